@@ -1,0 +1,117 @@
+package change
+
+import "strings"
+
+// Graph type names. Graph writes them with a leading '#'; callers may omit it
+// and Normalize adds it back, so Graph always receives the '#' form.
+const (
+	TypeAssignment = "#microsoft.graph.enrollmentConfigurationAssignment"
+
+	TypeGroup        = "#microsoft.graph.groupAssignmentTarget"
+	TypeExclusion    = "#microsoft.graph.exclusionGroupAssignmentTarget"
+	TypeAllLicensed  = "#microsoft.graph.allLicensedUsersAssignmentTarget"
+	TypeAllDevices   = "#microsoft.graph.allDevicesAssignmentTarget"
+	TypeCMCollection = "#microsoft.graph.configurationManagerCollectionAssignmentTarget"
+	// TypeScopeTagGroup is documented on the Intune pages but absent from the
+	// public Graph schema (reference/graph.md §0); it is accepted as
+	// documented and Graph has the last word.
+	TypeScopeTagGroup = "#microsoft.graph.scopeTagGroupAssignmentTarget"
+)
+
+// Filter types (deviceAndAppManagementAssignmentFilterType, beta only).
+const (
+	FilterNone    = "none"
+	FilterInclude = "include"
+	FilterExclude = "exclude"
+)
+
+// ApprovedState is the only ticket state that may change anything.
+const ApprovedState = "approved"
+
+// Request is one requested change, whatever sender it came from: the generic
+// envelope of DESIGN.md, which the ITSM and chat adapters also produce.
+type Request struct {
+	Ticket          Ticket     `json:"ticket" validate:"required"`
+	ConfigurationID string     `json:"configurationId" validate:"required,graphkey"`
+	AssignmentID    string     `json:"assignmentId" validate:"required,graphkey"`
+	Assignment      Assignment `json:"assignment" validate:"required"`
+}
+
+// Ticket names the approval behind a change, for the approval gate and the
+// audit trail.
+type Ticket struct {
+	ID          string `json:"id" validate:"required,max=128,safetext"`
+	System      string `json:"system,omitempty" validate:"max=64,safetext"`
+	State       string `json:"state" validate:"required,max=64,safetext"`
+	RequestedBy string `json:"requestedBy,omitempty" validate:"max=256,safetext"`
+	// ApprovedBy is required when State is approved: an approval without an
+	// approver cannot be audited.
+	ApprovedBy string `json:"approvedBy,omitempty" validate:"required_if=State approved,max=256,safetext"`
+	URL        string `json:"url,omitempty" validate:"omitempty,max=2048,http_url"`
+}
+
+// Assignment is the Graph enrollmentConfigurationAssignment as sent in a
+// PATCH body. ID is accepted only when it repeats the assignment id of the
+// request, and is never sent (it is the key, not a writable property).
+type Assignment struct {
+	ODataType string  `json:"@odata.type,omitempty"`
+	ID        string  `json:"id,omitempty"`
+	Target    *Target `json:"target" validate:"required"`
+	// Source and SourceID exist on beta only.
+	Source   string `json:"source,omitempty" validate:"omitempty,oneof=direct policySets"`
+	SourceID string `json:"sourceId,omitempty" validate:"max=256,safetext"`
+}
+
+// Target is the polymorphic deviceAndAppManagementAssignmentTarget, flattened:
+// which properties may be set depends on ODataType (see Subtypes).
+type Target struct {
+	ODataType     string `json:"@odata.type"`
+	GroupID       string `json:"groupId,omitempty" validate:"omitempty,uuid"`
+	CollectionID  string `json:"collectionId,omitempty" validate:"omitempty,cmcollection"`
+	TargetType    string `json:"targetType,omitempty" validate:"omitempty,oneof=user device"`
+	EntraObjectID string `json:"entraObjectId,omitempty" validate:"omitempty,uuid"`
+	FilterID      string `json:"deviceAndAppManagementAssignmentFilterId,omitempty" validate:"omitempty,uuid"`
+	FilterType    string `json:"deviceAndAppManagementAssignmentFilterType,omitempty" validate:"omitempty,oneof=none include exclude"`
+}
+
+// Subtypes lists every accepted target @odata.type with the properties of its
+// own (beyond the two filter properties every subtype has on beta) and which
+// of them are required.
+var Subtypes = map[string]struct {
+	Own      []string
+	Required []string
+}{
+	TypeGroup:         {Own: []string{"groupId"}, Required: []string{"groupId"}},
+	TypeExclusion:     {Own: []string{"groupId"}, Required: []string{"groupId"}},
+	TypeAllLicensed:   {},
+	TypeAllDevices:    {},
+	TypeCMCollection:  {Own: []string{"collectionId"}, Required: []string{"collectionId"}},
+	TypeScopeTagGroup: {Own: []string{"targetType", "entraObjectId"}, Required: []string{"targetType", "entraObjectId"}},
+}
+
+// ShortType returns a Graph type name without '#microsoft.graph.', for
+// messages and logs.
+func ShortType(t string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(t, "#"), "microsoft.graph.")
+}
+
+// normalizeType adds the '#' Graph writes, so both spellings compare equal.
+func normalizeType(t string) string {
+	if t == "" || strings.HasPrefix(t, "#") {
+		return t
+	}
+	return "#" + t
+}
+
+// Normalize rewrites r in place to the form Graph receives: '#'-prefixed
+// type names, the assignment type always set, no key in the body.
+func (r *Request) Normalize() {
+	r.Assignment.ODataType = TypeAssignment
+	r.Assignment.ID = ""
+	if r.Assignment.Target != nil {
+		r.Assignment.Target.ODataType = normalizeType(r.Assignment.Target.ODataType)
+	}
+}
+
+// Approved reports whether the ticket state allows a change.
+func (r *Request) Approved() bool { return strings.EqualFold(r.Ticket.State, ApprovedState) }

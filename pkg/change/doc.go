@@ -1,0 +1,8 @@
+// Package change owns the domain of enrollhook: a requested change to one
+// Intune enrollment configuration assignment (Request), the Graph
+// representation of that assignment and its polymorphic target, the rules
+// that make a request valid, and the coded errors every other package speaks.
+//
+// It imports no other enrollhook package. Adapters (source decoders, the
+// Graph client, the HTTP handler) depend on it, never the reverse.
+package change

@@ -1,0 +1,83 @@
+package change
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Code classifies an error for the caller. The HTTP layer maps each code to
+// one status and one problem type; nothing else about an error reaches a
+// caller.
+type Code string
+
+// Error codes. The comment names the HTTP status the webhook answers with.
+const (
+	CodeMalformed        Code = "malformed-json"          // 400
+	CodeUnauthenticated  Code = "unauthenticated"         // 401 (refined by Reason)
+	CodeNotApproved      Code = "not-approved"            // 403
+	CodeForbidden        Code = "forbidden"               // 403
+	CodeUnknownSource    Code = "unknown-source"          // 404
+	CodeNotFound         Code = "not-found"               // 404
+	CodeMethodNotAllowed Code = "method-not-allowed"      // 405
+	CodeConflict         Code = "conflict"                // 409
+	CodeTooLarge         Code = "body-too-large"          // 413
+	CodeMediaType        Code = "unsupported-media-type"  // 415
+	CodeInvalid          Code = "invalid-fields"          // 422
+	CodeGraphRefused     Code = "graph-refused"           // 502
+	CodeGraphPermission  Code = "graph-permission-denied" // 502
+	CodeUnavailable      Code = "graph-unavailable"       // 503
+	CodeTimeout          Code = "out-of-time"             // 503
+	CodeInternal         Code = "internal"                // 500
+)
+
+// FieldError is one invalid field, named by its JSON pointer (RFC 6901) into
+// the request body, never by a Go field name.
+type FieldError struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+// Error is the one error type that carries a Code. Message is written for the
+// caller and must never quote a secret, a signature, a token, a Graph URL or
+// a raw Graph body.
+type Error struct {
+	Code Code
+	// Kind refines the problem type inside a code, for example
+	// "signature-mismatch" inside CodeUnauthenticated. Empty means the code
+	// itself is the problem type.
+	Kind    string
+	Message string
+	Fields  []FieldError
+	// RetryAfter, when positive, is sent to the caller as Retry-After.
+	RetryAfter time.Duration
+	// Err is the cause, for the operator's log only.
+	Err error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error with the given code and a caller-safe message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, or
+// CodeInternal for any other non-nil error.
+func ErrorCode(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	if err == nil {
+		return ""
+	}
+	return CodeInternal
+}

@@ -1,0 +1,353 @@
+package change
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/go-playground/validator/v10"
+)
+
+// Options tune Decode. A nil *Options means the defaults.
+type Options struct {
+	// GraphVersion is "beta" (default) or "v1.0". On v1.0 the beta-only
+	// properties (source, sourceId, the filter properties) are refused
+	// instead of being sent to a Graph that does not know them.
+	GraphVersion string
+}
+
+var (
+	graphKeyRE     = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+	cmCollectionRE = regexp.MustCompile(`^[A-Za-z0-9]{8}$`)
+	validate       = newValidator()
+)
+
+// dotStandIn replaces '.' inside JSON names (as in "@odata.type") while the
+// validator builds its dotted namespace; pointer() turns it back.
+const dotStandIn = "\u2024"
+
+func newValidator() *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	v.RegisterTagNameFunc(func(f reflect.StructField) string {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			return ""
+		}
+		return strings.ReplaceAll(name, ".", dotStandIn)
+	})
+	must := func(err error) {
+		if err != nil {
+			panic(err)
+		}
+	}
+	must(v.RegisterValidation("graphkey", func(fl validator.FieldLevel) bool {
+		return ValidKey(fl.Field().String())
+	}))
+	must(v.RegisterValidation("cmcollection", func(fl validator.FieldLevel) bool {
+		return cmCollectionRE.MatchString(fl.Field().String())
+	}))
+	must(v.RegisterValidation("safetext", func(fl validator.FieldLevel) bool {
+		return safeText(fl.Field().String())
+	}))
+	v.RegisterStructValidation(validateTarget, Target{})
+	return v
+}
+
+// ValidKey reports whether s may be used as a Graph key in a URL path:
+// letters, digits, '-' and '_', 1 to 256 characters. Everything that could
+// change the path ('/', '..', '?', '%', control characters) is outside.
+func ValidKey(s string) bool { return graphKeyRE.MatchString(s) }
+
+func safeText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func validateTarget(sl validator.StructLevel) {
+	t := sl.Current().Interface().(Target)
+	typ := normalizeType(t.ODataType)
+	sub, known := Subtypes[typ]
+	if t.ODataType == "" {
+		sl.ReportError(t.ODataType, "@odata"+dotStandIn+"type", "ODataType", "required", "")
+		return
+	}
+	if !known {
+		sl.ReportError(t.ODataType, "@odata"+dotStandIn+"type", "ODataType", "targettype", "")
+		return
+	}
+	set := map[string]string{
+		"groupId": t.GroupID, "collectionId": t.CollectionID,
+		"targetType": t.TargetType, "entraObjectId": t.EntraObjectID,
+	}
+	for name, value := range set {
+		if value != "" && !contains(sub.Own, name) {
+			sl.ReportError(value, name, name, "notallowed", ShortType(typ))
+		}
+	}
+	for _, name := range sub.Required {
+		if set[name] == "" {
+			sl.ReportError("", name, name, "required", "")
+		}
+	}
+	switch t.FilterType {
+	case FilterInclude, FilterExclude:
+		if t.FilterID == "" {
+			sl.ReportError("", "deviceAndAppManagementAssignmentFilterId", "FilterID", "filterid", t.FilterType)
+		}
+	case "", FilterNone:
+		if t.FilterID != "" {
+			sl.ReportError(t.FilterID, "deviceAndAppManagementAssignmentFilterType", "FilterType", "filtertype", "")
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	requestKeys    = []string{"ticket", "configurationId", "assignmentId", "assignment"}
+	assignmentKeys = []string{"@odata.type", "id", "target", "source", "sourceId"}
+	targetKeys     = []string{"@odata.type", "groupId", "collectionId", "targetType", "entraObjectId",
+		"deviceAndAppManagementAssignmentFilterId", "deviceAndAppManagementAssignmentFilterType"}
+	betaOnlyAssignment = []string{"source", "sourceId"}
+	betaOnlyTarget     = []string{"deviceAndAppManagementAssignmentFilterId", "deviceAndAppManagementAssignmentFilterType"}
+)
+
+// Decode parses the generic envelope and validates every field. It returns
+// a *Error with CodeMalformed when body is not JSON, and CodeInvalid with all
+// field errors, sorted by field, when it is JSON but not a valid change.
+// Unknown properties inside "assignment" are refused, so a typo never
+// becomes a silent no-op; unknown top-level properties are ignored so
+// senders may add their own metadata.
+func Decode(body []byte, opts *Options) (*Request, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return nil, invalid(FieldError{Field: "", Reason: "the body must be a JSON object"})
+		}
+		return nil, &Error{Code: CodeMalformed, Message: "the body is not well-formed JSON", Err: err}
+	}
+	var fields []FieldError
+	if raw, ok := top["assignment"]; ok {
+		fields = append(fields, unknownKeys(raw, "/assignment", assignmentKeys)...)
+		var a map[string]json.RawMessage
+		if json.Unmarshal(raw, &a) == nil {
+			if t, ok := a["target"]; ok {
+				fields = append(fields, unknownKeys(t, "/assignment/target", targetKeys)...)
+			}
+		}
+	}
+	var r Request
+	if err := json.Unmarshal(body, &r); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if !errors.As(err, &typeErr) {
+			return nil, &Error{Code: CodeMalformed, Message: "the body is not well-formed JSON", Err: err}
+		}
+		fields = append(fields, FieldError{Field: jsonPathPointer(typeErr.Field), Reason: "must be a " + jsonKind(typeErr.Type)})
+		return nil, invalid(fields...)
+	}
+	fields = append(fields, r.check(opts)...)
+	if len(fields) > 0 {
+		return nil, invalid(fields...)
+	}
+	r.Normalize()
+	return &r, nil
+}
+
+// Validate checks a Request built in code (by a source adapter) with the
+// same rules Decode applies.
+func (r *Request) Validate(opts *Options) error {
+	if fields := r.check(opts); len(fields) > 0 {
+		return invalid(fields...)
+	}
+	return nil
+}
+
+func (r *Request) check(opts *Options) []FieldError {
+	var fields []FieldError
+	if err := validate.Struct(r); err != nil {
+		var verrs validator.ValidationErrors
+		if !errors.As(err, &verrs) {
+			return []FieldError{{Field: "", Reason: "the request could not be validated"}}
+		}
+		for _, fe := range verrs {
+			fields = append(fields, FieldError{Field: pointer(fe.Namespace()), Reason: reason(fe)})
+		}
+	}
+	a := r.Assignment
+	if a.ODataType != "" && normalizeType(a.ODataType) != TypeAssignment {
+		fields = append(fields, FieldError{Field: "/assignment/@odata.type", Reason: "must be " + TypeAssignment})
+	}
+	if a.ID != "" && a.ID != r.AssignmentID {
+		fields = append(fields, FieldError{Field: "/assignment/id", Reason: "must equal assignmentId or be left out"})
+	}
+	if opts != nil && opts.GraphVersion == "v1.0" {
+		msg := "exists on Graph beta only; leave it out or set ENROLLHOOK_GRAPH_VERSION=beta"
+		if a.Source != "" {
+			fields = append(fields, FieldError{Field: "/assignment/" + betaOnlyAssignment[0], Reason: msg})
+		}
+		if a.SourceID != "" {
+			fields = append(fields, FieldError{Field: "/assignment/" + betaOnlyAssignment[1], Reason: msg})
+		}
+		if t := a.Target; t != nil {
+			if t.FilterID != "" {
+				fields = append(fields, FieldError{Field: "/assignment/target/" + betaOnlyTarget[0], Reason: msg})
+			}
+			if t.FilterType != "" {
+				fields = append(fields, FieldError{Field: "/assignment/target/" + betaOnlyTarget[1], Reason: msg})
+			}
+		}
+	}
+	return fields
+}
+
+func invalid(fields ...FieldError) *Error {
+	sort.SliceStable(fields, func(i, j int) bool {
+		if fields[i].Field != fields[j].Field {
+			return fields[i].Field < fields[j].Field
+		}
+		return fields[i].Reason < fields[j].Reason
+	})
+	// One field may be reported twice (a type error and a rule); keep each
+	// (field, reason) once.
+	out := fields[:0]
+	for i, f := range fields {
+		if i > 0 && f == fields[i-1] {
+			continue
+		}
+		out = append(out, f)
+	}
+	return &Error{Code: CodeInvalid, Message: "the request has invalid fields", Fields: out}
+}
+
+// unknownKeys names every property of the object raw that is not in allowed.
+// Names are truncated and escaped into the pointer; values are never quoted.
+func unknownKeys(raw json.RawMessage, at string, allowed []string) []FieldError {
+	if len(bytes.TrimSpace(raw)) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return nil // the typed decode reports the wrong kind
+	}
+	var out []FieldError
+	for k := range m {
+		if !contains(allowed, k) {
+			out = append(out, FieldError{Field: at + "/" + escapePointer(truncate(k, 64)), Reason: "unknown property; allowed: " + strings.Join(allowed, ", ")})
+		}
+	}
+	return out
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return strings.ToValidUTF8(s, "\uFFFD")
+	}
+	return strings.ToValidUTF8(s[:n], "\uFFFD") + "…"
+}
+
+func escapePointer(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
+}
+
+// pointer turns a validator namespace ("Request.assignment.target.groupId")
+// into a JSON pointer ("/assignment/target/groupId").
+func pointer(ns string) string {
+	_, rest, found := strings.Cut(ns, ".")
+	if !found {
+		return ""
+	}
+	parts := strings.Split(rest, ".")
+	for i, p := range parts {
+		parts[i] = escapePointer(strings.ReplaceAll(p, dotStandIn, "."))
+	}
+	return "/" + strings.Join(parts, "/")
+}
+
+// jsonPathPointer turns encoding/json's dotted field path into a pointer.
+func jsonPathPointer(path string) string {
+	if path == "" {
+		return ""
+	}
+	// encoding/json joins with '.', so "@odata.type" arrives split; rejoin it.
+	path = strings.ReplaceAll(path, "@odata.type", "@odata"+dotStandIn+"type")
+	parts := strings.Split(path, ".")
+	for i, p := range parts {
+		parts[i] = escapePointer(strings.ReplaceAll(p, dotStandIn, "."))
+	}
+	return "/" + strings.Join(parts, "/")
+}
+
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Struct, reflect.Map, reflect.Pointer:
+		return "JSON object"
+	case reflect.Slice, reflect.Array:
+		return "JSON array"
+	case reflect.Bool:
+		return "boolean"
+	default:
+		return "number"
+	}
+}
+
+func reason(fe validator.FieldError) string {
+	switch fe.Tag() {
+	case "required":
+		return "is required"
+	case "required_if":
+		return "is required when the ticket state is approved"
+	case "graphkey":
+		return "must be 1 to 256 letters, digits, '-' or '_' (an opaque Graph key)"
+	case "uuid":
+		return "must be a GUID"
+	case "cmcollection":
+		return "must be a Configuration Manager collection id (8 letters or digits, e.g. SMS00001); for an Entra group use groupAssignmentTarget"
+	case "safetext":
+		return "must be valid UTF-8 without control characters"
+	case "http_url":
+		return "must be an http or https URL"
+	case "max":
+		return "must be at most " + fe.Param() + " characters"
+	case "oneof":
+		return "must be one of: " + strings.ReplaceAll(fe.Param(), " ", ", ")
+	case "targettype":
+		names := make([]string, 0, len(Subtypes))
+		for t := range Subtypes {
+			names = append(names, t)
+		}
+		sort.Strings(names)
+		return "must be one of: " + strings.Join(names, ", ") + " (the leading '#' is optional)"
+	case "notallowed":
+		return "is not a property of " + fe.Param()
+	case "filterid":
+		return "is required when the filter type is " + fe.Param()
+	case "filtertype":
+		return "must be include or exclude when a filter id is given"
+	default:
+		return fmt.Sprintf("fails the %s rule", fe.Tag())
+	}
+}
