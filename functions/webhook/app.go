@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/enrollhook/enrollhook/pkg/apigw"
+	"github.com/enrollhook/enrollhook/pkg/config"
+	"github.com/enrollhook/enrollhook/pkg/graph"
+	"github.com/enrollhook/enrollhook/pkg/identity"
+	"github.com/enrollhook/enrollhook/pkg/source/generic"
+	"github.com/enrollhook/enrollhook/pkg/webhook"
+)
+
+// implemented lists the senders this version has adapters for.
+var implemented = map[string]func(secret string, cfg config.Config) (webhook.Source, error){
+	generic.Name: func(secret string, cfg config.Config) (webhook.Source, error) {
+		return generic.New(secret, cfg.SignatureTolerance)
+	},
+}
+
+// build loads the configuration and wires the handler once, at cold start.
+// Every problem found is returned together.
+func build(getenv func(string) string, log *slog.Logger, onLambda bool) (http.Handler, config.Config, error) {
+	cfg, err := config.Load(getenv)
+	var problems []string
+	var cerr *config.Error
+	if errors.As(err, &cerr) {
+		problems = append(problems, cerr.Problems...)
+	} else if err != nil {
+		return nil, cfg, err
+	}
+	var sources []webhook.Source
+	var disabled []string
+	for _, name := range config.Sources {
+		secret := cfg.Secrets[name]
+		mk, ok := implemented[name]
+		switch {
+		case !ok && secret != "":
+			log.Warn("sender not available in this version; its secret is ignored and its route answers 404", slog.String("source", name))
+		case !ok:
+		case secret == "":
+			disabled = append(disabled, name)
+			log.Warn("sender disabled: no secret, so its route refuses every delivery (fail closed)",
+				slog.String("source", name), slog.String("set", config.SecretKey(name)))
+		case onLambda && secret == generic.DevelopmentSecret:
+			problems = append(problems, config.SecretKey(name)+" is the published development secret; set a secret of your own")
+		default:
+			s, err := mk(secret, cfg)
+			if err != nil {
+				problems = append(problems, config.SecretKey(name)+": "+err.Error())
+				continue
+			}
+			sources = append(sources, s)
+		}
+	}
+	if len(problems) > 0 {
+		return nil, cfg, &config.Error{Problems: problems}
+	}
+	cred, err := identity.New(cfg.Credential, cfg.ClientID, nil)
+	if err != nil {
+		return nil, cfg, &config.Error{Problems: []string{err.Error()}}
+	}
+	retries := cfg.MaxRetries
+	if retries == 0 {
+		retries = -1 // graph.Options reads zero as "default"
+	}
+	gc, err := graph.NewClient(cfg.GraphBaseURL, cred, cfg.Cloud.Scope, &graph.Options{
+		MaxRetries:        retries,
+		DeadlineMargin:    cfg.DeadlineMargin,
+		InsecureAllowHTTP: cfg.GraphInsecureHTTP,
+		Logger:            log,
+	})
+	if err != nil {
+		return nil, cfg, err
+	}
+	h := webhook.NewHandler(gc, sources, &webhook.Options{
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		GraphVersion: cfg.GraphVersion,
+		Disabled:     disabled,
+		Logger:       log,
+	})
+	log.Info("ready", slog.Any("config", cfg))
+	return h, cfg, nil
+}
+
+func runLambda(ctx context.Context, getenv func(string) string) error {
+	log := lambdacontext.NewLogger()
+	slog.SetDefault(log)
+	h, _, err := build(getenv, log, true)
+	if err != nil {
+		// Failing the init phase makes Lambda report an init error instead
+		// of answering callers with a half-configured function.
+		log.Error("cold start failed", slog.String("error", err.Error()))
+		return err
+	}
+	handler := apigw.Wrap(h, &apigw.Options{Context: func(ctx context.Context, ev *events.APIGatewayV2HTTPRequest) context.Context {
+		if id := ev.RequestContext.RequestID; id != "" {
+			return webhook.WithRequestID(ctx, id)
+		}
+		if lc, ok := lambdacontext.FromContext(ctx); ok {
+			return webhook.WithRequestID(ctx, lc.AwsRequestID)
+		}
+		return ctx
+	}})
+	lambda.StartWithOptions(handler, lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
+	return nil
+}

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/enrollhook/enrollhook/pkg/config"
+	"github.com/enrollhook/enrollhook/pkg/graphemu"
+	"github.com/enrollhook/enrollhook/pkg/source/generic"
+)
+
+// serve runs the handler as a local HTTP server. With -emulator it first
+// starts the embedded Graph emulator on a free loopback port and points the
+// Graph client and the managed-identity credential at it.
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	emulate := fs.Bool("emulator", false, "start the embedded Graph emulator and use it (no cloud account needed)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	slog.SetDefault(log)
+	env := getenv
+	if *emulate {
+		emu := graphemu.New(nil)
+		base, shutdown, err := emu.Start("127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("start the Graph emulator: %w", err)
+		}
+		defer shutdown(context.Background())
+		version := getenv(config.EnvGraphVersion)
+		if version == "" {
+			version = "beta"
+		}
+		overrides := map[string]string{
+			config.EnvGraphURL:  base + "/" + version,
+			"IDENTITY_ENDPOINT": base + "/msi/token",
+			"IDENTITY_HEADER":   graphemu.IdentityHeader,
+		}
+		if getenv(config.SecretKey(generic.Name)) == "" {
+			overrides[config.SecretKey(generic.Name)] = generic.DevelopmentSecret
+		}
+		// azidentity reads the managed-identity endpoint from the process
+		// environment when the credential is built.
+		for _, k := range []string{"IDENTITY_ENDPOINT", "IDENTITY_HEADER"} {
+			if err := os.Setenv(k, overrides[k]); err != nil {
+				return err
+			}
+		}
+		env = func(k string) string {
+			if v, ok := overrides[k]; ok {
+				return v
+			}
+			return getenv(k)
+		}
+		log.Info("Graph emulator started", slog.String("url", base))
+	}
+	h, cfg, err := build(env, log, false)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 35 * time.Second}
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "enrollhook listening on %s (POST /hooks/{source}, GET /healthz)\n", url)
+	if *emulate {
+		if env(config.SecretKey(generic.Name)) == generic.DevelopmentSecret {
+			fmt.Fprintf(stdout, "development secret (%s): %s\n", config.SecretKey(generic.Name), generic.DevelopmentSecret)
+		}
+		fmt.Fprintf(stdout, "try: go run ./functions/webhook send -url %s events/generic-approved.json\n", url)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	}
+}
+
+// send signs a sample with the current time and posts it. FILE is an API
+// Gateway v2 event from events/ (its body and route are used) or a bare
+// envelope. The answer's body goes to stdout; the status to stderr.
+func send(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("send", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	base := fs.String("url", "http://127.0.0.1:8080", "where the function listens")
+	source := fs.String("source", "", "sender route (default: the event's route, else generic)")
+	secret := fs.String("secret", "", "signing secret (default: $ENROLLHOOK_SECRET_GENERIC, else the development secret)")
+	id := fs.String("id", "", "delivery id (default: the event's webhook-id, else a new one)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: send [-url URL] [-source NAME] [-secret S] [-id ID] FILE")
+	}
+	raw, err := os.ReadFile(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	body, route, eventID, query, err := sample(raw)
+	if err != nil {
+		return err
+	}
+	if *source != "" {
+		route = "/hooks/" + *source
+	}
+	if *id == "" {
+		*id = eventID
+	}
+	if *id == "" {
+		*id = "msg_" + strings.ReplaceAll(uuid.NewString(), "-", "")
+	}
+	if *secret == "" {
+		*secret = getenv(config.SecretKey(generic.Name))
+	}
+	if *secret == "" {
+		*secret = generic.DevelopmentSecret
+	}
+	h, err := generic.Sign(*secret, *id, time.Now(), body)
+	if err != nil {
+		return fmt.Errorf("the secret must be whsec_ followed by base64: %w", err)
+	}
+	target := strings.TrimRight(*base, "/") + route
+	if query != "" {
+		target += "?" + query
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header = h
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "HTTP %d  %s: %s  %s: %s\n", resp.StatusCode,
+		"X-Request-Id", resp.Header.Get("X-Request-Id"), "X-Graph-Request-Id", resp.Header.Get("X-Graph-Request-Id"))
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, out, "", "  ") == nil {
+		out = pretty.Bytes()
+	}
+	fmt.Fprintf(stdout, "%s\n", out)
+	if resp.StatusCode >= 400 {
+		return fmt.Errorf("the function answered %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// sample reads an events/ file or a bare envelope.
+func sample(raw []byte) (body []byte, route, id, query string, err error) {
+	var ev struct {
+		RawPath         string            `json:"rawPath"`
+		RawQueryString  string            `json:"rawQueryString"`
+		Headers         map[string]string `json:"headers"`
+		Body            *string           `json:"body"`
+		IsBase64Encoded bool              `json:"isBase64Encoded"`
+		RequestContext  json.RawMessage   `json:"requestContext"`
+	}
+	if json.Unmarshal(raw, &ev) != nil || ev.RequestContext == nil || ev.Body == nil {
+		return raw, "/hooks/" + generic.Name, "", "", nil
+	}
+	body = []byte(*ev.Body)
+	if ev.IsBase64Encoded {
+		if body, err = base64.StdEncoding.DecodeString(*ev.Body); err != nil {
+			return nil, "", "", "", fmt.Errorf("the event's body is not valid base64")
+		}
+	}
+	route = ev.RawPath
+	if route == "" {
+		route = "/hooks/" + generic.Name
+	}
+	return body, route, ev.Headers["webhook-id"], ev.RawQueryString, nil
+}

@@ -1,0 +1,387 @@
+package config_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/awslabs/goformation/v7"
+	"github.com/awslabs/goformation/v7/cloudformation"
+	"github.com/awslabs/goformation/v7/intrinsics"
+
+	"github.com/enrollhook/enrollhook/pkg/config"
+)
+
+// templatePath is the SAM template at the module root.
+const templatePath = "../../template.yaml"
+
+// notDeployed are the keys config reads that the template must not set:
+// the local server's address, and the two features this version refuses
+// when they are set.
+var notDeployed = []string{config.EnvAddr, config.EnvPolicy, config.EnvIdempotency}
+
+// unmodelled lists the AWS::Serverless::Function properties that SAM knows
+// and goformation v7.14.9 does not: its serverless.Function decodes with
+// DisallowUnknownFields and fails on them. The test takes them out of the
+// template before goformation parses it and checks them on the generic
+// JSON form instead.
+var unmodelled = []string{"LoggingConfig"}
+
+// samTemplate is the template as goformation parsed it, plus what goformation
+// could not hold.
+type samTemplate struct {
+	*cloudformation.Template
+	// Unmodelled maps a function's logical id to the properties listed in
+	// unmodelled, as generic JSON values.
+	Unmodelled map[string]map[string]any
+}
+
+// loadTemplate parses the SAM template with goformation.
+//
+// goformation resolves intrinsic functions by default: a Ref to a parameter
+// becomes the parameter's default and Fn::GetAtt becomes nil, which would
+// hide how a value is wired. The Ref, Fn::GetAtt and Fn::Sub handlers are
+// therefore replaced by one that keeps the call, encoded the way goformation
+// encodes intrinsics inside string properties (base64 of the JSON form);
+// intrinsic() decodes it.
+func loadTemplate(t *testing.T) samTemplate {
+	t.Helper()
+	data, err := os.ReadFile(templatePath)
+	if err != nil {
+		t.Fatalf("read %s: %v", templatePath, err)
+	}
+	// Long form JSON, intrinsics untouched (short tags such as !Ref become
+	// {"Ref": ...}).
+	raw, err := intrinsics.ProcessYAML(data, &intrinsics.ProcessorOptions{NoProcess: true})
+	if err != nil {
+		t.Fatalf("%s is not a valid template: %v", templatePath, err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatalf("decode %s: %v", templatePath, err)
+	}
+	extra := map[string]map[string]any{}
+	resources, _ := doc["Resources"].(map[string]any)
+	for name, r := range resources {
+		res, _ := r.(map[string]any)
+		if res["Type"] != "AWS::Serverless::Function" {
+			continue
+		}
+		props, _ := res["Properties"].(map[string]any)
+		for _, p := range unmodelled {
+			if v, ok := props[p]; ok {
+				if extra[name] == nil {
+					extra[name] = map[string]any{}
+				}
+				extra[name][p] = v
+				delete(props, p)
+			}
+		}
+	}
+	stripped, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := func(name string, input, _ any) any {
+		b, err := json.Marshal(map[string]any{name: input})
+		if err != nil {
+			return nil
+		}
+		return base64.StdEncoding.EncodeToString(b)
+	}
+	tmpl, err := goformation.ParseJSONWithOptions(stripped, &intrinsics.ProcessorOptions{
+		IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{
+			"Ref": keep, "Fn::GetAtt": keep, "Fn::Sub": keep,
+		},
+	})
+	if err != nil {
+		t.Fatalf("goformation cannot parse %s: %v", templatePath, err)
+	}
+	return samTemplate{Template: tmpl, Unmodelled: extra}
+}
+
+// intrinsic decodes a value kept by loadTemplate: the function name (Ref,
+// Fn::GetAtt, Fn::Sub) and its argument. ok is false for a literal.
+func intrinsic(v any) (name string, arg any, ok bool) {
+	s, isString := v.(string)
+	if !isString {
+		return "", nil, false
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return "", nil, false
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil || len(m) != 1 {
+		return "", nil, false
+	}
+	for k, v := range m {
+		return k, v, true
+	}
+	return "", nil, false
+}
+
+// ref returns the logical name v refers to with Ref.
+func ref(v any) (string, bool) {
+	name, arg, ok := intrinsic(v)
+	target, isString := arg.(string)
+	return target, ok && name == "Ref" && isString
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+func TestTemplateFunction(t *testing.T) {
+	tmpl := loadTemplate(t)
+	if tr := tmpl.Transform; tr == nil || deref(tr.String) != "AWS::Serverless-2016-10-31" {
+		t.Errorf("Transform = %+v, want AWS::Serverless-2016-10-31", tr)
+	}
+	fns := tmpl.GetAllServerlessFunctionResources()
+	if len(fns) != 1 {
+		t.Errorf("template has %d serverless functions, want 1 (WebhookFunction)", len(fns))
+	}
+	fn, err := tmpl.GetServerlessFunctionWithName("WebhookFunction")
+	if err != nil {
+		t.Fatalf("WebhookFunction: %v", err)
+	}
+	if got := deref(fn.Handler); got != "bootstrap" {
+		t.Errorf("Handler = %q, want bootstrap", got)
+	}
+	if got := deref(fn.Runtime); got != "provided.al2023" {
+		t.Errorf("Runtime = %q, want provided.al2023", got)
+	}
+	if !slices.Equal(fn.Architectures, []string{"arm64"}) {
+		t.Errorf("Architectures = %q, want [arm64]", fn.Architectures)
+	}
+	if fn.CodeUri == nil || deref(fn.CodeUri.String) != "." {
+		t.Errorf("CodeUri = %+v, want . (the Makefile at the module root builds it)", fn.CodeUri)
+	}
+	if got := fn.AWSCloudFormationMetadata["BuildMethod"]; got != "makefile" {
+		t.Errorf("Metadata.BuildMethod = %v, want makefile (SAM then runs make build-WebhookFunction)", got)
+	}
+	// API Gateway HTTP API ends an integration after 30 s; the function must
+	// answer before that, cold start included.
+	if got := deref(fn.Timeout); got <= 0 || got >= 30 {
+		t.Errorf("Timeout = %d, want 1 to 29 seconds (HTTP API integration limit is 30 s)", got)
+	}
+	if got := deref(fn.MemorySize); got < 128 {
+		t.Errorf("MemorySize = %d, want it set, at least 128", got)
+	}
+	logging, _ := tmpl.Unmodelled["WebhookFunction"]["LoggingConfig"].(map[string]any)
+	if got := logging["LogFormat"]; got != "JSON" {
+		t.Errorf("LoggingConfig.LogFormat = %v, want JSON", got)
+	}
+	// Least privilege: no Role, no Policies means SAM's role with
+	// AWSLambdaBasicExecutionRole only (CloudWatch Logs). The function calls
+	// no AWS API; a change here needs a reason in the code.
+	if fn.Role != nil || fn.Policies != nil {
+		t.Errorf("Role = %v, Policies = %+v; want neither: the function needs logs only", deref(fn.Role), fn.Policies)
+	}
+}
+
+func TestTemplateRoute(t *testing.T) {
+	tmpl := loadTemplate(t)
+	apis := tmpl.GetAllServerlessHttpApiResources()
+	if len(apis) != 1 {
+		t.Fatalf("template has %d AWS::Serverless::HttpApi, want 1", len(apis))
+	}
+	var apiName string
+	for name := range apis {
+		apiName = name
+	}
+	fn, err := tmpl.GetServerlessFunctionWithName("WebhookFunction")
+	if err != nil {
+		t.Fatalf("WebhookFunction: %v", err)
+	}
+	var routes []string
+	for name, ev := range fn.Events {
+		if ev.Type != "HttpApi" {
+			t.Errorf("event %s: Type = %q, want HttpApi", name, ev.Type)
+			continue
+		}
+		if ev.Properties == nil || ev.Properties.HttpApiEvent == nil {
+			t.Errorf("event %s: no HttpApi event properties", name)
+			continue
+		}
+		h := ev.Properties.HttpApiEvent
+		if got, ok := ref(deref(h.ApiId)); !ok || got != apiName {
+			t.Errorf("event %s: ApiId = %q, want !Ref %s", name, deref(h.ApiId), apiName)
+		}
+		if v := deref(h.PayloadFormatVersion); v != "" && v != "2.0" {
+			t.Errorf("event %s: PayloadFormatVersion = %q, want 2.0 (the function decodes APIGatewayV2HTTPRequest)", name, v)
+		}
+		routes = append(routes, deref(h.Method)+" "+deref(h.Path))
+	}
+	if !slices.Equal(routes, []string{"POST /hooks/{source}"}) {
+		t.Fatalf("routes = %q, want [POST /hooks/{source}]", routes)
+	}
+	// The one path parameter is the source, in the last segment, and every
+	// source name fits in one path segment as it is.
+	path := strings.TrimPrefix(routes[0], "POST ")
+	params := regexp.MustCompile(`\{([^}]*)\}`).FindAllStringSubmatch(path, -1)
+	if len(params) != 1 || params[0][1] != "source" || !strings.HasSuffix(path, "/{source}") {
+		t.Errorf("path parameters = %q, want exactly {source} as the last segment", params)
+	}
+	for _, s := range config.Sources {
+		if !regexp.MustCompile(`^[a-z]+$`).MatchString(s) {
+			t.Errorf("source %q does not fit a path segment as it is", s)
+		}
+	}
+}
+
+func TestTemplateEnvironment(t *testing.T) {
+	tmpl := loadTemplate(t)
+	fn, err := tmpl.GetServerlessFunctionWithName("WebhookFunction")
+	if err != nil {
+		t.Fatalf("WebhookFunction: %v", err)
+	}
+	if fn.Environment == nil {
+		t.Fatal("WebhookFunction has no Environment")
+	}
+	env := fn.Environment.Variables
+	known := config.Keys()
+	for k := range env {
+		switch {
+		case slices.Contains(notDeployed, k):
+			t.Errorf("environment sets %s, which must not be deployed", k)
+		case !slices.Contains(known, k):
+			t.Errorf("environment sets %s, which config does not read (config.Keys())", k)
+		}
+	}
+	for _, k := range known {
+		if _, ok := env[k]; !ok && !slices.Contains(notDeployed, k) {
+			t.Errorf("environment lacks %s (in config.Keys())", k)
+		}
+	}
+
+	// Every Ref names a parameter; every parameter is used.
+	used := map[string]bool{}
+	for k, v := range env {
+		if name, ok := ref(v); ok {
+			if _, exists := tmpl.Parameters[name]; !exists {
+				t.Errorf("%s: !Ref %s, which is not a parameter", k, name)
+			}
+			used[name] = true
+		} else if _, _, isIntrinsic := intrinsic(v); isIntrinsic {
+			t.Errorf("%s: only literals and !Ref to a parameter are expected, got another intrinsic", k)
+		}
+	}
+	for name := range tmpl.Parameters {
+		if !used[name] {
+			t.Errorf("parameter %s is not used by the environment", name)
+		}
+	}
+
+	// Secrets: each one from its own NoEcho String parameter, never a
+	// literal; and a NoEcho parameter feeds nothing but a secret.
+	secretKeys := map[string]bool{}
+	for _, s := range config.Sources {
+		k := config.SecretKey(s)
+		secretKeys[k] = true
+		name, ok := ref(env[k])
+		if !ok {
+			t.Errorf("%s must be !Ref to a NoEcho parameter, not a literal", k)
+			continue
+		}
+		p := tmpl.Parameters[name]
+		if p.Type != "String" || !deref(p.NoEcho) {
+			t.Errorf("%s: parameter %s is Type %q NoEcho %v, want String with NoEcho: true", k, name, p.Type, deref(p.NoEcho))
+		}
+		if p.Default != nil && p.Default != "" {
+			t.Errorf("%s: parameter %s has a non-empty Default; a secret must never be in the template", k, name)
+		}
+		if p.Description == nil || !strings.Contains(*p.Description, "{{resolve:secretsmanager:") {
+			t.Errorf("%s: parameter %s Description should show the {{resolve:secretsmanager:...}} form", k, name)
+		}
+	}
+	for k, v := range env {
+		if name, ok := ref(v); ok && deref(tmpl.Parameters[name].NoEcho) && !secretKeys[k] {
+			t.Errorf("%s takes NoEcho parameter %s but is not a secret", k, name)
+		}
+	}
+
+	// The deployed values load: literals as written, parameters at their
+	// default and at every allowed value. A value config refuses would
+	// fail the cold start of every deployment.
+	values := func(overrides map[string]string) func(string) string {
+		return func(k string) string {
+			v, ok := env[k]
+			if !ok {
+				return ""
+			}
+			if name, isRef := ref(v); isRef {
+				if o, ok := overrides[name]; ok {
+					return o
+				}
+				d, _ := tmpl.Parameters[name].Default.(string)
+				return d
+			}
+			return v
+		}
+	}
+	if _, err := config.Load(values(nil)); err != nil {
+		t.Errorf("config.Load(template defaults) = %v", err)
+	}
+	for name, p := range tmpl.Parameters {
+		for _, allowed := range p.AllowedValues {
+			s, _ := allowed.(string)
+			if _, err := config.Load(values(map[string]string{name: s})); err != nil {
+				t.Errorf("config.Load(%s=%q) = %v", name, s, err)
+			}
+		}
+	}
+}
+
+func TestTemplateOutputs(t *testing.T) {
+	tmpl := loadTemplate(t)
+	var apiName string
+	for name := range tmpl.GetAllServerlessHttpApiResources() {
+		apiName = name
+	}
+	sub := func(out string) string {
+		name, arg, ok := intrinsic(tmpl.Outputs[out].Value)
+		s, _ := arg.(string)
+		if !ok || name != "Fn::Sub" {
+			return ""
+		}
+		return s
+	}
+	getAtt := func(out string) string {
+		name, arg, ok := intrinsic(tmpl.Outputs[out].Value)
+		if !ok || name != "Fn::GetAtt" {
+			return ""
+		}
+		switch a := arg.(type) {
+		case string:
+			return a
+		case []any:
+			parts := make([]string, 0, len(a))
+			for _, p := range a {
+				s, _ := p.(string)
+				parts = append(parts, s)
+			}
+			return strings.Join(parts, ".")
+		}
+		return ""
+	}
+	wantURL := "https://${" + apiName + "}.execute-api.${AWS::Region}.${AWS::URLSuffix}/hooks/"
+	if got := sub("WebhookBaseUrl"); got != wantURL {
+		t.Errorf("Outputs.WebhookBaseUrl = !Sub %q, want %q", got, wantURL)
+	}
+	if got := getAtt("WebhookFunctionArn"); got != "WebhookFunction.Arn" {
+		t.Errorf("Outputs.WebhookFunctionArn = !GetAtt %q, want WebhookFunction.Arn", got)
+	}
+	// SAM names the role it creates <FunctionLogicalId>Role.
+	if got := getAtt("WebhookFunctionRoleArn"); got != "WebhookFunctionRole.Arn" {
+		t.Errorf("Outputs.WebhookFunctionRoleArn = !GetAtt %q, want WebhookFunctionRole.Arn", got)
+	}
+}

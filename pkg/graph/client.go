@@ -1,0 +1,595 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+	"github.com/google/uuid"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
+)
+
+// Header names this client sends or reads.
+const (
+	HeaderClientRequestID = "client-request-id"
+	HeaderRequestID       = "request-id"
+	HeaderRetryAttempt    = "Retry-Attempt"
+	HeaderRetryAfter      = "Retry-After"
+	HeaderRetryAfterMS    = "retry-after-ms"
+	HeaderXMSRetryAfterMS = "x-ms-retry-after-ms"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxRetries     = 4
+	DefaultRetryDelay     = 500 * time.Millisecond
+	DefaultMaxRetryDelay  = 30 * time.Second
+	DefaultDeadlineMargin = time.Second
+)
+
+// Operation names, as logged and as found in ResponseError.Operation.
+const (
+	OpPatchAssignment = "patchAssignment"
+	OpGetAssignment   = "getAssignment"
+	OpListAssignments = "listAssignments"
+)
+
+const (
+	moduleName    = "enrollhook-graph"
+	moduleVersion = "v0.1.0"
+	// maxPages bounds ListAssignments: a configuration has a handful of
+	// assignments, so more pages mean a nextLink loop.
+	maxPages = 100
+
+	msgAssignmentNotFound    = "the configuration or assignment does not exist in Intune"
+	msgConfigurationNotFound = "the configuration does not exist in Intune"
+)
+
+// Options tune a Client. A nil *Options means every default. A zero field
+// means its default too, so a literal need only name what it changes.
+type Options struct {
+	// MaxRetries is how many times one call is retried after 429, 503, 504
+	// or a dropped connection. Zero means DefaultMaxRetries (4); a negative
+	// value turns retries off.
+	MaxRetries int
+	// RetryDelay is the base of the exponential backoff used when Graph
+	// sends no Retry-After: retry n waits a random time in
+	// [RetryDelay·2^(n-1)/2, RetryDelay·2^(n-1)]. Zero or negative means
+	// DefaultRetryDelay (500ms).
+	RetryDelay time.Duration
+	// MaxRetryDelay caps one backoff wait. When Graph asks for a longer
+	// Retry-After the call stops retrying and reports CodeUnavailable with
+	// Graph's wait, since retrying sooner only earns another 429. Zero or
+	// negative means DefaultMaxRetryDelay (30s).
+	MaxRetryDelay time.Duration
+	// DeadlineMargin is kept free before ctx's deadline so that the caller
+	// can still answer: every attempt runs under deadline-margin, and no
+	// retry starts a wait that would end after it. Zero means
+	// DefaultDeadlineMargin (1s); a negative value means no margin.
+	DeadlineMargin time.Duration
+	// InsecureAllowHTTP allows an http:// base URL and sends the bearer
+	// token over it. Only for a loopback Graph emulator; default false.
+	InsecureAllowHTTP bool
+	// Transport sends the HTTP requests; default azcore's shared client.
+	// Tests pass an httptest server's client or an in-memory func.
+	Transport policy.Transporter
+	// Logger receives one line per Graph call; default slog.Default() at
+	// the time NewClient runs.
+	Logger *slog.Logger
+}
+
+// Client calls Graph for enrollment configuration assignments. It is safe
+// for concurrent use; build one per process so its token outlives an invoke.
+type Client struct {
+	base   string // the base URL without a trailing '/'
+	baseU  *url.URL
+	pl     runtime.Pipeline
+	retry  *retryPolicy
+	margin time.Duration
+	log    *slog.Logger
+}
+
+// Result is a successful call.
+type Result struct {
+	// Body is the assignment as Graph holds it: the PATCH answer when Graph
+	// sent one, else the assignment read back with a GET. It is nil for
+	// ListAssignments, and for a PATCH whose read-back failed (ReadBackErr).
+	Body json.RawMessage
+	// RequestID is Graph's request-id of the call that was asked for: for
+	// PatchAssignment the PATCH, even when Body came from the read-back
+	// (whose id is ReadBackRequestID); for ListAssignments the first page.
+	RequestID string
+	// ClientRequestID is the client-request-id this client sent with that
+	// call (the same on each of its retries).
+	ClientRequestID string
+	// Retries counts retries over every HTTP call made for the result.
+	Retries int
+	// StatusCode is the HTTP status of that call (200 or 204 for a PATCH).
+	StatusCode int
+	// ReadBackRequestID is Graph's request-id of the GET that followed a
+	// PATCH answered without a body.
+	ReadBackRequestID string
+	// ReadBackErr is set when Graph accepted the PATCH without a body and
+	// the GET that followed failed: the change is applied, Body is nil.
+	ReadBackErr error
+}
+
+// NewClient returns a Client for baseURL, the Graph root with its version
+// (https://graph.microsoft.com/beta), authenticated by cred for scope
+// (https://graph.microsoft.com/.default, or the root of a national cloud).
+func NewClient(baseURL string, cred azcore.TokenCredential, scope string, opts *Options) (*Client, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	u, err := url.Parse(baseURL)
+	switch {
+	case err != nil || u.Host == "" || u.Opaque != "":
+		// The URL is not quoted: it might carry a password.
+		return nil, errors.New("graph: the base URL must be an absolute https URL such as https://graph.microsoft.com/beta")
+	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return nil, errors.New("graph: the base URL must not carry user info, a query or a fragment")
+	case u.Scheme == "https":
+	case u.Scheme == "http" && o.InsecureAllowHTTP:
+	case u.Scheme == "http":
+		return nil, errors.New("graph: the base URL uses http, which would expose the token; InsecureAllowHTTP is for a loopback emulator only")
+	default:
+		return nil, errors.New("graph: the base URL must be an absolute https URL such as https://graph.microsoft.com/beta")
+	}
+	if cred == nil {
+		return nil, errors.New("graph: a token credential is required")
+	}
+	if strings.TrimSpace(scope) == "" {
+		return nil, errors.New("graph: a token scope is required, such as https://graph.microsoft.com/.default")
+	}
+
+	switch {
+	case o.MaxRetries == 0:
+		o.MaxRetries = DefaultMaxRetries
+	case o.MaxRetries < 0:
+		o.MaxRetries = 0
+	}
+	if o.RetryDelay <= 0 {
+		o.RetryDelay = DefaultRetryDelay
+	}
+	if o.MaxRetryDelay <= 0 {
+		o.MaxRetryDelay = DefaultMaxRetryDelay
+	}
+	switch {
+	case o.DeadlineMargin == 0:
+		o.DeadlineMargin = DefaultDeadlineMargin
+	case o.DeadlineMargin < 0:
+		o.DeadlineMargin = 0
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+
+	rp := &retryPolicy{
+		maxRetries:    o.MaxRetries,
+		retryDelay:    o.RetryDelay,
+		maxRetryDelay: o.MaxRetryDelay,
+		log:           o.Logger,
+		sleep:         sleep,
+	}
+	bearer := runtime.NewBearerTokenPolicy(credential{cred}, []string{scope},
+		&policy.BearerTokenOptions{InsecureAllowCredentialWithHTTP: o.InsecureAllowHTTP})
+	pl := runtime.NewPipeline(moduleName, moduleVersion, runtime.PipelineOptions{
+		PerCall:  []policy.Policy{rp},
+		PerRetry: []policy.Policy{bearer},
+		// Values of these headers may appear in azcore's own log (when an
+		// operator turns it on); every other header, Authorization first,
+		// stays REDACTED.
+		AllowedHeaders: []string{HeaderClientRequestID, HeaderRetryAttempt, HeaderRetryAfterMS,
+			HeaderXMSRetryAfterMS, "x-ms-ags-diagnostic"},
+	}, &policy.ClientOptions{
+		// Our retryPolicy owns the budget; azcore's would add its own.
+		Retry: policy.RetryOptions{MaxRetries: -1},
+		// Graph bodies hold personal data: never in azcore's log.
+		Logging:   policy.LogOptions{IncludeBody: false},
+		Telemetry: policy.TelemetryOptions{ApplicationID: "enrollhook"},
+		Transport: o.Transport,
+	})
+	return &Client{
+		base:   strings.TrimSuffix(baseURL, "/"),
+		baseU:  u,
+		pl:     pl,
+		retry:  rp,
+		margin: o.DeadlineMargin,
+		log:    o.Logger,
+	}, nil
+}
+
+// PatchAssignment sends body (any JSON-marshalable value; a json.RawMessage
+// is sent as is) as a PATCH of one assignment and returns the assignment as
+// Graph then holds it. Intune often answers 204 "by design"
+// (reference/graph.md §8); the client then reads the assignment back with a
+// GET, and Result.RequestID stays the PATCH's.
+//
+// Errors are *change.Error with CodeInvalid (an id is not a Graph key; no
+// call is made), CodeNotFound, CodeGraphRefused, CodeGraphPermission,
+// CodeUnavailable (throttled, 5xx, unreachable, no token; with RetryAfter)
+// or CodeTimeout (with RetryAfter). An error without a code means the body
+// could not be marshalled or ctx was cancelled.
+func (c *Client) PatchAssignment(ctx context.Context, configurationID, assignmentID string, body any) (*Result, error) {
+	if err := checkKeys(configurationID, assignmentID); err != nil {
+		return nil, err
+	}
+	if body == nil {
+		return nil, errors.New("graph: patch assignment: the body is nil")
+	}
+	u := c.assignmentURL(configurationID, assignmentID)
+	o, err := c.send(ctx, &call{op: OpPatchAssignment, method: http.MethodPatch, url: u,
+		cfg: configurationID, asg: assignmentID, body: body, notFound: msgAssignmentNotFound})
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{
+		RequestID:       o.requestID,
+		ClientRequestID: o.state.clientRequestID,
+		Retries:         o.state.attempts - 1,
+		StatusCode:      o.status,
+	}
+	if isJSONObject(o.payload) {
+		res.Body = o.payload
+		return res, nil
+	}
+	g, err := c.send(ctx, &call{op: OpGetAssignment, method: http.MethodGet, url: u,
+		cfg: configurationID, asg: assignmentID, notFound: msgAssignmentNotFound, readBack: true})
+	if err != nil {
+		res.ReadBackErr = err
+		return res, nil
+	}
+	res.Retries += g.state.attempts - 1
+	res.ReadBackRequestID = g.requestID
+	if !isJSONObject(g.payload) {
+		res.ReadBackErr = notJSON(OpGetAssignment, g)
+		return res, nil
+	}
+	res.Body = g.payload
+	return res, nil
+}
+
+// GetAssignment returns one assignment as Graph holds it. Errors are those
+// of PatchAssignment.
+func (c *Client) GetAssignment(ctx context.Context, configurationID, assignmentID string) (*Result, error) {
+	if err := checkKeys(configurationID, assignmentID); err != nil {
+		return nil, err
+	}
+	o, err := c.send(ctx, &call{op: OpGetAssignment, method: http.MethodGet,
+		url: c.assignmentURL(configurationID, assignmentID),
+		cfg: configurationID, asg: assignmentID, notFound: msgAssignmentNotFound})
+	if err != nil {
+		return nil, err
+	}
+	if !isJSONObject(o.payload) {
+		return nil, notJSON(OpGetAssignment, o)
+	}
+	return &Result{
+		Body:            o.payload,
+		RequestID:       o.requestID,
+		ClientRequestID: o.state.clientRequestID,
+		Retries:         o.state.attempts - 1,
+		StatusCode:      o.status,
+	}, nil
+}
+
+// ListAssignments returns every assignment of a configuration, following
+// @odata.nextLink (each page is its own call with its own
+// client-request-id; a link that leaves the base URL is refused, so the
+// token never travels elsewhere). Result describes the first page and counts
+// the retries of all. Errors are those of PatchAssignment.
+func (c *Client) ListAssignments(ctx context.Context, configurationID string) ([]json.RawMessage, *Result, error) {
+	if err := checkKey("/configurationId", configurationID); err != nil {
+		return nil, nil, err
+	}
+	next := c.base + "/deviceManagement/deviceEnrollmentConfigurations/" + url.PathEscape(configurationID) + "/assignments"
+	var (
+		items []json.RawMessage
+		res   *Result
+	)
+	for page := 1; next != ""; page++ {
+		if page > maxPages {
+			return nil, nil, fmt.Errorf("graph: list assignments of %s: more than %d pages", configurationID, maxPages)
+		}
+		o, err := c.send(ctx, &call{op: OpListAssignments, method: http.MethodGet, url: next,
+			cfg: configurationID, page: page, notFound: msgConfigurationNotFound})
+		if err != nil {
+			return nil, nil, err
+		}
+		var p struct {
+			Value    []json.RawMessage `json:"value"`
+			NextLink string            `json:"@odata.nextLink"`
+		}
+		if err := json.Unmarshal(o.payload, &p); err != nil {
+			return nil, nil, notJSON(OpListAssignments, o)
+		}
+		if res == nil {
+			res = &Result{RequestID: o.requestID, ClientRequestID: o.state.clientRequestID, StatusCode: o.status}
+		}
+		res.Retries += o.state.attempts - 1
+		items = append(items, p.Value...)
+		if p.NextLink == "" {
+			break
+		}
+		link, err := c.nextLink(p.NextLink)
+		if err != nil {
+			return nil, nil, fmt.Errorf("graph: list assignments of %s: %w", configurationID, err)
+		}
+		if link == next {
+			return nil, nil, fmt.Errorf("graph: list assignments of %s: page %d links to itself", configurationID, page)
+		}
+		next = link
+	}
+	return items, res, nil
+}
+
+// nextLink resolves an @odata.nextLink and accepts it only under the base
+// URL: the bearer policy would hand the token to any host.
+func (c *Client) nextLink(link string) (string, error) {
+	u, err := url.Parse(link)
+	if err != nil {
+		return "", errors.New("the next link is not a URL")
+	}
+	u = c.baseU.ResolveReference(u)
+	basePath := strings.TrimSuffix(c.baseU.EscapedPath(), "/") + "/"
+	if u.Scheme != c.baseU.Scheme || u.Host != c.baseU.Host || u.User != nil ||
+		!strings.HasPrefix(u.EscapedPath(), basePath) || strings.Contains(u.EscapedPath(), "/../") {
+		return "", errors.New("the next link leaves the Graph base URL")
+	}
+	u.Fragment = ""
+	return u.String(), nil
+}
+
+func (c *Client) assignmentURL(configurationID, assignmentID string) string {
+	// ValidKey leaves nothing to escape today; PathEscape keeps the path
+	// safe should the key rule ever widen.
+	return c.base + "/deviceManagement/deviceEnrollmentConfigurations/" + url.PathEscape(configurationID) +
+		"/assignments/" + url.PathEscape(assignmentID)
+}
+
+// checkKeys repeats change's key rule: ids reach a URL path here, so this
+// package does not trust that every caller validated them.
+func checkKeys(configurationID, assignmentID string) error {
+	var fields []change.FieldError
+	if !change.ValidKey(configurationID) {
+		fields = append(fields, keyField("/configurationId"))
+	}
+	if !change.ValidKey(assignmentID) {
+		fields = append(fields, keyField("/assignmentId"))
+	}
+	if fields == nil {
+		return nil
+	}
+	return &change.Error{Code: change.CodeInvalid, Message: "the request has invalid fields", Fields: fields}
+}
+
+func checkKey(field, id string) error {
+	if change.ValidKey(id) {
+		return nil
+	}
+	return &change.Error{Code: change.CodeInvalid, Message: "the request has invalid fields",
+		Fields: []change.FieldError{keyField(field)}}
+}
+
+func keyField(field string) change.FieldError {
+	return change.FieldError{Field: field, Reason: "must be 1 to 256 letters, digits, '-' or '_' (an opaque Graph key)"}
+}
+
+// call is one logical Graph call: one request, its retries, one log line.
+type call struct {
+	op, method, url string
+	cfg, asg        string
+	page            int  // ListAssignments page, for the log
+	readBack        bool // the GET after a bodiless PATCH, for the log
+	body            any
+	notFound        string // caller message for 404
+}
+
+// outcome is a 2xx answer.
+type outcome struct {
+	status    int
+	requestID string
+	payload   []byte // owned by the response; handed to the caller uncopied
+	state     *callState
+}
+
+// send runs one call under ctx's deadline minus the margin, maps any
+// failure to a coded error and logs the call.
+func (c *Client) send(ctx context.Context, k *call) (*outcome, error) {
+	start := time.Now()
+	st := &callState{op: k.op}
+	callCtx := ctx
+	if deadline, ok := ctx.Deadline(); ok {
+		end := deadline.Add(-c.margin)
+		if !start.Before(end) {
+			err := &change.Error{Code: change.CodeTimeout, Message: "no time was left to call Graph",
+				RetryAfter: fallbackRetryAfter,
+				Err:        fmt.Errorf("graph: %s %s: the deadline is within the margin of %s", k.method, k.op, c.margin)}
+			c.logCall(ctx, k, st, nil, start, err)
+			return nil, err
+		}
+		var cancel context.CancelFunc
+		callCtx, cancel = context.WithDeadline(ctx, end)
+		defer cancel()
+	}
+
+	req, err := runtime.NewRequest(callCtx, k.method, k.url)
+	if err != nil {
+		return nil, fmt.Errorf("graph: %s %s: %w", k.method, k.op, err)
+	}
+	st.clientRequestID = uuid.NewString()
+	h := req.Raw().Header
+	h.Set("Accept", "application/json")
+	h.Set(HeaderClientRequestID, st.clientRequestID)
+	if k.body != nil {
+		if err := setJSONBody(req, k.body); err != nil {
+			return nil, fmt.Errorf("graph: %s %s: %w", k.method, k.op, err)
+		}
+	}
+	req.SetOperationValue(st)
+
+	resp, err := c.pl.Do(req)
+	var payload []byte
+	if err == nil {
+		// bodyDownloadPolicy has read the body already; this returns it.
+		payload, err = runtime.Payload(resp)
+	}
+	if err != nil {
+		err = transportError(ctx, callCtx, k, err)
+		c.logCall(ctx, k, st, nil, start, err)
+		return nil, err
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		err := statusError(k, newResponseError(k, resp, payload, st.clientRequestID))
+		c.logCall(ctx, k, st, resp, start, err)
+		return nil, err
+	}
+	c.logCall(ctx, k, st, resp, start, nil)
+	return &outcome{status: resp.StatusCode, requestID: graphRequestID(resp.Header), payload: payload, state: st}, nil
+}
+
+func setJSONBody(req *policy.Request, body any) error {
+	if raw, ok := body.(json.RawMessage); ok {
+		if !json.Valid(raw) {
+			return errors.New("the body is not valid JSON")
+		}
+		return req.SetBody(streaming.NopCloser(bytes.NewReader(raw)), "application/json")
+	}
+	return runtime.MarshalAsJSON(req, body)
+}
+
+// transportError maps a call that got no usable answer.
+func transportError(ctx, callCtx context.Context, k *call, err error) error {
+	wrapped := fmt.Errorf("graph: %s %s: %w", k.method, k.op, err)
+	var te *tokenError
+	switch {
+	case errors.Is(ctx.Err(), context.Canceled):
+		return wrapped // the caller gave up; nobody reads a coded answer
+	case callCtx.Err() != nil:
+		return &change.Error{Code: change.CodeTimeout, Message: "Graph did not answer in time",
+			RetryAfter: fallbackRetryAfter, Err: wrapped}
+	case errors.As(err, &te):
+		return &change.Error{Code: change.CodeUnavailable, Message: "could not get a token for Graph",
+			RetryAfter: fallbackRetryAfter, Err: wrapped}
+	default:
+		return &change.Error{Code: change.CodeUnavailable, Message: "Graph could not be reached",
+			RetryAfter: fallbackRetryAfter, Err: wrapped}
+	}
+}
+
+func notJSON(op string, o *outcome) error {
+	return &change.Error{Code: change.CodeUnavailable, Message: "Graph answered without a readable JSON body",
+		RetryAfter: fallbackRetryAfter,
+		Err: fmt.Errorf("graph: %s: status %d without a JSON object (request-id %q, client-request-id %q)",
+			op, o.status, o.requestID, o.state.clientRequestID)}
+}
+
+// isJSONObject reports whether p is one JSON object; an empty 200 counts
+// as no representation, like a 204.
+func isJSONObject(p []byte) bool {
+	t := bytes.TrimLeft(p, " \t\r\n")
+	return len(t) > 0 && t[0] == '{' && json.Valid(t)
+}
+
+func graphRequestID(h http.Header) string {
+	if id := h.Get(HeaderRequestID); id != "" {
+		return id
+	}
+	return h.Get("x-ms-request-id")
+}
+
+// logCall writes the one line of a call: identifiers, outcome and duration,
+// never a URL, a body or a header other than Graph's ids.
+func (c *Client) logCall(ctx context.Context, k *call, st *callState, resp *http.Response, start time.Time, err error) {
+	level := slog.LevelInfo
+	if err != nil {
+		level = slog.LevelWarn
+	}
+	if !c.log.Enabled(ctx, level) {
+		return
+	}
+	status, requestID := 0, ""
+	if resp != nil {
+		status, requestID = resp.StatusCode, graphRequestID(resp.Header)
+	}
+	attrs := make([]slog.Attr, 0, 16)
+	attrs = append(attrs,
+		slog.String("op", k.op),
+		slog.String("method", k.method),
+		slog.String("configurationId", k.cfg),
+	)
+	if k.asg != "" {
+		attrs = append(attrs, slog.String("assignmentId", k.asg))
+	}
+	if k.page > 0 {
+		attrs = append(attrs, slog.Int("page", k.page))
+	}
+	if k.readBack {
+		attrs = append(attrs, slog.Bool("readBack", true))
+	}
+	attrs = append(attrs,
+		slog.Int("status", status),
+		slog.String("requestId", requestID),
+		slog.String("clientRequestId", st.clientRequestID),
+		slog.Int("attempts", st.attempts),
+		slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000),
+	)
+	if st.stop != "" {
+		attrs = append(attrs, slog.String("retryStop", st.stop))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("code", string(change.ErrorCode(err))))
+		var re *ResponseError
+		var te *tokenError
+		switch {
+		case errors.As(err, &re):
+			attrs = append(attrs, slog.String("graphCode", re.ErrorCode), slog.String("activityId", re.ActivityID))
+		case errors.As(err, &te):
+			// azidentity's text explains the failure and holds no token.
+			attrs = append(attrs, slog.String("error", te.err.Error()))
+		default:
+			attrs = append(attrs, slog.String("error", causeText(err)))
+		}
+	}
+	c.log.LogAttrs(ctx, level, "graph call", attrs...)
+}
+
+// causeText returns an error's text without the URL that net/http puts in
+// front of transport errors.
+func causeText(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// credential marks the credential's failures so that they map to "could
+// not get a token" rather than "Graph could not be reached".
+type credential struct{ cred azcore.TokenCredential }
+
+func (c credential) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	tk, err := c.cred.GetToken(ctx, opts)
+	if err != nil {
+		return azcore.AccessToken{}, &tokenError{err: err}
+	}
+	return tk, nil
+}
+
+type tokenError struct{ err error }
+
+func (e *tokenError) Error() string { return "get token: " + e.err.Error() }
+func (e *tokenError) Unwrap() error { return e.err }

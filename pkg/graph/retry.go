@@ -1,0 +1,211 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+)
+
+// Why retrying stopped, for the log.
+const (
+	stopMaxRetries    = "max-retries"
+	stopBudget        = "deadline-budget"
+	stopRetryAfterCap = "retry-after-above-max"
+)
+
+// callState travels with one logical call through the pipeline (as an
+// operation value, which every clone of the request shares), so that the
+// client can log and report what the retry policy did.
+type callState struct {
+	op              string
+	clientRequestID string
+	attempts        int
+	stop            string
+}
+
+// retryPolicy replaces azcore's retry policy (which the pipeline runs with
+// MaxRetries -1) because the budget must be the caller's: Lambda gives the
+// invoke a deadline, and a retry that cannot finish before it only turns a
+// clean 503 with Retry-After into a killed function. It sits in the per-call
+// slot, so the bearer token policy still runs on every attempt.
+//
+// It retries 429, 503 and 504 and transport errors that are timeouts or
+// dropped connections, nothing else: Intune's 500s are usually
+// deterministic ("An error has occurred"), and every retried write counts
+// against the tenant's 200 writes per 20 s.
+type retryPolicy struct {
+	maxRetries    int
+	retryDelay    time.Duration
+	maxRetryDelay time.Duration
+	log           *slog.Logger
+	// sleep waits d or until ctx is done; tests replace it to record delays.
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+func (p *retryPolicy) Do(req *policy.Request) (*http.Response, error) {
+	st := &callState{}
+	req.OperationValue(&st)
+	ctx := req.Raw().Context()
+	deadline, hasDeadline := ctx.Deadline()
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			req.Raw().Header.Set(HeaderRetryAttempt, strconv.Itoa(attempt))
+		}
+		if err := req.RewindBody(); err != nil {
+			return nil, err
+		}
+		resp, err := req.Next()
+		st.attempts = attempt + 1
+		if ctx.Err() != nil {
+			return resp, err
+		}
+		if !shouldRetry(resp, err) {
+			return resp, err
+		}
+		if attempt >= p.maxRetries {
+			st.stop = stopMaxRetries
+			return resp, err
+		}
+		delay, asked := retryAfter(resp)
+		if !asked {
+			delay = p.backoff(attempt + 1)
+		} else if delay > p.maxRetryDelay {
+			// Retrying before Graph asked only earns another 429.
+			st.stop = stopRetryAfterCap
+			return resp, err
+		}
+		if hasDeadline && time.Now().Add(delay).After(deadline) {
+			st.stop = stopBudget
+			return resp, err
+		}
+		p.logRetry(ctx, st, attempt+1, resp, delay)
+		runtime.Drain(resp)
+		if err := p.sleep(ctx, delay); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (p *retryPolicy) logRetry(ctx context.Context, st *callState, attempt int, resp *http.Response, delay time.Duration) {
+	if !p.log.Enabled(ctx, slog.LevelWarn) {
+		return
+	}
+	// A transport error's text names the URL, so only its kind is logged.
+	status, reason, requestID := 0, "transport-error", ""
+	if resp != nil {
+		status, reason = resp.StatusCode, "status"
+		requestID = graphRequestID(resp.Header)
+	}
+	p.log.LogAttrs(ctx, slog.LevelWarn, "graph call retried",
+		slog.String("op", st.op),
+		slog.Int("attempt", attempt),
+		slog.String("reason", reason),
+		slog.Int("status", status),
+		slog.String("requestId", requestID),
+		slog.String("clientRequestId", st.clientRequestID),
+		slog.Float64("delayMs", float64(delay.Microseconds())/1000),
+	)
+}
+
+// backoff returns the wait before retry n (1-based) when Graph gave no
+// Retry-After: retryDelay doubled per retry, capped at maxRetryDelay, with
+// "equal jitter" (a uniform value in [d/2, d]) so that concurrent
+// invocations throttled together do not come back together.
+func (p *retryPolicy) backoff(n int) time.Duration {
+	d := p.retryDelay
+	for i := 1; i < n && d < p.maxRetryDelay; i++ {
+		d *= 2
+	}
+	if d > p.maxRetryDelay || d <= 0 {
+		d = p.maxRetryDelay
+	}
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// shouldRetry reports whether one attempt's outcome is transient.
+func shouldRetry(resp *http.Response, err error) bool {
+	if err != nil {
+		return retriableError(err)
+	}
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+func retriableError(err error) bool {
+	// azcore marks token failures and half-read PATCH answers non-retriable.
+	var nre interface{ NonRetriable() }
+	if errors.As(err, &nre) {
+		return false
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNABORTED) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
+
+// retryAfter returns the wait Graph asked for and whether it asked: the
+// millisecond headers first (retry-after-ms, x-ms-retry-after-ms), then
+// Retry-After as seconds or as an HTTP date. A value that is not positive
+// counts as not asked, so the backoff applies instead of a busy retry.
+func retryAfter(resp *http.Response) (time.Duration, bool) {
+	if resp == nil {
+		return 0, false
+	}
+	h := resp.Header
+	for _, name := range [...]string{HeaderRetryAfterMS, HeaderXMSRetryAfterMS} {
+		if v := h.Get(name); v != "" {
+			if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 0 && ms < int64(maxWait/time.Millisecond) {
+				return time.Duration(ms) * time.Millisecond, true
+			}
+		}
+	}
+	v := h.Get(HeaderRetryAfter)
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if s > 0 && s < int64(maxWait/time.Second) {
+			return time.Duration(s) * time.Second, true
+		}
+		return 0, false
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := time.Until(t); d > 0 {
+			return min(d, maxWait), true
+		}
+	}
+	return 0, false
+}
+
+// maxWait bounds any Retry-After we believe, so arithmetic never overflows.
+const maxWait = 24 * time.Hour

@@ -1,0 +1,363 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/graph"
+)
+
+// Response headers of the external contract.
+const (
+	HeaderRequestID      = "X-Request-Id"
+	HeaderGraphRequestID = "X-Graph-Request-Id"
+	// HeaderReadBack is "failed" when Graph applied the change without
+	// answering it and reading it back failed; the body is then what was
+	// applied, not what Graph holds.
+	HeaderReadBack = "X-Enrollhook-Read-Back"
+)
+
+// Graph is what the handler needs from the Graph client.
+type Graph interface {
+	// PatchAssignment applies body to one assignment and returns it as Graph
+	// holds it afterwards. Errors are *change.Error with CodeNotFound,
+	// CodeGraphRefused, CodeGraphPermission, CodeUnavailable or CodeTimeout.
+	PatchAssignment(ctx context.Context, configurationID, assignmentID string, body any) (*graph.Result, error)
+}
+
+// Source is one sender adapter.
+type Source interface {
+	// Name is the route segment: POST /hooks/{name}.
+	Name() string
+	// Authenticate checks the request's signature over the raw body and
+	// returns the sender's delivery id. Errors are *change.Error with
+	// CodeUnauthenticated.
+	Authenticate(h http.Header, body []byte, now time.Time) (deliveryID string, err error)
+	// Decode turns the body into a validated change. Errors are
+	// *change.Error with CodeMalformed or CodeInvalid.
+	Decode(body []byte, opts *change.Options) (*change.Request, error)
+}
+
+// Options tune the handler. A nil *Options means the defaults.
+type Options struct {
+	// MaxBodyBytes caps the request body; default 256 KiB.
+	MaxBodyBytes int64
+	// GraphVersion is "beta" (default) or "v1.0"; it decides which
+	// properties a change may carry.
+	GraphVersion string
+	// Disabled names senders of the contract that have no secret: their
+	// route answers 401 source-not-configured (fail closed).
+	Disabled []string
+	// Timeout bounds a request whose context has no deadline (the local
+	// server); default 25 s, like the Lambda timeout of template.yaml.
+	Timeout time.Duration
+	// Now is the clock for signature windows; default time.Now.
+	Now func() time.Time
+	// Logger receives one line per request; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Handler serves the routes of the external contract.
+type Handler struct {
+	graph    Graph
+	sources  map[string]Source
+	disabled map[string]bool
+	opts     Options
+	change   change.Options
+	log      *slog.Logger
+	mux      *http.ServeMux
+}
+
+// NewHandler returns the handler for the given senders.
+func NewHandler(g Graph, sources []Source, opts *Options) *Handler {
+	h := &Handler{graph: g, sources: map[string]Source{}, disabled: map[string]bool{}}
+	if opts != nil {
+		h.opts = *opts
+	}
+	if h.opts.MaxBodyBytes <= 0 {
+		h.opts.MaxBodyBytes = 256 << 10
+	}
+	if h.opts.GraphVersion == "" {
+		h.opts.GraphVersion = "beta"
+	}
+	if h.opts.Timeout <= 0 {
+		h.opts.Timeout = 25 * time.Second
+	}
+	if h.opts.Now == nil {
+		h.opts.Now = time.Now
+	}
+	h.log = h.opts.Logger
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	h.change = change.Options{GraphVersion: h.opts.GraphVersion}
+	for _, s := range sources {
+		h.sources[s.Name()] = s
+	}
+	for _, name := range h.opts.Disabled {
+		h.disabled[name] = true
+	}
+	h.routes()
+	return h
+}
+
+// routes shows the whole surface.
+func (h *Handler) routes() {
+	h.mux = http.NewServeMux()
+	h.mux.HandleFunc("POST /hooks/{source}", h.handleHook)
+	h.mux.HandleFunc("GET /healthz", h.handleHealth)
+	h.mux.HandleFunc("/hooks/{source}", h.handleMethodNotAllowed)
+	h.mux.HandleFunc("/", h.handleUnknownRoute)
+}
+
+type ctxKey struct{}
+
+// WithRequestID makes id the request id of requests served with ctx (the
+// API Gateway request id on Lambda).
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, id)
+}
+
+func requestID(ctx context.Context) string {
+	if id, ok := ctx.Value(ctxKey{}).(string); ok && id != "" && len(id) <= 128 && change.ValidKey(strings.ReplaceAll(id, "=", "_")) {
+		return id
+	}
+	return uuid.NewString()
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := requestID(r.Context())
+	w.Header().Set(HeaderRequestID, id)
+	h.mux.ServeHTTP(w, r.WithContext(WithRequestID(r.Context(), id)))
+}
+
+func (h *Handler) handleHealth(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, "application/json", map[string]string{"status": "ok"})
+}
+
+func (h *Handler) handleUnknownRoute(w http.ResponseWriter, r *http.Request) {
+	h.refuse(w, r, "", "", time.Now(), &change.Error{Code: change.CodeUnknownSource, Kind: "unknown-route",
+		Message: "no such route; webhooks are sent as POST /hooks/{source}"})
+}
+
+func (h *Handler) handleMethodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", http.MethodPost)
+	h.refuse(w, r, "", "", time.Now(), change.Errorf(change.CodeMethodNotAllowed, "webhooks are sent with POST"))
+}
+
+// record is what one request's log line says.
+type record struct {
+	source, deliveryID string
+	req                *change.Request
+	result             *graph.Result
+}
+
+func (h *Handler) handleHook(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	name := r.PathValue("source")
+	src, ok := h.sources[name]
+	if !ok {
+		if h.disabled[name] {
+			h.refuse(w, r, name, "", start, &change.Error{Code: change.CodeUnauthenticated, Kind: "source-not-configured",
+				Message: "the " + name + " sender has no secret configured, so every delivery to it is refused"})
+			return
+		}
+		h.refuse(w, r, "", "", start, &change.Error{Code: change.CodeUnknownSource,
+			Message: "no such sender; available: " + strings.Join(h.available(), ", ")})
+		return
+	}
+	body, err := h.readBody(w, r)
+	if err != nil {
+		h.refuse(w, r, name, "", start, err)
+		return
+	}
+	deliveryID, err := src.Authenticate(r.Header, body, h.opts.Now())
+	if err != nil {
+		h.refuse(w, r, name, "", start, err)
+		return
+	}
+	if err := checkJSON(r.Header.Get("Content-Type")); err != nil {
+		h.refuse(w, r, name, deliveryID, start, err)
+		return
+	}
+	req, err := src.Decode(body, &h.change)
+	if err != nil {
+		h.refuse(w, r, name, deliveryID, start, err)
+		return
+	}
+	rec := record{source: name, deliveryID: deliveryID, req: req}
+	if !req.Approved() {
+		h.finish(w, r, rec, start, notApproved(req.Ticket.State))
+		return
+	}
+	ctx := r.Context()
+	if _, has := ctx.Deadline(); !has {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, h.opts.Timeout)
+		defer cancel()
+	}
+	res, err := h.graph.PatchAssignment(ctx, req.ConfigurationID, req.AssignmentID, &req.Assignment)
+	rec.result = res
+	if err != nil {
+		h.finish(w, r, rec, start, err)
+		return
+	}
+	if res.RequestID != "" {
+		w.Header().Set(HeaderGraphRequestID, res.RequestID)
+	}
+	body = res.Body
+	if body == nil {
+		// Graph accepted the PATCH without a body and the read-back failed:
+		// the change is applied, so answer with what was applied rather
+		// than an error that would make the sender retry.
+		body = appliedBody(req)
+		w.Header().Set(HeaderReadBack, "failed")
+		h.log.WarnContext(ctx, "change applied but the read-back failed; answering with the applied body",
+			slog.String("requestId", w.Header().Get(HeaderRequestID)), slog.Any("error", res.ReadBackErr))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+	h.finish(w, r, rec, start, nil)
+}
+
+// knownStates are ticket states the approval gate names back to the sender;
+// any other state is refused without being quoted.
+var knownStates = []string{"requested", "pending", "rejected", "cancelled", "canceled", "not_required", "skipped", "not_yet_requested", "declined"}
+
+func notApproved(state string) error {
+	s := strings.ToLower(state)
+	for _, k := range knownStates {
+		if s == k {
+			return &change.Error{Code: change.CodeNotApproved, Message: "the ticket state is " + k + "; only approved changes are applied"}
+		}
+	}
+	return &change.Error{Code: change.CodeNotApproved, Message: "the ticket state is not approved; only approved changes are applied"}
+}
+
+func (h *Handler) available() []string {
+	names := make([]string, 0, len(h.sources))
+	for n := range h.sources {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	tooLarge := &change.Error{Code: change.CodeTooLarge, Message: "the body is larger than the limit of " + byteCount(h.opts.MaxBodyBytes)}
+	if r.ContentLength > h.opts.MaxBodyBytes {
+		return nil, tooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge
+		}
+		return nil, &change.Error{Code: change.CodeMalformed, Kind: "malformed-request", Message: "the body could not be read", Err: err}
+	}
+	return body, nil
+}
+
+// checkJSON accepts application/json and any +json media type.
+func checkJSON(contentType string) error {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")) {
+		return nil
+	}
+	return change.Errorf(change.CodeMediaType, "the body must be sent as Content-Type: application/json")
+}
+
+func byteCount(n int64) string {
+	if n%1024 == 0 {
+		return itoa(n/1024) + " KiB"
+	}
+	return itoa(n) + " bytes"
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// refuse answers a request that was refused before a change was decoded.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, source, deliveryID string, start time.Time, err error) {
+	h.finish(w, r, record{source: source, deliveryID: deliveryID}, start, err)
+}
+
+// finish writes the problem when err is set and logs one line per request:
+// ids, outcome and duration; never a secret, a token or the payload.
+func (h *Handler) finish(w http.ResponseWriter, r *http.Request, rec record, start time.Time, err error) {
+	ctx := r.Context()
+	id := w.Header().Get(HeaderRequestID)
+	attrs := make([]slog.Attr, 0, 14)
+	attrs = append(attrs, slog.String("requestId", id), slog.String("method", r.Method), slog.String("route", routeOf(r)))
+	if rec.source != "" {
+		attrs = append(attrs, slog.String("source", rec.source))
+	}
+	if rec.deliveryID != "" {
+		attrs = append(attrs, slog.String("deliveryId", rec.deliveryID))
+	}
+	if rec.req != nil {
+		attrs = append(attrs,
+			slog.String("ticket", rec.req.Ticket.ID),
+			slog.String("approvedBy", rec.req.Ticket.ApprovedBy),
+			slog.String("configurationId", rec.req.ConfigurationID),
+			slog.String("assignmentId", rec.req.AssignmentID),
+			slog.String("targetType", targetType(rec.req)))
+	}
+	if rec.result != nil {
+		attrs = append(attrs, slog.String("graphRequestId", rec.result.RequestID), slog.String("clientRequestId", rec.result.ClientRequestID))
+	}
+	level, outcome, status := slog.LevelInfo, "applied", http.StatusOK
+	if err != nil {
+		p := h.writeProblem(ctx, w, err, id)
+		status, outcome = p.Status, "refused"
+		if status >= 500 {
+			level, outcome = slog.LevelWarn, "failed"
+		}
+		attrs = append(attrs, slog.String("problem", strings.TrimPrefix(p.Type, ProblemTypePrefix)))
+		if cause := errors.Unwrap(err); cause != nil && status >= 500 {
+			attrs = append(attrs, slog.String("cause", cause.Error()))
+		}
+	}
+	attrs = append(attrs, slog.String("outcome", outcome), slog.Int("status", status),
+		slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000))
+	h.log.LogAttrs(ctx, level, "webhook", attrs...)
+}
+
+func appliedBody(req *change.Request) []byte {
+	a := req.Assignment
+	a.ID = req.AssignmentID
+	b, err := json.Marshal(a)
+	if err != nil {
+		return []byte("{}")
+	}
+	return b
+}
+
+func targetType(r *change.Request) string {
+	if r.Assignment.Target == nil {
+		return ""
+	}
+	return change.ShortType(r.Assignment.Target.ODataType)
+}
+
+func routeOf(r *http.Request) string {
+	if r.Pattern != "" {
+		return r.Pattern
+	}
+	return "unknown"
+}

@@ -1,0 +1,102 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
+)
+
+// ProblemTypePrefix starts every problem type URI; the slug after it names
+// the exact reason (see the README's table of problem types).
+const ProblemTypePrefix = "urn:enrollhook:problem:"
+
+type problemSpec struct {
+	status int
+	title  string
+}
+
+var problems = map[change.Code]problemSpec{
+	change.CodeMalformed:        {http.StatusBadRequest, "Malformed JSON"},
+	change.CodeUnauthenticated:  {http.StatusUnauthorized, "Not authenticated"},
+	change.CodeNotApproved:      {http.StatusForbidden, "Not approved"},
+	change.CodeForbidden:        {http.StatusForbidden, "Forbidden"},
+	change.CodeUnknownSource:    {http.StatusNotFound, "Unknown route"},
+	change.CodeNotFound:         {http.StatusNotFound, "Not found in Intune"},
+	change.CodeMethodNotAllowed: {http.StatusMethodNotAllowed, "Method not allowed"},
+	change.CodeConflict:         {http.StatusConflict, "Conflict"},
+	change.CodeTooLarge:         {http.StatusRequestEntityTooLarge, "Body too large"},
+	change.CodeMediaType:        {http.StatusUnsupportedMediaType, "Unsupported media type"},
+	change.CodeInvalid:          {http.StatusUnprocessableEntity, "Invalid fields"},
+	change.CodeGraphRefused:     {http.StatusBadGateway, "Graph refused the change"},
+	change.CodeGraphPermission:  {http.StatusBadGateway, "Graph permission missing"},
+	change.CodeUnavailable:      {http.StatusServiceUnavailable, "Graph unavailable"},
+	change.CodeTimeout:          {http.StatusServiceUnavailable, "Out of time"},
+	change.CodeInternal:         {http.StatusInternalServerError, "Internal error"},
+}
+
+// Problem is the RFC 9457 body.
+type Problem struct {
+	Type     string              `json:"type"`
+	Title    string              `json:"title"`
+	Status   int                 `json:"status"`
+	Detail   string              `json:"detail,omitempty"`
+	Instance string              `json:"instance,omitempty"`
+	Errors   []change.FieldError `json:"errors,omitempty"`
+}
+
+// problemFor maps an error to its problem. Anything without a code is an
+// internal error whose text stays in the log.
+func problemFor(err error, requestID string) (Problem, *change.Error) {
+	var ce *change.Error
+	if !errors.As(err, &ce) {
+		ce = &change.Error{Code: change.CodeInternal, Message: "an internal error occurred; the operator's log has the request id", Err: err}
+	}
+	spec, ok := problems[ce.Code]
+	if !ok {
+		spec = problems[change.CodeInternal]
+	}
+	slug := string(ce.Code)
+	if ce.Kind != "" {
+		slug = ce.Kind
+	}
+	return Problem{
+		Type:     ProblemTypePrefix + slug,
+		Title:    spec.title,
+		Status:   spec.status,
+		Detail:   ce.Message,
+		Instance: requestID,
+		Errors:   ce.Fields,
+	}, ce
+}
+
+// writeProblem writes err as application/problem+json. Only the coded,
+// caller-safe message is sent; the cause goes to the log.
+func (h *Handler) writeProblem(ctx context.Context, w http.ResponseWriter, err error, requestID string) Problem {
+	p, ce := problemFor(err, requestID)
+	if ce.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ce.RetryAfter.Seconds()))))
+	}
+	if ce.Code == change.CodeInternal {
+		h.log.ErrorContext(ctx, "internal error", slog.String("requestId", requestID), slog.Any("error", err))
+	}
+	writeJSON(w, p.Status, "application/problem+json", p)
+	return p
+}
+
+func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"type":"urn:enrollhook:problem:internal","title":"Internal error","status":500}`)
+		contentType = "application/problem+json"
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
