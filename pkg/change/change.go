@@ -31,10 +31,10 @@ const ApprovedState = "approved"
 // Request is one requested change, whatever sender it came from: the generic
 // envelope of DESIGN.md, which the ITSM and chat adapters also produce.
 type Request struct {
-	Ticket          Ticket     `json:"ticket" validate:"required"`
+	Ticket          Ticket     `json:"ticket"`
 	ConfigurationID string     `json:"configurationId" validate:"required,graphkey"`
 	AssignmentID    string     `json:"assignmentId" validate:"required,graphkey"`
-	Assignment      Assignment `json:"assignment" validate:"required"`
+	Assignment      Assignment `json:"assignment"`
 }
 
 // Ticket names the approval behind a change, for the approval gate and the

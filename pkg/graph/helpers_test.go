@@ -161,11 +161,17 @@ func newFakeGraph(t *testing.T, answers ...answer) (*fakeGraph, string, *http.Cl
 type harness struct {
 	c      *graph.Client
 	g      *fakeGraph
+	base   string
 	cred   *fakeCredential
 	logs   *syncBuffer
 	mu     sync.Mutex
 	sleeps []time.Duration
 }
+
+func (h *harness) baseURL(*testing.T) string { return h.base }
+
+// graphCred names the credential interface where a nil one is needed.
+type graphCred = azcore.TokenCredential
 
 func (h *harness) waits() []time.Duration {
 	h.mu.Lock()
@@ -178,7 +184,7 @@ func (h *harness) waits() []time.Duration {
 func newHarness(t *testing.T, opts *graph.Options, realSleep bool, answers ...answer) *harness {
 	t.Helper()
 	g, base, hc := newFakeGraph(t, answers...)
-	h := &harness{g: g, cred: &fakeCredential{token: testToken}, logs: &syncBuffer{}}
+	h := &harness{g: g, base: base, cred: &fakeCredential{token: testToken}, logs: &syncBuffer{}}
 	var o graph.Options
 	if opts != nil {
 		o = *opts

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -210,7 +211,7 @@ func (s *Server) serveGraph(x *exchange) {
 	if !s.resolve(x) {
 		return
 	}
-	if methods := allowed[x.route.kind]; !contains(methods, x.r.Method) {
+	if methods := allowed[x.route.kind]; !slices.Contains(methods, x.r.Method) {
 		x.w.Header().Set("Allow", strings.Join(methods, ", "))
 		x.fail(http.StatusMethodNotAllowed, CodeMethodNotAllowed,
 			"The requested resource does not support http method '"+x.r.Method+"'.", "method not served on this route")
@@ -257,15 +258,6 @@ func (s *Server) serveGraph(x *exchange) {
 	case routeSetPriority:
 		s.setPriority(x)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // sleep waits d or until ctx is done; it reports whether d elapsed.
@@ -417,7 +409,8 @@ func parseRoute(segs []string) (route, string) {
 	return r, ""
 }
 
-// splitKey splits "name('key')" into name and key ('' unescaped to ').
+// splitKey splits "name('key')" into name and key; inside the key a
+// doubled single quote stands for one.
 // A segment without parentheses is a plain name. ok is false for a
 // malformed key.
 func splitKey(seg string) (name, key string, keyed, ok bool) {

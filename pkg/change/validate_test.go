@@ -1,0 +1,264 @@
+package change
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+)
+
+const (
+	cfgID = "2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_Windows10EnrollmentCompletionPageConfiguration"
+	asgID = "2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_5e6f0000-0000-0000-0000-000000000001"
+	guid  = "5e6f0000-0000-0000-0000-000000000001"
+	fguid = "a1b2c3d4-0000-0000-0000-00000000f117"
+)
+
+// envelope builds a request body around an assignment object.
+func envelope(assignment string) string {
+	return `{"ticket":{"id":"CHG0030042","state":"approved","requestedBy":"alice@contoso.com","approvedBy":"bob@contoso.com"},` +
+		`"configurationId":"` + cfgID + `","assignmentId":"` + asgID + `","assignment":` + assignment + `}`
+}
+
+func target(t string) string { return `{"target":` + t + `}` }
+
+func TestDecodeAcceptsEveryTargetSubtype(t *testing.T) {
+	tests := []struct {
+		name, assignment, wantType string
+	}{
+		{"group", target(`{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"` + guid + `"}`), TypeGroup},
+		{"group without #", target(`{"@odata.type":"microsoft.graph.groupAssignmentTarget","groupId":"` + guid + `"}`), TypeGroup},
+		{"group with include filter", target(`{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"` + guid + `","deviceAndAppManagementAssignmentFilterId":"` + fguid + `","deviceAndAppManagementAssignmentFilterType":"include"}`), TypeGroup},
+		{"exclusion group", target(`{"@odata.type":"#microsoft.graph.exclusionGroupAssignmentTarget","groupId":"` + guid + `"}`), TypeExclusion},
+		{"all licensed users", target(`{"@odata.type":"#microsoft.graph.allLicensedUsersAssignmentTarget"}`), TypeAllLicensed},
+		{"all devices with exclude filter", target(`{"@odata.type":"microsoft.graph.allDevicesAssignmentTarget","deviceAndAppManagementAssignmentFilterId":"` + fguid + `","deviceAndAppManagementAssignmentFilterType":"exclude"}`), TypeAllDevices},
+		{"filter type none without id", target(`{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget","deviceAndAppManagementAssignmentFilterType":"none","deviceAndAppManagementAssignmentFilterId":null}`), TypeAllDevices},
+		{"configuration manager collection", target(`{"@odata.type":"#microsoft.graph.configurationManagerCollectionAssignmentTarget","collectionId":"SMS00001"}`), TypeCMCollection},
+		{"scope tag group", target(`{"@odata.type":"#microsoft.graph.scopeTagGroupAssignmentTarget","targetType":"device","entraObjectId":"` + guid + `"}`), TypeScopeTagGroup},
+		{"full Graph form with source", `{"@odata.type":"#microsoft.graph.enrollmentConfigurationAssignment","id":"` + asgID + `","target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"` + guid + `"},"source":"policySets","sourceId":"abc"}`, TypeGroup},
+		{"sourceId null", `{"target":{"@odata.type":"#microsoft.graph.allLicensedUsersAssignmentTarget"},"source":"direct","sourceId":null}`, TypeAllLicensed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := Decode([]byte(envelope(tt.assignment)), nil)
+			if err != nil {
+				t.Fatalf("Decode = %v", err)
+			}
+			if r.Assignment.Target.ODataType != tt.wantType {
+				t.Errorf("target type = %q, want %q", r.Assignment.Target.ODataType, tt.wantType)
+			}
+			if r.Assignment.ODataType != TypeAssignment || r.Assignment.ID != "" {
+				t.Errorf("not normalized: type %q id %q", r.Assignment.ODataType, r.Assignment.ID)
+			}
+			b, _ := json.Marshal(r.Assignment)
+			if !strings.Contains(string(b), `"@odata.type":"#microsoft.graph.`) || strings.Contains(string(b), `"id"`) {
+				t.Errorf("Graph body %s", b)
+			}
+		})
+	}
+}
+
+func TestDecodeRefusals(t *testing.T) {
+	tests := []struct {
+		name   string
+		body   string
+		opts   *Options
+		fields map[string]string // pointer → part of the reason
+	}{
+		{"missing groupId", envelope(target(`{"@odata.type":"#microsoft.graph.groupAssignmentTarget"}`)), nil,
+			map[string]string{"/assignment/target/groupId": "required"}},
+		{"groupId not a GUID", envelope(target(`{"@odata.type":"#microsoft.graph.exclusionGroupAssignmentTarget","groupId":"sales"}`)), nil,
+			map[string]string{"/assignment/target/groupId": "GUID"}},
+		{"unknown target type", envelope(target(`{"@odata.type":"#microsoft.graph.cloudPcManagementGroupAssignmentTarget","groupId":"` + guid + `"}`)), nil,
+			map[string]string{"/assignment/target/@odata.type": "must be one of"}},
+		{"missing target type", envelope(target(`{"groupId":"` + guid + `"}`)), nil,
+			map[string]string{"/assignment/target/@odata.type": "required"}},
+		{"property of another subtype", envelope(target(`{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget","groupId":"` + guid + `"}`)), nil,
+			map[string]string{"/assignment/target/groupId": "not a property of allDevicesAssignmentTarget"}},
+		{"bad filter type", envelope(target(`{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget","deviceAndAppManagementAssignmentFilterType":"only"}`)), nil,
+			map[string]string{"/assignment/target/deviceAndAppManagementAssignmentFilterType": "none, include, exclude"}},
+		{"include without filter id", envelope(target(`{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget","deviceAndAppManagementAssignmentFilterType":"include"}`)), nil,
+			map[string]string{"/assignment/target/deviceAndAppManagementAssignmentFilterId": "required when the filter type is include"}},
+		{"filter id without a type", envelope(target(`{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget","deviceAndAppManagementAssignmentFilterId":"` + fguid + `"}`)), nil,
+			map[string]string{"/assignment/target/deviceAndAppManagementAssignmentFilterType": "include or exclude"}},
+		{"filter id not a GUID", envelope(target(`{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget","deviceAndAppManagementAssignmentFilterId":"f","deviceAndAppManagementAssignmentFilterType":"include"}`)), nil,
+			map[string]string{"/assignment/target/deviceAndAppManagementAssignmentFilterId": "GUID"}},
+		{"collection id that is a GUID", envelope(target(`{"@odata.type":"#microsoft.graph.configurationManagerCollectionAssignmentTarget","collectionId":"` + guid + `"}`)), nil,
+			map[string]string{"/assignment/target/collectionId": "groupAssignmentTarget"}},
+		{"scope tag without its fields", envelope(target(`{"@odata.type":"#microsoft.graph.scopeTagGroupAssignmentTarget","targetType":"group"}`)), nil,
+			map[string]string{"/assignment/target/targetType": "user, device", "/assignment/target/entraObjectId": "required"}},
+		{"bad source", envelope(`{"target":{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"},"source":"manual"}`), nil,
+			map[string]string{"/assignment/source": "direct, policySets"}},
+		{"unknown assignment property", envelope(`{"target":{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"},"intent":"apply"}`), nil,
+			map[string]string{"/assignment/intent": "unknown property"}},
+		{"unknown target property", envelope(target(`{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget","groupID":"x"}`)), nil,
+			map[string]string{"/assignment/target/groupID": "unknown property"}},
+		{"wrong assignment type", envelope(`{"@odata.type":"#microsoft.graph.deviceConfigurationAssignment","target":{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"}}`), nil,
+			map[string]string{"/assignment/@odata.type": TypeAssignment}},
+		{"id differs from assignmentId", envelope(`{"id":"other","target":{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"}}`), nil,
+			map[string]string{"/assignment/id": "assignmentId"}},
+		{"missing target", envelope(`{}`), nil, map[string]string{"/assignment/target": "required"}},
+		{"target of the wrong kind", envelope(`{"target":"all"}`), nil, map[string]string{"/assignment/target": "JSON object"}},
+		{"groupId a number", envelope(target(`{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":5}`)), nil,
+			map[string]string{"/assignment/target/groupId": "string"}},
+		{"v1.0 refuses beta-only properties", envelope(`{"target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"` + guid + `","deviceAndAppManagementAssignmentFilterId":"` + fguid + `","deviceAndAppManagementAssignmentFilterType":"include"},"source":"direct","sourceId":"x"}`),
+			&Options{GraphVersion: "v1.0"}, map[string]string{
+				"/assignment/source": "beta only", "/assignment/sourceId": "beta only",
+				"/assignment/target/deviceAndAppManagementAssignmentFilterId":   "beta only",
+				"/assignment/target/deviceAndAppManagementAssignmentFilterType": "beta only"}},
+		{"approved without approver", `{"ticket":{"id":"CHG1","state":"approved"},"configurationId":"` + cfgID + `","assignmentId":"` + asgID + `","assignment":` + target(`{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"}`) + `}`, nil,
+			map[string]string{"/ticket/approvedBy": "required"}},
+		{"ticket url not http", strings.Replace(envelope(target(`{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"}`)), `"approvedBy":"bob@contoso.com"`, `"approvedBy":"bob@contoso.com","url":"javascript:alert(1)"`, 1), nil,
+			map[string]string{"/ticket/url": "http"}},
+		{"control character in ticket id", strings.Replace(envelope(target(`{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"}`)), `CHG0030042`, `CHG\n42`, 1), nil,
+			map[string]string{"/ticket/id": "control"}},
+		{"nothing at all", `{}`, nil, map[string]string{"/ticket/id": "required", "/ticket/state": "required", "/configurationId": "required", "/assignmentId": "required", "/assignment/target": "required"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Decode([]byte(tt.body), tt.opts)
+			var ce *Error
+			if !errors.As(err, &ce) || ce.Code != CodeInvalid {
+				t.Fatalf("Decode = %v, want CodeInvalid", err)
+			}
+			got := map[string]string{}
+			for _, f := range ce.Fields {
+				got[f.Field] += f.Reason + "; "
+			}
+			for field, part := range tt.fields {
+				if !strings.Contains(got[field], part) {
+					t.Errorf("field %s: reasons %q, want one mentioning %q (all: %v)", field, got[field], part, got)
+				}
+			}
+			for i := 1; i < len(ce.Fields); i++ {
+				if ce.Fields[i-1].Field > ce.Fields[i].Field {
+					t.Errorf("fields not sorted: %v", ce.Fields)
+				}
+			}
+		})
+	}
+}
+
+func TestGraphKeysThatCouldChangeTheURLAreRefused(t *testing.T) {
+	for _, id := range []string{"", "a/b", "..", "a..b/../c", "a?b", "a%2Fb", "a#b", "a b", "a\x00b", "a\nb", "ä", strings.Repeat("a", 257), `a\b`, "a;b", "a.b"} {
+		if ValidKey(id) {
+			t.Errorf("ValidKey(%q) = true, want false", id)
+		}
+		body := strings.Replace(envelope(target(`{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"}`)), `"configurationId":"`+cfgID+`"`, `"configurationId":`+jsonString(id), 1)
+		_, err := Decode([]byte(body), nil)
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Code != CodeInvalid || !hasField(ce, "/configurationId") {
+			t.Errorf("Decode(configurationId %q) = %v, want a /configurationId error", id, err)
+		}
+	}
+	for _, id := range []string{"a", cfgID, asgID, strings.Repeat("Z", 256), "x_y-z"} {
+		if !ValidKey(id) {
+			t.Errorf("ValidKey(%q) = false, want true", id)
+		}
+	}
+}
+
+func TestDecodeMalformed(t *testing.T) {
+	for _, body := range []string{"", "{", `{"ticket":}`, "nul", `{"a":1}x`} {
+		_, err := Decode([]byte(body), nil)
+		if ErrorCode(err) != CodeMalformed {
+			t.Errorf("Decode(%q) = %v, want CodeMalformed", body, err)
+		}
+	}
+	for _, body := range []string{"[]", `"x"`, "42"} {
+		if _, err := Decode([]byte(body), nil); ErrorCode(err) != CodeInvalid {
+			t.Errorf("Decode(%q) = %v, want CodeInvalid", body, err)
+		}
+	}
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func hasField(e *Error, field string) bool {
+	for _, f := range e.Fields {
+		if f.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(envelope(target(`{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"` + guid + `"}`))))
+	f.Add([]byte(envelope(`{"target":{"@odata.type":"x","groupId":5},"z":1}`)))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`[`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r, err := Decode(body, nil)
+		if err == nil {
+			// Accepted input is valid and safe to put into a URL.
+			if !ValidKey(r.ConfigurationID) || !ValidKey(r.AssignmentID) || r.Assignment.Target == nil {
+				t.Fatalf("accepted an invalid request: %+v", r)
+			}
+			if _, ok := Subtypes[r.Assignment.Target.ODataType]; !ok {
+				t.Fatalf("accepted target type %q", r.Assignment.Target.ODataType)
+			}
+			if err := r.Validate(nil); err != nil {
+				t.Fatalf("accepted request fails Validate: %v", err)
+			}
+			return
+		}
+		var ce *Error
+		if !errors.As(err, &ce) || (ce.Code != CodeInvalid && ce.Code != CodeMalformed) {
+			t.Fatalf("Decode error %v is not a coded client error", err)
+		}
+		// Reasons never quote values from the input (values that happen to
+		// be words of our own fixed texts do not count).
+		for _, fe := range ce.Fields {
+			for _, v := range stringValues(body) {
+				if len(v) >= 8 && strings.Contains(fe.Reason, v) && !strings.Contains(fixedReasonText, v) {
+					t.Fatalf("reason %q quotes the input value %q", fe.Reason, v)
+				}
+			}
+		}
+	})
+}
+
+// fixedReasonText holds every fixed text a reason is built from.
+var fixedReasonText = func() string {
+	var b strings.Builder
+	for t := range Subtypes {
+		b.WriteString(t + " " + ShortType(t) + " ")
+	}
+	b.WriteString(TypeAssignment + " must be one of: none, include, exclude, direct, policySets, user, device ")
+	b.WriteString(strings.Join(assignmentKeys, ", ") + " " + strings.Join(targetKeys, ", ") + " ")
+	b.WriteString("is required when the ticket state is approved; must be 1 to 256 letters, digits, '-' or '_' (an opaque Graph key); " +
+		"exists on Graph beta only; leave it out or set ENROLLHOOK_GRAPH_VERSION=beta; must equal assignmentId or be left out; " +
+		"must be include or exclude when a filter id is given; must be valid UTF-8 without control characters; must be an http or https URL; " +
+		"must be a Configuration Manager collection id (8 letters or digits, e.g. SMS00001); for an Entra group use groupAssignmentTarget")
+	return b.String()
+}()
+
+// stringValues returns the string values (not keys) anywhere in body.
+func stringValues(body []byte) []string {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return nil
+	}
+	var out []string
+	var walk func(any)
+	walk = func(x any) {
+		switch x := x.(type) {
+		case string:
+			out = append(out, x)
+		case map[string]any:
+			for _, e := range x {
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	return out
+}
