@@ -49,8 +49,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		overrides := map[string]string{
 			config.EnvGraphURL:  base + "/" + version,
-			"IDENTITY_ENDPOINT": base + "/msi/token",
-			"IDENTITY_HEADER":   graphemu.IdentityHeader,
+			"IDENTITY_ENDPOINT": base + graphemu.TokenPath,
+			"IDENTITY_HEADER":   graphemu.DefaultIdentityHeader,
 		}
 		if getenv(config.SecretKey(generic.Name)) == "" {
 			overrides[config.SecretKey(generic.Name)] = generic.DevelopmentSecret

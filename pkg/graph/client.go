@@ -431,9 +431,10 @@ func (c *Client) send(ctx context.Context, k *call) (*outcome, error) {
 		return nil, fmt.Errorf("graph: %s %s: %w", k.method, k.op, err)
 	}
 	st.clientRequestID = uuid.NewString()
+	// Canonical keys assigned directly spare a canonicalization per call.
 	h := req.Raw().Header
-	h.Set("Accept", "application/json")
-	h.Set(HeaderClientRequestID, st.clientRequestID)
+	h["Accept"] = []string{"application/json"}
+	h["Client-Request-Id"] = []string{st.clientRequestID}
 	if k.body != nil {
 		if err := setJSONBody(req, k.body); err != nil {
 			return nil, fmt.Errorf("graph: %s %s: %w", k.method, k.op, err)
@@ -556,7 +557,10 @@ func (c *Client) logCall(ctx context.Context, k *call, st *callState, resp *http
 		var te *tokenError
 		switch {
 		case errors.As(err, &re):
-			attrs = append(attrs, slog.String("graphCode", re.ErrorCode), slog.String("activityId", re.ActivityID))
+			attrs = append(attrs, slog.String("graphCode", re.ErrorCode))
+			if re.ActivityID != "" {
+				attrs = append(attrs, slog.String("activityId", re.ActivityID))
+			}
 		case errors.As(err, &te):
 			// azidentity's text explains the failure and holds no token.
 			attrs = append(attrs, slog.String("error", te.err.Error()))

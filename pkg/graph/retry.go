@@ -53,8 +53,10 @@ type retryPolicy struct {
 }
 
 func (p *retryPolicy) Do(req *policy.Request) (*http.Response, error) {
-	st := &callState{}
-	req.OperationValue(&st)
+	var st *callState
+	if !req.OperationValue(&st) {
+		st = &callState{}
+	}
 	ctx := req.Raw().Context()
 	deadline, hasDeadline := ctx.Deadline()
 	for attempt := 0; ; attempt++ {

@@ -436,6 +436,10 @@ func (x *exchange) jsonBody() ([]byte, bool) {
 		x.fail(p.status, p.code, http.StatusText(p.status)+".", p.reason)
 		return nil, false
 	}
+	if len(x.body) == 0 {
+		x.refused(refuse(CodeBadRequest, "/: the body is empty"))
+		return nil, false
+	}
 	mt, _, err := mime.ParseMediaType(x.r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		x.fail(http.StatusUnsupportedMediaType, CodeUnsupportedMedia,

@@ -39,11 +39,12 @@ var startTime = time.Date(2026, 11, 29, 10, 15, 0, 0, time.UTC)
 
 // harness is an emulator behind httptest with a token already fetched.
 type harness struct {
-	t     *testing.T
-	emu   *graphemu.Server
-	url   string
-	clock *clock
-	token string
+	t      *testing.T
+	emu    *graphemu.Server
+	url    string
+	clock  *clock
+	token  string
+	secret string // the identity header the emulator expects
 }
 
 func newHarness(t *testing.T, opts *graphemu.Options) *harness {
@@ -59,7 +60,10 @@ func newHarness(t *testing.T, opts *graphemu.Options) *harness {
 	emu := graphemu.New(&o)
 	srv := httptest.NewServer(emu)
 	t.Cleanup(srv.Close)
-	h := &harness{t: t, emu: emu, url: srv.URL, clock: clk}
+	h := &harness{t: t, emu: emu, url: srv.URL, clock: clk, secret: o.IdentityHeader}
+	if h.secret == "" {
+		h.secret = graphemu.DefaultIdentityHeader
+	}
 	h.token = h.mustToken("https://graph.microsoft.com")
 	return h
 }
@@ -80,7 +84,7 @@ func (h *harness) tokenRes(method, query, secret string) res {
 func (h *harness) mustToken(resource string) string {
 	h.t.Helper()
 	q := url.Values{"api-version": {graphemu.IdentityAPIVersion}, "resource": {resource}}
-	r := h.tokenRes(http.MethodGet, q.Encode(), graphemu.DefaultIdentityHeader)
+	r := h.tokenRes(http.MethodGet, q.Encode(), h.secret)
 	if r.status != http.StatusOK {
 		h.t.Fatalf("token: status %d, body %s", r.status, r.body)
 	}

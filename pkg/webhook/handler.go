@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -218,7 +219,7 @@ func (h *Handler) handleHook(w http.ResponseWriter, r *http.Request) {
 	if res.RequestID != "" {
 		w.Header().Set(HeaderGraphRequestID, res.RequestID)
 	}
-	body = res.Body
+	body = publicBody(res.Body)
 	if body == nil {
 		// Graph accepted the PATCH without a body and the read-back failed:
 		// the change is applied, so answer with what was applied rather
@@ -226,7 +227,7 @@ func (h *Handler) handleHook(w http.ResponseWriter, r *http.Request) {
 		body = appliedBody(req)
 		w.Header().Set(HeaderReadBack, "failed")
 		h.log.WarnContext(ctx, "change applied but the read-back failed; answering with the applied body",
-			slog.String("requestId", w.Header().Get(HeaderRequestID)), slog.Any("error", res.ReadBackErr))
+			slog.String("xRequestId", w.Header().Get(HeaderRequestID)), slog.Any("error", res.ReadBackErr))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
@@ -303,7 +304,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, rec record, sta
 	ctx := r.Context()
 	id := w.Header().Get(HeaderRequestID)
 	attrs := make([]slog.Attr, 0, 14)
-	attrs = append(attrs, slog.String("requestId", id), slog.String("method", r.Method), slog.String("route", routeOf(r)))
+	attrs = append(attrs, slog.String("xRequestId", id), slog.String("method", r.Method), slog.String("route", routeOf(r)))
 	if rec.source != "" {
 		attrs = append(attrs, slog.String("source", rec.source))
 	}
@@ -336,6 +337,29 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, rec record, sta
 	attrs = append(attrs, slog.String("outcome", outcome), slog.Int("status", status),
 		slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000))
 	h.log.LogAttrs(ctx, level, "webhook", attrs...)
+}
+
+// publicBody drops Graph's OData control annotations (@odata.context and
+// links), which carry Graph URLs; @odata.type stays. It returns nil for an
+// empty body.
+func publicBody(b []byte) []byte {
+	if len(b) == 0 || !bytes.Contains(b, []byte(`"@odata.`)) {
+		return b
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(b, &m) != nil {
+		return nil
+	}
+	for k := range m {
+		if strings.HasPrefix(k, "@odata.") && k != "@odata.type" {
+			delete(m, k)
+		}
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return nil
+	}
+	return out
 }
 
 func appliedBody(req *change.Request) []byte {

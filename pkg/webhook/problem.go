@@ -83,7 +83,7 @@ func (h *Handler) writeProblem(ctx context.Context, w http.ResponseWriter, err e
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ce.RetryAfter.Seconds()))))
 	}
 	if ce.Code == change.CodeInternal {
-		h.log.ErrorContext(ctx, "internal error", slog.String("requestId", requestID), slog.Any("error", err))
+		h.log.ErrorContext(ctx, "internal error", slog.String("xRequestId", requestID), slog.Any("error", err))
 	}
 	writeJSON(w, p.Status, "application/problem+json", p)
 	return p

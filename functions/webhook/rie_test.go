@@ -1,0 +1,377 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/enrollhook/enrollhook/pkg/graphemu"
+	"github.com/enrollhook/enrollhook/pkg/source/generic"
+)
+
+// rieSecret is the secret the bootstrap under test is configured with; the
+// samples in events/ are re-signed with it (and with the current time, since
+// Standard Webhooks timestamps expire) before each invoke.
+const rieSecret = "whsec_cmllLXRlc3Qtc2VjcmV0LW5vdC10aGUtZGV2LW9uZQ=="
+
+// rieExpect is what each file in events/ must produce through the real
+// bootstrap. A file missing here fails the test.
+var rieExpect = map[string]struct {
+	status  int
+	problem string // problem type slug, or "" for success
+	keepSig bool   // refresh the timestamp but keep the sample's (wrong) signature
+}{
+	"generic-approved.json":           {200, "", false},
+	"generic-approved-base64.json":    {200, "", false},
+	"generic-rejected.json":           {403, "not-approved", false},
+	"generic-invalid-fields.json":     {422, "invalid-fields", false},
+	"generic-bad-signature.json":      {401, "signature-mismatch", true},
+	"generic-unknown-assignment.json": {404, "not-found", false},
+}
+
+// rieBinary returns the runtime interface emulator named by ENROLLHOOK_RIE
+// (make test installs it). Without it the test is skipped, unless
+// ENROLLHOOK_REQUIRE_RIE is set, as in CI.
+func rieBinary(t testing.TB) string {
+	t.Helper()
+	rie := os.Getenv("ENROLLHOOK_RIE")
+	if rie == "" {
+		if os.Getenv("ENROLLHOOK_REQUIRE_RIE") != "" {
+			t.Fatal("ENROLLHOOK_RIE is not set but ENROLLHOOK_REQUIRE_RIE is: run `make test`")
+		}
+		t.Skip("ENROLLHOOK_RIE not set; `make test` installs the runtime interface emulator")
+	}
+	if _, err := os.Stat(rie); err != nil {
+		t.Fatalf("ENROLLHOOK_RIE: %v", err)
+	}
+	return rie
+}
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// buildBootstrap builds the function exactly as `make build` does, for this
+// machine's architecture so the emulator can run it.
+func buildBootstrap(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "enrollhook-bootstrap")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "bootstrap")
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc,validator_novalidatefn", "-trimpath", "-ldflags=-s -w", "-o", buildPath, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+func freePort(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// syncBuffer collects the emulator's output (the function's logs).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type rieFunc struct {
+	url  string
+	logs *syncBuffer
+}
+
+// startRIE runs the bootstrap under the runtime interface emulator, bound to
+// loopback, with env added to the function's environment.
+func startRIE(t testing.TB, env ...string) *rieFunc {
+	t.Helper()
+	rie, bootstrap := rieBinary(t), buildBootstrap(t)
+	addr, apiAddr := freePort(t), freePort(t)
+	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", apiAddr, bootstrap)
+	cmd.Env = append(os.Environ(), "AWS_LAMBDA_FUNCTION_TIMEOUT=10", "AWS_LAMBDA_FUNCTION_NAME=enrollhook-webhook", "AWS_REGION=eu-west-1",
+		"AWS_LAMBDA_LOG_FORMAT=JSON") // what template.yaml's LoggingConfig sets
+	cmd.Env = append(cmd.Env, env...)
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("runtime emulator output:\n%s", logs.String())
+		}
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("runtime emulator did not listen on %s", addr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return &rieFunc{url: "http://" + addr + "/2015-03-31/functions/function/invocations", logs: logs}
+}
+
+func (f *rieFunc) invoke(t testing.TB, event []byte) events.APIGatewayV2HTTPResponse {
+	t.Helper()
+	resp, err := http.Post(f.url, "application/json", bytes.NewReader(event))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out events.APIGatewayV2HTTPResponse
+	if err := json.Unmarshal(raw, &out); err != nil || out.StatusCode == 0 {
+		t.Fatalf("invoke answered %d %q, not an API Gateway v2 response", resp.StatusCode, raw)
+	}
+	return out
+}
+
+// resign gives an events/ sample a fresh timestamp and a signature made
+// with secret over its (decoded) body.
+func resign(t testing.TB, raw []byte, secret string, keepSig bool) []byte {
+	t.Helper()
+	var ev map[string]any
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(ev["body"].(string))
+	if b64, _ := ev["isBase64Encoded"].(bool); b64 {
+		var err error
+		if body, err = base64.StdEncoding.DecodeString(string(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	headers := ev["headers"].(map[string]any)
+	h, err := generic.Sign(secret, headers["webhook-id"].(string), time.Now(), body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	headers["webhook-timestamp"] = h.Get("webhook-timestamp")
+	if !keepSig {
+		headers["webhook-signature"] = h.Get("webhook-signature")
+	}
+	out, _ := json.Marshal(ev)
+	return out
+}
+
+func emulatorEnv(emu *httptest.Server) []string {
+	return []string{
+		"ENROLLHOOK_GRAPH_URL=" + emu.URL + "/beta",
+		"IDENTITY_ENDPOINT=" + emu.URL + graphemu.TokenPath,
+		"IDENTITY_HEADER=" + graphemu.DefaultIdentityHeader,
+	}
+}
+
+// TestBootstrapUnderRuntimeEmulator drives the real bootstrap with every
+// sample in events/ and checks each answer, the Graph state behind it, that
+// the managed-identity token was fetched once for all invokes, and that no
+// secret or token reached the logs.
+func TestBootstrapUnderRuntimeEmulator(t *testing.T) {
+	emuState := graphemu.New(nil)
+	emu := httptest.NewServer(emuState)
+	defer emu.Close()
+	fn := startRIE(t, append(emulatorEnv(emu), "ENROLLHOOK_SECRET_GENERIC="+rieSecret)...)
+
+	files, err := filepath.Glob("../../events/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no events: %v", err)
+	}
+	for _, file := range files {
+		name := filepath.Base(file)
+		want, ok := rieExpect[name]
+		if !ok {
+			t.Errorf("%s has no expectation in rieExpect", name)
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw = resign(t, raw, rieSecret, want.keepSig)
+			resp := fn.invoke(t, raw)
+			if resp.StatusCode != want.status {
+				t.Fatalf("status = %d, want %d; body %s", resp.StatusCode, want.status, resp.Body)
+			}
+			var ev events.APIGatewayV2HTTPRequest
+			_ = json.Unmarshal(raw, &ev)
+			if got := resp.Headers["X-Request-Id"]; got != ev.RequestContext.RequestID {
+				t.Errorf("X-Request-Id = %q, want the gateway's %q", got, ev.RequestContext.RequestID)
+			}
+			if want.problem == "" {
+				if resp.Headers["Content-Type"] != "application/json" || resp.Headers["X-Graph-Request-Id"] == "" {
+					t.Errorf("headers = %v", resp.Headers)
+				}
+				var got, sent map[string]any
+				if err := json.Unmarshal([]byte(resp.Body), &got); err != nil {
+					t.Fatal(err)
+				}
+				body := ev.Body
+				if ev.IsBase64Encoded {
+					b, _ := base64.StdEncoding.DecodeString(body)
+					body = string(b)
+				}
+				_ = json.Unmarshal([]byte(body), &sent)
+				asg := sent["assignmentId"].(string)
+				cfg := sent["configurationId"].(string)
+				if got["id"] != asg {
+					t.Errorf("answer id = %v, want %s", got["id"], asg)
+				}
+				stored, ok := emuState.Assignment(cfg, asg)
+				if !ok {
+					t.Fatalf("assignment %s gone from the emulator", asg)
+				}
+				var storedM map[string]any
+				_ = json.Unmarshal(stored, &storedM)
+				wantTarget, _ := json.Marshal(sent["assignment"].(map[string]any)["target"])
+				gotTarget, _ := json.Marshal(storedM["target"])
+				if !sameTarget(t, wantTarget, gotTarget) {
+					t.Errorf("Graph holds target %s, want %s", gotTarget, wantTarget)
+				}
+				if _, has := got["@odata.context"]; has {
+					t.Errorf("answer carries Graph's @odata.context URL")
+				}
+				return
+			}
+			if resp.Headers["Content-Type"] != "application/problem+json" || !strings.Contains(resp.Body, `"urn:enrollhook:problem:`+want.problem+`"`) {
+				t.Errorf("answer %v %s, want problem %s", resp.Headers, resp.Body, want.problem)
+			}
+		})
+	}
+	if n := emuState.TokenRequests(); n != 1 {
+		t.Errorf("managed-identity token requests = %d, want 1 across all invokes", n)
+	}
+	logs := fn.logs.String()
+	for _, secret := range []string{rieSecret, strings.TrimPrefix(rieSecret, "whsec_"), "Bearer "} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the function's log contains %q", secret)
+		}
+	}
+	for _, tok := range emuState.IssuedTokens() {
+		if strings.Contains(logs, tok) {
+			t.Errorf("the function's log contains an access token")
+		}
+	}
+	// Every answered request left exactly one JSON audit line.
+	lines := 0
+	sc := bufio.NewScanner(strings.NewReader(logs))
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), `"message":"webhook"`) {
+			lines++
+		}
+	}
+	if lines != len(files) {
+		t.Errorf("webhook log lines = %d, want %d", lines, len(files))
+	}
+}
+
+// sameTarget compares the requested target with the stored one, ignoring
+// the '#' Graph adds and properties Graph fills in.
+func sameTarget(t testing.TB, want, got []byte) bool {
+	var w, g map[string]any
+	_ = json.Unmarshal(want, &w)
+	_ = json.Unmarshal(got, &g)
+	for k, v := range w {
+		if k == "@odata.type" {
+			if strings.TrimPrefix(v.(string), "#") != strings.TrimPrefix(g[k].(string), "#") {
+				return false
+			}
+			continue
+		}
+		if g[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestBootstrapFailsClosed: without a secret the route refuses every
+// delivery, and the cold-start log says why; with the published development
+// secret the cold start fails.
+func TestBootstrapFailsClosed(t *testing.T) {
+	emu := httptest.NewServer(graphemu.New(nil))
+	defer emu.Close()
+	raw, err := os.ReadFile("../../events/generic-approved.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	fn := startRIE(t, emulatorEnv(emu)...)
+	resp := fn.invoke(t, resign(t, raw, rieSecret, false))
+	if resp.StatusCode != 401 || !strings.Contains(resp.Body, "source-not-configured") {
+		t.Fatalf("without a secret: %d %s", resp.StatusCode, resp.Body)
+	}
+	if !strings.Contains(fn.logs.String(), "ENROLLHOOK_SECRET_GENERIC") {
+		t.Errorf("the cold-start log does not name the missing secret:\n%s", fn.logs.String())
+	}
+
+	fn = startRIE(t, append(emulatorEnv(emu), "ENROLLHOOK_SECRET_GENERIC="+generic.DevelopmentSecret, "ENROLLHOOK_GRAPH_CLOUD=mars")...)
+	resp2, err := http.Post(fn.url, "application/json", bytes.NewReader(resign(t, raw, generic.DevelopmentSecret, false)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp2.Body)
+	resp2.Body.Close()
+	if strings.Contains(string(body), `"statusCode":200`) {
+		t.Fatalf("a misconfigured function answered: %s", body)
+	}
+	logs := fn.logs.String()
+	for _, want := range []string{"development secret", "ENROLLHOOK_GRAPH_CLOUD"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("cold-start log lacks %q:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, strings.TrimPrefix(generic.DevelopmentSecret, "whsec_")) {
+		t.Errorf("the cold-start log quotes the secret")
+	}
+}

@@ -1,0 +1,150 @@
+package graph
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+func TestRetryAfter(t *testing.T) {
+	future := time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)
+	past := time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat)
+	for _, tc := range []struct {
+		name     string
+		header   map[string]string
+		min, max time.Duration
+		asked    bool
+	}{
+		{"none", nil, 0, 0, false},
+		{"seconds", map[string]string{"Retry-After": "7"}, 7 * time.Second, 7 * time.Second, true},
+		{"zero seconds", map[string]string{"Retry-After": "0"}, 0, 0, false},
+		{"negative seconds", map[string]string{"Retry-After": "-3"}, 0, 0, false},
+		{"huge seconds", map[string]string{"Retry-After": "99999999999999999"}, 0, 0, false},
+		{"fraction", map[string]string{"Retry-After": "1.5"}, 0, 0, false},
+		{"HTTP date", map[string]string{"Retry-After": future}, 80 * time.Second, 90 * time.Second, true},
+		{"HTTP date in the past", map[string]string{"Retry-After": past}, 0, 0, false},
+		{"RFC 850 date", map[string]string{"Retry-After": time.Now().Add(time.Minute).UTC().Format(time.RFC850)}, 50 * time.Second, time.Minute, true},
+		{"garbage", map[string]string{"Retry-After": "soon"}, 0, 0, false},
+		{"retry-after-ms first", map[string]string{"Retry-After": "7", "retry-after-ms": "120"}, 120 * time.Millisecond, 120 * time.Millisecond, true},
+		{"x-ms-retry-after-ms", map[string]string{"Retry-After": "7", "x-ms-retry-after-ms": "80"}, 80 * time.Millisecond, 80 * time.Millisecond, true},
+		{"bad ms falls through", map[string]string{"Retry-After": "7", "retry-after-ms": "x"}, 7 * time.Second, 7 * time.Second, true},
+	} {
+		resp := &http.Response{Header: http.Header{}}
+		for k, v := range tc.header {
+			resp.Header.Set(k, v)
+		}
+		d, asked := retryAfter(resp)
+		if asked != tc.asked || d < tc.min || d > tc.max {
+			t.Errorf("%s: retryAfter(%v) = %v, %v; want [%v, %v], %v", tc.name, tc.header, d, asked, tc.min, tc.max, tc.asked)
+		}
+	}
+	if d, asked := retryAfter(nil); d != 0 || asked {
+		t.Errorf("retryAfter(nil) = %v, %v", d, asked)
+	}
+}
+
+func TestBackoffStaysInBounds(t *testing.T) {
+	p := &retryPolicy{retryDelay: 100 * time.Millisecond, maxRetryDelay: time.Second}
+	for n := 1; n <= 80; n++ {
+		want := min(p.retryDelay<<min(n-1, 20), p.maxRetryDelay)
+		for range 50 {
+			if d := p.backoff(n); d < want/2 || d > want {
+				t.Fatalf("backoff(%d) = %v, want in [%v, %v]", n, d, want/2, want)
+			}
+		}
+	}
+}
+
+func TestCallerRetryAfter(t *testing.T) {
+	for _, tc := range []struct{ in, want time.Duration }{
+		{0, fallbackRetryAfter},
+		{-time.Second, fallbackRetryAfter},
+		{150 * time.Millisecond, time.Second},
+		{2 * time.Second, 2 * time.Second},
+		{2*time.Second + time.Nanosecond, 3 * time.Second},
+	} {
+		if got := callerRetryAfter(tc.in); got != tc.want {
+			t.Errorf("callerRetryAfter(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestActivityID(t *testing.T) {
+	for _, tc := range []struct{ msg, want string }{
+		{"", ""},
+		{"Activity ID: 7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f - Url: x", "7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f"},
+		{`{"Message":"x - Activity ID:   7C1D2E3F-4A5B-4C6D-8E9F-0A1B2C3D4E5F"}`, "7C1D2E3F-4A5B-4C6D-8E9F-0A1B2C3D4E5F"},
+		{"Activity ID: not-a-guid-at-all-but-36-characters-ok", ""},
+		{"Activity ID: 7c1d", ""},
+	} {
+		if got := activityID(tc.msg); got != tc.want {
+			t.Errorf("activityID(%q) = %q, want %q", tc.msg, got, tc.want)
+		}
+	}
+}
+
+// FuzzParseErrorBody feeds Graph error bodies to the parser: no panic, an
+// activity id is a GUID, the message is clipped valid UTF-8, and an error
+// code only reaches a caller message when it is plain text.
+func FuzzParseErrorBody(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"error":{"code":"x","message":"{\"Message\":\"Activity ID: 7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f\"}"}}`))
+	f.Add([]byte(`<html></html>`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var re ResponseError
+		parseErrorBody(&re, body)
+		if re.ActivityID != "" && uuid.Validate(re.ActivityID) != nil {
+			t.Errorf("ActivityID %q is not a GUID", re.ActivityID)
+		}
+		if len(re.Message) > 512 || !utf8.ValidString(re.Message) {
+			t.Errorf("Message is %d bytes, valid UTF-8 %v", len(re.Message), utf8.ValidString(re.Message))
+		}
+		if c := safeCode(re.ErrorCode); c != "" && strings.ContainsAny(c, "{}<>\"'/\\:\n") {
+			t.Errorf("safeCode let %q through", c)
+		}
+		_ = re.Error()
+	})
+}
+
+// FuzzRetryAfter: no panic, and a wait Graph asked for is positive and
+// bounded.
+func FuzzRetryAfter(f *testing.F) {
+	for _, s := range []string{"0", "1", "120", "-1", "1.5", "Sun, 29 Nov 2026 10:15:00 GMT", "99999999999999999999"} {
+		f.Add(s, "")
+		f.Add("", s)
+	}
+	f.Fuzz(func(t *testing.T, ra, ms string) {
+		resp := &http.Response{Header: http.Header{}}
+		resp.Header[HeaderRetryAfter] = []string{ra}
+		resp.Header[http.CanonicalHeaderKey(HeaderRetryAfterMS)] = []string{ms}
+		d, asked := retryAfter(resp)
+		if asked && (d <= 0 || d > maxWait) || !asked && d != 0 {
+			t.Errorf("retryAfter(%q, %q) = %v, %v", ra, ms, d, asked)
+		}
+	})
+}
+
+func TestCanonicalHeaderKeys(t *testing.T) {
+	// send assigns these keys directly into the header map.
+	for _, k := range []string{"Accept", "Client-Request-Id"} {
+		if c := http.CanonicalHeaderKey(k); c != k {
+			t.Errorf("%q is not canonical (%q)", k, c)
+		}
+	}
+	if http.CanonicalHeaderKey(HeaderClientRequestID) != "Client-Request-Id" {
+		t.Errorf("HeaderClientRequestID does not match the key send uses")
+	}
+}
