@@ -124,7 +124,7 @@ func (x *exchange) readBody() {
 	switch enc := strings.ToLower(strings.TrimSpace(x.r.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 		x.body = raw
-	case "gzip":
+	case "gzipx":
 		zr, err := gzip.NewReader(bytes.NewReader(raw))
 		if err == nil {
 			x.body, err = io.ReadAll(io.LimitReader(zr, maxBody+1))
