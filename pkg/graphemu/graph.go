@@ -124,7 +124,7 @@ func (x *exchange) readBody() {
 	switch enc := strings.ToLower(strings.TrimSpace(x.r.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 		x.body = raw
-	case "gzipx":
+	case "gzip":
 		zr, err := gzip.NewReader(bytes.NewReader(raw))
 		if err == nil {
 			x.body, err = io.ReadAll(io.LimitReader(zr, maxBody+1))
@@ -176,7 +176,7 @@ func (s *Server) serveGraph(x *exchange) {
 	s.mu.Lock()
 	latency := s.latency
 	s.mu.Unlock()
-	if latency > 0 && !sleep(x.r.Context(), latency) {
+	if latency > 0 && !sleep(context.Background(), latency) {
 		return // the caller is gone; Status stays 0
 	}
 	if !s.authenticate(x) {

@@ -1,0 +1,198 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/enrollhook/enrollhook/pkg/graph"
+	"github.com/enrollhook/enrollhook/pkg/graphemu"
+	"github.com/enrollhook/enrollhook/pkg/source/generic"
+)
+
+// The real pipeline in process: handler → graph client on azcore →
+// azidentity's ManagedIdentityCredential → the Graph emulator and its
+// managed-identity endpoint. MSAL caches managed-identity tokens process-wide,
+// so the package shares one emulator and resets it per test.
+var (
+	emuOnce sync.Once
+	emu     *graphemu.Server
+	emuSrv  *httptest.Server
+)
+
+func sharedEmulator(t *testing.T) *graphemu.Server {
+	t.Helper()
+	emuOnce.Do(func() {
+		emu = graphemu.New(nil)
+		emuSrv = httptest.NewServer(emu)
+	})
+	emu.Reset()
+	return emu
+}
+
+type stack struct {
+	h    *Handler
+	emu  *graphemu.Server
+	logs *strings.Builder
+}
+
+func newStack(t *testing.T, retries int) *stack {
+	t.Helper()
+	e := sharedEmulator(t)
+	t.Setenv("IDENTITY_ENDPOINT", emuSrv.URL+graphemu.TokenPath)
+	t.Setenv("IDENTITY_HEADER", graphemu.DefaultIdentityHeader)
+	cred, err := azidentity.NewManagedIdentityCredential(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &strings.Builder{}
+	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil))
+	gc, err := graph.NewClient(emuSrv.URL+"/beta", cred, "https://graph.microsoft.com/.default", &graph.Options{
+		MaxRetries: retries, RetryDelay: 10 * time.Millisecond, InsecureAllowHTTP: true, Logger: log, DeadlineMargin: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ := generic.New(testSecret, 5*time.Minute)
+	h := NewHandler(gc, []Source{src}, &Options{Now: func() time.Time { return testNow }, Logger: log, Timeout: 3 * time.Second})
+	return &stack{h: h, emu: e, logs: logs}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *strings.Builder
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func (s *stack) send(t *testing.T, body string) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	s.h.ServeHTTP(w, signed(t, body, testNow))
+	return w
+}
+
+func TestEndToEndAgainstTheEmulator(t *testing.T) {
+	tests := []struct {
+		name       string
+		setup      func(e *graphemu.Server)
+		status     int
+		problem    string
+		retryAfter bool
+		writes     int
+	}{
+		{"PATCH answered 200 with the object", func(e *graphemu.Server) { e.SetPatchStatus(200) }, 200, "", false, 1},
+		{"PATCH answered 204: read back with GET", func(e *graphemu.Server) { e.SetPatchStatus(204) }, 200, "", false, 1},
+		{"throttled twice then applied", func(e *graphemu.Server) { e.Throttle(2, "0") }, 200, "", false, 1},
+		{"throttled without Retry-After then applied", func(e *graphemu.Server) { e.Throttle(1, "") }, 200, "", false, 1},
+		{"503 then applied", func(e *graphemu.Server) { e.Fail(1, 503) }, 200, "", false, 1},
+		{"Graph asks to wait longer than the deadline allows", func(e *graphemu.Server) { e.Throttle(5, "120") }, 503, "graph-unavailable", true, 0},
+		{"Graph keeps failing", func(e *graphemu.Server) { e.Fail(50, 504) }, 503, "graph-unavailable", true, 0},
+		{"permission missing", func(e *graphemu.Server) { e.SetPermission(graphemu.PermissionRead) }, 502, "graph-permission-denied", false, 0},
+		{"tenant refuses the item route", func(e *graphemu.Server) { e.RefuseItemRoute(true) }, 502, "graph-refused", false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStack(t, 3)
+			tt.setup(s.emu)
+			w := s.send(t, validBody)
+			if w.Code != tt.status {
+				t.Fatalf("status = %d, want %d; body %s", w.Code, tt.status, w.Body)
+			}
+			if got := s.emu.Writes(); got != tt.writes {
+				t.Errorf("writes applied in Graph = %d, want %d", got, tt.writes)
+			}
+			if (w.Header().Get("Retry-After") != "") != tt.retryAfter {
+				t.Errorf("Retry-After = %q", w.Header().Get("Retry-After"))
+			}
+			body := w.Body.String()
+			if strings.Contains(body, emuSrv.URL) || strings.Contains(body, "127.0.0.1") || strings.Contains(body, "StatelessOnboardingService") {
+				t.Errorf("a Graph URL or raw Graph body reached the caller: %s", body)
+			}
+			if tt.problem != "" {
+				p := decodeProblem(t, w)
+				if p.Type != ProblemTypePrefix+tt.problem {
+					t.Errorf("type = %s, want %s", p.Type, tt.problem)
+				}
+				if tt.problem == "graph-permission-denied" && !strings.Contains(p.Detail, "DeviceManagementServiceConfig.ReadWrite.All") {
+					t.Errorf("detail does not name the permission: %s", p.Detail)
+				}
+				if tt.problem == "graph-refused" && !strings.Contains(p.Detail, "No method match route template") {
+					t.Errorf("detail does not name Graph's error code: %s", p.Detail)
+				}
+				return
+			}
+			var got map[string]any
+			if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
+				t.Fatal(err)
+			}
+			target, _ := got["target"].(map[string]any)
+			if got["id"] != graphemu.AssignmentESPGroup || target["deviceAndAppManagementAssignmentFilterType"] != "include" ||
+				target["deviceAndAppManagementAssignmentFilterId"] != graphemu.FilterCorporate {
+				t.Errorf("answer is not the updated assignment: %s", w.Body)
+			}
+			if w.Header().Get(HeaderGraphRequestID) == "" {
+				t.Error("no X-Graph-Request-Id")
+			}
+			stored, _ := s.emu.Assignment(graphemu.ConfigESP, graphemu.AssignmentESPGroup)
+			if !strings.Contains(string(stored), `"include"`) {
+				t.Errorf("Graph does not hold the change: %s", stored)
+			}
+		})
+	}
+}
+
+func TestEndToEndTokenFetchedOnceAndNeverLogged(t *testing.T) {
+	s := newStack(t, 3)
+	before := s.emu.TokenRequests()
+	for i := 0; i < 3; i++ {
+		if w := s.send(t, validBody); w.Code != 200 {
+			t.Fatalf("send %d: %d %s", i, w.Code, w.Body)
+		}
+	}
+	if n := s.emu.TokenRequests() - before; n > 1 {
+		t.Errorf("token requests for 3 deliveries = %d, want at most 1", n)
+	}
+	logs := s.logs.String()
+	for _, tok := range s.emu.IssuedTokens() {
+		if strings.Contains(logs, tok) {
+			t.Fatal("an access token reached the log")
+		}
+	}
+	if strings.Contains(logs, "Bearer") || strings.Contains(logs, strings.TrimPrefix(testSecret, "whsec_")) {
+		t.Fatal("the log carries an Authorization value or the secret")
+	}
+}
+
+func TestEndToEndDeadlineFromTheInvoke(t *testing.T) {
+	s := newStack(t, 3)
+	s.emu.SetLatency(2 * time.Second)
+	defer s.emu.SetLatency(0)
+	r := signed(t, validBody, testNow)
+	ctx, cancel := context.WithTimeout(r.Context(), 500*time.Millisecond)
+	defer cancel()
+	w := httptest.NewRecorder()
+	s.h.ServeHTTP(w, r.WithContext(ctx))
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("status = %d Retry-After %q; body %s", w.Code, w.Header().Get("Retry-After"), w.Body)
+	}
+	// The handler answered itself, before the invoke's deadline, instead of
+	// being killed by the platform.
+	if ctx.Err() != nil {
+		t.Errorf("the answer came after the invoke deadline")
+	}
+	if p := decodeProblem(t, w); p.Type != ProblemTypePrefix+"out-of-time" {
+		t.Errorf("type = %s, want out-of-time", p.Type)
+	}
+}
