@@ -1,7 +1,6 @@
 package change
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,7 +23,6 @@ type Options struct {
 }
 
 var (
-	graphKeyRE     = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
 	cmCollectionRE = regexp.MustCompile(`^[A-Za-z0-9]{8}$`)
 	validate       = newValidator()
 )
@@ -63,7 +61,18 @@ func newValidator() *validator.Validate {
 // ValidKey reports whether s may be used as a Graph key in a URL path:
 // letters, digits, '-' and '_', 1 to 256 characters. Everything that could
 // change the path ('/', '..', '?', '%', control characters) is outside.
-func ValidKey(s string) bool { return graphKeyRE.MatchString(s) }
+func ValidKey(s string) bool {
+	if len(s) == 0 || len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
 
 func safeText(s string) bool {
 	if !utf8.ValidString(s) {
@@ -140,39 +149,66 @@ var (
 // becomes a silent no-op; unknown top-level properties are ignored so
 // senders may add their own metadata.
 func Decode(body []byte, opts *Options) (*Request, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
-			return nil, invalid(FieldError{Field: "", Reason: "the body must be a JSON object"})
-		}
-		return nil, &Error{Code: CodeMalformed, Message: "the body is not well-formed JSON", Err: err}
-	}
-	var fields []FieldError
-	if raw, ok := top["assignment"]; ok {
-		fields = append(fields, unknownKeys(raw, "/assignment", assignmentKeys)...)
-		var a map[string]json.RawMessage
-		if json.Unmarshal(raw, &a) == nil {
-			if t, ok := a["target"]; ok {
-				fields = append(fields, unknownKeys(t, "/assignment/target", targetKeys)...)
-			}
-		}
-	}
 	var r Request
 	if err := json.Unmarshal(body, &r); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if !errors.As(err, &typeErr) {
 			return nil, &Error{Code: CodeMalformed, Message: "the body is not well-formed JSON", Err: err}
 		}
+		if typeErr.Field == "" {
+			return nil, invalid(FieldError{Field: "", Reason: "the body must be a JSON object"})
+		}
+		fields := r.unknown()
 		fields = append(fields, FieldError{Field: jsonPathPointer(typeErr.Field), Reason: "must be a " + jsonKind(typeErr.Type)})
 		return nil, invalid(fields...)
 	}
+	fields := r.unknown()
 	fields = append(fields, r.check(opts)...)
 	if len(fields) > 0 {
 		return nil, invalid(fields...)
 	}
 	r.Normalize()
 	return &r, nil
+}
+
+// unknown reports the properties Decode found in assignment and target
+// that are not part of them.
+func (r *Request) unknown() []FieldError {
+	var out []FieldError
+	for _, k := range r.Assignment.unknownKeys {
+		out = append(out, unknownField("/assignment", k, assignmentKeys))
+	}
+	if r.Assignment.Target != nil {
+		for _, k := range r.Assignment.Target.unknownKeys {
+			out = append(out, unknownField("/assignment/target", k, targetKeys))
+		}
+	}
+	return out
+}
+
+// UnmarshalJSON decodes an assignment and remembers properties it does not
+// know, so Decode can refuse them all by name.
+func (a *Assignment) UnmarshalJSON(b []byte) error {
+	type plain Assignment
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	p.unknownKeys = unknownKeys(b, assignmentKeys)
+	*a = Assignment(p)
+	return nil
+}
+
+// UnmarshalJSON decodes a target and remembers properties it does not know.
+func (t *Target) UnmarshalJSON(b []byte) error {
+	type plain Target
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	p.unknownKeys = unknownKeys(b, targetKeys)
+	*t = Target(p)
+	return nil
 }
 
 // Validate checks a Request built in code (by a source adapter) with the
@@ -241,23 +277,103 @@ func invalid(fields ...FieldError) *Error {
 	return &Error{Code: CodeInvalid, Message: "the request has invalid fields", Fields: out}
 }
 
-// unknownKeys names every property of the object raw that is not in allowed.
-// Names are truncated and escaped into the pointer; values are never quoted.
-func unknownKeys(raw json.RawMessage, at string, allowed []string) []FieldError {
-	if len(bytes.TrimSpace(raw)) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+// unknownKeys returns the names of the properties of the JSON object b that
+// are not in allowed. encoding/json has already checked that b is valid JSON
+// when it calls an UnmarshalJSON method, so a small scanner over the
+// object's top-level keys is enough; a key is only unescaped when unknown.
+func unknownKeys(b []byte, allowed []string) []string {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
 		return nil
 	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil {
-		return nil // the typed decode reports the wrong kind
-	}
-	var out []FieldError
-	for k := range m {
-		if !contains(allowed, k) {
-			out = append(out, FieldError{Field: at + "/" + escapePointer(truncate(k, 64)), Reason: "unknown property; allowed: " + strings.Join(allowed, ", ")})
+	var out []string
+	i++
+	for {
+		i = skipSpace(b, i)
+		if i >= len(b) || b[i] != '"' {
+			return out // '}' or the end
+		}
+		end := skipString(b, i)
+		raw := b[i:end]
+		if !containsKey(allowed, raw[1:len(raw)-1]) {
+			var k string
+			if json.Unmarshal(raw, &k) == nil && !contains(allowed, k) {
+				out = append(out, k)
+			}
+		}
+		i = skipSpace(b, end)
+		i = skipValue(b, skipSpace(b, i+1)) // past ':' and the value
+		i = skipSpace(b, i)
+		if i < len(b) && b[i] == ',' {
+			i++
 		}
 	}
-	return out
+}
+
+func containsKey(list []string, k []byte) bool {
+	for _, x := range list {
+		if x == string(k) {
+			return true
+		}
+	}
+	return false
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at b[i] == '"'.
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// skipValue returns the index after the value starting at b[i].
+func skipValue(b []byte, i int) int {
+	depth := 0
+	for i < len(b) {
+		switch c := b[i]; c {
+		case '"':
+			i = skipString(b, i)
+			if depth == 0 {
+				return i
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i
+			}
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		case ',':
+			if depth == 0 {
+				return i
+			}
+		}
+		i++
+	}
+	return i
+}
+
+// unknownField names an unknown property in a pointer, truncated and
+// escaped; its value is never quoted.
+func unknownField(at, key string, allowed []string) FieldError {
+	return FieldError{Field: at + "/" + escapePointer(truncate(key, 64)), Reason: "unknown property; allowed: " + strings.Join(allowed, ", ")}
 }
 
 func truncate(s string, n int) string {

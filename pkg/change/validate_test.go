@@ -262,3 +262,21 @@ func stringValues(body []byte) []string {
 	walk(v)
 	return out
 }
+
+func TestUnknownKeysScanner(t *testing.T) {
+	tests := []struct {
+		obj  string
+		want string
+	}{
+		{`{"groupId":"x","@odata.type":"t"}`, ""},
+		{` { "gr\u006fupId" : "x" , "z\"q" : {"a":[1,{"b":"}"}]}, "n":null, "m":-1.5e3, "t":true } `, `z"q n m t`},
+		{`{}`, ""},
+		{`[1]`, ""},
+		{`{"a":"\\\"","groupId":"x"}`, "a"},
+	}
+	for _, tt := range tests {
+		if got := strings.Join(unknownKeys([]byte(tt.obj), targetKeys), " "); got != tt.want {
+			t.Errorf("unknownKeys(%s) = %q, want %q", tt.obj, got, tt.want)
+		}
+	}
+}

@@ -343,7 +343,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, rec record, sta
 // links), which carry Graph URLs; @odata.type stays. It returns nil for an
 // empty body.
 func publicBody(b []byte) []byte {
-	if len(b) == 0 || !bytes.Contains(b, []byte(`"@odata.`)) {
+	if len(b) == 0 || onlyTypeAnnotations(b) {
 		return b
 	}
 	var m map[string]json.RawMessage
@@ -360,6 +360,22 @@ func publicBody(b []byte) []byte {
 		return nil
 	}
 	return out
+}
+
+// onlyTypeAnnotations reports whether every "@odata." key in b is
+// "@odata.type", the common case, which needs no rewrite.
+func onlyTypeAnnotations(b []byte) bool {
+	const prefix = `"@odata.`
+	for {
+		i := bytes.Index(b, []byte(prefix))
+		if i < 0 {
+			return true
+		}
+		b = b[i+len(prefix):]
+		if !bytes.HasPrefix(b, []byte(`type"`)) {
+			return false
+		}
+	}
 }
 
 func appliedBody(req *change.Request) []byte {
