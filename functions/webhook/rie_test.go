@@ -123,6 +123,13 @@ func (s *syncBuffer) String() string {
 type rieFunc struct {
 	url  string
 	logs *syncBuffer
+	cmd  *exec.Cmd
+}
+
+// stop ends the emulator and the bootstrap it started.
+func (f *rieFunc) stop() {
+	_ = f.cmd.Process.Kill()
+	_, _ = f.cmd.Process.Wait()
 }
 
 // startRIE runs the bootstrap under the runtime interface emulator, bound to
@@ -158,7 +165,7 @@ func startRIE(t testing.TB, env ...string) *rieFunc {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return &rieFunc{url: "http://" + addr + "/2015-03-31/functions/function/invocations", logs: logs}
+	return &rieFunc{url: "http://" + addr + "/2015-03-31/functions/function/invocations", logs: logs, cmd: cmd}
 }
 
 func (f *rieFunc) invoke(t testing.TB, event []byte) events.APIGatewayV2HTTPResponse {
@@ -374,4 +381,38 @@ func TestBootstrapFailsClosed(t *testing.T) {
 	if strings.Contains(logs, strings.TrimPrefix(generic.DevelopmentSecret, "whsec_")) {
 		t.Errorf("the cold-start log quotes the secret")
 	}
+}
+
+// BenchmarkColdStart measures, under the runtime interface emulator, the
+// time from the first invoke's request (the emulator spawns the bootstrap
+// lazily) to its answer: process start, init phase (configuration,
+// credential, Graph client) and one delivery through Graph. Reported as
+// ms/cold-start; `make bench` runs it.
+func BenchmarkColdStart(b *testing.B) {
+	emuState := graphemu.New(nil)
+	emu := httptest.NewServer(emuState)
+	defer emu.Close()
+	raw, err := os.ReadFile("../../events/generic-approved.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total time.Duration
+	n := 0
+	for b.Loop() {
+		b.StopTimer()
+		fn := startRIE(b, append(emulatorEnv(emu), "ENROLLHOOK_SECRET_GENERIC="+rieSecret)...)
+		event := resign(b, raw, rieSecret, false)
+		b.StartTimer()
+		start := time.Now()
+		resp := fn.invoke(b, event)
+		total += time.Since(start)
+		n++
+		b.StopTimer()
+		fn.stop()
+		b.StartTimer()
+		if resp.StatusCode != 200 {
+			b.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
+		}
+	}
+	b.ReportMetric(float64(total.Microseconds())/1000/float64(n), "ms/cold-start")
 }
