@@ -176,7 +176,7 @@ func (s *Server) serveGraph(x *exchange) {
 	s.mu.Lock()
 	latency := s.latency
 	s.mu.Unlock()
-	if latency > 0 && !sleep(context.Background(), latency) {
+	if latency > 0 && !sleep(x.r.Context(), latency) {
 		return // the caller is gone; Status stays 0
 	}
 	if !s.authenticate(x) {
