@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -36,10 +37,12 @@ func Wrap(h http.Handler, opts *Options) HandlerFunc {
 		}
 		req, ok := Request(ctx, &ev)
 		if !ok {
+			id, _ := json.Marshal(ev.RequestContext.RequestID)
 			return events.APIGatewayV2HTTPResponse{
 				StatusCode: http.StatusBadRequest,
-				Headers:    map[string]string{"Content-Type": "application/problem+json"},
-				Body:       `{"type":"urn:enrollhook:problem:malformed-request","title":"Malformed request","status":400,"detail":"the event's body is marked base64 but does not decode, or its method is invalid"}`,
+				Headers:    map[string]string{"Content-Type": "application/problem+json", "X-Request-Id": ev.RequestContext.RequestID},
+				Body: `{"type":"urn:enrollhook:problem:malformed-request","title":"Malformed request","status":400,` +
+					`"detail":"the event's body is marked base64 but does not decode, or its method is invalid","instance":` + string(id) + `}`,
 			}, nil
 		}
 		rec := &recorder{header: http.Header{}}

@@ -44,9 +44,9 @@ type Ticket struct {
 	System      string `json:"system,omitempty" validate:"max=64,safetext"`
 	State       string `json:"state" validate:"required,max=64,safetext"`
 	RequestedBy string `json:"requestedBy,omitempty" validate:"max=256,safetext"`
-	// ApprovedBy is required when State is approved: an approval without an
-	// approver cannot be audited.
-	ApprovedBy string `json:"approvedBy,omitempty" validate:"required_if=State approved,max=256,safetext"`
+	// ApprovedBy is required when State is approved (in any letter case):
+	// an approval without an approver cannot be audited.
+	ApprovedBy string `json:"approvedBy,omitempty" validate:"max=256,safetext"`
 	URL        string `json:"url,omitempty" validate:"omitempty,max=2048,http_url"`
 }
 

@@ -55,6 +55,7 @@ func newValidator() *validator.Validate {
 		return safeText(fl.Field().String())
 	}))
 	v.RegisterStructValidation(validateTarget, Target{})
+	v.RegisterStructValidation(validateTicket, Ticket{})
 	return v
 }
 
@@ -121,6 +122,13 @@ func validateTarget(sl validator.StructLevel) {
 		if t.FilterID != "" {
 			sl.ReportError(t.FilterID, "deviceAndAppManagementAssignmentFilterType", "FilterType", "filtertype", "")
 		}
+	}
+}
+
+func validateTicket(sl validator.StructLevel) {
+	t := sl.Current().Interface().(Ticket)
+	if strings.EqualFold(t.State, ApprovedState) && t.ApprovedBy == "" {
+		sl.ReportError("", "approvedBy", "ApprovedBy", "approver", "")
 	}
 }
 
@@ -434,7 +442,7 @@ func reason(fe validator.FieldError) string {
 	switch fe.Tag() {
 	case "required":
 		return "is required"
-	case "required_if":
+	case "approver":
 		return "is required when the ticket state is approved"
 	case "graphkey":
 		return "must be 1 to 256 letters, digits, '-' or '_' (an opaque Graph key)"

@@ -280,3 +280,12 @@ func TestUnknownKeysScanner(t *testing.T) {
 		}
 	}
 }
+
+func TestApprovedInAnyCaseNeedsAnApprover(t *testing.T) {
+	body := `{"ticket":{"id":"CHG1","state":"Approved"},"configurationId":"` + cfgID + `","assignmentId":"` + asgID + `","assignment":` + target(`{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"}`) + `}`
+	_, err := Decode([]byte(body), nil)
+	var ce *Error
+	if !errors.As(err, &ce) || !hasField(ce, "/ticket/approvedBy") {
+		t.Fatalf("Decode(state Approved, no approver) = %v, want a /ticket/approvedBy error", err)
+	}
+}

@@ -190,6 +190,13 @@ func (h *Handler) handleHook(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, name, "", start, err)
 		return
 	}
+	if wantsDryRun(r) {
+		// The contract reserves dry runs; until they exist, asking for one
+		// must never apply the change.
+		h.refuse(w, r, name, deliveryID, start, &change.Error{Code: change.CodeMalformed, Kind: "dry-run-unavailable",
+			Message: "dry runs (dryRun=true, Prefer: dry-run) are not available in this version; nothing was changed"})
+		return
+	}
 	if err := checkJSON(r.Header.Get("Content-Type")); err != nil {
 		h.refuse(w, r, name, deliveryID, start, err)
 		return
@@ -234,6 +241,20 @@ func (h *Handler) handleHook(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 	h.finish(w, r, rec, start, nil)
+}
+
+func wantsDryRun(r *http.Request) bool {
+	if v := r.URL.Query().Get("dryRun"); v != "" && !strings.EqualFold(v, "false") {
+		return true
+	}
+	for _, p := range r.Header.Values("Prefer") {
+		for _, part := range strings.Split(p, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), "dry-run") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // knownStates are ticket states the approval gate names back to the sender;

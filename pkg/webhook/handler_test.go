@@ -47,7 +47,12 @@ func (f *fakeGraph) PatchAssignment(ctx context.Context, cfg, asg string, body a
 	if f.result != nil {
 		return f.result, nil
 	}
-	return &graph.Result{Body: append([]byte(`{"id":"`+asg+`","echo":`), append(b, '}')...), RequestID: "graph-req-1", ClientRequestID: "client-req-1"}, nil
+	// Answer like Graph: the sent assignment with its id.
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	m["id"] = asg
+	out, _ := json.Marshal(m)
+	return &graph.Result{Body: out, RequestID: "graph-req-1", ClientRequestID: "client-req-1"}, nil
 }
 
 func (f *fakeGraph) count() int {
@@ -99,9 +104,18 @@ func signed(t *testing.T, body string, ts time.Time) *http.Request {
 	return r
 }
 
-func (hs *harness) do(r *http.Request) *httptest.ResponseRecorder {
+// do serves r and checks the exchange against the OpenAPI contract.
+func (hs *harness) do(t *testing.T, r *http.Request) *httptest.ResponseRecorder {
+	t.Helper()
+	var reqBody []byte
+	if r.Body != nil {
+		reqBody, _ = io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(reqBody))
+	}
+	reqHeaders := r.Header.Clone()
 	w := httptest.NewRecorder()
 	hs.h.ServeHTTP(w, r)
+	validateAgainstOpenAPI(t, r.Method, r.URL.RequestURI(), reqHeaders, reqBody, w.Code, w.Header(), w.Body.Bytes())
 	return w
 }
 
@@ -125,7 +139,7 @@ func decodeProblem(t *testing.T, w *httptest.ResponseRecorder) Problem {
 
 func TestApprovedChangeIsApplied(t *testing.T) {
 	hs := newHarness(t, nil)
-	w := hs.do(signed(t, validBody, testNow))
+	w := hs.do(t, signed(t, validBody, testNow))
 	if w.Code != http.StatusOK {
 		t.Fatalf("status = %d, body %s", w.Code, w.Body)
 	}
@@ -151,6 +165,9 @@ func TestApprovedChangeIsApplied(t *testing.T) {
 	}
 	if !strings.Contains(w.Body.String(), `"id":"2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_5e6f0000-0000-0000-0000-000000000001"`) {
 		t.Errorf("answer is not Graph's object: %s", w.Body)
+	}
+	if strings.Contains(w.Body.String(), "@odata.context") {
+		t.Errorf("answer carries @odata.context")
 	}
 	var line map[string]any
 	if err := json.Unmarshal(hs.logs.Bytes(), &line); err != nil {
@@ -219,6 +236,16 @@ func TestRefusals(t *testing.T) {
 		{"unknown state is not quoted", func(t *testing.T) *http.Request {
 			return signed(t, strings.Replace(validBody, `"state":"approved"`, `"state":"maybe-later"`, 1), testNow)
 		}, 403, "not-approved", "not approved"},
+		{"dry run asked for", func(t *testing.T) *http.Request {
+			r := signed(t, validBody, testNow)
+			r.URL.RawQuery = "dryRun=true"
+			return r
+		}, 400, "dry-run-unavailable", "nothing was changed"},
+		{"dry run asked for with Prefer", func(t *testing.T) *http.Request {
+			r := signed(t, validBody, testNow)
+			r.Header.Set("Prefer", "respond-async, dry-run")
+			return r
+		}, 400, "dry-run-unavailable", "nothing was changed"},
 		{"body over the limit", func(t *testing.T) *http.Request {
 			return signed(t, `{"pad":"`+strings.Repeat("x", 300<<10)+`"}`, testNow)
 		}, 413, "body-too-large", "256 KiB"},
@@ -231,7 +258,7 @@ func TestRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			hs := newHarness(t, nil)
-			w := hs.do(tt.req(t))
+			w := hs.do(t, tt.req(t))
 			if w.Code != tt.status {
 				t.Fatalf("status = %d, want %d; body %s", w.Code, tt.status, w.Body)
 			}
@@ -261,7 +288,7 @@ func TestInvalidFieldsAreAllNamedAndNeverReachGraph(t *testing.T) {
 	hs := newHarness(t, nil)
 	body := `{"ticket":{"id":"CHG1","state":"approved"},"configurationId":"../x?y=%2F","assignmentId":"a/b",` +
 		`"assignment":{"target":{"@odata.type":"groupAssignmentTarget","groupId":"nope","deviceAndAppManagementAssignmentFilterType":"exclude"},"sorce":"direct"}}`
-	w := hs.do(signed(t, body, testNow))
+	w := hs.do(t, signed(t, body, testNow))
 	if w.Code != http.StatusUnprocessableEntity {
 		t.Fatalf("status = %d; body %s", w.Code, w.Body)
 	}
@@ -284,7 +311,7 @@ func TestInvalidFieldsAreAllNamedAndNeverReachGraph(t *testing.T) {
 
 func TestGraphV1RefusesBetaOnlyFields(t *testing.T) {
 	hs := newHarness(t, &Options{GraphVersion: "v1.0"})
-	w := hs.do(signed(t, validBody, testNow))
+	w := hs.do(t, signed(t, validBody, testNow))
 	if w.Code != http.StatusUnprocessableEntity {
 		t.Fatalf("status = %d; body %s", w.Code, w.Body)
 	}
@@ -313,7 +340,7 @@ func TestGraphFailuresMapToProblems(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			hs := newHarness(t, nil)
 			hs.g.err = tt.err
-			w := hs.do(signed(t, validBody, testNow))
+			w := hs.do(t, signed(t, validBody, testNow))
 			if w.Code != tt.status {
 				t.Fatalf("status = %d, want %d", w.Code, tt.status)
 			}
@@ -337,7 +364,7 @@ func TestGraphFailuresMapToProblems(t *testing.T) {
 func TestReadBackFailureStillAnswersTheAppliedChange(t *testing.T) {
 	hs := newHarness(t, nil)
 	hs.g.result = &graph.Result{RequestID: "graph-req-2", StatusCode: 204, ReadBackErr: errors.New("GET failed")}
-	w := hs.do(signed(t, validBody, testNow))
+	w := hs.do(t, signed(t, validBody, testNow))
 	if w.Code != 200 || w.Header().Get(HeaderReadBack) != "failed" {
 		t.Fatalf("status %d, %s=%q", w.Code, HeaderReadBack, w.Header().Get(HeaderReadBack))
 	}
@@ -348,7 +375,7 @@ func TestReadBackFailureStillAnswersTheAppliedChange(t *testing.T) {
 
 func TestHealthz(t *testing.T) {
 	hs := newHarness(t, nil)
-	w := hs.do(httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	w := hs.do(t, httptest.NewRequest(http.MethodGet, "/healthz", nil))
 	if w.Code != 200 || !strings.Contains(w.Body.String(), `"ok"`) {
 		t.Fatalf("healthz = %d %s", w.Code, w.Body)
 	}
@@ -358,8 +385,22 @@ func TestRequestIDFromContextIsUsed(t *testing.T) {
 	hs := newHarness(t, nil)
 	r := signed(t, validBody, testNow)
 	r = r.WithContext(WithRequestID(r.Context(), "gw-req-abc123"))
-	w := hs.do(r)
+	w := hs.do(t, r)
 	if got := w.Header().Get(HeaderRequestID); got != "gw-req-abc123" {
 		t.Fatalf("X-Request-Id = %q", got)
+	}
+}
+
+func TestPublicBodyDropsGraphURLs(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`{"@odata.type":"#x","id":"a"}`, `{"@odata.type":"#x","id":"a"}`},
+		{`{"@odata.context":"https://graph.microsoft.com/beta/$metadata#x","@odata.type":"#x","id":"a","target":{"@odata.type":"#t"}}`, `{"@odata.type":"#x","id":"a","target":{"@odata.type":"#t"}}`},
+		{`{"@odata.etag":"W/1","id":"a"}`, `{"id":"a"}`},
+		{``, ``},
+	}
+	for _, tt := range tests {
+		if got := string(publicBody([]byte(tt.in))); got != tt.want {
+			t.Errorf("publicBody(%s) = %s, want %s", tt.in, got, tt.want)
+		}
 	}
 }

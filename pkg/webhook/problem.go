@@ -92,7 +92,7 @@ func (h *Handler) writeProblem(ctx context.Context, w http.ResponseWriter, err e
 func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"type":"urn:enrollhook:problem:internal","title":"Internal error","status":500}`)
+		status, b = http.StatusInternalServerError, []byte(`{"type":"urn:enrollhook:problem:internal","title":"Internal error","status":500,"detail":"the answer could not be encoded","instance":"`+w.Header().Get(HeaderRequestID)+`"}`)
 		contentType = "application/problem+json"
 	}
 	w.Header().Set("Content-Type", contentType)
