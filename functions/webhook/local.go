@@ -199,3 +199,52 @@ func sample(raw []byte) (body []byte, route, id, query string, err error) {
 	}
 	return body, route, ev.Headers["webhook-id"], ev.RawQueryString, nil
 }
+
+// sign prints an events/ sample re-signed with the current time, for
+// `sam local invoke -e` (Standard Webhooks timestamps expire after minutes).
+func sign(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sign", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	secret := fs.String("secret", "", "signing secret (default: $ENROLLHOOK_SECRET_GENERIC, else the development secret)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: sign [-secret S] EVENT_FILE")
+	}
+	raw, err := os.ReadFile(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return fmt.Errorf("%s is not an API Gateway event", fs.Arg(0))
+	}
+	body, _, id, _, err := sample(raw)
+	if err != nil {
+		return err
+	}
+	headers, ok := ev["headers"].(map[string]any)
+	if !ok || id == "" {
+		return fmt.Errorf("%s has no webhook-id header to sign", fs.Arg(0))
+	}
+	if *secret == "" {
+		*secret = getenv(config.SecretKey(generic.Name))
+	}
+	if *secret == "" {
+		*secret = generic.DevelopmentSecret
+	}
+	h, err := generic.Sign(*secret, id, time.Now(), body)
+	if err != nil {
+		return fmt.Errorf("the secret must be whsec_ followed by base64: %w", err)
+	}
+	for k := range h {
+		headers[strings.ToLower(k)] = h.Get(k)
+	}
+	out, err := json.MarshalIndent(ev, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "%s\n", out)
+	return err
+}

@@ -5,6 +5,7 @@
 //	bootstrap                    Lambda, or the local server
 //	bootstrap serve [-emulator]  the local server; -emulator starts the embedded Graph emulator
 //	bootstrap send [flags] FILE  sign a sample (an events/ file or a bare envelope) and send it
+//	bootstrap sign [-secret S] EVENT  print an events/ sample re-signed now, for sam local invoke
 package main
 
 import (
@@ -40,7 +41,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args, getenv, stdout, stderr)
 	case "send":
 		return send(ctx, args, getenv, stdout, stderr)
+	case "sign":
+		return sign(args, getenv, stdout, stderr)
 	default:
-		return fmt.Errorf("unknown command %q; use serve or send", cmd)
+		return fmt.Errorf("unknown command %q; use serve, send or sign", cmd)
 	}
 }
