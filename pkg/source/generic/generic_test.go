@@ -1,0 +1,57 @@
+package generic
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
+)
+
+const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+func TestAuthenticate(t *testing.T) {
+	src, err := New(secret, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1614265330, 0)
+	body := []byte(`{"test": 2432232314}`)
+	good, _ := Sign(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", now, body)
+	if got := good.Get("webhook-signature"); got != "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=" {
+		t.Fatalf("Sign = %s, want the published vector", got)
+	}
+	if id, err := src.Authenticate(good, body, now); err != nil || id != "msg_p5jXN8AQM9LWM0D4loKWxJek" {
+		t.Fatalf("Authenticate = %q, %v", id, err)
+	}
+	tests := []struct {
+		name string
+		h    http.Header
+		now  time.Time
+		kind string
+	}{
+		{"missing", http.Header{}, now, "signature-missing"},
+		{"mismatch", func() http.Header { h := good.Clone(); h.Set("webhook-signature", "v1,AAAA"); return h }(), now, "signature-mismatch"},
+		{"stale (default tolerance 5m)", good, now.Add(6 * time.Minute), "timestamp-out-of-window"},
+	}
+	for _, tt := range tests {
+		_, err := src.Authenticate(tt.h, body, tt.now)
+		ce, ok := err.(*change.Error)
+		if !ok || ce.Code != change.CodeUnauthenticated || ce.Kind != tt.kind {
+			t.Errorf("%s: Authenticate = %v, want kind %s", tt.name, err, tt.kind)
+			continue
+		}
+		if strings.Contains(ce.Message, "MfKQ9r8") || strings.Contains(ce.Message, tt.h.Get("webhook-signature")+"x") {
+			t.Errorf("%s: message quotes a secret: %s", tt.name, ce.Message)
+		}
+	}
+}
+
+func TestNewRefusesUnusableSecrets(t *testing.T) {
+	for _, s := range []string{"", "whsec_", "hunter2", "whsec_c2hvcnQ="} {
+		if _, err := New(s, 0); err == nil || strings.Contains(err.Error(), strings.TrimPrefix(s, "whsec_")) && len(s) > len("whsec_") {
+			t.Errorf("New(%q) = %v, want an error that does not quote it", s, err)
+		}
+	}
+}
