@@ -3,9 +3,9 @@ package identity
 import (
 	"context"
 	"net/http"
-	"sync"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
