@@ -41,6 +41,8 @@ func Keys() []string {
 	for _, s := range Sources {
 		k = append(k, SecretKey(s))
 	}
+	k = append(k, identityKeys...)
+	k = append(k, senderKeys...)
 	sort.Strings(k)
 	return k
 }
@@ -93,6 +95,10 @@ type Config struct {
 	MaxRetries int
 	// Addr is the local server's listen address (default 127.0.0.1:8080).
 	Addr string
+	// Identity holds the settings of the credential modes (identity.go).
+	Identity Identity
+	// Senders holds per-sender settings beyond the secret (senders.go).
+	Senders Senders
 }
 
 // Disabled lists the sources without a secret, sorted.
@@ -203,6 +209,8 @@ func Load(getenv func(string) string) (Config, error) {
 	if get(EnvIdempotency) != "" {
 		bad("%s is set but the DynamoDB de-duplication store is not available in this version; unset it", EnvIdempotency)
 	}
+	loadIdentity(get, &c, bad)
+	loadSenders(get, &c, bad)
 	if len(problems) > 0 {
 		return c, &Error{Problems: problems}
 	}
