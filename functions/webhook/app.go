@@ -49,7 +49,8 @@ func build(getenv func(string) string, log *slog.Logger, onLambda bool) (http.Ha
 			disabled = append(disabled, name)
 			log.Warn("sender disabled: no secret, so its route refuses every delivery (fail closed)",
 				slog.String("source", name), slog.String("set", config.SecretKey(name)))
-		case onLambda && secret == generic.DevelopmentSecret:
+		case (onLambda || !cfg.GraphInsecureHTTP) && generic.IsDevelopmentSecret(secret):
+			// The published secret is for the loopback emulator only.
 			problems = append(problems, config.SecretKey(name)+" is the published development secret; set a secret of your own")
 		default:
 			s, err := mk(secret, cfg)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -47,5 +48,25 @@ func TestRunRefusesUnknownCommands(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if err := run(context.Background(), []string{"deploy"}, func(string) string { return "" }, &out, &errOut); err == nil || !strings.Contains(err.Error(), "serve, send or sign") {
 		t.Fatalf("run(deploy) = %v", err)
+	}
+}
+
+// TestDevelopmentSecretOnlyWithTheLoopbackEmulator: the published secret, in
+// any spelling, fails the start unless Graph is the loopback emulator.
+func TestDevelopmentSecretOnlyWithTheLoopbackEmulator(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	for _, secret := range []string{generic.DevelopmentSecret, strings.TrimPrefix(generic.DevelopmentSecret, "whsec_")} {
+		env := map[string]string{"ENROLLHOOK_SECRET_GENERIC": secret}
+		getenv := func(k string) string { return env[k] }
+		if _, _, err := build(getenv, log, false); err == nil || !strings.Contains(err.Error(), "development secret") {
+			t.Errorf("local server against real Graph with %q: build = %v, want refused", secret, err)
+		}
+		if _, _, err := build(getenv, log, true); err == nil || !strings.Contains(err.Error(), "development secret") {
+			t.Errorf("Lambda with %q: build = %v, want refused", secret, err)
+		}
+		env["ENROLLHOOK_GRAPH_URL"] = "http://127.0.0.1:9/beta"
+		if _, _, err := build(getenv, log, false); err != nil {
+			t.Errorf("local server against the loopback emulator: build = %v, want accepted", err)
+		}
 	}
 }

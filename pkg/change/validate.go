@@ -1,12 +1,14 @@
 package change
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -171,12 +173,92 @@ func Decode(body []byte, opts *Options) (*Request, error) {
 		return nil, invalid(fields...)
 	}
 	fields := r.unknown()
+	for _, p := range duplicateKeys(body) {
+		fields = append(fields, FieldError{Field: p, Reason: "appears more than once; send each property once"})
+	}
 	fields = append(fields, r.check(opts)...)
 	if len(fields) > 0 {
 		return nil, invalid(fields...)
 	}
 	r.Normalize()
 	return &r, nil
+}
+
+// duplicateKeys returns a JSON pointer for every property that appears twice
+// in the same object, at any depth of the valid JSON body. encoding/json
+// keeps the last one silently, so a reviewer reading the first would see
+// another change than the one Graph gets.
+func duplicateKeys(body []byte) []string {
+	var out []string
+	scanDuplicates(body, skipSpace(body, 0), "", &out)
+	return out
+}
+
+// scanDuplicates walks the value at b[i] and returns the index after it.
+func scanDuplicates(b []byte, i int, at string, out *[]string) int {
+	if i >= len(b) {
+		return i
+	}
+	switch b[i] {
+	case '{':
+		var seen [][]byte
+		i++
+		for {
+			i = skipSpace(b, i)
+			if i >= len(b) || b[i] != '"' {
+				return i + 1 // past '}'
+			}
+			end := skipString(b, i)
+			key := b[i+1 : end-1]
+			if bytes.IndexByte(key, '\\') >= 0 {
+				var k string
+				if json.Unmarshal(b[i:end], &k) != nil {
+					return len(b)
+				}
+				key = []byte(k)
+			}
+			path := func() string { return at + "/" + escapePointer(truncate(string(key), 64)) }
+			dup := false
+			for _, s := range seen {
+				if bytes.Equal(s, key) {
+					dup = true
+					break
+				}
+			}
+			if dup {
+				if p := path(); !contains(*out, p) {
+					*out = append(*out, p)
+				}
+			} else {
+				seen = append(seen, key)
+			}
+			i = skipSpace(b, skipSpace(b, end)+1)
+			if i < len(b) && (b[i] == '{' || b[i] == '[') {
+				i = scanDuplicates(b, i, path(), out)
+			} else {
+				i = skipValue(b, i)
+			}
+			i = skipSpace(b, i)
+			if i < len(b) && b[i] == ',' {
+				i++
+			}
+		}
+	case '[':
+		i++
+		for n := 0; ; n++ {
+			i = skipSpace(b, i)
+			if i >= len(b) || b[i] == ']' {
+				return i + 1
+			}
+			i = scanDuplicates(b, i, at+"/"+strconv.Itoa(n), out)
+			i = skipSpace(b, i)
+			if i < len(b) && b[i] == ',' {
+				i++
+			}
+		}
+	default:
+		return skipValue(b, i)
+	}
 }
 
 // unknown reports the properties Decode found in assignment and target

@@ -289,3 +289,22 @@ func TestApprovedInAnyCaseNeedsAnApprover(t *testing.T) {
 		t.Fatalf("Decode(state Approved, no approver) = %v, want a /ticket/approvedBy error", err)
 	}
 }
+
+func TestDuplicatePropertiesAreRefused(t *testing.T) {
+	group := `{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"` + guid + `"}`
+	tests := []struct{ body, field string }{
+		{envelope(`{"target":` + group + `,"target":{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"}}`), "/assignment/target"},
+		{strings.Replace(envelope(target(group)), `"configurationId"`, `"ticket":null,"configurationId"`, 1), "/ticket"},
+		{envelope(target(`{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"` + guid + `","groupId":"` + fguid + `"}`)), "/assignment/target/groupId"},
+	}
+	for _, tt := range tests {
+		_, err := Decode([]byte(tt.body), nil)
+		var ce *Error
+		if !errors.As(err, &ce) || !hasField(ce, tt.field) {
+			t.Errorf("Decode(%s) = %v, want a duplicate error at %s", tt.body, err, tt.field)
+		}
+	}
+	if got := duplicateKeys([]byte(`{"a":[{"x":1,"x":2},{"y":"}"}],"b":{"c":{"d":1,"d":2}}}`)); strings.Join(got, " ") != "/a/0/x /b/c/d" {
+		t.Errorf("duplicateKeys = %v", got)
+	}
+}

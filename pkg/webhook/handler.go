@@ -193,7 +193,7 @@ func (h *Handler) handleHook(w http.ResponseWriter, r *http.Request) {
 	if wantsDryRun(r) {
 		// The contract reserves dry runs; until they exist, asking for one
 		// must never apply the change.
-		h.refuse(w, r, name, deliveryID, start, &change.Error{Code: change.CodeMalformed, Kind: "dry-run-unavailable",
+		h.refuse(w, r, name, deliveryID, start, &change.Error{Code: change.CodeDryRun,
 			Message: "dry runs (dryRun=true, Prefer: dry-run) are not available in this version; nothing was changed"})
 		return
 	}
@@ -234,7 +234,7 @@ func (h *Handler) handleHook(w http.ResponseWriter, r *http.Request) {
 		body = appliedBody(req)
 		w.Header().Set(HeaderReadBack, "failed")
 		h.log.WarnContext(ctx, "change applied but the read-back failed; answering with the applied body",
-			slog.String("xRequestId", w.Header().Get(HeaderRequestID)), slog.Any("error", res.ReadBackErr))
+			slog.String("xRequestId", w.Header().Get(HeaderRequestID)), causeAttr(res.ReadBackErr))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
@@ -243,9 +243,19 @@ func (h *Handler) handleHook(w http.ResponseWriter, r *http.Request) {
 	h.finish(w, r, rec, start, nil)
 }
 
+// wantsDryRun reports whether the request asks for a dry run in any
+// spelling: any dryRun query parameter (name in any case, every value) other
+// than false, or a Prefer: dry-run preference.
 func wantsDryRun(r *http.Request) bool {
-	if v := r.URL.Query().Get("dryRun"); v != "" && !strings.EqualFold(v, "false") {
-		return true
+	for k, vs := range r.URL.Query() {
+		if !strings.EqualFold(k, "dryRun") {
+			continue
+		}
+		for _, v := range vs {
+			if !strings.EqualFold(strings.TrimSpace(v), "false") {
+				return true
+			}
+		}
 	}
 	for _, p := range r.Header.Values("Prefer") {
 		for _, part := range strings.Split(p, ",") {
@@ -345,6 +355,11 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, rec record, sta
 	}
 	level, outcome, status := slog.LevelInfo, "applied", http.StatusOK
 	if err != nil {
+		var re *graph.ResponseError
+		if errors.As(err, &re) && re.RequestID != "" {
+			// Graph's request id is what a Microsoft support case needs.
+			w.Header().Set(HeaderGraphRequestID, re.RequestID)
+		}
 		p := h.writeProblem(ctx, w, err, id)
 		status, outcome = p.Status, "refused"
 		if status >= 500 {
@@ -352,7 +367,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, rec record, sta
 		}
 		attrs = append(attrs, slog.String("problem", strings.TrimPrefix(p.Type, ProblemTypePrefix)))
 		if cause := errors.Unwrap(err); cause != nil && status >= 500 {
-			attrs = append(attrs, slog.String("cause", cause.Error()))
+			attrs = append(attrs, causeAttr(cause))
 		}
 	}
 	attrs = append(attrs, slog.String("outcome", outcome), slog.Int("status", status),

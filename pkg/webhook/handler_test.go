@@ -241,6 +241,21 @@ func TestRefusals(t *testing.T) {
 			r.URL.RawQuery = "dryRun=true"
 			return r
 		}, 400, "dry-run-unavailable", "nothing was changed"},
+		{"dry run hidden behind dryRun=false", func(t *testing.T) *http.Request {
+			r := signed(t, validBody, testNow)
+			r.URL.RawQuery = "dryRun=false&dryRun=true"
+			return r
+		}, 400, "dry-run-unavailable", "nothing was changed"},
+		{"dry run in lower case", func(t *testing.T) *http.Request {
+			r := signed(t, validBody, testNow)
+			r.URL.RawQuery = "dryrun=1"
+			return r
+		}, 400, "dry-run-unavailable", "nothing was changed"},
+		{"malformed timestamp", func(t *testing.T) *http.Request {
+			r := signed(t, validBody, testNow)
+			r.Header.Set("webhook-timestamp", "2025-11-29T08:00:00Z")
+			return r
+		}, 401, "signature-malformed", "unix seconds"},
 		{"dry run asked for with Prefer", func(t *testing.T) *http.Request {
 			r := signed(t, validBody, testNow)
 			r.Header.Set("Prefer", "respond-async, dry-run")

@@ -196,3 +196,52 @@ func TestEndToEndDeadlineFromTheInvoke(t *testing.T) {
 		t.Errorf("type = %s, want out-of-time", p.Type)
 	}
 }
+
+// TestLogsCarryNoGraphURLOrIntuneMessage: failures are logged by their ids,
+// never with the Graph URL or Intune's message text.
+func TestLogsCarryNoGraphURLOrIntuneMessage(t *testing.T) {
+	for _, setup := range []func(e *graphemu.Server){
+		func(e *graphemu.Server) { e.RefuseItemRoute(true) },
+		func(e *graphemu.Server) { e.Fail(50, 503) },
+	} {
+		s := newStack(t, 1)
+		setup(s.emu)
+		w := s.send(t, validBody)
+		if w.Code < 500 {
+			t.Fatalf("status %d", w.Code)
+		}
+		if w.Header().Get(HeaderGraphRequestID) == "" {
+			t.Errorf("a Graph failure answer lacks X-Graph-Request-Id")
+		}
+		logs := s.logs.String()
+		for _, leak := range []string{"deviceEnrollmentConfigurations", "StatelessOnboardingService", emuSrv.URL} {
+			if strings.Contains(logs, leak) {
+				t.Errorf("the log contains %q:\n%s", leak, logs)
+			}
+		}
+	}
+	// Graph unreachable: the transport error is logged without its URL.
+	sharedEmulator(t)
+	t.Setenv("IDENTITY_ENDPOINT", emuSrv.URL+graphemu.TokenPath)
+	t.Setenv("IDENTITY_HEADER", graphemu.DefaultIdentityHeader)
+	cred, err := azidentity.NewManagedIdentityCredential(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &strings.Builder{}
+	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil))
+	gc, err := graph.NewClient("http://127.0.0.1:1/beta", cred, "https://graph.microsoft.com/.default", &graph.Options{MaxRetries: -1, InsecureAllowHTTP: true, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ := generic.New(testSecret, 5*time.Minute)
+	h := NewHandler(gc, []Source{src}, &Options{Now: func() time.Time { return testNow }, Logger: log})
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, signed(t, validBody, testNow))
+	if w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("unreachable Graph: status %d %s", w.Code, w.Body)
+	}
+	if strings.Contains(logs.String(), "deviceEnrollmentConfigurations") || strings.Contains(logs.String(), "127.0.0.1:1/beta") {
+		t.Errorf("the log contains the Graph URL:\n%s", logs)
+	}
+}

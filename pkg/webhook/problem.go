@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/graph"
 )
 
 // ProblemTypePrefix starts every problem type URI; the slug after it names
@@ -23,6 +25,7 @@ type problemSpec struct {
 
 var problems = map[change.Code]problemSpec{
 	change.CodeMalformed:        {http.StatusBadRequest, "Malformed JSON"},
+	change.CodeDryRun:           {http.StatusBadRequest, "Dry run unavailable"},
 	change.CodeUnauthenticated:  {http.StatusUnauthorized, "Not authenticated"},
 	change.CodeNotApproved:      {http.StatusForbidden, "Not approved"},
 	change.CodeForbidden:        {http.StatusForbidden, "Forbidden"},
@@ -83,7 +86,7 @@ func (h *Handler) writeProblem(ctx context.Context, w http.ResponseWriter, err e
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ce.RetryAfter.Seconds()))))
 	}
 	if ce.Code == change.CodeInternal {
-		h.log.ErrorContext(ctx, "internal error", slog.String("xRequestId", requestID), slog.Any("error", err))
+		h.log.ErrorContext(ctx, "internal error", slog.String("xRequestId", requestID), causeAttr(err))
 	}
 	writeJSON(w, p.Status, "application/problem+json", p)
 	return p
@@ -99,4 +102,24 @@ func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// causeAttr describes an error's cause for the operator's log without the
+// Graph URL or Intune's message text (which can name backend URLs): Graph
+// failures are logged by their ids, transport errors without their URL.
+func causeAttr(err error) slog.Attr {
+	var re *graph.ResponseError
+	if errors.As(err, &re) {
+		return slog.Group("cause", slog.Int("status", re.StatusCode), slog.String("graphCode", re.ErrorCode),
+			slog.String("graphRequestId", re.RequestID), slog.String("clientRequestId", re.ClientRequestID),
+			slog.String("activityId", re.ActivityID))
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return slog.String("cause", ue.Op+": "+ue.Err.Error())
+	}
+	if ce := (*change.Error)(nil); errors.As(err, &ce) && ce.Err != nil {
+		return causeAttr(ce.Err)
+	}
+	return slog.String("cause", err.Error())
 }

@@ -39,8 +39,8 @@ func (s *Source) Name() string { return Name }
 // Authenticate verifies the Standard Webhooks signature over body, the raw
 // bytes as received, and returns the delivery id (webhook-id, the same on
 // every retry of a delivery). Errors are *change.Error with
-// CodeUnauthenticated and Kind signature-missing, signature-mismatch or
-// timestamp-out-of-window.
+// CodeUnauthenticated and Kind signature-missing, signature-malformed,
+// signature-mismatch or timestamp-out-of-window.
 func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string, error) {
 	id := h.Get(signature.HeaderWebhookID)
 	err := signature.VerifyStandard(s.key, id, h.Get(signature.HeaderWebhookTimestamp),
@@ -51,6 +51,9 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string
 	case errors.Is(err, signature.ErrMissing):
 		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-missing",
 			Message: "the request needs the headers webhook-id, webhook-timestamp and webhook-signature (Standard Webhooks)", Err: err}
+	case errors.Is(err, signature.ErrMalformed):
+		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-malformed",
+			Message: "a Standard Webhooks header is malformed: webhook-timestamp must be unix seconds, webhook-id at most 256 characters without '.', webhook-signature a space-separated list with a v1 entry", Err: err}
 	case errors.Is(err, signature.ErrTimestamp):
 		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "timestamp-out-of-window",
 			Message: "webhook-timestamp is outside the accepted window of " + s.tolerance.String() + "; check the sender's clock or re-sign the delivery", Err: err}
@@ -80,5 +83,17 @@ func Sign(secret, id string, ts time.Time, body []byte) (http.Header, error) {
 }
 
 // DevelopmentSecret is the published secret of `make run` and of the samples
-// in events/. It protects nothing: the Lambda cold start refuses it.
+// in events/. It protects nothing: the function refuses it unless Graph is
+// the loopback emulator (see IsDevelopmentSecret).
 const DevelopmentSecret = "whsec_ZW5yb2xsaG9vay1kZXZlbG9wbWVudC1zZWNyZXQtMDE="
+
+// IsDevelopmentSecret reports whether secret decodes to the same key as
+// DevelopmentSecret, in whichever spelling (with or without "whsec_").
+func IsDevelopmentSecret(secret string) bool {
+	key, err := signature.StandardKey(secret)
+	if err != nil {
+		return false
+	}
+	dev, _ := signature.StandardKey(DevelopmentSecret)
+	return string(key) == string(dev)
+}

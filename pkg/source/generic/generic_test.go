@@ -34,6 +34,7 @@ func TestAuthenticate(t *testing.T) {
 		{"missing", http.Header{}, now, "signature-missing"},
 		{"mismatch", func() http.Header { h := good.Clone(); h.Set("webhook-signature", "v1,AAAA"); return h }(), now, "signature-mismatch"},
 		{"stale (default tolerance 5m)", good, now.Add(6 * time.Minute), "timestamp-out-of-window"},
+		{"timestamp not a number", func() http.Header { h := good.Clone(); h.Set("webhook-timestamp", "yesterday"); return h }(), now, "signature-malformed"},
 	}
 	for _, tt := range tests {
 		_, err := src.Authenticate(tt.h, body, tt.now)
@@ -53,5 +54,16 @@ func TestNewRefusesUnusableSecrets(t *testing.T) {
 		if _, err := New(s, 0); err == nil || strings.Contains(err.Error(), strings.TrimPrefix(s, "whsec_")) && len(s) > len("whsec_") {
 			t.Errorf("New(%q) = %v, want an error that does not quote it", s, err)
 		}
+	}
+}
+
+func TestIsDevelopmentSecretInEverySpelling(t *testing.T) {
+	for _, s := range []string{DevelopmentSecret, strings.TrimPrefix(DevelopmentSecret, "whsec_"), " " + DevelopmentSecret + " "} {
+		if !IsDevelopmentSecret(s) {
+			t.Errorf("IsDevelopmentSecret(%q) = false", s)
+		}
+	}
+	if IsDevelopmentSecret(secret) || IsDevelopmentSecret("") {
+		t.Error("another secret taken for the development one")
 	}
 }
