@@ -12,8 +12,12 @@ TAGS       := lambda.norpc,validator_novalidatefn
 LDFLAGS    := -s -w
 BOOTSTRAP  := build/webhook/bootstrap
 FUZZTIME   ?= 20s
+# dynalite: a DynamoDB-compatible server on Node.js, for the de-duplication
+# store's tests; installed from npm into build/tools.
+DYNALITE_VERSION := 4.0.0
+DYNALITE   := $(CURDIR)/build/tools/node_modules/dynalite/cli.js
 
-.PHONY: all build build-WebhookFunction run test rie bench fuzz lint clean
+.PHONY: all build build-WebhookFunction run test rie dynalite bench fuzz lint clean
 
 all: build
 
@@ -37,13 +41,22 @@ $(RIE):
 	mkdir -p $(BIN)
 	GOBIN=$(BIN) CGO_ENABLED=0 $(GO) install $(RIE_MODULE)@$(RIE_VERSION)
 
+## dynalite: the DynamoDB-compatible server the store's tests start
+dynalite: $(DYNALITE)
+$(DYNALITE):
+	mkdir -p build/tools
+	npm install --prefix build/tools --no-audit --no-fund --loglevel=error dynalite@$(DYNALITE_VERSION)
+
 ## test: every test, including the real bootstrap under the runtime emulator
-test: rie
-	ENROLLHOOK_RIE=$(RIE) ENROLLHOOK_REQUIRE_RIE=1 $(GO) test -race -count=1 ./...
+## and the DynamoDB store against dynalite
+test: rie dynalite
+	ENROLLHOOK_RIE=$(RIE) ENROLLHOOK_REQUIRE_RIE=1 \
+	ENROLLHOOK_DYNALITE=$(DYNALITE) ENROLLHOOK_REQUIRE_DYNALITE=1 \
+	$(GO) test -race -count=1 ./...
 
 ## bench: request-path benchmarks, the bootstrap's size and its cold start
-bench: rie build
-	ENROLLHOOK_RIE=$(RIE) $(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+bench: rie dynalite build
+	ENROLLHOOK_RIE=$(RIE) ENROLLHOOK_DYNALITE=$(DYNALITE) $(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 	@ls -l $(BOOTSTRAP) | awk '{printf "bootstrap (linux/arm64, stripped): %.1f MB (%d bytes)\n", $$5/1048576, $$5}'
 
 ## fuzz: every fuzz target for FUZZTIME each

@@ -1,0 +1,263 @@
+package idempotency
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// stores returns every implementation under test, each on its own clock.
+func stores(t *testing.T) map[string]func(*clock) Store {
+	out := map[string]func(*clock) Store{
+		"memory": func(c *clock) Store { return NewMemory(c.now, 0) },
+	}
+	if client := dynalite(t); client != nil {
+		i := 0
+		out["dynamodb"] = func(c *clock) Store {
+			i++
+			return NewDynamoDB(client, createTable(t, client, fmt.Sprintf("%s-%d", t.Name(), i)), c.now)
+		}
+	}
+	return out
+}
+
+var (
+	dynOnce   sync.Once
+	dynClient *dynamodb.Client
+	dynErr    error
+	dynCmd    *exec.Cmd
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if dynCmd != nil {
+		_ = dynCmd.Process.Kill()
+	}
+	os.Exit(code)
+}
+
+// dynalite starts the DynamoDB-compatible server named by ENROLLHOOK_DYNALITE
+// (its cli.js; `make test` installs it) on a loopback port, once per test
+// binary. Without it the DynamoDB runs are skipped, unless
+// ENROLLHOOK_REQUIRE_DYNALITE is set, as in CI.
+func dynalite(t *testing.T) *dynamodb.Client {
+	t.Helper()
+	cli := os.Getenv("ENROLLHOOK_DYNALITE")
+	if cli == "" {
+		if os.Getenv("ENROLLHOOK_REQUIRE_DYNALITE") != "" {
+			t.Fatal("ENROLLHOOK_DYNALITE is not set but ENROLLHOOK_REQUIRE_DYNALITE is: run `make test`")
+		}
+		t.Log("ENROLLHOOK_DYNALITE not set: DynamoDB store not tested here; `make test` runs it")
+		return nil
+	}
+	dynOnce.Do(func() {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			dynErr = err
+			return
+		}
+		port := fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
+		l.Close()
+		cmd := exec.Command("node", cli, "--host", "127.0.0.1", "--port", port, "--createTableMs", "0", "--deleteTableMs", "0")
+		if dynErr = cmd.Start(); dynErr != nil {
+			return
+		}
+		dynCmd = cmd
+		go func() { _ = cmd.Wait() }()
+		for i := 0; i < 100; i++ {
+			if c, err := net.Dial("tcp", "127.0.0.1:"+port); err == nil {
+				c.Close()
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		dynClient = dynamodb.New(dynamodb.Options{
+			Region:       "eu-west-1",
+			BaseEndpoint: aws.String("http://127.0.0.1:" + port),
+			Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
+		})
+	})
+	if dynErr != nil {
+		t.Fatalf("start dynalite: %v", dynErr)
+	}
+	return dynClient
+}
+
+func createTable(t *testing.T, c *dynamodb.Client, name string) string {
+	t.Helper()
+	safe := []byte{}
+	for _, r := range []byte(name) {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			safe = append(safe, r)
+		}
+	}
+	table := string(safe)
+	if len(table) > 200 {
+		table = table[len(table)-200:]
+	}
+	_, err := c.CreateTable(context.Background(), &dynamodb.CreateTableInput{
+		TableName:            aws.String(table),
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(attrID), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(attrID), KeyType: types.KeyTypeHash}},
+		BillingMode:          types.BillingModePayPerRequest,
+	})
+	if err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+	for i := 0; i < 100; i++ {
+		out, err := c.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+		if err == nil && out.Table.TableStatus == types.TableStatusActive {
+			return table
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("table %s never became active", table)
+	return ""
+}
+
+var t0 = time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
+
+func TestProtocol(t *testing.T) {
+	ctx := context.Background()
+	answer := Response{Status: 200, Headers: map[string]string{"X-Graph-Request-Id": "g-1"}, Body: []byte(`{"id":"a"}`)}
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Run("first attempt holds, a duplicate waits", func(t *testing.T) {
+				c := &clock{t: t0}
+				st := mk(c)
+				l, err := st.Begin(ctx, "k", "fp", t0.Add(10*time.Second))
+				if err != nil || l.Replay != nil || l.Holder == "" {
+					t.Fatalf("Begin = %+v, %v", l, err)
+				}
+				c.advance(3 * time.Second)
+				_, err = st.Begin(ctx, "k", "fp", t0.Add(20*time.Second))
+				var ip *InProgressError
+				if !errors.As(err, &ip) || !errors.Is(err, ErrInProgress) {
+					t.Fatalf("duplicate Begin = %v, want in progress", err)
+				}
+				if ip.RetryAfter < 7*time.Second || ip.RetryAfter > 8*time.Second {
+					t.Errorf("RetryAfter = %v, want about the holder's remaining 7s", ip.RetryAfter)
+				}
+			})
+			t.Run("completed answers are replayed", func(t *testing.T) {
+				c := &clock{t: t0}
+				st := mk(c)
+				l, _ := st.Begin(ctx, "k", "fp", t0.Add(10*time.Second))
+				if err := st.Complete(ctx, l, answer, t0.Add(48*time.Hour)); err != nil {
+					t.Fatal(err)
+				}
+				c.advance(47 * time.Hour)
+				r, err := st.Begin(ctx, "k", "fp", c.now().Add(10*time.Second))
+				if err != nil || r.Replay == nil || r.Replay.Status != 200 || string(r.Replay.Body) != `{"id":"a"}` || r.Replay.Headers["X-Graph-Request-Id"] != "g-1" {
+					t.Fatalf("Begin after completion = %+v, %v", r, err)
+				}
+			})
+			t.Run("a completed record expires", func(t *testing.T) {
+				c := &clock{t: t0}
+				st := mk(c)
+				l, _ := st.Begin(ctx, "k", "fp", t0.Add(10*time.Second))
+				_ = st.Complete(ctx, l, answer, t0.Add(time.Hour))
+				c.advance(time.Hour + time.Second)
+				r, err := st.Begin(ctx, "k", "fp", c.now().Add(10*time.Second))
+				if err != nil || r.Replay != nil {
+					t.Fatalf("Begin after expiry = %+v, %v, want a fresh hold", r, err)
+				}
+			})
+			t.Run("same key, different body", func(t *testing.T) {
+				c := &clock{t: t0}
+				st := mk(c)
+				l, _ := st.Begin(ctx, "k", "fp", t0.Add(10*time.Second))
+				if _, err := st.Begin(ctx, "k", "other", t0.Add(10*time.Second)); !errors.Is(err, ErrMismatch) {
+					t.Fatalf("in progress: Begin(other) = %v, want ErrMismatch", err)
+				}
+				_ = st.Complete(ctx, l, answer, t0.Add(time.Hour))
+				if _, err := st.Begin(ctx, "k", "other", t0.Add(10*time.Second)); !errors.Is(err, ErrMismatch) {
+					t.Fatalf("completed: Begin(other) = %v, want ErrMismatch", err)
+				}
+			})
+			t.Run("a failed attempt releases the key", func(t *testing.T) {
+				c := &clock{t: t0}
+				st := mk(c)
+				l, _ := st.Begin(ctx, "k", "fp", t0.Add(10*time.Second))
+				if err := st.Release(ctx, l); err != nil {
+					t.Fatal(err)
+				}
+				r, err := st.Begin(ctx, "k", "fp", t0.Add(10*time.Second))
+				if err != nil || r.Replay != nil {
+					t.Fatalf("Begin after release = %+v, %v", r, err)
+				}
+			})
+			t.Run("a dead holder is taken over after its expiry", func(t *testing.T) {
+				c := &clock{t: t0}
+				st := mk(c)
+				dead, _ := st.Begin(ctx, "k", "fp", t0.Add(2*time.Second))
+				c.advance(2*time.Second + time.Millisecond)
+				live, err := st.Begin(ctx, "k", "fp", c.now().Add(10*time.Second))
+				if err != nil || live.Replay != nil || live.Holder == dead.Holder {
+					t.Fatalf("takeover Begin = %+v, %v", live, err)
+				}
+				if err := st.Complete(ctx, dead, answer, t0.Add(time.Hour)); !errors.Is(err, ErrLost) {
+					t.Errorf("the dead holder's Complete = %v, want ErrLost", err)
+				}
+				_ = st.Release(ctx, dead) // must not remove the live holder's record
+				if _, err := st.Begin(ctx, "k", "fp", c.now().Add(10*time.Second)); !errors.Is(err, ErrInProgress) {
+					t.Errorf("after the dead holder's Release: Begin = %v, want the live holder still in progress", err)
+				}
+				if err := st.Complete(ctx, live, answer, c.now().Add(time.Hour)); err != nil {
+					t.Errorf("live Complete = %v", err)
+				}
+			})
+			t.Run("50 concurrent identical deliveries, one holder", func(t *testing.T) {
+				c := &clock{t: t0}
+				st := mk(c)
+				var wg sync.WaitGroup
+				var mu sync.Mutex
+				held, waiting := 0, 0
+				for i := 0; i < 50; i++ {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						l, err := st.Begin(ctx, "k", "fp", t0.Add(10*time.Second))
+						mu.Lock()
+						defer mu.Unlock()
+						switch {
+						case err == nil && l.Replay == nil:
+							held++
+						case errors.Is(err, ErrInProgress):
+							waiting++
+						default:
+							t.Errorf("Begin = %+v, %v", l, err)
+						}
+					}()
+				}
+				wg.Wait()
+				if held != 1 || waiting != 49 {
+					t.Fatalf("held %d, waiting %d; want 1 and 49", held, waiting)
+				}
+			})
+		})
+	}
+}
