@@ -52,7 +52,9 @@ func NewDynamoDB(client DynamoDBAPI, table string, now func() time.Time) *Dynamo
 }
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-func n(v int64) types.AttributeValue  { return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)} }
+func n(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
 
 // Begin implements Store with one conditional PutItem; when the condition
 // fails it reads the record back (consistently) to say why.
