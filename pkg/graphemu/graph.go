@@ -192,6 +192,9 @@ func (s *Server) serveGraph(x *exchange) {
 	if throttled {
 		s.throttleLeft--
 	}
+	if !failing && !throttled && write {
+		throttled, retryAfter = s.overWriteLimit()
+	}
 	permission, refuseItem := s.permission, s.refuseItem
 	s.mu.Unlock()
 

@@ -167,6 +167,7 @@ type Server struct {
 	calls         []Call
 	patchStatus   int
 	throttleLeft  int
+	limit         writeLimit
 	retryAfter    string
 	failLeft      int
 	failStatus    int
@@ -230,6 +231,7 @@ func (s *Server) reset() {
 	s.calls = nil
 	s.patchStatus = s.opts.PatchStatus
 	s.throttleLeft, s.retryAfter = 0, ""
+	s.limit = writeLimit{}
 	s.failLeft, s.failStatus = 0, 0
 	s.latency = s.opts.Latency
 	s.refuseItem = s.opts.RefuseItemRoute
