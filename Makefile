@@ -17,7 +17,7 @@ FUZZTIME   ?= 20s
 DYNALITE_VERSION := 4.0.0
 DYNALITE   := $(CURDIR)/build/tools/node_modules/dynalite/cli.js
 
-.PHONY: all build build-WebhookFunction run test rie dynalite bench fuzz lint clean
+.PHONY: all build build-WebhookFunction run test rie dynalite bench fuzz lint clean check
 
 all: build
 
@@ -72,3 +72,8 @@ lint:
 
 clean:
 	rm -rf build bin .aws-sam
+
+## check: preflight of a deployed configuration (credential, token, Graph, permission);
+## CONFIGURATION is an enrollment configuration id to read
+check:
+	$(GO) run ./functions/webhook check -configuration $(CONFIGURATION)

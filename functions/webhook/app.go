@@ -11,10 +11,14 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/enrollhook/enrollhook/pkg/apigw"
+	"github.com/enrollhook/enrollhook/pkg/chat"
 	"github.com/enrollhook/enrollhook/pkg/config"
 	"github.com/enrollhook/enrollhook/pkg/graph"
-	"github.com/enrollhook/enrollhook/pkg/identity"
 	"github.com/enrollhook/enrollhook/pkg/source/generic"
+	"github.com/enrollhook/enrollhook/pkg/source/jira"
+	"github.com/enrollhook/enrollhook/pkg/source/servicenow"
+	"github.com/enrollhook/enrollhook/pkg/source/slack"
+	"github.com/enrollhook/enrollhook/pkg/source/teams"
 	"github.com/enrollhook/enrollhook/pkg/webhook"
 )
 
@@ -23,6 +27,37 @@ var implemented = map[string]func(secret string, cfg config.Config) (webhook.Sou
 	generic.Name: func(secret string, cfg config.Config) (webhook.Source, error) {
 		return generic.New(secret, cfg.SignatureTolerance)
 	},
+	servicenow.Name: func(secret string, cfg config.Config) (webhook.Source, error) {
+		return servicenow.New(secret, cfg.SignatureTolerance)
+	},
+	jira.Name: func(secret string, cfg config.Config) (webhook.Source, error) {
+		j := cfg.Senders.Jira
+		return jira.New(secret, &jira.Options{ApprovedStatuses: j.ApprovedStatuses, ApprovalField: j.ApprovalField,
+			ConfigurationField: j.ConfigurationField, AssignmentField: j.AssignmentField, GroupField: j.GroupField,
+			FilterField: j.FilterField, FilterType: j.FilterType, TargetType: j.TargetType})
+	},
+	slack.Name: func(secret string, cfg config.Config) (webhook.Source, error) {
+		s := cfg.Senders.Slack
+		return slack.New(secret, &slack.Options{Tolerance: cfg.SignatureTolerance, ResponseType: s.ResponseType,
+			Allow: chat.Allowlist{Tenant: s.TeamID, Users: s.AllowedUsers, TenantSetting: config.EnvSlackTeamID, UsersSetting: config.EnvSlackAllowedUsers}})
+	},
+	teams.Name: func(secret string, cfg config.Config) (webhook.Source, error) {
+		t := cfg.Senders.Teams
+		return teams.New(secret, &teams.Options{Tolerance: cfg.SignatureTolerance,
+			Allow: chat.Allowlist{Tenant: t.TenantID, Users: t.AllowedUsers, TenantSetting: config.EnvTeamsTenantID, UsersSetting: config.EnvTeamsAllowedUsers}})
+	},
+}
+
+// chatNobodyAllowed names the setting a chat sender lacks to let anyone run
+// commands, or "" when it has both.
+func chatNobodyAllowed(name string, cfg config.Config) string {
+	switch {
+	case name == slack.Name && (cfg.Senders.Slack.TeamID == "" || len(cfg.Senders.Slack.AllowedUsers) == 0):
+		return config.EnvSlackTeamID + " and " + config.EnvSlackAllowedUsers
+	case name == teams.Name && (cfg.Senders.Teams.TenantID == "" || len(cfg.Senders.Teams.AllowedUsers) == 0):
+		return config.EnvTeamsTenantID + " and " + config.EnvTeamsAllowedUsers
+	}
+	return ""
 }
 
 // build loads the configuration and wires the handler once, at cold start.
@@ -49,7 +84,8 @@ func build(getenv func(string) string, log *slog.Logger, onLambda bool) (http.Ha
 			disabled = append(disabled, name)
 			log.Warn("sender disabled: no secret, so its route refuses every delivery (fail closed)",
 				slog.String("source", name), slog.String("set", config.SecretKey(name)))
-		case (onLambda || !cfg.GraphInsecureHTTP) && generic.IsDevelopmentSecret(secret):
+		case (onLambda || !cfg.GraphInsecureHTTP) && (generic.IsDevelopmentSecret(secret) || secret == jira.DevelopmentSecret ||
+			slack.IsDevelopmentSecret(secret) || teams.IsDevelopmentSecret(secret)):
 			// The published secret is for the loopback emulator only.
 			problems = append(problems, config.SecretKey(name)+" is the published development secret; set a secret of your own")
 		default:
@@ -58,13 +94,17 @@ func build(getenv func(string) string, log *slog.Logger, onLambda bool) (http.Ha
 				problems = append(problems, config.SecretKey(name)+": "+err.Error())
 				continue
 			}
+			if missing := chatNobodyAllowed(name, cfg); missing != "" {
+				log.Warn("chat sender enabled, but nobody may run commands: every command is refused in its reply (fail closed)",
+					slog.String("source", name), slog.String("set", missing))
+			}
 			sources = append(sources, s)
 		}
 	}
 	if len(problems) > 0 {
 		return nil, cfg, &config.Error{Problems: problems}
 	}
-	cred, err := identity.New(cfg.Credential, cfg.ClientID, nil)
+	cred, err := newCredential(cfg, log) // check.go
 	if err != nil {
 		return nil, cfg, &config.Error{Problems: []string{err.Error()}}
 	}
@@ -110,6 +150,8 @@ func runLambda(ctx context.Context, getenv func(string) string) error {
 		}
 		return ctx
 	}})
-	lambda.StartWithOptions(handler, lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
+	// withPreflight (check.go) also answers `aws lambda invoke` with an
+	// enrollhookCheck payload: the preflight with the deployed role.
+	lambda.StartWithOptions(withPreflight(handler, getenv, log), lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
 	return nil
 }

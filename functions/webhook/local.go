@@ -21,6 +21,7 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/config"
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
 	"github.com/enrollhook/enrollhook/pkg/source/generic"
+	"github.com/enrollhook/enrollhook/pkg/source/jira"
 )
 
 // serve runs the handler as a local HTTP server. With -emulator it first
@@ -55,6 +56,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		if getenv(config.SecretKey(generic.Name)) == "" {
 			overrides[config.SecretKey(generic.Name)] = generic.DevelopmentSecret
 		}
+		itsmDevOverrides(getenv, overrides) // itsm.go
+		chatDevOverrides(getenv, overrides) // chatlocal.go
 		// azidentity reads the managed-identity endpoint from the process
 		// environment when the credential is built.
 		for _, k := range []string{"IDENTITY_ENDPOINT", "IDENTITY_HEADER"} {
@@ -95,7 +98,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return srv.Shutdown(sctx)
+		err := srv.Shutdown(sctx)
+		if w, ok := h.(interface{ Wait(context.Context) error }); ok {
+			_ = w.Wait(sctx) // chat commands still finishing after their answer
+		}
+		return err
 	}
 }
 
@@ -107,7 +114,7 @@ func send(ctx context.Context, args []string, getenv func(string) string, stdout
 	fs.SetOutput(stderr)
 	base := fs.String("url", "http://127.0.0.1:8080", "where the function listens")
 	source := fs.String("source", "", "sender route (default: the event's route, else generic)")
-	secret := fs.String("secret", "", "signing secret (default: $ENROLLHOOK_SECRET_GENERIC, else the development secret)")
+	secret := fs.String("secret", "", "signing secret (default: the route's $ENROLLHOOK_SECRET_<SOURCE>, else its development secret; servicenow also takes basic:<user>:<password>)")
 	id := fs.String("id", "", "delivery id (default: the event's webhook-id, else a new one)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -132,13 +139,21 @@ func send(ctx context.Context, args []string, getenv func(string) string, stdout
 	if *id == "" {
 		*id = "msg_" + strings.ReplaceAll(uuid.NewString(), "-", "")
 	}
-	if *secret == "" {
-		*secret = getenv(config.SecretKey(generic.Name))
+	h, body, handled, err := signChat(route, *secret, body, time.Now(), getenv) // chatlocal.go
+	if !handled {
+		h, handled, err = signITSM(route, *secret, *id, body, getenv, func(secret, id string, body []byte) (http.Header, error) {
+			return generic.Sign(secret, id, time.Now(), body) // Standard Webhooks, as ServiceNow signs
+		}) // itsm.go
 	}
-	if *secret == "" {
-		*secret = generic.DevelopmentSecret
+	if !handled {
+		if *secret == "" {
+			*secret = getenv(config.SecretKey(generic.Name))
+		}
+		if *secret == "" {
+			*secret = generic.DevelopmentSecret
+		}
+		h, err = generic.Sign(*secret, *id, time.Now(), body)
 	}
-	h, err := generic.Sign(*secret, *id, time.Now(), body)
 	if err != nil {
 		return fmt.Errorf("the secret must be whsec_ followed by base64: %w", err)
 	}
@@ -151,7 +166,9 @@ func send(ctx context.Context, args []string, getenv func(string) string, stdout
 		return err
 	}
 	req.Header = h
-	req.Header.Set("Content-Type", "application/json")
+	if req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
@@ -205,7 +222,7 @@ func sample(raw []byte) (body []byte, route, id, query string, err error) {
 func sign(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sign", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	secret := fs.String("secret", "", "signing secret (default: $ENROLLHOOK_SECRET_GENERIC, else the development secret)")
+	secret := fs.String("secret", "", "signing secret (default: the route's $ENROLLHOOK_SECRET_<SOURCE>, else its development secret; servicenow also takes basic:<user>:<password>)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -220,21 +237,35 @@ func sign(args []string, getenv func(string) string, stdout, stderr io.Writer) e
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		return fmt.Errorf("%s is not an API Gateway event", fs.Arg(0))
 	}
-	body, _, id, _, err := sample(raw)
+	body, route, id, _, err := sample(raw)
 	if err != nil {
 		return err
 	}
+	if ch, cbody, handled, err := signChat(route, *secret, body, time.Now(), getenv); handled { // chatlocal.go
+		if err != nil {
+			return err
+		}
+		return printChatEvent(stdout, ev, ch, cbody)
+	}
 	headers, ok := ev["headers"].(map[string]any)
+	if ok && route == "/hooks/"+jira.Name {
+		id, _ = headers[strings.ToLower(jira.HeaderIdentifier)].(string)
+	}
 	if !ok || id == "" {
-		return fmt.Errorf("%s has no webhook-id header to sign", fs.Arg(0))
+		return fmt.Errorf("%s has no delivery id header (webhook-id, X-Atlassian-Webhook-Identifier) to sign", fs.Arg(0))
 	}
-	if *secret == "" {
-		*secret = getenv(config.SecretKey(generic.Name))
+	h, handled, err := signITSM(route, *secret, id, body, getenv, func(secret, id string, body []byte) (http.Header, error) {
+		return generic.Sign(secret, id, time.Now(), body)
+	}) // itsm.go
+	if !handled {
+		if *secret == "" {
+			*secret = getenv(config.SecretKey(generic.Name))
+		}
+		if *secret == "" {
+			*secret = generic.DevelopmentSecret
+		}
+		h, err = generic.Sign(*secret, id, time.Now(), body)
 	}
-	if *secret == "" {
-		*secret = generic.DevelopmentSecret
-	}
-	h, err := generic.Sign(*secret, id, time.Now(), body)
 	if err != nil {
 		return fmt.Errorf("the secret must be whsec_ followed by base64: %w", err)
 	}

@@ -6,6 +6,7 @@
 //	bootstrap serve [-emulator]  the local server; -emulator starts the embedded Graph emulator
 //	bootstrap send [flags] FILE  sign a sample (an events/ file or a bare envelope) and send it
 //	bootstrap sign [-secret S] EVENT  print an events/ sample re-signed now, for sam local invoke
+//	bootstrap check -configuration ID  preflight: credential, token, Graph reachability, permission
 package main
 
 import (
@@ -43,7 +44,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return send(ctx, args, getenv, stdout, stderr)
 	case "sign":
 		return sign(args, getenv, stdout, stderr)
+	case "check":
+		return check(ctx, args, getenv, stdout, stderr)
 	default:
-		return fmt.Errorf("unknown command %q; use serve, send or sign", cmd)
+		return fmt.Errorf("unknown command %q; use serve, send or sign, or check for the Graph preflight", cmd)
 	}
 }

@@ -43,6 +43,26 @@ var rieExpect = map[string]struct {
 	"generic-invalid-fields.json":     {422, "invalid-fields", false},
 	"generic-bad-signature.json":      {401, "signature-mismatch", true},
 	"generic-unknown-assignment.json": {404, "not-found", false},
+
+	"servicenow-approved.json":      {200, "", false},
+	"servicenow-rejected.json":      {403, "not-approved", false},
+	"servicenow-bad-signature.json": {401, "signature-mismatch", true},
+	"jira-approved.json":            {200, "", false},
+	"jira-envelope-approved.json":   {200, "", false},
+	"jira-not-approved.json":        {403, "not-approved", false},
+	"jira-bad-signature.json":       {401, "signature-mismatch", true},
+
+	// Chat commands answer 200 with a message whatever the outcome
+	// (rie_chat_test.go: rieChatReply says what each reply must say).
+	"slack-assign.json":            {200, "", false},
+	"slack-show.json":              {200, "", false},
+	"slack-malformed-command.json": {200, "", false},
+	"slack-not-allowed.json":       {200, "", false},
+	"slack-bad-signature.json":     {401, "signature-mismatch", true},
+	"teams-assign.json":            {200, "", false},
+	"teams-help.json":              {200, "", false},
+	"teams-not-allowed.json":       {200, "", false},
+	"teams-bad-signature.json":     {401, "signature-mismatch", true},
 }
 
 // rieBinary returns the runtime interface emulator named by ENROLLHOOK_RIE
@@ -199,6 +219,10 @@ func resign(t testing.TB, raw []byte, secret string, keepSig bool) []byte {
 		}
 	}
 	headers := ev["headers"].(map[string]any)
+	if resignHub(headers, body, keepSig) || resignChat(t, ev, headers, body, keepSig) { // rie_itsm_test.go, rie_chat_test.go
+		out, _ := json.Marshal(ev)
+		return out
+	}
 	h, err := generic.Sign(secret, headers["webhook-id"].(string), time.Now(), body)
 	if err != nil {
 		t.Fatal(err)
@@ -227,7 +251,7 @@ func TestBootstrapUnderRuntimeEmulator(t *testing.T) {
 	emuState := graphemu.New(nil)
 	emu := httptest.NewServer(emuState)
 	defer emu.Close()
-	fn := startRIE(t, append(emulatorEnv(emu), "ENROLLHOOK_SECRET_GENERIC="+rieSecret)...)
+	fn := startRIE(t, append(append(append(emulatorEnv(emu), "ENROLLHOOK_SECRET_GENERIC="+rieSecret), rieITSMEnv...), rieChatEnv...)...)
 
 	files, err := filepath.Glob("../../events/*.json")
 	if err != nil || len(files) == 0 {
@@ -256,6 +280,9 @@ func TestBootstrapUnderRuntimeEmulator(t *testing.T) {
 				t.Errorf("X-Request-Id = %q, want the gateway's %q", got, ev.RequestContext.RequestID)
 			}
 			if want.problem == "" {
+				if checkChatReply(t, ev, resp, emuState) { // rie_chat_test.go
+					return
+				}
 				if resp.Headers["Content-Type"] != "application/json" || resp.Headers["X-Graph-Request-Id"] == "" {
 					t.Errorf("headers = %v", resp.Headers)
 				}
@@ -268,7 +295,7 @@ func TestBootstrapUnderRuntimeEmulator(t *testing.T) {
 					b, _ := base64.StdEncoding.DecodeString(body)
 					body = string(b)
 				}
-				_ = json.Unmarshal([]byte(body), &sent)
+				_ = json.Unmarshal(asEnvelope(t, ev.RawPath, []byte(body)), &sent)
 				asg := sent["assignmentId"].(string)
 				cfg := sent["configurationId"].(string)
 				if got["id"] != asg {
@@ -298,8 +325,13 @@ func TestBootstrapUnderRuntimeEmulator(t *testing.T) {
 	if n := emuState.TokenRequests(); n != 1 {
 		t.Errorf("managed-identity token requests = %d, want 1 across all invokes", n)
 	}
+	// The function's output reaches the buffer through the emulator's pipe,
+	// after the invoke's answer: give the last line a moment to arrive.
+	for deadline := time.Now().Add(2 * time.Second); strings.Count(fn.logs.String(), `"message":"webhook"`) < len(files) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	logs := fn.logs.String()
-	for _, secret := range []string{rieSecret, strings.TrimPrefix(rieSecret, "whsec_"), "Bearer "} {
+	for _, secret := range []string{rieSecret, strings.TrimPrefix(rieSecret, "whsec_"), "Bearer ", rieJiraSecret, rieSlackSecret, rieTeamsToken, "hooks.slack.com/commands"} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the function's log contains %q", secret)
 		}

@@ -220,7 +220,7 @@ func scanDuplicates(b []byte, i int, at string, out *[]string) int {
 			path := func() string { return at + "/" + escapePointer(truncate(string(key), 64)) }
 			dup := false
 			for _, s := range seen {
-				if bytes.Equal(s, key) {
+				if bytes.EqualFold(s, key) { // encoding/json matches names ignoring case
 					dup = true
 					break
 				}

@@ -296,6 +296,8 @@ func TestDuplicatePropertiesAreRefused(t *testing.T) {
 		{envelope(`{"target":` + group + `,"target":{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"}}`), "/assignment/target"},
 		{strings.Replace(envelope(target(group)), `"configurationId"`, `"ticket":null,"configurationId"`, 1), "/ticket"},
 		{envelope(target(`{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"` + guid + `","groupId":"` + fguid + `"}`)), "/assignment/target/groupId"},
+		// encoding/json matches names ignoring case, so these are duplicates too.
+		{strings.Replace(envelope(target(group)), `"configurationId"`, `"Ticket":{"id":"X","state":"approved","approvedBy":"eve"},"configurationId"`, 1), "/Ticket"},
 	}
 	for _, tt := range tests {
 		_, err := Decode([]byte(tt.body), nil)

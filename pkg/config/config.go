@@ -70,8 +70,8 @@ var Clouds = map[string]Cloud{
 // Config is the validated configuration. It implements slog.LogValuer so a
 // logged Config never shows a secret.
 type Config struct {
-	Credential   string // managed-identity
-	ClientID     string // user-assigned managed identity client id; empty = system-assigned
+	Credential   string // one of Credentials; managed-identity by default
+	ClientID     string // the Entra app's client id; with managed-identity a user-assigned identity's (empty = system-assigned)
 	Cloud        Cloud
 	GraphVersion string // beta | v1.0
 	// GraphBaseURL is the Graph root including the version segment, with no
@@ -125,6 +125,8 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("credential", c.Credential),
 		slog.Bool("userAssigned", c.ClientID != ""),
+		slog.String("clientId", c.ClientID),
+		slog.Any("identity", c.Identity),
 		slog.String("cloud", c.Cloud.Name),
 		slog.String("graphVersion", c.GraphVersion),
 		slog.Bool("graphOverride", c.GraphInsecureHTTP || c.GraphBaseURL != c.Cloud.GraphRoot+"/"+c.GraphVersion),
@@ -152,13 +154,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Addr:         orDefault(get(EnvAddr), "127.0.0.1:8080"),
 		Secrets:      map[string]string{},
 	}
-	switch c.Credential {
-	case CredentialManagedI:
-	case "workload-identity", "aws-federation", "client-secret", "client-certificate":
-		bad("%s=%s is not available in this version; use managed-identity", EnvCredential, c.Credential)
-	default:
-		bad("%s must be managed-identity (got an unknown mode)", EnvCredential)
-	}
+	// ENROLLHOOK_CREDENTIAL and its settings are checked by loadIdentity.
 	cloudName := orDefault(get(EnvCloud), "global")
 	cloud, ok := Clouds[cloudName]
 	if !ok {

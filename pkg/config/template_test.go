@@ -3,6 +3,7 @@ package config_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"regexp"
 	"slices"
@@ -22,7 +23,26 @@ const templatePath = "../../template.yaml"
 // notDeployed are the keys config reads that the template must not set:
 // the local server's address, and the two features this version refuses
 // when they are set.
-var notDeployed = []string{config.EnvAddr, config.EnvPolicy, config.EnvIdempotency}
+var notDeployed = []string{config.EnvAddr, config.EnvPolicy, config.EnvIdempotency,
+	// Lambda sets AWS_REGION itself (a reserved variable); the others belong
+	// to credential modes and clouds Lambda cannot use (no Azure host, no
+	// projected token, no key file).
+	config.EnvAWSRegion, config.EnvFederatedTokenFile, config.EnvClientCertificate, config.EnvClientCertificatePwd,
+	config.EnvManagedObjectID, config.EnvManagedResourceID, config.EnvAuthorityHost}
+
+// deployedByLambda are values the Lambda runtime sets, used when the test
+// loads the template's configuration.
+var deployedByLambda = map[string]string{config.EnvAWSRegion: "eu-west-1"}
+
+// requiredParameters are sample answers for the parameters without a
+// default, which `sam deploy` asks for.
+var requiredParameters = map[string]string{
+	"EntraTenantId": "8a1b2c3d-0000-4000-8000-00000000a11c",
+	"EntraClientId": "5f6e7d8c-0000-4000-8000-0000000000a9",
+}
+
+// labSecret is what a lab deployment passes as EntraClientSecret.
+const labSecret = "resolved-from-secrets-manager"
 
 // unmodelled lists the AWS::Serverless::Function properties that SAM knows
 // and goformation v7.14.9 does not: its serverless.Function decodes with
@@ -95,7 +115,7 @@ func loadTemplate(t *testing.T) samTemplate {
 	}
 	tmpl, err := goformation.ParseJSONWithOptions(stripped, &intrinsics.ProcessorOptions{
 		IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{
-			"Ref": keep, "Fn::GetAtt": keep, "Fn::Sub": keep,
+			"Ref": keep, "Fn::GetAtt": keep, "Fn::Sub": keep, "Fn::FindInMap": keep,
 		},
 	})
 	if err != nil {
@@ -180,11 +200,69 @@ func TestTemplateFunction(t *testing.T) {
 	if got := logging["LogFormat"]; got != "JSON" {
 		t.Errorf("LoggingConfig.LogFormat = %v, want JSON", got)
 	}
-	// Least privilege: no Role, no Policies means SAM's role with
-	// AWSLambdaBasicExecutionRole only (CloudWatch Logs). The function calls
-	// no AWS API; a change here needs a reason in the code.
-	if fn.Role != nil || fn.Policies != nil {
-		t.Errorf("Role = %v, Policies = %+v; want neither: the function needs logs only", deref(fn.Role), fn.Policies)
+	// Least privilege: no Role means SAM's role with
+	// AWSLambdaBasicExecutionRole (CloudWatch Logs); the one policy is
+	// aws-federation's, checked below. A change here needs a reason in the
+	// code.
+	if fn.Role != nil {
+		t.Errorf("Role = %v; want SAM's own role, whose ARN the federated credential names", deref(fn.Role))
+	}
+}
+
+// TestTemplateFederationPolicy: the execution role may call
+// sts:GetWebIdentityToken only for the Entra token exchange audience of the
+// deployment's cloud, only RS256, at most 300 s (pkg/identity's request),
+// and nothing else; the mapping agrees with config.TokenExchangeAudiences.
+func TestTemplateFederationPolicy(t *testing.T) {
+	tmpl := loadTemplate(t)
+	fn, err := tmpl.GetServerlessFunctionWithName("WebhookFunction")
+	if err != nil {
+		t.Fatalf("WebhookFunction: %v", err)
+	}
+	if fn.Policies == nil || fn.Policies.IAMPolicyDocumentArray == nil || len(*fn.Policies.IAMPolicyDocumentArray) != 1 {
+		t.Fatalf("Policies = %+v, want one inline policy document", fn.Policies)
+	}
+	doc := (*fn.Policies.IAMPolicyDocumentArray)[0]
+	if len(doc.Statement) != 1 {
+		t.Fatalf("statements = %d, want 1", len(doc.Statement))
+	}
+	st, _ := doc.Statement[0].(map[string]any)
+	if st["Effect"] != "Allow" || st["Action"] != "sts:GetWebIdentityToken" || st["Resource"] != "*" {
+		t.Errorf("statement = %v, want Allow sts:GetWebIdentityToken on *", st)
+	}
+	cond, _ := st["Condition"].(map[string]any)
+	forAll, _ := cond["ForAllValues:StringEquals"].(map[string]any)
+	name, arg, ok := intrinsic(forAll["sts:IdentityTokenAudience"])
+	args, _ := arg.([]any)
+	if !ok || name != "Fn::FindInMap" || len(args) != 3 || args[0] != "EntraTokenExchange" || args[2] != "Audience" {
+		t.Errorf("sts:IdentityTokenAudience = %v %v, want !FindInMap [EntraTokenExchange, !Ref GraphCloud, Audience]", name, arg)
+	} else if key, isRef := ref(args[1]); !isRef || key != "GraphCloud" {
+		t.Errorf("audience map key = %v, want !Ref GraphCloud", args[1])
+	}
+	null, _ := cond["Null"].(map[string]any)
+	eq, _ := cond["StringEquals"].(map[string]any)
+	le, _ := cond["NumericLessThanEquals"].(map[string]any)
+	if null["sts:IdentityTokenAudience"] != "false" || eq["sts:SigningAlgorithm"] != "RS256" || fmt.Sprint(le["sts:DurationSeconds"]) != "300" || len(cond) != 4 {
+		t.Errorf("conditions = %v, want the audience present, RS256 and at most 300 s, nothing else", cond)
+	}
+
+	mapping, _ := tmpl.Mappings["EntraTokenExchange"].(map[string]any)
+	for cloud := range config.Clouds {
+		entry, _ := mapping[cloud].(map[string]any)
+		if got := entry["Audience"]; got != config.TokenExchangeAudiences[cloud] {
+			t.Errorf("EntraTokenExchange.%s.Audience = %v, want %s", cloud, got, config.TokenExchangeAudiences[cloud])
+		}
+	}
+	p := tmpl.Parameters["GraphCloud"]
+	if len(p.AllowedValues) != len(mapping) {
+		t.Errorf("EntraTokenExchange has %d clouds, GraphCloud allows %d", len(mapping), len(p.AllowedValues))
+	}
+	// The operator copies these two outputs into the federated credential.
+	if name, arg, _ := intrinsic(tmpl.Outputs["FederatedCredentialAudience"].Value); name != "Fn::FindInMap" || fmt.Sprint(arg) != fmt.Sprint(args) {
+		t.Errorf("Outputs.FederatedCredentialAudience = %v %v, want the policy's !FindInMap", name, arg)
+	}
+	if name, arg, _ := intrinsic(tmpl.Outputs["WebhookFunctionRoleArn"].Value); name != "Fn::GetAtt" || (fmt.Sprint(arg) != "WebhookFunctionRole.Arn" && fmt.Sprint(arg) != "[WebhookFunctionRole Arn]") {
+		t.Errorf("Outputs.WebhookFunctionRoleArn = %v %v, want !GetAtt WebhookFunctionRole.Arn", name, arg)
 	}
 }
 
@@ -284,8 +362,11 @@ func TestTemplateEnvironment(t *testing.T) {
 	// Secrets: each one from its own NoEcho String parameter, never a
 	// literal; and a NoEcho parameter feeds nothing but a secret.
 	secretKeys := map[string]bool{}
+	keysOfSecrets := []string{config.EnvClientSecret} // the lab credential
 	for _, s := range config.Sources {
-		k := config.SecretKey(s)
+		keysOfSecrets = append(keysOfSecrets, config.SecretKey(s))
+	}
+	for _, k := range keysOfSecrets {
 		secretKeys[k] = true
 		name, ok := ref(env[k])
 		if !ok {
@@ -316,16 +397,33 @@ func TestTemplateEnvironment(t *testing.T) {
 		return func(k string) string {
 			v, ok := env[k]
 			if !ok {
-				return ""
+				return deployedByLambda[k]
 			}
 			if name, isRef := ref(v); isRef {
 				if o, ok := overrides[name]; ok {
 					return o
 				}
+				// The lab credential needs its secret; sam deploy asks
+				// for the parameters without a default.
+				if name == "EntraClientSecret" && overrides["GraphCredential"] == config.CredentialSecret {
+					return labSecret
+				}
+				if sample, ok := requiredParameters[name]; ok {
+					return sample
+				}
 				d, _ := tmpl.Parameters[name].Default.(string)
 				return d
 			}
 			return v
+		}
+	}
+	for name, p := range tmpl.Parameters {
+		_, sampled := requiredParameters[name]
+		if p.Default == nil && !sampled {
+			t.Errorf("parameter %s has no default and no sample in requiredParameters", name)
+		}
+		if pattern := deref(p.AllowedPattern); sampled && !regexp.MustCompile(pattern).MatchString(requiredParameters[name]) {
+			t.Errorf("sample of %s does not match its AllowedPattern", name)
 		}
 	}
 	if _, err := config.Load(values(nil)); err != nil {

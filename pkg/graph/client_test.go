@@ -465,7 +465,7 @@ func TestErrorMapping(t *testing.T) {
 		{
 			name:   "401",
 			answer: answer{status: 401, body: readTestdata(t, "graph-401.json")},
-			code:   change.CodeGraphPermission, message: "did not accept the managed identity's token", contains: true,
+			code:   change.CodeGraphPermission, message: "did not accept the function's token", contains: true,
 			graphCode: "InvalidAuthenticationToken", requestID: "inner-rid-401",
 		},
 		{

@@ -13,7 +13,7 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/change"
 )
 
-// PermissionName is the Graph application permission the managed identity
+// PermissionName is the Graph application permission the function's identity
 // needs for PATCH (and GET) on enrollment configuration assignments.
 const PermissionName = "DeviceManagementServiceConfig.ReadWrite.All"
 
@@ -185,10 +185,10 @@ func statusError(k *call, re *ResponseError) *change.Error {
 		e.Code, e.Message = change.CodeNotFound, k.notFound
 	case s == http.StatusUnauthorized:
 		e.Code = change.CodeGraphPermission
-		e.Message = "Graph did not accept the managed identity's token; check its tenant and audience, and that the identity has the Graph application permission " + PermissionName + " with admin consent"
+		e.Message = "Graph did not accept the function's token; check its tenant and audience, and that the identity has the Graph application permission " + PermissionName + " with admin consent"
 	case s == http.StatusForbidden:
 		e.Code = change.CodeGraphPermission
-		e.Message = "the managed identity needs the Graph application permission " + PermissionName + " with admin consent (and the tenant an Intune license)"
+		e.Message = "the function's identity needs the Graph application permission " + PermissionName + " with admin consent (and the tenant an Intune license)"
 	case s == http.StatusTooManyRequests:
 		e.Code, e.Message = change.CodeUnavailable, "Graph is throttling requests; try again later"
 	case s == http.StatusRequestTimeout || s >= 500:

@@ -36,6 +36,9 @@ type Graph interface {
 	// holds it afterwards. Errors are *change.Error with CodeNotFound,
 	// CodeGraphRefused, CodeGraphPermission, CodeUnavailable or CodeTimeout.
 	PatchAssignment(ctx context.Context, configurationID, assignmentID string, body any) (*graph.Result, error)
+	// GetAssignment returns one assignment as Graph holds it (the chat
+	// command show). Errors are those of PatchAssignment.
+	GetAssignment(ctx context.Context, configurationID, assignmentID string) (*graph.Result, error)
 }
 
 // Source is one sender adapter.
@@ -47,7 +50,11 @@ type Source interface {
 	// CodeUnauthenticated.
 	Authenticate(h http.Header, body []byte, now time.Time) (deliveryID string, err error)
 	// Decode turns the body into a validated change. Errors are
-	// *change.Error with CodeMalformed or CodeInvalid.
+	// *change.Error with CodeMalformed or CodeInvalid, or CodeNotApproved
+	// when the sender's own payload says the change is not approved (an
+	// ITSM decision other than approved; a Jira event that approves
+	// nothing), so it is refused for that reason before its fields are
+	// checked.
 	Decode(body []byte, opts *change.Options) (*change.Request, error)
 }
 
@@ -79,6 +86,7 @@ type Handler struct {
 	change   change.Options
 	log      *slog.Logger
 	mux      *http.ServeMux
+	chat     chatWork // chat commands still running after their answer (chat.go)
 }
 
 // NewHandler returns the handler for the given senders.
@@ -197,6 +205,11 @@ func (h *Handler) handleHook(w http.ResponseWriter, r *http.Request) {
 			Message: "dry runs (dryRun=true, Prefer: dry-run) are not available in this version; nothing was changed"})
 		return
 	}
+	if rp, ok := src.(Replier); ok {
+		// Chat commands answer in the sender's own format (chat.go).
+		h.handleChat(w, r, name, rp, body, deliveryID, start)
+		return
+	}
 	if err := checkJSON(r.Header.Get("Content-Type")); err != nil {
 		h.refuse(w, r, name, deliveryID, start, err)
 		return
@@ -269,7 +282,7 @@ func wantsDryRun(r *http.Request) bool {
 
 // knownStates are ticket states the approval gate names back to the sender;
 // any other state is refused without being quoted.
-var knownStates = []string{"requested", "pending", "rejected", "cancelled", "canceled", "not_required", "skipped", "not_yet_requested", "declined"}
+var knownStates = []string{"requested", "pending", "rejected", "cancelled", "canceled", "not_required", "skipped", "not_yet_requested", "declined", "not requested"}
 
 func notApproved(state string) error {
 	s := strings.ToLower(state)
@@ -346,6 +359,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, rec record, sta
 		attrs = append(attrs,
 			slog.String("ticket", rec.req.Ticket.ID),
 			slog.String("approvedBy", rec.req.Ticket.ApprovedBy),
+			slog.String("requestedBy", rec.req.Ticket.RequestedBy),
 			slog.String("configurationId", rec.req.ConfigurationID),
 			slog.String("assignmentId", rec.req.AssignmentID),
 			slog.String("targetType", targetType(rec.req)))

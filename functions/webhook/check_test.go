@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/enrollhook/enrollhook/pkg/config"
+	"github.com/enrollhook/enrollhook/pkg/graphemu"
+)
+
+// verdicts parses the preflight's output into step -> verdict.
+func verdicts(out string) map[string]string {
+	got := map[string]string{}
+	re := regexp.MustCompile(`^(credential|token|graph|permission)\s+(ok|FAIL|warn|skip)\s`)
+	for _, line := range strings.Split(out, "\n") {
+		if m := re.FindStringSubmatch(line); m != nil {
+			// The last verdict of a step wins (permission may have two).
+			if got[m[1]] != "FAIL" {
+				got[m[1]] = m[2]
+			}
+		}
+	}
+	return got
+}
+
+// TestCheckAgainstTheEmulator drives `bootstrap check` with the managed
+// identity against the Graph emulator, for success and each failure the
+// preflight can name.
+func TestCheckAgainstTheEmulator(t *testing.T) {
+	tests := []struct {
+		name     string
+		emuOpts  *graphemu.Options
+		setup    func(emu *graphemu.Server, env map[string]string, graphURL string)
+		config   string
+		want     map[string]string
+		wantText []string
+	}{
+		{name: "ready", want: map[string]string{"credential": "ok", "token": "ok", "graph": "ok", "permission": "warn"},
+			wantText: []string{"read 2 assignment(s)", "ready:", "write permission not verified"}},
+		{name: "configuration problem", setup: func(_ *graphemu.Server, env map[string]string, _ string) {
+			env[config.EnvCredential] = config.CredentialAWS
+		}, want: map[string]string{"credential": "FAIL", "token": "skip", "graph": "skip", "permission": "skip"},
+			wantText: []string{config.EnvTenantID + " is required", config.EnvAWSRegion + " is required"}},
+		{name: "identity endpoint refuses", setup: func(_ *graphemu.Server, env map[string]string, _ string) {
+			env["IDENTITY_HEADER"] = "wrong"
+		}, want: map[string]string{"credential": "ok", "token": "FAIL", "graph": "skip", "permission": "skip"},
+			wantText: []string{"managed-identity: managed-identity endpoint failed", "fix: the managed-identity endpoint refused"}},
+		{name: "graph unreachable", setup: func(_ *graphemu.Server, env map[string]string, _ string) {
+			dead := httptest.NewServer(nil)
+			dead.Close()
+			env[config.EnvGraphURL] = dead.URL + "/beta"
+		}, want: map[string]string{"credential": "ok", "token": "ok", "graph": "FAIL", "permission": "skip"},
+			wantText: []string{"Graph could not be reached", "is reachable from here"}},
+		{name: "graph failing", setup: func(emu *graphemu.Server, _ map[string]string, _ string) { emu.Fail(10, 503) },
+			want:     map[string]string{"credential": "ok", "token": "ok", "graph": "FAIL", "permission": "skip"},
+			wantText: []string{"Graph is unavailable", "status 503"}},
+		{name: "no permission", setup: func(emu *graphemu.Server, _ map[string]string, _ string) { emu.SetPermission(graphemu.PermissionNone) },
+			want:     map[string]string{"credential": "ok", "token": "ok", "graph": "ok", "permission": "FAIL"},
+			wantText: []string{"Graph answered 403", "DeviceManagementServiceConfig.ReadWrite.All with admin consent"}},
+		{name: "token for another cloud", emuOpts: &graphemu.Options{Audiences: []string{"https://graph.microsoft.us"}},
+			want:     map[string]string{"credential": "ok", "token": "ok", "graph": "ok", "permission": "FAIL"},
+			wantText: []string{"401 InvalidAuthenticationToken", "ENROLLHOOK_GRAPH_CLOUD (global)"}},
+		{name: "no such configuration", config: "nope_Config",
+			want:     map[string]string{"credential": "ok", "token": "ok", "graph": "ok", "permission": "FAIL"},
+			wantText: []string{"Intune has no enrollment configuration nope_Config"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			emu := graphemu.New(tt.emuOpts)
+			srv := httptest.NewServer(emu)
+			defer srv.Close()
+			env := map[string]string{
+				config.EnvGraphURL: srv.URL + "/beta",
+				// MSAL's managed-identity cache is process-wide: one
+				// identity per case.
+				config.EnvClientID:  uuid.NewString(),
+				"IDENTITY_ENDPOINT": srv.URL + graphemu.TokenPath,
+				"IDENTITY_HEADER":   graphemu.DefaultIdentityHeader,
+			}
+			if tt.setup != nil {
+				tt.setup(emu, env, srv.URL)
+			}
+			t.Setenv("IDENTITY_ENDPOINT", env["IDENTITY_ENDPOINT"])
+			t.Setenv("IDENTITY_HEADER", env["IDENTITY_HEADER"])
+			cfgID := graphemu.ConfigESP
+			if tt.config != "" {
+				cfgID = tt.config
+			}
+			var out, errOut bytes.Buffer
+			err := run(context.Background(), []string{"check", "-configuration", cfgID, "-timeout", "10s"},
+				func(k string) string { return env[k] }, &out, &errOut)
+			failed := false
+			for _, v := range tt.want {
+				failed = failed || v == "FAIL"
+			}
+			if failed != errors.Is(err, errCheckFailed) {
+				t.Errorf("run(check) = %v, want a failure: %v", err, failed)
+			}
+			got := verdicts(out.String())
+			for step, v := range tt.want {
+				if got[step] != v {
+					t.Errorf("%s = %q, want %q\n%s", step, got[step], v, out.String())
+				}
+			}
+			for _, w := range tt.wantText {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, out.String())
+				}
+			}
+			for _, tok := range emu.IssuedTokens() {
+				if strings.Contains(out.String()+errOut.String(), tok) {
+					t.Errorf("the preflight printed a token")
+				}
+			}
+		})
+	}
+}
+
+// TestCheckWithAWSFederation: the preflight names STS's failure and the
+// step to take, and passes once federation works.
+func TestCheckWithAWSFederation(t *testing.T) {
+	r := newFedRig(t, nil, nil)
+	var out bytes.Buffer
+	r.sts.Fail(1, 403, "OutboundWebIdentityFederationDisabledException", "disabled")
+	err := run(context.Background(), []string{"check", "-configuration", graphemu.ConfigESP}, r.getenv, &out, &bytes.Buffer{})
+	if !errors.Is(err, errCheckFailed) || verdicts(out.String())["token"] != "FAIL" ||
+		!strings.Contains(out.String(), "aws-federation: sts:GetWebIdentityToken failed (OutboundWebIdentityFederationDisabledException)") ||
+		!strings.Contains(out.String(), "fix: outbound identity federation is off in this AWS account: run `aws iam enable-outbound-web-identity-federation`") {
+		t.Errorf("run(check) = %v\n%s", err, out.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"check", "-configuration", graphemu.ConfigESP}, r.getenv, &out, &bytes.Buffer{}); err != nil {
+		t.Fatalf("run(check) = %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "aws-federation: app "+fedApp+" in tenant "+fedTenant) || !strings.Contains(out.String(), "ready:") {
+		t.Errorf("output:\n%s", out.String())
+	}
+}
+
+func TestCheckUsage(t *testing.T) {
+	for _, args := range [][]string{{"check"}, {"check", "-configuration", "../x"}, {"check", "-configuration", "a", "extra"}} {
+		err := run(context.Background(), args, func(string) string { return "" }, &bytes.Buffer{}, &bytes.Buffer{})
+		if err == nil || errors.Is(err, errCheckFailed) {
+			t.Errorf("run(%q) = %v, want a usage error", args, err)
+		}
+	}
+}
+
+func TestTokenRoles(t *testing.T) {
+	enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	tests := []struct {
+		token string
+		roles []string
+		ok    bool
+	}{
+		{"graphemu.opaque", nil, false},
+		{enc(`{"alg":"RS256"}`) + "." + enc(`{"roles":["DeviceManagementServiceConfig.ReadWrite.All"]}`) + ".sig", []string{"DeviceManagementServiceConfig.ReadWrite.All"}, true},
+		{enc(`{}`) + "." + enc(`{"aud":"https://graph.microsoft.com"}`) + ".sig", nil, true},
+		{"a.!!!.c", nil, false},
+	}
+	for _, tt := range tests {
+		roles, ok := tokenRoles(tt.token)
+		if ok != tt.ok || strings.Join(roles, ",") != strings.Join(tt.roles, ",") {
+			t.Errorf("tokenRoles(%q) = %v %v, want %v %v", tt.token, roles, ok, tt.roles, tt.ok)
+		}
+	}
+}
+
+// TestPreflightEventUnderRuntimeEmulator: the deployed function answers an
+// enrollhookCheck invoke with the preflight, run with its own environment,
+// and API Gateway events still reach the handler.
+func TestPreflightEventUnderRuntimeEmulator(t *testing.T) {
+	emuState := graphemu.New(nil)
+	emu := httptest.NewServer(emuState)
+	defer emu.Close()
+	fn := startRIE(t, append(emulatorEnv(emu), "ENROLLHOOK_SECRET_GENERIC="+rieSecret)...)
+
+	invoke := func(payload string) checkResult {
+		t.Helper()
+		resp, err := http.Post(fn.url, "application/json", strings.NewReader(payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var res checkResult
+		if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+			t.Fatalf("preflight answer: %v", err)
+		}
+		return res
+	}
+	res := invoke(`{"enrollhookCheck":{"configurationId":"` + graphemu.ConfigESP + `"}}`)
+	if !res.Ready || len(res.Report) < 4 || !strings.HasPrefix(res.Report[0], "credential    ok") {
+		t.Errorf("preflight = %+v", res)
+	}
+	emuState.SetPermission(graphemu.PermissionNone)
+	res = invoke(`{"enrollhookCheck":{"configurationId":"` + graphemu.ConfigESP + `"}}`)
+	if res.Ready || !strings.Contains(strings.Join(res.Report, "\n"), "permission    FAIL") {
+		t.Errorf("preflight without permission = %+v", res)
+	}
+	if res := invoke(`{"enrollhookCheck":{"configurationId":"../x"}}`); res.Ready || len(res.Report) != 1 {
+		t.Errorf("preflight with a bad id = %+v", res)
+	}
+	emuState.SetPermission(graphemu.PermissionReadWrite)
+	raw, err := os.ReadFile("../../events/generic-approved.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := fn.invoke(t, resign(t, raw, rieSecret, false)); out.StatusCode != http.StatusOK {
+		t.Errorf("API Gateway event after the preflight: %d %s", out.StatusCode, out.Body)
+	}
+}

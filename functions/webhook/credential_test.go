@@ -1,0 +1,294 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/google/uuid"
+
+	"github.com/enrollhook/enrollhook/pkg/config"
+	"github.com/enrollhook/enrollhook/pkg/graphemu"
+	"github.com/enrollhook/enrollhook/pkg/identity"
+	"github.com/enrollhook/enrollhook/pkg/identity/identitytest"
+	"github.com/enrollhook/enrollhook/pkg/source/generic"
+)
+
+const (
+	fedTenant = "8a1b2c3d-0000-4000-8000-00000000a11c"
+	fedApp    = "5f6e7d8c-0000-4000-8000-0000000000a9"
+	fedSecret = "whsec_Y3JlZGVudGlhbC10ZXN0LXNlY3JldC0wMTIzNDU2"
+)
+
+// fedRig is the function configured for aws-federation in the global cloud,
+// with a fake STS, a fake Entra (its tokens issued by the Graph emulator, so
+// Graph accepts them) and the emulator as Graph over plain http on
+// loopback.
+type fedRig struct {
+	emu   *graphemu.Server
+	graph *httptest.Server
+	entra *identitytest.Entra
+	sts   *identitytest.STS
+	env   map[string]string
+	logs  *bytes.Buffer
+}
+
+func newFedRig(t *testing.T, fics func(sts *identitytest.STS) []identitytest.FederatedCredential, emuOpts *graphemu.Options) *fedRig {
+	t.Helper()
+	r := &fedRig{emu: graphemu.New(emuOpts), sts: identitytest.NewSTS(nil), logs: &bytes.Buffer{}}
+	r.graph = httptest.NewServer(r.emu)
+	t.Cleanup(r.graph.Close)
+	t.Cleanup(r.sts.Close)
+	fc := []identitytest.FederatedCredential{r.sts.Federated("api://AzureADTokenExchange")}
+	if fics != nil {
+		fc = fics(r.sts)
+	}
+	r.entra = identitytest.NewEntra(&identitytest.EntraOptions{TenantID: fedTenant, ClientID: fedApp, Federated: fc,
+		Mint: identitytest.EmulatorMint(r.emu, graphemu.TokenPath, graphemu.DefaultIdentityHeader)})
+	t.Cleanup(r.entra.Close)
+	redir := identitytest.NewRedirect().Route("login.microsoftonline.com", r.entra.Server())
+	credentialOptions = &identity.Options{
+		ClientOptions:            policy.ClientOptions{Transport: redir, Retry: policy.RetryOptions{RetryDelay: 5 * time.Millisecond, MaxRetryDelay: 20 * time.Millisecond}},
+		DisableInstanceDiscovery: true,
+		AWSConfig:                r.sts.AWSConfig("eu-west-1"),
+	}
+	t.Cleanup(func() { credentialOptions = nil })
+	r.env = map[string]string{
+		config.EnvCredential: config.CredentialAWS, config.EnvTenantID: fedTenant, config.EnvClientID: fedApp,
+		config.EnvAWSRegion: "eu-west-1", config.EnvGraphURL: r.graph.URL + "/beta",
+		config.SecretKey(generic.Name): fedSecret,
+	}
+	return r
+}
+
+func (r *fedRig) getenv(k string) string { return r.env[k] }
+
+// deliver posts the approved sample, signed now, through the handler build
+// wired.
+func (r *fedRig) deliver(t *testing.T, h http.Handler) *httptest.ResponseRecorder {
+	t.Helper()
+	raw, err := os.ReadFile("../../events/generic-approved.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, route, _, _, err := sample(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr, err := generic.Sign(fedSecret, "msg_"+uuid.NewString(), time.Now(), body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodPost, route, bytes.NewReader(body))
+	req.Header = hdr
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func (r *fedRig) build(t *testing.T) http.Handler {
+	t.Helper()
+	h, _, err := build(r.getenv, slog.New(slog.NewJSONHandler(r.logs, nil)), false)
+	if err != nil {
+		t.Fatalf("build = %v", err)
+	}
+	return h
+}
+
+// TestAWSFederationThroughTheHandler: a delivery reaches Graph with the
+// token Entra exchanged for the STS assertion; the token is fetched once for
+// several deliveries and appears in no log line.
+func TestAWSFederationThroughTheHandler(t *testing.T) {
+	r := newFedRig(t, nil, nil)
+	h := r.build(t)
+	for i := 0; i < 3; i++ {
+		if rec := r.deliver(t, h); rec.Code != http.StatusOK {
+			t.Fatalf("delivery %d: %d %s\n%s", i+1, rec.Code, rec.Body, r.logs)
+		}
+	}
+	if n, m := len(r.entra.Requests()), len(r.sts.Requests()); n != 1 || m != 1 {
+		t.Errorf("Entra token requests = %d, STS requests = %d; want 1 and 1 for three deliveries", n, m)
+	}
+	if r.emu.Writes() != 3 {
+		t.Errorf("Graph writes = %d, want 3", r.emu.Writes())
+	}
+	for _, tok := range r.entra.Issued() {
+		if strings.Contains(r.logs.String(), tok) {
+			t.Error("the log contains the Graph token")
+		}
+	}
+	if strings.Contains(r.logs.String(), "eyJ") {
+		t.Error("the log contains a JWT (the STS assertion)")
+	}
+}
+
+// TestCredentialFailuresAnswerWithoutDetail: the caller gets 503 (no token)
+// or 502 (Graph refused the token) with a fixed text, and the operator's log
+// names the mode and the most likely missing step.
+func TestCredentialFailuresAnswerWithoutDetail(t *testing.T) {
+	tests := []struct {
+		name     string
+		fics     func(*identitytest.STS) []identitytest.FederatedCredential
+		setup    func(*fedRig)
+		emuOpts  *graphemu.Options
+		status   int
+		problem  string
+		logWants []string
+	}{
+		{"federation disabled", nil, func(r *fedRig) {
+			r.sts.Fail(1, 403, "OutboundWebIdentityFederationDisabledException", "Outbound web identity federation is disabled")
+		}, nil, 503, "graph-unavailable", []string{`"mode":"aws-federation"`, "aws iam enable-outbound-web-identity-federation"}},
+		{"wrong audience on the credential", func(s *identitytest.STS) []identitytest.FederatedCredential {
+			return []identitytest.FederatedCredential{s.Federated("api://AzureADTokenExchangeUSGov")}
+		}, nil, nil, 503, "graph-unavailable", []string{`"mode":"aws-federation"`, "AADSTS700212", "audience api://AzureADTokenExchange"}},
+		{"token endpoint 400", nil, func(r *fedRig) { r.entra.Fail(1, 400) }, nil,
+			503, "graph-unavailable", []string{`"mode":"aws-federation"`, "AADSTS900144"}},
+		{"token endpoint 500", nil, func(r *fedRig) { r.entra.Fail(10, 500) }, nil,
+			503, "graph-unavailable", []string{`"mode":"aws-federation"`, "usually transient"}},
+		// The tenant is in US Government; the function says global.
+		{"Graph refuses the token's audience", nil, nil, &graphemu.Options{Audiences: []string{"https://graph.microsoft.us"}}, 502, "graph-permission-denied", []string{"InvalidAuthenticationToken"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newFedRig(t, tt.fics, tt.emuOpts)
+			if tt.setup != nil {
+				tt.setup(r)
+			}
+			rec := r.deliver(t, r.build(t))
+			if rec.Code != tt.status {
+				t.Fatalf("status = %d, want %d: %s", rec.Code, tt.status, rec.Body)
+			}
+			var p map[string]any
+			if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || p["type"] != "urn:enrollhook:problem:"+tt.problem {
+				t.Errorf("answer = %s, want problem %s", rec.Body, tt.problem)
+			}
+			body := rec.Body.String()
+			for _, leak := range []string{"AADSTS", "sts:", "aws-federation", "enable-outbound", "federated", "login.microsoftonline", fedTenant, fedApp, "eu-west-1"} {
+				if strings.Contains(body, leak) {
+					t.Errorf("the answer carries %q: %s", leak, body)
+				}
+			}
+			for _, w := range tt.logWants {
+				if !strings.Contains(r.logs.String(), w) {
+					t.Errorf("the log lacks %q:\n%s", w, r.logs)
+				}
+			}
+		})
+	}
+}
+
+// TestColdStartListsEveryCredentialProblem: a misconfigured mode fails the
+// cold start, every problem together.
+func TestColdStartListsEveryCredentialProblem(t *testing.T) {
+	env := map[string]string{config.EnvCredential: config.CredentialAWS, config.EnvCloud: "mars",
+		config.EnvClientSecret: "left-over", config.SecretKey(generic.Name): fedSecret}
+	_, _, err := build(func(k string) string { return env[k] }, slog.New(slog.DiscardHandler), true)
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("build = %v, want *config.Error", err)
+	}
+	for _, k := range []string{config.EnvCloud, config.EnvTenantID, config.EnvClientID, config.EnvAWSRegion, config.EnvClientSecret} {
+		if !strings.Contains(err.Error(), k) {
+			t.Errorf("cold-start error does not name %s: %v", k, err)
+		}
+	}
+	if strings.Contains(err.Error(), "left-over") {
+		t.Errorf("the error quotes the secret")
+	}
+}
+
+// TestBuildRunsEveryMode: build wires each mode (the credential is made at
+// cold start without a network call).
+func TestBuildRunsEveryMode(t *testing.T) {
+	dir := t.TempDir()
+	token := dir + "/token"
+	_ = os.WriteFile(token, []byte("header.payload.signature"), 0o600)
+	base := map[string]string{config.EnvTenantID: fedTenant, config.EnvClientID: fedApp, config.SecretKey(generic.Name): fedSecret}
+	for mode, extra := range map[string]map[string]string{
+		config.CredentialManagedI:  {config.EnvTenantID: "", config.EnvClientID: ""},
+		config.CredentialWorkloadI: {config.EnvFederatedTokenFile: token},
+		config.CredentialAWS:       {config.EnvAWSRegion: "eu-west-1"},
+		config.CredentialSecret:    {config.EnvClientSecret: "lab"},
+	} {
+		env := map[string]string{config.EnvCredential: mode}
+		for k, v := range base {
+			env[k] = v
+		}
+		for k, v := range extra {
+			env[k] = v
+		}
+		logs := &bytes.Buffer{}
+		if _, _, err := build(func(k string) string { return env[k] }, slog.New(slog.NewJSONHandler(logs, nil)), false); err != nil {
+			t.Errorf("build(%s) = %v", mode, err)
+		}
+		lab := strings.Contains(logs.String(), "for labs only")
+		if lab != (mode == config.CredentialSecret) {
+			t.Errorf("build(%s): lab warning = %v", mode, lab)
+		}
+		if strings.Contains(logs.String(), `"lab"`) {
+			t.Errorf("build(%s) logged the secret", mode)
+		}
+	}
+}
+
+// TestAWSFederationUnderRuntimeEmulator runs the real bootstrap as Lambda
+// runs it with aws-federation: the execution role's credentials in
+// AWS_ACCESS_KEY_ID and friends, AWS_REGION set, the SDK's default
+// configuration chain. STS is the fake (AWS_ENDPOINT_URL_STS), Entra the TLS
+// fake (AZURE_AUTHORITY_HOST, its certificate trusted through
+// SSL_CERT_FILE), Graph the emulator.
+func TestAWSFederationUnderRuntimeEmulator(t *testing.T) {
+	r := newFedRig(t, nil, nil)
+	credentialOptions = nil // the bootstrap builds its own
+	certFile := t.TempDir() + "/entra.pem"
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: r.entra.Server().Certificate().Raw})
+	if err := os.WriteFile(certFile, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{
+		"ENROLLHOOK_CREDENTIAL=aws-federation",
+		"AZURE_TENANT_ID=" + fedTenant, "AZURE_CLIENT_ID=" + fedApp,
+		"AZURE_AUTHORITY_HOST=" + r.entra.URL(),
+		"SSL_CERT_FILE=" + certFile,
+		"AWS_ENDPOINT_URL_STS=" + r.sts.URL(),
+		"AWS_ACCESS_KEY_ID=AKIAEXECUTIONROLE", "AWS_SECRET_ACCESS_KEY=execution-role-secret", "AWS_SESSION_TOKEN=execution-role-session",
+		"ENROLLHOOK_GRAPH_URL=" + r.graph.URL + "/beta",
+		"ENROLLHOOK_SECRET_GENERIC=" + rieSecret,
+	}
+	fn := startRIE(t, env...)
+	raw, err := os.ReadFile("../../events/generic-approved.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if out := fn.invoke(t, resign(t, raw, rieSecret, false)); out.StatusCode != http.StatusOK {
+			t.Fatalf("invoke %d: %d %s\n%s", i+1, out.StatusCode, out.Body, fn.logs.String())
+		}
+	}
+	sr := r.sts.Requests()
+	if len(sr) != 1 || sr[0].Region != "eu-west-1" || !sr[0].Signed || sr[0].Audience[0] != "api://AzureADTokenExchange" {
+		t.Errorf("STS requests = %+v, want one signed for eu-west-1 with the Entra audience", sr)
+	}
+	if er := r.entra.Requests(); len(er) != 1 || er[0].Flow != "assertion" || er[0].AssertionSubject != identitytest.DefaultRoleARN {
+		t.Errorf("Entra requests = %+v, want one assertion exchange for the role", er)
+	}
+	logs := fn.logs.String()
+	for _, s := range append(r.entra.Issued(), "execution-role-secret", "execution-role-session", "eyJ") {
+		if strings.Contains(logs, s) {
+			t.Errorf("the function's log contains a token or a credential")
+		}
+	}
+	if !strings.Contains(logs, `"mode":"aws-federation"`) {
+		t.Errorf("the log does not show the credential mode:\n%s", logs)
+	}
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/enrollhook/enrollhook/pkg/config"
+	"github.com/enrollhook/enrollhook/pkg/signature"
+	"github.com/enrollhook/enrollhook/pkg/source/generic"
+	"github.com/enrollhook/enrollhook/pkg/source/jira"
+	"github.com/enrollhook/enrollhook/pkg/source/servicenow"
+)
+
+func TestSignITSM(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	body := []byte(`{"webhookEvent":"jira:issue_updated"}`)
+	std := func(secret, id string, body []byte) (http.Header, error) {
+		h := http.Header{}
+		h.Set("webhook-id", id)
+		h.Set("x-secret-used", secret)
+		return h, nil
+	}
+
+	h, handled, err := signITSM("/hooks/jira", "", "delivery-1", body, env(nil), std)
+	if !handled || err != nil || signature.VerifyHub([]string{jira.DevelopmentSecret}, h.Get("X-Hub-Signature"), body) != nil ||
+		h.Get(jira.HeaderIdentifier) != "delivery-1" {
+		t.Errorf("jira with the development secret: %v %v %v", h, handled, err)
+	}
+	h, _, _ = signITSM("/hooks/jira", "", "d", body, env(map[string]string{"ENROLLHOOK_SECRET_JIRA": "from-the-environment"}), std)
+	if signature.VerifyHub([]string{"from-the-environment"}, h.Get("X-Hub-Signature"), body) != nil {
+		t.Errorf("jira does not sign with ENROLLHOOK_SECRET_JIRA")
+	}
+	h, _, _ = signITSM("/hooks/servicenow", "", "id-1", body, env(nil), std)
+	if h.Get("x-secret-used") != servicenow.DevelopmentSecret {
+		t.Errorf("servicenow default secret: %v", h)
+	}
+	h, _, _ = signITSM("/hooks/servicenow", "basic:svc:pw:x", "id-1", body, env(nil), std)
+	if signature.VerifyBasic(signature.BasicCredentials{User: "svc", Password: "pw:x"}, h.Get("Authorization")) != nil {
+		t.Errorf("servicenow basic: %v", h)
+	}
+	if _, handled, _ := signITSM("/hooks/generic", "", "id", body, env(nil), std); handled {
+		t.Errorf("generic handled by signITSM")
+	}
+}
+
+func TestITSMDevOverrides(t *testing.T) {
+	o := map[string]string{}
+	itsmDevOverrides(func(string) string { return "" }, o)
+	if o[config.SecretKey("servicenow")] != servicenow.DevelopmentSecret || o[config.SecretKey("jira")] != jira.DevelopmentSecret ||
+		o[config.EnvJiraFieldConfiguration] != "customfield_10150" {
+		t.Errorf("overrides = %v", o)
+	}
+	if !generic.IsDevelopmentSecret(servicenow.DevelopmentSecret) {
+		t.Errorf("ServiceNow's development secret is not the one the cold start refuses")
+	}
+	o = map[string]string{}
+	itsmDevOverrides(func(k string) string {
+		if k == config.EnvJiraFieldGroup {
+			return "customfield_1"
+		}
+		return ""
+	}, o)
+	if _, set := o[config.EnvJiraFieldConfiguration]; set {
+		t.Errorf("an operator's partial mapping was completed from the samples: %v", o)
+	}
+}
+
+// TestBuildRefusesJiraDevSecretAndPartialMapping: outside the emulator the
+// published Jira secret fails the cold start, and so does a partial field
+// mapping, every problem listed.
+func TestBuildRefusesJiraDevSecretAndPartialMapping(t *testing.T) {
+	env := map[string]string{
+		"ENROLLHOOK_SECRET_JIRA":            jira.DevelopmentSecret,
+		"ENROLLHOOK_JIRA_FIELD_GROUP":       "customfield_10152",
+		"ENROLLHOOK_JIRA_FIELD_FILTER_TYPE": "sometimes",
+	}
+	_, _, err := build(func(k string) string { return env[k] }, slog.New(slog.NewTextHandler(io.Discard, nil)), true)
+	var cerr *config.Error
+	if !errors.As(err, &cerr) {
+		t.Fatalf("build = %v, want a configuration error", err)
+	}
+	all := strings.Join(cerr.Problems, "\n")
+	for _, want := range []string{"ENROLLHOOK_SECRET_JIRA is the published development secret", config.EnvJiraFieldConfiguration,
+		config.EnvJiraFieldAssignment, config.EnvJiraFieldFilterType, config.EnvJiraApprovedStatus} {
+		if !strings.Contains(all, want) {
+			t.Errorf("problems lack %q:\n%s", want, all)
+		}
+	}
+	if strings.Contains(all, jira.DevelopmentSecret) {
+		t.Errorf("problems quote the secret")
+	}
+}

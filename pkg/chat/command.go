@@ -1,0 +1,167 @@
+package chat
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
+)
+
+// Verb is what a command asks for.
+type Verb string
+
+// Verbs of the command language.
+const (
+	VerbHelp   Verb = "help"
+	VerbShow   Verb = "show"
+	VerbAssign Verb = "assign"
+)
+
+// Command is one parsed chat command.
+type Command struct {
+	Verb            Verb
+	ConfigurationID string
+	AssignmentID    string
+	// Target is set for VerbAssign: the Graph target as the PATCH sends it.
+	Target *change.Target
+}
+
+// ParseError says why a command text is not a command. Its message never
+// quotes the text: it names the part that is wrong.
+type ParseError struct{ Reason string }
+
+func (e *ParseError) Error() string { return "chat: " + e.Reason }
+
+// ErrEmpty is returned by Parse for a text without a command.
+var ErrEmpty = &ParseError{Reason: "no command given"}
+
+// maxWords bounds the work one command can cause; the longest valid
+// command has 10 words.
+const maxWords = 16
+
+// Parse reads a command text (what follows /intune, or the Teams message
+// without the mention). Keywords are matched without regard to case; ids
+// are kept as written. Errors are *ParseError.
+//
+//	help
+//	show <configurationId> <assignmentId>
+//	assign <configurationId> <assignmentId> <target> [filter <filterId> include|exclude | filter none]
+//	target: group <groupId> | exclude <groupId> | alldevices | allusers | collection <collectionId>
+func Parse(text string) (*Command, error) {
+	words := strings.Fields(text)
+	if len(words) == 0 {
+		return nil, ErrEmpty
+	}
+	if len(words) > maxWords {
+		return nil, &ParseError{Reason: "the command has too many words"}
+	}
+	switch Verb(strings.ToLower(words[0])) {
+	case VerbHelp, "?", "usage":
+		return &Command{Verb: VerbHelp}, nil
+	case VerbShow, "get":
+		c, rest, err := keys(VerbShow, words[1:])
+		if err != nil {
+			return nil, err
+		}
+		if len(rest) > 0 {
+			return nil, &ParseError{Reason: "show takes only a configuration id and an assignment id"}
+		}
+		return c, nil
+	case VerbAssign, "set":
+		c, rest, err := keys(VerbAssign, words[1:])
+		if err != nil {
+			return nil, err
+		}
+		if c.Target, rest, err = target(rest); err != nil {
+			return nil, err
+		}
+		if err := filter(c.Target, rest); err != nil {
+			return nil, err
+		}
+		return c, nil
+	default:
+		return nil, &ParseError{Reason: "unknown command; the commands are assign, show and help"}
+	}
+}
+
+func keys(v Verb, words []string) (*Command, []string, error) {
+	if len(words) < 2 {
+		return nil, nil, &ParseError{Reason: string(v) + " needs a configuration id and an assignment id"}
+	}
+	if !change.ValidKey(words[0]) {
+		return nil, nil, &ParseError{Reason: "the configuration id must be 1 to 256 letters, digits, '-' or '_'"}
+	}
+	if !change.ValidKey(words[1]) {
+		return nil, nil, &ParseError{Reason: "the assignment id must be 1 to 256 letters, digits, '-' or '_'"}
+	}
+	return &Command{Verb: v, ConfigurationID: words[0], AssignmentID: words[1]}, words[2:], nil
+}
+
+func target(words []string) (*change.Target, []string, error) {
+	if len(words) == 0 {
+		return nil, nil, &ParseError{Reason: "assign needs a target: group, exclude, alldevices, allusers or collection"}
+	}
+	withID := func(typ, what string) (*change.Target, []string, error) {
+		if len(words) < 2 || isKeyword(words[1]) {
+			return nil, nil, &ParseError{Reason: strings.ToLower(words[0]) + " needs " + what}
+		}
+		t := &change.Target{ODataType: typ}
+		if typ == change.TypeCMCollection {
+			t.CollectionID = words[1]
+		} else {
+			t.GroupID = words[1]
+		}
+		return t, words[2:], nil
+	}
+	switch strings.ToLower(words[0]) {
+	case "group":
+		return withID(change.TypeGroup, "a group id (an Entra group object id)")
+	case "exclude", "exclusion":
+		return withID(change.TypeExclusion, "a group id (an Entra group object id)")
+	case "collection":
+		return withID(change.TypeCMCollection, "a collection id (e.g. SMS00001)")
+	case "alldevices", "all-devices":
+		return &change.Target{ODataType: change.TypeAllDevices}, words[1:], nil
+	case "allusers", "all-users", "alllicensedusers":
+		return &change.Target{ODataType: change.TypeAllLicensed}, words[1:], nil
+	default:
+		return nil, nil, &ParseError{Reason: "unknown target; use group, exclude, alldevices, allusers or collection"}
+	}
+}
+
+func filter(t *change.Target, words []string) error {
+	if len(words) == 0 {
+		return nil
+	}
+	if !strings.EqualFold(words[0], "filter") {
+		return &ParseError{Reason: "after the target only a filter may follow: filter <filterId> include|exclude, or filter none"}
+	}
+	switch {
+	case len(words) == 2 && strings.EqualFold(words[1], change.FilterNone):
+		t.FilterType = change.FilterNone
+		return nil
+	case len(words) == 3 && !isKeyword(words[1]):
+		mode := strings.ToLower(words[2])
+		if mode != change.FilterInclude && mode != change.FilterExclude {
+			return &ParseError{Reason: "a filter is include or exclude"}
+		}
+		t.FilterID, t.FilterType = words[1], mode
+		return nil
+	default:
+		return &ParseError{Reason: "filter needs a filter id and include or exclude (or: filter none)"}
+	}
+}
+
+func isKeyword(w string) bool {
+	switch strings.ToLower(w) {
+	case "filter", "include", "exclude", "none", "group", "alldevices", "allusers", "collection":
+		return true
+	}
+	return false
+}
+
+// IsParseError reports whether err is a *ParseError.
+func IsParseError(err error) bool {
+	var pe *ParseError
+	return errors.As(err, &pe)
+}

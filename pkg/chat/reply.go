@@ -1,0 +1,259 @@
+package chat
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
+)
+
+// Status is the outcome a reply reports, also logged as the outcome.
+type Status string
+
+// Statuses of a reply.
+const (
+	StatusApplied Status = "applied" // the change is in Intune
+	StatusShown   Status = "shown"   // show answered
+	StatusHelp    Status = "help"    // help asked for
+	StatusUsage   Status = "usage"   // not a command: usage help
+	StatusRefused Status = "refused" // the user may not run commands
+	StatusInvalid Status = "invalid" // a command with invalid values
+	StatusFailed  Status = "failed"  // Graph refused or failed
+	StatusPending Status = "pending" // still working after the sender's deadline
+)
+
+// Reply is what the chat user sees, before a sender renders it in its own
+// format. Lines use the markup Slack and Teams share: `code` only. No line
+// quotes a secret, a signature, a token, a Graph URL or Graph's raw body;
+// ids appear only once validated.
+type Reply struct {
+	Status Status
+	Lines  []string
+	// Public marks a reply every member of the channel may see (an
+	// outcome); help, usage and refusals stay with the user.
+	Public bool
+}
+
+// Text joins the lines with sep.
+func (r *Reply) Text(sep string) string { return strings.Join(r.Lines, sep) }
+
+func usageLines(prefix string) []string {
+	if prefix == "" {
+		prefix = "/intune"
+	}
+	return []string{
+		"Usage:",
+		"`" + prefix + " assign <configurationId> <assignmentId> <target> [filter <filterId> include|exclude]`",
+		"Targets: `group <groupId>`, `exclude <groupId>`, `alldevices`, `allusers` or `collection <collectionId>`; `filter none` removes a filter.",
+		"`" + prefix + " show <configurationId> <assignmentId>`",
+		"`" + prefix + " help`",
+	}
+}
+
+// Help is the answer to help.
+func Help(prefix string) *Reply {
+	return &Reply{Status: StatusHelp, Lines: append([]string{
+		"enrollhook changes one Intune enrollment configuration assignment through Microsoft Graph. Your command is the approval, and it is logged with your user id."},
+		usageLines(prefix)...)}
+}
+
+// Usage answers a text that is not a command: the reason and the usage.
+func Usage(prefix string, err error) *Reply {
+	reason := "that is not a command"
+	var pe *ParseError
+	if errors.As(err, &pe) {
+		reason = pe.Reason
+	}
+	return &Reply{Status: StatusUsage, Lines: append([]string{"Nothing was changed: " + reason + "."}, usageLines(prefix)...)}
+}
+
+// Refused answers a user who may not run commands.
+func Refused(inv *Invocation) *Reply {
+	msg := "you may not run enrollhook commands"
+	var r *Refusal
+	if errors.As(inv.Denied, &r) {
+		msg = r.Message
+	}
+	lines := []string{"Refused, nothing was changed: " + msg + "."}
+	if safeID(inv.User) {
+		lines = append(lines, "Your user id: `"+inv.User+"`")
+	}
+	return &Reply{Status: StatusRefused, Lines: lines}
+}
+
+// Invalid answers an assign command whose values are not a valid change.
+func Invalid(err error) *Reply {
+	lines := []string{"Nothing was changed: the command has invalid values."}
+	var ce *change.Error
+	if errors.As(err, &ce) {
+		for _, f := range ce.Fields {
+			lines = append(lines, "- "+fieldWord(f.Field)+" "+f.Reason)
+		}
+	}
+	return &Reply{Status: StatusInvalid, Lines: lines}
+}
+
+// fieldWord names a JSON pointer of a change in the command's words.
+func fieldWord(pointer string) string {
+	switch pointer {
+	case "/configurationId":
+		return "the configuration id"
+	case "/assignmentId":
+		return "the assignment id"
+	case "/assignment/target/groupId":
+		return "the group id"
+	case "/assignment/target/collectionId":
+		return "the collection id"
+	case "/assignment/target/deviceAndAppManagementAssignmentFilterId":
+		return "the filter id"
+	case "/assignment/target/deviceAndAppManagementAssignmentFilterType":
+		return "the filter"
+	case "/assignment/target/@odata.type":
+		return "the target"
+	}
+	if strings.HasPrefix(pointer, "/ticket") {
+		return "your user or workspace id"
+	}
+	return "the value at " + pointer
+}
+
+// Applied reports a change Graph applied; body is the assignment as Graph
+// holds it afterwards (nil when it could not be read back).
+func Applied(inv *Invocation, req *change.Request, body json.RawMessage, graphRequestID string) *Reply {
+	lines := []string{"Done: assignment `" + req.AssignmentID + "` of configuration `" + req.ConfigurationID + "` now targets " + describe(body, req.Assignment.Target) + "."}
+	lines = append(lines, "Requested and approved by "+actor(inv)+" with this command.")
+	if safeID(graphRequestID) {
+		lines = append(lines, "Graph request id: `"+graphRequestID+"`")
+	}
+	return &Reply{Status: StatusApplied, Lines: lines, Public: true}
+}
+
+// Shown answers show with the assignment as Graph holds it.
+func Shown(cmd *Command, body json.RawMessage) *Reply {
+	return &Reply{Status: StatusShown, Lines: []string{"Assignment `" + cmd.AssignmentID + "` of configuration `" + cmd.ConfigurationID + "` targets " + describe(body, nil) + "."}}
+}
+
+// Failed reports a Graph call that did not succeed. err is the *change.Error
+// of the Graph client; its message is caller-safe by contract. requestID is
+// ours, for the operator's log.
+func Failed(cmd *Command, err error, requestID string) *Reply {
+	what := "The change was not applied"
+	if cmd != nil && cmd.Verb == VerbShow {
+		what = "The assignment could not be read"
+	}
+	var ce *change.Error
+	if !errors.As(err, &ce) || ce.Code == change.CodeInternal {
+		return &Reply{Status: StatusFailed, Lines: []string{what + ": an internal error occurred; the operator's log has request id `" + safeOr(requestID) + "`."}}
+	}
+	lines := []string{what + ": " + ce.Message + "."}
+	if ce.Code == change.CodeTimeout && (cmd == nil || cmd.Verb == VerbAssign) {
+		// Out of time after the PATCH was sent: Graph may have applied it.
+		lines[0] = "The outcome is unknown, the change may or may not be applied: " + ce.Message + ". Check with `show`."
+	}
+	switch ce.Code {
+	case change.CodeUnavailable, change.CodeTimeout:
+		retry := "in a minute"
+		if ce.RetryAfter > 0 {
+			retry = "in " + strconv.Itoa(int(ce.RetryAfter.Seconds()+0.999)) + " s"
+		}
+		lines = append(lines, "Try again "+retry+".")
+	case change.CodeInvalid:
+		for _, f := range ce.Fields {
+			lines = append(lines, "- "+fieldWord(f.Field)+" "+f.Reason)
+		}
+	}
+	lines = append(lines, "Request id: `"+safeOr(requestID)+"`")
+	return &Reply{Status: StatusFailed, Lines: lines}
+}
+
+// Pending answers when the Graph call has not finished by the sender's
+// deadline. followUp says whether the outcome will be posted later.
+func Pending(cmd *Command, followUp bool) *Reply {
+	what := "Still working on the change"
+	if cmd != nil && cmd.Verb == VerbShow {
+		what = "Still reading the assignment"
+	}
+	line := what + "; Graph is slow to answer."
+	if followUp {
+		line += " The outcome will follow in this conversation."
+	} else {
+		line += " This chat cannot receive a later answer: check with `show` in a minute."
+	}
+	return &Reply{Status: StatusPending, Lines: []string{line}}
+}
+
+func actor(inv *Invocation) string {
+	if safeID(inv.User) {
+		return "`" + inv.User + "`"
+	}
+	return "you"
+}
+
+// safeID reports whether s may be shown: ids of Slack, Teams and Graph
+// are short runs of letters, digits and a few separators.
+func safeID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == ':' || c == '.' || c == '@') {
+			return false
+		}
+	}
+	return true
+}
+
+func safeOr(id string) string {
+	if safeID(id) {
+		return id
+	}
+	return "unknown"
+}
+
+// describe names the target Graph holds (from body), else the target sent.
+func describe(body json.RawMessage, sent *change.Target) string {
+	var a struct {
+		Target *change.Target `json:"target"`
+	}
+	t := sent
+	if len(body) > 0 && json.Unmarshal(body, &a) == nil && a.Target != nil {
+		t = a.Target
+	}
+	if t == nil {
+		return "a target enrollhook could not read"
+	}
+	var s string
+	switch "#" + strings.TrimPrefix(t.ODataType, "#") {
+	case change.TypeGroup:
+		s = "group " + code(t.GroupID)
+	case change.TypeExclusion:
+		s = "the exclusion of group " + code(t.GroupID)
+	case change.TypeAllDevices:
+		s = "all devices"
+	case change.TypeAllLicensed:
+		s = "all licensed users"
+	case change.TypeCMCollection:
+		s = "Configuration Manager collection " + code(t.CollectionID)
+	case change.TypeScopeTagGroup:
+		s = "the scope tag group " + code(t.EntraObjectID)
+	default:
+		s = "a target of another type"
+	}
+	switch t.FilterType {
+	case change.FilterInclude, change.FilterExclude:
+		s += ", filter " + code(t.FilterID) + " (" + t.FilterType + ")"
+	default:
+		s += ", no filter"
+	}
+	return s
+}
+
+func code(id string) string {
+	if safeID(id) {
+		return "`" + id + "`"
+	}
+	return "(an id enrollhook does not show)"
+}

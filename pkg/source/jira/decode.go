@@ -1,0 +1,336 @@
+package jira
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
+)
+
+// Webhook is the part of a Jira issue event the adapter reads
+// (reference/webhooks.md §2.1). Jira adds fields over time; unknown ones are
+// ignored.
+type Webhook struct {
+	WebhookEvent string     `json:"webhookEvent"`
+	User         *User      `json:"user"`
+	Issue        *Issue     `json:"issue"`
+	Changelog    *Changelog `json:"changelog"`
+}
+
+// Issue is the issue of an event, in the REST API's shape.
+type Issue struct {
+	Key    string                     `json:"key"`
+	Self   string                     `json:"self"`
+	Fields map[string]json.RawMessage `json:"fields"`
+}
+
+// User is a Jira user as webhooks send it; emailAddress is often withheld.
+type User struct {
+	AccountID    string `json:"accountId"`
+	DisplayName  string `json:"displayName"`
+	EmailAddress string `json:"emailAddress"`
+}
+
+// String names the user for the audit trail: e-mail, else account id,
+// else display name.
+func (u *User) String() string {
+	if u == nil {
+		return ""
+	}
+	for _, s := range []string{u.EmailAddress, u.AccountID, u.DisplayName} {
+		if s = strings.TrimSpace(s); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// Changelog lists what the event changed.
+type Changelog struct {
+	Items []ChangelogItem `json:"items"`
+}
+
+// ChangelogItem is one changed field.
+type ChangelogItem struct {
+	Field      string `json:"field"`
+	FieldID    string `json:"fieldId"`
+	FromString string `json:"fromString"`
+	ToString   string `json:"toString"`
+}
+
+var issueKeyRE = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,49}-[0-9]{1,18}$`)
+
+// Decode takes either shape. A body with "ticket" is the generic envelope
+// (Jira Automation) and is decoded exactly as on /hooks/generic, its system
+// defaulting to jira. A body with "issue" or "webhookEvent" is Jira's own
+// webhook: an event that does not approve the issue is refused with
+// CodeNotApproved before its fields are read (a Jira webhook fires for
+// every update its filter matches; most are not approvals, and a later edit
+// of an approved issue must not apply anything); an approving event is
+// mapped through Options and validated, every invalid field reported with
+// its pointer into the Jira body. Errors are *change.Error with
+// CodeMalformed, CodeInvalid or CodeNotApproved.
+func (s *Source) Decode(body []byte, opts *change.Options) (*change.Request, error) {
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(body, &probe); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return nil, change.Invalid(change.FieldError{Field: "", Reason: "the body must be a JSON object"})
+		}
+		return nil, &change.Error{Code: change.CodeMalformed, Message: "the body is not well-formed JSON", Err: err}
+	}
+	_, envelope := probe["ticket"]
+	_, issue := probe["issue"]
+	_, event := probe["webhookEvent"]
+	switch {
+	case envelope && !issue:
+		r, err := change.Decode(body, opts)
+		if err != nil {
+			return nil, err
+		}
+		if r.Ticket.System == "" {
+			r.Ticket.System = System
+		}
+		return r, nil
+	case issue || event:
+		return s.decodeWebhook(body, opts)
+	default:
+		return nil, change.Invalid(change.FieldError{Field: "", Reason: "must be a Jira webhook event (webhookEvent, issue, changelog) or the generic envelope (ticket, configurationId, assignmentId, assignment)"})
+	}
+}
+
+func (s *Source) decodeWebhook(body []byte, opts *change.Options) (*change.Request, error) {
+	var w Webhook
+	if err := json.Unmarshal(body, &w); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return nil, change.Invalid(change.FieldError{Field: "/" + strings.ReplaceAll(te.Field, ".", "/"), Reason: "has the wrong JSON type"})
+		}
+		return nil, change.Invalid(change.FieldError{Field: "", Reason: "a property has the wrong JSON type"})
+	}
+	if !s.Mapped() {
+		return nil, change.Invalid(change.FieldError{Field: "/issue", Reason: "Jira's own webhook is not mapped on this receiver (ENROLLHOOK_JIRA_APPROVED_STATUS, ENROLLHOOK_JIRA_FIELD_*); send the generic envelope from Jira Automation instead"})
+	}
+	if w.Issue == nil {
+		return nil, change.Invalid(change.FieldError{Field: "/issue", Reason: "is required: the issue the event is about"})
+	}
+	if err := s.approves(&w); err != nil {
+		return nil, err
+	}
+	fields := change.DuplicateFields(body)
+	if !issueKeyRE.MatchString(w.Issue.Key) {
+		fields = append(fields, change.FieldError{Field: "/issue/key", Reason: "must be an issue key such as ITSM-42"})
+	}
+	get := func(field, at string) string {
+		v, ok := fieldString(w.Issue.Fields[field])
+		if !ok {
+			fields = append(fields, change.FieldError{Field: at, Reason: "must be text, a number or a select option"})
+		}
+		return strings.TrimSpace(v)
+	}
+	ptr := func(field string) string { return "/issue/fields/" + field }
+	configuration := get(s.opts.ConfigurationField, ptr(s.opts.ConfigurationField))
+	assignment := get(s.opts.AssignmentField, ptr(s.opts.AssignmentField))
+	short := change.ShortTarget{Type: "group"}
+	// Where each shorthand property comes from, for the field errors.
+	from := map[string]string{"/t": "/issue/fields", "/t/type": "/issue/fields"}
+	if t := s.opts.TargetType; t != "" {
+		if isField(t) {
+			short.Type, from["/t/type"] = get(t, ptr(t)), ptr(t)
+			if !jiraTargetType(short.Type) {
+				// Collections and scope tag groups need values no field maps.
+				return nil, change.Invalid(append(fields, change.FieldError{Field: ptr(t), Reason: "must be one of: group, exclusion, allUsers, allDevices"})...)
+			}
+		} else {
+			short.Type = t
+		}
+	}
+	if f := s.opts.GroupField; f != "" {
+		short.GroupID, from["/t/groupId"] = get(f, ptr(f)), ptr(f)
+		if !strings.EqualFold(short.Type, "group") && !strings.EqualFold(short.Type, "exclusion") {
+			short.GroupID = "" // a group field filled in for a target without a group
+		}
+	}
+	if f := s.opts.FilterField; f != "" {
+		short.FilterID, from["/t/filterId"] = get(f, ptr(f)), ptr(f)
+	}
+	if t := s.opts.FilterType; t != "" {
+		if isField(t) {
+			short.FilterType, from["/t/filterType"] = strings.ToLower(get(t, ptr(t))), ptr(t)
+		} else {
+			short.FilterType = t
+		}
+	}
+	if short.FilterID == "" && !isField(s.opts.FilterType) {
+		// A fixed mode applies only when the issue names a filter. A mode
+		// chosen on the issue without a filter stays, and is refused: it
+		// would otherwise widen the assignment silently.
+		short.FilterType = ""
+	}
+	target, tf := short.Target("/t", opts)
+	fields = append(fields, change.RemapFields(tf, from)...)
+	req := &change.Request{
+		Ticket: change.Ticket{
+			ID: w.Issue.Key, System: System, State: change.ApprovedState,
+			RequestedBy: reporter(w.Issue.Fields), ApprovedBy: w.User.String(), URL: browseURL(w.Issue.Self, w.Issue.Key),
+		},
+		ConfigurationID: configuration,
+		AssignmentID:    assignment,
+		Assignment:      change.Assignment{Target: target},
+	}
+	if req.Assignment.Target == nil {
+		req.Assignment.Target = &change.Target{ODataType: change.TypeAllDevices} // its errors are in tf
+	}
+	if err := req.Validate(opts); err != nil {
+		var ce *change.Error
+		if !errors.As(err, &ce) {
+			return nil, err
+		}
+		fields = append(fields, change.RemapFields(ce.Fields, map[string]string{
+			"/ticket/id":          "/issue/key",
+			"/ticket/approvedBy":  "/user",
+			"/ticket/requestedBy": "/issue/fields/reporter",
+			"/ticket/url":         "-",
+			"/ticket":             "/issue",
+			"/configurationId":    ptr(s.opts.ConfigurationField),
+			"/assignmentId":       ptr(s.opts.AssignmentField),
+			"/assignment":         "-",
+		})...)
+	}
+	if len(fields) > 0 {
+		return nil, change.Invalid(fields...)
+	}
+	req.Assignment.Target = target
+	req.Normalize()
+	return req, nil
+}
+
+// approves returns nil when the event approves the issue: its changelog
+// moves the issue into an approved status, or changes the approval field
+// to a value that reads approved. Anything else is CodeNotApproved.
+func (s *Source) approves(w *Webhook) error {
+	var items []ChangelogItem
+	if w.Changelog != nil {
+		items = w.Changelog.Items
+	}
+	for _, it := range items {
+		if strings.EqualFold(it.FieldID, "status") || it.FieldID == "" && strings.EqualFold(it.Field, "status") {
+			for _, st := range s.opts.ApprovedStatuses {
+				if strings.EqualFold(strings.TrimSpace(it.ToString), st) {
+					return nil
+				}
+			}
+		}
+		if f := s.opts.ApprovalField; f != "" && it.FieldID == f {
+			if v, _ := approvalValue(w.Issue.Fields[f]); strings.EqualFold(v, change.ApprovedState) {
+				return nil
+			}
+		}
+	}
+	return &change.Error{Code: change.CodeNotApproved, Message: "this Jira event does not approve the issue: it neither moves it into an approved status nor changes its approval field to approved; nothing was changed"}
+}
+
+// fieldString reads a custom field as text: a string, a number, a select
+// option ({"value": ...}) or an object with a name; null and absent read as
+// "". ok is false for other shapes.
+func fieldString(raw json.RawMessage) (string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", true
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		err := json.Unmarshal(raw, &s)
+		return s, err == nil
+	case '{':
+		var o struct {
+			Value *string `json:"value"`
+			Name  *string `json:"name"`
+		}
+		if json.Unmarshal(raw, &o) != nil {
+			return "", false
+		}
+		switch {
+		case o.Value != nil:
+			return *o.Value, true
+		case o.Name != nil:
+			return *o.Name, true
+		}
+		return "", false
+	case '[', 't', 'f':
+		return "", false
+	default:
+		var n json.Number
+		err := json.Unmarshal(raw, &n)
+		return n.String(), err == nil
+	}
+}
+
+// approvalValue reads an approval field: text or a select option, or a list
+// (JSM approvals) that reads approved only when every entry does.
+func approvalValue(raw json.RawMessage) (string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) > 0 && raw[0] == '[' {
+		var list []json.RawMessage
+		if json.Unmarshal(raw, &list) != nil || len(list) == 0 {
+			return "", false
+		}
+		for _, e := range list {
+			var o struct {
+				FinalDecision string `json:"finalDecision"`
+			}
+			v, ok := fieldString(e)
+			if !ok && json.Unmarshal(e, &o) == nil {
+				v, ok = o.FinalDecision, true
+			}
+			if !ok || !strings.EqualFold(v, change.ApprovedState) {
+				return "", false
+			}
+		}
+		return change.ApprovedState, true
+	}
+	return fieldString(raw)
+}
+
+// reporter names who asked: the issue's reporter, else its creator.
+func reporter(fields map[string]json.RawMessage) string {
+	for _, f := range []string{"reporter", "creator"} {
+		var u User
+		if raw, ok := fields[f]; ok && json.Unmarshal(raw, &u) == nil {
+			if s := u.String(); s != "" {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+// browseURL turns the issue's REST self link into the page people open.
+func browseURL(self, key string) string {
+	u, err := url.Parse(self)
+	if err != nil || u.Scheme != "https" || u.Host == "" || !issueKeyRE.MatchString(key) {
+		return ""
+	}
+	return "https://" + u.Host + "/browse/" + key
+}
+
+func isField(s string) bool {
+	n, ok := strings.CutPrefix(s, "customfield_")
+	return ok && n != "" && strings.Trim(n, "0123456789") == ""
+}
+
+// jiraTargetType reports whether t is a shorthand type a Jira mapping can
+// fill in: one without properties beyond a group.
+func jiraTargetType(t string) bool {
+	for _, k := range []string{"group", "exclusion", "allUsers", "allLicensedUsers", "allDevices"} {
+		if strings.EqualFold(t, k) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,12 @@
+// Package jira is the sender adapter for Jira Cloud and Jira Service
+// Management. It takes two shapes on one route: Jira's own webhook (an
+// issue event with webhookEvent, issue.fields and changelog), mapped onto a
+// change through configured custom fields and approved only by the event
+// that approves the issue; and the generic envelope, as a Jira Automation
+// "Send web request" rule posts it. Deliveries are authenticated with
+// X-Hub-Signature (sha256=<hex> HMAC of the raw body; Jira's header, not
+// GitHub's X-Hub-Signature-256); the delivery id is
+// X-Atlassian-Webhook-Identifier.
+//
+// It imports change and signature only; it never imports a sibling source.
+package jira

@@ -1,0 +1,129 @@
+package jira
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
+)
+
+// FuzzDecode: no panic; accepted input is an approved, valid change; errors
+// are coded client errors whose texts never quote a value of the input.
+func FuzzDecode(f *testing.F) {
+	seeds, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
+	for _, s := range seeds {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	src, _ := New(vecSecret, testOptions)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r, err := src.Decode(body, nil)
+		if err == nil {
+			if !r.Approved() || r.Ticket.ApprovedBy == "" {
+				t.Fatalf("accepted a change that is not approved: %+v", r.Ticket)
+			}
+			if err := r.Validate(nil); err != nil {
+				t.Fatalf("accepted a change that does not validate: %v", err)
+			}
+			return
+		}
+		var ce *change.Error
+		if !errors.As(err, &ce) || (ce.Code != change.CodeInvalid && ce.Code != change.CodeMalformed && ce.Code != change.CodeNotApproved) {
+			t.Fatalf("Decode error %v is not a coded client error", err)
+		}
+		for _, v := range stringValues(body) {
+			if len(v) < 8 || strings.Contains(fixedText, v) {
+				continue
+			}
+			if strings.Contains(ce.Message, v) {
+				t.Fatalf("message %q quotes the input value %q", ce.Message, v)
+			}
+			for _, fe := range ce.Fields {
+				if strings.Contains(fe.Reason, v) {
+					t.Fatalf("reason %q quotes the input value %q", fe.Reason, v)
+				}
+			}
+		}
+	})
+}
+
+// FuzzAuthenticate: no panic; an accepted delivery carries our signature of
+// its body; a refusal never quotes the header.
+func FuzzAuthenticate(f *testing.F) {
+	body := readTestdata(f, "vector6.json")
+	f.Add(vecSig, "3f1e2d4c-5b6a-4798-8a9b-0c1d2e3f4a5b", body)
+	f.Add("", "", []byte(nil))
+	f.Add("sha256="+strings.Repeat("g", 64), "x", body)
+	src, _ := New(vecSecret, nil)
+	f.Fuzz(func(t *testing.T, sig, id string, body []byte) {
+		h := http.Header{"X-Hub-Signature": {sig}, "X-Atlassian-Webhook-Identifier": {id}}
+		got, err := src.Authenticate(h, body, time.Time{})
+		if err == nil {
+			if !strings.EqualFold(strings.TrimSpace(sig), Sign(vecSecret, body).Get("X-Hub-Signature")) {
+				t.Fatalf("accepted a signature that does not match")
+			}
+			if got != "" && got != strings.TrimSpace(id) {
+				t.Fatalf("delivery id %q is not the identifier header", got)
+			}
+			return
+		}
+		var ce *change.Error
+		if !errors.As(err, &ce) || ce.Code != change.CodeUnauthenticated {
+			t.Fatalf("Authenticate error %v is not CodeUnauthenticated", err)
+		}
+		if len(sig) >= 8 && strings.Contains(ce.Message, sig) {
+			t.Fatalf("message %q quotes the signature", ce.Message)
+		}
+	})
+}
+
+// fixedText: words of our own messages and field names.
+var fixedText = func() string {
+	var b strings.Builder
+	for k, v := range change.ShortTypes {
+		b.WriteString(k + " " + v + " ")
+	}
+	for k := range change.Subtypes {
+		b.WriteString(k + " ")
+	}
+	b.WriteString("must be a Jira webhook event (webhookEvent, issue, changelog) or the generic envelope (ticket, configurationId, assignmentId, assignment) ")
+	b.WriteString("this Jira event does not approve the issue: it neither moves it into an approved status nor changes its approval field to approved; nothing was changed ")
+	b.WriteString("groupId collectionId targetType entraObjectId filterId filterType deviceAndAppManagementAssignmentFilterId deviceAndAppManagementAssignmentFilterType @odata.type source sourceId ")
+	b.WriteString("the body is not well-formed JSON; the request has invalid fields; unknown property; allowed: ")
+	return b.String()
+}()
+
+func stringValues(body []byte) []string {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return nil
+	}
+	var out []string
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			out = append(out, x)
+		case map[string]any:
+			for k, e := range x {
+				out = append(out, k)
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	return out
+}

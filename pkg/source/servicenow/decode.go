@@ -1,0 +1,271 @@
+package servicenow
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
+)
+
+// Payload is the approval contract a ServiceNow instance sends (README,
+// "ServiceNow"). Unknown properties are ignored everywhere except inside
+// data.intune, where a typo must not become a silent no-op.
+type Payload struct {
+	Type      string `json:"type,omitempty"`
+	Timestamp string `json:"timestamp,omitempty"`
+	Data      *Data  `json:"data"`
+}
+
+// Data is the payload's data object.
+type Data struct {
+	Approval *Approval `json:"approval"`
+	Record   *Record   `json:"record"`
+	Intune   *Intune   `json:"intune"`
+}
+
+// Approval is the sysapproval_approver record that decided.
+type Approval struct {
+	SysID       string          `json:"sys_id"`
+	State       string          `json:"state"`
+	SysModCount json.RawMessage `json:"sys_mod_count"`
+	Approver    User            `json:"approver"`
+	SourceTable string          `json:"source_table,omitempty"`
+	Comments    string          `json:"comments,omitempty"`
+}
+
+// Record is the approved task (change_request, sc_req_item, ...).
+type Record struct {
+	Table       string `json:"table,omitempty"`
+	SysID       string `json:"sys_id,omitempty"`
+	Number      string `json:"number"`
+	Approval    string `json:"approval,omitempty"`
+	RequestedBy User   `json:"requested_by"`
+	URL         string `json:"url,omitempty"`
+}
+
+// Intune names the change: the configuration, the assignment and its new
+// target, in shorthand ({"type":"group",...}) or Graph form.
+type Intune struct {
+	ConfigurationID string          `json:"configurationId"`
+	AssignmentID    string          `json:"assignmentId"`
+	Target          json.RawMessage `json:"target"`
+	Source          string          `json:"source,omitempty"`
+}
+
+var intuneKeys = []string{"configurationId", "assignmentId", "target", "source"}
+
+// User is a sys_user reference, sent as a string (user_name or email) or as
+// an object {sys_id, user_name, email, name}.
+type User struct {
+	SysID    string `json:"sys_id,omitempty"`
+	UserName string `json:"user_name,omitempty"`
+	Email    string `json:"email,omitempty"`
+	Name     string `json:"name,omitempty"`
+}
+
+// UnmarshalJSON accepts a string or an object.
+func (u *User) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*u = User{UserName: s}
+		return nil
+	}
+	type plain User
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*u = User(p)
+	return nil
+}
+
+// String names the user for the audit trail: email, else user_name, else
+// name, else sys_id.
+func (u User) String() string {
+	for _, s := range []string{u.Email, u.UserName, u.Name, u.SysID} {
+		if s = strings.TrimSpace(s); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// envelopePointers maps the generic envelope's pointers to the contract's.
+var envelopePointers = map[string]string{
+	"/ticket/id":          "/data/record/number",
+	"/ticket/state":       "/data/approval/state",
+	"/ticket/approvedBy":  "/data/approval/approver",
+	"/ticket/requestedBy": "/data/record/requested_by",
+	"/ticket/url":         "/data/record/url",
+	"/ticket/system":      "-",
+	"/configurationId":    "/data/intune/configurationId",
+	"/assignmentId":       "/data/intune/assignmentId",
+	"/assignment/target":  "-", // reported by change.DecodeTarget
+	"/assignment/source":  "/data/intune/source",
+	"/assignment":         "/data/intune",
+}
+
+// Decode parses the approval contract. A decision other than approved is
+// refused with CodeNotApproved naming the state (any of the States; any
+// other state is not quoted) before the change itself is checked: nothing
+// will be changed, so its fields do not matter. An approved decision is
+// validated completely; every invalid field is reported with its pointer
+// into the ServiceNow body (CodeInvalid). Errors are *change.Error with
+// CodeMalformed, CodeInvalid or CodeNotApproved.
+func (s *Source) Decode(body []byte, opts *change.Options) (*change.Request, error) {
+	var p Payload
+	if err := json.Unmarshal(body, &p); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return nil, change.Invalid(typeError(te, body))
+		}
+		return nil, &change.Error{Code: change.CodeMalformed, Message: "the body is not well-formed JSON", Err: err}
+	}
+	if p.Data == nil {
+		return nil, change.Invalid(change.FieldError{Field: "/data", Reason: "is required: {approval, record, intune}"})
+	}
+	d := p.Data
+	var fields []change.FieldError
+	if d.Approval == nil {
+		return nil, change.Invalid(change.FieldError{Field: "/data/approval", Reason: "is required: the sysapproval_approver record {sys_id, state, sys_mod_count, approver}"})
+	}
+	a := d.Approval
+	state := strings.TrimSpace(a.State)
+	if state == "" {
+		return nil, change.Invalid(change.FieldError{Field: "/data/approval/state", Reason: "is required"})
+	}
+	// A single approver's approval does not approve the record while other
+	// approvals are outstanding: when the record's roll-up is sent, it
+	// must agree.
+	if strings.EqualFold(state, StateApproved) && d.Record != nil && d.Record.Approval != "" && !strings.EqualFold(d.Record.Approval, StateApproved) {
+		state = d.Record.Approval
+	}
+	if !strings.EqualFold(state, StateApproved) {
+		return nil, notApproved(state, a.State != state)
+	}
+	if !sysID(a.SysID) {
+		fields = append(fields, change.FieldError{Field: "/data/approval/sys_id", Reason: "must be the approval record's sys_id (32 hexadecimal characters)"})
+	}
+	if _, ok := modCount(a.SysModCount); !ok {
+		fields = append(fields, change.FieldError{Field: "/data/approval/sys_mod_count", Reason: "is required: the approval record's sys_mod_count, a whole number (or a string of digits)"})
+	}
+	if d.Record == nil {
+		fields = append(fields, change.FieldError{Field: "/data/record", Reason: "is required: the approved record {number, table, requested_by}"})
+		d.Record = &Record{Number: "-"} // keep the record's own rules from repeating it
+	}
+	if d.Intune == nil {
+		fields = append(fields, change.FieldError{Field: "/data/intune", Reason: "is required: {configurationId, assignmentId, target}"})
+		return nil, change.Invalid(fields...)
+	}
+	fields = append(fields, unknownIntune(body)...)
+	fields = append(fields, change.DuplicateFields(body)...)
+	target, tf := change.DecodeTarget(d.Intune.Target, "/data/intune/target", opts)
+	fields = append(fields, tf...)
+	req := &change.Request{
+		Ticket: change.Ticket{
+			ID: d.Record.Number, System: System, State: StateApproved,
+			RequestedBy: d.Record.RequestedBy.String(), ApprovedBy: a.Approver.String(), URL: d.Record.URL,
+		},
+		ConfigurationID: d.Intune.ConfigurationID,
+		AssignmentID:    d.Intune.AssignmentID,
+		Assignment:      change.Assignment{Target: target, Source: d.Intune.Source},
+	}
+	if req.Assignment.Target == nil {
+		// Validate the rest with a stand-in; the target's errors are in tf.
+		req.Assignment.Target = &change.Target{ODataType: change.TypeAllDevices}
+	}
+	if err := req.Validate(opts); err != nil {
+		var ce *change.Error
+		if !errors.As(err, &ce) {
+			return nil, err
+		}
+		fields = append(fields, change.RemapFields(ce.Fields, envelopePointers)...)
+	}
+	if len(fields) > 0 {
+		return nil, change.Invalid(fields...)
+	}
+	req.Assignment.Target = target
+	req.Normalize()
+	return req, nil
+}
+
+// notApproved names a known state; any other state is refused unquoted.
+func notApproved(state string, rollUp bool) error {
+	what := "the approval state"
+	if rollUp {
+		what = "the record's approval (other approvals are outstanding)"
+	}
+	for _, k := range knownStates {
+		if strings.EqualFold(state, k) {
+			return &change.Error{Code: change.CodeNotApproved, Message: what + " is " + k + "; only approved changes are applied, nothing was changed"}
+		}
+	}
+	return &change.Error{Code: change.CodeNotApproved, Message: what + " is not approved; only approved changes are applied, nothing was changed"}
+}
+
+// unknownIntune refuses properties of data.intune the contract does not
+// have, by name (truncated), never by value.
+func unknownIntune(body []byte) []change.FieldError {
+	var p struct {
+		Data struct {
+			Intune map[string]json.RawMessage `json:"intune"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(body, &p) != nil {
+		return nil
+	}
+	var keys []string
+	for k := range p.Data.Intune {
+		known := false
+		for _, x := range intuneKeys {
+			known = known || k == x
+		}
+		if !known {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	out := make([]change.FieldError, 0, len(keys))
+	for _, k := range keys {
+		if len(k) > 64 {
+			k = strings.ToValidUTF8(k[:64], "\uFFFD") + "…"
+		}
+		k = strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1")
+		out = append(out, change.FieldError{Field: "/data/intune/" + k, Reason: "unknown property; allowed: " + strings.Join(intuneKeys, ", ")})
+	}
+	return out
+}
+
+// typeError names the property whose JSON type is wrong, never its value.
+func typeError(te *json.UnmarshalTypeError, body []byte) change.FieldError {
+	if te.Field == "" {
+		if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '{' {
+			return change.FieldError{Field: "", Reason: "a property has the wrong JSON type (user references are a string or an object)"}
+		}
+		return change.FieldError{Field: "", Reason: "the body must be a JSON object"}
+	}
+	what := "string"
+	switch te.Type.Kind() {
+	case reflect.Struct, reflect.Pointer, reflect.Map:
+		what = "JSON object"
+	case reflect.Slice:
+		if te.Type.Elem().Kind() != reflect.Uint8 {
+			what = "JSON array"
+		} else {
+			what = "JSON value"
+		}
+	}
+	parts := strings.Split(te.Field, ".")
+	for i, p := range parts {
+		parts[i] = strings.ReplaceAll(strings.ReplaceAll(p, "~", "~0"), "/", "~1")
+	}
+	return change.FieldError{Field: "/" + strings.Join(parts, "/"), Reason: "must be a " + what}
+}

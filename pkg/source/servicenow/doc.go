@@ -1,0 +1,10 @@
+// Package servicenow is the sender adapter for ServiceNow approvals.
+// ServiceNow has no fixed webhook format, so enrollhook publishes one (the
+// approval contract of the README: data.approval, data.record, data.intune)
+// for a Business Rule or a Flow Designer REST step to send. Deliveries are
+// authenticated with a Standard Webhooks signature (GlideCertificateEncryption
+// can compute it) or, for instances that only do Basic, with HTTP Basic
+// credentials. Only an approved approval changes anything.
+//
+// It imports change and signature only; it never imports a sibling source.
+package servicenow

@@ -1,0 +1,203 @@
+package servicenow
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/signature"
+)
+
+// Name is the route segment of this sender: POST /hooks/servicenow.
+const Name = "servicenow"
+
+// System is the ticket system recorded for ServiceNow changes.
+const System = "servicenow"
+
+// States are the values of the state field of sysapproval_approver
+// (reference/webhooks.md §1.2). Only StateApproved changes anything; the
+// others are refused with 403 not-approved naming the state.
+const (
+	StateNotRequested = "not requested" // sic: the value has a space
+	StateRequested    = "requested"
+	StateApproved     = "approved"
+	StateRejected     = "rejected"
+	StateCancelled    = "cancelled"
+	StateNotRequired  = "not_required"
+	StateSkipped      = "skipped"
+)
+
+var knownStates = []string{StateNotRequested, StateRequested, StateApproved, StateRejected, StateCancelled, StateNotRequired, StateSkipped, "duplicate"}
+
+// Source authenticates and decodes ServiceNow approval deliveries.
+type Source struct {
+	key       []byte // Standard Webhooks key; nil with Basic
+	basic     signature.BasicCredentials
+	tolerance time.Duration
+}
+
+// New returns the ServiceNow sender. secret is a Standard Webhooks secret
+// ("whsec_…" or bare base64 of at least 16 bytes), or "basic:<user>:<password>"
+// for HTTP Basic. tolerance bounds the clock skew of signed timestamps
+// (default 5 minutes when zero). The error never quotes the secret.
+func New(secret string, tolerance time.Duration) (*Source, error) {
+	if tolerance <= 0 {
+		tolerance = 5 * time.Minute
+	}
+	if strings.HasPrefix(secret, "basic:") {
+		c, ok := signature.ParseBasicSecret(secret)
+		if !ok {
+			return nil, errors.New("servicenow: a Basic secret must be basic:<user>:<password> with a non-empty user (no ':') and password")
+		}
+		return &Source{basic: c, tolerance: tolerance}, nil
+	}
+	key, err := signature.StandardKey(secret)
+	if err != nil {
+		return nil, errors.New("servicenow: the secret must be whsec_ followed by base64 (or bare base64) of at least 16 bytes, or basic:<user>:<password>")
+	}
+	return &Source{key: key, tolerance: tolerance}, nil
+}
+
+// Name returns "servicenow".
+func (s *Source) Name() string { return Name }
+
+// UsesBasic reports whether the sender authenticates with HTTP Basic.
+func (s *Source) UsesBasic() bool { return s.key == nil }
+
+// Authenticate checks the delivery over its raw body: the Standard Webhooks
+// signature, or the Basic credentials. It returns the delivery id: the
+// approval's sys_id, state and sys_mod_count ("<sys_id>-<state>-<n>",
+// stable across retries of one decision and different for the next), read
+// from the body only once it is authenticated; webhook-id (Standard
+// Webhooks) or "" (Basic) when the body does not name them. Errors are
+// *change.Error with CodeUnauthenticated and Kind signature-missing,
+// signature-malformed, signature-mismatch, timestamp-out-of-window,
+// credentials-missing or credentials-mismatch.
+func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string, error) {
+	id := ""
+	if s.key == nil {
+		switch err := signature.VerifyBasic(s.basic, h.Get(signature.HeaderAuthorization)); {
+		case err == nil:
+		case errors.Is(err, signature.ErrMissing):
+			return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "credentials-missing",
+				Message: "the request needs an Authorization: Basic header with the user and password configured for ServiceNow", Err: err}
+		default:
+			return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "credentials-mismatch",
+				Message: "the Basic credentials do not match the user and password configured for ServiceNow", Err: err}
+		}
+	} else {
+		id = h.Get(signature.HeaderWebhookID)
+		if err := signature.VerifyStandard(s.key, id, h.Get(signature.HeaderWebhookTimestamp),
+			h.Get(signature.HeaderWebhookSignature), body, now, s.tolerance); err != nil {
+			return "", standardError(err, s.tolerance)
+		}
+	}
+	if d := deliveryID(body); d != "" {
+		return d, nil
+	}
+	return id, nil
+}
+
+func standardError(err error, tolerance time.Duration) error {
+	switch {
+	case errors.Is(err, signature.ErrMissing):
+		return &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-missing",
+			Message: "the request needs the headers webhook-id, webhook-timestamp and webhook-signature (Standard Webhooks)", Err: err}
+	case errors.Is(err, signature.ErrMalformed):
+		return &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-malformed",
+			Message: "a Standard Webhooks header is malformed: webhook-timestamp must be unix seconds, webhook-id at most 256 characters without '.', webhook-signature a space-separated list with a v1 entry", Err: err}
+	case errors.Is(err, signature.ErrTimestamp):
+		return &change.Error{Code: change.CodeUnauthenticated, Kind: "timestamp-out-of-window",
+			Message: "webhook-timestamp is outside the accepted window of " + tolerance.String() + "; check the instance's clock or sign each attempt anew", Err: err}
+	default:
+		return &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-mismatch",
+			Message: "no webhook-signature matches the body; check the secret and that the body is sent exactly as signed", Err: err}
+	}
+}
+
+// deliveryID reads "<sys_id>-<state>-<sys_mod_count>" from an authenticated
+// body, or "" when the body does not carry them in a usable form.
+func deliveryID(body []byte) string {
+	var p struct {
+		Data struct {
+			Approval struct {
+				SysID       string          `json:"sys_id"`
+				State       string          `json:"state"`
+				SysModCount json.RawMessage `json:"sys_mod_count"`
+			} `json:"approval"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(body, &p) != nil {
+		return ""
+	}
+	a := p.Data.Approval
+	n, ok := modCount(a.SysModCount)
+	if !sysID(a.SysID) || !ok || !knownState(a.State) {
+		return ""
+	}
+	return strings.ToLower(a.SysID) + "-" + strings.ReplaceAll(strings.ToLower(a.State), " ", "_") + "-" + strconv.FormatInt(n, 10)
+}
+
+func sysID(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// modCount reads sys_mod_count as a JSON number or a numeric string (a
+// script that reads the field with getValue sends a string).
+func modCount(raw json.RawMessage) (int64, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) > 0 && raw[0] == '"' {
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return 0, false
+		}
+		raw = []byte(s)
+	}
+	if len(raw) == 0 || len(raw) > 10 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	return n, err == nil && n >= 0
+}
+
+func knownState(s string) bool {
+	for _, k := range knownStates {
+		if strings.EqualFold(s, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// Sign returns the Standard Webhooks headers for body, for the send command
+// and tests.
+func Sign(secret, id string, ts time.Time, body []byte) (http.Header, error) {
+	key, err := signature.StandardKey(secret)
+	if err != nil {
+		return nil, err
+	}
+	h := http.Header{}
+	h.Set(signature.HeaderWebhookID, id)
+	h.Set(signature.HeaderWebhookTimestamp, strconv.FormatInt(ts.Unix(), 10))
+	h.Set(signature.HeaderWebhookSignature, signature.SignStandard(key, id, ts, body))
+	return h, nil
+}
+
+// DevelopmentSecret is the published secret of `make run` and of the
+// samples in events/servicenow-*.json: the generic sender's, so the same
+// cold-start check refuses it outside the emulator. It protects nothing.
+const DevelopmentSecret = "whsec_ZW5yb2xsaG9vay1kZXZlbG9wbWVudC1zZWNyZXQtMDE="

@@ -1,0 +1,268 @@
+package teams
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"html"
+	"mime"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/chat"
+	"github.com/enrollhook/enrollhook/pkg/signature"
+)
+
+// Name is the route segment of this sender: POST /hooks/teams.
+const Name = "teams"
+
+// DevelopmentSecret is the published security token of `make run` and of
+// the Teams samples in events/ (base64 of 32 bytes, like a real one). It
+// protects nothing: the cold start refuses it outside the loopback emulator.
+const DevelopmentSecret = "ZW5yb2xsaG9vay10ZWFtcy1kZXZlbG9wbWVudC1rZXk="
+
+// IsDevelopmentSecret reports whether secret is DevelopmentSecret.
+func IsDevelopmentSecret(secret string) bool { return strings.TrimSpace(secret) == DevelopmentSecret }
+
+// DefaultAnswerWithin leaves a second of Teams' 5 s for the gateway and the
+// network.
+const DefaultAnswerWithin = 4 * time.Second
+
+// Options tune a Source. A nil *Options means the defaults.
+type Options struct {
+	// Tolerance is the accepted age of the activity's timestamp (signed,
+	// being inside the body); default 5 minutes.
+	Tolerance time.Duration
+	// Allow says who may run commands; the zero value refuses everyone.
+	// Its setting names default to ENROLLHOOK_TEAMS_TENANT_ID and
+	// ENROLLHOOK_TEAMS_ALLOWED_USERS.
+	Allow chat.Allowlist
+	// AnswerWithin is how long the handler may work before answering;
+	// default DefaultAnswerWithin.
+	AnswerWithin time.Duration
+}
+
+// Source authenticates and reads Teams outgoing webhook activities.
+type Source struct {
+	key  []byte
+	opts Options
+}
+
+// New returns the Teams sender for the outgoing webhook's security token.
+func New(token string, opts *Options) (*Source, error) {
+	key, err := signature.TeamsKey(token)
+	if err != nil {
+		return nil, errors.New("teams: the security token must be the base64 token Teams showed when the outgoing webhook was created")
+	}
+	s := &Source{key: key}
+	if opts != nil {
+		s.opts = *opts
+	}
+	if s.opts.Tolerance <= 0 {
+		s.opts.Tolerance = 5 * time.Minute
+	}
+	if s.opts.AnswerWithin <= 0 {
+		s.opts.AnswerWithin = DefaultAnswerWithin
+	}
+	if s.opts.Allow.TenantSetting == "" {
+		s.opts.Allow.TenantSetting, s.opts.Allow.UsersSetting = "ENROLLHOOK_TEAMS_TENANT_ID", "ENROLLHOOK_TEAMS_ALLOWED_USERS"
+	}
+	return s, nil
+}
+
+// Name returns "teams".
+func (s *Source) Name() string { return Name }
+
+// activity is the part of a Bot Framework activity enrollhook reads.
+type activity struct {
+	Type      string `json:"type"`
+	ID        string `json:"id"`
+	Timestamp string `json:"timestamp"`
+	Text      string `json:"text"`
+	From      struct {
+		ID          string `json:"id"`
+		Name        string `json:"name"`
+		AADObjectID string `json:"aadObjectId"`
+	} `json:"from"`
+	Recipient struct {
+		Name string `json:"name"`
+	} `json:"recipient"`
+	Conversation struct {
+		TenantID string `json:"tenantId"`
+	} `json:"conversation"`
+	ChannelData struct {
+		Tenant struct {
+			ID string `json:"id"`
+		} `json:"tenant"`
+	} `json:"channelData"`
+}
+
+// Authenticate verifies "Authorization: HMAC <base64>" over the raw body,
+// then the activity's timestamp (inside the signed body, so it cannot be
+// moved) against the replay window, and returns the activity id as the
+// delivery id. Errors are *change.Error with CodeUnauthenticated and Kind
+// signature-missing, signature-malformed, body-re-encoded,
+// signature-mismatch or timestamp-out-of-window; none quotes a header.
+func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string, error) {
+	if err := signature.VerifyTeams(s.key, h.Get("Authorization"), body); err != nil {
+		return "", authError(err)
+	}
+	var a struct {
+		ID        string `json:"id"`
+		Timestamp string `json:"timestamp"`
+	}
+	_ = json.Unmarshal(body, &a)
+	ts, err := time.Parse(time.RFC3339Nano, a.Timestamp)
+	if skew := now.Sub(ts); err != nil || skew > s.opts.Tolerance || skew < -s.opts.Tolerance {
+		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "timestamp-out-of-window",
+			Message: "the activity's timestamp is missing or outside the accepted window of " + s.opts.Tolerance.String() + "; a replay, or a wrong clock"}
+	}
+	if !safeID.MatchString(a.ID) {
+		return "", nil
+	}
+	return a.ID, nil
+}
+
+func authError(err error) error {
+	switch {
+	case errors.Is(err, signature.ErrMissing):
+		return &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-missing",
+			Message: "the request needs the header Authorization: HMAC <signature> (Teams outgoing webhook)", Err: err}
+	case errors.Is(err, signature.ErrMalformed):
+		return &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-malformed",
+			Message: "Authorization must be HMAC followed by the base64 of a 32-byte HMAC-SHA256", Err: err}
+	case errors.Is(err, signature.ErrReencoded):
+		return &change.Error{Code: change.CodeUnauthenticated, Kind: "body-re-encoded",
+			Message: "the signature matches the activity as Teams sent it, but the body was re-encoded on the way (still base64, JSON re-serialized, or a newline added); pass the raw bytes through", Err: err}
+	default:
+		return &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-mismatch",
+			Message: "the Authorization HMAC does not match the body; check the security token and that the body is sent exactly as signed", Err: err}
+	}
+}
+
+var (
+	safeID   = regexp.MustCompile(`^[A-Za-z0-9._:;=@-]{1,128}$`)
+	mention  = regexp.MustCompile(`(?is)<at>.*?</at>`)
+	tag      = regexp.MustCompile(`(?s)<[^>]{0,256}>`)
+	safeName = regexp.MustCompile(`^[A-Za-z0-9 ._-]{1,64}$`)
+)
+
+// Invocation reads an authenticated activity. Errors are *change.Error with
+// CodeMediaType (not JSON) or CodeMalformed (not a JSON object); an activity
+// that is not a usable command becomes an invocation with ParseErr,
+// answered with usage help.
+func (s *Source) Invocation(h http.Header, body []byte, deliveryID string) (*chat.Invocation, error) {
+	mt, _, err := mime.ParseMediaType(h.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return nil, change.Errorf(change.CodeMediaType, "a Teams outgoing webhook activity is sent as Content-Type: application/json")
+	}
+	return s.parse(body, deliveryID)
+}
+
+func (s *Source) parse(body []byte, deliveryID string) (*chat.Invocation, error) {
+	var a activity
+	if err := json.Unmarshal(body, &a); err != nil {
+		return nil, &change.Error{Code: change.CodeMalformed, Message: "the body is not a Teams activity (a JSON object)", Err: err}
+	}
+	inv := &chat.Invocation{
+		Sender:     Name,
+		DeliveryID: deliveryID,
+		Tenant:     a.ChannelData.Tenant.ID,
+		User:       strings.ToLower(a.From.AADObjectID),
+		UserName:   a.From.Name,
+		Prefix:     "@enrollhook",
+	}
+	if inv.Tenant == "" {
+		inv.Tenant = a.Conversation.TenantID
+	}
+	if inv.User == "" {
+		inv.User = a.From.ID
+	}
+	if safeName.MatchString(a.Recipient.Name) {
+		inv.Prefix = "@" + a.Recipient.Name
+	}
+	inv.Denied = s.opts.Allow.Check(inv.Tenant, strings.ToLower(a.From.AADObjectID), a.From.ID)
+	if a.Type != "message" {
+		inv.ParseErr = &chat.ParseError{Reason: "enrollhook reads messages only"}
+		return inv, nil
+	}
+	inv.Command, inv.ParseErr = chat.Parse(CommandText(a.Text))
+	return inv, nil
+}
+
+// CommandText is the message text without the <at>…</at> mentions, other
+// markup and HTML entities (Teams sends &nbsp; around a mention).
+func CommandText(text string) string {
+	t := mention.ReplaceAllString(text, " ")
+	t = tag.ReplaceAllString(t, " ")
+	t = html.UnescapeString(t)
+	return strings.TrimSpace(strings.ReplaceAll(t, "\u00a0", " "))
+}
+
+// Decode turns an assign command into a validated change, for callers that
+// want the change without a reply. Errors are *change.Error with
+// CodeMalformed, CodeForbidden (the user may not run commands) or
+// CodeInvalid.
+func (s *Source) Decode(body []byte, opts *change.Options) (*change.Request, error) {
+	inv, err := s.parse(body, "teams-activity")
+	if err != nil {
+		return nil, err
+	}
+	if inv.Denied != nil {
+		return nil, &change.Error{Code: change.CodeForbidden, Message: inv.Denied.Error()}
+	}
+	if inv.ParseErr != nil {
+		return nil, &change.Error{Code: change.CodeInvalid, Message: "the request has invalid fields",
+			Fields: []change.FieldError{{Field: "/text", Reason: strings.TrimPrefix(inv.ParseErr.Error(), "chat: ")}}}
+	}
+	return inv.Request(opts)
+}
+
+// AnswerWithin is how long the handler may work before it answers.
+func (s *Source) AnswerWithin() time.Duration { return s.opts.AnswerWithin }
+
+// Reply renders r as a Teams message activity.
+func (s *Source) Reply(_ *chat.Invocation, r *chat.Reply) (string, []byte) {
+	text := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(r.Text("\n\n"))
+	b, _ := json.Marshal(struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}{"message", text})
+	return "application/json", b
+}
+
+// FollowUp returns chat.ErrNoFollowUp: an outgoing webhook answers once,
+// synchronously, and cannot call Teams afterwards.
+func (s *Source) FollowUp(context.Context, *chat.Invocation, *chat.Reply) error {
+	return chat.ErrNoFollowUp
+}
+
+// Sign returns the Authorization header for body, for the send command and
+// tests.
+func Sign(token string, body []byte) (http.Header, error) {
+	key, err := signature.TeamsKey(token)
+	if err != nil {
+		return nil, err
+	}
+	h := http.Header{}
+	h.Set("Authorization", signature.SignTeams(key, body))
+	return h, nil
+}
+
+var timestampField = regexp.MustCompile(`"timestamp"\s*:\s*"[^"]*"`)
+
+// Restamp returns body with the activity's first "timestamp" set to t, for
+// the send command and tests: a sample must carry a fresh timestamp to pass
+// the replay window. A body without one is returned unchanged.
+func Restamp(body []byte, t time.Time) []byte {
+	loc := timestampField.FindIndex(body)
+	if loc == nil {
+		return body
+	}
+	out := append([]byte{}, body[:loc[0]]...)
+	out = append(out, `"timestamp":"`+t.UTC().Format(time.RFC3339Nano)+`"`...)
+	return append(out, body[loc[1]:]...)
+}

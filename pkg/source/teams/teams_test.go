@@ -1,0 +1,172 @@
+package teams
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/chat"
+)
+
+// Vector #5 of reference/webhooks.md §8.
+const (
+	vecToken = "vqF0En+Z0ucuRTM/01o2GuhMH3hKKk/N2bOmlM31zaA="
+	vecBody  = `{"type":"message","id":"1714000000000","text":"<at>IntuneBot</at> approve CHG0030042","channelId":"msteams"}`
+	vecAuth  = "HMAC xxOzDaZtuwOFVGTpB4H3TrKvWoCiTI8ZFwVt/oZzuDs="
+
+	tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+	aad    = "0a1b2c3d-0000-0000-0000-000000000042"
+	cfgID  = "2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_Windows10EnrollmentCompletionPageConfiguration"
+	asgID  = "2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_5e6f0000-0000-0000-0000-000000000001"
+)
+
+var now = time.Date(2024, 4, 25, 8, 0, 0, 0, time.UTC)
+
+func sample(text string, ts time.Time) string {
+	return `{"type":"message","id":"1714032000123","timestamp":"` + ts.Format(time.RFC3339Nano) + `","text":"` + text +
+		`","from":{"id":"29:1abcDEF","name":"Alice","aadObjectId":"` + strings.ToUpper(aad) + `"},"recipient":{"id":"28:bot","name":"IntuneBot"},` +
+		`"conversation":{"tenantId":"` + tenant + `"},"channelData":{"tenant":{"id":"` + tenant + `"}}}`
+}
+
+func signed(body string) http.Header {
+	h, _ := Sign(vecToken, []byte(body))
+	return h
+}
+
+func TestAuthenticate(t *testing.T) {
+	s, err := New(vecToken, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := signed(vecBody).Get("Authorization"); got != vecAuth {
+		t.Fatalf("Sign(vector 5) = %s, want %s", got, vecAuth)
+	}
+	// The vector's activity has no timestamp: authentic, but outside any
+	// replay window, so refused.
+	if _, err := s.Authenticate(http.Header{"Authorization": {vecAuth}}, []byte(vecBody), now); kind(err) != "timestamp-out-of-window" {
+		t.Errorf("Authenticate(vector 5) = %v, want timestamp-out-of-window", err)
+	}
+	body := sample("<at>IntuneBot</at> help", now.Add(-time.Minute))
+	if id, err := s.Authenticate(signed(body), []byte(body), now); err != nil || id != "1714032000123" {
+		t.Errorf("Authenticate = %q, %v; want the activity id", id, err)
+	}
+	tests := []struct {
+		name string
+		h    http.Header
+		body string
+		kind string
+	}{
+		{"missing", http.Header{}, body, "signature-missing"},
+		{"hmac header name (the docs' wording)", http.Header{"Hmac": {vecAuth}}, body, "signature-missing"},
+		{"malformed", http.Header{"Authorization": {"HMAC not-base64"}}, body, "signature-malformed"},
+		{"mismatch", http.Header{"Authorization": {vecAuth}}, body, "signature-mismatch"},
+		{"re-encoded", signed(body), body + "\n", "body-re-encoded"},
+		{"stale", signed(sample("help", now.Add(-6*time.Minute))), sample("help", now.Add(-6*time.Minute)), "timestamp-out-of-window"},
+		{"future", signed(sample("help", now.Add(6*time.Minute))), sample("help", now.Add(6*time.Minute)), "timestamp-out-of-window"},
+	}
+	for _, tt := range tests {
+		_, err := s.Authenticate(tt.h, []byte(tt.body), now)
+		if kind(err) != tt.kind {
+			t.Errorf("%s: Authenticate = %v, want %s", tt.name, err, tt.kind)
+		}
+		if err != nil && (strings.Contains(err.(*change.Error).Message, vecToken) || strings.Contains(err.(*change.Error).Message, vecAuth[5:])) {
+			t.Errorf("%s: message quotes the token or the signature", tt.name)
+		}
+	}
+}
+
+func kind(err error) string {
+	var ce *change.Error
+	if errors.As(err, &ce) && ce.Code == change.CodeUnauthenticated {
+		return ce.Kind
+	}
+	return ""
+}
+
+func TestCommandText(t *testing.T) {
+	for in, want := range map[string]string{
+		"<at>IntuneBot</at> assign a b alldevices": "assign a b alldevices",
+		"<at>Intune Bot</at>&nbsp;show a b\n":      "show a b",
+		"<AT>IntuneBot</AT> help <at>Bob</at>":     "help",
+		"<p><at>IntuneBot</at> show a&#95;1 b</p>": "show a_1 b",
+		"help":               "help",
+		"<at>IntuneBot</at>": "",
+		"<at>IntuneBot</at> assign a b group x filter y include": "assign a b group x filter y include",
+	} {
+		if got := CommandText(in); got != want {
+			t.Errorf("CommandText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestInvocation(t *testing.T) {
+	s, _ := New(vecToken, &Options{Allow: chat.Allowlist{Tenant: tenant, Users: []string{aad}}})
+	js := http.Header{"Content-Type": {"application/json; charset=utf-8"}}
+	body := sample("<at>IntuneBot</at> assign "+cfgID+" "+asgID+" alldevices", now)
+	inv, err := s.Invocation(js, []byte(body), "1714032000123")
+	if err != nil || inv.Denied != nil || inv.Command == nil || inv.Prefix != "@IntuneBot" || inv.User != aad || inv.CanFollowUp {
+		t.Fatalf("Invocation = %+v, %v", inv, err)
+	}
+	req, err := s.Decode([]byte(body), nil)
+	if err != nil || req.Ticket.ApprovedBy != "teams:"+tenant+"/"+aad || req.Assignment.Target.ODataType != change.TypeAllDevices {
+		t.Errorf("Decode = %+v, %v", req, err)
+	}
+	if _, err := s.Invocation(http.Header{"Content-Type": {"text/plain"}}, []byte(body), ""); change.ErrorCode(err) != change.CodeMediaType {
+		t.Errorf("Invocation(text/plain) = %v", err)
+	}
+	if _, err := s.Invocation(js, []byte(`[1]`), ""); change.ErrorCode(err) != change.CodeMalformed {
+		t.Errorf("Invocation([1]) = %v", err)
+	}
+	// Allowed by the Teams user id as well.
+	s2, _ := New(vecToken, &Options{Allow: chat.Allowlist{Tenant: tenant, Users: []string{"29:1abcDEF"}}})
+	if inv, _ := s2.Invocation(js, []byte(body), ""); inv.Denied != nil {
+		t.Errorf("29: id not allowed: %v", inv.Denied)
+	}
+	unconfigured, _ := New(vecToken, nil)
+	if inv, _ := unconfigured.Invocation(js, []byte(body), ""); inv.Denied == nil || !strings.Contains(inv.Denied.Error(), "ENROLLHOOK_TEAMS_TENANT_ID") {
+		t.Errorf("unconfigured: %v", inv.Denied)
+	}
+	if err := s.FollowUp(context.Background(), inv, nil); !errors.Is(err, chat.ErrNoFollowUp) {
+		t.Errorf("FollowUp = %v", err)
+	}
+	ct, b := s.Reply(inv, chat.Help("@IntuneBot"))
+	if ct != "application/json" || !strings.HasPrefix(string(b), `{"type":"message","text":"`) || !strings.Contains(string(b), "\\u0026lt;configurationId\\u0026gt;") {
+		t.Errorf("Reply = %s %s", ct, b)
+	}
+}
+
+// FuzzDecodeTeams: no panic; an accepted activity is a valid change
+// approved by the allowed user; no error quotes an id of the body.
+func FuzzDecodeTeams(f *testing.F) {
+	f.Add([]byte(vecBody))
+	f.Add([]byte(sample("<at>IntuneBot</at> assign "+cfgID+" "+asgID+" group 5e6f0000-0000-0000-0000-000000000001 filter a1b2c3d4-0000-0000-0000-00000000f117 include", now)))
+	f.Add([]byte(sample("<at>IntuneBot</at> assign c1 a1 collection 5e6f0000-0000-0000-0000-000000000001", now)))
+	f.Add([]byte(`{"type":"message","text":null}`))
+	f.Add([]byte(`{`))
+	s, _ := New(vecToken, &Options{Allow: chat.Allowlist{Tenant: tenant, Users: []string{aad}}})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req, err := s.Decode(body, nil)
+		if err == nil {
+			if err := req.Validate(nil); err != nil || req.Ticket.ApprovedBy != "teams:"+tenant+"/"+aad {
+				t.Fatalf("accepted %+v (%v)", req, err)
+			}
+			return
+		}
+		msg := err.Error()
+		if ce, ok := err.(*change.Error); ok {
+			msg = ce.Message
+			for _, fe := range ce.Fields {
+				msg += " " + fe.Field + " " + fe.Reason
+			}
+		}
+		for _, w := range strings.Fields(CommandText(string(body))) {
+			if len(w) > 8 && strings.ContainsAny(w, "0123456789") && strings.Contains(msg, w) {
+				t.Fatalf("error %q quotes the input", msg)
+			}
+		}
+	})
+}

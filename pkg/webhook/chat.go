@@ -1,0 +1,244 @@
+package webhook
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/chat"
+	"github.com/enrollhook/enrollhook/pkg/graph"
+)
+
+// Replier is implemented by senders whose deliveries are chat commands
+// (Slack, Teams). The handler authenticates them like any sender, then
+// answers in the sender's own message format instead of the assignment or
+// a problem: a chat user sees "done", "refused" or usage help, and the
+// chat service always gets its 200. Authentication failures, an unreadable
+// body and a wrong media type remain problem+json.
+type Replier interface {
+	Source
+	// Invocation reads the authenticated body. Errors are *change.Error
+	// with CodeMediaType or CodeMalformed.
+	Invocation(h http.Header, body []byte, deliveryID string) (*chat.Invocation, error)
+	// Reply renders r: the Content-Type and body of a 200 answer.
+	Reply(inv *chat.Invocation, r *chat.Reply) (contentType string, body []byte)
+	// AnswerWithin is how long the handler may work before it must answer
+	// (the sender's deadline less a margin for the network).
+	AnswerWithin() time.Duration
+	// FollowUp delivers a reply after the answer, when the Graph call
+	// outlived AnswerWithin; chat.ErrNoFollowUp when the sender has no
+	// way to receive one.
+	FollowUp(ctx context.Context, inv *chat.Invocation, r *chat.Reply) error
+}
+
+// chatWork tracks commands still running after their answer.
+type chatWork struct{ wg sync.WaitGroup }
+
+// Wait blocks until every chat command still running after its answer has
+// finished and posted its follow-up, or ctx ends. The local server calls it
+// on shutdown; tests call it before they look.
+func (h *Handler) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { h.chat.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// chatOutcome is what a command's work produced.
+type chatOutcome struct {
+	reply  *chat.Reply
+	result *graph.Result
+	err    error
+}
+
+// handleChat runs an authenticated chat command: refuse a user who is not
+// allowed, help, usage, show or assign, and answers with a 200 in the
+// sender's format. A Graph call that has not finished by AnswerWithin is
+// answered "still working" and finishes in the background; its outcome is
+// posted with FollowUp where the sender allows.
+//
+// On Lambda the background cannot be relied on: the sandbox is frozen once
+// the answer is returned, so the Graph call (usually already sent) and the
+// follow-up resume only if the same sandbox serves another invoke, by which
+// time the invoke deadline has passed and the call reports out-of-time; the
+// follow-up then says the outcome is unknown. The README says so.
+func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string, rp Replier, body []byte, deliveryID string, start time.Time) {
+	inv, err := rp.Invocation(r.Header, body, deliveryID)
+	if err != nil {
+		h.refuse(w, r, name, deliveryID, start, err)
+		return
+	}
+	inv.Received = start
+	if inv.DeliveryID == "" {
+		// No usable delivery id from the sender: the request id names the
+		// command in the audit trail instead.
+		inv.DeliveryID = w.Header().Get(HeaderRequestID)
+	}
+	rec := chatRecord{requestID: w.Header().Get(HeaderRequestID), method: r.Method, route: routeOf(r),
+		source: name, deliveryID: deliveryID, inv: inv}
+	switch {
+	case inv.Denied != nil:
+		h.chatAnswer(w, r, rp, &rec, chat.Refused(inv), start)
+		return
+	case inv.ParseErr != nil:
+		h.chatAnswer(w, r, rp, &rec, chat.Usage(inv.Prefix, inv.ParseErr), start)
+		return
+	case inv.Command.Verb == chat.VerbHelp:
+		h.chatAnswer(w, r, rp, &rec, chat.Help(inv.Prefix), start)
+		return
+	}
+	var req *change.Request
+	if inv.Command.Verb == chat.VerbAssign {
+		if req, err = inv.Request(&h.change); err != nil {
+			h.chatAnswer(w, r, rp, &rec, chat.Invalid(err), start)
+			return
+		}
+		rec.req = req
+	}
+	reqID := rec.requestID
+	// The work must outlive this request when it runs late: detach it from
+	// the request's cancellation but keep the invoke's deadline.
+	deadline, has := r.Context().Deadline()
+	if !has {
+		deadline = start.Add(h.opts.Timeout)
+	}
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(r.Context()), deadline)
+	done := make(chan chatOutcome, 1)
+	h.chat.wg.Add(1)
+	go func() {
+		defer h.chat.wg.Done()
+		defer cancel()
+		done <- h.runCommand(ctx, inv, req, reqID)
+	}()
+	timer := time.NewTimer(time.Until(start.Add(rp.AnswerWithin())))
+	defer timer.Stop()
+	select {
+	case out := <-done:
+		rec.result, rec.err = out.result, out.err
+		if out.result != nil && out.result.RequestID != "" {
+			w.Header().Set(HeaderGraphRequestID, out.result.RequestID)
+		}
+		h.chatAnswer(w, r, rp, &rec, out.reply, start)
+	case <-timer.C:
+		h.chatAnswer(w, r, rp, &rec, chat.Pending(inv.Command, inv.CanFollowUp), start)
+		logCtx := context.WithoutCancel(r.Context())
+		h.chat.wg.Add(1)
+		go func() {
+			defer h.chat.wg.Done()
+			h.followUp(logCtx, rp, rec, <-done, start)
+		}()
+	}
+}
+
+// runCommand makes the Graph call of show or assign and turns its outcome
+// into a reply.
+func (h *Handler) runCommand(ctx context.Context, inv *chat.Invocation, req *change.Request, reqID string) chatOutcome {
+	cmd := inv.Command
+	var (
+		res *graph.Result
+		err error
+	)
+	if cmd.Verb == chat.VerbShow {
+		res, err = h.graph.GetAssignment(ctx, cmd.ConfigurationID, cmd.AssignmentID)
+	} else {
+		res, err = h.graph.PatchAssignment(ctx, req.ConfigurationID, req.AssignmentID, &req.Assignment)
+	}
+	if err != nil {
+		return chatOutcome{reply: chat.Failed(cmd, err, reqID), result: res, err: err}
+	}
+	body := publicBody(res.Body)
+	if cmd.Verb == chat.VerbShow {
+		return chatOutcome{reply: chat.Shown(cmd, body), result: res}
+	}
+	if body == nil {
+		h.log.WarnContext(ctx, "change applied but the read-back failed; the reply describes the applied target",
+			slog.String("xRequestId", reqID), slog.Any("error", res.ReadBackErr))
+	}
+	return chatOutcome{reply: chat.Applied(inv, req, body, res.RequestID), result: res}
+}
+
+// followUp delivers the outcome of a command answered "still working".
+func (h *Handler) followUp(ctx context.Context, rp Replier, rec chatRecord, out chatOutcome, start time.Time) {
+	rec.result, rec.err = out.result, out.err
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	delivery := "unavailable"
+	var ferr error
+	if rec.inv.CanFollowUp {
+		if ferr = rp.FollowUp(ctx, rec.inv, out.reply); ferr == nil {
+			delivery = "posted"
+		} else {
+			delivery = "failed"
+		}
+	}
+	attrs := chatAttrs(&rec, out.reply, start)
+	attrs = append(attrs, slog.String("followUp", delivery))
+	if ferr != nil {
+		attrs = append(attrs, slog.String("cause", ferr.Error()))
+	}
+	h.log.LogAttrs(ctx, slog.LevelInfo, "webhook follow-up", attrs...)
+}
+
+// chatRecord is what one chat request's log line says.
+type chatRecord struct {
+	requestID, method, route string
+	source, deliveryID       string
+	inv                      *chat.Invocation
+	req                      *change.Request
+	result                   *graph.Result
+	err                      error
+}
+
+// chatAnswer writes the 200 reply and the request's one log line.
+func (h *Handler) chatAnswer(w http.ResponseWriter, r *http.Request, rp Replier, rec *chatRecord, reply *chat.Reply, start time.Time) {
+	ct, body := rp.Reply(rec.inv, reply)
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+	h.log.LogAttrs(r.Context(), slog.LevelInfo, "webhook", chatAttrs(rec, reply, start)...)
+}
+
+// chatAttrs are the audit attributes of a chat command: ids, the user who
+// requested and approved it, the outcome; never the text, a secret or the
+// response URL.
+func chatAttrs(rec *chatRecord, reply *chat.Reply, start time.Time) []slog.Attr {
+	attrs := make([]slog.Attr, 0, 18)
+	attrs = append(attrs, slog.String("xRequestId", rec.requestID), slog.String("method", rec.method),
+		slog.String("route", rec.route), slog.String("source", rec.source))
+	if rec.deliveryID != "" {
+		attrs = append(attrs, slog.String("deliveryId", rec.deliveryID))
+	}
+	inv := rec.inv
+	attrs = append(attrs, slog.String("requestedBy", inv.Actor()))
+	if inv.Command != nil {
+		attrs = append(attrs, slog.String("command", string(inv.Command.Verb)))
+		if inv.Command.Verb != chat.VerbHelp {
+			attrs = append(attrs, slog.String("configurationId", inv.Command.ConfigurationID), slog.String("assignmentId", inv.Command.AssignmentID))
+		}
+	}
+	if rec.req != nil {
+		attrs = append(attrs, slog.String("ticket", rec.req.Ticket.ID), slog.String("approvedBy", rec.req.Ticket.ApprovedBy),
+			slog.String("targetType", targetType(rec.req)))
+	}
+	if rec.result != nil {
+		attrs = append(attrs, slog.String("graphRequestId", rec.result.RequestID), slog.String("clientRequestId", rec.result.ClientRequestID))
+	}
+	if rec.err != nil {
+		p, _ := problemFor(rec.err, "")
+		attrs = append(attrs, slog.String("problem", p.Type[len(ProblemTypePrefix):]))
+		if p.Status >= 500 {
+			attrs = append(attrs, slog.String("cause", rec.err.Error()))
+		}
+	}
+	return append(attrs, slog.String("outcome", string(reply.Status)), slog.Int("status", http.StatusOK),
+		slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000))
+}
