@@ -88,7 +88,7 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 	case inv.Denied != nil:
 		h.chatAnswer(w, r, rp, &rec, chat.Refused(inv), start)
 		return
-	case inv.ParseErr != nil:
+	case inv.ParseErr != nil || inv.Command == nil:
 		h.chatAnswer(w, r, rp, &rec, chat.Usage(inv.Prefix, inv.ParseErr), start)
 		return
 	case inv.Command.Verb == chat.VerbHelp:
@@ -111,12 +111,21 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 		deadline = start.Add(h.opts.Timeout)
 	}
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(r.Context()), deadline)
-	done := make(chan chatOutcome, 1)
+	// One goroutine does the work and hands its outcome either to this
+	// handler (done) or, once the handler has answered "still working"
+	// (late closed), to the follow-up.
+	done, late := make(chan chatOutcome), make(chan struct{})
+	logCtx := context.WithoutCancel(r.Context())
 	h.chat.wg.Add(1)
 	go func() {
 		defer h.chat.wg.Done()
-		defer cancel()
-		done <- h.runCommand(ctx, inv, req, reqID)
+		out := h.runCommand(ctx, inv, req, reqID)
+		cancel()
+		select {
+		case done <- out:
+		case <-late:
+			h.followUp(logCtx, rp, rec, out, start)
+		}
 	}()
 	timer := time.NewTimer(time.Until(start.Add(rp.AnswerWithin())))
 	defer timer.Stop()
@@ -129,12 +138,7 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 		h.chatAnswer(w, r, rp, &rec, out.reply, start)
 	case <-timer.C:
 		h.chatAnswer(w, r, rp, &rec, chat.Pending(inv.Command, inv.CanFollowUp), start)
-		logCtx := context.WithoutCancel(r.Context())
-		h.chat.wg.Add(1)
-		go func() {
-			defer h.chat.wg.Done()
-			h.followUp(logCtx, rp, rec, <-done, start)
-		}()
+		close(late)
 	}
 }
 
