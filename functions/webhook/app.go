@@ -121,11 +121,18 @@ func build(getenv func(string) string, log *slog.Logger, onLambda bool) (http.Ha
 	if err != nil {
 		return nil, cfg, err
 	}
+	store, lim, err := deliveryOptions(context.Background(), cfg, log)
+	if err != nil {
+		return nil, cfg, &config.Error{Problems: []string{err.Error()}}
+	}
 	h := webhook.NewHandler(gc, sources, &webhook.Options{
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		GraphVersion: cfg.GraphVersion,
 		Disabled:     disabled,
 		Logger:       log,
+		Store:        store,
+		CompletedTTL: cfg.Delivery.TTL,
+		Limiter:      lim,
 	})
 	log.Info("ready", slog.Any("config", cfg))
 	return h, cfg, nil

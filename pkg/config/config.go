@@ -27,7 +27,6 @@ const (
 	EnvMaxRetries      = "ENROLLHOOK_GRAPH_MAX_RETRIES"
 	EnvAddr            = "ENROLLHOOK_ADDR"
 	EnvPolicy          = "ENROLLHOOK_POLICY"
-	EnvIdempotency     = "ENROLLHOOK_IDEMPOTENCY_TABLE"
 	CredentialManagedI = "managed-identity"
 )
 
@@ -37,10 +36,11 @@ var Sources = []string{"generic", "servicenow", "jira", "slack", "teams"}
 // Keys returns every environment variable Load reads, sorted.
 func Keys() []string {
 	k := []string{EnvCredential, EnvClientID, EnvCloud, EnvGraphVersion, EnvGraphURL, EnvMaxBody,
-		EnvTolerance, EnvDeadlineMargin, EnvMaxRetries, EnvAddr, EnvPolicy, EnvIdempotency}
+		EnvTolerance, EnvDeadlineMargin, EnvMaxRetries, EnvAddr, EnvPolicy}
 	for _, s := range Sources {
 		k = append(k, SecretKey(s))
 	}
+	k = append(k, deliveryKeys...)
 	k = append(k, identityKeys...)
 	k = append(k, senderKeys...)
 	sort.Strings(k)
@@ -99,6 +99,8 @@ type Config struct {
 	Identity Identity
 	// Senders holds per-sender settings beyond the secret (senders.go).
 	Senders Senders
+	// Delivery holds de-duplication and write-limit settings (delivery.go).
+	Delivery Delivery
 }
 
 // Disabled lists the sources without a secret, sorted.
@@ -197,14 +199,12 @@ func Load(getenv func(string) string) (Config, error) {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		bad("%s must be host:port", EnvAddr)
 	}
-	// Guardrails and de-duplication are not in this version. Refusing to
-	// start beats running without the protection the operator asked for.
+	// Guardrails are not in this version. Refusing to start beats running
+	// without the protection the operator asked for.
 	if get(EnvPolicy) != "" {
 		bad("%s is set but guardrail policies are not available in this version; unset it", EnvPolicy)
 	}
-	if get(EnvIdempotency) != "" {
-		bad("%s is set but the DynamoDB de-duplication store is not available in this version; unset it", EnvIdempotency)
-	}
+	loadDelivery(get, &c, bad)
 	loadIdentity(get, &c, bad)
 	loadSenders(get, &c, bad)
 	if len(problems) > 0 {

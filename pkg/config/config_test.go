@@ -82,7 +82,7 @@ func TestLoadListsEveryProblem(t *testing.T) {
 	_, err := Load(env(map[string]string{
 		EnvCredential: "password", EnvCloud: "mars", EnvGraphVersion: "v2", EnvMaxBody: "-1",
 		EnvTolerance: "forever", EnvDeadlineMargin: "1h", EnvMaxRetries: "50", EnvAddr: "8080",
-		EnvPolicy: "/etc/policy.yaml", EnvIdempotency: "table",
+		EnvPolicy: "/etc/policy.yaml", EnvIdempotency: "t",
 	}))
 	var ce *Error
 	if !errors.As(err, &ce) || !errors.Is(err, ErrConfig) {
@@ -117,5 +117,28 @@ func TestSecretsAreNeverPrinted(t *testing.T) {
 	}
 	if got := strings.Join(c.Disabled(), ","); got != "servicenow,jira,slack,teams" {
 		t.Errorf("Disabled() = %s", got)
+	}
+}
+
+func TestDeliverySettings(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := c.Delivery; d.Table != "" || d.TTL != 48*time.Hour || d.WriteLimit != 100 || d.WriteWindow != 20*time.Second {
+		t.Errorf("defaults = %+v", d)
+	}
+	c, err = Load(env(map[string]string{EnvIdempotency: "enrollhook-deliveries", EnvIdempotencyTTL: "72h", EnvWriteLimit: "50", EnvWriteWindow: "20s"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := c.Delivery; d.Table != "enrollhook-deliveries" || d.TTL != 72*time.Hour || d.WriteLimit != 50 {
+		t.Errorf("settings = %+v", d)
+	}
+	_, err = Load(env(map[string]string{EnvIdempotencyTTL: "1s", EnvWriteLimit: "0", EnvWriteWindow: "forever", EnvIdempotency: "bad name!"}))
+	for _, k := range []string{EnvIdempotencyTTL, EnvWriteLimit, EnvWriteWindow, EnvIdempotency} {
+		if err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("error %v does not name %s", err, k)
+		}
 	}
 }

@@ -21,9 +21,9 @@ import (
 const templatePath = "../../template.yaml"
 
 // notDeployed are the keys config reads that the template must not set:
-// the local server's address, and the two features this version refuses
-// when they are set.
-var notDeployed = []string{config.EnvAddr, config.EnvPolicy, config.EnvIdempotency,
+// the local server's address, and the guardrail policy this version refuses
+// when it is set.
+var notDeployed = []string{config.EnvAddr, config.EnvPolicy,
 	// Lambda sets AWS_REGION itself (a reserved variable); the others belong
 	// to credential modes and clouds Lambda cannot use (no Azure host, no
 	// projected token, no key file).
@@ -223,9 +223,10 @@ func TestTemplateFederationPolicy(t *testing.T) {
 		t.Fatalf("Policies = %+v, want one inline policy document", fn.Policies)
 	}
 	doc := (*fn.Policies.IAMPolicyDocumentArray)[0]
-	if len(doc.Statement) != 1 {
-		t.Fatalf("statements = %d, want 1", len(doc.Statement))
+	if len(doc.Statement) != 2 {
+		t.Fatalf("statements = %d, want 2 (federation token, delivery records)", len(doc.Statement))
 	}
+	checkDeliveryStatement(t, doc.Statement[1])
 	st, _ := doc.Statement[0].(map[string]any)
 	if st["Effect"] != "Allow" || st["Action"] != "sts:GetWebIdentityToken" || st["Resource"] != "*" {
 		t.Errorf("statement = %v, want Allow sts:GetWebIdentityToken on *", st)
@@ -343,8 +344,15 @@ func TestTemplateEnvironment(t *testing.T) {
 
 	// Every Ref names a parameter; every parameter is used.
 	used := map[string]bool{}
+	used["ReservedConcurrency"] = true // ReservedConcurrentExecutions, checked below
 	for k, v := range env {
 		if name, ok := ref(v); ok {
+			if k == config.EnvIdempotency {
+				if name != "DeliveryTable" || tmpl.Resources[name] == nil || tmpl.Resources[name].AWSCloudFormationType() != "AWS::DynamoDB::Table" {
+					t.Errorf("%s: !Ref %s, want the DeliveryTable resource", k, name)
+				}
+				continue
+			}
 			if _, exists := tmpl.Parameters[name]; !exists {
 				t.Errorf("%s: !Ref %s, which is not a parameter", k, name)
 			}
@@ -481,5 +489,26 @@ func TestTemplateOutputs(t *testing.T) {
 	// SAM names the role it creates <FunctionLogicalId>Role.
 	if got := getAtt("WebhookFunctionRoleArn"); got != "WebhookFunctionRole.Arn" {
 		t.Errorf("Outputs.WebhookFunctionRoleArn = !GetAtt %q, want WebhookFunctionRole.Arn", got)
+	}
+}
+
+// checkDeliveryStatement: the de-duplication store may read and write its
+// own table item by item, nothing more.
+func checkDeliveryStatement(t *testing.T, raw any) {
+	t.Helper()
+	st, _ := raw.(map[string]any)
+	actions, _ := st["Action"].([]any)
+	var got []string
+	for _, a := range actions {
+		got = append(got, fmt.Sprint(a))
+	}
+	slices.Sort(got)
+	want := []string{"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+	if st["Effect"] != "Allow" || !slices.Equal(got, want) {
+		t.Errorf("delivery statement = %v, want Allow %v", st, want)
+	}
+	name, arg, ok := intrinsic(st["Resource"])
+	if !ok || name != "Fn::GetAtt" || !strings.HasPrefix(fmt.Sprint(arg), "[DeliveryTable Arn]") && fmt.Sprint(arg) != "DeliveryTable.Arn" {
+		t.Errorf("delivery statement resource = %v %v, want !GetAtt DeliveryTable.Arn", name, arg)
 	}
 }

@@ -75,6 +75,14 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives one line per request; default slog.Default().
 	Logger *slog.Logger
+	// Store de-duplicates deliveries; nil means none (every delivery is
+	// applied, and the log says it was not de-duplicated).
+	Store Store
+	// CompletedTTL keeps a completed delivery's answer for replays;
+	// default 48h.
+	CompletedTTL time.Duration
+	// Limiter paces Graph writes (Intune's write limit); nil means none.
+	Limiter Limiter
 }
 
 // Handler serves the routes of the external contract.
@@ -103,6 +111,9 @@ func NewHandler(g Graph, sources []Source, opts *Options) *Handler {
 	}
 	if h.opts.Timeout <= 0 {
 		h.opts.Timeout = 25 * time.Second
+	}
+	if h.opts.CompletedTTL <= 0 {
+		h.opts.CompletedTTL = 48 * time.Hour
 	}
 	if h.opts.Now == nil {
 		h.opts.Now = time.Now
@@ -172,6 +183,8 @@ type record struct {
 	source, deliveryID string
 	req                *change.Request
 	result             *graph.Result
+	replayed           bool // answered from the de-duplication store
+	deduplicated       bool // taken in the store (false: no store)
 }
 
 func (h *Handler) handleHook(w http.ResponseWriter, r *http.Request) {
@@ -230,14 +243,26 @@ func (h *Handler) handleHook(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel = context.WithTimeout(ctx, h.opts.Timeout)
 		defer cancel()
 	}
-	res, err := h.graph.PatchAssignment(ctx, req.ConfigurationID, req.AssignmentID, &req.Assignment)
-	rec.result = res
-	if err != nil {
+	lease, done := h.dedupeBegin(ctx, w, r, &rec, start)
+	if done {
+		return
+	}
+	if err := h.waitForWriteSlot(ctx); err != nil {
+		h.dedupeEnd(ctx, lease, true, 0, nil, nil)
 		h.finish(w, r, rec, start, err)
 		return
 	}
+	res, err := h.graph.PatchAssignment(ctx, req.ConfigurationID, req.AssignmentID, &req.Assignment)
+	rec.result = res
+	if err != nil {
+		h.dedupeEnd(ctx, lease, true, 0, nil, nil)
+		h.finish(w, r, rec, start, err)
+		return
+	}
+	stored := map[string]string{}
 	if res.RequestID != "" {
 		w.Header().Set(HeaderGraphRequestID, res.RequestID)
+		stored[HeaderGraphRequestID] = res.RequestID
 	}
 	body = publicBody(res.Body)
 	if body == nil {
@@ -246,9 +271,13 @@ func (h *Handler) handleHook(w http.ResponseWriter, r *http.Request) {
 		// than an error that would make the sender retry.
 		body = appliedBody(req)
 		w.Header().Set(HeaderReadBack, "failed")
+		stored[HeaderReadBack] = "failed"
 		h.log.WarnContext(ctx, "change applied but the read-back failed; answering with the applied body",
 			slog.String("xRequestId", w.Header().Get(HeaderRequestID)), causeAttr(res.ReadBackErr))
 	}
+	// Record the answer before sending it, so a retry that follows the
+	// answer finds it.
+	h.dedupeEnd(ctx, lease, false, http.StatusOK, stored, body)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
@@ -368,6 +397,12 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, rec record, sta
 		attrs = append(attrs, slog.String("graphRequestId", rec.result.RequestID), slog.String("clientRequestId", rec.result.ClientRequestID))
 	}
 	level, outcome, status := slog.LevelInfo, "applied", http.StatusOK
+	if rec.replayed {
+		outcome = "replayed"
+	}
+	if rec.req != nil {
+		attrs = append(attrs, slog.Bool("deduplicated", rec.deduplicated || rec.replayed))
+	}
 	if err != nil {
 		var re *graph.ResponseError
 		if errors.As(err, &re) && re.RequestID != "" {

@@ -84,7 +84,7 @@ func newHarness(t *testing.T, opts *Options) *harness {
 	logs := &bytes.Buffer{}
 	o := Options{Now: func() time.Time { return testNow }, Logger: slog.New(slog.NewJSONHandler(logs, nil)), Disabled: []string{"slack"}}
 	if opts != nil {
-		o.MaxBodyBytes, o.GraphVersion = opts.MaxBodyBytes, opts.GraphVersion
+		o.MaxBodyBytes, o.GraphVersion, o.Store, o.Limiter = opts.MaxBodyBytes, opts.GraphVersion, opts.Store, opts.Limiter
 	}
 	g := &fakeGraph{}
 	return &harness{h: NewHandler(g, []Source{src}, &o), g: g, logs: logs}

@@ -43,6 +43,15 @@ var problems = map[change.Code]problemSpec{
 	change.CodeInternal:         {http.StatusInternalServerError, "Internal error"},
 }
 
+// kindTitles are the titles of problem kinds whose code's title would
+// mislead.
+var kindTitles = map[string]string{
+	"delivery-in-progress": "Delivery in progress",
+	"delivery-mismatch":    "Delivery id reused",
+	"dedupe-unavailable":   "De-duplication store unavailable",
+	"write-limit":          "Write limit reached",
+}
+
 // Problem is the RFC 9457 body.
 type Problem struct {
 	Type     string              `json:"type"`
@@ -64,13 +73,16 @@ func problemFor(err error, requestID string) (Problem, *change.Error) {
 	if !ok {
 		spec = problems[change.CodeInternal]
 	}
-	slug := string(ce.Code)
+	slug, title := string(ce.Code), spec.title
 	if ce.Kind != "" {
 		slug = ce.Kind
+		if t, ok := kindTitles[ce.Kind]; ok {
+			title = t
+		}
 	}
 	return Problem{
 		Type:     ProblemTypePrefix + slug,
-		Title:    spec.title,
+		Title:    title,
 		Status:   spec.status,
 		Detail:   ce.Message,
 		Instance: requestID,

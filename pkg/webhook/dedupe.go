@@ -1,0 +1,143 @@
+package webhook
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/idempotency"
+	"github.com/enrollhook/enrollhook/pkg/limiter"
+)
+
+// HeaderReplay marks an answer served from the de-duplication store.
+const HeaderReplay = "Idempotent-Replay"
+
+// Store is what the handler needs for de-duplication; see
+// idempotency.Store for the protocol and the errors.
+type Store interface {
+	Begin(ctx context.Context, key, fingerprint string, inProgressUntil time.Time) (*idempotency.Lease, error)
+	Complete(ctx context.Context, l *idempotency.Lease, resp idempotency.Response, expires time.Time) error
+	Release(ctx context.Context, l *idempotency.Lease) error
+}
+
+// dedupeKey returns the store key and the fingerprint of a change. The key
+// is the sender's delivery id where it has one; otherwise a hash of the
+// normalised change and its ticket, so the same approval sent twice without
+// an id is still recognised. The fingerprint covers what would be applied:
+// the same key with another fingerprint is a conflict, not a replay.
+// encoding/json writes struct fields in declaration order, so the sender's
+// key order and whitespace change neither.
+func dedupeKey(source, deliveryID string, req *change.Request) (key, fingerprint string) {
+	b, _ := json.Marshal(struct {
+		Ticket          string             `json:"ticket"`
+		State           string             `json:"state"`
+		ConfigurationID string             `json:"configurationId"`
+		AssignmentID    string             `json:"assignmentId"`
+		Assignment      *change.Assignment `json:"assignment"`
+	}{req.Ticket.ID, req.Ticket.State, req.ConfigurationID, req.AssignmentID, &req.Assignment})
+	sum := sha256.Sum256(b)
+	fingerprint = hex.EncodeToString(sum[:])
+	if deliveryID != "" {
+		return source + ":" + deliveryID, fingerprint
+	}
+	return source + ":change:" + fingerprint, fingerprint
+}
+
+// dedupeBegin takes the delivery in the store. It returns the lease to
+// complete or release, or done=true when it has answered itself (a replay,
+// a duplicate in progress, a mismatch, or a store failure).
+func (h *Handler) dedupeBegin(ctx context.Context, w http.ResponseWriter, r *http.Request, rec *record, start time.Time) (*idempotency.Lease, bool) {
+	if h.opts.Store == nil {
+		return nil, false
+	}
+	key, fp := dedupeKey(rec.source, rec.deliveryID, rec.req)
+	until := time.Now().Add(h.opts.Timeout)
+	if d, ok := ctx.Deadline(); ok {
+		until = d
+	}
+	lease, err := h.opts.Store.Begin(ctx, key, fp, until)
+	if err == nil && lease.Replay == nil {
+		rec.deduplicated = true
+	}
+	var inProgress *idempotency.InProgressError
+	switch {
+	case errors.As(err, &inProgress):
+		h.finish(w, r, *rec, start, &change.Error{Code: change.CodeConflict, Kind: "delivery-in-progress", RetryAfter: inProgress.RetryAfter,
+			Message: "this delivery is being applied by another attempt; retry after Retry-After to get its answer"})
+		return nil, true
+	case errors.Is(err, idempotency.ErrMismatch):
+		h.finish(w, r, *rec, start, &change.Error{Code: change.CodeConflict, Kind: "delivery-mismatch",
+			Message: "this delivery id was already used with a different change; send a new delivery id for a new change"})
+		return nil, true
+	case err != nil:
+		h.finish(w, r, *rec, start, &change.Error{Code: change.CodeUnavailable, Kind: "dedupe-unavailable", RetryAfter: 5 * time.Second,
+			Message: "the de-duplication store is unavailable, so nothing was applied; retry later", Err: err})
+		return nil, true
+	case lease.Replay != nil:
+		rec.replayed = true
+		for k, v := range lease.Replay.Headers {
+			w.Header().Set(k, v)
+		}
+		w.Header().Set(HeaderReplay, "true")
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(lease.Replay.Body)))
+		w.WriteHeader(lease.Replay.Status)
+		_, _ = w.Write(lease.Replay.Body)
+		h.finish(w, r, *rec, start, nil)
+		return nil, true
+	}
+	return lease, false
+}
+
+// dedupeEnd completes the lease with the answer, or releases it when the
+// attempt failed so that the sender's retry runs.
+func (h *Handler) dedupeEnd(ctx context.Context, lease *idempotency.Lease, failed bool, status int, headers map[string]string, body []byte) {
+	if lease == nil {
+		return
+	}
+	// The answer is already decided; the store write must not be cut short
+	// by a caller that went away.
+	ctx = context.WithoutCancel(ctx)
+	var err error
+	if failed {
+		err = h.opts.Store.Release(ctx, lease)
+	} else {
+		err = h.opts.Store.Complete(ctx, lease, idempotency.Response{Status: status, Headers: headers, Body: body}, time.Now().Add(h.opts.CompletedTTL))
+	}
+	if err != nil {
+		h.log.WarnContext(ctx, "de-duplication record not updated", causeAttr(err))
+	}
+}
+
+// Limiter is what the handler needs to pace Graph writes.
+type Limiter interface {
+	// Wait takes one write slot; a *limiter.BudgetError when none frees up
+	// before ctx's deadline.
+	Wait(ctx context.Context) error
+}
+
+// waitForWriteSlot waits for the limiter; when the slot would come too late
+// the caller is told to retry (503 with Retry-After), nothing is applied.
+func (h *Handler) waitForWriteSlot(ctx context.Context) error {
+	if h.opts.Limiter == nil {
+		return nil
+	}
+	err := h.opts.Limiter.Wait(ctx)
+	var be *limiter.BudgetError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &be):
+		return &change.Error{Code: change.CodeUnavailable, Kind: "write-limit", RetryAfter: be.RetryAfter,
+			Message: "Intune's write limit is reached for now; nothing was applied, retry after Retry-After"}
+	default:
+		return &change.Error{Code: change.CodeTimeout, RetryAfter: 5 * time.Second,
+			Message: "no write slot before the deadline; nothing was applied", Err: err}
+	}
+}
