@@ -11,13 +11,14 @@ RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 TAGS       := lambda.norpc,validator_novalidatefn
 LDFLAGS    := -s -w
 BOOTSTRAP  := build/webhook/bootstrap
+WORKER     := build/worker/bootstrap
 FUZZTIME   ?= 20s
 # dynalite: a DynamoDB-compatible server on Node.js, for the de-duplication
 # store's tests; installed from npm into build/tools.
 DYNALITE_VERSION := 4.0.0
 DYNALITE   := $(CURDIR)/build/tools/node_modules/dynalite/cli.js
 
-.PHONY: all build build-WebhookFunction run test rie dynalite bench fuzz lint clean check
+.PHONY: all build build-WebhookFunction build-worker build-WorkerFunction run test rie dynalite bench fuzz lint clean check
 
 all: build
 
@@ -30,6 +31,16 @@ build:
 ## build-WebhookFunction: what `sam build` calls (BuildMethod: makefile)
 build-WebhookFunction: build
 	cp $(BOOTSTRAP) $(ARTIFACTS_DIR)/bootstrap
+
+## build-worker: the worker's stripped linux/arm64 bootstrap in build/worker/
+build-worker:
+	mkdir -p $(dir $(WORKER))
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags $(TAGS) -trimpath -ldflags='$(LDFLAGS)' -o $(WORKER) ./functions/worker
+	@ls -l $(WORKER) | awk '{printf "worker bootstrap: %.1f MB (%d bytes)\n", $$5/1048576, $$5}'
+
+## build-WorkerFunction: what `sam build` calls for the worker
+build-WorkerFunction: build-worker
+	cp $(WORKER) $(ARTIFACTS_DIR)/bootstrap
 
 ## run: the function on 127.0.0.1:8080 against the embedded Graph emulator
 run:

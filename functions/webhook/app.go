@@ -101,12 +101,15 @@ func build(getenv func(string) string, log *slog.Logger, onLambda bool) (http.Ha
 			sources = append(sources, s)
 		}
 	}
+	// The credential is built whenever its own settings are sound, even
+	// beside other problems, so that its failure (an unparsable
+	// certificate, say) is listed with them rather than at the next start.
+	cred, err := credentialFor(cfg, log) // check.go
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
 	if len(problems) > 0 {
 		return nil, cfg, &config.Error{Problems: problems}
-	}
-	cred, err := newCredential(cfg, log) // check.go
-	if err != nil {
-		return nil, cfg, &config.Error{Problems: []string{err.Error()}}
 	}
 	retries := cfg.MaxRetries
 	if retries == 0 {
@@ -125,6 +128,10 @@ func build(getenv func(string) string, log *slog.Logger, onLambda bool) (http.Ha
 	if err != nil {
 		return nil, cfg, &config.Error{Problems: []string{err.Error()}}
 	}
+	q, startQueue, err := asyncOptions(context.Background(), cfg, log, onLambda) // async.go
+	if err != nil {
+		return nil, cfg, &config.Error{Problems: []string{err.Error()}}
+	}
 	h := webhook.NewHandler(gc, sources, &webhook.Options{
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		GraphVersion: cfg.GraphVersion,
@@ -133,7 +140,12 @@ func build(getenv func(string) string, log *slog.Logger, onLambda bool) (http.Ha
 		Store:        store,
 		CompletedTTL: cfg.Delivery.TTL,
 		Limiter:      lim,
+		Queue:        q,
+		AsyncSources: cfg.Queue.Async,
 	})
+	if startQueue != nil {
+		startQueue(h)
+	}
 	log.Info("ready", slog.Any("config", cfg))
 	return h, cfg, nil
 }

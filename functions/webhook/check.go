@@ -58,6 +58,18 @@ func newCredential(cfg config.Config, log *slog.Logger) (*identity.Credential, e
 	return identity.New(identitySettings(cfg), &o)
 }
 
+// credentialFor builds the credential when the configuration's credential
+// settings are valid (config.Identity.Valid), whatever else is wrong, so
+// that the cold start and the preflight list its failure with the other
+// problems. It returns nil, nil when those settings are invalid: the
+// configuration's own problems say why.
+func credentialFor(cfg config.Config, log *slog.Logger) (*identity.Credential, error) {
+	if !cfg.Identity.Valid {
+		return nil, nil
+	}
+	return newCredential(cfg, log)
+}
+
 // Verdicts of the preflight.
 const (
 	verdictOK   = "ok"
@@ -127,14 +139,21 @@ func preflightRun(ctx context.Context, getenv func(string) string, configuration
 	// credential: the configuration and the credential it names.
 	cfg, err := config.Load(getenv)
 	var cerr *config.Error
+	var problems []string
 	if errors.As(err, &cerr) {
-		p.step("credential", verdictFail, "the configuration has problems; the function would not start:", cerr.Problems...)
-		return p.skipRest("token", "graph", "permission")
+		problems = cerr.Problems
 	} else if err != nil {
 		return err
 	}
-	cred, err := newCredential(cfg, log)
-	if err != nil {
+	cred, err := credentialFor(cfg, log)
+	switch {
+	case len(problems) > 0:
+		if err != nil {
+			problems = append(slices.Clip(problems), err.Error())
+		}
+		p.step("credential", verdictFail, "the configuration has problems; the function would not start:", problems...)
+		return p.skipRest("token", "graph", "permission")
+	case err != nil:
 		p.step("credential", verdictFail, err.Error())
 		return p.skipRest("token", "graph", "permission")
 	}

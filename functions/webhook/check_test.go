@@ -17,6 +17,7 @@ import (
 
 	"github.com/enrollhook/enrollhook/pkg/config"
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
+	"github.com/enrollhook/enrollhook/pkg/identity/identitytest"
 )
 
 // verdicts parses the preflight's output into step -> verdict.
@@ -65,6 +66,10 @@ func TestCheckAgainstTheEmulator(t *testing.T) {
 		{name: "graph failing", setup: func(emu *graphemu.Server, _ map[string]string, _ string) { emu.Fail(10, 503) },
 			want:     map[string]string{"credential": "ok", "token": "ok", "graph": "FAIL", "permission": "skip"},
 			wantText: []string{"Graph is unavailable", "status 503"}},
+		{name: "graph refuses the read", setup: func(emu *graphemu.Server, _ map[string]string, _ string) { emu.Fail(1, http.StatusBadRequest) },
+			want: map[string]string{"credential": "ok", "token": "ok", "graph": "FAIL", "permission": "skip"},
+			wantText: []string{"graph         FAIL  Graph refused the read (400 UnknownError)\n",
+				"fix: check ENROLLHOOK_GRAPH_VERSION and ENROLLHOOK_GRAPH_URL\n", "permission    skip  not checked: an earlier step failed"}},
 		{name: "no permission", setup: func(emu *graphemu.Server, _ map[string]string, _ string) { emu.SetPermission(graphemu.PermissionNone) },
 			want:     map[string]string{"credential": "ok", "token": "ok", "graph": "ok", "permission": "FAIL"},
 			wantText: []string{"Graph answered 403", "DeviceManagementServiceConfig.ReadWrite.All with admin consent"}},
@@ -145,6 +150,108 @@ func TestCheckWithAWSFederation(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "aws-federation: app "+fedApp+" in tenant "+fedTenant) || !strings.Contains(out.String(), "ready:") {
 		t.Errorf("output:\n%s", out.String())
+	}
+}
+
+// TestCheckWritePermissionFromTheToken: with a JWT from Entra, the
+// preflight reads the token's roles and says whether writes would be
+// allowed, beyond the read it made; with an opaque token it can only warn.
+func TestCheckWritePermissionFromTheToken(t *testing.T) {
+	const (
+		readWrite = "DeviceManagementServiceConfig.ReadWrite.All"
+		readOnly  = "DeviceManagementServiceConfig.Read.All"
+		fail      = "permission    FAIL  the token lacks a write permission, so every change would answer 502 graph-permission-denied\n" +
+			"                    fix: grant app " + fedApp + " the Microsoft Graph application permission " + readWrite +
+			" with admin consent, in the tenant's own cloud (global); the tenant needs an Intune license\n"
+	)
+	read := "permission    ok    read 2 assignment(s) of " + graphemu.ConfigESP + "\n"
+	tests := []struct {
+		name       string
+		jwt        bool
+		roles      []string
+		permission graphemu.Permission
+		ready      bool
+		want       string // the lines after the graph step, verbatim
+	}{
+		{"granted", true, []string{"User.Read.All", readWrite}, graphemu.PermissionReadWrite, true,
+			read + "permission    ok    the token grants User.Read.All, " + readWrite + "\n" +
+				"ready: the function can read Intune enrollment configurations with this configuration\n"},
+		{"read only", true, []string{readOnly}, graphemu.PermissionRead, false, read + fail},
+		{"no roles claim", true, nil, graphemu.PermissionRead, false, read + fail},
+		{"opaque token", false, nil, graphemu.PermissionReadWrite, true,
+			read + "permission    warn  write permission not verified: the token is not a JWT whose roles can be read\n" +
+				"ready: the function can read Intune enrollment configurations with this configuration\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newFedRig(t, nil, &graphemu.Options{Permission: tt.permission}, func(o *identitytest.EntraOptions) {
+				o.JWT, o.Roles = tt.jwt, tt.roles
+			})
+			var out bytes.Buffer
+			err := run(context.Background(), []string{"check", "-configuration", graphemu.ConfigESP}, r.getenv, &out, &bytes.Buffer{})
+			if tt.ready != (err == nil) || (err != nil && !errors.Is(err, errCheckFailed)) {
+				t.Errorf("run(check) = %v, want ready %v", err, tt.ready)
+			}
+			got := out.String()
+			_, after, ok := strings.Cut(got, "graph         ok    "+r.graph.URL+"/beta answered (request-id ")
+			if !ok {
+				t.Fatalf("no graph ok line:\n%s", got)
+			}
+			if _, after, _ = strings.Cut(after, "\n"); after != tt.want {
+				t.Errorf("after the graph step:\n%s\nwant:\n%s", after, tt.want)
+			}
+			// The preflight's own token and the Graph client's (which asks
+			// for CAE, a separate cache in azidentity).
+			issued := r.entra.Issued()
+			if len(issued) == 0 {
+				t.Fatal("no token issued")
+			}
+			for _, tok := range issued {
+				if _, isJWT := tokenRoles(tok); isJWT != tt.jwt {
+					t.Errorf("issued token is a JWT: %v, want %v", isJWT, tt.jwt)
+				}
+				if strings.Contains(got, tok) {
+					t.Errorf("the preflight printed the token")
+				}
+			}
+			if strings.Contains(got, "eyJ") {
+				t.Errorf("the preflight printed a JWT")
+			}
+		})
+	}
+}
+
+// TestCheckCredentialCannotBeBuilt: a credential that cannot be built (a
+// certificate file that holds no certificate) fails the first step, alone
+// or listed with the configuration's other problems.
+func TestCheckCredentialCannotBeBuilt(t *testing.T) {
+	bad := t.TempDir() + "/lab.pem"
+	if err := os.WriteFile(bad, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{config.EnvCredential: config.CredentialCertificate, config.EnvTenantID: fedTenant,
+		config.EnvClientID: fedApp, config.EnvClientCertificate: bad, config.EnvGraphURL: "http://127.0.0.1:9/beta"}
+	skips := "token         skip  not checked: an earlier step failed\n" +
+		"graph         skip  not checked: an earlier step failed\n" +
+		"permission    skip  not checked: an earlier step failed\n"
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"check", "-configuration", graphemu.ConfigESP}, func(k string) string { return env[k] }, &out, &bytes.Buffer{})
+	first, rest, _ := strings.Cut(out.String(), "\n")
+	if !errors.Is(err, errCheckFailed) || rest != skips ||
+		!strings.HasPrefix(first, "credential    FAIL  identity: client-certificate: "+config.EnvClientCertificate+": ") {
+		t.Errorf("run(check) = %v\n%s", err, out.String())
+	}
+
+	env[config.EnvGraphVersion] = "v2"
+	out.Reset()
+	err = run(context.Background(), []string{"check", "-configuration", graphemu.ConfigESP}, func(k string) string { return env[k] }, &out, &bytes.Buffer{})
+	lines := strings.Split(out.String(), "\n")
+	if !errors.Is(err, errCheckFailed) || len(lines) != 7 ||
+		lines[0] != "credential    FAIL  the configuration has problems; the function would not start:" ||
+		!strings.HasPrefix(lines[1], "                    "+config.EnvGraphVersion+" must be beta or v1.0") ||
+		!strings.HasPrefix(lines[2], "                    identity: client-certificate: "+config.EnvClientCertificate+": ") ||
+		strings.Join(lines[3:], "\n") != skips {
+		t.Errorf("run(check) with two problems = %v\n%s", err, out.String())
 	}
 }
 

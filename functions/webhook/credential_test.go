@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,18 +44,26 @@ type fedRig struct {
 	logs  *bytes.Buffer
 }
 
-func newFedRig(t *testing.T, fics func(sts *identitytest.STS) []identitytest.FederatedCredential, emuOpts *graphemu.Options) *fedRig {
+// newFedRig starts the rig. entra, when given, adjusts the fake Entra's options (JWT access tokens
+// and their roles, say); the emulator behind identitytest.UnwrapBearer
+// accepts such tokens too.
+func newFedRig(t *testing.T, fics func(sts *identitytest.STS) []identitytest.FederatedCredential, emuOpts *graphemu.Options,
+	entra ...func(*identitytest.EntraOptions)) *fedRig {
 	t.Helper()
 	r := &fedRig{emu: graphemu.New(emuOpts), sts: identitytest.NewSTS(nil), logs: &bytes.Buffer{}}
-	r.graph = httptest.NewServer(r.emu)
+	r.graph = httptest.NewServer(identitytest.UnwrapBearer(r.emu))
 	t.Cleanup(r.graph.Close)
 	t.Cleanup(r.sts.Close)
 	fc := []identitytest.FederatedCredential{r.sts.Federated("api://AzureADTokenExchange")}
 	if fics != nil {
 		fc = fics(r.sts)
 	}
-	r.entra = identitytest.NewEntra(&identitytest.EntraOptions{TenantID: fedTenant, ClientID: fedApp, Federated: fc,
-		Mint: identitytest.EmulatorMint(r.emu, graphemu.TokenPath, graphemu.DefaultIdentityHeader)})
+	eo := &identitytest.EntraOptions{TenantID: fedTenant, ClientID: fedApp, Federated: fc,
+		Mint: identitytest.EmulatorMint(r.emu, graphemu.TokenPath, graphemu.DefaultIdentityHeader)}
+	for _, f := range entra {
+		f(eo)
+	}
+	r.entra = identitytest.NewEntra(eo)
 	t.Cleanup(r.entra.Close)
 	redir := identitytest.NewRedirect().Route("login.microsoftonline.com", r.entra.Server())
 	credentialOptions = &identity.Options{
@@ -204,6 +214,103 @@ func TestColdStartListsEveryCredentialProblem(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "left-over") {
 		t.Errorf("the error quotes the secret")
+	}
+}
+
+// TestColdStartListsTheCredentialFailureWithTheOthers: a credential that
+// cannot be built (a certificate file without a certificate) is one more
+// problem in the same list, not the next cold start's.
+func TestColdStartListsTheCredentialFailureWithTheOthers(t *testing.T) {
+	bad := t.TempDir() + "/lab.pem"
+	if err := os.WriteFile(bad, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{config.EnvCredential: config.CredentialCertificate, config.EnvTenantID: fedTenant,
+		config.EnvClientID: fedApp, config.EnvClientCertificate: bad, config.SecretKey(generic.Name): fedSecret,
+		config.EnvGraphVersion: "v2", config.EnvMaxRetries: "99"}
+	_, _, err := build(func(k string) string { return env[k] }, slog.New(slog.DiscardHandler), true)
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("build = %v, want *config.Error", err)
+	}
+	want := []string{config.EnvGraphVersion + " must be", config.EnvMaxRetries + " must be",
+		"identity: client-certificate: " + config.EnvClientCertificate + ": "}
+	if len(ce.Problems) != len(want) {
+		t.Fatalf("problems = %q, want %d", ce.Problems, len(want))
+	}
+	for i, w := range want {
+		if !strings.Contains(ce.Problems[i], w) {
+			t.Errorf("problem %d = %q, want it to contain %q", i, ce.Problems[i], w)
+		}
+	}
+
+	// Alone, it is the only problem.
+	delete(env, config.EnvGraphVersion)
+	delete(env, config.EnvMaxRetries)
+	_, _, err = build(func(k string) string { return env[k] }, slog.New(slog.DiscardHandler), true)
+	if !errors.As(err, &ce) || len(ce.Problems) != 1 || !strings.Contains(ce.Problems[0], config.EnvClientCertificate) {
+		t.Errorf("build = %v, want the certificate problem alone", err)
+	}
+}
+
+// TestManagedIdentityFailuresAnswerWithoutDetail: when the managed-identity
+// endpoint refuses (400) or fails (500), the caller gets 503
+// graph-unavailable with a fixed text, and the operator's log names the
+// mode, the step and the likely fix.
+func TestManagedIdentityFailuresAnswerWithoutDetail(t *testing.T) {
+	for _, tt := range []struct {
+		status int
+		fix    string
+	}{
+		{http.StatusBadRequest, "the managed-identity endpoint refused: check that the identity is assigned to this host"},
+		{http.StatusInternalServerError, "the identity service failed or throttled: usually transient"},
+	} {
+		t.Run(http.StatusText(tt.status), func(t *testing.T) {
+			r := newFedRig(t, nil, nil)
+			// azidentity's own retries of a 500, with short delays.
+			credentialOptions = &identity.Options{ClientOptions: policy.ClientOptions{
+				Retry: policy.RetryOptions{RetryDelay: 5 * time.Millisecond, MaxRetryDelay: 20 * time.Millisecond}}}
+			var calls atomic.Int32
+			msi := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				calls.Add(1)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(tt.status)
+				fmt.Fprintf(w, `{"statusCode":%d,"message":"Unable to load the proper Managed Identity.","correlationId":"%s"}`, tt.status, uuid.NewString())
+			}))
+			defer msi.Close()
+			t.Setenv("IDENTITY_ENDPOINT", msi.URL+graphemu.TokenPath)
+			t.Setenv("IDENTITY_HEADER", graphemu.DefaultIdentityHeader)
+			// MSAL's managed-identity token cache is process-wide: an
+			// identity of its own keeps other tests' tokens out.
+			clientID := uuid.NewString()
+			// No Graph retries: MSAL already tries a 500 three times, a
+			// second apart.
+			r.env = map[string]string{config.EnvClientID: clientID, config.EnvGraphURL: r.graph.URL + "/beta",
+				config.SecretKey(generic.Name): fedSecret, config.EnvMaxRetries: "0"}
+			rec := r.deliver(t, r.build(t))
+			if rec.Code != http.StatusServiceUnavailable {
+				t.Fatalf("status = %d, want 503: %s\n%s", rec.Code, rec.Body, r.logs)
+			}
+			var p map[string]any
+			if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || p["type"] != "urn:enrollhook:problem:graph-unavailable" {
+				t.Errorf("answer = %s, want problem graph-unavailable", rec.Body)
+			}
+			body := rec.Body.String()
+			for _, leak := range []string{"managed", "Managed", "identity endpoint", "IDENTITY", "127.0.0.1", clientID, "statusCode", "fix"} {
+				if strings.Contains(body, leak) {
+					t.Errorf("the answer carries %q: %s", leak, body)
+				}
+			}
+			logs := r.logs.String()
+			for _, w := range []string{`"msg":"graph credential failed","mode":"managed-identity","step":"managed-identity endpoint"`, tt.fix} {
+				if !strings.Contains(logs, w) {
+					t.Errorf("the log lacks %q:\n%s", w, logs)
+				}
+			}
+			if calls.Load() == 0 || r.emu.Writes() != 0 {
+				t.Errorf("identity endpoint calls = %d, Graph writes = %d; want some and none", calls.Load(), r.emu.Writes())
+			}
+		})
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/config"
 	"github.com/enrollhook/enrollhook/pkg/signature"
@@ -39,13 +40,15 @@ func itsmDevOverrides(getenv func(string) string, overrides map[string]string) {
 }
 
 // signITSM returns the authentication headers of the servicenow and jira
-// routes for body; handled is false for any other route. secret defaults to
-// the sender's variable, then to its development secret. A ServiceNow
-// secret of the form basic:<user>:<password> gives an Authorization header.
-func signITSM(route, secret, id string, body []byte, getenv func(string) string, sign func(secret, id string, body []byte) (http.Header, error)) (h http.Header, handled bool, err error) {
+// routes for body, and the body to send: a Jira body's timestamp is set to
+// now first, since it is checked against the replay window. handled is
+// false for any other route. secret defaults to the sender's variable, then
+// to its development secret. A ServiceNow secret of the form
+// basic:<user>:<password> gives an Authorization header.
+func signITSM(route, secret, id string, body []byte, now time.Time, getenv func(string) string, sign func(secret, id string, body []byte) (http.Header, error)) (h http.Header, out []byte, handled bool, err error) {
 	name := strings.TrimPrefix(route, "/hooks/")
 	if name != servicenow.Name && name != jira.Name {
-		return nil, false, nil
+		return nil, body, false, nil
 	}
 	if secret == "" {
 		secret = getenv(config.SecretKey(name))
@@ -55,9 +58,10 @@ func signITSM(route, secret, id string, body []byte, getenv func(string) string,
 		if secret == "" {
 			secret = jira.DevelopmentSecret
 		}
+		body = jira.Restamp(body, now)
 		h = jira.Sign(secret, body)
 		h.Set(jira.HeaderIdentifier, id)
-		return h, true, nil
+		return h, body, true, nil
 	default:
 		if secret == "" {
 			secret = servicenow.DevelopmentSecret
@@ -65,9 +69,9 @@ func signITSM(route, secret, id string, body []byte, getenv func(string) string,
 		if c, ok := signature.ParseBasicSecret(secret); ok {
 			h = http.Header{}
 			h.Set(signature.HeaderAuthorization, signature.BasicHeader(c))
-			return h, true, nil
+			return h, body, true, nil
 		}
 		h, err = sign(secret, id, body)
-		return h, true, err
+		return h, body, true, err
 	}
 }

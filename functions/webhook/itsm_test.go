@@ -5,8 +5,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/config"
 	"github.com/enrollhook/enrollhook/pkg/signature"
@@ -17,7 +19,7 @@ import (
 
 func TestSignITSM(t *testing.T) {
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	body := []byte(`{"webhookEvent":"jira:issue_updated"}`)
+	body := []byte(`{"timestamp":1764403200123,"webhookEvent":"jira:issue_updated"}`)
 	std := func(secret, id string, body []byte) (http.Header, error) {
 		h := http.Header{}
 		h.Set("webhook-id", id)
@@ -25,24 +27,30 @@ func TestSignITSM(t *testing.T) {
 		return h, nil
 	}
 
-	h, handled, err := signITSM("/hooks/jira", "", "delivery-1", body, env(nil), std)
-	if !handled || err != nil || signature.VerifyHub([]string{jira.DevelopmentSecret}, h.Get("X-Hub-Signature"), body) != nil ||
+	now := time.Now()
+	h, out, handled, err := signITSM("/hooks/jira", "", "delivery-1", body, now, env(nil), std)
+	if !handled || err != nil || signature.VerifyHub([]string{jira.DevelopmentSecret}, h.Get("X-Hub-Signature"), out) != nil ||
 		h.Get(jira.HeaderIdentifier) != "delivery-1" {
 		t.Errorf("jira with the development secret: %v %v %v", h, handled, err)
 	}
-	h, _, _ = signITSM("/hooks/jira", "", "d", body, env(map[string]string{"ENROLLHOOK_SECRET_JIRA": "from-the-environment"}), std)
-	if signature.VerifyHub([]string{"from-the-environment"}, h.Get("X-Hub-Signature"), body) != nil {
+	// A Jira sample's timestamp is set to now, so the replay window takes it.
+	src, _ := jira.New(jira.DevelopmentSecret, nil)
+	if _, err := src.Authenticate(h, out, now); err != nil || !strings.Contains(string(out), strconv.FormatInt(now.UnixMilli(), 10)) {
+		t.Errorf("jira sample not restamped: %s %v", out, err)
+	}
+	h, out, _, _ = signITSM("/hooks/jira", "", "d", body, now, env(map[string]string{"ENROLLHOOK_SECRET_JIRA": "from-the-environment"}), std)
+	if signature.VerifyHub([]string{"from-the-environment"}, h.Get("X-Hub-Signature"), out) != nil {
 		t.Errorf("jira does not sign with ENROLLHOOK_SECRET_JIRA")
 	}
-	h, _, _ = signITSM("/hooks/servicenow", "", "id-1", body, env(nil), std)
-	if h.Get("x-secret-used") != servicenow.DevelopmentSecret {
+	h, out, _, _ = signITSM("/hooks/servicenow", "", "id-1", body, now, env(nil), std)
+	if h.Get("x-secret-used") != servicenow.DevelopmentSecret || string(out) != string(body) {
 		t.Errorf("servicenow default secret: %v", h)
 	}
-	h, _, _ = signITSM("/hooks/servicenow", "basic:svc:pw:x", "id-1", body, env(nil), std)
+	h, _, _, _ = signITSM("/hooks/servicenow", "basic:svc:pw:x", "id-1", body, now, env(nil), std)
 	if signature.VerifyBasic(signature.BasicCredentials{User: "svc", Password: "pw:x"}, h.Get("Authorization")) != nil {
 		t.Errorf("servicenow basic: %v", h)
 	}
-	if _, handled, _ := signITSM("/hooks/generic", "", "id", body, env(nil), std); handled {
+	if _, _, handled, _ := signITSM("/hooks/generic", "", "id", body, now, env(nil), std); handled {
 		t.Errorf("generic handled by signITSM")
 	}
 }
@@ -92,5 +100,29 @@ func TestBuildRefusesJiraDevSecretAndPartialMapping(t *testing.T) {
 	}
 	if strings.Contains(all, jira.DevelopmentSecret) {
 		t.Errorf("problems quote the secret")
+	}
+}
+
+// TestBuildRefusesShortBasicPassword: HTTP Basic carries no timestamp and
+// signs no body, so a ServiceNow Basic password shorter than 16 characters
+// fails the cold start, listed with the other problems, without its value.
+func TestBuildRefusesShortBasicPassword(t *testing.T) {
+	env := map[string]string{
+		"ENROLLHOOK_SECRET_SERVICENOW": "basic:svc.enrollhook:Winter2025!x",
+		"ENROLLHOOK_SECRET_JIRA":       jira.DevelopmentSecret,
+	}
+	_, _, err := build(func(k string) string { return env[k] }, slog.New(slog.NewTextHandler(io.Discard, nil)), true)
+	var cerr *config.Error
+	if !errors.As(err, &cerr) {
+		t.Fatalf("build = %v, want a configuration error", err)
+	}
+	all := strings.Join(cerr.Problems, "\n")
+	for _, want := range []string{"ENROLLHOOK_SECRET_SERVICENOW", "at least 16 characters", "ENROLLHOOK_SECRET_JIRA is the published development secret"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("problems lack %q:\n%s", want, all)
+		}
+	}
+	if strings.Contains(all, "Winter2025") {
+		t.Errorf("problems quote the password:\n%s", all)
 	}
 }

@@ -141,7 +141,7 @@ func send(ctx context.Context, args []string, getenv func(string) string, stdout
 	}
 	h, body, handled, err := signChat(route, *secret, body, time.Now(), getenv) // chatlocal.go
 	if !handled {
-		h, handled, err = signITSM(route, *secret, *id, body, getenv, func(secret, id string, body []byte) (http.Header, error) {
+		h, body, handled, err = signITSM(route, *secret, *id, body, time.Now(), getenv, func(secret, id string, body []byte) (http.Header, error) {
 			return generic.Sign(secret, id, time.Now(), body) // Standard Webhooks, as ServiceNow signs
 		}) // itsm.go
 	}
@@ -254,9 +254,17 @@ func sign(args []string, getenv func(string) string, stdout, stderr io.Writer) e
 	if !ok || id == "" {
 		return fmt.Errorf("%s has no delivery id header (webhook-id, X-Atlassian-Webhook-Identifier) to sign", fs.Arg(0))
 	}
-	h, handled, err := signITSM(route, *secret, id, body, getenv, func(secret, id string, body []byte) (http.Header, error) {
+	h, ibody, handled, err := signITSM(route, *secret, id, body, time.Now(), getenv, func(secret, id string, body []byte) (http.Header, error) {
 		return generic.Sign(secret, id, time.Now(), body)
 	}) // itsm.go
+	if !bytes.Equal(ibody, body) {
+		// A Jira body carries its own timestamp, set to now.
+		if b64, _ := ev["isBase64Encoded"].(bool); b64 {
+			ev["body"] = base64.StdEncoding.EncodeToString(ibody)
+		} else {
+			ev["body"] = string(ibody)
+		}
+	}
 	if !handled {
 		if *secret == "" {
 			*secret = getenv(config.SecretKey(generic.Name))

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/signature"
 	"github.com/enrollhook/enrollhook/pkg/source/jira"
@@ -32,15 +34,22 @@ var rieITSMEnv = []string{
 	"ENROLLHOOK_JIRA_FIELD_FILTER_TYPE=customfield_10154",
 }
 
-// resignHub re-signs a sample that carries X-Hub-Signature (Jira) with
-// rieJiraSecret, unless keepSig; it reports whether it did. Jira signs no
-// timestamp, so there is nothing else to refresh.
-func resignHub(headers map[string]any, body []byte, keepSig bool) bool {
+// resignHub gives a sample that carries X-Hub-Signature (Jira) a fresh
+// timestamp in its body (checked against the replay window) and re-signs
+// it with rieJiraSecret, unless keepSig; it reports whether it was a Jira
+// sample.
+func resignHub(ev, headers map[string]any, body []byte, keepSig bool) bool {
 	if _, ok := headers["x-hub-signature"]; !ok {
 		return false
 	}
+	body = jira.Restamp(body, time.Now())
 	if !keepSig {
 		headers["x-hub-signature"] = signature.SignHub(rieJiraSecret, body)
+	}
+	if b64, _ := ev["isBase64Encoded"].(bool); b64 {
+		ev["body"] = base64.StdEncoding.EncodeToString(body)
+	} else {
+		ev["body"] = string(body)
 	}
 	return true
 }

@@ -219,7 +219,7 @@ func resign(t testing.TB, raw []byte, secret string, keepSig bool) []byte {
 		}
 	}
 	headers := ev["headers"].(map[string]any)
-	if resignHub(headers, body, keepSig) || resignChat(t, ev, headers, body, keepSig) { // rie_itsm_test.go, rie_chat_test.go
+	if resignHub(ev, headers, body, keepSig) || resignChat(t, ev, headers, body, keepSig) { // rie_itsm_test.go, rie_chat_test.go
 		out, _ := json.Marshal(ev)
 		return out
 	}

@@ -22,6 +22,7 @@ const (
 	StatusInvalid Status = "invalid" // a command with invalid values
 	StatusFailed  Status = "failed"  // Graph refused or failed
 	StatusPending Status = "pending" // still working after the sender's deadline
+	StatusQueued  Status = "queued"  // accepted and queued for the worker
 )
 
 // Reply is what the chat user sees, before a sender renders it in its own
@@ -182,6 +183,19 @@ func Pending(cmd *Command, followUp bool) *Reply {
 		line += " This chat cannot receive a later answer: check with `show` in a minute."
 	}
 	return &Reply{Status: StatusPending, Lines: []string{line}}
+}
+
+// Queued answers an assign command that was accepted and queued: the
+// worker applies it within Intune's write limit. followUp says whether the
+// outcome will be posted later.
+func Queued(cmd *Command, followUp bool) *Reply {
+	line := "Accepted: the change is approved and queued; it is applied within Intune's write limit."
+	if followUp {
+		line += " The outcome will follow in this conversation."
+	} else {
+		line += " This chat cannot receive a later answer: check with `show` in a minute."
+	}
+	return &Reply{Status: StatusQueued, Lines: []string{line}}
 }
 
 func actor(inv *Invocation) string {

@@ -41,6 +41,7 @@ func Keys() []string {
 		k = append(k, SecretKey(s))
 	}
 	k = append(k, deliveryKeys...)
+	k = append(k, queueKeys...)
 	k = append(k, identityKeys...)
 	k = append(k, senderKeys...)
 	sort.Strings(k)
@@ -101,6 +102,8 @@ type Config struct {
 	Senders Senders
 	// Delivery holds de-duplication and write-limit settings (delivery.go).
 	Delivery Delivery
+	// Queue holds the asynchronous apply settings (queue.go).
+	Queue Queue
 }
 
 // Disabled lists the sources without a secret, sorted.
@@ -137,6 +140,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("signatureTolerance", c.SignatureTolerance),
 		slog.Duration("deadlineMargin", c.DeadlineMargin),
 		slog.Int("maxRetries", c.MaxRetries),
+		slog.Any("asyncSources", c.Queue.Async),
 	)
 }
 
@@ -205,6 +209,7 @@ func Load(getenv func(string) string) (Config, error) {
 		bad("%s is set but guardrail policies are not available in this version; unset it", EnvPolicy)
 	}
 	loadDelivery(get, &c, bad)
+	loadQueue(get, &c, bad)
 	loadIdentity(get, &c, bad)
 	loadSenders(get, &c, bad)
 	if len(problems) > 0 {

@@ -82,6 +82,11 @@ type Identity struct {
 	// Audience is the token exchange audience of the cloud
 	// (TokenExchangeAudiences): aws-federation asks STS for it.
 	Audience string
+	// Valid reports that the mode is known and its settings passed every
+	// check above, whatever other settings may be wrong: the credential
+	// can then be built, so that a failure to build it (an unparsable
+	// certificate, say) joins the same list of problems.
+	Valid bool
 }
 
 // LogValue implements slog.LogValuer: the secrets appear as REDACTED.
@@ -117,7 +122,12 @@ var (
 // through bad. Settings another mode would need are ignored, except a Graph
 // secret: one left in the environment of a mode that does not use it is
 // refused, since a stored secret nobody needs is still a secret to protect.
-func loadIdentity(get func(string) string, c *Config, bad func(string, ...any)) {
+func loadIdentity(get func(string) string, c *Config, report func(string, ...any)) {
+	problems := 0
+	bad := func(format string, args ...any) {
+		problems++
+		report(format, args...)
+	}
 	id := Identity{
 		TenantID:            get(EnvTenantID),
 		ObjectID:            get(EnvManagedObjectID),
@@ -130,7 +140,10 @@ func loadIdentity(get func(string) string, c *Config, bad func(string, ...any)) 
 		Audience:            TokenExchangeAudiences[c.Cloud.Name],
 		AuthorityHost:       c.Cloud.AuthorityHost,
 	}
-	defer func() { c.Identity = id }()
+	defer func() {
+		id.Valid = problems == 0
+		c.Identity = id
+	}()
 
 	mode := c.Credential
 	known := false

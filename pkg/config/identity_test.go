@@ -86,7 +86,7 @@ func TestCredentialModesLoad(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Load = %v", err)
 			}
-			if !tt.want(c) {
+			if !tt.want(c) || !c.Identity.Valid {
 				t.Errorf("Load = %+v / %+v", c, c.Identity)
 			}
 		})
@@ -131,7 +131,10 @@ func TestCredentialProblemsAreListedTogether(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Load(env(tt.env))
+			c, err := Load(env(tt.env))
+			if c.Identity.Valid {
+				t.Errorf("Identity.Valid with a credential problem")
+			}
 			got := problems(t, err)
 			if len(got) != len(tt.want) {
 				t.Fatalf("problems = %q, want %d", got, len(tt.want))
@@ -145,6 +148,20 @@ func TestCredentialProblemsAreListedTogether(t *testing.T) {
 				t.Errorf("the error quotes a secret: %v", err)
 			}
 		})
+	}
+}
+
+// TestIdentityValidDespiteOtherProblems: problems elsewhere leave the
+// credential settings valid, so the cold start can still build the
+// credential and list its failure with the others.
+func TestIdentityValidDespiteOtherProblems(t *testing.T) {
+	c, err := Load(env(map[string]string{EnvCredential: CredentialSecret, EnvTenantID: testTenant, EnvClientID: testApp,
+		EnvClientSecret: "s", EnvGraphVersion: "v2", EnvMaxRetries: "99"}))
+	if got := problems(t, err); len(got) != 2 {
+		t.Fatalf("problems = %q, want 2", got)
+	}
+	if !c.Identity.Valid || c.Credential != CredentialSecret || c.Identity.TenantID != testTenant {
+		t.Errorf("Identity = %+v, want valid client-secret settings", c.Identity)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/awslabs/goformation/v7/intrinsics"
 
 	"github.com/enrollhook/enrollhook/pkg/config"
+	"github.com/enrollhook/enrollhook/pkg/webhook"
 )
 
 // templatePath is the SAM template at the module root.
@@ -41,6 +42,14 @@ var requiredParameters = map[string]string{
 	"EntraClientId": "5f6e7d8c-0000-4000-8000-0000000000a9",
 }
 
+// deployedResources are sample values of the resources the environment
+// refers to with Ref (a table's name, a queue's URL), as CloudFormation
+// resolves them.
+var deployedResources = map[string]string{
+	"DeliveryTable": "enrollhook-DeliveryTable-1A2B3C4D5E6F",
+	"ChangeQueue":   "https://sqs.eu-west-1.amazonaws.com/123456789012/enrollhook-ChangeQueue-1A2B3C4D5E6F",
+}
+
 // labSecret is what a lab deployment passes as EntraClientSecret.
 const labSecret = "resolved-from-secrets-manager"
 
@@ -49,7 +58,7 @@ const labSecret = "resolved-from-secrets-manager"
 // DisallowUnknownFields and fails on them. The test takes them out of the
 // template before goformation parses it and checks them on the generic
 // JSON form instead.
-var unmodelled = []string{"LoggingConfig"}
+var unmodelled = []string{"LoggingConfig", "ReservedConcurrentExecutions"}
 
 // samTemplate is the template as goformation parsed it, plus what goformation
 // could not hold.
@@ -166,12 +175,20 @@ func TestTemplateFunction(t *testing.T) {
 		t.Errorf("Transform = %+v, want AWS::Serverless-2016-10-31", tr)
 	}
 	fns := tmpl.GetAllServerlessFunctionResources()
-	if len(fns) != 1 {
-		t.Errorf("template has %d serverless functions, want 1 (WebhookFunction)", len(fns))
+	if len(fns) != 2 {
+		t.Errorf("template has %d serverless functions, want 2 (WebhookFunction, WorkerFunction)", len(fns))
 	}
-	fn, err := tmpl.GetServerlessFunctionWithName("WebhookFunction")
+	for _, name := range []string{"WebhookFunction", "WorkerFunction"} {
+		t.Run(name, func(t *testing.T) { checkFunction(t, tmpl, name) })
+	}
+}
+
+// checkFunction: what both functions share: the bootstrap built by the
+// Makefile, arm64, JSON logs, SAM's own role.
+func checkFunction(t *testing.T, tmpl samTemplate, name string) {
+	fn, err := tmpl.GetServerlessFunctionWithName(name)
 	if err != nil {
-		t.Fatalf("WebhookFunction: %v", err)
+		t.Fatalf("%s: %v", name, err)
 	}
 	if got := deref(fn.Handler); got != "bootstrap" {
 		t.Errorf("Handler = %q, want bootstrap", got)
@@ -186,17 +203,20 @@ func TestTemplateFunction(t *testing.T) {
 		t.Errorf("CodeUri = %+v, want . (the Makefile at the module root builds it)", fn.CodeUri)
 	}
 	if got := fn.AWSCloudFormationMetadata["BuildMethod"]; got != "makefile" {
-		t.Errorf("Metadata.BuildMethod = %v, want makefile (SAM then runs make build-WebhookFunction)", got)
+		t.Errorf("Metadata.BuildMethod = %v, want makefile (SAM then runs make build-%s)", got, name)
+	}
+	if mk, err := os.ReadFile("../../Makefile"); err != nil || !strings.Contains(string(mk), "\nbuild-"+name+":") {
+		t.Errorf("the Makefile has no build-%s target", name)
 	}
 	// API Gateway HTTP API ends an integration after 30 s; the function must
 	// answer before that, cold start included.
-	if got := deref(fn.Timeout); got <= 0 || got >= 30 {
+	if got := deref(fn.Timeout); name == "WebhookFunction" && (got <= 0 || got >= 30) {
 		t.Errorf("Timeout = %d, want 1 to 29 seconds (HTTP API integration limit is 30 s)", got)
 	}
 	if got := deref(fn.MemorySize); got < 128 {
 		t.Errorf("MemorySize = %d, want it set, at least 128", got)
 	}
-	logging, _ := tmpl.Unmodelled["WebhookFunction"]["LoggingConfig"].(map[string]any)
+	logging, _ := tmpl.Unmodelled[name]["LoggingConfig"].(map[string]any)
 	if got := logging["LogFormat"]; got != "JSON" {
 		t.Errorf("LoggingConfig.LogFormat = %v, want JSON", got)
 	}
@@ -223,11 +243,42 @@ func TestTemplateFederationPolicy(t *testing.T) {
 		t.Fatalf("Policies = %+v, want one inline policy document", fn.Policies)
 	}
 	doc := (*fn.Policies.IAMPolicyDocumentArray)[0]
-	if len(doc.Statement) != 2 {
-		t.Fatalf("statements = %d, want 2 (federation token, delivery records)", len(doc.Statement))
+	if len(doc.Statement) != 3 {
+		t.Fatalf("statements = %d, want 3 (federation token, delivery records, enqueue)", len(doc.Statement))
 	}
 	checkDeliveryStatement(t, doc.Statement[1])
-	st, _ := doc.Statement[0].(map[string]any)
+	checkQueueStatement(t, doc.Statement[2], []string{"sqs:SendMessage"})
+	args := checkFederationStatement(t, doc.Statement[0])
+
+	mapping, _ := tmpl.Mappings["EntraTokenExchange"].(map[string]any)
+	for cloud := range config.Clouds {
+		entry, _ := mapping[cloud].(map[string]any)
+		if got := entry["Audience"]; got != config.TokenExchangeAudiences[cloud] {
+			t.Errorf("EntraTokenExchange.%s.Audience = %v, want %s", cloud, got, config.TokenExchangeAudiences[cloud])
+		}
+	}
+	p := tmpl.Parameters["GraphCloud"]
+	if len(p.AllowedValues) != len(mapping) {
+		t.Errorf("EntraTokenExchange has %d clouds, GraphCloud allows %d", len(mapping), len(p.AllowedValues))
+	}
+	// The operator copies these outputs into the federated credentials.
+	if name, arg, _ := intrinsic(tmpl.Outputs["FederatedCredentialAudience"].Value); name != "Fn::FindInMap" || fmt.Sprint(arg) != fmt.Sprint(args) {
+		t.Errorf("Outputs.FederatedCredentialAudience = %v %v, want the policy's !FindInMap", name, arg)
+	}
+	for _, fn := range []string{"WebhookFunction", "WorkerFunction"} {
+		out, role := fn+"RoleArn", fn+"Role"
+		if name, arg, _ := intrinsic(tmpl.Outputs[out].Value); name != "Fn::GetAtt" || (fmt.Sprint(arg) != role+".Arn" && fmt.Sprint(arg) != "["+role+" Arn]") {
+			t.Errorf("Outputs.%s = %v %v, want !GetAtt %s.Arn", out, name, arg, role)
+		}
+	}
+}
+
+// checkFederationStatement: sts:GetWebIdentityToken only for the Entra
+// token exchange audience of GraphCloud, RS256, at most 300 s. It returns
+// the audience's Fn::FindInMap arguments.
+func checkFederationStatement(t *testing.T, raw any) []any {
+	t.Helper()
+	st, _ := raw.(map[string]any)
 	if st["Effect"] != "Allow" || st["Action"] != "sts:GetWebIdentityToken" || st["Resource"] != "*" {
 		t.Errorf("statement = %v, want Allow sts:GetWebIdentityToken on *", st)
 	}
@@ -246,25 +297,7 @@ func TestTemplateFederationPolicy(t *testing.T) {
 	if null["sts:IdentityTokenAudience"] != "false" || eq["sts:SigningAlgorithm"] != "RS256" || fmt.Sprint(le["sts:DurationSeconds"]) != "300" || len(cond) != 4 {
 		t.Errorf("conditions = %v, want the audience present, RS256 and at most 300 s, nothing else", cond)
 	}
-
-	mapping, _ := tmpl.Mappings["EntraTokenExchange"].(map[string]any)
-	for cloud := range config.Clouds {
-		entry, _ := mapping[cloud].(map[string]any)
-		if got := entry["Audience"]; got != config.TokenExchangeAudiences[cloud] {
-			t.Errorf("EntraTokenExchange.%s.Audience = %v, want %s", cloud, got, config.TokenExchangeAudiences[cloud])
-		}
-	}
-	p := tmpl.Parameters["GraphCloud"]
-	if len(p.AllowedValues) != len(mapping) {
-		t.Errorf("EntraTokenExchange has %d clouds, GraphCloud allows %d", len(mapping), len(p.AllowedValues))
-	}
-	// The operator copies these two outputs into the federated credential.
-	if name, arg, _ := intrinsic(tmpl.Outputs["FederatedCredentialAudience"].Value); name != "Fn::FindInMap" || fmt.Sprint(arg) != fmt.Sprint(args) {
-		t.Errorf("Outputs.FederatedCredentialAudience = %v %v, want the policy's !FindInMap", name, arg)
-	}
-	if name, arg, _ := intrinsic(tmpl.Outputs["WebhookFunctionRoleArn"].Value); name != "Fn::GetAtt" || (fmt.Sprint(arg) != "WebhookFunctionRole.Arn" && fmt.Sprint(arg) != "[WebhookFunctionRole Arn]") {
-		t.Errorf("Outputs.WebhookFunctionRoleArn = %v %v, want !GetAtt WebhookFunctionRole.Arn", name, arg)
-	}
+	return args
 }
 
 func TestTemplateRoute(t *testing.T) {
@@ -345,11 +378,19 @@ func TestTemplateEnvironment(t *testing.T) {
 	// Every Ref names a parameter; every parameter is used.
 	used := map[string]bool{}
 	used["ReservedConcurrency"] = true // ReservedConcurrentExecutions, checked below
+	used["WorkerConcurrency"] = true   // the worker's ReservedConcurrentExecutions, TestTemplateWorker
 	for k, v := range env {
 		if name, ok := ref(v); ok {
 			if k == config.EnvIdempotency {
 				if name != "DeliveryTable" || tmpl.Resources[name] == nil || tmpl.Resources[name].AWSCloudFormationType() != "AWS::DynamoDB::Table" {
 					t.Errorf("%s: !Ref %s, want the DeliveryTable resource", k, name)
+				}
+				continue
+			}
+			if k == config.EnvQueueURL {
+				// Ref of a queue is its URL.
+				if name != "ChangeQueue" || tmpl.Resources[name] == nil || tmpl.Resources[name].AWSCloudFormationType() != "AWS::SQS::Queue" {
+					t.Errorf("%s: !Ref %s, want the ChangeQueue resource", k, name)
 				}
 				continue
 			}
@@ -410,6 +451,9 @@ func TestTemplateEnvironment(t *testing.T) {
 			if name, isRef := ref(v); isRef {
 				if o, ok := overrides[name]; ok {
 					return o
+				}
+				if r, ok := deployedResources[name]; ok {
+					return r
 				}
 				// The lab credential needs its secret; sam deploy asks
 				// for the parameters without a default.
@@ -510,5 +554,170 @@ func checkDeliveryStatement(t *testing.T, raw any) {
 	name, arg, ok := intrinsic(st["Resource"])
 	if !ok || name != "Fn::GetAtt" || !strings.HasPrefix(fmt.Sprint(arg), "[DeliveryTable Arn]") && fmt.Sprint(arg) != "DeliveryTable.Arn" {
 		t.Errorf("delivery statement resource = %v %v, want !GetAtt DeliveryTable.Arn", name, arg)
+	}
+}
+
+// checkQueueStatement: exactly these SQS actions, on ChangeQueue only.
+func checkQueueStatement(t *testing.T, raw any, want []string) {
+	t.Helper()
+	st, _ := raw.(map[string]any)
+	var got []string
+	switch a := st["Action"].(type) {
+	case string:
+		got = []string{a}
+	case []any:
+		for _, x := range a {
+			got = append(got, fmt.Sprint(x))
+		}
+	}
+	slices.Sort(got)
+	want = slices.Sorted(slices.Values(want))
+	if st["Effect"] != "Allow" || !slices.Equal(got, want) {
+		t.Errorf("queue statement = %v, want Allow %v", st, want)
+	}
+	name, arg, ok := intrinsic(st["Resource"])
+	if !ok || name != "Fn::GetAtt" || fmt.Sprint(arg) != "ChangeQueue.Arn" && fmt.Sprint(arg) != "[ChangeQueue Arn]" {
+		t.Errorf("queue statement resource = %v %v, want !GetAtt ChangeQueue.Arn", name, arg)
+	}
+}
+
+// rawResource returns a resource of the template as YAML wrote it (long
+// form intrinsics), for properties goformation does not model.
+func rawResource(t *testing.T, name string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(templatePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := intrinsics.ProcessYAML(data, &intrinsics.ProcessorOptions{NoProcess: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct{ Resources map[string]map[string]any }
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc.Resources[name]
+}
+
+// TestTemplateWorker: the async path's resources. The worker consumes
+// ChangeQueue with partial batch failures, at bounded concurrency, with
+// least privilege (the token statement, the delivery records, polling its
+// queue; no enqueue, no sender secret), configured like the webhook for
+// Graph; the queue sends a message to its dead-letter queue after the
+// worker's last attempt and hides it for six worker timeouts.
+func TestTemplateWorker(t *testing.T) {
+	tmpl := loadTemplate(t)
+	fn, err := tmpl.GetServerlessFunctionWithName("WorkerFunction")
+	if err != nil {
+		t.Fatalf("WorkerFunction: %v", err)
+	}
+	if rc, _ := tmpl.Unmodelled["WorkerFunction"]["ReservedConcurrentExecutions"].(map[string]any); rc["Ref"] != "WorkerConcurrency" {
+		t.Errorf("ReservedConcurrentExecutions = %v, want !Ref WorkerConcurrency", rc)
+	}
+	if p := tmpl.Parameters["WorkerConcurrency"]; p.MinValue == nil || *p.MinValue < 1 {
+		t.Errorf("WorkerConcurrency must be at least 1 (0 would stop the worker)")
+	}
+
+	// The event source mapping.
+	props, _ := rawResource(t, "WorkerFunction")["Properties"].(map[string]any)
+	evs, _ := props["Events"].(map[string]any)
+	if len(evs) != 1 {
+		t.Fatalf("worker events = %v, want one SQS event", evs)
+	}
+	for name, e := range evs {
+		ev, _ := e.(map[string]any)
+		p, _ := ev["Properties"].(map[string]any)
+		q, _ := p["Queue"].(map[string]any)
+		if at := fmt.Sprint(q["Fn::GetAtt"]); ev["Type"] != "SQS" || at != "[ChangeQueue Arn]" && at != "ChangeQueue.Arn" {
+			t.Errorf("event %s = %v, want SQS on !GetAtt ChangeQueue.Arn", name, ev)
+		}
+		if fmt.Sprint(p["FunctionResponseTypes"]) != "[ReportBatchItemFailures]" {
+			t.Errorf("event %s: FunctionResponseTypes = %v, want [ReportBatchItemFailures] (the worker reports batchItemFailures)", name, p["FunctionResponseTypes"])
+		}
+		if b, ok := p["BatchSize"].(float64); !ok || b < 1 || b > 10 {
+			t.Errorf("event %s: BatchSize = %v, want 1 to 10", name, p["BatchSize"])
+		}
+	}
+
+	// Least privilege.
+	if fn.Policies == nil || fn.Policies.IAMPolicyDocumentArray == nil || len(*fn.Policies.IAMPolicyDocumentArray) != 1 {
+		t.Fatalf("Policies = %+v, want one inline policy document", fn.Policies)
+	}
+	doc := (*fn.Policies.IAMPolicyDocumentArray)[0]
+	if len(doc.Statement) != 3 {
+		t.Fatalf("statements = %d, want 3 (federation token, delivery records, polling)", len(doc.Statement))
+	}
+	checkFederationStatement(t, doc.Statement[0])
+	checkDeliveryStatement(t, doc.Statement[1])
+	checkQueueStatement(t, doc.Statement[2], []string{"sqs:ChangeMessageVisibility", "sqs:ChangeMessageVisibilityBatch",
+		"sqs:DeleteMessage", "sqs:DeleteMessageBatch", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"})
+
+	// The environment: what the worker reads, valued as the webhook's.
+	web, err := tmpl.GetServerlessFunctionWithName("WebhookFunction")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, webEnv := fn.Environment.Variables, web.Environment.Variables
+	known := config.Keys()
+	for k, v := range env {
+		switch {
+		case !slices.Contains(known, k):
+			t.Errorf("worker environment sets %s, which config does not read", k)
+		case slices.Contains(notDeployed, k):
+			t.Errorf("worker environment sets %s, which must not be deployed", k)
+		case strings.HasPrefix(k, "ENROLLHOOK_SECRET_"), k == config.EnvQueueURL, k == config.EnvAsyncSources:
+			t.Errorf("worker environment sets %s: the worker authenticates nothing and enqueues nothing", k)
+		case fmt.Sprint(v) != fmt.Sprint(webEnv[k]):
+			t.Errorf("worker %s = %v, webhook's = %v: the two must reach the same Graph, table and limit", k, v, webEnv[k])
+		}
+	}
+	for _, k := range []string{config.EnvCredential, config.EnvClientID, config.EnvCloud, config.EnvGraphVersion, config.EnvIdempotency,
+		config.EnvWriteLimit, config.EnvWriteWindow, config.EnvDeadlineMargin} {
+		if _, ok := env[k]; !ok {
+			t.Errorf("worker environment lacks %s", k)
+		}
+	}
+	get := func(k string) string {
+		v, ok := env[k]
+		if !ok {
+			return deployedByLambda[k]
+		}
+		if name, isRef := ref(v); isRef {
+			if r, ok := deployedResources[name]; ok {
+				return r
+			}
+			if sample, ok := requiredParameters[name]; ok {
+				return sample
+			}
+			d, _ := tmpl.Parameters[name].Default.(string)
+			return d
+		}
+		return v
+	}
+	if c, err := config.Load(get); err != nil || c.Delivery.Table == "" {
+		t.Errorf("config.Load(worker defaults) = %v, table %q", err, c.Delivery.Table)
+	}
+
+	// The queue and its dead-letter queue.
+	q, err := tmpl.GetSQSQueueWithName("ChangeQueue")
+	if err != nil {
+		t.Fatalf("ChangeQueue: %v", err)
+	}
+	if vt := deref(q.VisibilityTimeout); vt < 6*deref(fn.Timeout) {
+		t.Errorf("ChangeQueue VisibilityTimeout = %d, want at least 6 x the worker's Timeout %d", vt, deref(fn.Timeout))
+	}
+	rp, _ := q.RedrivePolicy.(map[string]any)
+	if fmt.Sprint(rp["maxReceiveCount"]) != fmt.Sprint(webhook.MaxReceive) {
+		t.Errorf("maxReceiveCount = %v, want webhook.MaxReceive (%d): the worker's last attempt reports the failure", rp["maxReceiveCount"], webhook.MaxReceive)
+	}
+	if name, arg, _ := intrinsic(rp["deadLetterTargetArn"]); name != "Fn::GetAtt" || fmt.Sprint(arg) != "ChangeDeadLetterQueue.Arn" && fmt.Sprint(arg) != "[ChangeDeadLetterQueue Arn]" {
+		t.Errorf("deadLetterTargetArn = %v %v, want !GetAtt ChangeDeadLetterQueue.Arn", name, arg)
+	}
+	for _, name := range []string{"ChangeQueue", "ChangeDeadLetterQueue"} {
+		p, _ := rawResource(t, name)["Properties"].(map[string]any)
+		if p["SqsManagedSseEnabled"] != true {
+			t.Errorf("%s: SqsManagedSseEnabled = %v, want true (messages carry Slack response URLs)", name, p["SqsManagedSseEnabled"])
+		}
 	}
 }

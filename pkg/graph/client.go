@@ -88,6 +88,9 @@ type Options struct {
 	// Logger receives one line per Graph call; default slog.Default() at
 	// the time NewClient runs.
 	Logger *slog.Logger
+	// Sleep waits d (a retry's delay) or until ctx ends; default a timer.
+	// Tests on a scaled clock pass a scaled sleep.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Client calls Graph for enrollment configuration assignments. It is safe
@@ -183,6 +186,9 @@ func NewClient(baseURL string, cred azcore.TokenCredential, scope string, opts *
 		maxRetryDelay: o.MaxRetryDelay,
 		log:           o.Logger,
 		sleep:         sleep,
+	}
+	if o.Sleep != nil {
+		rp.sleep = o.Sleep
 	}
 	bearer := runtime.NewBearerTokenPolicy(credential{cred}, []string{scope},
 		&policy.BearerTokenOptions{InsecureAllowCredentialWithHTTP: o.InsecureAllowHTTP})

@@ -63,7 +63,7 @@ func TestMain(m *testing.M) {
 // (its cli.js; `make test` installs it) on a loopback port, once per test
 // binary. Without it the DynamoDB runs are skipped, unless
 // ENROLLHOOK_REQUIRE_DYNALITE is set, as in CI.
-func dynalite(t *testing.T) *dynamodb.Client {
+func dynalite(t testing.TB) *dynamodb.Client {
 	t.Helper()
 	cli := os.Getenv("ENROLLHOOK_DYNALITE")
 	if cli == "" {
@@ -106,7 +106,7 @@ func dynalite(t *testing.T) *dynamodb.Client {
 	return dynClient
 }
 
-func createTable(t *testing.T, c *dynamodb.Client, name string) string {
+func createTable(t testing.TB, c *dynamodb.Client, name string) string {
 	t.Helper()
 	safe := []byte{}
 	for _, r := range []byte(name) {

@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -73,6 +75,41 @@ type rig struct {
 	files []string // secrets and token files, never to be logged
 	// tokenFile is the projected token of workload-identity.
 	tokenFile string
+
+	mu sync.Mutex
+	// bearerSeen are the bearer tokens Graph received, in order.
+	bearerSeen []string
+	// miStatus, when not 0, is what the managed-identity endpoint answers.
+	miStatus int
+}
+
+// bearers returns the bearer tokens Graph received, oldest first.
+func (r *rig) bearers() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.bearerSeen)
+}
+
+// miFail makes the managed-identity endpoint answer status from now on.
+func (r *rig) miFail(status int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.miStatus = status
+}
+
+// serveIdentity is the managed-identity endpoint (App Service protocol):
+// the emulator's, or a failure chosen with miFail.
+func (r *rig) serveIdentity(w http.ResponseWriter, req *http.Request) {
+	r.mu.Lock()
+	status := r.miStatus
+	r.mu.Unlock()
+	if status == 0 {
+		r.emu.ServeHTTP(w, req)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"statusCode":%d,"message":"Unable to load the proper Managed Identity.","correlationId":"%s"}`, status, uuid.NewString())
 }
 
 type rigOptions struct {
@@ -91,8 +128,21 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		o.cloud = "global"
 	}
 	cloud := config.Clouds[o.cloud]
-	r := &rig{t: t, cloud: cloud, emu: graphemu.New(nil), redir: identitytest.NewRedirect(), logs: &syncBuffer{}}
-	graphSrv := httptest.NewTLSServer(r.emu)
+	// Graph accepts a token for as long as Entra said it would last, so
+	// that a call made with a token past its end fails.
+	var emuOpts *graphemu.Options
+	if o.expiresIn > 0 {
+		emuOpts = &graphemu.Options{TokenLifetime: time.Duration(o.expiresIn) * time.Second}
+	}
+	r := &rig{t: t, cloud: cloud, emu: graphemu.New(emuOpts), redir: identitytest.NewRedirect(), logs: &syncBuffer{}}
+	graphSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if tok, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer "); ok {
+			r.mu.Lock()
+			r.bearerSeen = append(r.bearerSeen, tok)
+			r.mu.Unlock()
+		}
+		r.emu.ServeHTTP(w, req)
+	}))
 	t.Cleanup(graphSrv.Close)
 	r.redir.Route(host(cloud.GraphRoot), graphSrv)
 
@@ -103,6 +153,15 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		Mint: identitytest.EmulatorMint(r.emu, graphemu.TokenPath, graphemu.DefaultIdentityHeader)}
 	var issuer *identitytest.Issuer
 	switch o.mode {
+	case identity.ModeManagedIdentity:
+		// A plain-http identity endpoint on 127.0.0.1, and an identity of
+		// its own: MSAL's managed-identity token cache is process-wide.
+		mi := httptest.NewServer(http.HandlerFunc(r.serveIdentity))
+		t.Cleanup(mi.Close)
+		r.redir.Route("127.0.0.1", mi)
+		t.Setenv("IDENTITY_ENDPOINT", mi.URL+graphemu.TokenPath)
+		t.Setenv("IDENTITY_HEADER", graphemu.DefaultIdentityHeader)
+		s = identity.Settings{Mode: o.mode, ClientID: uuid.NewString()}
 	case identity.ModeAWSFederation:
 		r.sts = identitytest.NewSTS(nil)
 		t.Cleanup(r.sts.Close)
@@ -262,26 +321,30 @@ func TestConfidentialModesReachGraph(t *testing.T) {
 	}
 }
 
-// TestTokensAreRefreshedBeforeExpiry: the Graph client's bearer policy
-// asks the credential again five minutes before a token ends (azcore); the
-// credential then fetches a new token rather than serve the cached one, so
-// Graph never receives an expired token. A token with an hour left is
-// served from the cache.
+// TestTokensAreRefreshedBeforeExpiry: a token within five minutes of its
+// end is not served from MSAL's cache: the credential fetches a new one.
+// The Graph client's bearer policy (azcore) asks the credential again once
+// the token it holds is in that window (at most every 30 s) or has run out,
+// so Graph never receives an expired token. Graph here accepts a token
+// only for as long as Entra said it would last, and records each bearer.
 func TestTokensAreRefreshedBeforeExpiry(t *testing.T) {
 	ctx := context.Background()
+	opts := policy.TokenRequestOptions{Scopes: []string{"https://graph.microsoft.com/.default"}}
 	for _, mode := range confidentialModes {
 		t.Run(mode, func(t *testing.T) {
-			opts := policy.TokenRequestOptions{Scopes: []string{"https://graph.microsoft.com/.default"}}
+			// An hour-long token is fetched once and carries both calls.
 			long := newRig(t, rigOptions{mode: mode})
 			for i := 0; i < 2; i++ {
-				if _, err := long.cred.GetToken(ctx, opts); err != nil {
+				if err := long.list(); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if n := len(long.entra.Requests()); n != 1 {
-				t.Errorf("token requests for a 1-hour token = %d, want 1 (cached)", n)
+			if issued := long.entra.Issued(); len(issued) != 1 || !slices.Equal(long.bearers(), []string{issued[0], issued[0]}) {
+				t.Errorf("1-hour token: %d issued, Graph saw %d bearers; want one token used twice", len(issued), len(long.bearers()))
 			}
 
+			// A 4-minute token is still valid but inside the refresh
+			// window: asked again, the credential fetches a new one.
 			short := newRig(t, rigOptions{mode: mode, expiresIn: 240})
 			first, err := short.cred.GetToken(ctx, opts)
 			if err != nil {
@@ -291,11 +354,9 @@ func TestTokensAreRefreshedBeforeExpiry(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n := len(short.entra.Requests()); n != 2 || first.Token == second.Token {
-				t.Errorf("token requests for a 4-minute token = %d (same token %v), want 2: refreshed while still valid", n, first.Token == second.Token)
-			}
-			if !time.Now().Before(first.ExpiresOn) {
-				t.Errorf("the first token had expired already; the refresh was not early")
+			if issued := short.entra.Issued(); len(issued) != 2 || first.Token != issued[0] || second.Token != issued[1] || issued[0] == issued[1] {
+				t.Errorf("4-minute token: %d issued (first returned %v, second returned %v); want 2: refreshed while still valid",
+					len(issued), len(issued) > 0 && first.Token == issued[0], len(issued) > 1 && second.Token == issued[1])
 			}
 			if mode == identity.ModeAWSFederation {
 				if n := len(short.sts.Requests()); n != 2 {
@@ -304,7 +365,8 @@ func TestTokensAreRefreshedBeforeExpiry(t *testing.T) {
 			}
 
 			// Through Graph: a token that has run out is replaced before
-			// the next call, which Graph accepts.
+			// the next call, which carries the new one (Graph would refuse
+			// the old one with 401).
 			brief := newRig(t, rigOptions{mode: mode, expiresIn: 1})
 			if err := brief.list(); err != nil {
 				t.Fatal(err)
@@ -313,8 +375,10 @@ func TestTokensAreRefreshedBeforeExpiry(t *testing.T) {
 			if err := brief.list(); err != nil {
 				t.Fatalf("second call after the token ran out = %v", err)
 			}
-			if n := len(brief.entra.Requests()); n != 2 {
-				t.Errorf("token requests = %d, want 2", n)
+			issued := brief.entra.Issued()
+			if got := brief.bearers(); len(issued) != 2 || issued[0] == issued[1] || !slices.Equal(got, issued) {
+				t.Errorf("1-second token: %d issued, Graph saw %d bearers (second is the new token: %v); want 2, the second call with the new token",
+					len(issued), len(got), len(got) == 2 && len(issued) == 2 && got[1] == issued[1])
 			}
 			short.noSecretsLogged()
 			brief.noSecretsLogged()
@@ -520,6 +584,10 @@ func TestFailuresNameTheModeAndTheFix(t *testing.T) {
 		}, identity.StepEntra, "AADSTS7000215", "AZURE_CLIENT_SECRET"},
 		{"certificate token endpoint 500", rigOptions{mode: identity.ModeClientCertificate}, func(r *rig) { r.entra.Fail(5, 503) },
 			identity.StepEntra, "AADSTS50000", "usually transient"},
+		{"managed identity endpoint 400", rigOptions{mode: identity.ModeManagedIdentity}, func(r *rig) { r.miFail(http.StatusBadRequest) },
+			identity.StepManagedIdentity, "400", "the managed-identity endpoint refused: check that the identity is assigned to this host"},
+		{"managed identity endpoint 500", rigOptions{mode: identity.ModeManagedIdentity}, func(r *rig) { r.miFail(http.StatusInternalServerError) },
+			identity.StepManagedIdentity, "500", "usually transient"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -541,8 +609,9 @@ func TestFailuresNameTheModeAndTheFix(t *testing.T) {
 					ie.Mode, ie.Step, ie.Code, ie.Fix, tt.o.mode, tt.step, tt.code, tt.fix)
 			}
 			logs := r.logs.String()
-			if !strings.Contains(logs, `"msg":"graph credential failed","mode":"`+tt.o.mode+`"`) || !strings.Contains(logs, tt.code) {
-				t.Errorf("the log does not name the mode and the code:\n%s", logs)
+			if !strings.Contains(logs, `"msg":"graph credential failed","mode":"`+tt.o.mode+`","step":"`+tt.step+`"`) ||
+				!strings.Contains(logs, tt.code) || !strings.Contains(logs, tt.fix) {
+				t.Errorf("the log does not name the mode, the step, the code and the fix:\n%s", logs)
 			}
 			if n := len(r.emu.Calls()); n != 0 {
 				t.Errorf("Graph calls = %d, want none without a token", n)

@@ -29,7 +29,8 @@ func hubMAC(secret string, body []byte) []byte {
 // be sha256; the hex digest is decoded before a constant-time comparison,
 // so letter case does not matter. Errors: ErrSecret (no usable secret),
 // ErrMissing (empty header), ErrMalformed (not "sha256=" and 64 hex digits),
-// ErrMismatch.
+// ErrReencoded (the signature matches the JSON body as it was before
+// something re-encoded it on the way), ErrMismatch.
 func VerifyHub(secrets []string, header string, body []byte) error {
 	usable := 0
 	for _, s := range secrets {
@@ -58,8 +59,13 @@ func VerifyHub(secrets []string, header string, body []byte) error {
 			matched++
 		}
 	}
-	if matched == 0 {
-		return ErrMismatch
+	if matched > 0 {
+		return nil
 	}
-	return nil
+	for _, s := range secrets {
+		if s != "" && reencoded(jsonBody, body, macMatches(func(b []byte) []byte { return hubMAC(s, b) }, got[:])) {
+			return ErrReencoded
+		}
+	}
+	return ErrMismatch
 }

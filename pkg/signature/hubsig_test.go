@@ -1,6 +1,8 @@
 package signature
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -46,7 +48,13 @@ func TestVerifyHub(t *testing.T) {
 		{"upper-case hex and method", []string{jiraSecret}, "SHA256=" + strings.ToUpper(strings.TrimPrefix(jiraSig, "sha256=")), jiraBody, nil},
 		{"rotation: second secret matches", []string{"old-secret", jiraSecret}, jiraSig, jiraBody, nil},
 		{"wrong secret", []string{"another-secret"}, jiraSig, jiraBody, ErrMismatch},
-		{"body re-encoded after signing", []string{jiraSecret}, jiraSig, strings.ReplaceAll(jiraBody, ",", ", "), ErrMismatch},
+		{"body re-encoded after signing: Python separators", []string{jiraSecret}, jiraSig, strings.ReplaceAll(jiraBody, ",", ", "), ErrReencoded},
+		{"body re-encoded after signing: pretty-printed", []string{jiraSecret}, jiraSig, indented(jiraBody), ErrReencoded},
+		{"body re-encoded after signing: CRLF", []string{jiraSecret}, jiraSig, strings.ReplaceAll(indented(jiraBody), "\n", "\r\n"), ErrReencoded},
+		{"body re-encoded after signing: newline added", []string{jiraSecret}, jiraSig, jiraBody + "\n", ErrReencoded},
+		{"rotation: re-encoded for the second secret", []string{"old-secret", jiraSecret}, jiraSig, indented(jiraBody), ErrReencoded},
+		{"re-encoded, but the wrong secret", []string{"another-secret"}, jiraSig, indented(jiraBody), ErrMismatch},
+		{"keys reordered: cannot be told from another body", []string{jiraSecret}, jiraSig, `{"webhookEvent":"jira:issue_updated","timestamp":1714000000000,"issue":{"key":"ITSM-42"}}`, ErrMismatch},
 		{"missing", []string{jiraSecret}, "", jiraBody, ErrMissing},
 		{"GitHub's sha1 form", []string{jiraSecret}, "sha1=0123456789abcdef0123456789abcdef01234567", jiraBody, ErrMalformed},
 		{"no method", []string{jiraSecret}, strings.TrimPrefix(jiraSig, "sha256="), jiraBody, ErrMalformed},
@@ -81,4 +89,12 @@ func FuzzVerifyHub(f *testing.F) {
 			t.Fatalf("error %q quotes the header or the secret", err)
 		}
 	})
+}
+
+func indented(s string) string {
+	var b bytes.Buffer
+	if err := json.Indent(&b, []byte(s), "", "\t"); err != nil {
+		panic(err)
+	}
+	return b.String()
 }

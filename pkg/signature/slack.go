@@ -78,7 +78,7 @@ func VerifySlack(key []byte, timestamp, signature string, body []byte, now time.
 	if hmac.Equal(got[:], slackMAC(key, timestamp, body)) {
 		return nil
 	}
-	if reencoded(formBody, body, got[:], func(b []byte) []byte { return slackMAC(key, timestamp, b) }) {
+	if reencoded(formBody, body, macMatches(func(b []byte) []byte { return slackMAC(key, timestamp, b) }, got[:])) {
 		return ErrReencoded
 	}
 	return ErrMismatch

@@ -66,6 +66,9 @@ func standardMAC(key []byte, id, ts string, body []byte) []byte {
 // signatures is the webhook-signature header: space-separated "v1,<base64>"
 // entries; any one matching is enough (secret rotation); other versions are
 // ignored. The timestamp must lie within tolerance of now, both ways.
+// Errors: ErrSecret, ErrMissing, ErrMalformed, ErrTimestamp, ErrReencoded
+// (a signature matches the JSON body as it was before something re-encoded
+// it on the way), ErrMismatch.
 func VerifyStandard(key []byte, id, timestamp, signatures string, body []byte, now time.Time, tolerance time.Duration) error {
 	if len(key) == 0 {
 		return ErrSecret
@@ -85,8 +88,7 @@ func VerifyStandard(key []byte, id, timestamp, signatures string, body []byte, n
 		return ErrTimestamp
 	}
 	want := standardMAC(key, id, timestamp, body)
-	// 44 base64 characters decode to up to 33 bytes.
-	var got [sha256.Size + 1]byte
+	var gots [][]byte
 	candidates := 0
 	for _, sig := range strings.Fields(signatures) {
 		version, value, ok := strings.Cut(sig, ",")
@@ -99,13 +101,22 @@ func VerifyStandard(key []byte, id, timestamp, signatures string, body []byte, n
 		if len(value) != base64.StdEncoding.EncodedLen(sha256.Size) {
 			continue
 		}
-		n, err := base64.StdEncoding.Strict().Decode(got[:], []byte(value))
-		if err == nil && n == sha256.Size && hmac.Equal(got[:n], want) {
+		// 44 base64 characters decode to up to 33 bytes.
+		got := make([]byte, sha256.Size+1)
+		n, err := base64.StdEncoding.Strict().Decode(got, []byte(value))
+		if err != nil || n != sha256.Size {
+			continue
+		}
+		if hmac.Equal(got[:n], want) {
 			return nil
 		}
+		gots = append(gots, got[:n])
 	}
 	if candidates == 0 {
 		return ErrMalformed
+	}
+	if len(gots) > 0 && reencoded(jsonBody, body, macMatches(func(b []byte) []byte { return standardMAC(key, id, timestamp, b) }, gots...)) {
+		return ErrReencoded
 	}
 	return ErrMismatch
 }

@@ -58,7 +58,7 @@ func VerifyTeams(key []byte, authorization string, body []byte) error {
 	if hmac.Equal(got[:n], teamsMAC(key, body)) {
 		return nil
 	}
-	if reencoded(jsonBody, body, got[:n], func(b []byte) []byte { return teamsMAC(key, b) }) {
+	if reencoded(jsonBody, body, macMatches(func(b []byte) []byte { return teamsMAC(key, b) }, got[:n])) {
 		return ErrReencoded
 	}
 	return ErrMismatch

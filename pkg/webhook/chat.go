@@ -102,6 +102,10 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 			return
 		}
 		rec.req = req
+		if h.async[name] {
+			h.chatEnqueue(w, r, rp, &rec, start) // async.go
+			return
+		}
 	}
 	reqID := rec.requestID
 	// The work must outlive this request when it runs late: detach it from
@@ -146,27 +150,20 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 // into a reply.
 func (h *Handler) runCommand(ctx context.Context, inv *chat.Invocation, req *change.Request, reqID string) chatOutcome {
 	cmd := inv.Command
-	var (
-		res *graph.Result
-		err error
-	)
-	if cmd.Verb == chat.VerbShow {
-		res, err = h.graph.GetAssignment(ctx, cmd.ConfigurationID, cmd.AssignmentID)
-	} else {
-		res, err = h.graph.PatchAssignment(ctx, req.ConfigurationID, req.AssignmentID, &req.Assignment)
+	if cmd.Verb == chat.VerbAssign {
+		// The apply step of every change (handler.go): write slot, PATCH,
+		// the body Graph holds afterwards.
+		a, err := h.apply(ctx, req, reqID)
+		if err != nil {
+			return chatOutcome{reply: chat.Failed(cmd, err, reqID), result: a.result, err: err}
+		}
+		return chatOutcome{reply: chat.Applied(inv, req, a.body, a.result.RequestID), result: a.result}
 	}
+	res, err := h.graph.GetAssignment(ctx, cmd.ConfigurationID, cmd.AssignmentID)
 	if err != nil {
 		return chatOutcome{reply: chat.Failed(cmd, err, reqID), result: res, err: err}
 	}
-	body := publicBody(res.Body)
-	if cmd.Verb == chat.VerbShow {
-		return chatOutcome{reply: chat.Shown(cmd, body), result: res}
-	}
-	if body == nil {
-		h.log.WarnContext(ctx, "change applied but the read-back failed; the reply describes the applied target",
-			slog.String("xRequestId", reqID), slog.Any("error", res.ReadBackErr))
-	}
-	return chatOutcome{reply: chat.Applied(inv, req, body, res.RequestID), result: res}
+	return chatOutcome{reply: chat.Shown(cmd, publicBody(res.Body)), result: res}
 }
 
 // followUp delivers the outcome of a command answered "still working".

@@ -118,26 +118,27 @@ func (h *Handler) dedupeEnd(ctx context.Context, lease *idempotency.Lease, faile
 // Limiter is what the handler needs to pace Graph writes.
 type Limiter interface {
 	// Wait takes one write slot; a *limiter.BudgetError when none frees up
-	// before ctx's deadline.
-	Wait(ctx context.Context) error
+	// before ctx's deadline. done is called once the write is answered.
+	Wait(ctx context.Context) (done func(), err error)
 }
 
 // waitForWriteSlot waits for the limiter; when the slot would come too late
 // the caller is told to retry (503 with Retry-After), nothing is applied.
-func (h *Handler) waitForWriteSlot(ctx context.Context) error {
+// done is called once Graph has answered the write.
+func (h *Handler) waitForWriteSlot(ctx context.Context) (done func(), err error) {
 	if h.opts.Limiter == nil {
-		return nil
+		return func() {}, nil
 	}
-	err := h.opts.Limiter.Wait(ctx)
+	done, err = h.opts.Limiter.Wait(ctx)
 	var be *limiter.BudgetError
 	switch {
 	case err == nil:
-		return nil
+		return done, nil
 	case errors.As(err, &be):
-		return &change.Error{Code: change.CodeUnavailable, Kind: "write-limit", RetryAfter: be.RetryAfter,
+		return nil, &change.Error{Code: change.CodeUnavailable, Kind: "write-limit", RetryAfter: be.RetryAfter,
 			Message: "Intune's write limit is reached for now; nothing was applied, retry after Retry-After"}
 	default:
-		return &change.Error{Code: change.CodeTimeout, RetryAfter: 5 * time.Second,
+		return nil, &change.Error{Code: change.CodeTimeout, RetryAfter: 5 * time.Second,
 			Message: "no write slot before the deadline; nothing was applied", Err: err}
 	}
 }

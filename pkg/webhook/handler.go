@@ -83,6 +83,17 @@ type Options struct {
 	CompletedTTL time.Duration
 	// Limiter paces Graph writes (Intune's write limit); nil means none.
 	Limiter Limiter
+	// Queue takes changes of the senders in AsyncSources to the worker
+	// (async.go); nil means every change is applied in the request.
+	Queue Queue
+	// AsyncSources names the senders whose approved changes are queued
+	// and answered 202 (chat senders: an "accepted" message) instead of
+	// being applied in the request. Ignored without a Queue.
+	AsyncSources []string
+	// FollowUps post the worker's outcome of a chat command, by sender
+	// name, where the handler has no Replier for it (the worker function
+	// has no sender secrets); default none.
+	FollowUps map[string]FollowUpper
 }
 
 // Handler serves the routes of the external contract.
@@ -95,6 +106,7 @@ type Handler struct {
 	log      *slog.Logger
 	mux      *http.ServeMux
 	chat     chatWork // chat commands still running after their answer (chat.go)
+	async    map[string]bool
 }
 
 // NewHandler returns the handler for the given senders.
@@ -128,6 +140,12 @@ func NewHandler(g Graph, sources []Source, opts *Options) *Handler {
 	}
 	for _, name := range h.opts.Disabled {
 		h.disabled[name] = true
+	}
+	h.async = map[string]bool{}
+	if h.opts.Queue != nil {
+		for _, name := range h.opts.AsyncSources {
+			h.async[name] = true
+		}
 	}
 	h.routes()
 	return h
@@ -185,6 +203,7 @@ type record struct {
 	result             *graph.Result
 	replayed           bool // answered from the de-duplication store
 	deduplicated       bool // taken in the store (false: no store)
+	queued             bool // answered 202: the worker applies it (async.go)
 }
 
 func (h *Handler) handleHook(w http.ResponseWriter, r *http.Request) {
@@ -247,42 +266,71 @@ func (h *Handler) handleHook(w http.ResponseWriter, r *http.Request) {
 	if done {
 		return
 	}
-	if err := h.waitForWriteSlot(ctx); err != nil {
-		h.dedupeEnd(ctx, lease, true, 0, nil, nil)
-		h.finish(w, r, rec, start, err)
+	if h.async[name] {
+		h.enqueue(ctx, w, r, rec, lease, start) // async.go
 		return
 	}
-	res, err := h.graph.PatchAssignment(ctx, req.ConfigurationID, req.AssignmentID, &req.Assignment)
-	rec.result = res
+	a, err := h.apply(ctx, req, w.Header().Get(HeaderRequestID))
+	rec.result = a.result
 	if err != nil {
 		h.dedupeEnd(ctx, lease, true, 0, nil, nil)
 		h.finish(w, r, rec, start, err)
 		return
 	}
-	stored := map[string]string{}
-	if res.RequestID != "" {
-		w.Header().Set(HeaderGraphRequestID, res.RequestID)
-		stored[HeaderGraphRequestID] = res.RequestID
-	}
-	body = publicBody(res.Body)
-	if body == nil {
-		// Graph accepted the PATCH without a body and the read-back failed:
-		// the change is applied, so answer with what was applied rather
-		// than an error that would make the sender retry.
-		body = appliedBody(req)
-		w.Header().Set(HeaderReadBack, "failed")
-		stored[HeaderReadBack] = "failed"
-		h.log.WarnContext(ctx, "change applied but the read-back failed; answering with the applied body",
-			slog.String("xRequestId", w.Header().Get(HeaderRequestID)), causeAttr(res.ReadBackErr))
+	for k, v := range a.headers {
+		w.Header().Set(k, v)
 	}
 	// Record the answer before sending it, so a retry that follows the
 	// answer finds it.
-	h.dedupeEnd(ctx, lease, false, http.StatusOK, stored, body)
+	h.dedupeEnd(ctx, lease, false, http.StatusOK, a.headers, a.body)
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Header().Set("Content-Length", strconv.Itoa(len(a.body)))
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
+	_, _ = w.Write(a.body)
 	h.finish(w, r, rec, start, nil)
+}
+
+// applied is the outcome of apply.
+type applied struct {
+	// result is Graph's answer; nil when no PATCH was sent.
+	result *graph.Result
+	// body is the assignment as Graph holds it afterwards, or, when Graph
+	// answered without a body and the read-back failed, what was applied.
+	body []byte
+	// headers are the answer's headers to send and store for replays.
+	headers map[string]string
+}
+
+// apply is the one apply step of a change, shared by the request path
+// (handleHook, the chat commands) and the worker (Process): a write slot
+// under Intune's limit, the Graph PATCH, and the public body of its answer.
+// requestID is ours, for the log. The *applied is never nil; its result is
+// set whenever Graph answered.
+func (h *Handler) apply(ctx context.Context, req *change.Request, requestID string) (*applied, error) {
+	done, err := h.waitForWriteSlot(ctx)
+	if err != nil {
+		return &applied{}, err
+	}
+	res, err := h.graph.PatchAssignment(ctx, req.ConfigurationID, req.AssignmentID, &req.Assignment)
+	done()
+	if err != nil {
+		return &applied{result: res}, err
+	}
+	a := &applied{result: res, headers: map[string]string{}}
+	if res.RequestID != "" {
+		a.headers[HeaderGraphRequestID] = res.RequestID
+	}
+	a.body = publicBody(res.Body)
+	if a.body == nil {
+		// Graph accepted the PATCH without a body and the read-back failed:
+		// the change is applied, so answer with what was applied rather
+		// than an error that would make the sender retry.
+		a.body = appliedBody(req)
+		a.headers[HeaderReadBack] = "failed"
+		h.log.WarnContext(ctx, "change applied but the read-back failed; answering with the applied body",
+			slog.String("xRequestId", requestID), causeAttr(res.ReadBackErr))
+	}
+	return a, nil
 }
 
 // wantsDryRun reports whether the request asks for a dry run in any
@@ -399,6 +447,9 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, rec record, sta
 	level, outcome, status := slog.LevelInfo, "applied", http.StatusOK
 	if rec.replayed {
 		outcome = "replayed"
+	}
+	if rec.queued {
+		outcome, status = "queued", http.StatusAccepted
 	}
 	if rec.req != nil {
 		attrs = append(attrs, slog.Bool("deduplicated", rec.deduplicated || rec.replayed))

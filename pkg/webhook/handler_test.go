@@ -216,6 +216,14 @@ func TestRefusals(t *testing.T) {
 		}, 401, "signature-mismatch", "secret"},
 		{"body re-encoded after signing", func(t *testing.T) *http.Request {
 			r := signed(t, validBody, testNow)
+			var re bytes.Buffer
+			_ = json.Indent(&re, []byte(validBody), "", " ")
+			r.Body = io.NopCloser(bytes.NewReader(re.Bytes()))
+			r.ContentLength = int64(re.Len())
+			return r
+		}, 401, "body-re-encoded", "pass the raw bytes through"},
+		{"body re-serialized, keys reordered", func(t *testing.T) *http.Request {
+			r := signed(t, validBody, testNow)
 			var v any
 			_ = json.Unmarshal([]byte(validBody), &v)
 			re, _ := json.MarshalIndent(v, "", " ")

@@ -28,7 +28,7 @@ var (
 	emuSrv  *httptest.Server
 )
 
-func sharedEmulator(t *testing.T) *graphemu.Server {
+func sharedEmulator(t testing.TB) *graphemu.Server {
 	t.Helper()
 	emuOnce.Do(func() {
 		emu = graphemu.New(nil)

@@ -23,7 +23,7 @@ import (
 
 const (
 	snSecret    = "whsec_c2VydmljZW5vdy10ZXN0LXNlY3JldC0wMTIzNDU2Nzg5"
-	snBasic     = "basic:svc.enrollhook:s3cret:pass"
+	snBasic     = "basic:svc.enrollhook:s3cret:pass-phrase"
 	jiraSecret  = "jira-test-secret-0123456789" // §8 vector 6
 	jiraDelivID = "3f1e2d4c-5b6a-4798-8a9b-0c1d2e3f4a5b"
 )
@@ -129,7 +129,9 @@ func TestITSMApprovedChangesAreApplied(t *testing.T) {
 			`{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"9c0d0000-0000-0000-0000-000000000003","deviceAndAppManagementAssignmentFilterId":"a1b2c3d4-0000-0000-0000-00000000f117","deviceAndAppManagementAssignmentFilterType":"exclude"}`,
 			map[string]any{"source": "servicenow", "deliveryId": "6c1f0a2b1b8e4d10a0e1c2d3e4f5a6b7-approved-3", "ticket": "CHG0030042",
 				"approvedBy": "fred.luddy@contoso.com", "requestedBy": "abel.tuter@contoso.com"}},
-		{"servicenow, Basic", true, func(t *testing.T) *http.Request { return snBasicRequest(t, snBody, "svc.enrollhook", "s3cret:pass") },
+		{"servicenow, Basic", true, func(t *testing.T) *http.Request {
+			return snBasicRequest(t, snBody, "svc.enrollhook", "s3cret:pass-phrase")
+		},
 			"4d7d8b60-3333-4e80-9c5d-3b4f5e6d7c8b_PlatformRestrictions", "4d7d8b60-3333-4e80-9c5d-3b4f5e6d7c8b_9c0d0000-0000-0000-0000-000000000003",
 			`{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"9c0d0000-0000-0000-0000-000000000003","deviceAndAppManagementAssignmentFilterId":"a1b2c3d4-0000-0000-0000-00000000f117","deviceAndAppManagementAssignmentFilterType":"exclude"}`,
 			map[string]any{"source": "servicenow", "deliveryId": "6c1f0a2b1b8e4d10a0e1c2d3e4f5a6b7-approved-3"}},
@@ -206,7 +208,10 @@ func TestITSMRefusals(t *testing.T) {
 			r.Header.Set("webhook-signature", "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=")
 			return r
 		}, 401, "signature-mismatch", "secret"},
-		{"servicenow: body re-encoded after signing", false, func(t *testing.T) *http.Request {
+		{"servicenow: body re-encoded after signing (CRLF)", false, func(t *testing.T) *http.Request {
+			return withBody(snRequest(t, snBody, testNow), strings.ReplaceAll(snBody, "\n", "\r\n"))
+		}, 401, "body-re-encoded", "pass the raw bytes through"},
+		{"servicenow: body re-serialized, keys reordered", false, func(t *testing.T) *http.Request {
 			return withBody(snRequest(t, snBody, testNow), reencode(snBody))
 		}, 401, "signature-mismatch", "exactly as signed"},
 		{"servicenow: stale timestamp", false, func(t *testing.T) *http.Request { return snRequest(t, snBody, testNow.Add(-6*time.Minute)) },
@@ -263,20 +268,35 @@ func TestITSMRefusals(t *testing.T) {
 			r.Header.Set(signature.HeaderHubSignature, signature.SignHub("not-the-secret-at-all", []byte(jiraBody)))
 			return r
 		}, 401, "signature-mismatch", "secret"},
-		{"jira: body re-encoded after signing", false, func(t *testing.T) *http.Request {
+		{"jira: body re-encoded after signing (CRLF)", false, func(t *testing.T) *http.Request {
+			return withBody(jiraRequest(t, jiraBody), strings.ReplaceAll(jiraBody, "\n", "\r\n"))
+		}, 401, "body-re-encoded", "pass the raw bytes through"},
+		{"jira: body re-serialized, keys reordered", false, func(t *testing.T) *http.Request {
 			return withBody(jiraRequest(t, jiraBody), reencode(jiraBody))
 		}, 401, "signature-mismatch", "exactly as signed"},
+		{"jira: delivery more than an hour old", false, func(t *testing.T) *http.Request {
+			return jiraRequest(t, string(jira.Restamp([]byte(jiraBody), testNow.Add(-61*time.Minute))))
+		}, 401, "timestamp-out-of-window", "1h0m0s"},
+		{"jira: the reporter approved their own change", false, func(t *testing.T) *http.Request {
+			return jiraRequest(t, strings.Replace(jiraBody, `"user": {"accountId": "5b10a2844c20165700ede21g"`, `"user": {"accountId": "5b10ac8d82e05b22cc7d4ef5"`, 1))
+		}, 403, "separation-of-duties", "separation of duties"},
+		{"jira: not an issue update", false, func(t *testing.T) *http.Request {
+			return jiraRequest(t, strings.Replace(jiraBody, `"jira:issue_updated"`, `"jira:issue_created"`, 1))
+		}, 403, "not-approved", "not an issue update"},
 		{"jira: malformed signature", false, func(t *testing.T) *http.Request {
 			r := jiraRequest(t, jiraBody)
 			r.Header.Set(signature.HeaderHubSignature, "sha1=0123456789abcdef0123456789abcdef01234567")
 			return r
 		}, 401, "signature-malformed", "sha256="},
-		{"jira: vector 6 authenticates, but the event approves nothing", false, func(t *testing.T) *http.Request {
+		{"jira: vector 6 is signed right, but long before now", false, func(t *testing.T) *http.Request {
 			r := jiraRequest(t, vector6)
 			if got := r.Header.Get(signature.HeaderHubSignature); got != "sha256=dfa4316bddae49c8030b13047cd1a9e7919ea23748f98e6bb5acc535ee0407cb" {
 				t.Fatalf("vector 6 signature = %s", got)
 			}
 			return r
+		}, 401, "timestamp-out-of-window", "1h0m0s"},
+		{"jira: vector 6 made current authenticates, but the event approves nothing", false, func(t *testing.T) *http.Request {
+			return jiraRequest(t, string(jira.Restamp([]byte(vector6), testNow)))
 		}, 403, "not-approved", "does not approve"},
 		{"jira: a later edit of an approved issue", false, func(t *testing.T) *http.Request {
 			return jiraRequest(t, itsmSample(t, "../source/jira/testdata/issue-commented.json"))

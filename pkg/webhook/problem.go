@@ -50,6 +50,8 @@ var kindTitles = map[string]string{
 	"delivery-mismatch":    "Delivery id reused",
 	"dedupe-unavailable":   "De-duplication store unavailable",
 	"write-limit":          "Write limit reached",
+	"queue-unavailable":    "Queue unavailable",
+	"separation-of-duties": "Requester cannot approve",
 }
 
 // Problem is the RFC 9457 body.

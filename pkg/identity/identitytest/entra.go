@@ -42,6 +42,17 @@ type EntraOptions struct {
 	// /.default); default: a random opaque string. Mint with a Graph
 	// emulator's identity endpoint to get tokens the emulator accepts.
 	Mint func(resource string) (string, error)
+	// JWT makes the access tokens JWT-shaped, as Entra's app-only tokens
+	// are: RS256, signed with a key of this fake that nobody verifies, with
+	// iss, aud (the resource), tid, appid, idtyp, exp and, when Roles is
+	// not empty, roles. The token Mint returned travels inside, in the
+	// claim InnerTokenClaim; put UnwrapBearer in front of a Graph emulator
+	// so that it receives that token. Default false: Mint's token as is.
+	JWT bool
+	// Roles is the roles claim of JWT tokens: the application permissions
+	// granted to the app, such as DeviceManagementServiceConfig.ReadWrite.All.
+	// Empty: the claim is left out, as Entra does for an app granted none.
+	Roles []string
 }
 
 // TokenRequest is one request the token endpoint received. Secrets and
@@ -74,6 +85,7 @@ type Entra struct {
 	failLeft   int
 	failStatus int
 	issued     []string
+	key        *rsa.PrivateKey // signs JWT access tokens
 }
 
 // NewEntra starts a fake Entra on 127.0.0.1 with TLS.
@@ -84,6 +96,9 @@ func NewEntra(opts *EntraOptions) *Entra {
 	}
 	if e.opts.ExpiresIn == 0 {
 		e.opts.ExpiresIn = 3599
+	}
+	if e.opts.JWT {
+		e.key = newKey()
 	}
 	e.srv = httptest.NewTLSServer(http.HandlerFunc(e.serve))
 	return e
@@ -178,6 +193,9 @@ func (e *Entra) token(w http.ResponseWriter, r *http.Request, tenant string) {
 		}
 	}
 	tok, err := e.mint(resource)
+	if err == nil && e.opts.JWT {
+		tok = e.accessJWT(tenant, req.ClientID, resource, tok)
+	}
 	if err != nil {
 		req.Status = http.StatusInternalServerError
 		e.record(req, "")

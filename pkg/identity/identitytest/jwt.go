@@ -30,11 +30,15 @@ type Issuer struct {
 
 // NewIssuer returns an issuer with a fresh 2048-bit RSA key.
 func NewIssuer(url, subject string) *Issuer {
+	return &Issuer{URL: url, Subject: subject, key: newKey()}
+}
+
+func newKey() *rsa.PrivateKey {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		panic("identitytest: " + err.Error())
 	}
-	return &Issuer{URL: url, Subject: subject, key: key}
+	return key
 }
 
 // PublicKey is what the issuer's JWKS would publish.

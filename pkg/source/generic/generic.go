@@ -40,7 +40,7 @@ func (s *Source) Name() string { return Name }
 // bytes as received, and returns the delivery id (webhook-id, the same on
 // every retry of a delivery). Errors are *change.Error with
 // CodeUnauthenticated and Kind signature-missing, signature-malformed,
-// signature-mismatch or timestamp-out-of-window.
+// body-re-encoded, signature-mismatch or timestamp-out-of-window.
 func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string, error) {
 	id := h.Get(signature.HeaderWebhookID)
 	err := signature.VerifyStandard(s.key, id, h.Get(signature.HeaderWebhookTimestamp),
@@ -57,6 +57,9 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string
 	case errors.Is(err, signature.ErrTimestamp):
 		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "timestamp-out-of-window",
 			Message: "webhook-timestamp is outside the accepted window of " + s.tolerance.String() + "; check the sender's clock or re-sign the delivery", Err: err}
+	case errors.Is(err, signature.ErrReencoded):
+		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "body-re-encoded",
+			Message: "a webhook-signature matches the body as it was signed, but the body was re-encoded on the way (JSON re-serialized with other whitespace or line endings, still base64, or a newline added); pass the raw bytes through", Err: err}
 	default:
 		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-mismatch",
 			Message: "no webhook-signature matches the body; check the secret and that the body is sent exactly as signed", Err: err}

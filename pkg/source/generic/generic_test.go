@@ -47,6 +47,24 @@ func TestAuthenticate(t *testing.T) {
 			t.Errorf("%s: message quotes a secret: %s", tt.name, ce.Message)
 		}
 	}
+	// A body re-encoded on the way has its own problem type; another
+	// body, or keys reordered, is a mismatch.
+	for reenc, kind := range map[string]string{
+		`{"test":2432232314}`:           "body-re-encoded",
+		"{\n  \"test\": 2432232314\n}":  "body-re-encoded",
+		`{"test": 2432232314}` + "\r\n": "body-re-encoded",
+		`{"test": 2432232315}`:          "signature-mismatch",
+	} {
+		_, err := src.Authenticate(good, []byte(reenc), now)
+		ce, ok := err.(*change.Error)
+		if !ok || ce.Code != change.CodeUnauthenticated || ce.Kind != kind {
+			t.Errorf("Authenticate(%q) = %v, want kind %s", reenc, err, kind)
+			continue
+		}
+		if strings.Contains(ce.Message, "g0hM9SsE") {
+			t.Errorf("message quotes the signature: %s", ce.Message)
+		}
+	}
 }
 
 func TestNewRefusesUnusableSecrets(t *testing.T) {

@@ -62,18 +62,28 @@ type ChangelogItem struct {
 	ToString   string `json:"toString"`
 }
 
+// EventIssueUpdated is the one webhookEvent that can approve an issue.
+const EventIssueUpdated = "jira:issue_updated"
+
+// KindSeparationOfDuties is the problem kind (403) of an approval by the
+// issue's own reporter.
+const KindSeparationOfDuties = "separation-of-duties"
+
 var issueKeyRE = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,49}-[0-9]{1,18}$`)
 
 // Decode takes either shape. A body with "ticket" is the generic envelope
 // (Jira Automation) and is decoded exactly as on /hooks/generic, its system
-// defaulting to jira. A body with "issue" or "webhookEvent" is Jira's own
-// webhook: an event that does not approve the issue is refused with
-// CodeNotApproved before its fields are read (a Jira webhook fires for
-// every update its filter matches; most are not approvals, and a later edit
-// of an approved issue must not apply anything); an approving event is
-// mapped through Options and validated, every invalid field reported with
-// its pointer into the Jira body. Errors are *change.Error with
-// CodeMalformed, CodeInvalid or CodeNotApproved.
+// defaulting to jira; a ticket state other than approved is refused with
+// CodeNotApproved. A body with "issue" or "webhookEvent" is Jira's own
+// webhook: an event other than jira:issue_updated, or one that does not
+// approve the issue, is refused with CodeNotApproved before its fields are
+// read (a Jira webhook fires for every update its filter matches; most are
+// not approvals, and a later edit of an approved issue must not apply
+// anything); an approving event by the issue's own reporter is refused with
+// CodeForbidden and Kind separation-of-duties; any other approving event
+// is mapped through Options and validated, every invalid field reported
+// with its pointer into the Jira body. Errors are *change.Error with
+// CodeMalformed, CodeInvalid, CodeNotApproved or CodeForbidden.
 func (s *Source) Decode(body []byte, opts *change.Options) (*change.Request, error) {
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(body, &probe); err != nil {
@@ -91,6 +101,11 @@ func (s *Source) Decode(body []byte, opts *change.Options) (*change.Request, err
 		r, err := change.Decode(body, opts)
 		if err != nil {
 			return nil, err
+		}
+		if !r.Approved() {
+			// Refused here, as on the issue path, so that nothing Decode
+			// accepts is ever unapproved.
+			return nil, notApproved(r.Ticket.State)
 		}
 		if r.Ticket.System == "" {
 			r.Ticket.System = System
@@ -115,11 +130,21 @@ func (s *Source) decodeWebhook(body []byte, opts *change.Options) (*change.Reque
 	if !s.Mapped() {
 		return nil, change.Invalid(change.FieldError{Field: "/issue", Reason: "Jira's own webhook is not mapped on this receiver (ENROLLHOOK_JIRA_APPROVED_STATUS, ENROLLHOOK_JIRA_FIELD_*); send the generic envelope from Jira Automation instead"})
 	}
+	if w.WebhookEvent != EventIssueUpdated {
+		// An approval is an update of an existing issue; a created,
+		// deleted or comment event approves nothing, whatever it carries.
+		return nil, &change.Error{Code: change.CodeNotApproved, Message: "this Jira event is not an issue update (webhookEvent " + EventIssueUpdated + "); only the update that approves the issue changes anything; nothing was changed"}
+	}
 	if w.Issue == nil {
 		return nil, change.Invalid(change.FieldError{Field: "/issue", Reason: "is required: the issue the event is about"})
 	}
 	if err := s.approves(&w); err != nil {
 		return nil, err
+	}
+	requester := reporter(w.Issue.Fields)
+	if sameUser(w.User, requester) {
+		return nil, &change.Error{Code: change.CodeForbidden, Kind: KindSeparationOfDuties,
+			Message: "separation of duties: the user who approved this issue is its reporter, and a requester cannot approve their own change; nothing was changed. Have another person approve it, and restrict in the Jira workflow who may approve"}
 	}
 	fields := change.DuplicateFields(body)
 	if !issueKeyRE.MatchString(w.Issue.Key) {
@@ -176,7 +201,7 @@ func (s *Source) decodeWebhook(body []byte, opts *change.Options) (*change.Reque
 	req := &change.Request{
 		Ticket: change.Ticket{
 			ID: w.Issue.Key, System: System, State: change.ApprovedState,
-			RequestedBy: reporter(w.Issue.Fields), ApprovedBy: w.User.String(), URL: browseURL(w.Issue.Self, w.Issue.Key),
+			RequestedBy: requester.String(), ApprovedBy: w.User.String(), URL: browseURL(w.Issue.Self, w.Issue.Key),
 		},
 		ConfigurationID: configuration,
 		AssignmentID:    assignment,
@@ -211,7 +236,8 @@ func (s *Source) decodeWebhook(body []byte, opts *change.Options) (*change.Reque
 
 // approves returns nil when the event approves the issue: its changelog
 // moves the issue into an approved status, or changes the approval field
-// to a value that reads approved. Anything else is CodeNotApproved.
+// to approved (the changelog item's toString reads approved, and so does
+// the field's value on the issue). Anything else is CodeNotApproved.
 func (s *Source) approves(w *Webhook) error {
 	var items []ChangelogItem
 	if w.Changelog != nil {
@@ -225,7 +251,9 @@ func (s *Source) approves(w *Webhook) error {
 				}
 			}
 		}
-		if f := s.opts.ApprovalField; f != "" && it.FieldID == f {
+		if f := s.opts.ApprovalField; f != "" && it.FieldID == f && strings.EqualFold(strings.TrimSpace(it.ToString), change.ApprovedState) {
+			// The change itself must read approved: the issue's current
+			// value alone could have been approved by an earlier event.
 			if v, _ := approvalValue(w.Issue.Fields[f]); strings.EqualFold(v, change.ApprovedState) {
 				return nil
 			}
@@ -272,7 +300,8 @@ func fieldString(raw json.RawMessage) (string, bool) {
 }
 
 // approvalValue reads an approval field: text or a select option, or a list
-// (JSM approvals) that reads approved only when every entry does.
+// (JSM approvals, by each entry's finalDecision; or options) that reads
+// approved only when every entry does.
 func approvalValue(raw json.RawMessage) (string, bool) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) > 0 && raw[0] == '[' {
@@ -281,14 +310,25 @@ func approvalValue(raw json.RawMessage) (string, bool) {
 			return "", false
 		}
 		for _, e := range list {
+			// A JSM approval ({id, name, finalDecision, approvers, ...})
+			// decides by finalDecision; its name is only the step's label,
+			// so an object entry is read by finalDecision or, for a
+			// multi-select option, value, never by name.
 			var o struct {
-				FinalDecision string `json:"finalDecision"`
+				FinalDecision *string `json:"finalDecision"`
+				Value         *string `json:"value"`
 			}
 			v, ok := fieldString(e)
-			if !ok && json.Unmarshal(e, &o) == nil {
-				v, ok = o.FinalDecision, true
+			if e = bytes.TrimSpace(e); len(e) > 0 && e[0] == '{' {
+				v, ok = "", json.Unmarshal(e, &o) == nil
+				switch {
+				case o.FinalDecision != nil:
+					v = *o.FinalDecision
+				case o.Value != nil:
+					v = *o.Value
+				}
 			}
-			if !ok || !strings.EqualFold(v, change.ApprovedState) {
+			if !ok || !strings.EqualFold(strings.TrimSpace(v), change.ApprovedState) {
 				return "", false
 			}
 		}
@@ -297,17 +337,43 @@ func approvalValue(raw json.RawMessage) (string, bool) {
 	return fieldString(raw)
 }
 
-// reporter names who asked: the issue's reporter, else its creator.
-func reporter(fields map[string]json.RawMessage) string {
+// reporter is who asked: the issue's reporter, else its creator; nil when
+// neither names a user.
+func reporter(fields map[string]json.RawMessage) *User {
 	for _, f := range []string{"reporter", "creator"} {
 		var u User
-		if raw, ok := fields[f]; ok && json.Unmarshal(raw, &u) == nil {
-			if s := u.String(); s != "" {
-				return s
-			}
+		if raw, ok := fields[f]; ok && json.Unmarshal(raw, &u) == nil && u.String() != "" {
+			return &u
 		}
 	}
-	return ""
+	return nil
+}
+
+// sameUser reports whether a and b are one person: the same account id,
+// the same e-mail address, or (for users Jira sends without either) the
+// same name for the audit trail.
+func sameUser(a, b *User) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	eq := func(x, y string, fold bool) bool {
+		x, y = strings.TrimSpace(x), strings.TrimSpace(y)
+		return x != "" && (x == y || fold && strings.EqualFold(x, y))
+	}
+	return eq(a.AccountID, b.AccountID, false) || eq(a.EmailAddress, b.EmailAddress, true) || eq(a.String(), b.String(), true)
+}
+
+// knownStates are ticket states of the generic envelope a refusal names
+// back, as /hooks/generic does; any other state is not quoted.
+var knownStates = []string{"requested", "pending", "rejected", "cancelled", "canceled", "not_required", "skipped", "not_yet_requested", "declined", "not requested"}
+
+func notApproved(state string) error {
+	for _, k := range knownStates {
+		if strings.EqualFold(strings.TrimSpace(state), k) {
+			return &change.Error{Code: change.CodeNotApproved, Message: "the ticket state is " + k + "; only approved changes are applied, nothing was changed"}
+		}
+	}
+	return &change.Error{Code: change.CodeNotApproved, Message: "the ticket state is not approved; only approved changes are applied, nothing was changed"}
 }
 
 // browseURL turns the issue's REST self link into the page people open.

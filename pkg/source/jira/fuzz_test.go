@@ -24,36 +24,57 @@ func FuzzDecode(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	src, _ := New(vecSecret, testOptions)
+	byStatus, _ := New(vecSecret, testOptions)
+	// The approval-field path too, mapped as the JSM sample needs.
+	byField, _ := New(vecSecret, &Options{ApprovalField: "customfield_10027", ConfigurationField: "customfield_10150",
+		AssignmentField: "customfield_10151", GroupField: "customfield_10152", FilterField: "customfield_10153", FilterType: "customfield_10154"})
 	f.Fuzz(func(t *testing.T, body []byte) {
-		r, err := src.Decode(body, nil)
-		if err == nil {
-			if !r.Approved() || r.Ticket.ApprovedBy == "" {
-				t.Fatalf("accepted a change that is not approved: %+v", r.Ticket)
-			}
-			if err := r.Validate(nil); err != nil {
-				t.Fatalf("accepted a change that does not validate: %v", err)
-			}
-			return
-		}
-		var ce *change.Error
-		if !errors.As(err, &ce) || (ce.Code != change.CodeInvalid && ce.Code != change.CodeMalformed && ce.Code != change.CodeNotApproved) {
-			t.Fatalf("Decode error %v is not a coded client error", err)
-		}
-		for _, v := range stringValues(body) {
-			if len(v) < 8 || strings.Contains(fixedText, v) {
-				continue
-			}
-			if strings.Contains(ce.Message, v) {
-				t.Fatalf("message %q quotes the input value %q", ce.Message, v)
-			}
-			for _, fe := range ce.Fields {
-				if strings.Contains(fe.Reason, v) {
-					t.Fatalf("reason %q quotes the input value %q", fe.Reason, v)
-				}
-			}
+		for _, src := range []*Source{byStatus, byField} {
+			decodeProperties(t, src, body)
 		}
 	})
+}
+
+// decodeProperties checks one Decode of body against the properties.
+func decodeProperties(t *testing.T, src *Source, body []byte) {
+	t.Helper()
+	r, err := src.Decode(body, nil)
+	if err == nil {
+		if !r.Approved() || r.Ticket.ApprovedBy == "" {
+			t.Fatalf("accepted a change that is not approved: %+v", r.Ticket)
+		}
+		if err := r.Validate(nil); err != nil {
+			t.Fatalf("accepted a change that does not validate: %v", err)
+		}
+		if _, issue := probeKeys(body)["issue"]; issue && r.Ticket.RequestedBy != "" && strings.EqualFold(r.Ticket.RequestedBy, r.Ticket.ApprovedBy) {
+			t.Fatalf("accepted an issue approved by its own reporter: %+v", r.Ticket)
+		}
+		return
+	}
+	var ce *change.Error
+	if !errors.As(err, &ce) || (ce.Code != change.CodeInvalid && ce.Code != change.CodeMalformed && ce.Code != change.CodeNotApproved &&
+		(ce.Code != change.CodeForbidden || ce.Kind != KindSeparationOfDuties)) {
+		t.Fatalf("Decode error %v is not a coded client error", err)
+	}
+	for _, v := range stringValues(body) {
+		if len(v) < 8 || strings.Contains(fixedText, v) {
+			continue
+		}
+		if strings.Contains(ce.Message, v) {
+			t.Fatalf("message %q quotes the input value %q", ce.Message, v)
+		}
+		for _, fe := range ce.Fields {
+			if strings.Contains(fe.Reason, v) {
+				t.Fatalf("reason %q quotes the input value %q", fe.Reason, v)
+			}
+		}
+	}
+}
+
+func probeKeys(body []byte) map[string]json.RawMessage {
+	var m map[string]json.RawMessage
+	_ = json.Unmarshal(body, &m)
+	return m
 }
 
 // FuzzAuthenticate: no panic; an accepted delivery carries our signature of
@@ -66,13 +87,16 @@ func FuzzAuthenticate(f *testing.F) {
 	src, _ := New(vecSecret, nil)
 	f.Fuzz(func(t *testing.T, sig, id string, body []byte) {
 		h := http.Header{"X-Hub-Signature": {sig}, "X-Atlassian-Webhook-Identifier": {id}}
-		got, err := src.Authenticate(h, body, time.Time{})
+		got, err := src.Authenticate(h, body, vecNow)
 		if err == nil {
 			if !strings.EqualFold(strings.TrimSpace(sig), Sign(vecSecret, body).Get("X-Hub-Signature")) {
 				t.Fatalf("accepted a signature that does not match")
 			}
 			if got != "" && got != strings.TrimSpace(id) {
 				t.Fatalf("delivery id %q is not the identifier header", got)
+			}
+			if ts, present := timestamp(body); present && (ts.IsZero() || vecNow.Sub(ts).Abs() > time.Hour) {
+				t.Fatalf("accepted a body whose timestamp is not within an hour")
 			}
 			return
 		}
@@ -97,6 +121,9 @@ var fixedText = func() string {
 	}
 	b.WriteString("must be a Jira webhook event (webhookEvent, issue, changelog) or the generic envelope (ticket, configurationId, assignmentId, assignment) ")
 	b.WriteString("this Jira event does not approve the issue: it neither moves it into an approved status nor changes its approval field to approved; nothing was changed ")
+	b.WriteString("this Jira event is not an issue update (webhookEvent " + EventIssueUpdated + "); only the update that approves the issue changes anything; nothing was changed ")
+	b.WriteString("separation of duties: the user who approved this issue is its reporter, and a requester cannot approve their own change; nothing was changed. Have another person approve it, and restrict in the Jira workflow who may approve ")
+	b.WriteString("the ticket state is " + strings.Join(knownStates, " ") + " not approved; only approved changes are applied, nothing was changed ")
 	b.WriteString("groupId collectionId targetType entraObjectId filterId filterType deviceAndAppManagementAssignmentFilterId deviceAndAppManagementAssignmentFilterType @odata.type source sourceId ")
 	b.WriteString("the body is not well-formed JSON; the request has invalid fields; unknown property; allowed: ")
 	return b.String()

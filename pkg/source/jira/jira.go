@@ -1,8 +1,11 @@
 package jira
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -69,11 +72,19 @@ func (s *Source) Mapped() bool {
 	return len(s.opts.ApprovedStatuses) > 0 || s.opts.ApprovalField != ""
 }
 
-// Authenticate checks X-Hub-Signature over the raw body and returns the
-// delivery id, X-Atlassian-Webhook-Identifier ("" when absent or unusable).
-// Jira signs no timestamp, so replays are caught by the delivery id, not
-// here. Errors are *change.Error with CodeUnauthenticated and Kind
-// signature-missing, signature-malformed or signature-mismatch.
+// MaxAge bounds how far the signed body's timestamp (epoch milliseconds)
+// may lie from the receiver's clock, either way. Jira retries for up to
+// about half an hour; a delivery older than this is a replay, beyond what
+// the de-duplication of delivery ids remembers or not.
+const MaxAge = time.Hour
+
+// Authenticate checks X-Hub-Signature over the raw body, then the body's
+// timestamp (epoch milliseconds, signed with the body) when it has one: it
+// must lie within MaxAge of now. It returns the delivery id,
+// X-Atlassian-Webhook-Identifier ("" when absent or unusable), the key
+// replays within the window are caught by. Errors are *change.Error with
+// CodeUnauthenticated and Kind signature-missing, signature-malformed,
+// body-re-encoded, signature-mismatch or timestamp-out-of-window.
 func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string, error) {
 	switch err := signature.VerifyHub([]string{s.secret}, h.Get(signature.HeaderHubSignature), body); {
 	case err == nil:
@@ -83,12 +94,54 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string
 	case errors.Is(err, signature.ErrMalformed):
 		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-malformed",
 			Message: "X-Hub-Signature must be sha256= followed by 64 hexadecimal digits", Err: err}
+	case errors.Is(err, signature.ErrReencoded):
+		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "body-re-encoded",
+			Message: "X-Hub-Signature matches the body as Jira signed it, but the body was re-encoded on the way (JSON re-serialized with other whitespace or line endings, still base64, or a newline added); pass the raw bytes through", Err: err}
 	default:
 		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-mismatch",
 			Message: "X-Hub-Signature does not match the body; check the webhook's secret and that the body is sent exactly as signed", Err: err}
 	}
+	if ts, present := timestamp(body); present {
+		if skew := now.Sub(ts); ts.IsZero() || skew > MaxAge || skew < -MaxAge {
+			return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "timestamp-out-of-window",
+				Message: "the body's timestamp is not epoch milliseconds within " + MaxAge.String() + " of the receiver's clock; a replay of an old delivery, or a wrong clock"}
+		}
+	}
 	return deliveryID(h.Get(HeaderIdentifier)), nil
 }
+
+// timestamp reads the body's top-level timestamp, epoch milliseconds.
+// present is false when the body has none (or is not a JSON object: Decode
+// refuses it); the time is zero when it is present but not an integer.
+func timestamp(body []byte) (t time.Time, present bool) {
+	var p struct {
+		Timestamp json.RawMessage `json:"timestamp"`
+	}
+	if json.Unmarshal(body, &p) != nil || len(p.Timestamp) == 0 || string(p.Timestamp) == "null" {
+		return time.Time{}, false
+	}
+	ms, err := strconv.ParseInt(string(p.Timestamp), 10, 64)
+	if err != nil || ms <= 0 {
+		return time.Time{}, true
+	}
+	return time.UnixMilli(ms), true
+}
+
+// Restamp sets the body's first "timestamp" number to t in epoch
+// milliseconds, for the send command and tests that replay the samples in
+// events/ (Jira's is the first property). A body without one is returned
+// as it is.
+func Restamp(body []byte, t time.Time) []byte {
+	loc := timestampField.FindIndex(body)
+	if loc == nil {
+		return body
+	}
+	out := append([]byte{}, body[:loc[0]]...)
+	out = append(out, `"timestamp":`+strconv.FormatInt(t.UnixMilli(), 10)...)
+	return append(out, body[loc[1]:]...)
+}
+
+var timestampField = regexp.MustCompile(`"timestamp"\s*:\s*-?[0-9]+`)
 
 // deliveryID keeps an identifier that is safe to log and to key on.
 func deliveryID(id string) string {

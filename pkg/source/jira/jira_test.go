@@ -1,6 +1,8 @@
 package jira
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -17,6 +19,9 @@ const (
 	vecSecret = "jira-test-secret-0123456789"
 	vecSig    = "sha256=dfa4316bddae49c8030b13047cd1a9e7919ea23748f98e6bb5acc535ee0407cb"
 )
+
+// vecNow is the time of vector 6's timestamp.
+var vecNow = time.UnixMilli(1714000000000)
 
 var testOptions = &Options{
 	ApprovedStatuses:   []string{"Approved"},
@@ -57,7 +62,7 @@ func TestAuthenticateVector6(t *testing.T) {
 	h := http.Header{}
 	h.Set("X-Hub-Signature", vecSig)
 	h.Set("X-Atlassian-Webhook-Identifier", "3f1e2d4c-5b6a-4798-8a9b-0c1d2e3f4a5b")
-	id, err := src.Authenticate(h, body, time.Time{})
+	id, err := src.Authenticate(h, body, vecNow)
 	if err != nil || id != "3f1e2d4c-5b6a-4798-8a9b-0c1d2e3f4a5b" {
 		t.Fatalf("Authenticate(vector 6) = %q, %v", id, err)
 	}
@@ -69,7 +74,9 @@ func TestAuthenticateVector6(t *testing.T) {
 	}{
 		{"missing", "", body, "signature-missing"},
 		{"wrong secret", Sign("another-secret-entirely", body).Get("X-Hub-Signature"), body, "signature-mismatch"},
-		{"body re-encoded after signing", vecSig, []byte(strings.ReplaceAll(string(body), ":", ": ")), "signature-mismatch"},
+		{"body re-encoded after signing: pretty-printed", vecSig, indent(t, body), "body-re-encoded"},
+		{"body re-encoded after signing: newline added", vecSig, append(append([]byte{}, body...), '\n'), "body-re-encoded"},
+		{"keys reordered: another body as far as anyone can tell", vecSig, []byte(`{"webhookEvent":"jira:issue_updated","timestamp":1714000000000,"issue":{"key":"ITSM-42"}}`), "signature-mismatch"},
 		{"GitHub's -256 scheme name only", "sha1=" + strings.Repeat("0", 40), body, "signature-malformed"},
 		{"bare hex", strings.TrimPrefix(vecSig, "sha256="), body, "signature-malformed"},
 	}
@@ -79,7 +86,7 @@ func TestAuthenticateVector6(t *testing.T) {
 			if tt.header != "" {
 				h.Set("X-Hub-Signature", tt.header)
 			}
-			_, err := src.Authenticate(h, tt.body, time.Time{})
+			_, err := src.Authenticate(h, tt.body, vecNow)
 			ce := coded(t, err)
 			if ce.Code != change.CodeUnauthenticated || ce.Kind != tt.kind {
 				t.Fatalf("Authenticate = %v, want kind %s", err, tt.kind)
@@ -92,15 +99,79 @@ func TestAuthenticateVector6(t *testing.T) {
 	// GitHub's header is not Jira's.
 	h = http.Header{}
 	h.Set("X-Hub-Signature-256", vecSig)
-	if _, err := src.Authenticate(h, body, time.Time{}); coded(t, err).Kind != "signature-missing" {
+	if _, err := src.Authenticate(h, body, vecNow); coded(t, err).Kind != "signature-missing" {
 		t.Errorf("X-Hub-Signature-256 accepted: %v", err)
 	}
 	// An identifier unfit for a log or a key is dropped, not echoed.
 	h = http.Header{}
 	h.Set("X-Hub-Signature", vecSig)
 	h.Set("X-Atlassian-Webhook-Identifier", "a b\"c")
-	if id, err := src.Authenticate(h, body, time.Time{}); err != nil || id != "" {
+	if id, err := src.Authenticate(h, body, vecNow); err != nil || id != "" {
 		t.Errorf("Authenticate(odd identifier) = %q, %v", id, err)
+	}
+}
+
+func indent(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// TestAuthenticateTimestampWindow: the signed timestamp bounds replays
+// beyond what the de-duplication store remembers.
+func TestAuthenticateTimestampWindow(t *testing.T) {
+	src, _ := New(vecSecret, nil)
+	signed := func(body string) (http.Header, []byte) { return Sign(vecSecret, []byte(body)), []byte(body) }
+	h, body := signed(string(readTestdata(t, "vector6.json")))
+	for _, tt := range []struct {
+		name string
+		now  time.Time
+		ok   bool
+	}{
+		{"at once", vecNow, true},
+		{"59 minutes later", vecNow.Add(59 * time.Minute), true},
+		{"an hour and a second later", vecNow.Add(time.Hour + time.Second), false},
+		{"a day later", vecNow.Add(24 * time.Hour), false},
+		{"an hour and a second early", vecNow.Add(-time.Hour - time.Second), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := src.Authenticate(h, body, tt.now)
+			if tt.ok {
+				if err != nil {
+					t.Fatalf("Authenticate = %v", err)
+				}
+				return
+			}
+			ce := coded(t, err)
+			if ce.Code != change.CodeUnauthenticated || ce.Kind != "timestamp-out-of-window" || !strings.Contains(ce.Message, "1h0m0s") {
+				t.Fatalf("Authenticate = %v, want timestamp-out-of-window", err)
+			}
+		})
+	}
+	// Without a timestamp (a Jira Automation envelope) only the signature counts.
+	h, body = signed(string(readTestdata(t, "automation-envelope.json")))
+	if _, err := src.Authenticate(h, body, time.Now()); err != nil {
+		t.Errorf("Authenticate(no timestamp) = %v", err)
+	}
+	// A timestamp that is not epoch milliseconds is refused, not ignored.
+	for _, b := range []string{`{"timestamp":"2024-04-24T23:06:40Z","webhookEvent":"jira:issue_updated"}`, `{"timestamp":1714000000000.5}`, `{"timestamp":-1}`} {
+		h, body := signed(b)
+		if _, err := src.Authenticate(h, body, vecNow); coded(t, err).Kind != "timestamp-out-of-window" {
+			t.Errorf("Authenticate(%s) = %v", b, err)
+		}
+	}
+	// Restamp makes a sample current again, for the send command.
+	fresh := Restamp(readTestdata(t, "issue-approved.json"), time.Now())
+	if _, err := src.Authenticate(Sign(vecSecret, fresh), fresh, time.Now()); err != nil {
+		t.Errorf("Authenticate(restamped) = %v", err)
+	}
+	if mapped, _ := New(vecSecret, testOptions); !strings.Contains(string(fresh), `"timestamp":`) {
+		t.Errorf("Restamp dropped the timestamp")
+	} else if _, err := mapped.Decode(fresh, nil); err != nil {
+		t.Errorf("Decode(restamped) = %v", err)
 	}
 }
 
@@ -252,5 +323,155 @@ func TestDecodeTargetTypeFromAField(t *testing.T) {
 	_, err = src.Decode(withType(`"collection"`), nil)
 	if ce := coded(t, err); ce.Code != change.CodeInvalid || ce.Fields[0].Field != "/issue/fields/customfield_10155" {
 		t.Fatalf("Decode(collection) = %v %v", err, ce.Fields)
+	}
+}
+
+// TestDecodeSeparationOfDuties: the requester (the issue's reporter) cannot
+// approve their own change, through a status or through the approval field.
+func TestDecodeSeparationOfDuties(t *testing.T) {
+	byStatus, _ := New(vecSecret, testOptions)
+	approved := string(readTestdata(t, "issue-approved.json"))
+	mia := `{"accountId": "5b10a2844c20165700ede21g", "displayName": "Mia Approver", "emailAddress": "mia.approver@contoso.com"}`
+	abel := `{"accountId": "5b10ac8d82e05b22cc7d4ef5", "displayName": "Abel Tuter", "emailAddress": "abel.tuter@contoso.com"}`
+	if !strings.Contains(approved, `"user": `+mia) || !strings.Contains(approved, `"reporter": `+abel) {
+		t.Fatal("issue-approved.json changed; update this test")
+	}
+	selfApproved := func(body, user string) []byte {
+		return []byte(strings.Replace(body, `"user": `+mia, `"user": `+user, 1))
+	}
+	byField, _ := New(vecSecret, &Options{ApprovalField: "customfield_10027", ConfigurationField: "customfield_10150",
+		AssignmentField: "customfield_10151", GroupField: "customfield_10152"})
+	jsm := string(readTestdata(t, "issue-approved-jsm-approvals.json"))
+	for _, tt := range []struct {
+		name string
+		src  *Source
+		body []byte
+	}{
+		{"status: the reporter moved it to Approved", byStatus, selfApproved(approved, abel)},
+		{"status: same account, e-mail withheld", byStatus, selfApproved(approved, `{"accountId": "5b10ac8d82e05b22cc7d4ef5"}`)},
+		{"status: same e-mail, other letter case", byStatus, selfApproved(approved, `{"emailAddress": "Abel.Tuter@contoso.com"}`)},
+		{"approval field: the reporter approved", byField, []byte(strings.Replace(jsm, `"user": `+mia, `"user": `+abel, 1))},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.src.Decode(tt.body, nil)
+			ce := coded(t, err)
+			if ce.Code != change.CodeForbidden || ce.Kind != KindSeparationOfDuties || !strings.Contains(ce.Message, "separation of duties") {
+				t.Fatalf("Decode = %v (kind %q), want forbidden separation-of-duties", err, ce.Kind)
+			}
+			for _, id := range []string{"5b10ac8d82e05b22cc7d4ef5", "abel.tuter", "Abel", "ITSM"} {
+				if strings.Contains(strings.ToLower(ce.Message), strings.ToLower(id)) {
+					t.Errorf("message quotes %q: %s", id, ce.Message)
+				}
+			}
+		})
+	}
+	// Another person approving is fine, on both paths.
+	if r, err := byStatus.Decode([]byte(approved), nil); err != nil || r.Ticket.RequestedBy == r.Ticket.ApprovedBy {
+		t.Errorf("Decode(approved by another) = %+v, %v", r, err)
+	}
+	if _, err := byField.Decode([]byte(jsm), nil); err != nil {
+		t.Errorf("Decode(JSM approval by another) = %v", err)
+	}
+}
+
+// TestDecodeApprovalFieldChangeMustReadApproved: the changelog item itself
+// must read approved; an issue whose field already reads approved does not
+// make any other change of that field an approval.
+func TestDecodeApprovalFieldChangeMustReadApproved(t *testing.T) {
+	src, _ := New(vecSecret, &Options{ApprovalField: "customfield_10160", ConfigurationField: "customfield_10150",
+		AssignmentField: "customfield_10151", GroupField: "customfield_10152"})
+	body := func(current, to string) []byte {
+		return []byte(`{"webhookEvent":"jira:issue_updated","user":{"accountId":"557058:f58131cb"},"issue":{"key":"ITSM-7","fields":{` +
+			`"customfield_10160":` + current + `,"customfield_10150":"cfg_1","customfield_10151":"asg_1","customfield_10152":"7a8b0000-0000-0000-0000-000000000002"}},` +
+			`"changelog":{"items":[{"field":"Decision","fieldId":"customfield_10160","fromString":"Pending","toString":` + to + `}]}}`)
+	}
+	if _, err := src.Decode(body(`{"value":"Approved"}`, `"Approved"`), nil); err != nil {
+		t.Fatalf("Decode(changed to Approved) = %v", err)
+	}
+	for _, tt := range []struct{ name, current, to string }{
+		{"changelog reads pending", `{"value":"Approved"}`, `"Pending"`},
+		{"changelog without toString", `{"value":"Approved"}`, `null`},
+		{"changelog approved, field not", `{"value":"Declined"}`, `"Approved"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := src.Decode(body(tt.current, tt.to), nil)
+			if ce := coded(t, err); ce.Code != change.CodeNotApproved {
+				t.Fatalf("Decode = %v, want not-approved", err)
+			}
+		})
+	}
+}
+
+// TestDecodeOnlyIssueUpdatedEvents: webhookEvent must be jira:issue_updated;
+// any other event approves nothing, whatever its changelog says.
+func TestDecodeOnlyIssueUpdatedEvents(t *testing.T) {
+	src, _ := New(vecSecret, testOptions)
+	approved := string(readTestdata(t, "issue-approved.json"))
+	for _, ev := range []string{`"jira:issue_created"`, `"jira:issue_deleted"`, `"comment_created"`, `"JIRA:ISSUE_UPDATED"`, `""`, `null`} {
+		t.Run(ev, func(t *testing.T) {
+			body := strings.Replace(approved, `"webhookEvent": "jira:issue_updated"`, `"webhookEvent": `+ev, 1)
+			_, err := src.Decode([]byte(body), nil)
+			ce := coded(t, err)
+			if ce.Code != change.CodeNotApproved || !strings.Contains(ce.Message, "not an issue update") {
+				t.Fatalf("Decode = %v, want not-approved", err)
+			}
+		})
+	}
+	noEvent := strings.Replace(approved, `"webhookEvent": "jira:issue_updated",`, ``, 1)
+	if _, err := src.Decode([]byte(noEvent), nil); coded(t, err).Code != change.CodeNotApproved {
+		t.Errorf("Decode(no webhookEvent) = %v", err)
+	}
+}
+
+// TestDecodeJSMApprovalsList: the approvals field in JSM's shape (id, name,
+// finalDecision, approvers, dates; reference/webhooks.md §2.1) decides by
+// finalDecision, every entry.
+func TestDecodeJSMApprovalsList(t *testing.T) {
+	src, _ := New(vecSecret, &Options{ApprovalField: "customfield_10027", ConfigurationField: "customfield_10150",
+		AssignmentField: "customfield_10151", GroupField: "customfield_10152"})
+	jsm := string(readTestdata(t, "issue-approved-jsm-approvals.json"))
+	r, err := src.Decode([]byte(jsm), nil)
+	if err != nil {
+		t.Fatalf("Decode(JSM approvals) = %v", err)
+	}
+	if r.Ticket.ID != "ITSM-44" || r.Ticket.ApprovedBy != "mia.approver@contoso.com" || r.Ticket.RequestedBy != "abel.tuter@contoso.com" {
+		t.Errorf("Ticket = %+v", r.Ticket)
+	}
+	second := `{"id": "13", "name": "Security approval", "finalDecision": "pending", "canAnswerApproval": true, "approvers": []}`
+	for name, body := range map[string]string{
+		"declined":                    strings.Replace(jsm, `"finalDecision": "approved"`, `"finalDecision": "declined"`, 1),
+		"pending":                     strings.Replace(jsm, `"finalDecision": "approved"`, `"finalDecision": "pending"`, 1),
+		"one of two pending":          strings.Replace(jsm, `"customfield_10027": [`, `"customfield_10027": [`+second+`,`, 1),
+		"named approved, no decision": strings.Replace(strings.Replace(jsm, `"finalDecision": "approved",`, ``, 1), `"Change manager approval"`, `"approved"`, 1),
+		"empty list":                  strings.Replace(jsm, `"customfield_10027": [`, `"customfield_10027": [], "x": [`, 1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if !json.Valid([]byte(body)) || body == jsm {
+				t.Fatal("test body not built")
+			}
+			_, err := src.Decode([]byte(body), nil)
+			if ce := coded(t, err); ce.Code != change.CodeNotApproved {
+				t.Fatalf("Decode = %v, want not-approved", err)
+			}
+		})
+	}
+}
+
+// TestDecodeEnvelopeNotApproved: the Automation envelope is refused when its
+// ticket is not approved, as the issue path is, naming known states only.
+func TestDecodeEnvelopeNotApproved(t *testing.T) {
+	src, _ := New(vecSecret, testOptions)
+	env := string(readTestdata(t, "automation-envelope.json"))
+	for state, want := range map[string]string{
+		"0":               "the ticket state is not approved",
+		"rejected":        "the ticket state is rejected",
+		"secret-ish-word": "the ticket state is not approved",
+	} {
+		body := strings.Replace(env, `"state":"approved"`, `"state":"`+state+`"`, 1)
+		_, err := src.Decode([]byte(body), nil)
+		ce := coded(t, err)
+		if ce.Code != change.CodeNotApproved || !strings.Contains(ce.Message, want) || strings.Contains(ce.Message, "secret-ish") {
+			t.Errorf("Decode(state %q) = %v, want not-approved %q", state, err, want)
+		}
 	}
 }

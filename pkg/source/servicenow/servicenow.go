@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/signature"
@@ -34,6 +36,10 @@ const (
 
 var knownStates = []string{StateNotRequested, StateRequested, StateApproved, StateRejected, StateCancelled, StateNotRequired, StateSkipped, "duplicate"}
 
+// MinBasicPassword is the shortest password New takes for HTTP Basic, in
+// characters.
+const MinBasicPassword = 16
+
 // Source authenticates and decodes ServiceNow approval deliveries.
 type Source struct {
 	key       []byte // Standard Webhooks key; nil with Basic
@@ -43,7 +49,7 @@ type Source struct {
 
 // New returns the ServiceNow sender. secret is a Standard Webhooks secret
 // ("whsec_…" or bare base64 of at least 16 bytes), or "basic:<user>:<password>"
-// for HTTP Basic. tolerance bounds the clock skew of signed timestamps
+// for HTTP Basic, the password at least MinBasicPassword characters. tolerance bounds the clock skew of signed timestamps
 // (default 5 minutes when zero). The error never quotes the secret.
 func New(secret string, tolerance time.Duration) (*Source, error) {
 	if tolerance <= 0 {
@@ -53,6 +59,11 @@ func New(secret string, tolerance time.Duration) (*Source, error) {
 		c, ok := signature.ParseBasicSecret(secret)
 		if !ok {
 			return nil, errors.New("servicenow: a Basic secret must be basic:<user>:<password> with a non-empty user (no ':') and password")
+		}
+		if utf8.RuneCountInString(c.Password) < MinBasicPassword {
+			// Basic carries no timestamp and signs no body: the password
+			// is all there is, so it has to resist guessing.
+			return nil, fmt.Errorf("servicenow: the Basic password must be at least %d characters (a long random value)", MinBasicPassword)
 		}
 		return &Source{basic: c, tolerance: tolerance}, nil
 	}
@@ -76,8 +87,8 @@ func (s *Source) UsesBasic() bool { return s.key == nil }
 // from the body only once it is authenticated; webhook-id (Standard
 // Webhooks) or "" (Basic) when the body does not name them. Errors are
 // *change.Error with CodeUnauthenticated and Kind signature-missing,
-// signature-malformed, signature-mismatch, timestamp-out-of-window,
-// credentials-missing or credentials-mismatch.
+// signature-malformed, body-re-encoded, signature-mismatch,
+// timestamp-out-of-window, credentials-missing or credentials-mismatch.
 func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string, error) {
 	id := ""
 	if s.key == nil {
@@ -114,6 +125,9 @@ func standardError(err error, tolerance time.Duration) error {
 	case errors.Is(err, signature.ErrTimestamp):
 		return &change.Error{Code: change.CodeUnauthenticated, Kind: "timestamp-out-of-window",
 			Message: "webhook-timestamp is outside the accepted window of " + tolerance.String() + "; check the instance's clock or sign each attempt anew", Err: err}
+	case errors.Is(err, signature.ErrReencoded):
+		return &change.Error{Code: change.CodeUnauthenticated, Kind: "body-re-encoded",
+			Message: "a webhook-signature matches the body as it was signed, but the body was re-encoded on the way (JSON re-serialized with other whitespace or line endings, still base64, or a newline added); pass the raw bytes through", Err: err}
 	default:
 		return &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-mismatch",
 			Message: "no webhook-signature matches the body; check the secret and that the body is sent exactly as signed", Err: err}

@@ -17,7 +17,7 @@ import (
 // The Standard Webhooks vector of reference/webhooks.md §8 #3 and #8.
 const (
 	vecSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-	basicSec  = "basic:svc.enrollhook:c0rrect:horse"
+	basicSec  = "basic:svc.enrollhook:c0rrect:horse:battery"
 )
 
 func readTestdata(t testing.TB, name string) []byte {
@@ -79,7 +79,10 @@ func TestAuthenticateStandardWebhooks(t *testing.T) {
 			h.Set("webhook-signature", "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=")
 			return h
 		}, body, now, "signature-mismatch"},
-		{"body re-encoded after signing", good.Clone, []byte(strings.ReplaceAll(string(body), "\n", "\r\n")), now, "signature-mismatch"},
+		{"body re-encoded after signing: CRLF", good.Clone, []byte(strings.ReplaceAll(string(body), "\n", "\r\n")), now, "body-re-encoded"},
+		{"body re-encoded after signing: newline added", good.Clone, append(append([]byte{}, body...), '\n'), now, "body-re-encoded"},
+		{"body re-encoded after signing: still base64", good.Clone, []byte(base64.StdEncoding.EncodeToString(body)), now, "body-re-encoded"},
+		{"another body", good.Clone, []byte(strings.Replace(string(body), "CHG0030042", "CHG0030043", 1)), now, "signature-mismatch"},
 		{"stale", good.Clone, body, now.Add(6 * time.Minute), "timestamp-out-of-window"},
 		{"malformed timestamp", func() http.Header {
 			h := good.Clone()
@@ -109,7 +112,7 @@ func TestAuthenticateBasic(t *testing.T) {
 	}
 	body := readTestdata(t, "approved.json")
 	good := http.Header{}
-	good.Set("Authorization", signature.BasicHeader(signature.BasicCredentials{User: "svc.enrollhook", Password: "c0rrect:horse"}))
+	good.Set("Authorization", signature.BasicHeader(signature.BasicCredentials{User: "svc.enrollhook", Password: "c0rrect:horse:battery"}))
 	if id, err := src.Authenticate(good, body, time.Now()); err != nil || id != "6c1f0a2b1b8e4d10a0e1c2d3e4f5a6b7-approved-3" {
 		t.Fatalf("Authenticate = %q, %v", id, err)
 	}
@@ -121,8 +124,8 @@ func TestAuthenticateBasic(t *testing.T) {
 	for _, tt := range []struct{ name, header, kind string }{
 		{"missing", "", "credentials-missing"},
 		{"wrong password", enc("svc.enrollhook:c0rrect"), "credentials-mismatch"},
-		{"wrong user", enc("admin:c0rrect:horse"), "credentials-mismatch"},
-		{"not Basic", "Bearer c0rrect:horse", "credentials-mismatch"},
+		{"wrong user", enc("admin:c0rrect:horse:battery"), "credentials-mismatch"},
+		{"not Basic", "Bearer c0rrect:horse:battery", "credentials-mismatch"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := http.Header{}
@@ -142,7 +145,8 @@ func TestAuthenticateBasic(t *testing.T) {
 }
 
 func TestNewRefusesUnusableSecrets(t *testing.T) {
-	for _, s := range []string{"", "hunter2", "whsec_c2hvcnQ=", "basic:", "basic:user", "basic::pw", "basic:user:"} {
+	for _, s := range []string{"", "hunter2", "whsec_c2hvcnQ=", "basic:", "basic:user", "basic::pw", "basic:user:",
+		"basic:svc.enrollhook:s3cret:pass", "basic:svc:0123456789abcde", "basic:svc:ääääääääääääääü"} {
 		_, err := New(s, 0)
 		if err == nil {
 			t.Errorf("New(%q) = nil error", s)
@@ -151,6 +155,21 @@ func TestNewRefusesUnusableSecrets(t *testing.T) {
 		if len(s) > 6 && strings.Contains(err.Error(), s) {
 			t.Errorf("New(%q) quotes the secret: %v", s, err)
 		}
+	}
+}
+
+// TestBasicPasswordLength: Basic carries no timestamp and signs no body,
+// so the password has to be long; the error names the rule, not the value.
+func TestBasicPasswordLength(t *testing.T) {
+	_, err := New("basic:svc:0123456789abcde", 0)
+	if err == nil || !strings.Contains(err.Error(), "at least 16 characters") || strings.Contains(err.Error(), "0123456789") {
+		t.Errorf("New(15-character password) = %v", err)
+	}
+	if src, err := New("basic:svc:0123456789abcdef", 0); err != nil || !src.UsesBasic() {
+		t.Errorf("New(16-character password) = %v", err)
+	}
+	if _, err := New("basic:svc:äääääääääääääääü", 0); err != nil {
+		t.Errorf("New(16 characters, more bytes) = %v", err)
 	}
 }
 

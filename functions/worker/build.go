@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/enrollhook/enrollhook/pkg/config"
+	"github.com/enrollhook/enrollhook/pkg/graph"
+	"github.com/enrollhook/enrollhook/pkg/idempotency"
+	"github.com/enrollhook/enrollhook/pkg/identity"
+	"github.com/enrollhook/enrollhook/pkg/limiter"
+	"github.com/enrollhook/enrollhook/pkg/source/slack"
+	"github.com/enrollhook/enrollhook/pkg/webhook"
+)
+
+// build wires the worker once, at cold start: the configuration, the one
+// credential, the Graph client, the de-duplication store, the write limiter
+// and the Slack poster for outcomes. Every problem found is returned
+// together.
+func build(ctx context.Context, getenv func(string) string, log *slog.Logger) (*webhook.Handler, error) {
+	cfg, err := config.Load(getenv)
+	var problems []string
+	var cerr *config.Error
+	if errors.As(err, &cerr) {
+		problems = append(problems, cerr.Problems...)
+	} else if err != nil {
+		return nil, err
+	}
+	if cfg.Delivery.Table == "" {
+		// Exactly-once across worker instances needs the shared table; the
+		// embedded store would only see this instance's messages.
+		problems = append(problems, config.EnvIdempotency+" must name the de-duplication table: the worker applies a change once only by recording it there")
+	}
+	var cred *identity.Credential
+	if cfg.Identity.Valid {
+		if cred, err = identity.New(identitySettings(cfg), &identity.Options{Logger: log,
+			DisableInstanceDiscovery: cfg.Identity.CustomAuthority}); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		return nil, &config.Error{Problems: problems}
+	}
+	retries := cfg.MaxRetries
+	if retries == 0 {
+		retries = -1 // graph.Options reads zero as "default"
+	}
+	gc, err := graph.NewClient(cfg.GraphBaseURL, cred, cfg.Cloud.Scope, &graph.Options{
+		MaxRetries:        retries,
+		DeadlineMargin:    cfg.DeadlineMargin,
+		InsecureAllowHTTP: cfg.GraphInsecureHTTP,
+		Logger:            log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	awsCfg, err := awsconfig.LoadDefaultConfig(actx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: AWS configuration: %w", config.EnvIdempotency, err)
+	}
+	store := idempotency.NewDynamoDB(dynamodb.NewFromConfig(awsCfg), cfg.Delivery.Table, nil)
+	h := webhook.NewHandler(gc, nil, &webhook.Options{
+		GraphVersion: cfg.GraphVersion,
+		Logger:       log,
+		Store:        store,
+		CompletedTTL: cfg.Delivery.TTL,
+		Limiter:      limiter.New(cfg.Delivery.WriteLimit, cfg.Delivery.WriteWindow, nil),
+		FollowUps: map[string]webhook.FollowUpper{
+			slack.Name: slack.NewPoster(&slack.Options{ResponseType: cfg.Senders.Slack.ResponseType,
+				AllowLoopbackResponseURL: cfg.GraphInsecureHTTP}),
+		},
+	})
+	log.Info("worker ready", slog.Any("config", cfg))
+	return h, nil
+}
+
+// identitySettings maps the configuration onto identity.Settings, as the
+// webhook's (functions/webhook/check.go) does; keep the two in step.
+func identitySettings(cfg config.Config) identity.Settings {
+	id := cfg.Identity
+	return identity.Settings{
+		Mode:                cfg.Credential,
+		ClientID:            cfg.ClientID,
+		ObjectID:            id.ObjectID,
+		ResourceID:          id.ResourceID,
+		TenantID:            id.TenantID,
+		AuthorityHost:       id.AuthorityHost,
+		TokenFile:           id.TokenFile,
+		ClientSecret:        id.ClientSecret,
+		CertificatePath:     id.CertificatePath,
+		CertificatePassword: id.CertificatePassword,
+		AWSRegion:           id.AWSRegion,
+		Audience:            id.Audience,
+	}
+}

@@ -1,0 +1,52 @@
+// Command worker applies queued changes: the consumer of the SQS queue of
+// the async path (template.yaml, WorkerFunction). Each SQS record is one
+// change the webhook authenticated, validated, found approved and recorded;
+// the worker applies it exactly once through the webhook's own apply step
+// (webhook.Handler.Process) and reports the records to receive again
+// (partial batch failures).
+//
+// It reads the same environment as the webhook, less the sender secrets it
+// does not need: Graph, credential, de-duplication table and write limit.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/enrollhook/enrollhook/pkg/queue"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, "enrollhook worker:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, getenv func(string) string) error {
+	if getenv("AWS_LAMBDA_RUNTIME_API") == "" {
+		return fmt.Errorf("the worker runs on Lambda only; locally, ENROLLHOOK_QUEUE_URL=local makes the webhook run the same worker in process")
+	}
+	log := lambdacontext.NewLogger()
+	h, err := build(ctx, getenv, log)
+	if err != nil {
+		// Failing the init phase makes Lambda report an init error; the
+		// messages stay in the queue.
+		log.Error("cold start failed", "error", err.Error())
+		return err
+	}
+	handler := func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		return queue.HandleSQS(ctx, ev, h.Process), nil
+	}
+	lambda.StartWithOptions(handler, lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
+	return nil
+}

@@ -1,0 +1,305 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/graphemu"
+	"github.com/enrollhook/enrollhook/pkg/queue"
+)
+
+// The worker under the Lambda runtime interface emulator, as
+// functions/webhook/rie_test.go drives the webhook: the real bootstrap,
+// built as `make build-WorkerFunction` builds it, invoked with SQS events,
+// against the Graph emulator, its managed-identity endpoint, the
+// de-duplication table on dynalite and a loopback stand-in for Slack's
+// response_url.
+
+func rieBinary(t testing.TB) string {
+	t.Helper()
+	rie := os.Getenv("ENROLLHOOK_RIE")
+	if rie == "" {
+		if os.Getenv("ENROLLHOOK_REQUIRE_RIE") != "" {
+			t.Fatal("ENROLLHOOK_RIE is not set but ENROLLHOOK_REQUIRE_RIE is: run `make test`")
+		}
+		t.Skip("ENROLLHOOK_RIE not set; `make test` installs the runtime interface emulator")
+	}
+	return rie
+}
+
+// dynaliteEndpoint starts dynalite (ENROLLHOOK_DYNALITE, its cli.js) on a
+// loopback port and creates the delivery table; see
+// pkg/idempotency/store_test.go.
+func dynaliteEndpoint(t testing.TB) (endpoint, table string) {
+	t.Helper()
+	cli := os.Getenv("ENROLLHOOK_DYNALITE")
+	if cli == "" {
+		if os.Getenv("ENROLLHOOK_REQUIRE_DYNALITE") != "" {
+			t.Fatal("ENROLLHOOK_DYNALITE is not set but ENROLLHOOK_REQUIRE_DYNALITE is: run `make test`")
+		}
+		t.Skip("ENROLLHOOK_DYNALITE not set; the worker needs its table: `make test` installs dynalite")
+	}
+	port := freePort(t)
+	_, p, _ := net.SplitHostPort(port)
+	cmd := exec.Command("node", cli, "--host", "127.0.0.1", "--port", p, "--createTableMs", "0", "--deleteTableMs", "0")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start dynalite: %v", err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	endpoint = "http://" + port
+	waitListening(t, port)
+	c := dynamodb.New(dynamodb.Options{Region: "eu-west-1", BaseEndpoint: aws.String(endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")})
+	table = "enrollhook-deliveries"
+	if _, err := c.CreateTable(context.Background(), &dynamodb.CreateTableInput{
+		TableName:            aws.String(table),
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
+		BillingMode:          types.BillingModePayPerRequest,
+	}); err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+	for i := 0; i < 100; i++ {
+		out, err := c.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+		if err == nil && out.Table.TableStatus == types.TableStatusActive {
+			return endpoint, table
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("the table never became active")
+	return "", ""
+}
+
+func freePort(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func waitListening(t testing.TB, addr string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on %s", addr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startWorker builds the bootstrap as the Makefile does (for this
+// machine's architecture) and runs it under the emulator with env.
+func startWorker(t testing.TB, env ...string) (invokeURL string, logs *syncBuffer) {
+	t.Helper()
+	rie := rieBinary(t)
+	bootstrap := filepath.Join(t.TempDir(), "bootstrap")
+	build := exec.Command("go", "build", "-tags", "lambda.norpc,validator_novalidatefn", "-trimpath", "-ldflags=-s -w", "-o", bootstrap, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	addr, apiAddr := freePort(t), freePort(t)
+	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", apiAddr, bootstrap)
+	cmd.Env = append(os.Environ(), "AWS_LAMBDA_FUNCTION_TIMEOUT=10", "AWS_LAMBDA_FUNCTION_NAME=enrollhook-worker", "AWS_REGION=eu-west-1",
+		"AWS_LAMBDA_LOG_FORMAT=JSON", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local")
+	cmd.Env = append(cmd.Env, env...)
+	logs = &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("runtime emulator output:\n%s", logs.String())
+		}
+	})
+	waitListening(t, addr)
+	return "http://" + addr + "/2015-03-31/functions/function/invocations", logs
+}
+
+func invokeSQS(t testing.TB, url string, records ...events.SQSMessage) events.SQSEventResponse {
+	t.Helper()
+	ev, _ := json.Marshal(events.SQSEvent{Records: records})
+	resp, err := http.Post(url, "application/json", bytes.NewReader(ev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out events.SQSEventResponse
+	if err := json.Unmarshal(raw, &out); err != nil || bytes.Contains(raw, []byte("errorMessage")) {
+		t.Fatalf("invoke answered %d %s, not an SQSEventResponse", resp.StatusCode, raw)
+	}
+	return out
+}
+
+func record(t testing.TB, id string, receive int, m *queue.Message) events.SQSMessage {
+	t.Helper()
+	body := []byte("not a message")
+	if m != nil {
+		var err error
+		if body, err = m.Encode(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return events.SQSMessage{MessageId: id, Body: string(body), EventSource: "aws:sqs",
+		Attributes: map[string]string{"ApproximateReceiveCount": fmt.Sprint(receive)}}
+}
+
+func message(key, assignmentID, groupID string, chat *queue.Chat) *queue.Message {
+	return &queue.Message{Source: "generic", DeliveryID: key, Key: "generic:" + key, Fingerprint: "fp-" + key + groupID,
+		RequestID: "req-" + key, Received: time.Now(), Chat: chat,
+		Request: &change.Request{
+			Ticket:          change.Ticket{ID: "CHG-" + key, State: "approved", RequestedBy: "alice@contoso.com", ApprovedBy: "bob@contoso.com"},
+			ConfigurationID: graphemu.ConfigESP, AssignmentID: assignmentID,
+			Assignment: change.Assignment{Target: &change.Target{ODataType: change.TypeGroup, GroupID: groupID}},
+		}}
+}
+
+// TestWorkerUnderRuntimeEmulator: a batch of SQS records through the real
+// worker: an applied change, the same change delivered again (applied
+// once), a Slack command whose outcome is posted to its response_url, an
+// assignment Intune does not have (permanent: not retried, posted), a body
+// that is not a message (dropped); then Graph throttling beyond the budget
+// (retryable: reported in batchItemFailures) and the retry that applies.
+func TestWorkerUnderRuntimeEmulator(t *testing.T) {
+	endpoint, table := dynaliteEndpoint(t)
+	emuState := graphemu.New(nil)
+	emu := httptest.NewServer(emuState)
+	defer emu.Close()
+	posted := make(chan string, 8)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct{ Text string }
+		_ = json.NewDecoder(r.Body).Decode(&m)
+		posted <- m.Text
+	}))
+	defer hook.Close()
+	url, logs := startWorker(t,
+		"ENROLLHOOK_GRAPH_URL="+emu.URL+"/beta",
+		"IDENTITY_ENDPOINT="+emu.URL+graphemu.TokenPath,
+		"IDENTITY_HEADER="+graphemu.DefaultIdentityHeader,
+		"ENROLLHOOK_IDEMPOTENCY_TABLE="+table,
+		"AWS_ENDPOINT_URL_DYNAMODB="+endpoint,
+		"ENROLLHOOK_SECRET_SLACK=", // the worker needs no sender secret
+	)
+
+	group2 := "7a8b0000-0000-0000-0000-0000000000aa"
+	applied := message("d1", graphemu.AssignmentESPGroup, group2, nil)
+	slackCmd := message("d2", graphemu.AssignmentESPExclusion, graphemu.GroupCorporate, &queue.Chat{Tenant: "T0001", User: "U0456EFGH", ResponseURL: hook.URL + "/commands/T0001/1/x"})
+	slackCmd.Source = "slack"
+	slackCmd.Request.Assignment.Target.ODataType = change.TypeExclusion
+	missing := message("d3", graphemu.ConfigESP+"_nope", graphemu.GroupCorporate, &queue.Chat{Tenant: "T0001", User: "U0456EFGH", ResponseURL: hook.URL + "/commands/T0001/2/x"})
+	missing.Source = "slack"
+	missing.Request.AssignmentID = "2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_00000000-0000-0000-0000-00000000dead"
+
+	resp := invokeSQS(t, url,
+		record(t, "m1", 1, applied),
+		record(t, "m1-copy", 1, applied),
+		record(t, "m2", 1, slackCmd),
+		record(t, "m3", 1, missing),
+		record(t, "m4", 1, nil),
+	)
+	if len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("batchItemFailures = %+v, want none (permanent failures are not retried)", resp.BatchItemFailures)
+	}
+	if n := emuState.Writes(); n != 2 {
+		t.Errorf("Graph writes = %d, want 2 (the copy applied once, the missing assignment refused)", n)
+	}
+	got, _ := emuState.Assignment(graphemu.ConfigESP, graphemu.AssignmentESPGroup)
+	if !strings.Contains(string(got), group2) {
+		t.Errorf("Graph holds %s, want group %s", got, group2)
+	}
+	var texts []string
+	for len(texts) < 2 {
+		select {
+		case s := <-posted:
+			texts = append(texts, s)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("follow-ups posted: %q, want 2", texts)
+		}
+	}
+	all := strings.Join(texts, "\n")
+	if !strings.Contains(all, "Done") || !strings.Contains(all, "not applied") {
+		t.Errorf("follow-ups %q, want the applied change and the refusal", texts)
+	}
+
+	// Graph throttles beyond what the invoke can wait: the record comes back.
+	emuState.Throttle(10, "120")
+	again := message("d5", graphemu.AssignmentESPGroup, graphemu.GroupCorporate, nil)
+	resp = invokeSQS(t, url, record(t, "m5", 1, again))
+	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "m5" {
+		t.Fatalf("batchItemFailures = %+v, want [m5]", resp.BatchItemFailures)
+	}
+	emuState.Throttle(0, "")
+	resp = invokeSQS(t, url, record(t, "m5", 2, again))
+	if len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("retry: batchItemFailures = %+v", resp.BatchItemFailures)
+	}
+	if n := emuState.Writes(); n != 3 {
+		t.Errorf("Graph writes = %d, want 3", n)
+	}
+	if n := emuState.TokenRequests(); n != 1 {
+		t.Errorf("token requests = %d, want 1 (built once at cold start)", n)
+	}
+	for deadline := time.Now().Add(2 * time.Second); strings.Count(logs.String(), `"message":"worker"`) < 7 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	l := logs.String()
+	for _, want := range []string{`"outcome":"applied"`, `"outcome":"replayed"`, `"outcome":"failed"`, `"problem":"not-found"`,
+		`"outcome":"dropped"`, `"outcome":"retry"`, `"followUp":"posted"`, `"approvedBy":"bob@contoso.com"`} {
+		if !strings.Contains(l, want) {
+			t.Errorf("log lacks %s", want)
+		}
+	}
+	if strings.Contains(l, hook.URL) {
+		t.Errorf("the response_url reached the log")
+	}
+}

@@ -1,0 +1,101 @@
+package config
+
+import (
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Asynchronous apply settings.
+const (
+	// EnvQueueURL is the SQS queue that takes changes to the worker
+	// (functions/worker), or "local" for the in-process queue of one
+	// long-running process (`make run`; refused on Lambda). Unset: every
+	// change is applied in the request.
+	EnvQueueURL = "ENROLLHOOK_QUEUE_URL"
+	// EnvAsyncSources names the senders whose approved changes are queued
+	// and answered at once (202; chat senders an "accepted" message):
+	// comma-separated source names, or "none". Default with a queue:
+	// slack,teams, the senders whose deadline (3 s, 5 s) a throttled Graph
+	// call can miss.
+	EnvAsyncSources = "ENROLLHOOK_ASYNC_SOURCES"
+)
+
+// QueueLocal is the EnvQueueURL value of the in-process queue.
+const QueueLocal = "local"
+
+// DefaultAsyncSources are the async senders when a queue is configured and
+// EnvAsyncSources is not.
+var DefaultAsyncSources = []string{"slack", "teams"}
+
+var queueKeys = []string{EnvQueueURL, EnvAsyncSources}
+
+// Queue holds the asynchronous apply settings.
+type Queue struct {
+	// URL is the SQS queue URL; empty with Local or without a queue.
+	URL string
+	// Local selects the in-process queue.
+	Local bool
+	// Async are the senders whose changes are queued; empty without a
+	// queue.
+	Async []string
+}
+
+// Enabled reports whether changes of some sender are queued.
+func (q Queue) Enabled() bool { return (q.URL != "" || q.Local) && len(q.Async) > 0 }
+
+// sqsPath is /<account id>/<queue name> (a FIFO queue ends in .fifo).
+var sqsPath = regexp.MustCompile(`^/[0-9]{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?$`)
+
+func loadQueue(get func(string) string, c *Config, bad func(string, ...any)) {
+	var q Queue
+	switch v := strings.TrimSpace(get(EnvQueueURL)); {
+	case v == "":
+	case v == QueueLocal:
+		q.Local = true
+	default:
+		u, err := url.Parse(v)
+		host := ""
+		if err == nil {
+			host = u.Hostname()
+		}
+		ok := err == nil && u.User == nil && u.RawQuery == "" && u.Fragment == "" && sqsPath.MatchString(u.Path) &&
+			(u.Scheme == "https" && (strings.HasSuffix(host, ".amazonaws.com") || strings.HasSuffix(host, ".amazonaws.com.cn")) ||
+				u.Scheme == "http" && loopbackHost(host))
+		if !ok {
+			bad("%s must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>) or %q", EnvQueueURL, QueueLocal)
+		} else {
+			q.URL = v
+		}
+	}
+	raw := strings.TrimSpace(get(EnvAsyncSources))
+	switch {
+	case raw == "" && (q.URL != "" || q.Local):
+		q.Async = slices.Clone(DefaultAsyncSources)
+	case raw == "" || strings.EqualFold(raw, "none"):
+	case q.URL == "" && !q.Local:
+		bad("%s is set but %s is not: queued changes need a queue", EnvAsyncSources, EnvQueueURL)
+	default:
+		for _, s := range strings.Split(raw, ",") {
+			s = strings.ToLower(strings.TrimSpace(s))
+			if !slices.Contains(Sources, s) {
+				bad("%s: %q is not a source (%s), nor none", EnvAsyncSources, s, strings.Join(Sources, ", "))
+				continue
+			}
+			if !slices.Contains(q.Async, s) {
+				q.Async = append(q.Async, s)
+			}
+		}
+	}
+	c.Queue = q
+}
+
+func loopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,95 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
+)
+
+// Version is the Message format this build writes and reads. A worker
+// refuses (does not retry) a message of another version.
+const Version = 1
+
+// Message is one approved change on its way to the worker. It carries what
+// the worker needs to apply the change exactly once and to report the
+// outcome where the sender can see it; never a secret or a signature.
+type Message struct {
+	Version int `json:"v"`
+	// Source is the sender's route name (generic, slack, ...).
+	Source string `json:"source"`
+	// DeliveryID is the sender's id of the delivery, "" when it had none.
+	DeliveryID string `json:"deliveryId,omitempty"`
+	// Key and Fingerprint are the delivery's de-duplication key and the
+	// hash of the change; the worker takes "apply:"+Key before it applies.
+	Key         string `json:"key"`
+	Fingerprint string `json:"fingerprint"`
+	// RequestID is the webhook's request id (X-Request-Id of the 202), so
+	// the worker's audit line can be joined to the webhook's.
+	RequestID string `json:"requestId"`
+	// Request is the validated, approved change; its Ticket names the
+	// ticket, requester and approver for the audit trail.
+	Request *change.Request `json:"request"`
+	// Chat is set for chat commands (Slack, Teams).
+	Chat *Chat `json:"chat,omitempty"`
+	// Received is when the webhook received the delivery.
+	Received time.Time `json:"received"`
+}
+
+// Chat is what the worker needs to answer a chat command later.
+type Chat struct {
+	Tenant string `json:"tenant,omitempty"`
+	User   string `json:"user,omitempty"`
+	// ResponseURL is Slack's response_url, where the outcome is posted. It
+	// is a capability: it travels in the message (encrypted at rest by
+	// SQS) and is never logged.
+	ResponseURL string `json:"responseUrl,omitempty"`
+}
+
+// ErrMalformed is returned by Decode for a body that is not a Message of
+// this Version; such a message is never retried.
+var ErrMalformed = errors.New("queue: malformed message")
+
+// Encode returns the message body sent to the queue.
+func (m *Message) Encode() ([]byte, error) {
+	m.Version = Version
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("queue: encode message: %w", err)
+	}
+	return b, nil
+}
+
+// Decode reads a message body. Errors wrap ErrMalformed.
+func Decode(body []byte) (*Message, error) {
+	var m Message
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	switch {
+	case m.Version != Version:
+		return nil, fmt.Errorf("%w: version %d, want %d", ErrMalformed, m.Version, Version)
+	case m.Request == nil || m.Key == "" || m.Source == "":
+		return nil, fmt.Errorf("%w: no request, key or source", ErrMalformed)
+	}
+	return &m, nil
+}
+
+// Delivery is one received message, as the worker sees it.
+type Delivery struct {
+	// ID is the queue's message id.
+	ID   string
+	Body []byte
+	// ReceiveCount is how many times the message was received, this time
+	// included (SQS ApproximateReceiveCount).
+	ReceiveCount int
+}
+
+// Handler processes one delivery. It returns nil when the message is done
+// with (applied, a duplicate, or a permanent failure it has reported), and
+// an error when the message should be received again later (a retryable
+// failure: Graph throttled or unavailable, the store unreachable).
+type Handler func(ctx context.Context, d Delivery) error

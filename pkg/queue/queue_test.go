@@ -1,0 +1,182 @@
+package queue
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
+)
+
+const queueURL = "https://sqs.eu-west-1.amazonaws.com/123456789012/enrollhook-changes"
+
+func sample() *Message {
+	return &Message{Source: "slack", DeliveryID: "123.456.abc", Key: "slack:123.456.abc", Fingerprint: "f00d",
+		RequestID: "req-1", Received: time.Unix(1764403200, 0).UTC(),
+		Request: &change.Request{Ticket: change.Ticket{ID: "123.456.abc", State: "approved", ApprovedBy: "slack:T1/U1"},
+			ConfigurationID: "cfg_1", AssignmentID: "asg_1",
+			Assignment: change.Assignment{Target: &change.Target{ODataType: change.TypeAllDevices}}},
+		Chat: &Chat{Tenant: "T1", User: "U1", ResponseURL: "https://hooks.slack.com/commands/T1/1/x"}}
+}
+
+// TestSQSEnqueueRequest: the SQS client speaks SQS's JSON protocol to a
+// loopback endpoint: the target, the content type, a SigV4 signature, and a
+// body with the queue URL and the message.
+func TestSQSEnqueueRequest(t *testing.T) {
+	var got struct {
+		target, contentType, auth string
+		body                      map[string]any
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.target, got.contentType, got.auth = r.Header.Get("X-Amz-Target"), r.Header.Get("Content-Type"), r.Header.Get("Authorization")
+		b, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(b, &got.body)
+		sum := md5.Sum([]byte(fmt.Sprint(got.body["MessageBody"])))
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		_, _ = io.WriteString(w, `{"MessageId":"5fea7756-0ea4-451a-a703-a558b933e274","MD5OfMessageBody":"`+hex.EncodeToString(sum[:])+`"}`)
+	}))
+	defer srv.Close()
+	client := sqs.New(sqs.Options{Region: "eu-west-1", BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")})
+	if err := NewSQS(client, queueURL).Enqueue(context.Background(), sample()); err != nil {
+		t.Fatal(err)
+	}
+	if got.target != "AmazonSQS.SendMessage" {
+		t.Errorf("X-Amz-Target = %q, want AmazonSQS.SendMessage", got.target)
+	}
+	if got.contentType != "application/x-amz-json-1.0" {
+		t.Errorf("Content-Type = %q, want application/x-amz-json-1.0", got.contentType)
+	}
+	if !strings.HasPrefix(got.auth, "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/") || !strings.Contains(got.auth, "/eu-west-1/sqs/aws4_request") || !strings.Contains(got.auth, "Signature=") {
+		t.Errorf("Authorization = %q, want a SigV4 signature for sqs in eu-west-1", got.auth)
+	}
+	if got.body["QueueUrl"] != queueURL {
+		t.Errorf("QueueUrl = %v", got.body["QueueUrl"])
+	}
+	body, _ := got.body["MessageBody"].(string)
+	m, err := Decode([]byte(body))
+	if err != nil {
+		t.Fatalf("MessageBody does not decode: %v", err)
+	}
+	if m.Key != "slack:123.456.abc" || m.Request.AssignmentID != "asg_1" || m.Chat.ResponseURL == "" || m.Version != Version {
+		t.Errorf("message = %+v", m)
+	}
+}
+
+func TestSQSEnqueueErrorNamesTheCodeNotTheBody(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		w.WriteHeader(400)
+		_, _ = io.WriteString(w, `{"__type":"com.amazonaws.sqs#QueueDoesNotExist","message":"The specified queue does not exist."}`)
+	}))
+	defer srv.Close()
+	client := sqs.New(sqs.Options{Region: "eu-west-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")})
+	err := NewSQS(client, queueURL).Enqueue(context.Background(), sample())
+	if err == nil || !strings.Contains(err.Error(), "QueueDoesNotExist") || strings.Contains(err.Error(), "hooks.slack.com") {
+		t.Fatalf("Enqueue = %v", err)
+	}
+}
+
+func TestDecodeRefusesOtherVersionsAndShapes(t *testing.T) {
+	for _, body := range []string{`not json`, `{"v":2,"source":"x","key":"k","request":{}}`, `{"v":1,"source":"x","key":"k"}`} {
+		if _, err := Decode([]byte(body)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("Decode(%q) = %v, want ErrMalformed", body, err)
+		}
+	}
+}
+
+func TestHandleSQSReportsOnlyTheFailures(t *testing.T) {
+	ev := events.SQSEvent{Records: []events.SQSMessage{
+		{MessageId: "a", Body: "ok", Attributes: map[string]string{"ApproximateReceiveCount": "1"}},
+		{MessageId: "b", Body: "retry", Attributes: map[string]string{"ApproximateReceiveCount": "3"}},
+		{MessageId: "c", Body: "ok"},
+	}}
+	var counts []int
+	resp := HandleSQS(context.Background(), ev, func(ctx context.Context, d Delivery) error {
+		counts = append(counts, d.ReceiveCount)
+		if string(d.Body) == "retry" {
+			return errors.New("throttled")
+		}
+		return nil
+	})
+	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "b" {
+		t.Errorf("failures = %+v, want [b]", resp.BatchItemFailures)
+	}
+	if len(counts) != 3 || counts[1] != 3 {
+		t.Errorf("receive counts = %v", counts)
+	}
+	// Past the deadline nothing is tried and everything comes back.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	resp = HandleSQS(ctx, ev, func(context.Context, Delivery) error { t.Error("called after the deadline"); return nil })
+	if len(resp.BatchItemFailures) != 3 {
+		t.Errorf("failures after the deadline = %d, want 3", len(resp.BatchItemFailures))
+	}
+}
+
+func TestLocalRetriesThenDeadLetters(t *testing.T) {
+	q := NewLocal(&LocalOptions{Workers: 2, RetryDelay: time.Millisecond, MaxReceive: 3, Logger: slog.New(slog.DiscardHandler)})
+	var mu sync.Mutex
+	seen := map[string][]int{}
+	q.Start(func(ctx context.Context, d Delivery) error {
+		m, err := Decode(d.Body)
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		mu.Lock()
+		seen[m.Key] = append(seen[m.Key], d.ReceiveCount)
+		mu.Unlock()
+		if m.Key == "always-fails" || (m.Key == "fails-once" && d.ReceiveCount == 1) {
+			return errors.New("throttled")
+		}
+		return nil
+	})
+	defer q.Close()
+	for _, k := range []string{"ok", "fails-once", "always-fails"} {
+		m := sample()
+		m.Key = k
+		if err := q.Enqueue(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := q.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen["ok"]) != 1 || len(seen["fails-once"]) != 2 || len(seen["always-fails"]) != 3 || seen["always-fails"][2] != 3 {
+		t.Errorf("receives = %v", seen)
+	}
+	if q.DeadLettered() != 1 {
+		t.Errorf("dead-lettered = %d, want 1", q.DeadLettered())
+	}
+}
+
+func TestLocalRefusesAfterClose(t *testing.T) {
+	q := NewLocal(nil)
+	q.Start(func(context.Context, Delivery) error { return nil })
+	q.Close()
+	if err := q.Enqueue(context.Background(), sample()); !errors.Is(err, ErrClosed) {
+		t.Errorf("Enqueue after Close = %v, want ErrClosed", err)
+	}
+}

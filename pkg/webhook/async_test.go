@@ -1,0 +1,375 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/graph"
+	"github.com/enrollhook/enrollhook/pkg/idempotency"
+	"github.com/enrollhook/enrollhook/pkg/limiter"
+	"github.com/enrollhook/enrollhook/pkg/queue"
+	"github.com/enrollhook/enrollhook/pkg/source/generic"
+	"github.com/enrollhook/enrollhook/pkg/source/slack"
+)
+
+// captureQueue keeps what is enqueued, or fails with err.
+type captureQueue struct {
+	mu   sync.Mutex
+	msgs [][]byte
+	err  error
+}
+
+func (q *captureQueue) Enqueue(ctx context.Context, m *queue.Message) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.err != nil {
+		return q.err
+	}
+	b, err := m.Encode()
+	if err != nil {
+		return err
+	}
+	q.msgs = append(q.msgs, b)
+	return nil
+}
+
+func (q *captureQueue) messages() [][]byte {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([][]byte(nil), q.msgs...)
+}
+
+// newAsyncHarness serves the generic sender asynchronously on q, with the
+// embedded store.
+func newAsyncHarness(t *testing.T, q Queue) *harness {
+	t.Helper()
+	hs := newHarness(t, &Options{Store: idempotency.NewMemory(nil, 0)})
+	hs.h.opts.Queue = q
+	hs.h.async = map[string]bool{generic.Name: true}
+	return hs
+}
+
+func TestAsyncAnswers202AndTheWorkerApplies(t *testing.T) {
+	local := queue.NewLocal(&queue.LocalOptions{Workers: 1, RetryDelay: time.Millisecond})
+	defer local.Close()
+	hs := newAsyncHarness(t, local)
+	w := hs.do(t, signed(t, validBody, testNow))
+	if w.Code != http.StatusAccepted {
+		t.Fatalf("status = %d %s, want 202", w.Code, w.Body)
+	}
+	var q Queued
+	if err := json.Unmarshal(w.Body.Bytes(), &q); err != nil || q.Status != StatusQueued || q.RequestID != w.Header().Get(HeaderRequestID) ||
+		q.Ticket != "CHG0030042" || q.DeliveryID != "msg_test_1" {
+		t.Fatalf("body = %s, want status queued with the request id, ticket and delivery id", w.Body)
+	}
+	if hs.g.count() != 0 {
+		t.Fatalf("Graph called before the worker ran")
+	}
+	local.Start(hs.h.Process)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := local.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if hs.g.count() != 1 {
+		t.Fatalf("Graph calls = %d, want 1", hs.g.count())
+	}
+	// The sender's retry gets the 202 again and queues nothing.
+	w = hs.do(t, signed(t, validBody, testNow))
+	if w.Code != http.StatusAccepted || w.Header().Get(HeaderReplay) != "true" {
+		t.Fatalf("retry: %d replay %q, want the stored 202", w.Code, w.Header().Get(HeaderReplay))
+	}
+	if err := local.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if hs.g.count() != 1 {
+		t.Errorf("Graph calls after the retry = %d, want 1", hs.g.count())
+	}
+	logs := hs.logs.String()
+	for _, want := range []string{`"outcome":"queued","status":202`, `"msg":"worker"`, `"outcome":"applied"`,
+		`"ticket":"CHG0030042"`, `"approvedBy":"bob@contoso.com"`, `"graphRequestId":"graph-req-1"`, `"xRequestId":"` + q.RequestID + `"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %s:\n%s", want, logs)
+		}
+	}
+}
+
+func TestEnqueueFailureReleasesTheDelivery(t *testing.T) {
+	q := &captureQueue{err: errors.New("sqs down")}
+	hs := newAsyncHarness(t, q)
+	w := hs.do(t, signed(t, validBody, testNow))
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("status = %d Retry-After %q, want 503 with Retry-After", w.Code, w.Header().Get("Retry-After"))
+	}
+	if p := decodeProblem(t, w); p.Type != ProblemTypePrefix+"queue-unavailable" || strings.Contains(w.Body.String(), "sqs down") {
+		t.Fatalf("problem = %s", w.Body)
+	}
+	q.mu.Lock()
+	q.err = nil
+	q.mu.Unlock()
+	if w := hs.do(t, signed(t, validBody, testNow)); w.Code != http.StatusAccepted || w.Header().Get(HeaderReplay) != "" {
+		t.Fatalf("retry: %d replay %q, want a fresh 202", w.Code, w.Header().Get(HeaderReplay))
+	}
+	if n := len(q.messages()); n != 1 {
+		t.Errorf("%d messages queued, want 1", n)
+	}
+}
+
+// queuedMessage returns the message the webhook queues for validBody.
+func queuedMessage(t *testing.T) []byte {
+	t.Helper()
+	q := &captureQueue{}
+	hs := newAsyncHarness(t, q)
+	if w := hs.do(t, signed(t, validBody, testNow)); w.Code != http.StatusAccepted {
+		t.Fatalf("status = %d %s", w.Code, w.Body)
+	}
+	return q.messages()[0]
+}
+
+// TestWorkerAppliesARedeliveredMessageOnce: SQS delivers at least once; the
+// worker's own record makes the second delivery a no-op.
+func TestWorkerAppliesARedeliveredMessageOnce(t *testing.T) {
+	body := queuedMessage(t)
+	hs := newHarness(t, &Options{Store: idempotency.NewMemory(nil, 0)})
+	for i := 1; i <= 3; i++ {
+		if err := hs.h.Process(context.Background(), queue.Delivery{ID: "m1", Body: body, ReceiveCount: i}); err != nil {
+			t.Fatalf("delivery %d: %v", i, err)
+		}
+	}
+	if hs.g.count() != 1 {
+		t.Errorf("Graph calls = %d, want 1", hs.g.count())
+	}
+	if logs := hs.logs.String(); strings.Count(logs, `"outcome":"replayed"`) != 2 {
+		t.Errorf("log:\n%s", logs)
+	}
+}
+
+func TestWorkerFailures(t *testing.T) {
+	body := queuedMessage(t)
+	tampered := strings.Replace(string(body), `"state":"approved"`, `"state":"rejected"`, 1)
+	tests := []struct {
+		name      string
+		body      string
+		graphErr  error
+		receive   int
+		retry     bool // Process returns an error: the message comes back
+		graphCall bool
+		outcome   string
+		problem   string
+	}{
+		{"Graph throttled beyond the budget", string(body), &change.Error{Code: change.CodeUnavailable, RetryAfter: 7 * time.Second, Message: "Graph is throttling"}, 1, true, true, "retry", "graph-unavailable"},
+		{"out of time", string(body), &change.Error{Code: change.CodeTimeout, Message: "the invoke deadline arrived"}, 2, true, true, "retry", "out-of-time"},
+		{"still failing on the last receive", string(body), &change.Error{Code: change.CodeUnavailable, Message: "Graph is throttling"}, MaxReceive, true, true, "dead-lettered", "graph-unavailable"},
+		{"not found", string(body), &change.Error{Code: change.CodeNotFound, Message: "Intune has no such assignment"}, 1, false, true, "failed", "not-found"},
+		{"refused", string(body), &change.Error{Code: change.CodeGraphRefused, Message: "Graph refused the change"}, 1, false, true, "failed", "graph-refused"},
+		{"not approved", tampered, nil, 1, false, false, "failed", "not-approved"},
+		{"not a message", `{"v":99}`, nil, 1, false, false, "dropped", "malformed-request"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hs := newHarness(t, &Options{Store: idempotency.NewMemory(nil, 0)})
+			hs.g.err = tt.graphErr
+			err := hs.h.Process(context.Background(), queue.Delivery{ID: "m1", Body: []byte(tt.body), ReceiveCount: tt.receive})
+			if (err != nil) != tt.retry {
+				t.Fatalf("Process = %v, want retry %v", err, tt.retry)
+			}
+			if (hs.g.count() > 0) != tt.graphCall {
+				t.Fatalf("Graph calls = %d", hs.g.count())
+			}
+			logs := hs.logs.String()
+			if !strings.Contains(logs, `"outcome":"`+tt.outcome+`"`) || !strings.Contains(logs, `"problem":"`+tt.problem+`"`) {
+				t.Errorf("log lacks outcome %s, problem %s:\n%s", tt.outcome, tt.problem, logs)
+			}
+			// A retryable failure releases the change: the next receive
+			// applies it. A permanent one is kept: it never reaches Graph
+			// again.
+			hs.g.mu.Lock()
+			hs.g.err = nil
+			hs.g.mu.Unlock()
+			before := hs.g.count()
+			_ = hs.h.Process(context.Background(), queue.Delivery{ID: "m1", Body: []byte(tt.body), ReceiveCount: tt.receive + 1})
+			if got := hs.g.count() - before; tt.retry && got != 1 || !tt.retry && got != 0 {
+				t.Errorf("next receive made %d Graph calls", got)
+			}
+		})
+	}
+}
+
+// TestSlackAsyncAcceptedThenOutcomePosted: a queued Slack command is answered
+// "accepted" at once; the worker, which has no signing secret (only a
+// Poster), posts the outcome to response_url.
+func TestSlackAsyncAcceptedThenOutcomePosted(t *testing.T) {
+	posted := make(chan slackMessage, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m slackMessage
+		_ = json.NewDecoder(r.Body).Decode(&m)
+		posted <- m
+	}))
+	defer hook.Close()
+	c := newChatHarness(t, &fakeGraph{}, time.Second)
+	q := &captureQueue{}
+	c.h.opts.Queue, c.h.opts.Store = q, idempotency.NewMemory(nil, 0)
+	c.h.async = map[string]bool{slack.Name: true, "teams": true}
+	form := slackForm("assign "+chatCfg+" "+chatAsg+" allusers", "response_url", hook.URL+"/commands/T0001/1/x")
+	for i := 0; i < 2; i++ { // the same command twice is queued once
+		m := decodeSlack(t, c.do(t, slackRequest(t, form, testNow)))
+		if !strings.Contains(m.Text, "Accepted") || !strings.Contains(m.Text, "outcome will follow") {
+			t.Fatalf("answer %q, want accepted", m.Text)
+		}
+	}
+	text := decodeTeams(t, c.do(t, teamsRequest(t, teamsActivity("assign "+chatCfg+" "+chatAsg+" alldevices", testNow))))
+	if !strings.Contains(text, "Accepted") || !strings.Contains(text, "check with `show`") {
+		t.Fatalf("Teams answer %q", text)
+	}
+	msgs := q.messages()
+	if len(msgs) != 2 || c.g.count() != 0 {
+		t.Fatalf("%d messages queued and %d Graph calls, want 2 and 0", len(msgs), c.g.count())
+	}
+	// Show is a read: it is answered in the request, not queued.
+	if m := decodeSlack(t, c.do(t, slackRequest(t, slackForm("show "+chatCfg+" "+chatAsg, "trigger_id", "999.1.x"), testNow))); !strings.Contains(m.Text, "targets") {
+		t.Errorf("show answered %q", m.Text)
+	}
+
+	g := &fakeGraph{}
+	logs := &lockedBuffer{}
+	worker := NewHandler(g, nil, &Options{Logger: slog.New(slog.NewJSONHandler(logs, nil)), Store: idempotency.NewMemory(nil, 0),
+		FollowUps: map[string]FollowUpper{slack.Name: slack.NewPoster(&slack.Options{AllowLoopbackResponseURL: true})}})
+	for _, b := range msgs {
+		if err := worker.Process(context.Background(), queue.Delivery{ID: "m", Body: b, ReceiveCount: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case m := <-posted:
+		if !strings.Contains(m.Text, "Done") || !strings.Contains(m.Text, "all licensed users") || !strings.Contains(m.Text, "U0456EFGH") {
+			t.Errorf("follow-up %q", m.Text)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no follow-up posted:\n%s", logs)
+	}
+	if g.count() != 2 {
+		t.Errorf("worker Graph calls = %d, want 2", g.count())
+	}
+	l := logs.String()
+	for _, want := range []string{`"followUp":"posted"`, `"followUp":"unavailable"`, `"requestedBy":"slack:T0001/U0456EFGH"`} {
+		if !strings.Contains(l, want) {
+			t.Errorf("worker log lacks %s:\n%s", want, l)
+		}
+	}
+	if strings.Contains(l, hook.URL) {
+		t.Errorf("the response_url reached the log")
+	}
+
+	// A permanent failure is posted too, in words.
+	g.err = &change.Error{Code: change.CodeNotFound, Message: "Intune has no such assignment"}
+	worker.opts.Store = idempotency.NewMemory(nil, 0)
+	if err := worker.Process(context.Background(), queue.Delivery{ID: "m", Body: msgs[0], ReceiveCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-posted:
+		if !strings.Contains(m.Text, "not applied") || !strings.Contains(m.Text, "no such assignment") {
+			t.Errorf("failure follow-up %q", m.Text)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no failure follow-up posted")
+	}
+}
+
+// TestOutOfTimeLeavesNoRecordBehind (issue 5, item 6): a delivery that runs
+// out of time answers 503 with Retry-After and releases its record, so the
+// sender's retry runs at once instead of meeting 409 until the record's
+// expiry; the same for a write slot that would come after the deadline.
+func TestOutOfTimeLeavesNoRecordBehind(t *testing.T) {
+	s := newStack(t, 3)
+	store := idempotency.NewMemory(nil, 0)
+	s.h.opts.Store = store
+	s.emu.SetLatency(2 * time.Second)
+	r := signed(t, validBody, testNow)
+	ctx, cancel := context.WithTimeout(r.Context(), 500*time.Millisecond)
+	defer cancel()
+	w := httptest.NewRecorder()
+	s.h.ServeHTTP(w, r.WithContext(ctx))
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || ctx.Err() != nil {
+		t.Fatalf("status = %d Retry-After %q (answered in time: %v); body %s", w.Code, w.Header().Get("Retry-After"), ctx.Err() == nil, w.Body)
+	}
+	s.emu.SetLatency(0)
+	if w := s.send(t, validBody); w.Code != http.StatusOK {
+		t.Fatalf("retry after out-of-time: %d %s, want 200", w.Code, w.Body)
+	}
+
+	// No write slot before the deadline: 503 write-limit, and the retry is
+	// not blocked by the first attempt's record.
+	s2 := newStack(t, 3)
+	s2.h.opts.Store = idempotency.NewMemory(nil, 0)
+	s2.h.opts.Limiter = limiter.New(1, time.Hour, nil)
+	other := strings.Replace(validBody, "CHG0030042", "CHG0030043", 1)
+	r2 := httptest.NewRequest(http.MethodPost, "/hooks/generic", strings.NewReader(other))
+	sig, _ := generic.Sign(testSecret, "msg_other", testNow, []byte(other))
+	for k, v := range sig {
+		r2.Header[k] = v
+	}
+	r2.Header.Set("Content-Type", "application/json")
+	if w := httptest.NewRecorder(); func() int { s2.h.ServeHTTP(w, r2); return w.Code }() != http.StatusOK {
+		t.Fatalf("first write: %d %s", w.Code, w.Body)
+	}
+	for i := 0; i < 2; i++ {
+		w := httptest.NewRecorder()
+		r := signed(t, validBody, testNow)
+		s2.h.ServeHTTP(w, r)
+		if p := decodeProblem(t, w); w.Code != http.StatusServiceUnavailable || p.Type != ProblemTypePrefix+"write-limit" || w.Header().Get("Retry-After") == "" {
+			t.Fatalf("attempt %d: %d %s, want 503 write-limit with Retry-After (not 409 in progress)", i, w.Code, w.Body)
+		}
+	}
+}
+
+// signalGraph tells when a PATCH has started, then holds it like gatedGraph.
+type signalGraph struct {
+	*gatedGraph
+	entered chan struct{}
+}
+
+func (g *signalGraph) PatchAssignment(ctx context.Context, cfg, asg string, body any) (*graph.Result, error) {
+	g.entered <- struct{}{}
+	return g.gatedGraph.PatchAssignment(ctx, cfg, asg, body)
+}
+
+// TestWorkerDuplicateInProgressComesBack: a copy of a message that arrives
+// while another worker applies it is sent back (not applied, not dropped),
+// and is a no-op once the first is done.
+func TestWorkerDuplicateInProgressComesBack(t *testing.T) {
+	body := queuedMessage(t)
+	g := &signalGraph{gatedGraph: &gatedGraph{fakeGraph: &fakeGraph{}, release: make(chan struct{})}, entered: make(chan struct{}, 1)}
+	logs := &lockedBuffer{}
+	h := NewHandler(g, nil, &Options{Logger: slog.New(slog.NewJSONHandler(logs, nil)), Store: idempotency.NewMemory(nil, 0)})
+	first := make(chan error, 1)
+	go func() {
+		first <- h.Process(context.Background(), queue.Delivery{ID: "m1", Body: body, ReceiveCount: 1})
+	}()
+	<-g.entered
+	if err := h.Process(context.Background(), queue.Delivery{ID: "m1-copy", Body: body, ReceiveCount: 1}); err == nil {
+		t.Fatalf("the copy was acknowledged while the first was in progress:\n%s", logs)
+	}
+	if !strings.Contains(logs.String(), `"problem":"delivery-in-progress"`) {
+		t.Errorf("log:\n%s", logs)
+	}
+	close(g.release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Process(context.Background(), queue.Delivery{ID: "m1-copy", Body: body, ReceiveCount: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if g.count() != 1 {
+		t.Errorf("Graph calls = %d, want 1", g.count())
+	}
+}
