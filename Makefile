@@ -65,10 +65,12 @@ test: rie dynalite
 	ENROLLHOOK_DYNALITE=$(DYNALITE) ENROLLHOOK_REQUIRE_DYNALITE=1 \
 	$(GO) test -race -count=1 ./...
 
-## bench: request-path benchmarks, the bootstrap's size and its cold start
-bench: rie dynalite build
+## bench: request-path benchmarks, the store's overhead, the burst's
+## throughput, the bootstraps' sizes and the cold start
+bench: rie dynalite build build-worker
 	ENROLLHOOK_RIE=$(RIE) ENROLLHOOK_DYNALITE=$(DYNALITE) $(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 	@ls -l $(BOOTSTRAP) | awk '{printf "bootstrap (linux/arm64, stripped): %.1f MB (%d bytes)\n", $$5/1048576, $$5}'
+	@ls -l $(WORKER) | awk '{printf "worker bootstrap (linux/arm64, stripped): %.1f MB (%d bytes)\n", $$5/1048576, $$5}'
 
 ## fuzz: every fuzz target for FUZZTIME each
 fuzz:

@@ -142,6 +142,8 @@ func build(getenv func(string) string, log *slog.Logger, onLambda bool) (http.Ha
 		Limiter:      lim,
 		Queue:        q,
 		AsyncSources: cfg.Queue.Async,
+		// The write-slot wait and the enqueue keep the Graph client's margin.
+		DeadlineMargin: cfg.DeadlineMargin,
 	})
 	if startQueue != nil {
 		startQueue(h)

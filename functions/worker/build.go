@@ -73,6 +73,8 @@ func build(ctx context.Context, getenv func(string) string, log *slog.Logger) (*
 		Store:        store,
 		CompletedTTL: cfg.Delivery.TTL,
 		Limiter:      limiter.New(cfg.Delivery.WriteLimit, cfg.Delivery.WriteWindow, nil),
+		// The write-slot wait keeps the Graph client's margin.
+		DeadlineMargin: cfg.DeadlineMargin,
 		FollowUps: map[string]webhook.FollowUpper{
 			slack.Name: slack.NewPoster(&slack.Options{ResponseType: cfg.Senders.Slack.ResponseType,
 				AllowLoopbackResponseURL: cfg.GraphInsecureHTTP}),

@@ -53,8 +53,10 @@ const enqueueTimeout = 5 * time.Second
 
 // send enqueues m; a failure is 503 queue-unavailable.
 func (h *Handler) send(ctx context.Context, m *queue.Message) error {
-	ctx, cancel := context.WithTimeout(ctx, enqueueTimeout)
+	ctx, cancel := h.outbound(ctx)
 	defer cancel()
+	ctx, cancel2 := context.WithTimeout(ctx, enqueueTimeout)
+	defer cancel2()
 	if err := h.opts.Queue.Enqueue(ctx, m); err != nil {
 		return &change.Error{Code: change.CodeUnavailable, Kind: "queue-unavailable", RetryAfter: 5 * time.Second,
 			Message: "the queue is unavailable, so nothing was queued or applied; retry later", Err: err}

@@ -373,3 +373,37 @@ func TestWorkerDuplicateInProgressComesBack(t *testing.T) {
 		t.Errorf("Graph calls = %d, want 1", g.count())
 	}
 }
+
+// TestWriteSlotWaitKeepsTheMargin: a slot that frees up after the deadline
+// less the margin is refused at once (503 write-limit), not granted for a
+// Graph call that would have no time left.
+func TestWriteSlotWaitKeepsTheMargin(t *testing.T) {
+	hs := newHarness(t, &Options{Store: idempotency.NewMemory(nil, 0), Limiter: limiter.New(1, 700*time.Millisecond, &limiter.Options{Margin: -1})})
+	hs.h.opts.DeadlineMargin = 500 * time.Millisecond
+	send := func(id string) *httptest.ResponseRecorder {
+		body := strings.Replace(validBody, "CHG0030042", "CHG-"+id, 1)
+		r := httptest.NewRequest(http.MethodPost, "/hooks/generic", strings.NewReader(body))
+		sig, _ := generic.Sign(testSecret, id, testNow, []byte(body))
+		for k, v := range sig {
+			r.Header[k] = v
+		}
+		r.Header.Set("Content-Type", "application/json")
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		defer cancel()
+		w := httptest.NewRecorder()
+		hs.h.ServeHTTP(w, r.WithContext(ctx))
+		return w
+	}
+	if w := send("msg_a"); w.Code != http.StatusOK {
+		t.Fatalf("first: %d %s", w.Code, w.Body)
+	}
+	// Without the margin the slot (0.7 s) would come before the deadline
+	// (1 s) and be granted.
+	w := send("msg_b")
+	if p := decodeProblem(t, w); w.Code != http.StatusServiceUnavailable || p.Type != ProblemTypePrefix+"write-limit" {
+		t.Fatalf("second: %d %s, want 503 write-limit", w.Code, w.Body)
+	}
+	if hs.g.count() != 1 {
+		t.Errorf("Graph calls = %d, want 1", hs.g.count())
+	}
+}

@@ -115,6 +115,15 @@ func (h *Handler) dedupeEnd(ctx context.Context, lease *idempotency.Lease, faile
 	}
 }
 
+// outbound bounds a call the handler makes itself by the deadline less
+// DeadlineMargin.
+func (h *Handler) outbound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d, ok := ctx.Deadline(); ok && h.opts.DeadlineMargin > 0 {
+		return context.WithDeadline(ctx, d.Add(-h.opts.DeadlineMargin))
+	}
+	return context.WithCancel(ctx)
+}
+
 // Limiter is what the handler needs to pace Graph writes.
 type Limiter interface {
 	// Wait takes one write slot; a *limiter.BudgetError when none frees up
@@ -129,6 +138,8 @@ func (h *Handler) waitForWriteSlot(ctx context.Context) (done func(), err error)
 	if h.opts.Limiter == nil {
 		return func() {}, nil
 	}
+	ctx, cancel := h.outbound(ctx)
+	defer cancel()
 	done, err = h.opts.Limiter.Wait(ctx)
 	var be *limiter.BudgetError
 	switch {

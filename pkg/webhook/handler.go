@@ -90,6 +90,11 @@ type Options struct {
 	// and answered 202 (chat senders: an "accepted" message) instead of
 	// being applied in the request. Ignored without a Queue.
 	AsyncSources []string
+	// DeadlineMargin is kept free before the deadline by the outbound calls
+	// the handler makes itself (the wait for a write slot, the enqueue), so
+	// that it can still answer; the Graph client keeps its own. Default
+	// none.
+	DeadlineMargin time.Duration
 	// FollowUps post the worker's outcome of a chat command, by sender
 	// name, where the handler has no Replier for it (the worker function
 	// has no sender secrets); default none.
