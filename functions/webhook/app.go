@@ -128,7 +128,7 @@ func build(getenv func(string) string, log *slog.Logger, onLambda bool) (http.Ha
 	if err != nil {
 		return nil, cfg, &config.Error{Problems: []string{err.Error()}}
 	}
-	q, startQueue, err := asyncOptions(context.Background(), cfg, log, onLambda) // async.go
+	q, startQueue, deadLetters, err := asyncOptions(context.Background(), cfg, log, onLambda) // async.go
 	if err != nil {
 		return nil, cfg, &config.Error{Problems: []string{err.Error()}}
 	}
@@ -142,6 +142,7 @@ func build(getenv func(string) string, log *slog.Logger, onLambda bool) (http.Ha
 		Limiter:      lim,
 		Queue:        q,
 		AsyncSources: cfg.Queue.Async,
+		DeadLetters:  deadLetters,
 		// The write-slot wait and the enqueue keep the Graph client's margin.
 		DeadlineMargin: cfg.DeadlineMargin,
 	})

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -19,27 +20,56 @@ import (
 // SQS queue of ENROLLHOOK_QUEUE_URL (the AWS SDK's default credential
 // chain; the endpoint can be pointed elsewhere with AWS_ENDPOINT_URL_SQS),
 // or the in-process queue, whose workers run this handler's Process: start
-// is then to be called with the handler. Without a queue, all three are nil.
-func asyncOptions(ctx context.Context, cfg config.Config, log *slog.Logger, onLambda bool) (q webhook.Queue, start func(*webhook.Handler), err error) {
+// is then to be called with the handler. With the in-process queue, dl is
+// where its workers send the messages they give up on
+// (ENROLLHOOK_DEAD_LETTER_URL: the queue's own dead-letter list by default,
+// or an SQS queue); with SQS the worker function does that. Without a
+// queue, all four are nil.
+func asyncOptions(ctx context.Context, cfg config.Config, log *slog.Logger, onLambda bool) (q webhook.Queue, start func(*webhook.Handler), dl webhook.DeadLetterQueue, err error) {
 	if !cfg.Queue.Enabled() {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
 	if cfg.Queue.Local {
 		if onLambda {
 			// Lambda freezes the sandbox after each answer: a 202 would
 			// promise a change the in-process queue may never apply.
-			return nil, nil, errors.New(config.EnvQueueURL + "=local is for one long-running process; on Lambda use the SQS queue of template.yaml")
+			return nil, nil, nil, errors.New(config.EnvQueueURL + "=local is for one long-running process; on Lambda use the SQS queue of template.yaml")
 		}
 		local := queue.NewLocal(&queue.LocalOptions{Logger: log, MaxReceive: webhook.MaxReceive})
-		log.Info("async: in-process queue (changes live in memory until applied)", slog.Any("sources", cfg.Queue.Async))
-		return local, func(h *webhook.Handler) { local.Start(h.Process) }, nil
+		dl = local
+		if cfg.Queue.DeadLetterURL != "" {
+			awsCfg, err := awsConfig(ctx, config.EnvDeadLetterURL)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			dl = queue.NewSQS(sqs.NewFromConfig(awsCfg), cfg.Queue.DeadLetterURL)
+		}
+		log.Info("async: in-process queue (changes live in memory until applied)", slog.Any("sources", cfg.Queue.Async),
+			slog.String("deadLetters", orLocal(cfg.Queue.DeadLetterURL)))
+		return local, func(h *webhook.Handler) { local.Start(h.Process) }, dl, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	awsCfg, err := awsConfig(ctx, config.EnvQueueURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: AWS configuration: %w", config.EnvQueueURL, err)
+		return nil, nil, nil, err
 	}
 	log.Info("async: SQS", slog.String("queue", cfg.Queue.URL), slog.Any("sources", cfg.Queue.Async))
-	return queue.NewSQS(sqs.NewFromConfig(awsCfg), cfg.Queue.URL), nil, nil
+	return queue.NewSQS(sqs.NewFromConfig(awsCfg), cfg.Queue.URL), nil, nil, nil
+}
+
+// awsConfig loads the AWS SDK's default configuration for the setting key.
+func awsConfig(ctx context.Context, key string) (aws.Config, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	c, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return c, fmt.Errorf("%s: AWS configuration: %w", key, err)
+	}
+	return c, nil
+}
+
+func orLocal(url string) string {
+	if url == "" {
+		return config.QueueLocal
+	}
+	return url
 }

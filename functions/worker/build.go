@@ -9,20 +9,22 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/enrollhook/enrollhook/pkg/config"
 	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"github.com/enrollhook/enrollhook/pkg/identity"
 	"github.com/enrollhook/enrollhook/pkg/limiter"
+	"github.com/enrollhook/enrollhook/pkg/queue"
 	"github.com/enrollhook/enrollhook/pkg/source/slack"
 	"github.com/enrollhook/enrollhook/pkg/webhook"
 )
 
 // build wires the worker once, at cold start: the configuration, the one
-// credential, the Graph client, the de-duplication store, the write limiter
-// and the Slack poster for outcomes. Every problem found is returned
-// together.
+// credential, the Graph client, the de-duplication store, the write limiter,
+// the Slack poster for outcomes and the dead-letter queue. Every problem
+// found is returned together.
 func build(ctx context.Context, getenv func(string) string, log *slog.Logger) (*webhook.Handler, error) {
 	cfg, err := config.Load(getenv)
 	var problems []string
@@ -31,6 +33,9 @@ func build(ctx context.Context, getenv func(string) string, log *slog.Logger) (*
 		problems = append(problems, cerr.Problems...)
 	} else if err != nil {
 		return nil, err
+	}
+	if cfg.Queue.DeadLetterLocal {
+		problems = append(problems, config.EnvDeadLetterURL+"=local is the in-process queue's; the worker needs the SQS dead-letter queue (template.yaml: ChangeDeadLetterQueue)")
 	}
 	if cfg.Delivery.Table == "" {
 		// Exactly-once across worker instances needs the shared table; the
@@ -67,6 +72,12 @@ func build(ctx context.Context, getenv func(string) string, log *slog.Logger) (*
 		return nil, fmt.Errorf("%s: AWS configuration: %w", config.EnvIdempotency, err)
 	}
 	store := idempotency.NewDynamoDB(dynamodb.NewFromConfig(awsCfg), cfg.Delivery.Table, nil)
+	var deadLetters webhook.DeadLetterQueue
+	if cfg.Queue.DeadLetterURL != "" {
+		deadLetters = queue.NewSQS(sqs.NewFromConfig(awsCfg), cfg.Queue.DeadLetterURL)
+	} else {
+		log.Warn("no dead-letter queue (" + config.EnvDeadLetterURL + "): a message that fails for good is logged only; SQS's redrive moves a retryable one without its reason, and a permanent one is dropped")
+	}
 	h := webhook.NewHandler(gc, nil, &webhook.Options{
 		GraphVersion: cfg.GraphVersion,
 		Logger:       log,
@@ -79,6 +90,7 @@ func build(ctx context.Context, getenv func(string) string, log *slog.Logger) (*
 			slack.Name: slack.NewPoster(&slack.Options{ResponseType: cfg.Senders.Slack.ResponseType,
 				AllowLoopbackResponseURL: cfg.GraphInsecureHTTP}),
 		},
+		DeadLetters: deadLetters,
 	})
 	log.Info("worker ready", slog.Any("config", cfg))
 	return h, nil

@@ -6,7 +6,9 @@
 // (partial batch failures).
 //
 // It reads the same environment as the webhook, less the sender secrets it
-// does not need: Graph, credential, de-duplication table and write limit.
+// does not need: Graph, credential, de-duplication table and write limit;
+// and one setting of its own, ENROLLHOOK_DEAD_LETTER_URL, where it sends a
+// message it gives up on with the reason.
 package main
 
 import (

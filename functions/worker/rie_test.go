@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -204,12 +206,64 @@ func message(key, assignmentID, groupID string, chat *queue.Chat) *queue.Message
 		}}
 }
 
+// deadLetterSQS is a loopback stand-in for the dead-letter queue: it
+// answers SendMessage in SQS's JSON protocol and keeps each request, or
+// refuses with AccessDenied while failing is set.
+type deadLetterSQS struct {
+	mu      sync.Mutex
+	sent    []deadLetterRequest
+	failing bool
+}
+
+type deadLetterRequest struct {
+	Target            string `json:"-"`
+	QueueUrl          string
+	MessageBody       string
+	MessageAttributes map[string]struct{ DataType, StringValue string }
+}
+
+func (d *deadLetterSQS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var req deadLetterRequest
+	_ = json.NewDecoder(r.Body).Decode(&req)
+	req.Target = r.Header.Get("X-Amz-Target")
+	d.mu.Lock()
+	failing := d.failing
+	if !failing {
+		d.sent = append(d.sent, req)
+	}
+	d.mu.Unlock()
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	if failing {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"__type":"com.amazonaws.sqs#AccessDenied","message":"Access to the resource is denied."}`)
+		return
+	}
+	sum := md5.Sum([]byte(req.MessageBody))
+	_, _ = fmt.Fprintf(w, `{"MessageId":"dl-%d","MD5OfMessageBody":"%s"}`, len(d.requests()), hex.EncodeToString(sum[:]))
+}
+
+func (d *deadLetterSQS) requests() []deadLetterRequest {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]deadLetterRequest(nil), d.sent...)
+}
+
+func (d *deadLetterSQS) fail(on bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.failing = on
+}
+
 // TestWorkerUnderRuntimeEmulator: a batch of SQS records through the real
 // worker: an applied change, the same change delivered again (applied
 // once), a Slack command whose outcome is posted to its response_url, an
-// assignment Intune does not have (permanent: not retried, posted), a body
-// that is not a message (dropped); then Graph throttling beyond the budget
-// (retryable: reported in batchItemFailures) and the retry that applies.
+// assignment Intune does not have (permanent: not retried, posted, sent to
+// the dead-letter queue with its reason), a body that is not a message
+// (dropped, dead-lettered); then Graph throttling beyond the budget
+// (retryable: reported in batchItemFailures) and the retry that applies;
+// and throttling on the last receive: dead-lettered with its reason and
+// reported done, or reported failed (for SQS's redrive) while the
+// dead-letter queue refuses.
 func TestWorkerUnderRuntimeEmulator(t *testing.T) {
 	endpoint, table := dynaliteEndpoint(t)
 	emuState := graphemu.New(nil)
@@ -222,7 +276,13 @@ func TestWorkerUnderRuntimeEmulator(t *testing.T) {
 		posted <- m.Text
 	}))
 	defer hook.Close()
+	dlq := &deadLetterSQS{}
+	dlqSrv := httptest.NewServer(dlq)
+	defer dlqSrv.Close()
+	dlqURL := dlqSrv.URL + "/123456789012/enrollhook-dead-letters"
 	url, logs := startWorker(t,
+		"ENROLLHOOK_DEAD_LETTER_URL="+dlqURL,
+		"AWS_ENDPOINT_URL_SQS="+dlqSrv.URL,
 		"ENROLLHOOK_GRAPH_URL="+emu.URL+"/beta",
 		"IDENTITY_ENDPOINT="+emu.URL+graphemu.TokenPath,
 		"IDENTITY_HEADER="+graphemu.DefaultIdentityHeader,
@@ -289,12 +349,60 @@ func TestWorkerUnderRuntimeEmulator(t *testing.T) {
 	if n := emuState.TokenRequests(); n != 1 {
 		t.Errorf("token requests = %d, want 1 (built once at cold start)", n)
 	}
-	for deadline := time.Now().Add(2 * time.Second); strings.Count(logs.String(), `"message":"worker"`) < 7 && time.Now().Before(deadline); {
+
+	// Throttled on the last receive: into the dead-letter queue with the
+	// reason, and done; while the dead-letter queue refuses, reported
+	// failed so that SQS's redrive moves it.
+	emuState.Throttle(10, "120")
+	last := message("d6", graphemu.AssignmentESPGroup, graphemu.GroupCorporate, nil)
+	if resp = invokeSQS(t, url, record(t, "m6", 5, last)); len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("last receive: batchItemFailures = %+v, want none (in the dead-letter queue)", resp.BatchItemFailures)
+	}
+	dlq.fail(true)
+	emuState.Throttle(10, "120")
+	if resp = invokeSQS(t, url, record(t, "m7", 5, last)); len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "m7" {
+		t.Fatalf("dead-letter queue down: batchItemFailures = %+v, want [m7]", resp.BatchItemFailures)
+	}
+	emuState.Throttle(0, "")
+	sent := dlq.requests()
+	if len(sent) != 3 {
+		t.Fatalf("dead letters = %+v, want 3 (not found, not a message, throttled on the last receive)", sent)
+	}
+	for i, want := range []struct{ id, reason, failure, receive, requestID, body string }{
+		{"m3", "not-found", "permanent", "1", "req-d3", string(record(t, "m3", 1, missing).Body)},
+		{"m4", "malformed-request", "permanent", "1", "", "not a message"},
+		{"m6", "graph-unavailable", "exhausted", "5", "req-d6", ""},
+	} {
+		got := sent[i]
+		attr := func(k string) string {
+			a := got.MessageAttributes[k]
+			if a.StringValue != "" && a.DataType != "String" {
+				t.Errorf("%s: attribute %s has DataType %q", want.id, k, a.DataType)
+			}
+			return a.StringValue
+		}
+		if got.Target != "AmazonSQS.SendMessage" || got.QueueUrl != dlqURL {
+			t.Errorf("%s: %s to %s, want AmazonSQS.SendMessage to %s", want.id, got.Target, got.QueueUrl, dlqURL)
+		}
+		if attr("messageId") != want.id || attr("reason") != want.reason || attr("failure") != want.failure ||
+			attr("receiveCount") != want.receive || attr("requestId") != want.requestID || attr("detail") == "" {
+			t.Errorf("dead letter %d attributes = %+v, want %+v", i, got.MessageAttributes, want)
+		}
+		if want.body != "" && got.MessageBody != want.body {
+			t.Errorf("%s: body %q, want the message as queued", want.id, got.MessageBody)
+		}
+		if strings.Contains(fmt.Sprint(got.MessageAttributes), hook.URL) {
+			t.Errorf("%s: the response_url reached the attributes", want.id)
+		}
+	}
+
+	for deadline := time.Now().Add(2 * time.Second); strings.Count(logs.String(), `"message":"worker"`) < 9 && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond)
 	}
 	l := logs.String()
 	for _, want := range []string{`"outcome":"applied"`, `"outcome":"replayed"`, `"outcome":"failed"`, `"problem":"not-found"`,
-		`"outcome":"dropped"`, `"outcome":"retry"`, `"followUp":"posted"`, `"approvedBy":"bob@contoso.com"`} {
+		`"outcome":"dropped"`, `"outcome":"retry"`, `"followUp":"posted"`, `"approvedBy":"bob@contoso.com"`,
+		`"outcome":"dead-lettered"`, `"deadLetter":"sent"`, `"deadLetter":"failed"`} {
 		if !strings.Contains(l, want) {
 			t.Errorf("log lacks %s", want)
 		}

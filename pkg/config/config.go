@@ -141,6 +141,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("deadlineMargin", c.DeadlineMargin),
 		slog.Int("maxRetries", c.MaxRetries),
 		slog.Any("asyncSources", c.Queue.Async),
+		slog.Bool("deadLetterQueue", c.Queue.DeadLetterURL != "" || c.Queue.DeadLetterLocal),
 	)
 }
 

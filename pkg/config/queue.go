@@ -21,6 +21,15 @@ const (
 	// slack,teams, the senders whose deadline (3 s, 5 s) a throttled Graph
 	// call can miss.
 	EnvAsyncSources = "ENROLLHOOK_ASYNC_SOURCES"
+	// EnvDeadLetterURL is where the worker sends a message that failed for
+	// good (a permanent failure, or a retryable one on its last receive),
+	// with its reason as message attributes: the SQS dead-letter queue
+	// (template.yaml sets it on the worker only), or "local" for the
+	// in-process queue's dead-letter list (the default with
+	// ENROLLHOOK_QUEUE_URL=local). Unset: such a message reaches the
+	// dead-letter queue by SQS's redrive only, without its reason, and a
+	// permanent failure is logged and dropped.
+	EnvDeadLetterURL = "ENROLLHOOK_DEAD_LETTER_URL"
 )
 
 // QueueLocal is the EnvQueueURL value of the in-process queue.
@@ -30,7 +39,7 @@ const QueueLocal = "local"
 // EnvAsyncSources is not.
 var DefaultAsyncSources = []string{"slack", "teams"}
 
-var queueKeys = []string{EnvQueueURL, EnvAsyncSources}
+var queueKeys = []string{EnvQueueURL, EnvAsyncSources, EnvDeadLetterURL}
 
 // Queue holds the asynchronous apply settings.
 type Queue struct {
@@ -41,6 +50,11 @@ type Queue struct {
 	// Async are the senders whose changes are queued; empty without a
 	// queue.
 	Async []string
+	// DeadLetterURL is the SQS dead-letter queue the worker sends failed
+	// messages to; empty with DeadLetterLocal or without one.
+	DeadLetterURL string
+	// DeadLetterLocal selects the in-process queue's dead-letter list.
+	DeadLetterLocal bool
 }
 
 // Enabled reports whether changes of some sender are queued.
@@ -55,20 +69,23 @@ func loadQueue(get func(string) string, c *Config, bad func(string, ...any)) {
 	case v == "":
 	case v == QueueLocal:
 		q.Local = true
+	case !sqsURL(v):
+		bad("%s must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>) or %q", EnvQueueURL, QueueLocal)
 	default:
-		u, err := url.Parse(v)
-		host := ""
-		if err == nil {
-			host = u.Hostname()
-		}
-		ok := err == nil && u.User == nil && u.RawQuery == "" && u.Fragment == "" && sqsPath.MatchString(u.Path) &&
-			(u.Scheme == "https" && (strings.HasSuffix(host, ".amazonaws.com") || strings.HasSuffix(host, ".amazonaws.com.cn")) ||
-				u.Scheme == "http" && loopbackHost(host))
-		if !ok {
-			bad("%s must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>) or %q", EnvQueueURL, QueueLocal)
-		} else {
-			q.URL = v
-		}
+		q.URL = v
+	}
+	switch v := strings.TrimSpace(get(EnvDeadLetterURL)); {
+	case v == "" && q.Local, v == QueueLocal && q.Local:
+		q.DeadLetterLocal = true
+	case v == "":
+	case v == QueueLocal:
+		bad("%s=%q is the in-process queue's dead-letter list, which exists only with %s=%q", EnvDeadLetterURL, QueueLocal, EnvQueueURL, QueueLocal)
+	case !sqsURL(v):
+		bad("%s must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>) or %q", EnvDeadLetterURL, QueueLocal)
+	case v == q.URL:
+		bad("%s must not be the queue of %s: a failed message would come straight back", EnvDeadLetterURL, EnvQueueURL)
+	default:
+		q.DeadLetterURL = v
 	}
 	raw := strings.TrimSpace(get(EnvAsyncSources))
 	switch {
@@ -90,6 +107,19 @@ func loadQueue(get func(string) string, c *Config, bad func(string, ...any)) {
 		}
 	}
 	c.Queue = q
+}
+
+// sqsURL reports whether v is an SQS queue URL: https on an AWS host, or
+// plain http on a loopback host (tests, local emulators).
+func sqsURL(v string) bool {
+	u, err := url.Parse(v)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	return u.User == nil && u.RawQuery == "" && u.Fragment == "" && sqsPath.MatchString(u.Path) &&
+		(u.Scheme == "https" && (strings.HasSuffix(host, ".amazonaws.com") || strings.HasSuffix(host, ".amazonaws.com.cn")) ||
+			u.Scheme == "http" && loopbackHost(host))
 }
 
 func loopbackHost(h string) bool {

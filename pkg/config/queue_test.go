@@ -49,7 +49,49 @@ func TestQueueSettings(t *testing.T) {
 			}
 		})
 	}
-	if !slices.Contains(Keys(), EnvQueueURL) || !slices.Contains(Keys(), EnvAsyncSources) {
+	if !slices.Contains(Keys(), EnvQueueURL) || !slices.Contains(Keys(), EnvAsyncSources) || !slices.Contains(Keys(), EnvDeadLetterURL) {
 		t.Errorf("Keys() lacks the queue settings")
+	}
+}
+
+func TestDeadLetterSettings(t *testing.T) {
+	const (
+		sqs = "https://sqs.eu-west-1.amazonaws.com/123456789012/enrollhook-changes"
+		dlq = "https://sqs.eu-west-1.amazonaws.com/123456789012/enrollhook-dead-letters"
+	)
+	tests := []struct {
+		name   string
+		env    map[string]string
+		url    string
+		local  bool
+		errSub string
+	}{
+		{"none", nil, "", false, ""},
+		{"the worker: a dead-letter queue without a queue to send to", map[string]string{EnvDeadLetterURL: dlq}, dlq, false, ""},
+		{"with the SQS queue", map[string]string{EnvQueueURL: sqs, EnvDeadLetterURL: dlq}, dlq, false, ""},
+		{"in-process by default with the in-process queue", map[string]string{EnvQueueURL: "local"}, "", true, ""},
+		{"in-process, said so", map[string]string{EnvQueueURL: "local", EnvDeadLetterURL: "local"}, "", true, ""},
+		{"in-process queue, SQS dead letters", map[string]string{EnvQueueURL: "local", EnvDeadLetterURL: dlq}, dlq, false, ""},
+		{"loopback for tests", map[string]string{EnvDeadLetterURL: "http://127.0.0.1:9324/123456789012/dlq"}, "http://127.0.0.1:9324/123456789012/dlq", false, ""},
+		{"in-process list without the in-process queue", map[string]string{EnvQueueURL: sqs, EnvDeadLetterURL: "local"}, "", false, EnvDeadLetterURL},
+		{"not SQS", map[string]string{EnvDeadLetterURL: "https://evil.example/123456789012/q"}, "", false, EnvDeadLetterURL},
+		{"the queue itself", map[string]string{EnvQueueURL: sqs, EnvDeadLetterURL: sqs}, "", false, "straight back"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(env(tt.env))
+			if tt.errSub != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.errSub) {
+					t.Fatalf("Load = %v, want a problem naming %s", err, tt.errSub)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Queue.DeadLetterURL != tt.url || c.Queue.DeadLetterLocal != tt.local {
+				t.Errorf("Queue = %+v, want dead letters at %q local %v", c.Queue, tt.url, tt.local)
+			}
+		})
 	}
 }

@@ -31,6 +31,11 @@ var notDeployed = []string{config.EnvAddr, config.EnvPolicy,
 	config.EnvAWSRegion, config.EnvFederatedTokenFile, config.EnvClientCertificate, config.EnvClientCertificatePwd,
 	config.EnvManagedObjectID, config.EnvManagedResourceID, config.EnvAuthorityHost}
 
+// workerOnly are the keys config reads that only the worker sets: the
+// webhook sends nothing to the dead-letter queue (its in-process queue's
+// workers do, under `make run`, where the template plays no part).
+var workerOnly = []string{config.EnvDeadLetterURL}
+
 // deployedByLambda are values the Lambda runtime sets, used when the test
 // loads the template's configuration.
 var deployedByLambda = map[string]string{config.EnvAWSRegion: "eu-west-1"}
@@ -46,8 +51,9 @@ var requiredParameters = map[string]string{
 // refers to with Ref (a table's name, a queue's URL), as CloudFormation
 // resolves them.
 var deployedResources = map[string]string{
-	"DeliveryTable": "enrollhook-DeliveryTable-1A2B3C4D5E6F",
-	"ChangeQueue":   "https://sqs.eu-west-1.amazonaws.com/123456789012/enrollhook-ChangeQueue-1A2B3C4D5E6F",
+	"DeliveryTable":         "enrollhook-DeliveryTable-1A2B3C4D5E6F",
+	"ChangeQueue":           "https://sqs.eu-west-1.amazonaws.com/123456789012/enrollhook-ChangeQueue-1A2B3C4D5E6F",
+	"ChangeDeadLetterQueue": "https://sqs.eu-west-1.amazonaws.com/123456789012/enrollhook-ChangeDeadLetterQueue-6F5E4D3C2B1A",
 }
 
 // labSecret is what a lab deployment passes as EntraClientSecret.
@@ -247,7 +253,7 @@ func TestTemplateFederationPolicy(t *testing.T) {
 		t.Fatalf("statements = %d, want 3 (federation token, delivery records, enqueue)", len(doc.Statement))
 	}
 	checkDeliveryStatement(t, doc.Statement[1])
-	checkQueueStatement(t, doc.Statement[2], []string{"sqs:SendMessage"})
+	checkQueueStatement(t, doc.Statement[2], "ChangeQueue", []string{"sqs:SendMessage"})
 	args := checkFederationStatement(t, doc.Statement[0])
 
 	mapping, _ := tmpl.Mappings["EntraTokenExchange"].(map[string]any)
@@ -365,12 +371,14 @@ func TestTemplateEnvironment(t *testing.T) {
 		switch {
 		case slices.Contains(notDeployed, k):
 			t.Errorf("environment sets %s, which must not be deployed", k)
+		case slices.Contains(workerOnly, k):
+			t.Errorf("environment sets %s, which only the worker reads", k)
 		case !slices.Contains(known, k):
 			t.Errorf("environment sets %s, which config does not read (config.Keys())", k)
 		}
 	}
 	for _, k := range known {
-		if _, ok := env[k]; !ok && !slices.Contains(notDeployed, k) {
+		if _, ok := env[k]; !ok && !slices.Contains(notDeployed, k) && !slices.Contains(workerOnly, k) {
 			t.Errorf("environment lacks %s (in config.Keys())", k)
 		}
 	}
@@ -557,8 +565,8 @@ func checkDeliveryStatement(t *testing.T, raw any) {
 	}
 }
 
-// checkQueueStatement: exactly these SQS actions, on ChangeQueue only.
-func checkQueueStatement(t *testing.T, raw any, want []string) {
+// checkQueueStatement: exactly these SQS actions, on queue only.
+func checkQueueStatement(t *testing.T, raw any, queue string, want []string) {
 	t.Helper()
 	st, _ := raw.(map[string]any)
 	var got []string
@@ -576,8 +584,8 @@ func checkQueueStatement(t *testing.T, raw any, want []string) {
 		t.Errorf("queue statement = %v, want Allow %v", st, want)
 	}
 	name, arg, ok := intrinsic(st["Resource"])
-	if !ok || name != "Fn::GetAtt" || fmt.Sprint(arg) != "ChangeQueue.Arn" && fmt.Sprint(arg) != "[ChangeQueue Arn]" {
-		t.Errorf("queue statement resource = %v %v, want !GetAtt ChangeQueue.Arn", name, arg)
+	if !ok || name != "Fn::GetAtt" || fmt.Sprint(arg) != queue+".Arn" && fmt.Sprint(arg) != "["+queue+" Arn]" {
+		t.Errorf("queue statement resource = %v %v, want !GetAtt %s.Arn", name, arg, queue)
 	}
 }
 
@@ -603,8 +611,9 @@ func rawResource(t *testing.T, name string) map[string]any {
 // TestTemplateWorker: the async path's resources. The worker consumes
 // ChangeQueue with partial batch failures, at bounded concurrency, with
 // least privilege (the token statement, the delivery records, polling its
-// queue; no enqueue, no sender secret), configured like the webhook for
-// Graph; the queue sends a message to its dead-letter queue after the
+// queue, sending to the dead-letter queue only; no enqueue, no sender
+// secret), configured like the webhook for Graph plus the dead-letter
+// queue's URL; the queue sends a message to its dead-letter queue after the
 // worker's last attempt and hides it for six worker timeouts.
 func TestTemplateWorker(t *testing.T) {
 	tmpl := loadTemplate(t)
@@ -645,12 +654,12 @@ func TestTemplateWorker(t *testing.T) {
 		t.Fatalf("Policies = %+v, want one inline policy document", fn.Policies)
 	}
 	doc := (*fn.Policies.IAMPolicyDocumentArray)[0]
-	if len(doc.Statement) != 3 {
-		t.Fatalf("statements = %d, want 3 (federation token, delivery records, polling)", len(doc.Statement))
+	if len(doc.Statement) != 4 {
+		t.Fatalf("statements = %d, want 4 (federation token, delivery records, polling, dead letters)", len(doc.Statement))
 	}
 	checkFederationStatement(t, doc.Statement[0])
 	checkDeliveryStatement(t, doc.Statement[1])
-	checkQueueStatement(t, doc.Statement[2], []string{"sqs:ChangeMessageVisibility", "sqs:ChangeMessageVisibilityBatch",
+	checkQueueStatement(t, doc.Statement[2], "ChangeQueue", []string{"sqs:ChangeMessageVisibility", "sqs:ChangeMessageVisibilityBatch",
 		"sqs:DeleteMessage", "sqs:DeleteMessageBatch", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"})
 
 	// The environment: what the worker reads, valued as the webhook's.
@@ -668,12 +677,18 @@ func TestTemplateWorker(t *testing.T) {
 			t.Errorf("worker environment sets %s, which must not be deployed", k)
 		case strings.HasPrefix(k, "ENROLLHOOK_SECRET_"), k == config.EnvQueueURL, k == config.EnvAsyncSources:
 			t.Errorf("worker environment sets %s: the worker authenticates nothing and enqueues nothing", k)
+		case k == config.EnvDeadLetterURL:
+			// Its own setting: the URL of the dead-letter queue (Ref of a
+			// queue), which the webhook does not have.
+			if name, ok := ref(v); !ok || name != "ChangeDeadLetterQueue" || tmpl.Resources[name] == nil || tmpl.Resources[name].AWSCloudFormationType() != "AWS::SQS::Queue" {
+				t.Errorf("worker %s = %v, want !Ref ChangeDeadLetterQueue", k, v)
+			}
 		case fmt.Sprint(v) != fmt.Sprint(webEnv[k]):
 			t.Errorf("worker %s = %v, webhook's = %v: the two must reach the same Graph, table and limit", k, v, webEnv[k])
 		}
 	}
 	for _, k := range []string{config.EnvCredential, config.EnvClientID, config.EnvCloud, config.EnvGraphVersion, config.EnvIdempotency,
-		config.EnvWriteLimit, config.EnvWriteWindow, config.EnvDeadlineMargin} {
+		config.EnvWriteLimit, config.EnvWriteWindow, config.EnvDeadlineMargin, config.EnvDeadLetterURL} {
 		if _, ok := env[k]; !ok {
 			t.Errorf("worker environment lacks %s", k)
 		}
@@ -695,8 +710,8 @@ func TestTemplateWorker(t *testing.T) {
 		}
 		return v
 	}
-	if c, err := config.Load(get); err != nil || c.Delivery.Table == "" {
-		t.Errorf("config.Load(worker defaults) = %v, table %q", err, c.Delivery.Table)
+	if c, err := config.Load(get); err != nil || c.Delivery.Table == "" || c.Queue.DeadLetterURL != deployedResources["ChangeDeadLetterQueue"] {
+		t.Errorf("config.Load(worker defaults) = %v, table %q, dead-letter queue %q", err, c.Delivery.Table, c.Queue.DeadLetterURL)
 	}
 
 	// The queue and its dead-letter queue.

@@ -13,9 +13,11 @@ import (
 type LocalOptions struct {
 	// Workers is how many deliveries are processed at once; default 2.
 	Workers int
-	// MaxReceive is how often a message is received before it is dead-
-	// lettered (logged and dropped); default 5, like the redrive policy of
-	// template.yaml.
+	// MaxReceive is how often a message is received before the queue
+	// dead-letters it itself (logged and kept in DeadLetters without a
+	// reason, like SQS's redrive); default 5, like the redrive policy of
+	// template.yaml. A worker with a dead-letter queue sends it there with
+	// its reason before (DeadLetter).
 	MaxReceive int
 	// RetryDelay is how long a message that failed waits before it is
 	// received again (SQS: the visibility timeout); default 2s.
@@ -42,7 +44,7 @@ type Local struct {
 	cond    *sync.Cond
 	ready   []*localItem
 	pending int // enqueued and not finished (ready, in flight, or waiting to be retried)
-	dead    int
+	dead    []DeadLetter
 	seq     int
 	closed  bool
 	h       Handler
@@ -135,11 +137,11 @@ func (q *Local) process(h Handler, it *localItem) {
 	cancel()
 	switch {
 	case err == nil:
-		q.finish(false)
+		q.finish(nil)
 	case it.received >= q.opts.MaxReceive:
 		q.opts.Logger.Error("queue: message dead-lettered after its last receive",
 			slog.String("messageId", it.id), slog.Int("receiveCount", it.received), slog.String("reason", err.Error()))
-		q.finish(true)
+		q.finish(&DeadLetter{Body: it.body, Reason: Reason{ReceiveCount: it.received, MessageID: it.id}})
 	default:
 		time.AfterFunc(q.opts.RetryDelay, func() {
 			q.mu.Lock()
@@ -154,13 +156,43 @@ func (q *Local) process(h Handler, it *localItem) {
 	}
 }
 
-func (q *Local) finish(dead bool) {
+// finish ends a message; dead, when not nil, is kept as the queue's own
+// dead letter.
+func (q *Local) finish(dead *DeadLetter) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.pending--
-	if dead {
-		q.dead++
+	if dead != nil {
+		q.dead = append(q.dead, *dead)
 	}
+}
+
+// DeadLetter is a message in the dead-letter list of Local: its body as
+// enqueued and why it is there. Reason.Problem is empty for a message the
+// queue dead-lettered itself after MaxReceive (the worker's log has the
+// reason then, as with SQS's redrive).
+type DeadLetter struct {
+	Body   []byte
+	Reason Reason
+}
+
+// DeadLetter implements the worker's dead-letter queue for `make run`: it
+// keeps body with its reason in memory (DeadLetters).
+func (q *Local) DeadLetter(ctx context.Context, body []byte, r Reason) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.dead = append(q.dead, DeadLetter{Body: append([]byte(nil), body...), Reason: r})
+	return nil
+}
+
+// DeadLetters returns the dead letters so far, oldest first.
+func (q *Local) DeadLetters() []DeadLetter {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]DeadLetter(nil), q.dead...)
 }
 
 // Wait blocks until every enqueued message is finished (processed or
@@ -183,11 +215,13 @@ func (q *Local) Wait(ctx context.Context) error {
 	}
 }
 
-// DeadLettered returns how many messages were dropped after MaxReceive.
+// DeadLettered returns how many messages are in the dead-letter list: sent
+// there by the worker with their reason, or dead-lettered by the queue after
+// MaxReceive.
 func (q *Local) DeadLettered() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.dead
+	return len(q.dead)
 }
 
 // Close stops the workers after their current delivery; messages not yet

@@ -180,3 +180,136 @@ func TestLocalRefusesAfterClose(t *testing.T) {
 		t.Errorf("Enqueue after Close = %v, want ErrClosed", err)
 	}
 }
+
+// TestSQSDeadLetterRequest: a dead letter goes to the dead-letter queue as
+// SendMessage in SQS's JSON protocol: the body as the main queue carried
+// it, and the reason as String message attributes (none empty).
+func TestSQSDeadLetterRequest(t *testing.T) {
+	var got struct {
+		target string
+		body   struct {
+			QueueUrl          string
+			MessageBody       string
+			MessageAttributes map[string]struct{ DataType, StringValue string }
+		}
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.target = r.Header.Get("X-Amz-Target")
+		b, _ := io.ReadAll(r.Body)
+		got.body.MessageAttributes = nil
+		if err := json.Unmarshal(b, &got.body); err != nil {
+			t.Errorf("request body %s: %v", b, err)
+		}
+		sum := md5.Sum([]byte(got.body.MessageBody))
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		_, _ = io.WriteString(w, `{"MessageId":"0b6f3c1e-5d1a-4c57-9a55-3f0f4b2d7e11","MD5OfMessageBody":"`+hex.EncodeToString(sum[:])+`"}`)
+	}))
+	defer srv.Close()
+	client := sqs.New(sqs.Options{Region: "eu-west-1", BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")})
+	const dlq = "https://sqs.eu-west-1.amazonaws.com/123456789012/enrollhook-dead-letters"
+	body, err := sample().Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Reason{Problem: "graph-unavailable", Detail: "Graph is throttling; retry later", Failure: FailureExhausted,
+		ReceiveCount: 5, RequestID: "req-1", MessageID: "5fea7756-0ea4-451a-a703-a558b933e274"}
+	if err := NewSQS(client, dlq).DeadLetter(context.Background(), body, r); err != nil {
+		t.Fatal(err)
+	}
+	if got.target != "AmazonSQS.SendMessage" || got.body.QueueUrl != dlq {
+		t.Errorf("X-Amz-Target %q to %q, want AmazonSQS.SendMessage to the dead-letter queue", got.target, got.body.QueueUrl)
+	}
+	if got.body.MessageBody != string(body) {
+		t.Errorf("MessageBody = %s, want the message as queued", got.body.MessageBody)
+	}
+	want := map[string]string{AttrReason: "graph-unavailable", AttrDetail: "Graph is throttling; retry later", AttrFailure: "exhausted",
+		AttrReceiveCount: "5", AttrRequestID: "req-1", AttrMessageID: "5fea7756-0ea4-451a-a703-a558b933e274"}
+	if len(got.body.MessageAttributes) != len(want) {
+		t.Errorf("MessageAttributes = %+v, want %v", got.body.MessageAttributes, want)
+	}
+	for k, v := range want {
+		if a := got.body.MessageAttributes[k]; a.DataType != "String" || a.StringValue != v {
+			t.Errorf("MessageAttributes[%s] = %+v, want String %q", k, a, v)
+		}
+	}
+
+	// An unreadable message has no request id: the attribute is left out
+	// (SQS refuses an empty value); characters SQS refuses are replaced.
+	if err := NewSQS(client, dlq).DeadLetter(context.Background(), []byte("not a message"),
+		Reason{Problem: "malformed-request", Detail: "bad\x00byte \xff", Failure: FailurePermanent, ReceiveCount: 1, MessageID: "m4"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, has := got.body.MessageAttributes[AttrRequestID]; has || got.body.MessageAttributes[AttrReason].StringValue != "malformed-request" ||
+		got.body.MessageAttributes[AttrDetail].StringValue != "bad\uFFFDbyte \uFFFD" {
+		t.Errorf("MessageAttributes = %+v", got.body.MessageAttributes)
+	}
+}
+
+func TestSQSDeadLetterErrorNamesTheCodeNotTheBody(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		w.WriteHeader(400)
+		_, _ = io.WriteString(w, `{"__type":"com.amazonaws.sqs#AccessDenied","message":"Access to the resource is denied."}`)
+	}))
+	defer srv.Close()
+	client := sqs.New(sqs.Options{Region: "eu-west-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")})
+	body, _ := sample().Encode()
+	err := NewSQS(client, queueURL).DeadLetter(context.Background(), body, Reason{Problem: "not-found"})
+	if err == nil || !strings.Contains(err.Error(), "AccessDenied") || strings.Contains(err.Error(), "hooks.slack.com") {
+		t.Fatalf("DeadLetter = %v", err)
+	}
+}
+
+// TestLocalDeadLettersKeepTheReason: the worker's dead letters keep their
+// body and reason; a message the queue dead-letters itself after
+// MaxReceive (the worker could not send it) is kept without a reason.
+func TestLocalDeadLettersKeepTheReason(t *testing.T) {
+	q := NewLocal(&LocalOptions{Workers: 1, RetryDelay: time.Millisecond, MaxReceive: 2, Logger: slog.New(slog.DiscardHandler)})
+	q.Start(func(ctx context.Context, d Delivery) error {
+		m, err := Decode(d.Body)
+		if err != nil {
+			return err
+		}
+		if m.Key == "refused" {
+			return q.DeadLetter(ctx, d.Body, Reason{Problem: "not-found", Detail: "Intune has no such assignment", Failure: FailurePermanent,
+				ReceiveCount: d.ReceiveCount, RequestID: m.RequestID, MessageID: d.ID})
+		}
+		return errors.New("the dead-letter queue is down too")
+	})
+	defer q.Close()
+	for _, k := range []string{"refused", "stuck"} {
+		m := sample()
+		m.Key = k
+		if err := q.Enqueue(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := q.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dead := q.DeadLetters()
+	if len(dead) != 2 || q.DeadLettered() != 2 {
+		t.Fatalf("dead letters = %+v, want 2", dead)
+	}
+	for _, dl := range dead {
+		m, err := Decode(dl.Body)
+		if err != nil {
+			t.Fatalf("dead letter body: %v", err)
+		}
+		switch m.Key {
+		case "refused":
+			if want := (Reason{Problem: "not-found", Detail: "Intune has no such assignment", Failure: FailurePermanent, ReceiveCount: 1,
+				RequestID: "req-1", MessageID: "local-1"}); dl.Reason != want {
+				t.Errorf("reason = %+v, want %+v", dl.Reason, want)
+			}
+		case "stuck":
+			if dl.Reason.Problem != "" || dl.Reason.ReceiveCount != 2 || dl.Reason.MessageID != "local-2" {
+				t.Errorf("redriven reason = %+v, want none, after 2 receives", dl.Reason)
+			}
+		}
+	}
+}

@@ -28,6 +28,13 @@ type FollowUpper interface {
 	FollowUp(ctx context.Context, inv *chat.Invocation, r *chat.Reply) error
 }
 
+// DeadLetterQueue is where the worker sends a message it gives up on: the
+// body as received, with the reason as message attributes.
+type DeadLetterQueue interface {
+	// DeadLetter keeps body with r; any error means it was not kept.
+	DeadLetter(ctx context.Context, body []byte, r queue.Reason) error
+}
+
 // StatusQueued is the status of a 202 answer.
 const StatusQueued = "queued"
 
@@ -147,36 +154,59 @@ const (
 	workReplayed = "replayed"      // applied (or refused) before: a redelivered message
 	workRetry    = "retry"         // a retryable failure: the message comes back
 	workDead     = "dead-lettered" // a retryable failure on the last receive
-	workFailed   = "failed"        // a permanent failure: not retried
+	workFailed   = "failed"        // a permanent failure: not retried (unless the dead-letter queue failed)
 	workDropped  = "dropped"       // not a message this worker can read
 )
 
+// Values of the worker line's deadLetter attribute.
+const (
+	deadLetterSent   = "sent"   // in the dead-letter queue with its reason; the message is done
+	deadLetterFailed = "failed" // not sent: the message comes back (or moves by redrive)
+)
+
+// deadLetterTimeout bounds the send to the dead-letter queue; the invoke's
+// deadline bounds it too.
+const deadLetterTimeout = 5 * time.Second
+
 // workRecord is what one worker line says.
 type workRecord struct {
-	d        queue.Delivery
-	msg      *queue.Message
-	result   *graph.Result
-	err      error
-	followUp string
+	d          queue.Delivery
+	msg        *queue.Message
+	result     *graph.Result
+	err        error
+	followUp   string
+	deadLetter string // deadLetterSent, deadLetterFailed, or "" when not tried
+	dlErr      error
 }
 
 // Process is the worker: it applies one queued change exactly once and
 // reports the outcome. It returns an error only when the message should be
 // received again (Graph throttled or unavailable, out of time, the store
 // unreachable, another worker holding the change); a permanent failure (not
-// found, refused, invalid, not approved) is logged as an audit line with its
-// reason, posted to the chat user where the sender allows (Slack), and not
-// retried. The worker takes "apply:"+key in the store before it applies, so
-// a message delivered twice is applied once; and it runs the same apply step
-// as the request path (write slot, PATCH, read-back).
+// found, refused, invalid, not approved, not a message of this version) is
+// logged as an audit line with its reason, posted to the chat user where
+// the sender allows (Slack), and not retried. The worker takes "apply:"+key
+// in the store before it applies, so a message delivered twice is applied
+// once; and it runs the same apply step as the request path (write slot,
+// PATCH, read-back).
+//
+// With Options.DeadLetters, a message the worker gives up on (a permanent
+// failure, or a retryable one on the last receive, MaxReceive) goes to the
+// dead-letter queue with its reason (queue.Reason), and Process returns nil
+// so the queue deletes it; if that send fails, Process returns an error, so
+// the message comes back and, after MaxReceive, SQS's redrive moves it: no
+// message is lost. A permanent failure sent there releases the worker's
+// record, so that the operator can move the message back once the cause is
+// fixed (the change's Graph permission granted, the group created) and
+// the change is applied then; without a dead-letter queue the refusal is
+// kept, so a redelivered copy does not reach Graph again.
 func (h *Handler) Process(ctx context.Context, d queue.Delivery) error {
 	start := time.Now()
 	wr := &workRecord{d: d}
 	m, err := queue.Decode(d.Body)
 	if err != nil {
 		wr.err = &change.Error{Code: change.CodeMalformed, Kind: "malformed-request", Message: "the message is not a queued change of this version", Err: err}
-		h.workLog(ctx, wr, workDropped, start)
-		return nil
+		return h.workFail(ctx, wr, workDropped, start)
 	}
 	wr.msg = m
 	req := m.Request
@@ -184,13 +214,11 @@ func (h *Handler) Process(ctx context.Context, d queue.Delivery) error {
 	// queue is a trust boundary of its own.
 	if err := req.Validate(&h.change); err != nil {
 		wr.err = err
-		h.workLog(ctx, wr, workFailed, start)
-		return nil
+		return h.workFail(ctx, wr, workFailed, start)
 	}
 	if !req.Approved() {
 		wr.err = notApproved(req.Ticket.State)
-		h.workLog(ctx, wr, workFailed, start)
-		return nil
+		return h.workFail(ctx, wr, workFailed, start)
 	}
 	if _, has := ctx.Deadline(); !has {
 		var cancel context.CancelFunc
@@ -210,8 +238,7 @@ func (h *Handler) Process(ctx context.Context, d queue.Delivery) error {
 		case errors.Is(err, idempotency.ErrMismatch):
 			wr.err = &change.Error{Code: change.CodeConflict, Kind: "delivery-mismatch",
 				Message: "this delivery id was already applied with a different change", Err: err}
-			h.workFail(ctx, wr, start)
-			return nil
+			return h.workFail(ctx, wr, workFailed, start)
 		case err != nil:
 			wr.err = &change.Error{Code: change.CodeUnavailable, Kind: "dedupe-unavailable", RetryAfter: 5 * time.Second,
 				Message: "the de-duplication store is unavailable, so nothing was applied", Err: err}
@@ -229,12 +256,18 @@ func (h *Handler) Process(ctx context.Context, d queue.Delivery) error {
 			h.dedupeEnd(ctx, lease, true, 0, nil, nil)
 			return h.workRetry(ctx, wr, start)
 		}
-		// Keep the refusal, so a redelivered copy does not reach Graph again.
-		p, _ := problemFor(err, m.RequestID)
-		body, _ := json.Marshal(p)
-		h.dedupeEnd(ctx, lease, false, p.Status, nil, body)
-		h.workFail(ctx, wr, start)
-		return nil
+		if h.opts.DeadLetters != nil {
+			// The dead-letter queue keeps the message: release the
+			// record, so that moving it back applies the change.
+			h.dedupeEnd(ctx, lease, true, 0, nil, nil)
+		} else {
+			// Keep the refusal, so a redelivered copy does not reach
+			// Graph again.
+			p, _ := problemFor(err, m.RequestID)
+			body, _ := json.Marshal(p)
+			h.dedupeEnd(ctx, lease, false, p.Status, nil, body)
+		}
+		return h.workFail(ctx, wr, workFailed, start)
 	}
 	h.dedupeEnd(ctx, lease, false, http.StatusOK, a.headers, a.body)
 	if m.Chat != nil {
@@ -247,29 +280,78 @@ func (h *Handler) Process(ctx context.Context, d queue.Delivery) error {
 // MaxReceive is how often the queue delivers a message before it moves to
 // the dead-letter queue: the redrive policy's maxReceiveCount in
 // template.yaml, and Local's default. The worker's last attempt reports
-// the failure to the chat user.
+// the failure to the chat user and sends the message to the dead-letter
+// queue with its reason itself (Options.DeadLetters).
 const MaxReceive = 5
 
 // workRetry logs a retryable failure and returns it, so the queue delivers
-// the message again; on the last receive the failure is reported as final.
+// the message again. On the last receive the failure is final: reported to
+// the chat user and sent to the dead-letter queue with its reason; nil is
+// returned once it is there, the failure if it could not be sent (SQS's
+// redrive moves it then).
 func (h *Handler) workRetry(ctx context.Context, wr *workRecord, start time.Time) error {
-	if wr.d.ReceiveCount >= MaxReceive {
-		if wr.msg.Chat != nil {
-			wr.followUp = h.workFollowUp(ctx, wr.msg, chat.Failed(nil, wr.err, wr.msg.RequestID))
-		}
-		h.workLog(ctx, wr, workDead, start)
+	if wr.d.ReceiveCount < MaxReceive {
+		h.workLog(ctx, wr, workRetry, start)
 		return wr.err
 	}
-	h.workLog(ctx, wr, workRetry, start)
-	return wr.err
-}
-
-// workFail reports a permanent failure.
-func (h *Handler) workFail(ctx context.Context, wr *workRecord, start time.Time) {
 	if wr.msg.Chat != nil {
 		wr.followUp = h.workFollowUp(ctx, wr.msg, chat.Failed(nil, wr.err, wr.msg.RequestID))
 	}
-	h.workLog(ctx, wr, workFailed, start)
+	sent := h.deadLetter(ctx, wr, queue.FailureExhausted)
+	h.workLog(ctx, wr, workDead, start)
+	if sent {
+		return nil
+	}
+	return wr.err
+}
+
+// workFail reports a permanent failure and sends the message to the
+// dead-letter queue with its reason. It returns nil, so the message is not
+// received again, unless the dead-letter queue was configured and failed:
+// then the failure comes back to be sent again (and moves by redrive after
+// the last receive), so that it is not lost. The chat user hears of it
+// once the message is done with, or on the last receive.
+func (h *Handler) workFail(ctx context.Context, wr *workRecord, outcome string, start time.Time) error {
+	sent := h.deadLetter(ctx, wr, queue.FailurePermanent)
+	final := sent || h.opts.DeadLetters == nil || wr.d.ReceiveCount >= MaxReceive
+	if final && wr.msg != nil && wr.msg.Chat != nil {
+		wr.followUp = h.workFollowUp(ctx, wr.msg, chat.Failed(nil, wr.err, wr.msg.RequestID))
+	}
+	h.workLog(ctx, wr, outcome, start)
+	if wr.deadLetter == deadLetterFailed {
+		return wr.err
+	}
+	return nil
+}
+
+// deadLetter sends the delivery's body to Options.DeadLetters with the
+// reason of wr.err, and says whether it is there. Without a dead-letter
+// queue it does nothing and reports false.
+func (h *Handler) deadLetter(ctx context.Context, wr *workRecord, failure string) bool {
+	if h.opts.DeadLetters == nil {
+		return false
+	}
+	p, _ := problemFor(wr.err, "")
+	r := queue.Reason{Problem: p.Type[len(ProblemTypePrefix):], Detail: p.Detail, Failure: failure,
+		ReceiveCount: wr.d.ReceiveCount, MessageID: wr.d.ID}
+	if wr.msg != nil {
+		r.RequestID = wr.msg.RequestID
+	}
+	// Not cut short by the end of the attempt's own calls, but never past
+	// the invoke's deadline: a send that cannot finish leaves the message
+	// to come back instead.
+	deadline := time.Now().Add(deadLetterTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	dctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+	defer cancel()
+	if err := h.opts.DeadLetters.DeadLetter(dctx, wr.d.Body, r); err != nil {
+		wr.deadLetter, wr.dlErr = deadLetterFailed, err
+		return false
+	}
+	wr.deadLetter = deadLetterSent
+	return true
 }
 
 // retryable reports whether a failure of the apply step may pass: Graph
@@ -354,6 +436,13 @@ func (h *Handler) workLog(ctx context.Context, wr *workRecord, outcome string, s
 	}
 	if wr.followUp != "" {
 		attrs = append(attrs, slog.String("followUp", wr.followUp))
+	}
+	if wr.deadLetter != "" {
+		attrs = append(attrs, slog.String("deadLetter", wr.deadLetter))
+	}
+	if wr.dlErr != nil {
+		attrs = append(attrs, slog.String("deadLetterCause", wr.dlErr.Error()))
+		level = slog.LevelError
 	}
 	attrs = append(attrs, slog.String("outcome", outcome),
 		slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000))

@@ -99,6 +99,10 @@ type Options struct {
 	// name, where the handler has no Replier for it (the worker function
 	// has no sender secrets); default none.
 	FollowUps map[string]FollowUpper
+	// DeadLetters keeps the messages the worker gives up on, with their
+	// reason (async.go, Process); nil leaves them to the queue's redrive,
+	// without a reason.
+	DeadLetters DeadLetterQueue
 }
 
 // Handler serves the routes of the external contract.
