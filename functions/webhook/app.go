@@ -14,6 +14,7 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/chat"
 	"github.com/enrollhook/enrollhook/pkg/config"
 	"github.com/enrollhook/enrollhook/pkg/graph"
+	"github.com/enrollhook/enrollhook/pkg/policy"
 	"github.com/enrollhook/enrollhook/pkg/source/generic"
 	"github.com/enrollhook/enrollhook/pkg/source/jira"
 	"github.com/enrollhook/enrollhook/pkg/source/servicenow"
@@ -108,6 +109,8 @@ func build(getenv func(string) string, log *slog.Logger, onLambda bool) (http.Ha
 	if err != nil {
 		problems = append(problems, err.Error())
 	}
+	pol, policyProblems := loadPolicy(cfg, log)
+	problems = append(problems, policyProblems...)
 	if len(problems) > 0 {
 		return nil, cfg, &config.Error{Problems: problems}
 	}
@@ -143,8 +146,11 @@ func build(getenv func(string) string, log *slog.Logger, onLambda bool) (http.Ha
 		Queue:        q,
 		AsyncSources: cfg.Queue.Async,
 		DeadLetters:  deadLetters,
+		Policy:       pol,
 		// The write-slot wait and the enqueue keep the Graph client's margin.
 		DeadlineMargin: cfg.DeadlineMargin,
+		// The item PATCH, the assign action, or the first then the other.
+		UpdateStrategy: cfg.UpdateStrategy,
 	})
 	if startQueue != nil {
 		startQueue(h)
@@ -176,4 +182,25 @@ func runLambda(ctx context.Context, getenv func(string) string) error {
 	// enrollhookCheck payload: the preflight with the deployed role.
 	lambda.StartWithOptions(withPreflight(handler, getenv, log), lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
 	return nil
+}
+
+// loadPolicy parses the configured guardrail policy, or takes the built-in
+// default; the problems of a policy document are listed one by one with
+// the rest of the cold start's. The worker (functions/worker) does the
+// same.
+func loadPolicy(cfg config.Config, log *slog.Logger) (*policy.Policy, []string) {
+	pol, err := policy.Load(cfg.Policy.Data, cfg.Policy.Origin, cfg.Policy.YAML)
+	var pe *policy.Error
+	switch {
+	case errors.As(err, &pe):
+		out := make([]string, 0, len(pe.Problems))
+		for _, p := range pe.Problems {
+			out = append(out, pe.Origin+": "+p)
+		}
+		return nil, out
+	case err != nil:
+		return nil, []string{cfg.Policy.Origin + ": " + err.Error()}
+	}
+	log.Info("guardrail policy", slog.String("policy", pol.Origin()))
+	return pol, nil
 }

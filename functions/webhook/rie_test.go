@@ -43,6 +43,8 @@ var rieExpect = map[string]struct {
 	"generic-invalid-fields.json":     {422, "invalid-fields", false},
 	"generic-bad-signature.json":      {401, "signature-mismatch", true},
 	"generic-unknown-assignment.json": {404, "not-found", false},
+	// The built-in policy refuses the wide targets (pkg/policy).
+	"generic-wide-target.json": {403, "policy-wide-target", false},
 
 	"servicenow-approved.json":      {200, "", false},
 	"servicenow-rejected.json":      {403, "not-approved", false},

@@ -16,6 +16,7 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"github.com/enrollhook/enrollhook/pkg/identity"
 	"github.com/enrollhook/enrollhook/pkg/limiter"
+	"github.com/enrollhook/enrollhook/pkg/policy"
 	"github.com/enrollhook/enrollhook/pkg/queue"
 	"github.com/enrollhook/enrollhook/pkg/source/slack"
 	"github.com/enrollhook/enrollhook/pkg/webhook"
@@ -48,6 +49,18 @@ func build(ctx context.Context, getenv func(string) string, log *slog.Logger) (*
 			DisableInstanceDiscovery: cfg.Identity.CustomAuthority}); err != nil {
 			problems = append(problems, err.Error())
 		}
+	}
+	// The policy in force when the message is applied, not when it was
+	// queued.
+	pol, err := policy.Load(cfg.Policy.Data, cfg.Policy.Origin, cfg.Policy.YAML)
+	var pe *policy.Error
+	switch {
+	case errors.As(err, &pe):
+		for _, p := range pe.Problems {
+			problems = append(problems, pe.Origin+": "+p)
+		}
+	case err != nil:
+		problems = append(problems, cfg.Policy.Origin+": "+err.Error())
 	}
 	if len(problems) > 0 {
 		return nil, &config.Error{Problems: problems}
@@ -86,11 +99,14 @@ func build(ctx context.Context, getenv func(string) string, log *slog.Logger) (*
 		Limiter:      limiter.New(cfg.Delivery.WriteLimit, cfg.Delivery.WriteWindow, nil),
 		// The write-slot wait keeps the Graph client's margin.
 		DeadlineMargin: cfg.DeadlineMargin,
+		// The same update strategy as the webhook's (template.yaml).
+		UpdateStrategy: cfg.UpdateStrategy,
 		FollowUps: map[string]webhook.FollowUpper{
 			slack.Name: slack.NewPoster(&slack.Options{ResponseType: cfg.Senders.Slack.ResponseType,
 				AllowLoopbackResponseURL: cfg.GraphInsecureHTTP}),
 		},
 		DeadLetters: deadLetters,
+		Policy:      pol,
 	})
 	log.Info("worker ready", slog.Any("config", cfg))
 	return h, nil

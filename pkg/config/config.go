@@ -36,12 +36,13 @@ var Sources = []string{"generic", "servicenow", "jira", "slack", "teams"}
 // Keys returns every environment variable Load reads, sorted.
 func Keys() []string {
 	k := []string{EnvCredential, EnvClientID, EnvCloud, EnvGraphVersion, EnvGraphURL, EnvMaxBody,
-		EnvTolerance, EnvDeadlineMargin, EnvMaxRetries, EnvAddr, EnvPolicy}
+		EnvTolerance, EnvDeadlineMargin, EnvMaxRetries, EnvAddr, EnvPolicy, EnvPolicyJSON}
 	for _, s := range Sources {
 		k = append(k, SecretKey(s))
 	}
 	k = append(k, deliveryKeys...)
 	k = append(k, queueKeys...)
+	k = append(k, strategyKeys...)
 	k = append(k, identityKeys...)
 	k = append(k, senderKeys...)
 	sort.Strings(k)
@@ -104,6 +105,11 @@ type Config struct {
 	Delivery Delivery
 	// Queue holds the asynchronous apply settings (queue.go).
 	Queue Queue
+	// UpdateStrategy is how a change reaches Graph: auto, patch or assign
+	// (strategy.go).
+	UpdateStrategy string
+	// Policy is the guardrail policy document, if any (policy.go).
+	Policy Policy
 }
 
 // Disabled lists the sources without a secret, sorted.
@@ -142,6 +148,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("maxRetries", c.MaxRetries),
 		slog.Any("asyncSources", c.Queue.Async),
 		slog.Bool("deadLetterQueue", c.Queue.DeadLetterURL != "" || c.Queue.DeadLetterLocal),
+		slog.String("updateStrategy", c.UpdateStrategy),
+		slog.String("policy", orDefault(c.Policy.Origin, "built-in")),
 	)
 }
 
@@ -204,13 +212,12 @@ func Load(getenv func(string) string) (Config, error) {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		bad("%s must be host:port", EnvAddr)
 	}
-	// Guardrails are not in this version. Refusing to start beats running
-	// without the protection the operator asked for.
-	if get(EnvPolicy) != "" {
-		bad("%s is set but guardrail policies are not available in this version; unset it", EnvPolicy)
-	}
+	// The guardrail policy is read here and parsed by pkg/policy when the
+	// function is built (policy.go).
+	loadPolicy(get, &c, bad)
 	loadDelivery(get, &c, bad)
 	loadQueue(get, &c, bad)
+	loadStrategy(get, &c, bad)
 	loadIdentity(get, &c, bad)
 	loadSenders(get, &c, bad)
 	if len(problems) > 0 {

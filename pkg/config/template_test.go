@@ -22,8 +22,9 @@ import (
 const templatePath = "../../template.yaml"
 
 // notDeployed are the keys config reads that the template must not set:
-// the local server's address, and the guardrail policy this version refuses
-// when it is set.
+// the local server's address, and the path of a policy file (the
+// deployment package holds none: the template passes the policy itself as
+// ENROLLHOOK_POLICY_JSON, TestTemplatePolicy).
 var notDeployed = []string{config.EnvAddr, config.EnvPolicy,
 	// Lambda sets AWS_REGION itself (a reserved variable); the others belong
 	// to credential modes and clouds Lambda cannot use (no Azure host, no
@@ -688,7 +689,7 @@ func TestTemplateWorker(t *testing.T) {
 		}
 	}
 	for _, k := range []string{config.EnvCredential, config.EnvClientID, config.EnvCloud, config.EnvGraphVersion, config.EnvIdempotency,
-		config.EnvWriteLimit, config.EnvWriteWindow, config.EnvDeadlineMargin, config.EnvDeadLetterURL} {
+		config.EnvWriteLimit, config.EnvWriteWindow, config.EnvDeadlineMargin, config.EnvDeadLetterURL, config.EnvUpdateStrategy} {
 		if _, ok := env[k]; !ok {
 			t.Errorf("worker environment lacks %s", k)
 		}
@@ -733,6 +734,32 @@ func TestTemplateWorker(t *testing.T) {
 		p, _ := rawResource(t, name)["Properties"].(map[string]any)
 		if p["SqsManagedSseEnabled"] != true {
 			t.Errorf("%s: SqsManagedSseEnabled = %v, want true (messages carry Slack response URLs)", name, p["SqsManagedSseEnabled"])
+		}
+	}
+}
+
+// TestTemplatePolicy: the guardrail policy reaches both functions as the
+// same document, from one parameter that is empty (the built-in policy) by
+// default and small enough for Lambda's 4 KB of environment.
+func TestTemplatePolicy(t *testing.T) {
+	tmpl := loadTemplate(t)
+	p, ok := tmpl.Parameters["PolicyDocument"]
+	if !ok {
+		t.Fatal("no PolicyDocument parameter")
+	}
+	if p.Type != "String" || p.Default != "" || p.MaxLength == nil || *p.MaxLength > 2048 {
+		t.Errorf("PolicyDocument = %+v, want a String defaulting to empty, MaxLength at most 2048", p)
+	}
+	for _, name := range []string{"WebhookFunction", "WorkerFunction"} {
+		fn, err := tmpl.GetServerlessFunctionWithName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ref, ok := ref(fn.Environment.Variables[config.EnvPolicyJSON]); !ok || ref != "PolicyDocument" {
+			t.Errorf("%s: %s = %v, want !Ref PolicyDocument", name, config.EnvPolicyJSON, fn.Environment.Variables[config.EnvPolicyJSON])
+		}
+		if _, set := fn.Environment.Variables[config.EnvPolicy]; set {
+			t.Errorf("%s sets %s: there is no file to point at", name, config.EnvPolicy)
 		}
 	}
 }

@@ -177,7 +177,7 @@ func safeCode(code string) string {
 func statusError(k *call, re *ResponseError) *change.Error {
 	e := &change.Error{Err: re}
 	what := "the request"
-	if k.method == http.MethodPatch {
+	if k.method == http.MethodPatch || k.op == OpAssign {
 		what = "the change"
 	}
 	switch s := re.StatusCode; {

@@ -12,7 +12,8 @@
 //     checked against an independent implementation;
 //   - the tokens it issues and the check that every Graph request carries one;
 //   - fault injection (throttling, 5xx, latency, 204-on-PATCH, the routing
-//     400 Intune answers on item routes, missing permissions) and the
+//     400 Intune answers on item routes, new ids from the assign action,
+//     missing permissions) and the
 //     observations tests need (calls, writes, token requests, stored state).
 //
 // It must not import any enrollhook package, change included: sharing the

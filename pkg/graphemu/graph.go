@@ -702,7 +702,7 @@ func (s *Server) assign(x *exchange) {
 	keep := make([]bool, len(ins))
 	taken := make(map[string]bool, len(ins))
 	for i, in := range ins {
-		if _, old := c.find(in.id); in.hasID && old != nil && !taken[in.id] {
+		if _, old := c.find(in.id); in.hasID && old != nil && !taken[in.id] && !(s.renameAssign && c.regrouped(in)) {
 			keep[i], taken[in.id] = true, true
 		}
 	}

@@ -126,6 +126,16 @@ func (c *config) find(id string) (int, *assignment) {
 	return -1, nil
 }
 
+// regrouped reports whether in, sent with an id, targets a group other than
+// the one that id is named after (see Server.RenameOnAssign).
+func (c *config) regrouped(in assignmentInput) bool {
+	t := in.target
+	if t == nil || t.groupID == "" || (t.typ != typeGroup && t.typ != typeExclusion) {
+		return false
+	}
+	return in.id != c.idPrefix()+"_"+t.groupID
+}
+
 // idPrefix is the configuration guid that starts every assignment id.
 func (c *config) idPrefix() string {
 	p, _, _ := strings.Cut(c.id, "_")

@@ -99,6 +99,8 @@ type Options struct {
 	RejectScopeTagGroup bool
 	// RefuseItemRoute starts with RefuseItemRoute(true). Default false.
 	RefuseItemRoute bool
+	// RenameOnAssign starts with RenameOnAssign(true). Default false.
+	RenameOnAssign bool
 	// Permission is what the application was granted. Default
 	// PermissionReadWrite.
 	Permission Permission
@@ -173,6 +175,7 @@ type Server struct {
 	failStatus    int
 	latency       time.Duration
 	refuseItem    bool
+	renameAssign  bool
 	permission    Permission
 }
 
@@ -235,6 +238,7 @@ func (s *Server) reset() {
 	s.failLeft, s.failStatus = 0, 0
 	s.latency = s.opts.Latency
 	s.refuseItem = s.opts.RefuseItemRoute
+	s.renameAssign = s.opts.RenameOnAssign
 	s.permission = s.opts.Permission
 }
 
@@ -298,6 +302,17 @@ func (s *Server) RefuseItemRoute(on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refuseItem = on
+}
+
+// RenameOnAssign, when on, makes the assign action name a group or
+// exclusion member after its group, as Intune's ids ({configuration
+// guid}_{group id}) suggest: a member sent with the id of an existing
+// assignment but another group comes back with a new id. Off (the default),
+// an existing id is kept whatever the target.
+func (s *Server) RenameOnAssign(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.renameAssign = on
 }
 
 // SetPermission changes what the application is granted; see Permission.

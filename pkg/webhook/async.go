@@ -220,6 +220,12 @@ func (h *Handler) Process(ctx context.Context, d queue.Delivery) error {
 		wr.err = notApproved(req.Ticket.State)
 		return h.workFail(ctx, wr, workFailed, start)
 	}
+	// The policy in force now, not the one the webhook saw: a message
+	// queued before a policy change does not bypass it (policy.go).
+	if err := h.checkQueued(m); err != nil {
+		wr.err = err
+		return h.workFail(ctx, wr, workFailed, start)
+	}
 	if _, has := ctx.Deadline(); !has {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, h.opts.Timeout)

@@ -95,6 +95,12 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 		h.chatAnswer(w, r, rp, &rec, chat.Help(inv.Prefix), start)
 		return
 	}
+	// The policy narrows the sender's allow-list per command (policy.go).
+	if err := h.checkCommand(name, inv.Tenant, inv.User, string(inv.Command.Verb)); err != nil {
+		rec.err = err
+		h.chatAnswer(w, r, rp, &rec, policyRefused(inv, err), start)
+		return
+	}
 	var req *change.Request
 	if inv.Command.Verb == chat.VerbAssign {
 		if req, err = inv.Request(&h.change); err != nil {
@@ -102,6 +108,11 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 			return
 		}
 		rec.req = req
+		if err := h.checkPolicy(name, true, req); err != nil {
+			rec.err = err
+			h.chatAnswer(w, r, rp, &rec, policyRefused(inv, err), start)
+			return
+		}
 		if h.async[name] {
 			h.chatEnqueue(w, r, rp, &rec, start) // async.go
 			return

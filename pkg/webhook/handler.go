@@ -103,6 +103,14 @@ type Options struct {
 	// reason (async.go, Process); nil leaves them to the queue's redrive,
 	// without a reason.
 	DeadLetters DeadLetterQueue
+	// UpdateStrategy is how a change reaches Graph (strategy.go):
+	// StrategyAuto (default), StrategyPatch or StrategyAssign, which needs
+	// a Graph that is also an AssignGraph. Any other value panics.
+	UpdateStrategy string
+	// Policy holds the guardrails every approved change and chat command
+	// is checked against (policy.go); nil means none. The functions always
+	// set one: the configured policy or policy.Default().
+	Policy Policy
 }
 
 // Handler serves the routes of the external contract.
@@ -116,6 +124,7 @@ type Handler struct {
 	mux      *http.ServeMux
 	chat     chatWork // chat commands still running after their answer (chat.go)
 	async    map[string]bool
+	upd      *updater // the update strategy (strategy.go)
 }
 
 // NewHandler returns the handler for the given senders.
@@ -156,6 +165,7 @@ func NewHandler(g Graph, sources []Source, opts *Options) *Handler {
 			h.async[name] = true
 		}
 	}
+	h.upd = newUpdater(h.opts.UpdateStrategy, g)
 	h.routes()
 	return h
 }
@@ -265,6 +275,12 @@ func (h *Handler) handleHook(w http.ResponseWriter, r *http.Request) {
 		h.finish(w, r, rec, start, notApproved(req.Ticket.State))
 		return
 	}
+	// The guardrails, before the delivery is taken or anything applied
+	// (policy.go).
+	if err := h.checkPolicy(name, false, req); err != nil {
+		h.finish(w, r, rec, start, err)
+		return
+	}
 	ctx := r.Context()
 	if _, has := ctx.Deadline(); !has {
 		var cancel context.CancelFunc
@@ -312,20 +328,21 @@ type applied struct {
 
 // apply is the one apply step of a change, shared by the request path
 // (handleHook, the chat commands) and the worker (Process): a write slot
-// under Intune's limit, the Graph PATCH, and the public body of its answer.
+// under Intune's limit, the Graph write (the item PATCH or the assign action,
+// per the update strategy), and the public body of its answer.
 // requestID is ours, for the log. The *applied is never nil; its result is
 // set whenever Graph answered.
 func (h *Handler) apply(ctx context.Context, req *change.Request, requestID string) (*applied, error) {
-	done, err := h.waitForWriteSlot(ctx)
-	if err != nil {
-		return &applied{}, err
-	}
-	res, err := h.graph.PatchAssignment(ctx, req.ConfigurationID, req.AssignmentID, &req.Assignment)
-	done()
+	// The write slots and the Graph calls of the update strategy
+	// (strategy.go).
+	res, extra, err := h.update(ctx, req, requestID)
 	if err != nil {
 		return &applied{result: res}, err
 	}
 	a := &applied{result: res, headers: map[string]string{}}
+	for k, v := range extra {
+		a.headers[k] = v
+	}
 	if res.RequestID != "" {
 		a.headers[HeaderGraphRequestID] = res.RequestID
 	}

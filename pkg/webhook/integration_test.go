@@ -44,7 +44,7 @@ type stack struct {
 	logs *strings.Builder
 }
 
-func newStack(t *testing.T, retries int) *stack {
+func newStack(t *testing.T, retries int, tweaks ...func(*Options)) *stack {
 	t.Helper()
 	e := sharedEmulator(t)
 	t.Setenv("IDENTITY_ENDPOINT", emuSrv.URL+graphemu.TokenPath)
@@ -62,7 +62,11 @@ func newStack(t *testing.T, retries int) *stack {
 		t.Fatal(err)
 	}
 	src, _ := generic.New(testSecret, 5*time.Minute)
-	h := NewHandler(gc, []Source{src}, &Options{Now: func() time.Time { return testNow }, Logger: log, Timeout: 3 * time.Second})
+	o := &Options{Now: func() time.Time { return testNow }, Logger: log, Timeout: 3 * time.Second}
+	for _, tweak := range tweaks {
+		tweak(o)
+	}
+	h := NewHandler(gc, []Source{src}, o)
 	return &stack{h: h, emu: e, logs: logs}
 }
 
@@ -100,7 +104,9 @@ func TestEndToEndAgainstTheEmulator(t *testing.T) {
 		{"Graph asks to wait longer than the deadline allows", func(e *graphemu.Server) { e.Throttle(5, "120") }, 503, "graph-unavailable", true, 0},
 		{"Graph keeps failing", func(e *graphemu.Server) { e.Fail(50, 504) }, 503, "graph-unavailable", true, 0},
 		{"permission missing", func(e *graphemu.Server) { e.SetPermission(graphemu.PermissionRead) }, 502, "graph-permission-denied", false, 0},
-		{"tenant refuses the item route", func(e *graphemu.Server) { e.RefuseItemRoute(true) }, 502, "graph-refused", false, 0},
+		// The default update strategy (auto) applies it with the assign
+		// action instead (strategy_test.go has the patch-only refusal).
+		{"tenant refuses the item route", func(e *graphemu.Server) { e.RefuseItemRoute(true) }, 200, "", false, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -204,7 +210,8 @@ func TestLogsCarryNoGraphURLOrIntuneMessage(t *testing.T) {
 		func(e *graphemu.Server) { e.RefuseItemRoute(true) },
 		func(e *graphemu.Server) { e.Fail(50, 503) },
 	} {
-		s := newStack(t, 1)
+		// Only the item PATCH, so that the refused route stays a failure.
+		s := newStack(t, 1, func(o *Options) { o.UpdateStrategy = StrategyPatch })
 		setup(s.emu)
 		w := s.send(t, validBody)
 		if w.Code < 500 {

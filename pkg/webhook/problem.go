@@ -52,6 +52,15 @@ var kindTitles = map[string]string{
 	"write-limit":          "Write limit reached",
 	"queue-unavailable":    "Queue unavailable",
 	"separation-of-duties": "Requester cannot approve",
+	// The guardrail policy's rules (pkg/policy).
+	"policy-configuration":        "Configuration not allowed by policy",
+	"policy-group":                "Group not allowed by policy",
+	"policy-filter":               "Filter not allowed by policy",
+	"policy-collection":           "Collection not allowed by policy",
+	"policy-target-kind":          "Target kind not allowed by policy",
+	"policy-wide-target":          "Wide target not allowed by policy",
+	"policy-separation-of-duties": "Requester cannot approve",
+	"policy-command":              "Command not allowed by policy",
 }
 
 // Problem is the RFC 9457 body.

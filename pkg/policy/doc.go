@@ -1,0 +1,15 @@
+// Package policy owns the guardrails an operator puts around approved
+// changes: per sender, which enrollment configurations may be changed,
+// which groups, filters and Configuration Manager collections may be
+// targeted and which target kinds (the wide allDevices and allLicensedUsers
+// targets only when listed); separation of duties between requester and
+// approver; and which chat users may run which commands.
+//
+// A Policy is parsed and validated once, at cold start (Parse, with every
+// problem listed), or is the built-in Default. Its checks return
+// *change.Error with change.CodeForbidden and a Kind that names the rule
+// ("policy-configuration", ...), so the webhook answers 403 with that
+// problem type.
+//
+// It imports change only; the webhook handler imports it.
+package policy

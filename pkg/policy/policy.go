@@ -1,0 +1,544 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
+)
+
+// Kinds of the refusals: the problem type's slug after
+// "urn:enrollhook:problem:".
+const (
+	KindConfiguration      = "policy-configuration"
+	KindTargetKind         = "policy-target-kind"
+	KindWideTarget         = "policy-wide-target"
+	KindGroup              = "policy-group"
+	KindFilter             = "policy-filter"
+	KindCollection         = "policy-collection"
+	KindSeparationOfDuties = "policy-separation-of-duties"
+	KindCommand            = "policy-command"
+)
+
+// Kinds lists every refusal kind, for the contract's tests.
+var Kinds = []string{KindConfiguration, KindTargetKind, KindWideTarget, KindGroup, KindFilter,
+	KindCollection, KindSeparationOfDuties, KindCommand}
+
+// Target kind names of a policy file: the shorthand of DESIGN.md. The Graph
+// type names (groupAssignmentTarget, #microsoft.graph.groupAssignmentTarget)
+// are accepted too.
+var kindNames = map[string]string{
+	"group":         change.TypeGroup,
+	"exclusion":     change.TypeExclusion,
+	"allUsers":      change.TypeAllLicensed,
+	"allDevices":    change.TypeAllDevices,
+	"collection":    change.TypeCMCollection,
+	"scopeTagGroup": change.TypeScopeTagGroup,
+}
+
+// wide are the targets that reach every device or every licensed user of
+// the tenant: refused unless a rule lists them.
+var wide = map[string]bool{change.TypeAllDevices: true, change.TypeAllLicensed: true}
+
+// Chat commands a policy can allow; help is always allowed.
+const (
+	CommandAssign = "assign"
+	CommandShow   = "show"
+)
+
+// Policy is a validated guardrail policy. The zero value is not useful:
+// use Default or Parse.
+type Policy struct {
+	defaults rule
+	senders  map[string]rule
+	// separation of duties: approvedBy must differ from requestedBy.
+	separation       bool
+	requireRequester bool
+	chat             map[string]chatRule
+	origin           string
+}
+
+// rule is one sender's (or the default) allowances; a nil list means any.
+type rule struct {
+	configurations, groups, filters, collections *matcher
+	kinds                                        map[string]bool
+}
+
+type chatRule struct {
+	tenants  []string // empty: any tenant the sender's allow-list accepts
+	commands map[string]*matcher
+}
+
+// matcher matches exact values and prefixes (an entry ending in '*').
+type matcher struct {
+	exact    map[string]bool
+	prefixes []string
+	any      bool
+	fold     bool // compare without regard to case (GUIDs)
+}
+
+func (m *matcher) match(v string) bool {
+	if m == nil || m.any {
+		return true
+	}
+	if m.fold {
+		v = strings.ToLower(v)
+	}
+	if m.exact[v] {
+		return true
+	}
+	for _, p := range m.prefixes {
+		if strings.HasPrefix(v, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Default is the built-in policy used when none is configured: every
+// configuration, group, filter and collection; every target kind except
+// the two wide ones (allDevicesAssignmentTarget,
+// allLicensedUsersAssignmentTarget); separation of duties on (a ticket
+// without requestedBy passes); chat commands as the senders' allow-lists
+// say.
+func Default() *Policy {
+	return &Policy{defaults: rule{kinds: narrowKinds()}, senders: map[string]rule{}, separation: true,
+		chat: map[string]chatRule{}, origin: "built-in"}
+}
+
+func narrowKinds() map[string]bool {
+	k := map[string]bool{}
+	for _, t := range kindNames {
+		if !wide[t] {
+			k[t] = true
+		}
+	}
+	return k
+}
+
+// Origin says where the policy came from ("built-in", or the name given to
+// Parse), for the cold-start log.
+func (p *Policy) Origin() string { return p.origin }
+
+// Error lists every problem of a policy document. Problems name the place
+// in the document by JSON pointer; they quote no value.
+type Error struct {
+	Origin   string
+	Problems []string
+}
+
+func (e *Error) Error() string {
+	return "policy " + e.Origin + ": " + strings.Join(e.Problems, "; ")
+}
+
+// Sender names a policy may configure (the routes of the contract).
+var Senders = []string{"generic", "servicenow", "jira", "slack", "teams"}
+
+// chatSenders are the senders whose deliveries are chat commands.
+var chatSenders = []string{"slack", "teams"}
+
+// file is the document's form.
+type file struct {
+	Version            *int                 `json:"version"`
+	SeparationOfDuties *bool                `json:"separationOfDuties"`
+	RequireRequester   *bool                `json:"requireRequester"`
+	Default            *fileRule            `json:"default"`
+	Senders            map[string]*fileRule `json:"senders"`
+	Chat               map[string]*fileChat `json:"chat"`
+}
+
+type fileRule struct {
+	Configurations *[]string `json:"configurations"`
+	Groups         *[]string `json:"groups"`
+	Filters        *[]string `json:"filters"`
+	Collections    *[]string `json:"collections"`
+	TargetKinds    *[]string `json:"targetKinds"`
+}
+
+type fileChat struct {
+	Tenants  []string            `json:"tenants"`
+	Commands map[string][]string `json:"commands"`
+}
+
+// Parse reads a policy document, JSON, or YAML when yaml is true (see
+// yaml.go), and validates it. origin names it in errors and logs (a path,
+// or the variable that held it). The error is an *Error listing every
+// problem.
+func Parse(data []byte, origin string, yaml bool) (*Policy, error) {
+	if yaml {
+		j, err := yamlToJSON(data)
+		if err != nil {
+			return nil, &Error{Origin: origin, Problems: []string{err.Error()}}
+		}
+		data = j
+	} else if err := noDuplicateKeys(data); err != nil {
+		return nil, &Error{Origin: origin, Problems: []string{err.Error()}}
+	}
+	var f file
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, &Error{Origin: origin, Problems: []string{decodeProblem(err)}}
+	}
+	if dec.More() {
+		return nil, &Error{Origin: origin, Problems: []string{"the document must hold one object"}}
+	}
+	return build(&f, origin)
+}
+
+// decodeProblem describes a decoding error without quoting the document.
+func decodeProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return "/" + strings.ReplaceAll(te.Field, ".", "/") + ": must be " + typeWord(te.Type.String())
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("not valid JSON (at byte %d)", se.Offset)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return "not valid JSON (it ends too early)"
+	}
+	if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
+		return "unknown property " + safeKey(strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)) +
+			"; allowed: version, separationOfDuties, requireRequester, default, senders, chat (and in a rule: configurations, groups, filters, collections, targetKinds; in chat: tenants, commands)"
+	}
+	return "not a policy document"
+}
+
+func typeWord(t string) string {
+	switch {
+	case strings.HasPrefix(t, "[]"):
+		return "a list of strings"
+	case strings.HasPrefix(t, "map"), strings.HasPrefix(t, "policy."), strings.HasPrefix(t, "*policy."):
+		return "an object"
+	case t == "bool", t == "*bool":
+		return "true or false"
+	case t == "int", t == "*int":
+		return "a whole number"
+	}
+	return "a string"
+}
+
+func build(f *file, origin string) (*Policy, error) {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	if f.Version == nil || *f.Version != 1 {
+		bad("/version: must be 1")
+	}
+	p := &Policy{senders: map[string]rule{}, chat: map[string]chatRule{}, separation: true, origin: origin}
+	if f.SeparationOfDuties != nil {
+		p.separation = *f.SeparationOfDuties
+	}
+	if f.RequireRequester != nil {
+		p.requireRequester = *f.RequireRequester
+		if p.requireRequester && !p.separation {
+			bad("/requireRequester: needs separationOfDuties")
+		}
+	}
+	p.defaults = rule{kinds: narrowKinds()}
+	if f.Default != nil {
+		p.defaults = buildRule(f.Default, "/default", rule{kinds: narrowKinds()}, bad)
+	}
+	for _, name := range sortedKeys(f.Senders) {
+		if !contains(Senders, name) {
+			bad("/senders/%s: unknown sender; the senders are %s", safeKey(name), strings.Join(Senders, ", "))
+			continue
+		}
+		if f.Senders[name] == nil {
+			bad("/senders/%s: must be an object", name)
+			continue
+		}
+		p.senders[name] = buildRule(f.Senders[name], "/senders/"+name, p.defaults, bad)
+	}
+	for _, name := range sortedKeys(f.Chat) {
+		if !contains(chatSenders, name) {
+			bad("/chat/%s: not a chat sender; the chat senders are %s", safeKey(name), strings.Join(chatSenders, ", "))
+			continue
+		}
+		c := f.Chat[name]
+		if c == nil {
+			bad("/chat/%s: must be an object", name)
+			continue
+		}
+		p.chat[name] = buildChat(c, "/chat/"+name, name, bad)
+	}
+	if len(problems) > 0 {
+		return nil, &Error{Origin: origin, Problems: problems}
+	}
+	return p, nil
+}
+
+// buildRule reads a rule; a list it omits is inherited from base.
+func buildRule(r *fileRule, at string, base rule, bad func(string, ...any)) rule {
+	out := base
+	if r.Configurations != nil {
+		out.configurations = buildMatcher(*r.Configurations, at+"/configurations", change.ValidKey,
+			"a configuration id (1 to 256 letters, digits, '-' or '_'), optionally ending in '*' for a prefix", false, bad)
+	}
+	if r.Groups != nil {
+		out.groups = buildMatcher(*r.Groups, at+"/groups", isGUID, "an Entra group object id (GUID)", true, bad)
+	}
+	if r.Filters != nil {
+		out.filters = buildMatcher(*r.Filters, at+"/filters", isGUID, "an assignment filter id (GUID)", true, bad)
+	}
+	if r.Collections != nil {
+		out.collections = buildMatcher(*r.Collections, at+"/collections", isCollection,
+			"a Configuration Manager collection id (e.g. SMS00001)", true, bad)
+	}
+	if r.TargetKinds != nil {
+		out.kinds = map[string]bool{}
+		for i, k := range *r.TargetKinds {
+			t, ok := kindOf(k)
+			if !ok {
+				bad("%s/targetKinds/%d: unknown target kind; the kinds are group, exclusion, collection, scopeTagGroup, allDevices, allUsers", at, i)
+				continue
+			}
+			out.kinds[t] = true
+		}
+	}
+	return out
+}
+
+// kindOf maps a kind name of the file (shorthand or Graph type, with or
+// without the namespace) to the Graph type.
+func kindOf(k string) (string, bool) {
+	if t, ok := kindNames[k]; ok {
+		return t, true
+	}
+	t := "#microsoft.graph." + change.ShortType(k)
+	_, ok := change.Subtypes[t]
+	return t, ok
+}
+
+func buildMatcher(list []string, at string, valid func(string) bool, what string, fold bool, bad func(string, ...any)) *matcher {
+	m := &matcher{exact: map[string]bool{}, fold: fold}
+	for i, v := range list {
+		if v == "*" {
+			m.any = true
+			continue
+		}
+		prefix := strings.HasSuffix(v, "*")
+		body := strings.TrimSuffix(v, "*")
+		if fold {
+			body = strings.ToLower(body)
+		}
+		switch {
+		case prefix && body != "" && change.ValidKey(body):
+			m.prefixes = append(m.prefixes, body)
+		case !prefix && valid(v):
+			m.exact[body] = true
+		default:
+			bad("%s/%d: must be %s, or \"*\" for any", at, i, what)
+		}
+	}
+	return m
+}
+
+func buildChat(c *fileChat, at, sender string, bad func(string, ...any)) chatRule {
+	out := chatRule{commands: map[string]*matcher{}}
+	for i, t := range c.Tenants {
+		ok := isGUID(t)
+		if sender == "slack" {
+			ok = isSlackTeam(t)
+		}
+		if !ok {
+			bad("%s/tenants/%d: must be %s", at, i, map[bool]string{true: "a Slack team id (T… or E…)", false: "an Entra tenant id (GUID)"}[sender == "slack"])
+			continue
+		}
+		out.tenants = append(out.tenants, t)
+	}
+	if c.Commands == nil {
+		bad("%s/commands: required: the users who may run assign and show (\"*\" for everyone the sender's allow-list admits)", at)
+	}
+	for _, verb := range sortedKeys(c.Commands) {
+		if verb != CommandAssign && verb != CommandShow {
+			bad("%s/commands/%s: unknown command; the commands are assign and show (help is always allowed)", at, safeKey(verb))
+			continue
+		}
+		validUser := isSlackUser
+		if sender == "teams" {
+			validUser = isTeamsUser
+		}
+		m := &matcher{exact: map[string]bool{}, fold: sender == "teams"}
+		for i, u := range c.Commands[verb] {
+			switch {
+			case u == "*":
+				m.any = true
+			case validUser(u):
+				if m.fold {
+					u = strings.ToLower(u)
+				}
+				m.exact[u] = true
+			default:
+				bad("%s/commands/%s/%d: must be %s, or \"*\"", at, verb, i,
+					map[bool]string{true: "a Slack member id (U… or W…)", false: "an Entra object id (GUID) or a Teams user id (29:…)"}[sender == "slack"])
+			}
+		}
+		out.commands[verb] = m
+	}
+	return out
+}
+
+// Check returns nil when sender may apply req. chat says the change is a
+// chat command; from a chat sender (slack, teams) it is its own approval,
+// so separation of duties does not apply to it (who may run assign is the
+// chat rule's, CheckCommand).
+// Errors are *change.Error with CodeForbidden and a Kind of this package;
+// the message names the value that broke the rule (values that passed
+// validation: ids, never a secret).
+func (p *Policy) Check(sender string, chat bool, req *change.Request) error {
+	if p == nil || req == nil {
+		return nil
+	}
+	// Only a chat sender's command is its own approval: a change that
+	// claims to be one from another sender (a forged queue message) is
+	// held to separation of duties.
+	if p.separation && !(chat && contains(chatSenders, sender)) {
+		by, ap := strings.TrimSpace(req.Ticket.RequestedBy), strings.TrimSpace(req.Ticket.ApprovedBy)
+		switch {
+		case by == "" && p.requireRequester:
+			return refuse(KindSeparationOfDuties, "the ticket names no requester (requestedBy), so separation of duties cannot be checked; nothing was changed")
+		case by != "" && strings.EqualFold(by, ap):
+			return refuse(KindSeparationOfDuties, "the approver "+quote(ap)+" is also the requester; separation of duties needs another approver, nothing was changed")
+		}
+	}
+	r, ok := p.senders[sender]
+	if !ok {
+		r = p.defaults
+	}
+	if !r.configurations.match(req.ConfigurationID) {
+		return refuse(KindConfiguration, "the policy does not allow the "+sender+" sender to change configuration "+quote(req.ConfigurationID))
+	}
+	t := req.Assignment.Target
+	if t == nil {
+		return nil
+	}
+	typ := t.ODataType
+	if !strings.HasPrefix(typ, "#") {
+		typ = "#" + typ
+	}
+	if !r.kinds[typ] {
+		if wide[typ] {
+			return refuse(KindWideTarget, "the policy does not allow the "+sender+" sender the wide target "+change.ShortType(typ)+
+				" (every device or every licensed user); list it in targetKinds to allow it")
+		}
+		return refuse(KindTargetKind, "the policy does not allow the "+sender+" sender the target kind "+change.ShortType(typ))
+	}
+	switch typ {
+	case change.TypeGroup, change.TypeExclusion:
+		if !r.groups.match(t.GroupID) {
+			return refuse(KindGroup, "the policy does not allow the "+sender+" sender to target group "+quote(t.GroupID))
+		}
+	case change.TypeScopeTagGroup:
+		if !r.groups.match(t.EntraObjectID) {
+			return refuse(KindGroup, "the policy does not allow the "+sender+" sender to target group "+quote(t.EntraObjectID))
+		}
+	case change.TypeCMCollection:
+		if !r.collections.match(t.CollectionID) {
+			return refuse(KindCollection, "the policy does not allow the "+sender+" sender to target collection "+quote(t.CollectionID))
+		}
+	}
+	if t.FilterID != "" && !r.filters.match(t.FilterID) {
+		return refuse(KindFilter, "the policy does not allow the "+sender+" sender to use assignment filter "+quote(t.FilterID))
+	}
+	return nil
+}
+
+// CheckCommand returns nil when the chat user may run the command verb
+// ("assign", "show"; "help" is always allowed). The sender's own allow-list
+// (ENROLLHOOK_SLACK_ALLOWED_USERS, ...) has admitted the user already: a
+// policy only narrows it. A sender without a chat section is not narrowed.
+// Errors are *change.Error with CodeForbidden and Kind policy-command.
+func (p *Policy) CheckCommand(sender, tenant, user, verb string) error {
+	if p == nil || verb == "help" {
+		return nil
+	}
+	c, ok := p.chat[sender]
+	if !ok {
+		return nil
+	}
+	if len(c.tenants) > 0 {
+		found := false
+		for _, t := range c.tenants {
+			if strings.EqualFold(t, strings.TrimSpace(tenant)) {
+				found = true
+			}
+		}
+		if !found {
+			return refuse(KindCommand, "the policy does not allow commands from workspace or tenant "+quote(tenant))
+		}
+	}
+	m := c.commands[verb]
+	if m == nil || !m.match(user) {
+		return refuse(KindCommand, "the policy does not allow user "+quote(user)+" to run "+verb)
+	}
+	return nil
+}
+
+func refuse(kind, msg string) error {
+	return &change.Error{Code: change.CodeForbidden, Kind: kind, Message: msg}
+}
+
+// quote puts an id in backquotes when it is safe to show (it passed
+// validation, so it always is for change ids); anything else is not
+// echoed.
+func quote(s string) string {
+	if s == "" || len(s) > 256 {
+		return "(not shown)"
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == '`' {
+			return "(not shown)"
+		}
+	}
+	return s
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func contains(list []string, v string) bool {
+	for _, s := range list {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// safeKey shows a document key in a problem only when it is a short word.
+func safeKey(k string) string {
+	if len(k) > 0 && len(k) <= 32 {
+		ok := true
+		for _, r := range k {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+				ok = false
+			}
+		}
+		if ok {
+			return k
+		}
+	}
+	return "(key)"
+}
+
+// Load returns the policy of a document, or Default when data is nil (no
+// policy configured). The error is an *Error listing every problem.
+func Load(data []byte, origin string, yaml bool) (*Policy, error) {
+	if data == nil {
+		return Default(), nil
+	}
+	return Parse(data, origin, yaml)
+}

@@ -1,0 +1,264 @@
+package webhook
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/enrollhook/enrollhook/pkg/idempotency"
+	"github.com/enrollhook/enrollhook/pkg/policy"
+	"github.com/enrollhook/enrollhook/pkg/queue"
+)
+
+// testPolicy allows validBody's configuration, group and filter to every
+// sender, collection SMS00001, and group, exclusion and collection
+// targets; slack: only U0456EFGH may assign, anyone allowed may show.
+const testPolicy = `{
+  "version": 1,
+  "default": {
+    "configurations": ["2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_*"],
+    "groups": ["5e6f0000-0000-0000-0000-000000000001"],
+    "filters": ["a1b2c3d4-0000-0000-0000-00000000f117"],
+    "collections": ["SMS00001"],
+    "targetKinds": ["group", "exclusion", "collection"]
+  },
+  "chat": {"slack": {"tenants": ["T0001"], "commands": {"assign": ["U0456EFGH"], "show": ["*"]}}}
+}`
+
+func mustPolicy(t *testing.T, doc string) *policy.Policy {
+	t.Helper()
+	p, err := policy.Parse([]byte(doc), "test", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestPolicyRulesThroughTheHandler: each rule refuses with 403, its own
+// problem type and the value in the detail, before the delivery is taken
+// and without a Graph call; the same request within the rules is applied.
+func TestPolicyRulesThroughTheHandler(t *testing.T) {
+	const (
+		grp    = `"@odata.type":"microsoft.graph.groupAssignmentTarget","groupId":"5e6f0000-0000-0000-0000-000000000001"`
+		filter = `,"deviceAndAppManagementAssignmentFilterId":"a1b2c3d4-0000-0000-0000-00000000f117","deviceAndAppManagementAssignmentFilterType":"include"`
+	)
+	target := func(t string) func(string) string {
+		return func(b string) string { return strings.Replace(b, grp+filter, t, 1) }
+	}
+	tests := []struct {
+		name   string
+		edit   func(string) string
+		status int
+		kind   string
+		value  string
+	}{
+		{"allowed", func(b string) string { return b }, 200, "", ""},
+		{"configuration", func(b string) string {
+			return strings.Replace(b, `"2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_Windows10EnrollmentCompletionPageConfiguration"`, `"4d7d8b60-3333-4e80-9c5d-3b4f5e6d7c8b_PlatformRestrictions"`, 1)
+		}, 403, policy.KindConfiguration, "4d7d8b60-3333-4e80-9c5d-3b4f5e6d7c8b_PlatformRestrictions"},
+		{"group", func(b string) string {
+			return strings.Replace(b, `"groupId":"5e6f0000-0000-0000-0000-000000000001"`, `"groupId":"0bad0000-0000-0000-0000-00000000000b"`, 1)
+		}, 403, policy.KindGroup, "0bad0000-0000-0000-0000-00000000000b"},
+		{"filter", func(b string) string {
+			return strings.Replace(b, `a1b2c3d4-0000-0000-0000-00000000f117`, `a1b2c3d4-0000-0000-0000-00000000bad0`, 1)
+		}, 403, policy.KindFilter, "a1b2c3d4-0000-0000-0000-00000000bad0"},
+		{"collection allowed", target(`"@odata.type":"#microsoft.graph.configurationManagerCollectionAssignmentTarget","collectionId":"SMS00001"`), 200, "", ""},
+		{"collection", target(`"@odata.type":"#microsoft.graph.configurationManagerCollectionAssignmentTarget","collectionId":"SMS00004"`), 403, policy.KindCollection, "SMS00004"},
+		{"target kind", target(`"@odata.type":"#microsoft.graph.scopeTagGroupAssignmentTarget","targetType":"user","entraObjectId":"5e6f0000-0000-0000-0000-000000000001"`), 403, policy.KindTargetKind, "scopeTagGroupAssignmentTarget"},
+		{"wide target", target(`"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"`), 403, policy.KindWideTarget, "allDevicesAssignmentTarget"},
+		{"separation of duties", func(b string) string {
+			return strings.Replace(b, `"approvedBy":"bob@contoso.com"`, `"approvedBy":"Alice@Contoso.com"`, 1)
+		}, 403, policy.KindSeparationOfDuties, "Alice@Contoso.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := idempotency.NewMemory(nil, 0)
+			hs := newHarness(t, &Options{Store: store})
+			hs.h.opts.Policy = mustPolicy(t, testPolicy)
+			body := tt.edit(validBody)
+			w := hs.do(t, signed(t, body, testNow))
+			if w.Code != tt.status {
+				t.Fatalf("status = %d %s, want %d", w.Code, w.Body, tt.status)
+			}
+			if tt.kind == "" {
+				if hs.g.count() != 1 {
+					t.Errorf("Graph calls = %d, want 1", hs.g.count())
+				}
+				return
+			}
+			p := decodeProblem(t, w)
+			if p.Type != ProblemTypePrefix+tt.kind || !strings.Contains(p.Detail, tt.value) || p.Title == "Forbidden" {
+				t.Errorf("problem = %+v, want %s naming %s with its own title", p, tt.kind, tt.value)
+			}
+			if hs.g.count() != 0 {
+				t.Errorf("Graph calls = %d, want 0", hs.g.count())
+			}
+			if !strings.Contains(hs.logs.String(), `"problem":"`+tt.kind+`"`) {
+				t.Errorf("log lacks the problem:\n%s", hs.logs)
+			}
+			// Refused before de-duplication: a retry under a policy that
+			// allows it is applied, not answered from the store.
+			hs.h.opts.Policy = mustPolicy(t, `{"version": 1, "separationOfDuties": false, "default": {"targetKinds": ["group", "exclusion", "collection", "scopeTagGroup", "allDevices"]}}`)
+			if w := hs.do(t, signed(t, body, testNow)); w.Code != http.StatusOK || w.Header().Get(HeaderReplay) != "" {
+				t.Errorf("retry under a wider policy: %d replay %q %s, want a fresh 200", w.Code, w.Header().Get(HeaderReplay), w.Body)
+			}
+		})
+	}
+}
+
+// TestPolicyBeforeTheQueue: an async sender's refused change is answered
+// 403 and never queued.
+func TestPolicyBeforeTheQueue(t *testing.T) {
+	q := &captureQueue{}
+	hs := newAsyncHarness(t, q)
+	hs.h.opts.Policy = policy.Default()
+	body := strings.Replace(validBody, `"approvedBy":"bob@contoso.com"`, `"approvedBy":"alice@contoso.com"`, 1)
+	w := hs.do(t, signed(t, body, testNow))
+	if p := decodeProblem(t, w); w.Code != http.StatusForbidden || p.Type != ProblemTypePrefix+policy.KindSeparationOfDuties {
+		t.Fatalf("answer %d %s, want 403 policy-separation-of-duties", w.Code, w.Body)
+	}
+	if n := len(q.messages()); n != 0 {
+		t.Errorf("%d messages queued, want 0", n)
+	}
+}
+
+// TestWorkerChecksThePolicyInForce: a change queued while the policy
+// allowed it is refused by the worker once the policy no longer does
+// (permanent: not retried, dead-lettered with the rule as its reason), and
+// applied by a worker whose policy allows it.
+func TestWorkerChecksThePolicyInForce(t *testing.T) {
+	body := queuedMessage(t) // queued without a policy
+	dlq := &fakeDeadLetters{}
+	hs := newWorkerHarness(t, dlq)
+	hs.h.opts.Policy = mustPolicy(t, `{"version": 1, "default": {"groups": ["7a8b0000-0000-0000-0000-000000000002"]}}`)
+	if err := hs.h.Process(context.Background(), queue.Delivery{ID: "m1", Body: body, ReceiveCount: 1}); err != nil {
+		t.Fatalf("Process = %v, want nil (a permanent failure)", err)
+	}
+	if hs.g.count() != 0 {
+		t.Fatalf("Graph calls = %d, want 0", hs.g.count())
+	}
+	_, reasons := dlq.sent()
+	if len(reasons) != 1 || reasons[0].Problem != policy.KindGroup || !strings.Contains(reasons[0].Detail, "5e6f0000-0000-0000-0000-000000000001") {
+		t.Fatalf("dead letters = %+v, want one with reason %s naming the group", reasons, policy.KindGroup)
+	}
+	if logs := hs.logs.String(); !strings.Contains(logs, `"problem":"policy-group"`) || !strings.Contains(logs, `"outcome":"failed"`) {
+		t.Errorf("log:\n%s", logs)
+	}
+	// Moved back once the policy allows it, the change is applied.
+	hs.h.opts.Policy = mustPolicy(t, testPolicy)
+	if err := hs.h.Process(context.Background(), queue.Delivery{ID: "m1", Body: body, ReceiveCount: 1}); err != nil || hs.g.count() != 1 {
+		t.Fatalf("Process = %v, Graph calls %d; want applied", err, hs.g.count())
+	}
+}
+
+// TestPolicyCommandsInChat: the policy narrows the Slack allow-list per
+// command; its refusals, and a change it refuses, are chat replies that
+// name the rule's value; nothing reaches Graph.
+func TestPolicyCommandsInChat(t *testing.T) {
+	const (
+		cfg = "2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_Windows10EnrollmentCompletionPageConfiguration"
+		asg = "2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_5e6f0000-0000-0000-0000-000000000001"
+	)
+	tests := []struct {
+		name, policy, text string
+		want               string
+		graph              int
+		problem            string
+	}{
+		{"assign allowed", testPolicy, "assign " + cfg + " " + asg + " group 5e6f0000-0000-0000-0000-000000000001", "Done", 1, ""},
+		{"assign by a user the policy does not list", strings.Replace(testPolicy, `"assign": ["U0456EFGH"]`, `"assign": ["U0999ZZZZ"]`, 1),
+			"assign " + cfg + " " + asg + " group 5e6f0000-0000-0000-0000-000000000001", "not allow user U0456EFGH to run assign", 0, policy.KindCommand},
+		{"show allowed to everyone", strings.Replace(testPolicy, `"assign": ["U0456EFGH"]`, `"assign": ["U0999ZZZZ"]`, 1),
+			"show " + cfg + " " + asg, "targets", 1, ""},
+		{"show not listed", strings.Replace(testPolicy, `"show": ["*"]`, `"show": ["U0999ZZZZ"]`, 1),
+			"show " + cfg + " " + asg, "not allow user U0456EFGH to run show", 0, policy.KindCommand},
+		{"workspace not listed", strings.Replace(testPolicy, `"tenants": ["T0001"]`, `"tenants": ["T0002"]`, 1),
+			"show " + cfg + " " + asg, "workspace or tenant T0001", 0, policy.KindCommand},
+		{"wide target in chat", testPolicy, "assign " + cfg + " " + asg + " alldevices", "allDevicesAssignmentTarget", 0, policy.KindWideTarget},
+		{"group in chat", testPolicy, "assign " + cfg + " " + asg + " group 0bad0000-0000-0000-0000-00000000000b", "0bad0000-0000-0000-0000-00000000000b", 0, policy.KindGroup},
+		{"help always allowed", strings.Replace(testPolicy, `"show": ["*"]`, `"show": []`, 1), "help", "Usage", 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newChatHarness(t, &fakeGraph{}, 5*time.Second)
+			c.h.opts.Policy = mustPolicy(t, tt.policy)
+			m := decodeSlack(t, c.do(t, slackRequest(t, slackForm(tt.text), testNow)))
+			if !strings.Contains(m.Text, tt.want) {
+				t.Errorf("reply %q, want it to contain %q", m.Text, tt.want)
+			}
+			if n := c.g.count(); n != 0 && tt.graph == 0 {
+				t.Errorf("Graph PATCH calls = %d, want 0", n)
+			}
+			if tt.problem != "" {
+				if !strings.Contains(m.Text, "Refused, nothing was changed") {
+					t.Errorf("reply %q, want a refusal", m.Text)
+				}
+				if logs := c.logs.String(); !strings.Contains(logs, `"problem":"`+tt.problem+`"`) || !strings.Contains(logs, `"outcome":"refused"`) {
+					t.Errorf("log lacks problem %s, outcome refused:\n%s", tt.problem, logs)
+				}
+			}
+		})
+	}
+}
+
+// TestWorkerChecksChatCommandsAgain: a Slack command queued while its user
+// could assign is refused by the worker once the policy no longer lets
+// that user assign; separation of duties does not apply to it (the command
+// is its own approval).
+func TestWorkerChecksChatCommandsAgain(t *testing.T) {
+	m, err := queue.Decode(queuedMessage(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Source = "slack"
+	m.Chat = &queue.Chat{Tenant: "T0001", User: "U0456EFGH"}
+	m.Request.Ticket.RequestedBy, m.Request.Ticket.ApprovedBy = "slack:T0001/U0456EFGH", "slack:T0001/U0456EFGH"
+	body, err := m.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := newWorkerHarness(t, nil)
+	hs.h.opts.Policy = mustPolicy(t, strings.Replace(testPolicy, `"assign": ["U0456EFGH"]`, `"assign": ["U0999ZZZZ"]`, 1))
+	if err := hs.h.Process(context.Background(), queue.Delivery{ID: "m1", Body: body, ReceiveCount: 1}); err != nil || hs.g.count() != 0 {
+		t.Fatalf("Process = %v, Graph calls %d; want a permanent refusal and no call", err, hs.g.count())
+	}
+	if logs := hs.logs.String(); !strings.Contains(logs, `"problem":"policy-command"`) {
+		t.Errorf("log lacks policy-command:\n%s", logs)
+	}
+	hs = newWorkerHarness(t, nil)
+	hs.h.opts.Policy = mustPolicy(t, testPolicy)
+	if err := hs.h.Process(context.Background(), queue.Delivery{ID: "m2", Body: body, ReceiveCount: 1}); err != nil || hs.g.count() != 1 {
+		t.Fatalf("Process = %v, Graph calls %d; want applied", err, hs.g.count())
+	}
+}
+
+// TestPolicyKindsInTheContract: every refusal kind of pkg/policy is a
+// problem type of openapi.yaml and of the README's table, with a title of
+// its own.
+func TestPolicyKindsInTheContract(t *testing.T) {
+	doc := oapiLoad(t)
+	var types []string
+	for _, v := range doc.Components.Schemas["ProblemType"].Value.Enum {
+		s, _ := v.(string)
+		types = append(types, s)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range policy.Kinds {
+		if !slices.Contains(types, ProblemTypePrefix+kind) {
+			t.Errorf("%s is missing from openapi.yaml's ProblemType", kind)
+		}
+		if kindTitles[kind] == "" {
+			t.Errorf("%s has no title", kind)
+		}
+		if !strings.Contains(string(readme), "`"+kind+"`") {
+			t.Errorf("%s is missing from the README", kind)
+		}
+	}
+}
