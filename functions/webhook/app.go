@@ -151,6 +151,8 @@ func build(getenv func(string) string, log *slog.Logger, onLambda bool) (http.Ha
 		DeadlineMargin: cfg.DeadlineMargin,
 		// The item PATCH, the assign action, or the first then the other.
 		UpdateStrategy: cfg.UpdateStrategy,
+		// The outcome to the ServiceNow record or Jira issue, if configured.
+		WriteBack: writeBackOf(cfg),
 	})
 	if startQueue != nil {
 		startQueue(h)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"os"
 	"testing"
@@ -86,7 +85,7 @@ func TestBuildWarnsWhenNobodyMayRunChatCommands(t *testing.T) {
 		"IDENTITY_HEADER":          "h",
 	}
 	var logs bytes.Buffer
-	_, _, err := build(func(k string) string { return env[k] }, slog.New(slog.NewJSONHandler(&logs, nil)), false)
+	_, _, err := build(func(k string) string { return env[k] }, testLogger(&logs), false)
 	if err != nil {
 		t.Fatalf("build = %v", err)
 	}
@@ -101,7 +100,7 @@ func TestBuildWarnsWhenNobodyMayRunChatCommands(t *testing.T) {
 	// The published development secrets are refused outside the loopback
 	// emulator.
 	env["ENROLLHOOK_SECRET_SLACK"], env["ENROLLHOOK_SECRET_TEAMS"] = slack.DevelopmentSecret, teams.DevelopmentSecret
-	_, _, err = build(func(k string) string { return env[k] }, slog.New(slog.NewJSONHandler(&logs, nil)), true)
+	_, _, err = build(func(k string) string { return env[k] }, testLogger(&logs), true)
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("ENROLLHOOK_SECRET_SLACK is the published development secret")) ||
 		!bytes.Contains([]byte(err.Error()), []byte("ENROLLHOOK_SECRET_TEAMS is the published development secret")) {
 		t.Errorf("build(development secrets on Lambda) = %v", err)

@@ -82,7 +82,7 @@ func TestCheckAgainstTheEmulator(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			emu := graphemu.New(tt.emuOpts)
+			emu := newEmulator(tt.emuOpts)
 			srv := httptest.NewServer(emu)
 			defer srv.Close()
 			env := map[string]string{
@@ -288,7 +288,7 @@ func TestTokenRoles(t *testing.T) {
 // enrollhookCheck invoke with the preflight, run with its own environment,
 // and API Gateway events still reach the handler.
 func TestPreflightEventUnderRuntimeEmulator(t *testing.T) {
-	emuState := graphemu.New(nil)
+	emuState := newEmulator(nil)
 	emu := httptest.NewServer(emuState)
 	defer emu.Close()
 	fn := startRIE(t, append(emulatorEnv(emu), "ENROLLHOOK_SECRET_GENERIC="+rieSecret)...)

@@ -50,7 +50,7 @@ type fedRig struct {
 func newFedRig(t *testing.T, fics func(sts *identitytest.STS) []identitytest.FederatedCredential, emuOpts *graphemu.Options,
 	entra ...func(*identitytest.EntraOptions)) *fedRig {
 	t.Helper()
-	r := &fedRig{emu: graphemu.New(emuOpts), sts: identitytest.NewSTS(nil), logs: &bytes.Buffer{}}
+	r := &fedRig{emu: newEmulator(emuOpts), sts: identitytest.NewSTS(nil), logs: &bytes.Buffer{}}
 	r.graph = httptest.NewServer(identitytest.UnwrapBearer(r.emu))
 	t.Cleanup(r.graph.Close)
 	t.Cleanup(r.sts.Close)
@@ -108,7 +108,7 @@ func (r *fedRig) deliver(t *testing.T, h http.Handler) *httptest.ResponseRecorde
 
 func (r *fedRig) build(t *testing.T) http.Handler {
 	t.Helper()
-	h, _, err := build(r.getenv, slog.New(slog.NewJSONHandler(r.logs, nil)), false)
+	h, _, err := build(r.getenv, testLogger(r.logs), false)
 	if err != nil {
 		t.Fatalf("build = %v", err)
 	}
@@ -335,7 +335,7 @@ func TestBuildRunsEveryMode(t *testing.T) {
 			env[k] = v
 		}
 		logs := &bytes.Buffer{}
-		if _, _, err := build(func(k string) string { return env[k] }, slog.New(slog.NewJSONHandler(logs, nil)), false); err != nil {
+		if _, _, err := build(func(k string) string { return env[k] }, testLogger(logs), false); err != nil {
 			t.Errorf("build(%s) = %v", mode, err)
 		}
 		lab := strings.Contains(logs.String(), "for labs only")

@@ -164,8 +164,9 @@ func startRIE(t testing.TB, env ...string) *rieFunc {
 	cmd.Env = append(os.Environ(), "AWS_LAMBDA_FUNCTION_TIMEOUT=10", "AWS_LAMBDA_FUNCTION_NAME=enrollhook-webhook", "AWS_REGION=eu-west-1",
 		"AWS_LAMBDA_LOG_FORMAT=JSON") // what template.yaml's LoggingConfig sets
 	cmd.Env = append(cmd.Env, env...)
+	registerEnvSecrets(env) // logsink_test.go
 	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(logs, sink), io.MultiWriter(logs, sink)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +251,7 @@ func emulatorEnv(emu *httptest.Server) []string {
 // the managed-identity token was fetched once for all invokes, and that no
 // secret or token reached the logs.
 func TestBootstrapUnderRuntimeEmulator(t *testing.T) {
-	emuState := graphemu.New(nil)
+	emuState := newEmulator(nil)
 	emu := httptest.NewServer(emuState)
 	defer emu.Close()
 	fn := startRIE(t, append(append(append(emulatorEnv(emu), "ENROLLHOOK_SECRET_GENERIC="+rieSecret), rieITSMEnv...), rieChatEnv...)...)
@@ -380,7 +381,7 @@ func sameTarget(t testing.TB, want, got []byte) bool {
 // delivery, and the cold-start log says why; with the published development
 // secret the cold start fails.
 func TestBootstrapFailsClosed(t *testing.T) {
-	emu := httptest.NewServer(graphemu.New(nil))
+	emu := httptest.NewServer(newEmulator(nil))
 	defer emu.Close()
 	raw, err := os.ReadFile("../../events/generic-approved.json")
 	if err != nil {
@@ -423,7 +424,7 @@ func TestBootstrapFailsClosed(t *testing.T) {
 // credential, Graph client) and one delivery through Graph. Reported as
 // ms/cold-start; `make bench` runs it.
 func BenchmarkColdStart(b *testing.B) {
-	emuState := graphemu.New(nil)
+	emuState := newEmulator(nil)
 	emu := httptest.NewServer(emuState)
 	defer emu.Close()
 	raw, err := os.ReadFile("../../events/generic-approved.json")

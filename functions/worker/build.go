@@ -107,6 +107,8 @@ func build(ctx context.Context, getenv func(string) string, log *slog.Logger) (*
 		},
 		DeadLetters: deadLetters,
 		Policy:      pol,
+		// The outcome to the ServiceNow record or Jira issue, if configured.
+		WriteBack: writeBackOf(cfg),
 	})
 	log.Info("worker ready", slog.Any("config", cfg))
 	return h, nil

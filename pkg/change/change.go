@@ -48,6 +48,11 @@ type Ticket struct {
 	// an approval without an approver cannot be audited.
 	ApprovedBy string `json:"approvedBy,omitempty" validate:"max=256,safetext"`
 	URL        string `json:"url,omitempty" validate:"omitempty,max=2048,http_url"`
+	// Record is the ServiceNow record the ticket is, as "table/sys_id", for
+	// the optional write-back of the outcome (pkg/writeback); set by the
+	// ServiceNow sender only, never read from an envelope (queue.Message
+	// carries it to the worker).
+	Record string `json:"-"`
 }
 
 // Assignment is the Graph enrollmentConfigurationAssignment as sent in a

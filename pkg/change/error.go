@@ -14,7 +14,6 @@ type Code string
 // Error codes. The comment names the HTTP status the webhook answers with.
 const (
 	CodeMalformed        Code = "malformed-json"          // 400
-	CodeDryRun           Code = "dry-run-unavailable"     // 400
 	CodeUnauthenticated  Code = "unauthenticated"         // 401 (refined by Reason)
 	CodeNotApproved      Code = "not-approved"            // 403
 	CodeForbidden        Code = "forbidden"               // 403

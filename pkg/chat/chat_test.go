@@ -36,6 +36,8 @@ func TestParse(t *testing.T) {
 			Target: &change.Target{ODataType: change.TypeAllDevices, FilterID: fltID, FilterType: "exclude"}}},
 		{"assign " + ids + " allusers filter none", Command{Verb: VerbAssign, ConfigurationID: cfgID, AssignmentID: asgID,
 			Target: &change.Target{ODataType: change.TypeAllLicensed, FilterType: "none"}}},
+		{"Plan " + ids + " group " + groupID + " filter none", Command{Verb: VerbPlan, ConfigurationID: cfgID, AssignmentID: asgID,
+			Target: &change.Target{ODataType: change.TypeGroup, GroupID: groupID, FilterType: "none"}}},
 		{"assign\u00a0" + ids + "\ncollection SMS00001", Command{Verb: VerbAssign, ConfigurationID: cfgID, AssignmentID: asgID,
 			Target: &change.Target{ODataType: change.TypeCMCollection, CollectionID: "SMS00001"}}},
 	}

@@ -15,6 +15,8 @@ const (
 	VerbHelp   Verb = "help"
 	VerbShow   Verb = "show"
 	VerbAssign Verb = "assign"
+	// VerbPlan is a dry run of assign: everything but the write.
+	VerbPlan Verb = "plan"
 )
 
 // Command is one parsed chat command.
@@ -22,7 +24,8 @@ type Command struct {
 	Verb            Verb
 	ConfigurationID string
 	AssignmentID    string
-	// Target is set for VerbAssign: the Graph target as the PATCH sends it.
+	// Target is set for VerbAssign and VerbPlan: the Graph target as the
+	// PATCH sends it.
 	Target *change.Target
 }
 
@@ -46,6 +49,7 @@ const maxWords = 16
 //	help
 //	show <configurationId> <assignmentId>
 //	assign <configurationId> <assignmentId> <target> [filter <filterId> include|exclude | filter none]
+//	plan <configurationId> <assignmentId> <target> [filter ...]   (a dry run of assign)
 //	target: group <groupId> | exclude <groupId> | alldevices | allusers | collection <collectionId>
 func Parse(text string) (*Command, error) {
 	words := strings.Fields(text)
@@ -67,8 +71,12 @@ func Parse(text string) (*Command, error) {
 			return nil, &ParseError{Reason: "show takes only a configuration id and an assignment id"}
 		}
 		return c, nil
-	case VerbAssign, "set":
-		c, rest, err := keys(VerbAssign, words[1:])
+	case VerbAssign, "set", VerbPlan:
+		v := VerbAssign
+		if Verb(strings.ToLower(words[0])) == VerbPlan {
+			v = VerbPlan
+		}
+		c, rest, err := keys(v, words[1:])
 		if err != nil {
 			return nil, err
 		}
@@ -80,7 +88,7 @@ func Parse(text string) (*Command, error) {
 		}
 		return c, nil
 	default:
-		return nil, &ParseError{Reason: "unknown command; the commands are assign, show and help"}
+		return nil, &ParseError{Reason: "unknown command; the commands are assign, plan, show and help"}
 	}
 }
 

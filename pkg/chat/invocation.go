@@ -47,12 +47,12 @@ func (inv *Invocation) Actor() string {
 	return inv.Sender + ":" + inv.Tenant + "/" + inv.User
 }
 
-// Request turns an assign command into a validated change. The chat
+// Request turns an assign (or plan) command into a validated change. The chat
 // command is its own approval: the allowed user who sent it is both the
 // requester and the approver, and the delivery id is the ticket id.
 // Errors are *change.Error with CodeInvalid.
 func (inv *Invocation) Request(opts *change.Options) (*change.Request, error) {
-	if inv.Command == nil || inv.Command.Verb != VerbAssign || inv.Command.Target == nil {
+	if inv.Command == nil || inv.Command.Verb != VerbAssign && inv.Command.Verb != VerbPlan || inv.Command.Target == nil {
 		return nil, &change.Error{Code: change.CodeInvalid, Message: "the request has invalid fields",
 			Fields: []change.FieldError{{Field: "/text", Reason: "is not an assign command"}}}
 	}

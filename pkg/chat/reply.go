@@ -23,6 +23,7 @@ const (
 	StatusFailed  Status = "failed"  // Graph refused or failed
 	StatusPending Status = "pending" // still working after the sender's deadline
 	StatusQueued  Status = "queued"  // accepted and queued for the worker
+	StatusPlanned Status = "planned" // a dry run: what assign would do
 )
 
 // Reply is what the chat user sees, before a sender renders it in its own
@@ -48,6 +49,7 @@ func usageLines(prefix string) []string {
 		"Usage:",
 		"`" + prefix + " assign <configurationId> <assignmentId> <target> [filter <filterId> include|exclude]`",
 		"Targets: `group <groupId>`, `exclude <groupId>`, `alldevices`, `allusers` or `collection <collectionId>`; `filter none` removes a filter.",
+		"`" + prefix + " plan ...` takes the same words as assign and shows what it would change, without changing it.",
 		"`" + prefix + " show <configurationId> <assignmentId>`",
 		"`" + prefix + " help`",
 	}
@@ -136,6 +138,27 @@ func Shown(cmd *Command, body json.RawMessage) *Reply {
 	return &Reply{Status: StatusShown, Lines: []string{"Assignment `" + cmd.AssignmentID + "` of configuration `" + cmd.ConfigurationID + "` targets " + describe(body, nil) + "."}}
 }
 
+// Planned answers plan, a dry run of assign: before is the assignment as
+// Graph holds it, after what the change would make of it, changed the JSON
+// pointers of the values that would change. Nothing was changed.
+func Planned(inv *Invocation, req *change.Request, before, after json.RawMessage, changed []string) *Reply {
+	lines := []string{"Dry run, nothing was changed: assignment `" + req.AssignmentID + "` of configuration `" + req.ConfigurationID +
+		"` targets " + describe(before, nil) + "."}
+	if len(changed) == 0 {
+		lines = append(lines, "The change would change nothing.")
+	} else {
+		ps := make([]string, 0, len(changed))
+		for _, p := range changed {
+			if safePointer(p) {
+				ps = append(ps, "`"+p+"`")
+			}
+		}
+		lines = append(lines, "The change would make it target "+describe(after, req.Assignment.Target)+" (changes: "+strings.Join(ps, ", ")+").")
+	}
+	lines = append(lines, "Approved by "+actor(inv)+" with this command, and allowed by the policy; `assign` with the same words applies it.")
+	return &Reply{Status: StatusPlanned, Lines: lines}
+}
+
 // Failed reports a Graph call that did not succeed. err is the *change.Error
 // of the Graph client; its message is caller-safe by contract. requestID is
 // ours, for the operator's log.
@@ -143,6 +166,9 @@ func Failed(cmd *Command, err error, requestID string) *Reply {
 	what := "The change was not applied"
 	if cmd != nil && cmd.Verb == VerbShow {
 		what = "The assignment could not be read"
+	}
+	if cmd != nil && cmd.Verb == VerbPlan {
+		what = "The dry run failed, nothing was changed"
 	}
 	var ce *change.Error
 	if !errors.As(err, &ce) || ce.Code == change.CodeInternal {
@@ -173,7 +199,7 @@ func Failed(cmd *Command, err error, requestID string) *Reply {
 // deadline. followUp says whether the outcome will be posted later.
 func Pending(cmd *Command, followUp bool) *Reply {
 	what := "Still working on the change"
-	if cmd != nil && cmd.Verb == VerbShow {
+	if cmd != nil && (cmd.Verb == VerbShow || cmd.Verb == VerbPlan) {
 		what = "Still reading the assignment"
 	}
 	line := what + "; Graph is slow to answer."
@@ -214,6 +240,20 @@ func safeID(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == ':' || c == '.' || c == '@') {
+			return false
+		}
+	}
+	return true
+}
+
+// safePointer reports whether a JSON pointer of a plan may be shown: the
+// member names of an assignment, nothing else.
+func safePointer(p string) bool {
+	if p == "" || len(p) > 128 {
+		return false
+	}
+	for _, seg := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
+		if !safeID(seg) {
 			return false
 		}
 	}

@@ -45,6 +45,7 @@ func Keys() []string {
 	k = append(k, strategyKeys...)
 	k = append(k, identityKeys...)
 	k = append(k, senderKeys...)
+	k = append(k, writeBackKeys...)
 	sort.Strings(k)
 	return k
 }
@@ -110,6 +111,9 @@ type Config struct {
 	UpdateStrategy string
 	// Policy is the guardrail policy document, if any (policy.go).
 	Policy Policy
+	// WriteBack says where outcomes are posted back to tickets
+	// (writeback.go).
+	WriteBack WriteBack
 }
 
 // Disabled lists the sources without a secret, sorted.
@@ -150,6 +154,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("deadLetterQueue", c.Queue.DeadLetterURL != "" || c.Queue.DeadLetterLocal),
 		slog.String("updateStrategy", c.UpdateStrategy),
 		slog.String("policy", orDefault(c.Policy.Origin, "built-in")),
+		slog.Any("writeBack", c.WriteBack.LogValue()),
 	)
 }
 
@@ -220,6 +225,7 @@ func Load(getenv func(string) string) (Config, error) {
 	loadStrategy(get, &c, bad)
 	loadIdentity(get, &c, bad)
 	loadSenders(get, &c, bad)
+	loadWriteBack(get, &c, bad)
 	if len(problems) > 0 {
 		return c, &Error{Problems: problems}
 	}

@@ -421,6 +421,7 @@ func TestTemplateEnvironment(t *testing.T) {
 	// literal; and a NoEcho parameter feeds nothing but a secret.
 	secretKeys := map[string]bool{}
 	keysOfSecrets := []string{config.EnvClientSecret} // the lab credential
+	keysOfSecrets = append(keysOfSecrets, config.WriteBackSecretKeys...)
 	for _, s := range config.Sources {
 		keysOfSecrets = append(keysOfSecrets, config.SecretKey(s))
 	}

@@ -33,6 +33,10 @@ type Message struct {
 	// Request is the validated, approved change; its Ticket names the
 	// ticket, requester and approver for the audit trail.
 	Request *change.Request `json:"request"`
+	// Record is the ServiceNow record of the ticket, "table/sys_id"
+	// (change.Ticket.Record, which the Request's JSON does not carry), for
+	// the write-back of the outcome; empty for other senders.
+	Record string `json:"record,omitempty"`
 	// Chat is set for chat commands (Slack, Teams).
 	Chat *Chat `json:"chat,omitempty"`
 	// Received is when the webhook received the delivery.

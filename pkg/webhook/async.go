@@ -78,7 +78,7 @@ func (h *Handler) enqueue(ctx context.Context, w http.ResponseWriter, r *http.Re
 	reqID := w.Header().Get(HeaderRequestID)
 	key, fp := dedupeKey(rec.source, rec.deliveryID, rec.req)
 	m := &queue.Message{Source: rec.source, DeliveryID: rec.deliveryID, Key: key, Fingerprint: fp,
-		RequestID: reqID, Request: rec.req, Received: start}
+		RequestID: reqID, Request: rec.req, Received: start, Record: rec.req.Ticket.Record}
 	if err := h.send(ctx, m); err != nil {
 		h.dedupeEnd(ctx, lease, true, 0, nil, nil)
 		h.finish(w, r, rec, start, err)
@@ -177,6 +177,7 @@ type workRecord struct {
 	followUp   string
 	deadLetter string // deadLetterSent, deadLetterFailed, or "" when not tried
 	dlErr      error
+	a          *applied // the apply, for the audit line (audit.go)
 }
 
 // Process is the worker: it applies one queued change exactly once and
@@ -210,6 +211,7 @@ func (h *Handler) Process(ctx context.Context, d queue.Delivery) error {
 	}
 	wr.msg = m
 	req := m.Request
+	req.Ticket.Record = m.Record // for the write-back (writeback.go)
 	// The webhook validated the change; the worker checks again, since the
 	// queue is a trust boundary of its own.
 	if err := req.Validate(&h.change); err != nil {
@@ -255,7 +257,7 @@ func (h *Handler) Process(ctx context.Context, d queue.Delivery) error {
 		}
 	}
 	a, err := h.apply(ctx, req, m.RequestID)
-	wr.result = a.result
+	wr.result, wr.a = a.result, a
 	if err != nil {
 		wr.err = err
 		if retryable(err) {
@@ -280,6 +282,7 @@ func (h *Handler) Process(ctx context.Context, d queue.Delivery) error {
 		wr.followUp = h.workFollowUp(ctx, m, chat.Applied(invocationOf(m), req, a.body, a.result.RequestID))
 	}
 	h.workLog(ctx, wr, workApplied, start)
+	h.writeBack(ctx, m.Source, m.RequestID, req, a.result, nil) // writeback.go
 	return nil
 }
 
@@ -305,6 +308,7 @@ func (h *Handler) workRetry(ctx context.Context, wr *workRecord, start time.Time
 	}
 	sent := h.deadLetter(ctx, wr, queue.FailureExhausted)
 	h.workLog(ctx, wr, workDead, start)
+	h.writeBack(ctx, wr.msg.Source, wr.msg.RequestID, wr.msg.Request, wr.result, wr.err) // the last receive: final
 	if sent {
 		return nil
 	}
@@ -324,6 +328,9 @@ func (h *Handler) workFail(ctx context.Context, wr *workRecord, outcome string, 
 		wr.followUp = h.workFollowUp(ctx, wr.msg, chat.Failed(nil, wr.err, wr.msg.RequestID))
 	}
 	h.workLog(ctx, wr, outcome, start)
+	if final && wr.msg != nil {
+		h.writeBack(ctx, wr.msg.Source, wr.msg.RequestID, wr.msg.Request, wr.result, wr.err) // writeback.go
+	}
 	if wr.deadLetter == deadLetterFailed {
 		return wr.err
 	}
@@ -453,4 +460,5 @@ func (h *Handler) workLog(ctx context.Context, wr *workRecord, outcome string, s
 	attrs = append(attrs, slog.String("outcome", outcome),
 		slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000))
 	h.log.LogAttrs(ctx, level, "worker", attrs...)
+	h.workAudit(ctx, wr, outcome, start)
 }

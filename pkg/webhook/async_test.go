@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -148,7 +147,7 @@ func TestWorkerAppliesARedeliveredMessageOnce(t *testing.T) {
 	if hs.g.count() != 1 {
 		t.Errorf("Graph calls = %d, want 1", hs.g.count())
 	}
-	if logs := hs.logs.String(); strings.Count(logs, `"outcome":"replayed"`) != 2 {
+	if logs := hs.logs.String(); strings.Count(logs, `"msg":"worker"`) != 3 || strings.Count(logs, `"outcome":"replayed"`) != 2*2 { // worker and audit lines
 		t.Errorf("log:\n%s", logs)
 	}
 }
@@ -241,7 +240,7 @@ func TestSlackAsyncAcceptedThenOutcomePosted(t *testing.T) {
 
 	g := &fakeGraph{}
 	logs := &lockedBuffer{}
-	worker := NewHandler(g, nil, &Options{Logger: slog.New(slog.NewJSONHandler(logs, nil)), Store: idempotency.NewMemory(nil, 0),
+	worker := NewHandler(g, nil, &Options{Logger: testLogger(logs), Store: idempotency.NewMemory(nil, 0),
 		FollowUps: map[string]FollowUpper{slack.Name: slack.NewPoster(&slack.Options{AllowLoopbackResponseURL: true})}})
 	for _, b := range msgs {
 		if err := worker.Process(context.Background(), queue.Delivery{ID: "m", Body: b, ReceiveCount: 1}); err != nil {
@@ -350,7 +349,7 @@ func TestWorkerDuplicateInProgressComesBack(t *testing.T) {
 	body := queuedMessage(t)
 	g := &signalGraph{gatedGraph: &gatedGraph{fakeGraph: &fakeGraph{}, release: make(chan struct{})}, entered: make(chan struct{}, 1)}
 	logs := &lockedBuffer{}
-	h := NewHandler(g, nil, &Options{Logger: slog.New(slog.NewJSONHandler(logs, nil)), Store: idempotency.NewMemory(nil, 0)})
+	h := NewHandler(g, nil, &Options{Logger: testLogger(logs), Store: idempotency.NewMemory(nil, 0)})
 	first := make(chan error, 1)
 	go func() {
 		first <- h.Process(context.Background(), queue.Delivery{ID: "m1", Body: body, ReceiveCount: 1})

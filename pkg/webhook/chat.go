@@ -57,6 +57,7 @@ type chatOutcome struct {
 	reply  *chat.Reply
 	result *graph.Result
 	err    error
+	a      *applied // the apply of an assign, for the audit line (audit.go)
 }
 
 // handleChat runs an authenticated chat command: refuse a user who is not
@@ -95,14 +96,22 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 		h.chatAnswer(w, r, rp, &rec, chat.Help(inv.Prefix), start)
 		return
 	}
-	// The policy narrows the sender's allow-list per command (policy.go).
-	if err := h.checkCommand(name, inv.Tenant, inv.User, string(inv.Command.Verb)); err != nil {
+	if inv.Command.Verb == chat.VerbAssign && wantsDryRun(r) {
+		inv.Command.Verb = chat.VerbPlan // a dry run asked for on the URL
+	}
+	// The policy narrows the sender's allow-list per command (policy.go);
+	// plan, a dry run of assign, is allowed to whoever may assign.
+	verb := inv.Command.Verb
+	if verb == chat.VerbPlan {
+		verb = chat.VerbAssign
+	}
+	if err := h.checkCommand(name, inv.Tenant, inv.User, string(verb)); err != nil {
 		rec.err = err
 		h.chatAnswer(w, r, rp, &rec, policyRefused(inv, err), start)
 		return
 	}
 	var req *change.Request
-	if inv.Command.Verb == chat.VerbAssign {
+	if inv.Command.Verb == chat.VerbAssign || inv.Command.Verb == chat.VerbPlan {
 		if req, err = inv.Request(&h.change); err != nil {
 			h.chatAnswer(w, r, rp, &rec, chat.Invalid(err), start)
 			return
@@ -113,7 +122,8 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 			h.chatAnswer(w, r, rp, &rec, policyRefused(inv, err), start)
 			return
 		}
-		if h.async[name] {
+		if h.async[name] && inv.Command.Verb == chat.VerbAssign {
+			// A plan is never queued: it reads and answers in the request.
 			h.chatEnqueue(w, r, rp, &rec, start) // async.go
 			return
 		}
@@ -146,7 +156,7 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 	defer timer.Stop()
 	select {
 	case out := <-done:
-		rec.result, rec.err = out.result, out.err
+		rec.result, rec.err, rec.a = out.result, out.err, out.a
 		if out.result != nil && out.result.RequestID != "" {
 			w.Header().Set(HeaderGraphRequestID, out.result.RequestID)
 		}
@@ -166,9 +176,21 @@ func (h *Handler) runCommand(ctx context.Context, inv *chat.Invocation, req *cha
 		// the body Graph holds afterwards.
 		a, err := h.apply(ctx, req, reqID)
 		if err != nil {
-			return chatOutcome{reply: chat.Failed(cmd, err, reqID), result: a.result, err: err}
+			return chatOutcome{reply: chat.Failed(cmd, err, reqID), result: a.result, err: err, a: a}
 		}
-		return chatOutcome{reply: chat.Applied(inv, req, a.body, a.result.RequestID), result: a.result}
+		return chatOutcome{reply: chat.Applied(inv, req, a.body, a.result.RequestID), result: a.result, a: a}
+	}
+	if cmd.Verb == chat.VerbPlan {
+		// A dry run of assign: the read, no write (dryrun.go).
+		p, err := h.plan(ctx, req)
+		if err != nil {
+			return chatOutcome{reply: chat.Failed(cmd, err, reqID), result: p.result, err: err}
+		}
+		changed := make([]string, 0, len(p.plan.Changes))
+		for _, c := range p.plan.Changes {
+			changed = append(changed, c.Path)
+		}
+		return chatOutcome{reply: chat.Planned(inv, req, p.plan.Before, p.plan.After, changed), result: p.result}
 	}
 	res, err := h.graph.GetAssignment(ctx, cmd.ConfigurationID, cmd.AssignmentID)
 	if err != nil {
@@ -179,7 +201,7 @@ func (h *Handler) runCommand(ctx context.Context, inv *chat.Invocation, req *cha
 
 // followUp delivers the outcome of a command answered "still working".
 func (h *Handler) followUp(ctx context.Context, rp Replier, rec chatRecord, out chatOutcome, start time.Time) {
-	rec.result, rec.err = out.result, out.err
+	rec.result, rec.err, rec.a = out.result, out.err, out.a
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	delivery := "unavailable"
@@ -197,6 +219,7 @@ func (h *Handler) followUp(ctx context.Context, rp Replier, rec chatRecord, out 
 		attrs = append(attrs, slog.String("cause", ferr.Error()))
 	}
 	h.log.LogAttrs(ctx, slog.LevelInfo, "webhook follow-up", attrs...)
+	h.chatAudit(ctx, &rec, out.reply, start)
 }
 
 // chatRecord is what one chat request's log line says.
@@ -207,6 +230,7 @@ type chatRecord struct {
 	req                      *change.Request
 	result                   *graph.Result
 	err                      error
+	a                        *applied // the apply of an assign (audit.go)
 }
 
 // chatAnswer writes the 200 reply and the request's one log line.
@@ -217,6 +241,7 @@ func (h *Handler) chatAnswer(w http.ResponseWriter, r *http.Request, rp Replier,
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 	h.log.LogAttrs(r.Context(), slog.LevelInfo, "webhook", chatAttrs(rec, reply, start)...)
+	h.chatAudit(r.Context(), rec, reply, start)
 }
 
 // chatAttrs are the audit attributes of a chat command: ids, the user who

@@ -108,7 +108,7 @@ func newChatHarness(t *testing.T, g Graph, answerWithin time.Duration) *chatHarn
 	if gg, ok := g.(*gatedGraph); ok {
 		fg = gg.fakeGraph
 	}
-	h := NewHandler(g, []Source{s, tm}, &Options{Now: func() time.Time { return testNow }, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	h := NewHandler(g, []Source{s, tm}, &Options{Now: func() time.Time { return testNow }, Logger: testLogger(logs)})
 	return &chatHarness{h: h, g: fg, logs: logs}
 }
 
@@ -488,7 +488,7 @@ func TestSlackFollowUpOnlyToSlack(t *testing.T) {
 	s, _ := slack.New(chatSlackSecret, &slack.Options{Allow: chat.Allowlist{Tenant: "T0001", Users: []string{"U0456EFGH"}}, AnswerWithin: 20 * time.Millisecond})
 	g := &gatedGraph{fakeGraph: &fakeGraph{}, release: make(chan struct{})}
 	logs := &lockedBuffer{}
-	h := NewHandler(g, []Source{s}, &Options{Now: func() time.Time { return testNow }, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	h := NewHandler(g, []Source{s}, &Options{Now: func() time.Time { return testNow }, Logger: testLogger(logs)})
 	for _, u := range []string{"https://evil.example/commands/x", "http://hooks.slack.com/commands/x", "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next"} {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, slackRequest(t, slackForm("show "+chatCfg+" "+chatAsg, "response_url", u), testNow))

@@ -81,6 +81,7 @@ func (h *Handler) dedupeBegin(ctx context.Context, w http.ResponseWriter, r *htt
 		return nil, true
 	case lease.Replay != nil:
 		rec.replayed = true
+		rec.after = lease.Replay.Body // the audit line's after target (audit.go)
 		for k, v := range lease.Replay.Headers {
 			w.Header().Set(k, v)
 		}

@@ -111,6 +111,10 @@ type Options struct {
 	// is checked against (policy.go); nil means none. The functions always
 	// set one: the configured policy or policy.Default().
 	Policy Policy
+	// WriteBack posts the outcome of an ITSM change (ServiceNow, Jira) to
+	// its ticket after the apply step, best effort (writeback.go); nil
+	// means none.
+	WriteBack WriteBacker
 }
 
 // Handler serves the routes of the external contract.
@@ -223,6 +227,10 @@ type record struct {
 	replayed           bool // answered from the de-duplication store
 	deduplicated       bool // taken in the store (false: no store)
 	queued             bool // answered 202: the worker applies it (async.go)
+	planned            bool // a dry run: nothing written (dryrun.go)
+	// before, after and graphTime are the audit line's (audit.go).
+	before, after []byte
+	graphTime     time.Duration
 }
 
 func (h *Handler) handleHook(w http.ResponseWriter, r *http.Request) {
@@ -247,13 +255,6 @@ func (h *Handler) handleHook(w http.ResponseWriter, r *http.Request) {
 	deliveryID, err := src.Authenticate(r.Header, body, h.opts.Now())
 	if err != nil {
 		h.refuse(w, r, name, "", start, err)
-		return
-	}
-	if wantsDryRun(r) {
-		// The contract reserves dry runs; until they exist, asking for one
-		// must never apply the change.
-		h.refuse(w, r, name, deliveryID, start, &change.Error{Code: change.CodeDryRun,
-			Message: "dry runs (dryRun=true, Prefer: dry-run) are not available in this version; nothing was changed"})
 		return
 	}
 	if rp, ok := src.(Replier); ok {
@@ -287,6 +288,12 @@ func (h *Handler) handleHook(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel = context.WithTimeout(ctx, h.opts.Timeout)
 		defer cancel()
 	}
+	if wantsDryRun(r) {
+		// Every step but the write: no delivery taken, nothing queued
+		// (dryrun.go).
+		h.dryRun(ctx, w, r, rec, start)
+		return
+	}
 	lease, done := h.dedupeBegin(ctx, w, r, &rec, start)
 	if done {
 		return
@@ -296,10 +303,11 @@ func (h *Handler) handleHook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a, err := h.apply(ctx, req, w.Header().Get(HeaderRequestID))
-	rec.result = a.result
+	rec.result, rec.before, rec.after, rec.graphTime = a.result, a.before, a.body, a.graphTime
 	if err != nil {
 		h.dedupeEnd(ctx, lease, true, 0, nil, nil)
 		h.finish(w, r, rec, start, err)
+		h.writeBack(ctx, name, w.Header().Get(HeaderRequestID), req, a.result, err) // writeback.go
 		return
 	}
 	for k, v := range a.headers {
@@ -313,6 +321,8 @@ func (h *Handler) handleHook(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(a.body)
 	h.finish(w, r, rec, start, nil)
+	// After the answer: the outcome to the ticket, best effort.
+	h.writeBack(ctx, name, w.Header().Get(HeaderRequestID), req, a.result, nil) // writeback.go
 }
 
 // applied is the outcome of apply.
@@ -324,6 +334,10 @@ type applied struct {
 	body []byte
 	// headers are the answer's headers to send and store for replays.
 	headers map[string]string
+	// before is the target before the change when a read made it known
+	// (audit.go); graphTime the time spent in the update's Graph calls.
+	before    []byte
+	graphTime time.Duration
 }
 
 // apply is the one apply step of a change, shared by the request path
@@ -335,11 +349,14 @@ type applied struct {
 func (h *Handler) apply(ctx context.Context, req *change.Request, requestID string) (*applied, error) {
 	// The write slots and the Graph calls of the update strategy
 	// (strategy.go).
-	res, extra, err := h.update(ctx, req, requestID)
+	tctx, trace := withTrace(ctx)
+	began := time.Now()
+	res, extra, err := h.update(tctx, req, requestID)
+	took := time.Since(began)
 	if err != nil {
-		return &applied{result: res}, err
+		return &applied{result: res, before: trace.before, graphTime: took}, err
 	}
-	a := &applied{result: res, headers: map[string]string{}}
+	a := &applied{result: res, headers: map[string]string{}, before: trace.before, graphTime: took}
 	for k, v := range extra {
 		a.headers[k] = v
 	}
@@ -477,6 +494,9 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, rec record, sta
 	if rec.queued {
 		outcome, status = "queued", http.StatusAccepted
 	}
+	if rec.planned {
+		outcome = "planned"
+	}
 	if rec.req != nil {
 		attrs = append(attrs, slog.Bool("deduplicated", rec.deduplicated || rec.replayed))
 	}
@@ -499,6 +519,13 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, rec record, sta
 	attrs = append(attrs, slog.String("outcome", outcome), slog.Int("status", status),
 		slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000))
 	h.log.LogAttrs(ctx, level, "webhook", attrs...)
+	reason := ""
+	if err != nil {
+		reason = problemSlug(err)
+	}
+	h.audit(ctx, &auditEntry{requestID: id, deliveryID: rec.deliveryID, sender: rec.source, req: rec.req,
+		before: rec.before, after: rec.after, result: rec.result, outcome: outcome, reason: reason,
+		start: start, graphTime: rec.graphTime})
 }
 
 // publicBody drops Graph's OData control annotations (@odata.context and

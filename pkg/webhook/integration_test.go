@@ -3,7 +3,6 @@ package webhook
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -54,7 +53,7 @@ func newStack(t *testing.T, retries int, tweaks ...func(*Options)) *stack {
 		t.Fatal(err)
 	}
 	logs := &strings.Builder{}
-	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil))
+	log := testLogger(&lockedWriter{w: logs})
 	gc, err := graph.NewClient(emuSrv.URL+"/beta", cred, "https://graph.microsoft.com/.default", &graph.Options{
 		MaxRetries: retries, RetryDelay: 10 * time.Millisecond, InsecureAllowHTTP: true, Logger: log, DeadlineMargin: 50 * time.Millisecond,
 	})
@@ -236,7 +235,7 @@ func TestLogsCarryNoGraphURLOrIntuneMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &strings.Builder{}
-	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil))
+	log := testLogger(&lockedWriter{w: logs})
 	gc, err := graph.NewClient("http://127.0.0.1:1/beta", cred, "https://graph.microsoft.com/.default", &graph.Options{MaxRetries: -1, InsecureAllowHTTP: true, Logger: log})
 	if err != nil {
 		t.Fatal(err)

@@ -25,7 +25,6 @@ type problemSpec struct {
 
 var problems = map[change.Code]problemSpec{
 	change.CodeMalformed:        {http.StatusBadRequest, "Malformed JSON"},
-	change.CodeDryRun:           {http.StatusBadRequest, "Dry run unavailable"},
 	change.CodeUnauthenticated:  {http.StatusUnauthorized, "Not authenticated"},
 	change.CodeNotApproved:      {http.StatusForbidden, "Not approved"},
 	change.CodeForbidden:        {http.StatusForbidden, "Forbidden"},

@@ -147,6 +147,9 @@ func (h *Handler) updateByAssign(ctx context.Context, req *change.Request, reque
 	if err != nil {
 		return nil, nil, err
 	}
+	if before, berr := beforeOf(items, req.AssignmentID); berr == nil {
+		noteBefore(ctx, before) // the audit line's before target (audit.go)
+	}
 	beta := h.opts.GraphVersion != "v1.0"
 	set, target, err := assignSet(items, req, beta)
 	if err != nil {

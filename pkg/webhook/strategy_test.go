@@ -47,7 +47,7 @@ func newStrategyStack(t *testing.T, strategy, version string) *stack {
 		t.Fatal(err)
 	}
 	logs := &strings.Builder{}
-	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil))
+	log := testLogger(&lockedWriter{w: logs})
 	gc, err := graph.NewClient(emuSrv.URL+"/"+version, cred, "https://graph.microsoft.com/.default", &graph.Options{
 		MaxRetries: 2, RetryDelay: 10 * time.Millisecond, InsecureAllowHTTP: true, Logger: log, DeadlineMargin: 50 * time.Millisecond,
 	})

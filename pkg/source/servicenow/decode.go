@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net/url"
+	"path"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -34,7 +37,10 @@ type Approval struct {
 	SysModCount json.RawMessage `json:"sys_mod_count"`
 	Approver    User            `json:"approver"`
 	SourceTable string          `json:"source_table,omitempty"`
-	Comments    string          `json:"comments,omitempty"`
+	// DocumentID is the approved record's sys_id (the document_id field),
+	// used for the write-back when data.record has no sys_id.
+	DocumentID string `json:"document_id,omitempty"`
+	Comments   string `json:"comments,omitempty"`
 }
 
 // Record is the approved task (change_request, sc_req_item, ...).
@@ -193,9 +199,41 @@ func (s *Source) Decode(body []byte, opts *change.Options) (*change.Request, err
 		return nil, change.Invalid(fields...)
 	}
 	req.Assignment.Target = target
+	req.Ticket.Record = recordOf(a, d.Record)
 	req.Normalize()
 	return req, nil
 }
+
+// recordOf names the approved record as "table/sys_id" for the write-back
+// of the outcome, or "" when the delivery does not say which it is: the
+// table from data.record.table, else the approval's source_table, else the
+// record's URL (/<table>.do); the sys_id from data.record.sys_id, else the
+// approval's document_id, else the URL's sys_id parameter.
+func recordOf(a *Approval, r *Record) string {
+	table := strings.TrimSpace(r.Table)
+	if table == "" {
+		table = strings.TrimSpace(a.SourceTable)
+	}
+	id := strings.TrimSpace(r.SysID)
+	if id == "" {
+		id = strings.TrimSpace(a.DocumentID)
+	}
+	if u, err := url.Parse(r.URL); err == nil && r.URL != "" {
+		if base := path.Base(u.Path); table == "" && strings.HasSuffix(base, ".do") {
+			table = strings.TrimSuffix(base, ".do")
+		}
+		if id == "" {
+			id = u.Query().Get("sys_id")
+		}
+	}
+	if !recordTable.MatchString(table) || !sysID(id) {
+		return ""
+	}
+	return table + "/" + strings.ToLower(id)
+}
+
+// recordTable is a ServiceNow table name.
+var recordTable = regexp.MustCompile(`^[a-z][a-z0-9_]{0,79}$`)
 
 // notApproved names a known state; any other state is refused unquoted.
 func notApproved(state string, rollUp bool) error {

@@ -180,7 +180,8 @@ func TestDecodeApproved(t *testing.T) {
 		t.Fatalf("Decode(approved.json) = %v", err)
 	}
 	want := change.Ticket{ID: "CHG0030042", System: "servicenow", State: "approved", RequestedBy: "abel.tuter@contoso.com",
-		ApprovedBy: "fred.luddy@contoso.com", URL: "https://contoso.service-now.com/change_request.do?sys_id=c83c5e5347c12200e0ef563dbb9a7190"}
+		ApprovedBy: "fred.luddy@contoso.com", URL: "https://contoso.service-now.com/change_request.do?sys_id=c83c5e5347c12200e0ef563dbb9a7190",
+		Record: "change_request/c83c5e5347c12200e0ef563dbb9a7190"}
 	if r.Ticket != want {
 		t.Errorf("Ticket = %+v, want %+v", r.Ticket, want)
 	}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/enrollhook/enrollhook/pkg/logcheck"
+	"github.com/enrollhook/enrollhook/pkg/graphemu"
+)
+
+// Every log line of this package's tests passes the secret sink: the
+// function's own output under the runtime interface emulator (startRIE),
+// every logger a test hands to build (testLogger) and slog.Default.
+// TestMain fails the run when a line held a configured secret: the
+// constants below, every ENROLLHOOK_*SECRET*/PASSWORD/TOKEN value a test
+// gives startRIE, and every token an emulator made with newEmulator issued.
+// TestTestsLogThroughTheSink keeps new tests on these helpers.
+var sink = logcheck.NewSink()
+
+var (
+	emusMu sync.Mutex
+	emus   []*graphemu.Server
+)
+
+func TestMain(m *testing.M) {
+	sink.Secrets(rieSecret, rieJiraSecret, rieSlackSecret, rieTeamsToken, fedSecret,
+		"basic:svc:pw:x", "basic:svc.enrollhook:Winter2025!x")
+	sink.Tokens(func() []string {
+		emusMu.Lock()
+		defer emusMu.Unlock()
+		var out []string
+		for _, e := range emus {
+			out = append(out, e.IssuedTokens()...)
+		}
+		return out
+	})
+	slog.SetDefault(slog.New(slog.NewJSONHandler(sink, nil)))
+	code := m.Run()
+	if err := sink.Err(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// testLogger is the logger of a test that reads its logs from w: the lines
+// go to w and to the secret sink.
+func testLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(io.MultiWriter(w, sink), nil))
+}
+
+// newEmulator is graphemu.New whose issued tokens the sink checks.
+func newEmulator(o *graphemu.Options) *graphemu.Server {
+	e := graphemu.New(o)
+	emusMu.Lock()
+	emus = append(emus, e)
+	emusMu.Unlock()
+	return e
+}
+
+var secretEnv = regexp.MustCompile(`^ENROLLHOOK_[A-Z_]*(SECRET|PASSWORD|TOKEN|CREDENTIALS)[A-Z_]*=`)
+
+// registerEnvSecrets registers the secret values of env (NAME=value), the
+// environment a test gives the function.
+func registerEnvSecrets(env []string) {
+	for _, kv := range env {
+		if secretEnv.MatchString(kv) {
+			_, v, _ := strings.Cut(kv, "=")
+			sink.Secrets(v)
+		}
+	}
+}
+
+// registerSecrets registers secrets a test configures otherwise (a build
+// environment, a fake's password), so the sink checks them too.
+func registerSecrets(secrets ...string) { sink.Secrets(secrets...) }
+
+// TestTestsLogThroughTheSink fails for a test that logs or starts an
+// emulator past the sink.
+func TestTestsLogThroughTheSink(t *testing.T) {
+	logcheck.RequireSink(t, ".", "logsink_test.go",
+		logcheck.Rule{Re: regexp.MustCompile(`graphemu\.New\(`), Hint: "use newEmulator, whose tokens the secret sink checks"},
+		logcheck.Rule{Re: regexp.MustCompile(`cmd\.Stdout,\s*cmd\.Stderr\s*=\s*logs,\s*logs`), Hint: "send the function's output to the sink too"})
+}

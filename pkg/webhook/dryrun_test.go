@@ -1,0 +1,361 @@
+package webhook
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/enrollhook/enrollhook/pkg/chat"
+	"github.com/enrollhook/enrollhook/pkg/graph"
+	"github.com/enrollhook/enrollhook/pkg/graphemu"
+	"github.com/enrollhook/enrollhook/pkg/idempotency"
+	"github.com/enrollhook/enrollhook/pkg/policy"
+	"github.com/enrollhook/enrollhook/pkg/source/generic"
+	"github.com/enrollhook/enrollhook/pkg/source/servicenow"
+	"github.com/enrollhook/enrollhook/pkg/source/slack"
+)
+
+// Dry runs through the handler against the Graph emulator.
+
+// newDryRunStack serves generic, servicenow and slack against the emulator,
+// with the embedded store and the built-in policy.
+func newDryRunStack(t *testing.T, strategy string, tweak func(*Options)) *stack {
+	t.Helper()
+	e := sharedEmulator(t)
+	t.Setenv("IDENTITY_ENDPOINT", emuSrv.URL+graphemu.TokenPath)
+	t.Setenv("IDENTITY_HEADER", graphemu.DefaultIdentityHeader)
+	cred, err := azidentity.NewManagedIdentityCredential(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &strings.Builder{}
+	log := testLogger(&lockedWriter{w: logs})
+	gc, err := graph.NewClient(emuSrv.URL+"/beta", cred, "https://graph.microsoft.com/.default", &graph.Options{
+		MaxRetries: 2, RetryDelay: 10 * time.Millisecond, InsecureAllowHTTP: true, Logger: log, DeadlineMargin: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, _ := generic.New(testSecret, 5*time.Minute)
+	sn, err := servicenow.New(snSecret, 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl, err := slack.New(chatSlackSecret, &slack.Options{
+		Allow:        chat.Allowlist{Tenant: "T0001", Users: []string{"U0456EFGH"}},
+		AnswerWithin: 2 * time.Second, AllowLoopbackResponseURL: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &Options{Now: func() time.Time { return testNow }, Logger: log, Timeout: 3 * time.Second,
+		UpdateStrategy: strategy, Store: idempotency.NewMemory(nil, 0), Policy: policy.Default()}
+	if tweak != nil {
+		tweak(o)
+	}
+	return &stack{h: NewHandler(gc, []Source{gen, sn, sl}, o), emu: e, logs: logs}
+}
+
+// serve answers r and checks the exchange against openapi.yaml.
+func (s *stack) serve(t *testing.T, r *http.Request) *httptest.ResponseRecorder {
+	t.Helper()
+	reqBody, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(reqBody))
+	reqHeaders := r.Header.Clone()
+	w := httptest.NewRecorder()
+	s.h.ServeHTTP(w, r)
+	validateAgainstOpenAPI(t, r.Method, r.URL.RequestURI(), reqHeaders, reqBody, w.Code, w.Header(), w.Body.Bytes())
+	return w
+}
+
+func decodePlan(t *testing.T, w *httptest.ResponseRecorder) Plan {
+	t.Helper()
+	if w.Code != http.StatusOK {
+		t.Fatalf("status %d %s, want 200 and a plan", w.Code, w.Body)
+	}
+	var p Plan
+	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil || !p.DryRun {
+		t.Fatalf("not a dry run answer: %s (%v)", w.Body, err)
+	}
+	return p
+}
+
+// onlyReads fails unless the emulator saw no write and only GETs.
+func onlyReads(t *testing.T, e *graphemu.Server) {
+	t.Helper()
+	if n := e.Writes(); n != 0 {
+		t.Errorf("emulator writes = %d, want 0", n)
+	}
+	for _, c := range e.Calls() {
+		if c.Method != http.MethodGet {
+			t.Errorf("a dry run sent %s %s", c.Method, c.Path)
+		}
+	}
+}
+
+// emuAssignment is the assignment as the emulator holds it now.
+func emuAssignment(t *testing.T, s *stack, cfg, asg string) map[string]any {
+	t.Helper()
+	res, err := s.h.graph.GetAssignment(t.Context(), cfg, asg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(publicBody(res.Body), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func jsonValue(t *testing.T, raw []byte) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func paths(p Plan) []string {
+	out := []string{}
+	for _, c := range p.Changes {
+		out = append(out, c.Path)
+	}
+	return out
+}
+
+func TestDryRunGenericPlansThenTheSameDeliveryApplies(t *testing.T) {
+	s := newDryRunStack(t, StrategyPatch, nil)
+	before := emuAssignment(t, s, graphemu.ConfigESP, graphemu.AssignmentESPGroup)
+	s.emu.Reset()
+
+	r := signed(t, validBody, testNow)
+	r.URL.RawQuery = "dryRun=true"
+	w := s.serve(t, r)
+	p := decodePlan(t, w)
+	onlyReads(t, s.emu)
+	if len(s.emu.Calls()) == 0 {
+		t.Error("the dry run did not read the assignment from Graph")
+	}
+	if got := jsonValue(t, p.Before); !reflect.DeepEqual(got, any(before)) {
+		t.Errorf("before = %v, want the assignment as Graph holds it %v", got, before)
+	}
+	after := jsonValue(t, p.After).(map[string]any)
+	target := after["target"].(map[string]any)
+	if target["deviceAndAppManagementAssignmentFilterType"] != "include" ||
+		target["deviceAndAppManagementAssignmentFilterId"] != graphemu.FilterCorporate || after["id"] != graphemu.AssignmentESPGroup {
+		t.Errorf("after = %s", p.After)
+	}
+	want := []string{"/target/deviceAndAppManagementAssignmentFilterId", "/target/deviceAndAppManagementAssignmentFilterType"}
+	if got := paths(p); !reflect.DeepEqual(got, want) {
+		t.Errorf("changes = %v, want %v", got, want)
+	}
+	for _, c := range p.Changes {
+		if c.Path == want[1] && (c.From != "none" || c.To != "include") {
+			t.Errorf("change %s: from %v to %v, want none to include", c.Path, c.From, c.To)
+		}
+	}
+	if w.Header().Get(HeaderGraphRequestID) == "" {
+		t.Error("no X-Graph-Request-Id of the read")
+	}
+	if !strings.Contains(s.logs.String(), `"outcome":"planned"`) {
+		t.Errorf("the log does not say planned:\n%s", s.logs)
+	}
+
+	// The same delivery (same webhook-id) without the dry run is applied,
+	// not answered from the store.
+	w = s.serve(t, signed(t, validBody, testNow))
+	if w.Code != http.StatusOK || w.Header().Get("Idempotent-Replay") != "" {
+		t.Fatalf("the real delivery after a plan: %d %v %s", w.Code, w.Header(), w.Body)
+	}
+	if n := s.emu.Writes(); n != 1 {
+		t.Errorf("writes after the real delivery = %d, want 1", n)
+	}
+	got := emuAssignment(t, s, graphemu.ConfigESP, graphemu.AssignmentESPGroup)
+	if !reflect.DeepEqual(got, after) {
+		t.Errorf("Graph holds %v after the change, the plan said %v", got, after)
+	}
+
+	// Planned again: nothing would change.
+	r = signed(t, validBody, testNow)
+	r.Header.Set("Prefer", "dry-run")
+	p = decodePlan(t, s.serve(t, r))
+	if len(p.Changes) != 0 {
+		t.Errorf("changes after the apply = %v, want none", p.Changes)
+	}
+	if n := s.emu.Writes(); n != 1 {
+		t.Errorf("writes = %d after a second plan, want 1", n)
+	}
+}
+
+func TestDryRunSpellings(t *testing.T) {
+	for _, tt := range []struct {
+		name, query, prefer string
+		dry                 bool
+	}{
+		{"dryRun=true", "dryRun=true", "", true},
+		{"lower case, any value", "dryrun=1", "", true},
+		{"hidden behind dryRun=false", "dryRun=false&dryRun=true", "", true},
+		{"Prefer among others", "", "respond-async, dry-run", true},
+		{"dryRun=false applies", "dryRun=false", "", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newDryRunStack(t, StrategyPatch, nil)
+			r := signed(t, validBody, testNow)
+			r.URL.RawQuery = tt.query
+			if tt.prefer != "" {
+				r.Header.Set("Prefer", tt.prefer)
+			}
+			w := s.serve(t, r)
+			if w.Code != http.StatusOK {
+				t.Fatalf("status %d %s", w.Code, w.Body)
+			}
+			if tt.dry {
+				decodePlan(t, w)
+				onlyReads(t, s.emu)
+			} else if s.emu.Writes() != 1 || strings.Contains(w.Body.String(), `"dryRun"`) {
+				t.Errorf("dryRun=false: writes %d, body %s", s.emu.Writes(), w.Body)
+			}
+		})
+	}
+}
+
+func TestDryRunRefusedLikeTheRealOne(t *testing.T) {
+	wide := strings.Replace(validBody, `"target":{"@odata.type":"microsoft.graph.groupAssignmentTarget","groupId":"5e6f0000-0000-0000-0000-000000000001",`+
+		`"deviceAndAppManagementAssignmentFilterId":"a1b2c3d4-0000-0000-0000-00000000f117","deviceAndAppManagementAssignmentFilterType":"include"}`,
+		`"target":{"@odata.type":"microsoft.graph.allDevicesAssignmentTarget"}`, 1)
+	missing := strings.Replace(validBody, graphemu.AssignmentESPGroup, espPrefix+newGroup, 1)
+	for _, tt := range []struct {
+		name, body string
+		status     int
+		problem    string
+	}{
+		{"policy: wide target", wide, http.StatusForbidden, "policy-wide-target"},
+		{"not approved", strings.Replace(validBody, `"state":"approved"`, `"state":"rejected"`, 1), http.StatusForbidden, "not-approved"},
+		{"invalid fields", strings.Replace(validBody, `"groupId":"5e6f0000-0000-0000-0000-000000000001"`, `"groupId":"nope"`, 1), http.StatusUnprocessableEntity, "invalid-fields"},
+		{"no such assignment", missing, http.StatusNotFound, "not-found"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got [2]Problem
+			for i, dry := range []bool{true, false} {
+				s := newDryRunStack(t, StrategyPatch, nil)
+				r := signed(t, tt.body, testNow)
+				if dry {
+					r.URL.RawQuery = "dryRun=true"
+				}
+				w := s.serve(t, r)
+				if w.Code != tt.status {
+					t.Fatalf("dry=%v: status %d %s, want %d", dry, w.Code, w.Body, tt.status)
+				}
+				got[i] = decodeProblem(t, w)
+				if dry {
+					onlyReads(t, s.emu)
+				}
+			}
+			if got[0].Type != ProblemTypePrefix+tt.problem || got[0].Type != got[1].Type || got[0].Detail != got[1].Detail {
+				t.Errorf("dry run %s %q, real %s %q, want both %s", got[0].Type, got[0].Detail, got[1].Type, got[1].Detail, tt.problem)
+			}
+		})
+	}
+}
+
+func TestDryRunServiceNow(t *testing.T) {
+	s := newDryRunStack(t, StrategyPatch, nil)
+	r := snRequest(t, itsmSample(t, "../source/servicenow/testdata/approved.json"), testNow)
+	r.URL.RawQuery = "dryRun=true"
+	p := decodePlan(t, s.serve(t, r))
+	onlyReads(t, s.emu)
+	want := []PlanChange{{Path: "/target/deviceAndAppManagementAssignmentFilterType", From: "include", To: "exclude"}}
+	if !reflect.DeepEqual(p.Changes, want) {
+		t.Errorf("changes = %+v, want %+v", p.Changes, want)
+	}
+	// The real delivery with the same id is applied afterwards.
+	w := s.serve(t, snRequest(t, itsmSample(t, "../source/servicenow/testdata/approved.json"), testNow))
+	if w.Code != http.StatusOK || w.Header().Get("Idempotent-Replay") != "" || s.emu.Writes() != 1 {
+		t.Errorf("real delivery after the plan: %d %v writes %d", w.Code, w.Header(), s.emu.Writes())
+	}
+}
+
+func TestDryRunWithTheAssignStrategyReadsTheList(t *testing.T) {
+	s := newDryRunStack(t, StrategyAssign, nil)
+	r := signed(t, validBody, testNow)
+	r.URL.RawQuery = "dryRun=true"
+	p := decodePlan(t, s.serve(t, r))
+	onlyReads(t, s.emu)
+	if _, _, lists := writesBy(s.emu.Calls()); lists != 1 {
+		t.Errorf("list reads = %d, want 1", lists)
+	}
+	if got := paths(p); len(got) != 2 {
+		t.Errorf("changes = %v", got)
+	}
+	if id := jsonValue(t, p.Before).(map[string]any)["id"]; id != graphemu.AssignmentESPGroup {
+		t.Errorf("before id = %v", id)
+	}
+}
+
+func TestDryRunOfAnAsyncSenderIsNotQueued(t *testing.T) {
+	q := &captureQueue{}
+	s := newDryRunStack(t, StrategyPatch, func(o *Options) {
+		o.Queue, o.AsyncSources = q, []string{generic.Name, "slack"}
+	})
+	r := signed(t, validBody, testNow)
+	r.URL.RawQuery = "dryRun=true"
+	decodePlan(t, s.serve(t, r))
+	onlyReads(t, s.emu)
+	w := s.serve(t, slackRequest(t, slackForm("plan "+graphemu.ConfigESP+" "+graphemu.AssignmentESPGroup+" group "+newGroup), testNow))
+	if m := decodeSlack(t, w); !strings.HasPrefix(m.Text, "Dry run, nothing was changed") {
+		t.Errorf("slack plan on the async path: %q", m.Text)
+	}
+	onlyReads(t, s.emu)
+	if n := len(q.messages()); n != 0 {
+		t.Errorf("%d messages queued by dry runs", n)
+	}
+	// The real change is still queued.
+	if w := s.serve(t, signed(t, validBody, testNow)); w.Code != http.StatusAccepted {
+		t.Errorf("the real delivery after the plan: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestSlackPlan(t *testing.T) {
+	s := newDryRunStack(t, StrategyPatch, nil)
+	cmd := graphemu.ConfigESP + " " + graphemu.AssignmentESPGroup + " group " + newGroup + " filter " + graphemu.FilterCorporate + " exclude"
+	m := decodeSlack(t, s.serve(t, slackRequest(t, slackForm("PLAN "+cmd), testNow)))
+	onlyReads(t, s.emu)
+	for _, want := range []string{"Dry run, nothing was changed", "targets group `" + graphemu.GroupCorporate + "`, no filter",
+		"would make it target group `" + newGroup + "`, filter `" + graphemu.FilterCorporate + "` (exclude)", "`/target/groupId`"} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("reply %q lacks %q", m.Text, want)
+		}
+	}
+	if !strings.Contains(s.logs.String(), `"command":"plan"`) || !strings.Contains(s.logs.String(), `"outcome":"planned"`) {
+		t.Errorf("log:\n%s", s.logs)
+	}
+	// assign with ?dryRun=true on the URL plans too.
+	r := slackRequest(t, slackForm("assign "+cmd), testNow)
+	r.URL.RawQuery = "dryRun=true"
+	if m := decodeSlack(t, s.serve(t, r)); !strings.HasPrefix(m.Text, "Dry run") {
+		t.Errorf("assign with dryRun=true: %q", m.Text)
+	}
+	onlyReads(t, s.emu)
+	// The policy refuses a plan as it refuses the assign.
+	for _, verb := range []string{"plan", "assign"} {
+		m := decodeSlack(t, s.serve(t, slackRequest(t, slackForm(verb+" "+graphemu.ConfigESP+" "+graphemu.AssignmentESPGroup+" alldevices"), testNow)))
+		if !strings.HasPrefix(m.Text, "Refused") || !strings.Contains(m.Text, "allDevicesAssignmentTarget") {
+			t.Errorf("%s of a wide target: %q", verb, m.Text)
+		}
+	}
+	onlyReads(t, s.emu)
+	// Unknown assignment: Graph's answer in words.
+	m = decodeSlack(t, s.serve(t, slackRequest(t, slackForm("plan "+graphemu.ConfigESP+" "+espPrefix+newGroup+" group "+newGroup), testNow)))
+	if !strings.HasPrefix(m.Text, "The dry run failed, nothing was changed") {
+		t.Errorf("plan of an unknown assignment: %q", m.Text)
+	}
+}

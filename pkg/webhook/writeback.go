@@ -1,0 +1,88 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/graph"
+	"github.com/enrollhook/enrollhook/pkg/writeback"
+)
+
+// WriteBacker posts the outcome of a change to its ticket
+// (*writeback.Writer). Write returns an error wrapping writeback.ErrSkipped
+// when it sent nothing (the system is not configured, or the ticket lacks
+// the ids), any other error when the write-back failed.
+type WriteBacker interface {
+	Write(ctx context.Context, n *writeback.Note) error
+}
+
+// writeBack posts the outcome of the apply step of an ITSM change
+// (ServiceNow: a work note; Jira: a comment) to its ticket, after the
+// sender's answer is decided: the request path calls it after answering,
+// the worker once an outcome is final. It never changes the answer or the
+// stored outcome; a failure is logged (ids, the status or kind of failure;
+// never the credentials or a body) and counted by the writer. It is bounded
+// by the invoke's deadline less the margin, and by the writer's own
+// timeout.
+func (h *Handler) writeBack(ctx context.Context, source, requestID string, req *change.Request, res *graph.Result, err error) {
+	if h.opts.WriteBack == nil || req == nil || (source != writeback.ServiceNow && source != writeback.Jira) {
+		return
+	}
+	if c, ok := h.opts.WriteBack.(interface{ Configured(string) bool }); ok && !c.Configured(source) {
+		return
+	}
+	n := &writeback.Note{System: source, Ticket: req.Ticket.ID, Record: req.Ticket.Record,
+		Outcome: writeback.Applied, RequestID: requestID,
+		ApprovedBy: req.Ticket.ApprovedBy, RequestedBy: req.Ticket.RequestedBy,
+		ConfigurationID: req.ConfigurationID, AssignmentID: req.AssignmentID, TargetType: targetType(req)}
+	if res != nil {
+		n.GraphRequestID = res.RequestID
+	}
+	if err != nil {
+		p, _ := problemFor(err, requestID)
+		n.Problem, n.Detail = strings.TrimPrefix(p.Type, ProblemTypePrefix), p.Detail
+		n.Outcome = writeback.Failed
+		if p.Status < 500 {
+			n.Outcome = writeback.Refused
+		}
+		var re *graph.ResponseError
+		if errors.As(err, &re) && re.RequestID != "" {
+			n.GraphRequestID = re.RequestID
+		}
+	}
+	// Not cut short by the end of the request, but never past the invoke's
+	// deadline less the margin kept for answering.
+	wctx, cancel := h.outbound(context.WithoutCancel(ctx))
+	defer cancel()
+	if d, ok := ctx.Deadline(); ok {
+		var cancel2 context.CancelFunc
+		wctx, cancel2 = context.WithDeadline(wctx, d.Add(-h.opts.DeadlineMargin))
+		defer cancel2()
+	}
+	began := time.Now()
+	werr := h.opts.WriteBack.Write(wctx, n)
+	attrs := []slog.Attr{slog.String("xRequestId", requestID), slog.String("source", source),
+		slog.String("ticket", req.Ticket.ID), slog.String("outcome", n.Outcome)}
+	if n.GraphRequestID != "" {
+		attrs = append(attrs, slog.String("graphRequestId", n.GraphRequestID))
+	}
+	level := slog.LevelInfo
+	switch {
+	case werr == nil:
+		attrs = append(attrs, slog.String("writeBack", "posted"))
+	case errors.Is(werr, writeback.ErrSkipped):
+		attrs = append(attrs, slog.String("writeBack", "skipped"), slog.String("reason", werr.Error()))
+	default:
+		level = slog.LevelWarn
+		attrs = append(attrs, slog.String("writeBack", "failed"), slog.String("cause", werr.Error()))
+		if c, ok := h.opts.WriteBack.(interface{ Failures() int64 }); ok {
+			attrs = append(attrs, slog.Int64("writeBackFailures", c.Failures()))
+		}
+	}
+	attrs = append(attrs, slog.Float64("durationMs", float64(time.Since(began).Microseconds())/1000))
+	h.log.LogAttrs(ctx, level, "write-back", attrs...)
+}
