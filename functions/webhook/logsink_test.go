@@ -10,8 +10,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/enrollhook/enrollhook/pkg/logcheck"
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
+	"github.com/enrollhook/enrollhook/pkg/logcheck"
 )
 
 // Every log line of this package's tests passes the secret sink: the
