@@ -73,6 +73,9 @@ func (h *Handler) audit(ctx context.Context, e *auditEntry) {
 	case AuditFailed, AuditDeadLettered:
 		level = slog.LevelWarn
 	}
+	if !h.log.Enabled(ctx, level) {
+		return // nothing would be written: skip building the line and the metrics
+	}
 	dur := float64(time.Since(e.start).Microseconds()) / 1000
 	attrs := make([]slog.Attr, 0, len(auditKeys))
 	attrs = append(attrs, nullable("xRequestId", e.requestID), nullable("deliveryId", e.deliveryID), nullable("sender", e.sender))
