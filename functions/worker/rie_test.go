@@ -151,8 +151,10 @@ func startWorker(t testing.TB, env ...string) (invokeURL string, logs *syncBuffe
 	cmd.Env = append(os.Environ(), "AWS_LAMBDA_FUNCTION_TIMEOUT=10", "AWS_LAMBDA_FUNCTION_NAME=enrollhook-worker", "AWS_REGION=eu-west-1",
 		"AWS_LAMBDA_LOG_FORMAT=JSON", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local")
 	cmd.Env = append(cmd.Env, env...)
+	registerEnvSecrets(env) // logsink_test.go
 	logs = &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
+	out := io.MultiWriter(logs, sink)
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +268,7 @@ func (d *deadLetterSQS) fail(on bool) {
 // dead-letter queue refuses.
 func TestWorkerUnderRuntimeEmulator(t *testing.T) {
 	endpoint, table := dynaliteEndpoint(t)
-	emuState := graphemu.New(nil)
+	emuState := newEmulator(nil)
 	emu := httptest.NewServer(emuState)
 	defer emu.Close()
 	posted := make(chan string, 8)

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/enrollhook/enrollhook/pkg/graphemu"
+	"github.com/enrollhook/enrollhook/pkg/logcheck"
+)
+
+// Every log line of the worker's tests passes the secret sink, as in
+// functions/webhook: slog.Default writes to it, the worker bootstrap's
+// output under the runtime emulator goes to it, and the tokens of every
+// emulator built with newEmulator are checked against it. TestMain fails
+// the run on a leak; TestTestsLogThroughTheSink keeps new tests on it.
+var (
+	sink   = logcheck.NewSink()
+	emusMu sync.Mutex
+	emus   []*graphemu.Server
+)
+
+func TestMain(m *testing.M) {
+	sink.Tokens(func() []string {
+		emusMu.Lock()
+		defer emusMu.Unlock()
+		var out []string
+		for _, e := range emus {
+			out = append(out, e.IssuedTokens()...)
+		}
+		return out
+	})
+	slog.SetDefault(slog.New(slog.NewJSONHandler(sink, nil)))
+	code := m.Run()
+	if err := sink.Err(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// newEmulator is graphemu.New whose issued tokens the sink checks.
+func newEmulator(o *graphemu.Options) *graphemu.Server {
+	e := graphemu.New(o)
+	emusMu.Lock()
+	emus = append(emus, e)
+	emusMu.Unlock()
+	return e
+}
+
+var secretEnv = regexp.MustCompile(`^ENROLLHOOK_[A-Z_]*(SECRET|PASSWORD|TOKEN|CREDENTIALS)[A-Z_]*=`)
+
+// registerEnvSecrets registers the secret values of env (NAME=value) given
+// to the worker, so the sink checks them.
+func registerEnvSecrets(env []string) {
+	for _, kv := range env {
+		if secretEnv.MatchString(kv) {
+			if _, v, _ := strings.Cut(kv, "="); v != "" {
+				sink.Secrets(v)
+			}
+		}
+	}
+}
+
+func TestTestsLogThroughTheSink(t *testing.T) {
+	logcheck.RequireSink(t, ".", "logsink_test.go",
+		logcheck.Rule{Re: regexp.MustCompile(`graphemu\.New\(`), Hint: "use newEmulator, whose tokens the secret sink checks"},
+		logcheck.Rule{Re: regexp.MustCompile(`cmd\.Stdout,\s*cmd\.Stderr\s*=\s*logs,\s*logs`), Hint: "send the worker's output to the sink too"})
+}
