@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"log/slog"
 	"strings"
 	"sync"
@@ -69,18 +70,59 @@ type updater struct {
 }
 
 // lockConfiguration waits, until ctx ends, for the configuration's assign
-// slot in this process.
+// slot: first in this process, then across instances through the
+// de-duplication store (a lease on "assign-lock:<configuration>", which a
+// holder that dies loses at its deadline), so two instances never
+// read-modify-write one configuration's set at once. Without a store only
+// this process is covered.
 func (h *Handler) lockConfiguration(ctx context.Context, configurationID string) (unlock func(), err error) {
 	v, _ := h.upd.busy.LoadOrStore(configurationID, make(chan struct{}, 1))
 	ch := v.(chan struct{})
-	ctx, cancel := h.outbound(ctx)
+	octx, cancel := h.outbound(ctx)
 	defer cancel()
+	busy := &change.Error{Code: change.CodeTimeout, RetryAfter: 5 * time.Second,
+		Message: "another change of the same configuration was still being applied at the deadline; nothing was applied"}
 	select {
 	case ch <- struct{}{}:
-		return func() { <-ch }, nil
-	case <-ctx.Done():
-		return nil, &change.Error{Code: change.CodeTimeout, RetryAfter: 5 * time.Second,
-			Message: "another change of the same configuration was still being applied at the deadline; nothing was applied"}
+	case <-octx.Done():
+		return nil, busy
+	}
+	local := func() { <-ch }
+	if h.opts.Store == nil {
+		return local, nil
+	}
+	until := time.Now().Add(h.opts.Timeout)
+	if d, ok := ctx.Deadline(); ok {
+		until = d
+	}
+	key := "assign-lock:" + configurationID
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		lease, err := h.opts.Store.Begin(octx, key, "assign-lock", until)
+		var inProgress *idempotency.InProgressError
+		switch {
+		case err == nil && lease.Replay == nil:
+			return func() {
+				_ = h.opts.Store.Release(context.WithoutCancel(ctx), lease)
+				local()
+			}, nil
+		case errors.As(err, &inProgress):
+			// another instance holds it: wait and try again
+		case err != nil:
+			local()
+			return nil, &change.Error{Code: change.CodeUnavailable, Kind: "dedupe-unavailable", RetryAfter: 5 * time.Second,
+				Message: "the de-duplication store is unavailable, so the configuration could not be locked; nothing was applied", Err: err}
+		default:
+			// a completed record under the lock's key cannot happen (locks
+			// are only released); treat it as busy
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-octx.Done():
+			t.Stop()
+			local()
+			return nil, busy
+		}
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -535,5 +537,44 @@ func TestStrategyAssignSerializesAConfiguration(t *testing.T) {
 	exclusion, _ := s.emu.Assignment(graphemu.ConfigESP, graphemu.AssignmentESPExclusion)
 	if !strings.Contains(string(group), `"include"`) || !strings.Contains(string(exclusion), newGroup) {
 		t.Errorf("a change was lost:\n group     %s\n exclusion %s", group, exclusion)
+	}
+}
+
+// TestStrategyAssignSerializesAcrossInstances: two instances (two handlers)
+// sharing one de-duplication store, as Lambda sandboxes share the DynamoDB
+// table, change two assignments of one configuration at once; both changes
+// hold, because the configuration's lease lives in the store, not in one
+// process.
+func TestStrategyAssignSerializesAcrossInstances(t *testing.T) {
+	store := idempotency.NewMemory(nil, 0)
+	a := newStrategyStack(t, StrategyAssign, "beta")
+	b := newStrategyStack(t, StrategyAssign, "beta")
+	a.h.opts.Store, b.h.opts.Store = store, store
+	a.emu.SetLatency(20 * time.Millisecond)
+	defer a.emu.SetLatency(0)
+	exclusionBody := strings.Replace(strings.Replace(regroupBody, graphemu.AssignmentESPGroup, graphemu.AssignmentESPExclusion, 1),
+		"microsoft.graph.groupAssignmentTarget", "microsoft.graph.exclusionGroupAssignmentTarget", 1)
+	codes := make(chan string, 2)
+	for i, body := range []string{validBody, exclusionBody} {
+		h := []*Handler{a.h, b.h}[i]
+		go func() {
+			w := httptest.NewRecorder()
+			r := signed(t, body, testNow)
+			r.Header.Set("webhook-id", fmt.Sprintf("msg_instance_%d", i))
+			sig, _ := generic.Sign(testSecret, fmt.Sprintf("msg_instance_%d", i), testNow, []byte(body))
+			r.Header.Set("webhook-signature", sig.Get("webhook-signature"))
+			h.ServeHTTP(w, r)
+			codes <- w.Result().Status + " " + w.Body.String()
+		}()
+	}
+	for i := 0; i < 2; i++ {
+		if c := <-codes; !strings.HasPrefix(c, "200") {
+			t.Errorf("answer %s", c)
+		}
+	}
+	group, _ := a.emu.Assignment(graphemu.ConfigESP, graphemu.AssignmentESPGroup)
+	exclusion, _ := a.emu.Assignment(graphemu.ConfigESP, graphemu.AssignmentESPExclusion)
+	if !strings.Contains(string(group), `"include"`) || !strings.Contains(string(exclusion), newGroup) {
+		t.Errorf("a change was lost across instances:\n group     %s\n exclusion %s", group, exclusion)
 	}
 }

@@ -46,8 +46,13 @@ func (h *Handler) writeBack(ctx context.Context, source, requestID string, req *
 		p, _ := problemFor(err, requestID)
 		n.Problem, n.Detail = strings.TrimPrefix(p.Type, ProblemTypePrefix), p.Detail
 		n.Outcome = writeback.Failed
-		if p.Status < 500 {
+		switch slug := n.Problem; {
+		case p.Status < 500:
 			n.Outcome = writeback.Refused
+		case slug == "out-of-time" || slug == string(change.CodeUnavailable):
+			// The write may have reached Graph before it stopped answering:
+			// never tell the ticket it was not applied.
+			n.Outcome = writeback.Unknown
 		}
 		var re *graph.ResponseError
 		if errors.As(err, &re) && re.RequestID != "" {

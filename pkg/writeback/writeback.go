@@ -26,7 +26,10 @@ import (
 const (
 	Applied = "applied" // Graph applied the change
 	Refused = "refused" // Graph refused it (4xx): not found, refused, no permission
-	Failed  = "failed"  // Graph throttled or unavailable, out of time, a fault of ours
+	Failed  = "failed"  // nothing was applied: no write slot, the store unavailable, a fault of ours
+	// Unknown: Graph did not answer in time or kept failing after the
+	// write was sent; it may have been applied. The sender retries.
+	Unknown = "unknown"
 )
 
 // Systems a ticket can be written back to: the sender route names.
@@ -233,6 +236,8 @@ func (n *Note) Text() string {
 		b.WriteString("enrollhook: the Intune change was applied.")
 	case Refused:
 		b.WriteString("enrollhook: the Intune change was NOT applied: Microsoft Graph refused it.")
+	case Unknown:
+		b.WriteString("enrollhook: the Intune change could not be confirmed: Microsoft Graph did not answer in time or kept failing, so it may or may not have been applied. Check the assignment in Intune (or with the chat command show).")
 	default:
 		b.WriteString("enrollhook: the Intune change was NOT applied: it failed.")
 	}
