@@ -27,25 +27,6 @@ import (
 // set them to reach a local Entra and STS.
 var credentialOptions *identity.Options
 
-// identitySettings maps the configuration onto identity.Settings.
-func identitySettings(cfg config.Config) identity.Settings {
-	id := cfg.Identity
-	return identity.Settings{
-		Mode:                cfg.Credential,
-		ClientID:            cfg.ClientID,
-		ObjectID:            id.ObjectID,
-		ResourceID:          id.ResourceID,
-		TenantID:            id.TenantID,
-		AuthorityHost:       id.AuthorityHost,
-		TokenFile:           id.TokenFile,
-		ClientSecret:        id.ClientSecret,
-		CertificatePath:     id.CertificatePath,
-		CertificatePassword: id.CertificatePassword,
-		AWSRegion:           id.AWSRegion,
-		Audience:            id.Audience,
-	}
-}
-
 // newCredential builds the one credential of the deployment, at cold start.
 func newCredential(cfg config.Config, log *slog.Logger) (*identity.Credential, error) {
 	var o identity.Options
@@ -55,7 +36,7 @@ func newCredential(cfg config.Config, log *slog.Logger) (*identity.Credential, e
 	o.Logger = log
 	// Entra's instance discovery knows only Microsoft's authorities.
 	o.DisableInstanceDiscovery = o.DisableInstanceDiscovery || cfg.Identity.CustomAuthority
-	return identity.New(identitySettings(cfg), &o)
+	return identity.New(identity.SettingsFrom(cfg), &o)
 }
 
 // credentialFor builds the credential when the configuration's credential

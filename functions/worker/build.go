@@ -45,7 +45,7 @@ func build(ctx context.Context, getenv func(string) string, log *slog.Logger) (*
 	}
 	var cred *identity.Credential
 	if cfg.Identity.Valid {
-		if cred, err = identity.New(identitySettings(cfg), &identity.Options{Logger: log,
+		if cred, err = identity.New(identity.SettingsFrom(cfg), &identity.Options{Logger: log,
 			DisableInstanceDiscovery: cfg.Identity.CustomAuthority}); err != nil {
 			problems = append(problems, err.Error())
 		}
@@ -112,24 +112,4 @@ func build(ctx context.Context, getenv func(string) string, log *slog.Logger) (*
 	})
 	log.Info("worker ready", slog.Any("config", cfg))
 	return h, nil
-}
-
-// identitySettings maps the configuration onto identity.Settings, as the
-// webhook's (functions/webhook/check.go) does; keep the two in step.
-func identitySettings(cfg config.Config) identity.Settings {
-	id := cfg.Identity
-	return identity.Settings{
-		Mode:                cfg.Credential,
-		ClientID:            cfg.ClientID,
-		ObjectID:            id.ObjectID,
-		ResourceID:          id.ResourceID,
-		TenantID:            id.TenantID,
-		AuthorityHost:       id.AuthorityHost,
-		TokenFile:           id.TokenFile,
-		ClientSecret:        id.ClientSecret,
-		CertificatePath:     id.CertificatePath,
-		CertificatePassword: id.CertificatePassword,
-		AWSRegion:           id.AWSRegion,
-		Audience:            id.Audience,
-	}
 }
