@@ -3,6 +3,7 @@ package change
 import (
 	"encoding/json"
 	"errors"
+	"github.com/enrollhook/enrollhook/pkg/change/changetest"
 	"strings"
 	"testing"
 )
@@ -213,7 +214,7 @@ func FuzzDecode(f *testing.F) {
 		// Reasons never quote values from the input (values that happen to
 		// be words of our own fixed texts do not count).
 		for _, fe := range ce.Fields {
-			for _, v := range stringValues(body) {
+			for _, v := range changetest.Strings(body) {
 				if len(v) >= 8 && strings.Contains(fe.Reason, v) && !strings.Contains(fixedReasonText, v) {
 					t.Fatalf("reason %q quotes the input value %q", fe.Reason, v)
 				}
@@ -236,32 +237,6 @@ var fixedReasonText = func() string {
 		"must be a Configuration Manager collection id (8 letters or digits, e.g. SMS00001); for an Entra group use groupAssignmentTarget")
 	return b.String()
 }()
-
-// stringValues returns the string values (not keys) anywhere in body.
-func stringValues(body []byte) []string {
-	var v any
-	if json.Unmarshal(body, &v) != nil {
-		return nil
-	}
-	var out []string
-	var walk func(any)
-	walk = func(x any) {
-		switch x := x.(type) {
-		case string:
-			out = append(out, x)
-		case map[string]any:
-			for _, e := range x {
-				walk(e)
-			}
-		case []any:
-			for _, e := range x {
-				walk(e)
-			}
-		}
-	}
-	walk(v)
-	return out
-}
 
 func TestUnknownKeysScanner(t *testing.T) {
 	tests := []struct {

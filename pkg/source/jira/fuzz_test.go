@@ -3,6 +3,7 @@ package jira
 import (
 	"encoding/json"
 	"errors"
+	"github.com/enrollhook/enrollhook/pkg/change/changetest"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -56,7 +57,7 @@ func decodeProperties(t *testing.T, src *Source, body []byte) {
 		(ce.Code != change.CodeForbidden || ce.Kind != KindSeparationOfDuties)) {
 		t.Fatalf("Decode error %v is not a coded client error", err)
 	}
-	for _, v := range stringValues(body) {
+	for _, v := range changetest.Strings(body) {
 		if len(v) < 8 || strings.Contains(fixedText, v) {
 			continue
 		}
@@ -128,29 +129,3 @@ var fixedText = func() string {
 	b.WriteString("the body is not well-formed JSON; the request has invalid fields; unknown property; allowed: ")
 	return b.String()
 }()
-
-func stringValues(body []byte) []string {
-	var v any
-	if json.Unmarshal(body, &v) != nil {
-		return nil
-	}
-	var out []string
-	var walk func(any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case string:
-			out = append(out, x)
-		case map[string]any:
-			for k, e := range x {
-				out = append(out, k)
-				walk(e)
-			}
-		case []any:
-			for _, e := range x {
-				walk(e)
-			}
-		}
-	}
-	walk(v)
-	return out
-}

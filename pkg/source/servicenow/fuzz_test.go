@@ -1,8 +1,8 @@
 package servicenow
 
 import (
-	"encoding/json"
 	"errors"
+	"github.com/enrollhook/enrollhook/pkg/change/changetest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,7 +40,7 @@ func FuzzDecode(f *testing.F) {
 		if !errors.As(err, &ce) || (ce.Code != change.CodeInvalid && ce.Code != change.CodeMalformed && ce.Code != change.CodeNotApproved) {
 			t.Fatalf("Decode error %v is not a coded client error", err)
 		}
-		for _, v := range stringValues(body) {
+		for _, v := range changetest.Strings(body) {
 			if len(v) < 8 {
 				continue
 			}
@@ -90,33 +90,6 @@ func FuzzAuthenticate(f *testing.F) {
 			}
 		}
 	})
-}
-
-// stringValues returns every string (keys and values) in a JSON body.
-func stringValues(body []byte) []string {
-	var v any
-	if json.Unmarshal(body, &v) != nil {
-		return nil
-	}
-	var out []string
-	var walk func(any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case string:
-			out = append(out, x)
-		case map[string]any:
-			for k, e := range x {
-				out = append(out, k)
-				walk(e)
-			}
-		case []any:
-			for _, e := range x {
-				walk(e)
-			}
-		}
-	}
-	walk(v)
-	return out
 }
 
 func fixedTargetText() string {
