@@ -77,10 +77,6 @@ func registerEnvSecrets(env []string) {
 	}
 }
 
-// registerSecrets registers secrets a test configures otherwise (a build
-// environment, a fake's password), so the sink checks them too.
-func registerSecrets(secrets ...string) { sink.Secrets(secrets...) }
-
 // TestTestsLogThroughTheSink fails for a test that logs or starts an
 // emulator past the sink.
 func TestTestsLogThroughTheSink(t *testing.T) {

@@ -144,7 +144,6 @@ func contains(list []string, s string) bool {
 }
 
 var (
-	requestKeys    = []string{"ticket", "configurationId", "assignmentId", "assignment"}
 	assignmentKeys = []string{"@odata.type", "id", "target", "source", "sourceId"}
 	targetKeys     = []string{"@odata.type", "groupId", "collectionId", "targetType", "entraObjectId",
 		"deviceAndAppManagementAssignmentFilterId", "deviceAndAppManagementAssignmentFilterType"}

@@ -43,9 +43,7 @@ func (s *Sink) Secrets(secrets ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, sec := range secrets {
-		for _, f := range Forms(sec) {
-			s.secrets = append(s.secrets, f)
-		}
+		s.secrets = append(s.secrets, Forms(sec)...)
 	}
 }
 

@@ -190,13 +190,12 @@ func problemSlug(err error) string {
 }
 
 // graphTrace collects, for one apply, what the Graph calls made known to
-// the audit line: the time spent in them and the target before the change
-// (strategy.go records it from the assign strategy's list). It travels in
-// the context so the strategies need no new return value.
+// the audit line: the target before the change (strategy.go records it
+// from the assign strategy's list). It travels in the context so the
+// strategies need no new return value.
 type graphTrace struct {
 	mu     sync.Mutex
 	before json.RawMessage
-	took   time.Duration
 }
 
 type traceKey struct{}

@@ -44,10 +44,6 @@ func testLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(io.MultiWriter(w, sink), nil))
 }
 
-// registerSecrets registers secrets a test configures beyond those of
-// TestMain, so the sink checks them too.
-func registerSecrets(secrets ...string) { sink.Secrets(secrets...) }
-
 // TestTestsLogThroughTheSink fails for a test file that builds a log handler
 // writing anywhere but io.Discard without testLogger: its lines would skip
 // the secret check.
