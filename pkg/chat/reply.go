@@ -24,6 +24,9 @@ const (
 	StatusPending Status = "pending" // still working after the sender's deadline
 	StatusQueued  Status = "queued"  // accepted and queued for the worker
 	StatusPlanned Status = "planned" // a dry run: what assign would do
+	// StatusReplayed is logged, never rendered: a command sent again got
+	// its first answer from the de-duplication store.
+	StatusReplayed Status = "replayed"
 )
 
 // Reply is what the chat user sees, before a sender renders it in its own

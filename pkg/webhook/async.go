@@ -404,7 +404,7 @@ func (h *Handler) workFollowUp(ctx context.Context, m *queue.Message, reply *cha
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := fu.FollowUp(ctx, inv, reply); err != nil {
-		h.log.WarnContext(ctx, "worker follow-up not posted", slog.String("xRequestId", m.RequestID), slog.String("cause", err.Error()))
+		h.log.WarnContext(ctx, "worker follow-up not posted", slog.String("xRequestId", m.RequestID), causeAttr(err))
 		return "failed"
 	}
 	return "posted"
@@ -454,7 +454,7 @@ func (h *Handler) workLog(ctx context.Context, wr *workRecord, outcome string, s
 		attrs = append(attrs, slog.String("deadLetter", wr.deadLetter))
 	}
 	if wr.dlErr != nil {
-		attrs = append(attrs, slog.String("deadLetterCause", wr.dlErr.Error()))
+		attrs = append(attrs, namedCause("deadLetterCause", wr.dlErr))
 		level = slog.LevelError
 	}
 	attrs = append(attrs, slog.String("outcome", outcome),

@@ -249,6 +249,8 @@ func (h *Handler) chatAudit(ctx context.Context, rec *chatRecord, reply *chat.Re
 		}
 	case chat.StatusQueued:
 		e.outcome = AuditQueued
+	case chat.StatusReplayed:
+		e.outcome = AuditReplayed
 	case chat.StatusRefused:
 		e.outcome = AuditRefused
 		if e.reason == "" {

@@ -2,6 +2,9 @@ package webhook
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -11,6 +14,7 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/chat"
 	"github.com/enrollhook/enrollhook/pkg/graph"
+	"github.com/enrollhook/enrollhook/pkg/idempotency"
 )
 
 // Replier is implemented by senders whose deliveries are chat commands
@@ -85,6 +89,9 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 	}
 	rec := chatRecord{requestID: w.Header().Get(HeaderRequestID), method: r.Method, route: routeOf(r),
 		source: name, deliveryID: deliveryID, inv: inv}
+	if h.chatDedupe(w, r, rp, &rec, body, start) {
+		return
+	}
 	switch {
 	case inv.Denied != nil:
 		h.chatAnswer(w, r, rp, &rec, chat.Refused(inv), start)
@@ -216,7 +223,7 @@ func (h *Handler) followUp(ctx context.Context, rp Replier, rec chatRecord, out 
 	attrs := chatAttrs(&rec, out.reply, start)
 	attrs = append(attrs, slog.String("followUp", delivery))
 	if ferr != nil {
-		attrs = append(attrs, slog.String("cause", ferr.Error()))
+		attrs = append(attrs, causeAttr(ferr))
 	}
 	h.log.LogAttrs(ctx, slog.LevelInfo, "webhook follow-up", attrs...)
 	h.chatAudit(ctx, &rec, out.reply, start)
@@ -231,11 +238,71 @@ type chatRecord struct {
 	result                   *graph.Result
 	err                      error
 	a                        *applied // the apply of an assign (audit.go)
+	lease                    *idempotency.Lease
+	replayed                 bool // answered from the de-duplication store
 }
 
-// chatAnswer writes the 200 reply and the request's one log line.
+// chatKeyPrefix keeps a chat delivery's record apart from the record the
+// queued path keeps of its change (async.go, chatEnqueue).
+const chatKeyPrefix = "chat:"
+
+// chatDedupe takes a chat command's delivery in the store, whatever its
+// verb, before anything runs: a command sent twice (a replay of a captured
+// signed request, with or without a dry-run flag) gets the first answer
+// again, marked Idempotent-Replay, and runs once. The fingerprint is the
+// signed body. It reports whether it has answered itself; otherwise the
+// lease, if any, is in rec, and chatAnswer completes it with the answer.
+func (h *Handler) chatDedupe(w http.ResponseWriter, r *http.Request, rp Replier, rec *chatRecord, body []byte, start time.Time) bool {
+	if h.opts.Store == nil || rec.deliveryID == "" {
+		return false
+	}
+	sum := sha256.Sum256(body)
+	until, has := r.Context().Deadline()
+	if !has {
+		until = start.Add(h.opts.Timeout)
+	}
+	lease, err := h.opts.Store.Begin(context.WithoutCancel(r.Context()), chatKeyPrefix+rec.source+":"+rec.deliveryID, hex.EncodeToString(sum[:]), until)
+	var inProgress *idempotency.InProgressError
+	switch {
+	case err == nil && lease.Replay != nil:
+		rec.replayed = true
+		for k, v := range lease.Replay.Headers {
+			w.Header().Set(k, v)
+		}
+		w.Header().Set(HeaderReplay, "true")
+		w.Header().Set("Content-Length", strconv.Itoa(len(lease.Replay.Body)))
+		w.WriteHeader(lease.Replay.Status)
+		_, _ = w.Write(lease.Replay.Body)
+		replayed := &chat.Reply{Status: chat.StatusReplayed}
+		h.log.LogAttrs(r.Context(), slog.LevelInfo, "webhook", chatAttrs(rec, replayed, start)...)
+		h.chatAudit(r.Context(), rec, replayed, start)
+		return true
+	case err == nil:
+		rec.lease = lease
+		return false
+	case errors.As(err, &inProgress):
+		rec.err = &change.Error{Code: change.CodeConflict, Kind: "delivery-in-progress", RetryAfter: inProgress.RetryAfter,
+			Message: "this command is already being handled; its answer comes from the first attempt"}
+	case errors.Is(err, idempotency.ErrMismatch):
+		rec.err = &change.Error{Code: change.CodeConflict, Kind: "delivery-mismatch",
+			Message: "this command's delivery id was already used for another command; nothing was run"}
+	default:
+		rec.err = &change.Error{Code: change.CodeUnavailable, Kind: "dedupe-unavailable", RetryAfter: 5 * time.Second,
+			Message: "the de-duplication store is unavailable, so nothing was run; try again later", Err: err}
+	}
+	h.chatAnswer(w, r, rp, rec, chat.Failed(rec.inv.Command, rec.err, rec.requestID), start)
+	return true
+}
+
+// chatAnswer writes the 200 reply and the request's one log line, and
+// records the reply as the delivery's answer first, so that a replay that
+// follows it finds it.
 func (h *Handler) chatAnswer(w http.ResponseWriter, r *http.Request, rp Replier, rec *chatRecord, reply *chat.Reply, start time.Time) {
 	ct, body := rp.Reply(rec.inv, reply)
+	if rec.lease != nil {
+		h.dedupeEnd(r.Context(), rec.lease, false, http.StatusOK, map[string]string{"Content-Type": ct}, body)
+		rec.lease = nil
+	}
 	w.Header().Set("Content-Type", ct)
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
@@ -273,7 +340,7 @@ func chatAttrs(rec *chatRecord, reply *chat.Reply, start time.Time) []slog.Attr 
 		p, _ := problemFor(rec.err, "")
 		attrs = append(attrs, slog.String("problem", p.Type[len(ProblemTypePrefix):]))
 		if p.Status >= 500 {
-			attrs = append(attrs, slog.String("cause", rec.err.Error()))
+			attrs = append(attrs, causeAttr(rec.err))
 		}
 	}
 	return append(attrs, slog.String("outcome", string(reply.Status)), slog.Int("status", http.StatusOK),

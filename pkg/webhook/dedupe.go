@@ -27,20 +27,22 @@ type Store interface {
 }
 
 // dedupeKey returns the store key and the fingerprint of a change. The key
-// is the sender's delivery id where it has one; otherwise a hash of the
-// normalised change and its ticket, so the same approval sent twice without
-// an id is still recognised. The fingerprint covers what would be applied:
-// the same key with another fingerprint is a conflict, not a replay.
-// encoding/json writes struct fields in declaration order, so the sender's
-// key order and whitespace change neither.
+// is the sender's delivery id where it has one (every sender derives it
+// from bytes its signature covers, never from an unsigned header);
+// otherwise a hash of the fingerprint, so the same approval sent twice
+// without an id is still recognised. The fingerprint covers the whole
+// decision: the sender, the ticket (id, system, state, requester, approver,
+// link) and the change. The same key with another fingerprint is a
+// conflict, not a replay. encoding/json writes struct fields in declaration
+// order, so the sender's key order and whitespace change neither.
 func dedupeKey(source, deliveryID string, req *change.Request) (key, fingerprint string) {
 	b, _ := json.Marshal(struct {
-		Ticket          string             `json:"ticket"`
-		State           string             `json:"state"`
+		Sender          string             `json:"sender"`
+		Ticket          *change.Ticket     `json:"ticket"`
 		ConfigurationID string             `json:"configurationId"`
 		AssignmentID    string             `json:"assignmentId"`
 		Assignment      *change.Assignment `json:"assignment"`
-	}{req.Ticket.ID, req.Ticket.State, req.ConfigurationID, req.AssignmentID, &req.Assignment})
+	}{source, &req.Ticket, req.ConfigurationID, req.AssignmentID, &req.Assignment})
 	sum := sha256.Sum256(b)
 	fingerprint = hex.EncodeToString(sum[:])
 	if deliveryID != "" {
@@ -49,11 +51,26 @@ func dedupeKey(source, deliveryID string, req *change.Request) (key, fingerprint
 	return source + ":change:" + fingerprint, fingerprint
 }
 
+// headerDryRun marks a stored answer as a dry run's plan: the delivery id
+// is spent on the dry run, and the same delivery without the flag is
+// refused, never applied. RFC 7240's Preference-Applied says the same to
+// the caller.
+const headerDryRun = "Preference-Applied"
+
+// isDryRunAnswer reports whether a stored answer was a dry run's.
+func isDryRunAnswer(r *idempotency.Response) bool {
+	return r.Headers[headerDryRun] == "dry-run"
+}
+
 // dedupeBegin takes the delivery in the store. It returns the lease to
 // complete or release, or done=true when it has answered itself (a replay,
-// a duplicate in progress, a mismatch, or a store failure).
-func (h *Handler) dedupeBegin(ctx context.Context, w http.ResponseWriter, r *http.Request, rec *record, start time.Time) (*idempotency.Lease, bool) {
-	if h.opts.Store == nil {
+// a duplicate in progress, a mismatch, a real delivery whose id was spent on
+// a dry run, or a store failure). A dry run takes its delivery too, so that
+// a captured dry run can never be replayed without its (unsigned) flag into
+// a write; a dry run of a delivery that was applied gets the real answer.
+// A dry run without a delivery id takes nothing: there is no id to spend.
+func (h *Handler) dedupeBegin(ctx context.Context, w http.ResponseWriter, r *http.Request, rec *record, start time.Time, dryRun bool) (*idempotency.Lease, bool) {
+	if h.opts.Store == nil || dryRun && rec.deliveryID == "" {
 		return nil, false
 	}
 	key, fp := dedupeKey(rec.source, rec.deliveryID, rec.req)
@@ -73,15 +90,22 @@ func (h *Handler) dedupeBegin(ctx context.Context, w http.ResponseWriter, r *htt
 		return nil, true
 	case errors.Is(err, idempotency.ErrMismatch):
 		h.finish(w, r, *rec, start, &change.Error{Code: change.CodeConflict, Kind: "delivery-mismatch",
-			Message: "this delivery id was already used with a different change; send a new delivery id for a new change"})
+			Message: "this delivery id was already used for a different decision (sender, ticket, state, requester, approver or change); send a new delivery id for a new decision"})
 		return nil, true
 	case err != nil:
 		h.finish(w, r, *rec, start, &change.Error{Code: change.CodeUnavailable, Kind: "dedupe-unavailable", RetryAfter: 5 * time.Second,
 			Message: "the de-duplication store is unavailable, so nothing was applied; retry later", Err: err})
 		return nil, true
+	case lease.Replay != nil && isDryRunAnswer(lease.Replay) && !dryRun:
+		h.finish(w, r, *rec, start, &change.Error{Code: change.CodeConflict, Kind: "delivery-was-dry-run",
+			Message: "this delivery id was used for a dry run, so it never applies; send the change again as a new delivery (a new delivery id) without the dry-run flag"})
+		return nil, true
 	case lease.Replay != nil:
 		rec.replayed = true
-		rec.after = lease.Replay.Body // the audit line's after target (audit.go)
+		rec.planned = isDryRunAnswer(lease.Replay)
+		if !rec.planned {
+			rec.after = lease.Replay.Body // the audit line's after target (audit.go)
+		}
 		for k, v := range lease.Replay.Headers {
 			w.Header().Set(k, v)
 		}

@@ -14,14 +14,17 @@ import (
 
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/graph"
+	"github.com/enrollhook/enrollhook/pkg/idempotency"
 )
 
 // A dry run (?dryRun=true, Prefer: dry-run, the chat command plan) runs
 // every step of a change but the write: authentication, decoding,
 // validation, approval and policy as usual, then a read of the assignment
 // as Graph holds it, and answers what the change would do. It takes no
-// write slot, writes no de-duplication record (a plan must not make the
-// real delivery with the same id a replay) and is never queued.
+// write slot and is never queued. It does spend its delivery id (the flag is
+// outside every signature): the same delivery sent later without the flag
+// is refused as delivery-was-dry-run, and a dry run of a delivery that was
+// already applied gets that delivery's real answer, not a plan.
 
 // Plan is the answer to a dry run.
 type Plan struct {
@@ -201,15 +204,21 @@ func escapePointer(k string) string {
 // dryRun answers a dry run of an approved, allowed change of the request
 // path: 200 with the Plan, or the problem of the read. Nothing is written,
 // taken or queued.
-func (h *Handler) dryRun(ctx context.Context, w http.ResponseWriter, r *http.Request, rec record, start time.Time) {
+func (h *Handler) dryRun(ctx context.Context, w http.ResponseWriter, r *http.Request, rec record, lease *idempotency.Lease, start time.Time) {
 	p, err := h.plan(ctx, rec.req)
 	rec.result, rec.planned = p.result, true
 	if err != nil {
+		h.dedupeEnd(ctx, lease, true, 0, nil, nil)
 		h.finish(w, r, rec, start, err)
 		return
 	}
+	headers := map[string]string{headerDryRun: "dry-run"}
 	if p.result != nil && p.result.RequestID != "" {
-		w.Header().Set(HeaderGraphRequestID, p.result.RequestID)
+		headers[HeaderGraphRequestID] = p.result.RequestID
+	}
+	h.dedupeEnd(ctx, lease, false, http.StatusOK, headers, p.body)
+	for k, v := range headers {
+		w.Header().Set(k, v)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(p.body)))

@@ -170,11 +170,23 @@ func TestDryRunGenericPlansThenTheSameDeliveryApplies(t *testing.T) {
 		t.Errorf("the log does not say planned:\n%s", s.logs)
 	}
 
-	// The same delivery (same webhook-id) without the dry run is applied,
-	// not answered from the store.
+	// The same delivery (same webhook-id) without the flag, which no
+	// signature covers, never applies: its id was spent on the plan.
 	w = s.serve(t, signed(t, validBody, testNow))
-	if w.Code != http.StatusOK || w.Header().Get("Idempotent-Replay") != "" {
-		t.Fatalf("the real delivery after a plan: %d %v %s", w.Code, w.Header(), w.Body)
+	if p := decodeProblem(t, w); w.Code != http.StatusConflict || p.Type != ProblemTypePrefix+"delivery-was-dry-run" {
+		t.Fatalf("the real delivery after a plan: %d %s, want 409 delivery-was-dry-run", w.Code, w.Body)
+	}
+	onlyReads(t, s.emu)
+	// The plan again is answered from the store.
+	r = signed(t, validBody, testNow)
+	r.URL.RawQuery = "dryRun=true"
+	if w := s.serve(t, r); w.Header().Get(HeaderReplay) != "true" || len(decodePlan(t, w).Changes) != 2 {
+		t.Errorf("the plan sent again: %d %v %s", w.Code, w.Header(), w.Body)
+	}
+	// A new delivery of the change applies it.
+	w = s.serve(t, signedID(t, "msg_test_2", validBody, testNow))
+	if w.Code != http.StatusOK || w.Header().Get(HeaderReplay) != "" {
+		t.Fatalf("a new delivery after a plan: %d %v %s", w.Code, w.Header(), w.Body)
 	}
 	if n := s.emu.Writes(); n != 1 {
 		t.Errorf("writes after the real delivery = %d, want 1", n)
@@ -183,9 +195,17 @@ func TestDryRunGenericPlansThenTheSameDeliveryApplies(t *testing.T) {
 	if !reflect.DeepEqual(got, after) {
 		t.Errorf("Graph holds %v after the change, the plan said %v", got, after)
 	}
+	// The applied delivery sent again with the flag gets its real answer,
+	// not a plan.
+	r = signedID(t, "msg_test_2", validBody, testNow)
+	r.Header.Set("Prefer", "dry-run")
+	w = s.serve(t, r)
+	if w.Code != http.StatusOK || w.Header().Get(HeaderReplay) != "true" || strings.Contains(w.Body.String(), `"dryRun"`) {
+		t.Errorf("the applied delivery with a dry-run flag: %d %v %s", w.Code, w.Header(), w.Body)
+	}
 
-	// Planned again: nothing would change.
-	r = signed(t, validBody, testNow)
+	// Planned again as a new delivery: nothing would change.
+	r = signedID(t, "msg_test_3", validBody, testNow)
 	r.Header.Set("Prefer", "dry-run")
 	p = decodePlan(t, s.serve(t, r))
 	if len(p.Changes) != 0 {
@@ -277,10 +297,11 @@ func TestDryRunServiceNow(t *testing.T) {
 	if !reflect.DeepEqual(p.Changes, want) {
 		t.Errorf("changes = %+v, want %+v", p.Changes, want)
 	}
-	// The real delivery with the same id is applied afterwards.
+	// The same delivery without the flag is refused: its id (the
+	// approval's sys_id, state and sys_mod_count) was spent on the plan.
 	w := s.serve(t, snRequest(t, itsmSample(t, "../source/servicenow/testdata/approved.json"), testNow))
-	if w.Code != http.StatusOK || w.Header().Get("Idempotent-Replay") != "" || s.emu.Writes() != 1 {
-		t.Errorf("real delivery after the plan: %d %v writes %d", w.Code, w.Header(), s.emu.Writes())
+	if w.Code != http.StatusConflict || decodeProblem(t, w).Type != ProblemTypePrefix+"delivery-was-dry-run" || s.emu.Writes() != 0 {
+		t.Errorf("real delivery after the plan: %d %s writes %d", w.Code, w.Body, s.emu.Writes())
 	}
 }
 
@@ -318,8 +339,8 @@ func TestDryRunOfAnAsyncSenderIsNotQueued(t *testing.T) {
 	if n := len(q.messages()); n != 0 {
 		t.Errorf("%d messages queued by dry runs", n)
 	}
-	// The real change is still queued.
-	if w := s.serve(t, signed(t, validBody, testNow)); w.Code != http.StatusAccepted {
+	// The real change, as a new delivery, is still queued.
+	if w := s.serve(t, signedID(t, "msg_test_2", validBody, testNow)); w.Code != http.StatusAccepted {
 		t.Errorf("the real delivery after the plan: %d %s", w.Code, w.Body)
 	}
 }

@@ -288,14 +288,15 @@ func (h *Handler) handleHook(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel = context.WithTimeout(ctx, h.opts.Timeout)
 		defer cancel()
 	}
-	if wantsDryRun(r) {
-		// Every step but the write: no delivery taken, nothing queued
-		// (dryrun.go).
-		h.dryRun(ctx, w, r, rec, start)
+	dry := wantsDryRun(r)
+	lease, done := h.dedupeBegin(ctx, w, r, &rec, start, dry)
+	if done {
 		return
 	}
-	lease, done := h.dedupeBegin(ctx, w, r, &rec, start)
-	if done {
+	if dry {
+		// Every step but the write: the delivery is spent on the plan,
+		// nothing is queued (dryrun.go).
+		h.dryRun(ctx, w, r, rec, lease, start)
 		return
 	}
 	if h.async[name] {

@@ -91,8 +91,14 @@ func newHarness(t *testing.T, opts *Options) *harness {
 
 func signed(t *testing.T, body string, ts time.Time) *http.Request {
 	t.Helper()
+	return signedID(t, "msg_test_1", body, ts)
+}
+
+// signedID is signed with another delivery id.
+func signedID(t *testing.T, id, body string, ts time.Time) *http.Request {
+	t.Helper()
 	r := httptest.NewRequest(http.MethodPost, "/hooks/generic", strings.NewReader(body))
-	h, err := generic.Sign(testSecret, "msg_test_1", ts, []byte(body))
+	h, err := generic.Sign(testSecret, id, ts, []byte(body))
 	if err != nil {
 		t.Fatal(err)
 	}

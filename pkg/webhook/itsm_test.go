@@ -143,7 +143,7 @@ func TestITSMApprovedChangesAreApplied(t *testing.T) {
 		{"jira webhook", false, func(t *testing.T) *http.Request { return jiraRequest(t, jiraBody) },
 			"2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_Windows10EnrollmentCompletionPageConfiguration", "2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_5e6f0000-0000-0000-0000-000000000001",
 			`{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"5e6f0000-0000-0000-0000-000000000001","deviceAndAppManagementAssignmentFilterId":"a1b2c3d4-0000-0000-0000-00000000f117","deviceAndAppManagementAssignmentFilterType":"exclude"}`,
-			map[string]any{"source": "jira", "deliveryId": jiraDelivID, "ticket": "ITSM-42", "approvedBy": "mia.approver@contoso.com", "requestedBy": "abel.tuter@contoso.com"}},
+			map[string]any{"source": "jira", "deliveryId": jira.DeliveryID([]byte(jiraBody)), "ticket": "ITSM-42", "approvedBy": "mia.approver@contoso.com", "requestedBy": "abel.tuter@contoso.com"}},
 		{"jira automation, generic envelope", false, func(t *testing.T) *http.Request { return jiraRequest(t, automation) },
 			"2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_Windows10EnrollmentCompletionPageConfiguration", "2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_7a8b0000-0000-0000-0000-000000000002",
 			`{"@odata.type":"#microsoft.graph.exclusionGroupAssignmentTarget","groupId":"7a8b0000-0000-0000-0000-000000000002"}`,

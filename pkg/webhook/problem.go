@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
@@ -47,6 +48,7 @@ var problems = map[change.Code]problemSpec{
 var kindTitles = map[string]string{
 	"delivery-in-progress": "Delivery in progress",
 	"delivery-mismatch":    "Delivery id reused",
+	"delivery-was-dry-run": "Delivery id spent on a dry run",
 	"dedupe-unavailable":   "De-duplication store unavailable",
 	"write-limit":          "Write limit reached",
 	"queue-unavailable":    "Queue unavailable",
@@ -129,19 +131,36 @@ func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
 // causeAttr describes an error's cause for the operator's log without the
 // Graph URL or Intune's message text (which can name backend URLs): Graph
 // failures are logged by their ids, transport errors without their URL.
-func causeAttr(err error) slog.Attr {
+// Every cause the handler logs goes through it (or namedCause).
+func causeAttr(err error) slog.Attr { return namedCause("cause", err) }
+
+// namedCause is causeAttr under another attribute name.
+func namedCause(key string, err error) slog.Attr {
 	var re *graph.ResponseError
 	if errors.As(err, &re) {
-		return slog.Group("cause", slog.Int("status", re.StatusCode), slog.String("graphCode", re.ErrorCode),
+		return slog.Group(key, slog.Int("status", re.StatusCode), slog.String("graphCode", re.ErrorCode),
 			slog.String("graphRequestId", re.RequestID), slog.String("clientRequestId", re.ClientRequestID),
 			slog.String("activityId", re.ActivityID))
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return slog.String("cause", ue.Op+": "+ue.Err.Error())
+		return slog.String(key, ue.Op+": "+redactURLs(ue.Err.Error()))
 	}
-	if ce := (*change.Error)(nil); errors.As(err, &ce) && ce.Err != nil {
-		return causeAttr(ce.Err)
+	if ce := (*change.Error)(nil); errors.As(err, &ce) {
+		if ce.Err != nil {
+			return namedCause(key, ce.Err)
+		}
+		// A coded error without a cause: its message is written for callers.
+		return slog.String(key, ce.Message)
 	}
-	return slog.String("cause", err.Error())
+	return slog.String(key, redactURLs(err.Error()))
+}
+
+// urlText finds absolute URLs in an error's text.
+var urlText = regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]*://[^\s"'<>]+`)
+
+// redactURLs replaces every URL in s by "<url>", so a log line names no
+// Graph path, query or ticket link.
+func redactURLs(s string) string {
+	return urlText.ReplaceAllString(s, "<url>")
 }

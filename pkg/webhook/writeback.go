@@ -80,10 +80,10 @@ func (h *Handler) writeBack(ctx context.Context, source, requestID string, req *
 	case werr == nil:
 		attrs = append(attrs, slog.String("writeBack", "posted"))
 	case errors.Is(werr, writeback.ErrSkipped):
-		attrs = append(attrs, slog.String("writeBack", "skipped"), slog.String("reason", werr.Error()))
+		attrs = append(attrs, slog.String("writeBack", "skipped"), namedCause("reason", werr))
 	default:
 		level = slog.LevelWarn
-		attrs = append(attrs, slog.String("writeBack", "failed"), slog.String("cause", werr.Error()))
+		attrs = append(attrs, slog.String("writeBack", "failed"), causeAttr(werr))
 		if c, ok := h.opts.WriteBack.(interface{ Failures() int64 }); ok {
 			attrs = append(attrs, slog.Int64("writeBackFailures", c.Failures()))
 		}

@@ -1,12 +1,13 @@
 package jira
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
@@ -19,7 +20,8 @@ const Name = "jira"
 // System is the ticket system recorded for Jira changes.
 const System = "jira"
 
-// Headers Jira sends with a webhook delivery (reference/webhooks.md §2.2).
+// Headers Jira sends with a webhook delivery. Neither is signed: they are
+// logged, never trusted.
 const (
 	HeaderIdentifier = "X-Atlassian-Webhook-Identifier" // the same on every retry
 	HeaderRetry      = "X-Atlassian-Webhook-Retry"
@@ -39,6 +41,10 @@ type Options struct {
 	ConfigurationField, AssignmentField string
 	// GroupField and FilterField hold the target's group and filter ids.
 	GroupField, FilterField string
+	// Tolerance bounds the age of an envelope's signed timestamp (the
+	// generic envelope sent by a Jira Automation rule); default 5 minutes,
+	// ENROLLHOOK_SIGNATURE_TOLERANCE. Jira's own webhook keeps MaxAge.
+	Tolerance time.Duration
 	// FilterType is a custom field id or a fixed include|exclude;
 	// TargetType a custom field id or a fixed group|exclusion|allUsers|
 	// allDevices (default group).
@@ -61,6 +67,9 @@ func New(secret string, opts *Options) (*Source, error) {
 	if opts != nil {
 		s.opts = *opts
 	}
+	if s.opts.Tolerance <= 0 {
+		s.opts.Tolerance = 5 * time.Minute
+	}
 	return s, nil
 }
 
@@ -79,11 +88,17 @@ func (s *Source) Mapped() bool {
 const MaxAge = time.Hour
 
 // Authenticate checks X-Hub-Signature over the raw body, then the body's
-// timestamp (epoch milliseconds, signed with the body) when it has one: it
-// must lie within MaxAge of now. It returns the delivery id,
-// X-Atlassian-Webhook-Identifier ("" when absent or unusable), the key
-// replays within the window are caught by. Errors are *change.Error with
-// CodeUnauthenticated and Kind signature-missing, signature-malformed,
+// timestamp (epoch milliseconds, signed with the body), which every delivery
+// must carry: Jira's own webhook within MaxAge of now (Jira's retries re-send
+// the first attempt's body), the generic envelope (Jira Automation's "Send
+// web request", whose body sets "timestamp": {{now.asMillis}}) within the
+// Tolerance of Options. It returns the delivery id: "sha256-" and the first
+// 32 hex digits of the SHA-256 of the signed body. Jira's
+// X-Atlassian-Webhook-Identifier is not signed, so an attacker who captured
+// one signed body could send it again under any identifier; keyed on the
+// body, every copy of one delivery is the same delivery, and a retry by Jira
+// (the same body) still finds the first answer. Errors are *change.Error
+// with CodeUnauthenticated and Kind signature-missing, signature-malformed,
 // body-re-encoded, signature-mismatch or timestamp-out-of-window.
 func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string, error) {
 	switch err := signature.VerifyHub([]string{s.secret}, h.Get(signature.HeaderHubSignature), body); {
@@ -101,30 +116,42 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string
 		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-mismatch",
 			Message: "X-Hub-Signature does not match the body; check the webhook's secret and that the body is sent exactly as signed", Err: err}
 	}
-	if ts, present := timestamp(body); present {
-		if skew := now.Sub(ts); ts.IsZero() || skew > MaxAge || skew < -MaxAge {
-			return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "timestamp-out-of-window",
-				Message: "the body's timestamp is not epoch milliseconds within " + MaxAge.String() + " of the receiver's clock; a replay of an old delivery, or a wrong clock"}
-		}
+	ts, envelope := stamp(body)
+	window, what := MaxAge, "Jira webhook"
+	if envelope {
+		window, what = s.opts.Tolerance, "envelope (set \"timestamp\": {{now.asMillis}} in the rule's body)"
 	}
-	return deliveryID(h.Get(HeaderIdentifier)), nil
+	if skew := now.Sub(ts); ts.IsZero() || skew > window || skew < -window {
+		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "timestamp-out-of-window",
+			Message: "the body's timestamp must be epoch milliseconds within " + window.String() + " of the receiver's clock for a " + what + "; it is missing, malformed or outside: a replay of an old delivery, or a wrong clock"}
+	}
+	return DeliveryID(body), nil
 }
 
-// timestamp reads the body's top-level timestamp, epoch milliseconds.
-// present is false when the body has none (or is not a JSON object: Decode
-// refuses it); the time is zero when it is present but not an integer.
-func timestamp(body []byte) (t time.Time, present bool) {
+// DeliveryID is the delivery id of a signed body (see Authenticate).
+func DeliveryID(body []byte) string {
+	sum := sha256.Sum256(body)
+	return "sha256-" + hex.EncodeToString(sum[:16])
+}
+
+// stamp reads the body's top-level timestamp, epoch milliseconds (zero when
+// absent or not a positive integer), and whether the body is the generic
+// envelope rather than Jira's own webhook (it has a ticket and no issue).
+func stamp(body []byte) (t time.Time, envelope bool) {
 	var p struct {
 		Timestamp json.RawMessage `json:"timestamp"`
+		Ticket    json.RawMessage `json:"ticket"`
+		Issue     json.RawMessage `json:"issue"`
 	}
-	if json.Unmarshal(body, &p) != nil || len(p.Timestamp) == 0 || string(p.Timestamp) == "null" {
+	if json.Unmarshal(body, &p) != nil {
 		return time.Time{}, false
 	}
+	envelope = len(p.Ticket) > 0 && len(p.Issue) == 0
 	ms, err := strconv.ParseInt(string(p.Timestamp), 10, 64)
 	if err != nil || ms <= 0 {
-		return time.Time{}, true
+		return time.Time{}, envelope
 	}
-	return time.UnixMilli(ms), true
+	return time.UnixMilli(ms), envelope
 }
 
 // Restamp sets the body's first "timestamp" number to t in epoch
@@ -142,21 +169,6 @@ func Restamp(body []byte, t time.Time) []byte {
 }
 
 var timestampField = regexp.MustCompile(`"timestamp"\s*:\s*-?[0-9]+`)
-
-// deliveryID keeps an identifier that is safe to log and to key on.
-func deliveryID(id string) string {
-	id = strings.TrimSpace(id)
-	if id == "" || len(id) > 128 {
-		return ""
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
-			return ""
-		}
-	}
-	return id
-}
 
 // Sign returns the X-Hub-Signature header for body, for the send command
 // and tests.

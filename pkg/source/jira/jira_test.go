@@ -63,8 +63,8 @@ func TestAuthenticateVector6(t *testing.T) {
 	h.Set("X-Hub-Signature", vecSig)
 	h.Set("X-Atlassian-Webhook-Identifier", "3f1e2d4c-5b6a-4798-8a9b-0c1d2e3f4a5b")
 	id, err := src.Authenticate(h, body, vecNow)
-	if err != nil || id != "3f1e2d4c-5b6a-4798-8a9b-0c1d2e3f4a5b" {
-		t.Fatalf("Authenticate(vector 6) = %q, %v", id, err)
+	if err != nil || id != DeliveryID(body) || !strings.HasPrefix(id, "sha256-") || len(id) != len("sha256-")+32 {
+		t.Fatalf("Authenticate(vector 6) = %q, %v; want the body's id %s", id, err, DeliveryID(body))
 	}
 	tests := []struct {
 		name   string
@@ -102,12 +102,22 @@ func TestAuthenticateVector6(t *testing.T) {
 	if _, err := src.Authenticate(h, body, vecNow); coded(t, err).Kind != "signature-missing" {
 		t.Errorf("X-Hub-Signature-256 accepted: %v", err)
 	}
-	// An identifier unfit for a log or a key is dropped, not echoed.
-	h = http.Header{}
-	h.Set("X-Hub-Signature", vecSig)
-	h.Set("X-Atlassian-Webhook-Identifier", "a b\"c")
-	if id, err := src.Authenticate(h, body, vecNow); err != nil || id != "" {
-		t.Errorf("Authenticate(odd identifier) = %q, %v", id, err)
+	// The unsigned identifier header names nothing: a captured body sent
+	// again under another identifier, or none, is the same delivery.
+	for _, ident := range []string{"", "another-identifier", "a b\"c", "3F1E2D4C-5B6A-4798-8A9B-0C1D2E3F4A5B"} {
+		h = http.Header{}
+		h.Set("X-Hub-Signature", vecSig)
+		if ident != "" {
+			h.Set("X-Atlassian-Webhook-Identifier", ident)
+		}
+		if got, err := src.Authenticate(h, body, vecNow); err != nil || got != id {
+			t.Errorf("Authenticate(identifier %q) = %q, %v; want %q", ident, got, err, id)
+		}
+	}
+	// Another body is another delivery.
+	other := Restamp(body, vecNow.Add(time.Second))
+	if got, err := src.Authenticate(Sign(vecSecret, other), other, vecNow); err != nil || got == id {
+		t.Errorf("Authenticate(another timestamp) = %q, %v; want an id other than %q", got, err, id)
 	}
 }
 
@@ -151,10 +161,14 @@ func TestAuthenticateTimestampWindow(t *testing.T) {
 			}
 		})
 	}
-	// Without a timestamp (a Jira Automation envelope) only the signature counts.
-	h, body = signed(string(readTestdata(t, "automation-envelope.json")))
-	if _, err := src.Authenticate(h, body, time.Now()); err != nil {
-		t.Errorf("Authenticate(no timestamp) = %v", err)
+	// Every delivery carries its signed timestamp: a Jira webhook without
+	// one, or an envelope (a Jira Automation rule) without one, could be
+	// replayed for ever.
+	for _, b := range []string{`{"webhookEvent":"jira:issue_updated","issue":{"key":"ITSM-42"}}`, strings.Replace(string(readTestdata(t, "automation-envelope.json")), `"timestamp":1764403200000,`, "", 1)} {
+		h, body := signed(b)
+		if _, err := src.Authenticate(h, body, time.Now()); coded(t, err).Kind != "timestamp-out-of-window" {
+			t.Errorf("Authenticate(no timestamp) = %v, want timestamp-out-of-window", err)
+		}
 	}
 	// A timestamp that is not epoch milliseconds is refused, not ignored.
 	for _, b := range []string{`{"timestamp":"2024-04-24T23:06:40Z","webhookEvent":"jira:issue_updated"}`, `{"timestamp":1714000000000.5}`, `{"timestamp":-1}`} {
@@ -172,6 +186,42 @@ func TestAuthenticateTimestampWindow(t *testing.T) {
 		t.Errorf("Restamp dropped the timestamp")
 	} else if _, err := mapped.Decode(fresh, nil); err != nil {
 		t.Errorf("Decode(restamped) = %v", err)
+	}
+}
+
+// TestAuthenticateEnvelopeWindow: an envelope's signed timestamp (Jira
+// Automation's {{now.asMillis}}) must lie within the signature tolerance,
+// not Jira's hour.
+func TestAuthenticateEnvelopeWindow(t *testing.T) {
+	now := time.Now()
+	stamped := Restamp(readTestdata(t, "automation-envelope.json"), now)
+	for _, tt := range []struct {
+		name      string
+		tolerance time.Duration
+		at        time.Time
+		ok        bool
+	}{
+		{"at once", 0, now, true},
+		{"4 minutes later", 0, now.Add(4 * time.Minute), true},
+		{"6 minutes later, default tolerance", 0, now.Add(6 * time.Minute), false},
+		{"6 minutes early", 0, now.Add(-6 * time.Minute), false},
+		{"6 minutes later, tolerance 10m", 10 * time.Minute, now.Add(6 * time.Minute), true},
+		{"50 minutes later: Jira's hour is not the envelope's", 0, now.Add(50 * time.Minute), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			src, _ := New(vecSecret, &Options{Tolerance: tt.tolerance})
+			_, err := src.Authenticate(Sign(vecSecret, stamped), stamped, tt.at)
+			if tt.ok != (err == nil) {
+				t.Fatalf("Authenticate = %v, want ok=%v", err, tt.ok)
+			}
+			if err != nil && coded(t, err).Kind != "timestamp-out-of-window" {
+				t.Fatalf("Authenticate = %v, want timestamp-out-of-window", err)
+			}
+		})
+	}
+	mapped, _ := New(vecSecret, testOptions)
+	if _, err := mapped.Decode(stamped, nil); err != nil {
+		t.Errorf("Decode(envelope with timestamp) = %v", err)
 	}
 }
 
