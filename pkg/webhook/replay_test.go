@@ -1,0 +1,266 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/enrollhook/enrollhook/pkg/chat"
+	"github.com/enrollhook/enrollhook/pkg/graph"
+	"github.com/enrollhook/enrollhook/pkg/graphemu"
+	"github.com/enrollhook/enrollhook/pkg/idempotency"
+	"github.com/enrollhook/enrollhook/pkg/policy"
+	"github.com/enrollhook/enrollhook/pkg/source/generic"
+	"github.com/enrollhook/enrollhook/pkg/source/jira"
+	"github.com/enrollhook/enrollhook/pkg/source/servicenow"
+	"github.com/enrollhook/enrollhook/pkg/source/slack"
+	"github.com/enrollhook/enrollhook/pkg/source/teams"
+)
+
+// The replay suite: a delivery captured on the wire is sent again with
+// every part its signature does not cover changed. Whatever the attacker
+// (or a confused proxy) changes, Graph sees at most one write per signed
+// delivery.
+
+// newReplayStack serves every sender against the Graph emulator with the
+// embedded de-duplication store, as `make run` does.
+func newReplayStack(t *testing.T) *stack {
+	t.Helper()
+	e := sharedEmulator(t)
+	t.Setenv("IDENTITY_ENDPOINT", emuSrv.URL+graphemu.TokenPath)
+	t.Setenv("IDENTITY_HEADER", graphemu.DefaultIdentityHeader)
+	cred, err := azidentity.NewManagedIdentityCredential(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &strings.Builder{}
+	log := testLogger(&lockedWriter{w: logs})
+	gc, err := graph.NewClient(emuSrv.URL+"/beta", cred, "https://graph.microsoft.com/.default", &graph.Options{
+		MaxRetries: 2, RetryDelay: 10 * time.Millisecond, InsecureAllowHTTP: true, Logger: log, DeadlineMargin: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, _ := generic.New(testSecret, 5*time.Minute)
+	sn, err := servicenow.New(snSecret, 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jr, err := jira.New(jiraSecret, jiraTestOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl, err := slack.New(chatSlackSecret, &slack.Options{
+		Allow:        chat.Allowlist{Tenant: "T0001", Users: []string{"U0456EFGH"}},
+		AnswerWithin: 2 * time.Second, AllowLoopbackResponseURL: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm, err := teams.New(chatTeamsToken, &teams.Options{Allow: chat.Allowlist{Tenant: chatTenant, Users: []string{chatAAD}}, AnswerWithin: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &Options{Now: func() time.Time { return testNow }, Logger: log, Timeout: 3 * time.Second,
+		UpdateStrategy: StrategyPatch, Store: idempotency.NewMemory(nil, 0), Policy: policy.Default()}
+	return &stack{h: NewHandler(gc, []Source{gen, sn, jr, sl, tm}, o), emu: e, logs: logs}
+}
+
+// captured is one signed delivery as it crossed the wire.
+type captured struct {
+	path   string
+	header http.Header
+	body   []byte
+}
+
+func capture(r *http.Request) captured {
+	b, _ := io.ReadAll(r.Body)
+	return captured{path: r.URL.Path, header: r.Header.Clone(), body: b}
+}
+
+// request rebuilds the delivery, changed by mod.
+func (c captured) request(mod func(r *http.Request)) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, c.path, bytes.NewReader(c.body))
+	r.Header = c.header.Clone()
+	if mod != nil {
+		mod(r)
+	}
+	return r
+}
+
+// unsignedChanges are the parts of a request no sender's signature covers.
+var unsignedChanges = []struct {
+	name string
+	mod  func(r *http.Request)
+}{
+	{"sent again as it is", nil},
+	{"another Jira identifier", func(r *http.Request) { r.Header.Set(jira.HeaderIdentifier, "replayed-identifier-1") }},
+	{"another Jira identifier, retry flag", func(r *http.Request) {
+		r.Header.Set(jira.HeaderIdentifier, "replayed-identifier-2")
+		r.Header.Set(jira.HeaderRetry, "1")
+	}},
+	{"no Jira identifier", func(r *http.Request) { r.Header.Del(jira.HeaderIdentifier) }},
+	{"a query", func(r *http.Request) { r.URL.RawQuery = "replay=1" }},
+	{"dryRun=false", func(r *http.Request) { r.URL.RawQuery = "dryRun=false" }},
+	{"dryRun=true", func(r *http.Request) { r.URL.RawQuery = "dryRun=true" }},
+	{"DRYRUN=1", func(r *http.Request) { r.URL.RawQuery = "DRYRUN=1" }},
+	{"Prefer: dry-run", func(r *http.Request) { r.Header.Set("Prefer", "dry-run") }},
+	{"Prefer: return=minimal", func(r *http.Request) { r.Header.Set("Prefer", "return=minimal") }},
+	{"a request id", func(r *http.Request) { r.Header.Set("X-Request-Id", "replay-request-id") }},
+	{"Content-Type with charset", func(r *http.Request) {
+		r.Header.Set("Content-Type", r.Header.Get("Content-Type")+"; charset=utf-8")
+	}},
+	{"lower-case header names", func(r *http.Request) {
+		h := http.Header{}
+		for k, v := range r.Header {
+			h.Set(strings.ToLower(k), v[0]) // Set canonicalises again, as net/http and the adapter do
+		}
+		r.Header = h
+	}},
+	{"body re-encoded by a proxy", func(r *http.Request) {
+		var v any
+		if b, _ := io.ReadAll(r.Body); json.Unmarshal(b, &v) == nil {
+			out, _ := json.MarshalIndent(v, "", "  ")
+			r.Body = io.NopCloser(bytes.NewReader(out))
+			r.ContentLength = int64(len(out))
+		}
+	}},
+}
+
+func TestReplaysOfACapturedDeliveryWriteOnce(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		// original is the signed delivery; it changes Graph when first sent.
+		original func(t *testing.T) *http.Request
+	}{
+		{"generic", func(t *testing.T) *http.Request { return signed(t, validBody, testNow) }},
+		{"servicenow", func(t *testing.T) *http.Request {
+			return snRequest(t, itsmSample(t, "../source/servicenow/testdata/approved.json"), testNow)
+		}},
+		{"jira webhook", func(t *testing.T) *http.Request {
+			return jiraRequest(t, itsmSample(t, "../source/jira/testdata/issue-approved.json"))
+		}},
+		{"jira automation envelope", func(t *testing.T) *http.Request {
+			return jiraRequest(t, itsmSample(t, "../source/jira/testdata/automation-envelope.json"))
+		}},
+		{"slack", func(t *testing.T) *http.Request {
+			return slackRequest(t, slackForm("assign "+graphemu.ConfigESP+" "+graphemu.AssignmentESPGroup+" group "+newGroup), testNow)
+		}},
+		{"teams", func(t *testing.T) *http.Request {
+			return teamsRequest(t, teamsActivity("assign "+graphemu.ConfigESP+" "+graphemu.AssignmentESPGroup+" group "+newGroup, testNow))
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newReplayStack(t)
+			c := capture(tt.original(t))
+			first := httptest.NewRecorder()
+			s.h.ServeHTTP(first, c.request(nil))
+			waitChat(t, s.h)
+			if first.Code != http.StatusOK || s.emu.Writes() != 1 {
+				t.Fatalf("the original delivery: %d %s, writes %d; want 200 and one write", first.Code, first.Body, s.emu.Writes())
+			}
+			for _, u := range unsignedChanges {
+				w := httptest.NewRecorder()
+				s.h.ServeHTTP(w, c.request(u.mod))
+				waitChat(t, s.h)
+				if n := s.emu.Writes(); n != 1 {
+					t.Fatalf("%s: Graph writes = %d after the replay (%d %s), want 1", u.name, n, w.Code, w.Body)
+				}
+				if w.Code == http.StatusOK && w.Header().Get(HeaderReplay) != "true" {
+					t.Errorf("%s: answered 200 without %s: true: %s", u.name, HeaderReplay, w.Body)
+				}
+				if strings.Contains(w.Body.String(), `"dryRun":true`) {
+					t.Errorf("%s: a dry-run flag on an applied delivery answered a plan, not the real answer: %s", u.name, w.Body)
+				}
+			}
+		})
+	}
+}
+
+func waitChat(t *testing.T, h *Handler) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReplayOfADryRunNeverApplies: a dry run captured on the wire, sent
+// again without its (unsigned) flag, changes nothing, on every route.
+func TestReplayOfADryRunNeverApplies(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		original func(t *testing.T) *http.Request
+	}{
+		{"generic", func(t *testing.T) *http.Request { return signed(t, validBody, testNow) }},
+		{"servicenow", func(t *testing.T) *http.Request {
+			return snRequest(t, itsmSample(t, "../source/servicenow/testdata/approved.json"), testNow)
+		}},
+		{"jira", func(t *testing.T) *http.Request {
+			return jiraRequest(t, itsmSample(t, "../source/jira/testdata/issue-approved.json"))
+		}},
+		{"slack", func(t *testing.T) *http.Request {
+			return slackRequest(t, slackForm("assign "+graphemu.ConfigESP+" "+graphemu.AssignmentESPGroup+" group "+newGroup), testNow)
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newReplayStack(t)
+			c := capture(tt.original(t))
+			dry := httptest.NewRecorder()
+			s.h.ServeHTTP(dry, c.request(func(r *http.Request) { r.URL.RawQuery = "dryRun=true" }))
+			waitChat(t, s.h)
+			if dry.Code != http.StatusOK || !strings.Contains(strings.ToLower(dry.Body.String()), "dry") {
+				t.Fatalf("the dry run: %d %s", dry.Code, dry.Body)
+			}
+			for _, mod := range []func(*http.Request){nil, func(r *http.Request) { r.URL.RawQuery = "dryRun=false" }} {
+				w := httptest.NewRecorder()
+				s.h.ServeHTTP(w, c.request(mod))
+				waitChat(t, s.h)
+				if n := s.emu.Writes(); n != 0 {
+					t.Fatalf("the dry run sent again without its flag wrote %d times (%d %s)", n, w.Code, w.Body)
+				}
+			}
+		})
+	}
+}
+
+// TestOneDeliveryIDOneDecision: the same signed delivery id with any other
+// part of the decision is refused as a different delivery, never answered
+// with the first one's outcome.
+func TestOneDeliveryIDOneDecision(t *testing.T) {
+	s := newReplayStack(t)
+	if w := s.serve(t, signed(t, validBody, testNow)); w.Code != http.StatusOK {
+		t.Fatalf("first: %d %s", w.Code, w.Body)
+	}
+	for _, tt := range []struct{ name, from, to string }{
+		{"another approver", `"approvedBy":"bob@contoso.com"`, `"approvedBy":"carol@contoso.com"`},
+		{"another requester", `"requestedBy":"alice@contoso.com"`, `"requestedBy":"dave@contoso.com"`},
+		{"another ticket", `"id":"CHG0030042"`, `"id":"CHG0030099"`},
+		{"another system", `"system":"servicenow"`, `"system":"jira"`},
+		{"another state spelling", `"state":"approved"`, `"state":"Approved"`},
+		{"another filter type", `"deviceAndAppManagementAssignmentFilterType":"include"`, `"deviceAndAppManagementAssignmentFilterType":"exclude"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			body := strings.Replace(validBody, tt.from, tt.to, 1)
+			if body == validBody {
+				t.Fatalf("%s not in the body", tt.from)
+			}
+			w := s.serve(t, signed(t, body, testNow))
+			if p := decodeProblem(t, w); w.Code != http.StatusConflict || p.Type != ProblemTypePrefix+"delivery-mismatch" {
+				t.Errorf("%d %s, want 409 delivery-mismatch", w.Code, w.Body)
+			}
+		})
+	}
+	if n := s.emu.Writes(); n != 1 {
+		t.Errorf("Graph writes = %d, want 1", n)
+	}
+}
