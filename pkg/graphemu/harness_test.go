@@ -34,7 +34,10 @@ func (c *clock) Add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// start is the moment every harness clock starts at.
+// startTime is where a harness clock starts: a fixed moment, so the dates
+// the emulator writes can be compared as text. Only the emulator reads this
+// clock. A test that drives a library judging expiry by the wall clock
+// (azidentity, MSAL) passes Options.Now anchored on time.Now instead.
 var startTime = time.Date(2026, 11, 29, 10, 15, 0, 0, time.UTC)
 
 // harness is an emulator behind httptest with a token already fetched.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,8 +107,14 @@ func dynalite(t testing.TB) *dynamodb.Client {
 	return dynClient
 }
 
+// tables numbers the tables of this process: dynalite lives as long as the
+// test binary, so a second run (go test -count=2) must not reuse a name.
+var tables atomic.Int64
+
+// createTable creates an empty table named after name and returns its name.
 func createTable(t testing.TB, c *dynamodb.Client, name string) string {
 	t.Helper()
+	name = fmt.Sprintf("%s-%d", name, tables.Add(1)) // the tail survives the cut below
 	safe := []byte{}
 	for _, r := range []byte(name) {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {

@@ -427,28 +427,57 @@ func TestClouds(t *testing.T) {
 	}
 }
 
+// miEndpoint is a plain-http managed-identity endpoint on 127.0.0.1 and a
+// Graph (TLS) that accepts its tokens, both served by one emulator, with
+// the identity endpoint's queries recorded.
+type miEndpoint struct {
+	emu      *graphemu.Server
+	identity *httptest.Server
+	graph    *httptest.Server
+
+	mu      sync.Mutex
+	queries []url.Values
+}
+
+func newMIEndpoint() *miEndpoint {
+	m := &miEndpoint{emu: graphemu.New(nil)}
+	m.identity = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == graphemu.TokenPath {
+			m.mu.Lock()
+			m.queries = append(m.queries, r.URL.Query())
+			m.mu.Unlock()
+		}
+		m.emu.ServeHTTP(w, r)
+	}))
+	m.graph = httptest.NewTLSServer(m.emu)
+	return m
+}
+
+// Queries returns the identity endpoint's queries, oldest first.
+func (m *miEndpoint) Queries() []url.Values {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.queries)
+}
+
+func (m *miEndpoint) Close() {
+	m.identity.Close()
+	m.graph.Close()
+}
+
+// systemAssignedEndpoint serves the test process's one system-assigned
+// identity. MSAL caches managed-identity tokens per process, and a
+// system-assigned identity's entry is keyed by the resource alone, so the
+// endpoint that issued the cached token, and the Graph that accepts it,
+// live as long as the process: a later run in the same process
+// (go test -count=2) is served from that cache, as a warm Lambda would be.
+var systemAssignedEndpoint = sync.OnceValue(newMIEndpoint)
+
 // TestManagedIdentity: system-assigned, and user-assigned by client id,
 // object id and resource id, against a plain-http identity endpoint on
-// 127.0.0.1, per cloud. MSAL's managed-identity cache is process-wide, so
-// each case uses its own identity.
+// 127.0.0.1, per cloud. Each user-assigned case has an identity and an
+// endpoint of its own; the system-assigned one shares the process's.
 func TestManagedIdentity(t *testing.T) {
-	emu := graphemu.New(nil)
-	var mu sync.Mutex
-	var queries []url.Values
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == graphemu.TokenPath {
-			mu.Lock()
-			queries = append(queries, r.URL.Query())
-			mu.Unlock()
-		}
-		emu.ServeHTTP(w, r)
-	}))
-	defer srv.Close()
-	t.Setenv("IDENTITY_ENDPOINT", srv.URL+graphemu.TokenPath)
-	t.Setenv("IDENTITY_HEADER", graphemu.DefaultIdentityHeader)
-	graphSrv := httptest.NewTLSServer(emu)
-	defer graphSrv.Close()
-
 	rid := "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/enrollhook-" + uuid.NewString()[:8]
 	cases := []struct {
 		cloud    string
@@ -463,8 +492,15 @@ func TestManagedIdentity(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.cloud+"/"+c.param, func(t *testing.T) {
+			ep := systemAssignedEndpoint()
+			if c.param != "" {
+				ep = newMIEndpoint()
+				defer ep.Close()
+			}
+			t.Setenv("IDENTITY_ENDPOINT", ep.identity.URL+graphemu.TokenPath)
+			t.Setenv("IDENTITY_HEADER", graphemu.DefaultIdentityHeader)
 			cloud := config.Clouds[c.cloud]
-			redir := identitytest.NewRedirect().Route(host(cloud.GraphRoot), graphSrv)
+			redir := identitytest.NewRedirect().Route(host(cloud.GraphRoot), ep.graph)
 			logs := &syncBuffer{}
 			log := slog.New(slog.NewJSONHandler(logs, nil))
 			cred, err := identity.New(c.s, &identity.Options{Logger: log})
@@ -475,20 +511,15 @@ func TestManagedIdentity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mu.Lock()
-			before := len(queries)
-			mu.Unlock()
-			emu.Reset()
+			ep.emu.Reset()
 			for i := 0; i < 3; i++ {
 				if _, _, err := gc.ListAssignments(context.Background(), graphemu.ConfigESP); err != nil {
 					t.Fatalf("ListAssignments = %v\n%s", err, logs.String())
 				}
 			}
-			mu.Lock()
-			got := queries[before:]
-			mu.Unlock()
+			got := ep.Queries()
 			if len(got) != 1 {
-				t.Fatalf("identity endpoint requests = %d, want 1 (then cached)", len(got))
+				t.Fatalf("identity endpoint requests = %d, want 1 in the process's life (then cached)", len(got))
 			}
 			q := got[0]
 			if q.Get("resource") != cloud.GraphRoot {
@@ -508,7 +539,7 @@ func TestManagedIdentity(t *testing.T) {
 					t.Errorf("Graph call to %s, want under %s/beta", s, cloud.GraphRoot)
 				}
 			}
-			for _, tok := range emu.IssuedTokens() {
+			for _, tok := range ep.emu.IssuedTokens() {
 				if strings.Contains(logs.String(), tok) {
 					t.Errorf("the log contains a token")
 				}
