@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -34,6 +35,13 @@ import (
 // embedded de-duplication store, as `make run` does.
 func newReplayStack(t *testing.T) *stack {
 	t.Helper()
+	return newReplayStackAt(t, "")
+}
+
+// newReplayStackAt is newReplayStack with Graph at graphURL (the emulator
+// when empty), for a Graph that cannot be reached.
+func newReplayStackAt(t *testing.T, graphURL string) *stack {
+	t.Helper()
 	e := sharedEmulator(t)
 	t.Setenv("IDENTITY_ENDPOINT", emuSrv.URL+graphemu.TokenPath)
 	t.Setenv("IDENTITY_HEADER", graphemu.DefaultIdentityHeader)
@@ -43,7 +51,10 @@ func newReplayStack(t *testing.T) *stack {
 	}
 	logs := &strings.Builder{}
 	log := testLogger(&lockedWriter{w: logs})
-	gc, err := graph.NewClient(emuSrv.URL+"/beta", cred, "https://graph.microsoft.com/.default", &graph.Options{
+	if graphURL == "" {
+		graphURL = emuSrv.URL + "/beta"
+	}
+	gc, err := graph.NewClient(graphURL, cred, "https://graph.microsoft.com/.default", &graph.Options{
 		MaxRetries: 2, RetryDelay: 10 * time.Millisecond, InsecureAllowHTTP: true, Logger: log, DeadlineMargin: 50 * time.Millisecond,
 	})
 	if err != nil {
@@ -262,5 +273,71 @@ func TestOneDeliveryIDOneDecision(t *testing.T) {
 	}
 	if n := s.emu.Writes(); n != 1 {
 		t.Errorf("Graph writes = %d, want 1", n)
+	}
+}
+
+// TestGraphFailuresLogNoGraphURL: when Graph fails, no log line of the
+// request, chat or follow-up path names a Graph URL, a Graph path or
+// Intune's text; every cause goes through one redaction (causeAttr).
+func TestGraphFailuresLogNoGraphURL(t *testing.T) {
+	// A port nothing listens on: the transport error names the URL.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unreachable := "http://" + l.Addr().String() + "/beta"
+	l.Close()
+	for _, tt := range []struct {
+		name   string
+		status int    // the emulator's failure, or 0
+		url    string // Graph's root, or "" for the emulator
+	}{
+		{"500", http.StatusInternalServerError, ""},
+		{"503", http.StatusServiceUnavailable, ""},
+		{"403", http.StatusForbidden, ""},
+		{"400", http.StatusBadRequest, ""},
+		{"unreachable", 0, unreachable},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newReplayStackAt(t, tt.url)
+			if tt.status != 0 {
+				s.emu.Fail(100, tt.status)
+			}
+			w := httptest.NewRecorder()
+			s.h.ServeHTTP(w, slackRequest(t, slackForm("assign "+graphemu.ConfigESP+" "+graphemu.AssignmentESPGroup+" group "+newGroup), testNow))
+			waitChat(t, s.h)
+			if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "not applied") {
+				t.Fatalf("slack reply: %d %s", w.Code, w.Body)
+			}
+			w = httptest.NewRecorder()
+			s.h.ServeHTTP(w, teamsRequest(t, teamsActivity("show "+graphemu.ConfigESP+" "+graphemu.AssignmentESPGroup, testNow)))
+			waitChat(t, s.h)
+			w = httptest.NewRecorder()
+			s.h.ServeHTTP(w, signedID(t, "msg_fail_1", validBody, testNow))
+			if w.Code < 400 {
+				t.Fatalf("generic: %d %s", w.Code, w.Body)
+			}
+			logs := s.logs.String()
+			if !strings.Contains(logs, `"cause"`) && (tt.status >= 500 || tt.url != "") {
+				t.Errorf("no cause logged:\n%s", logs)
+			}
+			for _, leak := range []string{emuSrv.URL, strings.TrimPrefix(emuSrv.URL, "http://"), unreachable, strings.TrimPrefix(unreachable, "http://"), "/deviceManagement/"} {
+				if strings.Contains(logs, leak) {
+					t.Errorf("a log line names %q:\n%s", leak, logs)
+				}
+			}
+		})
+	}
+}
+
+func TestRedactURLs(t *testing.T) {
+	for in, want := range map[string]string{
+		`PATCH https://graph.microsoft.com/beta/deviceManagement/x?$select=id: 500`: `PATCH <url> 500`,
+		`dial tcp: lookup contoso.service-now.com`:                                   `dial tcp: lookup contoso.service-now.com`,
+		`"http://127.0.0.1:8080/beta/x" refused`:                                      `"<url>" refused`,
+	} {
+		if got := redactURLs(in); got != want {
+			t.Errorf("redactURLs(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
