@@ -47,7 +47,14 @@ type Ticket struct {
 	// ApprovedBy is required when State is approved (in any letter case):
 	// an approval without an approver cannot be audited.
 	ApprovedBy string `json:"approvedBy,omitempty" validate:"max=256,safetext"`
-	URL        string `json:"url,omitempty" validate:"omitempty,max=2048,http_url"`
+	// RequestedByID and ApprovedByID are the sender's stable ids of the
+	// requester and the approver (a ServiceNow sys_id, a Jira accountId),
+	// when it gives them. Separation of duties compares them as well as the
+	// names (Ticket.SelfApproved); the names stay what the audit trail
+	// records.
+	RequestedByID string `json:"requestedById,omitempty" validate:"max=256,safetext"`
+	ApprovedByID  string `json:"approvedById,omitempty" validate:"max=256,safetext"`
+	URL           string `json:"url,omitempty" validate:"omitempty,max=2048,http_url"`
 	// Record is the ServiceNow record the ticket is, as "table/sys_id", for
 	// the optional write-back of the outcome (pkg/writeback); set by the
 	// ServiceNow sender only, never read from an envelope (queue.Message

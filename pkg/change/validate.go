@@ -320,6 +320,7 @@ func (r *Request) check(opts *Options) []FieldError {
 			fields = append(fields, FieldError{Field: pointer(fe.Namespace()), Reason: reason(fe)})
 		}
 	}
+	fields = append(fields, r.Ticket.identityFields()...)
 	a := r.Assignment
 	if a.ODataType != "" && normalizeType(a.ODataType) != TypeAssignment {
 		fields = append(fields, FieldError{Field: "/assignment/@odata.type", Reason: "must be " + TypeAssignment})

@@ -56,7 +56,8 @@ const (
 type Policy struct {
 	defaults rule
 	senders  map[string]rule
-	// separation of duties: approvedBy must differ from requestedBy.
+	// separation of duties: the approver must not be the requester, as
+	// identities (change.Ticket.SelfApproved), not as text.
 	separation       bool
 	requireRequester bool
 	chat             map[string]chatRule
@@ -400,12 +401,19 @@ func (p *Policy) Check(sender string, chat bool, req *change.Request) error {
 	// claims to be one from another sender (a forged queue message) is
 	// held to separation of duties.
 	if p.separation && !(chat && contains(chatSenders, sender)) {
-		by, ap := strings.TrimSpace(req.Ticket.RequestedBy), strings.TrimSpace(req.Ticket.ApprovedBy)
+		// Identities, not strings: the sender's stable ids when it gave
+		// them, and the names normalised (change.Ticket.SelfApproved).
+		by := strings.TrimSpace(req.Ticket.RequestedBy) + strings.TrimSpace(req.Ticket.RequestedByID)
+		self, err := req.Ticket.SelfApproved()
 		switch {
 		case by == "" && p.requireRequester:
 			return refuse(KindSeparationOfDuties, "the ticket names no requester (requestedBy), so separation of duties cannot be checked; nothing was changed")
-		case by != "" && strings.EqualFold(by, ap):
-			return refuse(KindSeparationOfDuties, "the approver "+quote(ap)+" is also the requester; separation of duties needs another approver, nothing was changed")
+		case err != nil:
+			// Validation refuses these with 422; a change that skipped it
+			// (a forged queue message) is not let through uncompared.
+			return refuse(KindSeparationOfDuties, "the requester or the approver has invisible or format characters, letters of more than one script in one part, or is not a user name or e-mail address, so separation of duties cannot be checked; nothing was changed")
+		case self:
+			return refuse(KindSeparationOfDuties, "the approver "+quote(strings.TrimSpace(req.Ticket.ApprovedBy))+" is also the requester; separation of duties needs another approver, nothing was changed")
 		}
 	}
 	r, ok := p.senders[sender]

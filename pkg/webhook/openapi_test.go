@@ -405,6 +405,9 @@ func TestOpenAPIRequestSchemaMatchesChange(t *testing.T) {
 		{"assignment type and id", body(ticket, ids, assignment(group, `"@odata.type":"microsoft.graph.enrollmentConfigurationAssignment"`, `"id":"asg_1"`)), true, ""},
 		{"unknown top-level property", body(ticket, ids, assignment(group), `"x-sender":{"run":7}`), true, ""},
 		{"not approved is still valid", body(`"ticket":{"id":"CHG1","state":"rejected"}`, ids, assignment(group)), true, ""},
+		{"stable user ids", body(`"ticket":{"id":"CHG1","state":"approved","requestedBy":"alice@contoso.com","requestedById":"62826bf03710200044e0bfc8bcbe5df1","approvedBy":"bob@contoso.com","approvedById":"5137153cc611227c000bbd1bd8cd2005"}`, ids, assignment(group)), true, ""},
+		{"zero-width space in approver", body(`"ticket":{"id":"CHG1","state":"approved","approvedBy":"bob@contoso.com\u200b"}`, ids, assignment(group)), false, ""},
+		{"right-to-left override in requester id", body(`"ticket":{"id":"CHG1","state":"approved","approvedBy":"bob","requestedById":"\u202eu1"}`, ids, assignment(group)), false, ""},
 
 		{"not an object", `[1]`, false, ""},
 		{"no ticket", body(ids, assignment(group)), false, ""},
