@@ -70,8 +70,10 @@ type Options struct {
 	// DefaultRetryDelay (500ms).
 	RetryDelay time.Duration
 	// MaxRetryDelay caps one backoff wait. When Graph asks for a longer
-	// Retry-After the call stops retrying and reports CodeUnavailable with
-	// Graph's wait, since retrying sooner only earns another 429. Zero or
+	// Retry-After, or one that would end at or after ctx's deadline less
+	// DeadlineMargin, the call stops retrying at once and reports
+	// CodeUnavailable with Graph's wait (a day's 86400 s included; believed
+	// up to a week), since retrying sooner only earns another 429. Zero or
 	// negative means DefaultMaxRetryDelay (30s).
 	MaxRetryDelay time.Duration
 	// DeadlineMargin is kept free before ctx's deadline so that the caller

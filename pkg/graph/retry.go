@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -86,7 +87,9 @@ func (p *retryPolicy) Do(req *policy.Request) (*http.Response, error) {
 			st.stop = stopRetryAfterCap
 			return resp, err
 		}
-		if hasDeadline && time.Now().Add(delay).After(deadline) {
+		// A wait that ends at or after the deadline leaves no time for the
+		// retry: stop now and pass Graph's wait on to the caller.
+		if hasDeadline && !time.Now().Add(delay).Before(deadline) {
 			st.stop = stopBudget
 			return resp, err
 		}
@@ -178,28 +181,29 @@ func retriableError(err error) bool {
 // retryAfter returns the wait Graph asked for and whether it asked: the
 // millisecond headers first (retry-after-ms, x-ms-retry-after-ms), then
 // Retry-After as seconds or as an HTTP date. A value that is not positive
-// counts as not asked, so the backoff applies instead of a busy retry.
+// counts as not asked, so the backoff applies instead of a busy retry. A
+// wait longer than maxWait (a day's Retry-After: 86400, or a number too
+// large to parse) is believed as maxWait: it is beyond any invoke's budget
+// all the same, so the call stops and the caller is told to wait that long.
 func retryAfter(resp *http.Response) (time.Duration, bool) {
 	if resp == nil {
 		return 0, false
 	}
 	h := resp.Header
 	for _, name := range [...]string{HeaderRetryAfterMS, HeaderXMSRetryAfterMS} {
-		if v := h.Get(name); v != "" {
-			if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 0 && ms < int64(maxWait/time.Millisecond) {
-				return time.Duration(ms) * time.Millisecond, true
-			}
+		if d, ok := parseWait(h.Get(name), time.Millisecond); ok {
+			return d, true
 		}
 	}
 	v := h.Get(HeaderRetryAfter)
 	if v == "" {
 		return 0, false
 	}
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if s > 0 && s < int64(maxWait/time.Second) {
-			return time.Duration(s) * time.Second, true
-		}
-		return 0, false
+	if d, ok := parseWait(v, time.Second); ok {
+		return d, true
+	}
+	if _, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return 0, false // a number, but not a positive one
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := time.Until(t); d > 0 {
@@ -209,5 +213,25 @@ func retryAfter(resp *http.Response) (time.Duration, bool) {
 	return 0, false
 }
 
-// maxWait bounds any Retry-After we believe, so arithmetic never overflows.
-const maxWait = 24 * time.Hour
+// parseWait reads v as a count of unit written in decimal digits: a
+// positive count is a wait, bounded by maxWait; a run of digits too long
+// for int64 is maxWait too.
+func parseWait(v string, unit time.Duration) (time.Duration, bool) {
+	if v == "" || strings.Trim(v, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	switch {
+	case errors.Is(err, strconv.ErrRange):
+		return maxWait, true
+	case err != nil || n <= 0:
+		return 0, false
+	case n >= int64(maxWait/unit):
+		return maxWait, true
+	}
+	return time.Duration(n) * unit, true
+}
+
+// maxWait bounds any Retry-After we believe, so arithmetic never overflows:
+// a week, far beyond any invoke's budget.
+const maxWait = 7 * 24 * time.Hour
