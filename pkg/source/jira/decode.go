@@ -141,7 +141,7 @@ func (s *Source) decodeWebhook(body []byte, opts *change.Options) (*change.Reque
 	if err := s.approves(&w); err != nil {
 		return nil, err
 	}
-	requester := reporter(w.Issue.Fields)
+	requester, requesterAt := reporter(w.Issue.Fields)
 	if sameUser(w.User, requester) {
 		return nil, &change.Error{Code: change.CodeForbidden, Kind: KindSeparationOfDuties,
 			Message: "separation of duties: the user who approved this issue is its reporter, and a requester cannot approve their own change; nothing was changed. Have another person approve it, and restrict in the Jira workflow who may approve"}
@@ -202,6 +202,7 @@ func (s *Source) decodeWebhook(body []byte, opts *change.Options) (*change.Reque
 		Ticket: change.Ticket{
 			ID: w.Issue.Key, System: System, State: change.ApprovedState,
 			RequestedBy: requester.String(), ApprovedBy: w.User.String(), URL: browseURL(w.Issue.Self, w.Issue.Key),
+			RequestedByID: requester.id(), ApprovedByID: w.User.id(),
 		},
 		ConfigurationID: configuration,
 		AssignmentID:    assignment,
@@ -216,14 +217,16 @@ func (s *Source) decodeWebhook(body []byte, opts *change.Options) (*change.Reque
 			return nil, err
 		}
 		fields = append(fields, change.RemapFields(ce.Fields, map[string]string{
-			"/ticket/id":          "/issue/key",
-			"/ticket/approvedBy":  "/user",
-			"/ticket/requestedBy": "/issue/fields/reporter",
-			"/ticket/url":         "-",
-			"/ticket":             "/issue",
-			"/configurationId":    ptr(s.opts.ConfigurationField),
-			"/assignmentId":       ptr(s.opts.AssignmentField),
-			"/assignment":         "-",
+			"/ticket/id":            "/issue/key",
+			"/ticket/approvedBy":    "/user",
+			"/ticket/requestedBy":   requesterAt,
+			"/ticket/approvedById":  "/user/accountId",
+			"/ticket/requestedById": requesterAt + "/accountId",
+			"/ticket/url":           "-",
+			"/ticket":               "/issue",
+			"/configurationId":      ptr(s.opts.ConfigurationField),
+			"/assignmentId":         ptr(s.opts.AssignmentField),
+			"/assignment":           "-",
 		})...)
 	}
 	if len(fields) > 0 {
@@ -337,30 +340,38 @@ func approvalValue(raw json.RawMessage) (string, bool) {
 	return fieldString(raw)
 }
 
-// reporter is who asked: the issue's reporter, else its creator; nil when
-// neither names a user.
-func reporter(fields map[string]json.RawMessage) *User {
+// reporter is who asked: the issue's reporter, else its creator, with the
+// pointer of the field it came from; nil when neither names a user.
+func reporter(fields map[string]json.RawMessage) (*User, string) {
 	for _, f := range []string{"reporter", "creator"} {
 		var u User
 		if raw, ok := fields[f]; ok && json.Unmarshal(raw, &u) == nil && u.String() != "" {
-			return &u
+			return &u, "/issue/fields/" + f
 		}
 	}
-	return nil
+	return nil, "/issue/fields/reporter"
 }
 
-// sameUser reports whether a and b are one person: the same account id,
-// the same e-mail address, or (for users Jira sends without either) the
-// same name for the audit trail.
+// id is the user's accountId, Jira's stable id of a user, for the ticket.
+func (u *User) id() string {
+	if u == nil {
+		return ""
+	}
+	return strings.TrimSpace(u.AccountID)
+}
+
+// sameUser reports whether a and b are one person: the same account id
+// (change.SameID), the same e-mail address, or the same name for the audit
+// trail (e-mail, else account id, else display name), the addresses and
+// names compared as identities (change.SameIdentity: PRECIS-normalised, a
+// bare name equal to an address's local part). A user whose name cannot be
+// normalised is refused by validation, after this check.
 func sameUser(a, b *User) bool {
 	if a == nil || b == nil {
 		return false
 	}
-	eq := func(x, y string, fold bool) bool {
-		x, y = strings.TrimSpace(x), strings.TrimSpace(y)
-		return x != "" && (x == y || fold && strings.EqualFold(x, y))
-	}
-	return eq(a.AccountID, b.AccountID, false) || eq(a.EmailAddress, b.EmailAddress, true) || eq(a.String(), b.String(), true)
+	return change.SameID(a.AccountID, b.AccountID) || change.SameIdentity(a.EmailAddress, b.EmailAddress) ||
+		change.SameIdentity(a.String(), b.String())
 }
 
 // knownStates are ticket states of the generic envelope a refusal names

@@ -238,7 +238,7 @@ func TestDecodeIssueEvent(t *testing.T) {
 		t.Fatalf("Decode(issue-approved.json) = %v", err)
 	}
 	want := change.Ticket{ID: "ITSM-42", System: "jira", State: "approved", RequestedBy: "abel.tuter@contoso.com",
-		ApprovedBy: "mia.approver@contoso.com", URL: "https://contoso.atlassian.net/browse/ITSM-42"}
+		ApprovedBy: "mia.approver@contoso.com", RequestedByID: "5b10ac8d82e05b22cc7d4ef5", ApprovedByID: "5b10a2844c20165700ede21g", URL: "https://contoso.atlassian.net/browse/ITSM-42"}
 	if r.Ticket != want {
 		t.Errorf("Ticket = %+v, want %+v", r.Ticket, want)
 	}
