@@ -35,7 +35,7 @@ var implemented = map[string]func(secret string, cfg config.Config) (webhook.Sou
 		j := cfg.Senders.Jira
 		return jira.New(secret, &jira.Options{ApprovedStatuses: j.ApprovedStatuses, ApprovalField: j.ApprovalField,
 			ConfigurationField: j.ConfigurationField, AssignmentField: j.AssignmentField, GroupField: j.GroupField,
-			FilterField: j.FilterField, FilterType: j.FilterType, TargetType: j.TargetType})
+			FilterField: j.FilterField, FilterType: j.FilterType, TargetType: j.TargetType, Tolerance: cfg.SignatureTolerance})
 	},
 	slack.Name: func(secret string, cfg config.Config) (webhook.Source, error) {
 		s := cfg.Senders.Slack
@@ -47,6 +47,29 @@ var implemented = map[string]func(secret string, cfg config.Config) (webhook.Sou
 		return teams.New(secret, &teams.Options{Tolerance: cfg.SignatureTolerance,
 			Allow: chat.Allowlist{Tenant: t.TenantID, Users: t.AllowedUsers, TenantSetting: config.EnvTeamsTenantID, UsersSetting: config.EnvTeamsAllowedUsers}})
 	},
+}
+
+// developmentSecret lists, by sender, the test for that sender's published
+// development secret (its IsDevelopmentSecret: by decoded key, in any
+// spelling). The cold start runs every test on every sender's secret: a
+// published secret protects nothing, whichever variable it is set in.
+var developmentSecret = map[string]func(secret string) bool{
+	generic.Name:    generic.IsDevelopmentSecret,
+	servicenow.Name: servicenow.IsDevelopmentSecret,
+	jira.Name:       jira.IsDevelopmentSecret,
+	slack.Name:      slack.IsDevelopmentSecret,
+	teams.Name:      teams.IsDevelopmentSecret,
+}
+
+// isDevelopmentSecret reports whether secret is any sender's published
+// development secret.
+func isDevelopmentSecret(secret string) bool {
+	for _, is := range developmentSecret {
+		if is(secret) {
+			return true
+		}
+	}
+	return false
 }
 
 // chatNobodyAllowed names the setting a chat sender lacks to let anyone run
@@ -85,9 +108,8 @@ func build(getenv func(string) string, log *slog.Logger, onLambda bool) (http.Ha
 			disabled = append(disabled, name)
 			log.Warn("sender disabled: no secret, so its route refuses every delivery (fail closed)",
 				slog.String("source", name), slog.String("set", config.SecretKey(name)))
-		case (onLambda || !cfg.GraphInsecureHTTP) && (generic.IsDevelopmentSecret(secret) || secret == jira.DevelopmentSecret ||
-			slack.IsDevelopmentSecret(secret) || teams.IsDevelopmentSecret(secret)):
-			// The published secret is for the loopback emulator only.
+		case (onLambda || !cfg.GraphInsecureHTTP) && isDevelopmentSecret(secret):
+			// The published secrets are for the loopback emulator only.
 			problems = append(problems, config.SecretKey(name)+" is the published development secret; set a secret of your own")
 		default:
 			s, err := mk(secret, cfg)

@@ -36,14 +36,11 @@ var (
 const maxSignatures = 8
 
 // StandardKey decodes a Standard Webhooks secret: "whsec_" followed by
-// base64, or the bare base64.
+// base64, or the bare base64, of at least 16 bytes. The base64 is read
+// strictly (see decodeKey), so one key has one spelling. Errors:
+// ErrSecretSpelling (a lenient reading would decode it), ErrSecret.
 func StandardKey(secret string) ([]byte, error) {
-	s := strings.TrimPrefix(strings.TrimSpace(secret), "whsec_")
-	key, err := base64.StdEncoding.DecodeString(s)
-	if err != nil || len(key) < 16 {
-		return nil, ErrSecret
-	}
-	return key, nil
+	return decodeKey(strings.TrimPrefix(strings.TrimSpace(secret), "whsec_"))
 }
 
 // SignStandard returns the webhook-signature header value ("v1,<base64>")

@@ -10,13 +10,12 @@ import (
 // Teams outgoing webhooks sign in HeaderAuthorization: "HMAC <base64>".
 
 // TeamsKey decodes the security token Teams shows once when an outgoing
-// webhook is created: base64 of the HMAC key (32 bytes).
+// webhook is created: base64 of the HMAC key (32 bytes; at least 16 are
+// taken). The base64 is read strictly (see decodeKey), so one key has one
+// spelling. Errors: ErrSecretSpelling (a lenient reading would decode it),
+// ErrSecret.
 func TeamsKey(token string) ([]byte, error) {
-	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(token))
-	if err != nil || len(key) < 16 {
-		return nil, ErrSecret
-	}
-	return key, nil
+	return decodeKey(strings.TrimSpace(token))
 }
 
 // SignTeams returns the Authorization value ("HMAC <base64>") for the raw

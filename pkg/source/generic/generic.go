@@ -1,9 +1,11 @@
 package generic
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
@@ -24,6 +26,9 @@ type Source struct {
 // minutes when zero).
 func New(secret string, tolerance time.Duration) (*Source, error) {
 	key, err := signature.StandardKey(secret)
+	if errors.Is(err, signature.ErrSecretSpelling) {
+		return nil, errors.New("generic: the secret's base64 is not in its canonical spelling (a changed last character, a missing '=' or the URL-safe alphabet); set it exactly as generated")
+	}
 	if err != nil {
 		return nil, errors.New("generic: the secret must be whsec_ followed by base64 (or bare base64) of at least 16 bytes")
 	}
@@ -90,13 +95,12 @@ func Sign(secret, id string, ts time.Time, body []byte) (http.Header, error) {
 // the loopback emulator (see IsDevelopmentSecret).
 const DevelopmentSecret = "whsec_ZW5yb2xsaG9vay1kZXZlbG9wbWVudC1zZWNyZXQtMDE="
 
-// IsDevelopmentSecret reports whether secret decodes to the same key as
-// DevelopmentSecret, in whichever spelling (with or without "whsec_").
+// IsDevelopmentSecret reports whether secret decodes to the key of
+// DevelopmentSecret in any spelling: with or without "whsec_", and read as
+// leniently as any base64 decoder would (signature.LooseKey), so that a
+// changed padding bit is still the published key.
 func IsDevelopmentSecret(secret string) bool {
-	key, err := signature.StandardKey(secret)
-	if err != nil {
-		return false
-	}
+	key := signature.LooseKey(strings.TrimPrefix(strings.TrimSpace(secret), "whsec_"))
 	dev, _ := signature.StandardKey(DevelopmentSecret)
-	return string(key) == string(dev)
+	return key != nil && bytes.Equal(key, dev)
 }

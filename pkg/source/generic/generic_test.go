@@ -75,13 +75,40 @@ func TestNewRefusesUnusableSecrets(t *testing.T) {
 	}
 }
 
+// TestIsDevelopmentSecretInEverySpelling: every spelling a lenient base64
+// reader maps onto the published key is the development secret: with or
+// without "whsec_", with padding bits set, without padding.
 func TestIsDevelopmentSecretInEverySpelling(t *testing.T) {
-	for _, s := range []string{DevelopmentSecret, strings.TrimPrefix(DevelopmentSecret, "whsec_"), " " + DevelopmentSecret + " "} {
+	const body = "ZW5yb2xsaG9vay1kZXZlbG9wbWVudC1zZWNyZXQtMD"
+	if DevelopmentSecret != "whsec_"+body+"E=" {
+		t.Fatalf("DevelopmentSecret changed; update the spellings of this test")
+	}
+	for _, s := range []string{DevelopmentSecret, strings.TrimPrefix(DevelopmentSecret, "whsec_"), " " + DevelopmentSecret + " ",
+		"whsec_" + body + "F=", body + "H=", "whsec_" + body + "E", "whsec_" + body[:8] + "\r\n" + body[8:] + "E="} {
 		if !IsDevelopmentSecret(s) {
 			t.Errorf("IsDevelopmentSecret(%q) = false", s)
 		}
 	}
-	if IsDevelopmentSecret(secret) || IsDevelopmentSecret("") {
-		t.Error("another secret taken for the development one")
+	for _, s := range []string{secret, "", "whsec_" + body + "I=", "whsec_"} {
+		if IsDevelopmentSecret(s) {
+			t.Errorf("IsDevelopmentSecret(%q) = true, want false", s)
+		}
+	}
+}
+
+// TestNewRefusesNonCanonicalSecrets: the base64 is read strictly; the
+// refusal says why and never quotes the secret.
+func TestNewRefusesNonCanonicalSecrets(t *testing.T) {
+	const body = "ZW5yb2xsaG9vay1kZXZlbG9wbWVudC1zZWNyZXQtMD"
+	for _, s := range []string{"whsec_" + body + "F=", body + "G=", "whsec_" + body + "E", strings.TrimRight(secret, "=") + "-"} {
+		_, err := New(s, 0)
+		if err == nil || strings.Contains(err.Error(), body) || strings.Contains(err.Error(), secret[6:20]) {
+			t.Errorf("New(%q) = %v, want a refusal that does not quote the secret", s, err)
+		}
+	}
+	for _, s := range []string{"whsec_" + body + "F=", body + "G=", "whsec_" + body + "E"} {
+		if _, err := New(s, 0); err == nil || !strings.Contains(err.Error(), "canonical") {
+			t.Errorf("New(%q) = %v, want a refusal naming the canonical spelling", s, err)
+		}
 	}
 }

@@ -68,6 +68,9 @@ func New(secret string, tolerance time.Duration) (*Source, error) {
 		return &Source{basic: c, tolerance: tolerance}, nil
 	}
 	key, err := signature.StandardKey(secret)
+	if errors.Is(err, signature.ErrSecretSpelling) {
+		return nil, errors.New("servicenow: the secret's base64 is not in its canonical spelling (a changed last character, a missing '=' or the URL-safe alphabet); set it exactly as generated")
+	}
 	if err != nil {
 		return nil, errors.New("servicenow: the secret must be whsec_ followed by base64 (or bare base64) of at least 16 bytes, or basic:<user>:<password>")
 	}
@@ -215,3 +218,13 @@ func Sign(secret, id string, ts time.Time, body []byte) (http.Header, error) {
 // samples in events/servicenow-*.json: the generic sender's, so the same
 // cold-start check refuses it outside the emulator. It protects nothing.
 const DevelopmentSecret = "whsec_ZW5yb2xsaG9vay1kZXZlbG9wbWVudC1zZWNyZXQtMDE="
+
+// IsDevelopmentSecret reports whether secret decodes to the key of
+// DevelopmentSecret in any spelling: with or without "whsec_", and read as
+// leniently as any base64 decoder would (signature.LooseKey). A Basic
+// secret never is: none is published.
+func IsDevelopmentSecret(secret string) bool {
+	key := signature.LooseKey(strings.TrimPrefix(strings.TrimSpace(secret), "whsec_"))
+	dev, _ := signature.StandardKey(DevelopmentSecret)
+	return key != nil && bytes.Equal(key, dev)
+}

@@ -28,8 +28,13 @@ const Name = "slack"
 // it outside the loopback emulator.
 const DevelopmentSecret = "enrollhook-development-slack-signing-secret"
 
-// IsDevelopmentSecret reports whether secret is DevelopmentSecret.
-func IsDevelopmentSecret(secret string) bool { return strings.TrimSpace(secret) == DevelopmentSecret }
+// IsDevelopmentSecret reports whether secret is DevelopmentSecret, also
+// with surrounding white space (signature.SlackKey trims it, so that is the
+// same key) or in other letter case (another key, but one anybody can
+// derive from the published value).
+func IsDevelopmentSecret(secret string) bool {
+	return strings.EqualFold(strings.TrimSpace(secret), DevelopmentSecret)
+}
 
 // Defaults of Options.
 const (

@@ -1,6 +1,7 @@
 package teams
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,8 +25,15 @@ const Name = "teams"
 // protects nothing: the cold start refuses it outside the loopback emulator.
 const DevelopmentSecret = "ZW5yb2xsaG9vay10ZWFtcy1kZXZlbG9wbWVudC1rZXk="
 
-// IsDevelopmentSecret reports whether secret is DevelopmentSecret.
-func IsDevelopmentSecret(secret string) bool { return strings.TrimSpace(secret) == DevelopmentSecret }
+// IsDevelopmentSecret reports whether token decodes to the key of
+// DevelopmentSecret in any spelling, read as leniently as any base64
+// decoder would (signature.LooseKey): "...1rZXl=" differs from the
+// published "...1rZXk=" only in padding bits, and is the same key.
+func IsDevelopmentSecret(token string) bool {
+	key := signature.LooseKey(token)
+	dev, _ := signature.TeamsKey(DevelopmentSecret)
+	return key != nil && bytes.Equal(key, dev)
+}
 
 // DefaultAnswerWithin leaves a second of Teams' 5 s for the gateway and the
 // network.
@@ -54,6 +62,9 @@ type Source struct {
 // New returns the Teams sender for the outgoing webhook's security token.
 func New(token string, opts *Options) (*Source, error) {
 	key, err := signature.TeamsKey(token)
+	if errors.Is(err, signature.ErrSecretSpelling) {
+		return nil, errors.New("teams: the security token's base64 is not in its canonical spelling (a changed last character, a missing '=' or the URL-safe alphabet); paste it exactly as Teams showed it")
+	}
 	if err != nil {
 		return nil, errors.New("teams: the security token must be the base64 token Teams showed when the outgoing webhook was created")
 	}
