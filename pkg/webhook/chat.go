@@ -294,16 +294,25 @@ func (h *Handler) chatDedupe(w http.ResponseWriter, r *http.Request, rp Replier,
 	return true
 }
 
+// HeaderOutcome is set on every chat reply, which is a 200 whatever
+// happened, to the outcome the reply reports (a chat.Status: applied,
+// shown, help, planned, queued, pending; refused, invalid, usage, failed),
+// so that a client such as the send command tells a refusal from a change
+// without reading Slack's or Teams' message format. A replay carries the
+// first answer's outcome.
+const HeaderOutcome = "X-Enrollhook-Outcome"
+
 // chatAnswer writes the 200 reply and the request's one log line, and
 // records the reply as the delivery's answer first, so that a replay that
 // follows it finds it.
 func (h *Handler) chatAnswer(w http.ResponseWriter, r *http.Request, rp Replier, rec *chatRecord, reply *chat.Reply, start time.Time) {
 	ct, body := rp.Reply(rec.inv, reply)
 	if rec.lease != nil {
-		h.dedupeEnd(r.Context(), rec.lease, false, http.StatusOK, map[string]string{"Content-Type": ct}, body)
+		h.dedupeEnd(r.Context(), rec.lease, false, http.StatusOK, map[string]string{"Content-Type": ct, HeaderOutcome: string(reply.Status)}, body)
 		rec.lease = nil
 	}
 	w.Header().Set("Content-Type", ct)
+	w.Header().Set(HeaderOutcome, string(reply.Status))
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
