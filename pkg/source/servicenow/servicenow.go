@@ -104,6 +104,12 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string
 			return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "credentials-mismatch",
 				Message: "the Basic credentials do not match the user and password configured for ServiceNow", Err: err}
 		}
+		// Basic signs nothing: the body's own timestamp is the only bound
+		// on how long a captured request can be sent again.
+		if ts := bodyTimestamp(body); ts.IsZero() || now.Sub(ts) > s.tolerance || ts.Sub(now) > s.tolerance {
+			return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "timestamp-out-of-window",
+				Message: "with Basic authentication the body's \"timestamp\" (RFC 3339, set when the Business Rule sends) must lie within " + s.tolerance.String() + " of the receiver's clock; it is missing, malformed or outside: a replay, or a wrong clock"}
+		}
 	} else {
 		id = h.Get(signature.HeaderWebhookID)
 		if err := signature.VerifyStandard(s.key, id, h.Get(signature.HeaderWebhookTimestamp),
@@ -115,6 +121,22 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string
 		return d, nil
 	}
 	return id, nil
+}
+
+// bodyTimestamp reads the body's top-level "timestamp" (RFC 3339); zero
+// when absent or malformed.
+func bodyTimestamp(body []byte) time.Time {
+	var p struct {
+		Timestamp string `json:"timestamp"`
+	}
+	if json.Unmarshal(body, &p) != nil {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, p.Timestamp)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }
 
 func standardError(err error, tolerance time.Duration) error {

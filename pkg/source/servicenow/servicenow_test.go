@@ -113,12 +113,35 @@ func TestAuthenticateBasic(t *testing.T) {
 	body := readTestdata(t, "approved.json")
 	good := http.Header{}
 	good.Set("Authorization", signature.BasicHeader(signature.BasicCredentials{User: "svc.enrollhook", Password: "c0rrect:horse:battery"}))
-	if id, err := src.Authenticate(good, body, time.Now()); err != nil || id != "6c1f0a2b1b8e4d10a0e1c2d3e4f5a6b7-approved-3" {
+	sent := bodyTimestamp(body)
+	if sent.IsZero() {
+		t.Fatal("testdata/approved.json has no timestamp")
+	}
+	if id, err := src.Authenticate(good, body, sent.Add(time.Minute)); err != nil || id != "6c1f0a2b1b8e4d10a0e1c2d3e4f5a6b7-approved-3" {
 		t.Fatalf("Authenticate = %q, %v", id, err)
 	}
 	// Basic has no signed id: a body without an approval has no delivery id.
-	if id, err := src.Authenticate(good, []byte(`{}`), time.Now()); err != nil || id != "" {
+	if id, err := src.Authenticate(good, []byte(`{"timestamp":"`+sent.Format(time.RFC3339)+`"}`), sent); err != nil || id != "" {
 		t.Fatalf("Authenticate({}) = %q, %v", id, err)
+	}
+	// Basic signs nothing, so the body's own timestamp bounds replays: a
+	// captured request sent again later, or a body without a timestamp, is
+	// refused.
+	for _, tt := range []struct {
+		name string
+		body []byte
+		now  time.Time
+	}{
+		{"six minutes later", body, sent.Add(6 * time.Minute)},
+		{"a day later", body, sent.Add(24 * time.Hour)},
+		{"six minutes early", body, sent.Add(-6 * time.Minute)},
+		{"no timestamp", []byte(`{}`), time.Now()},
+		{"not RFC 3339", []byte(`{"timestamp":1764403200}`), time.Unix(1764403200, 0)},
+	} {
+		_, err := src.Authenticate(good, tt.body, tt.now)
+		if ce := coded(t, err); ce.Kind != "timestamp-out-of-window" {
+			t.Errorf("%s: Authenticate = %v, want timestamp-out-of-window", tt.name, err)
+		}
 	}
 	enc := func(s string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(s)) }
 	for _, tt := range []struct{ name, header, kind string }{
@@ -132,7 +155,7 @@ func TestAuthenticateBasic(t *testing.T) {
 			if tt.header != "" {
 				h.Set("Authorization", tt.header)
 			}
-			_, err := src.Authenticate(h, body, time.Now())
+			_, err := src.Authenticate(h, body, sent)
 			ce := coded(t, err)
 			if ce.Code != change.CodeUnauthenticated || ce.Kind != tt.kind {
 				t.Fatalf("Authenticate = %v, want kind %s", err, tt.kind)
@@ -181,7 +204,7 @@ func TestDecodeApproved(t *testing.T) {
 	}
 	want := change.Ticket{ID: "CHG0030042", System: "servicenow", State: "approved", RequestedBy: "abel.tuter@contoso.com",
 		ApprovedBy: "fred.luddy@contoso.com", URL: "https://contoso.service-now.com/change_request.do?sys_id=c83c5e5347c12200e0ef563dbb9a7190",
-		Record: "change_request/c83c5e5347c12200e0ef563dbb9a7190"}
+		Record: "change_request/c83c5e5347c12200e0ef563dbb9a7190", RequestedByID: "62826bf03710200044e0bfc8bcbe5df1", ApprovedByID: "5137153cc611227c000bbd1bd8cd2005"}
 	if r.Ticket != want {
 		t.Errorf("Ticket = %+v, want %+v", r.Ticket, want)
 	}

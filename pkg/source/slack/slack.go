@@ -3,6 +3,8 @@ package slack
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -108,8 +110,10 @@ func New(secret string, opts *Options) (*Source, error) {
 func (s *Source) Name() string { return Name }
 
 // Authenticate verifies X-Slack-Signature over the raw form body and returns
-// the command's trigger_id as the delivery id (slash commands have no
-// delivery id and are never re-sent). Errors are *change.Error with
+// the command's trigger_id as the delivery id: it is inside the signed body
+// and Slack makes a new one for every command, so a captured command sent
+// again is the same delivery. Without a usable trigger_id the id is a hash
+// of the signed timestamp and body. Errors are *change.Error with
 // CodeUnauthenticated and Kind signature-missing, signature-malformed,
 // timestamp-out-of-window, body-re-encoded or signature-mismatch; none
 // quotes a header.
@@ -122,7 +126,9 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string
 	if id := form.Get("trigger_id"); safeID.MatchString(id) {
 		return id, nil
 	}
-	return "", nil
+	// No usable trigger_id: the signed timestamp and body name the command.
+	sum := sha256.Sum256([]byte("v0:" + h.Get(signature.HeaderSlackTimestamp) + ":" + string(body)))
+	return "sha256-" + hex.EncodeToString(sum[:16]), nil
 }
 
 func authError(err error, tolerance time.Duration) error {

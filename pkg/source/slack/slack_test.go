@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +46,19 @@ func TestAuthenticateVectors(t *testing.T) {
 	id, err = s.Authenticate(headers("1531420618", vecSig1), []byte(vecBody1), time.Unix(1531420618, 0))
 	if err != nil || id != "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c" {
 		t.Errorf("Authenticate(#1) = %q, %v", id, err)
+	}
+	// Without a usable trigger_id the signed timestamp and body name the
+	// delivery: the same request gives the same id, another timestamp another.
+	noTrigger := strings.Replace(vecBody7, "trigger_id=123.456.abcdef", "trigger_id=", 1)
+	sign := func(ts string) http.Header {
+		h, _ := Sign(vecSecret, time.Unix(mustInt(t, ts), 0), []byte(noTrigger))
+		return h
+	}
+	id1, err1 := s.Authenticate(sign("1714032000"), []byte(noTrigger), time.Unix(1714032000, 0))
+	id2, err2 := s.Authenticate(sign("1714032000"), []byte(noTrigger), time.Unix(1714032000, 0))
+	id3, err3 := s.Authenticate(sign("1714032001"), []byte(noTrigger), time.Unix(1714032000, 0))
+	if err1 != nil || err2 != nil || err3 != nil || id1 == "" || id1 != id2 || id1 == id3 || !strings.HasPrefix(id1, "sha256-") {
+		t.Errorf("Authenticate(no trigger_id) = %q %q %q, %v %v %v; want one hash per signed request", id1, id2, id3, err1, err2, err3)
 	}
 	tests := []struct {
 		name string
@@ -185,4 +199,13 @@ func FuzzDecodeSlack(f *testing.F) {
 			}
 		}
 	})
+}
+
+func mustInt(t *testing.T, s string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

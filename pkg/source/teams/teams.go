@@ -3,6 +3,8 @@ package teams
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"html"
@@ -113,8 +115,9 @@ type activity struct {
 
 // Authenticate verifies "Authorization: HMAC <base64>" over the raw body,
 // then the activity's timestamp (inside the signed body, so it cannot be
-// moved) against the replay window, and returns the activity id as the
-// delivery id. Errors are *change.Error with CodeUnauthenticated and Kind
+// moved) against the replay window, and returns the activity id (inside the
+// signed body) as the delivery id, or a hash of the signed activity when it
+// has no usable id. Errors are *change.Error with CodeUnauthenticated and Kind
 // signature-missing, signature-malformed, body-re-encoded,
 // signature-mismatch or timestamp-out-of-window; none quotes a header.
 func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string, error) {
@@ -132,7 +135,9 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string
 			Message: "the activity's timestamp is missing or outside the accepted window of " + s.opts.Tolerance.String() + "; a replay, or a wrong clock"}
 	}
 	if !safeID.MatchString(a.ID) {
-		return "", nil
+		// No usable activity id: the signed activity names itself.
+		sum := sha256.Sum256(body)
+		return "sha256-" + hex.EncodeToString(sum[:16]), nil
 	}
 	return a.ID, nil
 }

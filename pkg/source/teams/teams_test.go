@@ -54,6 +54,16 @@ func TestAuthenticate(t *testing.T) {
 	if id, err := s.Authenticate(signed(body), []byte(body), now); err != nil || id != "1714032000123" {
 		t.Errorf("Authenticate = %q, %v; want the activity id", id, err)
 	}
+	// Without a usable id the signed activity names the delivery: the same
+	// bytes give the same id, other bytes another.
+	noID := strings.Replace(body, `"id":"1714032000123"`, `"id":"a b"`, 1)
+	other := strings.Replace(noID, "help", "show", 1)
+	id1, err1 := s.Authenticate(signed(noID), []byte(noID), now)
+	id2, err2 := s.Authenticate(signed(noID), []byte(noID), now)
+	id3, err3 := s.Authenticate(signed(other), []byte(other), now)
+	if err1 != nil || err2 != nil || err3 != nil || id1 == "" || id1 != id2 || id1 == id3 || !strings.HasPrefix(id1, "sha256-") {
+		t.Errorf("Authenticate(no usable id) = %q %q %q, %v %v %v; want one body hash per body", id1, id2, id3, err1, err2, err3)
+	}
 	tests := []struct {
 		name string
 		h    http.Header
