@@ -65,12 +65,16 @@ type Intune struct {
 var intuneKeys = []string{"configurationId", "assignmentId", "target", "source"}
 
 // User is a sys_user reference, sent as a string (user_name or email) or as
-// an object {sys_id, user_name, email, name}.
+// an object {sys_id, user_name, email, name}. The Table API's reference
+// shape {value, display_value, link} is read too: value is the sys_id,
+// display_value the name.
 type User struct {
 	SysID    string `json:"sys_id,omitempty"`
 	UserName string `json:"user_name,omitempty"`
 	Email    string `json:"email,omitempty"`
 	Name     string `json:"name,omitempty"`
+
+	idKey string // the property the sys_id came from, for field errors
 }
 
 // UnmarshalJSON accepts a string or an object.
@@ -84,13 +88,43 @@ func (u *User) UnmarshalJSON(b []byte) error {
 		*u = User{UserName: s}
 		return nil
 	}
-	type plain User
-	var p plain
+	var p struct {
+		SysID        string `json:"sys_id"`
+		UserName     string `json:"user_name"`
+		Email        string `json:"email"`
+		Name         string `json:"name"`
+		Value        string `json:"value"`
+		DisplayValue string `json:"display_value"`
+	}
 	if err := json.Unmarshal(b, &p); err != nil {
 		return err
 	}
-	*u = User(p)
+	*u = User{SysID: p.SysID, UserName: p.UserName, Email: p.Email, Name: p.Name, idKey: "sys_id"}
+	if u.SysID == "" && p.Value != "" {
+		u.SysID, u.idKey = p.Value, "value"
+	}
+	if u.Name == "" {
+		u.Name = p.DisplayValue
+	}
 	return nil
+}
+
+// id is the user's sys_id in the form the ticket carries (lower case), the
+// stable id separation of duties compares; "" when it is not a sys_id
+// (checkID refuses it).
+func (u User) id() string {
+	if id := strings.TrimSpace(u.SysID); sysID(id) {
+		return strings.ToLower(id)
+	}
+	return ""
+}
+
+// checkID refuses a sys_id that is not one, at the pointer of the user.
+func (u User) checkID(at string) []change.FieldError {
+	if u.SysID == "" || sysID(strings.TrimSpace(u.SysID)) {
+		return nil
+	}
+	return []change.FieldError{{Field: at + "/" + u.idKey, Reason: "must be the user's sys_id (32 hexadecimal characters)"}}
 }
 
 // String names the user for the audit trail: email, else user_name, else
@@ -110,13 +144,16 @@ var envelopePointers = map[string]string{
 	"/ticket/state":       "/data/approval/state",
 	"/ticket/approvedBy":  "/data/approval/approver",
 	"/ticket/requestedBy": "/data/record/requested_by",
-	"/ticket/url":         "/data/record/url",
-	"/ticket/system":      "-",
-	"/configurationId":    "/data/intune/configurationId",
-	"/assignmentId":       "/data/intune/assignmentId",
-	"/assignment/target":  "-", // reported by change.DecodeTarget
-	"/assignment/source":  "/data/intune/source",
-	"/assignment":         "/data/intune",
+	// The ids' own pointers are set per delivery (sys_id or value).
+	"/ticket/approvedById":  "/data/approval/approver",
+	"/ticket/requestedById": "/data/record/requested_by",
+	"/ticket/url":           "/data/record/url",
+	"/ticket/system":        "-",
+	"/configurationId":      "/data/intune/configurationId",
+	"/assignmentId":         "/data/intune/assignmentId",
+	"/assignment/target":    "-", // reported by change.DecodeTarget
+	"/assignment/source":    "/data/intune/source",
+	"/assignment":           "/data/intune",
 }
 
 // Decode parses the approval contract. A decision other than approved is
@@ -172,6 +209,8 @@ func (s *Source) Decode(body []byte, opts *change.Options) (*change.Request, err
 		return nil, change.Invalid(fields...)
 	}
 	fields = append(fields, unknownIntune(body)...)
+	fields = append(fields, a.Approver.checkID("/data/approval/approver")...)
+	fields = append(fields, d.Record.RequestedBy.checkID("/data/record/requested_by")...)
 	fields = append(fields, change.DuplicateFields(body)...)
 	target, tf := change.DecodeTarget(d.Intune.Target, "/data/intune/target", opts)
 	fields = append(fields, tf...)
@@ -179,6 +218,9 @@ func (s *Source) Decode(body []byte, opts *change.Options) (*change.Request, err
 		Ticket: change.Ticket{
 			ID: d.Record.Number, System: System, State: StateApproved,
 			RequestedBy: d.Record.RequestedBy.String(), ApprovedBy: a.Approver.String(), URL: d.Record.URL,
+			// sys_ids, when sent: separation of duties compares them as
+			// well as the names (change.Ticket.SelfApproved).
+			RequestedByID: d.Record.RequestedBy.id(), ApprovedByID: a.Approver.id(),
 		},
 		ConfigurationID: d.Intune.ConfigurationID,
 		AssignmentID:    d.Intune.AssignmentID,
