@@ -191,7 +191,8 @@ func TestTemplateFunction(t *testing.T) {
 }
 
 // checkFunction: what both functions share: the bootstrap built by the
-// Makefile, arm64, JSON logs, SAM's own role.
+// Makefile, arm64, JSON logs in its own log group, its own role declared in
+// the template.
 func checkFunction(t *testing.T, tmpl samTemplate, name string) {
 	fn, err := tmpl.GetServerlessFunctionWithName(name)
 	if err != nil {
@@ -227,12 +228,77 @@ func checkFunction(t *testing.T, tmpl samTemplate, name string) {
 	if got := logging["LogFormat"]; got != "JSON" {
 		t.Errorf("LoggingConfig.LogFormat = %v, want JSON", got)
 	}
-	// Least privilege: no Role means SAM's role with
-	// AWSLambdaBasicExecutionRole (CloudWatch Logs); the one policy is
-	// aws-federation's, checked below. A change here needs a reason in the
-	// code.
-	if fn.Role != nil {
-		t.Errorf("Role = %v; want SAM's own role, whose ARN the federated credential names", deref(fn.Role))
+	// The role may write to this log group only (roleStatements' OwnLogs),
+	// so the function must log there.
+	logGroup := logGroupOf(name)
+	if group, _ := logging["LogGroup"].(map[string]any); group["Ref"] != logGroup {
+		t.Errorf("LoggingConfig.LogGroup = %v, want !Ref %s", logging["LogGroup"], logGroup)
+	}
+	if r := tmpl.Resources[logGroup]; r == nil || r.AWSCloudFormationType() != "AWS::Logs::LogGroup" {
+		t.Errorf("no AWS::Logs::LogGroup %s", logGroup)
+	}
+	// Least privilege: the function's own role, declared in the template
+	// (SAM's generated role would carry AWS managed policies wider than the
+	// code needs; TestTemplateRolesAfterTransform). The logical id is the
+	// one SAM gave its role, so the role ARN that the federated credential
+	// names survives the change.
+	role := name + "Role"
+	if got, arg, _ := intrinsic(deref(fn.Role)); got != "Fn::GetAtt" || fmt.Sprint(arg) != role+".Arn" && fmt.Sprint(arg) != "["+role+" Arn]" {
+		t.Errorf("Role = %v %v, want !GetAtt %s.Arn", got, arg, role)
+	}
+	if fn.Policies != nil {
+		t.Errorf("Policies = %+v; with a Role of its own, SAM ignores them: write them in %s", fn.Policies, role)
+	}
+	r, err := tmpl.GetIAMRoleWithName(role)
+	if err != nil {
+		t.Fatalf("no AWS::IAM::Role %s: %v", role, err)
+	}
+	if len(r.ManagedPolicyArns) != 0 || r.PermissionsBoundary != nil || r.RoleName != nil || r.Path != nil {
+		t.Errorf("%s: ManagedPolicyArns %q, PermissionsBoundary, RoleName or Path set; want inline policies only and a generated name", role, r.ManagedPolicyArns)
+	}
+	trust, _ := json.Marshal(r.AssumeRolePolicyDocument)
+	if want := `{"Statement":[{"Action":"sts:AssumeRole","Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"}}],"Version":"2012-10-17"}`; string(trust) != want {
+		t.Errorf("%s trust policy = %s, want %s", role, trust, want)
+	}
+}
+
+// logGroupOf names the log group of a function: WebhookFunction logs to
+// WebhookLogGroup.
+func logGroupOf(function string) string {
+	return strings.TrimSuffix(function, "Function") + "LogGroup"
+}
+
+// roleStatements returns the statements of the one inline policy of a
+// function's role, as goformation parsed them (intrinsics kept).
+func roleStatements(t *testing.T, tmpl samTemplate, function string) []any {
+	t.Helper()
+	r, err := tmpl.GetIAMRoleWithName(function + "Role")
+	if err != nil {
+		t.Fatalf("%sRole: %v", function, err)
+	}
+	if len(r.Policies) != 1 {
+		t.Fatalf("%sRole has %d inline policies, want 1", function, len(r.Policies))
+	}
+	doc, _ := r.Policies[0].PolicyDocument.(map[string]any)
+	statements, _ := doc["Statement"].([]any)
+	return statements
+}
+
+// checkLogStatement: the function's own log group, streams and events only.
+func checkLogStatement(t *testing.T, raw any, function string) {
+	t.Helper()
+	st, _ := raw.(map[string]any)
+	var got []string
+	for _, a := range st["Action"].([]any) {
+		got = append(got, fmt.Sprint(a))
+	}
+	slices.Sort(got)
+	if st["Effect"] != "Allow" || !slices.Equal(got, []string{"logs:CreateLogStream", "logs:PutLogEvents"}) {
+		t.Errorf("log statement = %v, want Allow logs:CreateLogStream, logs:PutLogEvents", st)
+	}
+	group := logGroupOf(function)
+	if name, arg, _ := intrinsic(st["Resource"]); name != "Fn::GetAtt" || fmt.Sprint(arg) != group+".Arn" && fmt.Sprint(arg) != "["+group+" Arn]" {
+		t.Errorf("log statement resource = %v %v, want !GetAtt %s.Arn", name, arg, group)
 	}
 }
 
@@ -242,20 +308,14 @@ func checkFunction(t *testing.T, tmpl samTemplate, name string) {
 // and nothing else; the mapping agrees with config.TokenExchangeAudiences.
 func TestTemplateFederationPolicy(t *testing.T) {
 	tmpl := loadTemplate(t)
-	fn, err := tmpl.GetServerlessFunctionWithName("WebhookFunction")
-	if err != nil {
-		t.Fatalf("WebhookFunction: %v", err)
+	statements := roleStatements(t, tmpl, "WebhookFunction")
+	if len(statements) != 4 {
+		t.Fatalf("statements = %d, want 4 (federation token, delivery records, enqueue, own logs)", len(statements))
 	}
-	if fn.Policies == nil || fn.Policies.IAMPolicyDocumentArray == nil || len(*fn.Policies.IAMPolicyDocumentArray) != 1 {
-		t.Fatalf("Policies = %+v, want one inline policy document", fn.Policies)
-	}
-	doc := (*fn.Policies.IAMPolicyDocumentArray)[0]
-	if len(doc.Statement) != 3 {
-		t.Fatalf("statements = %d, want 3 (federation token, delivery records, enqueue)", len(doc.Statement))
-	}
-	checkDeliveryStatement(t, doc.Statement[1])
-	checkQueueStatement(t, doc.Statement[2], "ChangeQueue", []string{"sqs:SendMessage"})
-	args := checkFederationStatement(t, doc.Statement[0])
+	checkDeliveryStatement(t, statements[1])
+	checkQueueStatement(t, statements[2], "ChangeQueue", []string{"sqs:SendMessage"})
+	checkLogStatement(t, statements[3], "WebhookFunction")
+	args := checkFederationStatement(t, statements[0])
 
 	mapping, _ := tmpl.Mappings["EntraTokenExchange"].(map[string]any)
 	for cloud := range config.Clouds {
@@ -439,8 +499,10 @@ func TestTemplateEnvironment(t *testing.T) {
 		if p.Default != nil && p.Default != "" {
 			t.Errorf("%s: parameter %s has a non-empty Default; a secret must never be in the template", k, name)
 		}
-		if p.Description == nil || !strings.Contains(*p.Description, "{{resolve:secretsmanager:") {
-			t.Errorf("%s: parameter %s Description should show the {{resolve:secretsmanager:...}} form", k, name)
+		// The form without its braces: cfn-lint (E1051) refuses a dynamic
+		// reference anywhere but in a resource property.
+		if d := deref(p.Description); !strings.Contains(d, "resolve:secretsmanager:") || strings.Contains(d, "{{") {
+			t.Errorf("%s: parameter %s Description should name the resolve:secretsmanager:... form, without braces", k, name)
 		}
 	}
 	for k, v := range env {
@@ -651,18 +713,18 @@ func TestTemplateWorker(t *testing.T) {
 		}
 	}
 
-	// Least privilege.
-	if fn.Policies == nil || fn.Policies.IAMPolicyDocumentArray == nil || len(*fn.Policies.IAMPolicyDocumentArray) != 1 {
-		t.Fatalf("Policies = %+v, want one inline policy document", fn.Policies)
+	// Least privilege: what the event source mapping needs on ChangeQueue
+	// (the three actions Lambda documents for an SQS event source), the
+	// dead-letter queue to send to, and nothing of the webhook's.
+	statements := roleStatements(t, tmpl, "WorkerFunction")
+	if len(statements) != 5 {
+		t.Fatalf("statements = %d, want 5 (federation token, delivery records, polling, dead letters, own logs)", len(statements))
 	}
-	doc := (*fn.Policies.IAMPolicyDocumentArray)[0]
-	if len(doc.Statement) != 4 {
-		t.Fatalf("statements = %d, want 4 (federation token, delivery records, polling, dead letters)", len(doc.Statement))
-	}
-	checkFederationStatement(t, doc.Statement[0])
-	checkDeliveryStatement(t, doc.Statement[1])
-	checkQueueStatement(t, doc.Statement[2], "ChangeQueue", []string{"sqs:ChangeMessageVisibility", "sqs:ChangeMessageVisibilityBatch",
-		"sqs:DeleteMessage", "sqs:DeleteMessageBatch", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"})
+	checkFederationStatement(t, statements[0])
+	checkDeliveryStatement(t, statements[1])
+	checkQueueStatement(t, statements[2], "ChangeQueue", []string{"sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"})
+	checkQueueStatement(t, statements[3], "ChangeDeadLetterQueue", []string{"sqs:SendMessage"})
+	checkLogStatement(t, statements[4], "WorkerFunction")
 
 	// The environment: what the worker reads, valued as the webhook's.
 	web, err := tmpl.GetServerlessFunctionWithName("WebhookFunction")
