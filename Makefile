@@ -17,8 +17,16 @@ FUZZTIME   ?= 20s
 # store's tests; installed from npm into build/tools.
 DYNALITE_VERSION := 4.0.0
 DYNALITE   := $(CURDIR)/build/tools/node_modules/dynalite/cli.js
+# staticcheck, pinned, from the Go module proxy into bin/ like the runtime
+# emulator; 2026.2.2 (v0.8.2) builds with Go 1.26 and knows its language.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(BIN)/staticcheck
+# cfn-lint (1.x, with the AWS SAM translator it depends on) lints
+# template.yaml. It is a Python tool, installed on the machine (CI's too),
+# not by make; pkg/config's tests use its SAM translator as well.
+CFNLINT    ?= cfn-lint
 
-.PHONY: all build build-WebhookFunction build-worker build-WorkerFunction run test rie dynalite bench fuzz lint clean check
+.PHONY: all build build-WebhookFunction build-worker build-WorkerFunction run test rie dynalite staticcheck bench fuzz lint clean check
 
 all: build
 
@@ -58,11 +66,13 @@ $(DYNALITE):
 	mkdir -p build/tools
 	npm install --prefix build/tools --no-audit --no-fund --loglevel=error dynalite@$(DYNALITE_VERSION)
 
-## test: every test, including the real bootstrap under the runtime emulator
-## and the DynamoDB store against dynalite
+## test: every test, including the real bootstrap under the runtime emulator,
+## the DynamoDB store against dynalite, and the template's roles after the
+## SAM transform (cfn-lint's translator, on python3 or ENROLLHOOK_PYTHON)
 test: rie dynalite
 	ENROLLHOOK_RIE=$(RIE) ENROLLHOOK_REQUIRE_RIE=1 \
 	ENROLLHOOK_DYNALITE=$(DYNALITE) ENROLLHOOK_REQUIRE_DYNALITE=1 \
+	ENROLLHOOK_REQUIRE_CFNLINT=1 \
 	$(GO) test -race -count=1 ./...
 
 ## bench: request-path benchmarks, the store's overhead, the burst's
@@ -79,9 +89,21 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
 
-lint:
+## staticcheck: the Go linter, pinned, from the module proxy
+staticcheck: $(STATICCHECK)
+$(STATICCHECK):
+	mkdir -p $(BIN)
+	GOBIN=$(BIN) CGO_ENABLED=0 $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+## lint: gofmt, go vet, staticcheck (default checks) and cfn-lint on
+## template.yaml; no rule of any of them is turned off
+lint: staticcheck
 	test -z "$$(gofmt -l .)" || (gofmt -l . && false)
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
+	@command -v $(CFNLINT) >/dev/null || { echo "cfn-lint not found: install it (pip install cfn-lint), or pass CFNLINT=/path/to/cfn-lint"; exit 1; }
+	@$(CFNLINT) --version
+	$(CFNLINT) template.yaml
 
 clean:
 	rm -rf build bin .aws-sam
