@@ -13,15 +13,20 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/enrollhook/enrollhook/pkg/chat"
 	"github.com/enrollhook/enrollhook/pkg/config"
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
+	"github.com/enrollhook/enrollhook/pkg/signature"
 	"github.com/enrollhook/enrollhook/pkg/source/generic"
 	"github.com/enrollhook/enrollhook/pkg/source/jira"
+	"github.com/enrollhook/enrollhook/pkg/source/teams"
+	"github.com/enrollhook/enrollhook/pkg/webhook"
 )
 
 // serve runs the handler as a local HTTP server. With -emulator it first
@@ -108,7 +113,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 // send signs a sample with the current time and posts it. FILE is an API
 // Gateway v2 event from events/ (its body and route are used) or a bare
-// envelope. The answer's body goes to stdout; the status to stderr.
+// envelope. A sample marked as forged (forgedSample) is never signed: it
+// goes with its own headers and signature, only its timestamps set to now.
+// The answer's body goes to stdout; the status to stderr. The error is
+// non-nil for any refusal: a 4xx or 5xx, or a chat reply (always 200) whose
+// webhook.HeaderOutcome is a refusal.
 func send(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("send", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -139,7 +148,16 @@ func send(ctx context.Context, args []string, getenv func(string) string, stdout
 	if *id == "" {
 		*id = "msg_" + strings.ReplaceAll(uuid.NewString(), "-", "")
 	}
-	h, body, handled, err := signChat(route, *secret, body, time.Now(), getenv) // chatlocal.go
+	var h http.Header
+	handled := false
+	if fh, forged := forgedSample(raw); forged {
+		fmt.Fprintln(stderr, "this sample's signature is forged on purpose: sent as it is (timestamps set to now), never signed")
+		h, body = restampForged(route, fh, body, time.Now())
+		handled = true
+	}
+	if !handled {
+		h, body, handled, err = signChat(route, *secret, body, time.Now(), getenv) // chatlocal.go
+	}
 	if !handled {
 		h, body, handled, err = signITSM(route, *secret, *id, body, time.Now(), getenv, func(secret, id string, body []byte) (http.Header, error) {
 			return generic.Sign(secret, id, time.Now(), body) // Standard Webhooks, as ServiceNow signs
@@ -178,8 +196,16 @@ func send(ctx context.Context, args []string, getenv func(string) string, stdout
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "HTTP %d  %s: %s  %s: %s\n", resp.StatusCode,
-		"X-Request-Id", resp.Header.Get("X-Request-Id"), "X-Graph-Request-Id", resp.Header.Get("X-Graph-Request-Id"))
+	outcome := resp.Header.Get(webhook.HeaderOutcome)
+	line := fmt.Sprintf("HTTP %d  %s: %s  %s: %s", resp.StatusCode,
+		webhook.HeaderRequestID, resp.Header.Get(webhook.HeaderRequestID), webhook.HeaderGraphRequestID, resp.Header.Get(webhook.HeaderGraphRequestID))
+	if outcome != "" {
+		line += "  " + webhook.HeaderOutcome + ": " + outcome
+	}
+	if resp.Header.Get(webhook.HeaderReplay) != "" {
+		line += "  " + webhook.HeaderReplay + ": " + resp.Header.Get(webhook.HeaderReplay)
+	}
+	fmt.Fprintln(stderr, line)
 	var pretty bytes.Buffer
 	if json.Indent(&pretty, out, "", "  ") == nil {
 		out = pretty.Bytes()
@@ -188,7 +214,77 @@ func send(ctx context.Context, args []string, getenv func(string) string, stdout
 	if resp.StatusCode >= 400 {
 		return fmt.Errorf("the function answered %d", resp.StatusCode)
 	}
+	if chatRefusal[chat.Status(outcome)] {
+		return fmt.Errorf("the function answered %d with a chat reply that refuses the command (%s: %s)", resp.StatusCode, webhook.HeaderOutcome, outcome)
+	}
 	return nil
+}
+
+// chatRefusal lists the chat outcomes (webhook.HeaderOutcome) that send
+// reports as a refusal, as it does a 4xx: nothing was run or changed. The
+// others (applied, shown, help, planned, queued, pending) are not.
+var chatRefusal = map[chat.Status]bool{
+	chat.StatusRefused: true, // the user may not run the command
+	chat.StatusInvalid: true, // invalid values
+	chat.StatusUsage:   true, // not a command
+	chat.StatusFailed:  true, // Graph or the de-duplication store refused or failed
+}
+
+// sampleMarker is the top-level field of an events/ sample that says what
+// the sample is for. The value forgedSignature marks the samples whose
+// signature is wrong on purpose (events/*-bad-signature.json): send and
+// sign never sign them, so they show what the function answers to a
+// forged delivery. API Gateway's event has no such field; the function
+// ignores it.
+const (
+	sampleMarker    = "enrollhookSample"
+	forgedSignature = "bad-signature"
+)
+
+// forgedSample reports whether raw is an API Gateway event marked as
+// forged, with its headers.
+func forgedSample(raw []byte) (http.Header, bool) {
+	var ev struct {
+		Headers map[string]string `json:"headers"`
+	}
+	var mark map[string]json.RawMessage
+	if json.Unmarshal(raw, &mark) != nil || json.Unmarshal(raw, &ev) != nil {
+		return nil, false
+	}
+	var purpose string
+	if json.Unmarshal(mark[sampleMarker], &purpose) != nil || purpose != forgedSignature {
+		return nil, false
+	}
+	h := http.Header{}
+	for k, v := range ev.Headers {
+		switch strings.ToLower(k) {
+		case "host", "content-length":
+		default:
+			h.Set(k, v)
+		}
+	}
+	return h, true
+}
+
+// restampForged sets a forged sample's timestamps to now, so that its
+// answer is about the signature rather than its age: the signed-timestamp
+// headers (Standard Webhooks, Slack) and, on the jira and teams routes, the
+// timestamp inside the body. The signature header stays as it is; it never
+// matched.
+func restampForged(route string, h http.Header, body []byte, now time.Time) (http.Header, []byte) {
+	stamp := strconv.FormatInt(now.Unix(), 10)
+	for _, k := range []string{signature.HeaderWebhookTimestamp, signature.HeaderSlackTimestamp} {
+		if h.Get(k) != "" {
+			h.Set(k, stamp)
+		}
+	}
+	switch strings.TrimPrefix(route, "/hooks/") {
+	case jira.Name:
+		body = jira.Restamp(body, now)
+	case teams.Name:
+		body = teams.Restamp(body, now)
+	}
+	return h, body
 }
 
 // sample reads an events/ file or a bare envelope.
@@ -240,6 +336,12 @@ func sign(args []string, getenv func(string) string, stdout, stderr io.Writer) e
 	body, route, id, _, err := sample(raw)
 	if err != nil {
 		return err
+	}
+	if fh, forged := forgedSample(raw); forged {
+		// Printed with its own signature and fresh timestamps, as send
+		// sends it (the body re-encoded as the event says).
+		fh, fbody := restampForged(route, fh, body, time.Now())
+		return printChatEvent(stdout, ev, fh, fbody) // chatlocal.go
 	}
 	if ch, cbody, handled, err := signChat(route, *secret, body, time.Now(), getenv); handled { // chatlocal.go
 		if err != nil {
