@@ -255,6 +255,9 @@ func (t *Ticket) identityFields() []FieldError {
 
 // invisible reports characters that do not show: see ErrIdentityInvisible.
 func invisible(r rune) bool {
+	if r < utf8.RuneSelf {
+		return r < 0x20 || r == 0x7f
+	}
 	return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Zl, unicode.Zp,
 		unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point)
 }

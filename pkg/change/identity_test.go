@@ -229,3 +229,16 @@ func FuzzNormalizeIdentity(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkNormalizeIdentity(b *testing.B) {
+	for _, in := range []string{"alice.smith@contoso.com", "José Müller", "田中たろう@例え.jp"} {
+		b.Run(in, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := change.NormalizeIdentity(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
