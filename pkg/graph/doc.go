@@ -6,7 +6,11 @@
 // client-request-id and Retry-Attempt headers, its own retry budget (azcore's
 // retry policy is switched off, see retryPolicy), the 200-with-body versus
 // 204 quirk of Intune PATCH, and the translation of Graph answers into the
-// coded errors of package change. The cause of every coded error is a
+// coded errors of package change. It is also the only reader of Graph's
+// JSON (assignment.go): the public body of an answer, an assignment's
+// target, and the assign action's read-modify-write (the complete set to
+// send, the target before the change, the changed assignment found in the
+// set read back). The cause of every coded error is a
 // *ResponseError (or a transport or token error) for the operator's log;
 // nothing Graph sent, and never the token, reaches change.Error.Message.
 //
@@ -16,7 +20,8 @@
 // logged; azcore's own log policy runs with IncludeBody off and its header
 // redaction untouched.
 //
-// graph imports package change and no other enrollhook package. The webhook
-// declares the interface it needs from graph; graph knows nothing of the
-// webhook, the sources, the policy or the idempotency store.
+// graph imports package change and no other enrollhook package. Its
+// consumers (package apply) declare the interfaces they need from graph;
+// graph knows nothing of them, the sources, the policy or the idempotency
+// store.
 package graph

@@ -3,10 +3,8 @@ package webhook
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
@@ -86,7 +84,7 @@ func (h *Handler) audit(ctx context.Context, e *auditEntry) {
 	}
 	attrs = append(attrs, nullable("ticketId", t.ID), nullable("ticketUrl", t.URL), nullable("requester", t.RequestedBy),
 		nullable("approver", t.ApprovedBy), nullable("configurationId", conf), nullable("assignmentId", asg),
-		rawAttr("before", e.before), rawAttr("after", targetOf(e.after)))
+		rawAttr("before", e.before), rawAttr("after", graph.TargetOf(e.after)))
 	var gid, cid string
 	if e.result != nil {
 		gid, cid = e.result.RequestID, e.result.ClientRequestID
@@ -166,20 +164,6 @@ func rawAttr(key string, b json.RawMessage) slog.Attr {
 	return slog.Any(key, b)
 }
 
-// targetOf is the target of an assignment body, nil when there is none.
-func targetOf(body []byte) json.RawMessage {
-	if len(body) == 0 {
-		return nil
-	}
-	var a struct {
-		Target json.RawMessage `json:"target"`
-	}
-	if json.Unmarshal(body, &a) != nil || len(a.Target) == 0 || string(a.Target) == "null" {
-		return nil
-	}
-	return a.Target
-}
-
 // problemSlug is the problem type of err after the URN prefix.
 func problemSlug(err error) string {
 	if err == nil {
@@ -187,48 +171,6 @@ func problemSlug(err error) string {
 	}
 	p, _ := problemFor(err, "")
 	return strings.TrimPrefix(p.Type, ProblemTypePrefix)
-}
-
-// graphTrace collects, for one apply, what the Graph calls made known to
-// the audit line: the target before the change (strategy.go records it
-// from the assign strategy's list). It travels in the context so the
-// strategies need no new return value.
-type graphTrace struct {
-	mu     sync.Mutex
-	before json.RawMessage
-}
-
-type traceKey struct{}
-
-func withTrace(ctx context.Context) (context.Context, *graphTrace) {
-	t := &graphTrace{}
-	return context.WithValue(ctx, traceKey{}, t), t
-}
-
-// noteBefore records the target the assignment had before the change.
-func noteBefore(ctx context.Context, target json.RawMessage) {
-	if t, ok := ctx.Value(traceKey{}).(*graphTrace); ok && len(target) > 0 {
-		t.mu.Lock()
-		t.before = append(json.RawMessage(nil), target...)
-		t.mu.Unlock()
-	}
-}
-
-var errNoTrace = errors.New("webhook: no trace")
-
-// beforeOf finds the target of assignmentID in the list items of a
-// configuration (the assign strategy's read).
-func beforeOf(items []json.RawMessage, assignmentID string) (json.RawMessage, error) {
-	for _, it := range items {
-		var a struct {
-			ID     string          `json:"id"`
-			Target json.RawMessage `json:"target"`
-		}
-		if json.Unmarshal(it, &a) == nil && a.ID == assignmentID {
-			return a.Target, nil
-		}
-	}
-	return nil, errNoTrace
 }
 
 // chatAudit writes the audit line of a chat command's decision: an assign

@@ -243,23 +243,6 @@ func TestAuditLineQueuedAndWorker(t *testing.T) {
 	checkEMF(t, dl.logs.String(), "Failed", "not-found")
 }
 
-// TestAuditBeforeFromTheAssignList: the assign strategy reads the
-// configuration's assignments anyway, so its audit line knows the target
-// before the change.
-func TestAuditBeforeFromTheAssignList(t *testing.T) {
-	before, err := beforeOf([]json.RawMessage{
-		json.RawMessage(`{"id":"a","target":{"groupId":"g1"}}`),
-		json.RawMessage(`{"id":"b","target":{"groupId":"g2"}}`)}, "b")
-	if err != nil || string(before) != `{"groupId":"g2"}` {
-		t.Fatalf("beforeOf = %s, %v", before, err)
-	}
-	ctx, tr := withTrace(context.Background())
-	noteBefore(ctx, before)
-	if string(tr.before) != `{"groupId":"g2"}` {
-		t.Fatalf("trace before = %s", tr.before)
-	}
-}
-
 // TestAuditLineChat: a chat assign writes the same audit line, the user as
 // requester and approver; help writes none; a user not allowed is refused.
 func TestAuditLineChat(t *testing.T) {

@@ -203,7 +203,7 @@ func (h *Handler) runCommand(ctx context.Context, inv *chat.Invocation, req *cha
 	if err != nil {
 		return chatOutcome{reply: chat.Failed(cmd, err, reqID), result: res, err: err}
 	}
-	return chatOutcome{reply: chat.Shown(cmd, publicBody(res.Body)), result: res}
+	return chatOutcome{reply: chat.Shown(cmd, graph.PublicBody(res.Body)), result: res}
 }
 
 // followUp delivers the outcome of a command answered "still working".

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"reflect"
 	"sort"
@@ -86,14 +85,9 @@ func (h *Handler) current(ctx context.Context, req *change.Request) (json.RawMes
 		if err != nil {
 			return nil, res, err
 		}
-		for _, raw := range items {
-			var a struct {
-				ID string `json:"id"`
-			}
-			if json.Unmarshal(raw, &a) == nil && a.ID == req.AssignmentID {
-				b, err := objectBody(raw)
-				return b, res, err
-			}
+		if raw := graph.FindAssignment(items, req.AssignmentID); raw != nil {
+			b, err := graph.AssignmentObject(raw)
+			return b, res, err
 		}
 		return nil, res, &change.Error{Code: change.CodeNotFound, Message: "the configuration or assignment does not exist in Intune"}
 	}
@@ -101,21 +95,8 @@ func (h *Handler) current(ctx context.Context, req *change.Request) (json.RawMes
 	if err != nil {
 		return nil, res, err
 	}
-	b, err := objectBody(res.Body)
+	b, err := graph.AssignmentObject(res.Body)
 	return b, res, err
-}
-
-// objectBody is a Graph assignment without OData control annotations, or
-// an error when Graph's answer is not a JSON object.
-func objectBody(raw []byte) (json.RawMessage, error) {
-	b := publicBody(raw)
-	var m map[string]json.RawMessage
-	if len(b) == 0 || json.Unmarshal(b, &m) != nil || m == nil {
-		return nil, &change.Error{Code: change.CodeUnavailable, RetryAfter: 5 * time.Second,
-			Message: "Graph answered with an assignment that could not be read; nothing was changed",
-			Err:     errors.New("webhook: dry run: the assignment read is not a JSON object")}
-	}
-	return b, nil
 }
 
 // planAfter merges req into before as the PATCH does: the target replaced

@@ -109,7 +109,7 @@ func emuAssignment(t *testing.T, s *stack, cfg, asg string) map[string]any {
 		t.Fatal(err)
 	}
 	var m map[string]any
-	if err := json.Unmarshal(publicBody(res.Body), &m); err != nil {
+	if err := json.Unmarshal(graph.PublicBody(res.Body), &m); err != nil {
 		t.Fatal(err)
 	}
 	return m

@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -350,21 +349,21 @@ type applied struct {
 func (h *Handler) apply(ctx context.Context, req *change.Request, requestID string) (*applied, error) {
 	// The write slots and the Graph calls of the update strategy
 	// (strategy.go).
-	tctx, trace := withTrace(ctx)
 	began := time.Now()
-	res, extra, err := h.update(tctx, req, requestID)
+	wr, err := h.update(ctx, req, requestID)
 	took := time.Since(began)
+	res := wr.res
 	if err != nil {
-		return &applied{result: res, before: trace.before, graphTime: took}, err
+		return &applied{result: res, before: wr.before, graphTime: took}, err
 	}
-	a := &applied{result: res, headers: map[string]string{}, before: trace.before, graphTime: took}
-	for k, v := range extra {
+	a := &applied{result: res, headers: map[string]string{}, before: wr.before, graphTime: took}
+	for k, v := range wr.headers {
 		a.headers[k] = v
 	}
 	if res.RequestID != "" {
 		a.headers[HeaderGraphRequestID] = res.RequestID
 	}
-	a.body = publicBody(res.Body)
+	a.body = graph.PublicBody(res.Body)
 	if a.body == nil {
 		// Graph accepted the PATCH without a body and the read-back failed:
 		// the change is applied, so answer with what was applied rather
@@ -527,45 +526,6 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, rec record, sta
 	h.audit(ctx, &auditEntry{requestID: id, deliveryID: rec.deliveryID, sender: rec.source, req: rec.req,
 		before: rec.before, after: rec.after, result: rec.result, outcome: outcome, reason: reason,
 		start: start, graphTime: rec.graphTime})
-}
-
-// publicBody drops Graph's OData control annotations (@odata.context and
-// links), which carry Graph URLs; @odata.type stays. It returns nil for an
-// empty body.
-func publicBody(b []byte) []byte {
-	if len(b) == 0 || onlyTypeAnnotations(b) {
-		return b
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(b, &m) != nil {
-		return nil
-	}
-	for k := range m {
-		if strings.HasPrefix(k, "@odata.") && k != "@odata.type" {
-			delete(m, k)
-		}
-	}
-	out, err := json.Marshal(m)
-	if err != nil {
-		return nil
-	}
-	return out
-}
-
-// onlyTypeAnnotations reports whether every "@odata." key in b is
-// "@odata.type", the common case, which needs no rewrite.
-func onlyTypeAnnotations(b []byte) bool {
-	const prefix = `"@odata.`
-	for {
-		i := bytes.Index(b, []byte(prefix))
-		if i < 0 {
-			return true
-		}
-		b = b[i+len(prefix):]
-		if !bytes.HasPrefix(b, []byte(`type"`)) {
-			return false
-		}
-	}
 }
 
 func appliedBody(req *change.Request) []byte {

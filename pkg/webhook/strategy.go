@@ -144,23 +144,32 @@ func newUpdater(mode string, g Graph) *updater {
 	return u
 }
 
+// written is what an update made known: Graph's answer (Body nil with
+// ReadBackErr when the change was applied but could not be read back), the
+// extra headers of the answer, and the target the assignment had before the
+// change when a read made it known (the assign strategy's list; the audit
+// line's before).
+type written struct {
+	res     *graph.Result
+	headers map[string]string
+	before  json.RawMessage
+}
+
 // update applies req to Graph with the handler's strategy, each write under
-// its own slot of the write limit. It returns Graph's result (Body nil with
-// ReadBackErr when the change was applied but could not be read back) and
-// the extra headers of the answer.
-func (h *Handler) update(ctx context.Context, req *change.Request, requestID string) (*graph.Result, map[string]string, error) {
+// its own slot of the write limit. The *written is never nil.
+func (h *Handler) update(ctx context.Context, req *change.Request, requestID string) (*written, error) {
 	u := h.upd
 	if u.mode == StrategyAssign || u.mode == StrategyAuto && u.switched.Load() {
 		return h.updateByAssign(ctx, req, requestID)
 	}
 	done, err := h.waitForWriteSlot(ctx)
 	if err != nil {
-		return nil, nil, err
+		return &written{}, err
 	}
 	res, err := h.graph.PatchAssignment(ctx, req.ConfigurationID, req.AssignmentID, &req.Assignment)
 	done()
 	if err == nil || u.mode != StrategyAuto || u.assign == nil || !graph.IsRouteRefused(err) {
-		return res, nil, err
+		return &written{res: res}, err
 	}
 	if u.switched.CompareAndSwap(false, true) {
 		attrs := []slog.Attr{slog.String("xRequestId", requestID), slog.String("strategy", StrategyAuto)}
@@ -178,222 +187,57 @@ func (h *Handler) update(ctx context.Context, req *change.Request, requestID str
 // updateByAssign reads the configuration's assignments, replaces the one of
 // req, sends the complete set with the assign action and reads the set back
 // to find the changed assignment by its target.
-func (h *Handler) updateByAssign(ctx context.Context, req *change.Request, requestID string) (*graph.Result, map[string]string, error) {
+func (h *Handler) updateByAssign(ctx context.Context, req *change.Request, requestID string) (*written, error) {
 	ag := h.upd.assign
 	unlock, err := h.lockConfiguration(ctx, req.ConfigurationID)
 	if err != nil {
-		return nil, nil, err
+		return &written{}, err
 	}
 	defer unlock()
 	items, first, err := ag.ListAssignments(ctx, req.ConfigurationID)
 	if err != nil {
-		return nil, nil, err
+		return &written{}, err
 	}
-	if before, berr := beforeOf(items, req.AssignmentID); berr == nil {
-		noteBefore(ctx, before) // the audit line's before target (audit.go)
-	}
-	beta := h.opts.GraphVersion != "v1.0"
-	set, target, err := assignSet(items, req, beta)
+	wr := &written{}
+	wr.before, _ = graph.TargetIn(items, req.AssignmentID)
+	set, err := graph.NewAssignSet(items, req, h.opts.GraphVersion != "v1.0")
 	if err != nil {
-		return nil, nil, err
+		return wr, err
 	}
 	done, err := h.waitForWriteSlot(ctx)
 	if err != nil {
-		return nil, nil, err
+		return wr, err
 	}
-	res, err := ag.AssignAll(ctx, req.ConfigurationID, set)
+	res, err := ag.AssignAll(ctx, req.ConfigurationID, set.Members)
 	done()
+	wr.res = res
 	if err != nil {
-		return res, nil, err
+		return wr, err
 	}
-	headers := map[string]string{HeaderStrategy: StrategyAssign}
+	wr.headers = map[string]string{HeaderStrategy: StrategyAssign}
 	after, lres, err := ag.ListAssignments(ctx, req.ConfigurationID)
 	if err != nil {
 		res.ReadBackErr = err
-		return res, headers, nil
+		return wr, nil
 	}
 	res.ReadBackRequestID = lres.RequestID
 	res.Retries += lres.Retries
 	if first != nil {
 		res.Retries += first.Retries
 	}
-	others := make(map[string]bool, len(set))
-	for _, m := range set {
-		var k struct {
-			ID string `json:"id"`
-		}
-		_ = json.Unmarshal(m, &k)
-		if k.ID != req.AssignmentID {
-			others[k.ID] = true
-		}
-	}
-	body, id := findChanged(after, req.AssignmentID, target, others, beta)
+	body, id := set.Changed(after)
 	if body == nil {
 		res.ReadBackErr = errors.New("webhook: after assign, no assignment of the configuration has the target sent")
-		return res, headers, nil
+		return wr, nil
 	}
 	res.Body = body
-	headers[HeaderAssignmentID] = id
+	wr.headers[HeaderAssignmentID] = id
 	if id != req.AssignmentID {
 		h.log.InfoContext(ctx, "the assign action gave the changed assignment a new id",
 			slog.String("xRequestId", requestID), slog.String("configurationId", req.ConfigurationID),
 			slog.String("assignmentId", req.AssignmentID), slog.String("newAssignmentId", id))
 	}
-	return res, headers, nil
-}
-
-// member is one assignment of the assign action's body: its id and target,
-// and on beta its source and sourceId as Graph holds them.
-type member struct {
-	ID       string          `json:"id"`
-	Target   json.RawMessage `json:"target"`
-	Source   json.RawMessage `json:"source,omitempty"`
-	SourceID json.RawMessage `json:"sourceId,omitempty"`
-}
-
-// betaOnlyTarget are the target properties v1.0 does not have.
-var betaOnlyTarget = []string{"deviceAndAppManagementAssignmentFilterId", "deviceAndAppManagementAssignmentFilterType"}
-
-// assignSet builds the complete set for the assign action from the
-// assignments Graph holds: every one unchanged but the one of req, whose
-// target is replaced whole and whose source and sourceId are replaced when
-// req sets them, as the PATCH would. It returns the set and the target sent
-// for req's assignment.
-func assignSet(items []json.RawMessage, req *change.Request, beta bool) ([]json.RawMessage, json.RawMessage, error) {
-	set := make([]json.RawMessage, 0, len(items))
-	var sent json.RawMessage
-	for i, raw := range items {
-		var a struct {
-			ID       string          `json:"id"`
-			Target   json.RawMessage `json:"target"`
-			Source   json.RawMessage `json:"source"`
-			SourceID json.RawMessage `json:"sourceId"`
-		}
-		if err := json.Unmarshal(raw, &a); err != nil || a.ID == "" {
-			return nil, nil, unreadableSet(fmt.Errorf("webhook: assignment %d of the list has no id", i))
-		}
-		m := member{ID: a.ID}
-		if beta {
-			if s := strings.TrimSpace(string(a.Source)); s != "" && s != "null" {
-				m.Source = a.Source
-			}
-			m.SourceID = a.SourceID
-		}
-		if a.ID == req.AssignmentID {
-			if sent != nil {
-				return nil, nil, unreadableSet(errors.New("webhook: the list holds the assignment twice"))
-			}
-			t, err := json.Marshal(req.Assignment.Target)
-			if err != nil {
-				return nil, nil, err
-			}
-			m.Target, sent = t, t
-			if beta && req.Assignment.Source != "" {
-				m.Source, _ = json.Marshal(req.Assignment.Source)
-			}
-			if beta && req.Assignment.SourceID != "" {
-				m.SourceID, _ = json.Marshal(req.Assignment.SourceID)
-			}
-		} else {
-			t, err := keptTarget(a.Target, beta)
-			if err != nil {
-				return nil, nil, &change.Error{Code: change.CodeGraphRefused,
-					Message: "the assign action cannot keep an assignment Graph holds without a target; nothing was changed",
-					Err:     fmt.Errorf("webhook: assignment %s: %w", a.ID, err)}
-			}
-			m.Target = t
-		}
-		b, err := json.Marshal(m)
-		if err != nil {
-			return nil, nil, err
-		}
-		set = append(set, b)
-	}
-	if sent == nil {
-		return nil, nil, &change.Error{Code: change.CodeNotFound, Message: "the configuration or assignment does not exist in Intune"}
-	}
-	return set, sent, nil
-}
-
-func unreadableSet(err error) error {
-	return &change.Error{Code: change.CodeUnavailable, Message: "Graph answered with a list of assignments that could not be read; nothing was changed",
-		RetryAfter: 5 * time.Second, Err: err}
-}
-
-// keptTarget returns a target as Graph holds it, without OData annotations
-// other than @odata.type and, on v1.0, without the beta-only properties.
-func keptTarget(raw json.RawMessage, beta bool) (json.RawMessage, error) {
-	var t map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &t); err != nil || t == nil {
-		return nil, errors.New("no target")
-	}
-	for k := range t {
-		if strings.HasPrefix(k, "@") && k != "@odata.type" {
-			delete(t, k)
-		}
-	}
-	if !beta {
-		for _, k := range betaOnlyTarget {
-			delete(t, k)
-		}
-	}
-	return json.Marshal(t)
-}
-
-// findChanged finds the changed assignment in the set read back after
-// assign: the one with its old id if its target is the one sent, else the
-// one, not among the others kept, whose target is the one sent. It returns
-// the assignment and its id, or nil.
-func findChanged(after []json.RawMessage, oldID string, sent json.RawMessage, others map[string]bool, beta bool) (json.RawMessage, string) {
-	want := targetKey(sent, beta)
-	var body json.RawMessage
-	var id string
-	for _, raw := range after {
-		var a struct {
-			ID     string          `json:"id"`
-			Target json.RawMessage `json:"target"`
-		}
-		if json.Unmarshal(raw, &a) != nil || targetKey(a.Target, beta) != want {
-			continue
-		}
-		if a.ID == oldID {
-			return raw, a.ID
-		}
-		if body == nil && !others[a.ID] {
-			body, id = raw, a.ID
-		}
-	}
-	return body, id
-}
-
-// targetKey is a target's identity for findChanged: its type and the
-// properties that say what it targets; filter properties count on beta
-// only, with an absent filter equal to none.
-func targetKey(raw json.RawMessage, beta bool) string {
-	var t struct {
-		Type       string  `json:"@odata.type"`
-		Group      string  `json:"groupId"`
-		Collection string  `json:"collectionId"`
-		TargetType string  `json:"targetType"`
-		EntraID    string  `json:"entraObjectId"`
-		FilterID   *string `json:"deviceAndAppManagementAssignmentFilterId"`
-		FilterType string  `json:"deviceAndAppManagementAssignmentFilterType"`
-	}
-	if json.Unmarshal(raw, &t) != nil || t.Type == "" {
-		return "\x00invalid"
-	}
-	k := []string{"#" + strings.TrimPrefix(t.Type, "#"), strings.ToLower(t.Group), t.Collection, t.TargetType, strings.ToLower(t.EntraID)}
-	if beta {
-		ft, fid := t.FilterType, ""
-		if t.FilterID != nil {
-			fid = strings.ToLower(*t.FilterID)
-		}
-		if ft == "" || ft == change.FilterNone {
-			ft, fid = change.FilterNone, ""
-		}
-		k = append(k, ft, fid)
-	}
-	return strings.Join(k, "\x00")
+	return wr, nil
 }
 
 // UpdateStrategy returns the handler's update strategy, and for auto

@@ -281,42 +281,6 @@ func TestStrategyAssignV1(t *testing.T) {
 	}
 }
 
-// TestV1OmitsBetaOnlyFieldsOfKeptTargets: a v1.0 list that still carried
-// filter properties (or annotations) does not make the assign body carry
-// them.
-func TestV1OmitsBetaOnlyFieldsOfKeptTargets(t *testing.T) {
-	items := []json.RawMessage{
-		json.RawMessage(`{"id":"a_1","source":"direct","sourceId":null,"target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"` + graphemu.GroupCorporate + `"}}`),
-		json.RawMessage(`{"id":"a_2","source":"policySets","sourceId":"ps","target":{"@odata.type":"#microsoft.graph.exclusionGroupAssignmentTarget","groupId":"` + graphemu.GroupExcluded + `","deviceAndAppManagementAssignmentFilterId":null,"deviceAndAppManagementAssignmentFilterType":"none","@odata.etag":"x"}}`),
-	}
-	req := &change.Request{ConfigurationID: "c", AssignmentID: "a_1", Assignment: change.Assignment{
-		Target: &change.Target{ODataType: change.TypeGroup, GroupID: newGroup}}}
-	set, _, err := assignSet(items, req, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{
-		`{"id":"a_1","target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"` + newGroup + `"}}`,
-		`{"id":"a_2","target":{"@odata.type":"#microsoft.graph.exclusionGroupAssignmentTarget","groupId":"` + graphemu.GroupExcluded + `"}}`,
-	}
-	for i := range want {
-		if string(set[i]) != want[i] {
-			t.Errorf("v1.0 member %d = %s, want %s", i, set[i], want[i])
-		}
-	}
-	// On beta the kept member keeps source, sourceId and its filter, the
-	// changed one keeps its source when the request sets none.
-	set, _, err = assignSet(items, req, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(set[0]), `"source":"direct","sourceId":null`) ||
-		!strings.Contains(string(set[1]), `"deviceAndAppManagementAssignmentFilterType":"none"`) ||
-		!strings.Contains(string(set[1]), `"source":"policySets","sourceId":"ps"`) || strings.Contains(string(set[1]), "etag") {
-		t.Errorf("beta set = %s", set)
-	}
-}
-
 // TestStrategyAutoSwitchesOnce: auto sends the PATCH; when Graph refuses
 // the route it applies the change with assign, logs the switch once, and
 // the next change goes straight to assign.

@@ -1,0 +1,286 @@
+package graph
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
+)
+
+// The readings of Graph's JSON an update needs beyond the calls: the public
+// body of an answer, a target, and the read-modify-write of the assign
+// action. Every other package works with what these return.
+
+// PublicBody drops Graph's OData control annotations (@odata.context and
+// links), which carry Graph URLs; @odata.type stays. It returns nil for a
+// body that is not a JSON object and b itself when there is nothing to drop.
+func PublicBody(b []byte) []byte {
+	if len(b) == 0 || onlyTypeAnnotations(b) {
+		return b
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(b, &m) != nil {
+		return nil
+	}
+	for k := range m {
+		if strings.HasPrefix(k, "@odata.") && k != "@odata.type" {
+			delete(m, k)
+		}
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
+// onlyTypeAnnotations reports whether every "@odata." key in b is
+// "@odata.type", the common case, which needs no rewrite.
+func onlyTypeAnnotations(b []byte) bool {
+	const prefix = `"@odata.`
+	for {
+		i := bytes.Index(b, []byte(prefix))
+		if i < 0 {
+			return true
+		}
+		b = b[i+len(prefix):]
+		if !bytes.HasPrefix(b, []byte(`type"`)) {
+			return false
+		}
+	}
+}
+
+// AssignmentObject is an assignment Graph answered, as PublicBody gives it,
+// or a *change.Error with CodeUnavailable when it is not a JSON object.
+func AssignmentObject(raw []byte) (json.RawMessage, error) {
+	b := PublicBody(raw)
+	var m map[string]json.RawMessage
+	if len(b) == 0 || json.Unmarshal(b, &m) != nil || m == nil {
+		return nil, &change.Error{Code: change.CodeUnavailable, RetryAfter: 5 * time.Second,
+			Message: "Graph answered with an assignment that could not be read; nothing was changed",
+			Err:     errors.New("graph: the assignment read is not a JSON object")}
+	}
+	return b, nil
+}
+
+// TargetOf is the target of an assignment body, nil when there is none.
+func TargetOf(body []byte) json.RawMessage {
+	if len(body) == 0 {
+		return nil
+	}
+	var a struct {
+		Target json.RawMessage `json:"target"`
+	}
+	if json.Unmarshal(body, &a) != nil || len(a.Target) == 0 || string(a.Target) == "null" {
+		return nil
+	}
+	return a.Target
+}
+
+// FindAssignment is the assignment with id assignmentID in the list items of
+// a configuration (ListAssignments), or nil.
+func FindAssignment(items []json.RawMessage, assignmentID string) json.RawMessage {
+	for _, raw := range items {
+		var a struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(raw, &a) == nil && a.ID == assignmentID {
+			return raw
+		}
+	}
+	return nil
+}
+
+// TargetIn is the target of assignmentID in the list items of a
+// configuration, and whether the list holds the assignment.
+func TargetIn(items []json.RawMessage, assignmentID string) (json.RawMessage, bool) {
+	for _, it := range items {
+		var a struct {
+			ID     string          `json:"id"`
+			Target json.RawMessage `json:"target"`
+		}
+		if json.Unmarshal(it, &a) == nil && a.ID == assignmentID {
+			return a.Target, true
+		}
+	}
+	return nil, false
+}
+
+// AssignSet is the complete set the assign action sends for one change
+// (NewAssignSet), and what is needed to find the changed assignment in the
+// set read back afterwards (Changed).
+type AssignSet struct {
+	// Members is the body of AssignAll.
+	Members []json.RawMessage
+	// Sent is the target sent for the changed assignment.
+	Sent json.RawMessage
+
+	oldID  string
+	others map[string]bool // ids of the members kept unchanged
+	beta   bool
+}
+
+// member is one assignment of the assign action's body: its id and target,
+// and on beta its source and sourceId as Graph holds them.
+type member struct {
+	ID       string          `json:"id"`
+	Target   json.RawMessage `json:"target"`
+	Source   json.RawMessage `json:"source,omitempty"`
+	SourceID json.RawMessage `json:"sourceId,omitempty"`
+}
+
+// betaOnlyTarget are the target properties v1.0 does not have.
+var betaOnlyTarget = []string{"deviceAndAppManagementAssignmentFilterId", "deviceAndAppManagementAssignmentFilterType"}
+
+// NewAssignSet builds the complete set for the assign action from the
+// assignments Graph holds (items, from ListAssignments): every one unchanged
+// but the one of req, whose target is replaced whole and whose source and
+// sourceId are replaced when req sets them, as the PATCH would. beta says
+// whether the set goes to the beta endpoint: on v1.0 the kept targets lose
+// the beta-only properties and no source is sent.
+//
+// Errors are *change.Error: CodeNotFound when the list does not hold req's
+// assignment, CodeUnavailable when the list cannot be read, CodeGraphRefused
+// when a kept assignment has no target.
+func NewAssignSet(items []json.RawMessage, req *change.Request, beta bool) (*AssignSet, error) {
+	s := &AssignSet{Members: make([]json.RawMessage, 0, len(items)), oldID: req.AssignmentID,
+		others: make(map[string]bool, len(items)), beta: beta}
+	for i, raw := range items {
+		var a struct {
+			ID       string          `json:"id"`
+			Target   json.RawMessage `json:"target"`
+			Source   json.RawMessage `json:"source"`
+			SourceID json.RawMessage `json:"sourceId"`
+		}
+		if err := json.Unmarshal(raw, &a); err != nil || a.ID == "" {
+			return nil, unreadableSet(fmt.Errorf("graph: assignment %d of the list has no id", i))
+		}
+		m := member{ID: a.ID}
+		if beta {
+			if src := strings.TrimSpace(string(a.Source)); src != "" && src != "null" {
+				m.Source = a.Source
+			}
+			m.SourceID = a.SourceID
+		}
+		if a.ID == req.AssignmentID {
+			if s.Sent != nil {
+				return nil, unreadableSet(errors.New("graph: the list holds the assignment twice"))
+			}
+			t, err := json.Marshal(req.Assignment.Target)
+			if err != nil {
+				return nil, err
+			}
+			m.Target, s.Sent = t, t
+			if beta && req.Assignment.Source != "" {
+				m.Source, _ = json.Marshal(req.Assignment.Source)
+			}
+			if beta && req.Assignment.SourceID != "" {
+				m.SourceID, _ = json.Marshal(req.Assignment.SourceID)
+			}
+		} else {
+			t, err := keptTarget(a.Target, beta)
+			if err != nil {
+				return nil, &change.Error{Code: change.CodeGraphRefused,
+					Message: "the assign action cannot keep an assignment Graph holds without a target; nothing was changed",
+					Err:     fmt.Errorf("graph: assignment %s: %w", a.ID, err)}
+			}
+			m.Target = t
+			s.others[a.ID] = true
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			return nil, err
+		}
+		s.Members = append(s.Members, b)
+	}
+	if s.Sent == nil {
+		return nil, &change.Error{Code: change.CodeNotFound, Message: "the configuration or assignment does not exist in Intune"}
+	}
+	return s, nil
+}
+
+func unreadableSet(err error) error {
+	return &change.Error{Code: change.CodeUnavailable, Message: "Graph answered with a list of assignments that could not be read; nothing was changed",
+		RetryAfter: 5 * time.Second, Err: err}
+}
+
+// keptTarget returns a target as Graph holds it, without OData annotations
+// other than @odata.type and, on v1.0, without the beta-only properties.
+func keptTarget(raw json.RawMessage, beta bool) (json.RawMessage, error) {
+	var t map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &t); err != nil || t == nil {
+		return nil, errors.New("no target")
+	}
+	for k := range t {
+		if strings.HasPrefix(k, "@") && k != "@odata.type" {
+			delete(t, k)
+		}
+	}
+	if !beta {
+		for _, k := range betaOnlyTarget {
+			delete(t, k)
+		}
+	}
+	return json.Marshal(t)
+}
+
+// Changed finds the changed assignment in the set read back after assign
+// (after, from ListAssignments): the one with its old id if its target is
+// the one sent, else the one, not among the others kept, whose target is the
+// one sent; Intune may name the assignment anew. It returns the assignment
+// and its id, or nil.
+func (s *AssignSet) Changed(after []json.RawMessage) (json.RawMessage, string) {
+	want := targetKey(s.Sent, s.beta)
+	var body json.RawMessage
+	var id string
+	for _, raw := range after {
+		var a struct {
+			ID     string          `json:"id"`
+			Target json.RawMessage `json:"target"`
+		}
+		if json.Unmarshal(raw, &a) != nil || targetKey(a.Target, s.beta) != want {
+			continue
+		}
+		if a.ID == s.oldID {
+			return raw, a.ID
+		}
+		if body == nil && !s.others[a.ID] {
+			body, id = raw, a.ID
+		}
+	}
+	return body, id
+}
+
+// targetKey is a target's identity for Changed: its type and the properties
+// that say what it targets; filter properties count on beta only, with an
+// absent filter equal to none.
+func targetKey(raw json.RawMessage, beta bool) string {
+	var t struct {
+		Type       string  `json:"@odata.type"`
+		Group      string  `json:"groupId"`
+		Collection string  `json:"collectionId"`
+		TargetType string  `json:"targetType"`
+		EntraID    string  `json:"entraObjectId"`
+		FilterID   *string `json:"deviceAndAppManagementAssignmentFilterId"`
+		FilterType string  `json:"deviceAndAppManagementAssignmentFilterType"`
+	}
+	if json.Unmarshal(raw, &t) != nil || t.Type == "" {
+		return "\x00invalid"
+	}
+	k := []string{"#" + strings.TrimPrefix(t.Type, "#"), strings.ToLower(t.Group), t.Collection, t.TargetType, strings.ToLower(t.EntraID)}
+	if beta {
+		ft, fid := t.FilterType, ""
+		if t.FilterID != nil {
+			fid = strings.ToLower(*t.FilterID)
+		}
+		if ft == "" || ft == change.FilterNone {
+			ft, fid = change.FilterNone, ""
+		}
+		k = append(k, ft, fid)
+	}
+	return strings.Join(k, "\x00")
+}

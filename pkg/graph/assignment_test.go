@@ -1,0 +1,181 @@
+package graph_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/graph"
+)
+
+const (
+	groupCorporate = "5e6f0000-0000-0000-0000-000000000001"
+	groupExcluded  = "7a8b0000-0000-0000-0000-000000000002"
+	newGroup       = "44440000-0000-0000-0000-000000000044"
+)
+
+func TestPublicBodyDropsGraphURLs(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`{"@odata.type":"#x","id":"a"}`, `{"@odata.type":"#x","id":"a"}`},
+		{`{"@odata.context":"https://graph.microsoft.com/beta/$metadata#x","@odata.type":"#x","id":"a","target":{"@odata.type":"#t"}}`, `{"@odata.type":"#x","id":"a","target":{"@odata.type":"#t"}}`},
+		{`{"@odata.etag":"W/1","id":"a"}`, `{"id":"a"}`},
+		{``, ``},
+	}
+	for _, tt := range tests {
+		if got := string(graph.PublicBody([]byte(tt.in))); got != tt.want {
+			t.Errorf("PublicBody(%s) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestAssignmentObjectRefusesWhatIsNotAnObject: a read that is not a JSON
+// object is Graph unavailable (retry), never echoed.
+func TestAssignmentObjectRefusesWhatIsNotAnObject(t *testing.T) {
+	for _, in := range []string{``, `null`, `[1]`, `"x"`, `{"@odata.context":"https://x/`} {
+		if b, err := graph.AssignmentObject([]byte(in)); err == nil || change.ErrorCode(err) != change.CodeUnavailable {
+			t.Errorf("AssignmentObject(%q) = %s, %v, want unavailable", in, b, err)
+		}
+	}
+	b, err := graph.AssignmentObject([]byte(`{"@odata.context":"https://graph.microsoft.com/beta/$metadata#x","id":"a"}`))
+	if err != nil || string(b) != `{"id":"a"}` {
+		t.Errorf("AssignmentObject = %s, %v", b, err)
+	}
+}
+
+func TestTargetOf(t *testing.T) {
+	for in, want := range map[string]string{
+		``:                           ``,
+		`{"id":"a"}`:                 ``,
+		`{"id":"a","target":null}`:   ``,
+		`not json`:                   ``,
+		`{"target":{"groupId":"g"}}`: `{"groupId":"g"}`,
+	} {
+		if got := string(graph.TargetOf([]byte(in))); got != want {
+			t.Errorf("TargetOf(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// TestAuditBeforeFromTheAssignList: the assign strategy reads the
+// configuration's assignments anyway, so its audit line knows the target
+// before the change.
+func TestAuditBeforeFromTheAssignList(t *testing.T) {
+	items := []json.RawMessage{
+		json.RawMessage(`{"id":"a","target":{"groupId":"g1"}}`),
+		json.RawMessage(`{"id":"b","target":{"groupId":"g2"}}`)}
+	before, ok := graph.TargetIn(items, "b")
+	if !ok || string(before) != `{"groupId":"g2"}` {
+		t.Fatalf("TargetIn = %s, %v", before, ok)
+	}
+	if before, ok := graph.TargetIn(items, "c"); ok || before != nil {
+		t.Errorf("TargetIn(missing) = %s, %v", before, ok)
+	}
+	if got := string(graph.FindAssignment(items, "a")); got != string(items[0]) {
+		t.Errorf("FindAssignment = %s", got)
+	}
+	if got := graph.FindAssignment(items, "c"); got != nil {
+		t.Errorf("FindAssignment(missing) = %s", got)
+	}
+}
+
+// TestV1OmitsBetaOnlyFieldsOfKeptTargets: a v1.0 list that still carried
+// filter properties (or annotations) does not make the assign body carry
+// them.
+func TestV1OmitsBetaOnlyFieldsOfKeptTargets(t *testing.T) {
+	items := []json.RawMessage{
+		json.RawMessage(`{"id":"a_1","source":"direct","sourceId":null,"target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"` + groupCorporate + `"}}`),
+		json.RawMessage(`{"id":"a_2","source":"policySets","sourceId":"ps","target":{"@odata.type":"#microsoft.graph.exclusionGroupAssignmentTarget","groupId":"` + groupExcluded + `","deviceAndAppManagementAssignmentFilterId":null,"deviceAndAppManagementAssignmentFilterType":"none","@odata.etag":"x"}}`),
+	}
+	req := &change.Request{ConfigurationID: "c", AssignmentID: "a_1", Assignment: change.Assignment{
+		Target: &change.Target{ODataType: change.TypeGroup, GroupID: newGroup}}}
+	s, err := graph.NewAssignSet(items, req, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := s.Members
+	want := []string{
+		`{"id":"a_1","target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"` + newGroup + `"}}`,
+		`{"id":"a_2","target":{"@odata.type":"#microsoft.graph.exclusionGroupAssignmentTarget","groupId":"` + groupExcluded + `"}}`,
+	}
+	for i := range want {
+		if string(set[i]) != want[i] {
+			t.Errorf("v1.0 member %d = %s, want %s", i, set[i], want[i])
+		}
+	}
+	// On beta the kept member keeps source, sourceId and its filter, the
+	// changed one keeps its source when the request sets none.
+	s, err = graph.NewAssignSet(items, req, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set = s.Members
+	if !strings.Contains(string(set[0]), `"source":"direct","sourceId":null`) ||
+		!strings.Contains(string(set[1]), `"deviceAndAppManagementAssignmentFilterType":"none"`) ||
+		!strings.Contains(string(set[1]), `"source":"policySets","sourceId":"ps"`) || strings.Contains(string(set[1]), "etag") {
+		t.Errorf("beta set = %s", set)
+	}
+}
+
+// TestNewAssignSetRefusals: a list without the assignment is not-found; a
+// list Graph garbled is unavailable; a kept member without a target is
+// refused rather than sent without one.
+func TestNewAssignSetRefusals(t *testing.T) {
+	req := &change.Request{ConfigurationID: "c", AssignmentID: "a_1", Assignment: change.Assignment{
+		Target: &change.Target{ODataType: change.TypeAllDevices}}}
+	target := `"target":{"@odata.type":"#microsoft.graph.allLicensedUsersAssignmentTarget"}`
+	for _, tc := range []struct {
+		items []string
+		want  change.Code
+	}{
+		{[]string{`{"id":"a_2",` + target + `}`}, change.CodeNotFound},
+		{[]string{`{` + target + `}`}, change.CodeUnavailable},
+		{[]string{`{"id":"a_1",` + target + `}`, `{"id":"a_1",` + target + `}`}, change.CodeUnavailable},
+		{[]string{`{"id":"a_1",` + target + `}`, `{"id":"a_2"}`}, change.CodeGraphRefused},
+	} {
+		var items []json.RawMessage
+		for _, it := range tc.items {
+			items = append(items, json.RawMessage(it))
+		}
+		if _, err := graph.NewAssignSet(items, req, true); change.ErrorCode(err) != tc.want {
+			t.Errorf("NewAssignSet(%s) = %v, want %s", tc.items, err, tc.want)
+		}
+	}
+}
+
+// TestAssignSetChangedFindsTheRenamedAssignment: after assign the changed
+// assignment is found by its old id, else by the target sent among the
+// assignments that are not kept ones; on beta a filter of none equals no
+// filter.
+func TestAssignSetChangedFindsTheRenamedAssignment(t *testing.T) {
+	items := []json.RawMessage{
+		json.RawMessage(`{"id":"a_1","target":{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"}}`),
+		json.RawMessage(`{"id":"a_2","target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"` + groupCorporate + `"}}`),
+	}
+	req := &change.Request{ConfigurationID: "c", AssignmentID: "a_1", Assignment: change.Assignment{
+		Target: &change.Target{ODataType: change.TypeGroup, GroupID: strings.ToUpper(newGroup)}}}
+	s, err := graph.NewAssignSet(items, req, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := `{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"` + newGroup + `","deviceAndAppManagementAssignmentFilterType":"none"}`
+	for _, tc := range []struct {
+		name   string
+		after  []string
+		wantID string
+	}{
+		{"same id", []string{`{"id":"a_2","target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"` + groupCorporate + `"}}`, `{"id":"a_1","target":` + sent + `}`}, "a_1"},
+		{"new id", []string{`{"id":"a_2","target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"` + groupCorporate + `"}}`, `{"id":"a_9","target":` + sent + `}`}, "a_9"},
+		{"a kept one is not it", []string{`{"id":"a_2","target":` + sent + `}`}, ""},
+		{"another target", []string{`{"id":"a_1","target":{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"}}`}, ""},
+	} {
+		var after []json.RawMessage
+		for _, a := range tc.after {
+			after = append(after, json.RawMessage(a))
+		}
+		body, id := s.Changed(after)
+		if id != tc.wantID || (id == "") != (body == nil) {
+			t.Errorf("%s: Changed = %s, %q, want id %q", tc.name, body, id, tc.wantID)
+		}
+	}
+}
