@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Standard Webhooks (standardwebhooks.com, v1) header names.
@@ -34,6 +36,28 @@ var (
 
 // maxSignatures bounds the work one request can cause during rotation.
 const maxSignatures = 8
+
+// maxIDLength is the longest webhook-id the specification allows, in bytes.
+const maxIDLength = 256
+
+// validID reports whether id is a webhook-id as the specification allows
+// it: non-empty, at most maxIDLength bytes, printable (no control or
+// format characters, valid UTF-8). A '.' is allowed, as the official
+// libraries sign such ids. The id is signed; reading the same signed
+// content as id.timestamp.body split at another '.' would need a current
+// unix time between two dots followed by a whole JSON change inside the
+// body the sender signed, which no sender's body holds.
+func validID(id string) bool {
+	if id == "" || len(id) > maxIDLength || !utf8.ValidString(id) {
+		return false
+	}
+	for _, r := range id {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
 
 // StandardKey decodes a Standard Webhooks secret: "whsec_" followed by
 // base64, or the bare base64, of at least 16 bytes. The base64 is read
@@ -73,7 +97,7 @@ func VerifyStandard(key []byte, id, timestamp, signatures string, body []byte, n
 	if id == "" || timestamp == "" || signatures == "" {
 		return ErrMissing
 	}
-	if len(id) > 256 || strings.ContainsAny(id, ".\r\n") {
+	if !validID(id) {
 		return ErrMalformed
 	}
 	sec, err := strconv.ParseInt(timestamp, 10, 64)

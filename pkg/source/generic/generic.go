@@ -58,7 +58,7 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string
 			Message: "the request needs the headers webhook-id, webhook-timestamp and webhook-signature (Standard Webhooks)", Err: err}
 	case errors.Is(err, signature.ErrMalformed):
 		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-malformed",
-			Message: "a Standard Webhooks header is malformed: webhook-timestamp must be unix seconds, webhook-id at most 256 characters without '.', webhook-signature a space-separated list with a v1 entry", Err: err}
+			Message: "a Standard Webhooks header is malformed: webhook-timestamp must be unix seconds, webhook-id 1 to 256 bytes of printable characters, webhook-signature a space-separated list with a v1 entry", Err: err}
 	case errors.Is(err, signature.ErrTimestamp):
 		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "timestamp-out-of-window",
 			Message: "webhook-timestamp is outside the accepted window of " + s.tolerance.String() + "; check the sender's clock or re-sign the delivery", Err: err}

@@ -146,7 +146,7 @@ func standardError(err error, tolerance time.Duration) error {
 			Message: "the request needs the headers webhook-id, webhook-timestamp and webhook-signature (Standard Webhooks)", Err: err}
 	case errors.Is(err, signature.ErrMalformed):
 		return &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-malformed",
-			Message: "a Standard Webhooks header is malformed: webhook-timestamp must be unix seconds, webhook-id at most 256 characters without '.', webhook-signature a space-separated list with a v1 entry", Err: err}
+			Message: "a Standard Webhooks header is malformed: webhook-timestamp must be unix seconds, webhook-id 1 to 256 bytes of printable characters, webhook-signature a space-separated list with a v1 entry", Err: err}
 	case errors.Is(err, signature.ErrTimestamp):
 		return &change.Error{Code: change.CodeUnauthenticated, Kind: "timestamp-out-of-window",
 			Message: "webhook-timestamp is outside the accepted window of " + tolerance.String() + "; check the instance's clock or sign each attempt anew", Err: err}
