@@ -15,6 +15,7 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/config"
 	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/policy"
+	"github.com/enrollhook/enrollhook/pkg/sender"
 	"github.com/enrollhook/enrollhook/pkg/source/generic"
 	"github.com/enrollhook/enrollhook/pkg/source/jira"
 	"github.com/enrollhook/enrollhook/pkg/source/servicenow"
@@ -97,7 +98,7 @@ func build(getenv func(string) string, log *slog.Logger, onLambda bool) (http.Ha
 	}
 	var sources []webhook.Source
 	var disabled []string
-	for _, name := range config.Sources {
+	for _, name := range sender.Names() {
 		secret := cfg.Secrets[name]
 		mk, ok := implemented[name]
 		switch {

@@ -44,9 +44,9 @@ type FieldError struct {
 type Error struct {
 	Code Code
 	// Kind refines the problem type inside a code, for example
-	// "signature-mismatch" inside CodeUnauthenticated. Empty means the code
-	// itself is the problem type.
-	Kind    string
+	// KindSignatureMismatch inside CodeUnauthenticated (kind.go). Empty
+	// means the code itself is the problem type.
+	Kind    Kind
 	Message string
 	Fields  []FieldError
 	// RetryAfter, when positive, is sent to the caller as Retry-After.

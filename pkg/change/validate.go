@@ -51,7 +51,7 @@ func newValidator() *validator.Validate {
 		return ValidKey(fl.Field().String())
 	}))
 	must(v.RegisterValidation("cmcollection", func(fl validator.FieldLevel) bool {
-		return cmCollectionRE.MatchString(fl.Field().String())
+		return ValidCollectionID(fl.Field().String())
 	}))
 	must(v.RegisterValidation("safetext", func(fl validator.FieldLevel) bool {
 		return safeText(fl.Field().String())
@@ -76,6 +76,11 @@ func ValidKey(s string) bool {
 	}
 	return true
 }
+
+// ValidCollectionID reports whether s is a Configuration Manager
+// collection id (eight letters or digits, as SMS00001), the form a
+// collectionId must have.
+func ValidCollectionID(s string) bool { return cmCollectionRE.MatchString(s) }
 
 func safeText(s string) bool {
 	if !utf8.ValidString(s) {

@@ -1,8 +1,9 @@
 package config
 
 import (
-	"regexp"
 	"strings"
+
+	"github.com/enrollhook/enrollhook/pkg/sender"
 )
 
 // Chat sender settings: who may run commands. Unset means nobody (fail
@@ -13,13 +14,6 @@ const (
 	EnvSlackResponseType = "ENROLLHOOK_SLACK_RESPONSE_TYPE"
 	EnvTeamsTenantID     = "ENROLLHOOK_TEAMS_TENANT_ID"
 	EnvTeamsAllowedUsers = "ENROLLHOOK_TEAMS_ALLOWED_USERS"
-)
-
-var (
-	slackTeamRE = regexp.MustCompile(`^[TE][A-Z0-9]{2,20}$`)
-	slackUserRE = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
-	chatGUIDRE  = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	teamsUserRE = regexp.MustCompile(`^29:[A-Za-z0-9_\-]{1,200}$`)
 )
 
 // Slack is who may run /intune, and how replies show.
@@ -44,10 +38,10 @@ type Teams struct {
 
 func loadChat(get func(string) string, c *Config, bad func(string, ...any)) {
 	s := Slack{TeamID: get(EnvSlackTeamID), ResponseType: orDefault(get(EnvSlackResponseType), "ephemeral")}
-	if s.TeamID != "" && !slackTeamRE.MatchString(s.TeamID) {
+	if s.TeamID != "" && !sender.IsSlackTeam(s.TeamID) {
 		bad("%s must be a Slack team id such as T0123ABCD (or E… on Enterprise Grid)", EnvSlackTeamID)
 	}
-	s.AllowedUsers = idList(get(EnvSlackAllowedUsers), func(v string) bool { return slackUserRE.MatchString(v) },
+	s.AllowedUsers = idList(get(EnvSlackAllowedUsers), sender.IsSlackUser,
 		func() {
 			bad("%s must be a comma-separated list of Slack member ids such as U0456EFGH", EnvSlackAllowedUsers)
 		})
@@ -55,15 +49,15 @@ func loadChat(get func(string) string, c *Config, bad func(string, ...any)) {
 		bad("%s must be ephemeral or in_channel", EnvSlackResponseType)
 	}
 	t := Teams{TenantID: get(EnvTeamsTenantID)}
-	if t.TenantID != "" && !chatGUIDRE.MatchString(t.TenantID) {
+	if t.TenantID != "" && !sender.IsGUID(t.TenantID) {
 		bad("%s must be the Entra tenant id (a GUID)", EnvTeamsTenantID)
 	}
-	t.AllowedUsers = idList(get(EnvTeamsAllowedUsers), func(v string) bool { return chatGUIDRE.MatchString(v) || teamsUserRE.MatchString(v) },
+	t.AllowedUsers = idList(get(EnvTeamsAllowedUsers), sender.IsTeamsUser,
 		func() {
 			bad("%s must be a comma-separated list of Entra object ids (GUIDs) or Teams user ids (29:…)", EnvTeamsAllowedUsers)
 		})
 	for i, u := range t.AllowedUsers {
-		if chatGUIDRE.MatchString(u) {
+		if sender.IsGUID(u) {
 			t.AllowedUsers[i] = strings.ToLower(u)
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/enrollhook/enrollhook/pkg/sender"
 )
 
 // Environment variables read by Load. Keys lists them all; the SAM template
@@ -20,7 +22,6 @@ const (
 	EnvCloud           = "ENROLLHOOK_GRAPH_CLOUD"
 	EnvGraphVersion    = "ENROLLHOOK_GRAPH_VERSION"
 	EnvGraphURL        = "ENROLLHOOK_GRAPH_URL"
-	EnvSecretPrefix    = "ENROLLHOOK_SECRET_"
 	EnvMaxBody         = "ENROLLHOOK_MAX_BODY_BYTES"
 	EnvTolerance       = "ENROLLHOOK_SIGNATURE_TOLERANCE"
 	EnvDeadlineMargin  = "ENROLLHOOK_DEADLINE_MARGIN"
@@ -30,15 +31,12 @@ const (
 	CredentialManagedI = "managed-identity"
 )
 
-// Sources are the senders of DESIGN.md, in route order.
-var Sources = []string{"generic", "servicenow", "jira", "slack", "teams"}
-
 // Keys returns every environment variable Load reads, sorted.
 func Keys() []string {
 	k := []string{EnvCredential, EnvClientID, EnvCloud, EnvGraphVersion, EnvGraphURL, EnvMaxBody,
 		EnvTolerance, EnvDeadlineMargin, EnvMaxRetries, EnvAddr, EnvPolicy, EnvPolicyJSON}
-	for _, s := range Sources {
-		k = append(k, SecretKey(s))
+	for _, s := range sender.All() {
+		k = append(k, s.Secret)
 	}
 	k = append(k, deliveryKeys...)
 	k = append(k, queueKeys...)
@@ -50,8 +48,12 @@ func Keys() []string {
 	return k
 }
 
-// SecretKey is the variable holding a source's webhook secret.
-func SecretKey(source string) string { return EnvSecretPrefix + strings.ToUpper(source) }
+// SecretKey is the variable holding a source's webhook secret (the sender
+// registry's), or "" for a name that is not a sender.
+func SecretKey(source string) string {
+	s, _ := sender.Lookup(source)
+	return s.Secret
+}
 
 // Cloud is one Microsoft cloud: where Graph lives and which token scope and
 // Entra authority belong to it (reference/graph.md §6).
@@ -119,7 +121,7 @@ type Config struct {
 // Disabled lists the sources without a secret, sorted.
 func (c Config) Disabled() []string {
 	var out []string
-	for _, s := range Sources {
+	for _, s := range sender.Names() {
 		if c.Secrets[s] == "" {
 			out = append(out, s)
 		}
@@ -129,8 +131,8 @@ func (c Config) Disabled() []string {
 
 // LogValue implements slog.LogValuer: secrets appear as REDACTED.
 func (c Config) LogValue() slog.Value {
-	secrets := make([]slog.Attr, 0, len(Sources))
-	for _, s := range Sources {
+	secrets := make([]slog.Attr, 0, len(sender.All()))
+	for _, s := range sender.Names() {
 		v := "unset"
 		if c.Secrets[s] != "" {
 			v = "REDACTED"
@@ -192,8 +194,8 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		c.GraphBaseURL, c.GraphInsecureHTTP = base, insecure
 	}
-	for _, s := range Sources {
-		c.Secrets[s] = strings.TrimSpace(getenv(SecretKey(s)))
+	for _, s := range sender.All() {
+		c.Secrets[s.Name] = strings.TrimSpace(getenv(s.Secret))
 	}
 	var err error
 	if c.MaxBodyBytes, err = positiveInt(get(EnvMaxBody), 256<<10); err != nil || c.MaxBodyBytes > 6<<20 {

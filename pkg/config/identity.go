@@ -9,6 +9,8 @@ import (
 	"os"
 	"regexp"
 	"strings"
+
+	"github.com/enrollhook/enrollhook/pkg/sender"
 )
 
 // Credential modes (ENROLLHOOK_CREDENTIAL). Only the last two hold a Graph
@@ -112,7 +114,6 @@ func (i Identity) LogValue() slog.Value {
 func (i Identity) String() string { return i.LogValue().String() }
 
 var (
-	guidRE     = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 	tenantRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$`)
 	regionRE   = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 	resourceRE = regexp.MustCompile(`(?i)^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.managedidentity/userassignedidentities/[^/]+$`)
@@ -183,10 +184,10 @@ func loadIdentity(get func(string) string, c *Config, report func(string, ...any
 		if n > 1 {
 			bad("set at most one of %s, %s and %s: each names a user-assigned managed identity", EnvClientID, EnvManagedObjectID, EnvManagedResourceID)
 		}
-		if c.ClientID != "" && !guidRE.MatchString(c.ClientID) {
+		if c.ClientID != "" && !sender.IsGUID(c.ClientID) {
 			bad("%s must be the managed identity's client id (a GUID)", EnvClientID)
 		}
-		if id.ObjectID != "" && !guidRE.MatchString(id.ObjectID) {
+		if id.ObjectID != "" && !sender.IsGUID(id.ObjectID) {
 			bad("%s must be the managed identity's object (principal) id (a GUID)", EnvManagedObjectID)
 		}
 		if id.ResourceID != "" && !resourceRE.MatchString(id.ResourceID) {
@@ -207,7 +208,7 @@ func loadIdentity(get func(string) string, c *Config, report func(string, ...any
 	switch {
 	case c.ClientID == "":
 		bad("%s is required with %s=%s: the application (client) id of the Entra app", EnvClientID, EnvCredential, mode)
-	case !guidRE.MatchString(c.ClientID):
+	case !sender.IsGUID(c.ClientID):
 		bad("%s must be the application (client) id of the Entra app (a GUID)", EnvClientID)
 	}
 	if id.ObjectID != "" || id.ResourceID != "" {

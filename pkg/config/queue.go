@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/enrollhook/enrollhook/pkg/sender"
 )
 
 // Asynchronous apply settings.
@@ -17,9 +19,9 @@ const (
 	EnvQueueURL = "ENROLLHOOK_QUEUE_URL"
 	// EnvAsyncSources names the senders whose approved changes are queued
 	// and answered at once (202; chat senders an "accepted" message):
-	// comma-separated source names, or "none". Default with a queue:
-	// slack,teams, the senders whose deadline (3 s, 5 s) a throttled Graph
-	// call can miss.
+	// comma-separated source names, or "none". Default with a queue: the
+	// senders the registry marks Async (sender.AsyncNames: slack,teams,
+	// whose deadline, 3 s and 5 s, a throttled Graph call can miss).
 	EnvAsyncSources = "ENROLLHOOK_ASYNC_SOURCES"
 	// EnvDeadLetterURL is where the worker sends a message that failed for
 	// good (a permanent failure, or a retryable one on its last receive),
@@ -34,10 +36,6 @@ const (
 
 // QueueLocal is the EnvQueueURL value of the in-process queue.
 const QueueLocal = "local"
-
-// DefaultAsyncSources are the async senders when a queue is configured and
-// EnvAsyncSources is not.
-var DefaultAsyncSources = []string{"slack", "teams"}
 
 var queueKeys = []string{EnvQueueURL, EnvAsyncSources, EnvDeadLetterURL}
 
@@ -90,15 +88,15 @@ func loadQueue(get func(string) string, c *Config, bad func(string, ...any)) {
 	raw := strings.TrimSpace(get(EnvAsyncSources))
 	switch {
 	case raw == "" && (q.URL != "" || q.Local):
-		q.Async = slices.Clone(DefaultAsyncSources)
+		q.Async = sender.AsyncNames()
 	case raw == "" || strings.EqualFold(raw, "none"):
 	case q.URL == "" && !q.Local:
 		bad("%s is set but %s is not: queued changes need a queue", EnvAsyncSources, EnvQueueURL)
 	default:
 		for _, s := range strings.Split(raw, ",") {
 			s = strings.ToLower(strings.TrimSpace(s))
-			if !slices.Contains(Sources, s) {
-				bad("%s: %q is not a source (%s), nor none", EnvAsyncSources, s, strings.Join(Sources, ", "))
+			if _, ok := sender.Lookup(s); !ok {
+				bad("%s: %q is not a source (%s), nor none", EnvAsyncSources, s, strings.Join(sender.Names(), ", "))
 				continue
 			}
 			if !slices.Contains(q.Async, s) {

@@ -15,6 +15,7 @@ import (
 	"github.com/awslabs/goformation/v7/intrinsics"
 
 	"github.com/enrollhook/enrollhook/pkg/config"
+	"github.com/enrollhook/enrollhook/pkg/sender"
 	"github.com/enrollhook/enrollhook/pkg/webhook"
 )
 
@@ -410,7 +411,7 @@ func TestTemplateRoute(t *testing.T) {
 	if len(params) != 1 || params[0][1] != "source" || !strings.HasSuffix(path, "/{source}") {
 		t.Errorf("path parameters = %q, want exactly {source} as the last segment", params)
 	}
-	for _, s := range config.Sources {
+	for _, s := range sender.Names() {
 		if !regexp.MustCompile(`^[a-z]+$`).MatchString(s) {
 			t.Errorf("source %q does not fit a path segment as it is", s)
 		}
@@ -482,8 +483,8 @@ func TestTemplateEnvironment(t *testing.T) {
 	secretKeys := map[string]bool{}
 	keysOfSecrets := []string{config.EnvClientSecret} // the lab credential
 	keysOfSecrets = append(keysOfSecrets, config.WriteBackSecretKeys...)
-	for _, s := range config.Sources {
-		keysOfSecrets = append(keysOfSecrets, config.SecretKey(s))
+	for _, s := range sender.All() {
+		keysOfSecrets = append(keysOfSecrets, s.Secret)
 	}
 	for _, k := range keysOfSecrets {
 		secretKeys[k] = true

@@ -8,8 +8,9 @@
 // A Policy is parsed and validated once, at cold start (Parse, with every
 // problem listed), or is the built-in Default. Its checks return
 // *change.Error with change.CodeForbidden and a Kind that names the rule
-// ("policy-configuration", ...), so the webhook answers 403 with that
+// (change.KindPolicyConfiguration, ...), so the webhook answers 403 with that
 // problem type.
 //
-// It imports change only; the webhook handler imports it.
+// It imports change and sender (the registry that says which senders exist
+// and which of them are chat senders); the webhook handler imports it.
 package policy

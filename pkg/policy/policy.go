@@ -10,24 +10,8 @@ import (
 	"strings"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/sender"
 )
-
-// Kinds of the refusals: the problem type's slug after
-// "urn:enrollhook:problem:".
-const (
-	KindConfiguration      = "policy-configuration"
-	KindTargetKind         = "policy-target-kind"
-	KindWideTarget         = "policy-wide-target"
-	KindGroup              = "policy-group"
-	KindFilter             = "policy-filter"
-	KindCollection         = "policy-collection"
-	KindSeparationOfDuties = "policy-separation-of-duties"
-	KindCommand            = "policy-command"
-)
-
-// Kinds lists every refusal kind, for the contract's tests.
-var Kinds = []string{KindConfiguration, KindTargetKind, KindWideTarget, KindGroup, KindFilter,
-	KindCollection, KindSeparationOfDuties, KindCommand}
 
 // Target kind names of a policy file: the shorthand of DESIGN.md. The Graph
 // type names (groupAssignmentTarget, #microsoft.graph.groupAssignmentTarget)
@@ -137,12 +121,6 @@ func (e *Error) Error() string {
 	return "policy " + e.Origin + ": " + strings.Join(e.Problems, "; ")
 }
 
-// Sender names a policy may configure (the routes of the contract).
-var Senders = []string{"generic", "servicenow", "jira", "slack", "teams"}
-
-// chatSenders are the senders whose deliveries are chat commands.
-var chatSenders = []string{"slack", "teams"}
-
 // file is the document's form.
 type file struct {
 	Version            *int                 `json:"version"`
@@ -247,8 +225,8 @@ func build(f *file, origin string) (*Policy, error) {
 		p.defaults = buildRule(f.Default, "/default", rule{kinds: narrowKinds()}, bad)
 	}
 	for _, name := range sortedKeys(f.Senders) {
-		if !contains(Senders, name) {
-			bad("/senders/%s: unknown sender; the senders are %s", safeKey(name), strings.Join(Senders, ", "))
+		if _, ok := sender.Lookup(name); !ok {
+			bad("/senders/%s: unknown sender; the senders are %s", safeKey(name), strings.Join(sender.Names(), ", "))
 			continue
 		}
 		if f.Senders[name] == nil {
@@ -258,8 +236,8 @@ func build(f *file, origin string) (*Policy, error) {
 		p.senders[name] = buildRule(f.Senders[name], "/senders/"+name, p.defaults, bad)
 	}
 	for _, name := range sortedKeys(f.Chat) {
-		if !contains(chatSenders, name) {
-			bad("/chat/%s: not a chat sender; the chat senders are %s", safeKey(name), strings.Join(chatSenders, ", "))
+		if !sender.IsChat(name) {
+			bad("/chat/%s: not a chat sender; the chat senders are %s", safeKey(name), strings.Join(sender.ChatNames(), ", "))
 			continue
 		}
 		c := f.Chat[name]
@@ -283,13 +261,13 @@ func buildRule(r *fileRule, at string, base rule, bad func(string, ...any)) rule
 			"a configuration id (1 to 256 letters, digits, '-' or '_'), optionally ending in '*' for a prefix", false, bad)
 	}
 	if r.Groups != nil {
-		out.groups = buildMatcher(*r.Groups, at+"/groups", isGUID, "an Entra group object id (GUID)", true, bad)
+		out.groups = buildMatcher(*r.Groups, at+"/groups", sender.IsGUID, "an Entra group object id (GUID)", true, bad)
 	}
 	if r.Filters != nil {
-		out.filters = buildMatcher(*r.Filters, at+"/filters", isGUID, "an assignment filter id (GUID)", true, bad)
+		out.filters = buildMatcher(*r.Filters, at+"/filters", sender.IsGUID, "an assignment filter id (GUID)", true, bad)
 	}
 	if r.Collections != nil {
-		out.collections = buildMatcher(*r.Collections, at+"/collections", isCollection,
+		out.collections = buildMatcher(*r.Collections, at+"/collections", change.ValidCollectionID,
 			"a Configuration Manager collection id (e.g. SMS00001)", true, bad)
 	}
 	if r.TargetKinds != nil {
@@ -341,15 +319,15 @@ func buildMatcher(list []string, at string, valid func(string) bool, what string
 	return m
 }
 
-func buildChat(c *fileChat, at, sender string, bad func(string, ...any)) chatRule {
+func buildChat(c *fileChat, at, name string, bad func(string, ...any)) chatRule {
 	out := chatRule{commands: map[string]*matcher{}}
 	for i, t := range c.Tenants {
-		ok := isGUID(t)
-		if sender == "slack" {
-			ok = isSlackTeam(t)
+		ok := sender.IsGUID(t)
+		if name == sender.Slack {
+			ok = sender.IsSlackTeam(t)
 		}
 		if !ok {
-			bad("%s/tenants/%d: must be %s", at, i, map[bool]string{true: "a Slack team id (T… or E…)", false: "an Entra tenant id (GUID)"}[sender == "slack"])
+			bad("%s/tenants/%d: must be %s", at, i, map[bool]string{true: "a Slack team id (T… or E…)", false: "an Entra tenant id (GUID)"}[name == sender.Slack])
 			continue
 		}
 		out.tenants = append(out.tenants, t)
@@ -362,11 +340,11 @@ func buildChat(c *fileChat, at, sender string, bad func(string, ...any)) chatRul
 			bad("%s/commands/%s: unknown command; the commands are assign and show (help is always allowed)", at, safeKey(verb))
 			continue
 		}
-		validUser := isSlackUser
-		if sender == "teams" {
-			validUser = isTeamsUser
+		validUser := sender.IsSlackUser
+		if name == sender.Teams {
+			validUser = sender.IsTeamsUser
 		}
-		m := &matcher{exact: map[string]bool{}, fold: sender == "teams"}
+		m := &matcher{exact: map[string]bool{}, fold: name == sender.Teams}
 		for i, u := range c.Commands[verb] {
 			switch {
 			case u == "*":
@@ -378,7 +356,7 @@ func buildChat(c *fileChat, at, sender string, bad func(string, ...any)) chatRul
 				m.exact[u] = true
 			default:
 				bad("%s/commands/%s/%d: must be %s, or \"*\"", at, verb, i,
-					map[bool]string{true: "a Slack member id (U… or W…)", false: "an Entra object id (GUID) or a Teams user id (29:…)"}[sender == "slack"])
+					map[bool]string{true: "a Slack member id (U… or W…)", false: "an Entra object id (GUID) or a Teams user id (29:…)"}[name == sender.Slack])
 			}
 		}
 		out.commands[verb] = m
@@ -386,42 +364,42 @@ func buildChat(c *fileChat, at, sender string, bad func(string, ...any)) chatRul
 	return out
 }
 
-// Check returns nil when sender may apply req. chat says the change is a
+// Check returns nil when the sender named from may apply req. chat says the change is a
 // chat command; from a chat sender (slack, teams) it is its own approval,
 // so separation of duties does not apply to it (who may run assign is the
 // chat rule's, CheckCommand).
-// Errors are *change.Error with CodeForbidden and a Kind of this package;
+// Errors are *change.Error with CodeForbidden and a change.KindPolicy* kind;
 // the message names the value that broke the rule (values that passed
 // validation: ids, never a secret).
-func (p *Policy) Check(sender string, chat bool, req *change.Request) error {
+func (p *Policy) Check(from string, chat bool, req *change.Request) error {
 	if p == nil || req == nil {
 		return nil
 	}
 	// Only a chat sender's command is its own approval: a change that
 	// claims to be one from another sender (a forged queue message) is
 	// held to separation of duties.
-	if p.separation && !(chat && contains(chatSenders, sender)) {
+	if p.separation && !(chat && sender.IsChat(from)) {
 		// Identities, not strings: the sender's stable ids when it gave
 		// them, and the names normalised (change.Ticket.SelfApproved).
 		by := strings.TrimSpace(req.Ticket.RequestedBy) + strings.TrimSpace(req.Ticket.RequestedByID)
 		self, err := req.Ticket.SelfApproved()
 		switch {
 		case by == "" && p.requireRequester:
-			return refuse(KindSeparationOfDuties, "the ticket names no requester (requestedBy), so separation of duties cannot be checked; nothing was changed")
+			return change.Refuse(change.KindPolicySeparationOfDuties, "the ticket names no requester (requestedBy), so separation of duties cannot be checked; nothing was changed")
 		case err != nil:
 			// Validation refuses these with 422; a change that skipped it
 			// (a forged queue message) is not let through uncompared.
-			return refuse(KindSeparationOfDuties, "the requester or the approver has invisible or format characters, letters of more than one script in one part, or is not a user name or e-mail address, so separation of duties cannot be checked; nothing was changed")
+			return change.Refuse(change.KindPolicySeparationOfDuties, "the requester or the approver has invisible or format characters, letters of more than one script in one part, or is not a user name or e-mail address, so separation of duties cannot be checked; nothing was changed")
 		case self:
-			return refuse(KindSeparationOfDuties, "the approver "+quote(strings.TrimSpace(req.Ticket.ApprovedBy))+" is also the requester; separation of duties needs another approver, nothing was changed")
+			return change.Refuse(change.KindPolicySeparationOfDuties, "the approver "+quote(strings.TrimSpace(req.Ticket.ApprovedBy))+" is also the requester; separation of duties needs another approver, nothing was changed")
 		}
 	}
-	r, ok := p.senders[sender]
+	r, ok := p.senders[from]
 	if !ok {
 		r = p.defaults
 	}
 	if !r.configurations.match(req.ConfigurationID) {
-		return refuse(KindConfiguration, "the policy does not allow the "+sender+" sender to change configuration "+quote(req.ConfigurationID))
+		return change.Refuse(change.KindPolicyConfiguration, "the policy does not allow the "+from+" sender to change configuration "+quote(req.ConfigurationID))
 	}
 	t := req.Assignment.Target
 	if t == nil {
@@ -433,27 +411,27 @@ func (p *Policy) Check(sender string, chat bool, req *change.Request) error {
 	}
 	if !r.kinds[typ] {
 		if wide[typ] {
-			return refuse(KindWideTarget, "the policy does not allow the "+sender+" sender the wide target "+change.ShortType(typ)+
+			return change.Refuse(change.KindPolicyWideTarget, "the policy does not allow the "+from+" sender the wide target "+change.ShortType(typ)+
 				" (every device or every licensed user); list it in targetKinds to allow it")
 		}
-		return refuse(KindTargetKind, "the policy does not allow the "+sender+" sender the target kind "+change.ShortType(typ))
+		return change.Refuse(change.KindPolicyTargetKind, "the policy does not allow the "+from+" sender the target kind "+change.ShortType(typ))
 	}
 	switch typ {
 	case change.TypeGroup, change.TypeExclusion:
 		if !r.groups.match(t.GroupID) {
-			return refuse(KindGroup, "the policy does not allow the "+sender+" sender to target group "+quote(t.GroupID))
+			return change.Refuse(change.KindPolicyGroup, "the policy does not allow the "+from+" sender to target group "+quote(t.GroupID))
 		}
 	case change.TypeScopeTagGroup:
 		if !r.groups.match(t.EntraObjectID) {
-			return refuse(KindGroup, "the policy does not allow the "+sender+" sender to target group "+quote(t.EntraObjectID))
+			return change.Refuse(change.KindPolicyGroup, "the policy does not allow the "+from+" sender to target group "+quote(t.EntraObjectID))
 		}
 	case change.TypeCMCollection:
 		if !r.collections.match(t.CollectionID) {
-			return refuse(KindCollection, "the policy does not allow the "+sender+" sender to target collection "+quote(t.CollectionID))
+			return change.Refuse(change.KindPolicyCollection, "the policy does not allow the "+from+" sender to target collection "+quote(t.CollectionID))
 		}
 	}
 	if t.FilterID != "" && !r.filters.match(t.FilterID) {
-		return refuse(KindFilter, "the policy does not allow the "+sender+" sender to use assignment filter "+quote(t.FilterID))
+		return change.Refuse(change.KindPolicyFilter, "the policy does not allow the "+from+" sender to use assignment filter "+quote(t.FilterID))
 	}
 	return nil
 }
@@ -462,7 +440,7 @@ func (p *Policy) Check(sender string, chat bool, req *change.Request) error {
 // ("assign", "show"; "help" is always allowed). The sender's own allow-list
 // (ENROLLHOOK_SLACK_ALLOWED_USERS, ...) has admitted the user already: a
 // policy only narrows it. A sender without a chat section is not narrowed.
-// Errors are *change.Error with CodeForbidden and Kind policy-command.
+// Errors are *change.Error with CodeForbidden and change.KindPolicyCommand.
 func (p *Policy) CheckCommand(sender, tenant, user, verb string) error {
 	if p == nil || verb == "help" {
 		return nil
@@ -479,18 +457,14 @@ func (p *Policy) CheckCommand(sender, tenant, user, verb string) error {
 			}
 		}
 		if !found {
-			return refuse(KindCommand, "the policy does not allow commands from workspace or tenant "+quote(tenant))
+			return change.Refuse(change.KindPolicyCommand, "the policy does not allow commands from workspace or tenant "+quote(tenant))
 		}
 	}
 	m := c.commands[verb]
 	if m == nil || !m.match(user) {
-		return refuse(KindCommand, "the policy does not allow user "+quote(user)+" to run "+verb)
+		return change.Refuse(change.KindPolicyCommand, "the policy does not allow user "+quote(user)+" to run "+verb)
 	}
 	return nil
-}
-
-func refuse(kind, msg string) error {
-	return &change.Error{Code: change.CodeForbidden, Kind: kind, Message: msg}
 }
 
 // quote puts an id in backquotes when it is safe to show (it passed
@@ -515,15 +489,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-func contains(list []string, v string) bool {
-	for _, s := range list {
-		if s == v {
-			return true
-		}
-	}
-	return false
 }
 
 // safeKey shows a document key in a problem only when it is a short word.

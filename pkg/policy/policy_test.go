@@ -62,7 +62,7 @@ func load(t *testing.T, name string) *policy.Policy {
 
 // wantKind checks err against the kind wanted ("" for allowed) and that the
 // detail names value.
-func wantKind(t *testing.T, what string, err error, kind, value string) {
+func wantKind(t *testing.T, what string, err error, kind change.Kind, value string) {
 	t.Helper()
 	if kind == "" {
 		if err != nil {
@@ -86,7 +86,7 @@ func TestDefault(t *testing.T) {
 		name  string
 		chat  bool
 		r     *change.Request
-		kind  string
+		kind  change.Kind
 		value string
 	}{
 		{"group", false, req(), "", ""},
@@ -94,13 +94,13 @@ func TestDefault(t *testing.T) {
 		{"collection", false, req(target(change.Target{ODataType: change.TypeCMCollection, CollectionID: "SMS00001"})), "", ""},
 		{"scope tag group", false, req(target(change.Target{ODataType: change.TypeScopeTagGroup, TargetType: "user", EntraObjectID: groupX})), "", ""},
 		{"any configuration", false, req(configuration(cfgOther)), "", ""},
-		{"all devices", false, req(target(change.Target{ODataType: change.TypeAllDevices})), policy.KindWideTarget, "allDevicesAssignmentTarget"},
-		{"all licensed users", false, req(target(change.Target{ODataType: change.TypeAllLicensed})), policy.KindWideTarget, "allLicensedUsersAssignmentTarget"},
-		{"all devices in chat", true, req(target(change.Target{ODataType: change.TypeAllDevices})), policy.KindWideTarget, "allDevices"},
-		{"self-approved", false, req(people("Alice@Contoso.com", "alice@contoso.com ")), policy.KindSeparationOfDuties, "alice@contoso.com"},
+		{"all devices", false, req(target(change.Target{ODataType: change.TypeAllDevices})), change.KindPolicyWideTarget, "allDevicesAssignmentTarget"},
+		{"all licensed users", false, req(target(change.Target{ODataType: change.TypeAllLicensed})), change.KindPolicyWideTarget, "allLicensedUsersAssignmentTarget"},
+		{"all devices in chat", true, req(target(change.Target{ODataType: change.TypeAllDevices})), change.KindPolicyWideTarget, "allDevices"},
+		{"self-approved", false, req(people("Alice@Contoso.com", "alice@contoso.com ")), change.KindPolicySeparationOfDuties, "alice@contoso.com"},
 		{"no requester", false, req(people("", "bob@contoso.com")), "", ""},
 		{"chat command is its own approval", true, req(people("slack:T0001/U0456EFGH", "slack:T0001/U0456EFGH")), "", ""},
-		{"not a chat sender", true, req(people("bob@contoso.com", "bob@contoso.com")), policy.KindSeparationOfDuties, "bob@contoso.com"},
+		{"not a chat sender", true, req(people("bob@contoso.com", "bob@contoso.com")), change.KindPolicySeparationOfDuties, "bob@contoso.com"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,34 +128,35 @@ func TestRules(t *testing.T) {
 			tests := []struct {
 				name, sender string
 				r            *change.Request
-				kind, value  string
+				kind         change.Kind
+				value        string
 			}{
 				// configuration: exact ids in default, a prefix for servicenow
 				{"configuration listed", "generic", req(), "", ""},
-				{"configuration not listed", "generic", req(configuration(cfgLimits)), policy.KindConfiguration, cfgLimits},
+				{"configuration not listed", "generic", req(configuration(cfgLimits)), change.KindPolicyConfiguration, cfgLimits},
 				{"configuration by prefix", "servicenow", req(configuration(cfgLimits)), "", ""},
-				{"configuration outside the prefix", "servicenow", req(configuration(cfgOther)), policy.KindConfiguration, cfgOther},
+				{"configuration outside the prefix", "servicenow", req(configuration(cfgOther)), change.KindPolicyConfiguration, cfgOther},
 				// groups (servicenow inherits the default's)
 				{"group listed", "jira", req(target(change.Target{ODataType: change.TypeExclusion, GroupID: groupB})), "", ""},
 				{"group listed, other case", "jira", req(target(change.Target{ODataType: change.TypeGroup, GroupID: strings.ToUpper(groupA)})), "", ""},
-				{"group not listed", "jira", req(target(change.Target{ODataType: change.TypeGroup, GroupID: groupX})), policy.KindGroup, groupX},
-				{"group not listed, inherited", "servicenow", req(configuration(cfgLimits), target(change.Target{ODataType: change.TypeExclusion, GroupID: groupX})), policy.KindGroup, groupX},
+				{"group not listed", "jira", req(target(change.Target{ODataType: change.TypeGroup, GroupID: groupX})), change.KindPolicyGroup, groupX},
+				{"group not listed, inherited", "servicenow", req(configuration(cfgLimits), target(change.Target{ODataType: change.TypeExclusion, GroupID: groupX})), change.KindPolicyGroup, groupX},
 				// filters
 				{"filter listed", "generic", req(target(change.Target{ODataType: change.TypeGroup, GroupID: groupA, FilterID: filterOK, FilterType: "include"})), "", ""},
-				{"filter not listed", "generic", req(target(change.Target{ODataType: change.TypeGroup, GroupID: groupA, FilterID: filterX, FilterType: "exclude"})), policy.KindFilter, filterX},
+				{"filter not listed", "generic", req(target(change.Target{ODataType: change.TypeGroup, GroupID: groupA, FilterID: filterX, FilterType: "exclude"})), change.KindPolicyFilter, filterX},
 				{"filter none", "generic", req(target(change.Target{ODataType: change.TypeGroup, GroupID: groupA, FilterType: "none"})), "", ""},
 				// collections
 				{"collection listed", "generic", req(target(change.Target{ODataType: change.TypeCMCollection, CollectionID: "SMS00001"})), "", ""},
-				{"collection not listed", "generic", req(target(change.Target{ODataType: change.TypeCMCollection, CollectionID: "SMS00004"})), policy.KindCollection, "SMS00004"},
+				{"collection not listed", "generic", req(target(change.Target{ODataType: change.TypeCMCollection, CollectionID: "SMS00004"})), change.KindPolicyCollection, "SMS00004"},
 				// target kinds
-				{"target kind not listed", "generic", req(target(change.Target{ODataType: change.TypeScopeTagGroup, TargetType: "user", EntraObjectID: groupA})), policy.KindTargetKind, "scopeTagGroupAssignmentTarget"},
-				{"target kind not listed for the sender", "servicenow", req(configuration(cfgLimits), target(change.Target{ODataType: change.TypeCMCollection, CollectionID: "SMS00001"})), policy.KindTargetKind, "configurationManagerCollectionAssignmentTarget"},
+				{"target kind not listed", "generic", req(target(change.Target{ODataType: change.TypeScopeTagGroup, TargetType: "user", EntraObjectID: groupA})), change.KindPolicyTargetKind, "scopeTagGroupAssignmentTarget"},
+				{"target kind not listed for the sender", "servicenow", req(configuration(cfgLimits), target(change.Target{ODataType: change.TypeCMCollection, CollectionID: "SMS00001"})), change.KindPolicyTargetKind, "configurationManagerCollectionAssignmentTarget"},
 				// wide targets: listed for servicenow only
 				{"wide target listed", "servicenow", req(configuration(cfgLimits), target(change.Target{ODataType: change.TypeAllDevices})), "", ""},
-				{"wide target not listed", "generic", req(target(change.Target{ODataType: change.TypeAllDevices})), policy.KindWideTarget, "allDevicesAssignmentTarget"},
-				{"other wide target not listed", "servicenow", req(configuration(cfgLimits), target(change.Target{ODataType: change.TypeAllLicensed})), policy.KindWideTarget, "allLicensedUsersAssignmentTarget"},
+				{"wide target not listed", "generic", req(target(change.Target{ODataType: change.TypeAllDevices})), change.KindPolicyWideTarget, "allDevicesAssignmentTarget"},
+				{"other wide target not listed", "servicenow", req(configuration(cfgLimits), target(change.Target{ODataType: change.TypeAllLicensed})), change.KindPolicyWideTarget, "allLicensedUsersAssignmentTarget"},
 				// separation of duties
-				{"requester approves", "generic", req(people("bob@contoso.com", "BOB@contoso.com")), policy.KindSeparationOfDuties, "BOB@contoso.com"},
+				{"requester approves", "generic", req(people("bob@contoso.com", "BOB@contoso.com")), change.KindPolicySeparationOfDuties, "BOB@contoso.com"},
 				{"another approver", "generic", req(people("alice@contoso.com", "bob@contoso.com")), "", ""},
 			}
 			for _, tt := range tests {
@@ -176,24 +177,25 @@ func TestSeparationOfDutiesSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantKind(t, "requireRequester, none", strict.Check("generic", false, req(people("", "bob@contoso.com"))), policy.KindSeparationOfDuties, "requestedBy")
+	wantKind(t, "requireRequester, none", strict.Check("generic", false, req(people("", "bob@contoso.com"))), change.KindPolicySeparationOfDuties, "requestedBy")
 	wantKind(t, "requireRequester, another", strict.Check("generic", false, req()), "", "")
 	wantKind(t, "requireRequester, chat", strict.Check("slack", true, req(people("", "slack:T0001/U1"))), "", "")
 	// A policy without the lists allows as the default does.
-	wantKind(t, "bare policy, wide", strict.Check("generic", false, req(target(change.Target{ODataType: change.TypeAllLicensed}))), policy.KindWideTarget, "")
+	wantKind(t, "bare policy, wide", strict.Check("generic", false, req(target(change.Target{ODataType: change.TypeAllLicensed}))), change.KindPolicyWideTarget, "")
 }
 
 func TestCommands(t *testing.T) {
 	p := load(t, "policy.json")
 	tests := []struct {
 		sender, tenant, user, verb string
-		kind, value                string
+		kind                       change.Kind
+		value                      string
 	}{
 		{"slack", "T0001", "U0456EFGH", "assign", "", ""},
-		{"slack", "T0001", "U0999ZZZZ", "assign", policy.KindCommand, "U0999ZZZZ"},
+		{"slack", "T0001", "U0999ZZZZ", "assign", change.KindPolicyCommand, "U0999ZZZZ"},
 		{"slack", "T0001", "U0999ZZZZ", "show", "", ""},
 		{"slack", "T0001", "U0999ZZZZ", "help", "", ""},
-		{"slack", "T0002", "U0456EFGH", "assign", policy.KindCommand, "T0002"},
+		{"slack", "T0002", "U0456EFGH", "assign", change.KindPolicyCommand, "T0002"},
 		{"slack", "t0001", "U0456EFGH", "show", "", ""},
 		// no chat section for teams: its allow-list alone decides
 		{"teams", "8a1b2c3d-0000-4000-8000-00000000a11c", "anyone", "assign", "", ""},
@@ -206,7 +208,7 @@ func TestCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantKind(t, "teams show, object id in lower case", teams.CheckCommand("teams", "any", "2c3d0000-0000-4000-8000-0000000000e1", "show"), "", "")
-	wantKind(t, "teams assign, not listed", teams.CheckCommand("teams", "any", "2c3d0000-0000-4000-8000-0000000000e1", "assign"), policy.KindCommand, "assign")
+	wantKind(t, "teams assign, not listed", teams.CheckCommand("teams", "any", "2c3d0000-0000-4000-8000-0000000000e1", "assign"), change.KindPolicyCommand, "assign")
 }
 
 // TestParseListsEveryProblem: a document with many mistakes is refused with

@@ -31,10 +31,10 @@ func TestReadmeExamples(t *testing.T) {
 		t.Fatalf("README YAML example: %v", err)
 	}
 	wantKind(t, "servicenow allDevices", p.Check("servicenow", false, req(configuration(cfgLimits), target(change.Target{ODataType: change.TypeAllDevices}))), "", "")
-	wantKind(t, "generic allDevices", p.Check("generic", false, req(target(change.Target{ODataType: change.TypeAllDevices}))), policy.KindWideTarget, "")
-	wantKind(t, "slack other configuration", p.Check("slack", true, req(configuration(cfgLimits))), policy.KindConfiguration, cfgLimits)
+	wantKind(t, "generic allDevices", p.Check("generic", false, req(target(change.Target{ODataType: change.TypeAllDevices}))), change.KindPolicyWideTarget, "")
+	wantKind(t, "slack other configuration", p.Check("slack", true, req(configuration(cfgLimits))), change.KindPolicyConfiguration, cfgLimits)
 	wantKind(t, "slack show", p.CheckCommand("slack", "T0001", "U0999ZZZZ", "show"), "", "")
-	wantKind(t, "slack assign", p.CheckCommand("slack", "T0001", "U0999ZZZZ", "assign"), policy.KindCommand, "U0999ZZZZ")
+	wantKind(t, "slack assign", p.CheckCommand("slack", "T0001", "U0999ZZZZ", "assign"), change.KindPolicyCommand, "U0999ZZZZ")
 
 	_, rest, ok = strings.Cut(section, "The same as JSON")
 	if !ok {

@@ -27,17 +27,18 @@ func TestScopeTagGroupTargetsHonourTheGroupAllowList(t *testing.T) {
 	tests := []struct {
 		name, sender string
 		r            *change.Request
-		kind, value  string
+		kind         change.Kind
+		value        string
 	}{
 		{"listed group", "generic", scopeTag(groupA), "", ""},
 		{"listed group, other case", "generic", scopeTag(strings.ToUpper(groupA)), "", ""},
-		{"group not listed", "generic", scopeTag(groupX), policy.KindGroup, groupX},
-		{"another sender's group", "generic", scopeTag(groupB), policy.KindGroup, groupB},
+		{"group not listed", "generic", scopeTag(groupX), change.KindPolicyGroup, groupX},
+		{"another sender's group", "generic", scopeTag(groupB), change.KindPolicyGroup, groupB},
 		{"the sender's own list", "jira", scopeTag(groupB), "", ""},
-		{"not in the sender's own list", "jira", scopeTag(groupA), policy.KindGroup, groupA},
+		{"not in the sender's own list", "jira", scopeTag(groupA), change.KindPolicyGroup, groupA},
 		{"a groupId beside it does not count", "generic",
 			req(target(change.Target{ODataType: change.TypeScopeTagGroup, TargetType: "user", EntraObjectID: groupX, GroupID: groupA})),
-			policy.KindGroup, groupX},
+			change.KindPolicyGroup, groupX},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

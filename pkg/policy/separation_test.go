@@ -17,24 +17,24 @@ func TestSeparationOfDutiesIdentities(t *testing.T) {
 	tests := []struct {
 		name string
 		r    *change.Request
-		kind string
+		kind change.Kind
 	}{
-		{"zero-width space", req(people("alice@contoso.com", "alice@contoso.com\u200b")), policy.KindSeparationOfDuties},
-		{"zero-width joiner inside", req(people("alice@contoso.com", "al\u200dice@contoso.com")), policy.KindSeparationOfDuties},
-		{"Cyrillic lookalike", req(people("alice@contoso.com", "ali\u0441e@contoso.com")), policy.KindSeparationOfDuties},
-		{"bare user name", req(people("alice@contoso.com", "alice")), policy.KindSeparationOfDuties},
-		{"bare user name, other case", req(people("Alice", "alice@contoso.com")), policy.KindSeparationOfDuties},
-		{"fullwidth letters", req(people("alice@contoso.com", "ａｌｉｃｅ@contoso.com")), policy.KindSeparationOfDuties},
-		{"fullwidth at sign", req(people("alice@contoso.com", "alice＠contoso.com")), policy.KindSeparationOfDuties},
-		{"absolute domain", req(people("alice@contoso.com", "alice@contoso.com.")), policy.KindSeparationOfDuties},
+		{"zero-width space", req(people("alice@contoso.com", "alice@contoso.com\u200b")), change.KindPolicySeparationOfDuties},
+		{"zero-width joiner inside", req(people("alice@contoso.com", "al\u200dice@contoso.com")), change.KindPolicySeparationOfDuties},
+		{"Cyrillic lookalike", req(people("alice@contoso.com", "ali\u0441e@contoso.com")), change.KindPolicySeparationOfDuties},
+		{"bare user name", req(people("alice@contoso.com", "alice")), change.KindPolicySeparationOfDuties},
+		{"bare user name, other case", req(people("Alice", "alice@contoso.com")), change.KindPolicySeparationOfDuties},
+		{"fullwidth letters", req(people("alice@contoso.com", "ａｌｉｃｅ@contoso.com")), change.KindPolicySeparationOfDuties},
+		{"fullwidth at sign", req(people("alice@contoso.com", "alice＠contoso.com")), change.KindPolicySeparationOfDuties},
+		{"absolute domain", req(people("alice@contoso.com", "alice@contoso.com.")), change.KindPolicySeparationOfDuties},
 		{"same stable id, other names", req(people("abel.tuter@contoso.com", "Abel Tuter"),
-			ids("62826bf03710200044e0bfc8bcbe5df1", "62826bf03710200044e0bfc8bcbe5df1")), policy.KindSeparationOfDuties},
+			ids("62826bf03710200044e0bfc8bcbe5df1", "62826bf03710200044e0bfc8bcbe5df1")), change.KindPolicySeparationOfDuties},
 		{"same account id, display names differ", req(people("Abel Tuter", "Abel T."),
-			ids("5b10ac8d82e05b22cc7d4ef5", "5b10ac8d82e05b22cc7d4ef5")), policy.KindSeparationOfDuties},
+			ids("5b10ac8d82e05b22cc7d4ef5", "5b10ac8d82e05b22cc7d4ef5")), change.KindPolicySeparationOfDuties},
 		{"other stable ids, other names", req(people("alice@contoso.com", "bob@contoso.com"),
 			ids("62826bf03710200044e0bfc8bcbe5df1", "5137153cc611227c000bbd1bd8cd2005")), ""},
 		{"other stable ids, one name", req(people("alice@contoso.com", "alice@contoso.com"),
-			ids("62826bf03710200044e0bfc8bcbe5df1", "5137153cc611227c000bbd1bd8cd2005")), policy.KindSeparationOfDuties},
+			ids("62826bf03710200044e0bfc8bcbe5df1", "5137153cc611227c000bbd1bd8cd2005")), change.KindPolicySeparationOfDuties},
 		{"one id only", req(ids("", "5137153cc611227c000bbd1bd8cd2005")), ""},
 		{"same local part, other domains", req(people("alice@contoso.com", "alice@fabrikam.com")), ""},
 		{"a bare name is not every address", req(people("alice", "bob@contoso.com")), ""},

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"github.com/enrollhook/enrollhook/pkg/policy"
 	"github.com/enrollhook/enrollhook/pkg/queue"
@@ -59,20 +60,20 @@ func TestPolicyRulesThroughTheHandler(t *testing.T) {
 		{"allowed", func(b string) string { return b }, 200, "", ""},
 		{"configuration", func(b string) string {
 			return strings.Replace(b, `"2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_Windows10EnrollmentCompletionPageConfiguration"`, `"4d7d8b60-3333-4e80-9c5d-3b4f5e6d7c8b_PlatformRestrictions"`, 1)
-		}, 403, policy.KindConfiguration, "4d7d8b60-3333-4e80-9c5d-3b4f5e6d7c8b_PlatformRestrictions"},
+		}, 403, string(change.KindPolicyConfiguration), "4d7d8b60-3333-4e80-9c5d-3b4f5e6d7c8b_PlatformRestrictions"},
 		{"group", func(b string) string {
 			return strings.Replace(b, `"groupId":"5e6f0000-0000-0000-0000-000000000001"`, `"groupId":"0bad0000-0000-0000-0000-00000000000b"`, 1)
-		}, 403, policy.KindGroup, "0bad0000-0000-0000-0000-00000000000b"},
+		}, 403, string(change.KindPolicyGroup), "0bad0000-0000-0000-0000-00000000000b"},
 		{"filter", func(b string) string {
 			return strings.Replace(b, `a1b2c3d4-0000-0000-0000-00000000f117`, `a1b2c3d4-0000-0000-0000-00000000bad0`, 1)
-		}, 403, policy.KindFilter, "a1b2c3d4-0000-0000-0000-00000000bad0"},
+		}, 403, string(change.KindPolicyFilter), "a1b2c3d4-0000-0000-0000-00000000bad0"},
 		{"collection allowed", target(`"@odata.type":"#microsoft.graph.configurationManagerCollectionAssignmentTarget","collectionId":"SMS00001"`), 200, "", ""},
-		{"collection", target(`"@odata.type":"#microsoft.graph.configurationManagerCollectionAssignmentTarget","collectionId":"SMS00004"`), 403, policy.KindCollection, "SMS00004"},
-		{"target kind", target(`"@odata.type":"#microsoft.graph.scopeTagGroupAssignmentTarget","targetType":"user","entraObjectId":"5e6f0000-0000-0000-0000-000000000001"`), 403, policy.KindTargetKind, "scopeTagGroupAssignmentTarget"},
-		{"wide target", target(`"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"`), 403, policy.KindWideTarget, "allDevicesAssignmentTarget"},
+		{"collection", target(`"@odata.type":"#microsoft.graph.configurationManagerCollectionAssignmentTarget","collectionId":"SMS00004"`), 403, string(change.KindPolicyCollection), "SMS00004"},
+		{"target kind", target(`"@odata.type":"#microsoft.graph.scopeTagGroupAssignmentTarget","targetType":"user","entraObjectId":"5e6f0000-0000-0000-0000-000000000001"`), 403, string(change.KindPolicyTargetKind), "scopeTagGroupAssignmentTarget"},
+		{"wide target", target(`"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"`), 403, string(change.KindPolicyWideTarget), "allDevicesAssignmentTarget"},
 		{"separation of duties", func(b string) string {
 			return strings.Replace(b, `"approvedBy":"bob@contoso.com"`, `"approvedBy":"Alice@Contoso.com"`, 1)
-		}, 403, policy.KindSeparationOfDuties, "Alice@Contoso.com"},
+		}, 403, string(change.KindPolicySeparationOfDuties), "Alice@Contoso.com"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -118,7 +119,7 @@ func TestPolicyBeforeTheQueue(t *testing.T) {
 	hs.h.opts.Policy = policy.Default()
 	body := strings.Replace(validBody, `"approvedBy":"bob@contoso.com"`, `"approvedBy":"alice@contoso.com"`, 1)
 	w := hs.do(t, signed(t, body, testNow))
-	if p := decodeProblem(t, w); w.Code != http.StatusForbidden || p.Type != ProblemTypePrefix+policy.KindSeparationOfDuties {
+	if p := decodeProblem(t, w); w.Code != http.StatusForbidden || p.Type != ProblemTypePrefix+string(change.KindPolicySeparationOfDuties) {
 		t.Fatalf("answer %d %s, want 403 policy-separation-of-duties", w.Code, w.Body)
 	}
 	if n := len(q.messages()); n != 0 {
@@ -142,8 +143,8 @@ func TestWorkerChecksThePolicyInForce(t *testing.T) {
 		t.Fatalf("Graph calls = %d, want 0", hs.g.count())
 	}
 	_, reasons := dlq.sent()
-	if len(reasons) != 1 || reasons[0].Problem != policy.KindGroup || !strings.Contains(reasons[0].Detail, "5e6f0000-0000-0000-0000-000000000001") {
-		t.Fatalf("dead letters = %+v, want one with reason %s naming the group", reasons, policy.KindGroup)
+	if len(reasons) != 1 || reasons[0].Problem != string(change.KindPolicyGroup) || !strings.Contains(reasons[0].Detail, "5e6f0000-0000-0000-0000-000000000001") {
+		t.Fatalf("dead letters = %+v, want one with reason %s naming the group", reasons, string(change.KindPolicyGroup))
 	}
 	if logs := hs.logs.String(); !strings.Contains(logs, `"problem":"policy-group"`) || !strings.Contains(logs, `"outcome":"failed"`) {
 		t.Errorf("log:\n%s", logs)
@@ -171,15 +172,15 @@ func TestPolicyCommandsInChat(t *testing.T) {
 	}{
 		{"assign allowed", testPolicy, "assign " + cfg + " " + asg + " group 5e6f0000-0000-0000-0000-000000000001", "Done", 1, ""},
 		{"assign by a user the policy does not list", strings.Replace(testPolicy, `"assign": ["U0456EFGH"]`, `"assign": ["U0999ZZZZ"]`, 1),
-			"assign " + cfg + " " + asg + " group 5e6f0000-0000-0000-0000-000000000001", "not allow user U0456EFGH to run assign", 0, policy.KindCommand},
+			"assign " + cfg + " " + asg + " group 5e6f0000-0000-0000-0000-000000000001", "not allow user U0456EFGH to run assign", 0, string(change.KindPolicyCommand)},
 		{"show allowed to everyone", strings.Replace(testPolicy, `"assign": ["U0456EFGH"]`, `"assign": ["U0999ZZZZ"]`, 1),
 			"show " + cfg + " " + asg, "targets", 1, ""},
 		{"show not listed", strings.Replace(testPolicy, `"show": ["*"]`, `"show": ["U0999ZZZZ"]`, 1),
-			"show " + cfg + " " + asg, "not allow user U0456EFGH to run show", 0, policy.KindCommand},
+			"show " + cfg + " " + asg, "not allow user U0456EFGH to run show", 0, string(change.KindPolicyCommand)},
 		{"workspace not listed", strings.Replace(testPolicy, `"tenants": ["T0001"]`, `"tenants": ["T0002"]`, 1),
-			"show " + cfg + " " + asg, "workspace or tenant T0001", 0, policy.KindCommand},
-		{"wide target in chat", testPolicy, "assign " + cfg + " " + asg + " alldevices", "allDevicesAssignmentTarget", 0, policy.KindWideTarget},
-		{"group in chat", testPolicy, "assign " + cfg + " " + asg + " group 0bad0000-0000-0000-0000-00000000000b", "0bad0000-0000-0000-0000-00000000000b", 0, policy.KindGroup},
+			"show " + cfg + " " + asg, "workspace or tenant T0001", 0, string(change.KindPolicyCommand)},
+		{"wide target in chat", testPolicy, "assign " + cfg + " " + asg + " alldevices", "allDevicesAssignmentTarget", 0, string(change.KindPolicyWideTarget)},
+		{"group in chat", testPolicy, "assign " + cfg + " " + asg + " group 0bad0000-0000-0000-0000-00000000000b", "0bad0000-0000-0000-0000-00000000000b", 0, string(change.KindPolicyGroup)},
 		{"help always allowed", strings.Replace(testPolicy, `"show": ["*"]`, `"show": []`, 1), "help", "Usage", 0, ""},
 	}
 	for _, tt := range tests {
@@ -250,11 +251,12 @@ func TestPolicyKindsInTheContract(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, kind := range policy.Kinds {
+	for _, k := range change.PolicyKinds() {
+		kind := string(k)
 		if !slices.Contains(types, ProblemTypePrefix+kind) {
 			t.Errorf("%s is missing from openapi.yaml's ProblemType", kind)
 		}
-		if kindTitles[kind] == "" {
+		if k.Title() == "" {
 			t.Errorf("%s has no title", kind)
 		}
 		if !strings.Contains(string(readme), "`"+kind+"`") {

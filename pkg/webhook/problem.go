@@ -43,27 +43,6 @@ var problems = map[change.Code]problemSpec{
 	change.CodeInternal:         {http.StatusInternalServerError, "Internal error"},
 }
 
-// kindTitles are the titles of problem kinds whose code's title would
-// mislead.
-var kindTitles = map[string]string{
-	"delivery-in-progress": "Delivery in progress",
-	"delivery-mismatch":    "Delivery id reused",
-	"delivery-was-dry-run": "Delivery id spent on a dry run",
-	"dedupe-unavailable":   "De-duplication store unavailable",
-	"write-limit":          "Write limit reached",
-	"queue-unavailable":    "Queue unavailable",
-	"separation-of-duties": "Requester cannot approve",
-	// The guardrail policy's rules (pkg/policy).
-	"policy-configuration":        "Configuration not allowed by policy",
-	"policy-group":                "Group not allowed by policy",
-	"policy-filter":               "Filter not allowed by policy",
-	"policy-collection":           "Collection not allowed by policy",
-	"policy-target-kind":          "Target kind not allowed by policy",
-	"policy-wide-target":          "Wide target not allowed by policy",
-	"policy-separation-of-duties": "Requester cannot approve",
-	"policy-command":              "Command not allowed by policy",
-}
-
 // Problem is the RFC 9457 body.
 type Problem struct {
 	Type     string              `json:"type"`
@@ -87,8 +66,10 @@ func problemFor(err error, requestID string) (Problem, *change.Error) {
 	}
 	slug, title := string(ce.Code), spec.title
 	if ce.Kind != "" {
-		slug = ce.Kind
-		if t, ok := kindTitles[ce.Kind]; ok {
+		// A kind's own title, where its code's would mislead, is
+		// change's (kind.go): the one table of kinds.
+		slug = string(ce.Kind)
+		if t := ce.Kind.Title(); t != "" {
 			title = t
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/policy"
 )
 
@@ -37,10 +38,10 @@ func TestSeparationOfDutiesIdentities(t *testing.T) {
 		{"zero-width space, raw UTF-8", approver("alice@contoso.com\u200b"), http.StatusUnprocessableEntity, "invalid-fields", "/ticket/approvedBy"},
 		{"Cyrillic lookalike", approver(`ali\u0441e@contoso.com`), http.StatusUnprocessableEntity, "invalid-fields", "/ticket/approvedBy"},
 		{"right-to-left override", approver(`\u202emoc.osotnoc@ecila`), http.StatusUnprocessableEntity, "invalid-fields", "/ticket/approvedBy"},
-		{"bare user name", approver("alice"), http.StatusForbidden, policy.KindSeparationOfDuties, ""},
-		{"fullwidth letters", approver("ａｌｉｃｅ@contoso.com"), http.StatusForbidden, policy.KindSeparationOfDuties, ""},
-		{"case", approver("ALICE@Contoso.COM"), http.StatusForbidden, policy.KindSeparationOfDuties, ""},
-		{"same stable id, names differ", ids("62826bf03710200044e0bfc8bcbe5df1", "62826BF03710200044E0BFC8BCBE5DF1"), http.StatusForbidden, policy.KindSeparationOfDuties, ""},
+		{"bare user name", approver("alice"), http.StatusForbidden, string(change.KindPolicySeparationOfDuties), ""},
+		{"fullwidth letters", approver("ａｌｉｃｅ@contoso.com"), http.StatusForbidden, string(change.KindPolicySeparationOfDuties), ""},
+		{"case", approver("ALICE@Contoso.COM"), http.StatusForbidden, string(change.KindPolicySeparationOfDuties), ""},
+		{"same stable id, names differ", ids("62826bf03710200044e0bfc8bcbe5df1", "62826BF03710200044E0BFC8BCBE5DF1"), http.StatusForbidden, string(change.KindPolicySeparationOfDuties), ""},
 		{"other stable ids", ids("62826bf03710200044e0bfc8bcbe5df1", "5137153cc611227c000bbd1bd8cd2005"), http.StatusOK, "", ""},
 		{"stable id with a zero-width joiner", ids("62826bf03710200044e0bfc8bcbe5df1", `62826bf03710200044e0bfc8bcbe5df1\u200d`), http.StatusUnprocessableEntity, "invalid-fields", "/ticket/approvedById"},
 	}
@@ -95,15 +96,15 @@ func TestSeparationOfDutiesStableIDs(t *testing.T) {
 	}{
 		{"servicenow: sys_id equal, names differ", func(t *testing.T) *http.Request {
 			return snRequest(t, strings.Replace(snBody, `"sys_id": "5137153cc611227c000bbd1bd8cd2005"`, `"sys_id": "62826bf03710200044e0bfc8bcbe5df1"`, 1), testNow)
-		}, http.StatusForbidden, policy.KindSeparationOfDuties},
+		}, http.StatusForbidden, string(change.KindPolicySeparationOfDuties)},
 		{"servicenow: reference field {value, display_value} with the requester's sys_id", func(t *testing.T) *http.Request {
 			return snRequest(t, strings.Replace(snBody, `"approver": {"sys_id": "5137153cc611227c000bbd1bd8cd2005", "user_name": "fred.luddy", "email": "fred.luddy@contoso.com"}`,
 				`"approver": {"value": "62826bf03710200044e0bfc8bcbe5df1", "display_value": "Abel T."}`, 1), testNow)
-		}, http.StatusForbidden, policy.KindSeparationOfDuties},
+		}, http.StatusForbidden, string(change.KindPolicySeparationOfDuties)},
 		{"servicenow: bare user name for the requester's address", func(t *testing.T) *http.Request {
 			return snRequest(t, strings.Replace(snBody, `"approver": {"sys_id": "5137153cc611227c000bbd1bd8cd2005", "user_name": "fred.luddy", "email": "fred.luddy@contoso.com"}`,
 				`"approver": "Abel.Tuter"`, 1), testNow)
-		}, http.StatusForbidden, policy.KindSeparationOfDuties},
+		}, http.StatusForbidden, string(change.KindPolicySeparationOfDuties)},
 		{"servicenow: another approver", func(t *testing.T) *http.Request { return snRequest(t, snBody, testNow) }, http.StatusOK, ""},
 		{"jira: accountId equal, display names differ", func(t *testing.T) *http.Request {
 			return jiraRequest(t, strings.Replace(jiraBody,

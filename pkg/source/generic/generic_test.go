@@ -29,7 +29,7 @@ func TestAuthenticate(t *testing.T) {
 		name string
 		h    http.Header
 		now  time.Time
-		kind string
+		kind change.Kind
 	}{
 		{"missing", http.Header{}, now, "signature-missing"},
 		{"mismatch", func() http.Header { h := good.Clone(); h.Set("webhook-signature", "v1,AAAA"); return h }(), now, "signature-mismatch"},
@@ -49,7 +49,7 @@ func TestAuthenticate(t *testing.T) {
 	}
 	// A body re-encoded on the way has its own problem type; another
 	// body, or keys reordered, is a mismatch.
-	for reenc, kind := range map[string]string{
+	for reenc, kind := range map[string]change.Kind{
 		`{"test":2432232314}`:           "body-re-encoded",
 		"{\n  \"test\": 2432232314\n}":  "body-re-encoded",
 		`{"test": 2432232314}` + "\r\n": "body-re-encoded",

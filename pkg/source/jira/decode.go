@@ -65,10 +65,6 @@ type ChangelogItem struct {
 // EventIssueUpdated is the one webhookEvent that can approve an issue.
 const EventIssueUpdated = "jira:issue_updated"
 
-// KindSeparationOfDuties is the problem kind (403) of an approval by the
-// issue's own reporter.
-const KindSeparationOfDuties = "separation-of-duties"
-
 var issueKeyRE = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,49}-[0-9]{1,18}$`)
 
 // Decode takes either shape. A body with "ticket" is the generic envelope
@@ -143,7 +139,7 @@ func (s *Source) decodeWebhook(body []byte, opts *change.Options) (*change.Reque
 	}
 	requester, requesterAt := reporter(w.Issue.Fields)
 	if sameUser(w.User, requester) {
-		return nil, &change.Error{Code: change.CodeForbidden, Kind: KindSeparationOfDuties,
+		return nil, &change.Error{Code: change.CodeForbidden, Kind: change.KindSeparationOfDuties,
 			Message: "separation of duties: the user who approved this issue is its reporter, and a requester cannot approve their own change; nothing was changed. Have another person approve it, and restrict in the Jira workflow who may approve"}
 	}
 	fields := change.DuplicateFields(body)

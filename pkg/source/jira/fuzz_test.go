@@ -54,7 +54,7 @@ func decodeProperties(t *testing.T, src *Source, body []byte) {
 	}
 	var ce *change.Error
 	if !errors.As(err, &ce) || (ce.Code != change.CodeInvalid && ce.Code != change.CodeMalformed && ce.Code != change.CodeNotApproved &&
-		(ce.Code != change.CodeForbidden || ce.Kind != KindSeparationOfDuties)) {
+		(ce.Code != change.CodeForbidden || ce.Kind != change.KindSeparationOfDuties)) {
 		t.Fatalf("Decode error %v is not a coded client error", err)
 	}
 	for _, v := range changetest.Strings(body) {

@@ -70,7 +70,7 @@ func TestAuthenticateVector6(t *testing.T) {
 		name   string
 		header string
 		body   []byte
-		kind   string
+		kind   change.Kind
 	}{
 		{"missing", "", body, "signature-missing"},
 		{"wrong secret", Sign("another-secret-entirely", body).Get("X-Hub-Signature"), body, "signature-mismatch"},
@@ -405,7 +405,7 @@ func TestDecodeSeparationOfDuties(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := tt.src.Decode(tt.body, nil)
 			ce := coded(t, err)
-			if ce.Code != change.CodeForbidden || ce.Kind != KindSeparationOfDuties || !strings.Contains(ce.Message, "separation of duties") {
+			if ce.Code != change.CodeForbidden || ce.Kind != change.KindSeparationOfDuties || !strings.Contains(ce.Message, "separation of duties") {
 				t.Fatalf("Decode = %v (kind %q), want forbidden separation-of-duties", err, ce.Kind)
 			}
 			for _, id := range []string{"5b10ac8d82e05b22cc7d4ef5", "abel.tuter", "Abel", "ITSM"} {

@@ -60,7 +60,7 @@ func TestDecodeSeparationOfDutiesIdentities(t *testing.T) {
 			if ce.Code != tt.code {
 				t.Fatalf("Decode = %v, want %s", err, tt.code)
 			}
-			if tt.code == change.CodeForbidden && ce.Kind != KindSeparationOfDuties {
+			if tt.code == change.CodeForbidden && ce.Kind != change.KindSeparationOfDuties {
 				t.Errorf("Decode = %v (kind %q), want separation-of-duties", err, ce.Kind)
 			}
 			if tt.code == change.CodeInvalid && (len(ce.Fields) != 1 || ce.Fields[0].Field != tt.field) {

@@ -66,7 +66,7 @@ func TestAuthenticateStandardWebhooks(t *testing.T) {
 		h    func() http.Header
 		body []byte
 		now  time.Time
-		kind string
+		kind change.Kind
 	}{
 		{"missing", func() http.Header { return http.Header{} }, body, now, "signature-missing"},
 		{"Basic instead", func() http.Header {
@@ -144,7 +144,10 @@ func TestAuthenticateBasic(t *testing.T) {
 		}
 	}
 	enc := func(s string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(s)) }
-	for _, tt := range []struct{ name, header, kind string }{
+	for _, tt := range []struct {
+		name, header string
+		kind         change.Kind
+	}{
 		{"missing", "", "credentials-missing"},
 		{"wrong password", enc("svc.enrollhook:c0rrect"), "credentials-mismatch"},
 		{"wrong user", enc("admin:c0rrect:horse:battery"), "credentials-mismatch"},

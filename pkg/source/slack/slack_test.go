@@ -65,7 +65,7 @@ func TestAuthenticateVectors(t *testing.T) {
 		h    http.Header
 		body string
 		now  time.Time
-		kind string
+		kind change.Kind
 	}{
 		{"missing", http.Header{}, vecBody7, time.Unix(1714032000, 0), "signature-missing"},
 		{"malformed", headers("1714032000", "sha256="+vecSig7[3:]), vecBody7, time.Unix(1714032000, 0), "signature-malformed"},

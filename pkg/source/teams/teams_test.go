@@ -68,7 +68,7 @@ func TestAuthenticate(t *testing.T) {
 		name string
 		h    http.Header
 		body string
-		kind string
+		kind change.Kind
 	}{
 		{"missing", http.Header{}, body, "signature-missing"},
 		{"hmac header name (the docs' wording)", http.Header{"Hmac": {vecAuth}}, body, "signature-missing"},
@@ -89,7 +89,7 @@ func TestAuthenticate(t *testing.T) {
 	}
 }
 
-func kind(err error) string {
+func kind(err error) change.Kind {
 	var ce *change.Error
 	if errors.As(err, &ce) && ce.Code == change.CodeUnauthenticated {
 		return ce.Kind

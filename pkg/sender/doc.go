@@ -1,0 +1,18 @@
+// Package sender is the one registry of enrollhook's senders: each one's
+// name (the route segment of POST /hooks/{name} and the key of the policy
+// file), its kind (an ITSM approval or a chat command), the environment
+// variable holding its webhook secret, and whether its changes are queued by
+// default. It also holds the forms of the ids the chat senders' allow-lists
+// name (Slack team and member ids, Teams user ids, Entra GUIDs), which the
+// configuration and the policy both check.
+//
+// config, policy, the sender adapters and the functions read it; nothing
+// else spells a sender's name or these facts again.
+//
+// It imports only the standard library. It is a leaf, not a part of
+// change, because config must not import change (config depends on the
+// standard library and the validator alone, so that reading the
+// environment never pulls in the domain), and policy and the functions need
+// the same list: the one place both sides may read is a package that
+// depends on nothing.
+package sender

@@ -1,0 +1,73 @@
+package sender_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/enrollhook/enrollhook/pkg/sender"
+)
+
+func TestRegistry(t *testing.T) {
+	if got, want := sender.Names(), []string{"generic", "servicenow", "jira", "slack", "teams"}; !slices.Equal(got, want) {
+		t.Errorf("Names() = %q, want %q", got, want)
+	}
+	if got, want := sender.ChatNames(), []string{"slack", "teams"}; !slices.Equal(got, want) {
+		t.Errorf("ChatNames() = %q, want %q", got, want)
+	}
+	if got, want := sender.AsyncNames(), []string{"slack", "teams"}; !slices.Equal(got, want) {
+		t.Errorf("AsyncNames() = %q, want %q", got, want)
+	}
+	for _, s := range sender.All() {
+		if want := "ENROLLHOOK_SECRET_" + strings.ToUpper(s.Name); s.Secret != want {
+			t.Errorf("%s: Secret = %q, want %q", s.Name, s.Secret, want)
+		}
+		if s.Kind != sender.ITSM && s.Kind != sender.Chat {
+			t.Errorf("%s: Kind = %q", s.Name, s.Kind)
+		}
+		if got, ok := sender.Lookup(s.Name); !ok || got != s {
+			t.Errorf("Lookup(%q) = %v, %v", s.Name, got, ok)
+		}
+		if got := s.Route(); got != "/hooks/"+s.Name {
+			t.Errorf("%s: Route() = %q", s.Name, got)
+		}
+		if sender.IsChat(s.Name) != (s.Kind == sender.Chat) {
+			t.Errorf("IsChat(%q) = %v", s.Name, sender.IsChat(s.Name))
+		}
+	}
+	if _, ok := sender.Lookup("Generic"); ok {
+		t.Error(`Lookup("Generic") found a sender; names are lower case`)
+	}
+	// All hands out the registry without letting a caller grow it.
+	all := sender.All()
+	_ = append(all, sender.Sender{Name: "x"})
+	if _, ok := sender.Lookup("x"); ok || len(sender.All()) != 5 {
+		t.Error("appending to All() changed the registry")
+	}
+}
+
+func TestIDForms(t *testing.T) {
+	tests := []struct {
+		name  string
+		check func(string) bool
+		in    string
+		want  bool
+	}{
+		{"guid", sender.IsGUID, "2c3d0000-0000-4000-8000-0000000000E1", true},
+		{"guid, braces", sender.IsGUID, "{2c3d0000-0000-4000-8000-0000000000e1}", false},
+		{"slack team", sender.IsSlackTeam, "T0123ABCD", true},
+		{"slack grid", sender.IsSlackTeam, "E0123ABCD", true},
+		{"slack team, user id", sender.IsSlackTeam, "U0123ABCD", false},
+		{"slack user", sender.IsSlackUser, "U0456EFGH", true},
+		{"slack user W", sender.IsSlackUser, "W0456EFGH", true},
+		{"slack user, lower", sender.IsSlackUser, "u0456efgh", false},
+		{"teams object id", sender.IsTeamsUser, "2c3d0000-0000-4000-8000-0000000000e1", true},
+		{"teams user id", sender.IsTeamsUser, "29:1AbC_d-E", true},
+		{"teams, other", sender.IsTeamsUser, "28:bot", false},
+	}
+	for _, tt := range tests {
+		if got := tt.check(tt.in); got != tt.want {
+			t.Errorf("%s(%q) = %v, want %v", tt.name, tt.in, got, tt.want)
+		}
+	}
+}
