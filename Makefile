@@ -25,8 +25,15 @@ STATICCHECK := $(BIN)/staticcheck
 # template.yaml. It is a Python tool, installed on the machine (CI's too),
 # not by make; pkg/config's tests use its SAM translator as well.
 CFNLINT    ?= cfn-lint
+# Redocly CLI (recommended rules) and Spectral (spectral:oas) lint the
+# OpenAPI document; pinned, installed from npm into build/tools like
+# dynalite (Redocly 2.77 runs on Node.js 20.19 and later).
+REDOCLY_VERSION  := 2.77.0
+SPECTRAL_VERSION := 6.16.3
+OPENAPI_LINT := $(CURDIR)/build/tools/openapi-lint
+OPENAPI_LINT_STAMP := $(OPENAPI_LINT)/.installed-$(REDOCLY_VERSION)-$(SPECTRAL_VERSION)
 
-.PHONY: all build build-WebhookFunction build-worker build-WorkerFunction run test rie dynalite staticcheck bench fuzz lint clean check
+.PHONY: all build build-WebhookFunction build-worker build-WorkerFunction run test rie dynalite staticcheck bench fuzz lint openapi-lint clean check
 
 all: build
 
@@ -96,14 +103,25 @@ $(STATICCHECK):
 	GOBIN=$(BIN) CGO_ENABLED=0 $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 ## lint: gofmt, go vet, staticcheck (default checks) and cfn-lint on
-## template.yaml; no rule of any of them is turned off
-lint: staticcheck
+## template.yaml, no rule of them turned off; Redocly (recommended, warnings
+## fail) and Spectral (spectral:oas, warnings fail) on the OpenAPI document,
+## one rule each turned off (.redocly.yaml, .spectral.yaml say which and why)
+lint: staticcheck openapi-lint
 	test -z "$$(gofmt -l .)" || (gofmt -l . && false)
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 	@command -v $(CFNLINT) >/dev/null || { echo "cfn-lint not found: install it (pip install cfn-lint), or pass CFNLINT=/path/to/cfn-lint"; exit 1; }
 	@$(CFNLINT) --version
 	$(CFNLINT) template.yaml
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true $(OPENAPI_LINT)/node_modules/.bin/redocly lint --config .redocly.yaml pkg/webhook/openapi.yaml
+	$(OPENAPI_LINT)/node_modules/.bin/spectral lint --fail-severity=warn --ruleset .spectral.yaml pkg/webhook/openapi.yaml
+
+## openapi-lint: Redocly CLI and Spectral, pinned, from npm
+openapi-lint: $(OPENAPI_LINT_STAMP)
+$(OPENAPI_LINT_STAMP):
+	mkdir -p $(OPENAPI_LINT)
+	npm install --prefix $(OPENAPI_LINT) --no-audit --no-fund --loglevel=error --save-exact @redocly/cli@$(REDOCLY_VERSION) @stoplight/spectral-cli@$(SPECTRAL_VERSION)
+	touch $@
 
 clean:
 	rm -rf build bin .aws-sam

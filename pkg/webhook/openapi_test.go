@@ -96,7 +96,8 @@ func oapiRouter(t testing.TB) (*openapi3.T, routers.Router) {
 // tests send them wrong on purpose; their answer is. Two answers fall
 // outside any operation and are held to the Problem schema instead: 405 for
 // another method on a documented path (with an Allow header), and 404 for a
-// path the document does not have.
+// path the document does not have. Successful requests must carry what
+// their operation's security scheme names (oapiAuthenticate).
 //
 // path may carry a query string. Headers may be nil.
 func validateAgainstOpenAPI(t *testing.T, method, path string, reqHeaders http.Header, reqBody []byte, status int, respHeaders http.Header, respBody []byte) {
@@ -121,7 +122,7 @@ func oapiCheckExchange(doc *openapi3.T, router routers.Router, method, path stri
 	outside := ""
 	switch {
 	case errors.Is(err, routers.ErrMethodNotAllowed) && status == http.StatusMethodNotAllowed:
-		outside = "Problem405"
+		outside = "Problem"
 	case errors.Is(err, routers.ErrPathNotFound) && status == http.StatusNotFound:
 		outside = "Problem404"
 	}
@@ -136,13 +137,17 @@ func oapiCheckExchange(doc *openapi3.T, router routers.Router, method, path stri
 		if err := oapiCheckProblem(doc, outside, respHeaders, respBody); err != nil {
 			errs = append(errs, err)
 		}
+		var p struct{ Status int }
+		if json.Unmarshal(respBody, &p) == nil && p.Status != status {
+			errs = append(errs, fmt.Errorf("problem status %d, answered %d", p.Status, status))
+		}
 		return errs
 	}
 	if err != nil {
 		return []error{fmt.Errorf("not an operation of the contract: %w", err)}
 	}
 	var errs []error
-	opts := &openapi3filter.Options{MultiError: true, IncludeResponseStatus: true}
+	opts := &openapi3filter.Options{MultiError: true, IncludeResponseStatus: true, AuthenticationFunc: oapiAuthenticate}
 	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: pathParams, Route: route, Options: opts}
 	ctx := context.Background()
 	if status >= 200 && status < 300 {
@@ -156,6 +161,31 @@ func oapiCheckExchange(doc *openapi3.T, router routers.Router, method, path stri
 		errs = append(errs, fmt.Errorf("the answer breaks the contract: %w\nbody: %s", err, respBody))
 	}
 	return errs
+}
+
+// oapiAuthenticate holds a request to its operation's security scheme:
+// the header an apiKey scheme names is present, and an http scheme's
+// Authorization header starts with that scheme's name. It checks the form
+// the contract promises, not the signature, which the handler checks.
+func oapiAuthenticate(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+	s, h := in.SecurityScheme, in.RequestValidationInput.Request.Header
+	switch s.Type {
+	case "apiKey":
+		if s.In != "header" {
+			return fmt.Errorf("security scheme %s: apiKey in %q, want header", in.SecuritySchemeName, s.In)
+		}
+		if h.Get(s.Name) == "" {
+			return fmt.Errorf("security scheme %s: no %s header", in.SecuritySchemeName, s.Name)
+		}
+	case "http":
+		scheme, _, ok := strings.Cut(h.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, s.Scheme) {
+			return fmt.Errorf("security scheme %s: Authorization is not %s", in.SecuritySchemeName, s.Scheme)
+		}
+	default:
+		return fmt.Errorf("security scheme %s: type %q is not one the contract uses", in.SecuritySchemeName, s.Type)
+	}
+	return nil
 }
 
 // oapiCheckProblem validates a problem+json answer against a component schema.
@@ -412,6 +442,10 @@ func TestOpenAPIRequestSchemaMatchesChange(t *testing.T) {
 		{"not an object", `[1]`, false, ""},
 		{"no ticket", body(ids, assignment(group)), false, ""},
 		{"approved without approver", body(`"ticket":{"id":"CHG1","state":"approved"}`, ids, assignment(group)), false, ""},
+		{"approved with an empty approver", body(`"ticket":{"id":"CHG1","state":"approved","approvedBy":""}`, ids, assignment(group)), false, ""},
+		{"rejected with an empty approver", body(`"ticket":{"id":"CHG1","state":"rejected","approvedBy":""}`, ids, assignment(group)), true, ""},
+		{"C1 control character in ticket id", body(`"ticket":{"id":"CHG\u00851","state":"rejected"}`, ids, assignment(group)), false, ""},
+		{"shorthand-free envelope with a soft hyphen in approver", body(`"ticket":{"id":"CHG1","state":"approved","approvedBy":"bob\u00ad@contoso.com"}`, ids, assignment(group)), false, ""},
 		{"control character in ticket id", body(`"ticket":{"id":"CHG\u00071","state":"rejected"}`, ids, assignment(group)), false, ""},
 		{"ticket url not http", body(`"ticket":{"id":"CHG1","state":"rejected","url":"ftp://x"}`, ids, assignment(group)), false, ""},
 		{"configuration id with slash", body(ticket, `"configurationId":"cfg/../x","assignmentId":"asg_1"`, assignment(group)), false, ""},
@@ -532,7 +566,7 @@ func TestOpenAPIEvents(t *testing.T) {
 				return
 			}
 			in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
-				Options: &openapi3filter.Options{MultiError: true}}
+				Options: &openapi3filter.Options{MultiError: true, AuthenticationFunc: oapiAuthenticate}}
 			if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
 				t.Errorf("request breaks the contract: %v", err)
 			}
