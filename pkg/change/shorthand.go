@@ -163,10 +163,10 @@ func (t *Target) check(opts *Options) []FieldError {
 	if opts != nil && opts.GraphVersion == "v1.0" {
 		msg := "exists on Graph beta only; leave it out or set ENROLLHOOK_GRAPH_VERSION=beta"
 		if t.FilterID != "" {
-			fields = append(fields, FieldError{Field: "/" + betaOnlyTarget[0], Reason: msg})
+			fields = append(fields, FieldError{Field: "/" + BetaOnlyTarget()[0], Reason: msg})
 		}
 		if t.FilterType != "" {
-			fields = append(fields, FieldError{Field: "/" + betaOnlyTarget[1], Reason: msg})
+			fields = append(fields, FieldError{Field: "/" + BetaOnlyTarget()[1], Reason: msg})
 		}
 	}
 	return fields

@@ -153,8 +153,14 @@ var (
 	targetKeys     = []string{"@odata.type", "groupId", "collectionId", "targetType", "entraObjectId",
 		"deviceAndAppManagementAssignmentFilterId", "deviceAndAppManagementAssignmentFilterType"}
 	betaOnlyAssignment = []string{"source", "sourceId"}
-	betaOnlyTarget     = []string{"deviceAndAppManagementAssignmentFilterId", "deviceAndAppManagementAssignmentFilterType"}
 )
+
+// BetaOnlyTarget returns the target properties Graph v1.0 does not have
+// (the assignment filter's): Decode refuses them on v1.0, and a target
+// read back from Graph is sent to v1.0 without them.
+func BetaOnlyTarget() [2]string {
+	return [2]string{"deviceAndAppManagementAssignmentFilterId", "deviceAndAppManagementAssignmentFilterType"}
+}
 
 // Decode parses the generic envelope and validates every field. It returns
 // a *Error with CodeMalformed when body is not JSON, and CodeInvalid with all
@@ -343,10 +349,10 @@ func (r *Request) check(opts *Options) []FieldError {
 		}
 		if t := a.Target; t != nil {
 			if t.FilterID != "" {
-				fields = append(fields, FieldError{Field: "/assignment/target/" + betaOnlyTarget[0], Reason: msg})
+				fields = append(fields, FieldError{Field: "/assignment/target/" + BetaOnlyTarget()[0], Reason: msg})
 			}
 			if t.FilterType != "" {
-				fields = append(fields, FieldError{Field: "/assignment/target/" + betaOnlyTarget[1], Reason: msg})
+				fields = append(fields, FieldError{Field: "/assignment/target/" + BetaOnlyTarget()[1], Reason: msg})
 			}
 		}
 	}

@@ -133,9 +133,6 @@ type member struct {
 	SourceID json.RawMessage `json:"sourceId,omitempty"`
 }
 
-// betaOnlyTarget are the target properties v1.0 does not have.
-var betaOnlyTarget = []string{"deviceAndAppManagementAssignmentFilterId", "deviceAndAppManagementAssignmentFilterType"}
-
 // NewAssignSet builds the complete set for the assign action from the
 // assignments Graph holds (items, from ListAssignments): every one unchanged
 // but the one of req, whose target is replaced whole and whose source and
@@ -221,7 +218,7 @@ func keptTarget(raw json.RawMessage, beta bool) (json.RawMessage, error) {
 		}
 	}
 	if !beta {
-		for _, k := range betaOnlyTarget {
+		for _, k := range change.BetaOnlyTarget() {
 			delete(t, k)
 		}
 	}

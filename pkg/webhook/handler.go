@@ -400,19 +400,9 @@ func wantsDryRun(r *http.Request) bool {
 	return false
 }
 
-// knownStates are ticket states the approval gate names back to the sender;
-// any other state is refused without being quoted.
-var knownStates = []string{"requested", "pending", "rejected", "cancelled", "canceled", "not_required", "skipped", "not_yet_requested", "declined", "not requested"}
-
-func notApproved(state string) error {
-	s := strings.ToLower(state)
-	for _, k := range knownStates {
-		if s == k {
-			return &change.Error{Code: change.CodeNotApproved, Message: "the ticket state is " + k + "; only approved changes are applied"}
-		}
-	}
-	return &change.Error{Code: change.CodeNotApproved, Message: "the ticket state is not approved; only approved changes are applied"}
-}
+// notApproved is the refusal of a change whose ticket is not approved
+// (change.NotApproved names the known states).
+func notApproved(state string) error { return change.NotApproved(state) }
 
 func (h *Handler) available() []string {
 	names := make([]string, 0, len(h.sources))

@@ -9,16 +9,19 @@ import (
 	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/sender"
 	"github.com/enrollhook/enrollhook/pkg/signature"
+	"github.com/enrollhook/enrollhook/pkg/source"
 )
 
 // Name is the route segment of this sender: POST /hooks/generic.
-const Name = "generic"
+const Name = sender.Generic
 
 // Source authenticates and decodes generic deliveries.
 type Source struct {
 	key       []byte
 	tolerance time.Duration
+	words     source.Wording
 }
 
 // New returns the generic sender for a Standard Webhooks secret ("whsec_…"
@@ -35,7 +38,8 @@ func New(secret string, tolerance time.Duration) (*Source, error) {
 	if tolerance <= 0 {
 		tolerance = 5 * time.Minute
 	}
-	return &Source{key: key, tolerance: tolerance}, nil
+	return &Source{key: key, tolerance: tolerance,
+		words: source.Standard(tolerance, "check the sender's clock or re-sign the delivery")}, nil
 }
 
 // Name returns "generic".
@@ -50,25 +54,10 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string
 	id := h.Get(signature.HeaderWebhookID)
 	err := signature.VerifyStandard(s.key, id, h.Get(signature.HeaderWebhookTimestamp),
 		h.Get(signature.HeaderWebhookSignature), body, now, s.tolerance)
-	switch {
-	case err == nil:
-		return id, nil
-	case errors.Is(err, signature.ErrMissing):
-		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-missing",
-			Message: "the request needs the headers webhook-id, webhook-timestamp and webhook-signature (Standard Webhooks)", Err: err}
-	case errors.Is(err, signature.ErrMalformed):
-		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-malformed",
-			Message: "a Standard Webhooks header is malformed: webhook-timestamp must be unix seconds, webhook-id 1 to 256 bytes of printable characters, webhook-signature a space-separated list with a v1 entry", Err: err}
-	case errors.Is(err, signature.ErrTimestamp):
-		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "timestamp-out-of-window",
-			Message: "webhook-timestamp is outside the accepted window of " + s.tolerance.String() + "; check the sender's clock or re-sign the delivery", Err: err}
-	case errors.Is(err, signature.ErrReencoded):
-		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "body-re-encoded",
-			Message: "a webhook-signature matches the body as it was signed, but the body was re-encoded on the way (JSON re-serialized with other whitespace or line endings, still base64, or a newline added); pass the raw bytes through", Err: err}
-	default:
-		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-mismatch",
-			Message: "no webhook-signature matches the body; check the secret and that the body is sent exactly as signed", Err: err}
+	if err != nil {
+		return "", s.words.Refuse(err)
 	}
+	return id, nil
 }
 
 // Decode parses and validates the generic envelope.

@@ -101,7 +101,7 @@ func (s *Source) Decode(body []byte, opts *change.Options) (*change.Request, err
 		if !r.Approved() {
 			// Refused here, as on the issue path, so that nothing Decode
 			// accepts is ever unapproved.
-			return nil, notApproved(r.Ticket.State)
+			return nil, change.NotApproved(r.Ticket.State)
 		}
 		if r.Ticket.System == "" {
 			r.Ticket.System = System
@@ -368,19 +368,6 @@ func sameUser(a, b *User) bool {
 	}
 	return change.SameID(a.AccountID, b.AccountID) || change.SameIdentity(a.EmailAddress, b.EmailAddress) ||
 		change.SameIdentity(a.String(), b.String())
-}
-
-// knownStates are ticket states of the generic envelope a refusal names
-// back, as /hooks/generic does; any other state is not quoted.
-var knownStates = []string{"requested", "pending", "rejected", "cancelled", "canceled", "not_required", "skipped", "not_yet_requested", "declined", "not requested"}
-
-func notApproved(state string) error {
-	for _, k := range knownStates {
-		if strings.EqualFold(strings.TrimSpace(state), k) {
-			return &change.Error{Code: change.CodeNotApproved, Message: "the ticket state is " + k + "; only approved changes are applied, nothing was changed"}
-		}
-	}
-	return &change.Error{Code: change.CodeNotApproved, Message: "the ticket state is not approved; only approved changes are applied, nothing was changed"}
 }
 
 // browseURL turns the issue's REST self link into the page people open.

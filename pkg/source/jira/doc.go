@@ -8,5 +8,6 @@
 // GitHub's X-Hub-Signature-256); the delivery id is
 // X-Atlassian-Webhook-Identifier.
 //
-// It imports change and signature only; it never imports a sibling source.
+// It imports change, signature, sender (its name) and source (the refusals
+// every sender shares) only; it never imports a sibling source.
 package jira

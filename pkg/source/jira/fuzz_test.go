@@ -124,7 +124,7 @@ var fixedText = func() string {
 	b.WriteString("this Jira event does not approve the issue: it neither moves it into an approved status nor changes its approval field to approved; nothing was changed ")
 	b.WriteString("this Jira event is not an issue update (webhookEvent " + EventIssueUpdated + "); only the update that approves the issue changes anything; nothing was changed ")
 	b.WriteString("separation of duties: the user who approved this issue is its reporter, and a requester cannot approve their own change; nothing was changed. Have another person approve it, and restrict in the Jira workflow who may approve ")
-	b.WriteString("the ticket state is " + strings.Join(knownStates, " ") + " not approved; only approved changes are applied, nothing was changed ")
+	b.WriteString("the ticket state is " + strings.Join(change.TicketStates(), " ") + " not approved; only approved changes are applied, nothing was changed ")
 	b.WriteString("groupId collectionId targetType entraObjectId filterId filterType deviceAndAppManagementAssignmentFilterId deviceAndAppManagementAssignmentFilterType @odata.type source sourceId ")
 	b.WriteString("the body is not well-formed JSON; the request has invalid fields; unknown property; allowed: ")
 	return b.String()

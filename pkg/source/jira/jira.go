@@ -11,11 +11,13 @@ import (
 	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/sender"
 	"github.com/enrollhook/enrollhook/pkg/signature"
+	"github.com/enrollhook/enrollhook/pkg/source"
 )
 
 // Name is the route segment of this sender: POST /hooks/jira.
-const Name = "jira"
+const Name = sender.Jira
 
 // System is the ticket system recorded for Jira changes.
 const System = "jira"
@@ -101,20 +103,8 @@ const MaxAge = time.Hour
 // with CodeUnauthenticated and Kind signature-missing, signature-malformed,
 // body-re-encoded, signature-mismatch or timestamp-out-of-window.
 func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string, error) {
-	switch err := signature.VerifyHub([]string{s.secret}, h.Get(signature.HeaderHubSignature), body); {
-	case err == nil:
-	case errors.Is(err, signature.ErrMissing):
-		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-missing",
-			Message: "the request needs X-Hub-Signature: sha256=<hex> (register the Jira webhook with a secret)", Err: err}
-	case errors.Is(err, signature.ErrMalformed):
-		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-malformed",
-			Message: "X-Hub-Signature must be sha256= followed by 64 hexadecimal digits", Err: err}
-	case errors.Is(err, signature.ErrReencoded):
-		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "body-re-encoded",
-			Message: "X-Hub-Signature matches the body as Jira signed it, but the body was re-encoded on the way (JSON re-serialized with other whitespace or line endings, still base64, or a newline added); pass the raw bytes through", Err: err}
-	default:
-		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-mismatch",
-			Message: "X-Hub-Signature does not match the body; check the webhook's secret and that the body is sent exactly as signed", Err: err}
+	if err := signature.VerifyHub([]string{s.secret}, h.Get(signature.HeaderHubSignature), body); err != nil {
+		return "", words.Refuse(err)
 	}
 	ts, envelope := stamp(body)
 	window, what := MaxAge, "Jira webhook"
@@ -122,10 +112,19 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string
 		window, what = s.opts.Tolerance, "envelope (set \"timestamp\": {{now.asMillis}} in the rule's body)"
 	}
 	if skew := now.Sub(ts); ts.IsZero() || skew > window || skew < -window {
-		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "timestamp-out-of-window",
+		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindTimestampOutside,
 			Message: "the body's timestamp must be epoch milliseconds within " + window.String() + " of the receiver's clock for a " + what + "; it is missing, malformed or outside: a replay of an old delivery, or a wrong clock"}
 	}
 	return DeliveryID(body), nil
+}
+
+// words are the refusals of X-Hub-Signature, which signs no timestamp (the
+// body's own is checked by Authenticate).
+var words = source.Wording{
+	Missing:   "the request needs X-Hub-Signature: sha256=<hex> (register the Jira webhook with a secret)",
+	Malformed: "X-Hub-Signature must be sha256= followed by 64 hexadecimal digits",
+	Reencoded: "X-Hub-Signature matches the body as Jira signed it, but the body was re-encoded on the way (JSON re-serialized with other whitespace or line endings, still base64, or a newline added); pass the raw bytes through",
+	Mismatch:  "X-Hub-Signature does not match the body; check the webhook's secret and that the body is sent exactly as signed",
 }
 
 // DeliveryID is the delivery id of a signed body (see Authenticate).

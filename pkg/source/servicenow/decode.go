@@ -283,12 +283,7 @@ func notApproved(state string, rollUp bool) error {
 	if rollUp {
 		what = "the record's approval (other approvals are outstanding)"
 	}
-	for _, k := range knownStates {
-		if strings.EqualFold(state, k) {
-			return &change.Error{Code: change.CodeNotApproved, Message: what + " is " + k + "; only approved changes are applied, nothing was changed"}
-		}
-	}
-	return &change.Error{Code: change.CodeNotApproved, Message: what + " is not approved; only approved changes are applied, nothing was changed"}
+	return change.NotApprovedAs(what, state, knownStates)
 }
 
 // unknownIntune refuses properties of data.intune the contract does not

@@ -6,5 +6,6 @@
 // can compute it) or, for instances that only do Basic, with HTTP Basic
 // credentials. Only an approved approval changes anything.
 //
-// It imports change and signature only; it never imports a sibling source.
+// It imports change, signature, sender (its name) and source (the refusals
+// every sender shares) only; it never imports a sibling source.
 package servicenow

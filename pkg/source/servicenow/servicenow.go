@@ -12,11 +12,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/sender"
 	"github.com/enrollhook/enrollhook/pkg/signature"
+	"github.com/enrollhook/enrollhook/pkg/source"
 )
 
 // Name is the route segment of this sender: POST /hooks/servicenow.
-const Name = "servicenow"
+const Name = sender.ServiceNow
 
 // System is the ticket system recorded for ServiceNow changes.
 const System = "servicenow"
@@ -45,6 +47,7 @@ type Source struct {
 	key       []byte // Standard Webhooks key; nil with Basic
 	basic     signature.BasicCredentials
 	tolerance time.Duration
+	words     source.Wording // Standard Webhooks' refusals
 }
 
 // New returns the ServiceNow sender. secret is a Standard Webhooks secret
@@ -74,7 +77,8 @@ func New(secret string, tolerance time.Duration) (*Source, error) {
 	if err != nil {
 		return nil, errors.New("servicenow: the secret must be whsec_ followed by base64 (or bare base64) of at least 16 bytes, or basic:<user>:<password>")
 	}
-	return &Source{key: key, tolerance: tolerance}, nil
+	return &Source{key: key, tolerance: tolerance,
+		words: source.Standard(tolerance, "check the instance's clock or sign each attempt anew")}, nil
 }
 
 // Name returns "servicenow".
@@ -98,23 +102,23 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string
 		switch err := signature.VerifyBasic(s.basic, h.Get(signature.HeaderAuthorization)); {
 		case err == nil:
 		case errors.Is(err, signature.ErrMissing):
-			return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "credentials-missing",
+			return "", &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindCredentialsMissing,
 				Message: "the request needs an Authorization: Basic header with the user and password configured for ServiceNow", Err: err}
 		default:
-			return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "credentials-mismatch",
+			return "", &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindCredentialsMismatch,
 				Message: "the Basic credentials do not match the user and password configured for ServiceNow", Err: err}
 		}
 		// Basic signs nothing: the body's own timestamp is the only bound
 		// on how long a captured request can be sent again.
 		if ts := bodyTimestamp(body); ts.IsZero() || now.Sub(ts) > s.tolerance || ts.Sub(now) > s.tolerance {
-			return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "timestamp-out-of-window",
+			return "", &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindTimestampOutside,
 				Message: "with Basic authentication the body's \"timestamp\" (RFC 3339, set when the Business Rule sends) must lie within " + s.tolerance.String() + " of the receiver's clock; it is missing, malformed or outside: a replay, or a wrong clock"}
 		}
 	} else {
 		id = h.Get(signature.HeaderWebhookID)
 		if err := signature.VerifyStandard(s.key, id, h.Get(signature.HeaderWebhookTimestamp),
 			h.Get(signature.HeaderWebhookSignature), body, now, s.tolerance); err != nil {
-			return "", standardError(err, s.tolerance)
+			return "", s.words.Refuse(err)
 		}
 	}
 	if d := deliveryID(body); d != "" {
@@ -137,26 +141,6 @@ func bodyTimestamp(body []byte) time.Time {
 		return time.Time{}
 	}
 	return t
-}
-
-func standardError(err error, tolerance time.Duration) error {
-	switch {
-	case errors.Is(err, signature.ErrMissing):
-		return &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-missing",
-			Message: "the request needs the headers webhook-id, webhook-timestamp and webhook-signature (Standard Webhooks)", Err: err}
-	case errors.Is(err, signature.ErrMalformed):
-		return &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-malformed",
-			Message: "a Standard Webhooks header is malformed: webhook-timestamp must be unix seconds, webhook-id 1 to 256 bytes of printable characters, webhook-signature a space-separated list with a v1 entry", Err: err}
-	case errors.Is(err, signature.ErrTimestamp):
-		return &change.Error{Code: change.CodeUnauthenticated, Kind: "timestamp-out-of-window",
-			Message: "webhook-timestamp is outside the accepted window of " + tolerance.String() + "; check the instance's clock or sign each attempt anew", Err: err}
-	case errors.Is(err, signature.ErrReencoded):
-		return &change.Error{Code: change.CodeUnauthenticated, Kind: "body-re-encoded",
-			Message: "a webhook-signature matches the body as it was signed, but the body was re-encoded on the way (JSON re-serialized with other whitespace or line endings, still base64, or a newline added); pass the raw bytes through", Err: err}
-	default:
-		return &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-mismatch",
-			Message: "no webhook-signature matches the body; check the secret and that the body is sent exactly as signed", Err: err}
-	}
 }
 
 // deliveryID reads "<sys_id>-<state>-<sys_mod_count>" from an authenticated

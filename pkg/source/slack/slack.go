@@ -19,11 +19,13 @@ import (
 
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/chat"
+	"github.com/enrollhook/enrollhook/pkg/sender"
 	"github.com/enrollhook/enrollhook/pkg/signature"
+	"github.com/enrollhook/enrollhook/pkg/source"
 )
 
 // Name is the route segment of this sender: POST /hooks/slack.
-const Name = "slack"
+const Name = sender.Slack
 
 // DevelopmentSecret is the published signing secret of `make run` and of
 // the Slack samples in events/. It protects nothing: the cold start refuses
@@ -72,8 +74,9 @@ type Options struct {
 
 // Source authenticates and reads Slack slash commands.
 type Source struct {
-	key  []byte
-	opts Options
+	key   []byte
+	opts  Options
+	words source.Wording
 }
 
 // New returns the Slack sender for an app's signing secret.
@@ -88,6 +91,13 @@ func New(secret string, opts *Options) (*Source, error) {
 	}
 	if s.opts.Tolerance <= 0 {
 		s.opts.Tolerance = 5 * time.Minute
+	}
+	s.words = source.Wording{
+		Missing:   "the request needs the headers X-Slack-Signature and X-Slack-Request-Timestamp (Slack request signing)",
+		Malformed: "X-Slack-Signature must be v0= and 64 hex digits, X-Slack-Request-Timestamp unix seconds",
+		Timestamp: "X-Slack-Request-Timestamp is outside the accepted window of " + s.opts.Tolerance.String() + "; a replay, or a wrong clock",
+		Reencoded: "the signature matches the body as Slack sent it, but the body was re-encoded on the way (still base64, or the form re-serialized); pass the raw bytes through",
+		Mismatch:  "X-Slack-Signature does not match the body; check the signing secret and that the body is sent exactly as signed",
 	}
 	if s.opts.ResponseType != "in_channel" {
 		s.opts.ResponseType = "ephemeral"
@@ -120,7 +130,7 @@ func (s *Source) Name() string { return Name }
 func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string, error) {
 	err := signature.VerifySlack(s.key, h.Get(signature.HeaderSlackTimestamp), h.Get(signature.HeaderSlackSignature), body, now, s.opts.Tolerance)
 	if err != nil {
-		return "", authError(err, s.opts.Tolerance)
+		return "", s.words.Refuse(err)
 	}
 	form, _ := url.ParseQuery(string(body))
 	if id := form.Get("trigger_id"); safeID.MatchString(id) {
@@ -129,26 +139,6 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string
 	// No usable trigger_id: the signed timestamp and body name the command.
 	sum := sha256.Sum256([]byte("v0:" + h.Get(signature.HeaderSlackTimestamp) + ":" + string(body)))
 	return "sha256-" + hex.EncodeToString(sum[:16]), nil
-}
-
-func authError(err error, tolerance time.Duration) error {
-	switch {
-	case errors.Is(err, signature.ErrMissing):
-		return &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-missing",
-			Message: "the request needs the headers X-Slack-Signature and X-Slack-Request-Timestamp (Slack request signing)", Err: err}
-	case errors.Is(err, signature.ErrMalformed):
-		return &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-malformed",
-			Message: "X-Slack-Signature must be v0= and 64 hex digits, X-Slack-Request-Timestamp unix seconds", Err: err}
-	case errors.Is(err, signature.ErrTimestamp):
-		return &change.Error{Code: change.CodeUnauthenticated, Kind: "timestamp-out-of-window",
-			Message: "X-Slack-Request-Timestamp is outside the accepted window of " + tolerance.String() + "; a replay, or a wrong clock", Err: err}
-	case errors.Is(err, signature.ErrReencoded):
-		return &change.Error{Code: change.CodeUnauthenticated, Kind: "body-re-encoded",
-			Message: "the signature matches the body as Slack sent it, but the body was re-encoded on the way (still base64, or the form re-serialized); pass the raw bytes through", Err: err}
-	default:
-		return &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-mismatch",
-			Message: "X-Slack-Signature does not match the body; check the signing secret and that the body is sent exactly as signed", Err: err}
-	}
 }
 
 var (
@@ -171,7 +161,7 @@ func (s *Source) Invocation(h http.Header, body []byte, deliveryID string) (*cha
 func (s *Source) parse(body []byte, deliveryID string) (*chat.Invocation, error) {
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
-		return nil, &change.Error{Code: change.CodeMalformed, Kind: "malformed-request", Message: "the body is not a well-formed form", Err: err}
+		return nil, &change.Error{Code: change.CodeMalformed, Kind: change.KindMalformedRequest, Message: "the body is not a well-formed form", Err: err}
 	}
 	inv := &chat.Invocation{
 		Sender:      Name,

@@ -16,11 +16,13 @@ import (
 
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/chat"
+	"github.com/enrollhook/enrollhook/pkg/sender"
 	"github.com/enrollhook/enrollhook/pkg/signature"
+	"github.com/enrollhook/enrollhook/pkg/source"
 )
 
 // Name is the route segment of this sender: POST /hooks/teams.
-const Name = "teams"
+const Name = sender.Teams
 
 // DevelopmentSecret is the published security token of `make run` and of
 // the Teams samples in events/ (base64 of 32 bytes, like a real one). It
@@ -122,7 +124,7 @@ type activity struct {
 // signature-mismatch or timestamp-out-of-window; none quotes a header.
 func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string, error) {
 	if err := signature.VerifyTeams(s.key, h.Get("Authorization"), body); err != nil {
-		return "", authError(err)
+		return "", words.Refuse(err)
 	}
 	var a struct {
 		ID        string `json:"id"`
@@ -131,7 +133,7 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string
 	_ = json.Unmarshal(body, &a)
 	ts, err := time.Parse(time.RFC3339Nano, a.Timestamp)
 	if skew := now.Sub(ts); err != nil || skew > s.opts.Tolerance || skew < -s.opts.Tolerance {
-		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: "timestamp-out-of-window",
+		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindTimestampOutside,
 			Message: "the activity's timestamp is missing or outside the accepted window of " + s.opts.Tolerance.String() + "; a replay, or a wrong clock"}
 	}
 	if !safeID.MatchString(a.ID) {
@@ -142,21 +144,13 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string
 	return a.ID, nil
 }
 
-func authError(err error) error {
-	switch {
-	case errors.Is(err, signature.ErrMissing):
-		return &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-missing",
-			Message: "the request needs the header Authorization: HMAC <signature> (Teams outgoing webhook)", Err: err}
-	case errors.Is(err, signature.ErrMalformed):
-		return &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-malformed",
-			Message: "Authorization must be HMAC followed by the base64 of a 32-byte HMAC-SHA256", Err: err}
-	case errors.Is(err, signature.ErrReencoded):
-		return &change.Error{Code: change.CodeUnauthenticated, Kind: "body-re-encoded",
-			Message: "the signature matches the activity as Teams sent it, but the body was re-encoded on the way (still base64, JSON re-serialized, or a newline added); pass the raw bytes through", Err: err}
-	default:
-		return &change.Error{Code: change.CodeUnauthenticated, Kind: "signature-mismatch",
-			Message: "the Authorization HMAC does not match the body; check the security token and that the body is sent exactly as signed", Err: err}
-	}
+// words are the refusals of the Authorization HMAC, which signs no
+// timestamp (the activity's own is checked by Authenticate).
+var words = source.Wording{
+	Missing:   "the request needs the header Authorization: HMAC <signature> (Teams outgoing webhook)",
+	Malformed: "Authorization must be HMAC followed by the base64 of a 32-byte HMAC-SHA256",
+	Reencoded: "the signature matches the activity as Teams sent it, but the body was re-encoded on the way (still base64, JSON re-serialized, or a newline added); pass the raw bytes through",
+	Mismatch:  "the Authorization HMAC does not match the body; check the security token and that the body is sent exactly as signed",
 }
 
 var (
