@@ -6,12 +6,15 @@ RIE        := $(BIN)/aws-lambda-rie
 RIE_MODULE := github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 # lambda.norpc drops the legacy go1.x RPC runtime; validator_novalidatefn
-# drops validator's reflection by method name, which keeps the linker from
-# retaining every exported method (reference/runtime.md §7).
+# drops validator's reflection by method name: a call of MethodByName with a
+# name known only at run time makes the linker keep every exported method
+# of every type that reaches an interface.
 TAGS       := lambda.norpc,validator_novalidatefn
 LDFLAGS    := -s -w
 BOOTSTRAP  := build/webhook/bootstrap
 WORKER     := build/worker/bootstrap
+# functions/local: the local server, send, sign and check; never deployed.
+LOCAL      := build/local/enrollhook
 FUZZTIME   ?= 20s
 # dynalite: a DynamoDB-compatible server on Node.js, for the de-duplication
 # store's tests; installed from npm into build/tools.
@@ -33,7 +36,7 @@ SPECTRAL_VERSION := 6.16.3
 OPENAPI_LINT := $(CURDIR)/build/tools/openapi-lint
 OPENAPI_LINT_STAMP := $(OPENAPI_LINT)/.installed-$(REDOCLY_VERSION)-$(SPECTRAL_VERSION)
 
-.PHONY: all build build-WebhookFunction build-worker build-WorkerFunction run test rie dynalite staticcheck bench fuzz lint openapi-lint clean check
+.PHONY: all build build-WebhookFunction build-worker build-WorkerFunction run local test rie dynalite staticcheck bench fuzz lint openapi-lint clean check
 
 all: build
 
@@ -58,8 +61,16 @@ build-WorkerFunction: build-worker
 	cp $(WORKER) $(ARTIFACTS_DIR)/bootstrap
 
 ## run: the function on 127.0.0.1:8080 against the embedded Graph emulator
-run:
-	$(GO) run ./functions/webhook serve -emulator
+## (functions/local, built into build/local and exec'd, so that Ctrl-C or
+## SIGTERM reaches it and stops everything)
+run: local
+	exec $(LOCAL) serve -emulator
+
+## local: functions/local for this machine, in build/local/
+local:
+	@echo "building functions/local into $(LOCAL) (the first build takes about 90 s) ..."
+	@mkdir -p $(dir $(LOCAL))
+	$(GO) build -o $(LOCAL) ./functions/local
 
 ## rie: the Lambda runtime interface emulator, pinned, from the module proxy
 rie: $(RIE)
@@ -126,7 +137,12 @@ $(OPENAPI_LINT_STAMP):
 clean:
 	rm -rf build bin .aws-sam
 
-## check: preflight of a deployed configuration (credential, token, Graph, permission);
-## CONFIGURATION is an enrollment configuration id to read
+## check: preflight of a deployed configuration (credential, token, Graph, permission)
+## with this shell's environment; CONFIGURATION is an enrollment configuration id to read
 check:
-	$(GO) run ./functions/webhook check -configuration $(CONFIGURATION)
+	@if [ -z '$(CONFIGURATION)' ]; then \
+	  echo "make check needs the id of an enrollment configuration whose assignments it reads:"; \
+	  echo "  make check CONFIGURATION=<id>   (GET /deviceManagement/deviceEnrollmentConfigurations lists them)"; \
+	  exit 2; fi
+	@$(MAKE) --no-print-directory local
+	exec $(LOCAL) check -configuration '$(CONFIGURATION)'

@@ -29,7 +29,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	sink.Secrets(rieSecret, rieJiraSecret, rieSlackSecret, rieTeamsToken, fedSecret,
+	sink.Secrets(rieSecret, rieJiraSecret, rieSlackSecret, rieTeamsToken,
 		"basic:svc:pw:x", "basic:svc.enrollhook:Winter2025!x")
 	sink.Tokens(func() []string {
 		emusMu.Lock()

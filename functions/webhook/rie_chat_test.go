@@ -25,6 +25,12 @@ import (
 const (
 	rieSlackSecret = "rie-test-slack-signing-secret-0001"
 	rieTeamsToken  = "cmllLXRlc3QtdGVhbXMtdG9rZW4tMzItYnl0ZXMhISE="
+
+	// The people the chat samples in events/ come from.
+	sampleSlackTeam   = "T0001"
+	sampleSlackUser   = "U0456EFGH"
+	sampleTeamsTenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+	sampleTeamsUser   = "0a1b2c3d-0000-0000-0000-000000000042"
 )
 
 var rieChatEnv = []string{

@@ -1,9 +1,10 @@
 // Command worker applies queued changes: the consumer of the SQS queue of
 // the async path (template.yaml, WorkerFunction). Each SQS record is one
 // change the webhook authenticated, validated, found approved and recorded;
-// the worker applies it exactly once through the webhook's own apply step
-// (webhook.Handler.Process) and reports the records to receive again
-// (partial batch failures).
+// the worker applies it exactly once through the same apply step as the
+// webhook's and reports the records to receive again (partial batch
+// failures). It is wiring only: pkg/wiring builds everything once, at cold
+// start.
 //
 // It reads the same environment as the webhook, less the sender secrets it
 // does not need: Graph, credential, de-duplication table and write limit;
@@ -14,15 +15,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/enrollhook/enrollhook/pkg/queue"
+	"github.com/enrollhook/enrollhook/pkg/wiring"
 )
 
 func main() {
@@ -36,19 +37,17 @@ func main() {
 
 func run(ctx context.Context, getenv func(string) string) error {
 	if getenv("AWS_LAMBDA_RUNTIME_API") == "" {
-		return fmt.Errorf("the worker runs on Lambda only; locally, ENROLLHOOK_QUEUE_URL=local makes the webhook run the same worker in process")
+		return fmt.Errorf("the worker runs on Lambda only; locally, ENROLLHOOK_QUEUE_URL=local makes the local server run the same worker in process")
 	}
 	log := lambdacontext.NewLogger()
-	h, err := build(ctx, getenv, log)
+	slog.SetDefault(log)
+	h, err := wiring.Worker(ctx, getenv, log, nil)
 	if err != nil {
 		// Failing the init phase makes Lambda report an init error; the
 		// messages stay in the queue.
-		log.Error("cold start failed", "error", err.Error())
+		log.Error("cold start failed", slog.String("error", err.Error()))
 		return err
 	}
-	handler := func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-		return queue.HandleSQS(ctx, ev, h.Process), nil
-	}
-	lambda.StartWithOptions(handler, lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
+	lambda.StartWithOptions(h, lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
 	return nil
 }

@@ -6,7 +6,9 @@
 // at cold start so its token cache outlives an invoke; its failures carry
 // the mode, the step that failed and the likely missing setup step (*Error).
 //
-// It wraps azidentity and the AWS SDK's STS client. It imports no other
-// package of this module: functions/webhook maps the configuration onto
-// Settings. Package identitytest holds the local fakes its tests use.
+// It wraps azidentity and the AWS SDK's STS client, and loads no AWS
+// configuration itself: the caller passes the one it built (Options). Of
+// this module it imports only config, to map the configuration onto
+// Settings (FromConfig). Package identitytest holds the local fakes its
+// tests use; no function links it.
 package identity

@@ -13,7 +13,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
@@ -91,10 +90,12 @@ type Options struct {
 	// knows only Microsoft's authorities: set it for a custom authority or
 	// a test double. Default false.
 	DisableInstanceDiscovery bool
-	// AWSConfig is the AWS configuration of aws-federation's STS client;
-	// default: the SDK's default chain (on Lambda, the execution role's
-	// credentials from the environment). Its Region is replaced by
-	// Settings.AWSRegion.
+	// AWSConfig is the AWS configuration of aws-federation's STS client,
+	// required for that mode: on Lambda, the execution role's credentials
+	// the runtime puts in the environment. Its Region is replaced by
+	// Settings.AWSRegion. The package loads no configuration of its own, so
+	// that a function does not link the SDK's shared-config, SSO and IMDS
+	// chains it never uses.
 	AWSConfig *aws.Config
 	// Logger receives one line per token fetched or failed and the
 	// lab-mode warning; never a token, an assertion or a secret. Default
@@ -233,18 +234,10 @@ func newFederation(s Settings, cfg *aws.Config) (*federation, error) {
 	if s.AWSRegion == "" {
 		return nil, errors.New("an AWS region is required: GetWebIdentityToken is served only by regional STS endpoints")
 	}
-	var c aws.Config
-	if cfg != nil {
-		c = cfg.Copy()
-	} else {
-		// Loading resolves no credentials yet: that happens on the first
-		// STS call, inside the invoke.
-		var err error
-		if c, err = awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithRegion(s.AWSRegion)); err != nil {
-			return nil, fmt.Errorf("load the AWS configuration: %w", err)
-		}
+	if cfg == nil {
+		return nil, errors.New("no AWS configuration was given for the STS client (identity.Options.AWSConfig)")
 	}
-	client := sts.NewFromConfig(c, func(o *sts.Options) { o.Region = s.AWSRegion })
+	client := sts.NewFromConfig(cfg.Copy(), func(o *sts.Options) { o.Region = s.AWSRegion })
 	return &federation{sts: client, audience: s.Audience}, nil
 }
 

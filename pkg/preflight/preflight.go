@@ -1,12 +1,10 @@
-package main
+package preflight
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,41 +13,12 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/config"
 	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/identity"
 )
-
-// credentialOptions are passed to identity.New; nil in the function. Tests
-// set them to reach a local Entra and STS.
-var credentialOptions *identity.Options
-
-// newCredential builds the one credential of the deployment, at cold start.
-func newCredential(cfg config.Config, log *slog.Logger) (*identity.Credential, error) {
-	var o identity.Options
-	if credentialOptions != nil {
-		o = *credentialOptions
-	}
-	o.Logger = log
-	// Entra's instance discovery knows only Microsoft's authorities.
-	o.DisableInstanceDiscovery = o.DisableInstanceDiscovery || cfg.Identity.CustomAuthority
-	return identity.New(identity.SettingsFrom(cfg), &o)
-}
-
-// credentialFor builds the credential when the configuration's credential
-// settings are valid (config.Identity.Valid), whatever else is wrong, so
-// that the cold start and the preflight list its failure with the other
-// problems. It returns nil, nil when those settings are invalid: the
-// configuration's own problems say why.
-func credentialFor(cfg config.Config, log *slog.Logger) (*identity.Credential, error) {
-	if !cfg.Identity.Valid {
-		return nil, nil
-	}
-	return newCredential(cfg, log)
-}
 
 // Verdicts of the preflight.
 const (
@@ -59,8 +28,8 @@ const (
 	verdictSkip = "skip"
 )
 
-// errCheckFailed is returned when a step failed; the steps say which.
-var errCheckFailed = errors.New("preflight failed: see the FAIL lines")
+// ErrFailed is returned when a step failed; the steps say which.
+var ErrFailed = errors.New("preflight failed: see the FAIL lines")
 
 // preflight prints one line per step.
 type preflight struct {
@@ -78,38 +47,18 @@ func (p *preflight) step(name, verdict, detail string, more ...string) {
 	}
 }
 
-// check is the preflight: with the configuration the function would use
-// (the same environment), it builds the credential, gets a Graph token,
-// reads the assignments of one configuration and prints a verdict per step,
-// so that an operator learns before the first approval what is missing. It
-// changes nothing in Intune.
-func check(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgID := fs.String("configuration", "", "id of an enrollment configuration whose assignments are read (required)")
-	timeout := fs.Duration("timeout", 30*time.Second, "time allowed for the whole preflight")
-	verbose := fs.Bool("v", false, "also write the function's JSON log lines to stderr")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *cfgID == "" || fs.NArg() != 0 {
-		return errors.New("usage: check -configuration ID [-timeout 30s] [-v]")
-	}
-	if !change.ValidKey(*cfgID) {
-		return errors.New("check: -configuration must be an enrollment configuration id: 1 to 256 letters, digits, '-' or '_'")
-	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	log := slog.New(slog.DiscardHandler)
-	if *verbose {
-		log = slog.New(slog.NewJSONHandler(stderr, nil))
-	}
-	return preflightRun(ctx, getenv, *cfgID, stdout, log)
-}
+// NewCredential builds the credential a configuration names, as the
+// function does (nil, nil when its settings are invalid: the
+// configuration's problems say why).
+type NewCredential func(cfg config.Config, log *slog.Logger) (*identity.Credential, error)
 
-// preflightRun runs the steps and writes one line per step to w; the error
-// is errCheckFailed when a step failed.
-func preflightRun(ctx context.Context, getenv func(string) string, configurationID string, w io.Writer, log *slog.Logger) error {
+// Run is the preflight: with the configuration the function would use (the
+// same environment), it builds the credential, gets a Graph token, reads
+// the assignments of one configuration and writes one line per step to w,
+// a verdict each, so that an operator learns before the first approval
+// what is missing. It changes nothing in Intune. The error is ErrFailed
+// when a step failed.
+func Run(ctx context.Context, getenv func(string) string, configurationID string, w io.Writer, log *slog.Logger, newCredential NewCredential) error {
 	p := &preflight{w: w}
 	defer func() {
 		if p.failed == 0 {
@@ -126,7 +75,7 @@ func preflightRun(ctx context.Context, getenv func(string) string, configuration
 	} else if err != nil {
 		return err
 	}
-	cred, err := credentialFor(cfg, log)
+	cred, err := newCredential(cfg, log)
 	switch {
 	case len(problems) > 0:
 		if err != nil {
@@ -229,7 +178,7 @@ func (p *preflight) skipRest(steps ...string) error {
 
 func (p *preflight) done() error {
 	if p.failed > 0 {
-		return errCheckFailed
+		return ErrFailed
 	}
 	return nil
 }
@@ -300,52 +249,31 @@ func tokenRoles(token string) (roles []string, ok bool) {
 	return claims.Roles, true
 }
 
-// checkEvent is the invoke payload that asks the deployed Lambda function
-// for the preflight, with its own execution role and environment:
-//
-//	aws lambda invoke --function-name FUNCTION --cli-binary-format raw-in-base64-out \
-//	  --payload '{"enrollhookCheck":{"configurationId":"ID"}}' /dev/stdout
-//
-// API Gateway cannot produce it: its events carry the caller's body inside
-// "body", never as a top-level member. Invoking needs lambda:InvokeFunction.
-type checkEvent struct {
-	Check *struct {
-		ConfigurationID string `json:"configurationId"`
-	} `json:"enrollhookCheck"`
+// Request is the preflight's invoke payload on Lambda, the value of
+// "enrollhookCheck".
+type Request struct {
+	ConfigurationID string `json:"configurationId"`
 }
 
-// checkResult is the answer to a checkEvent.
-type checkResult struct {
+// Result is the answer to a Request.
+type Result struct {
 	Ready  bool     `json:"ready"`
 	Report []string `json:"report"`
 }
 
-var checkMarker = []byte(`"enrollhookCheck"`)
-
-// withPreflight routes a checkEvent to the preflight and every other event
-// to h, the API Gateway handler.
-func withPreflight(h func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error), getenv func(string) string, log *slog.Logger) func(context.Context, json.RawMessage) (any, error) {
-	return func(ctx context.Context, raw json.RawMessage) (any, error) {
-		var ce checkEvent
-		if bytes.Contains(raw, checkMarker) && json.Unmarshal(raw, &ce) == nil && ce.Check != nil {
-			res := checkResult{Report: []string{}}
-			if !change.ValidKey(ce.Check.ConfigurationID) {
-				res.Report = append(res.Report, "enrollhookCheck.configurationId must be an enrollment configuration id")
-				return res, nil
-			}
-			var b strings.Builder
-			err := preflightRun(ctx, getenv, ce.Check.ConfigurationID, &b, log)
-			res.Ready = err == nil
-			for _, line := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
-				res.Report = append(res.Report, strings.TrimRight(line, " "))
-			}
-			log.InfoContext(ctx, "preflight", slog.Bool("ready", res.Ready), slog.Any("report", res.Report))
-			return res, nil
-		}
-		var ev events.APIGatewayV2HTTPRequest
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			return nil, errors.New("the event is not an API Gateway HTTP API (payload 2.0) event")
-		}
-		return h(ctx, ev)
+// Invoke runs the preflight for a Request and returns its report line by
+// line.
+func Invoke(ctx context.Context, getenv func(string) string, req Request, log *slog.Logger, newCredential NewCredential) Result {
+	res := Result{Report: []string{}}
+	if !change.ValidKey(req.ConfigurationID) {
+		res.Report = append(res.Report, "enrollhookCheck.configurationId must be an enrollment configuration id")
+		return res
 	}
+	var b strings.Builder
+	err := Run(ctx, getenv, req.ConfigurationID, &b, log, newCredential)
+	res.Ready = err == nil
+	for _, line := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
+		res.Report = append(res.Report, strings.TrimRight(line, " "))
+	}
+	return res
 }

@@ -12,13 +12,79 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/google/uuid"
-
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/enrollhook/enrollhook/pkg/config"
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
+	"github.com/enrollhook/enrollhook/pkg/identity"
 	"github.com/enrollhook/enrollhook/pkg/identity/identitytest"
+	"github.com/enrollhook/enrollhook/pkg/preflight"
+	"github.com/enrollhook/enrollhook/pkg/source/generic"
+	"github.com/enrollhook/enrollhook/pkg/wiring"
+	"github.com/google/uuid"
 )
+
+const (
+	fedTenant = "8a1b2c3d-0000-4000-8000-00000000a11c"
+	fedApp    = "5f6e7d8c-0000-4000-8000-0000000000a9"
+	fedSecret = "whsec_Y3JlZGVudGlhbC10ZXN0LXNlY3JldC0wMTIzNDU2"
+)
+
+// fedRig is the function configured for aws-federation in the global cloud,
+// with a fake STS, a fake Entra (its tokens issued by the Graph emulator, so
+// Graph accepts them) and the emulator as Graph over plain http on
+// loopback.
+type fedRig struct {
+	emu   *graphemu.Server
+	graph *httptest.Server
+	entra *identitytest.Entra
+	sts   *identitytest.STS
+	env   map[string]string
+	logs  *bytes.Buffer
+	// cred reaches the local Entra and STS.
+	cred *identity.Options
+}
+
+// newFedRig starts the rig. entra, when given, adjusts the fake Entra's options (JWT access tokens
+// and their roles, say); the emulator behind identitytest.UnwrapBearer
+// accepts such tokens too.
+func newFedRig(t *testing.T, fics func(sts *identitytest.STS) []identitytest.FederatedCredential, emuOpts *graphemu.Options,
+	entra ...func(*identitytest.EntraOptions)) *fedRig {
+	t.Helper()
+	r := &fedRig{emu: newEmulator(emuOpts), sts: identitytest.NewSTS(nil), logs: &bytes.Buffer{}}
+	r.graph = httptest.NewServer(identitytest.UnwrapBearer(r.emu))
+	t.Cleanup(r.graph.Close)
+	t.Cleanup(r.sts.Close)
+	fc := []identitytest.FederatedCredential{r.sts.Federated("api://AzureADTokenExchange")}
+	if fics != nil {
+		fc = fics(r.sts)
+	}
+	eo := &identitytest.EntraOptions{TenantID: fedTenant, ClientID: fedApp, Federated: fc,
+		Mint: identitytest.EmulatorMint(r.emu, graphemu.TokenPath, graphemu.DefaultIdentityHeader)}
+	for _, f := range entra {
+		f(eo)
+	}
+	r.entra = identitytest.NewEntra(eo)
+	t.Cleanup(r.entra.Close)
+	redir := identitytest.NewRedirect().Route("login.microsoftonline.com", r.entra.Server())
+	r.cred = &identity.Options{
+		ClientOptions:            policy.ClientOptions{Transport: redir, Retry: policy.RetryOptions{RetryDelay: 5 * time.Millisecond, MaxRetryDelay: 20 * time.Millisecond}},
+		DisableInstanceDiscovery: true,
+		AWSConfig:                r.sts.AWSConfig("eu-west-1"),
+	}
+	r.env = map[string]string{
+		config.EnvCredential: config.CredentialAWS, config.EnvTenantID: fedTenant, config.EnvClientID: fedApp,
+		config.EnvAWSRegion: "eu-west-1", config.EnvGraphURL: r.graph.URL + "/beta",
+		config.SecretKey(generic.Name): fedSecret,
+	}
+	return r
+}
+
+func (r *fedRig) getenv(k string) string { return r.env[k] }
+
+// wiring is the commands' wiring options with the local Entra and STS.
+func (r *fedRig) wiring() *wiring.Options { return &wiring.Options{Credential: r.cred} }
 
 // verdicts parses the preflight's output into step -> verdict.
 func verdicts(out string) map[string]string {
@@ -104,12 +170,12 @@ func TestCheckAgainstTheEmulator(t *testing.T) {
 			}
 			var out, errOut bytes.Buffer
 			err := run(context.Background(), []string{"check", "-configuration", cfgID, "-timeout", "10s"},
-				func(k string) string { return env[k] }, &out, &errOut)
+				func(k string) string { return env[k] }, &out, &errOut, nil)
 			failed := false
 			for _, v := range tt.want {
 				failed = failed || v == "FAIL"
 			}
-			if failed != errors.Is(err, errCheckFailed) {
+			if failed != errors.Is(err, preflight.ErrFailed) {
 				t.Errorf("run(check) = %v, want a failure: %v", err, failed)
 			}
 			got := verdicts(out.String())
@@ -138,14 +204,14 @@ func TestCheckWithAWSFederation(t *testing.T) {
 	r := newFedRig(t, nil, nil)
 	var out bytes.Buffer
 	r.sts.Fail(1, 403, "OutboundWebIdentityFederationDisabledException", "disabled")
-	err := run(context.Background(), []string{"check", "-configuration", graphemu.ConfigESP}, r.getenv, &out, &bytes.Buffer{})
-	if !errors.Is(err, errCheckFailed) || verdicts(out.String())["token"] != "FAIL" ||
+	err := run(context.Background(), []string{"check", "-configuration", graphemu.ConfigESP}, r.getenv, &out, &bytes.Buffer{}, r.wiring())
+	if !errors.Is(err, preflight.ErrFailed) || verdicts(out.String())["token"] != "FAIL" ||
 		!strings.Contains(out.String(), "aws-federation: sts:GetWebIdentityToken failed (OutboundWebIdentityFederationDisabledException)") ||
 		!strings.Contains(out.String(), "fix: outbound identity federation is off in this AWS account: run `aws iam enable-outbound-web-identity-federation`") {
 		t.Errorf("run(check) = %v\n%s", err, out.String())
 	}
 	out.Reset()
-	if err := run(context.Background(), []string{"check", "-configuration", graphemu.ConfigESP}, r.getenv, &out, &bytes.Buffer{}); err != nil {
+	if err := run(context.Background(), []string{"check", "-configuration", graphemu.ConfigESP}, r.getenv, &out, &bytes.Buffer{}, r.wiring()); err != nil {
 		t.Fatalf("run(check) = %v\n%s", err, out.String())
 	}
 	if !strings.Contains(out.String(), "aws-federation: app "+fedApp+" in tenant "+fedTenant) || !strings.Contains(out.String(), "ready:") {
@@ -188,8 +254,8 @@ func TestCheckWritePermissionFromTheToken(t *testing.T) {
 				o.JWT, o.Roles = tt.jwt, tt.roles
 			})
 			var out bytes.Buffer
-			err := run(context.Background(), []string{"check", "-configuration", graphemu.ConfigESP}, r.getenv, &out, &bytes.Buffer{})
-			if tt.ready != (err == nil) || (err != nil && !errors.Is(err, errCheckFailed)) {
+			err := run(context.Background(), []string{"check", "-configuration", graphemu.ConfigESP}, r.getenv, &out, &bytes.Buffer{}, r.wiring())
+			if tt.ready != (err == nil) || (err != nil && !errors.Is(err, preflight.ErrFailed)) {
 				t.Errorf("run(check) = %v, want ready %v", err, tt.ready)
 			}
 			got := out.String()
@@ -207,7 +273,7 @@ func TestCheckWritePermissionFromTheToken(t *testing.T) {
 				t.Fatal("no token issued")
 			}
 			for _, tok := range issued {
-				if _, isJWT := tokenRoles(tok); isJWT != tt.jwt {
+				if _, isJWT := tokenIsJWT(tok); isJWT != tt.jwt {
 					t.Errorf("issued token is a JWT: %v, want %v", isJWT, tt.jwt)
 				}
 				if strings.Contains(got, tok) {
@@ -235,18 +301,18 @@ func TestCheckCredentialCannotBeBuilt(t *testing.T) {
 		"graph         skip  not checked: an earlier step failed\n" +
 		"permission    skip  not checked: an earlier step failed\n"
 	var out bytes.Buffer
-	err := run(context.Background(), []string{"check", "-configuration", graphemu.ConfigESP}, func(k string) string { return env[k] }, &out, &bytes.Buffer{})
+	err := run(context.Background(), []string{"check", "-configuration", graphemu.ConfigESP}, func(k string) string { return env[k] }, &out, &bytes.Buffer{}, nil)
 	first, rest, _ := strings.Cut(out.String(), "\n")
-	if !errors.Is(err, errCheckFailed) || rest != skips ||
+	if !errors.Is(err, preflight.ErrFailed) || rest != skips ||
 		!strings.HasPrefix(first, "credential    FAIL  identity: client-certificate: "+config.EnvClientCertificate+": ") {
 		t.Errorf("run(check) = %v\n%s", err, out.String())
 	}
 
 	env[config.EnvGraphVersion] = "v2"
 	out.Reset()
-	err = run(context.Background(), []string{"check", "-configuration", graphemu.ConfigESP}, func(k string) string { return env[k] }, &out, &bytes.Buffer{})
+	err = run(context.Background(), []string{"check", "-configuration", graphemu.ConfigESP}, func(k string) string { return env[k] }, &out, &bytes.Buffer{}, nil)
 	lines := strings.Split(out.String(), "\n")
-	if !errors.Is(err, errCheckFailed) || len(lines) != 7 ||
+	if !errors.Is(err, preflight.ErrFailed) || len(lines) != 7 ||
 		lines[0] != "credential    FAIL  the configuration has problems; the function would not start:" ||
 		!strings.HasPrefix(lines[1], "                    "+config.EnvGraphVersion+" must be beta or v1.0") ||
 		!strings.HasPrefix(lines[2], "                    identity: client-certificate: "+config.EnvClientCertificate+": ") ||
@@ -257,73 +323,20 @@ func TestCheckCredentialCannotBeBuilt(t *testing.T) {
 
 func TestCheckUsage(t *testing.T) {
 	for _, args := range [][]string{{"check"}, {"check", "-configuration", "../x"}, {"check", "-configuration", "a", "extra"}} {
-		err := run(context.Background(), args, func(string) string { return "" }, &bytes.Buffer{}, &bytes.Buffer{})
-		if err == nil || errors.Is(err, errCheckFailed) {
+		err := run(context.Background(), args, func(string) string { return "" }, &bytes.Buffer{}, &bytes.Buffer{}, nil)
+		if err == nil || errors.Is(err, preflight.ErrFailed) {
 			t.Errorf("run(%q) = %v, want a usage error", args, err)
 		}
 	}
 }
 
-func TestTokenRoles(t *testing.T) {
-	enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
-	tests := []struct {
-		token string
-		roles []string
-		ok    bool
-	}{
-		{"graphemu.opaque", nil, false},
-		{enc(`{"alg":"RS256"}`) + "." + enc(`{"roles":["DeviceManagementServiceConfig.ReadWrite.All"]}`) + ".sig", []string{"DeviceManagementServiceConfig.ReadWrite.All"}, true},
-		{enc(`{}`) + "." + enc(`{"aud":"https://graph.microsoft.com"}`) + ".sig", nil, true},
-		{"a.!!!.c", nil, false},
+// tokenIsJWT reports whether tok is a JWT with a JSON payload.
+func tokenIsJWT(tok string) ([]string, bool) {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return nil, false
 	}
-	for _, tt := range tests {
-		roles, ok := tokenRoles(tt.token)
-		if ok != tt.ok || strings.Join(roles, ",") != strings.Join(tt.roles, ",") {
-			t.Errorf("tokenRoles(%q) = %v %v, want %v %v", tt.token, roles, ok, tt.roles, tt.ok)
-		}
-	}
-}
-
-// TestPreflightEventUnderRuntimeEmulator: the deployed function answers an
-// enrollhookCheck invoke with the preflight, run with its own environment,
-// and API Gateway events still reach the handler.
-func TestPreflightEventUnderRuntimeEmulator(t *testing.T) {
-	emuState := newEmulator(nil)
-	emu := httptest.NewServer(emuState)
-	defer emu.Close()
-	fn := startRIE(t, append(emulatorEnv(emu), "ENROLLHOOK_SECRET_GENERIC="+rieSecret)...)
-
-	invoke := func(payload string) checkResult {
-		t.Helper()
-		resp, err := http.Post(fn.url, "application/json", strings.NewReader(payload))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var res checkResult
-		if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
-			t.Fatalf("preflight answer: %v", err)
-		}
-		return res
-	}
-	res := invoke(`{"enrollhookCheck":{"configurationId":"` + graphemu.ConfigESP + `"}}`)
-	if !res.Ready || len(res.Report) < 4 || !strings.HasPrefix(res.Report[0], "credential    ok") {
-		t.Errorf("preflight = %+v", res)
-	}
-	emuState.SetPermission(graphemu.PermissionNone)
-	res = invoke(`{"enrollhookCheck":{"configurationId":"` + graphemu.ConfigESP + `"}}`)
-	if res.Ready || !strings.Contains(strings.Join(res.Report, "\n"), "permission    FAIL") {
-		t.Errorf("preflight without permission = %+v", res)
-	}
-	if res := invoke(`{"enrollhookCheck":{"configurationId":"../x"}}`); res.Ready || len(res.Report) != 1 {
-		t.Errorf("preflight with a bad id = %+v", res)
-	}
-	emuState.SetPermission(graphemu.PermissionReadWrite)
-	raw, err := os.ReadFile("../../events/generic-approved.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out := fn.invoke(t, resign(t, raw, rieSecret, false)); out.StatusCode != http.StatusOK {
-		t.Errorf("API Gateway event after the preflight: %d %s", out.StatusCode, out.Body)
-	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	var claims map[string]any
+	return nil, err == nil && json.Unmarshal(payload, &claims) == nil
 }

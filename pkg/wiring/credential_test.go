@@ -1,9 +1,9 @@
-package main
+package wiring
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,13 +16,12 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/google/uuid"
-
 	"github.com/enrollhook/enrollhook/pkg/config"
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
 	"github.com/enrollhook/enrollhook/pkg/identity"
 	"github.com/enrollhook/enrollhook/pkg/identity/identitytest"
 	"github.com/enrollhook/enrollhook/pkg/source/generic"
+	"github.com/google/uuid"
 )
 
 const (
@@ -42,6 +41,8 @@ type fedRig struct {
 	sts   *identitytest.STS
 	env   map[string]string
 	logs  *bytes.Buffer
+	// cred reaches the local Entra and STS.
+	cred *identity.Options
 }
 
 // newFedRig starts the rig. entra, when given, adjusts the fake Entra's options (JWT access tokens
@@ -66,12 +67,11 @@ func newFedRig(t *testing.T, fics func(sts *identitytest.STS) []identitytest.Fed
 	r.entra = identitytest.NewEntra(eo)
 	t.Cleanup(r.entra.Close)
 	redir := identitytest.NewRedirect().Route("login.microsoftonline.com", r.entra.Server())
-	credentialOptions = &identity.Options{
+	r.cred = &identity.Options{
 		ClientOptions:            policy.ClientOptions{Transport: redir, Retry: policy.RetryOptions{RetryDelay: 5 * time.Millisecond, MaxRetryDelay: 20 * time.Millisecond}},
 		DisableInstanceDiscovery: true,
 		AWSConfig:                r.sts.AWSConfig("eu-west-1"),
 	}
-	t.Cleanup(func() { credentialOptions = nil })
 	r.env = map[string]string{
 		config.EnvCredential: config.CredentialAWS, config.EnvTenantID: fedTenant, config.EnvClientID: fedApp,
 		config.EnvAWSRegion: "eu-west-1", config.EnvGraphURL: r.graph.URL + "/beta",
@@ -90,10 +90,7 @@ func (r *fedRig) deliver(t *testing.T, h http.Handler) *httptest.ResponseRecorde
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, route, _, _, err := sample(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	body, route := sample(t, raw)
 	hdr, err := generic.Sign(fedSecret, "msg_"+uuid.NewString(), time.Now(), body)
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +105,7 @@ func (r *fedRig) deliver(t *testing.T, h http.Handler) *httptest.ResponseRecorde
 
 func (r *fedRig) build(t *testing.T) http.Handler {
 	t.Helper()
-	h, _, err := build(r.getenv, testLogger(r.logs), false)
+	h, _, err := Webhook(context.Background(), r.getenv, testLogger(r.logs), &Options{Local: true, Credential: r.cred})
 	if err != nil {
 		t.Fatalf("build = %v", err)
 	}
@@ -268,7 +265,7 @@ func TestManagedIdentityFailuresAnswerWithoutDetail(t *testing.T) {
 		t.Run(http.StatusText(tt.status), func(t *testing.T) {
 			r := newFedRig(t, nil, nil)
 			// azidentity's own retries of a 500, with short delays.
-			credentialOptions = &identity.Options{ClientOptions: policy.ClientOptions{
+			r.cred = &identity.Options{ClientOptions: policy.ClientOptions{
 				Retry: policy.RetryOptions{RetryDelay: 5 * time.Millisecond, MaxRetryDelay: 20 * time.Millisecond}}}
 			var calls atomic.Int32
 			msi := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -324,7 +321,7 @@ func TestBuildRunsEveryMode(t *testing.T) {
 	for mode, extra := range map[string]map[string]string{
 		config.CredentialManagedI:  {config.EnvTenantID: "", config.EnvClientID: ""},
 		config.CredentialWorkloadI: {config.EnvFederatedTokenFile: token},
-		config.CredentialAWS:       {config.EnvAWSRegion: "eu-west-1"},
+		config.CredentialAWS:       {config.EnvAWSRegion: "eu-west-1", "AWS_ACCESS_KEY_ID": "AKIAEXECUTIONROLE", "AWS_SECRET_ACCESS_KEY": "execution-role-secret"},
 		config.CredentialSecret:    {config.EnvClientSecret: "lab"},
 	} {
 		env := map[string]string{config.EnvCredential: mode}
@@ -345,57 +342,5 @@ func TestBuildRunsEveryMode(t *testing.T) {
 		if strings.Contains(logs.String(), `"lab"`) {
 			t.Errorf("build(%s) logged the secret", mode)
 		}
-	}
-}
-
-// TestAWSFederationUnderRuntimeEmulator runs the real bootstrap as Lambda
-// runs it with aws-federation: the execution role's credentials in
-// AWS_ACCESS_KEY_ID and friends, AWS_REGION set, the SDK's default
-// configuration chain. STS is the fake (AWS_ENDPOINT_URL_STS), Entra the TLS
-// fake (AZURE_AUTHORITY_HOST, its certificate trusted through
-// SSL_CERT_FILE), Graph the emulator.
-func TestAWSFederationUnderRuntimeEmulator(t *testing.T) {
-	r := newFedRig(t, nil, nil)
-	credentialOptions = nil // the bootstrap builds its own
-	certFile := t.TempDir() + "/entra.pem"
-	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: r.entra.Server().Certificate().Raw})
-	if err := os.WriteFile(certFile, pemBytes, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := []string{
-		"ENROLLHOOK_CREDENTIAL=aws-federation",
-		"AZURE_TENANT_ID=" + fedTenant, "AZURE_CLIENT_ID=" + fedApp,
-		"AZURE_AUTHORITY_HOST=" + r.entra.URL(),
-		"SSL_CERT_FILE=" + certFile,
-		"AWS_ENDPOINT_URL_STS=" + r.sts.URL(),
-		"AWS_ACCESS_KEY_ID=AKIAEXECUTIONROLE", "AWS_SECRET_ACCESS_KEY=execution-role-secret", "AWS_SESSION_TOKEN=execution-role-session",
-		"ENROLLHOOK_GRAPH_URL=" + r.graph.URL + "/beta",
-		"ENROLLHOOK_SECRET_GENERIC=" + rieSecret,
-	}
-	fn := startRIE(t, env...)
-	raw, err := os.ReadFile("../../events/generic-approved.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 2; i++ {
-		if out := fn.invoke(t, resign(t, raw, rieSecret, false)); out.StatusCode != http.StatusOK {
-			t.Fatalf("invoke %d: %d %s\n%s", i+1, out.StatusCode, out.Body, fn.logs.String())
-		}
-	}
-	sr := r.sts.Requests()
-	if len(sr) != 1 || sr[0].Region != "eu-west-1" || !sr[0].Signed || sr[0].Audience[0] != "api://AzureADTokenExchange" {
-		t.Errorf("STS requests = %+v, want one signed for eu-west-1 with the Entra audience", sr)
-	}
-	if er := r.entra.Requests(); len(er) != 1 || er[0].Flow != "assertion" || er[0].AssertionSubject != identitytest.DefaultRoleARN {
-		t.Errorf("Entra requests = %+v, want one assertion exchange for the role", er)
-	}
-	logs := fn.logs.String()
-	for _, s := range append(r.entra.Issued(), "execution-role-secret", "execution-role-session", "eyJ") {
-		if strings.Contains(logs, s) {
-			t.Errorf("the function's log contains a token or a credential")
-		}
-	}
-	if !strings.Contains(logs, `"mode":"aws-federation"`) {
-		t.Errorf("the log does not show the credential mode:\n%s", logs)
 	}
 }

@@ -27,12 +27,13 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/source/jira"
 	"github.com/enrollhook/enrollhook/pkg/source/teams"
 	"github.com/enrollhook/enrollhook/pkg/webhook"
+	"github.com/enrollhook/enrollhook/pkg/wiring"
 )
 
 // serve runs the handler as a local HTTP server. With -emulator it first
 // starts the embedded Graph emulator on a free loopback port and points the
 // Graph client and the managed-identity credential at it.
-func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, o *wiring.Options) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	emulate := fs.Bool("emulator", false, "start the embedded Graph emulator and use it (no cloud account needed)")
@@ -78,7 +79,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		log.Info("Graph emulator started", slog.String("url", base))
 	}
-	h, cfg, err := build(env, log, false)
+	h, cfg, err := wiring.Webhook(ctx, env, log, o)
 	if err != nil {
 		return err
 	}
@@ -93,7 +94,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		if env(config.SecretKey(generic.Name)) == generic.DevelopmentSecret {
 			fmt.Fprintf(stdout, "development secret (%s): %s\n", config.SecretKey(generic.Name), generic.DevelopmentSecret)
 		}
-		fmt.Fprintf(stdout, "try: go run ./functions/webhook send -url %s events/generic-approved.json\n", url)
+		fmt.Fprintf(stdout, "try: go run ./functions/local send -url %s events/generic-approved.json\n", url)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -1,4 +1,4 @@
-package main
+package wiring
 
 import (
 	"errors"
@@ -36,9 +36,9 @@ var publishedSpellings = map[string][]string{
 // TestEverySenderHasOneDevelopmentSecretTest: the cold start knows the
 // published secret of every sender it can enable.
 func TestEverySenderHasOneDevelopmentSecretTest(t *testing.T) {
-	for name := range implemented {
-		if developmentSecret[name] == nil {
-			t.Errorf("sender %s has no IsDevelopmentSecret in developmentSecret", name)
+	for name, a := range adapters {
+		if a.isDevelopment == nil {
+			t.Errorf("sender %s has no IsDevelopmentSecret in adapters", name)
 		}
 		if len(publishedSpellings[name]) == 0 {
 			t.Errorf("sender %s has no spellings in publishedSpellings", name)
@@ -46,7 +46,7 @@ func TestEverySenderHasOneDevelopmentSecretTest(t *testing.T) {
 	}
 	for name, spellings := range publishedSpellings {
 		for _, s := range spellings {
-			if !developmentSecret[name](s) {
+			if !adapters[name].isDevelopment(s) {
 				t.Errorf("%s: IsDevelopmentSecret(%q) = false, want true", name, s)
 			}
 		}
@@ -60,7 +60,7 @@ func TestDevelopmentSecretsRefusedInEverySpellingAndVariable(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	for owner, spellings := range publishedSpellings {
 		for _, secret := range spellings {
-			for slot := range implemented {
+			for slot := range adapters {
 				for _, onLambda := range []bool{true, false} {
 					env := map[string]string{config.SecretKey(slot): secret}
 					_, _, err := build(func(k string) string { return env[k] }, log, onLambda)

@@ -1,11 +1,10 @@
-package main
+package wiring
 
 import (
 	"bytes"
 	"strings"
 	"testing"
 
-	"github.com/enrollhook/enrollhook/pkg/config"
 	"github.com/enrollhook/enrollhook/pkg/writeback"
 )
 
@@ -14,8 +13,8 @@ import (
 // without the credentials.
 func TestBuildWiresTheWriteBack(t *testing.T) {
 	const cred = "svc.enrollhook:wb-Cold-start-0123456789"
-	if w := writeBackOf(config.Config{}); w != nil {
-		t.Errorf("writeBackOf(unset) = %v, want nil", w)
+	if w := (&builder{}).writeBack(); w != nil {
+		t.Errorf("writeBack(unset) = %v, want nil", w)
 	}
 	env := map[string]string{
 		"ENROLLHOOK_GRAPH_URL":                        "http://127.0.0.1:1/beta",
@@ -29,9 +28,9 @@ func TestBuildWiresTheWriteBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, ok := writeBackOf(cfg).(*writeback.Writer)
-	if !ok || !w.Configured(writeback.ServiceNow) || w.Configured(writeback.Jira) {
-		t.Errorf("writeBackOf = %#v, want ServiceNow only", writeBackOf(cfg))
+	w := (&builder{cfg: cfg}).writeBack()
+	if w == nil || !w.Configured(writeback.ServiceNow) || w.Configured(writeback.Jira) {
+		t.Errorf("writeBack = %#v, want ServiceNow only", w)
 	}
 	if !strings.Contains(logs.String(), `"writeBack":{"servicenow":true,"jira":false}`) {
 		t.Errorf("the ready line does not say which systems are written back to:\n%s", logs)

@@ -1,4 +1,4 @@
-package main
+package wiring
 
 import (
 	"context"
@@ -10,15 +10,15 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/config"
 )
 
-// TestColdStartChecksThePolicy: the worker validates the same policy as
+// TestWorkerColdStartChecksThePolicy: the worker validates the same policy as
 // the webhook (it checks every queued change against it again) and lists
 // its problems with the others.
-func TestColdStartChecksThePolicy(t *testing.T) {
+func TestWorkerColdStartChecksThePolicy(t *testing.T) {
 	env := map[string]string{config.EnvPolicyJSON: `{"version": 1, "default": {"groups": ["nope"], "targetKinds": ["everything"]}}`}
-	_, err := build(context.Background(), func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
+	_, err := Worker(context.Background(), func(k string) string { return env[k] }, slog.New(slog.DiscardHandler), nil)
 	var ce *config.Error
 	if !errors.As(err, &ce) {
-		t.Fatalf("build = %v, want *config.Error", err)
+		t.Fatalf("Worker = %v, want *config.Error", err)
 	}
 	for _, w := range []string{config.EnvIdempotency, config.EnvPolicyJSON + ": /default/groups/0", config.EnvPolicyJSON + ": /default/targetKinds/0"} {
 		if !strings.Contains(err.Error(), w) {

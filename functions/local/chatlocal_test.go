@@ -71,38 +71,3 @@ func TestSignChat(t *testing.T) {
 		t.Error("signChat handled the generic route")
 	}
 }
-
-// TestBuildWarnsWhenNobodyMayRunChatCommands: a chat sender with a secret
-// but no allow-list starts (its replies refuse everyone), and the cold-start
-// log names the variables to set.
-func TestBuildWarnsWhenNobodyMayRunChatCommands(t *testing.T) {
-	env := map[string]string{
-		"ENROLLHOOK_SECRET_SLACK":  rieSlackSecret,
-		"ENROLLHOOK_SECRET_TEAMS":  rieTeamsToken,
-		"ENROLLHOOK_SLACK_TEAM_ID": "T0001",
-		"ENROLLHOOK_GRAPH_URL":     "http://127.0.0.1:1/beta",
-		"IDENTITY_ENDPOINT":        "http://127.0.0.1:1/msi/token",
-		"IDENTITY_HEADER":          "h",
-	}
-	var logs bytes.Buffer
-	_, _, err := build(func(k string) string { return env[k] }, testLogger(&logs), false)
-	if err != nil {
-		t.Fatalf("build = %v", err)
-	}
-	for _, want := range []string{"ENROLLHOOK_SLACK_TEAM_ID and ENROLLHOOK_SLACK_ALLOWED_USERS", "ENROLLHOOK_TEAMS_TENANT_ID and ENROLLHOOK_TEAMS_ALLOWED_USERS", "nobody may run commands"} {
-		if !bytes.Contains(logs.Bytes(), []byte(want)) {
-			t.Errorf("cold-start log lacks %q:\n%s", want, logs.String())
-		}
-	}
-	if bytes.Contains(logs.Bytes(), []byte(rieSlackSecret)) || bytes.Contains(logs.Bytes(), []byte(rieTeamsToken)) {
-		t.Error("the cold-start log quotes a secret")
-	}
-	// The published development secrets are refused outside the loopback
-	// emulator.
-	env["ENROLLHOOK_SECRET_SLACK"], env["ENROLLHOOK_SECRET_TEAMS"] = slack.DevelopmentSecret, teams.DevelopmentSecret
-	_, _, err = build(func(k string) string { return env[k] }, testLogger(&logs), true)
-	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("ENROLLHOOK_SECRET_SLACK is the published development secret")) ||
-		!bytes.Contains([]byte(err.Error()), []byte("ENROLLHOOK_SECRET_TEAMS is the published development secret")) {
-		t.Errorf("build(development secrets on Lambda) = %v", err)
-	}
-}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"regexp"
+	"sync"
+	"testing"
+
+	"github.com/enrollhook/enrollhook/pkg/graphemu"
+	"github.com/enrollhook/enrollhook/pkg/logcheck"
+)
+
+// Every log line of this package's tests passes the secret sink: every
+// logger a test hands to the commands (testLogger) and slog.Default.
+// TestMain fails the run when a line held a configured secret (the
+// constants below) or a token an emulator made with newEmulator issued.
+// TestTestsLogThroughTheSink keeps new tests on these helpers.
+var sink = logcheck.NewSink()
+
+// Secrets of the chat senders' tests, not their development ones.
+const (
+	slackSecret = "local-test-slack-signing-secret-0001"
+	teamsToken  = "cmllLXRlc3QtdGVhbXMtdG9rZW4tMzItYnl0ZXMhISE="
+)
+
+var (
+	emusMu sync.Mutex
+	emus   []*graphemu.Server
+)
+
+func TestMain(m *testing.M) {
+	sink.Secrets(slackSecret, teamsToken, fedSecret, "basic:svc:pw:x", "basic:svc.enrollhook:Winter2025!x")
+	sink.Tokens(func() []string {
+		emusMu.Lock()
+		defer emusMu.Unlock()
+		var out []string
+		for _, e := range emus {
+			out = append(out, e.IssuedTokens()...)
+		}
+		return out
+	})
+	slog.SetDefault(slog.New(slog.NewJSONHandler(sink, nil)))
+	code := m.Run()
+	if err := sink.Err(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// testLogger is the logger of a test that reads its logs from w: the lines
+// go to w and to the secret sink.
+func testLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(io.MultiWriter(w, sink), nil))
+}
+
+// newEmulator is graphemu.New whose issued tokens the sink checks.
+func newEmulator(o *graphemu.Options) *graphemu.Server {
+	e := graphemu.New(o)
+	emusMu.Lock()
+	emus = append(emus, e)
+	emusMu.Unlock()
+	return e
+}
+
+// TestTestsLogThroughTheSink fails for a test that logs or starts an
+// emulator past the sink.
+func TestTestsLogThroughTheSink(t *testing.T) {
+	logcheck.RequireSink(t, ".", "logsink_test.go",
+		logcheck.Rule{Re: regexp.MustCompile(`graphemu\.New\(`), Hint: "use newEmulator, whose tokens the secret sink checks"})
+}

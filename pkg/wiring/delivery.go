@@ -1,0 +1,86 @@
+package wiring
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/enrollhook/enrollhook/pkg/config"
+	"github.com/enrollhook/enrollhook/pkg/idempotency"
+	"github.com/enrollhook/enrollhook/pkg/queue"
+)
+
+// store is the de-duplication store: DynamoDB when a table is configured
+// (the endpoint can be pointed elsewhere with AWS_ENDPOINT_URL_DYNAMODB),
+// else the embedded store, which de-duplicates within one process only.
+func (b *builder) store() (idempotency.Store, error) {
+	if b.cfg.Delivery.Table == "" {
+		b.log.Info("de-duplication: embedded store (one process); set " + config.EnvIdempotency + " to share it across instances")
+		return idempotency.NewMemory(nil, 0), nil
+	}
+	c, err := b.awsConfig(config.EnvIdempotency)
+	if err != nil {
+		return nil, err
+	}
+	b.log.Info("de-duplication: DynamoDB", slog.String("table", b.cfg.Delivery.Table))
+	return idempotency.NewDynamoDB(dynamodb.NewFromConfig(c), b.cfg.Delivery.Table, nil), nil
+}
+
+// sqsQueue is the SQS queue at url, for the setting key.
+func (b *builder) sqsQueue(key, url string) (*queue.SQS, error) {
+	c, err := b.awsConfig(key)
+	if err != nil {
+		return nil, err
+	}
+	return queue.NewSQS(sqs.NewFromConfig(c), url), nil
+}
+
+// async is the queue of the async path, if any: one of sqs and local.
+type async struct {
+	// sqs is the SQS queue of ENROLLHOOK_QUEUE_URL (the endpoint can be
+	// pointed elsewhere with AWS_ENDPOINT_URL_SQS).
+	sqs *queue.SQS
+	// local is the in-process queue of the local server: its workers are
+	// to be started with the handler's apply step.
+	local *queue.Local
+	// deadLetters is where local's workers send the messages they give up
+	// on when ENROLLHOOK_DEAD_LETTER_URL names an SQS queue; else local's
+	// own dead-letter list. With SQS the worker function does that.
+	deadLetters *queue.SQS
+}
+
+// asyncQueue builds the queue of the async path; the zero async without
+// one.
+func (b *builder) asyncQueue() (async, error) {
+	cfg := b.cfg
+	if !cfg.Queue.Enabled() {
+		return async{}, nil
+	}
+	if !cfg.Queue.Local {
+		sq, err := b.sqsQueue(config.EnvQueueURL, cfg.Queue.URL)
+		if err != nil {
+			return async{}, err
+		}
+		b.log.Info("async: SQS", slog.String("queue", cfg.Queue.URL), slog.Any("sources", cfg.Queue.Async))
+		return async{sqs: sq}, nil
+	}
+	if !b.opts.Local {
+		// Lambda freezes the sandbox after each answer: a 202 would
+		// promise a change the in-process queue may never apply.
+		return async{}, errors.New(config.EnvQueueURL + "=local is for one long-running process; on Lambda use the SQS queue of template.yaml")
+	}
+	a := async{local: queue.NewLocal(&queue.LocalOptions{Logger: b.log, MaxReceive: maxReceive})}
+	where := config.QueueLocal
+	if cfg.Queue.DeadLetterURL != "" {
+		var err error
+		if a.deadLetters, err = b.sqsQueue(config.EnvDeadLetterURL, cfg.Queue.DeadLetterURL); err != nil {
+			return async{}, err
+		}
+		where = cfg.Queue.DeadLetterURL
+	}
+	b.log.Info("async: in-process queue (changes live in memory until applied)", slog.Any("sources", cfg.Queue.Async),
+		slog.String("deadLetters", where))
+	return a, nil
+}

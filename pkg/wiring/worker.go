@@ -1,0 +1,52 @@
+package wiring
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/enrollhook/enrollhook/pkg/config"
+	"github.com/enrollhook/enrollhook/pkg/queue"
+)
+
+// Worker builds the worker function's SQS handler once, at cold start: the
+// configuration, the one credential, the Graph client, the de-duplication
+// table, the write limiter, the Slack poster for outcomes and the
+// dead-letter queue. Each record is applied through the same step as the
+// webhook's; the records to receive again are reported as partial batch
+// failures. Every problem found is returned together (*config.Error).
+func Worker(ctx context.Context, getenv func(string) string, log *slog.Logger, o *Options) (func(context.Context, events.SQSEvent) (events.SQSEventResponse, error), error) {
+	b, err := newBuilder(ctx, getenv, log, o)
+	if err != nil {
+		return nil, err
+	}
+	cfg := b.cfg
+	if cfg.Queue.DeadLetterLocal {
+		b.problems = append(b.problems, config.EnvDeadLetterURL+"=local is the in-process queue's; the worker needs the SQS dead-letter queue (template.yaml: ChangeDeadLetterQueue)")
+	}
+	if cfg.Delivery.Table == "" {
+		// Exactly-once across worker instances needs the shared table; the
+		// embedded store would only see this instance's messages.
+		b.problems = append(b.problems, config.EnvIdempotency+" must name the de-duplication table: the worker applies a change once only by recording it there")
+	}
+	gc, pol, err := b.graphClient()
+	if err != nil {
+		return nil, err
+	}
+	store, err := b.store()
+	if err != nil {
+		return nil, err
+	}
+	var deadLetters *queue.SQS
+	if cfg.Queue.DeadLetterURL != "" {
+		if deadLetters, err = b.sqsQueue(config.EnvDeadLetterURL, cfg.Queue.DeadLetterURL); err != nil {
+			return nil, err
+		}
+	} else {
+		log.Warn("no dead-letter queue (" + config.EnvDeadLetterURL + "): a message that fails for good is logged only; SQS's redrive moves a retryable one without its reason, and a permanent one is dropped")
+	}
+	h := sqsHandler(parts{cfg: cfg, log: log, graph: gc, policy: pol, store: store, writeBack: b.writeBack()}, deadLetters)
+	log.Info("worker ready", slog.Any("config", cfg))
+	return h, nil
+}
