@@ -50,8 +50,16 @@ func (inv *Invocation) Actor() string {
 // Request turns an assign (or plan) command into a validated change. The chat
 // command is its own approval: the allowed user who sent it is both the
 // requester and the approver, and the delivery id is the ticket id.
-// Errors are *change.Error with CodeInvalid.
+// Errors are *change.Error with CodeForbidden (Denied: the user may not run
+// commands) or CodeInvalid (ParseErr, or not an assign command).
 func (inv *Invocation) Request(opts *change.Options) (*change.Request, error) {
+	if inv.Denied != nil {
+		return nil, &change.Error{Code: change.CodeForbidden, Message: inv.Denied.Error()}
+	}
+	if inv.ParseErr != nil {
+		return nil, &change.Error{Code: change.CodeInvalid, Message: "the request has invalid fields",
+			Fields: []change.FieldError{{Field: "/text", Reason: strings.TrimPrefix(inv.ParseErr.Error(), "chat: ")}}}
+	}
 	if inv.Command == nil || inv.Command.Verb != VerbAssign && inv.Command.Verb != VerbPlan || inv.Command.Target == nil {
 		return nil, &change.Error{Code: change.CodeInvalid, Message: "the request has invalid fields",
 			Fields: []change.FieldError{{Field: "/text", Reason: "is not an assign command"}}}

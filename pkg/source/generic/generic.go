@@ -1,11 +1,8 @@
 package generic
 
 import (
-	"bytes"
 	"errors"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
@@ -68,28 +65,14 @@ func (s *Source) Decode(body []byte, opts *change.Options) (*change.Request, err
 // Sign returns the three Standard Webhooks headers for body, for the send
 // command and tests.
 func Sign(secret, id string, ts time.Time, body []byte) (http.Header, error) {
-	key, err := signature.StandardKey(secret)
-	if err != nil {
-		return nil, err
-	}
-	h := http.Header{}
-	h.Set(signature.HeaderWebhookID, id)
-	h.Set(signature.HeaderWebhookTimestamp, strconv.FormatInt(ts.Unix(), 10))
-	h.Set(signature.HeaderWebhookSignature, signature.SignStandard(key, id, ts, body))
-	return h, nil
+	return source.SignStandard(secret, id, ts, body)
 }
 
 // DevelopmentSecret is the published secret of `make run` and of the samples
 // in events/. It protects nothing: the function refuses it unless Graph is
 // the loopback emulator (see IsDevelopmentSecret).
-const DevelopmentSecret = "whsec_ZW5yb2xsaG9vay1kZXZlbG9wbWVudC1zZWNyZXQtMDE="
+const DevelopmentSecret = source.StandardDevelopmentSecret
 
-// IsDevelopmentSecret reports whether secret decodes to the key of
-// DevelopmentSecret in any spelling: with or without "whsec_", and read as
-// leniently as any base64 decoder would (signature.LooseKey), so that a
-// changed padding bit is still the published key.
-func IsDevelopmentSecret(secret string) bool {
-	key := signature.LooseKey(strings.TrimPrefix(strings.TrimSpace(secret), "whsec_"))
-	dev, _ := signature.StandardKey(DevelopmentSecret)
-	return key != nil && bytes.Equal(key, dev)
-}
+// IsDevelopmentSecret reports whether secret is DevelopmentSecret in any
+// spelling (source.IsStandardDevelopmentSecret).
+func IsDevelopmentSecret(secret string) bool { return source.IsStandardDevelopmentSecret(secret) }

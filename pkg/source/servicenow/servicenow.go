@@ -209,28 +209,16 @@ func knownState(s string) bool {
 // Sign returns the Standard Webhooks headers for body, for the send command
 // and tests.
 func Sign(secret, id string, ts time.Time, body []byte) (http.Header, error) {
-	key, err := signature.StandardKey(secret)
-	if err != nil {
-		return nil, err
-	}
-	h := http.Header{}
-	h.Set(signature.HeaderWebhookID, id)
-	h.Set(signature.HeaderWebhookTimestamp, strconv.FormatInt(ts.Unix(), 10))
-	h.Set(signature.HeaderWebhookSignature, signature.SignStandard(key, id, ts, body))
-	return h, nil
+	return source.SignStandard(secret, id, ts, body)
 }
 
 // DevelopmentSecret is the published secret of `make run` and of the
-// samples in events/servicenow-*.json: the generic sender's, so the same
-// cold-start check refuses it outside the emulator. It protects nothing.
-const DevelopmentSecret = "whsec_ZW5yb2xsaG9vay1kZXZlbG9wbWVudC1zZWNyZXQtMDE="
+// samples in events/servicenow-*.json: the generic sender's
+// (source.StandardDevelopmentSecret), so the same cold-start check refuses
+// it outside the emulator. It protects nothing.
+const DevelopmentSecret = source.StandardDevelopmentSecret
 
-// IsDevelopmentSecret reports whether secret decodes to the key of
-// DevelopmentSecret in any spelling: with or without "whsec_", and read as
-// leniently as any base64 decoder would (signature.LooseKey). A Basic
-// secret never is: none is published.
-func IsDevelopmentSecret(secret string) bool {
-	key := signature.LooseKey(strings.TrimPrefix(strings.TrimSpace(secret), "whsec_"))
-	dev, _ := signature.StandardKey(DevelopmentSecret)
-	return key != nil && bytes.Equal(key, dev)
-}
+// IsDevelopmentSecret reports whether secret is DevelopmentSecret in any
+// spelling (source.IsStandardDevelopmentSecret). A Basic secret never is:
+// none is published.
+func IsDevelopmentSecret(secret string) bool { return source.IsStandardDevelopmentSecret(secret) }

@@ -221,13 +221,6 @@ func (s *Source) Decode(body []byte, opts *change.Options) (*change.Request, err
 	if err != nil {
 		return nil, err
 	}
-	if inv.Denied != nil {
-		return nil, &change.Error{Code: change.CodeForbidden, Message: inv.Denied.Error()}
-	}
-	if inv.ParseErr != nil {
-		return nil, &change.Error{Code: change.CodeInvalid, Message: "the request has invalid fields",
-			Fields: []change.FieldError{{Field: "/text", Reason: strings.TrimPrefix(inv.ParseErr.Error(), "chat: ")}}}
-	}
 	return inv.Request(opts)
 }
 
