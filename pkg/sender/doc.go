@@ -2,12 +2,14 @@
 // name (the route segment of POST /hooks/{name} and the key of the policy
 // file), its kind (an ITSM approval or a chat command), the environment
 // variable holding its webhook secret, and whether its changes are queued by
-// default. It also holds the forms of the ids the chat senders' allow-lists
-// name (Slack team and member ids, Teams user ids, Entra GUIDs), which the
-// configuration and the policy both check.
+// default. It also holds the forms of the senders' ids (ids.go): those the
+// chat senders' allow-lists name (Slack team and member ids, Teams user
+// ids, Entra GUIDs), which the configuration and the policy both check, and
+// the ticket ids URLs are built from (ServiceNow tables and sys_ids, Jira
+// issue keys), which the ITSM adapters and the write-back both check.
 //
-// config, policy, the sender adapters and the functions read it; nothing
-// else spells a sender's name or these facts again.
+// config, policy, the sender adapters, writeback and the functions read it;
+// nothing else spells a sender's name or these facts again.
 //
 // It imports only the standard library. It is a leaf, not a part of
 // change, because config must not import change (config depends on the

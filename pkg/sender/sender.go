@@ -1,7 +1,5 @@
 package sender
 
-import "regexp"
-
 // Names of the senders: the route segment (POST /hooks/{name}).
 const (
 	Generic    = "generic"
@@ -88,25 +86,3 @@ func names(keep func(Sender) bool) []string {
 	}
 	return out
 }
-
-var (
-	guidRE      = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	slackTeamRE = regexp.MustCompile(`^[TE][A-Z0-9]{2,20}$`)
-	slackUserRE = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
-	teamsUserRE = regexp.MustCompile(`^29:[A-Za-z0-9_\-]{1,200}$`)
-)
-
-// IsGUID reports whether s is a GUID in its textual form, as Entra writes
-// tenant, object, client and group ids (either letter case).
-func IsGUID(s string) bool { return guidRE.MatchString(s) }
-
-// IsSlackTeam reports whether s is a Slack team id: T…, or E… for an
-// Enterprise Grid organisation.
-func IsSlackTeam(s string) bool { return slackTeamRE.MatchString(s) }
-
-// IsSlackUser reports whether s is a Slack member id (U… or W…).
-func IsSlackUser(s string) bool { return slackUserRE.MatchString(s) }
-
-// IsTeamsUser reports whether s names a Teams user: the Entra object id
-// (from.aadObjectId, a GUID) or the Teams user id (29:…, from.id).
-func IsTeamsUser(s string) bool { return IsGUID(s) || teamsUserRE.MatchString(s) }

@@ -71,3 +71,31 @@ func TestIDForms(t *testing.T) {
 		}
 	}
 }
+
+func TestTicketIDForms(t *testing.T) {
+	tests := []struct {
+		name  string
+		check func(string) bool
+		in    string
+		want  bool
+	}{
+		{"table", sender.IsServiceNowTable, "change_request", true},
+		{"table, path", sender.IsServiceNowTable, "../x", false},
+		{"table, upper", sender.IsServiceNowTable, "Change_request", false},
+		{"sys_id", sender.IsServiceNowSysID, "62826bf03710200044e0bfc8bcbe5df1", true},
+		{"sys_id, upper", sender.IsServiceNowSysID, "62826BF03710200044E0BFC8BCBE5DF1", true},
+		{"sys_id, short", sender.IsServiceNowSysID, "62826bf03710200044e0bfc8bcbe5df", false},
+		{"sys_id, not hex", sender.IsServiceNowSysID, "62826bf03710200044e0bfc8bcbe5dfg", false},
+		{"jira key", sender.IsJiraIssueKey, "ITSM-42", true},
+		{"jira key, underscore", sender.IsJiraIssueKey, "IT_SM2-7", true},
+		{"jira key, number 0", sender.IsJiraIssueKey, "ITSM-0", false},
+		{"jira key, lower", sender.IsJiraIssueKey, "itsm-42", false},
+		{"jira key, path", sender.IsJiraIssueKey, "ITSM-42/../../myself", false},
+		{"jira key, space", sender.IsJiraIssueKey, "itsm 42", false},
+	}
+	for _, tt := range tests {
+		if got := tt.check(tt.in); got != tt.want {
+			t.Errorf("%s(%q) = %v, want %v", tt.name, tt.in, got, tt.want)
+		}
+	}
+}

@@ -16,10 +16,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/enrollhook/enrollhook/pkg/sender"
 )
 
 // Outcomes of a change, as written to the ticket.
@@ -144,12 +145,6 @@ func (w *Writer) Written() int64 {
 	return w.written.Load()
 }
 
-var (
-	snTable = regexp.MustCompile(`^[a-z][a-z0-9_]{0,79}$`)
-	snSysID = regexp.MustCompile(`^[0-9a-f]{32}$`)
-	jiraKey = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,31}-[1-9][0-9]{0,11}$`)
-)
-
 // Write posts n to its ticket, within ctx's deadline and the Writer's own
 // timeout. It returns an error wrapping ErrSkipped when nothing was sent
 // (not configured, or the ticket lacks the ids), and any other error when
@@ -168,14 +163,14 @@ func (w *Writer) Write(ctx context.Context, n *Note) error {
 	switch n.System {
 	case ServiceNow:
 		table, sysID, _ := strings.Cut(n.Record, "/")
-		if !snTable.MatchString(table) || !snSysID.MatchString(sysID) {
+		if !sender.IsServiceNowTable(table) || !sender.IsServiceNowSysID(sysID) {
 			return fmt.Errorf("%w: the ServiceNow delivery names no record (table and sys_id)", ErrSkipped)
 		}
 		t, method = w.opts.ServiceNow, http.MethodPatch
 		path = "/api/now/table/" + url.PathEscape(table) + "/" + url.PathEscape(sysID)
 		body = map[string]string{"work_notes": n.Text()}
 	case Jira:
-		if !jiraKey.MatchString(n.Ticket) {
+		if !sender.IsJiraIssueKey(n.Ticket) {
 			return fmt.Errorf("%w: the ticket is not a Jira issue key", ErrSkipped)
 		}
 		t, method = w.opts.Jira, http.MethodPost

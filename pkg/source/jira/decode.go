@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
-	"regexp"
 	"strings"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/sender"
 )
 
 // Webhook is the part of a Jira issue event the adapter reads
@@ -64,8 +64,6 @@ type ChangelogItem struct {
 
 // EventIssueUpdated is the one webhookEvent that can approve an issue.
 const EventIssueUpdated = "jira:issue_updated"
-
-var issueKeyRE = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,49}-[0-9]{1,18}$`)
 
 // Decode takes either shape. A body with "ticket" is the generic envelope
 // (Jira Automation) and is decoded exactly as on /hooks/generic, its system
@@ -143,7 +141,7 @@ func (s *Source) decodeWebhook(body []byte, opts *change.Options) (*change.Reque
 			Message: "separation of duties: the user who approved this issue is its reporter, and a requester cannot approve their own change; nothing was changed. Have another person approve it, and restrict in the Jira workflow who may approve"}
 	}
 	fields := change.DuplicateFields(body)
-	if !issueKeyRE.MatchString(w.Issue.Key) {
+	if !sender.IsJiraIssueKey(w.Issue.Key) {
 		fields = append(fields, change.FieldError{Field: "/issue/key", Reason: "must be an issue key such as ITSM-42"})
 	}
 	get := func(field, at string) string {
@@ -373,7 +371,7 @@ func sameUser(a, b *User) bool {
 // browseURL turns the issue's REST self link into the page people open.
 func browseURL(self, key string) string {
 	u, err := url.Parse(self)
-	if err != nil || u.Scheme != "https" || u.Host == "" || !issueKeyRE.MatchString(key) {
+	if err != nil || u.Scheme != "https" || u.Host == "" || !sender.IsJiraIssueKey(key) {
 		return ""
 	}
 	return "https://" + u.Host + "/browse/" + key

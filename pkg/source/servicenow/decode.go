@@ -7,11 +7,11 @@ import (
 	"net/url"
 	"path"
 	"reflect"
-	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/sender"
 )
 
 // Payload is the approval contract a ServiceNow instance sends (README,
@@ -113,7 +113,7 @@ func (u *User) UnmarshalJSON(b []byte) error {
 // stable id separation of duties compares; "" when it is not a sys_id
 // (checkID refuses it).
 func (u User) id() string {
-	if id := strings.TrimSpace(u.SysID); sysID(id) {
+	if id := strings.TrimSpace(u.SysID); sender.IsServiceNowSysID(id) {
 		return strings.ToLower(id)
 	}
 	return ""
@@ -121,7 +121,7 @@ func (u User) id() string {
 
 // checkID refuses a sys_id that is not one, at the pointer of the user.
 func (u User) checkID(at string) []change.FieldError {
-	if u.SysID == "" || sysID(strings.TrimSpace(u.SysID)) {
+	if u.SysID == "" || sender.IsServiceNowSysID(strings.TrimSpace(u.SysID)) {
 		return nil
 	}
 	return []change.FieldError{{Field: at + "/" + u.idKey, Reason: "must be the user's sys_id (32 hexadecimal characters)"}}
@@ -194,7 +194,7 @@ func (s *Source) Decode(body []byte, opts *change.Options) (*change.Request, err
 	if !strings.EqualFold(state, StateApproved) {
 		return nil, notApproved(state, a.State != state)
 	}
-	if !sysID(a.SysID) {
+	if !sender.IsServiceNowSysID(a.SysID) {
 		fields = append(fields, change.FieldError{Field: "/data/approval/sys_id", Reason: "must be the approval record's sys_id (32 hexadecimal characters)"})
 	}
 	if _, ok := modCount(a.SysModCount); !ok {
@@ -268,14 +268,11 @@ func recordOf(a *Approval, r *Record) string {
 			id = u.Query().Get("sys_id")
 		}
 	}
-	if !recordTable.MatchString(table) || !sysID(id) {
+	if !sender.IsServiceNowTable(table) || !sender.IsServiceNowSysID(id) {
 		return ""
 	}
 	return table + "/" + strings.ToLower(id)
 }
-
-// recordTable is a ServiceNow table name.
-var recordTable = regexp.MustCompile(`^[a-z][a-z0-9_]{0,79}$`)
 
 // notApproved names a known state; any other state is refused unquoted.
 func notApproved(state string, rollUp bool) error {

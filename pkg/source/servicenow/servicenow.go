@@ -160,23 +160,10 @@ func deliveryID(body []byte) string {
 	}
 	a := p.Data.Approval
 	n, ok := modCount(a.SysModCount)
-	if !sysID(a.SysID) || !ok || !knownState(a.State) {
+	if !sender.IsServiceNowSysID(a.SysID) || !ok || !knownState(a.State) {
 		return ""
 	}
 	return strings.ToLower(a.SysID) + "-" + strings.ReplaceAll(strings.ToLower(a.State), " ", "_") + "-" + strconv.FormatInt(n, 10)
-}
-
-func sysID(s string) bool {
-	if len(s) != 32 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
 }
 
 // modCount reads sys_mod_count as a JSON number or a numeric string (a
