@@ -15,8 +15,8 @@ import (
 	"syscall"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/enrollhook/enrollhook/pkg/lambdalog"
 	"github.com/enrollhook/enrollhook/pkg/wiring"
 )
 
@@ -33,7 +33,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if getenv("AWS_LAMBDA_RUNTIME_API") == "" {
 		return fmt.Errorf("this is the Lambda bootstrap; locally, run `go run ./functions/local serve -emulator` (make run)")
 	}
-	log := lambdacontext.NewLogger()
+	log := lambdalog.New()
 	slog.SetDefault(log)
 	h, err := wiring.WebhookLambda(ctx, getenv, log, nil)
 	if err != nil {

@@ -21,8 +21,8 @@ import (
 	"syscall"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/enrollhook/enrollhook/pkg/lambdalog"
 	"github.com/enrollhook/enrollhook/pkg/wiring"
 )
 
@@ -39,7 +39,7 @@ func run(ctx context.Context, getenv func(string) string) error {
 	if getenv("AWS_LAMBDA_RUNTIME_API") == "" {
 		return fmt.Errorf("the worker runs on Lambda only; locally, ENROLLHOOK_QUEUE_URL=local makes the local server run the same worker in process")
 	}
-	log := lambdacontext.NewLogger()
+	log := lambdalog.New()
 	slog.SetDefault(log)
 	h, err := wiring.Worker(ctx, getenv, log, nil)
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/enrollhook/enrollhook/pkg/config"
 	"github.com/enrollhook/enrollhook/pkg/sender"
-	"github.com/enrollhook/enrollhook/pkg/webhook"
+	"github.com/enrollhook/enrollhook/pkg/worker"
 )
 
 // templatePath is the SAM template at the module root.
@@ -310,12 +310,13 @@ func checkLogStatement(t *testing.T, raw any, function string) {
 func TestTemplateFederationPolicy(t *testing.T) {
 	tmpl := loadTemplate(t)
 	statements := roleStatements(t, tmpl, "WebhookFunction")
-	if len(statements) != 4 {
-		t.Fatalf("statements = %d, want 4 (federation token, delivery records, enqueue, own logs)", len(statements))
+	if len(statements) != 5 {
+		t.Fatalf("statements = %d, want 5 (federation token, delivery records, enqueue, own logs, tracing)", len(statements))
 	}
 	checkDeliveryStatement(t, statements[1])
 	checkQueueStatement(t, statements[2], "ChangeQueue", []string{"sqs:SendMessage"})
 	checkLogStatement(t, statements[3], "WebhookFunction")
+	checkTracingStatement(t, statements[4])
 	args := checkFederationStatement(t, statements[0])
 
 	mapping, _ := tmpl.Mappings["EntraTokenExchange"].(map[string]any)
@@ -449,6 +450,7 @@ func TestTemplateEnvironment(t *testing.T) {
 	used := map[string]bool{}
 	used["ReservedConcurrency"] = true // ReservedConcurrentExecutions, checked below
 	used["WorkerConcurrency"] = true   // the worker's ReservedConcurrentExecutions, TestTemplateWorker
+	used["AlarmTopicArn"] = true       // the alarms' actions, TestTemplateAlarms
 	for k, v := range env {
 		if name, ok := ref(v); ok {
 			if k == config.EnvIdempotency {
@@ -718,14 +720,15 @@ func TestTemplateWorker(t *testing.T) {
 	// (the three actions Lambda documents for an SQS event source), the
 	// dead-letter queue to send to, and nothing of the webhook's.
 	statements := roleStatements(t, tmpl, "WorkerFunction")
-	if len(statements) != 5 {
-		t.Fatalf("statements = %d, want 5 (federation token, delivery records, polling, dead letters, own logs)", len(statements))
+	if len(statements) != 6 {
+		t.Fatalf("statements = %d, want 6 (federation token, delivery records, polling, dead letters, own logs, tracing)", len(statements))
 	}
 	checkFederationStatement(t, statements[0])
 	checkDeliveryStatement(t, statements[1])
 	checkQueueStatement(t, statements[2], "ChangeQueue", []string{"sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"})
 	checkQueueStatement(t, statements[3], "ChangeDeadLetterQueue", []string{"sqs:SendMessage"})
 	checkLogStatement(t, statements[4], "WorkerFunction")
+	checkTracingStatement(t, statements[5])
 
 	// The environment: what the worker reads, valued as the webhook's.
 	web, err := tmpl.GetServerlessFunctionWithName("WebhookFunction")
@@ -788,8 +791,8 @@ func TestTemplateWorker(t *testing.T) {
 		t.Errorf("ChangeQueue VisibilityTimeout = %d, want at least 6 x the worker's Timeout %d", vt, deref(fn.Timeout))
 	}
 	rp, _ := q.RedrivePolicy.(map[string]any)
-	if fmt.Sprint(rp["maxReceiveCount"]) != fmt.Sprint(webhook.MaxReceive) {
-		t.Errorf("maxReceiveCount = %v, want webhook.MaxReceive (%d): the worker's last attempt reports the failure", rp["maxReceiveCount"], webhook.MaxReceive)
+	if fmt.Sprint(rp["maxReceiveCount"]) != fmt.Sprint(worker.MaxReceive) {
+		t.Errorf("maxReceiveCount = %v, want worker.MaxReceive (%d): the worker's last attempt reports the failure", rp["maxReceiveCount"], worker.MaxReceive)
 	}
 	if name, arg, _ := intrinsic(rp["deadLetterTargetArn"]); name != "Fn::GetAtt" || fmt.Sprint(arg) != "ChangeDeadLetterQueue.Arn" && fmt.Sprint(arg) != "[ChangeDeadLetterQueue Arn]" {
 		t.Errorf("deadLetterTargetArn = %v %v, want !GetAtt ChangeDeadLetterQueue.Arn", name, arg)

@@ -128,12 +128,36 @@ func (c *Credential) GetToken(ctx context.Context, opts policy.TokenRequestOptio
 		e := classify(c.mode, c.s, err)
 		c.log.LogAttrs(ctx, slog.LevelError, "graph credential failed",
 			slog.String("mode", c.mode), slog.String("step", e.Step), slog.String("fix", e.Fix),
-			slog.String("error", err.Error()), slog.Float64("durationMs", ms))
+			slog.String("error", err.Error()), slog.Float64("durationMs", ms),
+			tokenFailureMetric(), slog.Int(MetricTokenFailures, 1))
 		return azcore.AccessToken{}, e
 	}
 	c.log.LogAttrs(ctx, slog.LevelInfo, "graph token",
 		slog.String("mode", c.mode), slog.Time("expiresOn", tk.ExpiresOn), slog.Float64("durationMs", ms))
 	return tk, nil
+}
+
+// MetricsNamespace and MetricTokenFailures name the CloudWatch metric of
+// the failure line: it is an Embedded Metric Format document, so CloudWatch
+// counts TokenFailures (no dimensions) from the log alone, and an alarm can
+// page on a credential that stopped working. The namespace is the audit
+// metrics' (a test in pkg/config holds both, and the template's alarms and
+// dashboard, to one namespace).
+const (
+	MetricsNamespace    = "enrollhook"
+	MetricTokenFailures = "TokenFailures"
+)
+
+// tokenFailureMetric is the _aws member of the failure line.
+func tokenFailureMetric() slog.Attr {
+	return slog.Any("_aws", map[string]any{
+		"Timestamp": time.Now().UnixMilli(),
+		"CloudWatchMetrics": []map[string]any{{
+			"Namespace":  MetricsNamespace,
+			"Dimensions": [][]string{{}},
+			"Metrics":    []map[string]string{{"Name": MetricTokenFailures, "Unit": "Count"}},
+		}},
+	})
 }
 
 // New returns the credential for s.Mode. It makes no network call: the
