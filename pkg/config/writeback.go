@@ -2,6 +2,7 @@ package config
 
 import (
 	"log/slog"
+	"net"
 	"net/url"
 	"strings"
 )
@@ -100,7 +101,12 @@ func writeBackURL(raw string) bool {
 	case "https":
 		return true
 	case "http":
-		return Loopback(u.Hostname())
+		host := u.Hostname()
+		if host == "localhost" {
+			return true
+		}
+		ip := net.ParseIP(host)
+		return ip != nil && ip.IsLoopback()
 	}
 	return false
 }
