@@ -1,7 +1,6 @@
 package config
 
 import (
-	"net"
 	"net/url"
 	"regexp"
 	"slices"
@@ -117,13 +116,5 @@ func sqsURL(v string) bool {
 	host := u.Hostname()
 	return u.User == nil && u.RawQuery == "" && u.Fragment == "" && sqsPath.MatchString(u.Path) &&
 		(u.Scheme == "https" && (strings.HasSuffix(host, ".amazonaws.com") || strings.HasSuffix(host, ".amazonaws.com.cn")) ||
-			u.Scheme == "http" && loopbackHost(host))
-}
-
-func loopbackHost(h string) bool {
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
+			u.Scheme == "http" && Loopback(host))
 }

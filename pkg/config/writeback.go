@@ -2,7 +2,6 @@ package config
 
 import (
 	"log/slog"
-	"net"
 	"net/url"
 	"strings"
 )
@@ -101,12 +100,7 @@ func writeBackURL(raw string) bool {
 	case "https":
 		return true
 	case "http":
-		host := u.Hostname()
-		if host == "localhost" {
-			return true
-		}
-		ip := net.ParseIP(host)
-		return ip != nil && ip.IsLoopback()
+		return Loopback(u.Hostname())
 	}
 	return false
 }
