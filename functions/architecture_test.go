@@ -85,7 +85,9 @@ func (g graph) violations() []string {
 	return out
 }
 
-func isModule(p string) bool   { return strings.HasPrefix(p, "pkg/") || strings.HasPrefix(p, "functions/") }
+func isModule(p string) bool {
+	return strings.HasPrefix(p, "pkg/") || strings.HasPrefix(p, "functions/")
+}
 func isFunction(p string) bool { return strings.HasPrefix(p, "functions/") }
 
 func isSender(p string) bool {
@@ -211,9 +213,9 @@ func TestImportRulesCatchViolations(t *testing.T) {
 		t.Fatalf("a sound graph: %q", v)
 	}
 	tests := []struct {
-		name  string
+		name    string
 		violate func(g graph)
-		want  string
+		want    string
 	}{
 		{"a function links the emulator", func(g graph) { g.deps["functions/worker"] = append(g.deps["functions/worker"], "pkg/graphemu") },
 			"functions/worker links pkg/graphemu"},
