@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"regexp"
@@ -15,8 +14,8 @@ import (
 )
 
 // Every log line of this package's tests passes the secret sink: the
-// function's own output under the runtime interface emulator (startRIE),
-// every logger a test hands to build (testLogger) and slog.Default.
+// function's own output under the runtime interface emulator (startRIE)
+// and slog.Default.
 // TestMain fails the run when a line held a configured secret: the
 // constants below, every ENROLLHOOK_*SECRET*/PASSWORD/TOKEN value a test
 // gives startRIE, and every token an emulator made with newEmulator issued.
@@ -47,12 +46,6 @@ func TestMain(m *testing.M) {
 		code = 1
 	}
 	os.Exit(code)
-}
-
-// testLogger is the logger of a test that reads its logs from w: the lines
-// go to w and to the secret sink.
-func testLogger(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(io.MultiWriter(w, sink), nil))
 }
 
 // newEmulator is graphemu.New whose issued tokens the sink checks.
