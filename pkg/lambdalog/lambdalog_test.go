@@ -11,11 +11,23 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 )
 
-// invocation is a context as aws-lambda-go's invoke loop makes it.
+// invocation is a context as aws-lambda-go's invoke loop makes it: the
+// Lambda context, and the trace header under the loop's plain string key.
 func invocation(trace string) context.Context {
 	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "8f5c0a9e-req"})
-	//lint:ignore SA1029 the key aws-lambda-go's invoke loop uses
-	return context.WithValue(ctx, "x-amzn-trace-id", trace)
+	return invokeContext{ctx, trace}
+}
+
+type invokeContext struct {
+	context.Context
+	trace string
+}
+
+func (c invokeContext) Value(key any) any {
+	if key == any(traceContextKey) {
+		return c.trace
+	}
+	return c.Context.Value(key)
 }
 
 func TestTraceID(t *testing.T) {
