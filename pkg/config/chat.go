@@ -8,12 +8,14 @@ import (
 
 // Chat sender settings: who may run commands. Unset means nobody (fail
 // closed): the sender still answers, and refuses every command in its reply.
+// The allow-lists' names are the sender registry's, which the adapters'
+// refusals name too.
 const (
-	EnvSlackTeamID       = "ENROLLHOOK_SLACK_TEAM_ID"
-	EnvSlackAllowedUsers = "ENROLLHOOK_SLACK_ALLOWED_USERS"
+	EnvSlackTeamID       = sender.SlackTeamVar
+	EnvSlackAllowedUsers = sender.SlackUsersVar
 	EnvSlackResponseType = "ENROLLHOOK_SLACK_RESPONSE_TYPE"
-	EnvTeamsTenantID     = "ENROLLHOOK_TEAMS_TENANT_ID"
-	EnvTeamsAllowedUsers = "ENROLLHOOK_TEAMS_ALLOWED_USERS"
+	EnvTeamsTenantID     = sender.TeamsTenantVar
+	EnvTeamsAllowedUsers = sender.TeamsUsersVar
 )
 
 // Slack is who may run /intune, and how replies show.

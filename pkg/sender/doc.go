@@ -1,12 +1,14 @@
 // Package sender is the one registry of enrollhook's senders: each one's
 // name (the route segment of POST /hooks/{name} and the key of the policy
 // file), its kind (an ITSM approval or a chat command), the environment
-// variable holding its webhook secret, and whether its changes are queued by
-// default. It also holds the forms of the senders' ids (ids.go): those the
-// chat senders' allow-lists name (Slack team and member ids, Teams user
-// ids, Entra GUIDs), which the configuration and the policy both check, and
-// the ticket ids URLs are built from (ServiceNow tables and sys_ids, Jira
-// issue keys), which the ITSM adapters and the write-back both check.
+// variable holding its webhook secret (and, for the chat senders, those of
+// their allow-lists), and whether its changes are queued by default.
+//
+// It also holds the forms of the senders' ids (ids.go): those the chat
+// senders' allow-lists name (Slack team and member ids, Teams user ids,
+// Entra GUIDs), which the configuration and the policy both check, and the
+// ticket ids URLs are built from (ServiceNow tables and sys_ids, Jira issue
+// keys), which the ITSM adapters and the write-back both check.
 //
 // config, policy, the sender adapters, writeback and the functions read it;
 // nothing else spells a sender's name or these facts again.

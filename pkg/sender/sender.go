@@ -9,6 +9,15 @@ const (
 	Teams      = "teams"
 )
 
+// The variables of the chat senders' allow-lists: the configuration reads
+// them, and a refusal names the one an administrator sets.
+const (
+	SlackTeamVar   = "ENROLLHOOK_SLACK_TEAM_ID"
+	SlackUsersVar  = "ENROLLHOOK_SLACK_ALLOWED_USERS"
+	TeamsTenantVar = "ENROLLHOOK_TEAMS_TENANT_ID"
+	TeamsUsersVar  = "ENROLLHOOK_TEAMS_ALLOWED_USERS"
+)
+
 // Kind says what a sender's delivery is.
 type Kind string
 

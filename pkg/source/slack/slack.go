@@ -111,7 +111,7 @@ func New(secret string, opts *Options) (*Source, error) {
 		}}
 	}
 	if s.opts.Allow.TenantSetting == "" {
-		s.opts.Allow.TenantSetting, s.opts.Allow.UsersSetting = "ENROLLHOOK_SLACK_TEAM_ID", "ENROLLHOOK_SLACK_ALLOWED_USERS"
+		s.opts.Allow.TenantSetting, s.opts.Allow.UsersSetting = sender.SlackTeamVar, sender.SlackUsersVar
 	}
 	return s, nil
 }

@@ -83,7 +83,7 @@ func New(token string, opts *Options) (*Source, error) {
 		s.opts.AnswerWithin = DefaultAnswerWithin
 	}
 	if s.opts.Allow.TenantSetting == "" {
-		s.opts.Allow.TenantSetting, s.opts.Allow.UsersSetting = "ENROLLHOOK_TEAMS_TENANT_ID", "ENROLLHOOK_TEAMS_ALLOWED_USERS"
+		s.opts.Allow.TenantSetting, s.opts.Allow.UsersSetting = sender.TeamsTenantVar, sender.TeamsUsersVar
 	}
 	return s, nil
 }
