@@ -64,21 +64,6 @@ func TestIDForms(t *testing.T) {
 		{"teams object id", sender.IsTeamsUser, "2c3d0000-0000-4000-8000-0000000000e1", true},
 		{"teams user id", sender.IsTeamsUser, "29:1AbC_d-E", true},
 		{"teams, other", sender.IsTeamsUser, "28:bot", false},
-	}
-	for _, tt := range tests {
-		if got := tt.check(tt.in); got != tt.want {
-			t.Errorf("%s(%q) = %v, want %v", tt.name, tt.in, got, tt.want)
-		}
-	}
-}
-
-func TestTicketIDForms(t *testing.T) {
-	tests := []struct {
-		name  string
-		check func(string) bool
-		in    string
-		want  bool
-	}{
 		{"table", sender.IsServiceNowTable, "change_request", true},
 		{"table, path", sender.IsServiceNowTable, "../x", false},
 		{"table, upper", sender.IsServiceNowTable, "Change_request", false},
