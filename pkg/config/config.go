@@ -108,8 +108,8 @@ type Config struct {
 	Delivery Delivery
 	// Queue holds the asynchronous apply settings (queue.go).
 	Queue Queue
-	// UpdateStrategy is how a change reaches Graph: auto, patch or assign
-	// (strategy.go).
+	// UpdateStrategy is how a change reaches Graph: a name of package
+	// strategy (strategy.go).
 	UpdateStrategy string
 	// Policy is the guardrail policy document, if any (policy.go).
 	Policy Policy

@@ -4,16 +4,13 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/enrollhook/enrollhook/pkg/config"
-	"github.com/enrollhook/enrollhook/pkg/webhook"
+	"github.com/enrollhook/enrollhook/pkg/strategy"
 )
 
-// TestUpdateStrategiesMatchTheHandler: config accepts exactly the
-// strategies the handler knows, with the same default.
-func TestUpdateStrategiesMatchTheHandler(t *testing.T) {
-	if !slices.Equal(config.UpdateStrategies, webhook.Strategies) {
-		t.Errorf("config.UpdateStrategies = %q, webhook.Strategies = %q", config.UpdateStrategies, webhook.Strategies)
-	}
+// TestUpdateStrategiesMatchTheTemplate: the template's UpdateStrategy
+// parameter allows exactly the strategies of package strategy, which config
+// and the apply pipeline both read, with the same default.
+func TestUpdateStrategiesMatchTheTemplate(t *testing.T) {
 	tmpl := loadTemplate(t)
 	p, ok := tmpl.Parameters["UpdateStrategy"]
 	if !ok {
@@ -24,7 +21,7 @@ func TestUpdateStrategiesMatchTheHandler(t *testing.T) {
 		s, _ := v.(string)
 		allowed = append(allowed, s)
 	}
-	if !slices.Equal(allowed, config.UpdateStrategies) || p.Default != config.UpdateStrategies[0] {
-		t.Errorf("UpdateStrategy allows %q (default %v), want %q (default %s)", allowed, p.Default, config.UpdateStrategies, config.UpdateStrategies[0])
+	if !slices.Equal(allowed, strategy.Names()) || p.Default != strategy.Default {
+		t.Errorf("UpdateStrategy allows %q (default %v), want %q (default %s)", allowed, p.Default, strategy.Names(), strategy.Default)
 	}
 }
