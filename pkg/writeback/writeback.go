@@ -35,8 +35,8 @@ const (
 
 // Systems a ticket can be written back to: the sender route names.
 const (
-	ServiceNow = "servicenow"
-	Jira       = "jira"
+	ServiceNow = sender.ServiceNow
+	Jira       = sender.Jira
 )
 
 // Timeout bounds one write-back; the caller's deadline bounds it too.

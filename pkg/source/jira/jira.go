@@ -19,8 +19,9 @@ import (
 // Name is the route segment of this sender: POST /hooks/jira.
 const Name = sender.Jira
 
-// System is the ticket system recorded for Jira changes.
-const System = "jira"
+// System is the ticket system recorded for Jira changes: the sender's
+// name, which the write-back keys on.
+const System = sender.Jira
 
 // Headers Jira sends with a webhook delivery. Neither is signed: they are
 // logged, never trusted.

@@ -20,8 +20,9 @@ import (
 // Name is the route segment of this sender: POST /hooks/servicenow.
 const Name = sender.ServiceNow
 
-// System is the ticket system recorded for ServiceNow changes.
-const System = "servicenow"
+// System is the ticket system recorded for ServiceNow changes: the
+// sender's name, which the write-back keys on.
+const System = sender.ServiceNow
 
 // States are the values of the state field of sysapproval_approver
 // (reference/webhooks.md §1.2). Only StateApproved changes anything; the
