@@ -44,7 +44,8 @@ type graph struct {
 //     (pkg/logcheck, any package whose last element ends in "test"), nor
 //     functions/local, nor the AWS SDK's default configuration loader
 //     (github.com/aws/aws-sdk-go-v2/config: its shared-config, SSO and
-//     IMDS chains; on Lambda the credentials are in the environment);
+//     IMDS chains; on Lambda the credentials are in the environment), nor
+//     a generated AWS SDK service client (pkg/awsapi makes the few calls);
 //  2. pkg/change imports no package of the module;
 //  3. a sender adapter (pkg/source/<name>) imports no other sender adapter;
 //  4. only the functions import pkg/webhook, directly or through
@@ -62,6 +63,8 @@ func (g graph) violations() []string {
 				out = append(out, fmt.Sprintf("%s links %s: the local command", fn, d))
 			case d == "github.com/aws/aws-sdk-go-v2/config":
 				out = append(out, fmt.Sprintf("%s links %s: on Lambda the AWS configuration comes from the environment (wiring.AWSFromEnv)", fn, d))
+			case strings.HasPrefix(d, "github.com/aws/aws-sdk-go-v2/service/"):
+				out = append(out, fmt.Sprintf("%s links %s: the functions call AWS through pkg/awsapi, not the SDK's generated clients", fn, d))
 			}
 		}
 	}
@@ -229,6 +232,9 @@ func TestImportRulesCatchViolations(t *testing.T) {
 		{"a function links the SDK's default loader", func(g graph) {
 			g.deps["functions/webhook"] = append(g.deps["functions/webhook"], "github.com/aws/aws-sdk-go-v2/config")
 		}, "functions/webhook links github.com/aws/aws-sdk-go-v2/config"},
+		{"a function links an SDK service client", func(g graph) {
+			g.deps["functions/worker"] = append(g.deps["functions/worker"], "github.com/aws/aws-sdk-go-v2/service/dynamodb")
+		}, "functions/worker links github.com/aws/aws-sdk-go-v2/service/dynamodb"},
 		{"change imports a module package", func(g graph) { g.imports["pkg/change"] = append(g.imports["pkg/change"], "pkg/sender") },
 			"pkg/change imports pkg/sender"},
 		{"a sender imports another", func(g graph) {

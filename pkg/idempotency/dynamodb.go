@@ -8,17 +8,40 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 )
 
-// DynamoDBAPI is the part of the DynamoDB client the store calls.
+// DynamoDBAPI is how the store calls DynamoDB: an *awsapi.Client of
+// "dynamodb" (its JSON 1.0 protocol).
 type DynamoDBAPI interface {
-	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
-	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
-	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
-	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	JSON(ctx context.Context, target string, in, out any) error
+}
+
+// attr is a DynamoDB attribute value on the wire: {"S": ...} or {"N": ...}.
+type attr map[string]string
+
+// item is a DynamoDB item on the wire.
+type item map[string]attr
+
+// request is the members of PutItem, GetItem, UpdateItem and DeleteItem the
+// store sets.
+type request struct {
+	TableName                 string            `json:"TableName"`
+	Item                      item              `json:"Item,omitempty"`
+	Key                       item              `json:"Key,omitempty"`
+	ConsistentRead            bool              `json:"ConsistentRead,omitempty"`
+	UpdateExpression          string            `json:"UpdateExpression,omitempty"`
+	ConditionExpression       string            `json:"ConditionExpression,omitempty"`
+	ExpressionAttributeNames  map[string]string `json:"ExpressionAttributeNames,omitempty"`
+	ExpressionAttributeValues item              `json:"ExpressionAttributeValues,omitempty"`
+}
+
+const target = "DynamoDB_20120810."
+
+// conditionFailed reports whether err is DynamoDB's refusal of a condition.
+func conditionFailed(err error) bool {
+	var api smithy.APIError
+	return errors.As(err, &api) && api.ErrorCode() == "ConditionalCheckFailedException"
 }
 
 // Attribute names of the table: partition key "id" (S), TTL attribute
@@ -51,10 +74,8 @@ func NewDynamoDB(client DynamoDBAPI, table string, now func() time.Time) *Dynamo
 	return &DynamoDB{client: client, table: table, now: now}
 }
 
-func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-func n(v int64) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
-}
+func s(v string) attr { return attr{"S": v} }
+func n(v int64) attr  { return attr{"N": strconv.FormatInt(v, 10)} }
 
 // Begin implements Store with one conditional PutItem; when the condition
 // fails it reads the record back (consistently) to say why.
@@ -62,30 +83,30 @@ func (d *DynamoDB) Begin(ctx context.Context, key, fingerprint string, inProgres
 	for attempt := 0; attempt < 3; attempt++ {
 		now := d.now()
 		l := &Lease{Key: key, Holder: newHolder()}
-		_, err := d.client.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName: aws.String(d.table),
-			Item: map[string]types.AttributeValue{
+		err := d.client.JSON(ctx, target+"PutItem", request{
+			TableName: d.table,
+			Item: item{
 				attrID: s(key), attrStatus: s(StatusInProgress), attrFingerprint: s(fingerprint), attrHolder: s(l.Holder),
 				attrInProgressUntil: n(inProgressUntil.UnixMilli()), attrExpiration: n(inProgressUntil.Unix() + 1),
 			},
-			ConditionExpression: aws.String("attribute_not_exists(#id) OR #exp < :now OR (#status = :inprogress AND #ipe < :nowms)"),
+			ConditionExpression: "attribute_not_exists(#id) OR #exp < :now OR (#status = :inprogress AND #ipe < :nowms)",
 			ExpressionAttributeNames: map[string]string{
 				"#id": attrID, "#exp": attrExpiration, "#status": attrStatus, "#ipe": attrInProgressUntil,
 			},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
+			ExpressionAttributeValues: item{
 				":now": n(now.Unix()), ":nowms": n(now.UnixMilli()), ":inprogress": s(StatusInProgress),
 			},
-		})
+		}, nil)
 		if err == nil {
 			return l, nil
 		}
-		var ccf *types.ConditionalCheckFailedException
-		if !errors.As(err, &ccf) {
+		if !conditionFailed(err) {
 			return nil, fmt.Errorf("idempotency: put %s: %w", d.table, err)
 		}
-		out, err := d.client.GetItem(ctx, &dynamodb.GetItemInput{
-			TableName: aws.String(d.table), Key: map[string]types.AttributeValue{attrID: s(key)}, ConsistentRead: aws.Bool(true),
-		})
+		var out struct {
+			Item item `json:"Item"`
+		}
+		err = d.client.JSON(ctx, target+"GetItem", request{TableName: d.table, Key: item{attrID: s(key)}, ConsistentRead: true}, &out)
 		if err != nil {
 			return nil, fmt.Errorf("idempotency: get %s: %w", d.table, err)
 		}
@@ -120,21 +141,20 @@ func (d *DynamoDB) Complete(ctx context.Context, l *Lease, resp Response, expire
 	if err != nil {
 		return err
 	}
-	_, err = d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           aws.String(d.table),
-		Key:                 map[string]types.AttributeValue{attrID: s(l.Key)},
-		UpdateExpression:    aws.String("SET #status = :completed, #data = :data, #exp = :exp REMOVE #ipe"),
-		ConditionExpression: aws.String("#holder = :holder AND #status = :inprogress"),
+	err = d.client.JSON(ctx, target+"UpdateItem", request{
+		TableName:           d.table,
+		Key:                 item{attrID: s(l.Key)},
+		UpdateExpression:    "SET #status = :completed, #data = :data, #exp = :exp REMOVE #ipe",
+		ConditionExpression: "#holder = :holder AND #status = :inprogress",
 		ExpressionAttributeNames: map[string]string{
 			"#status": attrStatus, "#data": attrData, "#exp": attrExpiration, "#ipe": attrInProgressUntil, "#holder": attrHolder,
 		},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
+		ExpressionAttributeValues: item{
 			":completed": s(StatusCompleted), ":data": s(string(data)), ":exp": n(expires.Unix()),
 			":holder": s(l.Holder), ":inprogress": s(StatusInProgress),
 		},
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
+	}, nil)
+	if conditionFailed(err) {
 		return ErrLost
 	}
 	if err != nil {
@@ -145,31 +165,22 @@ func (d *DynamoDB) Complete(ctx context.Context, l *Lease, resp Response, expire
 
 // Release implements Store: the record goes only while this lease holds it.
 func (d *DynamoDB) Release(ctx context.Context, l *Lease) error {
-	_, err := d.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                 aws.String(d.table),
-		Key:                       map[string]types.AttributeValue{attrID: s(l.Key)},
-		ConditionExpression:       aws.String("#holder = :holder AND #status = :inprogress"),
+	err := d.client.JSON(ctx, target+"DeleteItem", request{
+		TableName:                 d.table,
+		Key:                       item{attrID: s(l.Key)},
+		ConditionExpression:       "#holder = :holder AND #status = :inprogress",
 		ExpressionAttributeNames:  map[string]string{"#holder": attrHolder, "#status": attrStatus},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":holder": s(l.Holder), ":inprogress": s(StatusInProgress)},
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if err != nil && !errors.As(err, &ccf) {
+		ExpressionAttributeValues: item{":holder": s(l.Holder), ":inprogress": s(StatusInProgress)},
+	}, nil)
+	if err != nil && !conditionFailed(err) {
 		return fmt.Errorf("idempotency: release %s: %w", l.Key, err)
 	}
 	return nil
 }
 
-func str(v types.AttributeValue) string {
-	if sv, ok := v.(*types.AttributeValueMemberS); ok {
-		return sv.Value
-	}
-	return ""
-}
+func str(v attr) string { return v["S"] }
 
-func num(v types.AttributeValue) int64 {
-	if nv, ok := v.(*types.AttributeValueMemberN); ok {
-		i, _ := strconv.ParseInt(nv.Value, 10, 64)
-		return i
-	}
-	return 0
+func num(v attr) int64 {
+	i, _ := strconv.ParseInt(v["N"], 10, 64)
+	return i
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/enrollhook/enrollhook/pkg/awsapi"
 )
 
 type clock struct {
@@ -39,7 +40,7 @@ func stores(t *testing.T) map[string]func(*clock) Store {
 		i := 0
 		out["dynamodb"] = func(c *clock) Store {
 			i++
-			return NewDynamoDB(client, createTable(t, client, fmt.Sprintf("%s-%d", t.Name(), i)), c.now)
+			return NewDynamoDB(wire(t, client), createTable(t, client, fmt.Sprintf("%s-%d", t.Name(), i)), c.now)
 		}
 	}
 	return out
@@ -267,4 +268,17 @@ func TestProtocol(t *testing.T) {
 			})
 		})
 	}
+}
+
+// wire is the store's client of the server client talks to: the SDK's
+// client creates the tables, the store speaks DynamoDB's JSON protocol
+// itself.
+func wire(t testing.TB, client *dynamodb.Client) *awsapi.Client {
+	t.Helper()
+	o := client.Options()
+	c, err := awsapi.New(aws.Config{Region: o.Region, BaseEndpoint: o.BaseEndpoint, Credentials: o.Credentials}, "dynamodb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -11,8 +11,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/aws/smithy-go"
-
-	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 )
 
 // Steps a token goes through, as Error.Step names them.
@@ -132,12 +130,9 @@ func classify(mode string, s Settings, err error) *Error {
 
 func classifySTS(e *Error, s Settings, err error) {
 	e.Summary = clip(firstLine(err.Error()), 400)
-	var disabled *types.OutboundWebIdentityFederationDisabledException
 	var api smithy.APIError
 	code := ""
 	switch {
-	case errors.As(err, &disabled):
-		code = disabled.ErrorCode()
 	case errors.As(err, &api):
 		code = api.ErrorCode()
 	default:

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -13,7 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/enrollhook/enrollhook/pkg/awsapi"
 )
 
 // Modes, the values of ENROLLHOOK_CREDENTIAL.
@@ -250,7 +252,7 @@ func newCertificate(s Settings, co policy.ClientOptions, noDiscovery bool) (azco
 // federation gets the assertion of aws-federation from STS. The client is
 // built once; MSAL calls assertion only when it needs a new Entra token.
 type federation struct {
-	sts      *sts.Client
+	sts      *awsapi.Client
 	audience string
 }
 
@@ -261,23 +263,31 @@ func newFederation(s Settings, cfg *aws.Config) (*federation, error) {
 	if cfg == nil {
 		return nil, errors.New("no AWS configuration was given for the STS client (identity.Options.AWSConfig)")
 	}
-	client := sts.NewFromConfig(cfg.Copy(), func(o *sts.Options) { o.Region = s.AWSRegion })
+	c := cfg.Copy()
+	c.Region = s.AWSRegion
+	client, err := awsapi.New(c, "sts")
+	if err != nil {
+		return nil, err
+	}
 	return &federation{sts: client, audience: s.Audience}, nil
 }
 
 func (f *federation) assertion(ctx context.Context) (string, error) {
-	out, err := f.sts.GetWebIdentityToken(ctx, &sts.GetWebIdentityTokenInput{
-		Audience:         []string{f.audience},
-		SigningAlgorithm: aws.String(SigningAlgorithm),
-		DurationSeconds:  aws.Int32(int32(AssertionLifetime / time.Second)),
-	})
+	var out struct {
+		WebIdentityToken string `xml:"WebIdentityToken"`
+	}
+	err := f.sts.Query(ctx, "GetWebIdentityToken", "2011-06-15", url.Values{
+		"Audience.member.1": {f.audience},
+		"SigningAlgorithm":  {SigningAlgorithm},
+		"DurationSeconds":   {strconv.Itoa(int(AssertionLifetime / time.Second))},
+	}, &out)
 	if err != nil {
 		return "", &stsError{err: err}
 	}
-	if out.WebIdentityToken == nil || *out.WebIdentityToken == "" {
+	if out.WebIdentityToken == "" {
 		return "", &stsError{err: errors.New("STS answered without a token")}
 	}
-	return *out.WebIdentityToken, nil
+	return out.WebIdentityToken, nil
 }
 
 // stsError marks a failure of sts:GetWebIdentityToken.

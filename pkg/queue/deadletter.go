@@ -6,10 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
 // Names of the message attributes a dead letter carries (SQS message
@@ -107,15 +103,14 @@ func (q *SQS) DeadLetter(ctx context.Context, body []byte, r Reason) error {
 	if len(body) > maxBody {
 		return errors.New("queue: message larger than SQS's 256 KiB")
 	}
-	attrs := map[string]types.MessageAttributeValue{}
+	in := sendMessage{MessageBody: string(body)}
 	for k, v := range r.Attributes() {
-		attrs[k] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(attrValue(v))}
+		if in.MessageAttributes == nil {
+			in.MessageAttributes = map[string]messageAttribute{}
+		}
+		in.MessageAttributes[k] = messageAttribute{DataType: "String", StringValue: attrValue(v)}
 	}
-	in := &sqs.SendMessageInput{QueueUrl: aws.String(q.url), MessageBody: aws.String(string(body))}
-	if len(attrs) > 0 {
-		in.MessageAttributes = attrs
-	}
-	if _, err := q.client.SendMessage(ctx, in); err != nil {
+	if err := q.send(ctx, in); err != nil {
 		return fmt.Errorf("queue: sqs:SendMessage to the dead-letter queue: %w", err)
 	}
 	return nil

@@ -19,8 +19,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/enrollhook/enrollhook/pkg/awsapi"
 	"github.com/enrollhook/enrollhook/pkg/change"
 )
 
@@ -52,8 +52,7 @@ func TestSQSEnqueueRequest(t *testing.T) {
 		_, _ = io.WriteString(w, `{"MessageId":"5fea7756-0ea4-451a-a703-a558b933e274","MD5OfMessageBody":"`+hex.EncodeToString(sum[:])+`"}`)
 	}))
 	defer srv.Close()
-	client := sqs.New(sqs.Options{Region: "eu-west-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")})
+	client := newClient(t, srv.URL)
 	if err := NewSQS(client, queueURL).Enqueue(context.Background(), sample()); err != nil {
 		t.Fatal(err)
 	}
@@ -86,8 +85,7 @@ func TestSQSEnqueueErrorNamesTheCodeNotTheBody(t *testing.T) {
 		_, _ = io.WriteString(w, `{"__type":"com.amazonaws.sqs#QueueDoesNotExist","message":"The specified queue does not exist."}`)
 	}))
 	defer srv.Close()
-	client := sqs.New(sqs.Options{Region: "eu-west-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")})
+	client := newClient(t, srv.URL)
 	err := NewSQS(client, queueURL).Enqueue(context.Background(), sample())
 	if err == nil || !strings.Contains(err.Error(), "QueueDoesNotExist") || strings.Contains(err.Error(), "hooks.slack.com") {
 		t.Fatalf("Enqueue = %v", err)
@@ -205,8 +203,7 @@ func TestSQSDeadLetterRequest(t *testing.T) {
 		_, _ = io.WriteString(w, `{"MessageId":"0b6f3c1e-5d1a-4c57-9a55-3f0f4b2d7e11","MD5OfMessageBody":"`+hex.EncodeToString(sum[:])+`"}`)
 	}))
 	defer srv.Close()
-	client := sqs.New(sqs.Options{Region: "eu-west-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")})
+	client := newClient(t, srv.URL)
 	const dlq = "https://sqs.eu-west-1.amazonaws.com/123456789012/enrollhook-dead-letters"
 	body, err := sample().Encode()
 	if err != nil {
@@ -253,8 +250,7 @@ func TestSQSDeadLetterErrorNamesTheCodeNotTheBody(t *testing.T) {
 		_, _ = io.WriteString(w, `{"__type":"com.amazonaws.sqs#AccessDenied","message":"Access to the resource is denied."}`)
 	}))
 	defer srv.Close()
-	client := sqs.New(sqs.Options{Region: "eu-west-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")})
+	client := newClient(t, srv.URL)
 	body, _ := sample().Encode()
 	err := NewSQS(client, queueURL).DeadLetter(context.Background(), body, Reason{Problem: "not-found"})
 	if err == nil || !strings.Contains(err.Error(), "AccessDenied") || strings.Contains(err.Error(), "hooks.slack.com") {
@@ -312,4 +308,15 @@ func TestLocalDeadLettersKeepTheReason(t *testing.T) {
 			}
 		}
 	}
+}
+
+// newClient is an SQS client of endpoint with static credentials.
+func newClient(t *testing.T, endpoint string) *awsapi.Client {
+	t.Helper()
+	c, err := awsapi.New(aws.Config{Region: "eu-west-1", BaseEndpoint: aws.String(endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")}, "sqs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

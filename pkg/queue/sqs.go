@@ -4,14 +4,30 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
-// SendMessageAPI is the part of the SQS client SQS calls.
+// SendMessageAPI is how SQS calls the service: an *awsapi.Client of
+// "sqs".
 type SendMessageAPI interface {
-	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+	JSON(ctx context.Context, target string, in, out any) error
+}
+
+// sendMessage is SendMessage's request in SQS's JSON protocol.
+type sendMessage struct {
+	QueueURL          string                      `json:"QueueUrl"`
+	MessageBody       string                      `json:"MessageBody"`
+	MessageAttributes map[string]messageAttribute `json:"MessageAttributes,omitempty"`
+}
+
+type messageAttribute struct {
+	DataType    string `json:"DataType"`
+	StringValue string `json:"StringValue"`
+}
+
+// send calls SendMessage.
+func (q *SQS) send(ctx context.Context, in sendMessage) error {
+	in.QueueURL = q.url
+	return q.client.JSON(ctx, "AmazonSQS.SendMessage", in, nil)
 }
 
 // SQS enqueues messages on one Amazon SQS queue (a standard queue: it
@@ -38,11 +54,7 @@ func (q *SQS) Enqueue(ctx context.Context, m *Message) error {
 	if len(body) > maxBody {
 		return errors.New("queue: message larger than SQS's 256 KiB")
 	}
-	_, err = q.client.SendMessage(ctx, &sqs.SendMessageInput{
-		QueueUrl:    aws.String(q.url),
-		MessageBody: aws.String(string(body)),
-	})
-	if err != nil {
+	if err := q.send(ctx, sendMessage{MessageBody: string(body)}); err != nil {
 		return fmt.Errorf("queue: sqs:SendMessage: %w", err)
 	}
 	return nil

@@ -2,11 +2,10 @@ package wiring
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-
+	"github.com/enrollhook/enrollhook/pkg/awsapi"
 	"github.com/enrollhook/enrollhook/pkg/config"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"github.com/enrollhook/enrollhook/pkg/queue"
@@ -24,8 +23,12 @@ func (b *builder) store() (idempotency.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	client, err := awsapi.New(c, "dynamodb")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", config.EnvIdempotency, err)
+	}
 	b.log.Info("de-duplication: DynamoDB", slog.String("table", b.cfg.Delivery.Table))
-	return idempotency.NewDynamoDB(dynamodb.NewFromConfig(c), b.cfg.Delivery.Table, nil), nil
+	return idempotency.NewDynamoDB(client, b.cfg.Delivery.Table, nil), nil
 }
 
 // sqsQueue is the SQS queue at url, for the setting key.
@@ -34,7 +37,11 @@ func (b *builder) sqsQueue(key, url string) (*queue.SQS, error) {
 	if err != nil {
 		return nil, err
 	}
-	return queue.NewSQS(sqs.NewFromConfig(c), url), nil
+	client, err := awsapi.New(c, "sqs")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	return queue.NewSQS(client, url), nil
 }
 
 // async is the queue of the async path, if any: one of sqs and local.
