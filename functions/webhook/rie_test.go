@@ -85,33 +85,43 @@ func rieBinary(t testing.TB) string {
 	return rie
 }
 
+// built is a bootstrap built once per test binary.
+type built struct {
+	once sync.Once
+	path string
+	err  error
+}
+
 var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
+	enrollhook = &built{}
+	// floor is testdata/floor, BenchmarkColdStart's floor.
+	floor = &built{}
 )
 
 // buildBootstrap builds the function exactly as `make build` does, for this
 // machine's architecture so the emulator can run it.
-func buildBootstrap(t testing.TB) string {
+func buildBootstrap(t testing.TB) string { return enrollhook.build(t, ".") }
+
+// build builds the main package pkg as `make build` builds a bootstrap.
+func (b *built) build(t testing.TB, pkg string) string {
 	t.Helper()
-	buildOnce.Do(func() {
+	b.once.Do(func() {
 		dir, err := os.MkdirTemp("", "enrollhook-bootstrap")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		buildPath = filepath.Join(dir, "bootstrap")
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc,validator_novalidatefn", "-trimpath", "-ldflags=-s -w", "-o", buildPath, ".")
+		b.path = filepath.Join(dir, "bootstrap")
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc,validator_novalidatefn", "-trimpath", "-ldflags=-s -w", "-o", b.path, pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			b.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return buildPath
+	return b.path
 }
 
 func freePort(t testing.TB) string {
@@ -158,7 +168,13 @@ func (f *rieFunc) stop() {
 // loopback, with env added to the function's environment.
 func startRIE(t testing.TB, env ...string) *rieFunc {
 	t.Helper()
-	rie, bootstrap := rieBinary(t), buildBootstrap(t)
+	return startRIEWith(t, buildBootstrap(t), env...)
+}
+
+// startRIEWith is startRIE for another bootstrap.
+func startRIEWith(t testing.TB, bootstrap string, env ...string) *rieFunc {
+	t.Helper()
+	rie := rieBinary(t)
 	addr, apiAddr := freePort(t), freePort(t)
 	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", apiAddr, bootstrap)
 	cmd.Env = append(os.Environ(), "AWS_LAMBDA_FUNCTION_TIMEOUT=10", "AWS_LAMBDA_FUNCTION_NAME=enrollhook-webhook", "AWS_REGION=eu-west-1",
@@ -421,8 +437,11 @@ func TestBootstrapFailsClosed(t *testing.T) {
 // BenchmarkColdStart measures, under the runtime interface emulator, the
 // time from the first invoke's request (the emulator spawns the bootstrap
 // lazily) to its answer: process start, init phase (configuration,
-// credential, Graph client) and one delivery through Graph. Reported as
-// ms/cold-start; `make bench` runs it.
+// credential, Graph client) and one delivery through Graph. In the same
+// loop it measures the floor: testdata/floor, the smallest aws-lambda-go
+// function, built the same way and invoked with the same event, so that
+// the machine's own speed divides out. Reported as ms/cold-start,
+// floor-ms/cold-start and their ratio (x-floor); `make bench` runs it.
 func BenchmarkColdStart(b *testing.B) {
 	emuState := newEmulator(nil)
 	emu := httptest.NewServer(emuState)
@@ -431,23 +450,35 @@ func BenchmarkColdStart(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var total time.Duration
-	n := 0
-	for b.Loop() {
-		b.StopTimer()
-		fn := startRIE(b, append(emulatorEnv(emu), "ENROLLHOOK_SECRET_GENERIC="+rieSecret)...)
-		event := resign(b, raw, rieSecret, false)
-		b.StartTimer()
+	floorBootstrap := floor.build(b, "./testdata/floor")
+	buildBootstrap(b)
+	cold := func(fn *rieFunc, event []byte) time.Duration {
 		start := time.Now()
 		resp := fn.invoke(b, event)
-		total += time.Since(start)
-		n++
+		d := time.Since(start)
 		b.StopTimer()
 		fn.stop()
-		b.StartTimer()
 		if resp.StatusCode != 200 {
 			b.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
 		}
+		return d
 	}
-	b.ReportMetric(float64(total.Microseconds())/1000/float64(n), "ms/cold-start")
+	var total, floorTotal time.Duration
+	n := 0
+	for b.Loop() {
+		b.StopTimer()
+		fl := startRIEWith(b, floorBootstrap)
+		floorTotal += cold(fl, raw)
+		fn := startRIE(b, append(emulatorEnv(emu), "ENROLLHOOK_SECRET_GENERIC="+rieSecret)...)
+		event := resign(b, raw, rieSecret, false)
+		b.StartTimer()
+		total += cold(fn, event)
+		n++
+	}
+	b.StopTimer()
+	ms := float64(total.Microseconds()) / 1000 / float64(n)
+	floorMS := float64(floorTotal.Microseconds()) / 1000 / float64(n)
+	b.ReportMetric(ms, "ms/cold-start")
+	b.ReportMetric(floorMS, "floor-ms/cold-start")
+	b.ReportMetric(ms/floorMS, "x-floor")
 }
