@@ -8,8 +8,8 @@ import "strings"
 var ticketStates = [...]string{"requested", "pending", "rejected", "cancelled", "canceled", "not_required", "skipped",
 	"not_yet_requested", "declined", "not requested"}
 
-// TicketStates returns the states NotApproved names back.
-func TicketStates() []string { return ticketStates[:len(ticketStates):len(ticketStates)] }
+// TicketStates returns (a copy of) the states NotApproved names back.
+func TicketStates() []string { return append([]string(nil), ticketStates[:]...) }
 
 // NotApproved is the refusal of a change whose ticket state is not
 // approved: an *Error with CodeNotApproved that names the state when it is

@@ -24,8 +24,8 @@ func TestNotApproved(t *testing.T) {
 		t.Errorf("NotApprovedAs = %q", e.Message)
 	}
 	s := TicketStates()
-	_ = append(s, "approved")
-	if len(TicketStates()) != len(ticketStates) || TicketStates()[0] != "requested" {
+	s[0] = "approved"
+	if TicketStates()[0] != "requested" || NotApproved("approved").Message == "the ticket state is approved; only approved changes are applied, nothing was changed" {
 		t.Error("TicketStates hands out its backing array")
 	}
 }

@@ -1,5 +1,7 @@
 package change
 
+import "strings"
+
 // Kind refines a Code: the exact reason a request was refused. Its value is
 // the slug of the problem type the caller receives
 // ("urn:enrollhook:problem:" + kind), so it is part of the contract: every
@@ -92,10 +94,16 @@ func Kinds() []Kind {
 	return out
 }
 
-// PolicyKinds returns the kinds of the guardrail policy's refusals.
+// PolicyKinds returns the kinds of the guardrail policy's refusals: those
+// whose slug starts with "policy-".
 func PolicyKinds() []Kind {
-	return []Kind{KindPolicyConfiguration, KindPolicyGroup, KindPolicyFilter, KindPolicyCollection,
-		KindPolicyTargetKind, KindPolicyWideTarget, KindPolicySeparationOfDuties, KindPolicyCommand}
+	var out []Kind
+	for _, e := range kindTable {
+		if strings.HasPrefix(string(e.kind), "policy-") {
+			out = append(out, e.kind)
+		}
+	}
+	return out
 }
 
 // Code returns the code k refines; "" for a kind not in the table.

@@ -23,6 +23,9 @@ func TestKindTable(t *testing.T) {
 			t.Errorf("kind %q is not a slug of its own", k)
 		}
 	}
+	if n := len(PolicyKinds()); n != 8 {
+		t.Errorf("PolicyKinds() has %d kinds, want the policy's 8 rules", n)
+	}
 	for _, k := range PolicyKinds() {
 		if !seen[k] || k.Code() != CodeForbidden || k.Title() == "" {
 			t.Errorf("policy kind %s: listed %v, code %s, title %q", k, seen[k], k.Code(), k.Title())

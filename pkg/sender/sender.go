@@ -58,8 +58,9 @@ var registry = [...]Sender{
 	{Name: Teams, Kind: Chat, Secret: "ENROLLHOOK_SECRET_TEAMS", Async: true},
 }
 
-// All returns every sender, in route order.
-func All() []Sender { return registry[:len(registry):len(registry)] }
+// All returns every sender, in route order: a copy, so no caller can change
+// the registry.
+func All() []Sender { return append([]Sender(nil), registry[:]...) }
 
 // Lookup returns the sender called name.
 func Lookup(name string) (Sender, bool) {

@@ -38,11 +38,13 @@ func TestRegistry(t *testing.T) {
 	if _, ok := sender.Lookup("Generic"); ok {
 		t.Error(`Lookup("Generic") found a sender; names are lower case`)
 	}
-	// All hands out the registry without letting a caller grow it.
+	// All hands out a copy: a caller can change neither an entry nor the
+	// length of the registry.
 	all := sender.All()
-	_ = append(all, sender.Sender{Name: "x"})
-	if _, ok := sender.Lookup("x"); ok || len(sender.All()) != 5 {
-		t.Error("appending to All() changed the registry")
+	all[0].Name = "x"
+	_ = append(all, sender.Sender{Name: "y"})
+	if _, ok := sender.Lookup("x"); ok || len(sender.All()) != 5 || sender.All()[0].Name != sender.Generic {
+		t.Error("changing what All() returned changed the registry")
 	}
 }
 
