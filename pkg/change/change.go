@@ -13,7 +13,7 @@ const (
 	TypeAllDevices   = "#microsoft.graph.allDevicesAssignmentTarget"
 	TypeCMCollection = "#microsoft.graph.configurationManagerCollectionAssignmentTarget"
 	// TypeScopeTagGroup is documented on the Intune pages but absent from the
-	// public Graph schema (reference/graph.md §0); it is accepted as
+	// public Graph schema (the CSDL of v1.0 and beta); it is accepted as
 	// documented and Graph has the last word.
 	TypeScopeTagGroup = "#microsoft.graph.scopeTagGroupAssignmentTarget"
 )
@@ -29,7 +29,8 @@ const (
 const ApprovedState = "approved"
 
 // Request is one requested change, whatever sender it came from: the generic
-// envelope of DESIGN.md, which the ITSM and chat adapters also produce.
+// envelope (README: the generic envelope), which the ITSM and chat adapters
+// also produce.
 type Request struct {
 	Ticket          Ticket     `json:"ticket"`
 	ConfigurationID string     `json:"configurationId" validate:"required,graphkey"`

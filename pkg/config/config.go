@@ -56,7 +56,8 @@ func SecretKey(source string) string {
 }
 
 // Cloud is one Microsoft cloud: where Graph lives and which token scope and
-// Entra authority belong to it (reference/graph.md §6).
+// Entra authority belong to it. A token for one cloud's Graph is refused by
+// another's, so the three always go together.
 type Cloud struct {
 	Name          string
 	GraphRoot     string // without version

@@ -13,13 +13,14 @@ const OpAssign = "assign"
 
 // CodeNoRoute is the error code Intune answers (with status 400, and yes,
 // with spaces) when it has no route for a write on the item routes of
-// assignments (reference/graph.md §0.2, §9).
+// assignments: Intune has been reported to refuse those routes for some
+// configuration types, which is why the assign action is the fallback.
 const CodeNoRoute = "No method match route template"
 
 // AssignAll replaces the complete assignment set of a configuration with the
 // assign action, POST .../deviceEnrollmentConfigurations/{id}/assign with
-// {"enrollmentConfigurationAssignments": assignments} (reference/graph.md
-// §1.2). Graph answers 204 without a body; read the set back with
+// {"enrollmentConfigurationAssignments": assignments}, as Graph documents
+// the action for enrollment configurations. Graph answers 204 without a body; read the set back with
 // ListAssignments. Every assignment the configuration should keep must be
 // in assignments: one left out is removed. An empty set is refused without a
 // call, since it would remove every assignment.

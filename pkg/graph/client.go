@@ -222,8 +222,8 @@ func NewClient(baseURL string, cred azcore.TokenCredential, scope string, opts *
 
 // PatchAssignment sends body (any JSON-marshalable value; a json.RawMessage
 // is sent as is) as a PATCH of one assignment and returns the assignment as
-// Graph then holds it. Intune often answers 204 "by design"
-// (reference/graph.md §8); the client then reads the assignment back with a
+// Graph then holds it. Intune often answers a PATCH with 204 and no body
+// (Microsoft calls it by design); the client then reads the assignment back with a
 // GET, and Result.RequestID stays the PATCH's.
 //
 // Errors are *change.Error with CodeInvalid (an id is not a Graph key; no

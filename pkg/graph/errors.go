@@ -35,7 +35,8 @@ type ResponseError struct {
 	// (e.g. "BadRequest", "ResourceNotFound", "No method match route template").
 	ErrorCode string
 	// Message is Graph's developer message, or the Message of the JSON
-	// document Intune serializes into it (reference/graph.md §4.2),
+	// document Intune serializes into it (Intune's errors arrive as a JSON
+	// string inside Graph's message),
 	// truncated to 512 bytes. It may name Intune's backend URL: log it,
 	// never send it to a caller.
 	Message string

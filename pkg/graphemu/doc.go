@@ -8,7 +8,7 @@
 //   - the wire shapes Graph answers with (entities, collections, the OData
 //     error body and Intune's nested-JSON error message, response headers);
 //   - its own validation of assignment bodies, written from the Graph schema
-//     and docs (reference/graph.md §1, §2), so that the Graph client is
+//     and Microsoft's documentation of the resource, so that the Graph client is
 //     checked against an independent implementation;
 //   - the tokens it issues and the check that every Graph request carries one;
 //   - fault injection (throttling, 5xx, latency, 204-on-PATCH, the routing

@@ -138,7 +138,8 @@ func (x *exchange) readBody() {
 			x.bodyProblem = &problem{http.StatusRequestEntityTooLarge, CodeTooLarge, "body over 4 MiB after gzip"}
 		}
 	default:
-		// kiota retries without compression on 415 (reference/graph.md §4.4).
+		// Graph answers 415 to a compression it does not take; Microsoft's
+		// own SDK (kiota) then retries uncompressed.
 		x.body = raw
 		x.bodyProblem = &problem{http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "Content-Encoding other than gzip"}
 	}
@@ -319,7 +320,8 @@ func (s *Server) audience(resource string) bool {
 }
 
 // resolve parses the version and the Graph path into x.route. Graph paths
-// are case sensitive (reference/graph.md §9), so no segment is folded.
+// are case sensitive for these routes (a mis-cased segment is not found),
+// so no segment is folded.
 func (s *Server) resolve(x *exchange) bool {
 	segs := strings.Split(strings.TrimPrefix(x.r.URL.EscapedPath(), "/"), "/")
 	if len(segs) > 1 && segs[len(segs)-1] == "" {
@@ -679,7 +681,7 @@ func (s *Server) deleteAssignment(x *exchange) {
 	x.noContent()
 }
 
-// assign replaces the whole assignment set (reference/graph.md §1.2). A
+// assign replaces the whole assignment set, as Graph's assign action does. A
 // member whose id names an assignment that exists keeps that id; every
 // other member is named as a new assignment would be.
 func (s *Server) assign(x *exchange) {

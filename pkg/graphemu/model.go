@@ -20,7 +20,7 @@ const (
 	typeAllDevices  = "#microsoft.graph.allDevicesAssignmentTarget"
 	typeCMColl      = "#microsoft.graph.configurationManagerCollectionAssignmentTarget"
 	// typeScopeTag is documented on the Intune pages but absent from the
-	// public CSDL (reference/graph.md §0); Options.RejectScopeTagGroup picks
+	// public CSDL; Options.RejectScopeTagGroup picks
 	// which of the two the emulator follows.
 	typeScopeTag = "#microsoft.graph.scopeTagGroupAssignmentTarget"
 )

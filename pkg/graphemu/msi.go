@@ -28,7 +28,8 @@ type tokenReply struct {
 
 // serveToken is the managed-identity endpoint azidentity's
 // ManagedIdentityCredential calls when IDENTITY_ENDPOINT and IDENTITY_HEADER
-// are set (reference/runtime.md §3.1). Tokens are opaque random strings,
+// are set (the App Service shape of the endpoint, which azidentity accepts on
+// plain http over loopback). Tokens are opaque random strings,
 // valid for Options.TokenLifetime, for the Graph routes of this Server only.
 func (s *Server) serveToken(x *exchange) {
 	s.mu.Lock()

@@ -81,7 +81,7 @@ func (x *exchange) failInner(status int, code, innerCode, message, reason string
 		Message: message,
 		InnerError: innerError{
 			Code: innerCode,
-			// Graph writes the date without a zone (reference/graph.md §4.1).
+			// Graph writes innerError's date without a zone.
 			Date:            x.now.UTC().Format("2006-01-02T15:04:05"),
 			RequestID:       x.requestID,
 			ClientRequestID: x.clientRequestID,
@@ -102,7 +102,8 @@ type intuneMessage struct {
 }
 
 // failIntune answers an error from the Intune service behind Graph, whose
-// message is generic and nested (reference/graph.md §4.2).
+// message is generic and nested: a JSON document serialized into Graph's
+// message string.
 func (x *exchange) failIntune(status int, code, reason string) {
 	msg := mustMarshal(intuneMessage{
 		Version: 3,

@@ -114,7 +114,8 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// defaultAudiences are the Graph roots of the clouds in reference/graph.md §6.
+// defaultAudiences are the Graph roots of the clouds the function knows
+// (config.Clouds): global, US Government L4 and L5 (DoD), and China.
 var defaultAudiences = []string{
 	"https://graph.microsoft.com",
 	"https://graph.microsoft.us",
@@ -296,7 +297,7 @@ func (s *Server) SetLatency(d time.Duration) {
 
 // RefuseItemRoute, when on, makes POST on .../assignments and PATCH or DELETE
 // on .../assignments/{id} answer 400 "No method match route template", as
-// Intune has been reported to (reference/graph.md §0.2). Reads and the
+// Intune has been reported to for some configuration types. Reads and the
 // assign action keep working.
 func (s *Server) RefuseItemRoute(on bool) {
 	s.mu.Lock()

@@ -1,7 +1,7 @@
 // Package idempotency de-duplicates deliveries: every sender delivers at
 // least once, and a retried approval must neither be lost nor applied twice.
-// It follows the protocol of Powertools for AWS Lambda's idempotency utility
-// (reference/webhooks.md §9): a conditional write takes a key as IN_PROGRESS
+// It follows the protocol of Powertools for AWS Lambda's idempotency
+// utility: a conditional write takes a key as IN_PROGRESS
 // until the invoke's deadline; success stores the answer as COMPLETED; a
 // failure releases the key so the sender's retry runs; a holder that died is
 // taken over once its in-progress expiry passes.

@@ -1,6 +1,7 @@
 // Package limiter keeps one process's Graph writes under Intune's service
 // limit: 100 writes per 20 seconds per app per tenant (200 per tenant across
-// apps; reference/graph.md §5). It imports only the standard library.
+// apps, as Intune documents its limits). It imports only the standard
+// library.
 //
 // Intune counts writes in a sliding window, so the limiter does too: it
 // remembers the time of its last n writes and lets a write start only when

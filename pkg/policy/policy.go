@@ -13,8 +13,8 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/sender"
 )
 
-// Target kind names of a policy file: the shorthand of DESIGN.md. The Graph
-// type names (groupAssignmentTarget, #microsoft.graph.groupAssignmentTarget)
+// Target kind names of a policy file: the type names of the envelope's
+// shorthand targets ({"type": "group", ...}). The Graph type names (groupAssignmentTarget, #microsoft.graph.groupAssignmentTarget)
 // are accepted too.
 var kindNames = map[string]string{
 	"group":         change.TypeGroup,

@@ -11,8 +11,8 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/sender"
 )
 
-// Webhook is the part of a Jira issue event the adapter reads
-// (reference/webhooks.md §2.1). Jira adds fields over time; unknown ones are
+// Webhook is the part of a Jira issue event the adapter reads (Jira Cloud's
+// jira:issue_updated payload: issue, changelog, user, timestamp). Jira adds fields over time; unknown ones are
 // ignored.
 type Webhook struct {
 	WebhookEvent string     `json:"webhookEvent"`

@@ -24,8 +24,8 @@ const Name = sender.ServiceNow
 // sender's name, which the write-back keys on.
 const System = sender.ServiceNow
 
-// States are the values of the state field of sysapproval_approver
-// (reference/webhooks.md §1.2). Only StateApproved changes anything; the
+// States are the values of the state field of ServiceNow's
+// sysapproval_approver table. Only StateApproved changes anything; the
 // others are refused with 403 not-approved naming the state.
 const (
 	StateNotRequested = "not requested" // sic: the value has a space
