@@ -16,7 +16,7 @@ import (
 
 	"github.com/enrollhook/enrollhook/pkg/config"
 	"github.com/enrollhook/enrollhook/pkg/sender"
-	"github.com/enrollhook/enrollhook/pkg/webhook"
+	"github.com/enrollhook/enrollhook/pkg/worker"
 )
 
 // templatePath is the SAM template at the module root.
@@ -791,8 +791,8 @@ func TestTemplateWorker(t *testing.T) {
 		t.Errorf("ChangeQueue VisibilityTimeout = %d, want at least 6 x the worker's Timeout %d", vt, deref(fn.Timeout))
 	}
 	rp, _ := q.RedrivePolicy.(map[string]any)
-	if fmt.Sprint(rp["maxReceiveCount"]) != fmt.Sprint(webhook.MaxReceive) {
-		t.Errorf("maxReceiveCount = %v, want webhook.MaxReceive (%d): the worker's last attempt reports the failure", rp["maxReceiveCount"], webhook.MaxReceive)
+	if fmt.Sprint(rp["maxReceiveCount"]) != fmt.Sprint(worker.MaxReceive) {
+		t.Errorf("maxReceiveCount = %v, want worker.MaxReceive (%d): the worker's last attempt reports the failure", rp["maxReceiveCount"], worker.MaxReceive)
 	}
 	if name, arg, _ := intrinsic(rp["deadLetterTargetArn"]); name != "Fn::GetAtt" || fmt.Sprint(arg) != "ChangeDeadLetterQueue.Arn" && fmt.Sprint(arg) != "[ChangeDeadLetterQueue Arn]" {
 		t.Errorf("deadLetterTargetArn = %v %v, want !GetAtt ChangeDeadLetterQueue.Arn", name, arg)

@@ -11,13 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/change"
-	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"github.com/enrollhook/enrollhook/pkg/limiter"
 	"github.com/enrollhook/enrollhook/pkg/queue"
 	"github.com/enrollhook/enrollhook/pkg/source/generic"
 	"github.com/enrollhook/enrollhook/pkg/source/slack"
+	"github.com/enrollhook/enrollhook/pkg/worker"
 )
 
 // captureQueue keeps what is enqueued, or fails with err.
@@ -51,8 +52,8 @@ func (q *captureQueue) messages() [][]byte {
 // embedded store.
 func newAsyncHarness(t *testing.T, q Queue) *harness {
 	t.Helper()
-	hs := newHarness(t, &Options{Store: idempotency.NewMemory(nil, 0)})
-	hs.h.opts.Queue = q
+	hs := newHarness(t, &testOptions{Store: idempotency.NewMemory(nil, 0)})
+	hs.h.set(func(o *testOptions) { o.Queue = q })
 	hs.h.async = map[string]bool{generic.Name: true}
 	return hs
 }
@@ -109,7 +110,7 @@ func TestEnqueueFailureReleasesTheDelivery(t *testing.T) {
 	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
 		t.Fatalf("status = %d Retry-After %q, want 503 with Retry-After", w.Code, w.Header().Get("Retry-After"))
 	}
-	if p := decodeProblem(t, w); p.Type != ProblemTypePrefix+"queue-unavailable" || strings.Contains(w.Body.String(), "sqs down") {
+	if p := decodeProblem(t, w); p.Type != apply.ProblemTypePrefix+"queue-unavailable" || strings.Contains(w.Body.String(), "sqs down") {
 		t.Fatalf("problem = %s", w.Body)
 	}
 	q.mu.Lock()
@@ -134,75 +135,6 @@ func queuedMessage(t *testing.T) []byte {
 	return q.messages()[0]
 }
 
-// TestWorkerAppliesARedeliveredMessageOnce: SQS delivers at least once; the
-// worker's own record makes the second delivery a no-op.
-func TestWorkerAppliesARedeliveredMessageOnce(t *testing.T) {
-	body := queuedMessage(t)
-	hs := newHarness(t, &Options{Store: idempotency.NewMemory(nil, 0)})
-	for i := 1; i <= 3; i++ {
-		if err := hs.h.Process(context.Background(), queue.Delivery{ID: "m1", Body: body, ReceiveCount: i}); err != nil {
-			t.Fatalf("delivery %d: %v", i, err)
-		}
-	}
-	if hs.g.count() != 1 {
-		t.Errorf("Graph calls = %d, want 1", hs.g.count())
-	}
-	if logs := hs.logs.String(); strings.Count(logs, `"msg":"worker"`) != 3 || strings.Count(logs, `"outcome":"replayed"`) != 2*2 { // worker and audit lines
-		t.Errorf("log:\n%s", logs)
-	}
-}
-
-func TestWorkerFailures(t *testing.T) {
-	body := queuedMessage(t)
-	tampered := strings.Replace(string(body), `"state":"approved"`, `"state":"rejected"`, 1)
-	tests := []struct {
-		name      string
-		body      string
-		graphErr  error
-		receive   int
-		retry     bool // Process returns an error: the message comes back
-		graphCall bool
-		outcome   string
-		problem   string
-	}{
-		{"Graph throttled beyond the budget", string(body), &change.Error{Code: change.CodeUnavailable, RetryAfter: 7 * time.Second, Message: "Graph is throttling"}, 1, true, true, "retry", "graph-unavailable"},
-		{"out of time", string(body), &change.Error{Code: change.CodeTimeout, Message: "the invoke deadline arrived"}, 2, true, true, "retry", "out-of-time"},
-		{"still failing on the last receive", string(body), &change.Error{Code: change.CodeUnavailable, Message: "Graph is throttling"}, MaxReceive, true, true, "dead-lettered", "graph-unavailable"},
-		{"not found", string(body), &change.Error{Code: change.CodeNotFound, Message: "Intune has no such assignment"}, 1, false, true, "failed", "not-found"},
-		{"refused", string(body), &change.Error{Code: change.CodeGraphRefused, Message: "Graph refused the change"}, 1, false, true, "failed", "graph-refused"},
-		{"not approved", tampered, nil, 1, false, false, "failed", "not-approved"},
-		{"not a message", `{"v":99}`, nil, 1, false, false, "dropped", "malformed-request"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			hs := newHarness(t, &Options{Store: idempotency.NewMemory(nil, 0)})
-			hs.g.err = tt.graphErr
-			err := hs.h.Process(context.Background(), queue.Delivery{ID: "m1", Body: []byte(tt.body), ReceiveCount: tt.receive})
-			if (err != nil) != tt.retry {
-				t.Fatalf("Process = %v, want retry %v", err, tt.retry)
-			}
-			if (hs.g.count() > 0) != tt.graphCall {
-				t.Fatalf("Graph calls = %d", hs.g.count())
-			}
-			logs := hs.logs.String()
-			if !strings.Contains(logs, `"outcome":"`+tt.outcome+`"`) || !strings.Contains(logs, `"problem":"`+tt.problem+`"`) {
-				t.Errorf("log lacks outcome %s, problem %s:\n%s", tt.outcome, tt.problem, logs)
-			}
-			// A retryable failure releases the change: the next receive
-			// applies it. A permanent one is kept: it never reaches Graph
-			// again.
-			hs.g.mu.Lock()
-			hs.g.err = nil
-			hs.g.mu.Unlock()
-			before := hs.g.count()
-			_ = hs.h.Process(context.Background(), queue.Delivery{ID: "m1", Body: []byte(tt.body), ReceiveCount: tt.receive + 1})
-			if got := hs.g.count() - before; tt.retry && got != 1 || !tt.retry && got != 0 {
-				t.Errorf("next receive made %d Graph calls", got)
-			}
-		})
-	}
-}
-
 // TestSlackAsyncAcceptedThenOutcomePosted: a queued Slack command is answered
 // "accepted" at once; the worker, which has no signing secret (only a
 // Poster), posts the outcome to response_url.
@@ -216,7 +148,7 @@ func TestSlackAsyncAcceptedThenOutcomePosted(t *testing.T) {
 	defer hook.Close()
 	c := newChatHarness(t, &fakeGraph{}, time.Second)
 	q := &captureQueue{}
-	c.h.opts.Queue, c.h.opts.Store = q, idempotency.NewMemory(nil, 0)
+	c.h.set(func(o *testOptions) { o.Queue, o.Store = q, idempotency.NewMemory(nil, 0) })
 	c.h.async = map[string]bool{slack.Name: true, "teams": true}
 	form := slackForm("assign "+chatCfg+" "+chatAsg+" allusers", "response_url", hook.URL+"/commands/T0001/1/x")
 	for i := 0; i < 2; i++ { // the same command twice is queued once
@@ -240,8 +172,8 @@ func TestSlackAsyncAcceptedThenOutcomePosted(t *testing.T) {
 
 	g := &fakeGraph{}
 	logs := &lockedBuffer{}
-	worker := NewHandler(g, nil, &Options{Logger: testLogger(logs), Store: idempotency.NewMemory(nil, 0),
-		FollowUps: map[string]FollowUpper{slack.Name: slack.NewPoster(&slack.Options{AllowLoopbackResponseURL: true})}})
+	worker := newTestHandler(g, nil, &testOptions{Logger: testLogger(logs), Store: idempotency.NewMemory(nil, 0),
+		FollowUps: map[string]worker.FollowUpper{slack.Name: slack.NewPoster(&slack.Options{AllowLoopbackResponseURL: true})}})
 	for _, b := range msgs {
 		if err := worker.Process(context.Background(), queue.Delivery{ID: "m", Body: b, ReceiveCount: 1}); err != nil {
 			t.Fatal(err)
@@ -270,7 +202,7 @@ func TestSlackAsyncAcceptedThenOutcomePosted(t *testing.T) {
 
 	// A permanent failure is posted too, in words.
 	g.err = &change.Error{Code: change.CodeNotFound, Message: "Intune has no such assignment"}
-	worker.opts.Store = idempotency.NewMemory(nil, 0)
+	worker.set(func(o *testOptions) { o.Store = idempotency.NewMemory(nil, 0) })
 	if err := worker.Process(context.Background(), queue.Delivery{ID: "m", Body: msgs[0], ReceiveCount: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +223,7 @@ func TestSlackAsyncAcceptedThenOutcomePosted(t *testing.T) {
 func TestOutOfTimeLeavesNoRecordBehind(t *testing.T) {
 	s := newStack(t, 3)
 	store := idempotency.NewMemory(nil, 0)
-	s.h.opts.Store = store
+	s.h.set(func(o *testOptions) { o.Store = store })
 	s.emu.SetLatency(2 * time.Second)
 	r := signed(t, validBody, testNow)
 	ctx, cancel := context.WithTimeout(r.Context(), 500*time.Millisecond)
@@ -309,8 +241,8 @@ func TestOutOfTimeLeavesNoRecordBehind(t *testing.T) {
 	// No write slot before the deadline: 503 write-limit, and the retry is
 	// not blocked by the first attempt's record.
 	s2 := newStack(t, 3)
-	s2.h.opts.Store = idempotency.NewMemory(nil, 0)
-	s2.h.opts.Limiter = limiter.New(1, time.Hour, nil)
+	s2.h.set(func(o *testOptions) { o.Store = idempotency.NewMemory(nil, 0) })
+	s2.h.set(func(o *testOptions) { o.Limiter = limiter.New(1, time.Hour, nil) })
 	other := strings.Replace(validBody, "CHG0030042", "CHG0030043", 1)
 	r2 := httptest.NewRequest(http.MethodPost, "/hooks/generic", strings.NewReader(other))
 	sig, _ := generic.Sign(testSecret, "msg_other", testNow, []byte(other))
@@ -325,51 +257,9 @@ func TestOutOfTimeLeavesNoRecordBehind(t *testing.T) {
 		w := httptest.NewRecorder()
 		r := signed(t, validBody, testNow)
 		s2.h.ServeHTTP(w, r)
-		if p := decodeProblem(t, w); w.Code != http.StatusServiceUnavailable || p.Type != ProblemTypePrefix+"write-limit" || w.Header().Get("Retry-After") == "" {
+		if p := decodeProblem(t, w); w.Code != http.StatusServiceUnavailable || p.Type != apply.ProblemTypePrefix+"write-limit" || w.Header().Get("Retry-After") == "" {
 			t.Fatalf("attempt %d: %d %s, want 503 write-limit with Retry-After (not 409 in progress)", i, w.Code, w.Body)
 		}
-	}
-}
-
-// signalGraph tells when a PATCH has started, then holds it like gatedGraph.
-type signalGraph struct {
-	*gatedGraph
-	entered chan struct{}
-}
-
-func (g *signalGraph) PatchAssignment(ctx context.Context, cfg, asg string, body any) (*graph.Result, error) {
-	g.entered <- struct{}{}
-	return g.gatedGraph.PatchAssignment(ctx, cfg, asg, body)
-}
-
-// TestWorkerDuplicateInProgressComesBack: a copy of a message that arrives
-// while another worker applies it is sent back (not applied, not dropped),
-// and is a no-op once the first is done.
-func TestWorkerDuplicateInProgressComesBack(t *testing.T) {
-	body := queuedMessage(t)
-	g := &signalGraph{gatedGraph: &gatedGraph{fakeGraph: &fakeGraph{}, release: make(chan struct{})}, entered: make(chan struct{}, 1)}
-	logs := &lockedBuffer{}
-	h := NewHandler(g, nil, &Options{Logger: testLogger(logs), Store: idempotency.NewMemory(nil, 0)})
-	first := make(chan error, 1)
-	go func() {
-		first <- h.Process(context.Background(), queue.Delivery{ID: "m1", Body: body, ReceiveCount: 1})
-	}()
-	<-g.entered
-	if err := h.Process(context.Background(), queue.Delivery{ID: "m1-copy", Body: body, ReceiveCount: 1}); err == nil {
-		t.Fatalf("the copy was acknowledged while the first was in progress:\n%s", logs)
-	}
-	if !strings.Contains(logs.String(), `"problem":"delivery-in-progress"`) {
-		t.Errorf("log:\n%s", logs)
-	}
-	close(g.release)
-	if err := <-first; err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Process(context.Background(), queue.Delivery{ID: "m1-copy", Body: body, ReceiveCount: 2}); err != nil {
-		t.Fatal(err)
-	}
-	if g.count() != 1 {
-		t.Errorf("Graph calls = %d, want 1", g.count())
 	}
 }
 
@@ -377,8 +267,8 @@ func TestWorkerDuplicateInProgressComesBack(t *testing.T) {
 // less the margin is refused at once (503 write-limit), not granted for a
 // Graph call that would have no time left.
 func TestWriteSlotWaitKeepsTheMargin(t *testing.T) {
-	hs := newHarness(t, &Options{Store: idempotency.NewMemory(nil, 0), Limiter: limiter.New(1, 700*time.Millisecond, &limiter.Options{Margin: -1})})
-	hs.h.opts.DeadlineMargin = 500 * time.Millisecond
+	hs := newHarness(t, &testOptions{Store: idempotency.NewMemory(nil, 0), Limiter: limiter.New(1, 700*time.Millisecond, &limiter.Options{Margin: -1})})
+	hs.h.set(func(o *testOptions) { o.DeadlineMargin = 500 * time.Millisecond })
 	send := func(id string) *httptest.ResponseRecorder {
 		body := strings.Replace(validBody, "CHG0030042", "CHG-"+id, 1)
 		r := httptest.NewRequest(http.MethodPost, "/hooks/generic", strings.NewReader(body))
@@ -399,7 +289,7 @@ func TestWriteSlotWaitKeepsTheMargin(t *testing.T) {
 	// Without the margin the slot (0.7 s) would come before the deadline
 	// (1 s) and be granted.
 	w := send("msg_b")
-	if p := decodeProblem(t, w); w.Code != http.StatusServiceUnavailable || p.Type != ProblemTypePrefix+"write-limit" {
+	if p := decodeProblem(t, w); w.Code != http.StatusServiceUnavailable || p.Type != apply.ProblemTypePrefix+"write-limit" {
 		t.Fatalf("second: %d %s, want 503 write-limit", w.Code, w.Body)
 	}
 	if hs.g.count() != 1 {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
@@ -43,7 +44,7 @@ var wantAuditKeys = []string{"time", "level", "msg", "xRequestId", "deliveryId",
 // keys, and returns it.
 func oneAudit(t *testing.T, logs, outcome string) map[string]any {
 	t.Helper()
-	lines := logLines(t, logs, AuditMessage)
+	lines := logLines(t, logs, apply.AuditMessage)
 	if len(lines) != 1 {
 		t.Fatalf("%d audit lines, want 1:\n%s", len(lines), logs)
 	}
@@ -71,7 +72,7 @@ func oneAudit(t *testing.T, logs, outcome string) map[string]any {
 // reason dimension when reason is set) and returns it.
 func checkEMF(t *testing.T, logs, metric, reason string) map[string]any {
 	t.Helper()
-	for _, d := range logLines(t, logs, MetricsMessage) {
+	for _, d := range logLines(t, logs, apply.MetricsMessage) {
 		if _, ok := d[metric]; !ok {
 			continue
 		}
@@ -86,7 +87,7 @@ func checkEMF(t *testing.T, logs, metric, reason string) map[string]any {
 		found := false
 		for _, di := range dirs {
 			dir := di.(map[string]any)
-			if dir["Namespace"] != MetricsNamespace {
+			if dir["Namespace"] != apply.MetricsNamespace {
 				t.Fatalf("Namespace = %v", dir["Namespace"])
 			}
 			dims, ok := dir["Dimensions"].([]any)
@@ -128,7 +129,7 @@ func TestAuditLineApplied(t *testing.T) {
 	if w := hs.do(t, signed(t, validBody, testNow)); w.Code != http.StatusOK {
 		t.Fatalf("status %d %s", w.Code, w.Body)
 	}
-	l := oneAudit(t, hs.logs.String(), AuditApplied)
+	l := oneAudit(t, hs.logs.String(), apply.AuditApplied)
 	want := map[string]any{"deliveryId": "msg_test_1", "sender": "generic", "ticketId": "CHG0030042", "ticketUrl": nil,
 		"requester": "alice@contoso.com", "approver": "bob@contoso.com", "graphRequestId": "graph-req-1",
 		"clientRequestId": "client-req-1", "reason": nil, "before": nil,
@@ -154,7 +155,7 @@ func TestAuditLineApplied(t *testing.T) {
 }
 
 func TestAuditLineReplayed(t *testing.T) {
-	hs := newHarness(t, &Options{Store: idempotency.NewMemory(nil, 0)})
+	hs := newHarness(t, &testOptions{Store: idempotency.NewMemory(nil, 0)})
 	for i := 0; i < 2; i++ {
 		if w := hs.do(t, signed(t, validBody, testNow)); w.Code != http.StatusOK {
 			t.Fatalf("status %d %s", w.Code, w.Body)
@@ -163,7 +164,7 @@ func TestAuditLineReplayed(t *testing.T) {
 			hs.logs.Reset()
 		}
 	}
-	l := oneAudit(t, hs.logs.String(), AuditReplayed)
+	l := oneAudit(t, hs.logs.String(), apply.AuditReplayed)
 	if after, _ := l["after"].(map[string]any); after["groupId"] == nil || l["deliveryId"] != "msg_test_1" {
 		t.Errorf("replayed line = %v, want the stored after target and the delivery id", l)
 	}
@@ -176,7 +177,7 @@ func TestAuditLineRefused(t *testing.T) {
 	if w := hs.do(t, signed(t, body, testNow)); w.Code != http.StatusForbidden {
 		t.Fatalf("status %d %s", w.Code, w.Body)
 	}
-	l := oneAudit(t, hs.logs.String(), AuditRefused)
+	l := oneAudit(t, hs.logs.String(), apply.AuditRefused)
 	if l["reason"] != "not-approved" || l["after"] != nil || l["graphRequestId"] != nil || l["ticketId"] != "CHG0030042" {
 		t.Errorf("refused line = %v", l)
 	}
@@ -189,7 +190,7 @@ func TestAuditLineRefused(t *testing.T) {
 	if w := hs.do(t, r); w.Code != http.StatusUnauthorized {
 		t.Fatalf("status %d", w.Code)
 	}
-	l = oneAudit(t, hs.logs.String(), AuditRefused)
+	l = oneAudit(t, hs.logs.String(), apply.AuditRefused)
 	if l["reason"] != "signature-mismatch" || l["ticketId"] != nil || l["sender"] != "generic" {
 		t.Errorf("refused line = %v", l)
 	}
@@ -202,7 +203,7 @@ func TestAuditLineFailed(t *testing.T) {
 	if w := hs.do(t, signed(t, validBody, testNow)); w.Code < 500 {
 		t.Fatalf("status %d %s", w.Code, w.Body)
 	}
-	l := oneAudit(t, hs.logs.String(), AuditFailed)
+	l := oneAudit(t, hs.logs.String(), apply.AuditFailed)
 	if l["reason"] == nil || l["after"] != nil || l["level"] != "WARN" {
 		t.Errorf("failed line = %v", l)
 	}
@@ -215,28 +216,28 @@ func TestAuditLineQueuedAndWorker(t *testing.T) {
 	if w := hs.do(t, signed(t, validBody, testNow)); w.Code != http.StatusAccepted {
 		t.Fatalf("status %d %s", w.Code, w.Body)
 	}
-	queued := oneAudit(t, hs.logs.String(), AuditQueued)
+	queued := oneAudit(t, hs.logs.String(), apply.AuditQueued)
 	if queued["after"] != nil || queued["ticketId"] != "CHG0030042" {
 		t.Errorf("queued line = %v", queued)
 	}
 
-	wk := newWorkerHarness(t, &fakeDeadLetters{})
+	wk := newWorkerHarness(t, queue.NewLocal(nil))
 	if err := wk.h.Process(context.Background(), queue.Delivery{ID: "m1", Body: q.messages()[0], ReceiveCount: 1}); err != nil {
 		t.Fatal(err)
 	}
-	l := oneAudit(t, wk.logs.String(), AuditApplied)
+	l := oneAudit(t, wk.logs.String(), apply.AuditApplied)
 	if l["xRequestId"] != queued["xRequestId"] || l["deliveryId"] != "msg_test_1" || l["graphRequestId"] != "graph-req-1" {
 		t.Errorf("worker line = %v, want the webhook's request id", l)
 	}
 	checkEMF(t, wk.logs.String(), "Applied", "")
 
 	// Dead-lettered: a permanent failure with a dead-letter queue.
-	dl := newWorkerHarness(t, &fakeDeadLetters{})
+	dl := newWorkerHarness(t, queue.NewLocal(nil))
 	dl.g.err = &change.Error{Code: change.CodeNotFound, Message: "no such assignment"}
 	if err := dl.h.Process(context.Background(), queue.Delivery{ID: "m2", Body: q.messages()[0], ReceiveCount: 1}); err != nil {
 		t.Fatal(err)
 	}
-	l = oneAudit(t, dl.logs.String(), AuditDeadLettered)
+	l = oneAudit(t, dl.logs.String(), apply.AuditDeadLettered)
 	if l["reason"] != "not-found" {
 		t.Errorf("dead-lettered line = %v", l)
 	}
@@ -251,7 +252,7 @@ func TestAuditLineChat(t *testing.T) {
 	if w := c.do(t, slackRequest(t, slackForm("assign "+ids+" group "+chatGroup), testNow)); w.Code != http.StatusOK {
 		t.Fatalf("status %d", w.Code)
 	}
-	l := oneAudit(t, c.logs.String(), AuditApplied)
+	l := oneAudit(t, c.logs.String(), apply.AuditApplied)
 	if l["sender"] != "slack" || l["requester"] == nil || l["requester"] != l["approver"] || l["after"] == nil || l["graphRequestId"] != "graph-req-1" {
 		t.Errorf("chat applied line = %v", l)
 	}
@@ -259,11 +260,11 @@ func TestAuditLineChat(t *testing.T) {
 
 	c = newChatHarness(t, &fakeGraph{}, 2*time.Second)
 	c.do(t, slackRequest(t, slackForm("help"), testNow))
-	if n := len(logLines(t, c.logs.String(), AuditMessage)); n != 0 {
+	if n := len(logLines(t, c.logs.String(), apply.AuditMessage)); n != 0 {
 		t.Errorf("help wrote %d audit lines", n)
 	}
 	c.do(t, slackRequest(t, slackForm("assign "+ids+" alldevices", "user_id", "U0999NOPE"), testNow))
-	l = oneAudit(t, c.logs.String(), AuditRefused)
+	l = oneAudit(t, c.logs.String(), apply.AuditRefused)
 	if l["reason"] != "chat-user-not-allowed" {
 		t.Errorf("chat refused line = %v", l)
 	}
@@ -274,15 +275,15 @@ func TestAuditLineChat(t *testing.T) {
 // the emulator, the assign strategy's line carries the target the list read
 // showed before the change, the patch strategy's says null.
 func TestAuditBeforeUnderTheAssignStrategy(t *testing.T) {
-	for _, strategy := range []string{StrategyAssign, StrategyPatch} {
+	for _, strategy := range []string{apply.StrategyAssign, apply.StrategyPatch} {
 		t.Run(strategy, func(t *testing.T) {
 			s := newStrategyStack(t, strategy, "beta")
 			was := byID(s.emu.Assignments(graphemu.ConfigESP))[graphemu.AssignmentESPGroup]
 			if w := s.send(t, validBody); w.Code != http.StatusOK {
 				t.Fatalf("status %d %s", w.Code, w.Body)
 			}
-			l := oneAudit(t, s.logs.String(), AuditApplied)
-			if strategy == StrategyPatch {
+			l := oneAudit(t, s.logs.String(), apply.AuditApplied)
+			if strategy == apply.StrategyPatch {
 				if l["before"] != nil {
 					t.Errorf("patch: before = %v, want null (no read before the PATCH)", l["before"])
 				}

@@ -50,7 +50,7 @@ func BenchmarkRequestPath(b *testing.B) {
 		b.Fatal(err)
 	}
 	src, _ := generic.New(testSecret, 5*time.Minute)
-	h := NewHandler(gc, []Source{src}, &Options{Now: func() time.Time { return testNow }, Logger: slog.New(slog.DiscardHandler)})
+	h := newTestHandler(gc, []Source{src}, &testOptions{Now: func() time.Time { return testNow }, Logger: slog.New(slog.DiscardHandler)})
 	sig, _ := generic.Sign(testSecret, "msg_bench", testNow, []byte(validBody))
 	body := []byte(validBody)
 	b.ReportAllocs()
@@ -72,7 +72,7 @@ func BenchmarkRequestPath(b *testing.B) {
 // BenchmarkRefusedSignature is the cost of turning away a forged delivery.
 func BenchmarkRefusedSignature(b *testing.B) {
 	src, _ := generic.New(testSecret, 5*time.Minute)
-	h := NewHandler(&fakeGraph{}, []Source{src}, &Options{Now: func() time.Time { return testNow }, Logger: slog.New(slog.DiscardHandler)})
+	h := newTestHandler(&fakeGraph{}, []Source{src}, &testOptions{Now: func() time.Time { return testNow }, Logger: slog.New(slog.DiscardHandler)})
 	b.ReportAllocs()
 	for b.Loop() {
 		r := httptest.NewRequest(http.MethodPost, "/hooks/generic", strings.NewReader(validBody))

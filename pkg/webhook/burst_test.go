@@ -137,7 +137,7 @@ func runBurst(tb testing.TB, setup burstSetup) burstResult {
 	}
 	local := queue.NewLocal(&queue.LocalOptions{Workers: 16, RetryDelay: 20 * time.Millisecond, Timeout: 10 * time.Minute, Logger: log})
 	q := &dupQueue{Local: local, every: setup.dupEvery}
-	opts := &Options{Now: func() time.Time { return testNow }, Logger: log, Queue: q, AsyncSources: []string{generic.Name}}
+	opts := &testOptions{Now: func() time.Time { return testNow }, Logger: log, Queue: q, AsyncSources: []string{generic.Name}}
 	if !setup.noStore {
 		opts.Store = idempotency.NewMemory(nil, 0)
 	}
@@ -150,7 +150,7 @@ func runBurst(tb testing.TB, setup burstSetup) burstResult {
 		tb.Fatal(err)
 	}
 	src, _ := generic.New(testSecret, 5*time.Minute)
-	h := NewHandler(gc, []Source{src}, opts)
+	h := newTestHandler(gc, []Source{src}, opts)
 	defer local.Close()
 
 	res := burstResult{applied: map[string]int{}}

@@ -2,8 +2,6 @@ package webhook
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -11,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/chat"
 	"github.com/enrollhook/enrollhook/pkg/graph"
@@ -61,7 +60,7 @@ type chatOutcome struct {
 	reply  *chat.Reply
 	result *graph.Result
 	err    error
-	a      *applied // the apply of an assign, for the audit line (audit.go)
+	a      *apply.Applied // the apply of an assign, for the audit line
 }
 
 // handleChat runs an authenticated chat command: refuse a user who is not
@@ -106,25 +105,25 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 	if inv.Command.Verb == chat.VerbAssign && wantsDryRun(r) {
 		inv.Command.Verb = chat.VerbPlan // a dry run asked for on the URL
 	}
-	// The policy narrows the sender's allow-list per command (policy.go);
-	// plan, a dry run of assign, is allowed to whoever may assign.
+	// The policy narrows the sender's allow-list per command; plan, a dry
+	// run of assign, is allowed to whoever may assign.
 	verb := inv.Command.Verb
 	if verb == chat.VerbPlan {
 		verb = chat.VerbAssign
 	}
-	if err := h.checkCommand(name, inv.Tenant, inv.User, string(verb)); err != nil {
+	if err := h.pipe.CheckCommand(name, inv.Tenant, inv.User, string(verb)); err != nil {
 		rec.err = err
 		h.chatAnswer(w, r, rp, &rec, policyRefused(inv, err), start)
 		return
 	}
 	var req *change.Request
 	if inv.Command.Verb == chat.VerbAssign || inv.Command.Verb == chat.VerbPlan {
-		if req, err = inv.Request(&h.change); err != nil {
+		if req, err = inv.Request(h.pipe.ChangeOptions()); err != nil {
 			h.chatAnswer(w, r, rp, &rec, chat.Invalid(err), start)
 			return
 		}
 		rec.req = req
-		if err := h.checkPolicy(name, true, req); err != nil {
+		if err := h.pipe.Check(name, true, req); err != nil {
 			rec.err = err
 			h.chatAnswer(w, r, rp, &rec, policyRefused(inv, err), start)
 			return
@@ -140,7 +139,7 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 	// the request's cancellation but keep the invoke's deadline.
 	deadline, has := r.Context().Deadline()
 	if !has {
-		deadline = start.Add(h.opts.Timeout)
+		deadline = start.Add(h.pipe.Timeout())
 	}
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(r.Context()), deadline)
 	// One goroutine does the work and hands its outcome either to this
@@ -179,31 +178,31 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 func (h *Handler) runCommand(ctx context.Context, inv *chat.Invocation, req *change.Request, reqID string) chatOutcome {
 	cmd := inv.Command
 	if cmd.Verb == chat.VerbAssign {
-		// The apply step of every change (handler.go): write slot, PATCH,
-		// the body Graph holds afterwards.
-		a, err := h.apply(ctx, req, reqID)
+		// The apply step of every change: write slot, the update
+		// strategy's Graph calls, the body Graph holds afterwards.
+		a, err := h.pipe.Apply(ctx, req, reqID)
 		if err != nil {
-			return chatOutcome{reply: chat.Failed(cmd, err, reqID), result: a.result, err: err, a: a}
+			return chatOutcome{reply: chat.Failed(cmd, err, reqID), result: a.Result, err: err, a: a}
 		}
-		return chatOutcome{reply: chat.Applied(inv, req, a.body, a.result.RequestID), result: a.result, a: a}
+		return chatOutcome{reply: chat.Applied(inv, req, a.Body, a.Result.RequestID), result: a.Result, a: a}
 	}
 	if cmd.Verb == chat.VerbPlan {
-		// A dry run of assign: the read, no write (dryrun.go).
-		p, err := h.plan(ctx, req)
+		// A dry run of assign: the read, no write.
+		p, err := h.pipe.Plan(ctx, req)
 		if err != nil {
-			return chatOutcome{reply: chat.Failed(cmd, err, reqID), result: p.result, err: err}
+			return chatOutcome{reply: chat.Failed(cmd, err, reqID), result: p.Result, err: err}
 		}
-		changed := make([]string, 0, len(p.plan.Changes))
-		for _, c := range p.plan.Changes {
+		changed := make([]string, 0, len(p.Plan.Changes))
+		for _, c := range p.Plan.Changes {
 			changed = append(changed, c.Path)
 		}
-		return chatOutcome{reply: chat.Planned(inv, req, p.plan.Before, p.plan.After, changed), result: p.result}
+		return chatOutcome{reply: chat.Planned(inv, req, p.Plan.Before, p.Plan.After, changed), result: p.Result}
 	}
-	res, err := h.graph.GetAssignment(ctx, cmd.ConfigurationID, cmd.AssignmentID)
+	body, res, err := h.pipe.Show(ctx, cmd.ConfigurationID, cmd.AssignmentID)
 	if err != nil {
 		return chatOutcome{reply: chat.Failed(cmd, err, reqID), result: res, err: err}
 	}
-	return chatOutcome{reply: chat.Shown(cmd, graph.PublicBody(res.Body)), result: res}
+	return chatOutcome{reply: chat.Shown(cmd, body), result: res}
 }
 
 // followUp delivers the outcome of a command answered "still working".
@@ -223,7 +222,7 @@ func (h *Handler) followUp(ctx context.Context, rp Replier, rec chatRecord, out 
 	attrs := chatAttrs(&rec, out.reply, start)
 	attrs = append(attrs, slog.String("followUp", delivery))
 	if ferr != nil {
-		attrs = append(attrs, causeAttr(ferr))
+		attrs = append(attrs, apply.Cause(ferr))
 	}
 	h.log.LogAttrs(ctx, slog.LevelInfo, "webhook follow-up", attrs...)
 	h.chatAudit(ctx, &rec, out.reply, start)
@@ -237,14 +236,10 @@ type chatRecord struct {
 	req                      *change.Request
 	result                   *graph.Result
 	err                      error
-	a                        *applied // the apply of an assign (audit.go)
+	a                        *apply.Applied // the apply of an assign, for the audit line
 	lease                    *idempotency.Lease
 	replayed                 bool // answered from the de-duplication store
 }
-
-// chatKeyPrefix keeps a chat delivery's record apart from the record the
-// queued path keeps of its change (async.go, chatEnqueue).
-const chatKeyPrefix = "chat:"
 
 // chatDedupe takes a chat command's delivery in the store, whatever its
 // verb, before anything runs: a command sent twice (a replay of a captured
@@ -253,15 +248,15 @@ const chatKeyPrefix = "chat:"
 // signed body. It reports whether it has answered itself; otherwise the
 // lease, if any, is in rec, and chatAnswer completes it with the answer.
 func (h *Handler) chatDedupe(w http.ResponseWriter, r *http.Request, rp Replier, rec *chatRecord, body []byte, start time.Time) bool {
-	if h.opts.Store == nil || rec.deliveryID == "" {
+	if !h.pipe.Deduplicates() || rec.deliveryID == "" {
 		return false
 	}
-	sum := sha256.Sum256(body)
 	until, has := r.Context().Deadline()
 	if !has {
-		until = start.Add(h.opts.Timeout)
+		until = start.Add(h.pipe.Timeout())
 	}
-	lease, err := h.opts.Store.Begin(context.WithoutCancel(r.Context()), chatKeyPrefix+rec.source+":"+rec.deliveryID, hex.EncodeToString(sum[:]), until)
+	key, fp := apply.ChatKey(rec.source, rec.deliveryID, body)
+	lease, err := h.pipe.Take(context.WithoutCancel(r.Context()), key, fp, until)
 	var inProgress *idempotency.InProgressError
 	switch {
 	case err == nil && lease.Replay != nil:
@@ -281,13 +276,13 @@ func (h *Handler) chatDedupe(w http.ResponseWriter, r *http.Request, rp Replier,
 		rec.lease = lease
 		return false
 	case errors.As(err, &inProgress):
-		rec.err = &change.Error{Code: change.CodeConflict, Kind: "delivery-in-progress", RetryAfter: inProgress.RetryAfter,
+		rec.err = &change.Error{Code: change.CodeConflict, Kind: change.KindDeliveryInProgress, RetryAfter: inProgress.RetryAfter,
 			Message: "this command is already being handled; its answer comes from the first attempt"}
 	case errors.Is(err, idempotency.ErrMismatch):
-		rec.err = &change.Error{Code: change.CodeConflict, Kind: "delivery-mismatch",
+		rec.err = &change.Error{Code: change.CodeConflict, Kind: change.KindDeliveryMismatch,
 			Message: "this command's delivery id was already used for another command; nothing was run"}
 	default:
-		rec.err = &change.Error{Code: change.CodeUnavailable, Kind: "dedupe-unavailable", RetryAfter: 5 * time.Second,
+		rec.err = &change.Error{Code: change.CodeUnavailable, Kind: change.KindDedupeUnavailable, RetryAfter: 5 * time.Second,
 			Message: "the de-duplication store is unavailable, so nothing was run; try again later", Err: err}
 	}
 	h.chatAnswer(w, r, rp, rec, chat.Failed(rec.inv.Command, rec.err, rec.requestID), start)
@@ -308,7 +303,8 @@ const HeaderOutcome = "X-Enrollhook-Outcome"
 func (h *Handler) chatAnswer(w http.ResponseWriter, r *http.Request, rp Replier, rec *chatRecord, reply *chat.Reply, start time.Time) {
 	ct, body := rp.Reply(rec.inv, reply)
 	if rec.lease != nil {
-		h.dedupeEnd(r.Context(), rec.lease, false, http.StatusOK, map[string]string{"Content-Type": ct, HeaderOutcome: string(reply.Status)}, body)
+		h.pipe.Complete(r.Context(), rec.lease, idempotency.Response{Status: http.StatusOK,
+			Headers: map[string]string{"Content-Type": ct, HeaderOutcome: string(reply.Status)}, Body: body})
 		rec.lease = nil
 	}
 	w.Header().Set("Content-Type", ct)
@@ -340,18 +336,68 @@ func chatAttrs(rec *chatRecord, reply *chat.Reply, start time.Time) []slog.Attr 
 	}
 	if rec.req != nil {
 		attrs = append(attrs, slog.String("ticket", rec.req.Ticket.ID), slog.String("approvedBy", rec.req.Ticket.ApprovedBy),
-			slog.String("targetType", targetType(rec.req)))
+			slog.String("targetType", apply.TargetType(rec.req)))
 	}
 	if rec.result != nil {
 		attrs = append(attrs, slog.String("graphRequestId", rec.result.RequestID), slog.String("clientRequestId", rec.result.ClientRequestID))
 	}
 	if rec.err != nil {
-		p, _ := problemFor(rec.err, "")
-		attrs = append(attrs, slog.String("problem", p.Type[len(ProblemTypePrefix):]))
+		p, _ := apply.ProblemFor(rec.err, "")
+		attrs = append(attrs, slog.String("problem", p.Type[len(apply.ProblemTypePrefix):]))
 		if p.Status >= 500 {
-			attrs = append(attrs, causeAttr(rec.err))
+			attrs = append(attrs, apply.Cause(rec.err))
 		}
 	}
 	return append(attrs, slog.String("outcome", string(reply.Status)), slog.Int("status", http.StatusOK),
 		slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000))
+}
+
+// chatAudit writes the audit line of a chat command's decision: an assign
+// applied, queued, refused (the user, the policy, invalid values) or
+// failed. Help, usage, show and plan change nothing and are not decisions;
+// a pending answer is decided by its follow-up, which calls this again.
+func (h *Handler) chatAudit(ctx context.Context, rec *chatRecord, reply *chat.Reply, start time.Time) {
+	e := &apply.Entry{RequestID: rec.requestID, DeliveryID: rec.deliveryID, Sender: rec.source, Request: rec.req,
+		Result: rec.result, Start: start, Reason: apply.Slug(rec.err)}
+	if rec.a != nil {
+		e.Before, e.GraphTime = rec.a.Before, rec.a.GraphTime
+	}
+	switch reply.Status {
+	case chat.StatusApplied:
+		e.Outcome = apply.AuditApplied
+		if rec.a != nil {
+			e.After = rec.a.Body
+		}
+	case chat.StatusQueued:
+		e.Outcome = apply.AuditQueued
+	case chat.StatusReplayed:
+		e.Outcome = apply.AuditReplayed
+	case chat.StatusRefused:
+		e.Outcome = apply.AuditRefused
+		if e.Reason == "" {
+			e.Reason = "chat-user-not-allowed"
+		}
+	case chat.StatusInvalid:
+		e.Outcome = apply.AuditRefused
+		if e.Reason == "" {
+			e.Reason = string(change.CodeInvalid)
+		}
+	case chat.StatusFailed:
+		e.Outcome = apply.FailedOutcome(rec.err)
+	default:
+		return
+	}
+	h.pipe.Audit(ctx, e)
+}
+
+// policyRefused is the chat reply to a command the policy refuses: the
+// rule's reason, written for the user, and the user's id to hand to the
+// administrator.
+func policyRefused(inv *chat.Invocation, err error) *chat.Reply {
+	msg := "the policy does not allow this command"
+	var ce *change.Error
+	if errors.As(err, &ce) {
+		msg = ce.Message
+	}
+	return chat.Refused(&chat.Invocation{User: inv.User, Denied: &chat.Refusal{Message: msg}})
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/chat"
 	"github.com/enrollhook/enrollhook/pkg/graph"
@@ -64,7 +65,7 @@ const (
 )
 
 type chatHarness struct {
-	h    *Handler
+	h    *testHandler
 	g    *fakeGraph
 	logs *lockedBuffer
 }
@@ -88,7 +89,7 @@ func (l *lockedBuffer) String() string {
 
 // newChatHarness serves slack and teams. Allowed: Slack U0456EFGH in T0001,
 // Teams chatAAD in chatTenant. g may wrap the fake (gatedGraph).
-func newChatHarness(t *testing.T, g Graph, answerWithin time.Duration) *chatHarness {
+func newChatHarness(t *testing.T, g apply.Graph, answerWithin time.Duration) *chatHarness {
 	t.Helper()
 	s, err := slack.New(chatSlackSecret, &slack.Options{
 		Allow:                    chat.Allowlist{Tenant: "T0001", Users: []string{"U0456EFGH"}},
@@ -110,7 +111,7 @@ func newChatHarness(t *testing.T, g Graph, answerWithin time.Duration) *chatHarn
 	if gg, ok := g.(*gatedGraph); ok {
 		fg = gg.fakeGraph
 	}
-	h := NewHandler(g, []Source{s, tm}, &Options{Now: func() time.Time { return testNow }, Logger: testLogger(logs)})
+	h := newTestHandler(g, []Source{s, tm}, &testOptions{Now: func() time.Time { return testNow }, Logger: testLogger(logs)})
 	return &chatHarness{h: h, g: fg, logs: logs}
 }
 
@@ -287,7 +288,7 @@ func TestSlackCommands(t *testing.T) {
 func TestSlackUnconfiguredAllowlistRefusesEveryone(t *testing.T) {
 	s, _ := slack.New(chatSlackSecret, nil)
 	g := &fakeGraph{}
-	h := NewHandler(g, []Source{s}, &Options{Now: func() time.Time { return testNow }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	h := newTestHandler(g, []Source{s}, &testOptions{Now: func() time.Time { return testNow }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, slackRequest(t, slackForm("assign "+chatCfg+" "+chatAsg+" alldevices"), testNow))
 	m := decodeSlack(t, w)
@@ -403,7 +404,7 @@ func TestChatRefusals(t *testing.T) {
 				t.Fatalf("status = %d, want %d: %s", w.Code, tt.status, w.Body)
 			}
 			p := decodeProblem(t, w)
-			if p.Type != ProblemTypePrefix+tt.problem {
+			if p.Type != apply.ProblemTypePrefix+tt.problem {
 				t.Errorf("type = %s, want %s", p.Type, tt.problem)
 			}
 			for _, secret := range []string{chatSlackSecret, chatTeamsToken, goodSig[3:], strings.TrimPrefix(sent, "HMAC ")} {
@@ -417,7 +418,7 @@ func TestChatRefusals(t *testing.T) {
 		t.Errorf("Graph calls = %d, want none", c.g.count())
 	}
 	// A chat sender without a secret is refused like any other.
-	h := NewHandler(&fakeGraph{}, nil, &Options{Disabled: []string{"slack", "teams"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	h := newTestHandler(&fakeGraph{}, nil, &testOptions{Disabled: []string{"slack", "teams"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	for _, path := range []string{"/hooks/slack", "/hooks/teams"} {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, path, strings.NewReader(form)))
@@ -496,7 +497,7 @@ func TestSlackFollowUpOnlyToSlack(t *testing.T) {
 	s, _ := slack.New(chatSlackSecret, &slack.Options{Allow: chat.Allowlist{Tenant: "T0001", Users: []string{"U0456EFGH"}}, AnswerWithin: 20 * time.Millisecond})
 	g := &gatedGraph{fakeGraph: &fakeGraph{}, release: make(chan struct{})}
 	logs := &lockedBuffer{}
-	h := NewHandler(g, []Source{s}, &Options{Now: func() time.Time { return testNow }, Logger: testLogger(logs)})
+	h := newTestHandler(g, []Source{s}, &testOptions{Now: func() time.Time { return testNow }, Logger: testLogger(logs)})
 	for _, u := range []string{"https://evil.example/commands/x", "http://hooks.slack.com/commands/x", "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next"} {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, slackRequest(t, slackForm("show "+chatCfg+" "+chatAsg, "response_url", u), testNow))

@@ -10,14 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
 )
 
-func dedupeHarness(t *testing.T, store Store) *harness {
+func dedupeHarness(t *testing.T, store apply.Store) *harness {
 	t.Helper()
-	hs := newHarness(t, &Options{Store: store})
+	hs := newHarness(t, &testOptions{Store: store})
 	return hs
 }
 
@@ -52,7 +53,7 @@ func TestSameDeliveryIDWithAnotherBodyIsAConflict(t *testing.T) {
 	if w.Code != http.StatusConflict {
 		t.Fatalf("status %d; body %s", w.Code, w.Body)
 	}
-	if p := decodeProblem(t, w); p.Type != ProblemTypePrefix+"delivery-mismatch" {
+	if p := decodeProblem(t, w); p.Type != apply.ProblemTypePrefix+"delivery-mismatch" {
 		t.Errorf("type %s", p.Type)
 	}
 	if hs.g.count() != 1 {
@@ -94,6 +95,7 @@ func TestDuplicateWhileInProgressGets409WithRetryAfter(t *testing.T) {
 	hs := dedupeHarness(t, idempotency.NewMemory(nil, 0))
 	bg := &blockingGraph{entered: make(chan struct{}, 1), release: make(chan struct{})}
 	hs.h.graph = bg
+	hs.h.set(func(*testOptions) {}) // the pipeline applies through bg
 	done := make(chan *httptest.ResponseRecorder)
 	go func() {
 		w := httptest.NewRecorder()
@@ -110,7 +112,7 @@ func TestDuplicateWhileInProgressGets409WithRetryAfter(t *testing.T) {
 	if w.Code != http.StatusConflict || w.Header().Get("Retry-After") == "" {
 		t.Fatalf("duplicate in flight: %d Retry-After %q", w.Code, w.Header().Get("Retry-After"))
 	}
-	if p := decodeProblem(t, w); p.Type != ProblemTypePrefix+"delivery-in-progress" {
+	if p := decodeProblem(t, w); p.Type != apply.ProblemTypePrefix+"delivery-in-progress" {
 		t.Errorf("type %s", p.Type)
 	}
 }
@@ -147,16 +149,16 @@ func TestKeyWithoutDeliveryIDIgnoresKeyOrderAndWhitespace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ka, fa := dedupeKey("generic", "", a)
-	kb, fb := dedupeKey("generic", "", b)
+	ka, fa := apply.Key("generic", "", a)
+	kb, fb := apply.Key("generic", "", b)
 	if ka != kb || fa != fb {
 		t.Errorf("keys differ for the same change: %s %s", ka, kb)
 	}
 	other, _ := change.Decode([]byte(strings.Replace(validBody, "CHG0030042", "CHG0030043", 1)), nil)
-	if ko, _ := dedupeKey("generic", "", other); ko == ka {
+	if ko, _ := apply.Key("generic", "", other); ko == ka {
 		t.Errorf("another ticket gave the same key")
 	}
-	if kd, _ := dedupeKey("generic", "msg_1", a); kd != "generic:msg_1" {
+	if kd, _ := apply.Key("generic", "msg_1", a); kd != "generic:msg_1" {
 		t.Errorf("delivery id key = %s", kd)
 	}
 }
@@ -166,7 +168,7 @@ func TestKeyWithoutDeliveryIDIgnoresKeyOrderAndWhitespace(t *testing.T) {
 // rest are replays or 409s.
 func TestFiftyConcurrentDeliveriesOnePatch(t *testing.T) {
 	s := newStack(t, 3)
-	s.h.opts.Store = idempotency.NewMemory(nil, 0)
+	s.h.set(func(o *testOptions) { o.Store = idempotency.NewMemory(nil, 0) })
 	s.emu.SetLatency(50 * time.Millisecond)
 	defer s.emu.SetLatency(0)
 	var wg sync.WaitGroup

@@ -1,13 +1,15 @@
-// Package webhook is the http.Handler that runs the request path of
-// DESIGN.md: route, read the raw body under a cap, authenticate the sender on
-// those bytes, decode and validate, gate on approval, apply through Graph,
-// and answer with the updated assignment or an RFC 9457 problem. For the
-// senders configured async it queues the approved change instead and
-// answers 202; Handler.Process is the worker that applies a queued change,
-// through the same apply step (async.go).
+// Package webhook is the HTTP adapter of the request path: the routes, the
+// raw body read under a cap, the sender's authentication on those bytes
+// (through its Source), decoding and the approval gate, the problem+json
+// writer, each chat sender's reply format, and the 202 answers of the
+// queued path. Everything a change goes through after that (de-duplication,
+// policy, write slot, update strategy, audit, write-back) is the apply
+// pipeline's (package apply), which the worker (package worker) shares.
 //
 // It is the only package that writes HTTP responses. It declares what it
-// needs from its collaborators (Graph, Source) and imports the sender
-// adapters, the Graph client and the domain; nothing imports it but the
-// functions.
+// needs from the senders (Source, Replier) and the queue (Queue), and
+// imports package apply, change, chat (chat replies), graph (results and
+// errors), idempotency (the lease) and queue (the message); never a sender
+// adapter or the worker. Nothing imports it but the functions and their
+// builder (package wiring).
 package webhook

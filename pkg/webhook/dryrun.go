@@ -1,209 +1,69 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
-	"reflect"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/enrollhook/enrollhook/pkg/change"
-	"github.com/enrollhook/enrollhook/pkg/graph"
+	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
 )
 
 // A dry run (?dryRun=true, Prefer: dry-run, the chat command plan) runs
-// every step of a change but the write: authentication, decoding,
-// validation, approval and policy as usual, then a read of the assignment
-// as Graph holds it, and answers what the change would do. It takes no
-// write slot and is never queued. It does spend its delivery id (the flag is
-// outside every signature): the same delivery sent later without the flag
-// is refused as delivery-was-dry-run, and a dry run of a delivery that was
-// already applied gets that delivery's real answer, not a plan.
+// every step of a change but the write (apply.Pipeline.Plan). It does spend
+// its delivery id (the flag is outside every signature): the same delivery
+// sent later without the flag is refused as delivery-was-dry-run, and a dry
+// run of a delivery that was already applied gets that delivery's real
+// answer, not a plan.
 
-// Plan is the answer to a dry run.
-type Plan struct {
-	DryRun bool `json:"dryRun"`
-	// Before is the assignment as Graph holds it, without OData control
-	// annotations; After is what it would be after the change.
-	Before json.RawMessage `json:"before"`
-	After  json.RawMessage `json:"after"`
-	// Changes are the values that would change, by JSON pointer, sorted.
-	Changes []PlanChange `json:"changes"`
-}
-
-// PlanChange is one value a change would change; From or To is null when
-// the property is absent on that side.
-type PlanChange struct {
-	Path string `json:"path"`
-	From any    `json:"from"`
-	To   any    `json:"to"`
-}
-
-// planned is the outcome of plan.
-type planned struct {
-	result *graph.Result // Graph's answer to the read; nil when none
-	plan   *Plan
-	body   []byte // the JSON answer
-}
-
-// plan reads the assignment of req as the update strategy would (the item
-// GET, or with the assign action the configuration's list) and computes
-// what the change would make of it. No write.
-func (h *Handler) plan(ctx context.Context, req *change.Request) (*planned, error) {
-	before, res, err := h.current(ctx, req)
-	if err != nil {
-		return &planned{result: res}, err
-	}
-	after, err := planAfter(before, req)
-	if err != nil {
-		return &planned{result: res}, err
-	}
-	changes, err := planChanges(before, after)
-	if err != nil {
-		return &planned{result: res}, err
-	}
-	p := &Plan{DryRun: true, Before: before, After: after, Changes: changes}
-	body, err := json.Marshal(p)
-	if err != nil {
-		return &planned{result: res}, &change.Error{Code: change.CodeInternal, Message: "the dry run could not be answered", Err: err}
-	}
-	return &planned{result: res, plan: p, body: body}, nil
-}
-
-// current returns the assignment of req as Graph holds it. With the assign
-// strategy (or auto once switched to it) it is read from the
-// configuration's list, as the write would read it.
-func (h *Handler) current(ctx context.Context, req *change.Request) (json.RawMessage, *graph.Result, error) {
-	u := h.upd
-	if u.assign != nil && (u.mode == StrategyAssign || u.mode == StrategyAuto && u.switched.Load()) {
-		items, res, err := u.assign.ListAssignments(ctx, req.ConfigurationID)
-		if err != nil {
-			return nil, res, err
+// wantsDryRun reports whether the request asks for a dry run in any
+// spelling: any dryRun query parameter (name in any case, every value) other
+// than false, or a Prefer: dry-run preference.
+func wantsDryRun(r *http.Request) bool {
+	for k, vs := range r.URL.Query() {
+		if !strings.EqualFold(k, "dryRun") {
+			continue
 		}
-		if raw := graph.FindAssignment(items, req.AssignmentID); raw != nil {
-			b, err := graph.AssignmentObject(raw)
-			return b, res, err
-		}
-		return nil, res, &change.Error{Code: change.CodeNotFound, Message: "the configuration or assignment does not exist in Intune"}
-	}
-	res, err := h.graph.GetAssignment(ctx, req.ConfigurationID, req.AssignmentID)
-	if err != nil {
-		return nil, res, err
-	}
-	b, err := graph.AssignmentObject(res.Body)
-	return b, res, err
-}
-
-// planAfter merges req into before as the PATCH does: the target replaced
-// whole, source and sourceId only when req sets them.
-func planAfter(before json.RawMessage, req *change.Request) (json.RawMessage, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(before, &m); err != nil {
-		return nil, err
-	}
-	set := func(k string, v any) error {
-		b, err := json.Marshal(v)
-		if err == nil {
-			m[k] = b
-		}
-		return err
-	}
-	if req.Assignment.Target != nil {
-		if err := set("target", req.Assignment.Target); err != nil {
-			return nil, err
-		}
-	}
-	if req.Assignment.Source != "" {
-		if err := set("source", req.Assignment.Source); err != nil {
-			return nil, err
-		}
-	}
-	if req.Assignment.SourceID != "" {
-		if err := set("sourceId", req.Assignment.SourceID); err != nil {
-			return nil, err
-		}
-	}
-	return json.Marshal(m)
-}
-
-// planChanges lists the values that differ between before and after, by
-// JSON pointer (RFC 6901), sorted; objects are compared member by member,
-// anything else as a whole.
-func planChanges(before, after json.RawMessage) ([]PlanChange, error) {
-	var b, a any
-	if err := decodeNumbers(before, &b); err != nil {
-		return nil, err
-	}
-	if err := decodeNumbers(after, &a); err != nil {
-		return nil, err
-	}
-	changes := []PlanChange{}
-	diffValues("", b, a, &changes)
-	sort.Slice(changes, func(i, j int) bool { return changes[i].Path < changes[j].Path })
-	return changes, nil
-}
-
-func decodeNumbers(raw []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	return d.Decode(v)
-}
-
-func diffValues(path string, from, to any, out *[]PlanChange) {
-	fm, fok := from.(map[string]any)
-	tm, tok := to.(map[string]any)
-	if fok && tok {
-		for k, fv := range fm {
-			tv, has := tm[k]
-			if !has {
-				tv = nil
-			}
-			diffValues(path+"/"+escapePointer(k), fv, tv, out)
-		}
-		for k, tv := range tm {
-			if _, has := fm[k]; !has {
-				diffValues(path+"/"+escapePointer(k), nil, tv, out)
+		for _, v := range vs {
+			if !strings.EqualFold(strings.TrimSpace(v), "false") {
+				return true
 			}
 		}
-		return
 	}
-	if !reflect.DeepEqual(from, to) {
-		*out = append(*out, PlanChange{Path: path, From: from, To: to})
+	for _, p := range r.Header.Values("Prefer") {
+		for _, part := range strings.Split(p, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), "dry-run") {
+				return true
+			}
+		}
 	}
-}
-
-// escapePointer escapes a member name for a JSON pointer.
-func escapePointer(k string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1")
+	return false
 }
 
 // dryRun answers a dry run of an approved, allowed change of the request
-// path: 200 with the Plan, or the problem of the read. Nothing is written,
-// taken or queued.
+// path: 200 with the apply.Plan, or the problem of the read. Nothing is
+// written, taken or queued.
 func (h *Handler) dryRun(ctx context.Context, w http.ResponseWriter, r *http.Request, rec record, lease *idempotency.Lease, start time.Time) {
-	p, err := h.plan(ctx, rec.req)
-	rec.result, rec.planned = p.result, true
+	p, err := h.pipe.Plan(ctx, rec.req)
+	rec.result, rec.planned = p.Result, true
 	if err != nil {
-		h.dedupeEnd(ctx, lease, true, 0, nil, nil)
+		h.pipe.Release(ctx, lease)
 		h.finish(w, r, rec, start, err)
 		return
 	}
-	headers := map[string]string{headerDryRun: "dry-run"}
-	if p.result != nil && p.result.RequestID != "" {
-		headers[HeaderGraphRequestID] = p.result.RequestID
+	headers := map[string]string{apply.HeaderDryRun: apply.DryRunApplied}
+	if p.Result != nil && p.Result.RequestID != "" {
+		headers[HeaderGraphRequestID] = p.Result.RequestID
 	}
-	h.dedupeEnd(ctx, lease, false, http.StatusOK, headers, p.body)
+	h.pipe.Complete(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: headers, Body: p.Body})
 	for k, v := range headers {
 		w.Header().Set(k, v)
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(p.body)))
+	w.Header().Set("Content-Length", strconv.Itoa(len(p.Body)))
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(p.body)
+	_, _ = w.Write(p.Body)
 	h.finish(w, r, rec, start, nil)
 }

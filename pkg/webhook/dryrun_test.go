@@ -13,6 +13,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/chat"
 	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
@@ -27,7 +28,7 @@ import (
 
 // newDryRunStack serves generic, servicenow and slack against the emulator,
 // with the embedded store and the built-in policy.
-func newDryRunStack(t *testing.T, strategy string, tweak func(*Options)) *stack {
+func newDryRunStack(t *testing.T, strategy string, tweak func(*testOptions)) *stack {
 	t.Helper()
 	e := sharedEmulator(t)
 	t.Setenv("IDENTITY_ENDPOINT", emuSrv.URL+graphemu.TokenPath)
@@ -56,12 +57,12 @@ func newDryRunStack(t *testing.T, strategy string, tweak func(*Options)) *stack 
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := &Options{Now: func() time.Time { return testNow }, Logger: log, Timeout: 3 * time.Second,
+	o := &testOptions{Now: func() time.Time { return testNow }, Logger: log, Timeout: 3 * time.Second,
 		UpdateStrategy: strategy, Store: idempotency.NewMemory(nil, 0), Policy: policy.Default()}
 	if tweak != nil {
 		tweak(o)
 	}
-	return &stack{h: NewHandler(gc, []Source{gen, sn, sl}, o), emu: e, logs: logs}
+	return &stack{h: newTestHandler(gc, []Source{gen, sn, sl}, o), emu: e, logs: logs}
 }
 
 // serve answers r and checks the exchange against openapi.yaml.
@@ -76,12 +77,12 @@ func (s *stack) serve(t *testing.T, r *http.Request) *httptest.ResponseRecorder 
 	return w
 }
 
-func decodePlan(t *testing.T, w *httptest.ResponseRecorder) Plan {
+func decodePlan(t *testing.T, w *httptest.ResponseRecorder) apply.Plan {
 	t.Helper()
 	if w.Code != http.StatusOK {
 		t.Fatalf("status %d %s, want 200 and a plan", w.Code, w.Body)
 	}
-	var p Plan
+	var p apply.Plan
 	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil || !p.DryRun {
 		t.Fatalf("not a dry run answer: %s (%v)", w.Body, err)
 	}
@@ -124,7 +125,7 @@ func jsonValue(t *testing.T, raw []byte) any {
 	return v
 }
 
-func paths(p Plan) []string {
+func paths(p apply.Plan) []string {
 	out := []string{}
 	for _, c := range p.Changes {
 		out = append(out, c.Path)
@@ -133,7 +134,7 @@ func paths(p Plan) []string {
 }
 
 func TestDryRunGenericPlansThenTheSameDeliveryApplies(t *testing.T) {
-	s := newDryRunStack(t, StrategyPatch, nil)
+	s := newDryRunStack(t, apply.StrategyPatch, nil)
 	before := emuAssignment(t, s, graphemu.ConfigESP, graphemu.AssignmentESPGroup)
 	s.emu.Reset()
 
@@ -173,7 +174,7 @@ func TestDryRunGenericPlansThenTheSameDeliveryApplies(t *testing.T) {
 	// The same delivery (same webhook-id) without the flag, which no
 	// signature covers, never applies: its id was spent on the plan.
 	w = s.serve(t, signed(t, validBody, testNow))
-	if p := decodeProblem(t, w); w.Code != http.StatusConflict || p.Type != ProblemTypePrefix+"delivery-was-dry-run" {
+	if p := decodeProblem(t, w); w.Code != http.StatusConflict || p.Type != apply.ProblemTypePrefix+"delivery-was-dry-run" {
 		t.Fatalf("the real delivery after a plan: %d %s, want 409 delivery-was-dry-run", w.Code, w.Body)
 	}
 	onlyReads(t, s.emu)
@@ -228,7 +229,7 @@ func TestDryRunSpellings(t *testing.T) {
 		{"dryRun=false applies", "dryRun=false", "", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newDryRunStack(t, StrategyPatch, nil)
+			s := newDryRunStack(t, apply.StrategyPatch, nil)
 			r := signed(t, validBody, testNow)
 			r.URL.RawQuery = tt.query
 			if tt.prefer != "" {
@@ -264,9 +265,9 @@ func TestDryRunRefusedLikeTheRealOne(t *testing.T) {
 		{"no such assignment", missing, http.StatusNotFound, "not-found"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			var got [2]Problem
+			var got [2]apply.Problem
 			for i, dry := range []bool{true, false} {
-				s := newDryRunStack(t, StrategyPatch, nil)
+				s := newDryRunStack(t, apply.StrategyPatch, nil)
 				r := signed(t, tt.body, testNow)
 				if dry {
 					r.URL.RawQuery = "dryRun=true"
@@ -280,7 +281,7 @@ func TestDryRunRefusedLikeTheRealOne(t *testing.T) {
 					onlyReads(t, s.emu)
 				}
 			}
-			if got[0].Type != ProblemTypePrefix+tt.problem || got[0].Type != got[1].Type || got[0].Detail != got[1].Detail {
+			if got[0].Type != apply.ProblemTypePrefix+tt.problem || got[0].Type != got[1].Type || got[0].Detail != got[1].Detail {
 				t.Errorf("dry run %s %q, real %s %q, want both %s", got[0].Type, got[0].Detail, got[1].Type, got[1].Detail, tt.problem)
 			}
 		})
@@ -288,25 +289,25 @@ func TestDryRunRefusedLikeTheRealOne(t *testing.T) {
 }
 
 func TestDryRunServiceNow(t *testing.T) {
-	s := newDryRunStack(t, StrategyPatch, nil)
+	s := newDryRunStack(t, apply.StrategyPatch, nil)
 	r := snRequest(t, itsmSample(t, "../source/servicenow/testdata/approved.json"), testNow)
 	r.URL.RawQuery = "dryRun=true"
 	p := decodePlan(t, s.serve(t, r))
 	onlyReads(t, s.emu)
-	want := []PlanChange{{Path: "/target/deviceAndAppManagementAssignmentFilterType", From: "include", To: "exclude"}}
+	want := []apply.PlanChange{{Path: "/target/deviceAndAppManagementAssignmentFilterType", From: "include", To: "exclude"}}
 	if !reflect.DeepEqual(p.Changes, want) {
 		t.Errorf("changes = %+v, want %+v", p.Changes, want)
 	}
 	// The same delivery without the flag is refused: its id (the
 	// approval's sys_id, state and sys_mod_count) was spent on the plan.
 	w := s.serve(t, snRequest(t, itsmSample(t, "../source/servicenow/testdata/approved.json"), testNow))
-	if w.Code != http.StatusConflict || decodeProblem(t, w).Type != ProblemTypePrefix+"delivery-was-dry-run" || s.emu.Writes() != 0 {
+	if w.Code != http.StatusConflict || decodeProblem(t, w).Type != apply.ProblemTypePrefix+"delivery-was-dry-run" || s.emu.Writes() != 0 {
 		t.Errorf("real delivery after the plan: %d %s writes %d", w.Code, w.Body, s.emu.Writes())
 	}
 }
 
 func TestDryRunWithTheAssignStrategyReadsTheList(t *testing.T) {
-	s := newDryRunStack(t, StrategyAssign, nil)
+	s := newDryRunStack(t, apply.StrategyAssign, nil)
 	r := signed(t, validBody, testNow)
 	r.URL.RawQuery = "dryRun=true"
 	p := decodePlan(t, s.serve(t, r))
@@ -324,7 +325,7 @@ func TestDryRunWithTheAssignStrategyReadsTheList(t *testing.T) {
 
 func TestDryRunOfAnAsyncSenderIsNotQueued(t *testing.T) {
 	q := &captureQueue{}
-	s := newDryRunStack(t, StrategyPatch, func(o *Options) {
+	s := newDryRunStack(t, apply.StrategyPatch, func(o *testOptions) {
 		o.Queue, o.AsyncSources = q, []string{generic.Name, "slack"}
 	})
 	r := signed(t, validBody, testNow)
@@ -346,7 +347,7 @@ func TestDryRunOfAnAsyncSenderIsNotQueued(t *testing.T) {
 }
 
 func TestSlackPlan(t *testing.T) {
-	s := newDryRunStack(t, StrategyPatch, nil)
+	s := newDryRunStack(t, apply.StrategyPatch, nil)
 	cmd := graphemu.ConfigESP + " " + graphemu.AssignmentESPGroup + " group " + newGroup + " filter " + graphemu.FilterCorporate + " exclude"
 	m := decodeSlack(t, s.serve(t, slackRequest(t, slackForm("PLAN "+cmd), testNow)))
 	onlyReads(t, s.emu)

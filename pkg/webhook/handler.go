@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -15,30 +14,19 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/graph"
+	"github.com/enrollhook/enrollhook/pkg/idempotency"
 )
 
 // Response headers of the external contract.
 const (
-	HeaderRequestID      = "X-Request-Id"
-	HeaderGraphRequestID = "X-Graph-Request-Id"
-	// HeaderReadBack is "failed" when Graph applied the change without
-	// answering it and reading it back failed; the body is then what was
-	// applied, not what Graph holds.
-	HeaderReadBack = "X-Enrollhook-Read-Back"
+	HeaderRequestID = "X-Request-Id"
+	// HeaderGraphRequestID is Graph's request id of the change: what a
+	// Microsoft support case needs.
+	HeaderGraphRequestID = apply.HeaderGraphRequestID
 )
-
-// Graph is what the handler needs from the Graph client.
-type Graph interface {
-	// PatchAssignment applies body to one assignment and returns it as Graph
-	// holds it afterwards. Errors are *change.Error with CodeNotFound,
-	// CodeGraphRefused, CodeGraphPermission, CodeUnavailable or CodeTimeout.
-	PatchAssignment(ctx context.Context, configurationID, assignmentID string, body any) (*graph.Result, error)
-	// GetAssignment returns one assignment as Graph holds it (the chat
-	// command show). Errors are those of PatchAssignment.
-	GetAssignment(ctx context.Context, configurationID, assignmentID string) (*graph.Result, error)
-}
 
 // Source is one sender adapter.
 type Source interface {
@@ -61,101 +49,53 @@ type Source interface {
 type Options struct {
 	// MaxBodyBytes caps the request body; default 256 KiB.
 	MaxBodyBytes int64
-	// GraphVersion is "beta" (default) or "v1.0"; it decides which
-	// properties a change may carry.
-	GraphVersion string
 	// Disabled names senders of the contract that have no secret: their
 	// route answers 401 source-not-configured (fail closed).
 	Disabled []string
-	// Timeout bounds a request whose context has no deadline (the local
-	// server); default 25 s, like the Lambda timeout of template.yaml.
-	Timeout time.Duration
 	// Now is the clock for signature windows; default time.Now.
 	Now func() time.Time
-	// Logger receives one line per request; default slog.Default().
-	Logger *slog.Logger
-	// Store de-duplicates deliveries; nil means none (every delivery is
-	// applied, and the log says it was not de-duplicated).
-	Store Store
-	// CompletedTTL keeps a completed delivery's answer for replays;
-	// default 48h.
-	CompletedTTL time.Duration
-	// Limiter paces Graph writes (Intune's write limit); nil means none.
-	Limiter Limiter
-	// Queue takes changes of the senders in AsyncSources to the worker
-	// (async.go); nil means every change is applied in the request.
+	// Async takes the changes of some senders to the worker instead of
+	// applying them in the request (async.go).
+	Async Async
+}
+
+// Async is the queued path: approved changes of the senders named are
+// queued and answered 202 (chat senders: an "accepted" message); the
+// worker (package worker) applies them.
+type Async struct {
+	// Queue takes the changes to the worker; nil means every change is
+	// applied in the request.
 	Queue Queue
-	// AsyncSources names the senders whose approved changes are queued
-	// and answered 202 (chat senders: an "accepted" message) instead of
-	// being applied in the request. Ignored without a Queue.
-	AsyncSources []string
-	// DeadlineMargin is kept free before the deadline by the outbound calls
-	// the handler makes itself (the wait for a write slot, the enqueue), so
-	// that it can still answer; the Graph client keeps its own. Default
-	// none.
-	DeadlineMargin time.Duration
-	// FollowUps post the worker's outcome of a chat command, by sender
-	// name, where the handler has no Replier for it (the worker function
-	// has no sender secrets); default none.
-	FollowUps map[string]FollowUpper
-	// DeadLetters keeps the messages the worker gives up on, with their
-	// reason (async.go, Process); nil leaves them to the queue's redrive,
-	// without a reason.
-	DeadLetters DeadLetterQueue
-	// UpdateStrategy is how a change reaches Graph (strategy.go):
-	// StrategyAuto (default), StrategyPatch or StrategyAssign, which needs
-	// a Graph that is also an AssignGraph. Any other value panics.
-	UpdateStrategy string
-	// Policy holds the guardrails every approved change and chat command
-	// is checked against (policy.go); nil means none. The functions always
-	// set one: the configured policy or policy.Default().
-	Policy Policy
-	// WriteBack posts the outcome of an ITSM change (ServiceNow, Jira) to
-	// its ticket after the apply step, best effort (writeback.go); nil
-	// means none.
-	WriteBack WriteBacker
+	// Sources names the senders whose changes are queued. Ignored without
+	// a Queue.
+	Sources []string
 }
 
 // Handler serves the routes of the external contract.
 type Handler struct {
-	graph    Graph
+	pipe     *apply.Pipeline
 	sources  map[string]Source
 	disabled map[string]bool
 	opts     Options
-	change   change.Options
 	log      *slog.Logger
 	mux      *http.ServeMux
 	chat     chatWork // chat commands still running after their answer (chat.go)
 	async    map[string]bool
-	upd      *updater // the update strategy (strategy.go)
 }
 
-// NewHandler returns the handler for the given senders.
-func NewHandler(g Graph, sources []Source, opts *Options) *Handler {
-	h := &Handler{graph: g, sources: map[string]Source{}, disabled: map[string]bool{}}
+// NewHandler returns the handler for the given senders, which applies
+// changes through p.
+func NewHandler(p *apply.Pipeline, sources []Source, opts *Options) *Handler {
+	h := &Handler{pipe: p, sources: map[string]Source{}, disabled: map[string]bool{}, log: p.Logger()}
 	if opts != nil {
 		h.opts = *opts
 	}
 	if h.opts.MaxBodyBytes <= 0 {
 		h.opts.MaxBodyBytes = 256 << 10
 	}
-	if h.opts.GraphVersion == "" {
-		h.opts.GraphVersion = "beta"
-	}
-	if h.opts.Timeout <= 0 {
-		h.opts.Timeout = 25 * time.Second
-	}
-	if h.opts.CompletedTTL <= 0 {
-		h.opts.CompletedTTL = 48 * time.Hour
-	}
 	if h.opts.Now == nil {
 		h.opts.Now = time.Now
 	}
-	h.log = h.opts.Logger
-	if h.log == nil {
-		h.log = slog.Default()
-	}
-	h.change = change.Options{GraphVersion: h.opts.GraphVersion}
 	for _, s := range sources {
 		h.sources[s.Name()] = s
 	}
@@ -163,15 +103,17 @@ func NewHandler(g Graph, sources []Source, opts *Options) *Handler {
 		h.disabled[name] = true
 	}
 	h.async = map[string]bool{}
-	if h.opts.Queue != nil {
-		for _, name := range h.opts.AsyncSources {
+	if h.opts.Async.Queue != nil {
+		for _, name := range h.opts.Async.Sources {
 			h.async[name] = true
 		}
 	}
-	h.upd = newUpdater(h.opts.UpdateStrategy, g)
 	h.routes()
 	return h
 }
+
+// Sources returns the handler's senders, by name.
+func (h *Handler) Sources() map[string]Source { return h.sources }
 
 // routes shows the whole surface.
 func (h *Handler) routes() {
@@ -209,7 +151,7 @@ func (h *Handler) handleHealth(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) handleUnknownRoute(w http.ResponseWriter, r *http.Request) {
-	h.refuse(w, r, "", "", time.Now(), &change.Error{Code: change.CodeUnknownSource, Kind: "unknown-route",
+	h.refuse(w, r, "", "", time.Now(), &change.Error{Code: change.CodeUnknownSource, Kind: change.KindUnknownRoute,
 		Message: "no such route; webhooks are sent as POST /hooks/{source}"})
 }
 
@@ -238,7 +180,7 @@ func (h *Handler) handleHook(w http.ResponseWriter, r *http.Request) {
 	src, ok := h.sources[name]
 	if !ok {
 		if h.disabled[name] {
-			h.refuse(w, r, name, "", start, &change.Error{Code: change.CodeUnauthenticated, Kind: "source-not-configured",
+			h.refuse(w, r, name, "", start, &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindSourceNotConfigured,
 				Message: "the " + name + " sender has no secret configured, so every delivery to it is refused"})
 			return
 		}
@@ -265,28 +207,23 @@ func (h *Handler) handleHook(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, name, deliveryID, start, err)
 		return
 	}
-	req, err := src.Decode(body, &h.change)
+	req, err := src.Decode(body, h.pipe.ChangeOptions())
 	if err != nil {
 		h.refuse(w, r, name, deliveryID, start, err)
 		return
 	}
 	rec := record{source: name, deliveryID: deliveryID, req: req}
 	if !req.Approved() {
-		h.finish(w, r, rec, start, notApproved(req.Ticket.State))
+		h.finish(w, r, rec, start, change.NotApproved(req.Ticket.State))
 		return
 	}
-	// The guardrails, before the delivery is taken or anything applied
-	// (policy.go).
-	if err := h.checkPolicy(name, false, req); err != nil {
+	// The guardrails, before the delivery is taken or anything applied.
+	if err := h.pipe.Check(name, false, req); err != nil {
 		h.finish(w, r, rec, start, err)
 		return
 	}
-	ctx := r.Context()
-	if _, has := ctx.Deadline(); !has {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, h.opts.Timeout)
-		defer cancel()
-	}
+	ctx, cancel := h.pipe.Bound(r.Context())
+	defer cancel()
 	dry := wantsDryRun(r)
 	lease, done := h.dedupeBegin(ctx, w, r, &rec, start, dry)
 	if done {
@@ -302,107 +239,28 @@ func (h *Handler) handleHook(w http.ResponseWriter, r *http.Request) {
 		h.enqueue(ctx, w, r, rec, lease, start) // async.go
 		return
 	}
-	a, err := h.apply(ctx, req, w.Header().Get(HeaderRequestID))
-	rec.result, rec.before, rec.after, rec.graphTime = a.result, a.before, a.body, a.graphTime
+	a, err := h.pipe.Apply(ctx, req, w.Header().Get(HeaderRequestID))
+	rec.result, rec.before, rec.after, rec.graphTime = a.Result, a.Before, a.Body, a.GraphTime
 	if err != nil {
-		h.dedupeEnd(ctx, lease, true, 0, nil, nil)
+		h.pipe.Release(ctx, lease)
 		h.finish(w, r, rec, start, err)
-		h.writeBack(ctx, name, w.Header().Get(HeaderRequestID), req, a.result, err) // writeback.go
+		h.pipe.WriteBack(ctx, name, w.Header().Get(HeaderRequestID), req, a.Result, err)
 		return
 	}
-	for k, v := range a.headers {
+	for k, v := range a.Headers {
 		w.Header().Set(k, v)
 	}
 	// Record the answer before sending it, so a retry that follows the
 	// answer finds it.
-	h.dedupeEnd(ctx, lease, false, http.StatusOK, a.headers, a.body)
+	h.pipe.Complete(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: a.Headers, Body: a.Body})
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(a.body)))
+	w.Header().Set("Content-Length", strconv.Itoa(len(a.Body)))
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(a.body)
+	_, _ = w.Write(a.Body)
 	h.finish(w, r, rec, start, nil)
 	// After the answer: the outcome to the ticket, best effort.
-	h.writeBack(ctx, name, w.Header().Get(HeaderRequestID), req, a.result, nil) // writeback.go
+	h.pipe.WriteBack(ctx, name, w.Header().Get(HeaderRequestID), req, a.Result, nil)
 }
-
-// applied is the outcome of apply.
-type applied struct {
-	// result is Graph's answer; nil when no PATCH was sent.
-	result *graph.Result
-	// body is the assignment as Graph holds it afterwards, or, when Graph
-	// answered without a body and the read-back failed, what was applied.
-	body []byte
-	// headers are the answer's headers to send and store for replays.
-	headers map[string]string
-	// before is the target before the change when a read made it known
-	// (audit.go); graphTime the time spent in the update's Graph calls.
-	before    []byte
-	graphTime time.Duration
-}
-
-// apply is the one apply step of a change, shared by the request path
-// (handleHook, the chat commands) and the worker (Process): a write slot
-// under Intune's limit, the Graph write (the item PATCH or the assign action,
-// per the update strategy), and the public body of its answer.
-// requestID is ours, for the log. The *applied is never nil; its result is
-// set whenever Graph answered.
-func (h *Handler) apply(ctx context.Context, req *change.Request, requestID string) (*applied, error) {
-	// The write slots and the Graph calls of the update strategy
-	// (strategy.go).
-	began := time.Now()
-	wr, err := h.update(ctx, req, requestID)
-	took := time.Since(began)
-	res := wr.res
-	if err != nil {
-		return &applied{result: res, before: wr.before, graphTime: took}, err
-	}
-	a := &applied{result: res, headers: map[string]string{}, before: wr.before, graphTime: took}
-	for k, v := range wr.headers {
-		a.headers[k] = v
-	}
-	if res.RequestID != "" {
-		a.headers[HeaderGraphRequestID] = res.RequestID
-	}
-	a.body = graph.PublicBody(res.Body)
-	if a.body == nil {
-		// Graph accepted the PATCH without a body and the read-back failed:
-		// the change is applied, so answer with what was applied rather
-		// than an error that would make the sender retry.
-		a.body = appliedBody(req)
-		a.headers[HeaderReadBack] = "failed"
-		h.log.WarnContext(ctx, "change applied but the read-back failed; answering with the applied body",
-			slog.String("xRequestId", requestID), causeAttr(res.ReadBackErr))
-	}
-	return a, nil
-}
-
-// wantsDryRun reports whether the request asks for a dry run in any
-// spelling: any dryRun query parameter (name in any case, every value) other
-// than false, or a Prefer: dry-run preference.
-func wantsDryRun(r *http.Request) bool {
-	for k, vs := range r.URL.Query() {
-		if !strings.EqualFold(k, "dryRun") {
-			continue
-		}
-		for _, v := range vs {
-			if !strings.EqualFold(strings.TrimSpace(v), "false") {
-				return true
-			}
-		}
-	}
-	for _, p := range r.Header.Values("Prefer") {
-		for _, part := range strings.Split(p, ",") {
-			if strings.EqualFold(strings.TrimSpace(part), "dry-run") {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// notApproved is the refusal of a change whose ticket is not approved
-// (change.NotApproved names the known states).
-func notApproved(state string) error { return change.NotApproved(state) }
 
 func (h *Handler) available() []string {
 	names := make([]string, 0, len(h.sources))
@@ -424,7 +282,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 		if errors.As(err, &mbe) {
 			return nil, tooLarge
 		}
-		return nil, &change.Error{Code: change.CodeMalformed, Kind: "malformed-request", Message: "the body could not be read", Err: err}
+		return nil, &change.Error{Code: change.CodeMalformed, Kind: change.KindMalformedRequest, Message: "the body could not be read", Err: err}
 	}
 	return body, nil
 }
@@ -472,7 +330,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, rec record, sta
 			slog.String("requestedBy", rec.req.Ticket.RequestedBy),
 			slog.String("configurationId", rec.req.ConfigurationID),
 			slog.String("assignmentId", rec.req.AssignmentID),
-			slog.String("targetType", targetType(rec.req)))
+			slog.String("targetType", apply.TargetType(rec.req)))
 	}
 	if rec.result != nil {
 		attrs = append(attrs, slog.String("graphRequestId", rec.result.RequestID), slog.String("clientRequestId", rec.result.ClientRequestID))
@@ -501,38 +359,17 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, rec record, sta
 		if status >= 500 {
 			level, outcome = slog.LevelWarn, "failed"
 		}
-		attrs = append(attrs, slog.String("problem", strings.TrimPrefix(p.Type, ProblemTypePrefix)))
+		attrs = append(attrs, slog.String("problem", strings.TrimPrefix(p.Type, apply.ProblemTypePrefix)))
 		if cause := errors.Unwrap(err); cause != nil && status >= 500 {
-			attrs = append(attrs, causeAttr(cause))
+			attrs = append(attrs, apply.Cause(cause))
 		}
 	}
 	attrs = append(attrs, slog.String("outcome", outcome), slog.Int("status", status),
 		slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000))
 	h.log.LogAttrs(ctx, level, "webhook", attrs...)
-	reason := ""
-	if err != nil {
-		reason = problemSlug(err)
-	}
-	h.audit(ctx, &auditEntry{requestID: id, deliveryID: rec.deliveryID, sender: rec.source, req: rec.req,
-		before: rec.before, after: rec.after, result: rec.result, outcome: outcome, reason: reason,
-		start: start, graphTime: rec.graphTime})
-}
-
-func appliedBody(req *change.Request) []byte {
-	a := req.Assignment
-	a.ID = req.AssignmentID
-	b, err := json.Marshal(a)
-	if err != nil {
-		return []byte("{}")
-	}
-	return b
-}
-
-func targetType(r *change.Request) string {
-	if r.Assignment.Target == nil {
-		return ""
-	}
-	return change.ShortType(r.Assignment.Target.ODataType)
+	h.pipe.Audit(ctx, &apply.Entry{RequestID: id, DeliveryID: rec.deliveryID, Sender: rec.source, Request: rec.req,
+		Before: rec.before, After: rec.after, Result: rec.result, Outcome: outcome, Reason: apply.Slug(err),
+		Start: start, GraphTime: rec.graphTime})
 }
 
 func routeOf(r *http.Request) string {
@@ -541,3 +378,7 @@ func routeOf(r *http.Request) string {
 	}
 	return "unknown"
 }
+
+// UpdateStrategy is the update strategy of the pipeline the handler applies
+// through, and for auto whether it has switched to assign.
+func (h *Handler) UpdateStrategy() (strategy string, switched bool) { return h.pipe.UpdateStrategy() }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/source/generic"
@@ -33,7 +34,7 @@ type fakeCall struct {
 	body                          []byte
 }
 
-var _ Graph = (*fakeGraph)(nil)
+var _ apply.Graph = (*fakeGraph)(nil)
 
 func (f *fakeGraph) PatchAssignment(ctx context.Context, cfg, asg string, body any) (*graph.Result, error) {
 	b, _ := json.Marshal(body)
@@ -69,24 +70,24 @@ const validBody = `{"ticket":{"id":"CHG0030042","system":"servicenow","state":"a
 var testNow = time.Unix(1764403200, 0)
 
 type harness struct {
-	h    *Handler
+	h    *testHandler
 	g    *fakeGraph
 	logs *bytes.Buffer
 }
 
-func newHarness(t *testing.T, opts *Options) *harness {
+func newHarness(t *testing.T, opts *testOptions) *harness {
 	t.Helper()
 	src, err := generic.New(testSecret, 5*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
 	logs := &bytes.Buffer{}
-	o := Options{Now: func() time.Time { return testNow }, Logger: testLogger(logs), Disabled: []string{"slack"}}
+	o := testOptions{Now: func() time.Time { return testNow }, Logger: testLogger(logs), Disabled: []string{"slack"}}
 	if opts != nil {
 		o.MaxBodyBytes, o.GraphVersion, o.Store, o.Limiter = opts.MaxBodyBytes, opts.GraphVersion, opts.Store, opts.Limiter
 	}
 	g := &fakeGraph{}
-	return &harness{h: NewHandler(g, []Source{src}, &o), g: g, logs: logs}
+	return &harness{h: newTestHandler(g, []Source{src}, &o), g: g, logs: logs}
 }
 
 func signed(t *testing.T, body string, ts time.Time) *http.Request {
@@ -124,12 +125,12 @@ func (hs *harness) do(t *testing.T, r *http.Request) *httptest.ResponseRecorder 
 	return w
 }
 
-func decodeProblem(t *testing.T, w *httptest.ResponseRecorder) Problem {
+func decodeProblem(t *testing.T, w *httptest.ResponseRecorder) apply.Problem {
 	t.Helper()
 	if ct := w.Header().Get("Content-Type"); ct != "application/problem+json" {
 		t.Fatalf("Content-Type = %q, want application/problem+json; body %s", ct, w.Body)
 	}
-	var p Problem
+	var p apply.Problem
 	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil {
 		t.Fatalf("problem body: %v", err)
 	}
@@ -272,8 +273,8 @@ func TestRefusals(t *testing.T) {
 				t.Fatalf("status = %d, want %d; body %s", w.Code, tt.status, w.Body)
 			}
 			p := decodeProblem(t, w)
-			if p.Type != ProblemTypePrefix+tt.problem {
-				t.Errorf("type = %q, want %q", p.Type, ProblemTypePrefix+tt.problem)
+			if p.Type != apply.ProblemTypePrefix+tt.problem {
+				t.Errorf("type = %q, want %q", p.Type, apply.ProblemTypePrefix+tt.problem)
 			}
 			if !strings.Contains(p.Detail, tt.detail) {
 				t.Errorf("detail = %q, want it to mention %q", p.Detail, tt.detail)
@@ -319,7 +320,7 @@ func TestInvalidFieldsAreAllNamedAndNeverReachGraph(t *testing.T) {
 }
 
 func TestGraphV1RefusesBetaOnlyFields(t *testing.T) {
-	hs := newHarness(t, &Options{GraphVersion: "v1.0"})
+	hs := newHarness(t, &testOptions{GraphVersion: "v1.0"})
 	w := hs.do(t, signed(t, validBody, testNow))
 	if w.Code != http.StatusUnprocessableEntity {
 		t.Fatalf("status = %d; body %s", w.Code, w.Body)
@@ -354,7 +355,7 @@ func TestGraphFailuresMapToProblems(t *testing.T) {
 				t.Fatalf("status = %d, want %d", w.Code, tt.status)
 			}
 			p := decodeProblem(t, w)
-			if p.Type != ProblemTypePrefix+tt.problem {
+			if p.Type != apply.ProblemTypePrefix+tt.problem {
 				t.Errorf("type = %q", p.Type)
 			}
 			if got := w.Header().Get("Retry-After"); got != tt.retryAfter {
@@ -374,8 +375,8 @@ func TestReadBackFailureStillAnswersTheAppliedChange(t *testing.T) {
 	hs := newHarness(t, nil)
 	hs.g.result = &graph.Result{RequestID: "graph-req-2", StatusCode: 204, ReadBackErr: errors.New("GET failed")}
 	w := hs.do(t, signed(t, validBody, testNow))
-	if w.Code != 200 || w.Header().Get(HeaderReadBack) != "failed" {
-		t.Fatalf("status %d, %s=%q", w.Code, HeaderReadBack, w.Header().Get(HeaderReadBack))
+	if w.Code != 200 || w.Header().Get(apply.HeaderReadBack) != "failed" {
+		t.Fatalf("status %d, %s=%q", w.Code, apply.HeaderReadBack, w.Header().Get(apply.HeaderReadBack))
 	}
 	if !strings.Contains(w.Body.String(), `"id":"2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_5e6f0000-0000-0000-0000-000000000001"`) {
 		t.Errorf("body = %s", w.Body)

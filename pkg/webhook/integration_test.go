@@ -12,6 +12,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
 	"github.com/enrollhook/enrollhook/pkg/source/generic"
@@ -38,12 +39,12 @@ func sharedEmulator(t testing.TB) *graphemu.Server {
 }
 
 type stack struct {
-	h    *Handler
+	h    *testHandler
 	emu  *graphemu.Server
 	logs *strings.Builder
 }
 
-func newStack(t *testing.T, retries int, tweaks ...func(*Options)) *stack {
+func newStack(t *testing.T, retries int, tweaks ...func(*testOptions)) *stack {
 	t.Helper()
 	e := sharedEmulator(t)
 	t.Setenv("IDENTITY_ENDPOINT", emuSrv.URL+graphemu.TokenPath)
@@ -61,11 +62,11 @@ func newStack(t *testing.T, retries int, tweaks ...func(*Options)) *stack {
 		t.Fatal(err)
 	}
 	src, _ := generic.New(testSecret, 5*time.Minute)
-	o := &Options{Now: func() time.Time { return testNow }, Logger: log, Timeout: 3 * time.Second}
+	o := &testOptions{Now: func() time.Time { return testNow }, Logger: log, Timeout: 3 * time.Second}
 	for _, tweak := range tweaks {
 		tweak(o)
 	}
-	h := NewHandler(gc, []Source{src}, o)
+	h := newTestHandler(gc, []Source{src}, o)
 	return &stack{h: h, emu: e, logs: logs}
 }
 
@@ -127,7 +128,7 @@ func TestEndToEndAgainstTheEmulator(t *testing.T) {
 			}
 			if tt.problem != "" {
 				p := decodeProblem(t, w)
-				if p.Type != ProblemTypePrefix+tt.problem {
+				if p.Type != apply.ProblemTypePrefix+tt.problem {
 					t.Errorf("type = %s, want %s", p.Type, tt.problem)
 				}
 				if tt.problem == "graph-permission-denied" && !strings.Contains(p.Detail, "DeviceManagementServiceConfig.ReadWrite.All") {
@@ -197,7 +198,7 @@ func TestEndToEndDeadlineFromTheInvoke(t *testing.T) {
 	if ctx.Err() != nil {
 		t.Errorf("the answer came after the invoke deadline")
 	}
-	if p := decodeProblem(t, w); p.Type != ProblemTypePrefix+"out-of-time" {
+	if p := decodeProblem(t, w); p.Type != apply.ProblemTypePrefix+"out-of-time" {
 		t.Errorf("type = %s, want out-of-time", p.Type)
 	}
 }
@@ -210,7 +211,7 @@ func TestLogsCarryNoGraphURLOrIntuneMessage(t *testing.T) {
 		func(e *graphemu.Server) { e.Fail(50, 503) },
 	} {
 		// Only the item PATCH, so that the refused route stays a failure.
-		s := newStack(t, 1, func(o *Options) { o.UpdateStrategy = StrategyPatch })
+		s := newStack(t, 1, func(o *testOptions) { o.UpdateStrategy = apply.StrategyPatch })
 		setup(s.emu)
 		w := s.send(t, validBody)
 		if w.Code < 500 {
@@ -241,7 +242,7 @@ func TestLogsCarryNoGraphURLOrIntuneMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	src, _ := generic.New(testSecret, 5*time.Minute)
-	h := NewHandler(gc, []Source{src}, &Options{Now: func() time.Time { return testNow }, Logger: log})
+	h := newTestHandler(gc, []Source{src}, &testOptions{Now: func() time.Time { return testNow }, Logger: log})
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, signed(t, validBody, testNow))
 	if w.Code != http.StatusServiceUnavailable {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/signature"
 	"github.com/enrollhook/enrollhook/pkg/source/generic"
 	"github.com/enrollhook/enrollhook/pkg/source/jira"
@@ -54,7 +55,7 @@ func newITSMHarness(t *testing.T, basic bool) *harness {
 	}
 	logs := &bytes.Buffer{}
 	g := &fakeGraph{}
-	h := NewHandler(g, []Source{gen, sn, jr}, &Options{Now: func() time.Time { return testNow },
+	h := newTestHandler(g, []Source{gen, sn, jr}, &testOptions{Now: func() time.Time { return testNow },
 		Logger: testLogger(logs), Disabled: []string{"slack", "teams"}})
 	return &harness{h: h, g: g, logs: logs}
 }
@@ -110,7 +111,7 @@ func lastLogLine(t *testing.T, logs *bytes.Buffer) map[string]any {
 		if err := json.Unmarshal([]byte(lines[i]), &m); err != nil {
 			t.Fatalf("log line: %v\n%s", err, logs)
 		}
-		if m["msg"] != AuditMessage && m["msg"] != MetricsMessage { // audit_test.go checks those
+		if m["msg"] != apply.AuditMessage && m["msg"] != apply.MetricsMessage { // audit_test.go checks those
 			break
 		}
 	}
@@ -330,8 +331,8 @@ func TestITSMRefusals(t *testing.T) {
 				t.Fatalf("status = %d, want %d; body %s", w.Code, tt.status, w.Body)
 			}
 			p := decodeProblem(t, w)
-			if p.Type != ProblemTypePrefix+tt.problem {
-				t.Errorf("type = %q, want %q", p.Type, ProblemTypePrefix+tt.problem)
+			if p.Type != apply.ProblemTypePrefix+tt.problem {
+				t.Errorf("type = %q, want %q", p.Type, apply.ProblemTypePrefix+tt.problem)
 			}
 			if !strings.Contains(p.Detail, tt.detail) {
 				t.Errorf("detail = %q, want it to mention %q", p.Detail, tt.detail)
@@ -358,7 +359,7 @@ func TestITSMRefusals(t *testing.T) {
 func TestITSMSenderWithoutSecretFailsClosed(t *testing.T) {
 	logs := &bytes.Buffer{}
 	g := &fakeGraph{}
-	h := NewHandler(g, nil, &Options{Now: func() time.Time { return testNow }, Logger: testLogger(logs),
+	h := newTestHandler(g, nil, &testOptions{Now: func() time.Time { return testNow }, Logger: testLogger(logs),
 		Disabled: []string{"servicenow", "jira"}})
 	hs := &harness{h: h, g: g, logs: logs}
 	for _, r := range []*http.Request{
@@ -367,7 +368,7 @@ func TestITSMSenderWithoutSecretFailsClosed(t *testing.T) {
 	} {
 		w := hs.do(t, r)
 		p := decodeProblem(t, w)
-		if w.Code != 401 || p.Type != ProblemTypePrefix+"source-not-configured" {
+		if w.Code != 401 || p.Type != apply.ProblemTypePrefix+"source-not-configured" {
 			t.Errorf("%s: %d %s", r.URL.Path, w.Code, p.Type)
 		}
 	}

@@ -49,7 +49,7 @@ func TestChatReplayKeepsItsOutcome(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := NewHandler(&fakeGraph{}, []Source{s}, &Options{Now: func() time.Time { return testNow }, Logger: testLogger(&lockedBuffer{}),
+	h := newTestHandler(&fakeGraph{}, []Source{s}, &testOptions{Now: func() time.Time { return testNow }, Logger: testLogger(&lockedBuffer{}),
 		Store: idempotency.NewMemory(nil, 0)})
 	form := slackForm("assign "+chatCfg+" "+chatAsg+" alldevices", "user_id", "U9999")
 	for i, replay := range []string{"", "true"} {

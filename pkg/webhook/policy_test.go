@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"github.com/enrollhook/enrollhook/pkg/policy"
@@ -78,8 +79,8 @@ func TestPolicyRulesThroughTheHandler(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			store := idempotency.NewMemory(nil, 0)
-			hs := newHarness(t, &Options{Store: store})
-			hs.h.opts.Policy = mustPolicy(t, testPolicy)
+			hs := newHarness(t, &testOptions{Store: store})
+			hs.h.set(func(o *testOptions) { o.Policy = mustPolicy(t, testPolicy) })
 			body := tt.edit(validBody)
 			w := hs.do(t, signed(t, body, testNow))
 			if w.Code != tt.status {
@@ -92,7 +93,7 @@ func TestPolicyRulesThroughTheHandler(t *testing.T) {
 				return
 			}
 			p := decodeProblem(t, w)
-			if p.Type != ProblemTypePrefix+tt.kind || !strings.Contains(p.Detail, tt.value) || p.Title == "Forbidden" {
+			if p.Type != apply.ProblemTypePrefix+tt.kind || !strings.Contains(p.Detail, tt.value) || p.Title == "Forbidden" {
 				t.Errorf("problem = %+v, want %s naming %s with its own title", p, tt.kind, tt.value)
 			}
 			if hs.g.count() != 0 {
@@ -103,7 +104,9 @@ func TestPolicyRulesThroughTheHandler(t *testing.T) {
 			}
 			// Refused before de-duplication: a retry under a policy that
 			// allows it is applied, not answered from the store.
-			hs.h.opts.Policy = mustPolicy(t, `{"version": 1, "separationOfDuties": false, "default": {"targetKinds": ["group", "exclusion", "collection", "scopeTagGroup", "allDevices"]}}`)
+			hs.h.set(func(o *testOptions) {
+				o.Policy = mustPolicy(t, `{"version": 1, "separationOfDuties": false, "default": {"targetKinds": ["group", "exclusion", "collection", "scopeTagGroup", "allDevices"]}}`)
+			})
 			if w := hs.do(t, signed(t, body, testNow)); w.Code != http.StatusOK || w.Header().Get(HeaderReplay) != "" {
 				t.Errorf("retry under a wider policy: %d replay %q %s, want a fresh 200", w.Code, w.Header().Get(HeaderReplay), w.Body)
 			}
@@ -116,10 +119,10 @@ func TestPolicyRulesThroughTheHandler(t *testing.T) {
 func TestPolicyBeforeTheQueue(t *testing.T) {
 	q := &captureQueue{}
 	hs := newAsyncHarness(t, q)
-	hs.h.opts.Policy = policy.Default()
+	hs.h.set(func(o *testOptions) { o.Policy = policy.Default() })
 	body := strings.Replace(validBody, `"approvedBy":"bob@contoso.com"`, `"approvedBy":"alice@contoso.com"`, 1)
 	w := hs.do(t, signed(t, body, testNow))
-	if p := decodeProblem(t, w); w.Code != http.StatusForbidden || p.Type != ProblemTypePrefix+string(change.KindPolicySeparationOfDuties) {
+	if p := decodeProblem(t, w); w.Code != http.StatusForbidden || p.Type != apply.ProblemTypePrefix+string(change.KindPolicySeparationOfDuties) {
 		t.Fatalf("answer %d %s, want 403 policy-separation-of-duties", w.Code, w.Body)
 	}
 	if n := len(q.messages()); n != 0 {
@@ -132,17 +135,22 @@ func TestPolicyBeforeTheQueue(t *testing.T) {
 // (permanent: not retried, dead-lettered with the rule as its reason), and
 // applied by a worker whose policy allows it.
 func TestWorkerChecksThePolicyInForce(t *testing.T) {
-	body := queuedMessage(t) // queued without a policy
-	dlq := &fakeDeadLetters{}
+	body := queuedMessage(t)   // queued without a policy
+	dlq := queue.NewLocal(nil) // stopped: its dead-letter list only
 	hs := newWorkerHarness(t, dlq)
-	hs.h.opts.Policy = mustPolicy(t, `{"version": 1, "default": {"groups": ["7a8b0000-0000-0000-0000-000000000002"]}}`)
+	hs.h.set(func(o *testOptions) {
+		o.Policy = mustPolicy(t, `{"version": 1, "default": {"groups": ["7a8b0000-0000-0000-0000-000000000002"]}}`)
+	})
 	if err := hs.h.Process(context.Background(), queue.Delivery{ID: "m1", Body: body, ReceiveCount: 1}); err != nil {
 		t.Fatalf("Process = %v, want nil (a permanent failure)", err)
 	}
 	if hs.g.count() != 0 {
 		t.Fatalf("Graph calls = %d, want 0", hs.g.count())
 	}
-	_, reasons := dlq.sent()
+	var reasons []queue.Reason
+	for _, d := range dlq.DeadLetters() {
+		reasons = append(reasons, d.Reason)
+	}
 	if len(reasons) != 1 || reasons[0].Problem != string(change.KindPolicyGroup) || !strings.Contains(reasons[0].Detail, "5e6f0000-0000-0000-0000-000000000001") {
 		t.Fatalf("dead letters = %+v, want one with reason %s naming the group", reasons, string(change.KindPolicyGroup))
 	}
@@ -150,7 +158,7 @@ func TestWorkerChecksThePolicyInForce(t *testing.T) {
 		t.Errorf("log:\n%s", logs)
 	}
 	// Moved back once the policy allows it, the change is applied.
-	hs.h.opts.Policy = mustPolicy(t, testPolicy)
+	hs.h.set(func(o *testOptions) { o.Policy = mustPolicy(t, testPolicy) })
 	if err := hs.h.Process(context.Background(), queue.Delivery{ID: "m1", Body: body, ReceiveCount: 1}); err != nil || hs.g.count() != 1 {
 		t.Fatalf("Process = %v, Graph calls %d; want applied", err, hs.g.count())
 	}
@@ -186,7 +194,7 @@ func TestPolicyCommandsInChat(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newChatHarness(t, &fakeGraph{}, 5*time.Second)
-			c.h.opts.Policy = mustPolicy(t, tt.policy)
+			c.h.set(func(o *testOptions) { o.Policy = mustPolicy(t, tt.policy) })
 			m := decodeSlack(t, c.do(t, slackRequest(t, slackForm(tt.text), testNow)))
 			if !strings.Contains(m.Text, tt.want) {
 				t.Errorf("reply %q, want it to contain %q", m.Text, tt.want)
@@ -223,7 +231,9 @@ func TestWorkerChecksChatCommandsAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	hs := newWorkerHarness(t, nil)
-	hs.h.opts.Policy = mustPolicy(t, strings.Replace(testPolicy, `"assign": ["U0456EFGH"]`, `"assign": ["U0999ZZZZ"]`, 1))
+	hs.h.set(func(o *testOptions) {
+		o.Policy = mustPolicy(t, strings.Replace(testPolicy, `"assign": ["U0456EFGH"]`, `"assign": ["U0999ZZZZ"]`, 1))
+	})
 	if err := hs.h.Process(context.Background(), queue.Delivery{ID: "m1", Body: body, ReceiveCount: 1}); err != nil || hs.g.count() != 0 {
 		t.Fatalf("Process = %v, Graph calls %d; want a permanent refusal and no call", err, hs.g.count())
 	}
@@ -231,7 +241,7 @@ func TestWorkerChecksChatCommandsAgain(t *testing.T) {
 		t.Errorf("log lacks policy-command:\n%s", logs)
 	}
 	hs = newWorkerHarness(t, nil)
-	hs.h.opts.Policy = mustPolicy(t, testPolicy)
+	hs.h.set(func(o *testOptions) { o.Policy = mustPolicy(t, testPolicy) })
 	if err := hs.h.Process(context.Background(), queue.Delivery{ID: "m2", Body: body, ReceiveCount: 1}); err != nil || hs.g.count() != 1 {
 		t.Fatalf("Process = %v, Graph calls %d; want applied", err, hs.g.count())
 	}
@@ -253,7 +263,7 @@ func TestPolicyKindsInTheContract(t *testing.T) {
 	}
 	for _, k := range change.PolicyKinds() {
 		kind := string(k)
-		if !slices.Contains(types, ProblemTypePrefix+kind) {
+		if !slices.Contains(types, apply.ProblemTypePrefix+kind) {
 			t.Errorf("%s is missing from openapi.yaml's ProblemType", kind)
 		}
 		if k.Title() == "" {

@@ -3,95 +3,24 @@ package webhook
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"math"
 	"net/http"
-	"net/url"
-	"regexp"
 	"strconv"
 
+	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/change"
-	"github.com/enrollhook/enrollhook/pkg/graph"
 )
-
-// ProblemTypePrefix starts every problem type URI; the slug after it names
-// the exact reason (see the README's table of problem types).
-const ProblemTypePrefix = "urn:enrollhook:problem:"
-
-type problemSpec struct {
-	status int
-	title  string
-}
-
-var problems = map[change.Code]problemSpec{
-	change.CodeMalformed:        {http.StatusBadRequest, "Malformed JSON"},
-	change.CodeUnauthenticated:  {http.StatusUnauthorized, "Not authenticated"},
-	change.CodeNotApproved:      {http.StatusForbidden, "Not approved"},
-	change.CodeForbidden:        {http.StatusForbidden, "Forbidden"},
-	change.CodeUnknownSource:    {http.StatusNotFound, "Unknown route"},
-	change.CodeNotFound:         {http.StatusNotFound, "Not found in Intune"},
-	change.CodeMethodNotAllowed: {http.StatusMethodNotAllowed, "Method not allowed"},
-	change.CodeConflict:         {http.StatusConflict, "Conflict"},
-	change.CodeTooLarge:         {http.StatusRequestEntityTooLarge, "Body too large"},
-	change.CodeMediaType:        {http.StatusUnsupportedMediaType, "Unsupported media type"},
-	change.CodeInvalid:          {http.StatusUnprocessableEntity, "Invalid fields"},
-	change.CodeGraphRefused:     {http.StatusBadGateway, "Graph refused the change"},
-	change.CodeGraphPermission:  {http.StatusBadGateway, "Graph permission missing"},
-	change.CodeUnavailable:      {http.StatusServiceUnavailable, "Graph unavailable"},
-	change.CodeTimeout:          {http.StatusServiceUnavailable, "Out of time"},
-	change.CodeInternal:         {http.StatusInternalServerError, "Internal error"},
-}
-
-// Problem is the RFC 9457 body.
-type Problem struct {
-	Type     string              `json:"type"`
-	Title    string              `json:"title"`
-	Status   int                 `json:"status"`
-	Detail   string              `json:"detail,omitempty"`
-	Instance string              `json:"instance,omitempty"`
-	Errors   []change.FieldError `json:"errors,omitempty"`
-}
-
-// problemFor maps an error to its problem. Anything without a code is an
-// internal error whose text stays in the log.
-func problemFor(err error, requestID string) (Problem, *change.Error) {
-	var ce *change.Error
-	if !errors.As(err, &ce) {
-		ce = &change.Error{Code: change.CodeInternal, Message: "an internal error occurred; the operator's log has the request id", Err: err}
-	}
-	spec, ok := problems[ce.Code]
-	if !ok {
-		spec = problems[change.CodeInternal]
-	}
-	slug, title := string(ce.Code), spec.title
-	if ce.Kind != "" {
-		// A kind's own title, where its code's would mislead, is
-		// change's (kind.go): the one table of kinds.
-		slug = string(ce.Kind)
-		if t := ce.Kind.Title(); t != "" {
-			title = t
-		}
-	}
-	return Problem{
-		Type:     ProblemTypePrefix + slug,
-		Title:    title,
-		Status:   spec.status,
-		Detail:   ce.Message,
-		Instance: requestID,
-		Errors:   ce.Fields,
-	}, ce
-}
 
 // writeProblem writes err as application/problem+json. Only the coded,
 // caller-safe message is sent; the cause goes to the log.
-func (h *Handler) writeProblem(ctx context.Context, w http.ResponseWriter, err error, requestID string) Problem {
-	p, ce := problemFor(err, requestID)
+func (h *Handler) writeProblem(ctx context.Context, w http.ResponseWriter, err error, requestID string) apply.Problem {
+	p, ce := apply.ProblemFor(err, requestID)
 	if ce.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ce.RetryAfter.Seconds()))))
 	}
 	if ce.Code == change.CodeInternal {
-		h.log.ErrorContext(ctx, "internal error", slog.String("xRequestId", requestID), causeAttr(err))
+		h.log.ErrorContext(ctx, "internal error", slog.String("xRequestId", requestID), apply.Cause(err))
 	}
 	writeJSON(w, p.Status, "application/problem+json", p)
 	return p
@@ -107,41 +36,4 @@ func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
-}
-
-// causeAttr describes an error's cause for the operator's log without the
-// Graph URL or Intune's message text (which can name backend URLs): Graph
-// failures are logged by their ids, transport errors without their URL.
-// Every cause the handler logs goes through it (or namedCause).
-func causeAttr(err error) slog.Attr { return namedCause("cause", err) }
-
-// namedCause is causeAttr under another attribute name.
-func namedCause(key string, err error) slog.Attr {
-	var re *graph.ResponseError
-	if errors.As(err, &re) {
-		return slog.Group(key, slog.Int("status", re.StatusCode), slog.String("graphCode", re.ErrorCode),
-			slog.String("graphRequestId", re.RequestID), slog.String("clientRequestId", re.ClientRequestID),
-			slog.String("activityId", re.ActivityID))
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return slog.String(key, ue.Op+": "+redactURLs(ue.Err.Error()))
-	}
-	if ce := (*change.Error)(nil); errors.As(err, &ce) {
-		if ce.Err != nil {
-			return namedCause(key, ce.Err)
-		}
-		// A coded error without a cause: its message is written for callers.
-		return slog.String(key, ce.Message)
-	}
-	return slog.String(key, redactURLs(err.Error()))
-}
-
-// urlText finds absolute URLs in an error's text.
-var urlText = regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]*://[^\s"'<>]+`)
-
-// redactURLs replaces every URL in s by "<url>", so a log line names no
-// Graph path, query or ticket link.
-func redactURLs(s string) string {
-	return urlText.ReplaceAllString(s, "<url>")
 }

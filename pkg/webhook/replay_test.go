@@ -14,6 +14,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/chat"
 	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
@@ -80,9 +81,9 @@ func newReplayStackAt(t *testing.T, graphURL string) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := &Options{Now: func() time.Time { return testNow }, Logger: log, Timeout: 3 * time.Second,
-		UpdateStrategy: StrategyPatch, Store: idempotency.NewMemory(nil, 0), Policy: policy.Default()}
-	return &stack{h: NewHandler(gc, []Source{gen, sn, jr, sl, tm}, o), emu: e, logs: logs}
+	o := &testOptions{Now: func() time.Time { return testNow }, Logger: log, Timeout: 3 * time.Second,
+		UpdateStrategy: apply.StrategyPatch, Store: idempotency.NewMemory(nil, 0), Policy: policy.Default()}
+	return &stack{h: newTestHandler(gc, []Source{gen, sn, jr, sl, tm}, o), emu: e, logs: logs}
 }
 
 // captured is one signed delivery as it crossed the wire.
@@ -196,7 +197,7 @@ func TestReplaysOfACapturedDeliveryWriteOnce(t *testing.T) {
 	}
 }
 
-func waitChat(t *testing.T, h *Handler) {
+func waitChat(t *testing.T, h *testHandler) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -266,7 +267,7 @@ func TestOneDeliveryIDOneDecision(t *testing.T) {
 				t.Fatalf("%s not in the body", tt.from)
 			}
 			w := s.serve(t, signed(t, body, testNow))
-			if p := decodeProblem(t, w); w.Code != http.StatusConflict || p.Type != ProblemTypePrefix+"delivery-mismatch" {
+			if p := decodeProblem(t, w); w.Code != http.StatusConflict || p.Type != apply.ProblemTypePrefix+"delivery-mismatch" {
 				t.Errorf("%d %s, want 409 delivery-mismatch", w.Code, w.Body)
 			}
 		})
@@ -278,7 +279,7 @@ func TestOneDeliveryIDOneDecision(t *testing.T) {
 
 // TestGraphFailuresLogNoGraphURL: when Graph fails, no log line of the
 // request, chat or follow-up path names a Graph URL, a Graph path or
-// Intune's text; every cause goes through one redaction (causeAttr).
+// Intune's text; every cause goes through one redaction (apply.Cause).
 func TestGraphFailuresLogNoGraphURL(t *testing.T) {
 	// A port nothing listens on: the transport error names the URL.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -327,17 +328,5 @@ func TestGraphFailuresLogNoGraphURL(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestRedactURLs(t *testing.T) {
-	for in, want := range map[string]string{
-		`PATCH https://graph.microsoft.com/beta/deviceManagement/x?$select=id: 500`: `PATCH <url> 500`,
-		`dial tcp: lookup contoso.service-now.com`:                                  `dial tcp: lookup contoso.service-now.com`,
-		`"http://127.0.0.1:8080/beta/x" refused`:                                    `"<url>" refused`,
-	} {
-		if got := redactURLs(in); got != want {
-			t.Errorf("redactURLs(%q) = %q, want %q", in, got, want)
-		}
 	}
 }

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"github.com/enrollhook/enrollhook/pkg/apply"
 	"net/http"
 	"testing"
 )
@@ -20,7 +21,7 @@ func TestGraphRetryAfterBeyondTheBudget(t *testing.T) {
 			if got := w.Header().Get("Retry-After"); got != ra {
 				t.Errorf("Retry-After = %q, want Graph's %q", got, ra)
 			}
-			if p := decodeProblem(t, w); p.Type != ProblemTypePrefix+"graph-unavailable" {
+			if p := decodeProblem(t, w); p.Type != apply.ProblemTypePrefix+"graph-unavailable" {
 				t.Errorf("type = %s, want graph-unavailable", p.Type)
 			}
 			writes := 0

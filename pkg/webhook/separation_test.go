@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/policy"
 )
@@ -48,7 +49,7 @@ func TestSeparationOfDutiesIdentities(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			hs := newHarness(t, nil)
-			hs.h.opts.Policy = policy.Default()
+			hs.h.set(func(o *testOptions) { o.Policy = policy.Default() })
 			body := tt.edit(validBody)
 			w := hs.do(t, signed(t, body, testNow))
 			if w.Code != tt.status {
@@ -64,7 +65,7 @@ func TestSeparationOfDutiesIdentities(t *testing.T) {
 				t.Errorf("Graph calls = %d, want 0", hs.g.count())
 			}
 			p := decodeProblem(t, w)
-			if p.Type != ProblemTypePrefix+tt.kind {
+			if p.Type != apply.ProblemTypePrefix+tt.kind {
 				t.Fatalf("problem = %+v, want %s", p, tt.kind)
 			}
 			if tt.field == "" {
@@ -120,7 +121,7 @@ func TestSeparationOfDutiesStableIDs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			hs := newITSMHarness(t, false)
-			hs.h.opts.Policy = policy.Default()
+			hs.h.set(func(o *testOptions) { o.Policy = policy.Default() })
 			w := hs.do(t, tt.req(t))
 			if w.Code != tt.status {
 				t.Fatalf("status = %d %s, want %d", w.Code, w.Body, tt.status)
@@ -131,7 +132,7 @@ func TestSeparationOfDutiesStableIDs(t *testing.T) {
 				}
 				return
 			}
-			if p := decodeProblem(t, w); p.Type != ProblemTypePrefix+tt.kind {
+			if p := decodeProblem(t, w); p.Type != apply.ProblemTypePrefix+tt.kind {
 				t.Errorf("problem = %+v, want %s", p, tt.kind)
 			}
 			if hs.g.count() != 0 {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"log/slog"
 	"net/http"
@@ -57,7 +58,7 @@ func newStrategyStack(t *testing.T, strategy, version string) *stack {
 		t.Fatal(err)
 	}
 	src, _ := generic.New(testSecret, 5*time.Minute)
-	h := NewHandler(gc, []Source{src}, &Options{Now: func() time.Time { return testNow }, Logger: log, Timeout: 3 * time.Second,
+	h := newTestHandler(gc, []Source{src}, &testOptions{Now: func() time.Time { return testNow }, Logger: log, Timeout: 3 * time.Second,
 		GraphVersion: version, UpdateStrategy: strategy})
 	return &stack{h: h, emu: e, logs: logs}
 }
@@ -109,7 +110,7 @@ func byID(set []json.RawMessage) map[string]string {
 
 func TestStrategyPatch(t *testing.T) {
 	t.Run("item route served", func(t *testing.T) {
-		s := newStrategyStack(t, StrategyPatch, "beta")
+		s := newStrategyStack(t, apply.StrategyPatch, "beta")
 		w := s.send(t, validBody)
 		if w.Code != http.StatusOK {
 			t.Fatalf("status %d %s", w.Code, w.Body)
@@ -117,15 +118,15 @@ func TestStrategyPatch(t *testing.T) {
 		if p, a, _ := writesBy(s.emu.Calls()); p != 1 || a != 0 {
 			t.Errorf("PATCHes = %d, assigns = %d, want 1 and 0", p, a)
 		}
-		if w.Header().Get(HeaderStrategy) != "" || w.Header().Get(HeaderAssignmentID) != "" {
+		if w.Header().Get(apply.HeaderStrategy) != "" || w.Header().Get(apply.HeaderAssignmentID) != "" {
 			t.Errorf("a PATCH answer carries the assign headers: %v", w.Header())
 		}
 	})
 	t.Run("item route refused: no fallback", func(t *testing.T) {
-		s := newStrategyStack(t, StrategyPatch, "beta")
+		s := newStrategyStack(t, apply.StrategyPatch, "beta")
 		s.emu.RefuseItemRoute(true)
 		w := s.send(t, validBody)
-		if p := decodeProblem(t, w); w.Code != http.StatusBadGateway || p.Type != ProblemTypePrefix+"graph-refused" ||
+		if p := decodeProblem(t, w); w.Code != http.StatusBadGateway || p.Type != apply.ProblemTypePrefix+"graph-refused" ||
 			!strings.Contains(p.Detail, "No method match route template") {
 			t.Fatalf("status %d %s, want 502 graph-refused naming Graph's code", w.Code, w.Body)
 		}
@@ -145,7 +146,7 @@ func TestStrategyPatch(t *testing.T) {
 func TestStrategyAssignKeepsEveryOtherAssignment(t *testing.T) {
 	for _, refuse := range []bool{false, true} {
 		t.Run(map[bool]string{false: "item route served", true: "item route refused"}[refuse], func(t *testing.T) {
-			s := newStrategyStack(t, StrategyAssign, "beta")
+			s := newStrategyStack(t, apply.StrategyAssign, "beta")
 			s.emu.RefuseItemRoute(refuse)
 			before := byID(s.emu.Assignments(graphemu.ConfigESP))
 			otherBefore := s.emu.Assignments(graphemu.ConfigPlatform)
@@ -180,7 +181,7 @@ func TestStrategyAssignKeepsEveryOtherAssignment(t *testing.T) {
 			if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || got["id"] != graphemu.AssignmentESPGroup {
 				t.Errorf("answer = %s, want the updated assignment", w.Body)
 			}
-			if w.Header().Get(HeaderStrategy) != StrategyAssign || w.Header().Get(HeaderAssignmentID) != graphemu.AssignmentESPGroup ||
+			if w.Header().Get(apply.HeaderStrategy) != apply.StrategyAssign || w.Header().Get(apply.HeaderAssignmentID) != graphemu.AssignmentESPGroup ||
 				w.Header().Get(HeaderGraphRequestID) == "" {
 				t.Errorf("headers = %v, want strategy assign, the assignment id and Graph's request id", w.Header())
 			}
@@ -201,7 +202,7 @@ func TestStrategyAssignKeepsEveryOtherAssignment(t *testing.T) {
 // TestStrategyAssignNewID: Intune may name the changed assignment anew; the
 // answer is found by its target and names the new id in its headers.
 func TestStrategyAssignNewID(t *testing.T) {
-	s := newStrategyStack(t, StrategyAssign, "beta")
+	s := newStrategyStack(t, apply.StrategyAssign, "beta")
 	s.emu.RenameOnAssign(true)
 	exclusion, _ := s.emu.Assignment(graphemu.ConfigESP, graphemu.AssignmentESPExclusion)
 	w := s.send(t, regroupBody)
@@ -209,8 +210,8 @@ func TestStrategyAssignNewID(t *testing.T) {
 		t.Fatalf("status %d %s", w.Code, w.Body)
 	}
 	wantID := espPrefix + newGroup
-	if got := w.Header().Get(HeaderAssignmentID); got != wantID {
-		t.Errorf("%s = %q, want %q", HeaderAssignmentID, got, wantID)
+	if got := w.Header().Get(apply.HeaderAssignmentID); got != wantID {
+		t.Errorf("%s = %q, want %q", apply.HeaderAssignmentID, got, wantID)
 	}
 	var got struct {
 		ID     string         `json:"id"`
@@ -237,10 +238,10 @@ func TestStrategyAssignNotFound(t *testing.T) {
 		{"configuration unknown", "0000aaaa-0000-0000-0000-000000000000_Nope", graphemu.AssignmentESPGroup},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newStrategyStack(t, StrategyAssign, "beta")
+			s := newStrategyStack(t, apply.StrategyAssign, "beta")
 			body := strings.Replace(strings.Replace(validBody, graphemu.AssignmentESPGroup, tc.asg, 1), graphemu.ConfigESP, tc.cfg, 1)
 			w := s.send(t, body)
-			if p := decodeProblem(t, w); w.Code != http.StatusNotFound || p.Type != ProblemTypePrefix+"not-found" {
+			if p := decodeProblem(t, w); w.Code != http.StatusNotFound || p.Type != apply.ProblemTypePrefix+"not-found" {
 				t.Fatalf("status %d %s, want 404 not-found", w.Code, w.Body)
 			}
 			if _, a, _ := writesBy(s.emu.Calls()); a != 0 || s.emu.Writes() != 0 {
@@ -253,7 +254,7 @@ func TestStrategyAssignNotFound(t *testing.T) {
 // TestStrategyAssignV1: on v1.0 the assign body carries no beta-only
 // property (source, sourceId, filters), for kept and changed members alike.
 func TestStrategyAssignV1(t *testing.T) {
-	s := newStrategyStack(t, StrategyAssign, "v1.0")
+	s := newStrategyStack(t, apply.StrategyAssign, "v1.0")
 	w := s.send(t, v1Body)
 	if w.Code != http.StatusOK {
 		t.Fatalf("status %d %s", w.Code, w.Body)
@@ -299,7 +300,7 @@ func TestStrategyAutoSwitchesOnce(t *testing.T) {
 			if w.Code != http.StatusOK {
 				t.Fatalf("first: status %d %s", w.Code, w.Body)
 			}
-			if w.Header().Get(HeaderStrategy) != StrategyAssign || w.Header().Get(HeaderAssignmentID) != graphemu.AssignmentESPGroup {
+			if w.Header().Get(apply.HeaderStrategy) != apply.StrategyAssign || w.Header().Get(apply.HeaderAssignmentID) != graphemu.AssignmentESPGroup {
 				t.Errorf("first: headers %v, want the assign headers", w.Header())
 			}
 			if p, a, _ := writesBy(s.emu.Calls()); p != 1 || a != 1 {
@@ -312,7 +313,7 @@ func TestStrategyAutoSwitchesOnce(t *testing.T) {
 
 			n := len(s.emu.Calls())
 			w = s.send(t, regroupBody)
-			if w.Code != http.StatusOK || w.Header().Get(HeaderStrategy) != StrategyAssign {
+			if w.Code != http.StatusOK || w.Header().Get(apply.HeaderStrategy) != apply.StrategyAssign {
 				t.Fatalf("second: status %d %v %s", w.Code, w.Header(), w.Body)
 			}
 			if p, a, l := writesBy(s.emu.Calls()[n:]); p != 0 || a != 1 || l != 2 {
@@ -324,9 +325,9 @@ func TestStrategyAutoSwitchesOnce(t *testing.T) {
 		})
 	}
 	t.Run("item route served: no switch", func(t *testing.T) {
-		s := newStrategyStack(t, StrategyAuto, "beta")
+		s := newStrategyStack(t, apply.StrategyAuto, "beta")
 		for i := 0; i < 2; i++ {
-			if w := s.send(t, validBody); w.Code != http.StatusOK || w.Header().Get(HeaderStrategy) != "" {
+			if w := s.send(t, validBody); w.Code != http.StatusOK || w.Header().Get(apply.HeaderStrategy) != "" {
 				t.Fatalf("send %d: %d %v", i, w.Code, w.Header())
 			}
 		}
@@ -335,7 +336,7 @@ func TestStrategyAutoSwitchesOnce(t *testing.T) {
 		}
 	})
 	t.Run("another refusal: no switch", func(t *testing.T) {
-		s := newStrategyStack(t, StrategyAuto, "beta")
+		s := newStrategyStack(t, apply.StrategyAuto, "beta")
 		s.emu.Fail(1, http.StatusBadRequest)
 		if w := s.send(t, validBody); w.Code != http.StatusBadGateway {
 			t.Fatalf("status %d %s, want 502", w.Code, w.Body)
@@ -349,7 +350,7 @@ func TestStrategyAutoSwitchesOnce(t *testing.T) {
 // TestStrategyAutoSwitchConcurrent: many changes refused at once switch
 // once, and every one is applied through assign.
 func TestStrategyAutoSwitchConcurrent(t *testing.T) {
-	s := newStrategyStack(t, StrategyAuto, "beta")
+	s := newStrategyStack(t, apply.StrategyAuto, "beta")
 	s.emu.RefuseItemRoute(true)
 	const n = 8
 	codes := make(chan int, n)
@@ -382,19 +383,19 @@ func TestAutoWithoutAssign(t *testing.T) {
 	if w.Code != http.StatusBadGateway {
 		t.Errorf("status %d %s, want 502", w.Code, w.Body)
 	}
-	for _, bad := range []string{StrategyAssign, "put"} {
+	for _, bad := range []string{apply.StrategyAssign, "put"} {
 		func() {
 			defer func() {
 				if recover() == nil {
 					t.Errorf("NewHandler with strategy %q and a Graph without assign did not panic", bad)
 				}
 			}()
-			NewHandler(&fakeGraph{}, nil, &Options{UpdateStrategy: bad})
+			newTestHandler(&fakeGraph{}, nil, &testOptions{UpdateStrategy: bad})
 		}()
 	}
 }
 
-var _ AssignGraph = (*graph.Client)(nil)
+var _ apply.AssignGraph = (*graph.Client)(nil)
 
 // TestStrategyHeadersInOpenAPI: the assign answer's headers are documented
 // on every 200 that applies a change, and a real assign answer validates.
@@ -409,13 +410,13 @@ func TestStrategyHeadersInOpenAPI(t *testing.T) {
 			t.Fatalf("openapi.yaml: no POST %s 200", path)
 		}
 		ok := item.Post.Responses.Status(http.StatusOK)
-		for _, h := range []string{HeaderStrategy, HeaderAssignmentID} {
+		for _, h := range []string{apply.HeaderStrategy, apply.HeaderAssignmentID} {
 			if _, found := ok.Value.Headers[h]; !found {
 				t.Errorf("openapi.yaml: POST %s 200 does not document %s", path, h)
 			}
 		}
 	}
-	s := newStrategyStack(t, StrategyAssign, "beta")
+	s := newStrategyStack(t, apply.StrategyAssign, "beta")
 	s.emu.RenameOnAssign(true)
 	r := signed(t, regroupBody, testNow)
 	w := httptest.NewRecorder()
@@ -453,8 +454,8 @@ func TestHandlerV1AssignBodyHasNoBetaFields(t *testing.T) {
 		json.RawMessage(`{"id":"` + graphemu.AssignmentESPExclusion + `","source":"direct","sourceId":null,"target":{"@odata.type":"#microsoft.graph.exclusionGroupAssignmentTarget","groupId":"` + graphemu.GroupExcluded + `","deviceAndAppManagementAssignmentFilterId":null,"deviceAndAppManagementAssignmentFilterType":"none"}}`),
 	}}
 	src, _ := generic.New(testSecret, 5*time.Minute)
-	h := NewHandler(g, []Source{src}, &Options{Now: func() time.Time { return testNow }, Logger: slog.New(slog.DiscardHandler),
-		GraphVersion: "v1.0", UpdateStrategy: StrategyAssign})
+	h := newTestHandler(g, []Source{src}, &testOptions{Now: func() time.Time { return testNow }, Logger: slog.New(slog.DiscardHandler),
+		GraphVersion: "v1.0", UpdateStrategy: apply.StrategyAssign})
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, signed(t, v1Body, testNow))
 	if len(g.sent) != 1 || len(g.sent[0]) != 2 {
@@ -462,8 +463,8 @@ func TestHandlerV1AssignBodyHasNoBetaFields(t *testing.T) {
 	}
 	// The fake's re-read still holds the old target: the change is not
 	// found, so the answer is the applied body, marked as such.
-	if w.Code != http.StatusOK || w.Header().Get(HeaderReadBack) != "failed" || w.Header().Get(HeaderStrategy) != StrategyAssign ||
-		w.Header().Get(HeaderAssignmentID) != "" {
+	if w.Code != http.StatusOK || w.Header().Get(apply.HeaderReadBack) != "failed" || w.Header().Get(apply.HeaderStrategy) != apply.StrategyAssign ||
+		w.Header().Get(apply.HeaderAssignmentID) != "" {
 		t.Errorf("answer %d %v, want 200 with the read-back failed and no assignment id", w.Code, w.Header())
 	}
 	for _, m := range g.sent[0] {
@@ -479,7 +480,7 @@ func TestHandlerV1AssignBodyHasNoBetaFields(t *testing.T) {
 // assignments of one configuration, at once, both hold afterwards: the
 // second read-modify-write does not overwrite the first.
 func TestStrategyAssignSerializesAConfiguration(t *testing.T) {
-	s := newStrategyStack(t, StrategyAssign, "beta")
+	s := newStrategyStack(t, apply.StrategyAssign, "beta")
 	s.emu.SetLatency(20 * time.Millisecond)
 	defer s.emu.SetLatency(0)
 	exclusionBody := strings.Replace(strings.Replace(regroupBody, graphemu.AssignmentESPGroup, graphemu.AssignmentESPExclusion, 1),
@@ -511,16 +512,17 @@ func TestStrategyAssignSerializesAConfiguration(t *testing.T) {
 // process.
 func TestStrategyAssignSerializesAcrossInstances(t *testing.T) {
 	store := idempotency.NewMemory(nil, 0)
-	a := newStrategyStack(t, StrategyAssign, "beta")
-	b := newStrategyStack(t, StrategyAssign, "beta")
-	a.h.opts.Store, b.h.opts.Store = store, store
+	a := newStrategyStack(t, apply.StrategyAssign, "beta")
+	b := newStrategyStack(t, apply.StrategyAssign, "beta")
+	a.h.set(func(o *testOptions) { o.Store = store })
+	b.h.set(func(o *testOptions) { o.Store = store })
 	a.emu.SetLatency(20 * time.Millisecond)
 	defer a.emu.SetLatency(0)
 	exclusionBody := strings.Replace(strings.Replace(regroupBody, graphemu.AssignmentESPGroup, graphemu.AssignmentESPExclusion, 1),
 		"microsoft.graph.groupAssignmentTarget", "microsoft.graph.exclusionGroupAssignmentTarget", 1)
 	codes := make(chan string, 2)
 	for i, body := range []string{validBody, exclusionBody} {
-		h := []*Handler{a.h, b.h}[i]
+		h := []*testHandler{a.h, b.h}[i]
 		go func() {
 			w := httptest.NewRecorder()
 			r := signed(t, body, testNow)

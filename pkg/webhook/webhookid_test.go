@@ -15,7 +15,7 @@ import (
 func TestWebhookIDWithDotsIsAppliedOnceUnderTheContract(t *testing.T) {
 	for _, id := range []string{"msg.2KWPBgLlAfxdpx2AI54pPJ85f4W", "evt.CHG0030042.approved.3", strings.Repeat("a.", 128)} {
 		t.Run(id[:min(len(id), 30)], func(t *testing.T) {
-			hs := newHarness(t, &Options{Store: idempotency.NewMemory(nil, 0)})
+			hs := newHarness(t, &testOptions{Store: idempotency.NewMemory(nil, 0)})
 			if w := hs.do(t, signedID(t, id, validBody, testNow)); w.Code != http.StatusOK {
 				t.Fatalf("first delivery: status %d, body %s", w.Code, w.Body)
 			}

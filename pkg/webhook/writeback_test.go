@@ -19,6 +19,7 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/queue"
 	"github.com/enrollhook/enrollhook/pkg/source/jira"
 	"github.com/enrollhook/enrollhook/pkg/source/servicenow"
+	"github.com/enrollhook/enrollhook/pkg/worker"
 	"github.com/enrollhook/enrollhook/pkg/writeback"
 )
 
@@ -82,7 +83,7 @@ func withWriteBack(hs *harness, sn, jr *ticketAPI, timeout time.Duration) *write
 	o.Timeout = timeout
 	w := writeback.New(o)
 	if w != nil {
-		hs.h.opts.WriteBack = w
+		hs.h.set(func(o *testOptions) { o.WriteBack = w })
 	}
 	return w
 }
@@ -361,12 +362,12 @@ func TestWriteBackFromTheWorker(t *testing.T) {
 		{"throttled, will be retried", func(t *testing.T) *http.Request { return snRequest(t, snBody, testNow) },
 			&change.Error{Code: change.CodeUnavailable, Message: "Graph is unavailable", RetryAfter: time.Second}, 1, false, ""},
 		{"throttled, last receive", func(t *testing.T) *http.Request { return snRequest(t, snBody, testNow) },
-			&change.Error{Code: change.CodeUnavailable, Message: "Graph is unavailable", RetryAfter: time.Second}, MaxReceive, true, "Outcome: unknown"},
+			&change.Error{Code: change.CodeUnavailable, Message: "Graph is unavailable", RetryAfter: time.Second}, worker.MaxReceive, true, "Outcome: unknown"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			hs := newITSMHarness(t, false)
 			q := &captureQueue{}
-			hs.h.opts.Queue = q
+			hs.h.set(func(o *testOptions) { o.Queue = q })
 			hs.h.async = map[string]bool{servicenow.Name: true, jira.Name: true}
 			sn, jr := newTicketAPI(t, http.StatusOK, 0), newTicketAPI(t, http.StatusCreated, 0)
 			withWriteBack(hs, sn, jr, 0)

@@ -1,7 +1,8 @@
 package wiring
 
-// This file is the one place that calls pkg/webhook's constructors and the
-// apply step: when that API changes, only this file follows.
+// This file is the one place that calls the constructors of pkg/apply,
+// pkg/webhook and pkg/worker: when their API changes, only this file
+// follows.
 
 import (
 	"context"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/config"
 	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
@@ -18,12 +20,13 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/queue"
 	"github.com/enrollhook/enrollhook/pkg/source/slack"
 	"github.com/enrollhook/enrollhook/pkg/webhook"
+	"github.com/enrollhook/enrollhook/pkg/worker"
 	"github.com/enrollhook/enrollhook/pkg/writeback"
 )
 
 // maxReceive is how often a queue delivers a message before it moves to the
 // dead letters.
-const maxReceive = webhook.MaxReceive
+const maxReceive = worker.MaxReceive
 
 // parts are what both handlers are built from.
 type parts struct {
@@ -35,46 +38,51 @@ type parts struct {
 	writeBack *writeback.Writer
 }
 
-func (p parts) options() *webhook.Options {
-	o := &webhook.Options{
-		GraphVersion: p.cfg.GraphVersion,
-		Logger:       p.log,
-		Store:        p.store,
-		CompletedTTL: p.cfg.Delivery.TTL,
-		Limiter:      limiter.New(p.cfg.Delivery.WriteLimit, p.cfg.Delivery.WriteWindow, nil),
-		Policy:       p.policy,
+// pipeline is the apply pipeline of both functions: the webhook and the
+// worker apply alike.
+func (p parts) pipeline() *apply.Pipeline {
+	o := &apply.Options{
+		Logger: p.log,
 		// The write-slot wait and the enqueue keep the Graph client's margin.
-		DeadlineMargin: p.cfg.DeadlineMargin,
-		// The item PATCH, the assign action, or the first then the other;
-		// the webhook and the worker apply the same.
-		UpdateStrategy: p.cfg.UpdateStrategy,
+		Deadlines: apply.Deadlines{Margin: p.cfg.DeadlineMargin},
+		// The item PATCH, the assign action, or the first then the other.
+		Update: apply.Update{GraphVersion: p.cfg.GraphVersion, Strategy: p.cfg.UpdateStrategy,
+			Limiter: limiter.New(p.cfg.Delivery.WriteLimit, p.cfg.Delivery.WriteWindow, nil)},
+		Dedupe: apply.Dedupe{Store: p.store, CompletedTTL: p.cfg.Delivery.TTL},
+		Policy: p.policy,
 	}
 	if p.writeBack != nil {
 		// The outcome to the ServiceNow record or Jira issue.
 		o.WriteBack = p.writeBack
 	}
-	return o
+	return apply.New(p.graph, o)
 }
 
 // httpHandler is the webhook's HTTP handler; it starts the in-process
-// queue's workers, if any, with its apply step.
+// queue's workers, if any, on the same pipeline.
 func httpHandler(p parts, sources []webhook.Source, disabled []string, a async) http.Handler {
-	o := p.options()
-	o.MaxBodyBytes = p.cfg.MaxBodyBytes
-	o.Disabled = disabled
-	o.AsyncSources = p.cfg.Queue.Async
+	pipe := p.pipeline()
+	o := &webhook.Options{MaxBodyBytes: p.cfg.MaxBodyBytes, Disabled: disabled,
+		Async: webhook.Async{Sources: p.cfg.Queue.Async}}
 	switch {
 	case a.sqs != nil:
-		o.Queue = a.sqs
+		o.Async.Queue = a.sqs
 	case a.local != nil:
-		o.Queue, o.DeadLetters = a.local, a.local
-		if a.deadLetters != nil {
-			o.DeadLetters = a.deadLetters
-		}
+		o.Async.Queue = a.local
 	}
-	h := webhook.NewHandler(p.graph, sources, o)
+	h := webhook.NewHandler(pipe, sources, o)
 	if a.local != nil {
-		a.local.Start(h.Process)
+		wo := &worker.Options{DeadLetters: a.local, FollowUps: map[string]worker.FollowUpper{}}
+		if a.deadLetters != nil {
+			wo.DeadLetters = a.deadLetters
+		}
+		// The chat senders post the outcome of a queued command themselves.
+		for _, s := range sources {
+			if f, ok := s.(worker.FollowUpper); ok {
+				wo.FollowUps[s.Name()] = f
+			}
+		}
+		a.local.Start(worker.New(pipe, wo).Process)
 	}
 	return h
 }
@@ -91,20 +99,19 @@ func withRequestID(ctx context.Context, gatewayID, lambdaID string) context.Cont
 	return ctx
 }
 
-// sqsHandler is the worker's: each record through the apply step, the ones
-// to receive again reported as partial batch failures. deadLetters may be
-// nil.
+// sqsHandler is the worker's: each record through the apply pipeline, the
+// ones to receive again reported as partial batch failures. deadLetters may
+// be nil.
 func sqsHandler(p parts, deadLetters *queue.SQS) func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
-	o := p.options()
-	o.FollowUps = map[string]webhook.FollowUpper{
+	o := &worker.Options{FollowUps: map[string]worker.FollowUpper{
 		slack.Name: slack.NewPoster(&slack.Options{ResponseType: p.cfg.Senders.Slack.ResponseType,
 			AllowLoopbackResponseURL: p.cfg.GraphInsecureHTTP}),
-	}
+	}}
 	if deadLetters != nil {
 		o.DeadLetters = deadLetters
 	}
-	h := webhook.NewHandler(p.graph, nil, o)
+	w := worker.New(p.pipeline(), o)
 	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-		return queue.HandleSQS(ctx, ev, h.Process), nil
+		return queue.HandleSQS(ctx, ev, w.Process), nil
 	}
 }

@@ -1,4 +1,4 @@
-package webhook
+package apply
 
 import (
 	"context"
@@ -20,7 +20,7 @@ type WriteBacker interface {
 	Write(ctx context.Context, n *writeback.Note) error
 }
 
-// writeBack posts the outcome of the apply step of an ITSM change
+// WriteBack posts the outcome of the apply step of an ITSM change
 // (ServiceNow: a work note; Jira: a comment) to its ticket, after the
 // sender's answer is decided: the request path calls it after answering,
 // the worker once an outcome is final. It never changes the answer or the
@@ -28,26 +28,26 @@ type WriteBacker interface {
 // never the credentials or a body) and counted by the writer. It is bounded
 // by the invoke's deadline less the margin, and by the writer's own
 // timeout.
-func (h *Handler) writeBack(ctx context.Context, source, requestID string, req *change.Request, res *graph.Result, err error) {
-	if h.opts.WriteBack == nil || req == nil || (source != writeback.ServiceNow && source != writeback.Jira) {
+func (p *Pipeline) WriteBack(ctx context.Context, source, requestID string, req *change.Request, res *graph.Result, err error) {
+	if p.opts.WriteBack == nil || req == nil || (source != writeback.ServiceNow && source != writeback.Jira) {
 		return
 	}
-	if c, ok := h.opts.WriteBack.(interface{ Configured(string) bool }); ok && !c.Configured(source) {
+	if c, ok := p.opts.WriteBack.(interface{ Configured(string) bool }); ok && !c.Configured(source) {
 		return
 	}
 	n := &writeback.Note{System: source, Ticket: req.Ticket.ID, Record: req.Ticket.Record,
 		Outcome: writeback.Applied, RequestID: requestID,
 		ApprovedBy: req.Ticket.ApprovedBy, RequestedBy: req.Ticket.RequestedBy,
-		ConfigurationID: req.ConfigurationID, AssignmentID: req.AssignmentID, TargetType: targetType(req)}
+		ConfigurationID: req.ConfigurationID, AssignmentID: req.AssignmentID, TargetType: TargetType(req)}
 	if res != nil {
 		n.GraphRequestID = res.RequestID
 	}
 	if err != nil {
-		p, _ := problemFor(err, requestID)
-		n.Problem, n.Detail = strings.TrimPrefix(p.Type, ProblemTypePrefix), p.Detail
+		pr, _ := ProblemFor(err, requestID)
+		n.Problem, n.Detail = strings.TrimPrefix(pr.Type, ProblemTypePrefix), pr.Detail
 		n.Outcome = writeback.Failed
 		switch slug := n.Problem; {
-		case p.Status < 500:
+		case pr.Status < 500:
 			n.Outcome = writeback.Refused
 		case slug == "out-of-time" || slug == string(change.CodeUnavailable):
 			// The write may have reached Graph before it stopped answering:
@@ -61,15 +61,15 @@ func (h *Handler) writeBack(ctx context.Context, source, requestID string, req *
 	}
 	// Not cut short by the end of the request, but never past the invoke's
 	// deadline less the margin kept for answering.
-	wctx, cancel := h.outbound(context.WithoutCancel(ctx))
+	wctx, cancel := p.Outbound(context.WithoutCancel(ctx))
 	defer cancel()
 	if d, ok := ctx.Deadline(); ok {
 		var cancel2 context.CancelFunc
-		wctx, cancel2 = context.WithDeadline(wctx, d.Add(-h.opts.DeadlineMargin))
+		wctx, cancel2 = context.WithDeadline(wctx, d.Add(-p.opts.Deadlines.Margin))
 		defer cancel2()
 	}
 	began := time.Now()
-	werr := h.opts.WriteBack.Write(wctx, n)
+	werr := p.opts.WriteBack.Write(wctx, n)
 	attrs := []slog.Attr{slog.String("xRequestId", requestID), slog.String("source", source),
 		slog.String("ticket", req.Ticket.ID), slog.String("outcome", n.Outcome)}
 	if n.GraphRequestID != "" {
@@ -80,14 +80,14 @@ func (h *Handler) writeBack(ctx context.Context, source, requestID string, req *
 	case werr == nil:
 		attrs = append(attrs, slog.String("writeBack", "posted"))
 	case errors.Is(werr, writeback.ErrSkipped):
-		attrs = append(attrs, slog.String("writeBack", "skipped"), namedCause("reason", werr))
+		attrs = append(attrs, slog.String("writeBack", "skipped"), NamedCause("reason", werr))
 	default:
 		level = slog.LevelWarn
-		attrs = append(attrs, slog.String("writeBack", "failed"), causeAttr(werr))
-		if c, ok := h.opts.WriteBack.(interface{ Failures() int64 }); ok {
+		attrs = append(attrs, slog.String("writeBack", "failed"), Cause(werr))
+		if c, ok := p.opts.WriteBack.(interface{ Failures() int64 }); ok {
 			attrs = append(attrs, slog.Int64("writeBackFailures", c.Failures()))
 		}
 	}
 	attrs = append(attrs, slog.Float64("durationMs", float64(time.Since(began).Microseconds())/1000))
-	h.log.LogAttrs(ctx, level, "write-back", attrs...)
+	p.log.LogAttrs(ctx, level, "write-back", attrs...)
 }

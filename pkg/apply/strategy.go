@@ -1,11 +1,10 @@
-package webhook
+package apply
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"log/slog"
 	"strings"
 	"sync"
@@ -14,26 +13,25 @@ import (
 
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/graph"
+	"github.com/enrollhook/enrollhook/pkg/idempotency"
+	"github.com/enrollhook/enrollhook/pkg/strategy"
 )
 
-// Update strategies (Options.UpdateStrategy, ENROLLHOOK_UPDATE_STRATEGY):
+// Update strategies (Update.Strategy, ENROLLHOOK_UPDATE_STRATEGY):
 // how a change reaches Graph.
 const (
 	// StrategyAuto sends the item PATCH and, when Graph refuses the route
 	// (400 "No method match route template", or 405), applies the change
 	// with the assign action instead and keeps doing so for the rest of the
 	// process. The default.
-	StrategyAuto = "auto"
+	StrategyAuto = strategy.Auto
 	// StrategyPatch sends the documented item PATCH only.
-	StrategyPatch = "patch"
+	StrategyPatch = strategy.Patch
 	// StrategyAssign reads every assignment of the configuration, replaces
 	// the one being changed and sends the complete set with the assign
-	// action (reference/graph.md §0.2, §9).
-	StrategyAssign = "assign"
+	// action, for tenants where Intune has no item route for the write.
+	StrategyAssign = strategy.Assign
 )
-
-// Strategies lists the update strategies, the default first.
-var Strategies = []string{StrategyAuto, StrategyPatch, StrategyAssign}
 
 // Headers of an answer whose change went through the assign action.
 const (
@@ -55,8 +53,8 @@ type AssignGraph interface {
 	AssignAll(ctx context.Context, configurationID string, assignments []json.RawMessage) (*graph.Result, error)
 }
 
-// updater holds the strategy of one handler, and for auto whether the
-// switch to assign has happened (for the process lifetime: one handler per
+// updater holds the strategy of one pipeline, and for auto whether the
+// switch to assign has happened (for the process lifetime: one pipeline per
 // process).
 type updater struct {
 	mode     string
@@ -75,10 +73,10 @@ type updater struct {
 // holder that dies loses at its deadline), so two instances never
 // read-modify-write one configuration's set at once. Without a store only
 // this process is covered.
-func (h *Handler) lockConfiguration(ctx context.Context, configurationID string) (unlock func(), err error) {
-	v, _ := h.upd.busy.LoadOrStore(configurationID, make(chan struct{}, 1))
+func (p *Pipeline) lockConfiguration(ctx context.Context, configurationID string) (unlock func(), err error) {
+	v, _ := p.upd.busy.LoadOrStore(configurationID, make(chan struct{}, 1))
 	ch := v.(chan struct{})
-	octx, cancel := h.outbound(ctx)
+	octx, cancel := p.Outbound(ctx)
 	defer cancel()
 	busy := &change.Error{Code: change.CodeTimeout, RetryAfter: 5 * time.Second,
 		Message: "another change of the same configuration was still being applied at the deadline; nothing was applied"}
@@ -88,28 +86,28 @@ func (h *Handler) lockConfiguration(ctx context.Context, configurationID string)
 		return nil, busy
 	}
 	local := func() { <-ch }
-	if h.opts.Store == nil {
+	if p.opts.Dedupe.Store == nil {
 		return local, nil
 	}
-	until := time.Now().Add(h.opts.Timeout)
+	until := time.Now().Add(p.opts.Deadlines.Timeout)
 	if d, ok := ctx.Deadline(); ok {
 		until = d
 	}
 	key := "assign-lock:" + configurationID
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
-		lease, err := h.opts.Store.Begin(octx, key, "assign-lock", until)
+		lease, err := p.opts.Dedupe.Store.Begin(octx, key, "assign-lock", until)
 		var inProgress *idempotency.InProgressError
 		switch {
 		case err == nil && lease.Replay == nil:
 			return func() {
-				_ = h.opts.Store.Release(context.WithoutCancel(ctx), lease)
+				_ = p.opts.Dedupe.Store.Release(context.WithoutCancel(ctx), lease)
 				local()
 			}, nil
 		case errors.As(err, &inProgress):
 			// another instance holds it: wait and try again
 		case err != nil:
 			local()
-			return nil, &change.Error{Code: change.CodeUnavailable, Kind: "dedupe-unavailable", RetryAfter: 5 * time.Second,
+			return nil, &change.Error{Code: change.CodeUnavailable, Kind: change.KindDedupeUnavailable, RetryAfter: 5 * time.Second,
 				Message: "the de-duplication store is unavailable, so the configuration could not be locked; nothing was applied", Err: err}
 		default:
 			// a completed record under the lock's key cannot happen (locks
@@ -137,9 +135,9 @@ func newUpdater(mode string, g Graph) *updater {
 	u.assign, _ = g.(AssignGraph)
 	switch {
 	case mode != StrategyAuto && mode != StrategyPatch && mode != StrategyAssign:
-		panic(fmt.Sprintf("webhook: unknown update strategy %q; want one of %s", mode, strings.Join(Strategies, ", ")))
+		panic(fmt.Sprintf("apply: unknown update strategy %q; want one of %s", mode, strings.Join(strategy.Names(), ", ")))
 	case mode == StrategyAssign && u.assign == nil:
-		panic("webhook: the assign update strategy needs a Graph with ListAssignments and AssignAll")
+		panic("apply: the assign update strategy needs a Graph with ListAssignments and AssignAll")
 	}
 	return u
 }
@@ -155,18 +153,18 @@ type written struct {
 	before  json.RawMessage
 }
 
-// update applies req to Graph with the handler's strategy, each write under
+// update applies req to Graph with the pipeline's strategy, each write under
 // its own slot of the write limit. The *written is never nil.
-func (h *Handler) update(ctx context.Context, req *change.Request, requestID string) (*written, error) {
-	u := h.upd
+func (p *Pipeline) update(ctx context.Context, req *change.Request, requestID string) (*written, error) {
+	u := p.upd
 	if u.mode == StrategyAssign || u.mode == StrategyAuto && u.switched.Load() {
-		return h.updateByAssign(ctx, req, requestID)
+		return p.updateByAssign(ctx, req, requestID)
 	}
-	done, err := h.waitForWriteSlot(ctx)
+	done, err := p.waitForWriteSlot(ctx)
 	if err != nil {
 		return &written{}, err
 	}
-	res, err := h.graph.PatchAssignment(ctx, req.ConfigurationID, req.AssignmentID, &req.Assignment)
+	res, err := p.graph.PatchAssignment(ctx, req.ConfigurationID, req.AssignmentID, &req.Assignment)
 	done()
 	if err == nil || u.mode != StrategyAuto || u.assign == nil || !graph.IsRouteRefused(err) {
 		return &written{res: res}, err
@@ -178,18 +176,18 @@ func (h *Handler) update(ctx context.Context, req *change.Request, requestID str
 			attrs = append(attrs, slog.Int("status", re.StatusCode), slog.String("graphCode", re.ErrorCode),
 				slog.String("graphRequestId", re.RequestID))
 		}
-		h.log.LogAttrs(ctx, slog.LevelWarn,
+		p.log.LogAttrs(ctx, slog.LevelWarn,
 			"Graph refused the item PATCH route; changes go through the assign action for the rest of this process", attrs...)
 	}
-	return h.updateByAssign(ctx, req, requestID)
+	return p.updateByAssign(ctx, req, requestID)
 }
 
 // updateByAssign reads the configuration's assignments, replaces the one of
 // req, sends the complete set with the assign action and reads the set back
 // to find the changed assignment by its target.
-func (h *Handler) updateByAssign(ctx context.Context, req *change.Request, requestID string) (*written, error) {
-	ag := h.upd.assign
-	unlock, err := h.lockConfiguration(ctx, req.ConfigurationID)
+func (p *Pipeline) updateByAssign(ctx context.Context, req *change.Request, requestID string) (*written, error) {
+	ag := p.upd.assign
+	unlock, err := p.lockConfiguration(ctx, req.ConfigurationID)
 	if err != nil {
 		return &written{}, err
 	}
@@ -200,11 +198,11 @@ func (h *Handler) updateByAssign(ctx context.Context, req *change.Request, reque
 	}
 	wr := &written{}
 	wr.before, _ = graph.TargetIn(items, req.AssignmentID)
-	set, err := graph.NewAssignSet(items, req, h.opts.GraphVersion != "v1.0")
+	set, err := graph.NewAssignSet(items, req, p.opts.Update.GraphVersion != "v1.0")
 	if err != nil {
 		return wr, err
 	}
-	done, err := h.waitForWriteSlot(ctx)
+	done, err := p.waitForWriteSlot(ctx)
 	if err != nil {
 		return wr, err
 	}
@@ -227,21 +225,21 @@ func (h *Handler) updateByAssign(ctx context.Context, req *change.Request, reque
 	}
 	body, id := set.Changed(after)
 	if body == nil {
-		res.ReadBackErr = errors.New("webhook: after assign, no assignment of the configuration has the target sent")
+		res.ReadBackErr = errors.New("apply: after assign, no assignment of the configuration has the target sent")
 		return wr, nil
 	}
 	res.Body = body
 	wr.headers[HeaderAssignmentID] = id
 	if id != req.AssignmentID {
-		h.log.InfoContext(ctx, "the assign action gave the changed assignment a new id",
+		p.log.InfoContext(ctx, "the assign action gave the changed assignment a new id",
 			slog.String("xRequestId", requestID), slog.String("configurationId", req.ConfigurationID),
 			slog.String("assignmentId", req.AssignmentID), slog.String("newAssignmentId", id))
 	}
 	return wr, nil
 }
 
-// UpdateStrategy returns the handler's update strategy, and for auto
+// UpdateStrategy returns the pipeline's update strategy, and for auto
 // whether it has switched to assign.
-func (h *Handler) UpdateStrategy() (strategy string, switched bool) {
-	return h.upd.mode, h.upd.switched.Load()
+func (p *Pipeline) UpdateStrategy() (strategy string, switched bool) {
+	return p.upd.mode, p.upd.switched.Load()
 }

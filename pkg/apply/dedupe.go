@@ -1,0 +1,130 @@
+package apply
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/idempotency"
+)
+
+// Store is what the pipeline needs for de-duplication; see
+// idempotency.Store for the protocol and the errors.
+type Store interface {
+	Begin(ctx context.Context, key, fingerprint string, inProgressUntil time.Time) (*idempotency.Lease, error)
+	Complete(ctx context.Context, l *idempotency.Lease, resp idempotency.Response, expires time.Time) error
+	Release(ctx context.Context, l *idempotency.Lease) error
+}
+
+// Key returns the store key and the fingerprint of a change. The key is the
+// sender's delivery id where it has one (every sender derives it from bytes
+// its signature covers, never from an unsigned header); otherwise a hash of
+// the fingerprint, so the same approval sent twice without an id is still
+// recognised. The fingerprint covers the whole decision: the sender, the
+// ticket (id, system, state, requester, approver, link) and the change. The
+// same key with another fingerprint is a conflict, not a replay.
+// encoding/json writes struct fields in declaration order, so the sender's
+// key order and whitespace change neither.
+func Key(source, deliveryID string, req *change.Request) (key, fingerprint string) {
+	b, _ := json.Marshal(struct {
+		Sender          string             `json:"sender"`
+		Ticket          *change.Ticket     `json:"ticket"`
+		ConfigurationID string             `json:"configurationId"`
+		AssignmentID    string             `json:"assignmentId"`
+		Assignment      *change.Assignment `json:"assignment"`
+	}{source, &req.Ticket, req.ConfigurationID, req.AssignmentID, &req.Assignment})
+	sum := sha256.Sum256(b)
+	fingerprint = hex.EncodeToString(sum[:])
+	if deliveryID != "" {
+		return source + ":" + deliveryID, fingerprint
+	}
+	return source + ":change:" + fingerprint, fingerprint
+}
+
+// chatKeyPrefix keeps a chat delivery's record apart from the record the
+// queued path keeps of its change.
+const chatKeyPrefix = "chat:"
+
+// ChatKey returns the store key and the fingerprint of a chat command's
+// delivery, whatever its verb: the fingerprint is the signed body, so a
+// command sent twice (a replay of a captured signed request, with or
+// without a dry-run flag) is recognised and runs once.
+func ChatKey(source, deliveryID string, body []byte) (key, fingerprint string) {
+	sum := sha256.Sum256(body)
+	return chatKeyPrefix + source + ":" + deliveryID, hex.EncodeToString(sum[:])
+}
+
+// workKeyPrefix marks the worker's own record of a change in the store: the
+// webhook's record says the delivery was queued, the worker's says it was
+// applied, so a message SQS delivers twice is applied once.
+const workKeyPrefix = "apply:"
+
+// WorkKey is the key of the worker's record of the queued change whose
+// delivery has key.
+func WorkKey(key string) string { return workKeyPrefix + key }
+
+// HeaderDryRun marks a stored answer as a dry run's plan: the delivery id
+// is spent on the dry run, and the same delivery without the flag is
+// refused, never applied. RFC 7240's Preference-Applied says the same to
+// the caller.
+const HeaderDryRun = "Preference-Applied"
+
+// DryRunApplied is HeaderDryRun's value on a dry run's answer.
+const DryRunApplied = "dry-run"
+
+// IsDryRunAnswer reports whether a stored answer was a dry run's.
+func IsDryRunAnswer(r *idempotency.Response) bool {
+	return r.Headers[HeaderDryRun] == DryRunApplied
+}
+
+// Deduplicates reports whether the pipeline has a de-duplication store.
+func (p *Pipeline) Deduplicates() bool { return p.opts.Dedupe.Store != nil }
+
+// Until is how long a delivery taken now stays in progress: ctx's deadline,
+// or Timeout from now.
+func (p *Pipeline) Until(ctx context.Context) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d
+	}
+	return time.Now().Add(p.opts.Deadlines.Timeout)
+}
+
+// Take takes the delivery key with its fingerprint in the store until
+// until. Without a store it returns nil, nil: nothing to complete. The
+// errors and the replay (Lease.Replay) are idempotency.Store's; each caller
+// answers them in its own words.
+func (p *Pipeline) Take(ctx context.Context, key, fingerprint string, until time.Time) (*idempotency.Lease, error) {
+	if p.opts.Dedupe.Store == nil {
+		return nil, nil
+	}
+	return p.opts.Dedupe.Store.Begin(ctx, key, fingerprint, until)
+}
+
+// Complete records resp as the answer of the delivery of lease, for
+// replays; Release gives the delivery up, so that the sender's retry runs.
+// Both do nothing for a nil lease. The answer is already decided: the store
+// write is not cut short by a caller that went away, and a failure is only
+// logged.
+func (p *Pipeline) Complete(ctx context.Context, lease *idempotency.Lease, resp idempotency.Response) {
+	if lease == nil {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	if err := p.opts.Dedupe.Store.Complete(ctx, lease, resp, time.Now().Add(p.opts.Dedupe.CompletedTTL)); err != nil {
+		p.log.WarnContext(ctx, "de-duplication record not updated", Cause(err))
+	}
+}
+
+// Release gives the delivery of lease up (see Complete).
+func (p *Pipeline) Release(ctx context.Context, lease *idempotency.Lease) {
+	if lease == nil {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	if err := p.opts.Dedupe.Store.Release(ctx, lease); err != nil {
+		p.log.WarnContext(ctx, "de-duplication record not updated", Cause(err))
+	}
+}

@@ -1,0 +1,25 @@
+// Package apply is the one pipeline a change goes through once it is
+// authenticated, decoded and approved, shared by the request path (package
+// webhook) and the worker (package worker):
+//
+//   - de-duplication: the delivery's key and fingerprint (Key, ChatKey,
+//     WorkKey), the lease taken, completed or released in the store, and the
+//     dry-run marker that spends a delivery id on a plan (dedupe.go);
+//   - the guardrail policy (policy.go);
+//   - a write slot under Intune's write limit (limit.go);
+//   - the update strategy: the item PATCH, the assign action, or auto, with
+//     the configuration lease that keeps two read-modify-writes of one
+//     configuration apart (strategy.go); a dry run reads instead (plan.go);
+//   - the audit line and its Embedded Metric Format document (audit.go);
+//   - the write-back of the outcome to the ticket (writeback.go);
+//   - the problem each coded error is to a caller (problem.go), and the
+//     redaction of causes for the operator's log.
+//
+// Options has one small struct per concern. apply declares what it needs
+// from its collaborators (Graph, AssignGraph, Store, Limiter, Policy,
+// WriteBacker) and imports package change, graph (its results, errors and
+// the readings of Graph's JSON), idempotency (the lease), limiter (its
+// budget error), strategy (the strategies' names) and writeback (the note);
+// never the HTTP adapter, the worker, the queue or a sender. It writes no
+// HTTP response.
+package apply

@@ -1,0 +1,403 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/enrollhook/enrollhook/pkg/apply"
+	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/chat"
+	"github.com/enrollhook/enrollhook/pkg/graph"
+	"github.com/enrollhook/enrollhook/pkg/idempotency"
+	"github.com/enrollhook/enrollhook/pkg/queue"
+)
+
+// FollowUpper posts a reply to a chat command after its answer (Slack's
+// response_url).
+type FollowUpper interface {
+	FollowUp(ctx context.Context, inv *chat.Invocation, r *chat.Reply) error
+}
+
+// DeadLetterQueue is where the worker sends a message it gives up on: the
+// body as received, with the reason as message attributes.
+type DeadLetterQueue interface {
+	// DeadLetter keeps body with r; any error means it was not kept.
+	DeadLetter(ctx context.Context, body []byte, r queue.Reason) error
+}
+
+// Options tune the worker. A nil *Options means the defaults.
+type Options struct {
+	// FollowUps post the outcome of a queued chat command, by sender name;
+	// default none (the outcome is in the audit line only).
+	FollowUps map[string]FollowUpper
+	// DeadLetters keeps the messages the worker gives up on, with their
+	// reason (Process); nil leaves them to the queue's redrive, without a
+	// reason.
+	DeadLetters DeadLetterQueue
+}
+
+// Worker applies queued changes through the pipeline the request path uses.
+type Worker struct {
+	pipe *apply.Pipeline
+	opts Options
+	log  *slog.Logger
+}
+
+// New returns the worker that applies queued changes through p.
+func New(p *apply.Pipeline, opts *Options) *Worker {
+	w := &Worker{pipe: p, log: p.Logger()}
+	if opts != nil {
+		w.opts = *opts
+	}
+	return w
+}
+
+// checkQueued is the worker's check of a queued change: a chat command's
+// user may still run assign, and the change is still allowed.
+func (w *Worker) checkQueued(m *queue.Message) error {
+	if m.Chat != nil {
+		if err := w.pipe.CheckCommand(m.Source, m.Chat.Tenant, m.Chat.User, string(chat.VerbAssign)); err != nil {
+			return err
+		}
+	}
+	return w.pipe.Check(m.Source, m.Chat != nil, m.Request)
+}
+
+// Worker outcomes, logged as the outcome of a "worker" line.
+const (
+	workApplied  = "applied"       // Graph applied the change
+	workReplayed = "replayed"      // applied (or refused) before: a redelivered message
+	workRetry    = "retry"         // a retryable failure: the message comes back
+	workDead     = "dead-lettered" // a retryable failure on the last receive
+	workFailed   = "failed"        // a permanent failure: not retried (unless the dead-letter queue failed)
+	workDropped  = "dropped"       // not a message this worker can read
+)
+
+// Values of the worker line's deadLetter attribute.
+const (
+	deadLetterSent   = "sent"   // in the dead-letter queue with its reason; the message is done
+	deadLetterFailed = "failed" // not sent: the message comes back (or moves by redrive)
+)
+
+// deadLetterTimeout bounds the send to the dead-letter queue; the invoke's
+// deadline bounds it too.
+const deadLetterTimeout = 5 * time.Second
+
+// workRecord is what one worker line says.
+type workRecord struct {
+	d          queue.Delivery
+	msg        *queue.Message
+	result     *graph.Result
+	err        error
+	followUp   string
+	deadLetter string // deadLetterSent, deadLetterFailed, or "" when not tried
+	dlErr      error
+	a          *apply.Applied // the apply, for the audit line
+}
+
+// Process is the worker: it applies one queued change exactly once and
+// reports the outcome. It returns an error only when the message should be
+// received again (Graph throttled or unavailable, out of time, the store
+// unreachable, another worker holding the change); a permanent failure (not
+// found, refused, invalid, not approved, not a message of this version) is
+// logged as an audit line with its reason, posted to the chat user where
+// the sender allows (Slack), and not retried. The worker takes "apply:"+key
+// in the store before it applies, so a message delivered twice is applied
+// once; and it runs the same apply step as the request path (write slot,
+// PATCH, read-back).
+//
+// With Options.DeadLetters, a message the worker gives up on (a permanent
+// failure, or a retryable one on the last receive, MaxReceive) goes to the
+// dead-letter queue with its reason (queue.Reason), and Process returns nil
+// so the queue deletes it; if that send fails, Process returns an error, so
+// the message comes back and, after MaxReceive, SQS's redrive moves it: no
+// message is lost. A permanent failure sent there releases the worker's
+// record, so that the operator can move the message back once the cause is
+// fixed (the change's Graph permission granted, the group created) and
+// the change is applied then; without a dead-letter queue the refusal is
+// kept, so a redelivered copy does not reach Graph again.
+func (w *Worker) Process(ctx context.Context, d queue.Delivery) error {
+	start := time.Now()
+	wr := &workRecord{d: d}
+	m, err := queue.Decode(d.Body)
+	if err != nil {
+		wr.err = &change.Error{Code: change.CodeMalformed, Kind: change.KindMalformedRequest, Message: "the message is not a queued change of this version", Err: err}
+		return w.fail(ctx, wr, workDropped, start)
+	}
+	wr.msg = m
+	req := m.Request
+	req.Ticket.Record = m.Record // for the write-back
+	// The webhook validated the change; the worker checks again, since the
+	// queue is a trust boundary of its own.
+	if err := req.Validate(w.pipe.ChangeOptions()); err != nil {
+		wr.err = err
+		return w.fail(ctx, wr, workFailed, start)
+	}
+	if !req.Approved() {
+		wr.err = change.NotApproved(req.Ticket.State)
+		return w.fail(ctx, wr, workFailed, start)
+	}
+	// The policy in force now, not the one the webhook saw: a message
+	// queued before a policy change does not bypass it.
+	if err := w.checkQueued(m); err != nil {
+		wr.err = err
+		return w.fail(ctx, wr, workFailed, start)
+	}
+	ctx, cancel := w.pipe.Bound(ctx)
+	defer cancel()
+	var lease *idempotency.Lease
+	if w.pipe.Deduplicates() {
+		lease, err = w.pipe.Take(ctx, apply.WorkKey(m.Key), m.Fingerprint, w.pipe.Until(ctx))
+		var inProgress *idempotency.InProgressError
+		switch {
+		case errors.As(err, &inProgress):
+			wr.err = &change.Error{Code: change.CodeConflict, Kind: change.KindDeliveryInProgress, RetryAfter: inProgress.RetryAfter,
+				Message: "another worker is applying this change", Err: err}
+			return w.retry(ctx, wr, start)
+		case errors.Is(err, idempotency.ErrMismatch):
+			wr.err = &change.Error{Code: change.CodeConflict, Kind: change.KindDeliveryMismatch,
+				Message: "this delivery id was already applied with a different change", Err: err}
+			return w.fail(ctx, wr, workFailed, start)
+		case err != nil:
+			wr.err = &change.Error{Code: change.CodeUnavailable, Kind: change.KindDedupeUnavailable, RetryAfter: 5 * time.Second,
+				Message: "the de-duplication store is unavailable, so nothing was applied", Err: err}
+			return w.retry(ctx, wr, start)
+		case lease.Replay != nil:
+			w.logLine(ctx, wr, workReplayed, start)
+			return nil
+		}
+	}
+	a, err := w.pipe.Apply(ctx, req, m.RequestID)
+	wr.result, wr.a = a.Result, a
+	if err != nil {
+		wr.err = err
+		if retryable(err) {
+			w.pipe.Release(ctx, lease)
+			return w.retry(ctx, wr, start)
+		}
+		if w.opts.DeadLetters != nil {
+			// The dead-letter queue keeps the message: release the
+			// record, so that moving it back applies the change.
+			w.pipe.Release(ctx, lease)
+		} else {
+			// Keep the refusal, so a redelivered copy does not reach
+			// Graph again.
+			p, _ := apply.ProblemFor(err, m.RequestID)
+			body, _ := json.Marshal(p)
+			w.pipe.Complete(ctx, lease, idempotency.Response{Status: p.Status, Body: body})
+		}
+		return w.fail(ctx, wr, workFailed, start)
+	}
+	w.pipe.Complete(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: a.Headers, Body: a.Body})
+	if m.Chat != nil {
+		wr.followUp = w.followUp(ctx, m, chat.Applied(invocationOf(m), req, a.Body, a.Result.RequestID))
+	}
+	w.logLine(ctx, wr, workApplied, start)
+	w.pipe.WriteBack(ctx, m.Source, m.RequestID, req, a.Result, nil)
+	return nil
+}
+
+// MaxReceive is how often the queue delivers a message before it moves to
+// the dead-letter queue: the redrive policy's maxReceiveCount in
+// template.yaml, and Local's default. The worker's last attempt reports
+// the failure to the chat user and sends the message to the dead-letter
+// queue with its reason itself (Options.DeadLetters).
+const MaxReceive = 5
+
+// retry logs a retryable failure and returns it, so the queue delivers
+// the message again. On the last receive the failure is final: reported to
+// the chat user and sent to the dead-letter queue with its reason; nil is
+// returned once it is there, the failure if it could not be sent (SQS's
+// redrive moves it then).
+func (w *Worker) retry(ctx context.Context, wr *workRecord, start time.Time) error {
+	if wr.d.ReceiveCount < MaxReceive {
+		w.logLine(ctx, wr, workRetry, start)
+		return wr.err
+	}
+	if wr.msg.Chat != nil {
+		wr.followUp = w.followUp(ctx, wr.msg, chat.Failed(nil, wr.err, wr.msg.RequestID))
+	}
+	sent := w.deadLetter(ctx, wr, queue.FailureExhausted)
+	w.logLine(ctx, wr, workDead, start)
+	w.pipe.WriteBack(ctx, wr.msg.Source, wr.msg.RequestID, wr.msg.Request, wr.result, wr.err) // the last receive: final
+	if sent {
+		return nil
+	}
+	return wr.err
+}
+
+// fail reports a permanent failure and sends the message to the
+// dead-letter queue with its reason. It returns nil, so the message is not
+// received again, unless the dead-letter queue was configured and failed:
+// then the failure comes back to be sent again (and moves by redrive after
+// the last receive), so that it is not lost. The chat user hears of it
+// once the message is done with, or on the last receive.
+func (w *Worker) fail(ctx context.Context, wr *workRecord, outcome string, start time.Time) error {
+	sent := w.deadLetter(ctx, wr, queue.FailurePermanent)
+	final := sent || w.opts.DeadLetters == nil || wr.d.ReceiveCount >= MaxReceive
+	if final && wr.msg != nil && wr.msg.Chat != nil {
+		wr.followUp = w.followUp(ctx, wr.msg, chat.Failed(nil, wr.err, wr.msg.RequestID))
+	}
+	w.logLine(ctx, wr, outcome, start)
+	if final && wr.msg != nil {
+		w.pipe.WriteBack(ctx, wr.msg.Source, wr.msg.RequestID, wr.msg.Request, wr.result, wr.err)
+	}
+	if wr.deadLetter == deadLetterFailed {
+		return wr.err
+	}
+	return nil
+}
+
+// deadLetter sends the delivery's body to Options.DeadLetters with the
+// reason of wr.err, and says whether it is there. Without a dead-letter
+// queue it does nothing and reports false.
+func (w *Worker) deadLetter(ctx context.Context, wr *workRecord, failure string) bool {
+	if w.opts.DeadLetters == nil {
+		return false
+	}
+	p, _ := apply.ProblemFor(wr.err, "")
+	r := queue.Reason{Problem: p.Type[len(apply.ProblemTypePrefix):], Detail: p.Detail, Failure: failure,
+		ReceiveCount: wr.d.ReceiveCount, MessageID: wr.d.ID}
+	if wr.msg != nil {
+		r.RequestID = wr.msg.RequestID
+	}
+	// Not cut short by the end of the attempt's own calls, but never past
+	// the invoke's deadline: a send that cannot finish leaves the message
+	// to come back instead.
+	deadline := time.Now().Add(deadLetterTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	dctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+	defer cancel()
+	if err := w.opts.DeadLetters.DeadLetter(dctx, wr.d.Body, r); err != nil {
+		wr.deadLetter, wr.dlErr = deadLetterFailed, err
+		return false
+	}
+	wr.deadLetter = deadLetterSent
+	return true
+}
+
+// retryable reports whether a failure of the apply step may pass: Graph
+// throttled, unavailable or out of time, no write slot, or a fault of our
+// own (which the dead-letter queue keeps if it persists).
+func retryable(err error) bool {
+	switch change.ErrorCode(err) {
+	case change.CodeUnavailable, change.CodeTimeout, change.CodeInternal:
+		return true
+	}
+	return false
+}
+
+// invocationOf rebuilds the chat command's invocation for its reply.
+func invocationOf(m *queue.Message) *chat.Invocation {
+	inv := &chat.Invocation{Sender: m.Source, DeliveryID: m.DeliveryID, Received: m.Received}
+	if m.Chat != nil {
+		inv.Tenant, inv.User, inv.ResponseURL = m.Chat.Tenant, m.Chat.User, m.Chat.ResponseURL
+		inv.CanFollowUp = m.Chat.ResponseURL != ""
+	}
+	return inv
+}
+
+// followUp posts reply to the chat command's sender and says how it
+// went: posted, failed or unavailable (Teams, or no response_url).
+func (w *Worker) followUp(ctx context.Context, m *queue.Message, reply *chat.Reply) string {
+	fu := w.opts.FollowUps[m.Source]
+	inv := invocationOf(m)
+	if fu == nil || !inv.CanFollowUp {
+		return "unavailable"
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := fu.FollowUp(ctx, inv, reply); err != nil {
+		w.log.WarnContext(ctx, "worker follow-up not posted", slog.String("xRequestId", m.RequestID), apply.Cause(err))
+		return "failed"
+	}
+	return "posted"
+}
+
+// logLine writes the worker's one audit line per delivery: ids, the ticket,
+// who requested and approved it, the outcome and, for a failure, its
+// problem type and caller-safe reason; never the payload or the
+// response_url.
+func (w *Worker) logLine(ctx context.Context, wr *workRecord, outcome string, start time.Time) {
+	attrs := make([]slog.Attr, 0, 20)
+	attrs = append(attrs, slog.String("messageId", wr.d.ID), slog.Int("receiveCount", wr.d.ReceiveCount))
+	if m := wr.msg; m != nil {
+		attrs = append(attrs, slog.String("xRequestId", m.RequestID), slog.String("source", m.Source))
+		if m.DeliveryID != "" {
+			attrs = append(attrs, slog.String("deliveryId", m.DeliveryID))
+		}
+		req := m.Request
+		attrs = append(attrs,
+			slog.String("ticket", req.Ticket.ID),
+			slog.String("approvedBy", req.Ticket.ApprovedBy),
+			slog.String("requestedBy", req.Ticket.RequestedBy),
+			slog.String("configurationId", req.ConfigurationID),
+			slog.String("assignmentId", req.AssignmentID),
+			slog.String("targetType", apply.TargetType(req)),
+			slog.Bool("deduplicated", w.pipe.Deduplicates()))
+	}
+	if wr.result != nil {
+		attrs = append(attrs, slog.String("graphRequestId", wr.result.RequestID), slog.String("clientRequestId", wr.result.ClientRequestID))
+	}
+	level := slog.LevelInfo
+	if wr.err != nil {
+		p, _ := apply.ProblemFor(wr.err, "")
+		attrs = append(attrs, slog.String("problem", p.Type[len(apply.ProblemTypePrefix):]), slog.String("reason", p.Detail))
+		if cause := errors.Unwrap(wr.err); cause != nil && p.Status >= 500 {
+			attrs = append(attrs, apply.Cause(cause))
+		}
+		level = slog.LevelWarn
+		if outcome != workRetry {
+			level = slog.LevelError
+		}
+	}
+	if wr.followUp != "" {
+		attrs = append(attrs, slog.String("followUp", wr.followUp))
+	}
+	if wr.deadLetter != "" {
+		attrs = append(attrs, slog.String("deadLetter", wr.deadLetter))
+	}
+	if wr.dlErr != nil {
+		attrs = append(attrs, apply.NamedCause("deadLetterCause", wr.dlErr))
+		level = slog.LevelError
+	}
+	attrs = append(attrs, slog.String("outcome", outcome),
+		slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000))
+	w.log.LogAttrs(ctx, level, "worker", attrs...)
+	w.audit(ctx, wr, outcome, start)
+}
+
+// audit writes the audit line of the worker's decision on one delivery:
+// applied, replayed (applied before), refused or failed for good, or
+// dead-lettered. A retry is not a decision: the message comes back.
+func (w *Worker) audit(ctx context.Context, wr *workRecord, outcome string, start time.Time) {
+	e := &apply.Entry{Result: wr.result, Start: start, Reason: apply.Slug(wr.err)}
+	if m := wr.msg; m != nil {
+		e.RequestID, e.DeliveryID, e.Sender, e.Request = m.RequestID, m.DeliveryID, m.Source, m.Request
+	}
+	if wr.a != nil {
+		e.Before, e.GraphTime = wr.a.Before, wr.a.GraphTime
+	}
+	switch {
+	case outcome == workApplied:
+		e.Outcome = apply.AuditApplied
+		if wr.a != nil {
+			e.After = wr.a.Body
+		}
+	case outcome == workReplayed:
+		e.Outcome = apply.AuditReplayed
+	case wr.deadLetter == deadLetterSent || outcome == workDead:
+		e.Outcome = apply.AuditDeadLettered
+	case outcome == workFailed || outcome == workDropped:
+		e.Outcome = apply.FailedOutcome(wr.err)
+	default:
+		return
+	}
+	w.pipe.Audit(ctx, e)
+}
