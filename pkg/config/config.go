@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/sender"
+	"github.com/enrollhook/enrollhook/pkg/signature"
 )
 
 // Environment variables read by Load. Keys lists them all; the SAM template
@@ -92,7 +93,7 @@ type Config struct {
 	// MaxBodyBytes caps request bodies (default 256 KiB).
 	MaxBodyBytes int64
 	// SignatureTolerance is the accepted clock skew of signed timestamps
-	// (default 5 minutes).
+	// (default signature.DefaultTolerance, 5 minutes).
 	SignatureTolerance time.Duration
 	// DeadlineMargin is kept free before the invoke deadline for answering
 	// (default 1 second).
@@ -202,7 +203,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.MaxBodyBytes, err = positiveInt(get(EnvMaxBody), 256<<10); err != nil || c.MaxBodyBytes > 6<<20 {
 		bad("%s must be a byte count between 1 and 6291456 (Lambda's payload limit)", EnvMaxBody)
 	}
-	if c.SignatureTolerance, err = duration(get(EnvTolerance), 5*time.Minute); err != nil || c.SignatureTolerance > time.Hour {
+	if c.SignatureTolerance, err = duration(get(EnvTolerance), signature.DefaultTolerance); err != nil || c.SignatureTolerance > time.Hour {
 		bad("%s must be a duration such as 5m, at most 1h", EnvTolerance)
 	}
 	if c.DeadlineMargin, err = duration(get(EnvDeadlineMargin), time.Second); err != nil || c.DeadlineMargin > 10*time.Second {

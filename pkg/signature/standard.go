@@ -34,6 +34,11 @@ var (
 	ErrSecret = errors.New("signature: secret is not valid")
 )
 
+// DefaultTolerance is the replay window of signed timestamps, both ways,
+// unless the configuration (ENROLLHOOK_SIGNATURE_TOLERANCE) says otherwise:
+// every sender adapter and config default to it.
+const DefaultTolerance = 5 * time.Minute
+
 // maxSignatures bounds the work one request can cause during rotation.
 const maxSignatures = 8
 

@@ -33,7 +33,7 @@ func New(secret string, tolerance time.Duration) (*Source, error) {
 		return nil, errors.New("generic: the secret must be whsec_ followed by base64 (or bare base64) of at least 16 bytes")
 	}
 	if tolerance <= 0 {
-		tolerance = 5 * time.Minute
+		tolerance = signature.DefaultTolerance
 	}
 	return &Source{key: key, tolerance: tolerance,
 		words: source.Standard(tolerance, "check the sender's clock or re-sign the delivery")}, nil

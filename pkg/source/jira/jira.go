@@ -71,7 +71,7 @@ func New(secret string, opts *Options) (*Source, error) {
 		s.opts = *opts
 	}
 	if s.opts.Tolerance <= 0 {
-		s.opts.Tolerance = 5 * time.Minute
+		s.opts.Tolerance = signature.DefaultTolerance
 	}
 	return s, nil
 }

@@ -57,7 +57,7 @@ type Source struct {
 // (default 5 minutes when zero). The error never quotes the secret.
 func New(secret string, tolerance time.Duration) (*Source, error) {
 	if tolerance <= 0 {
-		tolerance = 5 * time.Minute
+		tolerance = signature.DefaultTolerance
 	}
 	if strings.HasPrefix(secret, "basic:") {
 		c, ok := signature.ParseBasicSecret(secret)

@@ -90,7 +90,7 @@ func New(secret string, opts *Options) (*Source, error) {
 		s.opts = *opts
 	}
 	if s.opts.Tolerance <= 0 {
-		s.opts.Tolerance = 5 * time.Minute
+		s.opts.Tolerance = signature.DefaultTolerance
 	}
 	s.words = source.Wording{
 		Missing:   "the request needs the headers X-Slack-Signature and X-Slack-Request-Timestamp (Slack request signing)",

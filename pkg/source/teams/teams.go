@@ -77,7 +77,7 @@ func New(token string, opts *Options) (*Source, error) {
 		s.opts = *opts
 	}
 	if s.opts.Tolerance <= 0 {
-		s.opts.Tolerance = 5 * time.Minute
+		s.opts.Tolerance = signature.DefaultTolerance
 	}
 	if s.opts.AnswerWithin <= 0 {
 		s.opts.AnswerWithin = DefaultAnswerWithin
