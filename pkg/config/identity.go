@@ -9,6 +9,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/enrollhook/enrollhook/pkg/sender"
 )
@@ -114,9 +115,9 @@ func (i Identity) LogValue() slog.Value {
 func (i Identity) String() string { return i.LogValue().String() }
 
 var (
-	tenantRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$`)
-	regionRE   = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
-	resourceRE = regexp.MustCompile(`(?i)^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.managedidentity/userassignedidentities/[^/]+$`)
+	tenantRE   = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$`)
+	regionRE   = lazyRegexp(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	resourceRE = lazyRegexp(`(?i)^/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.managedidentity/userassignedidentities/[^/]+$`)
 )
 
 // loadIdentity reads the credential settings into c, reporting each problem
@@ -190,7 +191,7 @@ func loadIdentity(get func(string) string, c *Config, report func(string, ...any
 		if id.ObjectID != "" && !sender.IsGUID(id.ObjectID) {
 			bad("%s must be the managed identity's object (principal) id (a GUID)", EnvManagedObjectID)
 		}
-		if id.ResourceID != "" && !resourceRE.MatchString(id.ResourceID) {
+		if id.ResourceID != "" && !resourceRE().MatchString(id.ResourceID) {
 			bad("%s must be an Azure resource id: /subscriptions/{id}/resourceGroups/{group}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}", EnvManagedResourceID)
 		}
 		return
@@ -202,7 +203,7 @@ func loadIdentity(get func(string) string, c *Config, report func(string, ...any
 		bad("%s is required with %s=%s: the tenant id (GUID) of the Entra app", EnvTenantID, EnvCredential, mode)
 	case lower == "common" || lower == "organizations" || lower == "consumers":
 		bad("%s must name one tenant (its GUID); an app-only token cannot come from %q", EnvTenantID, lower)
-	case !tenantRE.MatchString(id.TenantID):
+	case !tenantRE().MatchString(id.TenantID):
 		bad("%s must be a tenant id (GUID) or a verified domain name", EnvTenantID)
 	}
 	switch {
@@ -226,7 +227,7 @@ func loadIdentity(get func(string) string, c *Config, report func(string, ...any
 		switch {
 		case id.AWSRegion == "":
 			bad("%s is required with %s=%s: GetWebIdentityToken is served only by regional STS endpoints (Lambda sets it)", EnvAWSRegion, EnvCredential, mode)
-		case !regionRE.MatchString(id.AWSRegion):
+		case !regionRE().MatchString(id.AWSRegion):
 			bad("%s must be an AWS region such as eu-west-1", EnvAWSRegion)
 		}
 	case CredentialSecret:
@@ -262,4 +263,12 @@ func readable(path string) error {
 		return err
 	}
 	return nil
+}
+
+// lazyRegexp compiles expr on first use: a counted repetition ({0,252})
+// compiles into that many copies of its class, and compiled at package
+// initialisation these checks cost every cold start time whether or not the
+// setting they check is set.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

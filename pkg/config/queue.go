@@ -2,7 +2,6 @@ package config
 
 import (
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -58,7 +57,7 @@ type Queue struct {
 func (q Queue) Enabled() bool { return (q.URL != "" || q.Local) && len(q.Async) > 0 }
 
 // sqsPath is /<account id>/<queue name> (a FIFO queue ends in .fifo).
-var sqsPath = regexp.MustCompile(`^/[0-9]{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?$`)
+var sqsPath = lazyRegexp(`^/[0-9]{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?$`)
 
 func loadQueue(get func(string) string, c *Config, bad func(string, ...any)) {
 	var q Queue
@@ -114,7 +113,7 @@ func sqsURL(v string) bool {
 		return false
 	}
 	host := u.Hostname()
-	return u.User == nil && u.RawQuery == "" && u.Fragment == "" && sqsPath.MatchString(u.Path) &&
+	return u.User == nil && u.RawQuery == "" && u.Fragment == "" && sqsPath().MatchString(u.Path) &&
 		(u.Scheme == "https" && (strings.HasSuffix(host, ".amazonaws.com") || strings.HasSuffix(host, ".amazonaws.com.cn")) ||
 			u.Scheme == "http" && Loopback(host))
 }

@@ -1,40 +1,43 @@
 package sender
 
-import "regexp"
+import (
+	"regexp"
+	"sync"
+)
 
 // The forms of the ids the senders use, in one place: the configuration and
 // the policy check the chat senders' allow-lists with them, the ITSM
 // adapters and the write-back check the ticket ids they build URLs from.
 var (
-	guidRE      = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	slackTeamRE = regexp.MustCompile(`^[TE][A-Z0-9]{2,20}$`)
-	slackUserRE = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
-	teamsUserRE = regexp.MustCompile(`^29:[A-Za-z0-9_\-]{1,200}$`)
+	guidRE      = lazyRegexp(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	slackTeamRE = lazyRegexp(`^[TE][A-Z0-9]{2,20}$`)
+	slackUserRE = lazyRegexp(`^[UW][A-Z0-9]{2,20}$`)
+	teamsUserRE = lazyRegexp(`^29:[A-Za-z0-9_\-]{1,200}$`)
 )
 
 // IsGUID reports whether s is a GUID in its textual form, as Entra writes
 // tenant, object, client and group ids (either letter case).
-func IsGUID(s string) bool { return guidRE.MatchString(s) }
+func IsGUID(s string) bool { return guidRE().MatchString(s) }
 
 // IsSlackTeam reports whether s is a Slack team id: T…, or E… for an
 // Enterprise Grid organisation.
-func IsSlackTeam(s string) bool { return slackTeamRE.MatchString(s) }
+func IsSlackTeam(s string) bool { return slackTeamRE().MatchString(s) }
 
 // IsSlackUser reports whether s is a Slack member id (U… or W…).
-func IsSlackUser(s string) bool { return slackUserRE.MatchString(s) }
+func IsSlackUser(s string) bool { return slackUserRE().MatchString(s) }
 
 // IsTeamsUser reports whether s names a Teams user: the Entra object id
 // (from.aadObjectId, a GUID) or the Teams user id (29:…, from.id).
-func IsTeamsUser(s string) bool { return IsGUID(s) || teamsUserRE.MatchString(s) }
+func IsTeamsUser(s string) bool { return IsGUID(s) || teamsUserRE().MatchString(s) }
 
 var (
-	snTableRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,79}$`)
-	jiraKeyRE = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,49}-[1-9][0-9]{0,17}$`)
+	snTableRE = lazyRegexp(`^[a-z][a-z0-9_]{0,79}$`)
+	jiraKeyRE = lazyRegexp(`^[A-Z][A-Z0-9_]{0,49}-[1-9][0-9]{0,17}$`)
 )
 
 // IsServiceNowTable reports whether s is a ServiceNow table name
 // (change_request, sc_req_item, ...): what a Table API path may name.
-func IsServiceNowTable(s string) bool { return snTableRE.MatchString(s) }
+func IsServiceNowTable(s string) bool { return snTableRE().MatchString(s) }
 
 // IsServiceNowSysID reports whether s is a ServiceNow sys_id: 32
 // hexadecimal digits (either letter case; ServiceNow writes lower case).
@@ -54,4 +57,12 @@ func IsServiceNowSysID(s string) bool {
 // IsJiraIssueKey reports whether s is a Jira issue key: the project key
 // (an upper-case letter, then upper-case letters, digits or '_', at most 50
 // characters) and the issue's number (from 1), as ITSM-42.
-func IsJiraIssueKey(s string) bool { return jiraKeyRE.MatchString(s) }
+func IsJiraIssueKey(s string) bool { return jiraKeyRE().MatchString(s) }
+
+// lazyRegexp compiles expr on first use: a counted repetition ({1,200})
+// compiles into that many copies of its class, and compiled at package
+// initialisation the forms cost every cold start a few milliseconds, whether
+// or not the deployment uses them.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
