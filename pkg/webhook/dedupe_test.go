@@ -141,28 +141,6 @@ func TestStoreDownFailsClosed(t *testing.T) {
 	}
 }
 
-func TestKeyWithoutDeliveryIDIgnoresKeyOrderAndWhitespace(t *testing.T) {
-	a, _ := change.Decode([]byte(validBody), nil)
-	reordered := `{"assignmentId":"2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_5e6f0000-0000-0000-0000-000000000001", "assignment": {"source":"direct","target":{"groupId":"5e6f0000-0000-0000-0000-000000000001","@odata.type":"#microsoft.graph.groupAssignmentTarget","deviceAndAppManagementAssignmentFilterType":"include","deviceAndAppManagementAssignmentFilterId":"a1b2c3d4-0000-0000-0000-00000000f117"}},` +
-		"\n" + `"configurationId":"2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_Windows10EnrollmentCompletionPageConfiguration","ticket":{"approvedBy":"bob@contoso.com","requestedBy":"alice@contoso.com","state":"approved","system":"servicenow","id":"CHG0030042"}}`
-	b, err := change.Decode([]byte(reordered), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ka, fa := apply.Key("generic", "", a)
-	kb, fb := apply.Key("generic", "", b)
-	if ka != kb || fa != fb {
-		t.Errorf("keys differ for the same change: %s %s", ka, kb)
-	}
-	other, _ := change.Decode([]byte(strings.Replace(validBody, "CHG0030042", "CHG0030043", 1)), nil)
-	if ko, _ := apply.Key("generic", "", other); ko == ka {
-		t.Errorf("another ticket gave the same key")
-	}
-	if kd, _ := apply.Key("generic", "msg_1", a); kd != "generic:msg_1" {
-		t.Errorf("delivery id key = %s", kd)
-	}
-}
-
 // TestFiftyConcurrentDeliveriesOnePatch: the whole stack against the Graph
 // emulator; exactly one PATCH reaches Graph, one answer is the apply, the
 // rest are replays or 409s.

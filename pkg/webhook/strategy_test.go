@@ -372,7 +372,8 @@ func TestStrategyAutoSwitchConcurrent(t *testing.T) {
 }
 
 // TestAutoWithoutAssign: a Graph that cannot assign keeps the PATCH's
-// refusal under auto; assign with it is a wiring bug.
+// refusal under auto; assign with it is a wiring bug, which apply.New
+// refuses (TestNewPanicsOnAStrategyItCannotRun in package apply).
 func TestAutoWithoutAssign(t *testing.T) {
 	refused := &change.Error{Code: change.CodeGraphRefused, Message: "Graph refused the change: " + graph.CodeNoRoute,
 		Err: &graph.ResponseError{StatusCode: 400, ErrorCode: graph.CodeNoRoute}}
@@ -383,19 +384,7 @@ func TestAutoWithoutAssign(t *testing.T) {
 	if w.Code != http.StatusBadGateway {
 		t.Errorf("status %d %s, want 502", w.Code, w.Body)
 	}
-	for _, bad := range []string{apply.StrategyAssign, "put"} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("NewHandler with strategy %q and a Graph without assign did not panic", bad)
-				}
-			}()
-			newTestHandler(&fakeGraph{}, nil, &testOptions{UpdateStrategy: bad})
-		}()
-	}
 }
-
-var _ apply.AssignGraph = (*graph.Client)(nil)
 
 // TestStrategyHeadersInOpenAPI: the assign answer's headers are documented
 // on every 200 that applies a change, and a real assign answer validates.

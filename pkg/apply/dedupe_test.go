@@ -1,0 +1,110 @@
+package apply_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/enrollhook/enrollhook/pkg/apply"
+	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/graph"
+	"github.com/enrollhook/enrollhook/pkg/idempotency"
+)
+
+// body is an approved change of the generic envelope.
+const body = `{"ticket":{"id":"CHG0030042","system":"servicenow","state":"approved","requestedBy":"alice@contoso.com","approvedBy":"bob@contoso.com"},` +
+	`"configurationId":"2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_Windows10EnrollmentCompletionPageConfiguration",` +
+	`"assignmentId":"2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_5e6f0000-0000-0000-0000-000000000001",` +
+	`"assignment":{"target":{"@odata.type":"microsoft.graph.groupAssignmentTarget","groupId":"5e6f0000-0000-0000-0000-000000000001",` +
+	`"deviceAndAppManagementAssignmentFilterId":"a1b2c3d4-0000-0000-0000-00000000f117","deviceAndAppManagementAssignmentFilterType":"include"},"source":"direct"}}`
+
+func TestKeyWithoutDeliveryIDIgnoresKeyOrderAndWhitespace(t *testing.T) {
+	a, _ := change.Decode([]byte(body), nil)
+	reordered := `{"assignmentId":"2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_5e6f0000-0000-0000-0000-000000000001", "assignment": {"source":"direct","target":{"groupId":"5e6f0000-0000-0000-0000-000000000001","@odata.type":"#microsoft.graph.groupAssignmentTarget","deviceAndAppManagementAssignmentFilterType":"include","deviceAndAppManagementAssignmentFilterId":"a1b2c3d4-0000-0000-0000-00000000f117"}},` +
+		"\n" + `"configurationId":"2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_Windows10EnrollmentCompletionPageConfiguration","ticket":{"approvedBy":"bob@contoso.com","requestedBy":"alice@contoso.com","state":"approved","system":"servicenow","id":"CHG0030042"}}`
+	b, err := change.Decode([]byte(reordered), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ka, fa := apply.Key("generic", "", a)
+	kb, fb := apply.Key("generic", "", b)
+	if ka != kb || fa != fb {
+		t.Errorf("keys differ for the same change: %s %s", ka, kb)
+	}
+	other, _ := change.Decode([]byte(strings.Replace(body, "CHG0030042", "CHG0030043", 1)), nil)
+	if ko, _ := apply.Key("generic", "", other); ko == ka {
+		t.Errorf("another ticket gave the same key")
+	}
+	if kd, _ := apply.Key("generic", "msg_1", a); kd != "generic:msg_1" {
+		t.Errorf("delivery id key = %s", kd)
+	}
+}
+
+// TestKeysKeepTheirRecordsApart: a chat delivery, the queued change and the
+// worker's record of it never share a key, and a chat command's fingerprint
+// is its signed body.
+func TestKeysKeepTheirRecordsApart(t *testing.T) {
+	req, err := change.Decode([]byte(body), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := apply.Key("slack", "d1", req)
+	chatKey, fp := apply.ChatKey("slack", "d1", []byte("text=assign"))
+	_, fp2 := apply.ChatKey("slack", "d1", []byte("text=assign&dryRun=true"))
+	if key == chatKey || apply.WorkKey(key) == key || apply.WorkKey(key) == chatKey {
+		t.Errorf("keys %q, %q, %q: want three records", key, chatKey, apply.WorkKey(key))
+	}
+	if fp == fp2 {
+		t.Errorf("chat fingerprint %s ignores the body", fp)
+	}
+	if !apply.IsDryRunAnswer(&idempotency.Response{Headers: map[string]string{apply.HeaderDryRun: apply.DryRunApplied}}) ||
+		apply.IsDryRunAnswer(&idempotency.Response{}) {
+		t.Error("IsDryRunAnswer does not read the dry-run marker")
+	}
+}
+
+// TestWithoutAStoreNothingIsTaken: a pipeline without a store takes nothing
+// and completes or releases nothing.
+func TestWithoutAStoreNothingIsTaken(t *testing.T) {
+	p := apply.New(noGraph{}, nil)
+	if p.Deduplicates() {
+		t.Fatal("Deduplicates = true without a store")
+	}
+	lease, err := p.Take(context.Background(), "k", "f", p.Until(context.Background()))
+	if lease != nil || err != nil {
+		t.Fatalf("Take = %v, %v; want nil, nil", lease, err)
+	}
+	p.Complete(context.Background(), nil, idempotency.Response{})
+	p.Release(context.Background(), nil)
+}
+
+// TestNewPanicsOnAStrategyItCannotRun: an unknown strategy, or assign with
+// a Graph that has no assign action, is a wiring bug.
+func TestNewPanicsOnAStrategyItCannotRun(t *testing.T) {
+	for _, bad := range []string{apply.StrategyAssign, "put"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("New with strategy %q and a Graph without assign did not panic", bad)
+				}
+			}()
+			apply.New(noGraph{}, &apply.Options{Update: apply.Update{Strategy: bad}})
+		}()
+	}
+	if s, switched := apply.New(noGraph{}, nil).UpdateStrategy(); s != apply.StrategyAuto || switched {
+		t.Errorf("default strategy = %q (switched %v), want auto", s, switched)
+	}
+}
+
+var _ apply.AssignGraph = (*graph.Client)(nil)
+
+// noGraph is a Graph the test never calls.
+type noGraph struct{}
+
+func (noGraph) PatchAssignment(context.Context, string, string, any) (*graph.Result, error) {
+	panic("apply_test: unexpected PATCH")
+}
+
+func (noGraph) GetAssignment(context.Context, string, string) (*graph.Result, error) {
+	panic("apply_test: unexpected GET")
+}
