@@ -169,7 +169,7 @@ type record struct {
 	deduplicated       bool // taken in the store (false: no store)
 	queued             bool // answered 202: the worker applies it (async.go)
 	planned            bool // a dry run: nothing written (dryrun.go)
-	// before, after and graphTime are the audit line's (audit.go).
+	// before, after and graphTime are the audit line's (apply.Entry).
 	before, after []byte
 	graphTime     time.Duration
 }
