@@ -71,8 +71,7 @@ func VerifySlack(key []byte, timestamp, signature string, body []byte, now time.
 	if _, err := hex.Decode(got[:], []byte(value)); err != nil {
 		return ErrMalformed
 	}
-	skew := now.Sub(time.Unix(sec, 0))
-	if skew > tolerance || skew < -tolerance {
+	if !Within(time.Unix(sec, 0), now, tolerance) {
 		return ErrTimestamp
 	}
 	if hmac.Equal(got[:], slackMAC(key, timestamp, body)) {

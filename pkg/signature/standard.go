@@ -39,6 +39,14 @@ var (
 // every sender adapter and config default to it.
 const DefaultTolerance = 5 * time.Minute
 
+// Within reports whether the signed time ts lies within tolerance of now,
+// either way: the one replay-window test of every scheme and sender. A zero
+// ts (absent or unreadable) never does.
+func Within(ts, now time.Time, tolerance time.Duration) bool {
+	skew := now.Sub(ts)
+	return !ts.IsZero() && skew <= tolerance && skew >= -tolerance
+}
+
 // maxSignatures bounds the work one request can cause during rotation.
 const maxSignatures = 8
 
@@ -109,8 +117,7 @@ func VerifyStandard(key []byte, id, timestamp, signatures string, body []byte, n
 	if err != nil {
 		return ErrMalformed
 	}
-	skew := now.Sub(time.Unix(sec, 0))
-	if skew > tolerance || skew < -tolerance {
+	if !Within(time.Unix(sec, 0), now, tolerance) {
 		return ErrTimestamp
 	}
 	want := standardMAC(key, id, timestamp, body)

@@ -126,3 +126,22 @@ func FuzzVerifyStandard(f *testing.F) {
 		}
 	})
 }
+
+func TestWithin(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	for _, tc := range []struct {
+		ts   time.Time
+		want bool
+	}{
+		{now, true},
+		{now.Add(5 * time.Minute), true},
+		{now.Add(-5 * time.Minute), true},
+		{now.Add(5*time.Minute + time.Nanosecond), false},
+		{now.Add(-5*time.Minute - time.Nanosecond), false},
+		{time.Time{}, false},
+	} {
+		if got := Within(tc.ts, now, 5*time.Minute); got != tc.want {
+			t.Errorf("Within(%v, %v, 5m) = %v, want %v", tc.ts, now, got, tc.want)
+		}
+	}
+}

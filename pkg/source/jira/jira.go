@@ -112,7 +112,7 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string
 	if envelope {
 		window, what = s.opts.Tolerance, "envelope (set \"timestamp\": {{now.asMillis}} in the rule's body)"
 	}
-	if skew := now.Sub(ts); ts.IsZero() || skew > window || skew < -window {
+	if !signature.Within(ts, now, window) {
 		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindTimestampOutside,
 			Message: "the body's timestamp must be epoch milliseconds within " + window.String() + " of the receiver's clock for a " + what + "; it is missing, malformed or outside: a replay of an old delivery, or a wrong clock"}
 	}

@@ -111,7 +111,7 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string
 		}
 		// Basic signs nothing: the body's own timestamp is the only bound
 		// on how long a captured request can be sent again.
-		if ts := bodyTimestamp(body); ts.IsZero() || now.Sub(ts) > s.tolerance || ts.Sub(now) > s.tolerance {
+		if !signature.Within(bodyTimestamp(body), now, s.tolerance) {
 			return "", &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindTimestampOutside,
 				Message: "with Basic authentication the body's \"timestamp\" (RFC 3339, set when the Business Rule sends) must lie within " + s.tolerance.String() + " of the receiver's clock; it is missing, malformed or outside: a replay, or a wrong clock"}
 		}

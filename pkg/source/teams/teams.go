@@ -132,7 +132,7 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string
 	}
 	_ = json.Unmarshal(body, &a)
 	ts, err := time.Parse(time.RFC3339Nano, a.Timestamp)
-	if skew := now.Sub(ts); err != nil || skew > s.opts.Tolerance || skew < -s.opts.Tolerance {
+	if err != nil || !signature.Within(ts, now, s.opts.Tolerance) {
 		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindTimestampOutside,
 			Message: "the activity's timestamp is missing or outside the accepted window of " + s.opts.Tolerance.String() + "; a replay, or a wrong clock"}
 	}
