@@ -1,12 +1,8 @@
 package apply
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"reflect"
-	"sort"
-	"strings"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/graph"
@@ -34,11 +30,7 @@ type Plan struct {
 
 // PlanChange is one value a change would change; From or To is null when
 // the property is absent on that side.
-type PlanChange struct {
-	Path string `json:"path"`
-	From any    `json:"from"`
-	To   any    `json:"to"`
-}
+type PlanChange = graph.Change
 
 // Planned is the outcome of Plan.
 type Planned struct {
@@ -56,11 +48,11 @@ func (p *Pipeline) Plan(ctx context.Context, req *change.Request) (*Planned, err
 	if err != nil {
 		return &Planned{Result: res}, err
 	}
-	after, err := planAfter(before, req)
+	after, err := graph.Patched(before, req)
 	if err != nil {
 		return &Planned{Result: res}, err
 	}
-	changes, err := planChanges(before, after)
+	changes, err := graph.Changes(before, after)
 	if err != nil {
 		return &Planned{Result: res}, err
 	}
@@ -94,87 +86,4 @@ func (p *Pipeline) current(ctx context.Context, req *change.Request) (json.RawMe
 	}
 	b, err := graph.AssignmentObject(res.Body)
 	return b, res, err
-}
-
-// planAfter merges req into before as the PATCH does: the target replaced
-// whole, source and sourceId only when req sets them.
-func planAfter(before json.RawMessage, req *change.Request) (json.RawMessage, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(before, &m); err != nil {
-		return nil, err
-	}
-	set := func(k string, v any) error {
-		b, err := json.Marshal(v)
-		if err == nil {
-			m[k] = b
-		}
-		return err
-	}
-	if req.Assignment.Target != nil {
-		if err := set("target", req.Assignment.Target); err != nil {
-			return nil, err
-		}
-	}
-	if req.Assignment.Source != "" {
-		if err := set("source", req.Assignment.Source); err != nil {
-			return nil, err
-		}
-	}
-	if req.Assignment.SourceID != "" {
-		if err := set("sourceId", req.Assignment.SourceID); err != nil {
-			return nil, err
-		}
-	}
-	return json.Marshal(m)
-}
-
-// planChanges lists the values that differ between before and after, by
-// JSON pointer (RFC 6901), sorted; objects are compared member by member,
-// anything else as a whole.
-func planChanges(before, after json.RawMessage) ([]PlanChange, error) {
-	var b, a any
-	if err := decodeNumbers(before, &b); err != nil {
-		return nil, err
-	}
-	if err := decodeNumbers(after, &a); err != nil {
-		return nil, err
-	}
-	changes := []PlanChange{}
-	diffValues("", b, a, &changes)
-	sort.Slice(changes, func(i, j int) bool { return changes[i].Path < changes[j].Path })
-	return changes, nil
-}
-
-func decodeNumbers(raw []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	return d.Decode(v)
-}
-
-func diffValues(path string, from, to any, out *[]PlanChange) {
-	fm, fok := from.(map[string]any)
-	tm, tok := to.(map[string]any)
-	if fok && tok {
-		for k, fv := range fm {
-			tv, has := tm[k]
-			if !has {
-				tv = nil
-			}
-			diffValues(path+"/"+escapePointer(k), fv, tv, out)
-		}
-		for k, tv := range tm {
-			if _, has := fm[k]; !has {
-				diffValues(path+"/"+escapePointer(k), nil, tv, out)
-			}
-		}
-		return
-	}
-	if !reflect.DeepEqual(from, to) {
-		*out = append(*out, PlanChange{Path: path, From: from, To: to})
-	}
-}
-
-// escapePointer escapes a member name for a JSON pointer.
-func escapePointer(k string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1")
 }

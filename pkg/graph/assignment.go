@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"sort"
 	"strings"
 	"time"
 
@@ -12,8 +14,9 @@ import (
 )
 
 // The readings of Graph's JSON an update needs beyond the calls: the public
-// body of an answer, a target, and the read-modify-write of the assign
-// action. Every other package works with what these return.
+// body of an answer, a target, the read-modify-write of the assign action,
+// and what a PATCH would make of an assignment (a dry run). Every other
+// package works with what these return.
 
 // PublicBody drops Graph's OData control annotations (@odata.context and
 // links), which carry Graph URLs; @odata.type stays. It returns nil for a
@@ -280,4 +283,97 @@ func targetKey(raw json.RawMessage, beta bool) string {
 		k = append(k, ft, fid)
 	}
 	return strings.Join(k, "\x00")
+}
+
+// Patched is what the item PATCH of req makes of an assignment as Graph
+// holds it (before, an AssignmentObject): the target replaced whole, source
+// and sourceId only when req sets them. A dry run answers it.
+func Patched(before json.RawMessage, req *change.Request) (json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(before, &m); err != nil {
+		return nil, err
+	}
+	set := func(k string, v any) error {
+		b, err := json.Marshal(v)
+		if err == nil {
+			m[k] = b
+		}
+		return err
+	}
+	if req.Assignment.Target != nil {
+		if err := set("target", req.Assignment.Target); err != nil {
+			return nil, err
+		}
+	}
+	if req.Assignment.Source != "" {
+		if err := set("source", req.Assignment.Source); err != nil {
+			return nil, err
+		}
+	}
+	if req.Assignment.SourceID != "" {
+		if err := set("sourceId", req.Assignment.SourceID); err != nil {
+			return nil, err
+		}
+	}
+	return json.Marshal(m)
+}
+
+// Change is one value that differs between two assignments, by JSON
+// pointer (RFC 6901); From or To is null when the property is absent on that
+// side.
+type Change struct {
+	Path string `json:"path"`
+	From any    `json:"from"`
+	To   any    `json:"to"`
+}
+
+// Changes lists the values that differ between before and after, by JSON
+// pointer, sorted; objects are compared member by member, anything else as a
+// whole, numbers as written.
+func Changes(before, after json.RawMessage) ([]Change, error) {
+	var b, a any
+	if err := decodeNumbers(before, &b); err != nil {
+		return nil, err
+	}
+	if err := decodeNumbers(after, &a); err != nil {
+		return nil, err
+	}
+	changes := []Change{}
+	diffValues("", b, a, &changes)
+	sort.Slice(changes, func(i, j int) bool { return changes[i].Path < changes[j].Path })
+	return changes, nil
+}
+
+func decodeNumbers(raw []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	return d.Decode(v)
+}
+
+func diffValues(path string, from, to any, out *[]Change) {
+	fm, fok := from.(map[string]any)
+	tm, tok := to.(map[string]any)
+	if fok && tok {
+		for k, fv := range fm {
+			tv, has := tm[k]
+			if !has {
+				tv = nil
+			}
+			diffValues(path+"/"+escapePointer(k), fv, tv, out)
+		}
+		for k, tv := range tm {
+			if _, has := fm[k]; !has {
+				diffValues(path+"/"+escapePointer(k), nil, tv, out)
+			}
+		}
+		return
+	}
+	if !reflect.DeepEqual(from, to) {
+		*out = append(*out, Change{Path: path, From: from, To: to})
+	}
+}
+
+// escapePointer escapes a member name for a JSON pointer.
+func escapePointer(k string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1")
 }

@@ -179,3 +179,48 @@ func TestAssignSetChangedFindsTheRenamedAssignment(t *testing.T) {
 		}
 	}
 }
+
+// TestPatchedAndChanges: a dry run's after is the PATCH's merge (the target
+// whole, source and sourceId only when set), and its changes are the values
+// that differ, by escaped JSON pointer, sorted, numbers as written.
+func TestPatchedAndChanges(t *testing.T) {
+	before := json.RawMessage(`{"id":"a_1","source":"direct","sourceId":null,"n":1.50,"a/b~c":1,` +
+		`"target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"` + groupCorporate + `",` +
+		`"deviceAndAppManagementAssignmentFilterId":"f","deviceAndAppManagementAssignmentFilterType":"include"}}`)
+	req := &change.Request{ConfigurationID: "c", AssignmentID: "a_1", Assignment: change.Assignment{
+		Target: &change.Target{ODataType: change.TypeGroup, GroupID: newGroup}}}
+	after, err := graph.Patched(before, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(after, &m); err != nil {
+		t.Fatal(err)
+	}
+	if string(m["source"]) != `"direct"` || string(m["n"]) != `1.50` || !strings.Contains(string(m["target"]), newGroup) ||
+		strings.Contains(string(m["target"]), "include") {
+		t.Errorf("Patched = %s", after)
+	}
+	changes, err := graph.Changes(before, after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, c := range changes {
+		paths = append(paths, c.Path)
+	}
+	want := "/target/deviceAndAppManagementAssignmentFilterId /target/deviceAndAppManagementAssignmentFilterType /target/groupId"
+	if got := strings.Join(paths, " "); got != want {
+		t.Errorf("Changes paths = %s, want %s", got, want)
+	}
+	if c := changes[1]; c.From != "include" || c.To != nil {
+		t.Errorf("filter type change = %+v, want include to null", c)
+	}
+	more, err := graph.Changes(json.RawMessage(`{"a/b~c":1}`), json.RawMessage(`{"a/b~c":2}`))
+	if err != nil || len(more) != 1 || more[0].Path != "/a~1b~0c" {
+		t.Errorf("Changes = %+v, %v; want the escaped pointer /a~1b~0c", more, err)
+	}
+	if _, err := graph.Changes(json.RawMessage(`{`), after); err == nil {
+		t.Error("Changes of a broken document = nil error")
+	}
+}

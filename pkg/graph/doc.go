@@ -8,9 +8,9 @@
 // 204 quirk of Intune PATCH, and the translation of Graph answers into the
 // coded errors of package change. It is also the only reader of Graph's
 // JSON (assignment.go): the public body of an answer, an assignment's
-// target, and the assign action's read-modify-write (the complete set to
-// send, the target before the change, the changed assignment found in the
-// set read back). The cause of every coded error is a
+// target, the assign action's read-modify-write (the complete set to send,
+// the target before the change, the changed assignment found in the set read
+// back), and what a PATCH would make of an assignment (a dry run's plan). The cause of every coded error is a
 // *ResponseError (or a transport or token error) for the operator's log;
 // nothing Graph sent, and never the token, reaches change.Error.Message.
 //
