@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
@@ -133,7 +134,7 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string
 		return "", s.words.Refuse(err)
 	}
 	form, _ := url.ParseQuery(string(body))
-	if id := form.Get("trigger_id"); safeID.MatchString(id) {
+	if id := form.Get("trigger_id"); safeID().MatchString(id) {
 		return id, nil
 	}
 	// No usable trigger_id: the signed timestamp and body name the command.
@@ -141,9 +142,11 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string
 	return "sha256-" + hex.EncodeToString(sum[:16]), nil
 }
 
+// The forms below compile on first use, not at package initialisation,
+// which every cold start would pay whether or not this sender is enabled.
 var (
-	safeID      = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
-	commandName = regexp.MustCompile(`^/[a-z0-9_-]{1,32}$`)
+	safeID      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`) })
+	commandName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^/[a-z0-9_-]{1,32}$`) })
 )
 
 // Invocation reads an authenticated slash command. Errors are
@@ -172,7 +175,7 @@ func (s *Source) parse(body []byte, deliveryID string) (*chat.Invocation, error)
 		Prefix:      "/intune",
 		ResponseURL: form.Get("response_url"),
 	}
-	if c := form.Get("command"); commandName.MatchString(c) {
+	if c := form.Get("command"); commandName().MatchString(c) {
 		inv.Prefix = c
 	}
 	if u, err := url.Parse(inv.ResponseURL); err == nil && s.allowedURL(u) {

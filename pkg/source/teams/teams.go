@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
@@ -136,7 +137,7 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string
 		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindTimestampOutside,
 			Message: "the activity's timestamp is missing or outside the accepted window of " + s.opts.Tolerance.String() + "; a replay, or a wrong clock"}
 	}
-	if !safeID.MatchString(a.ID) {
+	if !safeID().MatchString(a.ID) {
 		// No usable activity id: the signed activity names itself.
 		sum := sha256.Sum256(body)
 		return "sha256-" + hex.EncodeToString(sum[:16]), nil
@@ -153,11 +154,13 @@ var words = source.Wording{
 	Mismatch:  "the Authorization HMAC does not match the body; check the security token and that the body is sent exactly as signed",
 }
 
+// The forms below compile on first use, not at package initialisation,
+// which every cold start would pay whether or not this sender is enabled.
 var (
-	safeID   = regexp.MustCompile(`^[A-Za-z0-9._:;=@-]{1,128}$`)
-	mention  = regexp.MustCompile(`(?is)<at>.*?</at>`)
-	tag      = regexp.MustCompile(`(?s)<[^>]{0,256}>`)
-	safeName = regexp.MustCompile(`^[A-Za-z0-9 ._-]{1,64}$`)
+	safeID   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9._:;=@-]{1,128}$`) })
+	mention  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?is)<at>.*?</at>`) })
+	tag      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?s)<[^>]{0,256}>`) })
+	safeName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9 ._-]{1,64}$`) })
 )
 
 // Invocation reads an authenticated activity. Errors are *change.Error with
@@ -191,7 +194,7 @@ func (s *Source) parse(body []byte, deliveryID string) (*chat.Invocation, error)
 	if inv.User == "" {
 		inv.User = a.From.ID
 	}
-	if safeName.MatchString(a.Recipient.Name) {
+	if safeName().MatchString(a.Recipient.Name) {
 		inv.Prefix = "@" + a.Recipient.Name
 	}
 	inv.Denied = s.opts.Allow.Check(inv.Tenant, strings.ToLower(a.From.AADObjectID), a.From.ID)
@@ -206,8 +209,8 @@ func (s *Source) parse(body []byte, deliveryID string) (*chat.Invocation, error)
 // CommandText is the message text without the <at>…</at> mentions, other
 // markup and HTML entities (Teams sends &nbsp; around a mention).
 func CommandText(text string) string {
-	t := mention.ReplaceAllString(text, " ")
-	t = tag.ReplaceAllString(t, " ")
+	t := mention().ReplaceAllString(text, " ")
+	t = tag().ReplaceAllString(t, " ")
 	t = html.UnescapeString(t)
 	return strings.TrimSpace(strings.ReplaceAll(t, "\u00a0", " "))
 }
@@ -255,13 +258,13 @@ func Sign(token string, body []byte) (http.Header, error) {
 	return h, nil
 }
 
-var timestampField = regexp.MustCompile(`"timestamp"\s*:\s*"[^"]*"`)
+var timestampField = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`"timestamp"\s*:\s*"[^"]*"`) })
 
 // Restamp returns body with the activity's first "timestamp" set to t, for
 // the send command and tests: a sample must carry a fresh timestamp to pass
 // the replay window. A body without one is returned unchanged.
 func Restamp(body []byte, t time.Time) []byte {
-	loc := timestampField.FindIndex(body)
+	loc := timestampField().FindIndex(body)
 	if loc == nil {
 		return body
 	}
