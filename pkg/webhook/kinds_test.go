@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/sender"
 )
 
 // TestProblemTypesAreTheGoTable: the problem types of openapi.yaml are
@@ -33,6 +34,26 @@ func TestProblemTypesAreTheGoTable(t *testing.T) {
 	for _, s := range table {
 		if !slices.Contains(documented, s) {
 			t.Errorf("%s%s is missing from openapi.yaml's ProblemType", oapiTypeURN, s)
+		}
+	}
+}
+
+// TestRoutesAreTheSenderRegistry: the contract's senders (the source path
+// parameter's values, and a path of its own for each sender but the
+// generic one) are exactly the registry's, in its order.
+func TestRoutesAreTheSenderRegistry(t *testing.T) {
+	doc := oapiLoad(t)
+	var documented []string
+	for _, v := range doc.Components.Parameters["Source"].Value.Schema.Value.Enum {
+		s, _ := v.(string)
+		documented = append(documented, s)
+	}
+	if !slices.Equal(documented, sender.Names()) {
+		t.Errorf("openapi.yaml's source values = %q, the registry's = %q", documented, sender.Names())
+	}
+	for _, s := range sender.All() {
+		if s.Name != sender.Generic && doc.Paths.Value(s.Route()) == nil {
+			t.Errorf("openapi.yaml has no path %s", s.Route())
 		}
 	}
 }
