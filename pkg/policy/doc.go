@@ -11,6 +11,7 @@
 // (change.KindPolicyConfiguration, ...), so the webhook answers 403 with that
 // problem type.
 //
-// It imports change and sender (the registry that says which senders exist
-// and which of them are chat senders); the webhook handler imports it.
+// It imports change, chat (the command verbs a chat rule names) and sender
+// (the registry that says which senders exist and which of them are chat
+// senders); the apply pipeline imports it.
 package policy

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/chat"
 	"github.com/enrollhook/enrollhook/pkg/sender"
 )
 
@@ -29,11 +31,9 @@ var kindNames = map[string]string{
 // the tenant: refused unless a rule lists them.
 var wide = map[string]bool{change.TypeAllDevices: true, change.TypeAllLicensed: true}
 
-// Chat commands a policy can allow; help is always allowed.
-const (
-	CommandAssign = "assign"
-	CommandShow   = "show"
-)
+// commands are the chat commands a policy can allow (chat's verbs; help is
+// always allowed, and plan is checked as assign).
+var commands = []string{string(chat.VerbAssign), string(chat.VerbShow)}
 
 // Policy is a validated guardrail policy. The zero value is not useful:
 // use Default or Parse.
@@ -336,7 +336,7 @@ func buildChat(c *fileChat, at, name string, bad func(string, ...any)) chatRule 
 		bad("%s/commands: required: the users who may run assign and show (\"*\" for everyone the sender's allow-list admits)", at)
 	}
 	for _, verb := range sortedKeys(c.Commands) {
-		if verb != CommandAssign && verb != CommandShow {
+		if !slices.Contains(commands, verb) {
 			bad("%s/commands/%s: unknown command; the commands are assign and show (help is always allowed)", at, safeKey(verb))
 			continue
 		}
@@ -442,7 +442,7 @@ func (p *Policy) Check(from string, chat bool, req *change.Request) error {
 // policy only narrows it. A sender without a chat section is not narrowed.
 // Errors are *change.Error with CodeForbidden and change.KindPolicyCommand.
 func (p *Policy) CheckCommand(sender, tenant, user, verb string) error {
-	if p == nil || verb == "help" {
+	if p == nil || verb == string(chat.VerbHelp) {
 		return nil
 	}
 	c, ok := p.chat[sender]
