@@ -73,8 +73,6 @@ type Assignment struct {
 	// Source and SourceID exist on beta only.
 	Source   string `json:"source,omitempty" validate:"omitempty,oneof=direct policySets"`
 	SourceID string `json:"sourceId,omitempty" validate:"max=256,safetext"`
-
-	unknownKeys []string // properties Decode found but does not know
 }
 
 // Target is the polymorphic deviceAndAppManagementAssignmentTarget, flattened:
@@ -87,8 +85,6 @@ type Target struct {
 	EntraObjectID string `json:"entraObjectId,omitempty" validate:"omitempty,uuid"`
 	FilterID      string `json:"deviceAndAppManagementAssignmentFilterId,omitempty" validate:"omitempty,uuid"`
 	FilterType    string `json:"deviceAndAppManagementAssignmentFilterType,omitempty" validate:"omitempty,oneof=none include exclude"`
-
-	unknownKeys []string // properties Decode found but does not know
 }
 
 // Subtypes lists every accepted target @odata.type with the properties of its

@@ -124,7 +124,7 @@ func DecodeTarget(raw []byte, at string, opts *Options) (*Target, []FieldError) 
 		return nil, []FieldError{typeError(err, at)}
 	}
 	var fields []FieldError
-	for _, k := range t.unknownKeys {
+	for _, k := range unknownKeys(raw, targetKeys) {
 		fields = append(fields, unknownField(at, k, targetKeys))
 	}
 	for _, f := range t.check(opts) {
@@ -135,7 +135,6 @@ func DecodeTarget(raw []byte, at string, opts *Options) (*Target, []FieldError) 
 		return nil, invalid(fields...).Fields
 	}
 	t.ODataType = normalizeType(t.ODataType)
-	t.unknownKeys = nil
 	return &t, nil
 }
 

@@ -168,6 +168,10 @@ func BetaOnlyTarget() [2]string {
 // Unknown properties inside "assignment" are refused, so a typo never
 // becomes a silent no-op; unknown top-level properties are ignored so
 // senders may add their own metadata.
+//
+// The body is decoded once, into the one Request every later step reads;
+// the duplicate- and unknown-property checks share one walk over its
+// structure (scanKeys), which allocates only for what it reports.
 func Decode(body []byte, opts *Options) (*Request, error) {
 	var r Request
 	if err := json.Unmarshal(body, &r); err != nil {
@@ -178,12 +182,20 @@ func Decode(body []byte, opts *Options) (*Request, error) {
 		if typeErr.Field == "" {
 			return nil, invalid(FieldError{Field: "", Reason: "the body must be a JSON object"})
 		}
-		fields := r.unknown()
+		var fields []FieldError
+		keys := scanKeys(body)
+		// A wrong type anywhere inside the assignment leaves no assignment
+		// to name unknown properties of; elsewhere they are reported with it.
+		var plain Assignment
+		if keys.assignment == nil || json.Unmarshal(keys.assignment, &plain) == nil {
+			fields = keys.unknown()
+		}
 		fields = append(fields, FieldError{Field: jsonPathPointer(typeErr.Field), Reason: "must be a " + jsonKind(typeErr.Type)})
 		return nil, invalid(fields...)
 	}
-	fields := r.unknown()
-	for _, p := range duplicateKeys(body) {
+	keys := scanKeys(body)
+	fields := keys.unknown()
+	for _, p := range keys.dups {
 		fields = append(fields, FieldError{Field: p, Reason: "appears more than once; send each property once"})
 	}
 	fields = append(fields, r.check(opts)...)
@@ -198,61 +210,90 @@ func Decode(body []byte, opts *Options) (*Request, error) {
 // in the same object, at any depth of the valid JSON body. encoding/json
 // keeps the last one silently, so a reviewer reading the first would see
 // another change than the one Graph gets.
-func duplicateKeys(body []byte) []string {
-	var out []string
-	scanDuplicates(body, skipSpace(body, 0), "", &out)
+func duplicateKeys(body []byte) []string { return scanKeys(body).dups }
+
+// keys is what scanKeys found in an envelope.
+type keys struct {
+	// dups are the pointers of properties repeated in one object
+	// (duplicateKeys).
+	dups []string
+	// assignmentKeys and targetKeys are the properties of /assignment and
+	// /assignment/target that are not theirs, unescaped; as encoding/json
+	// does, the last "assignment" (and its last "target") counts, matched
+	// ignoring case.
+	assignmentKeys, targetKeys []string
+	// assignment is the raw value of that last "assignment", nil if none.
+	assignment []byte
+}
+
+// unknown reports the unknown properties of the assignment and its target.
+func (k *keys) unknown() []FieldError {
+	var out []FieldError
+	for _, key := range k.assignmentKeys {
+		out = append(out, unknownField("/assignment", key, assignmentKeys))
+	}
+	for _, key := range k.targetKeys {
+		out = append(out, unknownField("/assignment/target", key, targetKeys))
+	}
 	return out
 }
 
-// scanDuplicates walks the value at b[i] and returns the index after it.
-func scanDuplicates(b []byte, i int, at string, out *[]string) int {
+// The roles of an object in the envelope, for scanKeys.
+const (
+	roleOther = iota
+	roleEnvelope
+	roleAssignment
+	roleTarget
+)
+
+// segment is one step of the pointer to the value being scanned: an
+// object's property (key) or an array's element (index).
+type segment struct {
+	key   []byte
+	index int
+}
+
+// keyScanner walks a valid JSON body once. The pointer to where it is
+// stays a stack of segments, turned into text only for a duplicate.
+type keyScanner struct {
+	b    []byte
+	path []segment
+	keys keys
+}
+
+// scanKeys walks the valid JSON body once, finding repeated properties at
+// any depth and the unknown properties of the envelope's assignment and
+// target.
+func scanKeys(body []byte) keys {
+	var buf [8]segment
+	s := keyScanner{b: body, path: buf[:0]}
+	s.value(skipSpace(body, 0), roleEnvelope)
+	return s.keys
+}
+
+// pointer is the JSON pointer of the current path.
+func (s *keyScanner) pointer() string {
+	var p strings.Builder
+	for _, seg := range s.path {
+		p.WriteByte('/')
+		if seg.key == nil {
+			p.WriteString(strconv.Itoa(seg.index))
+		} else {
+			p.WriteString(escapePointer(truncate(string(seg.key), 64)))
+		}
+	}
+	return p.String()
+}
+
+// value walks the value at b[i] and returns the index after it.
+func (s *keyScanner) value(i int, role int) int {
+	b := s.b
 	if i >= len(b) {
 		return i
 	}
 	switch b[i] {
 	case '{':
-		var seen [][]byte
-		i++
-		for {
-			i = skipSpace(b, i)
-			if i >= len(b) || b[i] != '"' {
-				return i + 1 // past '}'
-			}
-			end := skipString(b, i)
-			key := b[i+1 : end-1]
-			if bytes.IndexByte(key, '\\') >= 0 {
-				var k string
-				if json.Unmarshal(b[i:end], &k) != nil {
-					return len(b)
-				}
-				key = []byte(k)
-			}
-			path := func() string { return at + "/" + escapePointer(truncate(string(key), 64)) }
-			dup := false
-			for _, s := range seen {
-				if bytes.EqualFold(s, key) { // encoding/json matches names ignoring case
-					dup = true
-					break
-				}
-			}
-			if dup {
-				if p := path(); !contains(*out, p) {
-					*out = append(*out, p)
-				}
-			} else {
-				seen = append(seen, key)
-			}
-			i = skipSpace(b, skipSpace(b, end)+1)
-			if i < len(b) && (b[i] == '{' || b[i] == '[') {
-				i = scanDuplicates(b, i, path(), out)
-			} else {
-				i = skipValue(b, i)
-			}
-			i = skipSpace(b, i)
-			if i < len(b) && b[i] == ',' {
-				i++
-			}
-		}
+		return s.object(i, role)
 	case '[':
 		i++
 		for n := 0; ; n++ {
@@ -260,7 +301,9 @@ func scanDuplicates(b []byte, i int, at string, out *[]string) int {
 			if i >= len(b) || b[i] == ']' {
 				return i + 1
 			}
-			i = scanDuplicates(b, i, at+"/"+strconv.Itoa(n), out)
+			s.path = append(s.path, segment{index: n})
+			i = s.value(i, roleOther)
+			s.path = s.path[:len(s.path)-1]
 			i = skipSpace(b, i)
 			if i < len(b) && b[i] == ',' {
 				i++
@@ -271,44 +314,74 @@ func scanDuplicates(b []byte, i int, at string, out *[]string) int {
 	}
 }
 
-// unknown reports the properties Decode found in assignment and target
-// that are not part of them.
-func (r *Request) unknown() []FieldError {
-	var out []FieldError
-	for _, k := range r.Assignment.unknownKeys {
-		out = append(out, unknownField("/assignment", k, assignmentKeys))
-	}
-	if r.Assignment.Target != nil {
-		for _, k := range r.Assignment.Target.unknownKeys {
-			out = append(out, unknownField("/assignment/target", k, targetKeys))
+// object walks the object at b[i] == '{' and returns the index after it.
+func (s *keyScanner) object(i int, role int) int {
+	b := s.b
+	var seenBuf [16][]byte
+	seen := seenBuf[:0]
+	i++
+	for {
+		i = skipSpace(b, i)
+		if i >= len(b) || b[i] != '"' {
+			return i + 1 // past '}'
+		}
+		end := skipString(b, i)
+		key := b[i+1 : end-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			var k string
+			if json.Unmarshal(b[i:end], &k) != nil {
+				return len(b)
+			}
+			key = []byte(k)
+		}
+		s.path = append(s.path, segment{key: key})
+		dup := false
+		for _, prev := range seen {
+			if bytes.EqualFold(prev, key) { // encoding/json matches names ignoring case
+				dup = true
+				break
+			}
+		}
+		if dup {
+			if p := s.pointer(); !contains(s.keys.dups, p) {
+				s.keys.dups = append(s.keys.dups, p)
+			}
+		} else {
+			seen = append(seen, key)
+		}
+		child := roleOther
+		switch role {
+		case roleEnvelope:
+			if bytes.EqualFold(key, []byte("assignment")) {
+				child = roleAssignment
+				s.keys.assignmentKeys, s.keys.targetKeys = nil, nil // the last one counts
+			}
+		case roleAssignment:
+			// A name is known when spelled exactly; encoding/json still
+			// decodes another case of "target" into the target.
+			if !containsKey(assignmentKeys, key) {
+				s.keys.assignmentKeys = append(s.keys.assignmentKeys, string(key))
+			}
+			if bytes.EqualFold(key, []byte("target")) {
+				child = roleTarget
+				s.keys.targetKeys = nil
+			}
+		case roleTarget:
+			if !containsKey(targetKeys, key) {
+				s.keys.targetKeys = append(s.keys.targetKeys, string(key))
+			}
+		}
+		start := skipSpace(b, skipSpace(b, end)+1)
+		i = s.value(start, child)
+		if child == roleAssignment && start < len(b) && start < i {
+			s.keys.assignment = b[start:min(i, len(b))]
+		}
+		s.path = s.path[:len(s.path)-1]
+		i = skipSpace(b, i)
+		if i < len(b) && b[i] == ',' {
+			i++
 		}
 	}
-	return out
-}
-
-// UnmarshalJSON decodes an assignment and remembers properties it does not
-// know, so Decode can refuse them all by name.
-func (a *Assignment) UnmarshalJSON(b []byte) error {
-	type plain Assignment
-	var p plain
-	if err := json.Unmarshal(b, &p); err != nil {
-		return err
-	}
-	p.unknownKeys = unknownKeys(b, assignmentKeys)
-	*a = Assignment(p)
-	return nil
-}
-
-// UnmarshalJSON decodes a target and remembers properties it does not know.
-func (t *Target) UnmarshalJSON(b []byte) error {
-	type plain Target
-	var p plain
-	if err := json.Unmarshal(b, &p); err != nil {
-		return err
-	}
-	p.unknownKeys = unknownKeys(b, targetKeys)
-	*t = Target(p)
-	return nil
 }
 
 // Validate checks a Request built in code (by a source adapter) with the
@@ -379,9 +452,9 @@ func invalid(fields ...FieldError) *Error {
 }
 
 // unknownKeys returns the names of the properties of the JSON object b that
-// are not in allowed. encoding/json has already checked that b is valid JSON
-// when it calls an UnmarshalJSON method, so a small scanner over the
-// object's top-level keys is enough; a key is only unescaped when unknown.
+// are not in allowed. b has already been decoded (it is valid JSON), so a
+// small scanner over the object's top-level keys is enough; a key is only
+// unescaped when unknown.
 func unknownKeys(b []byte, allowed []string) []string {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {

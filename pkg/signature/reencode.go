@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"sync"
 )
 
 // ErrReencoded: the signature does not match the body received, but it
@@ -32,18 +33,27 @@ const (
 // re-encodings' originals of body: matches is called with each candidate
 // original and compares its MAC with the signature(s) received, in constant
 // time. It is only called after the received body failed to verify, and
-// never makes a request acceptable.
+// never makes a request acceptable. A forged request comes this way, so
+// the candidates are built in two reused buffers, and only those that can
+// differ from body are built at all.
 func reencoded(kind bodyKind, body []byte, matches func(original []byte) bool) bool {
 	if len(body) == 0 || len(body) > maxReencodedBody {
 		return false
 	}
-	for _, c := range candidates(kind, body) {
-		if matches(c) {
-			return true
-		}
-	}
-	return false
+	s := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(s)
+	found := false
+	eachCandidate(kind, body, s, func(c []byte) bool {
+		found = matches(c)
+		return !found
+	})
+	return found
 }
+
+// scratch holds the candidates being tried.
+type scratch struct{ a, b []byte }
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 // macMatches returns a matcher for reencoded: the MAC sum computes over a
 // candidate equals one of want.
@@ -60,70 +70,120 @@ func macMatches(sum func([]byte) []byte, want ...[]byte) func([]byte) bool {
 	}
 }
 
-// candidates returns plausible originals of a re-encoded body, each
-// different from body.
-func candidates(kind bodyKind, body []byte) [][]byte {
-	var out [][]byte
-	add := func(c []byte) {
-		if !bytes.Equal(c, body) {
-			out = append(out, c)
+// eachCandidate calls try with plausible originals of a re-encoded body,
+// each different from body, until try returns false. A candidate is only
+// valid during its call.
+func eachCandidate(kind bodyKind, body []byte, s *scratch, try func(original []byte) bool) {
+	next := func(c []byte) bool { return bytes.Equal(c, body) || try(c) }
+	replace := func(old, new string) bool {
+		if !bytes.Contains(body, []byte(old)) {
+			return true
 		}
+		s.a = appendReplaced(s.a[:0], body, old, new)
+		return next(s.a)
 	}
 	// Still base64: an API Gateway body used without honouring
 	// isBase64Encoded, or encoded twice.
-	if dec, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(body))); err == nil && len(dec) > 0 {
-		add(dec)
+	if t := bytes.TrimSpace(body); base64Text(t) {
+		if dec, err := base64.StdEncoding.AppendDecode(s.a[:0], t); err == nil && len(dec) > 0 {
+			s.a = dec
+			if !next(dec) {
+				return
+			}
+		}
 	}
 	// A newline appended by a proxy or an encoder (json.Encoder adds one).
 	if t := bytes.TrimRight(body, "\r\n"); len(t) != len(body) {
-		add(t)
+		if !next(t) {
+			return
+		}
 		if t, ok := bytes.CutSuffix(body, []byte("\n")); ok && bytes.HasSuffix(t, []byte("\n")) {
-			add(t) // one added to a body that ended with a newline already
+			if !next(t) { // one added to a body that ended with a newline already
+				return
+			}
 		}
 	}
 	switch kind {
 	case formBody:
 		// Forms re-serialized by another library: space as %20 instead
 		// of '+', or '*' and '~' escaped differently.
-		add(bytes.ReplaceAll(body, []byte("%20"), []byte("+")))
-		add(bytes.ReplaceAll(body, []byte("+"), []byte("%20")))
-		add(bytes.ReplaceAll(body, []byte("*"), []byte("%2A")))
-		add(bytes.ReplaceAll(body, []byte("%2A"), []byte("*")))
-		add(bytes.ReplaceAll(body, []byte("%7E"), []byte("~")))
+		_ = replace("%20", "+") && replace("+", "%20") && replace("*", "%2A") && replace("%2A", "*") && replace("%7E", "~")
 	case jsonBody:
 		// JSON re-serialized with HTML escaping (Go's json.Marshal turns
 		// the <at> of a Teams mention into \u003cat\u003e) or escaped '/'.
-		add(unescapeHTML(body))
-		add(bytes.ReplaceAll(body, []byte(`\/`), []byte(`/`)))
+		if bytes.Contains(body, []byte(`\u00`)) {
+			s.a = unescapeHTML(append(s.a[:0], body...))
+			if !next(s.a) {
+				return
+			}
+		}
+		if !replace(`\/`, `/`) {
+			return
+		}
 		// Line endings converted to CRLF on the way.
-		if bytes.Contains(body, []byte("\r\n")) {
-			add(bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n")))
+		if !replace("\r\n", "\n") {
+			return
 		}
 		// The same JSON with other insignificant whitespace: signed
 		// compact and pretty-printed on the way, or signed in one of the
 		// common layouts (Python's ", " and ": " separators, an indent of
 		// two or four spaces) and compacted on the way. Reordered keys
 		// cannot be undone and surface as ErrMismatch.
-		var compact bytes.Buffer
-		if json.Compact(&compact, body) == nil {
-			c := compact.Bytes()
-			add(c)
-			add(spaced(c))
-			for _, indent := range []string{"  ", "    "} {
-				var b bytes.Buffer
-				if json.Indent(&b, c, "", indent) == nil {
-					add(b.Bytes())
+		compact := bytes.NewBuffer(s.a[:0])
+		if json.Compact(compact, body) != nil {
+			return
+		}
+		c := compact.Bytes()
+		s.a = c
+		if !next(c) {
+			return
+		}
+		s.b = appendSpaced(s.b[:0], c)
+		if !next(s.b) {
+			return
+		}
+		for _, indent := range []string{"  ", "    "} {
+			b := bytes.NewBuffer(s.b[:0])
+			if json.Indent(b, c, "", indent) == nil {
+				s.b = b.Bytes()
+				if !next(s.b) {
+					return
 				}
 			}
 		}
 	}
-	return out
 }
 
-// spaced writes compact JSON with a space after each ',' and ':' outside
-// strings, the layout of Python's json.dumps by default.
-func spaced(compact []byte) []byte {
-	out := make([]byte, 0, len(compact)+len(compact)/8)
+// base64Text reports whether b could be standard base64, line breaks
+// allowed as the decoder allows them (a JSON or form body cannot), before
+// anything is decoded.
+func base64Text(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '=' || c == '\r' || c == '\n') {
+			return false
+		}
+	}
+	return true
+}
+
+// appendReplaced appends b with every old replaced by new to dst.
+func appendReplaced(dst, b []byte, old, new string) []byte {
+	for {
+		i := bytes.Index(b, []byte(old))
+		if i < 0 {
+			return append(dst, b...)
+		}
+		dst = append(append(dst, b[:i]...), new...)
+		b = b[i+len(old):]
+	}
+}
+
+// appendSpaced appends compact JSON with a space after each ',' and ':'
+// outside strings, the layout of Python's json.dumps by default.
+func appendSpaced(out, compact []byte) []byte {
 	in, esc := false, false
 	for _, c := range compact {
 		out = append(out, c)

@@ -87,14 +87,13 @@ func SignStandard(key []byte, id string, ts time.Time, body []byte) string {
 }
 
 func standardMAC(key []byte, id, ts string, body []byte) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(id))
-	m.Write([]byte{'.'})
-	m.Write([]byte(ts))
-	m.Write([]byte{'.'})
-	m.Write(body)
-	return m.Sum(nil)
+	m := getMAC(key)
+	defer putMAC(key, m)
+	return append([]byte(nil), m.standard(id, ts, body)...)
 }
+
+// strictBase64 decodes signatures: no padding bits left over.
+var strictBase64 = base64.StdEncoding.Strict()
 
 // VerifyStandard checks a Standard Webhooks delivery over its raw body.
 // signatures is the webhook-signature header: space-separated "v1,<base64>"
@@ -120,10 +119,14 @@ func VerifyStandard(key []byte, id, timestamp, signatures string, body []byte, n
 	if !Within(time.Unix(sec, 0), now, tolerance) {
 		return ErrTimestamp
 	}
-	want := standardMAC(key, id, timestamp, body)
-	var gots [][]byte
-	candidates := 0
-	for _, sig := range strings.Fields(signatures) {
+	m := getMAC(key)
+	defer putMAC(key, m)
+	var want [sha256.Size]byte
+	copy(want[:], m.standard(id, timestamp, body))
+	// The signatures received, kept for the re-encoding check.
+	var gots [maxSignatures][sha256.Size]byte
+	ngot, candidates := 0, 0
+	for sig := range strings.FieldsSeq(signatures) {
 		version, value, ok := strings.Cut(sig, ",")
 		if !ok || version != "v1" {
 			continue
@@ -135,20 +138,32 @@ func VerifyStandard(key []byte, id, timestamp, signatures string, body []byte, n
 			continue
 		}
 		// 44 base64 characters decode to up to 33 bytes.
-		got := make([]byte, sha256.Size+1)
-		n, err := base64.StdEncoding.Strict().Decode(got, []byte(value))
+		var src [44]byte
+		var got [sha256.Size + 1]byte
+		copy(src[:], value)
+		n, err := strictBase64.Decode(got[:], src[:])
 		if err != nil || n != sha256.Size {
 			continue
 		}
-		if hmac.Equal(got[:n], want) {
+		if hmac.Equal(got[:n], want[:]) {
 			return nil
 		}
-		gots = append(gots, got[:n])
+		copy(gots[ngot][:], got[:n])
+		ngot++
 	}
 	if candidates == 0 {
 		return ErrMalformed
 	}
-	if len(gots) > 0 && reencoded(jsonBody, body, macMatches(func(b []byte) []byte { return standardMAC(key, id, timestamp, b) }, gots...)) {
+	if ngot > 0 && reencoded(jsonBody, body, func(c []byte) bool {
+		sum := m.standard(id, timestamp, c)
+		ok := false
+		for i := range ngot {
+			if hmac.Equal(sum, gots[i][:]) {
+				ok = true
+			}
+		}
+		return ok
+	}) {
 		return ErrReencoded
 	}
 	return ErrMismatch
