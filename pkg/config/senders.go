@@ -1,8 +1,9 @@
 package config
 
 import (
-	"slices"
 	"strings"
+
+	"github.com/enrollhook/enrollhook/pkg/sender"
 )
 
 // senderKeys are the variables loadSenders reads, beyond the secrets.
@@ -67,20 +68,6 @@ func (j Jira) Mapped() bool {
 		j.GroupField != "" || j.FilterField != "" || j.FilterType != "" || j.TargetType != ""
 }
 
-// JiraFieldID reports whether s is a Jira custom field id.
-func JiraFieldID(s string) bool {
-	n, ok := strings.CutPrefix(s, "customfield_")
-	if !ok || n == "" || len(n) > 18 {
-		return false
-	}
-	for _, c := range n {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 func loadJira(get func(string) string, bad func(string, ...any)) Jira {
 	j := Jira{
 		ApprovalField:      get(EnvJiraFieldApproval),
@@ -111,10 +98,10 @@ func loadJira(get func(string) string, bad func(string, ...any)) Jira {
 			continue
 		}
 		literal := (f.key == EnvJiraFieldFilterType && (f.value == "include" || f.value == "exclude")) ||
-			(f.key == EnvJiraFieldTargetType && slices.Contains([]string{"group", "exclusion", "allUsers", "allDevices"}, f.value))
+			(f.key == EnvJiraFieldTargetType && sender.IsJiraTargetType(f.value))
 		switch {
 		case literal:
-		case !JiraFieldID(f.value):
+		case !sender.IsJiraFieldID(f.value):
 			switch f.key {
 			case EnvJiraFieldFilterType:
 				bad("%s must be a custom field id such as customfield_10153, or include or exclude", f.key)

@@ -15,18 +15,6 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/sender"
 )
 
-// Target kind names of a policy file: the type names of the envelope's
-// shorthand targets ({"type": "group", ...}). The Graph type names (groupAssignmentTarget, #microsoft.graph.groupAssignmentTarget)
-// are accepted too.
-var kindNames = map[string]string{
-	"group":         change.TypeGroup,
-	"exclusion":     change.TypeExclusion,
-	"allUsers":      change.TypeAllLicensed,
-	"allDevices":    change.TypeAllDevices,
-	"collection":    change.TypeCMCollection,
-	"scopeTagGroup": change.TypeScopeTagGroup,
-}
-
 // wide are the targets that reach every device or every licensed user of
 // the tenant: refused unless a rule lists them.
 var wide = map[string]bool{change.TypeAllDevices: true, change.TypeAllLicensed: true}
@@ -98,7 +86,7 @@ func Default() *Policy {
 
 func narrowKinds() map[string]bool {
 	k := map[string]bool{}
-	for _, t := range kindNames {
+	for _, t := range change.ShortTypes {
 		if !wide[t] {
 			k[t] = true
 		}
@@ -284,10 +272,11 @@ func buildRule(r *fileRule, at string, base rule, bad func(string, ...any)) rule
 	return out
 }
 
-// kindOf maps a kind name of the file (shorthand or Graph type, with or
-// without the namespace) to the Graph type.
+// kindOf maps a kind name of the file to the Graph type: a shorthand
+// target type of the envelope (change.ShortTypes: group, allUsers, ...) or
+// a Graph type name, with or without the namespace.
 func kindOf(k string) (string, bool) {
-	if t, ok := kindNames[k]; ok {
+	if t, ok := change.ShortTypes[k]; ok {
 		return t, true
 	}
 	t := "#microsoft.graph." + change.ShortType(k)

@@ -2,6 +2,7 @@ package sender
 
 import (
 	"regexp"
+	"strings"
 	"sync"
 )
 
@@ -65,4 +66,31 @@ func IsJiraIssueKey(s string) bool { return jiraKeyRE().MatchString(s) }
 // or not the deployment uses them.
 func lazyRegexp(expr string) func() *regexp.Regexp {
 	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
+
+// IsJiraFieldID reports whether s is a Jira custom field id
+// (customfield_10150): what a Jira mapping names to read a value from the
+// issue, rather than fixing the value.
+func IsJiraFieldID(s string) bool {
+	n, ok := strings.CutPrefix(s, "customfield_")
+	if !ok || n == "" || len(n) > 18 {
+		return false
+	}
+	return strings.Trim(n, "0123456789") == ""
+}
+
+// jiraTargetTypes are the shorthand target types a Jira mapping can fill in:
+// those that need no value beyond a group (collections and scope tag groups
+// need values no field maps).
+var jiraTargetTypes = [...]string{"group", "exclusion", "allUsers", "allLicensedUsers", "allDevices"}
+
+// IsJiraTargetType reports whether t (any letter case) is a target type a
+// Jira mapping may fix or read from a field.
+func IsJiraTargetType(t string) bool {
+	for _, k := range jiraTargetTypes {
+		if strings.EqualFold(t, k) {
+			return true
+		}
+	}
+	return false
 }

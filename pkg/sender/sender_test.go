@@ -79,6 +79,14 @@ func TestIDForms(t *testing.T) {
 		{"jira key, lower", sender.IsJiraIssueKey, "itsm-42", false},
 		{"jira key, path", sender.IsJiraIssueKey, "ITSM-42/../../myself", false},
 		{"jira key, space", sender.IsJiraIssueKey, "itsm 42", false},
+		{"jira field", sender.IsJiraFieldID, "customfield_10150", true},
+		{"jira field, no number", sender.IsJiraFieldID, "customfield_", false},
+		{"jira field, too long", sender.IsJiraFieldID, "customfield_1234567890123456789", false},
+		{"jira field, not digits", sender.IsJiraFieldID, "customfield_10x", false},
+		{"jira field, a fixed value", sender.IsJiraFieldID, "group", false},
+		{"jira target type", sender.IsJiraTargetType, "allDevices", true},
+		{"jira target type, case", sender.IsJiraTargetType, "ALLUSERS", true},
+		{"jira target type, collection", sender.IsJiraTargetType, "collection", false},
 	}
 	for _, tt := range tests {
 		if got := tt.check(tt.in); got != tt.want {

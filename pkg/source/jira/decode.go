@@ -158,9 +158,9 @@ func (s *Source) decodeWebhook(body []byte, opts *change.Options) (*change.Reque
 	// Where each shorthand property comes from, for the field errors.
 	from := map[string]string{"/t": "/issue/fields", "/t/type": "/issue/fields"}
 	if t := s.opts.TargetType; t != "" {
-		if isField(t) {
+		if sender.IsJiraFieldID(t) {
 			short.Type, from["/t/type"] = get(t, ptr(t)), ptr(t)
-			if !jiraTargetType(short.Type) {
+			if !sender.IsJiraTargetType(short.Type) {
 				// Collections and scope tag groups need values no field maps.
 				return nil, change.Invalid(append(fields, change.FieldError{Field: ptr(t), Reason: "must be one of: group, exclusion, allUsers, allDevices"})...)
 			}
@@ -178,13 +178,13 @@ func (s *Source) decodeWebhook(body []byte, opts *change.Options) (*change.Reque
 		short.FilterID, from["/t/filterId"] = get(f, ptr(f)), ptr(f)
 	}
 	if t := s.opts.FilterType; t != "" {
-		if isField(t) {
+		if sender.IsJiraFieldID(t) {
 			short.FilterType, from["/t/filterType"] = strings.ToLower(get(t, ptr(t))), ptr(t)
 		} else {
 			short.FilterType = t
 		}
 	}
-	if short.FilterID == "" && !isField(s.opts.FilterType) {
+	if short.FilterID == "" && !sender.IsJiraFieldID(s.opts.FilterType) {
 		// A fixed mode applies only when the issue names a filter. A mode
 		// chosen on the issue without a filter stays, and is refused: it
 		// would otherwise widen the assignment silently.
@@ -375,20 +375,4 @@ func browseURL(self, key string) string {
 		return ""
 	}
 	return "https://" + u.Host + "/browse/" + key
-}
-
-func isField(s string) bool {
-	n, ok := strings.CutPrefix(s, "customfield_")
-	return ok && n != "" && strings.Trim(n, "0123456789") == ""
-}
-
-// jiraTargetType reports whether t is a shorthand type a Jira mapping can
-// fill in: one without properties beyond a group.
-func jiraTargetType(t string) bool {
-	for _, k := range []string{"group", "exclusion", "allUsers", "allLicensedUsers", "allDevices"} {
-		if strings.EqualFold(t, k) {
-			return true
-		}
-	}
-	return false
 }
