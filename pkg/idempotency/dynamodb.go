@@ -124,6 +124,11 @@ func (d *DynamoDB) Begin(ctx context.Context, key, fingerprint string, inProgres
 			}
 			return &Lease{Key: key, Replay: &resp}, nil
 		default:
+			if str(out.Item[attrHolder]) == l.Holder {
+				// Our own put: it succeeded, but its answer was lost and
+				// the client's retry met the record it had written.
+				return l, nil
+			}
 			until := time.UnixMilli(num(out.Item[attrInProgressUntil]))
 			if !now.Before(until) {
 				continue // expired just now: take it over on the next put
@@ -155,6 +160,15 @@ func (d *DynamoDB) Complete(ctx context.Context, l *Lease, resp Response, expire
 		},
 	}, nil)
 	if conditionFailed(err) {
+		// A retry of an update whose answer was lost finds the record
+		// already completed by this lease: that is success.
+		var out struct {
+			Item item `json:"Item"`
+		}
+		if gerr := d.client.JSON(ctx, target+"GetItem", request{TableName: d.table, Key: item{attrID: s(l.Key)}, ConsistentRead: true}, &out); gerr == nil &&
+			out.Item != nil && str(out.Item[attrHolder]) == l.Holder && str(out.Item[attrStatus]) == StatusCompleted {
+			return nil
+		}
 		return ErrLost
 	}
 	if err != nil {

@@ -282,3 +282,50 @@ func wire(t testing.TB, client *dynamodb.Client) *awsapi.Client {
 	}
 	return c
 }
+
+// lostAnswers is a DynamoDB client whose answers to the first call of each
+// named operation are lost on the way back, so that the call is sent again,
+// as awsapi's retry does after a reset connection: the first call took
+// effect, and the retry meets its own write.
+type lostAnswers struct {
+	DynamoDBAPI
+	mu   sync.Mutex
+	lose map[string]bool
+}
+
+func (l *lostAnswers) JSON(ctx context.Context, target string, in, out any) error {
+	l.mu.Lock()
+	lose := l.lose[target]
+	delete(l.lose, target)
+	l.mu.Unlock()
+	if lose {
+		if err := l.DynamoDBAPI.JSON(ctx, target, in, nil); err != nil {
+			return err
+		}
+	}
+	return l.DynamoDBAPI.JSON(ctx, target, in, out)
+}
+
+// TestDynamoDBRetriedCallsMeetTheirOwnWrite: a delivery whose PutItem (or
+// completing UpdateItem) was applied but answered too late to be read is
+// still this attempt's, not "in progress" against itself or "lost".
+func TestDynamoDBRetriedCallsMeetTheirOwnWrite(t *testing.T) {
+	client := dynalite(t)
+	if client == nil {
+		t.Skip("no dynalite")
+	}
+	lossy := &lostAnswers{DynamoDBAPI: wire(t, client), lose: map[string]bool{target + "PutItem": true, target + "UpdateItem": true}}
+	st := NewDynamoDB(lossy, createTable(t, client, "lost-answers"), nil)
+	ctx := context.Background()
+	l, err := st.Begin(ctx, "generic:msg_1", "fp", time.Now().Add(time.Minute))
+	if err != nil || l == nil || l.Replay != nil {
+		t.Fatalf("Begin after a lost answer = %+v, %v; want this attempt's lease", l, err)
+	}
+	if err := st.Complete(ctx, l, Response{Status: 200, Body: []byte(`{}`)}, time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("Complete after a lost answer = %v, want nil", err)
+	}
+	again, err := st.Begin(ctx, "generic:msg_1", "fp", time.Now().Add(time.Minute))
+	if err != nil || again.Replay == nil || again.Replay.Status != 200 {
+		t.Fatalf("the next attempt = %+v, %v; want the stored answer", again, err)
+	}
+}
