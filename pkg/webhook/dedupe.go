@@ -59,7 +59,9 @@ func (h *Handler) dedupeBegin(ctx context.Context, w http.ResponseWriter, r *htt
 			w.Header().Set(k, v)
 		}
 		w.Header().Set(HeaderReplay, "true")
-		w.Header().Set("Content-Type", "application/json")
+		if lease.Replay.Headers["Content-Type"] == "" {
+			w.Header().Set("Content-Type", "application/json")
+		}
 		w.Header().Set("Content-Length", strconv.Itoa(len(lease.Replay.Body)))
 		w.WriteHeader(lease.Replay.Status)
 		_, _ = w.Write(lease.Replay.Body)

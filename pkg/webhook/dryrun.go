@@ -2,7 +2,9 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -19,27 +21,44 @@ import (
 // answer, not a plan.
 
 // wantsDryRun reports whether the request asks for a dry run in any
-// spelling: any dryRun query parameter (name in any case, every value) other
-// than false, or a Prefer: dry-run preference.
+// spelling, failing closed: the flag is outside every signature, so a
+// request meant as a dry run must never be read as a real one. It is a dry
+// run when the raw query has a parameter whose name, folded to lower case
+// without '-', '_' and '.', is "dryrun" and whose value is anything but
+// exactly "false" (a value that does not unescape counts as a dry run); the
+// query is split on '&' and ';' by hand, since url.Query drops a pair that
+// holds a ';' or a bad escape. Or when a Prefer header names the dry-run
+// preference, with or without a value or parameters (RFC 7240: the token
+// before '=' or ';').
 func wantsDryRun(r *http.Request) bool {
-	for k, vs := range r.URL.Query() {
-		if !strings.EqualFold(k, "dryRun") {
+	for _, pair := range strings.FieldsFunc(r.URL.RawQuery, func(c rune) bool { return c == '&' || c == ';' }) {
+		name, value, _ := strings.Cut(pair, "=")
+		if n, err := url.QueryUnescape(name); err == nil {
+			name = n
+		}
+		if foldFlag(name) != "dryrun" {
 			continue
 		}
-		for _, v := range vs {
-			if !strings.EqualFold(strings.TrimSpace(v), "false") {
-				return true
-			}
+		v, err := url.QueryUnescape(value)
+		if err != nil || !strings.EqualFold(strings.TrimSpace(v), "false") {
+			return true
 		}
 	}
 	for _, p := range r.Header.Values("Prefer") {
-		for _, part := range strings.Split(p, ",") {
-			if strings.EqualFold(strings.TrimSpace(part), "dry-run") {
+		for _, pref := range strings.Split(p, ",") {
+			token, _, _ := strings.Cut(pref, ";")
+			token, _, _ = strings.Cut(token, "=")
+			if strings.EqualFold(strings.TrimSpace(token), "dry-run") {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// foldFlag folds a query parameter's name for wantsDryRun.
+func foldFlag(name string) string {
+	return strings.ToLower(strings.NewReplacer("-", "", "_", "", ".", "", " ", "").Replace(name))
 }
 
 // dryRun answers a dry run of an approved, allowed change of the request
@@ -49,7 +68,14 @@ func (h *Handler) dryRun(ctx context.Context, w http.ResponseWriter, r *http.Req
 	p, err := h.pipe.Plan(ctx, rec.req)
 	rec.result, rec.planned = p.Result, true
 	if err != nil {
-		h.pipe.Release(ctx, lease)
+		// The delivery id stays spent even when the plan failed: released,
+		// the same captured request sent without its flag would apply.
+		// The refusal is its answer.
+		prob, _ := apply.ProblemFor(err, w.Header().Get(HeaderRequestID))
+		if body, merr := json.Marshal(prob); merr == nil {
+			h.pipe.Complete(ctx, lease, idempotency.Response{Status: prob.Status, Body: body,
+				Headers: map[string]string{apply.HeaderDryRun: apply.DryRunApplied, "Content-Type": "application/problem+json"}})
+		}
 		h.finish(w, r, rec, start, err)
 		return
 	}

@@ -330,3 +330,68 @@ func TestGraphFailuresLogNoGraphURL(t *testing.T) {
 		})
 	}
 }
+
+// TestDryRunFlagFailsClosed: every spelling a client could mean as a dry
+// run is one; only an explicit false, or no flag, is a real request.
+func TestDryRunFlagFailsClosed(t *testing.T) {
+	for _, tt := range []struct {
+		query, prefer string
+		dry           bool
+	}{
+		{"dryRun=true", "", true},
+		{"dryRun=true;", "", true}, // url.Query drops the pair
+		{"dryRun=tr%ue", "", true}, // a bad escape: url.Query drops the pair
+		{"dryRun=true;x=1", "", true},
+		{"dry-run=true", "", true},
+		{"DRY_RUN=1", "", true},
+		{"dryrun", "", true},
+		{"dryRun=", "", true},
+		{"x=1&dryRun=yes", "", true},
+		{"dryRun=false&dryRun=true", "", true},
+		{"", "dry-run", true},
+		{"", "dry-run; x=1", true},
+		{"", "dry-run=true", true},
+		{"", "respond-async, DRY-RUN", true},
+		{"dryRun=false", "", false},
+		{"dryRun=FALSE", "", false},
+		{"x=1", "", false},
+		{"", "return=minimal", false},
+		{"", "", false},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/hooks/generic", nil)
+		r.URL.RawQuery = tt.query
+		if tt.prefer != "" {
+			r.Header.Set("Prefer", tt.prefer)
+		}
+		if got := wantsDryRun(r); got != tt.dry {
+			t.Errorf("wantsDryRun(?%s, Prefer: %s) = %v, want %v", tt.query, tt.prefer, got, tt.dry)
+		}
+	}
+}
+
+// TestFailedDryRunStillSpendsItsDeliveryID: a dry run whose read failed
+// (Graph unavailable) keeps its delivery id spent, so the captured request
+// sent again without the flag, once Graph is back, does not apply.
+func TestFailedDryRunStillSpendsItsDeliveryID(t *testing.T) {
+	s := newReplayStack(t)
+	c := capture(signed(t, validBody, testNow))
+	s.emu.Fail(100, http.StatusServiceUnavailable)
+	dry := httptest.NewRecorder()
+	s.h.ServeHTTP(dry, c.request(func(r *http.Request) { r.URL.RawQuery = "dryRun=true" }))
+	if dry.Code != http.StatusServiceUnavailable {
+		t.Fatalf("the dry run against a failing Graph: %d %s", dry.Code, dry.Body)
+	}
+	s.emu.Fail(0, http.StatusServiceUnavailable)
+	for _, mod := range []func(*http.Request){nil, func(r *http.Request) { r.URL.RawQuery = "dryRun=false" }} {
+		w := httptest.NewRecorder()
+		s.h.ServeHTTP(w, c.request(mod))
+		if n := s.emu.Writes(); n != 0 || w.Code != http.StatusConflict {
+			t.Fatalf("the failed dry run sent again without its flag: %d %s, writes %d; want 409 and none", w.Code, w.Body, n)
+		}
+	}
+	again := httptest.NewRecorder()
+	s.h.ServeHTTP(again, c.request(func(r *http.Request) { r.Header.Set("Prefer", "dry-run") }))
+	if again.Header().Get("Content-Type") != "application/problem+json" || again.Header().Get(HeaderReplay) != "true" {
+		t.Errorf("the dry run sent again: %d %v %s; want its stored problem", again.Code, again.Header(), again.Body)
+	}
+}
