@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
@@ -112,11 +113,35 @@ func (p *Pipeline) Complete(ctx context.Context, lease *idempotency.Lease, resp 
 	if lease == nil {
 		return
 	}
+	// A record left in progress is taken over once its lease ends, and the
+	// sender's retry would then apply the change again: try the write a few
+	// times, each bounded so that a slow store cannot hold the answer past
+	// the invoke's deadline (which the detached context would lose).
+	deadline, has := ctx.Deadline()
 	ctx = context.WithoutCancel(ctx)
-	if err := p.opts.Dedupe.Store.Complete(ctx, lease, resp, time.Now().Add(p.opts.Dedupe.CompletedTTL)); err != nil {
+	var err error
+	for attempt := 0; attempt < completeAttempts; attempt++ {
+		until := time.Now().Add(completeTimeout)
+		if has && deadline.Before(until) {
+			until = deadline
+		}
+		actx, cancel := context.WithDeadline(ctx, until)
+		err = p.opts.Dedupe.Store.Complete(actx, lease, resp, time.Now().Add(p.opts.Dedupe.CompletedTTL))
+		cancel()
+		if err == nil || errors.Is(err, idempotency.ErrLost) || has && !time.Now().Before(deadline) {
+			break
+		}
+	}
+	if err != nil {
 		p.log.WarnContext(ctx, "de-duplication record not updated", Cause(err))
 	}
 }
+
+// completeAttempts and completeTimeout bound Complete's store writes.
+const (
+	completeAttempts = 3
+	completeTimeout  = 3 * time.Second
+)
 
 // Release gives the delivery of lease up (see Complete).
 func (p *Pipeline) Release(ctx context.Context, lease *idempotency.Lease) {
