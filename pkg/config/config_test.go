@@ -141,4 +141,12 @@ func TestDeliverySettings(t *testing.T) {
 			t.Errorf("error %v does not name %s", err, k)
 		}
 	}
+	// A record that expires inside a signed timestamp's replay window (an
+	// hour either side for Jira) would let a captured delivery apply again.
+	for ttl, ok := range map[string]bool{"1m": false, "1h": false, "2h59m": false, "3h": true, "720h": true, "721h": false} {
+		_, err := Load(env(map[string]string{EnvIdempotencyTTL: ttl}))
+		if ok != (err == nil) {
+			t.Errorf("%s=%s: %v, want ok=%v", EnvIdempotencyTTL, ttl, err, ok)
+		}
+	}
 }

@@ -32,12 +32,21 @@ type Delivery struct {
 	WriteWindow time.Duration
 }
 
+// minIdempotencyTTL is the shortest ENROLLHOOK_IDEMPOTENCY_TTL: longer than
+// the widest replay window (two hours: Jira's body timestamp is accepted an
+// hour either side) plus the function's time.
+const minIdempotencyTTL = 3 * time.Hour
+
 func loadDelivery(get func(string) string, c *Config, bad func(string, ...any)) {
 	d := Delivery{Table: get(EnvIdempotency), TTL: 48 * time.Hour, WriteLimit: 100, WriteWindow: 20 * time.Second}
 	if v := get(EnvIdempotencyTTL); v != "" {
 		ttl, err := time.ParseDuration(v)
-		if err != nil || ttl < time.Minute || ttl > 30*24*time.Hour {
-			bad("%s must be a duration from 1m to 720h, such as 48h", EnvIdempotencyTTL)
+		// The record must outlive every replay window a signed timestamp
+		// allows (Jira's body timestamp: an hour either side), or a
+		// captured delivery, or a captured dry run without its flag, would
+		// apply once its record is gone.
+		if err != nil || ttl < minIdempotencyTTL || ttl > 30*24*time.Hour {
+			bad("%s must be a duration from 3h to 720h, such as 48h: shorter than 3h, a delivery could be replayed inside its signed timestamp's window after its record expired", EnvIdempotencyTTL)
 		} else {
 			d.TTL = ttl
 		}
