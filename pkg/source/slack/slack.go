@@ -138,7 +138,7 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string
 		return id, nil
 	}
 	// No usable trigger_id: the signed timestamp and body name the command.
-	sum := sha256.Sum256([]byte("v0:" + h.Get(signature.HeaderSlackTimestamp) + ":" + string(body)))
+	sum := sha256.Sum256([]byte("v0:" + strings.TrimSpace(h.Get(signature.HeaderSlackTimestamp)) + ":" + string(body)))
 	return "sha256-" + hex.EncodeToString(sum[:16]), nil
 }
 

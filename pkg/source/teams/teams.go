@@ -128,8 +128,11 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string
 		return "", words.Refuse(err)
 	}
 	var a struct {
-		ID        string `json:"id"`
-		Timestamp string `json:"timestamp"`
+		ID           string `json:"id"`
+		Timestamp    string `json:"timestamp"`
+		Conversation struct {
+			ID string `json:"id"`
+		} `json:"conversation"`
 	}
 	_ = json.Unmarshal(body, &a)
 	ts, err := time.Parse(time.RFC3339Nano, a.Timestamp)
@@ -142,7 +145,14 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string
 		sum := sha256.Sum256(body)
 		return "sha256-" + hex.EncodeToString(sum[:16]), nil
 	}
-	return a.ID, nil
+	if a.Conversation.ID == "" {
+		return a.ID, nil
+	}
+	// A channel's activity id is the message's epoch milliseconds, unique
+	// only within its conversation: the (signed) conversation makes it one
+	// delivery id across channels.
+	conv := sha256.Sum256([]byte(a.Conversation.ID))
+	return a.ID + "." + hex.EncodeToString(conv[:4]), nil
 }
 
 // words are the refusals of the Authorization HMAC, which signs no

@@ -180,3 +180,25 @@ func FuzzDecodeTeams(f *testing.F) {
 		}
 	})
 }
+
+// TestDeliveryIDNamesTheConversation: a channel's activity id is the
+// message's epoch milliseconds, unique only within its conversation, so
+// two commands sent in the same millisecond in two channels are two
+// deliveries, and one activity sent again is the same one.
+func TestDeliveryIDNamesTheConversation(t *testing.T) {
+	s, err := New(vecToken, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := func(conv string) string {
+		return strings.Replace(sample("help", now), `"conversation":{`, `"conversation":{"id":"`+conv+`",`, 1)
+	}
+	a := in("19:aaa@thread.tacv2;messageid=1714032000123")
+	b := in("19:bbb@thread.tacv2;messageid=1714032000123")
+	ida, err1 := s.Authenticate(signed(a), []byte(a), now)
+	ida2, err2 := s.Authenticate(signed(a), []byte(a), now)
+	idb, err3 := s.Authenticate(signed(b), []byte(b), now)
+	if err1 != nil || err2 != nil || err3 != nil || ida != ida2 || ida == idb || !strings.HasPrefix(ida, "1714032000123.") {
+		t.Errorf("delivery ids %q %q %q (%v %v %v); want the activity id per conversation", ida, ida2, idb, err1, err2, err3)
+	}
+}
