@@ -3,9 +3,13 @@ package wiring
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/enrollhook/enrollhook/pkg/config"
 )
 
 // AWSFromEnv is the AWS configuration the Lambda runtime's environment
@@ -22,6 +26,13 @@ func AWSFromEnv(getenv func(string) string) (aws.Config, error) {
 	key, secret := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
 	if key == "" || secret == "" {
 		return aws.Config{}, errors.New("no AWS credentials in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY): Lambda sets them from the execution role")
+	}
+	// A signed request carries the session token: an endpoint override
+	// must be https, or http to this host only (a local test server).
+	for _, v := range []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_STS"} {
+		if u := getenv(v); u != "" && !safeEndpoint(u) {
+			return aws.Config{}, fmt.Errorf("%s must be an https URL, or http to a loopback host", v)
+		}
 	}
 	region := getenv("AWS_REGION")
 	if region == "" {
@@ -48,8 +59,21 @@ type endpoints func(string) string
 // GetServiceBaseEndpoint reads AWS_ENDPOINT_URL_<SDK ID>, the SDK ID upper
 // case with spaces as underscores (DYNAMODB, SQS, STS).
 func (e endpoints) GetServiceBaseEndpoint(_ context.Context, sdkID string) (string, bool, error) {
+	if ignoreEndpoints(e) {
+		return "", false, nil
+	}
 	u := e("AWS_ENDPOINT_URL_" + strings.ToUpper(strings.ReplaceAll(sdkID, " ", "_")))
 	return u, u != "", nil
+}
+
+// safeEndpoint reports whether an endpoint override is https, or http to a
+// loopback host.
+func safeEndpoint(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	return u.Scheme == "https" || u.Scheme == "http" && config.Loopback(u.Hostname())
 }
 
 // GetIgnoreConfiguredEndpoints reads AWS_IGNORE_CONFIGURED_ENDPOINT_URLS.
