@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
@@ -168,15 +167,14 @@ func Slug(err error) string {
 	if err == nil {
 		return ""
 	}
-	pr, _ := ProblemFor(err, "")
-	return strings.TrimPrefix(pr.Type, ProblemTypePrefix)
+	return Describe(err).Slug
 }
 
 // FailedOutcome is the audit outcome of a decision err stopped:
 // AuditRefused when the problem is the caller's (a 4xx), AuditFailed
 // otherwise.
 func FailedOutcome(err error) string {
-	if p, _ := ProblemFor(err, ""); p.Status < 500 {
+	if Describe(err).Status < 500 {
 		return AuditRefused
 	}
 	return AuditFailed

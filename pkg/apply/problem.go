@@ -54,8 +54,32 @@ type Problem struct {
 // stays in the log. The request path writes it as problem+json; the worker
 // and the audit line read its slug and status.
 func ProblemFor(err error, requestID string) (Problem, *change.Error) {
-	var ce *change.Error
-	if !errors.As(err, &ce) {
+	d := Describe(err)
+	return Problem{
+		Type:     ProblemTypePrefix + d.Slug,
+		Title:    d.Title,
+		Status:   d.Status,
+		Detail:   d.Err.Message,
+		Instance: requestID,
+		Errors:   d.Err.Fields,
+	}, d.Err
+}
+
+// Description is what a problem is made of (ProblemFor), without building
+// it: the request path encodes a refusal from it directly.
+type Description struct {
+	// Err is the coded error read: err's own, or an internal one for
+	// anything without a code.
+	Err *change.Error
+	// Slug is the problem type after ProblemTypePrefix.
+	Slug, Title string
+	Status      int
+}
+
+// Describe reads the problem of err without allocating for a coded error.
+func Describe(err error) Description {
+	ce, ok := errors.AsType[*change.Error](err)
+	if !ok {
 		ce = &change.Error{Code: change.CodeInternal, Message: "an internal error occurred; the operator's log has the request id", Err: err}
 	}
 	spec, ok := problems[ce.Code]
@@ -71,14 +95,7 @@ func ProblemFor(err error, requestID string) (Problem, *change.Error) {
 			title = t
 		}
 	}
-	return Problem{
-		Type:     ProblemTypePrefix + slug,
-		Title:    title,
-		Status:   spec.status,
-		Detail:   ce.Message,
-		Instance: requestID,
-		Errors:   ce.Fields,
-	}, ce
+	return Description{Err: ce, Slug: slug, Title: title, Status: spec.status}
 }
 
 // Cause describes an error's cause for the operator's log without the

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"io"
 	"log/slog"
@@ -118,7 +119,7 @@ func (h *Handler) Sources() map[string]Source { return h.sources }
 // routes shows the whole surface.
 func (h *Handler) routes() {
 	h.mux = http.NewServeMux()
-	h.mux.HandleFunc("POST /hooks/{source}", h.handleHook)
+	h.mux.HandleFunc(hookPattern, h.handleHook) // and ServeHTTP, for a configured sender
 	h.mux.HandleFunc("GET /healthz", h.handleHealth)
 	h.mux.HandleFunc("/hooks/{source}", h.handleMethodNotAllowed)
 	h.mux.HandleFunc("/", h.handleUnknownRoute)
@@ -136,14 +137,34 @@ func requestID(ctx context.Context) string {
 	if id, ok := ctx.Value(ctxKey{}).(string); ok && id != "" && len(id) <= 128 && change.ValidKey(strings.ReplaceAll(id, "=", "_")) {
 		return id
 	}
-	return uuid.NewString()
+	// A random (version 4) UUID, read into an array: uuid.NewString
+	// allocates for its buffer as well as for the text.
+	var u uuid.UUID
+	_, _ = rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return u.String()
 }
 
-// ServeHTTP implements http.Handler.
+// hookPattern is the pattern of the hook route (routes).
+const hookPattern = "POST /hooks/{source}"
+
+// ServeHTTP implements http.Handler. Handlers read the request id from the
+// X-Request-Id answer header.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	id := requestID(r.Context())
-	w.Header().Set(HeaderRequestID, id)
-	h.mux.ServeHTTP(w, r.WithContext(WithRequestID(r.Context(), id)))
+	w.Header()[HeaderRequestID] = []string{requestID(r.Context())}
+	// A delivery to a configured sender is routed here: ServeMux
+	// allocates for the {source} wildcard of every match, and a forged
+	// request should cost almost nothing. Any other path, including one
+	// the mux would clean or redirect, goes through routes.
+	if r.Method == http.MethodPost {
+		if name, ok := strings.CutPrefix(r.URL.Path, "/hooks/"); ok && h.sources[name] != nil {
+			r.Pattern = hookPattern
+			h.hook(w, r, name)
+			return
+		}
+	}
+	h.mux.ServeHTTP(w, r)
 }
 
 func (h *Handler) handleHealth(w http.ResponseWriter, r *http.Request) {
@@ -175,8 +196,12 @@ type record struct {
 }
 
 func (h *Handler) handleHook(w http.ResponseWriter, r *http.Request) {
+	h.hook(w, r, r.PathValue("source"))
+}
+
+// hook serves POST /hooks/{name}.
+func (h *Handler) hook(w http.ResponseWriter, r *http.Request, name string) {
 	start := time.Now()
-	name := r.PathValue("source")
 	src, ok := h.sources[name]
 	if !ok {
 		if h.disabled[name] {
@@ -272,15 +297,36 @@ func (h *Handler) available() []string {
 }
 
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	tooLarge := &change.Error{Code: change.CodeTooLarge, Message: "the body is larger than the limit of " + byteCount(h.opts.MaxBodyBytes)}
-	if r.ContentLength > h.opts.MaxBodyBytes {
-		return nil, tooLarge
+	tooLarge := func() error {
+		return &change.Error{Code: change.CodeTooLarge, Message: "the body is larger than the limit of " + byteCount(h.opts.MaxBodyBytes)}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
+	if r.ContentLength > h.opts.MaxBodyBytes {
+		return nil, tooLarge()
+	}
+	var body []byte
+	var err error
+	if r.ContentLength > 0 {
+		// Its length is known and within the limit: one read into a
+		// buffer of that size, then the end of the body.
+		body = make([]byte, r.ContentLength, r.ContentLength+1)
+		if _, err = io.ReadFull(r.Body, body); err == nil {
+			one := body[len(body) : len(body)+1] // room for the byte that must not come
+			if n, rerr := r.Body.Read(one); n > 0 {
+				// A reader that gives more than it announced: read on,
+				// within the limit, as without a length.
+				var rest []byte
+				rest, err = io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes-int64(len(body))-1))
+				body = append(append(body, one[0]), rest...)
+			} else if rerr != nil && rerr != io.EOF {
+				err = rerr
+			}
+		}
+	} else {
+		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
+	}
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooLarge
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, tooLarge()
 		}
 		return nil, &change.Error{Code: change.CodeMalformed, Kind: change.KindMalformedRequest, Message: "the body could not be read", Err: err}
 	}
@@ -315,7 +361,39 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, source, deliver
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, rec record, start time.Time, err error) {
 	ctx := r.Context()
 	id := w.Header().Get(HeaderRequestID)
-	attrs := make([]slog.Attr, 0, 14)
+	level, outcome, status := slog.LevelInfo, "applied", http.StatusOK
+	if rec.replayed {
+		outcome = "replayed"
+	}
+	if rec.queued {
+		outcome, status = "queued", http.StatusAccepted
+	}
+	if rec.planned {
+		outcome = "planned"
+	}
+	var slug string
+	if err != nil {
+		if re, ok := errors.AsType[*graph.ResponseError](err); ok && re.RequestID != "" {
+			// Graph's request id is what a Microsoft support case needs.
+			w.Header().Set(HeaderGraphRequestID, re.RequestID)
+		}
+		p := h.writeProblem(ctx, w, err, id)
+		slug, status, outcome = p.Slug, p.Status, "refused"
+		if status >= 500 {
+			level, outcome = slog.LevelWarn, "failed"
+		}
+	}
+	if h.log.Enabled(ctx, level) {
+		h.logLine(ctx, level, r, rec, id, start, err, slug, outcome, status)
+	}
+	h.pipe.Audit(ctx, &apply.Entry{RequestID: id, DeliveryID: rec.deliveryID, Sender: rec.source, Request: rec.req,
+		Before: rec.before, After: rec.after, Result: rec.result, Outcome: outcome, Reason: slug,
+		Start: start, GraphTime: rec.graphTime})
+}
+
+// logLine writes the request's one log line.
+func (h *Handler) logLine(ctx context.Context, level slog.Level, r *http.Request, rec record, id string, start time.Time, err error, slug, outcome string, status int) {
+	attrs := make([]slog.Attr, 0, 16)
 	attrs = append(attrs, slog.String("xRequestId", id), slog.String("method", r.Method), slog.String("route", routeOf(r)))
 	if rec.source != "" {
 		attrs = append(attrs, slog.String("source", rec.source))
@@ -335,31 +413,11 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, rec record, sta
 	if rec.result != nil {
 		attrs = append(attrs, slog.String("graphRequestId", rec.result.RequestID), slog.String("clientRequestId", rec.result.ClientRequestID))
 	}
-	level, outcome, status := slog.LevelInfo, "applied", http.StatusOK
-	if rec.replayed {
-		outcome = "replayed"
-	}
-	if rec.queued {
-		outcome, status = "queued", http.StatusAccepted
-	}
-	if rec.planned {
-		outcome = "planned"
-	}
 	if rec.req != nil {
 		attrs = append(attrs, slog.Bool("deduplicated", rec.deduplicated || rec.replayed))
 	}
 	if err != nil {
-		var re *graph.ResponseError
-		if errors.As(err, &re) && re.RequestID != "" {
-			// Graph's request id is what a Microsoft support case needs.
-			w.Header().Set(HeaderGraphRequestID, re.RequestID)
-		}
-		p := h.writeProblem(ctx, w, err, id)
-		status, outcome = p.Status, "refused"
-		if status >= 500 {
-			level, outcome = slog.LevelWarn, "failed"
-		}
-		attrs = append(attrs, slog.String("problem", strings.TrimPrefix(p.Type, apply.ProblemTypePrefix)))
+		attrs = append(attrs, slog.String("problem", slug))
 		if cause := errors.Unwrap(err); cause != nil && status >= 500 {
 			attrs = append(attrs, apply.Cause(cause))
 		}
@@ -367,9 +425,6 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, rec record, sta
 	attrs = append(attrs, slog.String("outcome", outcome), slog.Int("status", status),
 		slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000))
 	h.log.LogAttrs(ctx, level, "webhook", attrs...)
-	h.pipe.Audit(ctx, &apply.Entry{RequestID: id, DeliveryID: rec.deliveryID, Sender: rec.source, Request: rec.req,
-		Before: rec.before, After: rec.after, Result: rec.result, Outcome: outcome, Reason: apply.Slug(err),
-		Start: start, GraphTime: rec.graphTime})
 }
 
 func routeOf(r *http.Request) string {

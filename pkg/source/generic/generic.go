@@ -48,14 +48,21 @@ func (s *Source) Name() string { return Name }
 // CodeUnauthenticated and Kind signature-missing, signature-malformed,
 // body-re-encoded, signature-mismatch or timestamp-out-of-window.
 func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string, error) {
-	id := h.Get(signature.HeaderWebhookID)
-	err := signature.VerifyStandard(s.key, id, h.Get(signature.HeaderWebhookTimestamp),
-		h.Get(signature.HeaderWebhookSignature), body, now, s.tolerance)
+	id := h.Get(headerID)
+	err := signature.VerifyStandard(s.key, id, h.Get(headerTimestamp), h.Get(headerSignature), body, now, s.tolerance)
 	if err != nil {
 		return "", s.words.Refuse(err)
 	}
 	return id, nil
 }
+
+// The Standard Webhooks header names in their canonical form, which
+// http.Header.Get reads without building it again for every request.
+var (
+	headerID        = http.CanonicalHeaderKey(signature.HeaderWebhookID)
+	headerTimestamp = http.CanonicalHeaderKey(signature.HeaderWebhookTimestamp)
+	headerSignature = http.CanonicalHeaderKey(signature.HeaderWebhookSignature)
+)
 
 // Decode parses and validates the generic envelope.
 func (s *Source) Decode(body []byte, opts *change.Options) (*change.Request, error) {
