@@ -60,15 +60,17 @@ type Ticket struct {
 	// the optional write-back of the outcome (pkg/writeback); set by the
 	// ServiceNow sender only, never read from an envelope (queue.Message
 	// carries it to the worker).
-	Record string `json:"-"`
+	Record string `json:"-" validate:"-"`
 }
 
 // Assignment is the Graph enrollmentConfigurationAssignment as sent in a
 // PATCH body. ID is accepted only when it repeats the assignment id of the
 // request, and is never sent (it is the key, not a writable property).
 type Assignment struct {
-	ODataType string  `json:"@odata.type,omitempty"`
-	ID        string  `json:"id,omitempty"`
+	// ODataType and ID have no field rules (check compares them), so
+	// the validator skips them.
+	ODataType string  `json:"@odata.type,omitempty" validate:"-"`
+	ID        string  `json:"id,omitempty" validate:"-"`
 	Target    *Target `json:"target" validate:"required"`
 	// Source and SourceID exist on beta only.
 	Source   string `json:"source,omitempty" validate:"omitempty,oneof=direct policySets"`
@@ -78,7 +80,7 @@ type Assignment struct {
 // Target is the polymorphic deviceAndAppManagementAssignmentTarget, flattened:
 // which properties may be set depends on ODataType (see Subtypes).
 type Target struct {
-	ODataType     string `json:"@odata.type"`
+	ODataType     string `json:"@odata.type" validate:"-"` // checked by the target's struct rule
 	GroupID       string `json:"groupId,omitempty" validate:"omitempty,uuid"`
 	CollectionID  string `json:"collectionId,omitempty" validate:"omitempty,cmcollection"`
 	TargetType    string `json:"targetType,omitempty" validate:"omitempty,oneof=user device"`
@@ -109,9 +111,18 @@ func ShortType(t string) string {
 }
 
 // normalizeType adds the '#' Graph writes, so both spellings compare equal.
+// A known type comes back as its constant, without building it again.
 func normalizeType(t string) string {
 	if t == "" || strings.HasPrefix(t, "#") {
 		return t
+	}
+	for known := range Subtypes {
+		if known[1:] == t {
+			return known
+		}
+	}
+	if TypeAssignment[1:] == t {
+		return TypeAssignment
 	}
 	return "#" + t
 }

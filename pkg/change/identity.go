@@ -63,6 +63,55 @@ var (
 // different identities here; nothing short of a confusables table tells
 // them apart.
 func NormalizeIdentity(s string) (string, error) {
+	if n, err, ok := normalizeASCII(s); ok {
+		return n, err
+	}
+	return normalizeIdentity(s)
+}
+
+// normalizeASCII is NormalizeIdentity of a string of printable ASCII, the
+// form of nearly every name and address a sender gives, and ok false for
+// any other string. PRECIS keeps every printable ASCII character but the
+// space and maps none but the upper-case letters, and ASCII letters are
+// all Latin, so what is left of the rules is the spaces, the shape of an
+// address and the case. It allocates only when the result differs from s
+// (FuzzNormalizeIdentityASCII holds it to normalizeIdentity).
+func normalizeASCII(s string) (n string, err error, ok bool) {
+	upper, spaces := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e {
+			return "", nil, false
+		}
+		upper = upper || 'A' <= c && c <= 'Z'
+		spaces = spaces || c == ' ' && (i == 0 || i == len(s)-1 || s[i+1] == ' ')
+	}
+	t := s
+	if spaces {
+		t = strings.Join(strings.Fields(s), " ")
+	}
+	if t == "" {
+		return "", nil, true
+	}
+	if local, domain, email := cutLast(t, "@"); email {
+		local = strings.TrimSpace(local)
+		domain = strings.TrimSuffix(strings.TrimSpace(domain), ".")
+		if local == "" || domain == "" || strings.Contains(local, "@") || strings.Contains(domain, " ") ||
+			strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
+			return "", ErrIdentityForm, true
+		}
+		if len(local)+1+len(domain) != len(t) {
+			t = local + "@" + domain
+		}
+	}
+	if upper {
+		t = strings.ToLower(t)
+	}
+	return t, nil, true
+}
+
+// normalizeIdentity is NormalizeIdentity of any string.
+func normalizeIdentity(s string) (string, error) {
 	if !utf8.ValidString(s) {
 		return "", ErrIdentityForm
 	}

@@ -94,8 +94,18 @@ func safeText(s string) bool {
 	return true
 }
 
+// structOf is the struct a struct-level rule is checking, by pointer when
+// it is addressable (no copy into an interface).
+func structOf[T any](sl validator.StructLevel) *T {
+	if v := sl.Current(); v.CanAddr() {
+		return v.Addr().Interface().(*T)
+	}
+	t := sl.Current().Interface().(T)
+	return &t
+}
+
 func validateTarget(sl validator.StructLevel) {
-	t := sl.Current().Interface().(Target)
+	t := structOf[Target](sl)
 	typ := normalizeType(t.ODataType)
 	sub, known := Subtypes[typ]
 	if t.ODataType == "" {
@@ -133,7 +143,7 @@ func validateTarget(sl validator.StructLevel) {
 }
 
 func validateTicket(sl validator.StructLevel) {
-	t := sl.Current().Interface().(Ticket)
+	t := structOf[Ticket](sl)
 	if strings.EqualFold(t.State, ApprovedState) && t.ApprovedBy == "" {
 		sl.ReportError("", "approvedBy", "ApprovedBy", "approver", "")
 	}
