@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"sync"
 )
@@ -129,12 +128,14 @@ func eachCandidate(kind bodyKind, body []byte, s *scratch, try func(original []b
 		// common layouts (Python's ", " and ": " separators, an indent of
 		// two or four spaces) and compacted on the way. Reordered keys
 		// cannot be undone and surface as ErrMismatch.
-		compact := bytes.NewBuffer(s.a[:0])
-		if json.Compact(compact, body) != nil {
-			return
-		}
-		c := compact.Bytes()
-		s.a = c
+		// The layouts are written by hand in one pass each, as
+		// json.Compact and json.Indent write them (layout_test.go holds
+		// them to it); encoding/json's scanner made them most of the cost
+		// of a forged request. A body that is not JSON gets them too: it
+		// costs a few MACs, and a signature over one of them still means
+		// the body was re-laid out on the way.
+		s.a = appendCompact(s.a[:0], body)
+		c := s.a
 		if !next(c) {
 			return
 		}
@@ -143,12 +144,9 @@ func eachCandidate(kind bodyKind, body []byte, s *scratch, try func(original []b
 			return
 		}
 		for _, indent := range []string{"  ", "    "} {
-			b := bytes.NewBuffer(s.b[:0])
-			if json.Indent(b, c, "", indent) == nil {
-				s.b = b.Bytes()
-				if !next(s.b) {
-					return
-				}
+			s.b = appendIndented(s.b[:0], c, indent)
+			if !next(s.b) {
+				return
 			}
 		}
 	}
@@ -181,21 +179,136 @@ func appendReplaced(dst, b []byte, old, new string) []byte {
 	}
 }
 
+// stringEnd returns the index after the JSON string that starts at
+// b[i] == '"' (len(b) when it does not end).
+func stringEnd(b []byte, i int) int {
+	for j := i + 1; ; {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return len(b)
+		}
+		q := j + k
+		// The quote ends the string unless an odd run of backslashes
+		// escapes it.
+		n := 0
+		for p := q - 1; p > i && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1
+		}
+		j = q + 1
+	}
+}
+
+// The layouts below copy strings and runs of other characters whole,
+// rather than byte by byte.
+
+// appendCompact appends b without the JSON whitespace outside strings: for
+// valid JSON, what json.Compact writes.
+func appendCompact(out, b []byte) []byte {
+	for i := 0; i < len(b); {
+		j := i
+		for j < len(b) && b[j] != '"' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
+			j++
+		}
+		out = append(out, b[i:j]...)
+		switch {
+		case j == len(b):
+			return out
+		case b[j] == '"':
+			end := stringEnd(b, j)
+			out = append(out, b[j:end]...)
+			i = end
+		default:
+			i = j + 1
+		}
+	}
+	return out
+}
+
+// appendIndented appends compact JSON with each element on a line of its
+// own, indented by indent per level: for valid compact JSON, what
+// json.Indent writes with no prefix.
+func appendIndented(out, compact []byte, indent string) []byte {
+	depth := 0
+	open := false // just after '{' or '['
+	for i := 0; i < len(compact); {
+		c := compact[i]
+		if open && c != '}' && c != ']' {
+			// The first element of a non-empty object or array.
+			open = false
+			depth++
+			out = appendNewline(out, indent, depth)
+		}
+		switch c {
+		case '"':
+			end := stringEnd(compact, i)
+			out = append(out, compact[i:end]...)
+			i = end
+			continue
+		case '{', '[':
+			open = true
+			out = append(out, c)
+		case ',':
+			out = append(out, c)
+			out = appendNewline(out, indent, depth)
+		case ':':
+			out = append(out, c, ' ')
+		case '}', ']':
+			if open {
+				open = false // empty: {} or []
+			} else {
+				depth--
+				out = appendNewline(out, indent, depth)
+			}
+			out = append(out, c)
+		default:
+			// A number or a literal, up to the next structural character.
+			j := i + 1
+			for j < len(compact) && !structural(compact[j]) {
+				j++
+			}
+			out = append(out, compact[i:j]...)
+			i = j
+			continue
+		}
+		i++
+	}
+	return out
+}
+
+func structural(c byte) bool {
+	return c == '"' || c == '{' || c == '[' || c == '}' || c == ']' || c == ',' || c == ':'
+}
+
+func appendNewline(out []byte, indent string, depth int) []byte {
+	out = append(out, '\n')
+	for range depth {
+		out = append(out, indent...)
+	}
+	return out
+}
+
 // appendSpaced appends compact JSON with a space after each ',' and ':'
 // outside strings, the layout of Python's json.dumps by default.
 func appendSpaced(out, compact []byte) []byte {
-	in, esc := false, false
-	for _, c := range compact {
-		out = append(out, c)
+	for i := 0; i < len(compact); {
+		j := i
+		for j < len(compact) && compact[j] != '"' && compact[j] != ',' && compact[j] != ':' {
+			j++
+		}
+		out = append(out, compact[i:j]...)
 		switch {
-		case in && esc:
-			esc = false
-		case in && c == '\\':
-			esc = true
-		case c == '"':
-			in = !in
-		case !in && (c == ',' || c == ':'):
-			out = append(out, ' ')
+		case j == len(compact):
+			return out
+		case compact[j] == '"':
+			end := stringEnd(compact, j)
+			out = append(out, compact[j:end]...)
+			i = end
+		default:
+			out = append(out, compact[j], ' ')
+			i = j + 1
 		}
 	}
 	return out
