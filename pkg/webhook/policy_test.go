@@ -248,7 +248,7 @@ func TestWorkerChecksChatCommandsAgain(t *testing.T) {
 }
 
 // TestPolicyKindsInTheContract: every refusal kind of pkg/policy is a
-// problem type of openapi.yaml and of the README's table, with a title of
+// problem type of openapi.yaml and of the policy page's table, with a title of
 // its own.
 func TestPolicyKindsInTheContract(t *testing.T) {
 	doc := oapiLoad(t)
@@ -257,7 +257,7 @@ func TestPolicyKindsInTheContract(t *testing.T) {
 		s, _ := v.(string)
 		types = append(types, s)
 	}
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../../docs/policy.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +270,7 @@ func TestPolicyKindsInTheContract(t *testing.T) {
 			t.Errorf("%s has no title", kind)
 		}
 		if !strings.Contains(string(readme), "`"+kind+"`") {
-			t.Errorf("%s is missing from the README", kind)
+			t.Errorf("%s is missing from docs/policy.md", kind)
 		}
 	}
 }
