@@ -12,7 +12,7 @@ import (
 )
 
 // ProblemTypePrefix starts every problem type URI; the slug after it names
-// the exact reason (see the README's table of problem types).
+// the exact reason (see the table of problem types in docs/contract.md).
 const ProblemTypePrefix = "urn:enrollhook:problem:"
 
 type problemSpec struct {

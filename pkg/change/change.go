@@ -29,7 +29,7 @@ const (
 const ApprovedState = "approved"
 
 // Request is one requested change, whatever sender it came from: the generic
-// envelope (README: the generic envelope), which the ITSM and chat adapters
+// envelope (docs/contract.md), which the ITSM and chat adapters
 // also produce.
 type Request struct {
 	Ticket          Ticket     `json:"ticket"`

@@ -148,7 +148,7 @@ func classifySTS(e *Error, s Settings, err error) {
 	e.Code = code
 	switch code {
 	case "OutboundWebIdentityFederationDisabledException":
-		e.Fix = "outbound identity federation is off in this AWS account: run `aws iam enable-outbound-web-identity-federation` once, then add its issuer URL to the app's federated identity credential (README: Connect to Entra without a secret)"
+		e.Fix = "outbound identity federation is off in this AWS account: run `aws iam enable-outbound-web-identity-federation` once, then add its issuer URL to the app's federated identity credential (docs/identity.md)"
 	case "AccessDenied", "AccessDeniedException":
 		e.Fix = fmt.Sprintf("the execution role may not call sts:GetWebIdentityToken for audience %s with %s and %d s: give it the policy template.yaml declares", s.Audience, SigningAlgorithm, int(AssertionLifetime.Seconds()))
 	case "ExpiredToken", "InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException":
@@ -156,7 +156,7 @@ func classifySTS(e *Error, s Settings, err error) {
 	case "":
 		e.Fix = fmt.Sprintf("STS in %s could not be reached: check AWS_REGION, and that a function in a VPC has a NAT gateway or an STS interface endpoint", s.AWSRegion)
 	default:
-		e.Fix = "see the STS error code; the README section \"Connect to Entra without a secret\" lists the setup"
+		e.Fix = "see the STS error code; docs/identity.md lists the setup"
 	}
 }
 

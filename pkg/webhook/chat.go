@@ -73,7 +73,7 @@ type chatOutcome struct {
 // the answer is returned, so the Graph call (usually already sent) and the
 // follow-up resume only if the same sandbox serves another invoke, by which
 // time the invoke deadline has passed and the call reports out-of-time; the
-// follow-up then says the outcome is unknown. The README says so.
+// follow-up then says the outcome is unknown. docs/senders/chat.md says so.
 func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string, rp Replier, body []byte, deliveryID string, start time.Time) {
 	inv, err := rp.Invocation(r.Header, body, deliveryID)
 	if err != nil {

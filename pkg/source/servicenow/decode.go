@@ -14,8 +14,7 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/sender"
 )
 
-// Payload is the approval contract a ServiceNow instance sends (README,
-// "ServiceNow"). Unknown properties are ignored everywhere except inside
+// Payload is the approval contract a ServiceNow instance sends (docs/senders/servicenow.md). Unknown properties are ignored everywhere except inside
 // data.intune, where a typo must not become a silent no-op.
 type Payload struct {
 	Type      string `json:"type,omitempty"`

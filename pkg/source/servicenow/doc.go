@@ -1,6 +1,6 @@
 // Package servicenow is the sender adapter for ServiceNow approvals.
 // ServiceNow has no fixed webhook format, so enrollhook publishes one (the
-// approval contract of the README: data.approval, data.record, data.intune)
+// approval contract of docs/senders/servicenow.md: data.approval, data.record, data.intune)
 // for a Business Rule or a Flow Designer REST step to send. Deliveries are
 // authenticated with a Standard Webhooks signature (GlideCertificateEncryption
 // can compute it) or, for instances that only do Basic, with HTTP Basic
