@@ -1,6 +1,7 @@
 package change
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"sort"
@@ -96,15 +97,16 @@ func (s ShortTarget) Target(at string, opts *Options) (*Target, []FieldError) {
 // name, values are never quoted. The returned target is normalized (Graph's
 // '#' form). A nil *Options means the defaults.
 func DecodeTarget(raw []byte, at string, opts *Options) (*Target, []FieldError) {
-	raw = []byte(strings.TrimSpace(string(raw)))
+	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, []FieldError{{Field: at, Reason: "is required: a shorthand target ({\"type\": \"group\", \"groupId\": …}) or a Graph target (with @odata.type)"}}
 	}
-	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &probe); err != nil {
+	// Which form it is, from its keys: the one decode below reads it.
+	object, short := hasKey(raw, "type")
+	if !object {
 		return nil, []FieldError{{Field: at, Reason: "must be a JSON object"}}
 	}
-	if _, short := probe["type"]; short {
+	if short {
 		var s ShortTarget
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return nil, []FieldError{typeError(err, at)}
@@ -136,6 +138,39 @@ func DecodeTarget(raw []byte, at string, opts *Options) (*Target, []FieldError) 
 	}
 	t.ODataType = normalizeType(t.ODataType)
 	return &t, nil
+}
+
+// hasKey reports whether b is a JSON object, and whether it has the
+// property name, compared as a map key is (exactly, once unescaped). Not
+// JSON after the '{' shows up in the decode that follows.
+func hasKey(b []byte, name string) (object, has bool) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return false, false
+	}
+	i++
+	for {
+		i = skipSpace(b, i)
+		if i >= len(b) || b[i] != '"' {
+			return true, has
+		}
+		end := skipString(b, i)
+		if end-1 <= i || b[end-1] != '"' {
+			return true, has // an unterminated name: the decode refuses it
+		}
+		if key := b[i+1 : end-1]; string(key) == name {
+			has = true
+		} else if bytes.IndexByte(key, '\\') >= 0 {
+			var k string
+			if json.Unmarshal(b[i:end], &k) == nil && k == name {
+				has = true
+			}
+		}
+		i = skipSpace(b, skipValue(b, skipSpace(b, skipSpace(b, end)+1)))
+		if i < len(b) && b[i] == ',' {
+			i++
+		}
+	}
 }
 
 func typeError(err error, at string) FieldError {
