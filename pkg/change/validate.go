@@ -264,19 +264,38 @@ type segment struct {
 }
 
 // keyScanner walks a valid JSON body once. The pointer to where it is
-// stays a stack of segments, turned into text only for a duplicate.
+// stays a stack of segments, turned into text only for a duplicate: the
+// first levels in an array inside the scanner (a slice of it would move it
+// to the heap), deeper ones in deep.
 type keyScanner struct {
-	b    []byte
-	path []segment
-	keys keys
+	b     []byte
+	depth int
+	path  [8]segment
+	deep  []segment
+	keys  keys
+}
+
+func (s *keyScanner) push(seg segment) {
+	if s.depth < len(s.path) {
+		s.path[s.depth] = seg
+	} else {
+		s.deep = append(s.deep, seg)
+	}
+	s.depth++
+}
+
+func (s *keyScanner) pop() {
+	s.depth--
+	if s.depth >= len(s.path) {
+		s.deep = s.deep[:len(s.deep)-1]
+	}
 }
 
 // scanKeys walks the valid JSON body once, finding repeated properties at
 // any depth and the unknown properties of the envelope's assignment and
 // target.
 func scanKeys(body []byte) keys {
-	var buf [8]segment
-	s := keyScanner{b: body, path: buf[:0]}
+	s := keyScanner{b: body}
 	s.value(skipSpace(body, 0), roleEnvelope)
 	return s.keys
 }
@@ -284,7 +303,11 @@ func scanKeys(body []byte) keys {
 // pointer is the JSON pointer of the current path.
 func (s *keyScanner) pointer() string {
 	var p strings.Builder
-	for _, seg := range s.path {
+	for i := range s.depth {
+		seg := s.path[min(i, len(s.path)-1)]
+		if i >= len(s.path) {
+			seg = s.deep[i-len(s.path)]
+		}
 		p.WriteByte('/')
 		if seg.key == nil {
 			p.WriteString(strconv.Itoa(seg.index))
@@ -311,9 +334,9 @@ func (s *keyScanner) value(i int, role int) int {
 			if i >= len(b) || b[i] == ']' {
 				return i + 1
 			}
-			s.path = append(s.path, segment{index: n})
+			s.push(segment{index: n})
 			i = s.value(i, roleOther)
-			s.path = s.path[:len(s.path)-1]
+			s.pop()
 			i = skipSpace(b, i)
 			if i < len(b) && b[i] == ',' {
 				i++
@@ -344,7 +367,7 @@ func (s *keyScanner) object(i int, role int) int {
 			}
 			key = []byte(k)
 		}
-		s.path = append(s.path, segment{key: key})
+		s.push(segment{key: key})
 		dup := false
 		for _, prev := range seen {
 			if bytes.EqualFold(prev, key) { // encoding/json matches names ignoring case
@@ -386,7 +409,7 @@ func (s *keyScanner) object(i int, role int) int {
 		if child == roleAssignment && start < len(b) && start < i {
 			s.keys.assignment = b[start:min(i, len(b))]
 		}
-		s.path = s.path[:len(s.path)-1]
+		s.pop()
 		i = skipSpace(b, i)
 		if i < len(b) && b[i] == ',' {
 			i++

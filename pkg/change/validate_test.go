@@ -285,3 +285,14 @@ func TestDuplicatePropertiesAreRefused(t *testing.T) {
 		t.Errorf("duplicateKeys = %v", got)
 	}
 }
+
+// TestDuplicateKeysDeep: pointers deeper than the scanner's first levels
+// are built as well.
+func TestDuplicateKeysDeep(t *testing.T) {
+	body := `{"a":{"b":[{"c":{"d":[[{"e":{"f":{"g":{"h":{"x":1,"x":2}}}}}]]}}]},"a":0}`
+	got := duplicateKeys([]byte(body))
+	want := []string{"/a/b/0/c/d/0/0/e/f/g/h/x", "/a"}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("duplicateKeys(%s) = %q, want %q", body, got, want)
+	}
+}
