@@ -143,6 +143,7 @@ check:
 	@if [ -z '$(CONFIGURATION)' ]; then \
 	  echo "make check needs the id of an enrollment configuration whose assignments it reads:"; \
 	  echo "  make check CONFIGURATION=<id>   (GET /deviceManagement/deviceEnrollmentConfigurations lists them)"; \
+	  echo "or, to try it against the embedded Graph emulator:  go run ./functions/local check -emulator"; \
 	  exit 2; fi
 	@$(MAKE) --no-print-directory local
 	exec $(LOCAL) check -configuration '$(CONFIGURATION)'

@@ -115,6 +115,12 @@ func TestCheckAgainstTheEmulator(t *testing.T) {
 	}{
 		{name: "ready", want: map[string]string{"credential": "ok", "token": "ok", "graph": "ok", "permission": "warn"},
 			wantText: []string{"read 2 assignment(s)", "ready:", "write permission not verified"}},
+		{name: "ready, roles in the token", emuOpts: &graphemu.Options{TokenRoles: true},
+			want:     map[string]string{"credential": "ok", "token": "ok", "graph": "ok", "permission": "ok"},
+			wantText: []string{"read 2 assignment(s)", "ready:", "the token grants DeviceManagementServiceConfig.ReadWrite.All"}},
+		{name: "read permission only, roles in the token", emuOpts: &graphemu.Options{Permission: graphemu.PermissionRead, TokenRoles: true},
+			want:     map[string]string{"credential": "ok", "token": "ok", "graph": "ok", "permission": "FAIL"},
+			wantText: []string{"read 2 assignment(s)", "the token lacks a write permission"}},
 		{name: "configuration problem", setup: func(_ *graphemu.Server, env map[string]string, _ string) {
 			env[config.EnvCredential] = config.CredentialAWS
 		}, want: map[string]string{"credential": "FAIL", "token": "skip", "graph": "skip", "permission": "skip"},
@@ -339,4 +345,25 @@ func tokenIsJWT(tok string) ([]string, bool) {
 	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
 	var claims map[string]any
 	return nil, err == nil && json.Unmarshal(payload, &claims) == nil
+}
+
+// TestCheckEmulator: `check -emulator` runs the preflight against the
+// embedded Graph emulator that make run uses, and every step passes.
+func TestCheckEmulator(t *testing.T) {
+	t.Setenv("IDENTITY_ENDPOINT", "")
+	t.Setenv("IDENTITY_HEADER", "")
+	var out bytes.Buffer
+	env := func(string) string { return "" }
+	if err := run(context.Background(), []string{"check", "-emulator"}, env, &out, &bytes.Buffer{}, &wiring.Options{}); err != nil {
+		t.Fatalf("check -emulator = %v\n%s", err, out.String())
+	}
+	got := verdicts(out.String())
+	for _, step := range []string{"credential", "token", "graph", "permission"} {
+		if got[step] != "ok" {
+			t.Errorf("%s = %q, want ok:\n%s", step, got[step], out.String())
+		}
+	}
+	if !strings.Contains(out.String(), "ready:") {
+		t.Errorf("no ready line:\n%s", out.String())
+	}
 }

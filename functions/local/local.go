@@ -30,6 +30,47 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/wiring"
 )
 
+// withEmulator starts the embedded Graph emulator on a free loopback port
+// and returns getenv with the Graph client and the managed-identity
+// credential pointed at it, and the development secrets of the senders
+// that have none; shutdown stops the emulator.
+func withEmulator(getenv func(string) string, log *slog.Logger) (env func(string) string, shutdown func(), err error) {
+	emu := graphemu.New(&graphemu.Options{TokenRoles: true})
+	base, stop, err := emu.Start("127.0.0.1:0")
+	if err != nil {
+		return nil, nil, fmt.Errorf("start the Graph emulator: %w", err)
+	}
+	version := getenv(config.EnvGraphVersion)
+	if version == "" {
+		version = "beta"
+	}
+	overrides := map[string]string{
+		config.EnvGraphURL:  base + "/" + version,
+		"IDENTITY_ENDPOINT": base + graphemu.TokenPath,
+		"IDENTITY_HEADER":   graphemu.DefaultIdentityHeader,
+	}
+	if getenv(config.SecretKey(generic.Name)) == "" {
+		overrides[config.SecretKey(generic.Name)] = generic.DevelopmentSecret
+	}
+	itsmDevOverrides(getenv, overrides) // itsm.go
+	chatDevOverrides(getenv, overrides) // chatlocal.go
+	// azidentity reads the managed-identity endpoint from the process
+	// environment when the credential is built.
+	for _, k := range []string{"IDENTITY_ENDPOINT", "IDENTITY_HEADER"} {
+		if err := os.Setenv(k, overrides[k]); err != nil {
+			_ = stop(context.Background())
+			return nil, nil, err
+		}
+	}
+	log.Info("Graph emulator started", slog.String("url", base))
+	return func(k string) string {
+		if v, ok := overrides[k]; ok {
+			return v
+		}
+		return getenv(k)
+	}, func() { _ = stop(context.Background()) }, nil
+}
+
 // serve runs the handler as a local HTTP server. With -emulator it first
 // starts the embedded Graph emulator on a free loopback port and points the
 // Graph client and the managed-identity credential at it.
@@ -44,40 +85,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	slog.SetDefault(log)
 	env := getenv
 	if *emulate {
-		emu := graphemu.New(nil)
-		base, shutdown, err := emu.Start("127.0.0.1:0")
-		if err != nil {
-			return fmt.Errorf("start the Graph emulator: %w", err)
+		var shutdown func()
+		var err error
+		if env, shutdown, err = withEmulator(getenv, log); err != nil {
+			return err
 		}
-		defer shutdown(context.Background())
-		version := getenv(config.EnvGraphVersion)
-		if version == "" {
-			version = "beta"
-		}
-		overrides := map[string]string{
-			config.EnvGraphURL:  base + "/" + version,
-			"IDENTITY_ENDPOINT": base + graphemu.TokenPath,
-			"IDENTITY_HEADER":   graphemu.DefaultIdentityHeader,
-		}
-		if getenv(config.SecretKey(generic.Name)) == "" {
-			overrides[config.SecretKey(generic.Name)] = generic.DevelopmentSecret
-		}
-		itsmDevOverrides(getenv, overrides) // itsm.go
-		chatDevOverrides(getenv, overrides) // chatlocal.go
-		// azidentity reads the managed-identity endpoint from the process
-		// environment when the credential is built.
-		for _, k := range []string{"IDENTITY_ENDPOINT", "IDENTITY_HEADER"} {
-			if err := os.Setenv(k, overrides[k]); err != nil {
-				return err
-			}
-		}
-		env = func(k string) string {
-			if v, ok := overrides[k]; ok {
-				return v
-			}
-			return getenv(k)
-		}
-		log.Info("Graph emulator started", slog.String("url", base))
+		defer shutdown()
 	}
 	h, cfg, err := wiring.Webhook(ctx, env, log, o)
 	if err != nil {

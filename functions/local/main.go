@@ -6,6 +6,7 @@
 //	local send [flags] FILE       sign a sample (an events/ file or a bare envelope) and send it
 //	local sign [-secret S] EVENT  print an events/ sample re-signed now, for sam local invoke
 //	local check -configuration ID preflight: credential, token, Graph reachability, permission
+//	local check -emulator         the same preflight against the embedded Graph emulator
 //
 // It builds the handler with the same wiring as the Lambda function, but
 // takes AWS settings from the SDK's default chain (profiles, SSO, ...).

@@ -63,6 +63,12 @@ func (s *Server) serveToken(x *exchange) {
 		clientID = s.opts.ClientID
 	}
 	tok := newToken()
+	if s.opts.TokenRoles {
+		s.mu.Lock()
+		roles := permissionRoles(s.permission)
+		s.mu.Unlock()
+		tok = newJWT(roles)
+	}
 	expires := x.now.Add(s.opts.TokenLifetime)
 	s.mu.Lock()
 	for k, t := range s.tokens { // keep the map bounded in long make-run sessions
@@ -105,4 +111,31 @@ func newToken() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
 	return "graphemu." + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// newJWT returns a JWT-shaped token, as Entra issues for an application:
+// an unsigned header, a payload whose roles claim names the permission the
+// application was granted (what the preflight reads), and 256 random bits
+// in place of the signature, which make each token unique. Nothing here
+// checks it but the emulator itself, by lookup.
+func newJWT(roles []string) string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	header := base64.RawURLEncoding.EncodeToString([]byte(`{"typ":"JWT","alg":"none"}`))
+	payload := base64.RawURLEncoding.EncodeToString(mustMarshal(struct {
+		Issuer string   `json:"iss"`
+		Roles  []string `json:"roles,omitempty"`
+	}{"graphemu", roles}))
+	return header + "." + payload + "." + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// permissionRoles are the application roles of a Permission.
+func permissionRoles(p Permission) []string {
+	switch p {
+	case PermissionReadWrite:
+		return []string{"DeviceManagementServiceConfig.ReadWrite.All"}
+	case PermissionRead:
+		return []string{"DeviceManagementServiceConfig.Read.All"}
+	}
+	return nil
 }

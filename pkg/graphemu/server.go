@@ -84,6 +84,11 @@ type Options struct {
 	ClientID string
 	// TokenLifetime is how long an issued token is accepted. Default 1h.
 	TokenLifetime time.Duration
+	// TokenRoles makes the managed-identity endpoint issue JWT-shaped
+	// tokens whose roles claim names the Permission, as Entra does for an
+	// application, so that the preflight can read the write permission
+	// (functions/local check -emulator). Default: opaque tokens.
+	TokenRoles bool
 	// Audiences are the token resources Graph accepts, compared without a
 	// trailing slash and case-insensitively. A token issued for any other
 	// resource (say the ARM root) is refused with 401 like Graph refuses a
