@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
-
 	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/chat"
 	"github.com/enrollhook/enrollhook/pkg/graph"
@@ -30,21 +28,7 @@ import (
 // with the embedded store and the built-in policy.
 func newDryRunStack(t *testing.T, strategy string, tweak func(*testOptions)) *stack {
 	t.Helper()
-	e := sharedEmulator(t)
-	t.Setenv("IDENTITY_ENDPOINT", emuSrv.URL+graphemu.TokenPath)
-	t.Setenv("IDENTITY_HEADER", graphemu.DefaultIdentityHeader)
-	cred, err := azidentity.NewManagedIdentityCredential(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &strings.Builder{}
-	log := testLogger(&lockedWriter{w: logs})
-	gc, err := graph.NewClient(emuSrv.URL+"/beta", cred, "https://graph.microsoft.com/.default", &graph.Options{
-		MaxRetries: 2, RetryDelay: 10 * time.Millisecond, InsecureAllowHTTP: true, Logger: log, DeadlineMargin: 50 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	gc, e, logs, log := emulatorClient(t, "", 2)
 	gen, _ := generic.New(testSecret, 5*time.Minute)
 	sn, err := servicenow.New(snSecret, 5*time.Minute)
 	if err != nil {

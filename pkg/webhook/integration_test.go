@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -44,7 +45,11 @@ type stack struct {
 	logs *strings.Builder
 }
 
-func newStack(t *testing.T, retries int, tweaks ...func(*testOptions)) *stack {
+// emulatorClient is a Graph client at graphURL (the shared emulator's
+// beta root when empty) with the emulator's managed identity, retrying
+// retries times, and the logger whose lines logs keeps (and the secret
+// sink checks).
+func emulatorClient(t *testing.T, graphURL string, retries int) (*graph.Client, *graphemu.Server, *strings.Builder, *slog.Logger) {
 	t.Helper()
 	e := sharedEmulator(t)
 	t.Setenv("IDENTITY_ENDPOINT", emuSrv.URL+graphemu.TokenPath)
@@ -55,12 +60,21 @@ func newStack(t *testing.T, retries int, tweaks ...func(*testOptions)) *stack {
 	}
 	logs := &strings.Builder{}
 	log := testLogger(&lockedWriter{w: logs})
-	gc, err := graph.NewClient(emuSrv.URL+"/beta", cred, "https://graph.microsoft.com/.default", &graph.Options{
+	if graphURL == "" {
+		graphURL = emuSrv.URL + "/beta"
+	}
+	gc, err := graph.NewClient(graphURL, cred, "https://graph.microsoft.com/.default", &graph.Options{
 		MaxRetries: retries, RetryDelay: 10 * time.Millisecond, InsecureAllowHTTP: true, Logger: log, DeadlineMargin: 50 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return gc, e, logs, log
+}
+
+func newStack(t *testing.T, retries int, tweaks ...func(*testOptions)) *stack {
+	t.Helper()
+	gc, e, logs, log := emulatorClient(t, "", retries)
 	src, _ := generic.New(testSecret, 5*time.Minute)
 	o := &testOptions{Now: func() time.Time { return testNow }, Logger: log, Timeout: 3 * time.Second}
 	for _, tweak := range tweaks {

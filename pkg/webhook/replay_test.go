@@ -12,11 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
-
 	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/chat"
-	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"github.com/enrollhook/enrollhook/pkg/policy"
@@ -43,24 +40,7 @@ func newReplayStack(t *testing.T) *stack {
 // when empty), for a Graph that cannot be reached.
 func newReplayStackAt(t *testing.T, graphURL string) *stack {
 	t.Helper()
-	e := sharedEmulator(t)
-	t.Setenv("IDENTITY_ENDPOINT", emuSrv.URL+graphemu.TokenPath)
-	t.Setenv("IDENTITY_HEADER", graphemu.DefaultIdentityHeader)
-	cred, err := azidentity.NewManagedIdentityCredential(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &strings.Builder{}
-	log := testLogger(&lockedWriter{w: logs})
-	if graphURL == "" {
-		graphURL = emuSrv.URL + "/beta"
-	}
-	gc, err := graph.NewClient(graphURL, cred, "https://graph.microsoft.com/.default", &graph.Options{
-		MaxRetries: 2, RetryDelay: 10 * time.Millisecond, InsecureAllowHTTP: true, Logger: log, DeadlineMargin: 50 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	gc, e, logs, log := emulatorClient(t, graphURL, 2)
 	gen, _ := generic.New(testSecret, 5*time.Minute)
 	sn, err := servicenow.New(snSecret, 5*time.Minute)
 	if err != nil {
