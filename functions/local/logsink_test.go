@@ -1,12 +1,10 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"regexp"
-	"sync"
 	"testing"
 
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
@@ -26,43 +24,21 @@ const (
 	teamsToken  = "cmllLXRlc3QtdGVhbXMtdG9rZW4tMzItYnl0ZXMhISE="
 )
 
-var (
-	emusMu sync.Mutex
-	emus   []*graphemu.Server
-)
-
 func TestMain(m *testing.M) {
 	sink.Secrets(slackSecret, teamsToken, fedSecret, "basic:svc:pw:x", "basic:svc.enrollhook:Winter2025!x")
-	sink.Tokens(func() []string {
-		emusMu.Lock()
-		defer emusMu.Unlock()
-		var out []string
-		for _, e := range emus {
-			out = append(out, e.IssuedTokens()...)
-		}
-		return out
-	})
-	slog.SetDefault(slog.New(slog.NewJSONHandler(sink, nil)))
-	code := m.Run()
-	if err := sink.Err(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		code = 1
-	}
-	os.Exit(code)
+	os.Exit(sink.Run(m))
 }
 
 // testLogger is the logger of a test that reads its logs from w: the lines
 // go to w and to the secret sink.
 func testLogger(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(io.MultiWriter(w, sink), nil))
+	return sink.Logger(w)
 }
 
 // newEmulator is graphemu.New whose issued tokens the sink checks.
 func newEmulator(o *graphemu.Options) *graphemu.Server {
 	e := graphemu.New(o)
-	emusMu.Lock()
-	emus = append(emus, e)
-	emusMu.Unlock()
+	sink.Tokens(e.IssuedTokens)
 	return e
 }
 

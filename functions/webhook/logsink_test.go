@@ -1,12 +1,9 @@
 package main
 
 import (
-	"fmt"
-	"log/slog"
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
@@ -22,38 +19,16 @@ import (
 // TestTestsLogThroughTheSink keeps new tests on these helpers.
 var sink = logcheck.NewSink()
 
-var (
-	emusMu sync.Mutex
-	emus   []*graphemu.Server
-)
-
 func TestMain(m *testing.M) {
 	sink.Secrets(rieSecret, rieJiraSecret, rieSlackSecret, rieTeamsToken,
 		"basic:svc:pw:x", "basic:svc.enrollhook:Winter2025!x")
-	sink.Tokens(func() []string {
-		emusMu.Lock()
-		defer emusMu.Unlock()
-		var out []string
-		for _, e := range emus {
-			out = append(out, e.IssuedTokens()...)
-		}
-		return out
-	})
-	slog.SetDefault(slog.New(slog.NewJSONHandler(sink, nil)))
-	code := m.Run()
-	if err := sink.Err(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		code = 1
-	}
-	os.Exit(code)
+	os.Exit(sink.Run(m))
 }
 
 // newEmulator is graphemu.New whose issued tokens the sink checks.
 func newEmulator(o *graphemu.Options) *graphemu.Server {
 	e := graphemu.New(o)
-	emusMu.Lock()
-	emus = append(emus, e)
-	emusMu.Unlock()
+	sink.Tokens(e.IssuedTokens)
 	return e
 }
 

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"fmt"
-	"log/slog"
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
@@ -18,37 +15,16 @@ import (
 // output under the runtime emulator goes to it, and the tokens of every
 // emulator built with newEmulator are checked against it. TestMain fails
 // the run on a leak; TestTestsLogThroughTheSink keeps new tests on it.
-var (
-	sink   = logcheck.NewSink()
-	emusMu sync.Mutex
-	emus   []*graphemu.Server
-)
+var sink = logcheck.NewSink()
 
 func TestMain(m *testing.M) {
-	sink.Tokens(func() []string {
-		emusMu.Lock()
-		defer emusMu.Unlock()
-		var out []string
-		for _, e := range emus {
-			out = append(out, e.IssuedTokens()...)
-		}
-		return out
-	})
-	slog.SetDefault(slog.New(slog.NewJSONHandler(sink, nil)))
-	code := m.Run()
-	if err := sink.Err(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		code = 1
-	}
-	os.Exit(code)
+	os.Exit(sink.Run(m))
 }
 
 // newEmulator is graphemu.New whose issued tokens the sink checks.
 func newEmulator(o *graphemu.Options) *graphemu.Server {
 	e := graphemu.New(o)
-	emusMu.Lock()
-	emus = append(emus, e)
-	emusMu.Unlock()
+	sink.Tokens(e.IssuedTokens)
 	return e
 }
 

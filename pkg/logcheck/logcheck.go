@@ -10,6 +10,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -54,6 +56,25 @@ func (s *Sink) Tokens(fn func() []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tokens = append(s.tokens, fn)
+}
+
+// Run runs m's tests with slog.Default writing JSON through s, and returns
+// their exit code, or 1 when a line leaked (the report goes to stderr): a
+// package's TestMain is os.Exit(sink.Run(m)) after registering its secrets.
+func (s *Sink) Run(m *testing.M) int {
+	slog.SetDefault(slog.New(slog.NewJSONHandler(s, nil)))
+	code := m.Run()
+	if err := s.Err(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	return code
+}
+
+// Logger returns a JSON logger whose lines go to w and through s, for a
+// test that reads its own logs.
+func (s *Sink) Logger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(io.MultiWriter(w, s), nil))
 }
 
 // Forms are the spellings of secret that are checked.

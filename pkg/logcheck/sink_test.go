@@ -41,3 +41,18 @@ func TestSinkCatchesEverySpellingWithoutQuotingIt(t *testing.T) {
 		t.Errorf("token leak: %v", err)
 	}
 }
+
+// TestLoggerWritesThroughTheSink: a test's own logger reaches both its
+// writer and the sink, so a leak in it is reported.
+func TestLoggerWritesThroughTheSink(t *testing.T) {
+	s := NewSink()
+	s.Secrets("logger-test-secret-0123456789")
+	var own strings.Builder
+	s.Logger(&own).Info("x", "v", "logger-test-secret-0123456789")
+	if !strings.Contains(own.String(), `"msg":"x"`) {
+		t.Errorf("the test's writer got %q", own.String())
+	}
+	if s.Err() == nil {
+		t.Errorf("the sink missed a secret logged through Logger")
+	}
+}

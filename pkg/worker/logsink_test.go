@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -18,19 +17,13 @@ var sink = logcheck.NewSink()
 
 func TestMain(m *testing.M) {
 	sink.Secrets(responseURLSecret)
-	slog.SetDefault(slog.New(slog.NewJSONHandler(sink, nil)))
-	code := m.Run()
-	if err := sink.Err(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		code = 1
-	}
-	os.Exit(code)
+	os.Exit(sink.Run(m))
 }
 
 // testLogger is the logger of a test that reads its logs from w: the JSON
 // lines go to w and to the secret sink.
 func testLogger(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(io.MultiWriter(w, sink), nil))
+	return sink.Logger(w)
 }
 
 // TestTestsLogThroughTheSink fails for a test file that builds a log handler
