@@ -35,6 +35,10 @@ const (
 	KindPolicyWideTarget         Kind = "policy-wide-target"
 	KindPolicySeparationOfDuties Kind = "policy-separation-of-duties"
 	KindPolicyCommand            Kind = "policy-command"
+	KindPolicyWindowRequired     Kind = "policy-window-required" // the policy requires a change window the ticket does not give
+	KindPolicyWindowTooLong      Kind = "policy-window-too-long" // the ticket's window is longer than the policy allows
+
+	KindOutsideWindow Kind = "outside-change-window" // an approved change outside its window (or the chat hours)
 
 	// CodeUnknownSource
 	KindUnknownRoute Kind = "unknown-route"
@@ -76,6 +80,9 @@ var kindTable = [...]struct {
 	{KindPolicyWideTarget, CodeForbidden, "Wide target not allowed by policy"},
 	{KindPolicySeparationOfDuties, CodeForbidden, "Requester cannot approve"},
 	{KindPolicyCommand, CodeForbidden, "Command not allowed by policy"},
+	{KindPolicyWindowRequired, CodeForbidden, "Change window required by policy"},
+	{KindPolicyWindowTooLong, CodeForbidden, "Change window longer than policy allows"},
+	{KindOutsideWindow, CodeForbidden, "Outside the change window"},
 	{KindUnknownRoute, CodeUnknownSource, ""},
 	{KindDeliveryInProgress, CodeConflict, "Delivery in progress"},
 	{KindDeliveryMismatch, CodeConflict, "Delivery id reused"},

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/chat"
@@ -40,11 +41,16 @@ type Policy struct {
 type rule struct {
 	configurations, groups, filters, collections *matcher
 	kinds                                        map[string]bool
+	// requireWindow refuses a change whose ticket has no window;
+	// maxWindow (when not zero) caps the window's length (window.go).
+	requireWindow bool
+	maxWindow     time.Duration
 }
 
 type chatRule struct {
 	tenants  []string // empty: any tenant the sender's allow-list accepts
 	commands map[string]*matcher
+	hours    *hours // nil: any time (window.go)
 }
 
 // matcher matches exact values and prefixes (an entry ending in '*').
@@ -125,11 +131,14 @@ type fileRule struct {
 	Filters        *[]string `json:"filters"`
 	Collections    *[]string `json:"collections"`
 	TargetKinds    *[]string `json:"targetKinds"`
+	RequireWindow  *bool     `json:"requireWindow"`
+	MaxWindow      *string   `json:"maxWindow"`
 }
 
 type fileChat struct {
 	Tenants  []string            `json:"tenants"`
 	Commands map[string][]string `json:"commands"`
+	Hours    *fileHours          `json:"hours"`
 }
 
 // Parse reads a policy document, JSON, or YAML when yaml is true (see
@@ -173,7 +182,7 @@ func decodeProblem(err error) string {
 	}
 	if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
 		return "unknown property " + safeKey(strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)) +
-			"; allowed: version, separationOfDuties, requireRequester, default, senders, chat (and in a rule: configurations, groups, filters, collections, targetKinds; in chat: tenants, commands)"
+			"; allowed: version, separationOfDuties, requireRequester, default, senders, chat (and in a rule: configurations, groups, filters, collections, targetKinds, requireWindow, maxWindow; in chat: tenants, commands, hours with zone, days, from, to)"
 	}
 	return "not a policy document"
 }
@@ -269,6 +278,7 @@ func buildRule(r *fileRule, at string, base rule, bad func(string, ...any)) rule
 			out.kinds[t] = true
 		}
 	}
+	buildWindowRule(r, at, &out, bad)
 	return out
 }
 
@@ -310,6 +320,9 @@ func buildMatcher(list []string, at string, valid func(string) bool, what string
 
 func buildChat(c *fileChat, at, name string, bad func(string, ...any)) chatRule {
 	out := chatRule{commands: map[string]*matcher{}}
+	if c.Hours != nil {
+		out.hours = buildHours(c.Hours, at+"/hours", bad)
+	}
 	for i, t := range c.Tenants {
 		ok := sender.IsGUID(t)
 		if name == sender.Slack {
