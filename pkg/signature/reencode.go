@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"sync"
+	"time"
 )
 
 // ErrReencoded: the signature does not match the body received, but it
@@ -35,18 +36,73 @@ const (
 // never makes a request acceptable. A forged request comes this way, so
 // the candidates are built in two reused buffers, and only those that can
 // differ from body are built at all.
+//
+// The check also spends from the process's hashing budget (diagnoses): a
+// flood of forged deliveries soon finds it spent and gets ErrMismatch at
+// the cost of one MAC, while a sender whose every delivery is re-encoded
+// on the way still gets the distinct error on most of them.
 func reencoded(kind bodyKind, body []byte, matches func(original []byte) bool) bool {
-	if len(body) == 0 || len(body) > maxReencodedBody {
+	return diagnoses.reencoded(kind, body, matches)
+}
+
+func (b *hashBudget) reencoded(kind bodyKind, body []byte, matches func(original []byte) bool) bool {
+	if len(body) == 0 || len(body) > maxReencodedBody || !b.allow(len(body)) {
 		return false
 	}
 	s := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(s)
-	found := false
+	found, hashed := false, 0
 	eachCandidate(kind, body, s, func(c []byte) bool {
+		hashed += len(c)
 		found = matches(c)
 		return !found
 	})
+	b.spend(hashed)
 	return found
+}
+
+// diagnosisBytesPerSecond is how many bytes of candidates the re-encoding
+// check may hash per second in one process, and its burst: 4 MiB, a few
+// milliseconds of one core. A delivery of a typical size (under 2 KiB,
+// about 6 candidates) takes some 12 KiB of it, so several hundred refused
+// deliveries a second still get the full diagnosis.
+const diagnosisBytesPerSecond = 4 << 20
+
+// diagnoses is the process's budget for the re-encoding check.
+var diagnoses = hashBudget{rate: diagnosisBytesPerSecond, burst: diagnosisBytesPerSecond, now: time.Now}
+
+// hashBudget is a token bucket of bytes to hash, refilled at rate per
+// second up to burst.
+type hashBudget struct {
+	rate, burst float64
+	now         func() time.Time
+
+	mu    sync.Mutex
+	avail float64
+	last  time.Time
+}
+
+// allow reports whether a check of a body of n bytes may start: the budget
+// holds at least n (the cost of its first candidate).
+func (b *hashBudget) allow(n int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.now()
+	if b.last.IsZero() {
+		b.avail = b.burst
+	} else if d := now.Sub(b.last); d > 0 {
+		b.avail = min(b.burst, b.avail+d.Seconds()*b.rate)
+	}
+	b.last = now
+	return b.avail >= float64(n)
+}
+
+// spend takes n bytes hashed from the budget; it may go below zero, which
+// the refill pays back before the next check.
+func (b *hashBudget) spend(n int) {
+	b.mu.Lock()
+	b.avail -= float64(n)
+	b.mu.Unlock()
 }
 
 // scratch holds the candidates being tried.
