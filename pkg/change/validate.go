@@ -1,14 +1,12 @@
 package change
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -159,9 +157,10 @@ func contains(list []string, s string) bool {
 }
 
 var (
-	assignmentKeys = []string{"@odata.type", "id", "target", "source", "sourceId"}
-	targetKeys     = []string{"@odata.type", "groupId", "collectionId", "targetType", "entraObjectId",
-		"deviceAndAppManagementAssignmentFilterId", "deviceAndAppManagementAssignmentFilterType"}
+	// assignmentKeys and targetKeys are the properties of /assignment and
+	// /assignment/target, from the tables Decode reads them by.
+	assignmentKeys     = assignmentObject.propNames()
+	targetKeys         = targetObject.propNames()
 	betaOnlyAssignment = []string{"source", "sourceId"}
 )
 
@@ -170,251 +169,6 @@ var (
 // read back from Graph is sent to v1.0 without them.
 func BetaOnlyTarget() [2]string {
 	return [2]string{"deviceAndAppManagementAssignmentFilterId", "deviceAndAppManagementAssignmentFilterType"}
-}
-
-// Decode parses the generic envelope and validates every field. It returns
-// a *Error with CodeMalformed when body is not JSON, and CodeInvalid with all
-// field errors, sorted by field, when it is JSON but not a valid change.
-// Unknown properties inside "assignment" are refused, so a typo never
-// becomes a silent no-op; unknown top-level properties are ignored so
-// senders may add their own metadata.
-//
-// The body is decoded once, into the one Request every later step reads;
-// the duplicate- and unknown-property checks share one walk over its
-// structure (scanKeys), which allocates only for what it reports.
-func Decode(body []byte, opts *Options) (*Request, error) {
-	var r Request
-	if err := json.Unmarshal(body, &r); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if !errors.As(err, &typeErr) {
-			return nil, &Error{Code: CodeMalformed, Message: "the body is not well-formed JSON", Err: err}
-		}
-		if typeErr.Field == "" {
-			return nil, invalid(FieldError{Field: "", Reason: "the body must be a JSON object"})
-		}
-		var fields []FieldError
-		keys := scanKeys(body)
-		// A wrong type anywhere inside the assignment leaves no assignment
-		// to name unknown properties of; elsewhere they are reported with it.
-		var plain Assignment
-		if keys.assignment == nil || json.Unmarshal(keys.assignment, &plain) == nil {
-			fields = keys.unknown()
-		}
-		fields = append(fields, FieldError{Field: jsonPathPointer(typeErr.Field), Reason: "must be a " + jsonKind(typeErr.Type)})
-		return nil, invalid(fields...)
-	}
-	keys := scanKeys(body)
-	fields := keys.unknown()
-	for _, p := range keys.dups {
-		fields = append(fields, FieldError{Field: p, Reason: "appears more than once; send each property once"})
-	}
-	fields = append(fields, r.check(opts)...)
-	if len(fields) > 0 {
-		return nil, invalid(fields...)
-	}
-	r.Normalize()
-	return &r, nil
-}
-
-// duplicateKeys returns a JSON pointer for every property that appears twice
-// in the same object, at any depth of the valid JSON body. encoding/json
-// keeps the last one silently, so a reviewer reading the first would see
-// another change than the one Graph gets.
-func duplicateKeys(body []byte) []string { return scanKeys(body).dups }
-
-// keys is what scanKeys found in an envelope.
-type keys struct {
-	// dups are the pointers of properties repeated in one object
-	// (duplicateKeys).
-	dups []string
-	// assignmentKeys and targetKeys are the properties of /assignment and
-	// /assignment/target that are not theirs, unescaped; as encoding/json
-	// does, the last "assignment" (and its last "target") counts, matched
-	// ignoring case.
-	assignmentKeys, targetKeys []string
-	// assignment is the raw value of that last "assignment", nil if none.
-	assignment []byte
-}
-
-// unknown reports the unknown properties of the assignment and its target.
-func (k *keys) unknown() []FieldError {
-	var out []FieldError
-	for _, key := range k.assignmentKeys {
-		out = append(out, unknownField("/assignment", key, assignmentKeys))
-	}
-	for _, key := range k.targetKeys {
-		out = append(out, unknownField("/assignment/target", key, targetKeys))
-	}
-	return out
-}
-
-// The roles of an object in the envelope, for scanKeys.
-const (
-	roleOther = iota
-	roleEnvelope
-	roleAssignment
-	roleTarget
-)
-
-// segment is one step of the pointer to the value being scanned: an
-// object's property (key) or an array's element (index).
-type segment struct {
-	key   []byte
-	index int
-}
-
-// keyScanner walks a valid JSON body once. The pointer to where it is
-// stays a stack of segments, turned into text only for a duplicate: the
-// first levels in an array inside the scanner (a slice of it would move it
-// to the heap), deeper ones in deep.
-type keyScanner struct {
-	b     []byte
-	depth int
-	path  [8]segment
-	deep  []segment
-	keys  keys
-}
-
-func (s *keyScanner) push(seg segment) {
-	if s.depth < len(s.path) {
-		s.path[s.depth] = seg
-	} else {
-		s.deep = append(s.deep, seg)
-	}
-	s.depth++
-}
-
-func (s *keyScanner) pop() {
-	s.depth--
-	if s.depth >= len(s.path) {
-		s.deep = s.deep[:len(s.deep)-1]
-	}
-}
-
-// scanKeys walks the valid JSON body once, finding repeated properties at
-// any depth and the unknown properties of the envelope's assignment and
-// target.
-func scanKeys(body []byte) keys {
-	s := keyScanner{b: body}
-	s.value(skipSpace(body, 0), roleEnvelope)
-	return s.keys
-}
-
-// pointer is the JSON pointer of the current path.
-func (s *keyScanner) pointer() string {
-	var p strings.Builder
-	for i := range s.depth {
-		seg := s.path[min(i, len(s.path)-1)]
-		if i >= len(s.path) {
-			seg = s.deep[i-len(s.path)]
-		}
-		p.WriteByte('/')
-		if seg.key == nil {
-			p.WriteString(strconv.Itoa(seg.index))
-		} else {
-			p.WriteString(escapePointer(truncate(string(seg.key), 64)))
-		}
-	}
-	return p.String()
-}
-
-// value walks the value at b[i] and returns the index after it.
-func (s *keyScanner) value(i int, role int) int {
-	b := s.b
-	if i >= len(b) {
-		return i
-	}
-	switch b[i] {
-	case '{':
-		return s.object(i, role)
-	case '[':
-		i++
-		for n := 0; ; n++ {
-			i = skipSpace(b, i)
-			if i >= len(b) || b[i] == ']' {
-				return i + 1
-			}
-			s.push(segment{index: n})
-			i = s.value(i, roleOther)
-			s.pop()
-			i = skipSpace(b, i)
-			if i < len(b) && b[i] == ',' {
-				i++
-			}
-		}
-	default:
-		return skipValue(b, i)
-	}
-}
-
-// object walks the object at b[i] == '{' and returns the index after it.
-func (s *keyScanner) object(i int, role int) int {
-	b := s.b
-	var seenBuf [16][]byte
-	seen := seenBuf[:0]
-	i++
-	for {
-		i = skipSpace(b, i)
-		if i >= len(b) || b[i] != '"' {
-			return i + 1 // past '}'
-		}
-		end := skipString(b, i)
-		key := b[i+1 : end-1]
-		if bytes.IndexByte(key, '\\') >= 0 {
-			var k string
-			if json.Unmarshal(b[i:end], &k) != nil {
-				return len(b)
-			}
-			key = []byte(k)
-		}
-		s.push(segment{key: key})
-		dup := false
-		for _, prev := range seen {
-			if bytes.EqualFold(prev, key) { // encoding/json matches names ignoring case
-				dup = true
-				break
-			}
-		}
-		if dup {
-			if p := s.pointer(); !contains(s.keys.dups, p) {
-				s.keys.dups = append(s.keys.dups, p)
-			}
-		} else {
-			seen = append(seen, key)
-		}
-		child := roleOther
-		switch role {
-		case roleEnvelope:
-			if bytes.EqualFold(key, []byte("assignment")) {
-				child = roleAssignment
-				s.keys.assignmentKeys, s.keys.targetKeys = nil, nil // the last one counts
-			}
-		case roleAssignment:
-			// A name is known when spelled exactly; encoding/json still
-			// decodes another case of "target" into the target.
-			if !containsKey(assignmentKeys, key) {
-				s.keys.assignmentKeys = append(s.keys.assignmentKeys, string(key))
-			}
-			if bytes.EqualFold(key, []byte("target")) {
-				child = roleTarget
-				s.keys.targetKeys = nil
-			}
-		case roleTarget:
-			if !containsKey(targetKeys, key) {
-				s.keys.targetKeys = append(s.keys.targetKeys, string(key))
-			}
-		}
-		start := skipSpace(b, skipSpace(b, end)+1)
-		i = s.value(start, child)
-		if child == roleAssignment && start < len(b) && start < i {
-			s.keys.assignment = b[start:min(i, len(b))]
-		}
-		s.pop()
-		i = skipSpace(b, i)
-		if i < len(b) && b[i] == ',' {
-			i++
-		}
-	}
 }
 
 // Validate checks a Request built in code (by a source adapter) with the
