@@ -40,6 +40,7 @@ func Keys() []string {
 		k = append(k, s.Secret)
 	}
 	k = append(k, deliveryKeys...)
+	k = append(k, changeKeys...)
 	k = append(k, queueKeys...)
 	k = append(k, strategyKeys...)
 	k = append(k, identityKeys...)
@@ -108,6 +109,8 @@ type Config struct {
 	Senders Senders
 	// Delivery holds de-duplication and write-limit settings (delivery.go).
 	Delivery Delivery
+	// ChangeRecord holds the change record settings (changes.go).
+	ChangeRecord ChangeRecord
 	// Queue holds the asynchronous apply settings (queue.go).
 	Queue Queue
 	// UpdateStrategy is how a change reaches Graph: a name of package
@@ -225,6 +228,7 @@ func Load(getenv func(string) string) (Config, error) {
 	// function is built (policy.go).
 	loadPolicy(get, &c, bad)
 	loadDelivery(get, &c, bad)
+	loadChangeRecord(get, &c, bad)
 	loadQueue(get, &c, bad)
 	loadStrategy(get, &c, bad)
 	loadIdentity(get, &c, bad)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/enrollhook/enrollhook/pkg/record"
 )
 
 // The template's roles as CloudFormation would receive them, after the SAM
@@ -321,6 +323,10 @@ func TestTemplateRolesHoldWhatTheCodeUses(t *testing.T) {
 		{"dynamodb:GetItem", "DeliveryTable.Arn"},
 		{"dynamodb:PutItem", "DeliveryTable.Arn"},
 		{"dynamodb:UpdateItem", "DeliveryTable.Arn"},
+		{"dynamodb:GetItem", "ChangeTable.Arn"},
+		{"dynamodb:PutItem", "ChangeTable.Arn"},
+		{"dynamodb:Query", "ChangeTable.Arn"},
+		{"dynamodb:Query", "${ChangeTable.Arn}/index/" + record.IndexAssignment},
 	}
 	want := map[string][]grant{
 		"WebhookFunction": append(slices.Clone(shared),

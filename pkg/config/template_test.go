@@ -15,6 +15,7 @@ import (
 	"github.com/awslabs/goformation/v7/intrinsics"
 
 	"github.com/enrollhook/enrollhook/pkg/config"
+	"github.com/enrollhook/enrollhook/pkg/record"
 	"github.com/enrollhook/enrollhook/pkg/sender"
 	"github.com/enrollhook/enrollhook/pkg/worker"
 )
@@ -54,6 +55,7 @@ var requiredParameters = map[string]string{
 // resolves them.
 var deployedResources = map[string]string{
 	"DeliveryTable":         "enrollhook-DeliveryTable-1A2B3C4D5E6F",
+	"ChangeTable":           "enrollhook-ChangeTable-6F5E4D3C2B1A",
 	"ChangeQueue":           "https://sqs.eu-west-1.amazonaws.com/123456789012/enrollhook-ChangeQueue-1A2B3C4D5E6F",
 	"ChangeDeadLetterQueue": "https://sqs.eu-west-1.amazonaws.com/123456789012/enrollhook-ChangeDeadLetterQueue-6F5E4D3C2B1A",
 }
@@ -310,13 +312,14 @@ func checkLogStatement(t *testing.T, raw any, function string) {
 func TestTemplateFederationPolicy(t *testing.T) {
 	tmpl := loadTemplate(t)
 	statements := roleStatements(t, tmpl, "WebhookFunction")
-	if len(statements) != 5 {
-		t.Fatalf("statements = %d, want 5 (federation token, delivery records, enqueue, own logs, tracing)", len(statements))
+	if len(statements) != 7 {
+		t.Fatalf("statements = %d, want 7 (federation token, delivery records, change records, change history, enqueue, own logs, tracing)", len(statements))
 	}
 	checkDeliveryStatement(t, statements[1])
-	checkQueueStatement(t, statements[2], "ChangeQueue", []string{"sqs:SendMessage"})
-	checkLogStatement(t, statements[3], "WebhookFunction")
-	checkTracingStatement(t, statements[4])
+	checkChangeStatements(t, statements[2], statements[3])
+	checkQueueStatement(t, statements[4], "ChangeQueue", []string{"sqs:SendMessage"})
+	checkLogStatement(t, statements[5], "WebhookFunction")
+	checkTracingStatement(t, statements[6])
 	args := checkFederationStatement(t, statements[0])
 
 	mapping, _ := tmpl.Mappings["EntraTokenExchange"].(map[string]any)
@@ -456,6 +459,12 @@ func TestTemplateEnvironment(t *testing.T) {
 			if k == config.EnvIdempotency {
 				if name != "DeliveryTable" || tmpl.Resources[name] == nil || tmpl.Resources[name].AWSCloudFormationType() != "AWS::DynamoDB::Table" {
 					t.Errorf("%s: !Ref %s, want the DeliveryTable resource", k, name)
+				}
+				continue
+			}
+			if k == config.EnvChangeTable {
+				if name != "ChangeTable" || tmpl.Resources[name] == nil || tmpl.Resources[name].AWSCloudFormationType() != "AWS::DynamoDB::Table" {
+					t.Errorf("%s: !Ref %s, want the ChangeTable resource", k, name)
 				}
 				continue
 			}
@@ -632,6 +641,32 @@ func checkDeliveryStatement(t *testing.T, raw any) {
 	}
 }
 
+// checkChangeStatements: the change record may put and get ChangeTable's
+// items one by one and query the table (a ticket's records) and its
+// history index (record.IndexAssignment), nothing more.
+func checkChangeStatements(t *testing.T, rawTable, rawIndex any) {
+	t.Helper()
+	st, _ := rawTable.(map[string]any)
+	var got []string
+	for _, a := range asList(st["Action"]) {
+		got = append(got, fmt.Sprint(a))
+	}
+	slices.Sort(got)
+	want := []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}
+	if st["Effect"] != "Allow" || !slices.Equal(got, want) {
+		t.Errorf("change record statement = %v, want Allow %v", st, want)
+	}
+	if name, arg, ok := intrinsic(st["Resource"]); !ok || name != "Fn::GetAtt" || fmt.Sprint(arg) != "[ChangeTable Arn]" && fmt.Sprint(arg) != "ChangeTable.Arn" {
+		t.Errorf("change record statement resource = %v %v, want !GetAtt ChangeTable.Arn", name, arg)
+	}
+	ix, _ := rawIndex.(map[string]any)
+	wantIndex := "${ChangeTable.Arn}/index/" + record.IndexAssignment
+	if name, arg, ok := intrinsic(ix["Resource"]); ix["Effect"] != "Allow" || fmt.Sprint(asList(ix["Action"])) != "[dynamodb:Query]" ||
+		!ok || name != "Fn::Sub" || arg != wantIndex {
+		t.Errorf("change history statement = %v (resource %v %v), want Allow dynamodb:Query on !Sub %s", ix, name, arg, wantIndex)
+	}
+}
+
 // checkQueueStatement: exactly these SQS actions, on queue only.
 func checkQueueStatement(t *testing.T, raw any, queue string, want []string) {
 	t.Helper()
@@ -720,15 +755,16 @@ func TestTemplateWorker(t *testing.T) {
 	// (the three actions Lambda documents for an SQS event source), the
 	// dead-letter queue to send to, and nothing of the webhook's.
 	statements := roleStatements(t, tmpl, "WorkerFunction")
-	if len(statements) != 6 {
-		t.Fatalf("statements = %d, want 6 (federation token, delivery records, polling, dead letters, own logs, tracing)", len(statements))
+	if len(statements) != 8 {
+		t.Fatalf("statements = %d, want 8 (federation token, delivery records, change records, change history, polling, dead letters, own logs, tracing)", len(statements))
 	}
 	checkFederationStatement(t, statements[0])
 	checkDeliveryStatement(t, statements[1])
-	checkQueueStatement(t, statements[2], "ChangeQueue", []string{"sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"})
-	checkQueueStatement(t, statements[3], "ChangeDeadLetterQueue", []string{"sqs:SendMessage"})
-	checkLogStatement(t, statements[4], "WorkerFunction")
-	checkTracingStatement(t, statements[5])
+	checkChangeStatements(t, statements[2], statements[3])
+	checkQueueStatement(t, statements[4], "ChangeQueue", []string{"sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"})
+	checkQueueStatement(t, statements[5], "ChangeDeadLetterQueue", []string{"sqs:SendMessage"})
+	checkLogStatement(t, statements[6], "WorkerFunction")
+	checkTracingStatement(t, statements[7])
 
 	// The environment: what the worker reads, valued as the webhook's.
 	web, err := tmpl.GetServerlessFunctionWithName("WebhookFunction")
@@ -755,7 +791,7 @@ func TestTemplateWorker(t *testing.T) {
 			t.Errorf("worker %s = %v, webhook's = %v: the two must reach the same Graph, table and limit", k, v, webEnv[k])
 		}
 	}
-	for _, k := range []string{config.EnvCredential, config.EnvClientID, config.EnvCloud, config.EnvGraphVersion, config.EnvIdempotency,
+	for _, k := range []string{config.EnvCredential, config.EnvClientID, config.EnvCloud, config.EnvGraphVersion, config.EnvIdempotency, config.EnvChangeTable, config.EnvChangeRetentionDays,
 		config.EnvWriteLimit, config.EnvWriteWindow, config.EnvDeadlineMargin, config.EnvDeadLetterURL, config.EnvUpdateStrategy} {
 		if _, ok := env[k]; !ok {
 			t.Errorf("worker environment lacks %s", k)
@@ -778,8 +814,8 @@ func TestTemplateWorker(t *testing.T) {
 		}
 		return v
 	}
-	if c, err := config.Load(get); err != nil || c.Delivery.Table == "" || c.Queue.DeadLetterURL != deployedResources["ChangeDeadLetterQueue"] {
-		t.Errorf("config.Load(worker defaults) = %v, table %q, dead-letter queue %q", err, c.Delivery.Table, c.Queue.DeadLetterURL)
+	if c, err := config.Load(get); err != nil || c.Delivery.Table == "" || c.ChangeRecord.Table != deployedResources["ChangeTable"] || c.Queue.DeadLetterURL != deployedResources["ChangeDeadLetterQueue"] {
+		t.Errorf("config.Load(worker defaults) = %v, table %q, change table %q, dead-letter queue %q", err, c.Delivery.Table, c.ChangeRecord.Table, c.Queue.DeadLetterURL)
 	}
 
 	// The queue and its dead-letter queue.
