@@ -27,8 +27,8 @@ func TestTemplateTable(t *testing.T) {
 		Resources map[string]struct {
 			Type       string
 			Properties struct {
-				AttributeDefinitions []struct{ AttributeName, AttributeType string }
-				KeySchema            []keyElem
+				AttributeDefinitions   []struct{ AttributeName, AttributeType string }
+				KeySchema              []keyElem
 				GlobalSecondaryIndexes []struct {
 					IndexName  string
 					KeySchema  []keyElem
