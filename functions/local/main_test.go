@@ -37,7 +37,7 @@ func TestSignMakesASampleVerifiableNow(t *testing.T) {
 		h.Set(k, v)
 	}
 	id, err := src.Authenticate(h, body, time.Now())
-	if err != nil || id != ev.Headers[signature.HeaderWebhookID] {
+	if err != nil || id.ID != ev.Headers[signature.HeaderWebhookID] {
 		t.Fatalf("re-signed sample does not verify: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/signature"
+	"github.com/enrollhook/enrollhook/pkg/source"
 	"github.com/enrollhook/enrollhook/pkg/source/jira"
 	"github.com/enrollhook/enrollhook/pkg/source/servicenow"
 )
@@ -66,13 +67,13 @@ func asEnvelope(t testing.TB, path string, body []byte) []byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		decode = func(b []byte) (any, error) { return src.Decode(b, nil) }
+		decode = func(b []byte) (any, error) { return src.Decode(source.Delivery{Body: b}, nil) }
 	case "/hooks/jira":
 		src, err := jira.New(rieJiraSecret, rieJiraOptions)
 		if err != nil {
 			t.Fatal(err)
 		}
-		decode = func(b []byte) (any, error) { return src.Decode(b, nil) }
+		decode = func(b []byte) (any, error) { return src.Decode(source.Delivery{Body: b}, nil) }
 	default:
 		return body
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/chat"
 	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
+	"github.com/enrollhook/enrollhook/pkg/source"
 )
 
 // Replier is implemented by senders whose deliveries are chat commands
@@ -24,9 +25,9 @@ import (
 // body and a wrong media type remain problem+json.
 type Replier interface {
 	Source
-	// Invocation reads the authenticated body. Errors are *change.Error
-	// with CodeMediaType or CodeMalformed.
-	Invocation(h http.Header, body []byte, deliveryID string) (*chat.Invocation, error)
+	// Invocation reads the authenticated delivery, as Authenticate parsed
+	// it. Errors are *change.Error with CodeMediaType or CodeMalformed.
+	Invocation(h http.Header, d source.Delivery) (*chat.Invocation, error)
 	// Reply renders r: the Content-Type and body of a 200 answer.
 	Reply(inv *chat.Invocation, r *chat.Reply) (contentType string, body []byte)
 	// AnswerWithin is how long the handler may work before it must answer
@@ -74,8 +75,9 @@ type chatOutcome struct {
 // follow-up resume only if the same sandbox serves another invoke, by which
 // time the invoke deadline has passed and the call reports out-of-time; the
 // follow-up then says the outcome is unknown. docs/senders/chat.md says so.
-func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string, rp Replier, body []byte, deliveryID string, start time.Time) {
-	inv, err := rp.Invocation(r.Header, body, deliveryID)
+func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string, rp Replier, d source.Delivery, start time.Time) {
+	deliveryID, body := d.ID, d.Body
+	inv, err := rp.Invocation(r.Header, d)
 	if err != nil {
 		h.refuse(w, r, name, deliveryID, start, err)
 		return

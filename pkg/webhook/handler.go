@@ -19,6 +19,7 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
+	"github.com/enrollhook/enrollhook/pkg/source"
 )
 
 // Response headers of the external contract.
@@ -34,16 +35,17 @@ type Source interface {
 	// Name is the route segment: POST /hooks/{name}.
 	Name() string
 	// Authenticate checks the request's signature over the raw body and
-	// returns the sender's delivery id. Errors are *change.Error with
-	// CodeUnauthenticated.
-	Authenticate(h http.Header, body []byte, now time.Time) (deliveryID string, err error)
-	// Decode turns the body into a validated change. Errors are
+	// only then parses it, once: the Delivery holds the sender's delivery
+	// id and what it parsed, which Decode (or Invocation) reads instead of
+	// the bytes. Errors are *change.Error with CodeUnauthenticated.
+	Authenticate(h http.Header, body []byte, now time.Time) (source.Delivery, error)
+	// Decode turns the delivery into a validated change. Errors are
 	// *change.Error with CodeMalformed or CodeInvalid, or CodeNotApproved
 	// when the sender's own payload says the change is not approved (an
 	// ITSM decision other than approved; a Jira event that approves
 	// nothing), so it is refused for that reason before its fields are
 	// checked.
-	Decode(body []byte, opts *change.Options) (*change.Request, error)
+	Decode(d source.Delivery, opts *change.Options) (*change.Request, error)
 }
 
 // Options tune the handler. A nil *Options means the defaults.
@@ -218,21 +220,22 @@ func (h *Handler) hook(w http.ResponseWriter, r *http.Request, name string) {
 		h.refuse(w, r, name, "", start, err)
 		return
 	}
-	deliveryID, err := src.Authenticate(r.Header, body, h.opts.Now())
+	d, err := src.Authenticate(r.Header, body, h.opts.Now())
 	if err != nil {
 		h.refuse(w, r, name, "", start, err)
 		return
 	}
+	deliveryID := d.ID
 	if rp, ok := src.(Replier); ok {
 		// Chat commands answer in the sender's own format (chat.go).
-		h.handleChat(w, r, name, rp, body, deliveryID, start)
+		h.handleChat(w, r, name, rp, d, start)
 		return
 	}
 	if err := checkJSON(r.Header.Get("Content-Type")); err != nil {
 		h.refuse(w, r, name, deliveryID, start, err)
 		return
 	}
-	req, err := src.Decode(body, h.pipe.ChangeOptions())
+	req, err := src.Decode(d, h.pipe.ChangeOptions())
 	if err != nil {
 		h.refuse(w, r, name, deliveryID, start, err)
 		return

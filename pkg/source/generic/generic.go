@@ -44,16 +44,17 @@ func (s *Source) Name() string { return Name }
 
 // Authenticate verifies the Standard Webhooks signature over body, the raw
 // bytes as received, and returns the delivery id (webhook-id, the same on
-// every retry of a delivery). Errors are *change.Error with
-// CodeUnauthenticated and Kind signature-missing, signature-malformed,
-// body-re-encoded, signature-mismatch or timestamp-out-of-window.
-func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string, error) {
+// every retry of a delivery). It reads nothing of the body: the envelope is
+// parsed once, by Decode. Errors are *change.Error with CodeUnauthenticated
+// and Kind signature-missing, signature-malformed, body-re-encoded,
+// signature-mismatch or timestamp-out-of-window.
+func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (source.Delivery, error) {
 	id := h.Get(headerID)
 	err := signature.VerifyStandard(s.key, id, h.Get(headerTimestamp), h.Get(headerSignature), body, now, s.tolerance)
 	if err != nil {
-		return "", s.words.Refuse(err)
+		return source.Delivery{}, s.words.Refuse(err)
 	}
-	return id, nil
+	return source.Delivery{ID: id, Body: body}, nil
 }
 
 // The Standard Webhooks header names in their canonical form, which
@@ -64,9 +65,10 @@ var (
 	headerSignature = http.CanonicalHeaderKey(signature.HeaderWebhookSignature)
 )
 
-// Decode parses and validates the generic envelope.
-func (s *Source) Decode(body []byte, opts *change.Options) (*change.Request, error) {
-	return change.Decode(body, opts)
+// Decode parses and validates the generic envelope of d's body: the one
+// parse of a generic delivery (change.Decode).
+func (s *Source) Decode(d source.Delivery, opts *change.Options) (*change.Request, error) {
+	return change.Decode(d.Body, opts)
 }
 
 // Sign returns the three Standard Webhooks headers for body, for the send

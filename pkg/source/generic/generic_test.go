@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/source"
 )
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -22,7 +23,7 @@ func TestAuthenticate(t *testing.T) {
 	if got := good.Get("webhook-signature"); got != "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=" {
 		t.Fatalf("Sign = %s, want the published vector", got)
 	}
-	if id, err := src.Authenticate(good, body, now); err != nil || id != "msg_p5jXN8AQM9LWM0D4loKWxJek" {
+	if id, err := idOf(src.Authenticate(good, body, now)); err != nil || id != "msg_p5jXN8AQM9LWM0D4loKWxJek" {
 		t.Fatalf("Authenticate = %q, %v", id, err)
 	}
 	tests := []struct {
@@ -112,3 +113,6 @@ func TestNewRefusesNonCanonicalSecrets(t *testing.T) {
 		}
 	}
 }
+
+// idOf is the delivery id of Authenticate's answer.
+func idOf(d source.Delivery, err error) (string, error) { return d.ID, err }

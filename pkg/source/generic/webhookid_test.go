@@ -20,8 +20,8 @@ func TestWebhookIDsAsTheSpecificationAllows(t *testing.T) {
 	body := []byte(`{"test": 2432232314}`)
 	for _, id := range []string{"msg.2KWPBgLlAfxdpx2AI54pPJ85f4W", "evt.CHG0030042.approved", strings.Repeat(".", 256)} {
 		h, _ := Sign(secret, id, now, body)
-		if got, err := src.Authenticate(h, body, now); err != nil || got != id {
-			t.Errorf("Authenticate(webhook-id %q) = %q, %v; want the id back", id, got, err)
+		if got, err := src.Authenticate(h, body, now); err != nil || got.ID != id {
+			t.Errorf("Authenticate(webhook-id %q) = %q, %v; want the id back", id, got.ID, err)
 		}
 	}
 	h, _ := Sign(secret, "msg\x01x", now, body)

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"net/url"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/sender"
+	"github.com/enrollhook/enrollhook/pkg/source"
 )
 
 // Webhook is the part of a Jira issue event the adapter reads (Jira Cloud's
@@ -78,7 +81,104 @@ const EventIssueUpdated = "jira:issue_updated"
 // is mapped through Options and validated, every invalid field reported
 // with its pointer into the Jira body. Errors are *change.Error with
 // CodeMalformed, CodeInvalid, CodeNotApproved or CodeForbidden.
-func (s *Source) Decode(body []byte, opts *change.Options) (*change.Request, error) {
+func (s *Source) Decode(d source.Delivery, opts *change.Options) (*change.Request, error) {
+	rd, ok := d.Payload.(*reading)
+	if !ok {
+		rd = read(d.Body)
+	}
+	event, plain := rd.event()
+	if rd.err != nil || !plain {
+		// Refused whichever way: the body is read again, as it always
+		// was, to word the refusal exactly.
+		return s.decodeBody(d.Body, opts)
+	}
+	switch issue := rd.w.Issue != nil; {
+	case bool(rd.w.Ticket) && !issue:
+		return decodeEnvelope(d.Body, opts)
+	case issue || len(rd.w.WebhookEvent) > 0:
+		return s.decodeWebhook(&Webhook{WebhookEvent: event, User: rd.w.User, Issue: rd.w.Issue, Changelog: rd.w.Changelog}, d.Body, opts)
+	default:
+		return nil, notJira()
+	}
+}
+
+// present records that a property is there, whatever its value, without
+// decoding it.
+type present bool
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (p *present) UnmarshalJSON([]byte) error { *p = true; return nil }
+
+// wire is a Jira delivery as the one parse reads it: Jira's own webhook, its
+// signed timestamp, and whether it has a ticket (the generic envelope, which
+// change.Decode reads from the bytes).
+type wire struct {
+	Timestamp    json.RawMessage `json:"timestamp"`
+	Ticket       present         `json:"ticket"`
+	WebhookEvent json.RawMessage `json:"webhookEvent"`
+	User         *User           `json:"user"`
+	Issue        *Issue          `json:"issue"`
+	Changelog    *Changelog      `json:"changelog"`
+}
+
+// reading is what Authenticate read of an authenticated body, for Decode.
+type reading struct {
+	err error // the parse's error: not JSON, or a wrong JSON type
+	w   wire
+}
+
+// read parses an authenticated body once.
+func read(body []byte) *reading {
+	rd := &reading{}
+	rd.err = json.Unmarshal(body, &rd.w)
+	return rd
+}
+
+// stamp is the body's signed timestamp and whether it is the generic
+// envelope (see stamp).
+func (rd *reading) stamp(body []byte) (time.Time, bool) {
+	if rd.err != nil {
+		return stamp(body) // what can be read of it
+	}
+	return millis(rd.w.Timestamp), bool(rd.w.Ticket) && rd.w.Issue == nil
+}
+
+// event is webhookEvent; plain is false when it is neither a string nor
+// null (the typed decode words that refusal).
+func (rd *reading) event() (event string, plain bool) {
+	raw := bytes.TrimSpace(rd.w.WebhookEvent)
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+		return "", true
+	case raw[0] == '"':
+		s, err := unquote(raw)
+		return s, err == nil
+	}
+	return "", false
+}
+
+// unquote reads a JSON string value: its bytes as they are when they need
+// no unescaping, else through encoding/json.
+func unquote(raw []byte) (string, error) {
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' {
+		in := raw[1 : n-1]
+		plain := utf8.Valid(in)
+		for _, c := range in {
+			plain = plain && c >= 0x20 && c != '\\' && c != '"'
+		}
+		if plain {
+			return string(in), nil
+		}
+	}
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
+}
+
+// decodeBody is Decode over the bytes alone, for a body the one parse
+// could not read as it is: it probes which shape the body is, then decodes
+// that shape.
+func (s *Source) decodeBody(body []byte, opts *change.Options) (*change.Request, error) {
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(body, &probe); err != nil {
 		var te *json.UnmarshalTypeError
@@ -92,35 +192,46 @@ func (s *Source) Decode(body []byte, opts *change.Options) (*change.Request, err
 	_, event := probe["webhookEvent"]
 	switch {
 	case envelope && !issue:
-		r, err := change.Decode(body, opts)
-		if err != nil {
-			return nil, err
-		}
-		if !r.Approved() {
-			// Refused here, as on the issue path, so that nothing Decode
-			// accepts is ever unapproved.
-			return nil, change.NotApproved(r.Ticket.State)
-		}
-		if r.Ticket.System == "" {
-			r.Ticket.System = System
-		}
-		return r, nil
+		return decodeEnvelope(body, opts)
 	case issue || event:
-		return s.decodeWebhook(body, opts)
+		var w Webhook
+		if err := json.Unmarshal(body, &w); err != nil {
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) && te.Field != "" {
+				return nil, change.Invalid(change.FieldError{Field: "/" + strings.ReplaceAll(te.Field, ".", "/"), Reason: "has the wrong JSON type"})
+			}
+			return nil, change.Invalid(change.FieldError{Field: "", Reason: "a property has the wrong JSON type"})
+		}
+		return s.decodeWebhook(&w, body, opts)
 	default:
-		return nil, change.Invalid(change.FieldError{Field: "", Reason: "must be a Jira webhook event (webhookEvent, issue, changelog) or the generic envelope (ticket, configurationId, assignmentId, assignment)"})
+		return nil, notJira()
 	}
 }
 
-func (s *Source) decodeWebhook(body []byte, opts *change.Options) (*change.Request, error) {
-	var w Webhook
-	if err := json.Unmarshal(body, &w); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return nil, change.Invalid(change.FieldError{Field: "/" + strings.ReplaceAll(te.Field, ".", "/"), Reason: "has the wrong JSON type"})
-		}
-		return nil, change.Invalid(change.FieldError{Field: "", Reason: "a property has the wrong JSON type"})
+func notJira() error {
+	return change.Invalid(change.FieldError{Field: "", Reason: "must be a Jira webhook event (webhookEvent, issue, changelog) or the generic envelope (ticket, configurationId, assignmentId, assignment)"})
+}
+
+// decodeEnvelope decodes the generic envelope: change.Decode reads it from
+// the bytes.
+func decodeEnvelope(body []byte, opts *change.Options) (*change.Request, error) {
+	r, err := change.Decode(body, opts)
+	if err != nil {
+		return nil, err
 	}
+	if !r.Approved() {
+		// Refused here, as on the issue path, so that nothing Decode
+		// accepts is ever unapproved.
+		return nil, change.NotApproved(r.Ticket.State)
+	}
+	if r.Ticket.System == "" {
+		r.Ticket.System = System
+	}
+	return r, nil
+}
+
+// decodeWebhook maps Jira's own webhook w, parsed from body, onto a change.
+func (s *Source) decodeWebhook(w *Webhook, body []byte, opts *change.Options) (*change.Request, error) {
 	if !s.Mapped() {
 		return nil, change.Invalid(change.FieldError{Field: "/issue", Reason: "Jira's own webhook is not mapped on this receiver (ENROLLHOOK_JIRA_APPROVED_STATUS, ENROLLHOOK_JIRA_FIELD_*); send the generic envelope from Jira Automation instead"})
 	}
@@ -132,7 +243,7 @@ func (s *Source) decodeWebhook(body []byte, opts *change.Options) (*change.Reque
 	if w.Issue == nil {
 		return nil, change.Invalid(change.FieldError{Field: "/issue", Reason: "is required: the issue the event is about"})
 	}
-	if err := s.approves(&w); err != nil {
+	if err := s.approves(w); err != nil {
 		return nil, err
 	}
 	requester, requesterAt := reporter(w.Issue.Fields)
@@ -269,8 +380,7 @@ func fieldString(raw json.RawMessage) (string, bool) {
 	}
 	switch raw[0] {
 	case '"':
-		var s string
-		err := json.Unmarshal(raw, &s)
+		s, err := unquote(raw)
 		return s, err == nil
 	case '{':
 		var o struct {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/enrollhook/enrollhook/pkg/change/changetest"
+	"github.com/enrollhook/enrollhook/pkg/source"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -39,7 +40,7 @@ func FuzzDecode(f *testing.F) {
 // decodeProperties checks one Decode of body against the properties.
 func decodeProperties(t *testing.T, src *Source, body []byte) {
 	t.Helper()
-	r, err := src.Decode(body, nil)
+	r, err := src.Decode(source.Delivery{Body: body}, nil)
 	if err == nil {
 		if !r.Approved() || r.Ticket.ApprovedBy == "" {
 			t.Fatalf("accepted a change that is not approved: %+v", r.Ticket)
@@ -93,8 +94,8 @@ func FuzzAuthenticate(f *testing.F) {
 			if !strings.EqualFold(strings.TrimSpace(sig), Sign(vecSecret, body).Get("X-Hub-Signature")) {
 				t.Fatalf("accepted a signature that does not match")
 			}
-			if got != DeliveryID(body) {
-				t.Fatalf("delivery id %q is not the signed body's", got)
+			if got.ID != DeliveryID(body) {
+				t.Fatalf("delivery id %q is not the signed body's", got.ID)
 			}
 			if ts, _ := stamp(body); ts.IsZero() || vecNow.Sub(ts).Abs() > time.Hour {
 				t.Fatalf("accepted a body whose timestamp is not within an hour")

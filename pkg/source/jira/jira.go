@@ -90,33 +90,36 @@ func (s *Source) Mapped() bool {
 // the de-duplication of delivery ids remembers or not.
 const MaxAge = time.Hour
 
-// Authenticate checks X-Hub-Signature over the raw body, then the body's
-// timestamp (epoch milliseconds, signed with the body), which every delivery
-// must carry: Jira's own webhook within MaxAge of now (Jira's retries re-send
-// the first attempt's body), the generic envelope (Jira Automation's "Send
-// web request", whose body sets "timestamp": {{now.asMillis}}) within the
-// Tolerance of Options. It returns the delivery id: "sha256-" and the first
-// 32 hex digits of the SHA-256 of the signed body. Jira's
-// X-Atlassian-Webhook-Identifier is not signed, so an attacker who captured
-// one signed body could send it again under any identifier; keyed on the
-// body, every copy of one delivery is the same delivery, and a retry by Jira
-// (the same body) still finds the first answer. Errors are *change.Error
-// with CodeUnauthenticated and Kind signature-missing, signature-malformed,
-// body-re-encoded, signature-mismatch or timestamp-out-of-window.
-func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string, error) {
+// Authenticate checks X-Hub-Signature over the raw body, then parses the
+// body, once, into the Delivery's payload, which Decode reads, and checks
+// the body's timestamp (epoch milliseconds, signed with the body), which
+// every delivery must carry: Jira's own webhook within MaxAge of now (Jira's
+// retries re-send the first attempt's body), the generic envelope (Jira
+// Automation's "Send web request", whose body sets "timestamp":
+// {{now.asMillis}}) within the Tolerance of Options. It returns the delivery
+// id: "sha256-" and the first 32 hex digits of the SHA-256 of the signed
+// body. Jira's X-Atlassian-Webhook-Identifier is not signed, so an attacker
+// who captured one signed body could send it again under any identifier;
+// keyed on the body, every copy of one delivery is the same delivery, and a
+// retry by Jira (the same body) still finds the first answer. Errors are
+// *change.Error with CodeUnauthenticated and Kind signature-missing,
+// signature-malformed, body-re-encoded, signature-mismatch or
+// timestamp-out-of-window.
+func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (source.Delivery, error) {
 	if err := signature.VerifyHub([]string{s.secret}, h.Get(signature.HeaderHubSignature), body); err != nil {
-		return "", words.Refuse(err)
+		return source.Delivery{}, words.Refuse(err)
 	}
-	ts, envelope := stamp(body)
+	rd := read(body)
+	ts, envelope := rd.stamp(body)
 	window, what := MaxAge, "Jira webhook"
 	if envelope {
 		window, what = s.opts.Tolerance, "envelope (set \"timestamp\": {{now.asMillis}} in the rule's body)"
 	}
 	if !signature.Within(ts, now, window) {
-		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindTimestampOutside,
+		return source.Delivery{}, &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindTimestampOutside,
 			Message: "the body's timestamp must be epoch milliseconds within " + window.String() + " of the receiver's clock for a " + what + "; it is missing, malformed or outside: a replay of an old delivery, or a wrong clock"}
 	}
-	return DeliveryID(body), nil
+	return source.Delivery{ID: DeliveryID(body), Body: body, Payload: rd}, nil
 }
 
 // words are the refusals of X-Hub-Signature, which signs no timestamp (the
@@ -137,6 +140,8 @@ func DeliveryID(body []byte) string {
 // stamp reads the body's top-level timestamp, epoch milliseconds (zero when
 // absent or not a positive integer), and whether the body is the generic
 // envelope rather than Jira's own webhook (it has a ticket and no issue).
+// It parses the body itself: reading.stamp calls it only when the one parse
+// met a wrong JSON type, which need not hide the timestamp.
 func stamp(body []byte) (t time.Time, envelope bool) {
 	var p struct {
 		Timestamp json.RawMessage `json:"timestamp"`
@@ -146,12 +151,15 @@ func stamp(body []byte) (t time.Time, envelope bool) {
 	if json.Unmarshal(body, &p) != nil {
 		return time.Time{}, false
 	}
-	envelope = len(p.Ticket) > 0 && len(p.Issue) == 0
-	ms, err := strconv.ParseInt(string(p.Timestamp), 10, 64)
+	return millis(p.Timestamp), len(p.Ticket) > 0 && len(p.Issue) == 0
+}
+
+func millis(raw json.RawMessage) time.Time {
+	ms, err := strconv.ParseInt(string(raw), 10, 64)
 	if err != nil || ms <= 0 {
-		return time.Time{}, envelope
+		return time.Time{}
 	}
-	return time.UnixMilli(ms), envelope
+	return time.UnixMilli(ms)
 }
 
 // Restamp sets the body's first "timestamp" number to t in epoch

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/source"
 )
 
 // reference/webhooks.md §8 #6.
@@ -62,7 +63,7 @@ func TestAuthenticateVector6(t *testing.T) {
 	h := http.Header{}
 	h.Set("X-Hub-Signature", vecSig)
 	h.Set("X-Atlassian-Webhook-Identifier", "3f1e2d4c-5b6a-4798-8a9b-0c1d2e3f4a5b")
-	id, err := src.Authenticate(h, body, vecNow)
+	id, err := idOf(src.Authenticate(h, body, vecNow))
 	if err != nil || id != DeliveryID(body) || !strings.HasPrefix(id, "sha256-") || len(id) != len("sha256-")+32 {
 		t.Fatalf("Authenticate(vector 6) = %q, %v; want the body's id %s", id, err, DeliveryID(body))
 	}
@@ -110,13 +111,13 @@ func TestAuthenticateVector6(t *testing.T) {
 		if ident != "" {
 			h.Set("X-Atlassian-Webhook-Identifier", ident)
 		}
-		if got, err := src.Authenticate(h, body, vecNow); err != nil || got != id {
+		if got, err := idOf(src.Authenticate(h, body, vecNow)); err != nil || got != id {
 			t.Errorf("Authenticate(identifier %q) = %q, %v; want %q", ident, got, err, id)
 		}
 	}
 	// Another body is another delivery.
 	other := Restamp(body, vecNow.Add(time.Second))
-	if got, err := src.Authenticate(Sign(vecSecret, other), other, vecNow); err != nil || got == id {
+	if got, err := idOf(src.Authenticate(Sign(vecSecret, other), other, vecNow)); err != nil || got == id {
 		t.Errorf("Authenticate(another timestamp) = %q, %v; want an id other than %q", got, err, id)
 	}
 }
@@ -184,7 +185,7 @@ func TestAuthenticateTimestampWindow(t *testing.T) {
 	}
 	if mapped, _ := New(vecSecret, testOptions); !strings.Contains(string(fresh), `"timestamp":`) {
 		t.Errorf("Restamp dropped the timestamp")
-	} else if _, err := mapped.Decode(fresh, nil); err != nil {
+	} else if _, err := mapped.Decode(source.Delivery{Body: fresh}, nil); err != nil {
 		t.Errorf("Decode(restamped) = %v", err)
 	}
 }
@@ -220,7 +221,7 @@ func TestAuthenticateEnvelopeWindow(t *testing.T) {
 		})
 	}
 	mapped, _ := New(vecSecret, testOptions)
-	if _, err := mapped.Decode(stamped, nil); err != nil {
+	if _, err := mapped.Decode(source.Delivery{Body: stamped}, nil); err != nil {
 		t.Errorf("Decode(envelope with timestamp) = %v", err)
 	}
 }
@@ -233,7 +234,7 @@ func TestNewRefusesShortSecrets(t *testing.T) {
 
 func TestDecodeIssueEvent(t *testing.T) {
 	src, _ := New(vecSecret, testOptions)
-	r, err := src.Decode(readTestdata(t, "issue-approved.json"), nil)
+	r, err := src.Decode(source.Delivery{Body: readTestdata(t, "issue-approved.json")}, nil)
 	if err != nil {
 		t.Fatalf("Decode(issue-approved.json) = %v", err)
 	}
@@ -259,7 +260,7 @@ func TestDecodeIssueEvent(t *testing.T) {
 	body := `{"webhookEvent":"jira:issue_updated","user":{"accountId":"557058:f58131cb"},"issue":{"key":"ITSM-7","fields":{` +
 		`"customfield_10160":{"value":"Approved"},"customfield_10150":"cfg_1","customfield_10151":"asg_1","customfield_10152":"7a8b0000-0000-0000-0000-000000000002"}},` +
 		`"changelog":{"items":[{"field":"Decision","fieldId":"customfield_10160","toString":"Approved"}]}}`
-	r, err = byField.Decode([]byte(body), nil)
+	r, err = byField.Decode(source.Delivery{Body: []byte(body)}, nil)
 	if err != nil || r.Assignment.Target.ODataType != change.TypeExclusion || r.Ticket.ApprovedBy != "557058:f58131cb" {
 		t.Fatalf("Decode(approval field) = %+v, %v", r, err)
 	}
@@ -274,7 +275,7 @@ func TestDecodeOnlyTheApprovingEventApproves(t *testing.T) {
 		{"moved to another status", strings.Replace(string(readTestdata(t, "issue-approved.json")), `"toString": "Approved"`, `"toString": "In Progress"`, 1)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := src.Decode([]byte(tt.body), nil)
+			_, err := src.Decode(source.Delivery{Body: []byte(tt.body)}, nil)
 			ce := coded(t, err)
 			if ce.Code != change.CodeNotApproved || strings.Contains(ce.Message, "ITSM") {
 				t.Fatalf("Decode = %v, want not-approved without quoting the issue", err)
@@ -285,7 +286,7 @@ func TestDecodeOnlyTheApprovingEventApproves(t *testing.T) {
 
 func TestDecodeNamesInvalidJiraFields(t *testing.T) {
 	src, _ := New(vecSecret, testOptions)
-	_, err := src.Decode(readTestdata(t, "issue-invalid.json"), nil)
+	_, err := src.Decode(source.Delivery{Body: readTestdata(t, "issue-invalid.json")}, nil)
 	ce := coded(t, err)
 	if ce.Code != change.CodeInvalid {
 		t.Fatalf("Decode(issue-invalid.json) = %v", err)
@@ -320,7 +321,7 @@ func TestDecodeNamesInvalidJiraFields(t *testing.T) {
 func TestDecodeAutomationEnvelope(t *testing.T) {
 	for _, opts := range []*Options{nil, testOptions} {
 		src, _ := New(vecSecret, opts)
-		r, err := src.Decode(readTestdata(t, "automation-envelope.json"), nil)
+		r, err := src.Decode(source.Delivery{Body: readTestdata(t, "automation-envelope.json")}, nil)
 		if err != nil {
 			t.Fatalf("Decode(automation-envelope.json) = %v", err)
 		}
@@ -330,16 +331,16 @@ func TestDecodeAutomationEnvelope(t *testing.T) {
 	}
 	// Unmapped receivers refuse Jira's own webhook with a pointer and a way out.
 	src, _ := New(vecSecret, nil)
-	_, err := src.Decode(readTestdata(t, "issue-approved.json"), nil)
+	_, err := src.Decode(source.Delivery{Body: readTestdata(t, "issue-approved.json")}, nil)
 	if ce := coded(t, err); ce.Code != change.CodeInvalid || ce.Fields[0].Field != "/issue" || !strings.Contains(ce.Fields[0].Reason, "generic envelope") {
 		t.Errorf("Decode(unmapped) = %v %v", err, ce.Fields)
 	}
 	for _, body := range []string{`[]`, `{"hello":1}`, `"x"`} {
-		if _, err := src.Decode([]byte(body), nil); coded(t, err).Code != change.CodeInvalid {
+		if _, err := src.Decode(source.Delivery{Body: []byte(body)}, nil); coded(t, err).Code != change.CodeInvalid {
 			t.Errorf("Decode(%s) = %v, want invalid-fields", body, err)
 		}
 	}
-	if _, err := src.Decode([]byte(`{"issue":`), nil); coded(t, err).Code != change.CodeMalformed {
+	if _, err := src.Decode(source.Delivery{Body: []byte(`{"issue":`)}, nil); coded(t, err).Code != change.CodeMalformed {
 		t.Errorf("Decode(truncated) = %v, want malformed-json", err)
 	}
 }
@@ -347,7 +348,7 @@ func TestDecodeAutomationEnvelope(t *testing.T) {
 func TestDecodeRefusesDuplicateProperties(t *testing.T) {
 	src, _ := New(vecSecret, testOptions)
 	body := strings.Replace(string(readTestdata(t, "issue-approved.json")), `"customfield_10152": "5e6f0000`, `"customfield_10152": "7a8b0000-0000-0000-0000-000000000002", "customfield_10152": "5e6f0000`, 1)
-	_, err := src.Decode([]byte(body), nil)
+	_, err := src.Decode(source.Delivery{Body: []byte(body)}, nil)
 	ce := coded(t, err)
 	if ce.Code != change.CodeInvalid || len(ce.Fields) != 1 || ce.Fields[0].Field != "/issue/fields/customfield_10152" {
 		t.Errorf("Decode(duplicate field) = %v %v", err, ce.Fields)
@@ -362,15 +363,15 @@ func TestDecodeTargetTypeFromAField(t *testing.T) {
 	withType := func(v string) []byte {
 		return []byte(strings.Replace(base, `"customfield_10150"`, `"customfield_10155": `+v+`, "customfield_10150"`, 1))
 	}
-	r, err := src.Decode(withType(`{"value":"allDevices"}`), nil)
+	r, err := src.Decode(source.Delivery{Body: withType(`{"value":"allDevices"}`)}, nil)
 	if err != nil || r.Assignment.Target.ODataType != change.TypeAllDevices || r.Assignment.Target.GroupID != "" {
 		t.Fatalf("Decode(allDevices) = %+v, %v", r, err)
 	}
-	r, err = src.Decode(withType(`"Exclusion"`), nil)
+	r, err = src.Decode(source.Delivery{Body: withType(`"Exclusion"`)}, nil)
 	if err != nil || r.Assignment.Target.ODataType != change.TypeExclusion {
 		t.Fatalf("Decode(Exclusion) = %+v, %v", r, err)
 	}
-	_, err = src.Decode(withType(`"collection"`), nil)
+	_, err = src.Decode(source.Delivery{Body: withType(`"collection"`)}, nil)
 	if ce := coded(t, err); ce.Code != change.CodeInvalid || ce.Fields[0].Field != "/issue/fields/customfield_10155" {
 		t.Fatalf("Decode(collection) = %v %v", err, ce.Fields)
 	}
@@ -403,7 +404,7 @@ func TestDecodeSeparationOfDuties(t *testing.T) {
 		{"approval field: the reporter approved", byField, []byte(strings.Replace(jsm, `"user": `+mia, `"user": `+abel, 1))},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := tt.src.Decode(tt.body, nil)
+			_, err := tt.src.Decode(source.Delivery{Body: tt.body}, nil)
 			ce := coded(t, err)
 			if ce.Code != change.CodeForbidden || ce.Kind != change.KindSeparationOfDuties || !strings.Contains(ce.Message, "separation of duties") {
 				t.Fatalf("Decode = %v (kind %q), want forbidden separation-of-duties", err, ce.Kind)
@@ -416,10 +417,10 @@ func TestDecodeSeparationOfDuties(t *testing.T) {
 		})
 	}
 	// Another person approving is fine, on both paths.
-	if r, err := byStatus.Decode([]byte(approved), nil); err != nil || r.Ticket.RequestedBy == r.Ticket.ApprovedBy {
+	if r, err := byStatus.Decode(source.Delivery{Body: []byte(approved)}, nil); err != nil || r.Ticket.RequestedBy == r.Ticket.ApprovedBy {
 		t.Errorf("Decode(approved by another) = %+v, %v", r, err)
 	}
-	if _, err := byField.Decode([]byte(jsm), nil); err != nil {
+	if _, err := byField.Decode(source.Delivery{Body: []byte(jsm)}, nil); err != nil {
 		t.Errorf("Decode(JSM approval by another) = %v", err)
 	}
 }
@@ -435,7 +436,7 @@ func TestDecodeApprovalFieldChangeMustReadApproved(t *testing.T) {
 			`"customfield_10160":` + current + `,"customfield_10150":"cfg_1","customfield_10151":"asg_1","customfield_10152":"7a8b0000-0000-0000-0000-000000000002"}},` +
 			`"changelog":{"items":[{"field":"Decision","fieldId":"customfield_10160","fromString":"Pending","toString":` + to + `}]}}`)
 	}
-	if _, err := src.Decode(body(`{"value":"Approved"}`, `"Approved"`), nil); err != nil {
+	if _, err := src.Decode(source.Delivery{Body: body(`{"value":"Approved"}`, `"Approved"`)}, nil); err != nil {
 		t.Fatalf("Decode(changed to Approved) = %v", err)
 	}
 	for _, tt := range []struct{ name, current, to string }{
@@ -444,7 +445,7 @@ func TestDecodeApprovalFieldChangeMustReadApproved(t *testing.T) {
 		{"changelog approved, field not", `{"value":"Declined"}`, `"Approved"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := src.Decode(body(tt.current, tt.to), nil)
+			_, err := src.Decode(source.Delivery{Body: body(tt.current, tt.to)}, nil)
 			if ce := coded(t, err); ce.Code != change.CodeNotApproved {
 				t.Fatalf("Decode = %v, want not-approved", err)
 			}
@@ -460,7 +461,7 @@ func TestDecodeOnlyIssueUpdatedEvents(t *testing.T) {
 	for _, ev := range []string{`"jira:issue_created"`, `"jira:issue_deleted"`, `"comment_created"`, `"JIRA:ISSUE_UPDATED"`, `""`, `null`} {
 		t.Run(ev, func(t *testing.T) {
 			body := strings.Replace(approved, `"webhookEvent": "jira:issue_updated"`, `"webhookEvent": `+ev, 1)
-			_, err := src.Decode([]byte(body), nil)
+			_, err := src.Decode(source.Delivery{Body: []byte(body)}, nil)
 			ce := coded(t, err)
 			if ce.Code != change.CodeNotApproved || !strings.Contains(ce.Message, "not an issue update") {
 				t.Fatalf("Decode = %v, want not-approved", err)
@@ -468,7 +469,7 @@ func TestDecodeOnlyIssueUpdatedEvents(t *testing.T) {
 		})
 	}
 	noEvent := strings.Replace(approved, `"webhookEvent": "jira:issue_updated",`, ``, 1)
-	if _, err := src.Decode([]byte(noEvent), nil); coded(t, err).Code != change.CodeNotApproved {
+	if _, err := src.Decode(source.Delivery{Body: []byte(noEvent)}, nil); coded(t, err).Code != change.CodeNotApproved {
 		t.Errorf("Decode(no webhookEvent) = %v", err)
 	}
 }
@@ -480,7 +481,7 @@ func TestDecodeJSMApprovalsList(t *testing.T) {
 	src, _ := New(vecSecret, &Options{ApprovalField: "customfield_10027", ConfigurationField: "customfield_10150",
 		AssignmentField: "customfield_10151", GroupField: "customfield_10152"})
 	jsm := string(readTestdata(t, "issue-approved-jsm-approvals.json"))
-	r, err := src.Decode([]byte(jsm), nil)
+	r, err := src.Decode(source.Delivery{Body: []byte(jsm)}, nil)
 	if err != nil {
 		t.Fatalf("Decode(JSM approvals) = %v", err)
 	}
@@ -499,7 +500,7 @@ func TestDecodeJSMApprovalsList(t *testing.T) {
 			if !json.Valid([]byte(body)) || body == jsm {
 				t.Fatal("test body not built")
 			}
-			_, err := src.Decode([]byte(body), nil)
+			_, err := src.Decode(source.Delivery{Body: []byte(body)}, nil)
 			if ce := coded(t, err); ce.Code != change.CodeNotApproved {
 				t.Fatalf("Decode = %v, want not-approved", err)
 			}
@@ -518,10 +519,13 @@ func TestDecodeEnvelopeNotApproved(t *testing.T) {
 		"secret-ish-word": "the ticket state is not approved",
 	} {
 		body := strings.Replace(env, `"state":"approved"`, `"state":"`+state+`"`, 1)
-		_, err := src.Decode([]byte(body), nil)
+		_, err := src.Decode(source.Delivery{Body: []byte(body)}, nil)
 		ce := coded(t, err)
 		if ce.Code != change.CodeNotApproved || !strings.Contains(ce.Message, want) || strings.Contains(ce.Message, "secret-ish") {
 			t.Errorf("Decode(state %q) = %v, want not-approved %q", state, err, want)
 		}
 	}
 }
+
+// idOf is the delivery id of Authenticate's answer.
+func idOf(d source.Delivery, err error) (string, error) { return d.ID, err }

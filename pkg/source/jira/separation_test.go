@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/source"
 )
 
 // TestDecodeSeparationOfDutiesIdentities: the approver (the event's user)
@@ -46,7 +47,7 @@ func TestDecodeSeparationOfDutiesIdentities(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			body := with(tt.user, tt.reporter)
-			r, err := src.Decode(body, nil)
+			r, err := src.Decode(source.Delivery{Body: body}, nil)
 			if tt.code == "" {
 				if err != nil {
 					t.Fatalf("Decode = %v, want accepted", err)

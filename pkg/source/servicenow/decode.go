@@ -9,13 +9,20 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/sender"
+	"github.com/enrollhook/enrollhook/pkg/source"
 )
 
-// Payload is the approval contract a ServiceNow instance sends (docs/senders/servicenow.md). Unknown properties are ignored everywhere except inside
-// data.intune, where a typo must not become a silent no-op.
+// Payload is the approval contract a ServiceNow instance sends
+// (docs/senders/servicenow.md). Unknown properties are ignored everywhere
+// except inside data.intune, where a typo must not become a silent no-op.
+// The one parse of a delivery reads data.intune as its properties (wire),
+// so that it finds the unknown ones as well; Payload is the typed shape
+// that words a refusal the way encoding/json reports a wrong type.
 type Payload struct {
 	Type      string `json:"type,omitempty"`
 	Timestamp string `json:"timestamp,omitempty"`
@@ -76,12 +83,14 @@ type User struct {
 	idKey string // the property the sys_id came from, for field errors
 }
 
-// UnmarshalJSON accepts a string or an object.
+// UnmarshalJSON accepts a string or an object. An object is decoded from
+// the bytes the enclosing decode hands over: a value that may be a string
+// or an object is looked at twice under encoding/json.
 func (u *User) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		s, err := unquote(b)
+		if err != nil {
 			return err
 		}
 		*u = User{UserName: s}
@@ -155,6 +164,143 @@ var envelopePointers = map[string]string{
 	"/assignment":           "/data/intune",
 }
 
+// unquote reads a JSON string value: its bytes as they are when they need
+// no unescaping, else through encoding/json.
+func unquote(raw []byte) (string, error) {
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' {
+		in := raw[1 : n-1]
+		plain := utf8.Valid(in)
+		for _, c := range in {
+			plain = plain && c >= 0x20 && c != '\\' && c != '"'
+		}
+		if plain {
+			return string(in), nil
+		}
+	}
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
+}
+
+// wire is the payload as the one parse of a delivery reads it: data.intune
+// as its properties, so that the unknown ones are found in the same pass.
+type wire struct {
+	Type      string `json:"type,omitempty"`
+	Timestamp string `json:"timestamp,omitempty"`
+	Data      *struct {
+		Approval *Approval                  `json:"approval"`
+		Record   *Record                    `json:"record"`
+		Intune   map[string]json.RawMessage `json:"intune"`
+	} `json:"data"`
+}
+
+// reading is what Authenticate read of an authenticated body, for Decode.
+type reading struct {
+	// err is the parse's error as Decode reports it; the fields below
+	// are unset with it.
+	err      error
+	ts       string
+	approval *Approval
+	record   *Record
+	intune   *Intune  // nil when data.intune is absent or null
+	unknown  []string // data.intune's properties the contract does not have
+	hasData  bool
+}
+
+// read parses an authenticated body once. Where the one parse cannot say
+// what the typed decode of Payload would (a wrong JSON type somewhere, a
+// property of data.intune the contract does not have, a non-string value
+// in it), the body is decoded again into Payload: every such delivery is
+// refused, so the second look is on the refusal's path only, and it words
+// the refusal exactly as encoding/json reports it.
+func read(body []byte) *reading {
+	var w wire
+	rd := &reading{}
+	err := json.Unmarshal(body, &w)
+	if _, ok := errors.AsType[*json.UnmarshalTypeError](err); err != nil && !ok {
+		rd.err = err // not JSON: the typed decode would say the same
+		return rd
+	}
+	if err == nil && w.Data != nil && w.Data.Intune != nil {
+		in, unknown, ok := intuneOf(w.Data.Intune)
+		if ok && len(unknown) == 0 {
+			rd.ts, rd.approval, rd.record, rd.intune, rd.hasData = w.Timestamp, w.Data.Approval, w.Data.Record, in, true
+			return rd
+		}
+		rd.unknown = unknown
+	} else if err == nil {
+		rd.ts, rd.hasData = w.Timestamp, w.Data != nil
+		if w.Data != nil {
+			rd.approval, rd.record = w.Data.Approval, w.Data.Record
+		}
+		return rd
+	}
+	var p Payload
+	if rd.err = json.Unmarshal(body, &p); rd.err != nil {
+		return rd
+	}
+	rd.ts, rd.hasData = p.Timestamp, p.Data != nil
+	if p.Data != nil {
+		rd.approval, rd.record, rd.intune = p.Data.Approval, p.Data.Record, p.Data.Intune
+	}
+	return rd
+}
+
+// intuneOf reads data.intune's properties into an Intune, with the names
+// of those the contract does not have; ok is false when a known property
+// that is text holds anything but a string (the typed decode reads it).
+func intuneOf(m map[string]json.RawMessage) (in *Intune, unknown []string, ok bool) {
+	in = &Intune{}
+	ok = true
+	for k, v := range m {
+		var dst *string
+		switch k {
+		case "configurationId":
+			dst = &in.ConfigurationID
+		case "assignmentId":
+			dst = &in.AssignmentID
+		case "source":
+			dst = &in.Source
+		case "target":
+			in.Target = v
+			continue
+		default:
+			unknown = append(unknown, k)
+			continue
+		}
+		// null leaves a typed field as it was, which a map cannot tell
+		// apart: the typed decode reads it.
+		switch v = bytes.TrimSpace(v); {
+		case len(v) > 0 && v[0] == '"':
+			s, err := unquote(v)
+			*dst, ok = s, ok && err == nil
+		default:
+			ok = false
+		}
+	}
+	return in, unknown, ok
+}
+
+// timestamp is the body's top-level "timestamp" (RFC 3339); zero when
+// absent or malformed.
+func (rd *reading) timestamp(body []byte) time.Time {
+	if rd.err != nil {
+		return bodyTimestamp(body) // what can be read of it
+	}
+	return rfc3339(rd.ts)
+}
+
+// deliveryID is the delivery id the body names, or "".
+func (rd *reading) deliveryID(body []byte) string {
+	if rd.err != nil {
+		return deliveryID(body) // what can be read of it
+	}
+	if rd.approval == nil {
+		return ""
+	}
+	return approvalID(rd.approval)
+}
+
 // Decode parses the approval contract. A decision other than approved is
 // refused with CodeNotApproved naming the state (any of the States; any
 // other state is not quoted) before the change itself is checked: nothing
@@ -162,19 +308,23 @@ var envelopePointers = map[string]string{
 // validated completely; every invalid field is reported with its pointer
 // into the ServiceNow body (CodeInvalid). Errors are *change.Error with
 // CodeMalformed, CodeInvalid or CodeNotApproved.
-func (s *Source) Decode(body []byte, opts *change.Options) (*change.Request, error) {
-	var p Payload
-	if err := json.Unmarshal(body, &p); err != nil {
+func (s *Source) Decode(dv source.Delivery, opts *change.Options) (*change.Request, error) {
+	body := dv.Body
+	rd, ok := dv.Payload.(*reading)
+	if !ok {
+		rd = read(body)
+	}
+	if rd.err != nil {
 		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
+		if errors.As(rd.err, &te) {
 			return nil, change.Invalid(typeError(te, body))
 		}
-		return nil, &change.Error{Code: change.CodeMalformed, Message: "the body is not well-formed JSON", Err: err}
+		return nil, &change.Error{Code: change.CodeMalformed, Message: "the body is not well-formed JSON", Err: rd.err}
 	}
-	if p.Data == nil {
+	if !rd.hasData {
 		return nil, change.Invalid(change.FieldError{Field: "/data", Reason: "is required: {approval, record, intune}"})
 	}
-	d := p.Data
+	d := &Data{Approval: rd.approval, Record: rd.record, Intune: rd.intune}
 	var fields []change.FieldError
 	if d.Approval == nil {
 		return nil, change.Invalid(change.FieldError{Field: "/data/approval", Reason: "is required: the sysapproval_approver record {sys_id, state, sys_mod_count, approver}"})
@@ -207,7 +357,7 @@ func (s *Source) Decode(body []byte, opts *change.Options) (*change.Request, err
 		fields = append(fields, change.FieldError{Field: "/data/intune", Reason: "is required: {configurationId, assignmentId, target}"})
 		return nil, change.Invalid(fields...)
 	}
-	fields = append(fields, unknownIntune(body)...)
+	fields = append(fields, unknownIntune(rd.unknown)...)
 	fields = append(fields, a.Approver.checkID("/data/approval/approver")...)
 	fields = append(fields, d.Record.RequestedBy.checkID("/data/record/requested_by")...)
 	fields = append(fields, change.DuplicateFields(body)...)
@@ -282,26 +432,11 @@ func notApproved(state string, rollUp bool) error {
 	return change.NotApprovedAs(what, state, knownStates)
 }
 
-// unknownIntune refuses properties of data.intune the contract does not
-// have, by name (truncated), never by value.
-func unknownIntune(body []byte) []change.FieldError {
-	var p struct {
-		Data struct {
-			Intune map[string]json.RawMessage `json:"intune"`
-		} `json:"data"`
-	}
-	if json.Unmarshal(body, &p) != nil {
+// unknownIntune refuses the properties of data.intune the contract does
+// not have (read), by name (truncated), never by value.
+func unknownIntune(keys []string) []change.FieldError {
+	if len(keys) == 0 {
 		return nil
-	}
-	var keys []string
-	for k := range p.Data.Intune {
-		known := false
-		for _, x := range intuneKeys {
-			known = known || k == x
-		}
-		if !known {
-			keys = append(keys, k)
-		}
 	}
 	sort.Strings(keys)
 	out := make([]change.FieldError, 0, len(keys))

@@ -3,6 +3,7 @@ package servicenow
 import (
 	"errors"
 	"github.com/enrollhook/enrollhook/pkg/change/changetest"
+	"github.com/enrollhook/enrollhook/pkg/source"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,7 +27,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"data":{"approval":{"state":"approved","approver":5}}}`))
 	src, _ := New(vecSecret, 0)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		r, err := src.Decode(body, nil)
+		r, err := src.Decode(source.Delivery{Body: body}, nil)
 		if err == nil {
 			if !r.Approved() || r.Ticket.ApprovedBy == "" {
 				t.Fatalf("accepted a change that is not approved: %+v", r.Ticket)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/source"
 )
 
 // TestDecodeSeparationOfDutiesIdentities: the approver and the requester
@@ -42,7 +43,7 @@ func TestDecodeSeparationOfDutiesIdentities(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := src.Decode(with(tt.approver, tt.requester), nil)
+			r, err := src.Decode(source.Delivery{Body: with(tt.approver, tt.requester)}, nil)
 			if tt.field != "" {
 				ce := coded(t, err)
 				found := false

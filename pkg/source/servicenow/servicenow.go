@@ -89,47 +89,50 @@ func (s *Source) Name() string { return Name }
 func (s *Source) UsesBasic() bool { return s.key == nil }
 
 // Authenticate checks the delivery over its raw body: the Standard Webhooks
-// signature, or the Basic credentials. It returns the delivery id: the
+// signature, or the Basic credentials. Only then does it parse the body, once,
+// into the Delivery's payload, which Decode reads. The delivery id is the
 // approval's sys_id, state and sys_mod_count ("<sys_id>-<state>-<n>",
 // stable across retries of one decision and different for the next), read
-// from the body only once it is authenticated; webhook-id (Standard
-// Webhooks) or "" (Basic) when the body does not name them. Errors are
-// *change.Error with CodeUnauthenticated and Kind signature-missing,
-// signature-malformed, body-re-encoded, signature-mismatch,
-// timestamp-out-of-window, credentials-missing or credentials-mismatch.
-func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string, error) {
+// from the authenticated body; webhook-id (Standard Webhooks) or "" (Basic)
+// when the body does not name them. Errors are *change.Error with
+// CodeUnauthenticated and Kind signature-missing, signature-malformed,
+// body-re-encoded, signature-mismatch, timestamp-out-of-window,
+// credentials-missing or credentials-mismatch.
+func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (source.Delivery, error) {
 	id := ""
 	if s.key == nil {
 		switch err := signature.VerifyBasic(s.basic, h.Get(signature.HeaderAuthorization)); {
 		case err == nil:
 		case errors.Is(err, signature.ErrMissing):
-			return "", &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindCredentialsMissing,
+			return source.Delivery{}, &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindCredentialsMissing,
 				Message: "the request needs an Authorization: Basic header with the user and password configured for ServiceNow", Err: err}
 		default:
-			return "", &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindCredentialsMismatch,
+			return source.Delivery{}, &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindCredentialsMismatch,
 				Message: "the Basic credentials do not match the user and password configured for ServiceNow", Err: err}
-		}
-		// Basic signs nothing: the body's own timestamp is the only bound
-		// on how long a captured request can be sent again.
-		if !signature.Within(bodyTimestamp(body), now, s.tolerance) {
-			return "", &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindTimestampOutside,
-				Message: "with Basic authentication the body's \"timestamp\" (RFC 3339, set when the Business Rule sends) must lie within " + s.tolerance.String() + " of the receiver's clock; it is missing, malformed or outside: a replay, or a wrong clock"}
 		}
 	} else {
 		id = h.Get(signature.HeaderWebhookID)
 		if err := signature.VerifyStandard(s.key, id, h.Get(signature.HeaderWebhookTimestamp),
 			h.Get(signature.HeaderWebhookSignature), body, now, s.tolerance); err != nil {
-			return "", s.words.Refuse(err)
+			return source.Delivery{}, s.words.Refuse(err)
 		}
 	}
-	if d := deliveryID(body); d != "" {
-		return d, nil
+	rd := read(body)
+	// Basic signs nothing: the body's own timestamp is the only bound on
+	// how long a captured request can be sent again.
+	if s.key == nil && !signature.Within(rd.timestamp(body), now, s.tolerance) {
+		return source.Delivery{}, &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindTimestampOutside,
+			Message: "with Basic authentication the body's \"timestamp\" (RFC 3339, set when the Business Rule sends) must lie within " + s.tolerance.String() + " of the receiver's clock; it is missing, malformed or outside: a replay, or a wrong clock"}
 	}
-	return id, nil
+	if d := rd.deliveryID(body); d != "" {
+		id = d
+	}
+	return source.Delivery{ID: id, Body: body, Payload: rd}, nil
 }
 
 // bodyTimestamp reads the body's top-level "timestamp" (RFC 3339); zero
-// when absent or malformed.
+// when absent or malformed. It parses the body itself: reading.timestamp
+// calls it only when the one parse failed.
 func bodyTimestamp(body []byte) time.Time {
 	var p struct {
 		Timestamp string `json:"timestamp"`
@@ -137,7 +140,11 @@ func bodyTimestamp(body []byte) time.Time {
 	if json.Unmarshal(body, &p) != nil {
 		return time.Time{}
 	}
-	t, err := time.Parse(time.RFC3339Nano, p.Timestamp)
+	return rfc3339(p.Timestamp)
+}
+
+func rfc3339(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}
 	}
@@ -145,7 +152,9 @@ func bodyTimestamp(body []byte) time.Time {
 }
 
 // deliveryID reads "<sys_id>-<state>-<sys_mod_count>" from an authenticated
-// body, or "" when the body does not carry them in a usable form.
+// body, or "" when the body does not carry them in a usable form. It
+// parses the body itself: reading.deliveryID calls it only when the one
+// parse failed (a wrong type elsewhere need not hide the approval's ids).
 func deliveryID(body []byte) string {
 	var p struct {
 		Data struct {
@@ -160,6 +169,10 @@ func deliveryID(body []byte) string {
 		return ""
 	}
 	a := p.Data.Approval
+	return approvalID(&Approval{SysID: a.SysID, State: a.State, SysModCount: a.SysModCount})
+}
+
+func approvalID(a *Approval) string {
 	n, ok := modCount(a.SysModCount)
 	if !sender.IsServiceNowSysID(a.SysID) || !ok || !knownState(a.State) {
 		return ""
@@ -172,8 +185,8 @@ func deliveryID(body []byte) string {
 func modCount(raw json.RawMessage) (int64, bool) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) > 0 && raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
+		s, err := unquote(raw)
+		if err != nil {
 			return 0, false
 		}
 		raw = []byte(s)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/signature"
+	"github.com/enrollhook/enrollhook/pkg/source"
 )
 
 // The Standard Webhooks vector of reference/webhooks.md §8 #3 and #8.
@@ -51,13 +52,13 @@ func TestAuthenticateStandardWebhooks(t *testing.T) {
 	h8.Set("webhook-id", "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W")
 	h8.Set("webhook-timestamp", "1714032000")
 	h8.Set("webhook-signature", "v1,ZfbfGDIcwBpc3qN0Ild0U1V4iA0woU1KE34fc8M7t/8=")
-	if id, err := src.Authenticate(h8, body8, now); err != nil || id != "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W" {
+	if id, err := idOf(src.Authenticate(h8, body8, now)); err != nil || id != "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W" {
 		t.Fatalf("Authenticate(vector 8) = %q, %v", id, err)
 	}
 
 	body := readTestdata(t, "approved.json")
 	good, _ := Sign(vecSecret, "msg_any", now, body)
-	id, err := src.Authenticate(good, body, now)
+	id, err := idOf(src.Authenticate(good, body, now))
 	if err != nil || id != "6c1f0a2b1b8e4d10a0e1c2d3e4f5a6b7-approved-3" {
 		t.Fatalf("Authenticate = %q, %v; want the approval's sys_id-state-sys_mod_count", id, err)
 	}
@@ -117,11 +118,11 @@ func TestAuthenticateBasic(t *testing.T) {
 	if sent.IsZero() {
 		t.Fatal("testdata/approved.json has no timestamp")
 	}
-	if id, err := src.Authenticate(good, body, sent.Add(time.Minute)); err != nil || id != "6c1f0a2b1b8e4d10a0e1c2d3e4f5a6b7-approved-3" {
+	if id, err := idOf(src.Authenticate(good, body, sent.Add(time.Minute))); err != nil || id != "6c1f0a2b1b8e4d10a0e1c2d3e4f5a6b7-approved-3" {
 		t.Fatalf("Authenticate = %q, %v", id, err)
 	}
 	// Basic has no signed id: a body without an approval has no delivery id.
-	if id, err := src.Authenticate(good, []byte(`{"timestamp":"`+sent.Format(time.RFC3339)+`"}`), sent); err != nil || id != "" {
+	if id, err := idOf(src.Authenticate(good, []byte(`{"timestamp":"`+sent.Format(time.RFC3339)+`"}`), sent)); err != nil || id != "" {
 		t.Fatalf("Authenticate({}) = %q, %v", id, err)
 	}
 	// Basic signs nothing, so the body's own timestamp bounds replays: a
@@ -201,7 +202,7 @@ func TestBasicPasswordLength(t *testing.T) {
 
 func TestDecodeApproved(t *testing.T) {
 	src, _ := New(vecSecret, 0)
-	r, err := src.Decode(readTestdata(t, "approved.json"), nil)
+	r, err := src.Decode(source.Delivery{Body: readTestdata(t, "approved.json")}, nil)
 	if err != nil {
 		t.Fatalf("Decode(approved.json) = %v", err)
 	}
@@ -223,7 +224,7 @@ func TestDecodeApproved(t *testing.T) {
 	}
 
 	// Graph form, string user references, sys_mod_count as a string.
-	r, err = src.Decode(readTestdata(t, "approved-graph-form.json"), nil)
+	r, err = src.Decode(source.Delivery{Body: readTestdata(t, "approved-graph-form.json")}, nil)
 	if err != nil {
 		t.Fatalf("Decode(approved-graph-form.json) = %v", err)
 	}
@@ -238,7 +239,7 @@ func TestDecodeRefusesEveryStateButApproved(t *testing.T) {
 	for _, state := range []string{StateRequested, StateRejected, StateCancelled, StateNotRequired, StateSkipped, StateNotRequested} {
 		t.Run(state, func(t *testing.T) {
 			b := strings.Replace(body, `"state": "approved"`, `"state": "`+state+`"`, 1)
-			_, err := src.Decode([]byte(b), nil)
+			_, err := src.Decode(source.Delivery{Body: []byte(b)}, nil)
 			ce := coded(t, err)
 			if ce.Code != change.CodeNotApproved || !strings.Contains(ce.Message, "is "+state+";") {
 				t.Fatalf("Decode(state %s) = %v, want not-approved naming it", state, err)
@@ -246,17 +247,17 @@ func TestDecodeRefusesEveryStateButApproved(t *testing.T) {
 		})
 	}
 	// Refused for its state even when the change itself is incomplete.
-	_, err := src.Decode(readTestdata(t, "rejected.json"), nil)
+	_, err := src.Decode(source.Delivery{Body: readTestdata(t, "rejected.json")}, nil)
 	if ce := coded(t, err); ce.Code != change.CodeNotApproved || !strings.Contains(ce.Message, "rejected") {
 		t.Errorf("Decode(rejected.json) = %v", err)
 	}
 	// An unknown state is refused without being quoted.
-	_, err = src.Decode([]byte(strings.Replace(body, `"state": "approved"`, `"state": "approved-ish-maybe"`, 1)), nil)
+	_, err = src.Decode(source.Delivery{Body: []byte(strings.Replace(body, `"state": "approved"`, `"state": "approved-ish-maybe"`, 1))}, nil)
 	if ce := coded(t, err); ce.Code != change.CodeNotApproved || strings.Contains(ce.Message, "maybe") {
 		t.Errorf("Decode(unknown state) = %v", err)
 	}
 	// One approver approved, the record still waits for others.
-	_, err = src.Decode([]byte(strings.Replace(body, `"approval": "approved"`, `"approval": "requested"`, 1)), nil)
+	_, err = src.Decode(source.Delivery{Body: []byte(strings.Replace(body, `"approval": "approved"`, `"approval": "requested"`, 1))}, nil)
 	if ce := coded(t, err); ce.Code != change.CodeNotApproved || !strings.Contains(ce.Message, "outstanding") || !strings.Contains(ce.Message, "requested") {
 		t.Errorf("Decode(record still requested) = %v", err)
 	}
@@ -264,7 +265,7 @@ func TestDecodeRefusesEveryStateButApproved(t *testing.T) {
 
 func TestDecodeNamesEveryInvalidField(t *testing.T) {
 	src, _ := New(vecSecret, 0)
-	_, err := src.Decode(readTestdata(t, "invalid.json"), nil)
+	_, err := src.Decode(source.Delivery{Body: readTestdata(t, "invalid.json")}, nil)
 	ce := coded(t, err)
 	if ce.Code != change.CodeInvalid {
 		t.Fatalf("Decode(invalid.json) = %v", err)
@@ -304,7 +305,7 @@ func TestDecodeNamesEveryInvalidField(t *testing.T) {
 		{`{"data":{"approval":{"sys_id":"6c1f0a2b1b8e4d10a0e1c2d3e4f5a6b7","state":"approved","sys_mod_count":1,"approver":"x"},"record":{"number":"CHG1"}}}`, "/data/intune"},
 		{`{"data":{"approval":{"sys_id":"6c1f0a2b1b8e4d10a0e1c2d3e4f5a6b7","state":"approved","sys_mod_count":1,"approver":"x"},"intune":{"configurationId":"c","assignmentId":"a","target":{"type":"allDevices"}}}}`, "/data/record"},
 	} {
-		_, err := src.Decode([]byte(tt.body), nil)
+		_, err := src.Decode(source.Delivery{Body: []byte(tt.body)}, nil)
 		ce := coded(t, err)
 		found := false
 		for _, f := range ce.Fields {
@@ -314,14 +315,14 @@ func TestDecodeNamesEveryInvalidField(t *testing.T) {
 			t.Errorf("Decode(%s) = %v %v, want a field error at %q", tt.body, err, ce.Fields, tt.field)
 		}
 	}
-	if _, err := src.Decode([]byte(`{"data":`), nil); coded(t, err).Code != change.CodeMalformed {
+	if _, err := src.Decode(source.Delivery{Body: []byte(`{"data":`)}, nil); coded(t, err).Code != change.CodeMalformed {
 		t.Errorf("Decode(truncated) = %v, want malformed-json", err)
 	}
 }
 
 func TestDecodeOnGraphV1RefusesFilters(t *testing.T) {
 	src, _ := New(vecSecret, 0)
-	_, err := src.Decode(readTestdata(t, "approved.json"), &change.Options{GraphVersion: "v1.0"})
+	_, err := src.Decode(source.Delivery{Body: readTestdata(t, "approved.json")}, &change.Options{GraphVersion: "v1.0"})
 	ce := coded(t, err)
 	if ce.Code != change.CodeInvalid || len(ce.Fields) != 2 || ce.Fields[0].Field != "/data/intune/target/filterId" {
 		t.Errorf("Decode on v1.0 = %v %v", err, ce.Fields)
@@ -331,9 +332,12 @@ func TestDecodeOnGraphV1RefusesFilters(t *testing.T) {
 func TestDecodeRefusesDuplicateProperties(t *testing.T) {
 	src, _ := New(vecSecret, 0)
 	body := strings.Replace(string(readTestdata(t, "approved.json")), `"target": {"type": "group"`, `"target": {"type": "allDevices"}, "target": {"type": "group"`, 1)
-	_, err := src.Decode([]byte(body), nil)
+	_, err := src.Decode(source.Delivery{Body: []byte(body)}, nil)
 	ce := coded(t, err)
 	if ce.Code != change.CodeInvalid || len(ce.Fields) != 1 || ce.Fields[0].Field != "/data/intune/target" {
 		t.Errorf("Decode(duplicate target) = %v %v", err, ce.Fields)
 	}
 }
+
+// idOf is the delivery id of Authenticate's answer.
+func idOf(d source.Delivery, err error) (string, error) { return d.ID, err }

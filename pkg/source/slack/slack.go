@@ -120,26 +120,38 @@ func New(secret string, opts *Options) (*Source, error) {
 // Name returns "slack".
 func (s *Source) Name() string { return Name }
 
-// Authenticate verifies X-Slack-Signature over the raw form body and returns
-// the command's trigger_id as the delivery id: it is inside the signed body
+// Authenticate verifies X-Slack-Signature over the raw form body, then
+// parses the form, once, into the Delivery's payload, which Invocation and
+// Decode read. The delivery id is the command's trigger_id as the delivery id: it is inside the signed body
 // and Slack makes a new one for every command, so a captured command sent
 // again is the same delivery. Without a usable trigger_id the id is a hash
 // of the signed timestamp and body. Errors are *change.Error with
 // CodeUnauthenticated and Kind signature-missing, signature-malformed,
 // timestamp-out-of-window, body-re-encoded or signature-mismatch; none
 // quotes a header.
-func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string, error) {
+func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (source.Delivery, error) {
 	err := signature.VerifySlack(s.key, h.Get(signature.HeaderSlackTimestamp), h.Get(signature.HeaderSlackSignature), body, now, s.opts.Tolerance)
 	if err != nil {
-		return "", s.words.Refuse(err)
+		return source.Delivery{}, s.words.Refuse(err)
 	}
-	form, _ := url.ParseQuery(string(body))
-	if id := form.Get("trigger_id"); safeID().MatchString(id) {
-		return id, nil
+	rd := read(body)
+	if id := rd.form.Get("trigger_id"); safeID().MatchString(id) {
+		return source.Delivery{ID: id, Body: body, Payload: rd}, nil
 	}
 	// No usable trigger_id: the signed timestamp and body name the command.
 	sum := sha256.Sum256([]byte("v0:" + strings.TrimSpace(h.Get(signature.HeaderSlackTimestamp)) + ":" + string(body)))
-	return "sha256-" + hex.EncodeToString(sum[:16]), nil
+	return source.Delivery{ID: "sha256-" + hex.EncodeToString(sum[:16]), Body: body, Payload: rd}, nil
+}
+
+// reading is the one parse of an authenticated form.
+type reading struct {
+	form url.Values // the pairs that parse, even when err is set
+	err  error
+}
+
+func read(body []byte) *reading {
+	form, err := url.ParseQuery(string(body))
+	return &reading{form: form, err: err}
 }
 
 // The forms below compile on first use, not at package initialisation,
@@ -153,19 +165,25 @@ var (
 // *change.Error with CodeMediaType (not a form) or CodeMalformed (the form
 // does not parse); a form that is not a usable command becomes an
 // invocation with ParseErr, answered with usage help.
-func (s *Source) Invocation(h http.Header, body []byte, deliveryID string) (*chat.Invocation, error) {
+func (s *Source) Invocation(h http.Header, d source.Delivery) (*chat.Invocation, error) {
 	mt, _, err := mime.ParseMediaType(h.Get("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {
 		return nil, change.Errorf(change.CodeMediaType, "a Slack slash command is sent as Content-Type: application/x-www-form-urlencoded")
 	}
-	return s.parse(body, deliveryID)
+	return s.parse(d, d.ID)
 }
 
-func (s *Source) parse(body []byte, deliveryID string) (*chat.Invocation, error) {
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		return nil, &change.Error{Code: change.CodeMalformed, Kind: change.KindMalformedRequest, Message: "the body is not a well-formed form", Err: err}
+// parse reads the invocation from d's form, as Authenticate parsed it (or
+// from d.Body when d did not come from Authenticate).
+func (s *Source) parse(d source.Delivery, deliveryID string) (*chat.Invocation, error) {
+	rd, ok := d.Payload.(*reading)
+	if !ok {
+		rd = read(d.Body)
 	}
+	if rd.err != nil {
+		return nil, &change.Error{Code: change.CodeMalformed, Kind: change.KindMalformedRequest, Message: "the body is not a well-formed form", Err: rd.err}
+	}
+	form := rd.form
 	inv := &chat.Invocation{
 		Sender:      Name,
 		DeliveryID:  deliveryID,
@@ -195,8 +213,8 @@ func (s *Source) parse(body []byte, deliveryID string) (*chat.Invocation, error)
 // want the change without a reply. Errors are *change.Error with
 // CodeMalformed, CodeForbidden (the user may not run commands) or
 // CodeInvalid.
-func (s *Source) Decode(body []byte, opts *change.Options) (*change.Request, error) {
-	inv, err := s.parse(body, "slack-command")
+func (s *Source) Decode(d source.Delivery, opts *change.Options) (*change.Request, error) {
+	inv, err := s.parse(d, "slack-command")
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/chat"
+	"github.com/enrollhook/enrollhook/pkg/source"
 )
 
 // Vector #7 of reference/webhooks.md §8 (and #1, Slack's published one).
@@ -39,11 +40,11 @@ func TestAuthenticateVectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := s.Authenticate(headers("1714032000", vecSig7), []byte(vecBody7), time.Unix(1714032000, 0))
+	id, err := idOf(s.Authenticate(headers("1714032000", vecSig7), []byte(vecBody7), time.Unix(1714032000, 0)))
 	if err != nil || id != "123.456.abcdef" {
 		t.Errorf("Authenticate(#7) = %q, %v; want the trigger_id", id, err)
 	}
-	id, err = s.Authenticate(headers("1531420618", vecSig1), []byte(vecBody1), time.Unix(1531420618, 0))
+	id, err = idOf(s.Authenticate(headers("1531420618", vecSig1), []byte(vecBody1), time.Unix(1531420618, 0)))
 	if err != nil || id != "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c" {
 		t.Errorf("Authenticate(#1) = %q, %v", id, err)
 	}
@@ -54,9 +55,9 @@ func TestAuthenticateVectors(t *testing.T) {
 		h, _ := Sign(vecSecret, time.Unix(mustInt(t, ts), 0), []byte(noTrigger))
 		return h
 	}
-	id1, err1 := s.Authenticate(sign("1714032000"), []byte(noTrigger), time.Unix(1714032000, 0))
-	id2, err2 := s.Authenticate(sign("1714032000"), []byte(noTrigger), time.Unix(1714032000, 0))
-	id3, err3 := s.Authenticate(sign("1714032001"), []byte(noTrigger), time.Unix(1714032000, 0))
+	id1, err1 := idOf(s.Authenticate(sign("1714032000"), []byte(noTrigger), time.Unix(1714032000, 0)))
+	id2, err2 := idOf(s.Authenticate(sign("1714032000"), []byte(noTrigger), time.Unix(1714032000, 0)))
+	id3, err3 := idOf(s.Authenticate(sign("1714032001"), []byte(noTrigger), time.Unix(1714032000, 0)))
 	if err1 != nil || err2 != nil || err3 != nil || id1 == "" || id1 != id2 || id1 == id3 || !strings.HasPrefix(id1, "sha256-") {
 		t.Errorf("Authenticate(no trigger_id) = %q %q %q, %v %v %v; want one hash per signed request", id1, id2, id3, err1, err2, err3)
 	}
@@ -94,7 +95,7 @@ func TestInvocation(t *testing.T) {
 	form := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
 	// The vector's text is not enrollhook's language: usage help, with the
 	// command name the workspace uses.
-	inv, err := s.Invocation(form, []byte(vecBody7), "123.456.abcdef")
+	inv, err := s.Invocation(form, source.Delivery{ID: "123.456.abcdef", Body: []byte(vecBody7)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,25 +103,25 @@ func TestInvocation(t *testing.T) {
 		t.Errorf("invocation = %+v", inv)
 	}
 	body := strings.Replace(vecBody7, "text=CHG0030042+approve", "text="+url.QueryEscape("assign "+cfgID+" "+asgID+" allusers"), 1)
-	inv, err = s.Invocation(form, []byte(body), "123.456.abcdef")
+	inv, err = s.Invocation(form, source.Delivery{ID: "123.456.abcdef", Body: []byte(body)})
 	if err != nil || inv.Command == nil || inv.Command.Verb != chat.VerbAssign {
 		t.Fatalf("Invocation(assign) = %+v, %v", inv, err)
 	}
-	req, err := s.Decode([]byte(body), nil)
+	req, err := s.Decode(source.Delivery{Body: []byte(body)}, nil)
 	if err != nil || req.Ticket.ApprovedBy != "slack:T0001/U0456EFGH" || req.Assignment.Target.ODataType != change.TypeAllLicensed {
 		t.Errorf("Decode = %+v, %v", req, err)
 	}
-	if _, err := s.Invocation(http.Header{"Content-Type": {"application/json"}}, []byte(body), ""); change.ErrorCode(err) != change.CodeMediaType {
+	if _, err := s.Invocation(http.Header{"Content-Type": {"application/json"}}, source.Delivery{ID: "", Body: []byte(body)}); change.ErrorCode(err) != change.CodeMediaType {
 		t.Errorf("Invocation(JSON) = %v, want CodeMediaType", err)
 	}
-	if _, err := s.Invocation(form, []byte("text=%zz"), ""); change.ErrorCode(err) != change.CodeMalformed {
+	if _, err := s.Invocation(form, source.Delivery{ID: "", Body: []byte("text=%zz")}); change.ErrorCode(err) != change.CodeMalformed {
 		t.Errorf("Invocation(bad form) = %v, want CodeMalformed", err)
 	}
 	other := strings.Replace(body, "user_id=U0456EFGH", "user_id=U0999", 1)
-	if _, err := s.Decode([]byte(other), nil); change.ErrorCode(err) != change.CodeForbidden {
+	if _, err := s.Decode(source.Delivery{Body: []byte(other)}, nil); change.ErrorCode(err) != change.CodeForbidden {
 		t.Errorf("Decode(other user) = %v, want CodeForbidden", err)
 	}
-	inv, _ = s.Invocation(form, []byte("payload=%7B%22type%22%3A%22block_actions%22%7D"), "")
+	inv, _ = s.Invocation(form, source.Delivery{ID: "", Body: []byte("payload=%7B%22type%22%3A%22block_actions%22%7D")})
 	if inv.ParseErr == nil || !strings.Contains(inv.ParseErr.Error(), "slash commands only") {
 		t.Errorf("interactivity payload: %+v", inv)
 	}
@@ -176,7 +177,7 @@ func FuzzDecodeSlack(f *testing.F) {
 	f.Add([]byte("%zz=1;2"))
 	s, _ := New(vecSecret, &Options{Allow: chat.Allowlist{Tenant: "T0001", Users: []string{"U0456EFGH"}}})
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, err := s.Decode(body, nil)
+		req, err := s.Decode(source.Delivery{Body: body}, nil)
 		if err == nil {
 			if err := req.Validate(nil); err != nil || req.Ticket.ApprovedBy != "slack:T0001/U0456EFGH" {
 				t.Fatalf("accepted %+v (%v)", req, err)
@@ -209,3 +210,6 @@ func mustInt(t *testing.T, s string) int64 {
 	}
 	return n
 }
+
+// idOf is the delivery id of Authenticate's answer.
+func idOf(d source.Delivery, err error) (string, error) { return d.ID, err }

@@ -107,6 +107,7 @@ type activity struct {
 		Name string `json:"name"`
 	} `json:"recipient"`
 	Conversation struct {
+		ID       string `json:"id"`
 		TenantID string `json:"tenantId"`
 	} `json:"conversation"`
 	ChannelData struct {
@@ -117,42 +118,50 @@ type activity struct {
 }
 
 // Authenticate verifies "Authorization: HMAC <base64>" over the raw body,
-// then the activity's timestamp (inside the signed body, so it cannot be
+// then parses the activity, once, into the Delivery's payload, which
+// Invocation and Decode read, and checks its timestamp (inside the signed body, so it cannot be
 // moved) against the replay window, and returns the activity id (inside the
 // signed body) as the delivery id, or a hash of the signed activity when it
 // has no usable id. Errors are *change.Error with CodeUnauthenticated and Kind
 // signature-missing, signature-malformed, body-re-encoded,
 // signature-mismatch or timestamp-out-of-window; none quotes a header.
-func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (string, error) {
+func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (source.Delivery, error) {
 	if err := signature.VerifyTeams(s.key, h.Get("Authorization"), body); err != nil {
-		return "", words.Refuse(err)
+		return source.Delivery{}, words.Refuse(err)
 	}
-	var a struct {
-		ID           string `json:"id"`
-		Timestamp    string `json:"timestamp"`
-		Conversation struct {
-			ID string `json:"id"`
-		} `json:"conversation"`
-	}
-	_ = json.Unmarshal(body, &a)
+	rd := read(body)
+	a := &rd.a // as much as could be read: a wrong type elsewhere does not hide the ids
 	ts, err := time.Parse(time.RFC3339Nano, a.Timestamp)
 	if err != nil || !signature.Within(ts, now, s.opts.Tolerance) {
-		return "", &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindTimestampOutside,
+		return source.Delivery{}, &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindTimestampOutside,
 			Message: "the activity's timestamp is missing or outside the accepted window of " + s.opts.Tolerance.String() + "; a replay, or a wrong clock"}
 	}
-	if !safeID().MatchString(a.ID) {
+	d := source.Delivery{ID: a.ID, Body: body, Payload: rd}
+	switch {
+	case !safeID().MatchString(a.ID):
 		// No usable activity id: the signed activity names itself.
 		sum := sha256.Sum256(body)
-		return "sha256-" + hex.EncodeToString(sum[:16]), nil
+		d.ID = "sha256-" + hex.EncodeToString(sum[:16])
+	case a.Conversation.ID != "":
+		// A channel's activity id is the message's epoch milliseconds,
+		// unique only within its conversation: the (signed) conversation
+		// makes it one delivery id across channels.
+		conv := sha256.Sum256([]byte(a.Conversation.ID))
+		d.ID = a.ID + "." + hex.EncodeToString(conv[:4])
 	}
-	if a.Conversation.ID == "" {
-		return a.ID, nil
-	}
-	// A channel's activity id is the message's epoch milliseconds, unique
-	// only within its conversation: the (signed) conversation makes it one
-	// delivery id across channels.
-	conv := sha256.Sum256([]byte(a.Conversation.ID))
-	return a.ID + "." + hex.EncodeToString(conv[:4]), nil
+	return d, nil
+}
+
+// reading is the one parse of an authenticated activity.
+type reading struct {
+	a   activity
+	err error // json.Unmarshal's: the activity is then partly read
+}
+
+func read(body []byte) *reading {
+	rd := &reading{}
+	rd.err = json.Unmarshal(body, &rd.a)
+	return rd
 }
 
 // words are the refusals of the Authorization HMAC, which signs no
@@ -177,19 +186,25 @@ var (
 // CodeMediaType (not JSON) or CodeMalformed (not a JSON object); an activity
 // that is not a usable command becomes an invocation with ParseErr,
 // answered with usage help.
-func (s *Source) Invocation(h http.Header, body []byte, deliveryID string) (*chat.Invocation, error) {
+func (s *Source) Invocation(h http.Header, d source.Delivery) (*chat.Invocation, error) {
 	mt, _, err := mime.ParseMediaType(h.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return nil, change.Errorf(change.CodeMediaType, "a Teams outgoing webhook activity is sent as Content-Type: application/json")
 	}
-	return s.parse(body, deliveryID)
+	return s.parse(d, d.ID)
 }
 
-func (s *Source) parse(body []byte, deliveryID string) (*chat.Invocation, error) {
-	var a activity
-	if err := json.Unmarshal(body, &a); err != nil {
-		return nil, &change.Error{Code: change.CodeMalformed, Message: "the body is not a Teams activity (a JSON object)", Err: err}
+// parse reads the invocation from d's activity, as Authenticate parsed it
+// (or from d.Body when d did not come from Authenticate).
+func (s *Source) parse(d source.Delivery, deliveryID string) (*chat.Invocation, error) {
+	rd, ok := d.Payload.(*reading)
+	if !ok {
+		rd = read(d.Body)
 	}
+	if rd.err != nil {
+		return nil, &change.Error{Code: change.CodeMalformed, Message: "the body is not a Teams activity (a JSON object)", Err: rd.err}
+	}
+	a := &rd.a
 	inv := &chat.Invocation{
 		Sender:     Name,
 		DeliveryID: deliveryID,
@@ -229,8 +244,8 @@ func CommandText(text string) string {
 // want the change without a reply. Errors are *change.Error with
 // CodeMalformed, CodeForbidden (the user may not run commands) or
 // CodeInvalid.
-func (s *Source) Decode(body []byte, opts *change.Options) (*change.Request, error) {
-	inv, err := s.parse(body, "teams-activity")
+func (s *Source) Decode(d source.Delivery, opts *change.Options) (*change.Request, error) {
+	inv, err := s.parse(d, "teams-activity")
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/chat"
+	"github.com/enrollhook/enrollhook/pkg/source"
 )
 
 // Vector #5 of reference/webhooks.md §8.
@@ -51,16 +52,16 @@ func TestAuthenticate(t *testing.T) {
 		t.Errorf("Authenticate(vector 5) = %v, want timestamp-out-of-window", err)
 	}
 	body := sample("<at>IntuneBot</at> help", now.Add(-time.Minute))
-	if id, err := s.Authenticate(signed(body), []byte(body), now); err != nil || id != "1714032000123" {
+	if id, err := idOf(s.Authenticate(signed(body), []byte(body), now)); err != nil || id != "1714032000123" {
 		t.Errorf("Authenticate = %q, %v; want the activity id", id, err)
 	}
 	// Without a usable id the signed activity names the delivery: the same
 	// bytes give the same id, other bytes another.
 	noID := strings.Replace(body, `"id":"1714032000123"`, `"id":"a b"`, 1)
 	other := strings.Replace(noID, "help", "show", 1)
-	id1, err1 := s.Authenticate(signed(noID), []byte(noID), now)
-	id2, err2 := s.Authenticate(signed(noID), []byte(noID), now)
-	id3, err3 := s.Authenticate(signed(other), []byte(other), now)
+	id1, err1 := idOf(s.Authenticate(signed(noID), []byte(noID), now))
+	id2, err2 := idOf(s.Authenticate(signed(noID), []byte(noID), now))
+	id3, err3 := idOf(s.Authenticate(signed(other), []byte(other), now))
 	if err1 != nil || err2 != nil || err3 != nil || id1 == "" || id1 != id2 || id1 == id3 || !strings.HasPrefix(id1, "sha256-") {
 		t.Errorf("Authenticate(no usable id) = %q %q %q, %v %v %v; want one body hash per body", id1, id2, id3, err1, err2, err3)
 	}
@@ -117,27 +118,27 @@ func TestInvocation(t *testing.T) {
 	s, _ := New(vecToken, &Options{Allow: chat.Allowlist{Tenant: tenant, Users: []string{aad}}})
 	js := http.Header{"Content-Type": {"application/json; charset=utf-8"}}
 	body := sample("<at>IntuneBot</at> assign "+cfgID+" "+asgID+" alldevices", now)
-	inv, err := s.Invocation(js, []byte(body), "1714032000123")
+	inv, err := s.Invocation(js, source.Delivery{ID: "1714032000123", Body: []byte(body)})
 	if err != nil || inv.Denied != nil || inv.Command == nil || inv.Prefix != "@IntuneBot" || inv.User != aad || inv.CanFollowUp {
 		t.Fatalf("Invocation = %+v, %v", inv, err)
 	}
-	req, err := s.Decode([]byte(body), nil)
+	req, err := s.Decode(source.Delivery{Body: []byte(body)}, nil)
 	if err != nil || req.Ticket.ApprovedBy != "teams:"+tenant+"/"+aad || req.Assignment.Target.ODataType != change.TypeAllDevices {
 		t.Errorf("Decode = %+v, %v", req, err)
 	}
-	if _, err := s.Invocation(http.Header{"Content-Type": {"text/plain"}}, []byte(body), ""); change.ErrorCode(err) != change.CodeMediaType {
+	if _, err := s.Invocation(http.Header{"Content-Type": {"text/plain"}}, source.Delivery{ID: "", Body: []byte(body)}); change.ErrorCode(err) != change.CodeMediaType {
 		t.Errorf("Invocation(text/plain) = %v", err)
 	}
-	if _, err := s.Invocation(js, []byte(`[1]`), ""); change.ErrorCode(err) != change.CodeMalformed {
+	if _, err := s.Invocation(js, source.Delivery{ID: "", Body: []byte(`[1]`)}); change.ErrorCode(err) != change.CodeMalformed {
 		t.Errorf("Invocation([1]) = %v", err)
 	}
 	// Allowed by the Teams user id as well.
 	s2, _ := New(vecToken, &Options{Allow: chat.Allowlist{Tenant: tenant, Users: []string{"29:1abcDEF"}}})
-	if inv, _ := s2.Invocation(js, []byte(body), ""); inv.Denied != nil {
+	if inv, _ := s2.Invocation(js, source.Delivery{ID: "", Body: []byte(body)}); inv.Denied != nil {
 		t.Errorf("29: id not allowed: %v", inv.Denied)
 	}
 	unconfigured, _ := New(vecToken, nil)
-	if inv, _ := unconfigured.Invocation(js, []byte(body), ""); inv.Denied == nil || !strings.Contains(inv.Denied.Error(), "ENROLLHOOK_TEAMS_TENANT_ID") {
+	if inv, _ := unconfigured.Invocation(js, source.Delivery{ID: "", Body: []byte(body)}); inv.Denied == nil || !strings.Contains(inv.Denied.Error(), "ENROLLHOOK_TEAMS_TENANT_ID") {
 		t.Errorf("unconfigured: %v", inv.Denied)
 	}
 	if err := s.FollowUp(context.Background(), inv, nil); !errors.Is(err, chat.ErrNoFollowUp) {
@@ -159,7 +160,7 @@ func FuzzDecodeTeams(f *testing.F) {
 	f.Add([]byte(`{`))
 	s, _ := New(vecToken, &Options{Allow: chat.Allowlist{Tenant: tenant, Users: []string{aad}}})
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, err := s.Decode(body, nil)
+		req, err := s.Decode(source.Delivery{Body: body}, nil)
 		if err == nil {
 			if err := req.Validate(nil); err != nil || req.Ticket.ApprovedBy != "teams:"+tenant+"/"+aad {
 				t.Fatalf("accepted %+v (%v)", req, err)
@@ -195,10 +196,13 @@ func TestDeliveryIDNamesTheConversation(t *testing.T) {
 	}
 	a := in("19:aaa@thread.tacv2;messageid=1714032000123")
 	b := in("19:bbb@thread.tacv2;messageid=1714032000123")
-	ida, err1 := s.Authenticate(signed(a), []byte(a), now)
-	ida2, err2 := s.Authenticate(signed(a), []byte(a), now)
-	idb, err3 := s.Authenticate(signed(b), []byte(b), now)
+	ida, err1 := idOf(s.Authenticate(signed(a), []byte(a), now))
+	ida2, err2 := idOf(s.Authenticate(signed(a), []byte(a), now))
+	idb, err3 := idOf(s.Authenticate(signed(b), []byte(b), now))
 	if err1 != nil || err2 != nil || err3 != nil || ida != ida2 || ida == idb || !strings.HasPrefix(ida, "1714032000123.") {
 		t.Errorf("delivery ids %q %q %q (%v %v %v); want the activity id per conversation", ida, ida2, idb, err1, err2, err3)
 	}
 }
+
+// idOf is the delivery id of Authenticate's answer.
+func idOf(d source.Delivery, err error) (string, error) { return d.ID, err }
