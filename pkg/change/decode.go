@@ -183,7 +183,8 @@ type reader struct {
 	depth int
 	path  [16]segment
 	deep  []segment
-	dups  []string
+	dups  []string            // pointers of repeated properties, in body order
+	dupAt map[string]struct{} // the same, once there are many
 
 	typeErrs int    // values of the wrong type
 	typeAt   string // the first one's pointer ("" for the body)
@@ -702,9 +703,7 @@ func (d *reader) object(o *object) {
 		}
 		d.push(segment{key: name})
 		if seen.add(name) {
-			if p := d.pointer(); !contains(d.dups, p) {
-				d.dups = append(d.dups, p)
-			}
+			d.repeat()
 		}
 		var p *prop
 		if o != nil {
@@ -794,6 +793,29 @@ func (d *reader) array() {
 			d.fail("invalid character after array element")
 			return
 		}
+	}
+}
+
+// repeat notes that the property where the reader is repeats another,
+// each pointer once.
+func (d *reader) repeat() {
+	p := d.pointer()
+	if d.dupAt == nil {
+		if contains(d.dups, p) {
+			return
+		}
+		if len(d.dups) < 16 {
+			d.dups = append(d.dups, p)
+			return
+		}
+		d.dupAt = make(map[string]struct{}, 2*len(d.dups))
+		for _, q := range d.dups {
+			d.dupAt[q] = struct{}{}
+		}
+	}
+	if _, ok := d.dupAt[p]; !ok {
+		d.dupAt[p] = struct{}{}
+		d.dups = append(d.dups, p)
 	}
 }
 

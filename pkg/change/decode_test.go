@@ -59,6 +59,8 @@ var oddBodies = []string{
 	`{"a":` + strings.Repeat(`{"a":`, 9998) + `1` + strings.Repeat("}", 9999),
 	`{"a":` + strings.Repeat(`{"a":`, 9999) + `1` + strings.Repeat("}", 10000),
 	manyNames(40, false), manyNames(40, true),
+	strings.TrimSuffix(manyNames(20, false), "}") + ",\"sk\":1,\"\u017f\u212a\":2,\"\xff\":3,\"\\ufffd\":4,\"x\u0131\":5,\"XI\":6}",
+	"[" + strings.Repeat(`{"a":1,"a":2},`, 40) + `{"a":1,"A":2}]`,
 }
 
 // manyNames is an object of n distinct names, the last repeating the
