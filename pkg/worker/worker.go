@@ -2,17 +2,14 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/chat"
 	"github.com/enrollhook/enrollhook/pkg/graph"
-	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"github.com/enrollhook/enrollhook/pkg/queue"
 )
 
@@ -56,17 +53,6 @@ func New(p *apply.Pipeline, opts *Options) *Worker {
 	return w
 }
 
-// checkQueued is the worker's check of a queued change: a chat command's
-// user may still run assign, and the change is still allowed.
-func (w *Worker) checkQueued(m *queue.Message) error {
-	if m.Chat != nil {
-		if err := w.pipe.CheckCommand(m.Source, m.Chat.Tenant, m.Chat.User, string(chat.VerbAssign)); err != nil {
-			return err
-		}
-	}
-	return w.pipe.Check(m.Source, m.Chat != nil, m.Request)
-}
-
 // Worker outcomes, logged as the outcome of a "worker" line.
 const (
 	workApplied  = "applied"       // Graph applied the change
@@ -96,7 +82,7 @@ type workRecord struct {
 	followUp   string
 	deadLetter string // deadLetterSent, deadLetterFailed, or "" when not tried
 	dlErr      error
-	a          *apply.Applied // the apply, for the audit line
+	o          *apply.Outcome // the pipeline's outcome; nil when the message was not read
 }
 
 // Process is the worker: it applies one queued change exactly once and
@@ -131,74 +117,37 @@ func (w *Worker) Process(ctx context.Context, d queue.Delivery) error {
 	wr.msg = m
 	req := m.Request
 	req.Ticket.Record = m.Record // for the write-back
-	// The webhook validated the change; the worker checks again, since the
-	// queue is a trust boundary of its own.
-	if err := req.Validate(w.pipe.ChangeOptions()); err != nil {
-		wr.err = err
-		return w.fail(ctx, wr, workFailed, start)
-	}
-	if !req.Approved() {
-		wr.err = change.NotApproved(req.Ticket.State)
-		return w.fail(ctx, wr, workFailed, start)
-	}
-	// The policy in force now, not the one the webhook saw: a message
-	// queued before a policy change does not bypass it.
-	if err := w.checkQueued(m); err != nil {
-		wr.err = err
-		return w.fail(ctx, wr, workFailed, start)
-	}
-	ctx, cancel := w.pipe.Bound(ctx)
-	defer cancel()
-	var lease *idempotency.Lease
-	if w.pipe.Deduplicates() {
-		lease, err = w.pipe.Take(ctx, apply.WorkKey(m.Key), m.Fingerprint, w.pipe.Until(ctx))
-		var inProgress *idempotency.InProgressError
-		switch {
-		case errors.As(err, &inProgress):
-			wr.err = &change.Error{Code: change.CodeConflict, Kind: change.KindDeliveryInProgress, RetryAfter: inProgress.RetryAfter,
-				Message: "another worker is applying this change", Err: err}
-			return w.retry(ctx, wr, start)
-		case errors.Is(err, idempotency.ErrMismatch):
-			wr.err = &change.Error{Code: change.CodeConflict, Kind: change.KindDeliveryMismatch,
-				Message: "this delivery id was already applied with a different change", Err: err}
-			return w.fail(ctx, wr, workFailed, start)
-		case err != nil:
-			wr.err = &change.Error{Code: change.CodeUnavailable, Kind: change.KindDedupeUnavailable, RetryAfter: 5 * time.Second,
-				Message: "the de-duplication store is unavailable, so nothing was applied", Err: err}
-			return w.retry(ctx, wr, start)
-		case lease.Replay != nil:
-			w.logLine(ctx, wr, workReplayed, start)
-			return nil
-		}
-	}
-	a, err := w.pipe.Apply(ctx, req, m.RequestID)
-	wr.result, wr.a = a.Result, a
-	if err != nil {
-		wr.err = err
-		if retryable(err) {
-			w.pipe.Release(ctx, lease)
-			return w.retry(ctx, wr, start)
-		}
-		if w.opts.DeadLetters != nil {
-			// The dead-letter queue keeps the message: release the
-			// record, so that moving it back applies the change.
-			w.pipe.Release(ctx, lease)
-		} else {
-			// Keep the refusal, so a redelivered copy does not reach
-			// Graph again.
-			p, _ := apply.ProblemFor(err, m.RequestID)
-			body, _ := json.Marshal(p)
-			w.pipe.Complete(ctx, lease, idempotency.Response{Status: p.Status, Body: body})
-		}
-		return w.fail(ctx, wr, workFailed, start)
-	}
-	w.pipe.Complete(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: a.Headers, Body: a.Body})
+	// The webhook validated the change; the pipeline validates it again,
+	// since the queue is a trust boundary of its own, and checks it against
+	// the policy in force now, not the one the webhook saw: a message
+	// queued before a policy change does not bypass it. Without a
+	// dead-letter queue a refusal is kept, so a redelivered copy does not
+	// reach Graph again; with one, the record is released, so that moving
+	// the message back applies the change.
+	job := &apply.Job{Sender: m.Source, DeliveryID: m.DeliveryID, RequestID: m.RequestID, Request: req, Start: start,
+		Via: apply.ViaWorker, Chat: m.Chat != nil, Validate: true, Key: apply.WorkKey(m.Key), Fingerprint: m.Fingerprint,
+		KeepRefusals: w.opts.DeadLetters == nil}
 	if m.Chat != nil {
-		wr.followUp = w.followUp(ctx, m, chat.Applied(invocationOf(m), req, a.Body, a.Result.RequestID))
+		job.Command = &apply.Command{Tenant: m.Chat.Tenant, User: m.Chat.User, Verb: string(chat.VerbAssign)}
 	}
-	w.logLine(ctx, wr, workApplied, start)
-	w.pipe.WriteBack(ctx, m.Source, m.RequestID, req, a.Result, nil)
-	return nil
+	o := w.pipe.Run(ctx, job)
+	wr.o, wr.result, wr.err = o, o.Result, o.Err
+	switch {
+	case o.Replay:
+		w.logLine(ctx, wr, workReplayed, start, false)
+		return nil
+	case o.Err == nil:
+		if m.Chat != nil {
+			wr.followUp = w.followUp(ctx, m, chat.Applied(invocationOf(m), req, o.Body, o.Result.RequestID))
+		}
+		w.logLine(ctx, wr, workApplied, start, true)
+		return nil
+	case apply.Retryable(o.Err), inProgress(o.Err):
+		// Graph throttled or unavailable, out of time, the store
+		// unreachable, another worker holding the change.
+		return w.retry(ctx, wr, start)
+	}
+	return w.fail(ctx, wr, workFailed, start)
 }
 
 // MaxReceive is how often the queue delivers a message before it moves to
@@ -215,15 +164,14 @@ const MaxReceive = 5
 // redrive moves it then).
 func (w *Worker) retry(ctx context.Context, wr *workRecord, start time.Time) error {
 	if wr.d.ReceiveCount < MaxReceive {
-		w.logLine(ctx, wr, workRetry, start)
+		w.logLine(ctx, wr, workRetry, start, false)
 		return wr.err
 	}
 	if wr.msg.Chat != nil {
 		wr.followUp = w.followUp(ctx, wr.msg, chat.Failed(nil, wr.err, wr.msg.RequestID))
 	}
 	sent := w.deadLetter(ctx, wr, queue.FailureExhausted)
-	w.logLine(ctx, wr, workDead, start)
-	w.pipe.WriteBack(ctx, wr.msg.Source, wr.msg.RequestID, wr.msg.Request, wr.result, wr.err) // the last receive: final
+	w.logLine(ctx, wr, workDead, start, true) // the last receive: final
 	if sent {
 		return nil
 	}
@@ -242,10 +190,7 @@ func (w *Worker) fail(ctx context.Context, wr *workRecord, outcome string, start
 	if final && wr.msg != nil && wr.msg.Chat != nil {
 		wr.followUp = w.followUp(ctx, wr.msg, chat.Failed(nil, wr.err, wr.msg.RequestID))
 	}
-	w.logLine(ctx, wr, outcome, start)
-	if final && wr.msg != nil {
-		w.pipe.WriteBack(ctx, wr.msg.Source, wr.msg.RequestID, wr.msg.Request, wr.result, wr.err)
-	}
+	w.logLine(ctx, wr, outcome, start, final)
 	if wr.deadLetter == deadLetterFailed {
 		return wr.err
 	}
@@ -282,15 +227,10 @@ func (w *Worker) deadLetter(ctx context.Context, wr *workRecord, failure string)
 	return true
 }
 
-// retryable reports whether a failure of the apply step may pass: Graph
-// throttled, unavailable or out of time, no write slot, or a fault of our
-// own (which the dead-letter queue keeps if it persists).
-func retryable(err error) bool {
-	switch change.ErrorCode(err) {
-	case change.CodeUnavailable, change.CodeTimeout, change.CodeInternal:
-		return true
-	}
-	return false
+// inProgress reports whether err is another worker holding the change.
+func inProgress(err error) bool {
+	ce, ok := errors.AsType[*change.Error](err)
+	return ok && ce.Kind == change.KindDeliveryInProgress
 }
 
 // invocationOf rebuilds the chat command's invocation for its reply.
@@ -324,7 +264,7 @@ func (w *Worker) followUp(ctx context.Context, m *queue.Message, reply *chat.Rep
 // who requested and approved it, the outcome and, for a failure, its
 // problem type and caller-safe reason; never the payload or the
 // response_url.
-func (w *Worker) logLine(ctx context.Context, wr *workRecord, outcome string, start time.Time) {
+func (w *Worker) logLine(ctx context.Context, wr *workRecord, outcome string, start time.Time, final bool) {
 	attrs := make([]slog.Attr, 0, 20)
 	attrs = append(attrs, slog.String("messageId", wr.d.ID), slog.Int("receiveCount", wr.d.ReceiveCount))
 	if m := wr.msg; m != nil {
@@ -370,34 +310,33 @@ func (w *Worker) logLine(ctx context.Context, wr *workRecord, outcome string, st
 	attrs = append(attrs, slog.String("outcome", outcome),
 		slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000))
 	w.log.LogAttrs(ctx, level, "worker", attrs...)
-	w.audit(ctx, wr, outcome, start)
+	w.finish(ctx, wr, outcome, start, final)
 }
 
-// audit writes the audit line of the worker's decision on one delivery:
-// applied, replayed (applied before), refused or failed for good, or
-// dead-lettered. A retry is not a decision: the message comes back.
-func (w *Worker) audit(ctx context.Context, wr *workRecord, outcome string, start time.Time) {
-	e := &apply.Entry{Result: wr.result, Start: start, Reason: apply.Slug(wr.err)}
-	if m := wr.msg; m != nil {
-		e.RequestID, e.DeliveryID, e.Sender, e.Request = m.RequestID, m.DeliveryID, m.Source, m.Request
-	}
-	if wr.a != nil {
-		e.Before, e.GraphTime = wr.a.Before, wr.a.GraphTime
-	}
+// finish writes the audit line of the worker's decision on one delivery
+// (applied, replayed: applied before, refused or failed for good, or
+// dead-lettered; a retry is not a decision: the message comes back) and,
+// once the outcome is final, its write-back to the ticket, through the
+// pipeline's Finish.
+func (w *Worker) finish(ctx context.Context, wr *workRecord, outcome string, start time.Time, final bool) {
+	audit := ""
 	switch {
 	case outcome == workApplied:
-		e.Outcome = apply.AuditApplied
-		if wr.a != nil {
-			e.After = wr.a.Body
-		}
+		audit = apply.AuditApplied
 	case outcome == workReplayed:
-		e.Outcome = apply.AuditReplayed
+		audit = apply.AuditReplayed
 	case wr.deadLetter == deadLetterSent || outcome == workDead:
-		e.Outcome = apply.AuditDeadLettered
+		audit = apply.AuditDeadLettered
 	case outcome == workFailed || outcome == workDropped:
-		e.Outcome = apply.FailedOutcome(wr.err)
-	default:
+		audit = apply.FailedOutcome(wr.err)
+	}
+	if wr.o == nil {
+		// Not a message this worker can read: no change to name.
+		if audit != "" {
+			w.pipe.Audit(ctx, &apply.Entry{Start: start, Reason: apply.Slug(wr.err), Outcome: audit})
+		}
 		return
 	}
-	w.pipe.Audit(ctx, e)
+	wr.o.Audit, wr.o.WriteBack = audit, final
+	w.pipe.Finish(ctx, wr.o)
 }

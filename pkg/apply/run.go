@@ -1,0 +1,332 @@
+package apply
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/graph"
+	"github.com/enrollhook/enrollhook/pkg/idempotency"
+)
+
+// Job is one approved change handed to the pipeline (Run) by a caller: the
+// request path, a chat command or the worker. Each caller only translates
+// its input into a Job and the Outcome into its own answer.
+type Job struct {
+	// Sender is the sender's name; DeliveryID its delivery id ("" when it
+	// has none); RequestID ours, for the log and the answers.
+	Sender, DeliveryID, RequestID string
+	// Request is the decoded change.
+	Request *change.Request
+	// Start is when the delivery was received; the audit line's duration
+	// counts from it. Zero means when Run began.
+	Start time.Time
+	// Via says whose job it is: the words of a de-duplication refusal and
+	// which store answers a replay carries.
+	Via Via
+	// Chat marks a chat command's change (its own approval, for the
+	// policy).
+	Chat bool
+	// Command, when set, is checked again against the policy before the
+	// change (CheckCommand): the worker's check of a queued chat command.
+	Command *Command
+	// Validate validates the change again before anything else: the queue
+	// is a trust boundary of its own.
+	Validate bool
+	// DryRun reads instead of writing (Plan): the delivery id is spent on
+	// the plan, and a later real delivery with it is refused.
+	DryRun bool
+	// Enqueue, when set, takes the change to the worker instead of applying
+	// it: called with the store key and fingerprint of the delivery; any
+	// error means nothing was queued (it is the refusal). QueuedBody is
+	// the 202 answer stored for replays.
+	Enqueue    func(ctx context.Context, key, fingerprint string) error
+	QueuedBody []byte
+	// Key and Fingerprint name the delivery in the de-duplication store;
+	// an empty Key means Key(Sender, DeliveryID, Request).
+	Key, Fingerprint string
+	// Held says the caller holds the delivery in the store itself (a chat
+	// command's own record, completed with its reply): Run takes nothing.
+	Held bool
+	// KeepRefusals records a failure that is not Retryable as the
+	// delivery's answer, so a redelivered copy does not reach Graph again;
+	// otherwise every failure releases the delivery for a retry.
+	KeepRefusals bool
+}
+
+// Via is whose job it is.
+type Via int
+
+// The callers of Run.
+const (
+	ViaRequest Via = iota // the HTTP request path
+	ViaChat               // a chat command
+	ViaWorker             // the worker, for a queued change
+)
+
+// Command is a chat user's command, checked against the policy.
+type Command struct {
+	Tenant, User, Verb string
+}
+
+// Outcome is what Run decided for a Job. The caller sends its answer from
+// it, then calls Finish, which writes the audit line and, after the answer,
+// the write-back.
+type Outcome struct {
+	// Status, Headers and Body are the answer as stored for replays: the
+	// assignment (200), the plan of a dry run (200), the 202 of a queued
+	// change, or, for a replay, the stored answer. Status is 0 when Err is
+	// set and nothing else was decided.
+	Status  int
+	Headers map[string]string
+	Body    []byte
+	// Err is the refusal or the failure; ProblemFor maps it.
+	Err error
+	// Taken: the delivery was taken in the store (false without a store,
+	// or when held by the caller). Replay: answered from the store.
+	// Planned: a dry run (or the replay of one). Queued: sent to the
+	// worker.
+	Taken, Replay, Planned, Queued bool
+	// Result is Graph's answer, when there was one.
+	Result *graph.Result
+	// Plan is a dry run's plan.
+	Plan *Plan
+	// Before, After and GraphTime are the audit line's (Entry).
+	Before    json.RawMessage
+	After     []byte
+	GraphTime time.Duration
+	// Audit is the audit outcome Finish writes (an Audit* outcome, or
+	// "planned": none); the caller may change it before Finish (the
+	// worker: dead-lettered, or "" for a retry, which is not a decision).
+	Audit string
+	// WriteBack says Finish posts the outcome to the ticket: Run sets it
+	// once the apply step ran; the worker decides it itself (only once an
+	// outcome is final).
+	WriteBack bool
+
+	job      *Job
+	deadline time.Time
+}
+
+// Retryable reports whether a failure of the apply step may pass: Graph
+// throttled, unavailable or out of time, no write slot, or a fault of our
+// own.
+func Retryable(err error) bool {
+	switch change.ErrorCode(err) {
+	case change.CodeUnavailable, change.CodeTimeout, change.CodeInternal:
+		return true
+	}
+	return false
+}
+
+// Run is the one entry of the pipeline; it owns the order of the steps of
+// a change: validation (Job.Validate), approval and the policy, the take of
+// the delivery in the de-duplication store (a replay answers from it), then
+// the dry run, the enqueue or the apply step, then the store's complete or
+// release. The audit line and the write-back follow in Finish, which the
+// caller calls once it has answered. ctx is bounded by Timeout when it has
+// no deadline. The *Outcome is never nil.
+func (p *Pipeline) Run(ctx context.Context, job *Job) *Outcome {
+	if job.Start.IsZero() {
+		job.Start = time.Now()
+	}
+	ctx, cancel := p.Bound(ctx)
+	defer cancel()
+	o := &Outcome{job: job}
+	o.deadline, _ = ctx.Deadline()
+	if err := p.check(job); err != nil {
+		return o.fail(err)
+	}
+	lease, done := p.take(ctx, job, o)
+	if done {
+		return o
+	}
+	switch {
+	case job.DryRun:
+		p.plan(ctx, job, lease, o)
+	case job.Enqueue != nil:
+		key, fp := p.keyOf(job)
+		if err := job.Enqueue(ctx, key, fp); err != nil {
+			p.Release(ctx, lease)
+			return o.fail(err)
+		}
+		p.Complete(ctx, lease, idempotency.Response{Status: http.StatusAccepted, Body: job.QueuedBody})
+		o.Status, o.Body, o.Queued, o.Audit = http.StatusAccepted, job.QueuedBody, true, AuditQueued
+	default:
+		p.apply(ctx, job, lease, o)
+	}
+	return o
+}
+
+// check is the checks before the delivery is taken.
+func (p *Pipeline) check(job *Job) error {
+	req := job.Request
+	if job.Validate {
+		if err := req.Validate(p.ChangeOptions()); err != nil {
+			return err
+		}
+	}
+	if !req.Approved() {
+		return change.NotApproved(req.Ticket.State)
+	}
+	if c := job.Command; c != nil {
+		if err := p.CheckCommand(job.Sender, c.Tenant, c.User, c.Verb); err != nil {
+			return err
+		}
+	}
+	return p.Check(job.Sender, job.Chat, req)
+}
+
+func (p *Pipeline) keyOf(job *Job) (key, fingerprint string) {
+	if job.Key != "" {
+		return job.Key, job.Fingerprint
+	}
+	return Key(job.Sender, job.DeliveryID, job.Request)
+}
+
+// take takes the job's delivery in the store. It reports done when o is
+// already the outcome: a replay, or a refusal (in progress, a mismatch, a
+// real delivery whose id was spent on a dry run, the store unavailable). A
+// dry run takes its delivery too, so that a captured dry run can never be
+// replayed without its (unsigned) flag into a write; a dry run of a
+// delivery that was applied gets the real answer. A dry run without a
+// delivery id takes nothing: there is no id to spend.
+func (p *Pipeline) take(ctx context.Context, job *Job, o *Outcome) (*idempotency.Lease, bool) {
+	if !p.Deduplicates() || job.Held || job.DryRun && job.DeliveryID == "" {
+		return nil, false
+	}
+	key, fp := p.keyOf(job)
+	lease, err := p.Take(ctx, key, fp, p.Until(ctx))
+	if err != nil {
+		o.fail(takeRefusal(job.Via, err))
+		return nil, true
+	}
+	r := lease.Replay
+	if r == nil {
+		o.Taken = true
+		return lease, false
+	}
+	if job.Via == ViaRequest && IsDryRunAnswer(r) && !job.DryRun {
+		o.fail(&change.Error{Code: change.CodeConflict, Kind: change.KindDeliveryDryRun,
+			Message: "this delivery id was used for a dry run, so it never applies; send the change again as a new delivery (a new delivery id) without the dry-run flag"})
+		return nil, true
+	}
+	o.Replay, o.Status, o.Headers, o.Body, o.Audit = true, r.Status, r.Headers, r.Body, AuditReplayed
+	if IsDryRunAnswer(r) {
+		o.Planned, o.Audit = true, "planned"
+	} else if job.Via == ViaRequest {
+		o.After = r.Body // the audit line's after target
+	}
+	return nil, true
+}
+
+// takeRefusal is the refusal of a delivery the store would not hand over,
+// in the words of its caller.
+func takeRefusal(via Via, err error) error {
+	var inProgress *idempotency.InProgressError
+	switch {
+	case errors.As(err, &inProgress):
+		e := &change.Error{Code: change.CodeConflict, Kind: change.KindDeliveryInProgress, RetryAfter: inProgress.RetryAfter,
+			Message: "this delivery is being applied by another attempt; retry after Retry-After to get its answer"}
+		if via == ViaWorker {
+			e.Message, e.Err = "another worker is applying this change", err
+		}
+		return e
+	case errors.Is(err, idempotency.ErrMismatch):
+		e := &change.Error{Code: change.CodeConflict, Kind: change.KindDeliveryMismatch,
+			Message: "this delivery id was already used for a different decision (sender, ticket, state, requester, approver or change); send a new delivery id for a new decision"}
+		switch via {
+		case ViaChat:
+			e.Message = "this command's delivery id was already used with a different change"
+		case ViaWorker:
+			e.Message, e.Err = "this delivery id was already applied with a different change", err
+		}
+		return e
+	}
+	e := &change.Error{Code: change.CodeUnavailable, Kind: change.KindDedupeUnavailable, RetryAfter: 5 * time.Second,
+		Message: "the de-duplication store is unavailable, so nothing was applied; retry later", Err: err}
+	switch via {
+	case ViaChat:
+		e.Message = "the de-duplication store is unavailable, so nothing was queued"
+	case ViaWorker:
+		e.Message = "the de-duplication store is unavailable, so nothing was applied"
+	}
+	return e
+}
+
+// plan is the dry run: the read, no write. The delivery id stays spent even
+// when the plan failed: released, the same captured request sent without
+// its flag would apply. The refusal is its answer.
+func (p *Pipeline) plan(ctx context.Context, job *Job, lease *idempotency.Lease, o *Outcome) {
+	pl, err := p.Plan(ctx, job.Request)
+	o.Result, o.Planned = pl.Result, true
+	if err != nil {
+		prob, _ := ProblemFor(err, job.RequestID)
+		if body, merr := json.Marshal(prob); merr == nil {
+			p.Complete(ctx, lease, idempotency.Response{Status: prob.Status, Body: body,
+				Headers: map[string]string{HeaderDryRun: DryRunApplied, "Content-Type": "application/problem+json"}})
+		}
+		o.fail(err)
+		return
+	}
+	headers := map[string]string{HeaderDryRun: DryRunApplied}
+	if pl.Result != nil && pl.Result.RequestID != "" {
+		headers[HeaderGraphRequestID] = pl.Result.RequestID
+	}
+	p.Complete(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: headers, Body: pl.Body})
+	o.Status, o.Headers, o.Body, o.Plan, o.Audit = http.StatusOK, headers, pl.Body, pl.Plan, "planned"
+}
+
+// apply is the apply step; the answer is recorded before the caller sends
+// it, so a retry that follows the answer finds it. A failure releases the
+// delivery, so the sender's retry runs, unless the job keeps refusals.
+func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease, o *Outcome) {
+	a, err := p.Apply(ctx, job.Request, job.RequestID)
+	o.Result, o.Before, o.GraphTime, o.WriteBack = a.Result, a.Before, a.GraphTime, true
+	if err != nil {
+		if job.KeepRefusals && !Retryable(err) {
+			// Keep the refusal, so a redelivered copy does not reach
+			// Graph again.
+			prob, _ := ProblemFor(err, job.RequestID)
+			body, _ := json.Marshal(prob)
+			p.Complete(ctx, lease, idempotency.Response{Status: prob.Status, Body: body})
+		} else {
+			p.Release(ctx, lease)
+		}
+		o.fail(err)
+		return
+	}
+	p.Complete(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: a.Headers, Body: a.Body})
+	o.Status, o.Headers, o.Body, o.After, o.Audit = http.StatusOK, a.Headers, a.Body, a.Body, AuditApplied
+}
+
+func (o *Outcome) fail(err error) *Outcome {
+	o.Err, o.Audit = err, FailedOutcome(err)
+	return o
+}
+
+// Finish writes the outcome's audit line (none for a dry run or an empty
+// Audit) and then, when WriteBack is set, posts it to the ticket: the
+// caller calls it once it has sent its answer, so that the write-back
+// never delays the answer. The write-back is bounded by the job's
+// deadline when ctx has none.
+func (p *Pipeline) Finish(ctx context.Context, o *Outcome) {
+	job := o.job
+	if o.Audit != "" {
+		p.Audit(ctx, &Entry{RequestID: job.RequestID, DeliveryID: job.DeliveryID, Sender: job.Sender, Request: job.Request,
+			Before: o.Before, After: o.After, Result: o.Result, Outcome: o.Audit, Reason: Slug(o.Err),
+			Start: job.Start, GraphTime: o.GraphTime})
+	}
+	if !o.WriteBack {
+		return
+	}
+	if _, has := ctx.Deadline(); !has && !o.deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, o.deadline)
+		defer cancel()
+	}
+	p.WriteBack(ctx, job.Sender, job.RequestID, job.Request, o.Result, o.Err)
+}
