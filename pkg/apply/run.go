@@ -303,6 +303,9 @@ func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease
 	o.Status, o.Headers, o.Body, o.After, o.Audit = http.StatusOK, a.Headers, a.Body, a.Body, AuditApplied
 }
 
+// Job is the job o is the outcome of.
+func (o *Outcome) Job() *Job { return o.job }
+
 func (o *Outcome) fail(err error) *Outcome {
 	o.Err, o.Audit = err, FailedOutcome(err)
 	return o

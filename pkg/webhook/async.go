@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/apply"
@@ -52,29 +51,19 @@ func (h *Handler) send(ctx context.Context, m *queue.Message) error {
 	return nil
 }
 
-// enqueue is the async end of handleHook: the delivery is taken (lease), the
-// change goes to the queue, the 202 is stored as the delivery's answer and
-// sent. A failed enqueue releases the delivery so the sender's retry runs.
-func (h *Handler) enqueue(ctx context.Context, w http.ResponseWriter, r *http.Request, rec record, lease *idempotency.Lease, start time.Time) {
-	reqID := w.Header().Get(HeaderRequestID)
-	key, fp := apply.Key(rec.source, rec.deliveryID, rec.req)
-	m := &queue.Message{Source: rec.source, DeliveryID: rec.deliveryID, Key: key, Fingerprint: fp,
-		RequestID: reqID, Request: rec.req, Received: start, Record: rec.req.Ticket.Record}
-	if err := h.send(ctx, m); err != nil {
-		h.pipe.Release(ctx, lease)
-		h.finish(w, r, rec, start, err)
-		return
+// queueJob makes job a queued one: the pipeline takes the delivery, sends
+// the change to the queue (a failure is 503 queue-unavailable and releases
+// the delivery, so the sender's retry runs), and stores the 202 as the
+// delivery's answer.
+func (h *Handler) queueJob(job *apply.Job) {
+	req := job.Request
+	job.Enqueue = func(ctx context.Context, key, fingerprint string) error {
+		return h.send(ctx, &queue.Message{Source: job.Sender, DeliveryID: job.DeliveryID, Key: key, Fingerprint: fingerprint,
+			RequestID: job.RequestID, Request: req, Received: job.Start, Record: req.Ticket.Record})
 	}
-	body, _ := json.Marshal(Queued{Status: StatusQueued, RequestID: reqID, DeliveryID: rec.deliveryID, Ticket: rec.req.Ticket.ID,
-		ConfigurationID: rec.req.ConfigurationID, AssignmentID: rec.req.AssignmentID,
+	job.QueuedBody, _ = json.Marshal(Queued{Status: StatusQueued, RequestID: job.RequestID, DeliveryID: job.DeliveryID, Ticket: req.Ticket.ID,
+		ConfigurationID: req.ConfigurationID, AssignmentID: req.AssignmentID,
 		Detail: "the change is approved and queued; it is applied within Intune's write limit, and the outcome is in the audit log under this requestId"})
-	h.pipe.Complete(ctx, lease, idempotency.Response{Status: http.StatusAccepted, Body: body})
-	rec.queued = true
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusAccepted)
-	_, _ = w.Write(body)
-	h.finish(w, r, rec, start, nil)
 }
 
 // chatEnqueue queues an assign command and answers "accepted". The command

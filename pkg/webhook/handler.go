@@ -18,7 +18,6 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/graph"
-	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"github.com/enrollhook/enrollhook/pkg/source"
 )
 
@@ -28,6 +27,8 @@ const (
 	// HeaderGraphRequestID is Graph's request id of the change: what a
 	// Microsoft support case needs.
 	HeaderGraphRequestID = apply.HeaderGraphRequestID
+	// HeaderReplay marks an answer served from the de-duplication store.
+	HeaderReplay = "Idempotent-Replay"
 )
 
 // Source is one sender adapter.
@@ -240,54 +241,45 @@ func (h *Handler) hook(w http.ResponseWriter, r *http.Request, name string) {
 		h.refuse(w, r, name, deliveryID, start, err)
 		return
 	}
-	rec := record{source: name, deliveryID: deliveryID, req: req}
-	if !req.Approved() {
-		h.finish(w, r, rec, start, change.NotApproved(req.Ticket.State))
+	// The pipeline owns the order from here: approval, policy, the take of
+	// the delivery, the dry run, the enqueue or the apply step, the
+	// store's answer; the handler only answers (answer), then the audit
+	// line and the write-back follow (Finish).
+	job := &apply.Job{Sender: name, DeliveryID: deliveryID, RequestID: w.Header().Get(HeaderRequestID), Request: req,
+		Start: start, DryRun: wantsDryRun(r)}
+	if h.async[name] && !job.DryRun {
+		h.queueJob(job) // async.go
+	}
+	o := h.pipe.Run(r.Context(), job)
+	h.answer(w, r, record{source: name, deliveryID: deliveryID, req: req}, o)
+	// After the answer: the audit line, and the outcome to the ticket,
+	// best effort.
+	h.pipe.Finish(r.Context(), o)
+}
+
+// answer sends the pipeline's outcome o as the HTTP answer: the stored
+// answer of a replay (Idempotent-Replay: true), the assignment, the plan or
+// the 202, or the problem; and logs the request's line.
+func (h *Handler) answer(w http.ResponseWriter, r *http.Request, rec record, o *apply.Outcome) {
+	rec.result, rec.before, rec.after, rec.graphTime = o.Result, o.Before, o.After, o.GraphTime
+	rec.replayed, rec.deduplicated, rec.queued, rec.planned = o.Replay, o.Taken, o.Queued, o.Planned
+	if o.Err != nil {
+		h.respond(w, r, rec, o.Job().Start, o.Err)
 		return
 	}
-	// The guardrails, before the delivery is taken or anything applied.
-	if err := h.pipe.Check(name, false, req); err != nil {
-		h.finish(w, r, rec, start, err)
-		return
-	}
-	ctx, cancel := h.pipe.Bound(r.Context())
-	defer cancel()
-	dry := wantsDryRun(r)
-	lease, done := h.dedupeBegin(ctx, w, r, &rec, start, dry)
-	if done {
-		return
-	}
-	if dry {
-		// Every step but the write: the delivery is spent on the plan,
-		// nothing is queued (dryrun.go).
-		h.dryRun(ctx, w, r, rec, lease, start)
-		return
-	}
-	if h.async[name] {
-		h.enqueue(ctx, w, r, rec, lease, start) // async.go
-		return
-	}
-	a, err := h.pipe.Apply(ctx, req, w.Header().Get(HeaderRequestID))
-	rec.result, rec.before, rec.after, rec.graphTime = a.Result, a.Before, a.Body, a.GraphTime
-	if err != nil {
-		h.pipe.Release(ctx, lease)
-		h.finish(w, r, rec, start, err)
-		h.pipe.WriteBack(ctx, name, w.Header().Get(HeaderRequestID), req, a.Result, err)
-		return
-	}
-	for k, v := range a.Headers {
+	for k, v := range o.Headers {
 		w.Header().Set(k, v)
 	}
-	// Record the answer before sending it, so a retry that follows the
-	// answer finds it.
-	h.pipe.Complete(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: a.Headers, Body: a.Body})
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(a.Body)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(a.Body)
-	h.finish(w, r, rec, start, nil)
-	// After the answer: the outcome to the ticket, best effort.
-	h.pipe.WriteBack(ctx, name, w.Header().Get(HeaderRequestID), req, a.Result, nil)
+	if o.Replay {
+		w.Header().Set(HeaderReplay, "true")
+	}
+	if !o.Replay || o.Headers["Content-Type"] == "" {
+		w.Header().Set("Content-Type", "application/json")
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(o.Body)))
+	w.WriteHeader(o.Status)
+	_, _ = w.Write(o.Body)
+	h.respond(w, r, rec, o.Job().Start, nil)
 }
 
 func (h *Handler) available() []string {
@@ -362,12 +354,23 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, source, deliver
 	h.finish(w, r, record{source: source, deliveryID: deliveryID}, start, err)
 }
 
-// finish writes the problem when err is set and logs one line per request:
-// ids, outcome and duration; never a secret, a token or the payload.
+// finish answers a request refused before the pipeline ran (respond) and
+// writes its audit line.
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, rec record, start time.Time, err error) {
+	slug, outcome := h.respond(w, r, rec, start, err)
+	h.pipe.Audit(r.Context(), &apply.Entry{RequestID: w.Header().Get(HeaderRequestID), DeliveryID: rec.deliveryID, Sender: rec.source,
+		Request: rec.req, Before: rec.before, After: rec.after, Result: rec.result, Outcome: outcome, Reason: slug,
+		Start: start, GraphTime: rec.graphTime})
+}
+
+// respond writes the problem when err is set and logs one line per
+// request: ids, outcome and duration; never a secret, a token or the
+// payload. It returns the problem's slug and the request's outcome.
+func (h *Handler) respond(w http.ResponseWriter, r *http.Request, rec record, start time.Time, err error) (slug, outcome string) {
 	ctx := r.Context()
 	id := w.Header().Get(HeaderRequestID)
-	level, outcome, status := slog.LevelInfo, "applied", http.StatusOK
+	level, status := slog.LevelInfo, http.StatusOK
+	outcome = "applied"
 	if rec.replayed {
 		outcome = "replayed"
 	}
@@ -377,7 +380,6 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, rec record, sta
 	if rec.planned {
 		outcome = "planned"
 	}
-	var slug string
 	if err != nil {
 		if re, ok := errors.AsType[*graph.ResponseError](err); ok && re.RequestID != "" {
 			// Graph's request id is what a Microsoft support case needs.
@@ -392,9 +394,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, rec record, sta
 	if h.log.Enabled(ctx, level) {
 		h.logLine(ctx, level, r, rec, id, start, err, slug, outcome, status)
 	}
-	h.pipe.Audit(ctx, &apply.Entry{RequestID: id, DeliveryID: rec.deliveryID, Sender: rec.source, Request: rec.req,
-		Before: rec.before, After: rec.after, Result: rec.result, Outcome: outcome, Reason: slug,
-		Start: start, GraphTime: rec.graphTime})
+	return slug, outcome
 }
 
 // logLine writes the request's one log line.
