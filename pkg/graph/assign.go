@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/url"
 )
 
 // OpAssign names the assign action, as logged and in ResponseError.Operation.
@@ -46,8 +45,7 @@ func (c *Client) AssignAll(ctx context.Context, configurationID string, assignme
 	body := struct {
 		Assignments []json.RawMessage `json:"enrollmentConfigurationAssignments"`
 	}{assignments}
-	u := c.base + "/deviceManagement/deviceEnrollmentConfigurations/" + url.PathEscape(configurationID) + "/assign"
-	o, err := c.send(ctx, &call{op: OpAssign, method: http.MethodPost, url: u,
+	o, err := c.send(ctx, &call{op: OpAssign, method: http.MethodPost, url: c.configurationURL(configurationID, "/assign", ""),
 		cfg: configurationID, body: body, notFound: msgConfigurationNotFound})
 	if err != nil {
 		return nil, err

@@ -11,8 +11,9 @@ import (
 )
 
 // BenchmarkPatchAssignment measures the request path (escaping, marshalling,
-// pipeline, token from the policy's cache, error-free answer handling)
-// against an in-memory transport, without the network.
+// building the request, token from the client's cache, error-free answer
+// handling) against an in-memory transport, without the network. About 8
+// of its allocations are the transport's own response.
 func BenchmarkPatchAssignment(b *testing.B) {
 	const answer = `{"@odata.type":"#microsoft.graph.enrollmentConfigurationAssignment","id":"asg_2-b","target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"5e6f0000-0000-0000-0000-00000000beef"}}`
 	tr := transportFunc(func(r *http.Request) (*http.Response, error) {

@@ -14,9 +14,6 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
-	"github.com/google/uuid"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
 )
@@ -47,8 +44,12 @@ const (
 )
 
 const (
+	// moduleName and moduleVersion are the client's name in User-Agent.
 	moduleName    = "enrollhook-graph"
 	moduleVersion = "v0.1.0"
+	// configurationsPath is where every URL of this client starts under the
+	// base URL.
+	configurationsPath = "/deviceManagement/deviceEnrollmentConfigurations/"
 	// maxPages bounds ListAssignments: a configuration has a handful of
 	// assignments, so more pages mean a nextLink loop.
 	maxPages = 100
@@ -84,7 +85,9 @@ type Options struct {
 	// InsecureAllowHTTP allows an http:// base URL and sends the bearer
 	// token over it. Only for a loopback Graph emulator; default false.
 	InsecureAllowHTTP bool
-	// Transport sends the HTTP requests; default azcore's shared client.
+	// Transport sends the HTTP requests; default an *http.Client shared by
+	// every Client, with the settings of azcore's default one (TLS 1.2 or
+	// later, HTTP/2, the environment's proxy, 30 s to dial, 10 s for TLS).
 	// Tests pass an httptest server's client or an in-memory func.
 	Transport policy.Transporter
 	// Logger receives one line per Graph call; default slog.Default() at
@@ -98,12 +101,16 @@ type Options struct {
 // Client calls Graph for enrollment configuration assignments. It is safe
 // for concurrent use; build one per process so its token outlives an invoke.
 type Client struct {
-	base   string // the base URL without a trailing '/'
-	baseU  *url.URL
-	pl     runtime.Pipeline
-	retry  *retryPolicy
-	margin time.Duration
-	log    *slog.Logger
+	baseU       *url.URL
+	basePath    string // baseU.Path without a trailing '/'
+	baseEscaped string // baseU.EscapedPath() without a trailing '/'
+	reqHost     string // the Host of every request
+	allowHTTP   bool
+	tr          policy.Transporter
+	tokens      *tokenCache
+	retry       *retryPolicy
+	margin      time.Duration
+	log         *slog.Logger
 }
 
 // Result is a successful call.
@@ -192,31 +199,24 @@ func NewClient(baseURL string, cred azcore.TokenCredential, scope string, opts *
 	if o.Sleep != nil {
 		rp.sleep = o.Sleep
 	}
-	bearer := runtime.NewBearerTokenPolicy(credential{cred}, []string{scope},
-		&policy.BearerTokenOptions{InsecureAllowCredentialWithHTTP: o.InsecureAllowHTTP})
-	pl := runtime.NewPipeline(moduleName, moduleVersion, runtime.PipelineOptions{
-		PerCall:  []policy.Policy{rp},
-		PerRetry: []policy.Policy{bearer},
-		// Values of these headers may appear in azcore's own log (when an
-		// operator turns it on); every other header, Authorization first,
-		// stays REDACTED.
-		AllowedHeaders: []string{HeaderClientRequestID, HeaderRetryAttempt, HeaderRetryAfterMS,
-			HeaderXMSRetryAfterMS, "x-ms-ags-diagnostic"},
-	}, &policy.ClientOptions{
-		// Our retryPolicy owns the budget; azcore's would add its own.
-		Retry: policy.RetryOptions{MaxRetries: -1},
-		// Graph bodies hold personal data: never in azcore's log.
-		Logging:   policy.LogOptions{IncludeBody: false},
-		Telemetry: policy.TelemetryOptions{ApplicationID: "enrollhook"},
-		Transport: o.Transport,
-	})
+	if o.Transport == nil {
+		o.Transport = defaultTransport()
+	}
+	host := u.Host
+	if strings.LastIndex(host, ":") > strings.LastIndex(host, "]") {
+		host = strings.TrimSuffix(host, ":") // an empty port goes, as in http.NewRequest
+	}
 	return &Client{
-		base:   strings.TrimSuffix(baseURL, "/"),
-		baseU:  u,
-		pl:     pl,
-		retry:  rp,
-		margin: o.DeadlineMargin,
-		log:    o.Logger,
+		baseU:       u,
+		basePath:    strings.TrimSuffix(u.Path, "/"),
+		baseEscaped: strings.TrimSuffix(u.EscapedPath(), "/"),
+		reqHost:     host,
+		allowHTTP:   o.InsecureAllowHTTP,
+		tr:          o.Transport,
+		tokens:      newTokenCache(cred, scope),
+		retry:       rp,
+		margin:      o.DeadlineMargin,
+		log:         o.Logger,
 	}, nil
 }
 
@@ -238,7 +238,7 @@ func (c *Client) PatchAssignment(ctx context.Context, configurationID, assignmen
 	if body == nil {
 		return nil, errors.New("graph: patch assignment: the body is nil")
 	}
-	u := c.assignmentURL(configurationID, assignmentID)
+	u := c.configurationURL(configurationID, "/assignments/", assignmentID)
 	o, err := c.send(ctx, &call{op: OpPatchAssignment, method: http.MethodPatch, url: u,
 		cfg: configurationID, asg: assignmentID, body: body, notFound: msgAssignmentNotFound})
 	if err != nil {
@@ -263,7 +263,7 @@ func (c *Client) PatchAssignment(ctx context.Context, configurationID, assignmen
 	res.Retries += g.state.attempts - 1
 	res.ReadBackRequestID = g.requestID
 	if !isJSONObject(g.payload) {
-		res.ReadBackErr = notJSON(OpGetAssignment, g)
+		res.ReadBackErr = notJSON(OpGetAssignment, &g)
 		return res, nil
 	}
 	res.Body = g.payload
@@ -277,13 +277,13 @@ func (c *Client) GetAssignment(ctx context.Context, configurationID, assignmentI
 		return nil, err
 	}
 	o, err := c.send(ctx, &call{op: OpGetAssignment, method: http.MethodGet,
-		url: c.assignmentURL(configurationID, assignmentID),
+		url: c.configurationURL(configurationID, "/assignments/", assignmentID),
 		cfg: configurationID, asg: assignmentID, notFound: msgAssignmentNotFound})
 	if err != nil {
 		return nil, err
 	}
 	if !isJSONObject(o.payload) {
-		return nil, notJSON(OpGetAssignment, o)
+		return nil, notJSON(OpGetAssignment, &o)
 	}
 	return &Result{
 		Body:            o.payload,
@@ -303,12 +303,12 @@ func (c *Client) ListAssignments(ctx context.Context, configurationID string) ([
 	if err := checkKey("/configurationId", configurationID); err != nil {
 		return nil, nil, err
 	}
-	next := c.base + "/deviceManagement/deviceEnrollmentConfigurations/" + url.PathEscape(configurationID) + "/assignments"
+	next := c.configurationURL(configurationID, "/assignments", "")
 	var (
 		items []json.RawMessage
 		res   *Result
 	)
-	for page := 1; next != ""; page++ {
+	for page := 1; ; page++ {
 		if page > maxPages {
 			return nil, nil, fmt.Errorf("graph: list assignments of %s: more than %d pages", configurationID, maxPages)
 		}
@@ -322,7 +322,7 @@ func (c *Client) ListAssignments(ctx context.Context, configurationID string) ([
 			NextLink string            `json:"@odata.nextLink"`
 		}
 		if err := json.Unmarshal(o.payload, &p); err != nil {
-			return nil, nil, notJSON(OpListAssignments, o)
+			return nil, nil, notJSON(OpListAssignments, &o)
 		}
 		if res == nil {
 			res = &Result{RequestID: o.requestID, ClientRequestID: o.state.clientRequestID, StatusCode: o.status}
@@ -336,16 +336,20 @@ func (c *Client) ListAssignments(ctx context.Context, configurationID string) ([
 		if err != nil {
 			return nil, nil, fmt.Errorf("graph: list assignments of %s: %w", configurationID, err)
 		}
-		if link == next {
+		if link == next.String() {
 			return nil, nil, fmt.Errorf("graph: list assignments of %s: page %d links to itself", configurationID, page)
 		}
-		next = link
+		lu, err := url.Parse(link)
+		if err != nil {
+			return nil, nil, fmt.Errorf("graph: list assignments of %s: %w", configurationID, err)
+		}
+		next = *lu
 	}
 	return items, res, nil
 }
 
 // nextLink resolves an @odata.nextLink and accepts it only under the base
-// URL: the bearer policy would hand the token to any host.
+// URL: every request carries the token, whatever its host.
 func (c *Client) nextLink(link string) (string, error) {
 	u, err := url.Parse(link)
 	if err != nil {
@@ -359,13 +363,6 @@ func (c *Client) nextLink(link string) (string, error) {
 	}
 	u.Fragment = ""
 	return u.String(), nil
-}
-
-func (c *Client) assignmentURL(configurationID, assignmentID string) string {
-	// ValidKey leaves nothing to escape today; PathEscape keeps the path
-	// safe should the key rule ever widen.
-	return c.base + "/deviceManagement/deviceEnrollmentConfigurations/" + url.PathEscape(configurationID) +
-		"/assignments/" + url.PathEscape(assignmentID)
 }
 
 // checkKeys repeats change's key rule: ids reach a URL path here, so this
@@ -398,27 +395,29 @@ func keyField(field string) change.FieldError {
 
 // call is one logical Graph call: one request, its retries, one log line.
 type call struct {
-	op, method, url string
-	cfg, asg        string
-	page            int  // ListAssignments page, for the log
-	readBack        bool // the GET after a bodiless PATCH, for the log
-	body            any
-	notFound        string // caller message for 404
+	op, method string
+	url        url.URL
+	cfg, asg   string
+	page       int  // ListAssignments page, for the log
+	readBack   bool // the GET after a bodiless PATCH, for the log
+	body       any
+	notFound   string // caller message for 404
 }
 
 // outcome is a 2xx answer.
 type outcome struct {
 	status    int
 	requestID string
-	payload   []byte // owned by the response; handed to the caller uncopied
-	state     *callState
+	payload   []byte // read from the response; handed to the caller uncopied
+	state     callState
 }
 
 // send runs one call under ctx's deadline minus the margin, maps any
 // failure to a coded error and logs the call.
-func (c *Client) send(ctx context.Context, k *call) (*outcome, error) {
+func (c *Client) send(ctx context.Context, k *call) (outcome, error) {
 	start := time.Now()
-	st := &callState{op: k.op}
+	o := outcome{state: callState{op: k.op}}
+	st := &o.state
 	callCtx := ctx
 	if deadline, ok := ctx.Deadline(); ok {
 		end := deadline.Add(-c.margin)
@@ -427,57 +426,104 @@ func (c *Client) send(ctx context.Context, k *call) (*outcome, error) {
 				RetryAfter: fallbackRetryAfter,
 				Err:        fmt.Errorf("graph: %s %s: the deadline is within the margin of %s", k.method, k.op, c.margin)}
 			c.logCall(ctx, k, st, nil, start, err)
-			return nil, err
+			return outcome{}, err
 		}
 		var cancel context.CancelFunc
 		callCtx, cancel = context.WithDeadline(ctx, end)
 		defer cancel()
 	}
 
-	req, err := runtime.NewRequest(callCtx, k.method, k.url)
-	if err != nil {
-		return nil, fmt.Errorf("graph: %s %s: %w", k.method, k.op, err)
-	}
-	st.clientRequestID = uuid.NewString()
-	// Canonical keys assigned directly spare a canonicalization per call.
-	h := req.Raw().Header
-	h["Accept"] = []string{"application/json"}
-	h["Client-Request-Id"] = []string{st.clientRequestID}
+	var body []byte
 	if k.body != nil {
-		if err := setJSONBody(req, k.body); err != nil {
-			return nil, fmt.Errorf("graph: %s %s: %w", k.method, k.op, err)
+		b, err := jsonBody(k.body)
+		if err != nil {
+			return outcome{}, fmt.Errorf("graph: %s %s: %w", k.method, k.op, err)
 		}
+		body = b
 	}
-	req.SetOperationValue(st)
+	crid := newClientRequestID()
+	st.clientRequestID = crid[0]
 
-	resp, err := c.pl.Do(req)
-	var payload []byte
-	if err == nil {
-		// bodyDownloadPolicy has read the body already; this returns it.
-		payload, err = runtime.Payload(resp)
-	}
+	resp, payload, err := c.retry.do(callCtx, st, func(attempt int) (*http.Response, []byte, error) {
+		return c.attempt(callCtx, k, crid, body, attempt)
+	})
 	if err != nil {
 		err = transportError(ctx, callCtx, k, err)
 		c.logCall(ctx, k, st, nil, start, err)
-		return nil, err
+		return outcome{}, err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		err := statusError(k, newResponseError(k, resp, payload, st.clientRequestID))
 		c.logCall(ctx, k, st, resp, start, err)
-		return nil, err
+		return outcome{}, err
 	}
 	c.logCall(ctx, k, st, resp, start, nil)
-	return &outcome{status: resp.StatusCode, requestID: graphRequestID(resp.Header), payload: payload, state: st}, nil
+	o.status, o.requestID, o.payload = resp.StatusCode, graphRequestID(resp.Header), payload
+	return o, nil
 }
 
-func setJSONBody(req *policy.Request, body any) error {
+// attempt sends call k once, with the cached token, and reads the answer
+// whole. A 401 drops the token it answered, so the next call fetches
+// another; a 401 that is a Continuous Access Evaluation challenge is sent
+// once more, within this attempt, with a token carrying the claims asked
+// for.
+func (c *Client) attempt(ctx context.Context, k *call, crid []string, body []byte, n int) (*http.Response, []byte, error) {
+	if k.url.Scheme != "https" && !c.allowHTTP {
+		return nil, nil, errNonTLS
+	}
+	tok, err := c.tokens.get(ctx, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, payload, err := c.exchange(ctx, k, crid, tok, body, n)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+		return resp, payload, err
+	}
+	c.tokens.expire(tok)
+	if len(resp.Header.Values("WWW-Authenticate")) == 0 {
+		return resp, payload, nil
+	}
+	claims, err := caeClaims(resp)
+	if err != nil || claims == "" {
+		return resp, payload, err
+	}
+	if tok, err = c.tokens.get(ctx, claims); err != nil {
+		return nil, nil, err
+	}
+	return c.exchange(ctx, k, crid, tok, body, n)
+}
+
+// exchange sends one request and reads its answer's body.
+func (c *Client) exchange(ctx context.Context, k *call, crid []string, tok *cachedToken, body []byte, n int) (*http.Response, []byte, error) {
+	req, err := c.newRequest(ctx, k, crid, tok, body, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, err := roundTrip(c.tr, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	payload, err := readBody(resp)
+	if err != nil {
+		return nil, nil, bodyReadError(k.method, err)
+	}
+	return resp, payload, nil
+}
+
+// jsonBody returns the bytes to send for body: a json.RawMessage as it is,
+// once checked to be JSON; anything else marshalled.
+func jsonBody(body any) ([]byte, error) {
 	if raw, ok := body.(json.RawMessage); ok {
 		if !json.Valid(raw) {
-			return errors.New("the body is not valid JSON")
+			return nil, errors.New("the body is not valid JSON")
 		}
-		return req.SetBody(streaming.NopCloser(bytes.NewReader(raw)), "application/json")
+		return raw, nil
 	}
-	return runtime.MarshalAsJSON(req, body)
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("error marshalling type %T: %s", body, err)
+	}
+	return b, nil
 }
 
 // transportError maps a call that got no usable answer.
@@ -514,10 +560,15 @@ func isJSONObject(p []byte) bool {
 }
 
 func graphRequestID(h http.Header) string {
-	if id := h.Get(HeaderRequestID); id != "" {
-		return id
+	// The canonical keys: Get would canonicalize "request-id" into a new
+	// string on every call.
+	if v := h["Request-Id"]; len(v) > 0 && v[0] != "" {
+		return v[0]
 	}
-	return h.Get("x-ms-request-id")
+	if v := h["X-Ms-Request-Id"]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // logCall writes the one line of a call: identifiers, outcome and duration,
@@ -588,20 +639,3 @@ func causeText(err error) string {
 	}
 	return err.Error()
 }
-
-// credential marks the credential's failures so that they map to "could
-// not get a token" rather than "Graph could not be reached".
-type credential struct{ cred azcore.TokenCredential }
-
-func (c credential) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
-	tk, err := c.cred.GetToken(ctx, opts)
-	if err != nil {
-		return azcore.AccessToken{}, &tokenError{err: err}
-	}
-	return tk, nil
-}
-
-type tokenError struct{ err error }
-
-func (e *tokenError) Error() string { return "get token: " + e.err.Error() }
-func (e *tokenError) Unwrap() error { return e.err }

@@ -2,20 +2,26 @@ package graph_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	azlog "github.com/Azure/azure-sdk-for-go/sdk/azcore/log"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/google/uuid"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
@@ -723,8 +729,10 @@ func TestNewClientValidation(t *testing.T) {
 }
 
 // TestNoSecretsInLogs runs calls that retry, fail and succeed with azcore's
-// own log switched on, and checks neither log holds the token, the
-// Authorization header or a body.
+// own log switched on, and checks that the client's log holds neither the
+// token, the Authorization header nor a body, and that azcore's log (which
+// an operator may turn on for azidentity) sees no Graph call at all: the
+// client sends on its own path, not through azcore's pipeline.
 func TestNoSecretsInLogs(t *testing.T) {
 	var azlogs syncBuffer
 	azlog.SetEvents(azlog.EventRequest, azlog.EventResponse, azlog.EventRetryPolicy)
@@ -748,8 +756,8 @@ func TestNoSecretsInLogs(t *testing.T) {
 	}
 
 	slogs, all := h.logs.String(), h.logs.String()+azlogs.String()
-	if !strings.Contains(azlogs.String(), "REQUEST") {
-		t.Fatalf("azcore log listener saw nothing:\n%s", azlogs.String())
+	if azlogs.String() != "" {
+		t.Errorf("azcore's log saw the Graph calls:\n%s", azlogs.String())
 	}
 	for _, secret := range []string{testToken, "Bearer ", "5e6f0000-0000-0000-0000-00000000beef", respMarker, "Too many requests", "Invalid audience"} {
 		if strings.Contains(all, secret) {
@@ -786,5 +794,135 @@ func TestNoSecretsInLogs(t *testing.T) {
 		if !strings.Contains(slogs, strconv.Quote(id)) {
 			t.Errorf("log does not name Graph request-id %s", id)
 		}
+	}
+}
+
+// claimsCred hands out "tok-1", "tok-2", ... and records the claims asked.
+type claimsCred struct {
+	mu     sync.Mutex
+	claims []string
+}
+
+func (c *claimsCred) GetToken(_ context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.claims = append(c.claims, o.Claims)
+	return azcore.AccessToken{Token: "tok-" + strconv.Itoa(len(c.claims)), ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+// TestUnauthorizedDropsTheToken: a 401 is the caller's answer (no retry),
+// and the next call fetches a new token instead of sending the refused one.
+func TestUnauthorizedDropsTheToken(t *testing.T) {
+	g, base, hc := newFakeGraph(t,
+		answer{status: 401, body: readTestdata(t, "graph-401.json")},
+		answer{status: 200, body: `{"id":"x"}`})
+	cred := &claimsCred{}
+	c, err := graph.NewClient(base, cred, testScope, &graph.Options{Transport: hc, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetAssignment(context.Background(), cfgID, asgID); change.ErrorCode(err) != change.CodeGraphPermission {
+		t.Fatalf("GetAssignment(401) = %v, want CodeGraphPermission", err)
+	}
+	if _, err := c.GetAssignment(context.Background(), cfgID, asgID); err != nil {
+		t.Fatalf("GetAssignment = %v", err)
+	}
+	reqs := g.requests()
+	if len(reqs) != 2 || reqs[0].Header.Get("Authorization") != "Bearer tok-1" || reqs[1].Header.Get("Authorization") != "Bearer tok-2" {
+		t.Errorf("requests = %d, Authorization %q then %q; want tok-1 then tok-2", len(reqs),
+			reqs[0].Header.Get("Authorization"), reqs[len(reqs)-1].Header.Get("Authorization"))
+	}
+}
+
+// TestCAEChallengeResent: a 401 carrying a Continuous Access Evaluation
+// challenge is sent once more, in the same attempt, with a token fetched
+// for the claims Graph asked for.
+func TestCAEChallengeResent(t *testing.T) {
+	const claims = `{"access_token":{"nbf":{"essential":true,"value":"1726000000"}}}`
+	challenge := `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", error="insufficient_claims", claims="` +
+		base64.StdEncoding.EncodeToString([]byte(claims)) + `"`
+	g, base, hc := newFakeGraph(t,
+		answer{status: 401, header: map[string]string{"WWW-Authenticate": challenge}, body: readTestdata(t, "graph-401.json")},
+		answer{status: 200, header: map[string]string{"request-id": "rid-ok"}, body: `{"id":"x"}`})
+	cred := &claimsCred{}
+	c, err := graph.NewClient(base, cred, testScope, &graph.Options{Transport: hc, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.PatchAssignment(context.Background(), cfgID, asgID, testAssignment())
+	if err != nil || res.RequestID != "rid-ok" || res.Retries != 0 {
+		t.Fatalf("PatchAssignment = %+v, %v; want rid-ok without a retry", res, err)
+	}
+	reqs := g.requests()
+	if len(reqs) != 2 {
+		t.Fatalf("requests = %d, want 2", len(reqs))
+	}
+	if a, b := reqs[0].Header.Get("Authorization"), reqs[1].Header.Get("Authorization"); a != "Bearer tok-1" || b != "Bearer tok-2" {
+		t.Errorf("Authorization = %q then %q, want tok-1 then tok-2", a, b)
+	}
+	if cred.claims[0] != "" || len(cred.claims) != 2 || cred.claims[1] != claims {
+		t.Errorf("claims asked = %q, want none then %s", cred.claims, claims)
+	}
+	if string(reqs[1].Body) != string(reqs[0].Body) || reqs[1].Header.Get(graph.HeaderClientRequestID) != reqs[0].Header.Get(graph.HeaderClientRequestID) ||
+		reqs[1].Header.Get(graph.HeaderRetryAttempt) != "" {
+		t.Errorf("the resent request differs: %+v", reqs)
+	}
+}
+
+// brokenBody fails half-way, like a connection dropped mid-answer.
+type brokenBody struct{ n int }
+
+func (b *brokenBody) Read(p []byte) (int, error) {
+	if b.n > 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	b.n = copy(p, `{"id":`)
+	return b.n, nil
+}
+func (*brokenBody) Close() error { return nil }
+
+// TestBrokenAnswer: an answer whose body breaks off is retried for a GET,
+// not for a PATCH (Graph may have applied it).
+func TestBrokenAnswer(t *testing.T) {
+	var n atomic.Int32
+	tr := transportFunc(func(r *http.Request) (*http.Response, error) {
+		resp := memResponse(r, 200, "", nil)
+		if n.Add(1)%2 == 1 {
+			resp.Body, resp.ContentLength = &brokenBody{}, 100
+		} else {
+			resp.Body, resp.ContentLength = io.NopCloser(strings.NewReader(`{"id":"x"}`)), -1
+		}
+		return resp, nil
+	})
+	c, err := graph.NewClient("https://graph.example/beta", &fakeCredential{token: testToken}, testScope,
+		&graph.Options{Transport: tr, RetryDelay: time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.GetAssignment(context.Background(), cfgID, asgID)
+	if err != nil || res.Retries != 1 || string(res.Body) != `{"id":"x"}` {
+		t.Fatalf("GetAssignment = %+v, %v; want success after 1 retry", res, err)
+	}
+	_, err = c.PatchAssignment(context.Background(), cfgID, asgID, testAssignment())
+	if ce := codeOf(t, err); ce.Code != change.CodeUnavailable || ce.Message != "Graph could not be reached" || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("PatchAssignment(broken answer) = %v, want CodeUnavailable wrapping the read error", err)
+	}
+	if got := n.Load(); got != 3 {
+		t.Errorf("transport calls = %d, want 3 (the PATCH is not sent again)", got)
+	}
+}
+
+func TestUserAgent(t *testing.T) {
+	h := newHarness(t, nil, false, answer{status: 200, body: `{"id":"x"}`})
+	if _, err := h.c.GetAssignment(context.Background(), cfgID, asgID); err != nil {
+		t.Fatal(err)
+	}
+	want := "enrollhook azsdk-go-enrollhook-graph/v0.1.0 (" + runtime.Version() + "; " + runtime.GOOS + ")"
+	if got := h.g.requests()[0].Header.Get("User-Agent"); got != want {
+		t.Errorf("User-Agent = %q, want %q", got, want)
+	}
+	id, err := uuid.Parse(h.g.requests()[0].Header.Get(graph.HeaderClientRequestID))
+	if err != nil || id.Version() != 4 || id.Variant() != uuid.RFC4122 {
+		t.Errorf("client-request-id = %v (%v), want a version 4 GUID", id, err)
 	}
 }

@@ -145,13 +145,17 @@ func FuzzRetryAfter(f *testing.F) {
 }
 
 func TestCanonicalHeaderKeys(t *testing.T) {
-	// send assigns these keys directly into the header map.
-	for _, k := range []string{"Accept", "Client-Request-Id"} {
+	// newRequest assigns these keys directly into the header map.
+	for _, k := range []string{"Accept", "Authorization", "Client-Request-Id", "Content-Type", "Retry-Attempt", "User-Agent"} {
 		if c := http.CanonicalHeaderKey(k); c != k {
 			t.Errorf("%q is not canonical (%q)", k, c)
 		}
 	}
 	if http.CanonicalHeaderKey(HeaderClientRequestID) != "Client-Request-Id" {
 		t.Errorf("HeaderClientRequestID does not match the key send uses")
+	}
+	// graphRequestID reads these keys directly.
+	if http.CanonicalHeaderKey(HeaderRequestID) != "Request-Id" || http.CanonicalHeaderKey("x-ms-request-id") != "X-Ms-Request-Id" {
+		t.Errorf("the request-id keys graphRequestID reads are not canonical")
 	}
 }

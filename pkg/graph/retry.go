@@ -12,9 +12,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 )
 
 // Why retrying stopped, for the log.
@@ -24,9 +21,7 @@ const (
 	stopRetryAfterCap = "retry-after-above-max"
 )
 
-// callState travels with one logical call through the pipeline (as an
-// operation value, which every clone of the request shares), so that the
-// client can log and report what the retry policy did.
+// callState is what one logical call did, for the client's log and Result.
 type callState struct {
 	op              string
 	clientRequestID string
@@ -34,11 +29,9 @@ type callState struct {
 	stop            string
 }
 
-// retryPolicy replaces azcore's retry policy (which the pipeline runs with
-// MaxRetries -1) because the budget must be the caller's: Lambda gives the
-// invoke a deadline, and a retry that cannot finish before it only turns a
-// clean 503 with Retry-After into a killed function. It sits in the per-call
-// slot, so the bearer token policy still runs on every attempt.
+// retryPolicy owns the retry budget of a call, which must be the caller's:
+// Lambda gives the invoke a deadline, and a retry that cannot finish before
+// it only turns a clean 503 with Retry-After into a killed function.
 //
 // It retries 429, 503 and 504 and transport errors that are timeouts or
 // dropped connections, nothing else: Intune's 500s are usually
@@ -53,50 +46,42 @@ type retryPolicy struct {
 	sleep func(ctx context.Context, d time.Duration) error
 }
 
-func (p *retryPolicy) Do(req *policy.Request) (*http.Response, error) {
-	var st *callState
-	if !req.OperationValue(&st) {
-		st = &callState{}
-	}
-	ctx := req.Raw().Context()
+// do runs attempt(0), then attempt(1), ... until an outcome is final, and
+// returns that outcome: the last response with its body, or an error. ctx is
+// the call's (the caller's deadline less the margin); once it has ended, its
+// error is the outcome, whatever the attempt returned.
+func (p *retryPolicy) do(ctx context.Context, st *callState, attempt func(n int) (*http.Response, []byte, error)) (*http.Response, []byte, error) {
 	deadline, hasDeadline := ctx.Deadline()
-	for attempt := 0; ; attempt++ {
-		if attempt > 0 {
-			req.Raw().Header.Set(HeaderRetryAttempt, strconv.Itoa(attempt))
-		}
-		if err := req.RewindBody(); err != nil {
-			return nil, err
-		}
-		resp, err := req.Next()
-		st.attempts = attempt + 1
-		if ctx.Err() != nil {
-			return resp, err
+	for n := 0; ; n++ {
+		resp, payload, err := attempt(n)
+		st.attempts = n + 1
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, nil, ctxErr
 		}
 		if !shouldRetry(resp, err) {
-			return resp, err
+			return resp, payload, err
 		}
-		if attempt >= p.maxRetries {
+		if n >= p.maxRetries {
 			st.stop = stopMaxRetries
-			return resp, err
+			return resp, payload, err
 		}
 		delay, asked := retryAfter(resp)
 		if !asked {
-			delay = p.backoff(attempt + 1)
+			delay = p.backoff(n + 1)
 		} else if delay > p.maxRetryDelay {
 			// Retrying before Graph asked only earns another 429.
 			st.stop = stopRetryAfterCap
-			return resp, err
+			return resp, payload, err
 		}
 		// A wait that ends at or after the deadline leaves no time for the
 		// retry: stop now and pass Graph's wait on to the caller.
 		if hasDeadline && !time.Now().Add(delay).Before(deadline) {
 			st.stop = stopBudget
-			return resp, err
+			return resp, payload, err
 		}
-		p.logRetry(ctx, st, attempt+1, resp, delay)
-		runtime.Drain(resp)
+		p.logRetry(ctx, st, n+1, resp, delay)
 		if err := p.sleep(ctx, delay); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 }
@@ -162,7 +147,8 @@ func shouldRetry(resp *http.Response, err error) bool {
 }
 
 func retriableError(err error) bool {
-	// azcore marks token failures and half-read PATCH answers non-retriable.
+	// Token failures and half-read PATCH and POST answers are marked
+	// non-retriable (tokenError, downloadError).
 	var nre interface{ NonRetriable() }
 	if errors.As(err, &nre) {
 		return false
