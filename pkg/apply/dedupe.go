@@ -95,8 +95,9 @@ func (p *Pipeline) Until(ctx context.Context) time.Time {
 
 // Take takes the delivery key with its fingerprint in the store until
 // until. Without a store it returns nil, nil: nothing to complete. The
-// errors and the replay (Lease.Replay) are idempotency.Store's; each caller
-// answers them in its own words.
+// errors and the replay (Lease.Replay) are idempotency.Store's: Run answers
+// them for a change (takeRefusal), and a chat command's own record
+// (package webhook) in its own words.
 func (p *Pipeline) Take(ctx context.Context, key, fingerprint string, until time.Time) (*idempotency.Lease, error) {
 	if p.opts.Dedupe.Store == nil {
 		return nil, nil

@@ -1,6 +1,15 @@
 // Package apply is the one pipeline a change goes through once it is
-// authenticated, decoded and approved, shared by the request path (package
-// webhook) and the worker (package worker):
+// authenticated and decoded, shared by the request path and the chat
+// commands (package webhook) and the worker (package worker). Its one entry
+// is Pipeline.Run, which owns the order of the steps (run.go): each caller
+// only translates its input into a Job and the Outcome into its own answer
+// (an HTTP answer, a chat reply, a retry or a dead letter), then calls
+// Finish, which writes the audit line and, after the answer, the
+// write-back. The order: validation (a queued change), approval and the
+// policy, the take of the delivery in the store (a replay answers from
+// it), then the dry run, the enqueue to the worker or the apply step, then
+// the store's complete or release; audit and write-back in Finish. The
+// steps:
 //
 //   - de-duplication: the delivery's key and fingerprint (Key, ChatKey,
 //     WorkKey), the lease taken, completed or released in the store, and the

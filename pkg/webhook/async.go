@@ -10,7 +10,6 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/chat"
-	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"github.com/enrollhook/enrollhook/pkg/queue"
 )
 
@@ -66,49 +65,40 @@ func (h *Handler) queueJob(job *apply.Job) {
 		Detail: "the change is approved and queued; it is applied within Intune's write limit, and the outcome is in the audit log under this requestId"})
 }
 
-// chatEnqueue queues an assign command and answers "accepted". The command
-// is taken in the de-duplication store first, so the same delivery sent
-// twice is queued once; the worker's own record makes the apply
-// exactly-once in any case.
+// chatEnqueue queues an assign command and answers "accepted". The
+// pipeline checks the policy and takes the change in the de-duplication
+// store first, so the same delivery sent twice is queued once; the
+// worker's own record makes the apply exactly-once in any case.
 func (h *Handler) chatEnqueue(w http.ResponseWriter, r *http.Request, rp Replier, rec *chatRecord, start time.Time) {
-	ctx, cancel := h.pipe.Bound(r.Context())
-	defer cancel()
 	inv, cmd := rec.inv, rec.inv.Command
-	key, fp := apply.Key(rec.source, rec.deliveryID, rec.req)
-	var lease *idempotency.Lease
-	if h.pipe.Deduplicates() {
-		var err error
-		lease, err = h.pipe.Take(ctx, key, fp, h.pipe.Until(ctx))
-		var inProgress *idempotency.InProgressError
-		switch {
-		case err == nil && lease.Replay != nil, errors.As(err, &inProgress):
-			// Queued already, or being queued by another attempt.
-			h.chatAnswer(w, r, rp, rec, chat.Queued(cmd, inv.CanFollowUp), start)
-			return
-		case errors.Is(err, idempotency.ErrMismatch):
-			rec.err = &change.Error{Code: change.CodeConflict, Kind: change.KindDeliveryMismatch,
-				Message: "this command's delivery id was already used with a different change"}
-			h.chatAnswer(w, r, rp, rec, chat.Failed(cmd, rec.err, rec.requestID), start)
-			return
-		case err != nil:
-			rec.err = &change.Error{Code: change.CodeUnavailable, Kind: change.KindDedupeUnavailable, RetryAfter: 5 * time.Second,
-				Message: "the de-duplication store is unavailable, so nothing was queued", Err: err}
-			h.chatAnswer(w, r, rp, rec, chat.Failed(cmd, rec.err, rec.requestID), start)
-			return
+	job := &apply.Job{Sender: rec.source, DeliveryID: rec.deliveryID, RequestID: rec.requestID, Request: rec.req, Start: start,
+		Via: apply.ViaChat, Chat: true}
+	job.Enqueue = func(ctx context.Context, key, fingerprint string) error {
+		m := &queue.Message{Source: rec.source, DeliveryID: rec.deliveryID, Key: key, Fingerprint: fingerprint,
+			RequestID: rec.requestID, Request: rec.req, Received: start,
+			Chat: &queue.Chat{Tenant: inv.Tenant, User: inv.User}}
+		if inv.CanFollowUp {
+			m.Chat.ResponseURL = inv.ResponseURL
 		}
+		return h.send(ctx, m)
 	}
-	m := &queue.Message{Source: rec.source, DeliveryID: rec.deliveryID, Key: key, Fingerprint: fp,
-		RequestID: rec.requestID, Request: rec.req, Received: start,
-		Chat: &queue.Chat{Tenant: inv.Tenant, User: inv.User}}
-	if inv.CanFollowUp {
-		m.Chat.ResponseURL = inv.ResponseURL
+	o := h.pipe.Run(r.Context(), job)
+	rec.o, rec.err = o, o.Err
+	reply := chat.Queued(cmd, inv.CanFollowUp)
+	switch {
+	case o.Replay, isInProgress(o.Err):
+		// Queued already, or being queued by another attempt.
+		o.Err, o.Audit, rec.err = nil, apply.AuditQueued, nil
+	case change.ErrorCode(o.Err) == change.CodeForbidden:
+		reply = policyRefused(inv, o.Err)
+	case o.Err != nil:
+		reply = chat.Failed(cmd, o.Err, rec.requestID)
 	}
-	if err := h.send(ctx, m); err != nil {
-		h.pipe.Release(ctx, lease)
-		rec.err = err
-		h.chatAnswer(w, r, rp, rec, chat.Failed(cmd, err, rec.requestID), start)
-		return
-	}
-	h.pipe.Complete(ctx, lease, idempotency.Response{Status: http.StatusAccepted})
-	h.chatAnswer(w, r, rp, rec, chat.Queued(cmd, inv.CanFollowUp), start)
+	h.chatAnswer(w, r, rp, rec, reply, start)
+}
+
+// isInProgress reports whether err is a delivery held by another attempt.
+func isInProgress(err error) bool {
+	ce, ok := errors.AsType[*change.Error](err)
+	return ok && ce.Kind == change.KindDeliveryInProgress
 }

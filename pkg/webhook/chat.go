@@ -61,7 +61,7 @@ type chatOutcome struct {
 	reply  *chat.Reply
 	result *graph.Result
 	err    error
-	a      *apply.Applied // the apply of an assign, for the audit line
+	o      *apply.Outcome // the pipeline's outcome of an assign or plan
 }
 
 // handleChat runs an authenticated chat command: refuse a user who is not
@@ -125,16 +125,18 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 			return
 		}
 		rec.req = req
-		if err := h.pipe.Check(name, true, req); err != nil {
-			rec.err = err
-			h.chatAnswer(w, r, rp, &rec, policyRefused(inv, err), start)
-			return
-		}
 		if h.async[name] && inv.Command.Verb == chat.VerbAssign {
 			// A plan is never queued: it reads and answers in the request.
 			h.chatEnqueue(w, r, rp, &rec, start) // async.go
 			return
 		}
+	}
+	var job *apply.Job
+	if req != nil {
+		// The chat command's own record holds the delivery (chatDedupe),
+		// completed with its reply: the pipeline takes nothing.
+		job = &apply.Job{Sender: name, DeliveryID: deliveryID, RequestID: rec.requestID, Request: req, Start: start,
+			Via: apply.ViaChat, Chat: true, Held: true, DryRun: inv.Command.Verb == chat.VerbPlan}
 	}
 	reqID := rec.requestID
 	// The work must outlive this request when it runs late: detach it from
@@ -152,7 +154,7 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 	h.chat.wg.Add(1)
 	go func() {
 		defer h.chat.wg.Done()
-		out := h.runCommand(ctx, inv, req, reqID)
+		out := h.runCommand(ctx, inv, job, reqID)
 		cancel()
 		select {
 		case done <- out:
@@ -164,7 +166,7 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 	defer timer.Stop()
 	select {
 	case out := <-done:
-		rec.result, rec.err, rec.a = out.result, out.err, out.a
+		rec.result, rec.err, rec.o = out.result, out.err, out.o
 		if out.result != nil && out.result.RequestID != "" {
 			w.Header().Set(HeaderGraphRequestID, out.result.RequestID)
 		}
@@ -175,30 +177,31 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 	}
 }
 
-// runCommand makes the Graph call of show or assign and turns its outcome
-// into a reply.
-func (h *Handler) runCommand(ctx context.Context, inv *chat.Invocation, req *change.Request, reqID string) chatOutcome {
+// runCommand runs show, or an assign or plan through the pipeline
+// (job), and turns its outcome into a reply.
+func (h *Handler) runCommand(ctx context.Context, inv *chat.Invocation, job *apply.Job, reqID string) chatOutcome {
 	cmd := inv.Command
-	if cmd.Verb == chat.VerbAssign {
-		// The apply step of every change: write slot, the update
-		// strategy's Graph calls, the body Graph holds afterwards.
-		a, err := h.pipe.Apply(ctx, req, reqID)
-		if err != nil {
-			return chatOutcome{reply: chat.Failed(cmd, err, reqID), result: a.Result, err: err, a: a}
+	if job != nil {
+		// The policy, then the apply step of every change (write slot, the
+		// update strategy's Graph calls, the body Graph holds afterwards)
+		// or, for plan, a dry run: the read, no write.
+		o := h.pipe.Run(ctx, job)
+		out := chatOutcome{result: o.Result, err: o.Err, o: o}
+		switch {
+		case o.Err != nil && change.ErrorCode(o.Err) == change.CodeForbidden:
+			out.reply = policyRefused(inv, o.Err)
+		case o.Err != nil:
+			out.reply = chat.Failed(cmd, o.Err, reqID)
+		case o.Planned:
+			changed := make([]string, 0, len(o.Plan.Changes))
+			for _, c := range o.Plan.Changes {
+				changed = append(changed, c.Path)
+			}
+			out.reply = chat.Planned(inv, job.Request, o.Plan.Before, o.Plan.After, changed)
+		default:
+			out.reply = chat.Applied(inv, job.Request, o.Body, o.Result.RequestID)
 		}
-		return chatOutcome{reply: chat.Applied(inv, req, a.Body, a.Result.RequestID), result: a.Result, a: a}
-	}
-	if cmd.Verb == chat.VerbPlan {
-		// A dry run of assign: the read, no write.
-		p, err := h.pipe.Plan(ctx, req)
-		if err != nil {
-			return chatOutcome{reply: chat.Failed(cmd, err, reqID), result: p.Result, err: err}
-		}
-		changed := make([]string, 0, len(p.Plan.Changes))
-		for _, c := range p.Plan.Changes {
-			changed = append(changed, c.Path)
-		}
-		return chatOutcome{reply: chat.Planned(inv, req, p.Plan.Before, p.Plan.After, changed), result: p.Result}
+		return out
 	}
 	body, res, err := h.pipe.Show(ctx, cmd.ConfigurationID, cmd.AssignmentID)
 	if err != nil {
@@ -209,7 +212,7 @@ func (h *Handler) runCommand(ctx context.Context, inv *chat.Invocation, req *cha
 
 // followUp delivers the outcome of a command answered "still working".
 func (h *Handler) followUp(ctx context.Context, rp Replier, rec chatRecord, out chatOutcome, start time.Time) {
-	rec.result, rec.err, rec.a = out.result, out.err, out.a
+	rec.result, rec.err, rec.o = out.result, out.err, out.o
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	delivery := "unavailable"
@@ -238,7 +241,7 @@ type chatRecord struct {
 	req                      *change.Request
 	result                   *graph.Result
 	err                      error
-	a                        *apply.Applied // the apply of an assign, for the audit line
+	o                        *apply.Outcome // the pipeline's outcome, for the audit line
 	lease                    *idempotency.Lease
 	replayed                 bool // answered from the de-duplication store
 }
@@ -357,19 +360,21 @@ func chatAttrs(rec *chatRecord, reply *chat.Reply, start time.Time) []slog.Attr 
 // chatAudit writes the audit line of a chat command's decision: an assign
 // applied, queued, refused (the user, the policy, invalid values) or
 // failed. Help, usage, show and plan change nothing and are not decisions;
-// a pending answer is decided by its follow-up, which calls this again.
+// a pending answer is decided by its follow-up, which calls this again. A
+// command the pipeline ran is audited by the pipeline's Finish, from its
+// outcome (a chat command writes nothing back to a ticket).
 func (h *Handler) chatAudit(ctx context.Context, rec *chatRecord, reply *chat.Reply, start time.Time) {
+	if reply.Status == chat.StatusPending {
+		return
+	}
+	if rec.o != nil {
+		rec.o.WriteBack = false
+		h.pipe.Finish(ctx, rec.o)
+		return
+	}
 	e := &apply.Entry{RequestID: rec.requestID, DeliveryID: rec.deliveryID, Sender: rec.source, Request: rec.req,
 		Result: rec.result, Start: start, Reason: apply.Slug(rec.err)}
-	if rec.a != nil {
-		e.Before, e.GraphTime = rec.a.Before, rec.a.GraphTime
-	}
 	switch reply.Status {
-	case chat.StatusApplied:
-		e.Outcome = apply.AuditApplied
-		if rec.a != nil {
-			e.After = rec.a.Body
-		}
 	case chat.StatusQueued:
 		e.Outcome = apply.AuditQueued
 	case chat.StatusReplayed:
