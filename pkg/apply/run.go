@@ -107,7 +107,7 @@ type Outcome struct {
 	// outcome is final).
 	WriteBack bool
 
-	job      *Job
+	job      Job // a copy: the caller's Job need not outlive Run
 	deadline time.Time
 }
 
@@ -128,21 +128,30 @@ func Retryable(err error) bool {
 // the dry run, the enqueue or the apply step, then the store's complete or
 // release. The audit line and the write-back follow in Finish, which the
 // caller calls once it has answered. ctx is bounded by Timeout when it has
-// no deadline. The *Outcome is never nil.
-func (p *Pipeline) Run(ctx context.Context, job *Job) *Outcome {
+// no deadline. The Outcome is a value: the request path's answer costs no
+// allocation for it.
+func (p *Pipeline) Run(ctx context.Context, j *Job) Outcome {
+	var o Outcome
+	p.run(ctx, j, &o)
+	return o
+}
+
+func (p *Pipeline) run(ctx context.Context, j *Job, o *Outcome) {
+	o.job = *j
+	job := &o.job
 	if job.Start.IsZero() {
 		job.Start = time.Now()
 	}
 	ctx, cancel := p.Bound(ctx)
 	defer cancel()
-	o := &Outcome{job: job}
 	o.deadline, _ = ctx.Deadline()
 	if err := p.check(job); err != nil {
-		return o.fail(err)
+		o.fail(err)
+		return
 	}
 	lease, done := p.take(ctx, job, o)
 	if done {
-		return o
+		return
 	}
 	switch {
 	case job.DryRun:
@@ -151,14 +160,14 @@ func (p *Pipeline) Run(ctx context.Context, job *Job) *Outcome {
 		key, fp := p.keyOf(job)
 		if err := job.Enqueue(ctx, key, fp); err != nil {
 			p.Release(ctx, lease)
-			return o.fail(err)
+			o.fail(err)
+			return
 		}
 		p.Complete(ctx, lease, idempotency.Response{Status: http.StatusAccepted, Body: job.QueuedBody})
 		o.Status, o.Body, o.Queued, o.Audit = http.StatusAccepted, job.QueuedBody, true, AuditQueued
 	default:
 		p.apply(ctx, job, lease, o)
 	}
-	return o
 }
 
 // check is the checks before the delivery is taken.
@@ -304,11 +313,10 @@ func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease
 }
 
 // Job is the job o is the outcome of.
-func (o *Outcome) Job() *Job { return o.job }
+func (o *Outcome) Job() *Job { return &o.job }
 
-func (o *Outcome) fail(err error) *Outcome {
+func (o *Outcome) fail(err error) {
 	o.Err, o.Audit = err, FailedOutcome(err)
-	return o
 }
 
 // Finish writes the outcome's audit line (none for a dry run or an empty
@@ -317,13 +325,13 @@ func (o *Outcome) fail(err error) *Outcome {
 // never delays the answer. The write-back is bounded by the job's
 // deadline when ctx has none.
 func (p *Pipeline) Finish(ctx context.Context, o *Outcome) {
-	job := o.job
+	job := &o.job
 	if o.Audit != "" {
 		p.Audit(ctx, &Entry{RequestID: job.RequestID, DeliveryID: job.DeliveryID, Sender: job.Sender, Request: job.Request,
 			Before: o.Before, After: o.After, Result: o.Result, Outcome: o.Audit, Reason: Slug(o.Err),
 			Start: job.Start, GraphTime: o.GraphTime})
 	}
-	if !o.WriteBack {
+	if !o.WriteBack || !p.writesBack(job.Sender, job.Request) {
 		return
 	}
 	if _, has := ctx.Deadline(); !has && !o.deadline.IsZero() {

@@ -20,6 +20,18 @@ type WriteBacker interface {
 	Write(ctx context.Context, n *writeback.Note) error
 }
 
+// writesBack reports whether the outcome of req from source goes to its
+// ticket: an ITSM sender whose system the writer is configured for.
+func (p *Pipeline) writesBack(source string, req *change.Request) bool {
+	if p.opts.WriteBack == nil || req == nil || (source != writeback.ServiceNow && source != writeback.Jira) {
+		return false
+	}
+	if c, ok := p.opts.WriteBack.(interface{ Configured(string) bool }); ok && !c.Configured(source) {
+		return false
+	}
+	return true
+}
+
 // WriteBack posts the outcome of the apply step of an ITSM change
 // (ServiceNow: a work note; Jira: a comment) to its ticket, after the
 // sender's answer is decided: the request path calls it after answering,
@@ -29,10 +41,7 @@ type WriteBacker interface {
 // by the invoke's deadline less the margin, and by the writer's own
 // timeout.
 func (p *Pipeline) WriteBack(ctx context.Context, source, requestID string, req *change.Request, res *graph.Result, err error) {
-	if p.opts.WriteBack == nil || req == nil || (source != writeback.ServiceNow && source != writeback.Jira) {
-		return
-	}
-	if c, ok := p.opts.WriteBack.(interface{ Configured(string) bool }); ok && !c.Configured(source) {
+	if !p.writesBack(source, req) {
 		return
 	}
 	n := &writeback.Note{System: source, Ticket: req.Ticket.ID, Record: req.Ticket.Record,

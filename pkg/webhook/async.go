@@ -55,10 +55,10 @@ func (h *Handler) send(ctx context.Context, m *queue.Message) error {
 // the delivery, so the sender's retry runs), and stores the 202 as the
 // delivery's answer.
 func (h *Handler) queueJob(job *apply.Job) {
-	req := job.Request
+	req, sender, deliveryID, reqID, received := job.Request, job.Sender, job.DeliveryID, job.RequestID, job.Start
 	job.Enqueue = func(ctx context.Context, key, fingerprint string) error {
-		return h.send(ctx, &queue.Message{Source: job.Sender, DeliveryID: job.DeliveryID, Key: key, Fingerprint: fingerprint,
-			RequestID: job.RequestID, Request: req, Received: job.Start, Record: req.Ticket.Record})
+		return h.send(ctx, &queue.Message{Source: sender, DeliveryID: deliveryID, Key: key, Fingerprint: fingerprint,
+			RequestID: reqID, Request: req, Received: received, Record: req.Ticket.Record})
 	}
 	job.QueuedBody, _ = json.Marshal(Queued{Status: StatusQueued, RequestID: job.RequestID, DeliveryID: job.DeliveryID, Ticket: req.Ticket.ID,
 		ConfigurationID: req.ConfigurationID, AssignmentID: req.AssignmentID,
@@ -83,7 +83,7 @@ func (h *Handler) chatEnqueue(w http.ResponseWriter, r *http.Request, rp Replier
 		return h.send(ctx, m)
 	}
 	o := h.pipe.Run(r.Context(), job)
-	rec.o, rec.err = o, o.Err
+	rec.o, rec.err = &o, o.Err
 	reply := chat.Queued(cmd, inv.CanFollowUp)
 	switch {
 	case o.Replay, isInProgress(o.Err):

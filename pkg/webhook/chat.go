@@ -186,7 +186,7 @@ func (h *Handler) runCommand(ctx context.Context, inv *chat.Invocation, job *app
 		// update strategy's Graph calls, the body Graph holds afterwards)
 		// or, for plan, a dry run: the read, no write.
 		o := h.pipe.Run(ctx, job)
-		out := chatOutcome{result: o.Result, err: o.Err, o: o}
+		out := chatOutcome{result: o.Result, err: o.Err, o: &o}
 		switch {
 		case o.Err != nil && change.ErrorCode(o.Err) == change.CodeForbidden:
 			out.reply = policyRefused(inv, o.Err)

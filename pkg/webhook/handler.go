@@ -251,10 +251,10 @@ func (h *Handler) hook(w http.ResponseWriter, r *http.Request, name string) {
 		h.queueJob(job) // async.go
 	}
 	o := h.pipe.Run(r.Context(), job)
-	h.answer(w, r, record{source: name, deliveryID: deliveryID, req: req}, o)
+	h.answer(w, r, record{source: name, deliveryID: deliveryID, req: req}, &o)
 	// After the answer: the audit line, and the outcome to the ticket,
 	// best effort.
-	h.pipe.Finish(r.Context(), o)
+	h.pipe.Finish(r.Context(), &o)
 }
 
 // answer sends the pipeline's outcome o as the HTTP answer: the stored

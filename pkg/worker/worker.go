@@ -131,7 +131,7 @@ func (w *Worker) Process(ctx context.Context, d queue.Delivery) error {
 		job.Command = &apply.Command{Tenant: m.Chat.Tenant, User: m.Chat.User, Verb: string(chat.VerbAssign)}
 	}
 	o := w.pipe.Run(ctx, job)
-	wr.o, wr.result, wr.err = o, o.Result, o.Err
+	wr.o, wr.result, wr.err = &o, o.Result, o.Err
 	switch {
 	case o.Replay:
 		w.logLine(ctx, wr, workReplayed, start, false)
