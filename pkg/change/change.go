@@ -32,7 +32,11 @@ const ApprovedState = "approved"
 // envelope (docs/contract.md), which the ITSM and chat adapters
 // also produce.
 type Request struct {
-	Ticket          Ticket     `json:"ticket"`
+	Ticket Ticket `json:"ticket"`
+	// Action is ActionApply (the default, also when empty) or
+	// ActionRevert: put back what the ticket's changes replaced (the
+	// change record's "before"); a revert names its ticket only.
+	Action          string     `json:"action,omitempty" validate:"omitempty,oneof=apply revert"`
 	ConfigurationID string     `json:"configurationId" validate:"required,graphkey"`
 	AssignmentID    string     `json:"assignmentId" validate:"required,graphkey"`
 	Assignment      Assignment `json:"assignment"`
@@ -56,6 +60,9 @@ type Ticket struct {
 	RequestedByID string `json:"requestedById,omitempty" validate:"max=256,safetext"`
 	ApprovedByID  string `json:"approvedById,omitempty" validate:"max=256,safetext"`
 	URL           string `json:"url,omitempty" validate:"omitempty,max=2048,http_url"`
+	// Window is the approved change window, when the ticket has one
+	// (window.go).
+	Window *Window `json:"window,omitempty"`
 	// Record is the ServiceNow record the ticket is, as "table/sys_id", for
 	// the optional write-back of the outcome (pkg/writeback); set by the
 	// ServiceNow sender only, never read from an envelope (queue.Message
@@ -136,6 +143,15 @@ func (r *Request) Normalize() {
 		r.Assignment.Target.ODataType = normalizeType(r.Assignment.Target.ODataType)
 	}
 }
+
+// Actions of a request (Request.Action).
+const (
+	ActionApply  = "apply"
+	ActionRevert = "revert"
+)
+
+// Reverts reports whether the request is a revert.
+func (r *Request) Reverts() bool { return r.Action == ActionRevert }
 
 // Approved reports whether the ticket state allows a change.
 func (r *Request) Approved() bool { return strings.EqualFold(r.Ticket.State, ApprovedState) }

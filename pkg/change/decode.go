@@ -73,6 +73,17 @@ var (
 		{name: "source", str: func(r *Request) *string { return &r.Assignment.Source }},
 		{name: "sourceId", str: func(r *Request) *string { return &r.Assignment.SourceID }},
 	}}
+	windowObject = &object{
+		open: func(r *Request) {
+			if r.Ticket.Window == nil {
+				r.Ticket.Window = new(Window)
+			}
+		},
+		null: func(r *Request) { r.Ticket.Window = nil },
+		props: []prop{
+			{name: "start", str: func(r *Request) *string { return &r.Ticket.Window.Start }},
+			{name: "end", str: func(r *Request) *string { return &r.Ticket.Window.End }},
+		}}
 	ticketObject = &object{props: []prop{
 		{name: "id", str: func(r *Request) *string { return &r.Ticket.ID }},
 		{name: "system", str: func(r *Request) *string { return &r.Ticket.System }},
@@ -82,11 +93,13 @@ var (
 		{name: "requestedById", str: func(r *Request) *string { return &r.Ticket.RequestedByID }},
 		{name: "approvedById", str: func(r *Request) *string { return &r.Ticket.ApprovedByID }},
 		{name: "url", str: func(r *Request) *string { return &r.Ticket.URL }},
+		{name: "window", obj: windowObject},
 	}}
 	// envelopeObject is the body. Its unknown properties are ignored, so
 	// senders may add their own metadata.
 	envelopeObject = &object{props: []prop{
 		{name: "ticket", obj: ticketObject},
+		{name: "action", str: func(r *Request) *string { return &r.Action }},
 		{name: "configurationId", str: func(r *Request) *string { return &r.ConfigurationID }},
 		{name: "assignmentId", str: func(r *Request) *string { return &r.AssignmentID }},
 		{name: "assignment", obj: assignmentObject},

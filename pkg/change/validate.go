@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -182,7 +183,32 @@ func (r *Request) Validate(opts *Options) error {
 
 func (r *Request) check(opts *Options) []FieldError {
 	var fields []FieldError
-	if err := validate.Struct(r); err != nil {
+	var err error
+	if r.Reverts() {
+		// A revert names its ticket only: what it puts back comes from
+		// the change record.
+		err = validate.StructExcept(r, "ConfigurationID", "AssignmentID", "Assignment")
+		if r.ConfigurationID != "" || r.AssignmentID != "" || r.Assignment != (Assignment{}) {
+			for _, f := range [...]struct {
+				at  string
+				set bool
+			}{{"/assignment", r.Assignment != (Assignment{})}, {"/assignmentId", r.AssignmentID != ""}, {"/configurationId", r.ConfigurationID != ""}} {
+				if f.set {
+					fields = append(fields, FieldError{Field: f.at, Reason: "must be left out of a revert: it puts back every change of its ticket as the change record has it"})
+				}
+			}
+		}
+	} else {
+		err = validate.Struct(r)
+	}
+	if w := r.Ticket.Window; w != nil {
+		start, err1 := time.Parse(time.RFC3339, w.Start)
+		end, err2 := time.Parse(time.RFC3339, w.End)
+		if err1 == nil && err2 == nil && !end.After(start) {
+			fields = append(fields, FieldError{Field: "/ticket/window/end", Reason: "must be after start"})
+		}
+	}
+	if err != nil {
 		var verrs validator.ValidationErrors
 		if !errors.As(err, &verrs) {
 			return []FieldError{{Field: "", Reason: "the request could not be validated"}}
