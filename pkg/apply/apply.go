@@ -46,6 +46,9 @@ type Options struct {
 	// is checked against (policy.go); nil means none. The functions always
 	// set one: the configured policy or policy.Default().
 	Policy Policy
+	// Now is the clock change windows are checked against; default
+	// time.Now.
+	Now func() time.Time
 	// WriteBack posts the outcome of an ITSM change (ServiceNow, Jira) to
 	// its ticket after the apply step, best effort (writeback.go); nil
 	// means none.

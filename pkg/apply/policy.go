@@ -1,6 +1,8 @@
 package apply
 
 import (
+	"time"
+
 	"github.com/enrollhook/enrollhook/pkg/change"
 )
 
@@ -13,6 +15,13 @@ type Policy interface {
 	// CheckCommand returns nil when the chat user may run verb. Errors are
 	// *change.Error with CodeForbidden and Kind policy-command.
 	CheckCommand(sender, tenant, user, verb string) error
+	// CheckWindow returns nil when the change may be applied at now as
+	// far as its timing goes: its ticket's window (ticket.window) and the
+	// policy's window rules, or a chat command's hours. A refusal is
+	// *change.Error with CodeForbidden (outside-change-window,
+	// policy-window-required, policy-window-too-long); opensIn > 0 says
+	// the window opens that much later.
+	CheckWindow(sender string, chat bool, w *change.Window, now time.Time) (opensIn time.Duration, err error)
 }
 
 // Check runs the change through the policy, if there is one: before the
@@ -31,4 +40,31 @@ func (p *Pipeline) CheckCommand(sender, tenant, user, verb string) error {
 		return nil
 	}
 	return p.opts.Policy.CheckCommand(sender, tenant, user, verb)
+}
+
+// window checks the change's timing at the pipeline's clock. A change whose
+// window opens within queue.MaxDelay is not refused when the job can be
+// queued: notBefore is then when to apply it.
+func (p *Pipeline) window(job *Job) (notBefore time.Time, err error) {
+	if p.opts.Policy == nil {
+		return time.Time{}, nil
+	}
+	now := p.now()
+	opensIn, err := p.opts.Policy.CheckWindow(job.Sender, job.Chat, job.Request.Ticket.Window, now)
+	if err != nil && opensIn > 0 && opensIn <= MaxQueueDelay && job.Enqueue != nil && !job.DryRun {
+		return now.Add(opensIn), nil
+	}
+	return time.Time{}, err
+}
+
+// MaxQueueDelay is the longest the queue holds a change back for its
+// window (SQS's DelaySeconds limit, queue.MaxDelay): a change whose window
+// opens later is refused with outside-change-window.
+const MaxQueueDelay = 15 * time.Minute
+
+func (p *Pipeline) now() time.Time {
+	if p.opts.Now != nil {
+		return p.opts.Now()
+	}
+	return time.Now()
 }

@@ -40,11 +40,12 @@ type Job struct {
 	// the plan, and a later real delivery with it is refused.
 	DryRun bool
 	// Enqueue, when set, takes the change to the worker instead of applying
-	// it: called with the store key and fingerprint of the delivery; any
-	// error means nothing was queued (it is the refusal). QueuedBody is
-	// the 202 answer stored for replays.
-	Enqueue    func(ctx context.Context, key, fingerprint string) error
-	QueuedBody []byte
+	// it: called with the store key and fingerprint of the delivery and,
+	// for a change whose window opens within MaxQueueDelay, when the
+	// window opens (zero: at once); any error means nothing was queued (it
+	// is the refusal). QueuedBody makes the 202 answer stored for replays.
+	Enqueue    func(ctx context.Context, key, fingerprint string, notBefore time.Time) error
+	QueuedBody func(notBefore time.Time) []byte
 	// Key and Fingerprint name the delivery in the de-duplication store;
 	// an empty Key means Key(Sender, DeliveryID, Request).
 	Key, Fingerprint string
@@ -149,6 +150,12 @@ func (p *Pipeline) run(ctx context.Context, j *Job, o *Outcome) {
 		o.fail(err)
 		return
 	}
+	// The change window: refused outside it, or queued until it opens.
+	notBefore, err := p.window(job)
+	if err != nil {
+		o.fail(err)
+		return
+	}
 	lease, done := p.take(ctx, job, o)
 	if done {
 		return
@@ -158,13 +165,17 @@ func (p *Pipeline) run(ctx context.Context, j *Job, o *Outcome) {
 		p.plan(ctx, job, lease, o)
 	case job.Enqueue != nil:
 		key, fp := p.keyOf(job)
-		if err := job.Enqueue(ctx, key, fp); err != nil {
+		if err := job.Enqueue(ctx, key, fp, notBefore); err != nil {
 			p.Release(ctx, lease)
 			o.fail(err)
 			return
 		}
-		p.Complete(ctx, lease, idempotency.Response{Status: http.StatusAccepted, Body: job.QueuedBody})
-		o.Status, o.Body, o.Queued, o.Audit = http.StatusAccepted, job.QueuedBody, true, AuditQueued
+		var body []byte
+		if job.QueuedBody != nil {
+			body = job.QueuedBody(notBefore)
+		}
+		p.Complete(ctx, lease, idempotency.Response{Status: http.StatusAccepted, Body: body})
+		o.Status, o.Body, o.Queued, o.Audit = http.StatusAccepted, body, true, AuditQueued
 	default:
 		p.apply(ctx, job, lease, o)
 	}
@@ -180,6 +191,12 @@ func (p *Pipeline) check(job *Job) error {
 	}
 	if !req.Approved() {
 		return change.NotApproved(req.Ticket.State)
+	}
+	if req.Reverts() {
+		// The change record is kept (pkg/record) but not yet read back:
+		// a revert is refused rather than taken for an apply.
+		return &change.Error{Code: change.CodeInvalid, Message: "the request has invalid fields",
+			Fields: []change.FieldError{{Field: "/action", Reason: "revert is not available in this version; only apply is"}}}
 	}
 	if c := job.Command; c != nil {
 		if err := p.CheckCommand(job.Sender, c.Tenant, c.User, c.Verb); err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/change"
@@ -122,8 +123,8 @@ func TestRunEnqueue(t *testing.T) {
 	var keys []string
 	fail := true
 	job := func() *apply.Job {
-		return &apply.Job{Sender: "generic", DeliveryID: "msg_4", Request: decoded(t), QueuedBody: []byte(`{"status":"queued"}`),
-			Enqueue: func(_ context.Context, key, _ string) error {
+		return &apply.Job{Sender: "generic", DeliveryID: "msg_4", Request: decoded(t), QueuedBody: func(time.Time) []byte { return []byte(`{"status":"queued"}`) },
+			Enqueue: func(_ context.Context, key, _ string, _ time.Time) error {
 				keys = append(keys, key)
 				if fail {
 					return &change.Error{Code: change.CodeUnavailable, Kind: change.KindQueueUnavailable, Message: "down"}

@@ -28,6 +28,9 @@ type LocalOptions struct {
 	// Logger receives a line per dead-lettered message; default
 	// slog.Default().
 	Logger *slog.Logger
+	// Now is the clock a message's NotBefore is read against; default
+	// time.Now. The hold itself is a timer of the difference.
+	Now func() time.Time
 }
 
 // ErrClosed is returned by Enqueue after Close.
@@ -106,9 +109,30 @@ func (q *Local) Enqueue(ctx context.Context, m *Message) error {
 	}
 	q.seq++
 	q.pending++
-	q.ready = append(q.ready, &localItem{id: "local-" + strconv.Itoa(q.seq), body: body})
+	it := &localItem{id: "local-" + strconv.Itoa(q.seq), body: body}
+	if d := m.NotBefore.Sub(q.now()); !m.NotBefore.IsZero() && d > 0 {
+		// Held until its window opens, like SQS's DelaySeconds.
+		time.AfterFunc(min(d, MaxDelay), func() {
+			q.mu.Lock()
+			defer q.mu.Unlock()
+			if q.closed {
+				return
+			}
+			q.ready = append(q.ready, it)
+			q.cond.Signal()
+		})
+		return nil
+	}
+	q.ready = append(q.ready, it)
 	q.cond.Signal()
 	return nil
+}
+
+func (q *Local) now() time.Time {
+	if q.opts.Now != nil {
+		return q.opts.Now()
+	}
+	return time.Now()
 }
 
 func (q *Local) work() {

@@ -41,6 +41,28 @@ type Message struct {
 	Chat *Chat `json:"chat,omitempty"`
 	// Received is when the webhook received the delivery.
 	Received time.Time `json:"received"`
+	// NotBefore, when set, is when the change's window opens: the queue
+	// holds the message until then (SQS DelaySeconds, at most MaxDelay),
+	// and the worker checks the window again when it receives it.
+	NotBefore time.Time `json:"notBefore,omitzero"`
+}
+
+// MaxDelay is the longest a queue holds a message back (SQS's limit for
+// DelaySeconds): a change whose window opens later is refused, not queued.
+const MaxDelay = 15 * time.Minute
+
+// delaySeconds is how long to hold m back at now, in whole seconds rounded
+// up (so that it never arrives before NotBefore), at most MaxDelay.
+func (m *Message) delaySeconds(now time.Time) int {
+	if m.NotBefore.IsZero() {
+		return 0
+	}
+	d := m.NotBefore.Sub(now)
+	if d <= 0 {
+		return 0
+	}
+	s := int((d + time.Second - 1) / time.Second)
+	return min(s, int(MaxDelay/time.Second))
 }
 
 // Chat is what the worker needs to answer a chat command later.

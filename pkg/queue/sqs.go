@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // SendMessageAPI is how SQS calls the service: an *awsapi.Client of
@@ -16,6 +17,7 @@ type SendMessageAPI interface {
 type sendMessage struct {
 	QueueURL          string                      `json:"QueueUrl"`
 	MessageBody       string                      `json:"MessageBody"`
+	DelaySeconds      int                         `json:"DelaySeconds,omitempty"`
 	MessageAttributes map[string]messageAttribute `json:"MessageAttributes,omitempty"`
 }
 
@@ -54,7 +56,7 @@ func (q *SQS) Enqueue(ctx context.Context, m *Message) error {
 	if len(body) > maxBody {
 		return errors.New("queue: message larger than SQS's 256 KiB")
 	}
-	if err := q.send(ctx, sendMessage{MessageBody: string(body)}); err != nil {
+	if err := q.send(ctx, sendMessage{MessageBody: string(body), DelaySeconds: m.delaySeconds(time.Now())}); err != nil {
 		return fmt.Errorf("queue: sqs:SendMessage: %w", err)
 	}
 	return nil

@@ -32,6 +32,9 @@ type Queued struct {
 	Ticket          string `json:"ticket"`
 	ConfigurationID string `json:"configurationId"`
 	AssignmentID    string `json:"assignmentId"`
+	// NotBefore is when the change's window opens, when it is queued
+	// until then (RFC 3339).
+	NotBefore string `json:"notBefore,omitempty"`
 }
 
 // enqueueTimeout bounds the enqueue call within the request's deadline.
@@ -56,13 +59,22 @@ func (h *Handler) send(ctx context.Context, m *queue.Message) error {
 // delivery's answer.
 func (h *Handler) queueJob(job *apply.Job) {
 	req, sender, deliveryID, reqID, received := job.Request, job.Sender, job.DeliveryID, job.RequestID, job.Start
-	job.Enqueue = func(ctx context.Context, key, fingerprint string) error {
+	job.Enqueue = func(ctx context.Context, key, fingerprint string, notBefore time.Time) error {
 		return h.send(ctx, &queue.Message{Source: sender, DeliveryID: deliveryID, Key: key, Fingerprint: fingerprint,
-			RequestID: reqID, Request: req, Received: received, Record: req.Ticket.Record})
+			RequestID: reqID, Request: req, Received: received, Record: req.Ticket.Record, NotBefore: notBefore})
 	}
-	job.QueuedBody, _ = json.Marshal(Queued{Status: StatusQueued, RequestID: job.RequestID, DeliveryID: job.DeliveryID, Ticket: req.Ticket.ID,
-		ConfigurationID: req.ConfigurationID, AssignmentID: req.AssignmentID,
-		Detail: "the change is approved and queued; it is applied within Intune's write limit, and the outcome is in the audit log under this requestId"})
+	job.QueuedBody = func(notBefore time.Time) []byte {
+		q := Queued{Status: StatusQueued, RequestID: reqID, DeliveryID: deliveryID, Ticket: req.Ticket.ID,
+			ConfigurationID: req.ConfigurationID, AssignmentID: req.AssignmentID,
+			Detail: "the change is approved and queued; it is applied within Intune's write limit, and the outcome is in the audit log under this requestId"}
+		if !notBefore.IsZero() {
+			q.NotBefore = notBefore.UTC().Format(time.RFC3339)
+			q.Detail = "the change is approved and queued until its change window opens at " + q.NotBefore +
+				"; it is applied then, within Intune's write limit, and the outcome is in the audit log under this requestId"
+		}
+		b, _ := json.Marshal(q)
+		return b
+	}
 }
 
 // chatEnqueue queues an assign command and answers "accepted". The
@@ -73,8 +85,8 @@ func (h *Handler) chatEnqueue(w http.ResponseWriter, r *http.Request, rp Replier
 	inv, cmd := rec.inv, rec.inv.Command
 	job := &apply.Job{Sender: rec.source, DeliveryID: rec.deliveryID, RequestID: rec.requestID, Request: rec.req, Start: start,
 		Via: apply.ViaChat, Chat: true}
-	job.Enqueue = func(ctx context.Context, key, fingerprint string) error {
-		m := &queue.Message{Source: rec.source, DeliveryID: rec.deliveryID, Key: key, Fingerprint: fingerprint,
+	job.Enqueue = func(ctx context.Context, key, fingerprint string, notBefore time.Time) error {
+		m := &queue.Message{NotBefore: notBefore, Source: rec.source, DeliveryID: rec.deliveryID, Key: key, Fingerprint: fingerprint,
 			RequestID: rec.requestID, Request: rec.req, Received: start,
 			Chat: &queue.Chat{Tenant: inv.Tenant, User: inv.User}}
 		if inv.CanFollowUp {

@@ -31,6 +31,8 @@ type testOptions struct {
 	UpdateStrategy string
 	Policy         apply.Policy
 	WriteBack      apply.WriteBacker
+	// Clock is the pipeline's (change windows); default time.Now.
+	Clock func() time.Time
 }
 
 // testHandler is a Handler with the pipeline it applies through and the
@@ -70,6 +72,7 @@ func (t *testHandler) build() {
 		Dedupe:    apply.Dedupe{Store: o.Store, CompletedTTL: o.CompletedTTL},
 		Policy:    o.Policy,
 		WriteBack: o.WriteBack,
+		Now:       o.Clock,
 	})
 	var async map[string]bool
 	if t.Handler != nil {

@@ -1,0 +1,82 @@
+package apply_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/enrollhook/enrollhook/pkg/apply"
+	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/idempotency"
+	"github.com/enrollhook/enrollhook/pkg/policy"
+)
+
+// TestRunChangeWindow: an approved change is applied inside its window,
+// refused before and after it with outside-change-window (nothing
+// written), and, when it can be queued and the window opens within 15
+// minutes, queued until then and answered 202. The clock is the
+// pipeline's, chosen by the test.
+func TestRunChangeWindow(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	window := func(start, end time.Duration) *change.Window {
+		return &change.Window{Start: now.Add(start).Format(time.RFC3339), End: now.Add(end).Format(time.RFC3339)}
+	}
+	tests := []struct {
+		name      string
+		w         *change.Window
+		queue     bool
+		dry       bool
+		patches   int
+		status    int
+		kind      change.Kind
+		notBefore time.Duration
+	}{
+		{"inside", window(-time.Hour, time.Hour), false, false, 1, http.StatusOK, "", 0},
+		{"before", window(time.Hour, 2*time.Hour), false, false, 0, 0, change.KindOutsideWindow, 0},
+		{"after", window(-2*time.Hour, -time.Hour), false, false, 0, 0, change.KindOutsideWindow, 0},
+		{"opens in 10 minutes, synchronous", window(10*time.Minute, time.Hour), false, false, 0, 0, change.KindOutsideWindow, 0},
+		{"opens in 10 minutes, queued", window(10*time.Minute, time.Hour), true, false, 0, http.StatusAccepted, "", 10 * time.Minute},
+		{"opens in 15 minutes, queued", window(15*time.Minute, time.Hour), true, false, 0, http.StatusAccepted, "", 15 * time.Minute},
+		{"opens in 16 minutes, refused", window(16*time.Minute, time.Hour), true, false, 0, 0, change.KindOutsideWindow, 0},
+		{"closed, not queued", window(-2*time.Hour, -time.Hour), true, false, 0, 0, change.KindOutsideWindow, 0},
+		{"dry run before it opens", window(10*time.Minute, time.Hour), true, true, 0, 0, change.KindOutsideWindow, 0},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := &countingGraph{}
+			p := apply.New(g, &apply.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+				Dedupe: apply.Dedupe{Store: idempotency.NewMemory(nil, 0)}, Policy: policy.Default(),
+				Now: func() time.Time { return now }})
+			req := decoded(t)
+			req.Ticket.Window = tt.w
+			var queuedAt time.Time
+			queued := false
+			job := &apply.Job{Sender: "generic", DeliveryID: "msg_w" + string(rune('a'+i)), Request: req, DryRun: tt.dry}
+			if tt.queue {
+				job.Enqueue = func(_ context.Context, _, _ string, notBefore time.Time) error {
+					queued, queuedAt = true, notBefore
+					return nil
+				}
+			}
+			o := p.Run(context.Background(), job)
+			if tt.kind != "" {
+				ce, ok := o.Err.(*change.Error)
+				if !ok || ce.Kind != tt.kind || !strings.Contains(ce.Message, "it is now") {
+					t.Fatalf("Run = %+v, want %s naming the time now", o.Err, tt.kind)
+				}
+			} else if o.Err != nil || o.Status != tt.status {
+				t.Fatalf("Run = %d %v, want %d", o.Status, o.Err, tt.status)
+			}
+			if g.patches != tt.patches {
+				t.Errorf("PATCHes = %d, want %d", g.patches, tt.patches)
+			}
+			if queued != (tt.notBefore > 0) || tt.notBefore > 0 && !queuedAt.Equal(now.Add(tt.notBefore)) {
+				t.Errorf("queued = %v until %v, want until now+%v", queued, queuedAt, tt.notBefore)
+			}
+		})
+	}
+}
