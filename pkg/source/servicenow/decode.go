@@ -57,18 +57,32 @@ type Record struct {
 	Approval    string `json:"approval,omitempty"`
 	RequestedBy User   `json:"requested_by"`
 	URL         string `json:"url,omitempty"`
+	// State is the record's state as getValue returns it (a change
+	// request's "-1", "3", ...); the configured back-out state makes the
+	// delivery a revert (Options.RevertState).
+	State string `json:"state,omitempty"`
+	// StartDate and EndDate are the change request's planned start and
+	// end, the ticket's change window: RFC 3339, or the GlideDateTime
+	// value yyyy-MM-dd HH:mm:ss, which is UTC (getValue; the display value
+	// is in the user's time zone and is not read as such). Both or
+	// neither.
+	StartDate string `json:"start_date,omitempty"`
+	EndDate   string `json:"end_date,omitempty"`
 }
 
 // Intune names the change: the configuration, the assignment and its new
-// target, in shorthand ({"type":"group",...}) or Graph form.
+// target, in shorthand ({"type":"group",...}) or Graph form. Action
+// "revert" asks for a revert of the ticket instead, which names nothing
+// else.
 type Intune struct {
 	ConfigurationID string          `json:"configurationId"`
 	AssignmentID    string          `json:"assignmentId"`
 	Target          json.RawMessage `json:"target"`
 	Source          string          `json:"source,omitempty"`
+	Action          string          `json:"action,omitempty"`
 }
 
-var intuneKeys = []string{"configurationId", "assignmentId", "target", "source"}
+var intuneKeys = []string{"action", "configurationId", "assignmentId", "target", "source"}
 
 // User is a sys_user reference, sent as a string (user_name or email) or as
 // an object {sys_id, user_name, email, name}. The Table API's reference
@@ -156,6 +170,9 @@ var envelopePointers = map[string]string{
 	"/ticket/approvedById":  "/data/approval/approver",
 	"/ticket/requestedById": "/data/record/requested_by",
 	"/ticket/url":           "/data/record/url",
+	"/ticket/window/start":  "/data/record/start_date",
+	"/ticket/window/end":    "/data/record/end_date",
+	"/ticket/window":        "/data/record",
 	"/ticket/system":        "-",
 	"/configurationId":      "/data/intune/configurationId",
 	"/assignmentId":         "/data/intune/assignmentId",
@@ -261,6 +278,8 @@ func intuneOf(m map[string]json.RawMessage) (in *Intune, unknown []string, ok bo
 			dst = &in.AssignmentID
 		case "source":
 			dst = &in.Source
+		case "action":
+			dst = &in.Action
 		case "target":
 			in.Target = v
 			continue
@@ -306,7 +325,12 @@ func (rd *reading) deliveryID(body []byte) string {
 // other state is not quoted) before the change itself is checked: nothing
 // will be changed, so its fields do not matter. An approved decision is
 // validated completely; every invalid field is reported with its pointer
-// into the ServiceNow body (CodeInvalid). Errors are *change.Error with
+// into the ServiceNow body (CodeInvalid). data.record's start_date and
+// end_date become the ticket's window. A record in the back-out state
+// (Options.RevertState) or data.intune.action "revert" makes the request a
+// revert, approved by the same rules; data.intune then names nothing else
+// (each of configurationId, assignmentId, target and source sent is a
+// field error) and may be left out. Errors are *change.Error with
 // CodeMalformed, CodeInvalid or CodeNotApproved.
 func (s *Source) Decode(dv source.Delivery, opts *change.Options) (*change.Request, error) {
 	body := dv.Body
@@ -353,7 +377,8 @@ func (s *Source) Decode(dv source.Delivery, opts *change.Options) (*change.Reque
 		fields = append(fields, change.FieldError{Field: "/data/record", Reason: "is required: the approved record {number, table, requested_by}"})
 		d.Record = &Record{Number: "-"} // keep the record's own rules from repeating it
 	}
-	if d.Intune == nil {
+	revert := s.reverts(d.Record, d.Intune)
+	if d.Intune == nil && !revert {
 		fields = append(fields, change.FieldError{Field: "/data/intune", Reason: "is required: {configurationId, assignmentId, target}"})
 		return nil, change.Invalid(fields...)
 	}
@@ -361,8 +386,8 @@ func (s *Source) Decode(dv source.Delivery, opts *change.Options) (*change.Reque
 	fields = append(fields, a.Approver.checkID("/data/approval/approver")...)
 	fields = append(fields, d.Record.RequestedBy.checkID("/data/record/requested_by")...)
 	fields = append(fields, change.DuplicateFields(body)...)
-	target, tf := change.DecodeTarget(d.Intune.Target, "/data/intune/target", opts)
-	fields = append(fields, tf...)
+	window, wf := windowOf(d.Record)
+	fields = append(fields, wf...)
 	req := &change.Request{
 		Ticket: change.Ticket{
 			ID: d.Record.Number, System: System, State: StateApproved,
@@ -370,14 +395,24 @@ func (s *Source) Decode(dv source.Delivery, opts *change.Options) (*change.Reque
 			// sys_ids, when sent: separation of duties compares them as
 			// well as the names (change.Ticket.SelfApproved).
 			RequestedByID: d.Record.RequestedBy.id(), ApprovedByID: a.Approver.id(),
+			Window: window,
 		},
-		ConfigurationID: d.Intune.ConfigurationID,
-		AssignmentID:    d.Intune.AssignmentID,
-		Assignment:      change.Assignment{Target: target, Source: d.Intune.Source},
 	}
-	if req.Assignment.Target == nil {
-		// Validate the rest with a stand-in; the target's errors are in tf.
-		req.Assignment.Target = &change.Target{ODataType: change.TypeAllDevices}
+	var target *change.Target
+	if revert {
+		req.Action = change.ActionRevert
+		fields = append(fields, s.revertFields(d.Record, d.Intune)...)
+	} else {
+		fields = append(fields, actionField(d.Intune.Action)...)
+		var tf []change.FieldError
+		target, tf = change.DecodeTarget(d.Intune.Target, "/data/intune/target", opts)
+		fields = append(fields, tf...)
+		req.ConfigurationID, req.AssignmentID = d.Intune.ConfigurationID, d.Intune.AssignmentID
+		req.Assignment = change.Assignment{Target: target, Source: d.Intune.Source}
+		if target == nil {
+			// Validate the rest with a stand-in; the target's errors are in tf.
+			req.Assignment.Target = &change.Target{ODataType: change.TypeAllDevices}
+		}
 	}
 	if err := req.Validate(opts); err != nil {
 		var ce *change.Error
@@ -389,10 +424,108 @@ func (s *Source) Decode(dv source.Delivery, opts *change.Options) (*change.Reque
 	if len(fields) > 0 {
 		return nil, change.Invalid(fields...)
 	}
-	req.Assignment.Target = target
 	req.Ticket.Record = recordOf(a, d.Record)
+	if revert {
+		return req, nil // nothing to normalize: a revert names no assignment
+	}
+	req.Assignment.Target = target
 	req.Normalize()
 	return req, nil
+}
+
+// reverts reports whether a delivery asks for a revert of its ticket: the
+// record is in the configured back-out state, or data.intune.action is
+// revert. A conflicting data.intune.action is refused by revertFields.
+func (s *Source) reverts(r *Record, in *Intune) bool {
+	if in != nil && in.Action == change.ActionRevert {
+		return true
+	}
+	return s.revertState != "" && r != nil && strings.EqualFold(strings.TrimSpace(r.State), s.revertState)
+}
+
+// revertFields refuses what a revert must leave out: the change itself
+// (it puts back every change of its ticket as the change record has it),
+// and an action of apply on a record in the back-out state.
+func (s *Source) revertFields(r *Record, in *Intune) []change.FieldError {
+	if in == nil {
+		return nil
+	}
+	var fields []change.FieldError
+	for _, f := range []struct {
+		key string
+		set bool
+	}{
+		{"assignmentId", in.AssignmentID != ""},
+		{"configurationId", in.ConfigurationID != ""},
+		{"source", in.Source != ""},
+		{"target", len(in.Target) > 0 && string(bytes.TrimSpace(in.Target)) != "null"},
+	} {
+		if f.set {
+			fields = append(fields, change.FieldError{Field: "/data/intune/" + f.key, Reason: reasonLeftOut})
+		}
+	}
+	switch in.Action {
+	case "", change.ActionRevert:
+	case change.ActionApply:
+		fields = append(fields, change.FieldError{Field: "/data/intune/action", Reason: reasonApplyInBackOut})
+	default:
+		fields = append(fields, actionField(in.Action)...)
+	}
+	return fields
+}
+
+// actionField refuses a data.intune.action that is neither apply nor
+// revert, without quoting it.
+func actionField(action string) []change.FieldError {
+	if action == "" || action == change.ActionApply || action == change.ActionRevert {
+		return nil
+	}
+	return []change.FieldError{{Field: "/data/intune/action", Reason: "must be apply or revert"}}
+}
+
+// The reasons of the refusals of a window or a revert.
+const (
+	reasonLeftOut        = "must be left out of a revert (the record is in the back-out state, or data.intune.action is revert): it puts back every change of its ticket as the change record has it"
+	reasonApplyInBackOut = "is apply, but data.record.state is the back-out state (ENROLLHOOK_SERVICENOW_REVERT_STATE), which asks for a revert; send one or the other"
+	reasonDateTime       = "must be a date and time: RFC 3339, or the GlideDateTime value yyyy-MM-dd HH:mm:ss (UTC; getValue, not the display value)"
+)
+
+// glideDateTime is the value form of a ServiceNow GlideDateTime (getValue),
+// always in UTC.
+const glideDateTime = "2006-01-02 15:04:05"
+
+// windowOf reads the change window from the record's planned start and
+// end: nil when neither is sent; both must be, each RFC 3339 or a
+// GlideDateTime value (UTC). The window is written in RFC 3339, in UTC.
+func windowOf(r *Record) (*change.Window, []change.FieldError) {
+	start, end := strings.TrimSpace(r.StartDate), strings.TrimSpace(r.EndDate)
+	if start == "" && end == "" {
+		return nil, nil
+	}
+	var fields []change.FieldError
+	read := func(v, at, other string) string {
+		if v == "" {
+			fields = append(fields, change.FieldError{Field: at, Reason: "is required with " + other + ": a change window has a start and an end"})
+			return ""
+		}
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			t, err = time.Parse(glideDateTime, v)
+		}
+		if err != nil {
+			fields = append(fields, change.FieldError{Field: at, Reason: reasonDateTime})
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	w := &change.Window{
+		Start: read(start, "/data/record/start_date", "end_date"),
+		End:   read(end, "/data/record/end_date", "start_date"),
+	}
+	if len(fields) > 0 {
+		return nil, fields
+	}
+	return w, nil
 }
 
 // recordOf names the approved record as "table/sys_id" for the write-back

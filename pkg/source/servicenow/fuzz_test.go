@@ -25,7 +25,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte(`{"data":{"approval":{"state":"approved","approver":5}}}`))
-	src, _ := New(vecSecret, 0)
+	src, _ := NewWithOptions(vecSecret, &Options{RevertState: "-1"}) // testdata/revert.json
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r, err := src.Decode(source.Delivery{Body: body}, nil)
 		if err == nil {
@@ -60,7 +60,8 @@ func FuzzDecode(f *testing.F) {
 // fixedText holds the words a message may contain although the input also
 // has them (the known states are named back on purpose).
 var fixedText = strings.Join(knownStates, " ") + strings.Join(intuneKeys, ", ") + fixedTargetText() + " data approval record intune sys_id state sys_mod_count approver number table requested_by url the sysapproval_approver record the approved record" +
-	" the approval state is not approved; only approved changes are applied, nothing was changed the record's approval (other approvals are outstanding)"
+	" the approval state is not approved; only approved changes are applied, nothing was changed the record's approval (other approvals are outstanding)" +
+	reasonLeftOut + reasonApplyInBackOut + reasonDateTime + " start_date end_date: a change window has a start and an end must be apply or revert"
 
 // FuzzAuthenticate: whatever the headers and body, no panic, and a refusal
 // never quotes the signature header.

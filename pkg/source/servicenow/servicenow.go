@@ -45,20 +45,56 @@ const MinBasicPassword = 16
 
 // Source authenticates and decodes ServiceNow approval deliveries.
 type Source struct {
-	key       []byte // Standard Webhooks key; nil with Basic
-	basic     signature.BasicCredentials
-	tolerance time.Duration
-	words     source.Wording // Standard Webhooks' refusals
+	key         []byte // Standard Webhooks key; nil with Basic
+	basic       signature.BasicCredentials
+	tolerance   time.Duration
+	words       source.Wording // Standard Webhooks' refusals
+	revertState string
 }
 
-// New returns the ServiceNow sender. secret is a Standard Webhooks secret
-// ("whsec_…" or bare base64 of at least 16 bytes), or "basic:<user>:<password>"
-// for HTTP Basic, the password at least MinBasicPassword characters. tolerance bounds the clock skew of signed timestamps
-// (default 5 minutes when zero). The error never quotes the secret.
+// Options are the ServiceNow sender's settings. A nil *Options has every
+// default.
+type Options struct {
+	// Tolerance bounds the clock skew of signed timestamps; default 5
+	// minutes (ENROLLHOOK_SIGNATURE_TOLERANCE).
+	Tolerance time.Duration
+	// RevertState is the value of data.record.state (the change request's
+	// state as getValue returns it, any letter case) that makes an approved
+	// delivery a revert of its ticket: the operator's back-out state
+	// (ENROLLHOOK_SERVICENOW_REVERT_STATE). Default empty: only
+	// data.intune.action "revert" asks for one.
+	RevertState string
+}
+
+// New returns the ServiceNow sender with tolerance as Options.Tolerance and
+// no RevertState (NewWithOptions).
 func New(secret string, tolerance time.Duration) (*Source, error) {
+	return NewWithOptions(secret, &Options{Tolerance: tolerance})
+}
+
+// NewWithOptions returns the ServiceNow sender. secret is a Standard
+// Webhooks secret ("whsec_…" or bare base64 of at least 16 bytes), or
+// "basic:<user>:<password>" for HTTP Basic, the password at least
+// MinBasicPassword characters. opts may be nil. The error never quotes the
+// secret.
+func NewWithOptions(secret string, opts *Options) (*Source, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	tolerance := o.Tolerance
 	if tolerance <= 0 {
 		tolerance = signature.DefaultTolerance
 	}
+	s, err := newSource(secret, tolerance)
+	if err != nil {
+		return nil, err
+	}
+	s.revertState = strings.TrimSpace(o.RevertState)
+	return s, nil
+}
+
+func newSource(secret string, tolerance time.Duration) (*Source, error) {
 	if strings.HasPrefix(secret, "basic:") {
 		c, ok := signature.ParseBasicSecret(secret)
 		if !ok {
@@ -92,7 +128,8 @@ func (s *Source) UsesBasic() bool { return s.key == nil }
 // signature, or the Basic credentials. Only then does it parse the body, once,
 // into the Delivery's payload, which Decode reads. The delivery id is the
 // approval's sys_id, state and sys_mod_count ("<sys_id>-<state>-<n>",
-// stable across retries of one decision and different for the next), read
+// stable across retries of one decision and different for the next; with
+// "-revert" added for a revert, see Decode), read
 // from the authenticated body; webhook-id (Standard Webhooks) or "" (Basic)
 // when the body does not name them. Errors are *change.Error with
 // CodeUnauthenticated and Kind signature-missing, signature-malformed,
@@ -126,6 +163,11 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (source
 	}
 	if d := rd.deliveryID(body); d != "" {
 		id = d
+		if s.reverts(rd.record, rd.intune) {
+			// A back-out is often sent with the approval that approved
+			// the change, unchanged: it is another delivery all the same.
+			id += "-" + change.ActionRevert
+		}
 	}
 	return source.Delivery{ID: id, Body: body, Payload: rd}, nil
 }
