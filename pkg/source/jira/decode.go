@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -79,7 +80,11 @@ const EventIssueUpdated = "jira:issue_updated"
 // anything); an approving event by the issue's own reporter is refused with
 // CodeForbidden and Kind separation-of-duties; any other approving event
 // is mapped through Options and validated, every invalid field reported
-// with its pointer into the Jira body. Errors are *change.Error with
+// with its pointer into the Jira body. The window fields of Options become
+// the ticket's window. An event that moves the issue into a revert status
+// is a revert of the issue's changes (approved by the event's user, under
+// the same separation of duties), which names its ticket only: the
+// issue's change fields are not read. Errors are *change.Error with
 // CodeMalformed, CodeInvalid, CodeNotApproved or CodeForbidden.
 func (s *Source) Decode(d source.Delivery, opts *change.Options) (*change.Request, error) {
 	rd, ok := d.Payload.(*reading)
@@ -243,7 +248,8 @@ func (s *Source) decodeWebhook(w *Webhook, body []byte, opts *change.Options) (*
 	if w.Issue == nil {
 		return nil, change.Invalid(change.FieldError{Field: "/issue", Reason: "is required: the issue the event is about"})
 	}
-	if err := s.approves(w); err != nil {
+	revert, err := s.approves(w)
+	if err != nil {
 		return nil, err
 	}
 	requester, requesterAt := reporter(w.Issue.Fields)
@@ -254,6 +260,34 @@ func (s *Source) decodeWebhook(w *Webhook, body []byte, opts *change.Options) (*
 	fields := change.DuplicateFields(body)
 	if !sender.IsJiraIssueKey(w.Issue.Key) {
 		fields = append(fields, change.FieldError{Field: "/issue/key", Reason: "must be an issue key such as ITSM-42"})
+	}
+	window, wf := s.windowOf(w.Issue.Fields)
+	fields = append(fields, wf...)
+	ticket := change.Ticket{
+		ID: w.Issue.Key, System: System, State: change.ApprovedState,
+		RequestedBy: requester.String(), ApprovedBy: w.User.String(), URL: browseURL(w.Issue.Self, w.Issue.Key),
+		RequestedByID: requester.id(), ApprovedByID: w.User.id(), Window: window,
+	}
+	pointers := map[string]string{
+		"/ticket/id":            "/issue/key",
+		"/ticket/approvedBy":    "/user",
+		"/ticket/requestedBy":   requesterAt,
+		"/ticket/approvedById":  "/user/accountId",
+		"/ticket/requestedById": requesterAt + "/accountId",
+		"/ticket/url":           "-",
+		"/ticket/window/start":  "/issue/fields/" + s.opts.WindowStartField,
+		"/ticket/window/end":    "/issue/fields/" + s.opts.WindowEndField,
+		"/ticket":               "/issue",
+		"/configurationId":      "/issue/fields/" + s.opts.ConfigurationField,
+		"/assignmentId":         "/issue/fields/" + s.opts.AssignmentField,
+		"/assignment":           "-",
+	}
+	if revert {
+		// The issue's fields still name what it applied; a revert puts
+		// back every change of the ticket as the change record has it,
+		// so they are not read.
+		req := &change.Request{Ticket: ticket, Action: change.ActionRevert}
+		return req, s.check(req, fields, pointers, opts)
 	}
 	get := func(field, at string) string {
 		v, ok := fieldString(w.Issue.Fields[field])
@@ -304,11 +338,7 @@ func (s *Source) decodeWebhook(w *Webhook, body []byte, opts *change.Options) (*
 	target, tf := short.Target("/t", opts)
 	fields = append(fields, change.RemapFields(tf, from)...)
 	req := &change.Request{
-		Ticket: change.Ticket{
-			ID: w.Issue.Key, System: System, State: change.ApprovedState,
-			RequestedBy: requester.String(), ApprovedBy: w.User.String(), URL: browseURL(w.Issue.Self, w.Issue.Key),
-			RequestedByID: requester.id(), ApprovedByID: w.User.id(),
-		},
+		Ticket:          ticket,
 		ConfigurationID: configuration,
 		AssignmentID:    assignment,
 		Assignment:      change.Assignment{Target: target},
@@ -316,58 +346,118 @@ func (s *Source) decodeWebhook(w *Webhook, body []byte, opts *change.Options) (*
 	if req.Assignment.Target == nil {
 		req.Assignment.Target = &change.Target{ODataType: change.TypeAllDevices} // its errors are in tf
 	}
-	if err := req.Validate(opts); err != nil {
-		var ce *change.Error
-		if !errors.As(err, &ce) {
-			return nil, err
-		}
-		fields = append(fields, change.RemapFields(ce.Fields, map[string]string{
-			"/ticket/id":            "/issue/key",
-			"/ticket/approvedBy":    "/user",
-			"/ticket/requestedBy":   requesterAt,
-			"/ticket/approvedById":  "/user/accountId",
-			"/ticket/requestedById": requesterAt + "/accountId",
-			"/ticket/url":           "-",
-			"/ticket":               "/issue",
-			"/configurationId":      ptr(s.opts.ConfigurationField),
-			"/assignmentId":         ptr(s.opts.AssignmentField),
-			"/assignment":           "-",
-		})...)
-	}
-	if len(fields) > 0 {
-		return nil, change.Invalid(fields...)
+	if err := s.check(req, fields, pointers, opts); err != nil {
+		return nil, err
 	}
 	req.Assignment.Target = target
 	req.Normalize()
 	return req, nil
 }
 
+// check validates req, adding its field errors, at their pointers into
+// the Jira body, to fields found before; nil when there are none.
+func (s *Source) check(req *change.Request, fields []change.FieldError, pointers map[string]string, opts *change.Options) error {
+	if err := req.Validate(opts); err != nil {
+		var ce *change.Error
+		if !errors.As(err, &ce) {
+			return err
+		}
+		fields = append(fields, change.RemapFields(ce.Fields, pointers)...)
+	}
+	return change.Invalid(fields...)
+}
+
+// windowOf reads the change window from the configured date-time fields:
+// nil when they are not configured or both are empty; otherwise both must
+// hold a date and time, Jira's (2026-03-02T20:00:00.000+0000) or RFC 3339.
+// The window is written in RFC 3339, in UTC.
+func (s *Source) windowOf(fields map[string]json.RawMessage) (*change.Window, []change.FieldError) {
+	startField, endField := s.opts.WindowStartField, s.opts.WindowEndField
+	if startField == "" || endField == "" {
+		return nil, nil
+	}
+	var bad []change.FieldError
+	text := func(field string) string {
+		v, ok := fieldString(fields[field])
+		if !ok {
+			bad = append(bad, change.FieldError{Field: "/issue/fields/" + field, Reason: reasonDateTime})
+		}
+		return strings.TrimSpace(v)
+	}
+	start, end := text(startField), text(endField)
+	if len(bad) == 0 && start == "" && end == "" {
+		return nil, nil
+	}
+	read := func(v, field, other string) string {
+		at := "/issue/fields/" + field
+		if v == "" {
+			bad = append(bad, change.FieldError{Field: at, Reason: "is required with " + other + ": a change window has a start and an end"})
+			return ""
+		}
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			// Jira's offset has no colon; fractional seconds are read
+			// without a layout of their own.
+			t, err = time.Parse(jiraDateTime, v)
+		}
+		if err != nil {
+			bad = append(bad, change.FieldError{Field: at, Reason: reasonDateTime})
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	if len(bad) > 0 {
+		return nil, bad
+	}
+	w := &change.Window{Start: read(start, startField, endField), End: read(end, endField, startField)}
+	if len(bad) > 0 {
+		return nil, bad
+	}
+	return w, nil
+}
+
+// reasonDateTime refuses a window field that is not a date and time.
+const reasonDateTime = "must be a date and time: Jira's (2026-03-02T20:00:00.000+0000) or RFC 3339"
+
+// jiraDateTime is how Jira's REST API and webhooks write a date-time field.
+const jiraDateTime = "2006-01-02T15:04:05-0700"
+
 // approves returns nil when the event approves the issue: its changelog
 // moves the issue into an approved status, or changes the approval field
 // to approved (the changelog item's toString reads approved, and so does
-// the field's value on the issue). Anything else is CodeNotApproved.
-func (s *Source) approves(w *Webhook) error {
+// the field's value on the issue); revert is true when it moves the issue
+// into a revert status (Options.RevertStatuses), which approves a revert
+// of the issue's changes. Anything else is CodeNotApproved.
+func (s *Source) approves(w *Webhook) (revert bool, err error) {
 	var items []ChangelogItem
 	if w.Changelog != nil {
 		items = w.Changelog.Items
 	}
+	approved := false
+	in := func(list []string, status string) bool {
+		return slices.ContainsFunc(list, func(st string) bool { return strings.EqualFold(strings.TrimSpace(status), st) })
+	}
 	for _, it := range items {
 		if strings.EqualFold(it.FieldID, "status") || it.FieldID == "" && strings.EqualFold(it.Field, "status") {
-			for _, st := range s.opts.ApprovedStatuses {
-				if strings.EqualFold(strings.TrimSpace(it.ToString), st) {
-					return nil
-				}
+			if in(s.opts.RevertStatuses, it.ToString) {
+				// A status that is both is refused at cold start; a
+				// revert is the narrower reading.
+				return true, nil
 			}
+			approved = approved || in(s.opts.ApprovedStatuses, it.ToString)
 		}
 		if f := s.opts.ApprovalField; f != "" && it.FieldID == f && strings.EqualFold(strings.TrimSpace(it.ToString), change.ApprovedState) {
 			// The change itself must read approved: the issue's current
 			// value alone could have been approved by an earlier event.
 			if v, _ := approvalValue(w.Issue.Fields[f]); strings.EqualFold(v, change.ApprovedState) {
-				return nil
+				approved = true
 			}
 		}
 	}
-	return &change.Error{Code: change.CodeNotApproved, Message: "this Jira event does not approve the issue: it neither moves it into an approved status nor changes its approval field to approved; nothing was changed"}
+	if approved {
+		return false, nil
+	}
+	return false, &change.Error{Code: change.CodeNotApproved, Message: "this Jira event does not approve the issue: it neither moves it into an approved or revert status nor changes its approval field to approved; nothing was changed"}
 }
 
 // fieldString reads a custom field as text: a string, a number, a select

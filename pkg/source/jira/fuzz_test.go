@@ -30,8 +30,12 @@ func FuzzDecode(f *testing.F) {
 	// The approval-field path too, mapped as the JSM sample needs.
 	byField, _ := New(vecSecret, &Options{ApprovalField: "customfield_10027", ConfigurationField: "customfield_10150",
 		AssignmentField: "customfield_10151", GroupField: "customfield_10152", FilterField: "customfield_10153", FilterType: "customfield_10154"})
+	// Reverts and windows, as testdata/issue-reverted.json needs.
+	withRevert := *testOptions
+	withRevert.RevertStatuses, withRevert.WindowStartField, withRevert.WindowEndField = []string{"Backed out"}, "customfield_10050", "customfield_10051"
+	byRevert, _ := New(vecSecret, &withRevert)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		for _, src := range []*Source{byStatus, byField} {
+		for _, src := range []*Source{byStatus, byField, byRevert} {
 			decodeProperties(t, src, body)
 		}
 	})
@@ -122,7 +126,8 @@ var fixedText = func() string {
 		b.WriteString(k + " ")
 	}
 	b.WriteString("must be a Jira webhook event (webhookEvent, issue, changelog) or the generic envelope (ticket, configurationId, assignmentId, assignment) ")
-	b.WriteString("this Jira event does not approve the issue: it neither moves it into an approved status nor changes its approval field to approved; nothing was changed ")
+	b.WriteString("this Jira event does not approve the issue: it neither moves it into an approved or revert status nor changes its approval field to approved; nothing was changed ")
+	b.WriteString(reasonDateTime + " is required with : a change window has a start and an end ")
 	b.WriteString("this Jira event is not an issue update (webhookEvent " + EventIssueUpdated + "); only the update that approves the issue changes anything; nothing was changed ")
 	b.WriteString("separation of duties: the user who approved this issue is its reporter, and a requester cannot approve their own change; nothing was changed. Have another person approve it, and restrict in the Jira workflow who may approve ")
 	b.WriteString("the ticket state is " + strings.Join(change.TicketStates(), " ") + " not approved; only approved changes are applied, nothing was changed ")

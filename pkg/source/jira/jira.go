@@ -31,12 +31,21 @@ const (
 )
 
 // Options map Jira's own webhook onto a change. A nil *Options, or one
-// with neither ApprovedStatuses nor ApprovalField, leaves Jira's webhook
-// unmapped: the route then takes only the generic envelope.
+// with none of ApprovedStatuses, RevertStatuses and ApprovalField, leaves
+// Jira's webhook unmapped: the route then takes only the generic envelope.
 type Options struct {
 	// ApprovedStatuses: the event approves when its changelog moves the
 	// issue into one of these statuses (by name, any letter case).
 	ApprovedStatuses []string
+	// RevertStatuses: the event is an approved revert of the issue's
+	// changes when its changelog moves the issue into one of these
+	// statuses (by name, any letter case); the event's user approves it.
+	// A status in both lists is a revert (the configuration refuses it).
+	RevertStatuses []string
+	// WindowStartField and WindowEndField are date-time custom fields
+	// holding the change window (Jira Service Management's planned start
+	// and end); empty: no window.
+	WindowStartField, WindowEndField string
 	// ApprovalField: the event approves when its changelog changes this
 	// custom field and the field then reads approved.
 	ApprovalField string
@@ -81,7 +90,7 @@ func (s *Source) Name() string { return Name }
 
 // Mapped reports whether Jira's own webhook is mapped onto changes.
 func (s *Source) Mapped() bool {
-	return len(s.opts.ApprovedStatuses) > 0 || s.opts.ApprovalField != ""
+	return len(s.opts.ApprovedStatuses) > 0 || len(s.opts.RevertStatuses) > 0 || s.opts.ApprovalField != ""
 }
 
 // MaxAge bounds how far the signed body's timestamp (epoch milliseconds)
