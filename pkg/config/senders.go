@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/enrollhook/enrollhook/pkg/sender"
@@ -8,13 +9,16 @@ import (
 
 // senderKeys are the variables loadSenders reads, beyond the secrets.
 var senderKeys = []string{
-	EnvJiraApprovedStatus, EnvJiraFieldApproval, EnvJiraFieldConfiguration, EnvJiraFieldAssignment,
+	EnvServiceNowRevertState,
+	EnvJiraApprovedStatus, EnvJiraRevertStatus, EnvJiraFieldWindowStart, EnvJiraFieldWindowEnd, EnvJiraFieldApproval, EnvJiraFieldConfiguration, EnvJiraFieldAssignment,
 	EnvJiraFieldGroup, EnvJiraFieldFilter, EnvJiraFieldFilterType, EnvJiraFieldTargetType,
 	EnvSlackTeamID, EnvSlackAllowedUsers, EnvSlackResponseType, EnvTeamsTenantID, EnvTeamsAllowedUsers, // chat.go
 }
 
 // Senders holds per-sender settings beyond the secrets.
 type Senders struct {
+	// ServiceNow says which record state is a back-out (loadServiceNow).
+	ServiceNow ServiceNow
 	// Jira maps Jira's own webhook onto a change (loadJira, below).
 	Jira Jira
 	// Slack and Teams say who may run chat commands (chat.go: loadChat).
@@ -25,8 +29,30 @@ type Senders struct {
 // loadSenders reads the sender settings into c, reporting each problem
 // through bad.
 func loadSenders(get func(string) string, c *Config, bad func(string, ...any)) {
+	c.Senders.ServiceNow = loadServiceNow(get, bad)
 	c.Senders.Jira = loadJira(get, bad)
 	loadChat(get, c, bad)
+}
+
+// EnvServiceNowRevertState is the value of data.record.state (a change
+// request's state, as getValue returns it) that makes an approved
+// ServiceNow delivery a revert of its ticket.
+const EnvServiceNowRevertState = "ENROLLHOOK_SERVICENOW_REVERT_STATE"
+
+// ServiceNow is the ServiceNow sender's settings beyond the secret.
+type ServiceNow struct {
+	// RevertState: a record in this state (any letter case) asks for a
+	// revert; empty means only data.intune.action "revert" does.
+	RevertState string
+}
+
+func loadServiceNow(get func(string) string, bad func(string, ...any)) ServiceNow {
+	v := strings.TrimSpace(get(EnvServiceNowRevertState))
+	if len(v) > 64 || strings.ContainsFunc(v, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		bad("%s must be a ServiceNow state value such as -1 or back_out (1 to 64 characters)", EnvServiceNowRevertState)
+		return ServiceNow{}
+	}
+	return ServiceNow{RevertState: v}
 }
 
 // Jira settings: how a Jira webhook (webhookEvent, issue.fields, changelog)
@@ -34,6 +60,9 @@ func loadSenders(get func(string) string, c *Config, bad func(string, ...any)) {
 // FILTER_TYPE and TARGET_TYPE may instead hold a fixed value.
 const (
 	EnvJiraApprovedStatus     = "ENROLLHOOK_JIRA_APPROVED_STATUS"
+	EnvJiraRevertStatus       = "ENROLLHOOK_JIRA_REVERT_STATUS"
+	EnvJiraFieldWindowStart   = "ENROLLHOOK_JIRA_FIELD_WINDOW_START"
+	EnvJiraFieldWindowEnd     = "ENROLLHOOK_JIRA_FIELD_WINDOW_END"
 	EnvJiraFieldApproval      = "ENROLLHOOK_JIRA_FIELD_APPROVAL"
 	EnvJiraFieldConfiguration = "ENROLLHOOK_JIRA_FIELD_CONFIGURATION"
 	EnvJiraFieldAssignment    = "ENROLLHOOK_JIRA_FIELD_ASSIGNMENT"
@@ -50,6 +79,12 @@ type Jira struct {
 	// ApprovedStatuses: an issue moving into one of these statuses (by
 	// name, any letter case) is approved.
 	ApprovedStatuses []string
+	// RevertStatuses: an issue moving into one of these statuses (by name,
+	// any letter case) is an approved revert of its changes.
+	RevertStatuses []string
+	// WindowStartField, WindowEndField: date-time fields holding the
+	// change window (Jira Service Management's planned start and end).
+	WindowStartField, WindowEndField string
 	// ApprovalField: a field whose value reading "approved" approves.
 	ApprovalField string
 	// ConfigurationField, AssignmentField: the Graph keys.
@@ -64,7 +99,8 @@ type Jira struct {
 
 // Mapped reports whether Jira's own webhook is mapped.
 func (j Jira) Mapped() bool {
-	return len(j.ApprovedStatuses) > 0 || j.ApprovalField != "" || j.ConfigurationField != "" || j.AssignmentField != "" ||
+	return len(j.ApprovedStatuses) > 0 || len(j.RevertStatuses) > 0 || j.WindowStartField != "" || j.WindowEndField != "" ||
+		j.ApprovalField != "" || j.ConfigurationField != "" || j.AssignmentField != "" ||
 		j.GroupField != "" || j.FilterField != "" || j.FilterType != "" || j.TargetType != ""
 }
 
@@ -77,19 +113,19 @@ func loadJira(get func(string) string, bad func(string, ...any)) Jira {
 		FilterField:        get(EnvJiraFieldFilter),
 		FilterType:         get(EnvJiraFieldFilterType),
 		TargetType:         get(EnvJiraFieldTargetType),
+		WindowStartField:   get(EnvJiraFieldWindowStart),
+		WindowEndField:     get(EnvJiraFieldWindowEnd),
 	}
-	if v := get(EnvJiraApprovedStatus); v != "" {
-		for _, s := range strings.Split(v, ",") {
-			s = strings.TrimSpace(s)
-			if s == "" || len(s) > 255 || strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-				bad("%s must be a comma-separated list of Jira status names (1 to 255 characters each)", EnvJiraApprovedStatus)
-				break
-			}
-			j.ApprovedStatuses = append(j.ApprovedStatuses, s)
+	j.ApprovedStatuses = statuses(get, EnvJiraApprovedStatus, bad)
+	j.RevertStatuses = statuses(get, EnvJiraRevertStatus, bad)
+	for _, st := range j.RevertStatuses {
+		if slices.ContainsFunc(j.ApprovedStatuses, func(ap string) bool { return strings.EqualFold(ap, st) }) {
+			bad("%s and %s name the same status %q: an issue moving into it would be both applied and reverted", EnvJiraApprovedStatus, EnvJiraRevertStatus, st)
 		}
 	}
 	seen := map[string]string{}
 	for _, f := range []struct{ key, value string }{
+		{EnvJiraFieldWindowStart, j.WindowStartField}, {EnvJiraFieldWindowEnd, j.WindowEndField},
 		{EnvJiraFieldApproval, j.ApprovalField}, {EnvJiraFieldConfiguration, j.ConfigurationField},
 		{EnvJiraFieldAssignment, j.AssignmentField}, {EnvJiraFieldGroup, j.GroupField}, {EnvJiraFieldFilter, j.FilterField},
 		{EnvJiraFieldFilterType, j.FilterType}, {EnvJiraFieldTargetType, j.TargetType},
@@ -135,5 +171,26 @@ func loadJira(get func(string) string, bad func(string, ...any)) Jira {
 	if (j.FilterField == "") != (j.FilterType == "") {
 		bad("%s and %s go together: an assignment filter needs its mode (include or exclude)", EnvJiraFieldFilter, EnvJiraFieldFilterType)
 	}
+	if (j.WindowStartField == "") != (j.WindowEndField == "") {
+		bad("%s and %s go together: a change window has a start and an end", EnvJiraFieldWindowStart, EnvJiraFieldWindowEnd)
+	}
 	return j
+}
+
+// statuses reads a comma-separated list of Jira status names.
+func statuses(get func(string) string, key string, bad func(string, ...any)) []string {
+	v := get(key)
+	if v == "" {
+		return nil
+	}
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" || len(s) > 255 || strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+			bad("%s must be a comma-separated list of Jira status names (1 to 255 characters each)", key)
+			return out
+		}
+		out = append(out, s)
+	}
+	return out
 }

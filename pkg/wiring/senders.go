@@ -28,11 +28,12 @@ var adapters = map[string]adapter{
 		return generic.New(secret, cfg.SignatureTolerance)
 	}, generic.IsDevelopmentSecret},
 	servicenow.Name: {func(secret string, cfg config.Config) (webhook.Source, error) {
-		return servicenow.New(secret, cfg.SignatureTolerance)
+		return servicenow.NewWithOptions(secret, &servicenow.Options{Tolerance: cfg.SignatureTolerance, RevertState: cfg.Senders.ServiceNow.RevertState})
 	}, servicenow.IsDevelopmentSecret},
 	jira.Name: {func(secret string, cfg config.Config) (webhook.Source, error) {
 		j := cfg.Senders.Jira
-		return jira.New(secret, &jira.Options{ApprovedStatuses: j.ApprovedStatuses, ApprovalField: j.ApprovalField,
+		return jira.New(secret, &jira.Options{ApprovedStatuses: j.ApprovedStatuses, RevertStatuses: j.RevertStatuses,
+			WindowStartField: j.WindowStartField, WindowEndField: j.WindowEndField, ApprovalField: j.ApprovalField,
 			ConfigurationField: j.ConfigurationField, AssignmentField: j.AssignmentField, GroupField: j.GroupField,
 			FilterField: j.FilterField, FilterType: j.FilterType, TargetType: j.TargetType, Tolerance: cfg.SignatureTolerance})
 	}, jira.IsDevelopmentSecret},
