@@ -385,35 +385,13 @@ func (s *Source) windowOf(fields map[string]json.RawMessage) (*change.Window, []
 		return strings.TrimSpace(v)
 	}
 	start, end := text(startField), text(endField)
-	if len(bad) == 0 && start == "" && end == "" {
-		return nil, nil
-	}
-	read := func(v, field, other string) string {
-		at := "/issue/fields/" + field
-		if v == "" {
-			bad = append(bad, change.FieldError{Field: at, Reason: "is required with " + other + ": a change window has a start and an end"})
-			return ""
-		}
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			// Jira's offset has no colon; fractional seconds are read
-			// without a layout of their own.
-			t, err = time.Parse(jiraDateTime, v)
-		}
-		if err != nil {
-			bad = append(bad, change.FieldError{Field: at, Reason: reasonDateTime})
-			return ""
-		}
-		return t.UTC().Format(time.RFC3339)
-	}
 	if len(bad) > 0 {
 		return nil, bad
 	}
-	w := &change.Window{Start: read(start, startField, endField), End: read(end, endField, startField)}
-	if len(bad) > 0 {
-		return nil, bad
-	}
-	return w, nil
+	// Jira's offset has no colon; fractional seconds are read without a
+	// layout of their own.
+	return source.Window(source.WindowEnd{Value: start, At: "/issue/fields/" + startField, Name: startField},
+		source.WindowEnd{Value: end, At: "/issue/fields/" + endField, Name: endField}, jiraDateTime, reasonDateTime)
 }
 
 // reasonDateTime refuses a window field that is not a date and time.

@@ -496,36 +496,10 @@ const glideDateTime = "2006-01-02 15:04:05"
 
 // windowOf reads the change window from the record's planned start and
 // end: nil when neither is sent; both must be, each RFC 3339 or a
-// GlideDateTime value (UTC). The window is written in RFC 3339, in UTC.
+// GlideDateTime value (UTC).
 func windowOf(r *Record) (*change.Window, []change.FieldError) {
-	start, end := strings.TrimSpace(r.StartDate), strings.TrimSpace(r.EndDate)
-	if start == "" && end == "" {
-		return nil, nil
-	}
-	var fields []change.FieldError
-	read := func(v, at, other string) string {
-		if v == "" {
-			fields = append(fields, change.FieldError{Field: at, Reason: "is required with " + other + ": a change window has a start and an end"})
-			return ""
-		}
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			t, err = time.Parse(glideDateTime, v)
-		}
-		if err != nil {
-			fields = append(fields, change.FieldError{Field: at, Reason: reasonDateTime})
-			return ""
-		}
-		return t.UTC().Format(time.RFC3339)
-	}
-	w := &change.Window{
-		Start: read(start, "/data/record/start_date", "end_date"),
-		End:   read(end, "/data/record/end_date", "start_date"),
-	}
-	if len(fields) > 0 {
-		return nil, fields
-	}
-	return w, nil
+	return source.Window(source.WindowEnd{Value: r.StartDate, At: "/data/record/start_date", Name: "start_date"},
+		source.WindowEnd{Value: r.EndDate, At: "/data/record/end_date", Name: "end_date"}, glideDateTime, reasonDateTime)
 }
 
 // recordOf names the approved record as "table/sys_id" for the write-back
