@@ -38,6 +38,6 @@ func BenchmarkStore(b *testing.B) {
 		if client == nil {
 			b.Skip("ENROLLHOOK_DYNALITE not set")
 		}
-		run(b, NewDynamoDB(wire(b, client), createTable(b, client, "bench-"+strconv.FormatInt(time.Now().UnixNano(), 36)), nil))
+		run(b, NewDynamoDB(client.Client(b), createTable(b, client, "bench-"+strconv.FormatInt(time.Now().UnixNano(), 36)), nil))
 	})
 }

@@ -4,19 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/enrollhook/enrollhook/pkg/awsapi"
+
+	"github.com/enrollhook/enrollhook/pkg/awsapi/awsapitest"
 )
 
 type clock struct {
@@ -40,110 +37,31 @@ func stores(t *testing.T) map[string]func(*clock) Store {
 		i := 0
 		out["dynamodb"] = func(c *clock) Store {
 			i++
-			return NewDynamoDB(wire(t, client), createTable(t, client, fmt.Sprintf("%s-%d", t.Name(), i)), c.now)
+			return NewDynamoDB(client.Client(t), createTable(t, client, fmt.Sprintf("%s-%d", t.Name(), i)), c.now)
 		}
 	}
 	return out
 }
 
-var (
-	dynOnce   sync.Once
-	dynClient *dynamodb.Client
-	dynErr    error
-	dynCmd    *exec.Cmd
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if dynCmd != nil {
-		_ = dynCmd.Process.Kill()
-	}
+	awsapitest.Stop()
 	os.Exit(code)
 }
 
-// dynalite starts the DynamoDB-compatible server named by ENROLLHOOK_DYNALITE
-// (its cli.js; `make test` installs it) on a loopback port, once per test
-// binary. Without it the DynamoDB runs are skipped, unless
-// ENROLLHOOK_REQUIRE_DYNALITE is set, as in CI.
-func dynalite(t testing.TB) *dynamodb.Client {
-	t.Helper()
-	cli := os.Getenv("ENROLLHOOK_DYNALITE")
-	if cli == "" {
-		if os.Getenv("ENROLLHOOK_REQUIRE_DYNALITE") != "" {
-			t.Fatal("ENROLLHOOK_DYNALITE is not set but ENROLLHOOK_REQUIRE_DYNALITE is: run `make test`")
-		}
-		t.Log("ENROLLHOOK_DYNALITE not set: DynamoDB store not tested here; `make test` runs it")
-		return nil
-	}
-	dynOnce.Do(func() {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			dynErr = err
-			return
-		}
-		port := fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
-		l.Close()
-		cmd := exec.Command("node", cli, "--host", "127.0.0.1", "--port", port, "--createTableMs", "0", "--deleteTableMs", "0")
-		if dynErr = cmd.Start(); dynErr != nil {
-			return
-		}
-		dynCmd = cmd
-		go func() { _ = cmd.Wait() }()
-		for i := 0; i < 100; i++ {
-			if c, err := net.Dial("tcp", "127.0.0.1:"+port); err == nil {
-				c.Close()
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		dynClient = dynamodb.New(dynamodb.Options{
-			Region:       "eu-west-1",
-			BaseEndpoint: aws.String("http://127.0.0.1:" + port),
-			Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
-		})
-	})
-	if dynErr != nil {
-		t.Fatalf("start dynalite: %v", dynErr)
-	}
-	return dynClient
-}
+// dynalite is the DynamoDB-compatible server of this test binary
+// (awsapitest: ENROLLHOOK_DYNALITE, required in CI), or nil.
+func dynalite(t testing.TB) *awsapitest.Dynalite { return awsapitest.Start(t) }
 
-// tables numbers the tables of this process: dynalite lives as long as the
-// test binary, so a second run (go test -count=2) must not reuse a name.
-var tables atomic.Int64
-
-// createTable creates an empty table named after name and returns its name.
-func createTable(t testing.TB, c *dynamodb.Client, name string) string {
+// createTable creates an empty store table named after name and returns
+// its name.
+func createTable(t testing.TB, d *awsapitest.Dynalite, name string) string {
 	t.Helper()
-	name = fmt.Sprintf("%s-%d", name, tables.Add(1)) // the tail survives the cut below
-	safe := []byte{}
-	for _, r := range []byte(name) {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
-			safe = append(safe, r)
-		}
-	}
-	table := string(safe)
-	if len(table) > 200 {
-		table = table[len(table)-200:]
-	}
-	_, err := c.CreateTable(context.Background(), &dynamodb.CreateTableInput{
-		TableName:            aws.String(table),
+	return d.CreateTable(t, dynamodb.CreateTableInput{
+		TableName:            aws.String(name),
 		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(attrID), AttributeType: types.ScalarAttributeTypeS}},
 		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(attrID), KeyType: types.KeyTypeHash}},
-		BillingMode:          types.BillingModePayPerRequest,
 	})
-	if err != nil {
-		t.Fatalf("create table: %v", err)
-	}
-	for i := 0; i < 100; i++ {
-		out, err := c.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
-		if err == nil && out.Table.TableStatus == types.TableStatusActive {
-			return table
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("table %s never became active", table)
-	return ""
 }
 
 var t0 = time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
@@ -270,19 +188,6 @@ func TestProtocol(t *testing.T) {
 	}
 }
 
-// wire is the store's client of the server client talks to: the SDK's
-// client creates the tables, the store speaks DynamoDB's JSON protocol
-// itself.
-func wire(t testing.TB, client *dynamodb.Client) *awsapi.Client {
-	t.Helper()
-	o := client.Options()
-	c, err := awsapi.New(aws.Config{Region: o.Region, BaseEndpoint: o.BaseEndpoint, Credentials: o.Credentials}, "dynamodb")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // lostAnswers is a DynamoDB client whose answers to the first call of each
 // named operation are lost on the way back, so that the call is sent again,
 // as awsapi's retry does after a reset connection: the first call took
@@ -314,7 +219,7 @@ func TestDynamoDBRetriedCallsMeetTheirOwnWrite(t *testing.T) {
 	if client == nil {
 		t.Skip("no dynalite")
 	}
-	lossy := &lostAnswers{DynamoDBAPI: wire(t, client), lose: map[string]bool{target + "PutItem": true, target + "UpdateItem": true}}
+	lossy := &lostAnswers{DynamoDBAPI: client.Client(t), lose: map[string]bool{target + "PutItem": true, target + "UpdateItem": true}}
 	st := NewDynamoDB(lossy, createTable(t, client, "lost-answers"), nil)
 	ctx := context.Background()
 	l, err := st.Begin(ctx, "generic:msg_1", "fp", time.Now().Add(time.Minute))
