@@ -12,79 +12,37 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/enrollhook/enrollhook/pkg/config"
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
-	"github.com/enrollhook/enrollhook/pkg/identity"
 	"github.com/enrollhook/enrollhook/pkg/identity/identitytest"
 	"github.com/enrollhook/enrollhook/pkg/preflight"
-	"github.com/enrollhook/enrollhook/pkg/source/generic"
 	"github.com/enrollhook/enrollhook/pkg/wiring"
+	"github.com/enrollhook/enrollhook/pkg/wiring/wiringtest"
 	"github.com/google/uuid"
 )
 
 const (
-	fedTenant = "8a1b2c3d-0000-4000-8000-00000000a11c"
-	fedApp    = "5f6e7d8c-0000-4000-8000-0000000000a9"
-	fedSecret = "whsec_Y3JlZGVudGlhbC10ZXN0LXNlY3JldC0wMTIzNDU2"
+	fedTenant = wiringtest.Tenant
+	fedApp    = wiringtest.App
+	fedSecret = wiringtest.Secret
 )
 
-// fedRig is the function configured for aws-federation in the global cloud,
-// with a fake STS, a fake Entra (its tokens issued by the Graph emulator, so
-// Graph accepts them) and the emulator as Graph over plain http on
-// loopback.
-type fedRig struct {
-	emu   *graphemu.Server
-	graph *httptest.Server
-	entra *identitytest.Entra
-	sts   *identitytest.STS
-	env   map[string]string
-	logs  *bytes.Buffer
-	// cred reaches the local Entra and STS.
-	cred *identity.Options
-}
+// fedRig is wiringtest's aws-federation rig.
+type fedRig struct{ *wiringtest.Federation }
 
-// newFedRig starts the rig. entra, when given, adjusts the fake Entra's options (JWT access tokens
-// and their roles, say); the emulator behind identitytest.UnwrapBearer
-// accepts such tokens too.
+// newFedRig starts the rig around an emulator of this package (its tokens
+// reach the secret sink).
 func newFedRig(t *testing.T, fics func(sts *identitytest.STS) []identitytest.FederatedCredential, emuOpts *graphemu.Options,
 	entra ...func(*identitytest.EntraOptions)) *fedRig {
 	t.Helper()
-	r := &fedRig{emu: newEmulator(emuOpts), sts: identitytest.NewSTS(nil), logs: &bytes.Buffer{}}
-	r.graph = httptest.NewServer(identitytest.UnwrapBearer(r.emu))
-	t.Cleanup(r.graph.Close)
-	t.Cleanup(r.sts.Close)
-	fc := []identitytest.FederatedCredential{r.sts.Federated("api://AzureADTokenExchange")}
-	if fics != nil {
-		fc = fics(r.sts)
-	}
-	eo := &identitytest.EntraOptions{TenantID: fedTenant, ClientID: fedApp, Federated: fc,
-		Mint: identitytest.EmulatorMint(r.emu, graphemu.TokenPath, graphemu.DefaultIdentityHeader)}
-	for _, f := range entra {
-		f(eo)
-	}
-	r.entra = identitytest.NewEntra(eo)
-	t.Cleanup(r.entra.Close)
-	redir := identitytest.NewRedirect().Route("login.microsoftonline.com", r.entra.Server())
-	r.cred = &identity.Options{
-		ClientOptions:            policy.ClientOptions{Transport: redir, Retry: policy.RetryOptions{RetryDelay: 5 * time.Millisecond, MaxRetryDelay: 20 * time.Millisecond}},
-		DisableInstanceDiscovery: true,
-		AWSConfig:                r.sts.AWSConfig("eu-west-1"),
-	}
-	r.env = map[string]string{
-		config.EnvCredential: config.CredentialAWS, config.EnvTenantID: fedTenant, config.EnvClientID: fedApp,
-		config.EnvAWSRegion: "eu-west-1", config.EnvGraphURL: r.graph.URL + "/beta",
-		config.SecretKey(generic.Name): fedSecret,
-	}
-	return r
+	return &fedRig{wiringtest.NewFederation(t, newEmulator(emuOpts), fics, entra...)}
 }
 
-func (r *fedRig) getenv(k string) string { return r.env[k] }
+func (r *fedRig) getenv(k string) string { return r.Getenv(k) }
 
 // wiring is the commands' wiring options with the local Entra and STS.
-func (r *fedRig) wiring() *wiring.Options { return &wiring.Options{Credential: r.cred} }
+func (r *fedRig) wiring() *wiring.Options { return &wiring.Options{Credential: r.Cred} }
 
 // verdicts parses the preflight's output into step -> verdict.
 func verdicts(out string) map[string]string {
@@ -209,7 +167,7 @@ func TestCheckAgainstTheEmulator(t *testing.T) {
 func TestCheckWithAWSFederation(t *testing.T) {
 	r := newFedRig(t, nil, nil)
 	var out bytes.Buffer
-	r.sts.Fail(1, 403, "OutboundWebIdentityFederationDisabledException", "disabled")
+	r.STS.Fail(1, 403, "OutboundWebIdentityFederationDisabledException", "disabled")
 	err := run(context.Background(), []string{"check", "-configuration", graphemu.ConfigESP}, r.getenv, &out, &bytes.Buffer{}, r.wiring())
 	if !errors.Is(err, preflight.ErrFailed) || verdicts(out.String())["token"] != "FAIL" ||
 		!strings.Contains(out.String(), "aws-federation: sts:GetWebIdentityToken failed (OutboundWebIdentityFederationDisabledException)") ||
@@ -265,7 +223,7 @@ func TestCheckWritePermissionFromTheToken(t *testing.T) {
 				t.Errorf("run(check) = %v, want ready %v", err, tt.ready)
 			}
 			got := out.String()
-			_, after, ok := strings.Cut(got, "graph         ok    "+r.graph.URL+"/beta answered (request-id ")
+			_, after, ok := strings.Cut(got, "graph         ok    "+r.Graph.URL+"/beta answered (request-id ")
 			if !ok {
 				t.Fatalf("no graph ok line:\n%s", got)
 			}
@@ -274,7 +232,7 @@ func TestCheckWritePermissionFromTheToken(t *testing.T) {
 			}
 			// The preflight's own token and the Graph client's (which asks
 			// for CAE, a separate cache in azidentity).
-			issued := r.entra.Issued()
+			issued := r.Entra.Issued()
 			if len(issued) == 0 {
 				t.Fatal("no token issued")
 			}

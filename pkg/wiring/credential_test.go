@@ -21,66 +21,28 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/identity"
 	"github.com/enrollhook/enrollhook/pkg/identity/identitytest"
 	"github.com/enrollhook/enrollhook/pkg/source/generic"
+	"github.com/enrollhook/enrollhook/pkg/wiring/wiringtest"
 	"github.com/google/uuid"
 )
 
 const (
-	fedTenant = "8a1b2c3d-0000-4000-8000-00000000a11c"
-	fedApp    = "5f6e7d8c-0000-4000-8000-0000000000a9"
-	fedSecret = "whsec_Y3JlZGVudGlhbC10ZXN0LXNlY3JldC0wMTIzNDU2"
+	fedTenant = wiringtest.Tenant
+	fedApp    = wiringtest.App
+	fedSecret = wiringtest.Secret
 )
 
-// fedRig is the function configured for aws-federation in the global cloud,
-// with a fake STS, a fake Entra (its tokens issued by the Graph emulator, so
-// Graph accepts them) and the emulator as Graph over plain http on
-// loopback.
-type fedRig struct {
-	emu   *graphemu.Server
-	graph *httptest.Server
-	entra *identitytest.Entra
-	sts   *identitytest.STS
-	env   map[string]string
-	logs  *bytes.Buffer
-	// cred reaches the local Entra and STS.
-	cred *identity.Options
-}
+// fedRig is wiringtest's aws-federation rig.
+type fedRig struct{ *wiringtest.Federation }
 
-// newFedRig starts the rig. entra, when given, adjusts the fake Entra's options (JWT access tokens
-// and their roles, say); the emulator behind identitytest.UnwrapBearer
-// accepts such tokens too.
+// newFedRig starts the rig around an emulator of this package (its tokens
+// reach the secret sink).
 func newFedRig(t *testing.T, fics func(sts *identitytest.STS) []identitytest.FederatedCredential, emuOpts *graphemu.Options,
 	entra ...func(*identitytest.EntraOptions)) *fedRig {
 	t.Helper()
-	r := &fedRig{emu: newEmulator(emuOpts), sts: identitytest.NewSTS(nil), logs: &bytes.Buffer{}}
-	r.graph = httptest.NewServer(identitytest.UnwrapBearer(r.emu))
-	t.Cleanup(r.graph.Close)
-	t.Cleanup(r.sts.Close)
-	fc := []identitytest.FederatedCredential{r.sts.Federated("api://AzureADTokenExchange")}
-	if fics != nil {
-		fc = fics(r.sts)
-	}
-	eo := &identitytest.EntraOptions{TenantID: fedTenant, ClientID: fedApp, Federated: fc,
-		Mint: identitytest.EmulatorMint(r.emu, graphemu.TokenPath, graphemu.DefaultIdentityHeader)}
-	for _, f := range entra {
-		f(eo)
-	}
-	r.entra = identitytest.NewEntra(eo)
-	t.Cleanup(r.entra.Close)
-	redir := identitytest.NewRedirect().Route("login.microsoftonline.com", r.entra.Server())
-	r.cred = &identity.Options{
-		ClientOptions:            policy.ClientOptions{Transport: redir, Retry: policy.RetryOptions{RetryDelay: 5 * time.Millisecond, MaxRetryDelay: 20 * time.Millisecond}},
-		DisableInstanceDiscovery: true,
-		AWSConfig:                r.sts.AWSConfig("eu-west-1"),
-	}
-	r.env = map[string]string{
-		config.EnvCredential: config.CredentialAWS, config.EnvTenantID: fedTenant, config.EnvClientID: fedApp,
-		config.EnvAWSRegion: "eu-west-1", config.EnvGraphURL: r.graph.URL + "/beta",
-		config.SecretKey(generic.Name): fedSecret,
-	}
-	return r
+	return &fedRig{wiringtest.NewFederation(t, newEmulator(emuOpts), fics, entra...)}
 }
 
-func (r *fedRig) getenv(k string) string { return r.env[k] }
+func (r *fedRig) getenv(k string) string { return r.Getenv(k) }
 
 // deliver posts the approved sample, signed now, through the handler build
 // wired.
@@ -105,7 +67,7 @@ func (r *fedRig) deliver(t *testing.T, h http.Handler) *httptest.ResponseRecorde
 
 func (r *fedRig) build(t *testing.T) http.Handler {
 	t.Helper()
-	h, _, err := Webhook(context.Background(), r.getenv, testLogger(r.logs), &Options{Local: true, Credential: r.cred})
+	h, _, err := Webhook(context.Background(), r.getenv, testLogger(r.Logs), &Options{Local: true, Credential: r.Cred})
 	if err != nil {
 		t.Fatalf("build = %v", err)
 	}
@@ -120,21 +82,21 @@ func TestAWSFederationThroughTheHandler(t *testing.T) {
 	h := r.build(t)
 	for i := 0; i < 3; i++ {
 		if rec := r.deliver(t, h); rec.Code != http.StatusOK {
-			t.Fatalf("delivery %d: %d %s\n%s", i+1, rec.Code, rec.Body, r.logs)
+			t.Fatalf("delivery %d: %d %s\n%s", i+1, rec.Code, rec.Body, r.Logs)
 		}
 	}
-	if n, m := len(r.entra.Requests()), len(r.sts.Requests()); n != 1 || m != 1 {
+	if n, m := len(r.Entra.Requests()), len(r.STS.Requests()); n != 1 || m != 1 {
 		t.Errorf("Entra token requests = %d, STS requests = %d; want 1 and 1 for three deliveries", n, m)
 	}
-	if r.emu.Writes() != 3 {
-		t.Errorf("Graph writes = %d, want 3", r.emu.Writes())
+	if r.Emu.Writes() != 3 {
+		t.Errorf("Graph writes = %d, want 3", r.Emu.Writes())
 	}
-	for _, tok := range r.entra.Issued() {
-		if strings.Contains(r.logs.String(), tok) {
+	for _, tok := range r.Entra.Issued() {
+		if strings.Contains(r.Logs.String(), tok) {
 			t.Error("the log contains the Graph token")
 		}
 	}
-	if strings.Contains(r.logs.String(), "eyJ") {
+	if strings.Contains(r.Logs.String(), "eyJ") {
 		t.Error("the log contains a JWT (the STS assertion)")
 	}
 }
@@ -153,14 +115,14 @@ func TestCredentialFailuresAnswerWithoutDetail(t *testing.T) {
 		logWants []string
 	}{
 		{"federation disabled", nil, func(r *fedRig) {
-			r.sts.Fail(1, 403, "OutboundWebIdentityFederationDisabledException", "Outbound web identity federation is disabled")
+			r.STS.Fail(1, 403, "OutboundWebIdentityFederationDisabledException", "Outbound web identity federation is disabled")
 		}, nil, 503, "graph-unavailable", []string{`"mode":"aws-federation"`, "aws iam enable-outbound-web-identity-federation"}},
 		{"wrong audience on the credential", func(s *identitytest.STS) []identitytest.FederatedCredential {
 			return []identitytest.FederatedCredential{s.Federated("api://AzureADTokenExchangeUSGov")}
 		}, nil, nil, 503, "graph-unavailable", []string{`"mode":"aws-federation"`, "AADSTS700212", "audience api://AzureADTokenExchange"}},
-		{"token endpoint 400", nil, func(r *fedRig) { r.entra.Fail(1, 400) }, nil,
+		{"token endpoint 400", nil, func(r *fedRig) { r.Entra.Fail(1, 400) }, nil,
 			503, "graph-unavailable", []string{`"mode":"aws-federation"`, "AADSTS900144"}},
-		{"token endpoint 500", nil, func(r *fedRig) { r.entra.Fail(10, 500) }, nil,
+		{"token endpoint 500", nil, func(r *fedRig) { r.Entra.Fail(10, 500) }, nil,
 			503, "graph-unavailable", []string{`"mode":"aws-federation"`, "usually transient"}},
 		// The tenant is in US Government; the function says global.
 		{"Graph refuses the token's audience", nil, nil, &graphemu.Options{Audiences: []string{"https://graph.microsoft.us"}}, 502, "graph-permission-denied", []string{"InvalidAuthenticationToken"}},
@@ -186,8 +148,8 @@ func TestCredentialFailuresAnswerWithoutDetail(t *testing.T) {
 				}
 			}
 			for _, w := range tt.logWants {
-				if !strings.Contains(r.logs.String(), w) {
-					t.Errorf("the log lacks %q:\n%s", w, r.logs)
+				if !strings.Contains(r.Logs.String(), w) {
+					t.Errorf("the log lacks %q:\n%s", w, r.Logs)
 				}
 			}
 		})
@@ -265,7 +227,7 @@ func TestManagedIdentityFailuresAnswerWithoutDetail(t *testing.T) {
 		t.Run(http.StatusText(tt.status), func(t *testing.T) {
 			r := newFedRig(t, nil, nil)
 			// azidentity's own retries of a 500, with short delays.
-			r.cred = &identity.Options{ClientOptions: policy.ClientOptions{
+			r.Cred = &identity.Options{ClientOptions: policy.ClientOptions{
 				Retry: policy.RetryOptions{RetryDelay: 5 * time.Millisecond, MaxRetryDelay: 20 * time.Millisecond}}}
 			var calls atomic.Int32
 			msi := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -282,11 +244,11 @@ func TestManagedIdentityFailuresAnswerWithoutDetail(t *testing.T) {
 			clientID := uuid.NewString()
 			// No Graph retries: MSAL already tries a 500 three times, a
 			// second apart.
-			r.env = map[string]string{config.EnvClientID: clientID, config.EnvGraphURL: r.graph.URL + "/beta",
+			r.Env = map[string]string{config.EnvClientID: clientID, config.EnvGraphURL: r.Graph.URL + "/beta",
 				config.SecretKey(generic.Name): fedSecret, config.EnvMaxRetries: "0"}
 			rec := r.deliver(t, r.build(t))
 			if rec.Code != http.StatusServiceUnavailable {
-				t.Fatalf("status = %d, want 503: %s\n%s", rec.Code, rec.Body, r.logs)
+				t.Fatalf("status = %d, want 503: %s\n%s", rec.Code, rec.Body, r.Logs)
 			}
 			var p map[string]any
 			if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || p["type"] != "urn:enrollhook:problem:graph-unavailable" {
@@ -298,14 +260,14 @@ func TestManagedIdentityFailuresAnswerWithoutDetail(t *testing.T) {
 					t.Errorf("the answer carries %q: %s", leak, body)
 				}
 			}
-			logs := r.logs.String()
+			logs := r.Logs.String()
 			for _, w := range []string{`"msg":"graph credential failed","mode":"managed-identity","step":"managed-identity endpoint"`, tt.fix} {
 				if !strings.Contains(logs, w) {
 					t.Errorf("the log lacks %q:\n%s", w, logs)
 				}
 			}
-			if calls.Load() == 0 || r.emu.Writes() != 0 {
-				t.Errorf("identity endpoint calls = %d, Graph writes = %d; want some and none", calls.Load(), r.emu.Writes())
+			if calls.Load() == 0 || r.Emu.Writes() != 0 {
+				t.Errorf("identity endpoint calls = %d, Graph writes = %d; want some and none", calls.Load(), r.Emu.Writes())
 			}
 		})
 	}
