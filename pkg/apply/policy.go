@@ -46,11 +46,15 @@ func (p *Pipeline) CheckCommand(sender, tenant, user, verb string) error {
 // window opens within queue.MaxDelay is not refused when the job can be
 // queued: notBefore is then when to apply it.
 func (p *Pipeline) window(job *Job) (notBefore time.Time, err error) {
-	if p.opts.Policy == nil {
-		return time.Time{}, nil
-	}
 	now := p.now()
-	opensIn, err := p.opts.Policy.CheckWindow(job.Sender, job.Chat, job.Request.Ticket.Window, now)
+	var opensIn time.Duration
+	switch w := job.Request.Ticket.Window; {
+	case p.opts.Policy != nil:
+		opensIn, err = p.opts.Policy.CheckWindow(job.Sender, job.Chat, w, now)
+	case w != nil:
+		// Without a policy the ticket's own window still holds.
+		opensIn, err = w.Check(now)
+	}
 	if err != nil && opensIn > 0 && opensIn <= MaxQueueDelay && job.Enqueue != nil && !job.DryRun {
 		return now.Add(opensIn), nil
 	}

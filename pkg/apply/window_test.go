@@ -80,3 +80,17 @@ func TestRunChangeWindow(t *testing.T) {
 		})
 	}
 }
+
+// TestRunChangeWindowWithoutPolicy: a pipeline without a policy still
+// holds a change to its ticket's window.
+func TestRunChangeWindowWithoutPolicy(t *testing.T) {
+	now := time.Now()
+	g := &countingGraph{}
+	p := apply.New(g, &apply.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }})
+	req := decoded(t)
+	req.Ticket.Window = &change.Window{Start: now.Add(-2 * time.Hour).Format(time.RFC3339), End: now.Add(-time.Hour).Format(time.RFC3339)}
+	o := p.Run(context.Background(), &apply.Job{Sender: "generic", DeliveryID: "msg_nopolicy", Request: req})
+	if ce, ok := o.Err.(*change.Error); !ok || ce.Kind != change.KindOutsideWindow || g.patches != 0 {
+		t.Errorf("Run = %v with %d PATCHes, want outside-change-window and none", o.Err, g.patches)
+	}
+}

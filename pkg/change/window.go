@@ -28,6 +28,24 @@ func (w *Window) Bounds() (start, end time.Time, ok bool) {
 	return start, end, true
 }
 
+// Check returns nil when now is inside the window (its start included, its
+// end not), else the OutsideWindow refusal and, when the window has not
+// opened yet, how long until it does. A window that does not read (Bounds)
+// is refused too: validation refuses it with 422 before, so one here
+// skipped validation (a forged queue message) and is not taken as open.
+func (w *Window) Check(now time.Time) (opensIn time.Duration, err error) {
+	start, end, ok := w.Bounds()
+	switch {
+	case !ok:
+		return 0, Refuse(KindOutsideWindow, "the change window is not two RFC 3339 times with the end after the start; nothing was changed")
+	case now.Before(start):
+		return start.Sub(now), OutsideWindow(start, end, now)
+	case !now.Before(end):
+		return 0, OutsideWindow(start, end, now)
+	}
+	return 0, nil
+}
+
 // OutsideWindow is the refusal of a change whose window is not open at
 // now: 403 outside-change-window, naming the window and the time now (in
 // UTC, to the second). opensIn is how long until the window opens (zero
