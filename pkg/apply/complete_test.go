@@ -81,3 +81,32 @@ func TestCompleteKeepsTheDeadline(t *testing.T) {
 		t.Errorf("Complete never reached the store")
 	}
 }
+
+// hangingRelease is a store whose Release waits until its context ends.
+type hangingRelease struct{ *idempotency.Memory }
+
+func (hangingRelease) Release(ctx context.Context, _ *idempotency.Lease) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestReleaseKeepsTheDeadline: a store that does not answer cannot hold
+// Release (a failed change, a failed enqueue) past the invoke's deadline
+// either.
+func TestReleaseKeepsTheDeadline(t *testing.T) {
+	st := hangingRelease{idempotency.NewMemory(nil, 0)}
+	p := apply.New(noGraph{}, &apply.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Dedupe: apply.Dedupe{Store: st}})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	lease, err := p.Take(ctx, "generic:msg_3", "fp", time.Now().Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { p.Release(ctx, lease); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Release outlived the invoke's deadline by seconds")
+	}
+}

@@ -115,9 +115,22 @@ func (p *Pipeline) Complete(ctx context.Context, lease *idempotency.Lease, resp 
 		return
 	}
 	// A record left in progress is taken over once its lease ends, and the
-	// sender's retry would then apply the change again: try the write a few
-	// times, each bounded so that a slow store cannot hold the answer past
-	// the invoke's deadline (which the detached context would lose).
+	// sender's retry would then apply the change again: hence the bounded
+	// retries of storeWrite.
+	err := p.storeWrite(ctx, func(ctx context.Context) error {
+		return p.opts.Dedupe.Store.Complete(ctx, lease, resp, time.Now().Add(p.opts.Dedupe.CompletedTTL))
+	})
+	if err != nil {
+		p.log.WarnContext(ctx, "de-duplication record not updated", Cause(err))
+	}
+}
+
+// storeWrite makes a store write that must not be cut short by a caller
+// that went away (the detached context), but must not hold the answer past
+// the invoke's deadline either (which the detached context would lose):
+// up to completeAttempts tries, each bounded by completeTimeout and the
+// deadline of ctx.
+func (p *Pipeline) storeWrite(ctx context.Context, write func(context.Context) error) error {
 	deadline, has := ctx.Deadline()
 	ctx = context.WithoutCancel(ctx)
 	var err error
@@ -127,18 +140,17 @@ func (p *Pipeline) Complete(ctx context.Context, lease *idempotency.Lease, resp 
 			until = deadline
 		}
 		actx, cancel := context.WithDeadline(ctx, until)
-		err = p.opts.Dedupe.Store.Complete(actx, lease, resp, time.Now().Add(p.opts.Dedupe.CompletedTTL))
+		err = write(actx)
 		cancel()
 		if err == nil || errors.Is(err, idempotency.ErrLost) || has && !time.Now().Before(deadline) {
 			break
 		}
 	}
-	if err != nil {
-		p.log.WarnContext(ctx, "de-duplication record not updated", Cause(err))
-	}
+	return err
 }
 
-// completeAttempts and completeTimeout bound Complete's store writes.
+// completeAttempts and completeTimeout bound the store writes of Complete
+// and Release (storeWrite).
 const (
 	completeAttempts = 3
 	completeTimeout  = 3 * time.Second
@@ -149,8 +161,8 @@ func (p *Pipeline) Release(ctx context.Context, lease *idempotency.Lease) {
 	if lease == nil {
 		return
 	}
-	ctx = context.WithoutCancel(ctx)
-	if err := p.opts.Dedupe.Store.Release(ctx, lease); err != nil {
+	err := p.storeWrite(ctx, func(ctx context.Context) error { return p.opts.Dedupe.Store.Release(ctx, lease) })
+	if err != nil {
 		p.log.WarnContext(ctx, "de-duplication record not updated", Cause(err))
 	}
 }
