@@ -150,14 +150,17 @@ func (p *Pipeline) run(ctx context.Context, j *Job, o *Outcome) {
 		o.fail(err)
 		return
 	}
-	// The change window: refused outside it, or queued until it opens.
-	notBefore, err := p.window(job)
-	if err != nil {
-		o.fail(err)
-		return
-	}
 	lease, done := p.take(ctx, job, o)
 	if done {
+		return
+	}
+	// The change window, once the delivery is taken: a delivery applied
+	// inside it is answered from the store after it closes, not refused.
+	// Outside it the change is refused, or queued until it opens.
+	notBefore, err := p.window(job)
+	if err != nil {
+		p.refuseTaken(ctx, job, lease, err)
+		o.fail(err)
 		return
 	}
 	switch {
@@ -290,11 +293,7 @@ func (p *Pipeline) plan(ctx context.Context, job *Job, lease *idempotency.Lease,
 	pl, err := p.Plan(ctx, job.Request)
 	o.Result, o.Planned = pl.Result, true
 	if err != nil {
-		prob, _ := ProblemFor(err, job.RequestID)
-		if body, merr := json.Marshal(prob); merr == nil {
-			p.Complete(ctx, lease, idempotency.Response{Status: prob.Status, Body: body,
-				Headers: map[string]string{HeaderDryRun: DryRunApplied, "Content-Type": "application/problem+json"}})
-		}
+		p.refuseTaken(ctx, job, lease, err)
 		o.fail(err)
 		return
 	}
@@ -313,20 +312,37 @@ func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease
 	a, err := p.Apply(ctx, job.Request, job.RequestID)
 	o.Result, o.Before, o.GraphTime, o.WriteBack = a.Result, a.Before, a.GraphTime, true
 	if err != nil {
-		if job.KeepRefusals && !Retryable(err) {
-			// Keep the refusal, so a redelivered copy does not reach
-			// Graph again.
-			prob, _ := ProblemFor(err, job.RequestID)
-			body, _ := json.Marshal(prob)
-			p.Complete(ctx, lease, idempotency.Response{Status: prob.Status, Body: body})
-		} else {
-			p.Release(ctx, lease)
-		}
+		p.refuseTaken(ctx, job, lease, err)
 		o.fail(err)
 		return
 	}
 	p.Complete(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: a.Headers, Body: a.Body})
 	o.Status, o.Headers, o.Body, o.After, o.Audit = http.StatusOK, a.Headers, a.Body, a.Body, AuditApplied
+}
+
+// refuseTaken settles a taken delivery that failed: a dry run's id stays
+// spent with its refusal (released, the same captured request sent without
+// its flag would apply); a job that keeps refusals keeps one that will not
+// pass on a retry, so a redelivered copy does not reach Graph again; any
+// other failure releases the delivery, so the sender's retry runs.
+func (p *Pipeline) refuseTaken(ctx context.Context, job *Job, lease *idempotency.Lease, err error) {
+	if lease == nil {
+		return
+	}
+	switch {
+	case job.DryRun:
+		prob, _ := ProblemFor(err, job.RequestID)
+		if body, merr := json.Marshal(prob); merr == nil {
+			p.Complete(ctx, lease, idempotency.Response{Status: prob.Status, Body: body,
+				Headers: map[string]string{HeaderDryRun: DryRunApplied, "Content-Type": "application/problem+json"}})
+		}
+	case job.KeepRefusals && !Retryable(err):
+		prob, _ := ProblemFor(err, job.RequestID)
+		body, _ := json.Marshal(prob)
+		p.Complete(ctx, lease, idempotency.Response{Status: prob.Status, Body: body})
+	default:
+		p.Release(ctx, lease)
+	}
 }
 
 // Job is the job o is the outcome of.

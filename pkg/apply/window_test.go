@@ -94,3 +94,35 @@ func TestRunChangeWindowWithoutPolicy(t *testing.T) {
 		t.Errorf("Run = %v with %d PATCHes, want outside-change-window and none", o.Err, g.patches)
 	}
 }
+
+// TestRunReplayAfterTheWindowCloses: a delivery applied inside its window
+// and sent again after the window closed gets its answer from the store,
+// on the request path and in the worker (a queue's second delivery), not a
+// refusal for a change that was made.
+func TestRunReplayAfterTheWindowCloses(t *testing.T) {
+	now := time.Now()
+	clock := now
+	g := &countingGraph{}
+	p := apply.New(g, &apply.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Dedupe: apply.Dedupe{Store: idempotency.NewMemory(nil, 0)}, Policy: policy.Default(),
+		Now: func() time.Time { return clock }})
+	for _, via := range []apply.Via{apply.ViaRequest, apply.ViaWorker} {
+		clock = now
+		req := decoded(t)
+		req.Ticket.Window = &change.Window{Start: now.Add(-time.Hour).Format(time.RFC3339), End: now.Add(time.Hour).Format(time.RFC3339)}
+		job := func() *apply.Job {
+			return &apply.Job{Sender: "generic", DeliveryID: "msg_replay_" + string(rune('0'+via)), Request: req, Via: via, KeepRefusals: via == apply.ViaWorker}
+		}
+		if o := p.Run(context.Background(), job()); o.Err != nil || o.Status != http.StatusOK {
+			t.Fatalf("inside the window: %d %v", o.Status, o.Err)
+		}
+		clock = now.Add(2 * time.Hour)
+		o := p.Run(context.Background(), job())
+		if o.Err != nil || !o.Replay || o.Status != http.StatusOK {
+			t.Errorf("via %d, sent again after the window: replay %v, %d, %v; want the first answer", via, o.Replay, o.Status, o.Err)
+		}
+	}
+	if g.patches != 2 {
+		t.Errorf("PATCHes = %d, want one per delivery", g.patches)
+	}
+}
