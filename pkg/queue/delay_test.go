@@ -111,3 +111,24 @@ func TestLocalHoldsUntilNotBefore(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLocalCloseEndsTheHolds: Close stops the holds of messages waiting
+// for their window; they count as finished, so Wait returns.
+func TestLocalCloseEndsTheHolds(t *testing.T) {
+	q := NewLocal(&LocalOptions{Logger: slog.New(slog.DiscardHandler)})
+	q.Start(func(context.Context, Delivery) error {
+		t.Error("a held message was delivered after Close")
+		return nil
+	})
+	m := sample()
+	m.NotBefore = time.Now().Add(10 * time.Minute)
+	if err := q.Enqueue(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	q.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := q.Wait(ctx); err != nil {
+		t.Errorf("Wait after Close = %v, want nil: the held message still counts as pending", err)
+	}
+}

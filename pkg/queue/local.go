@@ -48,6 +48,7 @@ type Local struct {
 	ready   []*localItem
 	pending int // enqueued and not finished (ready, in flight, or waiting to be retried)
 	dead    []DeadLetter
+	held    map[*localItem]*time.Timer // messages waiting for their NotBefore
 	seq     int
 	closed  bool
 	h       Handler
@@ -111,11 +112,17 @@ func (q *Local) Enqueue(ctx context.Context, m *Message) error {
 	q.pending++
 	it := &localItem{id: "local-" + strconv.Itoa(q.seq), body: body}
 	if d := m.NotBefore.Sub(q.now()); !m.NotBefore.IsZero() && d > 0 {
-		// Held until its window opens, like SQS's DelaySeconds.
-		time.AfterFunc(min(d, MaxDelay), func() {
+		// Held until its window opens, like SQS's DelaySeconds; Close
+		// stops the hold.
+		if q.held == nil {
+			q.held = map[*localItem]*time.Timer{}
+		}
+		q.held[it] = time.AfterFunc(min(d, MaxDelay), func() {
 			q.mu.Lock()
 			defer q.mu.Unlock()
+			delete(q.held, it)
 			if q.closed {
+				q.pending--
 				return
 			}
 			q.ready = append(q.ready, it)
@@ -253,6 +260,12 @@ func (q *Local) DeadLettered() int {
 func (q *Local) Close() {
 	q.mu.Lock()
 	q.closed = true
+	for it, t := range q.held {
+		if t.Stop() {
+			q.pending--
+		}
+		delete(q.held, it)
+	}
 	q.cond.Broadcast()
 	q.mu.Unlock()
 	q.wg.Wait()
