@@ -79,7 +79,18 @@ func newTokenCache(cred azcore.TokenCredential, scope string) *tokenCache {
 // the claims of a Continuous Access Evaluation challenge that the fetched
 // token must satisfy. A failure is a *tokenError.
 func (tc *tokenCache) get(ctx context.Context, claims string) (*cachedToken, error) {
-	if t := tc.cur.Load(); t != nil && claims == "" {
+	if claims != "" {
+		// Only a token fetched with these claims answers the challenge:
+		// neither the cached one nor another caller's fetch will do.
+		tk, err := tc.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: tc.scopes, Claims: claims, EnableCAE: true})
+		if err != nil {
+			return nil, &tokenError{err: err}
+		}
+		t := newCachedToken(tk)
+		tc.cur.Store(t)
+		return t, nil
+	}
+	if t := tc.cur.Load(); t != nil {
 		now := tc.now()
 		if !t.refreshAt.Before(now) && !t.expiresOn.Before(now) {
 			return t, nil
