@@ -25,24 +25,35 @@ type Store interface {
 // its signature covers, never from an unsigned header); otherwise a hash of
 // the fingerprint, so the same approval sent twice without an id is still
 // recognised. The fingerprint covers the whole decision: the sender, the
-// ticket (id, system, state, requester, approver, link) and the change. The
+// ticket (id, system, state, requester, approver, link, window), the
+// action and the change. The
 // same key with another fingerprint is a conflict, not a replay.
 // encoding/json writes struct fields in declaration order, so the sender's
 // key order and whitespace change neither.
 func Key(source, deliveryID string, req *change.Request) (key, fingerprint string) {
 	b, _ := json.Marshal(struct {
-		Sender          string             `json:"sender"`
-		Ticket          *change.Ticket     `json:"ticket"`
+		Sender string         `json:"sender"`
+		Ticket *change.Ticket `json:"ticket"`
+		// Action is "revert" for a revert and empty for an apply (written
+		// or not), so an apply's fingerprint is what it always was.
+		Action          string             `json:"action,omitempty"`
 		ConfigurationID string             `json:"configurationId"`
 		AssignmentID    string             `json:"assignmentId"`
 		Assignment      *change.Assignment `json:"assignment"`
-	}{source, &req.Ticket, req.ConfigurationID, req.AssignmentID, &req.Assignment})
+	}{source, &req.Ticket, revertAction(req), req.ConfigurationID, req.AssignmentID, &req.Assignment})
 	sum := sha256.Sum256(b)
 	fingerprint = hex.EncodeToString(sum[:])
 	if deliveryID != "" {
 		return source + ":" + deliveryID, fingerprint
 	}
 	return source + ":change:" + fingerprint, fingerprint
+}
+
+func revertAction(req *change.Request) string {
+	if req.Reverts() {
+		return change.ActionRevert
+	}
+	return ""
 }
 
 // chatKeyPrefix keeps a chat delivery's record apart from the record the

@@ -108,3 +108,27 @@ func (noGraph) PatchAssignment(context.Context, string, string, any) (*graph.Res
 func (noGraph) GetAssignment(context.Context, string, string) (*graph.Result, error) {
 	panic("apply_test: unexpected GET")
 }
+
+// TestFingerprintCoversActionAndWindow: a revert sent under an apply's
+// delivery id, or the same change with another window, is another decision
+// (a conflict, not a replay); an apply's fingerprint does not depend on
+// whether it spells its action.
+func TestFingerprintCoversActionAndWindow(t *testing.T) {
+	base := decoded(t)
+	_, fp := apply.Key("generic", "msg_1", base)
+	spelled := decoded(t)
+	spelled.Action = change.ActionApply
+	if _, got := apply.Key("generic", "msg_1", spelled); got != fp {
+		t.Error("action apply spelled out changed the fingerprint")
+	}
+	revert := &change.Request{Ticket: base.Ticket, Action: change.ActionRevert}
+	withChange := decoded(t)
+	withChange.Action = change.ActionRevert
+	windowed := decoded(t)
+	windowed.Ticket.Window = &change.Window{Start: "2026-03-02T20:00:00Z", End: "2026-03-02T23:00:00Z"}
+	for name, r := range map[string]*change.Request{"revert": revert, "revert with the change's fields": withChange, "window": windowed} {
+		if _, got := apply.Key("generic", "msg_1", r); got == fp {
+			t.Errorf("%s: same fingerprint as the apply", name)
+		}
+	}
+}
