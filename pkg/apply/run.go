@@ -123,6 +123,13 @@ func Retryable(err error) bool {
 	return false
 }
 
+// InProgress reports whether err is a delivery held by another attempt
+// (KindDeliveryInProgress).
+func InProgress(err error) bool {
+	ce, ok := errors.AsType[*change.Error](err)
+	return ok && ce.Kind == change.KindDeliveryInProgress
+}
+
 // Run is the one entry of the pipeline; it owns the order of the steps of
 // a change: validation (Job.Validate), approval and the policy, the take of
 // the delivery in the de-duplication store (a replay answers from it), then

@@ -3,7 +3,6 @@ package webhook
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"time"
 
@@ -98,7 +97,7 @@ func (h *Handler) chatEnqueue(w http.ResponseWriter, r *http.Request, rp Replier
 	rec.o, rec.err = &o, o.Err
 	reply := chat.Queued(cmd, inv.CanFollowUp)
 	switch {
-	case o.Replay, isInProgress(o.Err):
+	case o.Replay, apply.InProgress(o.Err):
 		// Queued already, or being queued by another attempt.
 		o.Err, o.Audit, rec.err = nil, apply.AuditQueued, nil
 	case change.ErrorCode(o.Err) == change.CodeForbidden:
@@ -107,10 +106,4 @@ func (h *Handler) chatEnqueue(w http.ResponseWriter, r *http.Request, rp Replier
 		reply = chat.Failed(cmd, o.Err, rec.requestID)
 	}
 	h.chatAnswer(w, r, rp, rec, reply, start)
-}
-
-// isInProgress reports whether err is a delivery held by another attempt.
-func isInProgress(err error) bool {
-	ce, ok := errors.AsType[*change.Error](err)
-	return ok && ce.Kind == change.KindDeliveryInProgress
 }

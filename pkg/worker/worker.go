@@ -142,7 +142,7 @@ func (w *Worker) Process(ctx context.Context, d queue.Delivery) error {
 		}
 		w.logLine(ctx, wr, workApplied, start, true)
 		return nil
-	case apply.Retryable(o.Err), inProgress(o.Err):
+	case apply.Retryable(o.Err), apply.InProgress(o.Err):
 		// Graph throttled or unavailable, out of time, the store
 		// unreachable, another worker holding the change.
 		return w.retry(ctx, wr, start)
@@ -225,12 +225,6 @@ func (w *Worker) deadLetter(ctx context.Context, wr *workRecord, failure string)
 	}
 	wr.deadLetter = deadLetterSent
 	return true
-}
-
-// inProgress reports whether err is another worker holding the change.
-func inProgress(err error) bool {
-	ce, ok := errors.AsType[*change.Error](err)
-	return ok && ce.Kind == change.KindDeliveryInProgress
 }
 
 // invocationOf rebuilds the chat command's invocation for its reply.
