@@ -18,7 +18,8 @@ type WindowEnd struct {
 // nil when both are empty; otherwise both must be a date and time, RFC
 // 3339 or the sender's own layout (read after it), else the refusal names
 // the field, with reason for one that does not read. The window is
-// written in RFC 3339, in UTC (change.Window).
+// written in RFC 3339, in UTC, with the sender's fractional seconds
+// (change.Window).
 func Window(start, end WindowEnd, layout, reason string) (*change.Window, []change.FieldError) {
 	start.Value, end.Value = strings.TrimSpace(start.Value), strings.TrimSpace(end.Value)
 	if start.Value == "" && end.Value == "" {
@@ -38,7 +39,7 @@ func Window(start, end WindowEnd, layout, reason string) (*change.Window, []chan
 			fields = append(fields, change.FieldError{Field: e.At, Reason: reason})
 			return ""
 		}
-		return t.UTC().Format(time.RFC3339)
+		return t.UTC().Format(time.RFC3339Nano) // to the sender's precision
 	}
 	w := &change.Window{Start: read(start, end), End: read(end, start)}
 	if len(fields) > 0 {
