@@ -68,7 +68,7 @@ run: local
 
 ## local: functions/local for this machine, in build/local/
 local:
-	@echo "building functions/local into $(LOCAL) (the first build takes about 90 s) ..."
+	@echo "building functions/local into $(LOCAL) (the first build compiles every dependency) ..."
 	@mkdir -p $(dir $(LOCAL))
 	$(GO) build -o $(LOCAL) ./functions/local
 
