@@ -72,7 +72,9 @@ const diagnosisBytesPerSecond = 4 << 20
 var diagnoses = hashBudget{rate: diagnosisBytesPerSecond, burst: diagnosisBytesPerSecond, now: time.Now}
 
 // hashBudget is a token bucket of bytes to hash, refilled at rate per
-// second up to burst.
+// second up to burst. pkg/limiter is not it: that one counts whole writes
+// in a sliding window and waits for a slot, this one weighs bytes and
+// never waits (a check that does not fit is skipped).
 type hashBudget struct {
 	rate, burst float64
 	now         func() time.Time
