@@ -8,6 +8,7 @@ import (
 
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/graph"
+	"github.com/enrollhook/enrollhook/pkg/record"
 )
 
 // Headers of an applied change's answer, stored with it for replays.
@@ -46,6 +47,11 @@ type Options struct {
 	// is checked against (policy.go); nil means none. The functions always
 	// set one: the configured policy or policy.Default().
 	Policy Policy
+	// Records keeps the change record: every applied change, with the
+	// assignment before (read before the write, under every update
+	// strategy) and after, for /intune history and revert (record.go);
+	// nil means none. The functions always set one.
+	Records record.Store
 	// Now is the clock change windows are checked against; default
 	// time.Now.
 	Now func() time.Time
@@ -166,6 +172,11 @@ type Applied struct {
 	// Graph calls.
 	Before    json.RawMessage
 	GraphTime time.Duration
+	// Prior is the whole assignment before the change when it was read
+	// (with a change record, always), and PriorRequestID Graph's request
+	// id of that read.
+	Prior          json.RawMessage
+	PriorRequestID string
 }
 
 // Apply is the one apply step of a change, shared by the request path (the
@@ -184,7 +195,7 @@ func (p *Pipeline) Apply(ctx context.Context, req *change.Request, requestID str
 	if err != nil {
 		return &Applied{Result: res, Before: wr.before, GraphTime: took}, err
 	}
-	a := &Applied{Result: res, Headers: map[string]string{}, Before: wr.before, GraphTime: took}
+	a := &Applied{Result: res, Headers: map[string]string{}, Before: wr.before, GraphTime: took, Prior: wr.prior, PriorRequestID: wr.priorID}
 	for k, v := range wr.headers {
 		a.Headers[k] = v
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
+	"github.com/enrollhook/enrollhook/pkg/record"
 )
 
 // Store is what the pipeline needs for de-duplication; see
@@ -153,11 +154,18 @@ func (p *Pipeline) storeWrite(ctx context.Context, write func(context.Context) e
 		actx, cancel := context.WithDeadline(ctx, until)
 		err = write(actx)
 		cancel()
-		if err == nil || errors.Is(err, idempotency.ErrLost) || has && !time.Now().Before(deadline) {
+		if err == nil || permanent(err) || has && !time.Now().Before(deadline) {
 			break
 		}
 	}
 	return err
+}
+
+// permanent reports whether a store write failed for good: tried again it
+// fails the same way.
+func permanent(err error) bool {
+	return errors.Is(err, idempotency.ErrLost) || errors.Is(err, record.ErrConflict) ||
+		errors.Is(err, record.ErrInvalid) || errors.Is(err, record.ErrTooLarge)
 }
 
 // completeAttempts and completeTimeout bound the store writes of Complete

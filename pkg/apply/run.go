@@ -171,6 +171,8 @@ func (p *Pipeline) run(ctx context.Context, j *Job, o *Outcome) {
 		return
 	}
 	switch {
+	case job.Request.Reverts() && (job.DryRun || job.Enqueue == nil):
+		p.revert(ctx, job, lease, o) // revert.go
 	case job.DryRun:
 		p.plan(ctx, job, lease, o)
 	case job.Enqueue != nil:
@@ -203,10 +205,9 @@ func (p *Pipeline) check(job *Job) error {
 		return change.NotApproved(req.Ticket.State)
 	}
 	if req.Reverts() {
-		// The change record is kept (pkg/record) but not yet read back:
-		// a revert is refused rather than taken for an apply.
-		return &change.Error{Code: change.CodeInvalid, Message: "the request has invalid fields",
-			Fields: []change.FieldError{{Field: "/action", Reason: "revert is not available in this version; only apply is"}}}
+		// The policy checks each restored change (revert.go); the
+		// revert's own ticket is held to separation of duties here.
+		return p.Check(job.Sender, job.Chat, req)
 	}
 	if c := job.Command; c != nil {
 		if err := p.CheckCommand(job.Sender, c.Tenant, c.User, c.Verb); err != nil {
@@ -323,6 +324,7 @@ func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease
 		o.fail(err)
 		return
 	}
+	p.recordChange(ctx, job, a)
 	p.Complete(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: a.Headers, Body: a.Body})
 	o.Status, o.Headers, o.Body, o.After, o.Audit = http.StatusOK, a.Headers, a.Body, a.Body, AuditApplied
 }

@@ -74,12 +74,20 @@ type updater struct {
 // read-modify-write one configuration's set at once. Without a store only
 // this process is covered.
 func (p *Pipeline) lockConfiguration(ctx context.Context, configurationID string) (unlock func(), err error) {
-	v, _ := p.upd.busy.LoadOrStore(configurationID, make(chan struct{}, 1))
+	return p.lock(ctx, "assign-lock:"+configurationID, "another change of the same configuration")
+}
+
+// lock waits, until ctx ends, for the slot of key: first in this process,
+// then across instances through the de-duplication store (a lease on key,
+// which a holder that dies loses at its deadline). what names the holder
+// in the refusal when the slot stays taken.
+func (p *Pipeline) lock(ctx context.Context, key, what string) (unlock func(), err error) {
+	v, _ := p.upd.busy.LoadOrStore(key, make(chan struct{}, 1))
 	ch := v.(chan struct{})
 	octx, cancel := p.Outbound(ctx)
 	defer cancel()
 	busy := &change.Error{Code: change.CodeTimeout, RetryAfter: 5 * time.Second,
-		Message: "another change of the same configuration was still being applied at the deadline; nothing was applied"}
+		Message: what + " was still being applied at the deadline; nothing was applied"}
 	select {
 	case ch <- struct{}{}:
 	case <-octx.Done():
@@ -93,9 +101,8 @@ func (p *Pipeline) lockConfiguration(ctx context.Context, configurationID string
 	if d, ok := ctx.Deadline(); ok {
 		until = d
 	}
-	key := "assign-lock:" + configurationID
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
-		lease, err := p.opts.Dedupe.Store.Begin(octx, key, "assign-lock", until)
+		lease, err := p.opts.Dedupe.Store.Begin(octx, key, "assign-lock", until) // every lock's marker, as before there were others
 		var inProgress *idempotency.InProgressError
 		switch {
 		case err == nil && lease.Replay == nil:
@@ -108,7 +115,7 @@ func (p *Pipeline) lockConfiguration(ctx context.Context, configurationID string
 		case err != nil:
 			local()
 			return nil, &change.Error{Code: change.CodeUnavailable, Kind: change.KindDedupeUnavailable, RetryAfter: 5 * time.Second,
-				Message: "the de-duplication store is unavailable, so the configuration could not be locked; nothing was applied", Err: err}
+				Message: "the de-duplication store is unavailable, so the change could not be locked; nothing was applied", Err: err}
 		default:
 			// a completed record under the lock's key cannot happen (locks
 			// are only released); treat it as busy
@@ -150,7 +157,12 @@ func newUpdater(mode string, g Graph) *updater {
 type written struct {
 	res     *graph.Result
 	headers map[string]string
-	before  json.RawMessage
+	before  json.RawMessage // the target before
+	// prior is the whole assignment before the write, read when changes
+	// are recorded (or by the assign action's list anyway); priorID the
+	// request id of that read.
+	prior   json.RawMessage
+	priorID string
 }
 
 // update applies req to Graph with the pipeline's strategy, each write under
@@ -160,14 +172,28 @@ func (p *Pipeline) update(ctx context.Context, req *change.Request, requestID st
 	if u.mode == StrategyAssign || u.mode == StrategyAuto && u.switched.Load() {
 		return p.updateByAssign(ctx, req, requestID)
 	}
+	wr := &written{}
+	if p.opts.Records != nil {
+		// The change record keeps the assignment as it was: read it
+		// before the write (the assign action reads the list anyway).
+		prior, res, err := p.current(ctx, req)
+		if err != nil {
+			return wr, err
+		}
+		wr.prior, wr.before = prior, graph.TargetOf(prior)
+		if res != nil {
+			wr.priorID = res.RequestID
+		}
+	}
 	done, err := p.waitForWriteSlot(ctx)
 	if err != nil {
-		return &written{}, err
+		return wr, err
 	}
 	res, err := p.graph.PatchAssignment(ctx, req.ConfigurationID, req.AssignmentID, &req.Assignment)
 	done()
+	wr.res = res
 	if err == nil || u.mode != StrategyAuto || u.assign == nil || !graph.IsRouteRefused(err) {
-		return &written{res: res}, err
+		return wr, err
 	}
 	if u.switched.CompareAndSwap(false, true) {
 		attrs := []slog.Attr{slog.String("xRequestId", requestID), slog.String("strategy", StrategyAuto)}
@@ -198,6 +224,12 @@ func (p *Pipeline) updateByAssign(ctx context.Context, req *change.Request, requ
 	}
 	wr := &written{}
 	wr.before, _ = graph.TargetIn(items, req.AssignmentID)
+	if raw := graph.FindAssignment(items, req.AssignmentID); raw != nil {
+		wr.prior, _ = graph.AssignmentObject(raw)
+	}
+	if first != nil {
+		wr.priorID = first.RequestID
+	}
 	set, err := graph.NewAssignSet(items, req, p.opts.Update.GraphVersion != "v1.0")
 	if err != nil {
 		return wr, err

@@ -48,6 +48,9 @@ const (
 	KindDeliveryMismatch   Kind = "delivery-mismatch"
 	KindDeliveryDryRun     Kind = "delivery-was-dry-run"
 
+	KindNothingToRevert Kind = "nothing-to-revert" // a revert of a ticket with no change standing
+	KindDrifted         Kind = "drifted"           // Graph no longer holds what a reverted change applied
+
 	// CodeUnavailable
 	KindDedupeUnavailable Kind = "dedupe-unavailable"
 	KindWriteLimit        Kind = "write-limit"
@@ -87,6 +90,8 @@ var kindTable = [...]struct {
 	{KindDeliveryInProgress, CodeConflict, "Delivery in progress"},
 	{KindDeliveryMismatch, CodeConflict, "Delivery id reused"},
 	{KindDeliveryDryRun, CodeConflict, "Delivery id spent on a dry run"},
+	{KindNothingToRevert, CodeNotFound, "Nothing to revert"},
+	{KindDrifted, CodeConflict, "Assignment changed since"},
 	{KindDedupeUnavailable, CodeUnavailable, "De-duplication store unavailable"},
 	{KindWriteLimit, CodeUnavailable, "Write limit reached"},
 	{KindQueueUnavailable, CodeUnavailable, "Queue unavailable"},

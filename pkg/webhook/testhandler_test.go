@@ -7,6 +7,7 @@ import (
 
 	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/queue"
+	changerecord "github.com/enrollhook/enrollhook/pkg/record"
 	"github.com/enrollhook/enrollhook/pkg/worker"
 )
 
@@ -33,6 +34,8 @@ type testOptions struct {
 	WriteBack      apply.WriteBacker
 	// Clock is the pipeline's (change windows); default time.Now.
 	Clock func() time.Time
+	// Records is the change record; nil means none.
+	Records changerecord.Store
 }
 
 // testHandler is a Handler with the pipeline it applies through and the
@@ -73,6 +76,7 @@ func (t *testHandler) build() {
 		Policy:    o.Policy,
 		WriteBack: o.WriteBack,
 		Now:       o.Clock,
+		Records:   o.Records,
 	})
 	var async map[string]bool
 	if t.Handler != nil {

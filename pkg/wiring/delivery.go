@@ -9,6 +9,7 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/config"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"github.com/enrollhook/enrollhook/pkg/queue"
+	"github.com/enrollhook/enrollhook/pkg/record"
 )
 
 // store is the de-duplication store: DynamoDB when a table is configured
@@ -29,6 +30,28 @@ func (b *builder) store() (idempotency.Store, error) {
 	}
 	b.log.Info("de-duplication: DynamoDB", slog.String("table", b.cfg.Delivery.Table))
 	return idempotency.NewDynamoDB(client, b.cfg.Delivery.Table, nil), nil
+}
+
+// records is the change record: DynamoDB when a table is configured, else
+// the embedded store, which one process keeps (a revert finds only what
+// that process applied).
+func (b *builder) records() (record.Store, error) {
+	c := b.cfg.ChangeRecord
+	opts := &record.Options{Retention: c.Retention}
+	if c.Table == "" {
+		b.log.Info("change record: embedded store (one process); set " + config.EnvChangeTable + " to keep it across instances and restarts")
+		return record.NewMemory(opts), nil
+	}
+	ac, err := b.awsConfig(config.EnvChangeTable)
+	if err != nil {
+		return nil, err
+	}
+	client, err := awsapi.New(ac, "dynamodb")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", config.EnvChangeTable, err)
+	}
+	b.log.Info("change record: DynamoDB", slog.String("table", c.Table))
+	return record.NewDynamoDB(client, c.Table, opts), nil
 }
 
 // sqsQueue is the SQS queue at url, for the setting key.

@@ -18,6 +18,7 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/limiter"
 	"github.com/enrollhook/enrollhook/pkg/policy"
 	"github.com/enrollhook/enrollhook/pkg/queue"
+	"github.com/enrollhook/enrollhook/pkg/record"
 	"github.com/enrollhook/enrollhook/pkg/source/slack"
 	"github.com/enrollhook/enrollhook/pkg/webhook"
 	"github.com/enrollhook/enrollhook/pkg/worker"
@@ -35,6 +36,7 @@ type parts struct {
 	graph     *graph.Client
 	policy    *policy.Policy
 	store     idempotency.Store
+	records   record.Store
 	writeBack *writeback.Writer
 }
 
@@ -48,8 +50,9 @@ func (p parts) pipeline() *apply.Pipeline {
 		// The item PATCH, the assign action, or the first then the other.
 		Update: apply.Update{GraphVersion: p.cfg.GraphVersion, Strategy: p.cfg.UpdateStrategy,
 			Limiter: limiter.New(p.cfg.Delivery.WriteLimit, p.cfg.Delivery.WriteWindow, nil)},
-		Dedupe: apply.Dedupe{Store: p.store, CompletedTTL: p.cfg.Delivery.TTL},
-		Policy: p.policy,
+		Dedupe:  apply.Dedupe{Store: p.store, CompletedTTL: p.cfg.Delivery.TTL},
+		Policy:  p.policy,
+		Records: p.records,
 	}
 	if p.writeBack != nil {
 		// The outcome to the ServiceNow record or Jira issue.

@@ -38,6 +38,10 @@ func Worker(ctx context.Context, getenv func(string) string, log *slog.Logger, o
 	if err != nil {
 		return nil, err
 	}
+	records, err := b.records()
+	if err != nil {
+		return nil, err
+	}
 	var deadLetters *queue.SQS
 	if cfg.Queue.DeadLetterURL != "" {
 		if deadLetters, err = b.sqsQueue(config.EnvDeadLetterURL, cfg.Queue.DeadLetterURL); err != nil {
@@ -46,7 +50,7 @@ func Worker(ctx context.Context, getenv func(string) string, log *slog.Logger, o
 	} else {
 		log.Warn("no dead-letter queue (" + config.EnvDeadLetterURL + "): a message that fails for good is logged only; SQS's redrive moves a retryable one without its reason, and a permanent one is dropped")
 	}
-	h := sqsHandler(parts{cfg: cfg, log: log, graph: gc, policy: pol, store: store, writeBack: b.writeBack()}, deadLetters)
+	h := sqsHandler(parts{cfg: cfg, log: log, graph: gc, policy: pol, store: store, records: records, writeBack: b.writeBack()}, deadLetters)
 	log.Info("worker ready", slog.Any("config", cfg))
 	return h, nil
 }

@@ -1,0 +1,232 @@
+package apply
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/graph"
+	"github.com/enrollhook/enrollhook/pkg/idempotency"
+	"github.com/enrollhook/enrollhook/pkg/record"
+)
+
+// Reverted is the answer of a revert: what each change of the ticket that
+// stood was put back to. A dry run's Changes carry the plan instead
+// (Before as Graph holds it now, After as the revert would leave it).
+type Reverted struct {
+	DryRun  bool             `json:"dryRun,omitempty"`
+	Action  string           `json:"action"`
+	Ticket  string           `json:"ticket"`
+	Changes []RevertedChange `json:"changes"`
+}
+
+// RevertedChange is one change put back.
+type RevertedChange struct {
+	// Reverts is the id of the change record put back.
+	Reverts         string          `json:"reverts"`
+	ConfigurationID string          `json:"configurationId"`
+	AssignmentID    string          `json:"assignmentId"`
+	Before          json.RawMessage `json:"before,omitempty"`
+	// Assignment is the assignment as Graph holds it afterwards (as the
+	// revert would leave it, for a dry run).
+	Assignment json.RawMessage `json:"assignment"`
+}
+
+// revertStep is one change of the ticket to put back.
+type revertStep struct {
+	rec     record.Record   // the change record put back
+	restore *change.Request // the write that puts it back
+	current json.RawMessage // the assignment as Graph holds it now
+}
+
+// revert puts back every change of the job's ticket that still stands
+// (record.Standing), latest first, under a lock of the ticket so that
+// concurrent reverts of it write once. It writes only if Graph still holds
+// what each change applied: otherwise nothing is written and the answer is
+// 409 drifted, showing recorded and current. Each restored target passes
+// the policy like any change, and each write is recorded as a revert, so it
+// can be reverted in turn. A dry run reads and plans, writes nothing and
+// takes no lock.
+func (p *Pipeline) revert(ctx context.Context, job *Job, lease *idempotency.Lease, o *Outcome) {
+	res, err := p.revertTicket(ctx, job, o)
+	if err != nil {
+		p.refuseTaken(ctx, job, lease, err)
+		o.fail(err)
+		return
+	}
+	body, err := json.Marshal(res)
+	if err != nil {
+		err = &change.Error{Code: change.CodeInternal, Message: "the revert could not be answered", Err: err}
+		p.refuseTaken(ctx, job, lease, err)
+		o.fail(err)
+		return
+	}
+	headers := map[string]string{}
+	if job.DryRun {
+		headers[HeaderDryRun] = DryRunApplied
+		o.Planned, o.Audit = true, "planned"
+	} else {
+		o.Audit = AuditApplied
+	}
+	p.Complete(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: headers, Body: body})
+	o.Status, o.Headers, o.Body = http.StatusOK, headers, body
+}
+
+func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome) (*Reverted, error) {
+	t := job.Request.Ticket
+	if p.opts.Records == nil {
+		return nil, change.Refuse(change.KindNothingToRevert, "this receiver keeps no change record, so ticket "+t.ID+" has nothing to revert; nothing was changed")
+	}
+	if !job.DryRun {
+		unlock, err := p.lock(ctx, "revert-lock:"+job.Sender+"#"+t.ID, "another revert of the same ticket")
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
+	recs, err := p.opts.Records.ByTicket(ctx, job.Sender, t.ID)
+	if err != nil {
+		return nil, recordUnavailable(err)
+	}
+	standing := record.Standing(recs, true)
+	if len(standing) == 0 {
+		return nil, nothingToRevert(job.Sender, t.ID, recs)
+	}
+	// Every check before any write: the policy on each restored target,
+	// and Graph still holding what each change applied.
+	steps := make([]revertStep, 0, len(standing))
+	for _, r := range standing {
+		restore, err := restoreRequest(job.Request, &r)
+		if err != nil {
+			return nil, err
+		}
+		if err := p.Check(job.Sender, job.Chat, restore); err != nil {
+			return nil, err
+		}
+		current, res, err := p.current(ctx, restore)
+		o.Result = res
+		if err != nil {
+			return nil, err
+		}
+		if err := drift(&r, current); err != nil {
+			return nil, err
+		}
+		steps = append(steps, revertStep{rec: r, restore: restore, current: current})
+	}
+	out := &Reverted{DryRun: job.DryRun, Action: change.ActionRevert, Ticket: t.ID}
+	key, _ := p.keyOf(job)
+	key = strings.TrimPrefix(key, workKeyPrefix)
+	for i, s := range steps {
+		rc := RevertedChange{Reverts: s.rec.ID, ConfigurationID: s.restore.ConfigurationID, AssignmentID: s.restore.AssignmentID}
+		if job.DryRun {
+			after, err := graph.Patched(s.current, s.restore)
+			if err != nil {
+				return nil, err
+			}
+			rc.Before, rc.Assignment = s.current, after
+			out.Changes = append(out.Changes, rc)
+			continue
+		}
+		began := time.Now()
+		wr, err := p.update(ctx, s.restore, job.RequestID)
+		o.GraphTime += time.Since(began)
+		o.Result, o.WriteBack = wr.res, true
+		if err != nil {
+			return nil, err
+		}
+		after := graph.PublicBody(wr.res.Body)
+		if after == nil {
+			after = appliedBody(s.restore)
+		}
+		rc.Assignment = after
+		o.Before, o.After = graph.TargetOf(s.current), after
+		id := key
+		if len(steps) > 1 {
+			id = key + "#" + strconv.Itoa(i+1)
+		}
+		p.recordRevert(ctx, job, &s, id, wr, after)
+		out.Changes = append(out.Changes, rc)
+	}
+	return out, nil
+}
+
+// restoreRequest is the change that puts r's before back: r's assignment
+// with the target it had, under the reverting request's ticket (its
+// approval and people).
+func restoreRequest(by *change.Request, r *record.Record) (*change.Request, error) {
+	target := graph.TargetOf(r.Before)
+	if target == nil {
+		return nil, &change.Error{Code: change.CodeConflict, Kind: change.KindDrifted,
+			Message: "the change record of " + r.ID + " has no assignment before that change, so it cannot be put back; nothing was changed"}
+	}
+	var t change.Target
+	if err := json.Unmarshal(target, &t); err != nil {
+		return nil, &change.Error{Code: change.CodeInternal, Message: "the change record could not be read", Err: err}
+	}
+	req := &change.Request{Ticket: by.Ticket, ConfigurationID: r.ConfigurationID, AssignmentID: r.AssignmentID,
+		Assignment: change.Assignment{Target: &t}}
+	req.Normalize()
+	return req, nil
+}
+
+// drift refuses a revert of r when Graph's assignment (current) no longer
+// has the target r applied.
+func drift(r *record.Record, current json.RawMessage) error {
+	recorded, now := graph.TargetOf(r.After), graph.TargetOf(current)
+	changes, err := graph.Changes(recorded, now)
+	if err == nil && len(changes) == 0 && recorded != nil {
+		return nil
+	}
+	return &change.Error{Code: change.CodeConflict, Kind: change.KindDrifted, Message: fmt.Sprintf(
+		"assignment %s of configuration %s changed since %s applied it: recorded %s, now %s; nothing was changed",
+		r.AssignmentID, r.ConfigurationID, r.ID, compact(recorded), compact(now))}
+}
+
+// compact is a target for a refusal's text: Graph's JSON, or "none".
+func compact(b json.RawMessage) string {
+	if len(b) == 0 {
+		return "none"
+	}
+	return string(b)
+}
+
+// nothingToRevert is the refusal of a ticket without a standing change.
+func nothingToRevert(sender, ticket string, recs []record.Record) error {
+	msg := "ticket " + ticket + " applied no change through the " + sender + " sender that this receiver recorded; nothing was changed"
+	if len(recs) > 0 {
+		last := recs[len(recs)-1]
+		msg = "every change of ticket " + ticket + " is reverted already (last: " + last.ID + " at " +
+			last.Time.UTC().Format(time.RFC3339) + "); nothing was changed"
+	}
+	return change.Refuse(change.KindNothingToRevert, msg)
+}
+
+// recordUnavailable is the refusal when the change record cannot be read.
+func recordUnavailable(err error) error {
+	return &change.Error{Code: change.CodeUnavailable, RetryAfter: 5 * time.Second,
+		Message: "the change record could not be read, so nothing was reverted; retry later", Err: err}
+}
+
+// recordRevert keeps a revert in the change record, under the ticket of the
+// change it puts back, so that it stands among that ticket's changes.
+func (p *Pipeline) recordRevert(ctx context.Context, job *Job, s *revertStep, id string, wr *written, after []byte) {
+	t := recordTicket(job)
+	t.ID, t.System, t.URL = s.rec.Ticket.ID, s.rec.Ticket.System, s.rec.Ticket.URL
+	r := &record.Record{ID: id, Action: record.ActionRevert, Reverts: s.rec.ID, Sender: s.rec.Sender, DeliveryID: job.DeliveryID,
+		Ticket: t, ConfigurationID: s.restore.ConfigurationID, AssignmentID: s.restore.AssignmentID,
+		Before: orNull(wr.prior), After: orNull(after)}
+	if len(wr.prior) == 0 {
+		r.Before = orNull(s.current)
+	}
+	for _, rid := range []string{wr.priorID, wr.res.RequestID, wr.res.ReadBackRequestID} {
+		if rid != "" {
+			r.GraphRequestIDs = append(r.GraphRequestIDs, rid)
+		}
+	}
+	p.putRecord(ctx, job, r)
+}
