@@ -2,10 +2,10 @@ package change
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
 )
@@ -40,8 +40,6 @@ var ShortTypes = map[string]string{
 	"collection":       TypeCMCollection,
 	"scopeTagGroup":    TypeScopeTagGroup,
 }
-
-var shortKeys = []string{"type", "groupId", "collectionId", "targetType", "entraObjectId", "filterId", "filterType"}
 
 // shortNames maps Graph target property names to shorthand ones.
 var shortNames = map[string]string{
@@ -96,42 +94,49 @@ func (s ShortTarget) Target(at string, opts *Options) (*Target, []FieldError) {
 // errors are JSON pointers under at; unknown properties are refused by
 // name, values are never quoted. The returned target is normalized (Graph's
 // '#' form). A nil *Options means the defaults.
+//
+// The target is read once, by Decode's reader, guided by the tables of both
+// forms at the same time: which form it is shows only once every name has
+// been read (a property named exactly "type" makes it the shorthand). It
+// decodes what encoding/json's Unmarshal into the form's struct would, and
+// refuses the first value of the wrong type as Unmarshal reports it.
 func DecodeTarget(raw []byte, at string, opts *Options) (*Target, []FieldError) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, []FieldError{{Field: at, Reason: "is required: a shorthand target ({\"type\": \"group\", \"groupId\": …}) or a Graph target (with @odata.type)"}}
 	}
-	// Which form it is, from its keys: the one decode below reads it.
-	object, short := hasKey(raw, "type")
-	if !object {
+	tr := new(targetReading)
+	d := reader{b: raw}
+	d.targetDocument(tr)
+	if d.err != nil {
 		return nil, []FieldError{{Field: at, Reason: "must be a JSON object"}}
 	}
-	if short {
-		var s ShortTarget
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, []FieldError{typeError(err, at)}
-		}
-		var fields []FieldError
-		for _, k := range unknownKeys(raw, shortKeys) {
-			fields = append(fields, unknownField(at, k, shortKeys))
-		}
-		t, more := s.Target(at, opts)
+	f := &tr.forms[formGraph]
+	if tr.short {
+		f = &tr.forms[formShort]
+	}
+	if f.typeAt != "" {
+		return nil, []FieldError{{Field: at + f.typeAt, Reason: "must be a string"}}
+	}
+	d.finish()
+	var fields []FieldError
+	for _, k := range tr.unknown(f) {
+		fields = append(fields, unknownField(at, k, f.o.names))
+	}
+	if tr.short {
+		t := f.t
+		s := ShortTarget{Type: t.ODataType, GroupID: t.GroupID, CollectionID: t.CollectionID, TargetType: t.TargetType,
+			EntraObjectID: t.EntraObjectID, FilterID: t.FilterID, FilterType: t.FilterType}
+		target, more := s.Target(at, opts)
 		if fields = append(fields, more...); len(fields) > 0 {
 			return nil, invalid(fields...).Fields
 		}
-		return t, nil
+		return target, nil
 	}
-	var t Target
-	if err := json.Unmarshal(raw, &t); err != nil {
-		return nil, []FieldError{typeError(err, at)}
-	}
-	var fields []FieldError
-	for _, k := range unknownKeys(raw, targetKeys) {
-		fields = append(fields, unknownField(at, k, targetKeys))
-	}
-	for _, f := range t.check(opts) {
-		f.Field = at + f.Field
-		fields = append(fields, f)
+	t := f.t
+	for _, fe := range t.check(opts) {
+		fe.Field = at + fe.Field
+		fields = append(fields, fe)
 	}
 	if len(fields) > 0 {
 		return nil, invalid(fields...).Fields
@@ -140,45 +145,200 @@ func DecodeTarget(raw []byte, at string, opts *Options) (*Target, []FieldError) 
 	return &t, nil
 }
 
-// hasKey reports whether b is a JSON object, and whether it has the
-// property name, compared as a map key is (exactly, once unescaped). Not
-// JSON after the '{' shows up in the decode that follows.
-func hasKey(b []byte, name string) (object, has bool) {
-	i := skipSpace(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return false, false
+// shortObject is the table of the shorthand target. Its strings are kept
+// in a Target, the type in ODataType, and become a ShortTarget once read.
+var shortObject = &object{refuse: true, props: []prop{
+	{name: "type", str: func(r *Request) *string { return &r.Assignment.Target.ODataType }},
+	{name: "groupId", str: func(r *Request) *string { return &r.Assignment.Target.GroupID }},
+	{name: "collectionId", str: func(r *Request) *string { return &r.Assignment.Target.CollectionID }},
+	{name: "targetType", str: func(r *Request) *string { return &r.Assignment.Target.TargetType }},
+	{name: "entraObjectId", str: func(r *Request) *string { return &r.Assignment.Target.EntraObjectID }},
+	{name: "filterId", str: func(r *Request) *string { return &r.Assignment.Target.FilterID }},
+	{name: "filterType", str: func(r *Request) *string { return &r.Assignment.Target.FilterType }},
+}}
+
+// shortKeys are the shorthand's properties, from its table.
+var shortKeys = func() []string {
+	index(shortObject)
+	return shortObject.names
+}()
+
+// The two forms of a target, by their index in targetReading.forms.
+const (
+	formGraph = iota
+	formShort
+)
+
+// targetReading is what one walk over a target object found, for each form.
+type targetReading struct {
+	forms [2]targetForm
+	// short: a property is named exactly "type", so the object is the
+	// shorthand.
+	short bool
+	// strange are the names no form has (as encoding/json unescapes
+	// them); each form refuses them, and the other form's names besides.
+	strange []string
+}
+
+// targetForm is one form's reading of a target object.
+type targetForm struct {
+	o   *object
+	req Request // its Assignment.Target is t, where o's strings go
+	t   Target
+	// exact has bit i set when o.props[i] is named exactly.
+	exact uint32
+	// typeAt is the pointer (relative to the target) of the first value
+	// of the wrong type for this form's properties, "" when none.
+	typeAt string
+}
+
+// unknown lists the properties of the object that f does not have.
+func (tr *targetReading) unknown(f *targetForm) []string {
+	out := tr.strange
+	other := &tr.forms[formGraph]
+	if f == other {
+		other = &tr.forms[formShort]
 	}
-	i++
-	for {
-		i = skipSpace(b, i)
-		if i >= len(b) || b[i] != '"' {
-			return true, has
+	for i, p := range other.o.props {
+		if other.exact&(1<<i) != 0 && !f.o.known([]byte(p.name)) {
+			out = append(out[:len(out):len(out)], p.name)
 		}
-		end := skipString(b, i)
-		if end-1 <= i || b[end-1] != '"' {
-			return true, has // an unterminated name: the decode refuses it
+	}
+	return out
+}
+
+// targetDocument reads a target: one object, then only white space.
+func (d *reader) targetDocument(tr *targetReading) {
+	tr.forms[formGraph].o, tr.forms[formShort].o = targetObject, shortObject
+	for i := range tr.forms {
+		tr.forms[i].req.Assignment.Target = &tr.forms[i].t
+	}
+	d.space()
+	if d.i >= len(d.b) || d.b[d.i] != '{' {
+		d.fail("not a JSON object")
+		return
+	}
+	d.targetObject(tr)
+	if d.err != nil {
+		return
+	}
+	d.space()
+	if d.i < len(d.b) {
+		d.fail("invalid character after top-level value")
+	}
+}
+
+// targetObject reads the object at d.i == '{' by both forms' tables.
+func (d *reader) targetObject(tr *targetReading) {
+	if !d.enter() {
+		return
+	}
+	d.space()
+	if d.i < len(d.b) && d.b[d.i] == '}' {
+		d.i++
+		d.nest--
+		return
+	}
+	for d.err == nil {
+		d.space()
+		name := d.key()
+		if d.err != nil {
+			return
 		}
-		if key := b[i+1 : end-1]; string(key) == name {
-			has = true
-		} else if bytes.IndexByte(key, '\\') >= 0 {
-			var k string
-			if json.Unmarshal(b[i:end], &k) == nil && k == name {
-				has = true
+		if !utf8.Valid(name) {
+			// As encoding/json reads the name: each invalid byte a U+FFFD.
+			name = appendUnescaped(nil, name)
+		}
+		tr.short = tr.short || string(name) == "type"
+		var ps [2]*prop
+		known := false
+		for i := range tr.forms {
+			f := &tr.forms[i]
+			ps[i] = f.o.match(name)
+			for j := range f.o.props {
+				if f.o.props[j].name == string(name) {
+					f.exact |= 1 << j
+					known = true
+				}
 			}
 		}
-		i = skipSpace(b, skipValue(b, skipSpace(b, skipSpace(b, end)+1)))
-		if i < len(b) && b[i] == ',' {
-			i++
+		if !known {
+			tr.strange = append(tr.strange, string(name))
+		}
+		d.space()
+		if d.i >= len(d.b) || d.b[d.i] != ':' {
+			d.endOr("invalid character after object key")
+			return
+		}
+		d.i++
+		d.space()
+		d.targetValue(tr, ps)
+		d.space()
+		if d.i >= len(d.b) {
+			d.fail("unexpected end of JSON input")
+			return
+		}
+		switch d.b[d.i] {
+		case ',':
+			d.i++
+		case '}':
+			d.i++
+			d.nest--
+			return
+		default:
+			d.fail("invalid character after object key:value pair")
+			return
 		}
 	}
 }
 
-func typeError(err error, at string) FieldError {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) && te.Field != "" {
-		return FieldError{Field: at + jsonPathPointer(te.Field), Reason: "must be a " + jsonKind(te.Type)}
+// targetValue reads the value at d.i into the properties ps of each form
+// that has one: a string into both places, null leaving them as they are,
+// anything else the form's value of the wrong type.
+func (d *reader) targetValue(tr *targetReading, ps [2]*prop) {
+	if d.i >= len(d.b) {
+		d.fail("unexpected end of JSON input")
+		return
 	}
-	return FieldError{Field: at, Reason: "must be a JSON object"}
+	switch c := d.b[d.i]; {
+	case c == 'n':
+		d.literal("null")
+		return
+	case c == '"' && (ps[formGraph] != nil || ps[formShort] != nil):
+		read := false
+		for i, p := range ps {
+			switch {
+			case p == nil:
+			case !read:
+				d.stringValue(p.str(&tr.forms[i].req))
+				read = true
+			case d.err == nil:
+				d.again(p.str(&tr.forms[i].req))
+			}
+		}
+		return
+	}
+	for i, p := range ps {
+		if f := &tr.forms[i]; p != nil && f.typeAt == "" {
+			f.typeAt = "/" + escapePointer(p.name)
+		}
+	}
+	d.value(nil)
+}
+
+// again gives the string stringValue has just read a second place.
+func (d *reader) again(to *string) {
+	sp := d.spans[d.nspans-1]
+	if len(d.more) > 0 {
+		sp = d.more[len(d.more)-1]
+	}
+	sp.to = to
+	if d.nspans < len(d.spans) {
+		d.spans[d.nspans] = sp
+		d.nspans++
+	} else {
+		d.more = append(d.more, sp)
+	}
 }
 
 // check validates a target on its own: the rules Request.Validate applies
