@@ -201,20 +201,95 @@ func unquote(raw []byte) (string, error) {
 
 // wire is the payload as the one parse of a delivery reads it: data.intune
 // as its properties, so that the unknown ones are found in the same pass.
+// encoding/json reads on past a value of the wrong type; the user
+// references and the timestamp keep theirs rather than stop the parse (a
+// user reference's UnmarshalJSON would), so that whatever else is wrong,
+// the parse still reads what identifies and dates the delivery.
 type wire struct {
-	Type      string `json:"type,omitempty"`
-	Timestamp string `json:"timestamp,omitempty"`
+	Type      string    `json:"type,omitempty"`
+	Timestamp stampText `json:"timestamp,omitempty"`
 	Data      *struct {
-		Approval *Approval                  `json:"approval"`
-		Record   *Record                    `json:"record"`
+		Approval *wireApproval              `json:"approval"`
+		Record   *wireRecord                `json:"record"`
 		Intune   map[string]json.RawMessage `json:"intune"`
 	} `json:"data"`
 }
 
+// wireApproval and wireRecord read an Approval and a Record, their user
+// reference into a keptUser (encoding/json fills the shallower field of
+// one name).
+type (
+	wireApproval struct {
+		Approval
+		Approver keptUser `json:"approver"`
+	}
+	wireRecord struct {
+		Record
+		RequestedBy keptUser `json:"requested_by"`
+	}
+)
+
+// keptUser is a user reference that keeps the error of its decode (the
+// first, of a repeated property) instead of returning it.
+type keptUser struct {
+	u   User
+	err error
+}
+
+// UnmarshalJSON implements json.Unmarshaler; it never fails.
+func (k *keptUser) UnmarshalJSON(b []byte) error {
+	if err := k.u.UnmarshalJSON(b); err != nil && k.err == nil {
+		k.err = err
+	}
+	return nil
+}
+
+// stampText is the top-level "timestamp": a string, or wrong when any of
+// its occurrences holds another JSON type (null leaves it as it is).
+type stampText struct {
+	s     string
+	wrong bool
+}
+
+// UnmarshalJSON implements json.Unmarshaler; it never fails.
+func (t *stampText) UnmarshalJSON(b []byte) error {
+	switch {
+	case string(b) == "null":
+	case len(b) > 0 && b[0] == '"':
+		s, err := unquote(b)
+		t.s, t.wrong = s, t.wrong || err != nil
+	default:
+		t.wrong = true
+	}
+	return nil
+}
+
+// approval is the approval as read, nil when absent; ok is false when
+// its approver's JSON type is wrong.
+func (w *wire) approval() (a *Approval, ok bool) {
+	if w.Data == nil || w.Data.Approval == nil {
+		return nil, true
+	}
+	wa := w.Data.Approval
+	wa.Approval.Approver = wa.Approver.u
+	return &wa.Approval, wa.Approver.err == nil
+}
+
+// record is the record as read, nil when absent; ok is false when its
+// requester's JSON type is wrong.
+func (w *wire) record() (r *Record, ok bool) {
+	if w.Data == nil || w.Data.Record == nil {
+		return nil, true
+	}
+	wr := w.Data.Record
+	wr.Record.RequestedBy = wr.RequestedBy.u
+	return &wr.Record, wr.RequestedBy.err == nil
+}
+
 // reading is what Authenticate read of an authenticated body, for Decode.
 type reading struct {
-	// err is the parse's error as Decode reports it; the fields below
-	// are unset with it.
+	// err is the parse's error as Decode reports it; with it, only ts and
+	// approval are set (as far as they could be read).
 	err      error
 	ts       string
 	approval *Approval
@@ -224,12 +299,15 @@ type reading struct {
 	hasData  bool
 }
 
-// read parses an authenticated body once. Where the one parse cannot say
-// what the typed decode of Payload would (a wrong JSON type somewhere, a
-// property of data.intune the contract does not have, a non-string value
-// in it), the body is decoded again into Payload: every such delivery is
-// refused, so the second look is on the refusal's path only, and it words
-// the refusal exactly as encoding/json reports it.
+// read parses an authenticated body once. The timestamp and the approval
+// are what that parse read, a wrong JSON type elsewhere in the body
+// notwithstanding (it need not hide the delivery's date and ids); not JSON,
+// the body has neither. Where the one parse cannot say what the typed
+// decode of Payload would (a wrong JSON type somewhere, a property of
+// data.intune the contract does not have, a non-string value in it), the
+// body is decoded again into Payload: every such delivery is refused, so
+// the second look is on the refusal's path only, and it words the refusal
+// exactly as encoding/json reports it.
 func read(body []byte) *reading {
 	var w wire
 	rd := &reading{}
@@ -238,27 +316,33 @@ func read(body []byte) *reading {
 		rd.err = err // not JSON: the typed decode would say the same
 		return rd
 	}
-	if err == nil && w.Data != nil && w.Data.Intune != nil {
+	if !w.Timestamp.wrong {
+		rd.ts = w.Timestamp.s
+	}
+	approval, approverOK := w.approval()
+	record, requesterOK := w.record()
+	rd.approval = approval
+	clean := err == nil && !w.Timestamp.wrong && approverOK && requesterOK
+	if clean && w.Data != nil && w.Data.Intune != nil {
 		in, unknown, ok := intuneOf(w.Data.Intune)
 		if ok && len(unknown) == 0 {
-			rd.ts, rd.approval, rd.record, rd.intune, rd.hasData = w.Timestamp, w.Data.Approval, w.Data.Record, in, true
+			rd.record, rd.intune, rd.hasData = record, in, true
 			return rd
 		}
 		rd.unknown = unknown
-	} else if err == nil {
-		rd.ts, rd.hasData = w.Timestamp, w.Data != nil
-		if w.Data != nil {
-			rd.approval, rd.record = w.Data.Approval, w.Data.Record
-		}
+	} else if clean {
+		rd.record, rd.hasData = record, w.Data != nil
 		return rd
 	}
 	var p Payload
 	if rd.err = json.Unmarshal(body, &p); rd.err != nil {
 		return rd
 	}
-	rd.ts, rd.hasData = p.Timestamp, p.Data != nil
+	// The typed decode read what the one parse did (it found no wrong
+	// type), and data.intune by its struct.
+	rd.record, rd.hasData = record, p.Data != nil
 	if p.Data != nil {
-		rd.approval, rd.record, rd.intune = p.Data.Approval, p.Data.Record, p.Data.Intune
+		rd.intune = p.Data.Intune
 	}
 	return rd
 }
@@ -300,20 +384,15 @@ func intuneOf(m map[string]json.RawMessage) (in *Intune, unknown []string, ok bo
 	return in, unknown, ok
 }
 
-// timestamp is the body's top-level "timestamp" (RFC 3339); zero when
-// absent or malformed.
-func (rd *reading) timestamp(body []byte) time.Time {
-	if rd.err != nil {
-		return bodyTimestamp(body) // what can be read of it
-	}
+// timestamp is the body's top-level "timestamp" (RFC 3339); zero when the
+// body has none, or not one of RFC 3339 (see read).
+func (rd *reading) timestamp() time.Time {
 	return rfc3339(rd.ts)
 }
 
-// deliveryID is the delivery id the body names, or "".
-func (rd *reading) deliveryID(body []byte) string {
-	if rd.err != nil {
-		return deliveryID(body) // what can be read of it
-	}
+// deliveryID is the delivery id the body's approval names (see read), or
+// "".
+func (rd *reading) deliveryID() string {
 	if rd.approval == nil {
 		return ""
 	}

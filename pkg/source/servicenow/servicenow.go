@@ -157,11 +157,11 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (source
 	rd := read(body)
 	// Basic signs nothing: the body's own timestamp is the only bound on
 	// how long a captured request can be sent again.
-	if s.key == nil && !signature.Within(rd.timestamp(body), now, s.tolerance) {
+	if s.key == nil && !signature.Within(rd.timestamp(), now, s.tolerance) {
 		return source.Delivery{}, &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindTimestampOutside,
 			Message: "with Basic authentication the body's \"timestamp\" (RFC 3339, set when the Business Rule sends) must lie within " + s.tolerance.String() + " of the receiver's clock; it is missing, malformed or outside: a replay, or a wrong clock"}
 	}
-	if d := rd.deliveryID(body); d != "" {
+	if d := rd.deliveryID(); d != "" {
 		id = d
 		if s.reverts(rd.record, rd.intune) {
 			// A back-out is often sent with the approval that approved
@@ -172,46 +172,12 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (source
 	return source.Delivery{ID: id, Body: body, Payload: rd}, nil
 }
 
-// bodyTimestamp reads the body's top-level "timestamp" (RFC 3339); zero
-// when absent or malformed. It parses the body itself: reading.timestamp
-// calls it only when the one parse failed.
-func bodyTimestamp(body []byte) time.Time {
-	var p struct {
-		Timestamp string `json:"timestamp"`
-	}
-	if json.Unmarshal(body, &p) != nil {
-		return time.Time{}
-	}
-	return rfc3339(p.Timestamp)
-}
-
 func rfc3339(s string) time.Time {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}
 	}
 	return t
-}
-
-// deliveryID reads "<sys_id>-<state>-<sys_mod_count>" from an authenticated
-// body, or "" when the body does not carry them in a usable form. It
-// parses the body itself: reading.deliveryID calls it only when the one
-// parse failed (a wrong type elsewhere need not hide the approval's ids).
-func deliveryID(body []byte) string {
-	var p struct {
-		Data struct {
-			Approval struct {
-				SysID       string          `json:"sys_id"`
-				State       string          `json:"state"`
-				SysModCount json.RawMessage `json:"sys_mod_count"`
-			} `json:"approval"`
-		} `json:"data"`
-	}
-	if json.Unmarshal(body, &p) != nil {
-		return ""
-	}
-	a := p.Data.Approval
-	return approvalID(&Approval{SysID: a.SysID, State: a.State, SysModCount: a.SysModCount})
 }
 
 func approvalID(a *Approval) string {

@@ -114,7 +114,7 @@ func TestAuthenticateBasic(t *testing.T) {
 	body := readTestdata(t, "approved.json")
 	good := http.Header{}
 	good.Set("Authorization", signature.BasicHeader(signature.BasicCredentials{User: "svc.enrollhook", Password: "c0rrect:horse:battery"}))
-	sent := bodyTimestamp(body)
+	sent := read(body).timestamp()
 	if sent.IsZero() {
 		t.Fatal("testdata/approved.json has no timestamp")
 	}
