@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"github.com/enrollhook/enrollhook/pkg/record"
+	"github.com/enrollhook/enrollhook/pkg/sender"
 )
 
 // Reverted is the answer of a revert: what each change of the ticket that
@@ -83,19 +85,18 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome) (*Rev
 		return nil, change.Refuse(change.KindNothingToRevert, "this receiver keeps no change record, so ticket "+t.ID+" has nothing to revert; nothing was changed")
 	}
 	if !job.DryRun {
-		unlock, err := p.lock(ctx, "revert-lock:"+job.Sender+"#"+t.ID, "another revert of the same ticket")
+		// One lock per revert, whatever it names: reverts are rare, and
+		// two that reach the same change through different names (a
+		// ticket, a change id) must take turns too.
+		unlock, err := p.lock(ctx, "revert-lock", "another revert")
 		if err != nil {
 			return nil, err
 		}
 		defer unlock()
 	}
-	recs, err := p.opts.Records.ByTicket(ctx, job.Sender, t.ID)
+	standing, err := p.toRevert(ctx, job)
 	if err != nil {
-		return nil, recordUnavailable(err)
-	}
-	standing := record.Standing(recs, true)
-	if len(standing) == 0 {
-		return nil, nothingToRevert(job.Sender, t.ID, recs)
+		return nil, err
 	}
 	// Every check before any write: the policy on each restored target,
 	// and Graph still holding what each change applied.
@@ -147,12 +148,65 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome) (*Rev
 		o.Before, o.After = graph.TargetOf(s.current), after
 		id := key
 		if len(steps) > 1 {
-			id = key + "#" + strconv.Itoa(i+1)
+			id = key + "." + strconv.Itoa(i+1)
 		}
 		p.recordRevert(ctx, job, &s, id, wr, after)
 		out.Changes = append(out.Changes, rc)
 	}
 	return out, nil
+}
+
+// toRevert reads the changes a revert puts back, latest first: the job's
+// ticket's changes that stand, or what Job.RevertOf names.
+func (p *Pipeline) toRevert(ctx context.Context, job *Job) ([]record.Record, error) {
+	ref := job.RevertOf
+	if ref == "" {
+		recs, err := p.opts.Records.ByTicket(ctx, job.Sender, job.Request.Ticket.ID)
+		if err != nil {
+			return nil, recordUnavailable(err)
+		}
+		standing := record.Standing(recs, true)
+		if len(standing) == 0 {
+			return nil, nothingToRevert(job.Request.Ticket.ID, recs)
+		}
+		return standing, nil
+	}
+	// A change record by its id: any change, a revert too (it is then
+	// undone), unless something has put it back already.
+	r, err := p.opts.Records.Get(ctx, ref)
+	switch {
+	case err == nil:
+		recs, err := p.opts.Records.ByTicket(ctx, r.Sender, r.Ticket.ID)
+		if err != nil {
+			return nil, recordUnavailable(err)
+		}
+		if by, ok := record.RevertedBy(recs, r.ID); ok {
+			return nil, change.Refuse(change.KindNothingToRevert, "change "+r.ID+" was reverted already by "+by.ID+" at "+
+				by.Time.UTC().Format(time.RFC3339)+"; nothing was changed")
+		}
+		if r.State == record.StateScheduled {
+			return nil, change.Refuse(change.KindNothingToRevert, "change "+r.ID+" is scheduled, not applied; nothing was changed")
+		}
+		return []record.Record{*r}, nil
+	case !errors.Is(err, record.ErrNotFound):
+		return nil, recordUnavailable(err)
+	}
+	// A ticket of an ITSM sender.
+	var all []record.Record
+	for _, s := range sender.Names() {
+		if sender.IsChat(s) {
+			continue
+		}
+		recs, err := p.opts.Records.ByTicket(ctx, s, ref)
+		if err != nil {
+			return nil, recordUnavailable(err)
+		}
+		all = append(all, recs...)
+		if standing := record.Standing(recs, true); len(standing) > 0 {
+			return standing, nil
+		}
+	}
+	return nil, nothingToRevert(ref, all)
 }
 
 // restoreRequest is the change that puts r's before back: r's assignment
@@ -196,8 +250,8 @@ func compact(b json.RawMessage) string {
 }
 
 // nothingToRevert is the refusal of a ticket without a standing change.
-func nothingToRevert(sender, ticket string, recs []record.Record) error {
-	msg := "ticket " + ticket + " applied no change through the " + sender + " sender that this receiver recorded; nothing was changed"
+func nothingToRevert(ticket string, recs []record.Record) error {
+	msg := "no change of ticket or change id " + ticket + " is recorded here; nothing was changed"
 	if len(recs) > 0 {
 		last := recs[len(recs)-1]
 		msg = "every change of ticket " + ticket + " is reverted already (last: " + last.ID + " at " +
@@ -229,4 +283,18 @@ func (p *Pipeline) recordRevert(ctx context.Context, job *Job, s *revertStep, id
 		}
 	}
 	p.putRecord(ctx, job, r)
+}
+
+// History returns the latest recorded changes of an assignment, latest
+// first, at most limit (record.Store.ByAssignment); none without a change
+// record.
+func (p *Pipeline) History(ctx context.Context, configurationID, assignmentID string, limit int) ([]record.Record, error) {
+	if p.opts.Records == nil {
+		return nil, nil
+	}
+	recs, err := p.opts.Records.ByAssignment(ctx, configurationID, assignmentID, limit)
+	if err != nil {
+		return nil, recordUnavailable(err)
+	}
+	return recs, nil
 }

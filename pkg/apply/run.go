@@ -52,6 +52,10 @@ type Job struct {
 	// Held says the caller holds the delivery in the store itself (a chat
 	// command's own record, completed with its reply): Run takes nothing.
 	Held bool
+	// RevertOf, for a revert, names what to put back instead of the
+	// request's own ticket: a change record's id, or the id of a ticket of
+	// any ITSM sender (a chat command's revert).
+	RevertOf string
 	// KeepRefusals records a failure that is not Retryable as the
 	// delivery's answer, so a redelivered copy does not reach Graph again;
 	// otherwise every failure releases the delivery for a retry.

@@ -38,6 +38,9 @@ func TestParse(t *testing.T) {
 			Target: &change.Target{ODataType: change.TypeAllLicensed, FilterType: "none"}}},
 		{"Plan " + ids + " group " + groupID + " filter none", Command{Verb: VerbPlan, ConfigurationID: cfgID, AssignmentID: asgID,
 			Target: &change.Target{ODataType: change.TypeGroup, GroupID: groupID, FilterType: "none"}}},
+		{"history " + ids, Command{Verb: VerbHistory, ConfigurationID: cfgID, AssignmentID: asgID}},
+		{"revert CHG0030042", Command{Verb: VerbRevert, Ref: "CHG0030042"}},
+		{"Undo generic:msg_2Nq8x", Command{Verb: VerbRevert, Ref: "generic:msg_2Nq8x"}},
 		{"assign\u00a0" + ids + "\ncollection SMS00001", Command{Verb: VerbAssign, ConfigurationID: cfgID, AssignmentID: asgID,
 			Target: &change.Target{ODataType: change.TypeCMCollection, CollectionID: "SMS00001"}}},
 	}
@@ -63,6 +66,7 @@ func TestParseRefusesWithoutQuoting(t *testing.T) {
 		"assign " + ids + " group", "assign " + ids + " group filter", "assign " + ids + " group " + groupID + " filter " + fltID,
 		"assign " + ids + " group " + groupID + " filter " + fltID + " sometimes", "assign " + ids + " group " + groupID + " trailing-junk",
 		strings.Repeat("assign ", 20),
+		"revert", "revert a b", "revert CHG00?1", "revert " + strings.Repeat("x", 257), "history " + cfgID,
 	} {
 		c, err := Parse(text)
 		if err == nil {

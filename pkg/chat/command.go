@@ -17,6 +17,11 @@ const (
 	VerbAssign Verb = "assign"
 	// VerbPlan is a dry run of assign: everything but the write.
 	VerbPlan Verb = "plan"
+	// VerbRevert puts back what a change (by its record id) or a ticket's
+	// changes replaced.
+	VerbRevert Verb = "revert"
+	// VerbHistory lists the latest recorded changes of an assignment.
+	VerbHistory Verb = "history"
 )
 
 // Command is one parsed chat command.
@@ -27,6 +32,9 @@ type Command struct {
 	// Target is set for VerbAssign and VerbPlan: the Graph target as the
 	// PATCH sends it.
 	Target *change.Target
+	// Ref is set for VerbRevert: the change record id (a delivery's id as
+	// history shows it) or the ticket id to revert.
+	Ref string
 }
 
 // ParseError says why a command text is not a command. Its message never
@@ -50,6 +58,8 @@ const maxWords = 16
 //	show <configurationId> <assignmentId>
 //	assign <configurationId> <assignmentId> <target> [filter <filterId> include|exclude | filter none]
 //	plan <configurationId> <assignmentId> <target> [filter ...]   (a dry run of assign)
+//	revert <change id or ticket id>
+//	history <configurationId> <assignmentId>
 //	target: group <groupId> | exclude <groupId> | alldevices | allusers | collection <collectionId>
 func Parse(text string) (*Command, error) {
 	words := strings.Fields(text)
@@ -62,15 +72,27 @@ func Parse(text string) (*Command, error) {
 	switch Verb(strings.ToLower(words[0])) {
 	case VerbHelp, "?", "usage":
 		return &Command{Verb: VerbHelp}, nil
-	case VerbShow, "get":
-		c, rest, err := keys(VerbShow, words[1:])
+	case VerbShow, "get", VerbHistory:
+		v := VerbShow
+		if Verb(strings.ToLower(words[0])) == VerbHistory {
+			v = VerbHistory
+		}
+		c, rest, err := keys(v, words[1:])
 		if err != nil {
 			return nil, err
 		}
 		if len(rest) > 0 {
-			return nil, &ParseError{Reason: "show takes only a configuration id and an assignment id"}
+			return nil, &ParseError{Reason: string(v) + " takes only a configuration id and an assignment id"}
 		}
 		return c, nil
+	case VerbRevert, "undo":
+		if len(words) != 2 {
+			return nil, &ParseError{Reason: "revert takes one id: a change id (as history shows it) or a ticket id"}
+		}
+		if !ValidRef(words[1]) {
+			return nil, &ParseError{Reason: "the id to revert must be 1 to 256 letters, digits or - _ . : # @ /"}
+		}
+		return &Command{Verb: VerbRevert, Ref: words[1]}, nil
 	case VerbAssign, "set", VerbPlan:
 		v := VerbAssign
 		if Verb(strings.ToLower(words[0])) == VerbPlan {
@@ -88,7 +110,7 @@ func Parse(text string) (*Command, error) {
 		}
 		return c, nil
 	default:
-		return nil, &ParseError{Reason: "unknown command; the commands are assign, plan, show and help"}
+		return nil, &ParseError{Reason: "unknown command; the commands are assign, plan, show, history, revert and help"}
 	}
 }
 
@@ -172,4 +194,19 @@ func isKeyword(w string) bool {
 func IsParseError(err error) bool {
 	var pe *ParseError
 	return errors.As(err, &pe)
+}
+
+// ValidRef reports whether s can name a change record or a ticket in a
+// revert: 1 to 256 letters, digits or - _ . : # @ /.
+func ValidRef(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_.:#@/", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }

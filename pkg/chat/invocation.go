@@ -60,19 +60,22 @@ func (inv *Invocation) Request(opts *change.Options) (*change.Request, error) {
 		return nil, &change.Error{Code: change.CodeInvalid, Message: "the request has invalid fields",
 			Fields: []change.FieldError{{Field: "/text", Reason: strings.TrimPrefix(inv.ParseErr.Error(), "chat: ")}}}
 	}
+	if inv.Command != nil && inv.Command.Verb == VerbRevert {
+		// The revert's own ticket: the command is its approval; what it
+		// puts back comes from the change record.
+		r := &change.Request{Action: change.ActionRevert, Ticket: inv.ticket()}
+		if err := r.Validate(opts); err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
 	if inv.Command == nil || inv.Command.Verb != VerbAssign && inv.Command.Verb != VerbPlan || inv.Command.Target == nil {
 		return nil, &change.Error{Code: change.CodeInvalid, Message: "the request has invalid fields",
 			Fields: []change.FieldError{{Field: "/text", Reason: "is not an assign command"}}}
 	}
 	t := *inv.Command.Target
 	r := &change.Request{
-		Ticket: change.Ticket{
-			ID:          truncate(inv.DeliveryID, 128),
-			System:      inv.Sender,
-			State:       change.ApprovedState,
-			RequestedBy: truncate(inv.Actor(), 256),
-			ApprovedBy:  truncate(inv.Actor(), 256),
-		},
+		Ticket:          inv.ticket(),
 		ConfigurationID: inv.Command.ConfigurationID,
 		AssignmentID:    inv.Command.AssignmentID,
 		Assignment:      change.Assignment{Target: &t},
@@ -141,3 +144,15 @@ func IsRefusal(err error) bool {
 // ErrNoFollowUp is returned by a sender that cannot deliver a reply after
 // its answer (a Teams outgoing webhook cannot post later).
 var ErrNoFollowUp = errors.New("chat: this sender cannot receive a later reply")
+
+// ticket is a command's ticket: the command itself, requested and approved
+// by its user.
+func (inv *Invocation) ticket() change.Ticket {
+	return change.Ticket{
+		ID:          truncate(inv.DeliveryID, 128),
+		System:      inv.Sender,
+		State:       change.ApprovedState,
+		RequestedBy: truncate(inv.Actor(), 256),
+		ApprovedBy:  truncate(inv.Actor(), 256),
+	}
+}

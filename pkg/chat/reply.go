@@ -24,6 +24,7 @@ const (
 	StatusPending Status = "pending" // still working after the sender's deadline
 	StatusQueued  Status = "queued"  // accepted and queued for the worker
 	StatusPlanned Status = "planned" // a dry run: what assign would do
+	StatusHistory Status = "history" // history answered
 	// StatusReplayed is logged, never rendered: a command sent again got
 	// its first answer from the de-duplication store.
 	StatusReplayed Status = "replayed"
@@ -54,6 +55,8 @@ func usageLines(prefix string) []string {
 		"Targets: `group <groupId>`, `exclude <groupId>`, `alldevices`, `allusers` or `collection <collectionId>`; `filter none` removes a filter.",
 		"`" + prefix + " plan ...` takes the same words as assign and shows what it would change, without changing it.",
 		"`" + prefix + " show <configurationId> <assignmentId>`",
+		"`" + prefix + " history <configurationId> <assignmentId>` lists its last changes: who, when, before and after.",
+		"`" + prefix + " revert <change id or ticket id>` puts back what that change (an id from history) or that ticket's changes replaced, if Intune still holds what they applied.",
 		"`" + prefix + " help`",
 	}
 }
@@ -134,6 +137,65 @@ func Applied(inv *Invocation, req *change.Request, body json.RawMessage, graphRe
 		lines = append(lines, "Graph request id: `"+graphRequestID+"`")
 	}
 	return &Reply{Status: StatusApplied, Lines: lines, Public: true}
+}
+
+// RevertedChange is one change a revert put back, for Reverted.
+type RevertedChange struct {
+	Reverts                       string // the change record id put back
+	ConfigurationID, AssignmentID string
+	Assignment                    json.RawMessage // as Graph holds it afterwards
+}
+
+// Reverted reports a revert Graph applied.
+func Reverted(inv *Invocation, changes []RevertedChange) *Reply {
+	lines := make([]string, 0, len(changes)+1)
+	for _, c := range changes {
+		lines = append(lines, "Reverted "+code(c.Reverts)+": assignment "+code(c.AssignmentID)+" of configuration "+code(c.ConfigurationID)+
+			" targets "+describe(c.Assignment, nil)+" again.")
+	}
+	lines = append(lines, "Requested and approved by "+actor(inv)+" with this command.")
+	return &Reply{Status: StatusApplied, Lines: lines, Public: true}
+}
+
+// HistoryEntry is one recorded change of an assignment, for History.
+type HistoryEntry struct {
+	ID, Action, Ticket      string
+	RequestedBy, ApprovedBy string
+	Time                    string // RFC 3339, UTC
+	Before, After           json.RawMessage
+	Reverts                 string // for a revert: the id it put back
+}
+
+// History answers history with the latest recorded changes, latest first.
+func History(cmd *Command, entries []HistoryEntry) *Reply {
+	head := "Assignment " + code(cmd.AssignmentID) + " of configuration " + code(cmd.ConfigurationID)
+	if len(entries) == 0 {
+		return &Reply{Status: StatusHistory, Lines: []string{head + " has no recorded change."}}
+	}
+	lines := []string{head + ", latest change first:"}
+	for _, e := range entries {
+		what := "changed"
+		if e.Action == change.ActionRevert {
+			what = "reverted " + code(e.Reverts) + ","
+		}
+		by := "requested by " + who(e.RequestedBy) + ", approved by " + who(e.ApprovedBy)
+		lines = append(lines, "- "+code(e.Time)+" "+code(e.ID)+" (ticket "+code(e.Ticket)+") "+what+" "+by+": "+
+			describe(e.Before, nil)+" → "+describe(e.After, nil)+".")
+	}
+	lines = append(lines, "`revert <id>` puts one back.")
+	return &Reply{Status: StatusHistory, Lines: lines}
+}
+
+// who names a person of a record, when the name is safe to show: an id,
+// an address, or a chat user as workspace/user.
+func who(s string) string {
+	if s == "" {
+		return "(unknown)"
+	}
+	if a, b, ok := strings.Cut(s, "/"); ok && safeID(a) && safeID(b) {
+		return "`" + s + "`"
+	}
+	return code(s)
 }
 
 // Shown answers show with the assignment as Graph holds it.

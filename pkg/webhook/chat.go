@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -107,11 +108,15 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 	if inv.Command.Verb == chat.VerbAssign && wantsDryRun(r) {
 		inv.Command.Verb = chat.VerbPlan // a dry run asked for on the URL
 	}
-	// The policy narrows the sender's allow-list per command; plan, a dry
-	// run of assign, is allowed to whoever may assign.
+	// The policy narrows the sender's allow-list per command: plan (a dry
+	// run of assign) and revert (a change) to whoever may assign, history
+	// (a read) to whoever may show.
 	verb := inv.Command.Verb
-	if verb == chat.VerbPlan {
+	switch verb {
+	case chat.VerbPlan, chat.VerbRevert:
 		verb = chat.VerbAssign
+	case chat.VerbHistory:
+		verb = chat.VerbShow
 	}
 	if err := h.pipe.CheckCommand(name, inv.Tenant, inv.User, string(verb)); err != nil {
 		rec.err = err
@@ -119,7 +124,7 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 		return
 	}
 	var req *change.Request
-	if inv.Command.Verb == chat.VerbAssign || inv.Command.Verb == chat.VerbPlan {
+	if inv.Command.Verb == chat.VerbAssign || inv.Command.Verb == chat.VerbPlan || inv.Command.Verb == chat.VerbRevert {
 		if req, err = inv.Request(h.pipe.ChangeOptions()); err != nil {
 			h.chatAnswer(w, r, rp, &rec, chat.Invalid(err), start)
 			return
@@ -135,8 +140,10 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 	if req != nil {
 		// The chat command's own record holds the delivery (chatDedupe),
 		// completed with its reply: the pipeline takes nothing.
+		// A revert runs in the request like a plan: the queue carries
+		// changes, not references to the change record.
 		job = &apply.Job{Sender: name, DeliveryID: deliveryID, RequestID: rec.requestID, Request: req, Start: start,
-			Via: apply.ViaChat, Chat: true, Held: true, DryRun: inv.Command.Verb == chat.VerbPlan}
+			Via: apply.ViaChat, Chat: true, Held: true, DryRun: inv.Command.Verb == chat.VerbPlan, RevertOf: inv.Command.Ref}
 	}
 	reqID := rec.requestID
 	// The work must outlive this request when it runs late: detach it from
@@ -192,6 +199,15 @@ func (h *Handler) runCommand(ctx context.Context, inv *chat.Invocation, job *app
 			out.reply = policyRefused(inv, o.Err)
 		case o.Err != nil:
 			out.reply = chat.Failed(cmd, o.Err, reqID)
+		case job.Request.Reverts():
+			var rv apply.Reverted
+			_ = json.Unmarshal(o.Body, &rv)
+			changes := make([]chat.RevertedChange, 0, len(rv.Changes))
+			for _, c := range rv.Changes {
+				changes = append(changes, chat.RevertedChange{Reverts: c.Reverts, ConfigurationID: c.ConfigurationID,
+					AssignmentID: c.AssignmentID, Assignment: c.Assignment})
+			}
+			out.reply = chat.Reverted(inv, changes)
 		case o.Planned:
 			changed := make([]string, 0, len(o.Plan.Changes))
 			for _, c := range o.Plan.Changes {
@@ -203,12 +219,28 @@ func (h *Handler) runCommand(ctx context.Context, inv *chat.Invocation, job *app
 		}
 		return out
 	}
+	if cmd.Verb == chat.VerbHistory {
+		recs, err := h.pipe.History(ctx, cmd.ConfigurationID, cmd.AssignmentID, historyLength)
+		if err != nil {
+			return chatOutcome{reply: chat.Failed(cmd, err, reqID), err: err}
+		}
+		entries := make([]chat.HistoryEntry, 0, len(recs))
+		for _, r := range recs {
+			entries = append(entries, chat.HistoryEntry{ID: r.ID, Action: r.Action, Ticket: r.Ticket.ID, Reverts: r.Reverts,
+				RequestedBy: r.Ticket.RequestedBy, ApprovedBy: r.Ticket.ApprovedBy, Time: r.Time.UTC().Format(time.RFC3339),
+				Before: r.Before, After: r.After})
+		}
+		return chatOutcome{reply: chat.History(cmd, entries)}
+	}
 	body, res, err := h.pipe.Show(ctx, cmd.ConfigurationID, cmd.AssignmentID)
 	if err != nil {
 		return chatOutcome{reply: chat.Failed(cmd, err, reqID), result: res, err: err}
 	}
 	return chatOutcome{reply: chat.Shown(cmd, body), result: res}
 }
+
+// historyLength is how many changes /intune history lists.
+const historyLength = 10
 
 // followUp delivers the outcome of a command answered "still working".
 func (h *Handler) followUp(ctx context.Context, rp Replier, rec chatRecord, out chatOutcome, start time.Time) {

@@ -184,3 +184,51 @@ func TestConcurrentRevertsWriteOnce(t *testing.T) {
 		t.Errorf("20 concurrent reverts: %d writes, %d answered 200 and %d 404 (codes %v); want 1, 1 and 19", n, ok, none, codes)
 	}
 }
+
+// TestChatRevertAndHistory: a Slack user lists an assignment's recorded
+// changes, reverts a ticket's change by the ticket's id, then reverts that
+// revert by its change id (the change is applied again), and a revert of
+// what is already put back says so. Every step is a signed Slack command
+// against the emulator.
+func TestChatRevertAndHistory(t *testing.T) {
+	recs := changerecord.NewMemory(nil)
+	s := newDryRunStack(t, apply.StrategyPatch, func(o *testOptions) { o.Records = recs })
+	seed := targetOf(t, s.emu)
+	if w := s.serve(t, signedID(t, "msg_chat_apply", validBody, testNow)); w.Code != http.StatusOK {
+		t.Fatalf("apply: %d %s", w.Code, w.Body)
+	}
+	slackSays := func(text string) (string, string) {
+		t.Helper()
+		w := s.serve(t, slackRequest(t, slackForm(text), testNow))
+		return w.Header().Get(HeaderOutcome), decodeSlack(t, w).Text
+	}
+	outcome, text := slackSays("history " + graphemu.ConfigESP + " " + graphemu.AssignmentESPGroup)
+	if outcome != "history" || !strings.Contains(text, "`generic:msg_chat_apply`") || !strings.Contains(text, "CHG0030042") || !strings.Contains(text, "bob@contoso.com") {
+		t.Fatalf("history: %s %q", outcome, text)
+	}
+	outcome, text = slackSays("revert CHG0030042")
+	if outcome != "applied" || !strings.Contains(text, "Reverted `generic:msg_chat_apply`") {
+		t.Fatalf("revert by ticket: %s %q", outcome, text)
+	}
+	if now := targetOf(t, s.emu); now["deviceAndAppManagementAssignmentFilterType"] != seed["deviceAndAppManagementAssignmentFilterType"] {
+		t.Fatalf("after the chat revert the target is %v, want the seed's %v", now, seed)
+	}
+	got, _ := recs.ByTicket(t.Context(), "generic", "CHG0030042")
+	if len(got) != 2 || got[1].Ticket.ApprovedBy == "" || !strings.HasPrefix(got[1].ID, "slack:") {
+		t.Fatalf("the record after the chat revert = %+v", got)
+	}
+	revertID := got[1].ID
+	// The revert of the revert applies the change again.
+	outcome, text = slackSays("revert " + revertID)
+	if outcome != "applied" || targetOf(t, s.emu)["deviceAndAppManagementAssignmentFilterType"] != "include" {
+		t.Fatalf("revert of the revert: %s %q, target %v", outcome, text, targetOf(t, s.emu))
+	}
+	outcome, text = slackSays("revert generic:msg_chat_apply")
+	if outcome != "failed" || !strings.Contains(text, "reverted already") {
+		t.Errorf("a revert of a change already put back: %s %q", outcome, text)
+	}
+	outcome, text = slackSays("history " + graphemu.ConfigESP + " " + graphemu.AssignmentESPGroup)
+	if strings.Count(text, "\n- ") < 2 && strings.Count(text, "- `") < 3 {
+		t.Errorf("history after two reverts: %s %q", outcome, text)
+	}
+}
