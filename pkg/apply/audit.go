@@ -36,7 +36,7 @@ const (
 )
 
 // auditKeys are the keys of every audit line after time, level and msg.
-var auditKeys = []string{"xRequestId", "deliveryId", "sender", "ticketId", "ticketUrl", "requester", "approver",
+var auditKeys = []string{"xRequestId", "deliveryId", "sender", "action", "ticketId", "ticketUrl", "requester", "approver",
 	"configurationId", "assignmentId", "before", "after", "graphRequestId", "clientRequestId", "outcome", "reason", "durationMs"}
 
 // Entry is what one decision's audit line says.
@@ -76,9 +76,14 @@ func (p *Pipeline) Audit(ctx context.Context, e *Entry) {
 	attrs = append(attrs, nullable("xRequestId", e.RequestID), nullable("deliveryId", e.DeliveryID), nullable("sender", e.Sender))
 	var t change.Ticket
 	var conf, asg string
+	action := change.ActionApply
 	if e.Request != nil {
 		t, conf, asg = e.Request.Ticket, e.Request.ConfigurationID, e.Request.AssignmentID
+		if e.Request.Reverts() {
+			action = change.ActionRevert
+		}
 	}
+	attrs = append(attrs, slog.String("action", action))
 	attrs = append(attrs, nullable("ticketId", t.ID), nullable("ticketUrl", t.URL), nullable("requester", t.RequestedBy),
 		nullable("approver", t.ApprovedBy), nullable("configurationId", conf), nullable("assignmentId", asg),
 		rawAttr("before", e.Before), rawAttr("after", graph.TargetOf(e.After)))

@@ -69,11 +69,14 @@ func (p *Pipeline) revert(ctx context.Context, job *Job, lease *idempotency.Leas
 		return
 	}
 	headers := map[string]string{}
+	if o.Result != nil && o.Result.RequestID != "" {
+		headers[HeaderGraphRequestID] = o.Result.RequestID // the last write's (or read's, for a dry run)
+	}
+	// Each change put back has its audit line already (revertTicket).
+	o.Audit = ""
 	if job.DryRun {
 		headers[HeaderDryRun] = DryRunApplied
-		o.Planned, o.Audit = true, "planned"
-	} else {
-		o.Audit = AuditApplied
+		o.Planned = true
 	}
 	p.Complete(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: headers, Body: body})
 	o.Status, o.Headers, o.Body = http.StatusOK, headers, body
@@ -151,6 +154,11 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome) (*Rev
 			id = key + "." + strconv.Itoa(i+1)
 		}
 		p.recordRevert(ctx, job, &s, id, wr, after)
+		audited := *s.restore
+		audited.Action = change.ActionRevert
+		p.Audit(ctx, &Entry{RequestID: job.RequestID, DeliveryID: job.DeliveryID, Sender: job.Sender, Request: &audited,
+			Before: graph.TargetOf(s.current), After: after, Result: wr.res, Outcome: AuditApplied, Start: job.Start,
+			GraphTime: time.Since(began)})
 		out.Changes = append(out.Changes, rc)
 	}
 	return out, nil

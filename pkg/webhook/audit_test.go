@@ -37,7 +37,7 @@ func logLines(t *testing.T, logs, msg string) []map[string]any {
 }
 
 // wantAuditKeys is the exact key set of every audit line.
-var wantAuditKeys = []string{"time", "level", "msg", "xRequestId", "deliveryId", "sender", "ticketId", "ticketUrl", "requester",
+var wantAuditKeys = []string{"time", "level", "msg", "xRequestId", "deliveryId", "sender", "action", "ticketId", "ticketUrl", "requester",
 	"approver", "configurationId", "assignmentId", "before", "after", "graphRequestId", "clientRequestId", "outcome", "reason", "durationMs"}
 
 // oneAudit checks logs hold exactly one audit line, with exactly the audit

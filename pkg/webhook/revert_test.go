@@ -1,17 +1,20 @@
 package webhook
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"github.com/enrollhook/enrollhook/pkg/policy"
+	"github.com/enrollhook/enrollhook/pkg/queue"
 	changerecord "github.com/enrollhook/enrollhook/pkg/record"
 )
 
@@ -86,6 +89,13 @@ func TestRevertPutsBackTheRecordedBefore(t *testing.T) {
 	}
 	if n := s.emu.Writes() - writes; n != 1 {
 		t.Errorf("the revert made %d Graph writes, want 1", n)
+	}
+	if w.Header().Get(HeaderGraphRequestID) == "" {
+		t.Errorf("the revert's answer has no %s", HeaderGraphRequestID)
+	}
+	if logs := s.logs.String(); !strings.Contains(logs, `"action":"revert","ticketId":"CHG0030042"`) ||
+		!strings.Contains(logs, `"approver":"carol@contoso.com","configurationId":"`+graphemu.ConfigESP+`","assignmentId":"`+graphemu.AssignmentESPGroup+`"`) {
+		t.Errorf("no audit line of the revert naming what it put back:\n%s", logs)
 	}
 	got, _ = recs.ByTicket(t.Context(), "generic", "CHG0030042")
 	if len(got) != 2 || got[1].Action != changerecord.ActionRevert || got[1].Reverts != "generic:msg_apply" || got[1].Ticket.ApprovedBy != "carol@contoso.com" {
@@ -230,5 +240,30 @@ func TestChatRevertAndHistory(t *testing.T) {
 	outcome, text = slackSays("history " + graphemu.ConfigESP + " " + graphemu.AssignmentESPGroup)
 	if strings.Count(text, "\n- ") < 2 && strings.Count(text, "- `") < 3 {
 		t.Errorf("history after two reverts: %s %q", outcome, text)
+	}
+}
+
+// TestQueuedChangeIsRecordedUnderItsDelivery: a change the worker applies
+// (the async path) is recorded under the delivery's id, the same id the
+// request path would give it, so history and revert name it alike.
+func TestQueuedChangeIsRecordedUnderItsDelivery(t *testing.T) {
+	recs := changerecord.NewMemory(nil)
+	q := queue.NewLocal(nil)
+	s := newStack(t, 2, func(o *testOptions) {
+		o.Records, o.Store, o.Policy, o.Queue, o.AsyncSources = recs, idempotency.NewMemory(nil, 0), policy.Default(), q, []string{"generic"}
+	})
+	q.Start(s.h.Process)
+	defer q.Close()
+	if w := s.serve(t, signedID(t, "msg_queued", validBody, testNow)); w.Code != http.StatusAccepted {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := q.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err := recs.Get(t.Context(), "generic:msg_queued")
+	if err != nil || r.Action != changerecord.ActionApply || len(r.Before) == 0 || string(r.Before) == "null" {
+		t.Errorf("the worker's record = %+v, %v; want it under generic:msg_queued with its before", r, err)
 	}
 }
