@@ -172,6 +172,9 @@ const (
 // targetReading is what one walk over a target object found, for each form.
 type targetReading struct {
 	forms [2]targetForm
+	// req holds the target a table's str reaches (Assignment.Target),
+	// pointed at a form's t before each string is placed.
+	req Request
 	// short: a property is named exactly "type", so the object is the
 	// shorthand.
 	short bool
@@ -182,9 +185,8 @@ type targetReading struct {
 
 // targetForm is one form's reading of a target object.
 type targetForm struct {
-	o   *object
-	req Request // its Assignment.Target is t, where o's strings go
-	t   Target
+	o *object
+	t Target // where o's strings go
 	// exact has bit i set when o.props[i] is named exactly.
 	exact uint32
 	// typeAt is the pointer (relative to the target) of the first value
@@ -210,9 +212,6 @@ func (tr *targetReading) unknown(f *targetForm) []string {
 // targetDocument reads a target: one object, then only white space.
 func (d *reader) targetDocument(tr *targetReading) {
 	tr.forms[formGraph].o, tr.forms[formShort].o = targetObject, shortObject
-	for i := range tr.forms {
-		tr.forms[i].req.Assignment.Target = &tr.forms[i].t
-	}
 	d.space()
 	if d.i >= len(d.b) || d.b[d.i] != '{' {
 		d.fail("not a JSON object")
@@ -307,13 +306,16 @@ func (d *reader) targetValue(tr *targetReading, ps [2]*prop) {
 	case c == '"' && (ps[formGraph] != nil || ps[formShort] != nil):
 		read := false
 		for i, p := range ps {
-			switch {
-			case p == nil:
+			if p == nil {
+				continue
+			}
+			tr.req.Assignment.Target = &tr.forms[i].t
+			switch to := p.str(&tr.req); {
 			case !read:
-				d.stringValue(p.str(&tr.forms[i].req))
+				d.stringValue(to)
 				read = true
 			case d.err == nil:
-				d.again(p.str(&tr.forms[i].req))
+				d.again(to)
 			}
 		}
 		return
