@@ -207,6 +207,8 @@ type reader struct {
 	unknown [maxRefusing][]string // by slot
 	dirty   [maxRefusing]bool     // by group slot: a value of the wrong type inside
 
+	top1 *topLevel // what Read keeps of the top level beyond the envelope; nil for Decode
+
 	// The decoded strings, in small until it is full, then in big; and
 	// where each goes.
 	small  [1024]byte
@@ -732,7 +734,11 @@ func (d *reader) object(o *object) {
 		}
 		d.i++
 		d.space()
-		if p != nil && p.obj != nil && p.obj.refuse {
+		if d.top1 != nil && o == envelopeObject && d.top1.take(d, name, p) {
+			if d.top1.stopped {
+				return // another shape than the envelope
+			}
+		} else if p != nil && p.obj != nil && p.obj.refuse {
 			// The last occurrence of a refusing object counts, with
 			// everything under it.
 			for _, s := range p.obj.subslots {
@@ -893,6 +899,17 @@ func Decode(body []byte, opts *Options) (*Request, error) {
 	r := new(Request)
 	d := reader{b: body, req: r}
 	d.document(envelopeObject)
+	fields, err := d.settle()
+	if err != nil {
+		return nil, err
+	}
+	return r.decided(fields, opts)
+}
+
+// settle is what the reader found that does not depend on the options:
+// the error of a body that is no envelope, else the unknown and repeated
+// properties; the Request's strings are in place.
+func (d *reader) settle() ([]FieldError, error) {
 	if d.err != nil {
 		return nil, &Error{Code: CodeMalformed, Message: "the body is not well-formed JSON", Err: d.err}
 	}
@@ -911,10 +928,111 @@ func Decode(body []byte, opts *Options) (*Request, error) {
 	for _, p := range d.dups {
 		fields = append(fields, FieldError{Field: p, Reason: "appears more than once; send each property once"})
 	}
+	return fields, nil
+}
+
+// decided validates r, read with fields found on the way, under opts.
+func (r *Request) decided(fields []FieldError, opts *Options) (*Request, error) {
 	fields = append(fields, r.check(opts)...)
 	if len(fields) > 0 {
 		return nil, invalid(fields...)
 	}
 	r.Normalize()
 	return r, nil
+}
+
+// ReadOptions name the top-level properties beyond the envelope that Read
+// looks at, each matched as encoding/json matches a field's name (exactly,
+// else ignoring case). Empty names none.
+type ReadOptions struct {
+	// Stamp is a property whose raw JSON value Read keeps
+	// (Reading.Stamp): a sender's signed timestamp.
+	Stamp string
+	// Stop is a property that, with a value other than null, makes the
+	// body another shape than the envelope (a sender's own webhook): Read
+	// stops there (Reading.Stopped), having read little of such a body.
+	Stop string
+}
+
+// Reading is a body Read has read once, not yet validated: what a sender's
+// Authenticate reads of an authenticated body that is the envelope, for
+// its Decode to validate, so that the body is parsed once.
+type Reading struct {
+	req    Request
+	fields []FieldError // unknown and repeated properties
+	err    error        // Decode's answer to a body that is no envelope
+	// Stamp is the raw JSON value of the last top-level property that
+	// ReadOptions.Stamp names; nil when there is none. It is a part of
+	// the body read.
+	Stamp []byte
+	// Stopped: Read met ReadOptions.Stop and stopped (see there). Nothing
+	// else of the Reading is set.
+	Stopped bool
+	// Ticket: the body is JSON and has a top-level "ticket" (of any
+	// value, null too).
+	Ticket bool
+
+	top topLevel
+}
+
+// topLevel is what Read keeps of the top level as the reader goes.
+type topLevel struct {
+	stamp, stop     string
+	stamped         []byte
+	stopped, ticket bool
+}
+
+// take reads the value at d.i of the envelope's top-level property name
+// (p, nil when the envelope has none of that name) when t wants it, and
+// reports whether it did; the reader stops at t.stop.
+func (t *topLevel) take(d *reader, name []byte, p *prop) bool {
+	switch {
+	case p != nil:
+		t.ticket = t.ticket || p.obj == ticketObject
+	case t.stop != "" && bytes.EqualFold(name, []byte(t.stop)) && d.i < len(d.b) && d.b[d.i] != 'n':
+		t.stopped = true
+		d.i = len(d.b)
+		return true
+	case t.stamp != "" && bytes.EqualFold(name, []byte(t.stamp)):
+		start := d.i
+		d.value(nil)
+		t.stamped = d.b[start:d.i]
+		return true
+	}
+	return false
+}
+
+// Read reads body as Decode does, keeping what o names of its top level
+// (nil names nothing). Its Decode validates what it read. A body that is
+// not JSON has no Stamp and no Ticket.
+func Read(body []byte, o *ReadOptions) *Reading {
+	rd := new(Reading)
+	t := &rd.top
+	if o != nil {
+		t.stamp, t.stop = o.Stamp, o.Stop
+	}
+	d := reader{b: body, req: &rd.req, top1: t}
+	d.document(envelopeObject)
+	if t.stopped {
+		*rd = Reading{Stopped: true}
+		return rd
+	}
+	rd.fields, rd.err = d.settle()
+	if d.err == nil {
+		rd.Stamp, rd.Ticket = t.stamped, t.ticket
+	}
+	return rd
+}
+
+// Decode validates the envelope read under opts, with Decode's answers
+// (the package's Decode); it is called once. A stopped reading is no
+// envelope: CodeInvalid.
+func (rd *Reading) Decode(opts *Options) (*Request, error) {
+	switch {
+	case rd.Stopped:
+		return nil, invalid(FieldError{Field: "", Reason: "is not the envelope"})
+	case rd.err != nil:
+		return nil, rd.err
+	}
+	return rd.req.decided(rd.fields, opts) // the Request is rd's own
 }

@@ -20,6 +20,13 @@
 // property to the envelope is a field with its json tag and one line in
 // the table of its object; a test holds the two to each other.
 //
+// The same reader serves the senders that build a Request themselves:
+// DecodeTarget reads an assignment target, shorthand or Graph form, guided
+// by the tables of both at once; Read reads the envelope as Decode does,
+// keeping a top-level property a sender signs (Jira Automation's
+// timestamp), for a sender's Authenticate to read a body once and its
+// Decode to validate what was read.
+//
 // It imports no other enrollhook package. Adapters (source decoders, the
 // Graph client, the HTTP handler) depend on it, never the reverse.
 package change

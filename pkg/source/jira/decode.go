@@ -87,8 +87,17 @@ const EventIssueUpdated = "jira:issue_updated"
 // issue's change fields are not read. Errors are *change.Error with
 // CodeMalformed, CodeInvalid, CodeNotApproved or CodeForbidden.
 func (s *Source) Decode(d source.Delivery, opts *change.Options) (*change.Request, error) {
-	rd, ok := d.Payload.(*reading)
-	if !ok {
+	payload := d.Payload
+	if payload == nil {
+		payload, _, _ = parse(d.Body)
+	}
+	var rd *reading
+	switch p := payload.(type) {
+	case *change.Reading:
+		return envelopeDecoded(p.Decode(opts))
+	case *reading:
+		rd = p
+	default:
 		rd = read(d.Body)
 	}
 	event, plain := rd.event()
@@ -99,7 +108,10 @@ func (s *Source) Decode(d source.Delivery, opts *change.Options) (*change.Reques
 	}
 	switch issue := rd.w.Issue != nil; {
 	case bool(rd.w.Ticket) && !issue:
-		return decodeEnvelope(d.Body, opts)
+		// The envelope's reader stopped at an issue that a later one of
+		// the same name, null, took back: read the envelope from the
+		// bytes.
+		return envelopeDecoded(change.Decode(d.Body, opts))
 	case issue || len(rd.w.WebhookEvent) > 0:
 		return s.decodeWebhook(&Webhook{WebhookEvent: event, User: rd.w.User, Issue: rd.w.Issue, Changelog: rd.w.Changelog}, d.Body, opts)
 	default:
@@ -114,9 +126,9 @@ type present bool
 // UnmarshalJSON implements json.Unmarshaler.
 func (p *present) UnmarshalJSON([]byte) error { *p = true; return nil }
 
-// wire is a Jira delivery as the one parse reads it: Jira's own webhook, its
-// signed timestamp, and whether it has a ticket (the generic envelope, which
-// change.Decode reads from the bytes).
+// wire is a Jira delivery as its parse reads it when it is not the generic
+// envelope (see parse): Jira's own webhook, its signed timestamp, and
+// whether it has a ticket.
 type wire struct {
 	Timestamp    json.RawMessage `json:"timestamp"`
 	Ticket       present         `json:"ticket"`
@@ -132,7 +144,30 @@ type reading struct {
 	w   wire
 }
 
-// read parses an authenticated body once.
+// envelopeRead is what the generic envelope's reader keeps of a Jira
+// delivery's top level: its signed timestamp; and it stops at an issue,
+// the mark of Jira's own webhook.
+var envelopeRead = &change.ReadOptions{Stamp: "timestamp", Stop: "issue"}
+
+// parse parses an authenticated body once, into the Delivery's payload,
+// and reads its signed timestamp and whether it is the generic envelope (a
+// "ticket" and no issue, or a null one). The envelope's reader
+// (change.Read) reads it first: the envelope, Jira Automation's, is read
+// completely, its timestamp with it; Jira's own webhook names its issue
+// among its first properties (after timestamp, webhookEvent and user), so
+// the reader stops there, having read little, and the webhook is parsed
+// into wire. So is a body with neither ticket nor issue, or not JSON (a
+// refusal either way).
+func parse(body []byte) (payload any, ts time.Time, envelope bool) {
+	if env := change.Read(body, envelopeRead); env.Ticket {
+		return env, millis(env.Stamp), true
+	}
+	rd := read(body)
+	ts, envelope = rd.stamp(body)
+	return rd, ts, envelope
+}
+
+// read parses an authenticated body once, into wire.
 func read(body []byte) *reading {
 	rd := &reading{}
 	rd.err = json.Unmarshal(body, &rd.w)
@@ -197,7 +232,7 @@ func (s *Source) decodeBody(body []byte, opts *change.Options) (*change.Request,
 	_, event := probe["webhookEvent"]
 	switch {
 	case envelope && !issue:
-		return decodeEnvelope(body, opts)
+		return envelopeDecoded(change.Decode(body, opts))
 	case issue || event:
 		var w Webhook
 		if err := json.Unmarshal(body, &w); err != nil {
@@ -217,10 +252,9 @@ func notJira() error {
 	return change.Invalid(change.FieldError{Field: "", Reason: "must be a Jira webhook event (webhookEvent, issue, changelog) or the generic envelope (ticket, configurationId, assignmentId, assignment)"})
 }
 
-// decodeEnvelope decodes the generic envelope: change.Decode reads it from
-// the bytes.
-func decodeEnvelope(body []byte, opts *change.Options) (*change.Request, error) {
-	r, err := change.Decode(body, opts)
+// envelopeDecoded completes the decode of the generic envelope, decoded
+// exactly as on /hooks/generic.
+func envelopeDecoded(r *change.Request, err error) (*change.Request, error) {
 	if err != nil {
 		return nil, err
 	}

@@ -5,8 +5,11 @@
 // that approves the issue; and the generic envelope, as a Jira Automation
 // "Send web request" rule posts it. Deliveries are authenticated with
 // X-Hub-Signature (sha256=<hex> HMAC of the raw body; Jira's header, not
-// GitHub's X-Hub-Signature-256); the delivery id is
-// X-Atlassian-Webhook-Identifier.
+// GitHub's X-Hub-Signature-256), then parsed once: the generic envelope by
+// change.Read, which keeps its signed timestamp and stops at an issue, the
+// mark of Jira's own webhook, which is then parsed on its own. The delivery
+// id is derived from the signed body (X-Atlassian-Webhook-Identifier is not
+// signed), and the body's own timestamp bounds replays.
 //
 // It imports change, signature, sender (its name) and source (the refusals
 // every sender shares) only; it never imports a sibling source.

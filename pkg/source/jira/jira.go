@@ -118,8 +118,7 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (source
 	if err := signature.VerifyHub([]string{s.secret}, h.Get(signature.HeaderHubSignature), body); err != nil {
 		return source.Delivery{}, words.Refuse(err)
 	}
-	rd := read(body)
-	ts, envelope := rd.stamp(body)
+	payload, ts, envelope := parse(body)
 	window, what := MaxAge, "Jira webhook"
 	if envelope {
 		window, what = s.opts.Tolerance, "envelope (set \"timestamp\": {{now.asMillis}} in the rule's body)"
@@ -128,7 +127,7 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (source
 		return source.Delivery{}, &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindTimestampOutside,
 			Message: "the body's timestamp must be epoch milliseconds within " + window.String() + " of the receiver's clock for a " + what + "; it is missing, malformed or outside: a replay of an old delivery, or a wrong clock"}
 	}
-	return source.Delivery{ID: DeliveryID(body), Body: body, Payload: rd}, nil
+	return source.Delivery{ID: DeliveryID(body), Body: body, Payload: payload}, nil
 }
 
 // words are the refusals of X-Hub-Signature, which signs no timestamp (the
