@@ -45,6 +45,11 @@ var rieExpect = map[string]struct {
 	"generic-unknown-assignment.json": {404, "not-found", false},
 	// The built-in policy refuses the wide targets (pkg/policy).
 	"generic-wide-target.json": {403, "policy-wide-target", false},
+	// A window that closed (pkg/policy, the change's own window).
+	"generic-outside-window.json": {403, "outside-change-window", false},
+	// The revert of CHG0030042, which generic-approved(-base64) applied
+	// before it (the samples run in name order, in one warm function).
+	"generic-revert.json": {200, "", false},
 
 	"servicenow-approved.json":      {200, "", false},
 	"servicenow-rejected.json":      {403, "not-approved", false},
@@ -315,6 +320,10 @@ func TestBootstrapUnderRuntimeEmulator(t *testing.T) {
 					body = string(b)
 				}
 				_ = json.Unmarshal(asEnvelope(t, ev.RawPath, []byte(body)), &sent)
+				if sent["action"] == "revert" {
+					checkRevertSample(t, got, emuState)
+					return
+				}
 				asg := sent["assignmentId"].(string)
 				cfg := sent["configurationId"].(string)
 				if got["id"] != asg {
@@ -481,4 +490,22 @@ func BenchmarkColdStart(b *testing.B) {
 	b.ReportMetric(ms, "ms/cold-start")
 	b.ReportMetric(floorMS, "floor-ms/cold-start")
 	b.ReportMetric(ms/floorMS, "x-floor")
+}
+
+// checkRevertSample checks the answer of events/generic-revert.json: what
+// it put back, and that Graph holds the seed's target again (no filter).
+func checkRevertSample(t *testing.T, got map[string]any, emu *graphemu.Server) {
+	t.Helper()
+	changes, _ := got["changes"].([]any)
+	if got["action"] != "revert" || len(changes) == 0 {
+		t.Fatalf("revert answer = %v", got)
+	}
+	stored, _ := emu.Assignment(graphemu.ConfigESP, graphemu.AssignmentESPGroup)
+	var a struct {
+		Target map[string]any `json:"target"`
+	}
+	_ = json.Unmarshal(stored, &a)
+	if a.Target["deviceAndAppManagementAssignmentFilterType"] != "none" {
+		t.Errorf("after the revert Graph holds %v, want the seed's target without a filter", a.Target)
+	}
 }
