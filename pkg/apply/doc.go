@@ -7,18 +7,23 @@
 // Finish, which writes the audit line and, after the answer, the
 // write-back. The order: validation (a queued change), approval and the
 // policy, the take of the delivery in the store (a replay answers from
-// it), then the dry run, the enqueue to the worker or the apply step, then
-// the store's complete or release; audit and write-back in Finish. The
-// steps:
+// it), the change window (refused outside it, or queued until it opens),
+// then the dry run, the enqueue to the worker, the revert or the apply
+// step (recorded in the change record), then the store's complete or
+// release; audit and write-back in Finish. The steps:
 //
 //   - de-duplication: the delivery's key and fingerprint (Key, ChatKey,
 //     WorkKey), the lease taken, completed or released in the store, and the
 //     dry-run marker that spends a delivery id on a plan (dedupe.go);
-//   - the guardrail policy (policy.go);
+//   - the guardrail policy and the change window (policy.go);
 //   - a write slot under Intune's write limit (limit.go);
 //   - the update strategy: the item PATCH, the assign action, or auto, with
 //     the configuration lease that keeps two read-modify-writes of one
 //     configuration apart (strategy.go); a dry run reads instead (plan.go);
+//   - the change record of every applied change, with the assignment
+//     before and after (record.go), and the revert that puts the before
+//     back, under one lock, only if Graph still holds what was applied
+//     (revert.go); History for /intune history;
 //   - the audit line and its Embedded Metric Format document (audit.go);
 //   - the write-back of the outcome to the ticket (writeback.go);
 //   - the problem each coded error is to a caller (problem.go), and the
@@ -28,7 +33,8 @@
 // from its collaborators (Graph, AssignGraph, Store, Limiter, Policy,
 // WriteBacker) and imports package change, graph (its results, errors and
 // the readings of Graph's JSON), idempotency (the lease), limiter (its
-// budget error), strategy (the strategies' names) and writeback (the note);
-// never the HTTP adapter, the worker, the queue or a sender. It writes no
-// HTTP response.
+// budget error), record (the change record), sender (the registry: which
+// senders' tickets a chat revert looks in), strategy (the strategies'
+// names) and writeback (the note); never the HTTP adapter, the worker, the
+// queue or a sender adapter. It writes no HTTP response.
 package apply
