@@ -179,9 +179,16 @@ func (p *Pipeline) toRevert(ctx context.Context, job *Job) ([]record.Record, err
 		}
 		return standing, nil
 	}
-	// A change record by its id: any change, a revert too (it is then
-	// undone), unless something has put it back already.
+	// A change record by its id ("generic:msg_2Nq8x", as history shows
+	// it, or the sender's delivery id alone): any change, a revert too (it
+	// is then undone), unless something has put it back already.
 	r, err := p.opts.Records.Get(ctx, ref)
+	for _, s := range sender.Names() {
+		if !errors.Is(err, record.ErrNotFound) || strings.Contains(ref, ":") {
+			break
+		}
+		r, err = p.opts.Records.Get(ctx, s+":"+ref)
+	}
 	switch {
 	case err == nil:
 		recs, err := p.opts.Records.ByTicket(ctx, r.Sender, r.Ticket.ID)

@@ -233,6 +233,10 @@ func TestChatRevertAndHistory(t *testing.T) {
 	if outcome != "applied" || targetOf(t, s.emu)["deviceAndAppManagementAssignmentFilterType"] != "include" {
 		t.Fatalf("revert of the revert: %s %q, target %v", outcome, text, targetOf(t, s.emu))
 	}
+	outcome, text = slackSays("revert msg_chat_apply") // the delivery id alone
+	if outcome != "failed" || !strings.Contains(text, "reverted already") {
+		t.Errorf("a revert by delivery id of a change already put back: %s %q", outcome, text)
+	}
 	outcome, text = slackSays("revert generic:msg_chat_apply")
 	if outcome != "failed" || !strings.Contains(text, "reverted already") {
 		t.Errorf("a revert of a change already put back: %s %q", outcome, text)
