@@ -96,7 +96,7 @@ func (c *Client) JSON(ctx context.Context, target string, in, out any) error {
 		return err
 	}
 	h := http.Header{"Content-Type": {"application/x-amz-json-1.0"}, "X-Amz-Target": {target}}
-	raw, err := c.do(ctx, h, body, jsonError)
+	raw, err := c.do(ctx, http.MethodPost, c.endpoint, h, body, jsonError)
 	if err != nil || out == nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func (c *Client) Query(ctx context.Context, action, version string, params url.V
 		form[k] = v
 	}
 	h := http.Header{"Content-Type": {"application/x-www-form-urlencoded; charset=utf-8"}}
-	raw, err := c.do(ctx, h, []byte(form.Encode()), xmlError)
+	raw, err := c.do(ctx, http.MethodPost, c.endpoint, h, []byte(form.Encode()), xmlError)
 	if err != nil {
 		return err
 	}
@@ -134,14 +134,43 @@ func (c *Client) Query(ctx context.Context, action, version string, params url.V
 	}
 }
 
-// do posts body, signed, trying again on throttling, server errors and
-// failed connections.
-func (c *Client) do(ctx context.Context, h http.Header, body []byte, parse func(status int, raw []byte, h http.Header) *Error) ([]byte, error) {
+// REST calls a REST-JSON API (EventBridge Scheduler): method on path (its
+// segments escaped by the caller) with query, in as the JSON body (nil:
+// none), and decodes the answer into out (nil: discarded). Errors are
+// *Error, their code from the X-Amzn-Errortype header or the body.
+func (c *Client) REST(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	var body []byte
+	h := http.Header{}
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = b
+		h.Set("Content-Type", "application/json")
+	}
+	target := strings.TrimSuffix(c.endpoint, "/") + path
+	if len(query) > 0 {
+		target += "?" + query.Encode()
+	}
+	raw, err := c.do(ctx, method, target, h, body, jsonError)
+	if err != nil || out == nil || len(raw) == 0 {
+		return err
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("awsapi: %s %s: decode the answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// do sends body to target, signed, trying again on throttling, server
+// errors and failed connections.
+func (c *Client) do(ctx context.Context, method, target string, h http.Header, body []byte, parse func(status int, raw []byte, h http.Header) *Error) ([]byte, error) {
 	sum := sha256.Sum256(body)
 	hash := hex.EncodeToString(sum[:])
 	var last error
 	for attempt := 1; ; attempt++ {
-		raw, err := c.once(ctx, h, body, hash, parse)
+		raw, err := c.once(ctx, method, target, h, body, hash, parse)
 		if err == nil {
 			return raw, nil
 		}
@@ -161,8 +190,8 @@ func (c *Client) do(ctx context.Context, h http.Header, body []byte, parse func(
 	}
 }
 
-func (c *Client) once(ctx context.Context, h http.Header, body []byte, hash string, parse func(int, []byte, http.Header) *Error) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+func (c *Client) once(ctx context.Context, method, target string, h http.Header, body []byte, hash string, parse func(int, []byte, http.Header) *Error) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
