@@ -37,6 +37,7 @@ const (
 	KindPolicyCommand            Kind = "policy-command"
 	KindPolicyWindowRequired     Kind = "policy-window-required" // the policy requires a change window the ticket does not give
 	KindPolicyWindowTooLong      Kind = "policy-window-too-long" // the ticket's window is longer than the policy allows
+	KindPolicyEvent              Kind = "policy-event"           // an EventBridge event whose source, account or detail-type the policy does not allow-list
 
 	KindOutsideWindow Kind = "outside-change-window" // an approved change outside its window (or the chat hours)
 
@@ -85,6 +86,7 @@ var kindTable = [...]struct {
 	{KindPolicyCommand, CodeForbidden, "Command not allowed by policy"},
 	{KindPolicyWindowRequired, CodeForbidden, "Change window required by policy"},
 	{KindPolicyWindowTooLong, CodeForbidden, "Change window longer than policy allows"},
+	{KindPolicyEvent, CodeForbidden, "Event not allowed by policy"},
 	{KindOutsideWindow, CodeForbidden, "Outside the change window"},
 	{KindUnknownRoute, CodeUnknownSource, ""},
 	{KindDeliveryInProgress, CodeConflict, "Delivery in progress"},

@@ -3,7 +3,10 @@
 // which groups, filters and Configuration Manager collections may be
 // targeted and which target kinds (the wide allDevices and allLicensedUsers
 // targets only when listed); separation of duties between requester and
-// approver; and which chat users may run which commands.
+// approver; which chat users may run which commands; and which
+// EventBridge events may ask at all (the eventbridge section: source,
+// account and detail-type, each allow-listed; without it every event is
+// refused, CheckEvent).
 //
 // A Policy is parsed and validated once, at cold start (Parse, with every
 // problem listed), or is the built-in Default. Its checks return

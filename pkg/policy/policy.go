@@ -34,7 +34,10 @@ type Policy struct {
 	separation       bool
 	requireRequester bool
 	chat             map[string]chatRule
-	origin           string
+	// events is the allow-list of EventBridge events (eventbridge.go);
+	// nil refuses every event.
+	events *eventRule
+	origin string
 }
 
 // rule is one sender's (or the default) allowances; a nil list means any.
@@ -123,6 +126,7 @@ type file struct {
 	Default            *fileRule            `json:"default"`
 	Senders            map[string]*fileRule `json:"senders"`
 	Chat               map[string]*fileChat `json:"chat"`
+	EventBridge        *fileEventBridge     `json:"eventbridge"`
 }
 
 type fileRule struct {
@@ -182,7 +186,7 @@ func decodeProblem(err error) string {
 	}
 	if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
 		return "unknown property " + safeKey(strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)) +
-			"; allowed: version, separationOfDuties, requireRequester, default, senders, chat (and in a rule: configurations, groups, filters, collections, targetKinds, requireWindow, maxWindow; in chat: tenants, commands, hours with zone, days, from, to)"
+			"; allowed: version, separationOfDuties, requireRequester, default, senders, chat, eventbridge (and in a rule: configurations, groups, filters, collections, targetKinds, requireWindow, maxWindow; in chat: tenants, commands, hours with zone, days, from, to; in eventbridge: sources, accounts, detailTypes)"
 	}
 	return "not a policy document"
 }
@@ -222,8 +226,8 @@ func build(f *file, origin string) (*Policy, error) {
 		p.defaults = buildRule(f.Default, "/default", rule{kinds: narrowKinds()}, bad)
 	}
 	for _, name := range sortedKeys(f.Senders) {
-		if _, ok := sender.Lookup(name); !ok {
-			bad("/senders/%s: unknown sender; the senders are %s", safeKey(name), strings.Join(sender.Names(), ", "))
+		if !sender.Known(name) {
+			bad("/senders/%s: unknown sender; the senders are %s", safeKey(name), strings.Join(sender.KnownNames(), ", "))
 			continue
 		}
 		if f.Senders[name] == nil {
@@ -243,6 +247,9 @@ func build(f *file, origin string) (*Policy, error) {
 			continue
 		}
 		p.chat[name] = buildChat(c, "/chat/"+name, name, bad)
+	}
+	if f.EventBridge != nil {
+		p.events = buildEvents(f.EventBridge, "/eventbridge", bad)
 	}
 	if len(problems) > 0 {
 		return nil, &Error{Origin: origin, Problems: problems}

@@ -2,7 +2,11 @@
 // name (the route segment of POST /hooks/{name} and the key of the policy
 // file), its kind (an ITSM approval or a chat command), the environment
 // variable holding its webhook secret (and, for the chat senders, those of
-// their allow-lists), and whether its changes are queued by default.
+// their allow-lists), and whether its changes are queued by default. The
+// event senders (EventBridge), which have no route and no secret, are
+// listed apart (Events, IsEvent): All, Names and Lookup are the webhook's
+// routes; Known and KnownNames are every sender, as the policy file names
+// them.
 //
 // It also holds the forms of the senders' ids (ids.go): those the chat
 // senders' allow-lists name (Slack team and member ids, Teams user ids,

@@ -9,6 +9,12 @@ const (
 	Teams      = "teams"
 )
 
+// EventBridge is the name of the sender whose changes arrive as EventBridge
+// events (functions/events): no route and no secret, since IAM
+// authenticates the caller (the rule's permission to invoke the function);
+// the policy file's key for its rule and its allow-list.
+const EventBridge = "eventbridge"
+
 // The variables of the chat senders' allow-lists: the configuration reads
 // them, and a refusal names the one an administrator sets.
 const (
@@ -29,6 +35,11 @@ const (
 	// own approval, and who may run it is the allow-list's and the policy's
 	// chat rule's.
 	Chat Kind = "chat"
+	// Event senders deliver an approved ticket as an AWS event that
+	// invokes a function of their own: no route and no secret; who may
+	// ask is the policy's allow-list of the event's origin. Separation of
+	// duties applies to them as to ITSM senders.
+	Event Kind = "event"
 )
 
 // Sender is one entry of the registry.
@@ -58,11 +69,47 @@ var registry = [...]Sender{
 	{Name: Teams, Kind: Chat, Secret: "ENROLLHOOK_SECRET_TEAMS", Async: true},
 }
 
-// All returns every sender, in route order: a copy, so no caller can change
+// All returns every sender of the webhook, in route order: a copy, so no caller can change
 // the registry.
 func All() []Sender { return append([]Sender(nil), registry[:]...) }
 
-// Lookup returns the sender called name.
+// events lists the event senders: not routes of the webhook, so apart from
+// the registry that All, Names and Lookup read.
+var events = [...]Sender{
+	{Name: EventBridge, Kind: Event},
+}
+
+// Events returns the event senders (Kind Event): a copy.
+func Events() []Sender { return append([]Sender(nil), events[:]...) }
+
+// IsEvent reports whether name is an event sender.
+func IsEvent(name string) bool {
+	for _, s := range events {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Known reports whether name is any sender: a route of the webhook or an
+// event sender. The policy file's rules may name either.
+func Known(name string) bool {
+	_, ok := Lookup(name)
+	return ok || IsEvent(name)
+}
+
+// KnownNames returns every sender's name: the routes in route order, then
+// the event senders.
+func KnownNames() []string {
+	out := Names()
+	for _, s := range events {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+// Lookup returns the webhook's sender called name (not an event sender).
 func Lookup(name string) (Sender, bool) {
 	for _, s := range registry {
 		if s.Name == name {
@@ -72,7 +119,7 @@ func Lookup(name string) (Sender, bool) {
 	return Sender{}, false
 }
 
-// Names returns every sender's name, in route order.
+// Names returns the name of every sender of the webhook, in route order.
 func Names() []string { return names(func(Sender) bool { return true }) }
 
 // ChatNames returns the names of the chat senders, in route order.

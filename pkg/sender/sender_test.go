@@ -94,3 +94,29 @@ func TestIDForms(t *testing.T) {
 		}
 	}
 }
+
+func TestEventSenders(t *testing.T) {
+	if got, want := sender.KnownNames(), []string{"generic", "servicenow", "jira", "slack", "teams", "eventbridge"}; !slices.Equal(got, want) {
+		t.Errorf("KnownNames() = %q, want %q", got, want)
+	}
+	for _, s := range sender.Events() {
+		if s.Kind != sender.Event || s.Secret != "" || s.Async {
+			t.Errorf("%s: %+v, want Kind event, no secret, not async", s.Name, s)
+		}
+		if !sender.IsEvent(s.Name) || !sender.Known(s.Name) {
+			t.Errorf("IsEvent(%q), Known(%q) = false", s.Name, s.Name)
+		}
+		// An event sender is no route of the webhook.
+		if _, ok := sender.Lookup(s.Name); ok || slices.Contains(sender.Names(), s.Name) {
+			t.Errorf("%s is among the webhook's routes", s.Name)
+		}
+	}
+	for _, n := range sender.Names() {
+		if sender.IsEvent(n) || !sender.Known(n) {
+			t.Errorf("%s: IsEvent = %v, Known = %v", n, sender.IsEvent(n), sender.Known(n))
+		}
+	}
+	if sender.Known("EventBridge") {
+		t.Error(`Known("EventBridge") = true; names are lower case`)
+	}
+}
