@@ -1,8 +1,8 @@
 package wiring
 
 // This file is the one place that calls the constructors of pkg/apply,
-// pkg/webhook and pkg/worker: when their API changes, only this file
-// follows.
+// pkg/webhook, pkg/worker and pkg/eventbridge: when their API changes, only
+// this file follows.
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/config"
+	"github.com/enrollhook/enrollhook/pkg/eventbridge"
 	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"github.com/enrollhook/enrollhook/pkg/limiter"
@@ -117,4 +118,10 @@ func sqsHandler(p parts, deadLetters *queue.SQS) func(context.Context, events.SQ
 	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 		return queue.HandleSQS(ctx, ev, w.Process), nil
 	}
+}
+
+// eventsHandler is the events function's: each EventBridge event through
+// the apply pipeline, checked first against the policy's allow-list.
+func eventsHandler(p parts) func(context.Context, events.EventBridgeEvent) error {
+	return eventbridge.New(p.pipeline(), p.policy).Handle
 }
