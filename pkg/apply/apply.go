@@ -52,6 +52,9 @@ type Options struct {
 	// strategy) and after, for /intune history and revert (record.go);
 	// nil means none. The functions always set one.
 	Records record.Store
+	// Scheduler holds the changes whose window opens later than
+	// MaxQueueDelay (policy.go); nil means they are refused.
+	Scheduler Scheduler
 	// Now is the clock change windows are checked against; default
 	// time.Now.
 	Now func() time.Time

@@ -1,6 +1,9 @@
 package apply
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
@@ -22,6 +25,9 @@ type Policy interface {
 	// policy-window-required, policy-window-too-long); opensIn > 0 says
 	// the window opens that much later.
 	CheckWindow(sender string, chat bool, w *change.Window, now time.Time) (opensIn time.Duration, err error)
+	// ScheduleAhead is how far ahead a change of sender whose window opens
+	// later than MaxQueueDelay may be scheduled (Options.Scheduler).
+	ScheduleAhead(sender string) time.Duration
 }
 
 // Check runs the change through the policy, if there is one: before the
@@ -55,10 +61,46 @@ func (p *Pipeline) window(job *Job) (notBefore time.Time, err error) {
 		// Without a policy the ticket's own window still holds.
 		opensIn, err = w.Check(now)
 	}
-	if err != nil && opensIn > 0 && opensIn <= MaxQueueDelay && job.Enqueue != nil && !job.DryRun {
+	if err == nil || opensIn <= 0 || job.Enqueue == nil || job.DryRun {
+		return time.Time{}, err
+	}
+	if opensIn <= MaxQueueDelay {
 		return now.Add(opensIn), nil
 	}
+	if p.opts.Scheduler != nil {
+		ahead := DefaultScheduleAhead
+		if p.opts.Policy != nil {
+			ahead = p.opts.Policy.ScheduleAhead(job.Sender)
+		}
+		if opensIn <= ahead {
+			return now.Add(opensIn), nil
+		}
+		ce, _ := errors.AsType[*change.Error](err)
+		if ce != nil {
+			e := *ce
+			e.Message += fmt.Sprintf(" (it opens in %s, and changes are scheduled at most %s ahead)", opensIn.Round(time.Minute), ahead)
+			err = &e
+		}
+	}
 	return time.Time{}, err
+}
+
+// DefaultScheduleAhead is how far ahead a change is scheduled without a
+// policy: 14 days, as the built-in policy says.
+const DefaultScheduleAhead = 14 * 24 * time.Hour
+
+// Scheduler holds a change whose window opens later than MaxQueueDelay
+// until it opens (pkg/scheduler): the caller's Enqueue schedules it; the
+// pipeline deletes the schedule of a ticket's change of an assignment that
+// a revert or a newer delivery overtakes.
+type Scheduler interface {
+	Unschedule(ctx context.Context, sender, ticket, configurationID, assignmentID string) error
+}
+
+// scheduled reports whether a change queued until notBefore waits on a
+// schedule rather than in the queue.
+func scheduled(notBefore, now time.Time) bool {
+	return !notBefore.IsZero() && notBefore.Sub(now) > MaxQueueDelay
 }
 
 // MaxQueueDelay is the longest the queue holds a change back for its

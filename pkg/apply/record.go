@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/record"
 )
@@ -40,6 +42,84 @@ func (p *Pipeline) recordChange(ctx context.Context, job *Job, a *Applied) {
 		}
 	}
 	p.putRecord(ctx, job, r)
+	// A newer change of the ticket's assignment overtakes its schedule.
+	p.cancelScheduled(ctx, job.Sender, req.Ticket.ID, req.ConfigurationID, req.AssignmentID, job.RequestID, true)
+}
+
+// scheduledSuffix marks the record of a scheduled change: the change
+// applied when the schedule fires is recorded under the delivery's key
+// itself.
+const scheduledSuffix = ".scheduled"
+
+// recordScheduled records a change queued until its window opens (a
+// schedule), so that history shows it and a revert or a newer change can
+// cancel it.
+func (p *Pipeline) recordScheduled(ctx context.Context, job *Job, notBefore time.Time) {
+	if p.opts.Records == nil {
+		return
+	}
+	req := job.Request
+	key, _ := p.keyOf(job)
+	r := &record.Record{ID: strings.TrimPrefix(key, workKeyPrefix) + scheduledSuffix, Action: record.ActionApply, State: record.StateScheduled,
+		Sender: job.Sender, DeliveryID: job.DeliveryID, Ticket: recordTicket(job), ConfigurationID: req.ConfigurationID,
+		AssignmentID: req.AssignmentID, Before: orNull(nil), After: orNull(nil), NotBefore: notBefore.UTC()}
+	p.putRecord(ctx, job, r)
+	// The schedule replaced any other of the same ticket and assignment.
+	p.cancelScheduled(ctx, job.Sender, req.Ticket.ID, req.ConfigurationID, req.AssignmentID, job.RequestID, false, r.ID)
+}
+
+// pendingScheduled returns the scheduled changes of recs that have neither
+// been applied (their schedule fired) nor cancelled.
+func pendingScheduled(recs []record.Record) []record.Record {
+	ids := make(map[string]bool, len(recs))
+	for _, r := range recs {
+		ids[r.ID] = true
+	}
+	var out []record.Record
+	for _, r := range recs {
+		if r.State != record.StateScheduled || ids[strings.TrimSuffix(r.ID, scheduledSuffix)] {
+			continue
+		}
+		if _, gone := record.RevertedBy(recs, r.ID); !gone {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// cancelScheduled cancels the pending scheduled changes of a ticket's
+// assignment (every assignment when configurationID is empty), but those
+// in keep: it deletes their schedule when unschedule is set (not when a
+// new schedule has replaced it) and records the cancellation as a revert
+// that wrote nothing. It returns the ids cancelled.
+func (p *Pipeline) cancelScheduled(ctx context.Context, sender, ticket, configurationID, assignmentID, requestID string, unschedule bool, keep ...string) []string {
+	if p.opts.Scheduler == nil || p.opts.Records == nil {
+		return nil
+	}
+	recs, err := p.opts.Records.ByTicket(ctx, sender, ticket)
+	if err != nil {
+		p.log.WarnContext(ctx, "the change record could not be read: a scheduled change of the ticket may still fire",
+			slog.String("xRequestId", requestID), Cause(err))
+		return nil
+	}
+	var out []string
+	for _, s := range pendingScheduled(recs) {
+		if slices.Contains(keep, s.ID) || configurationID != "" && (s.ConfigurationID != configurationID || s.AssignmentID != assignmentID) {
+			continue
+		}
+		if unschedule {
+			if err := p.opts.Scheduler.Unschedule(ctx, s.Sender, s.Ticket.ID, s.ConfigurationID, s.AssignmentID); err != nil {
+				p.log.ErrorContext(ctx, "a scheduled change could not be cancelled: it still fires (the worker checks it again then)",
+					slog.String("xRequestId", requestID), slog.String("record", s.ID), Cause(err))
+				continue
+			}
+		}
+		c := &record.Record{ID: s.ID + ".canceled", Action: record.ActionRevert, Reverts: s.ID, Sender: s.Sender, Ticket: s.Ticket,
+			ConfigurationID: s.ConfigurationID, AssignmentID: s.AssignmentID, Before: orNull(nil), After: orNull(nil)}
+		_ = p.storeWrite(ctx, func(ctx context.Context) error { return p.opts.Records.Put(ctx, c) })
+		out = append(out, s.ID)
+	}
+	return out
 }
 
 // putRecord writes r; the change is made, so a failure is only logged.

@@ -25,6 +25,9 @@ type Reverted struct {
 	Action  string           `json:"action"`
 	Ticket  string           `json:"ticket"`
 	Changes []RevertedChange `json:"changes"`
+	// Canceled are the scheduled changes of the ticket whose window had
+	// not opened: their schedules are deleted, so they never apply.
+	Canceled []string `json:"canceled,omitempty"`
 }
 
 // RevertedChange is one change put back.
@@ -97,8 +100,17 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome) (*Rev
 		}
 		defer unlock()
 	}
+	// The ticket's changes still waiting for their window are cancelled
+	// first: they never apply.
+	var canceled []string
+	if !job.DryRun && job.RevertOf == "" {
+		canceled = p.cancelScheduled(ctx, job.Sender, t.ID, "", "", job.RequestID, true)
+	}
 	standing, err := p.toRevert(ctx, job)
 	if err != nil {
+		if len(canceled) > 0 && errors.Is(err, errNothing) {
+			return &Reverted{Action: change.ActionRevert, Ticket: t.ID, Changes: []RevertedChange{}, Canceled: canceled}, nil
+		}
 		return nil, err
 	}
 	// Every check before any write: the policy on each restored target,
@@ -122,7 +134,7 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome) (*Rev
 		}
 		steps = append(steps, revertStep{rec: r, restore: restore, current: current})
 	}
-	out := &Reverted{DryRun: job.DryRun, Action: change.ActionRevert, Ticket: t.ID}
+	out := &Reverted{DryRun: job.DryRun, Action: change.ActionRevert, Ticket: t.ID, Canceled: canceled}
 	key, _ := p.keyOf(job)
 	key = strings.TrimPrefix(key, workKeyPrefix)
 	for i, s := range steps {
@@ -272,8 +284,18 @@ func nothingToRevert(ticket string, recs []record.Record) error {
 		msg = "every change of ticket " + ticket + " is reverted already (last: " + last.ID + " at " +
 			last.Time.UTC().Format(time.RFC3339) + "); nothing was changed"
 	}
-	return change.Refuse(change.KindNothingToRevert, msg)
+	return &nothingError{ce: change.Refuse(change.KindNothingToRevert, msg)}
 }
+
+// errNothing matches the refusal of a ticket with nothing standing.
+var errNothing = errors.New("apply: nothing to revert")
+
+// nothingError is that refusal: its *change.Error, which is also
+// errNothing.
+type nothingError struct{ ce *change.Error }
+
+func (e *nothingError) Error() string   { return e.ce.Error() }
+func (e *nothingError) Unwrap() []error { return []error{e.ce, errNothing} }
 
 // recordUnavailable is the refusal when the change record cannot be read.
 func recordUnavailable(err error) error {

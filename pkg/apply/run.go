@@ -186,6 +186,9 @@ func (p *Pipeline) run(ctx context.Context, j *Job, o *Outcome) {
 			o.fail(err)
 			return
 		}
+		if scheduled(notBefore, p.now()) {
+			p.recordScheduled(ctx, job, notBefore) // record.go
+		}
 		var body []byte
 		if job.QueuedBody != nil {
 			body = job.QueuedBody(notBefore)

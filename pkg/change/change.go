@@ -137,6 +137,9 @@ func normalizeType(t string) string {
 // Normalize rewrites r in place to the form Graph receives: '#'-prefixed
 // type names, the assignment type always set, no key in the body.
 func (r *Request) Normalize() {
+	if r.Reverts() {
+		return // a revert names no assignment
+	}
 	r.Assignment.ODataType = TypeAssignment
 	r.Assignment.ID = ""
 	if r.Assignment.Target != nil {

@@ -48,6 +48,9 @@ type rule struct {
 	// maxWindow (when not zero) caps the window's length (window.go).
 	requireWindow bool
 	maxWindow     time.Duration
+	// scheduleAhead caps how far ahead a change whose window opens later
+	// is scheduled; zero means the default (window.go).
+	scheduleAhead time.Duration
 }
 
 type chatRule struct {
@@ -137,6 +140,8 @@ type fileRule struct {
 	TargetKinds    *[]string `json:"targetKinds"`
 	RequireWindow  *bool     `json:"requireWindow"`
 	MaxWindow      *string   `json:"maxWindow"`
+	// MaxScheduleAhead caps how far ahead a change is scheduled (window.go).
+	MaxScheduleAhead *string `json:"maxScheduleAhead"`
 }
 
 type fileChat struct {
@@ -186,7 +191,7 @@ func decodeProblem(err error) string {
 	}
 	if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
 		return "unknown property " + safeKey(strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)) +
-			"; allowed: version, separationOfDuties, requireRequester, default, senders, chat, eventbridge (and in a rule: configurations, groups, filters, collections, targetKinds, requireWindow, maxWindow; in chat: tenants, commands, hours with zone, days, from, to; in eventbridge: sources, accounts, detailTypes)"
+			"; allowed: version, separationOfDuties, requireRequester, default, senders, chat, eventbridge (and in a rule: configurations, groups, filters, collections, targetKinds, requireWindow, maxWindow, maxScheduleAhead; in chat: tenants, commands, hours with zone, days, from, to; in eventbridge: sources, accounts, detailTypes)"
 	}
 	return "not a policy document"
 }

@@ -50,6 +50,34 @@ func buildWindowRule(r *fileRule, at string, out *rule, bad func(string, ...any)
 		}
 		out.maxWindow = d
 	}
+	if r.MaxScheduleAhead != nil {
+		d, err := time.ParseDuration(*r.MaxScheduleAhead)
+		if err != nil || d <= 0 || d > maxWindowCap {
+			bad("%s/maxScheduleAhead: must be a duration such as \"336h\" (14 days), more than zero and at most 2160h (90 days)", at)
+			return
+		}
+		out.scheduleAhead = d
+	}
+}
+
+// DefaultScheduleAhead is how far ahead a change is scheduled when the
+// policy does not say (maxScheduleAhead): 14 days.
+const DefaultScheduleAhead = 14 * 24 * time.Hour
+
+// ScheduleAhead is how far ahead a change of sender from may be scheduled
+// to be applied when its window opens (maxScheduleAhead, default 14 days).
+func (p *Policy) ScheduleAhead(from string) time.Duration {
+	if p == nil {
+		return DefaultScheduleAhead
+	}
+	r, ok := p.senders[from]
+	if !ok {
+		r = p.defaults
+	}
+	if r.scheduleAhead > 0 {
+		return r.scheduleAhead
+	}
+	return DefaultScheduleAhead
 }
 
 // buildHours reads a chat sender's hours.

@@ -140,3 +140,19 @@ func TestParseWindowProblems(t *testing.T) {
 		}
 	}
 }
+
+func TestScheduleAhead(t *testing.T) {
+	p := mustParse(t, `{"version": 1, "default": {"maxScheduleAhead": "72h"}, "senders": {"jira": {"maxScheduleAhead": "720h"}}}`)
+	for from, want := range map[string]time.Duration{"generic": 72 * time.Hour, "jira": 720 * time.Hour} {
+		if got := p.ScheduleAhead(from); got != want {
+			t.Errorf("ScheduleAhead(%s) = %v, want %v", from, got, want)
+		}
+	}
+	if got := policy.Default().ScheduleAhead("servicenow"); got != 14*24*time.Hour {
+		t.Errorf("the built-in policy schedules %v ahead, want 14 days", got)
+	}
+	if _, err := policy.Parse([]byte(`{"version": 1, "default": {"maxScheduleAhead": "9999h"}}`), "t", false); err == nil ||
+		!strings.Contains(err.Error(), "/default/maxScheduleAhead") {
+		t.Errorf("a cap over 90 days = %v", err)
+	}
+}

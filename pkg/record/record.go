@@ -54,6 +54,9 @@ type Record struct {
 	// Time is when the change was applied (or scheduled); Put sets it from
 	// the store's clock when it is zero.
 	Time time.Time `json:"time"`
+	// NotBefore, for a scheduled change, is when it is to be applied (its
+	// window's start).
+	NotBefore time.Time `json:"notBefore,omitzero"`
 }
 
 // Ticket is the approval behind a change as the record keeps it: the

@@ -18,8 +18,12 @@ type Queue interface {
 	Enqueue(ctx context.Context, m *queue.Message) error
 }
 
-// StatusQueued is the status of a 202 answer.
-const StatusQueued = "queued"
+// StatusQueued is the status of a 202 answer; StatusScheduled when the
+// change waits for its window on a schedule (more than 15 minutes ahead).
+const (
+	StatusQueued    = "queued"
+	StatusScheduled = "scheduled"
+)
 
 // Queued is the body of a 202: the change is approved, taken in the
 // de-duplication store and queued; the worker applies it.
@@ -39,12 +43,20 @@ type Queued struct {
 // enqueueTimeout bounds the enqueue call within the request's deadline.
 const enqueueTimeout = 5 * time.Second
 
-// send enqueues m; a failure is 503 queue-unavailable.
+// send enqueues m, or schedules it when it must wait longer than the
+// queue can hold it; a failure is 503 queue-unavailable.
 func (h *Handler) send(ctx context.Context, m *queue.Message) error {
 	ctx, cancel := h.pipe.Outbound(ctx)
 	defer cancel()
 	ctx, cancel2 := context.WithTimeout(ctx, enqueueTimeout)
 	defer cancel2()
+	if s := h.opts.Async.Scheduler; s != nil && time.Until(m.NotBefore) > apply.MaxQueueDelay {
+		if err := s.Schedule(ctx, m, m.NotBefore); err != nil {
+			return &change.Error{Code: change.CodeUnavailable, Kind: change.KindQueueUnavailable, RetryAfter: 5 * time.Second,
+				Message: "the scheduler is unavailable, so the change was not scheduled for its window; retry later", Err: err}
+		}
+		return nil
+	}
 	if err := h.opts.Async.Queue.Enqueue(ctx, m); err != nil {
 		return &change.Error{Code: change.CodeUnavailable, Kind: change.KindQueueUnavailable, RetryAfter: 5 * time.Second,
 			Message: "the queue is unavailable, so nothing was queued or applied; retry later", Err: err}
@@ -67,6 +79,9 @@ func (h *Handler) queueJob(job *apply.Job) {
 			ConfigurationID: req.ConfigurationID, AssignmentID: req.AssignmentID,
 			Detail: "the change is approved and queued; it is applied within Intune's write limit, and the outcome is in the audit log under this requestId"}
 		if !notBefore.IsZero() {
+			if time.Until(notBefore) > apply.MaxQueueDelay {
+				q.Status = StatusScheduled
+			}
 			q.NotBefore = notBefore.UTC().Format(time.RFC3339)
 			q.Detail = "the change is approved and queued until its change window opens at " + q.NotBefore +
 				"; it is applied then, within Intune's write limit, and the outcome is in the audit log under this requestId"

@@ -18,6 +18,7 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/graph"
+	"github.com/enrollhook/enrollhook/pkg/queue"
 	"github.com/enrollhook/enrollhook/pkg/source"
 )
 
@@ -73,6 +74,15 @@ type Async struct {
 	// Sources names the senders whose changes are queued. Ignored without
 	// a Queue.
 	Sources []string
+	// Scheduler holds a queued change whose window opens later than the
+	// queue can wait (apply.MaxQueueDelay) until it opens; the pipeline
+	// has the same scheduler to cancel schedules (apply.Options.Scheduler).
+	Scheduler Scheduler
+}
+
+// Scheduler schedules a queued change to reach the worker at a time.
+type Scheduler interface {
+	Schedule(ctx context.Context, m *queue.Message, at time.Time) error
 }
 
 // Handler serves the routes of the external contract.

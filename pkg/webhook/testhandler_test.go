@@ -36,6 +36,12 @@ type testOptions struct {
 	Clock func() time.Time
 	// Records is the change record; nil means none.
 	Records changerecord.Store
+	// Scheduler schedules changes whose window opens later than the
+	// queue can wait; nil means none.
+	Scheduler interface {
+		Scheduler
+		apply.Scheduler
+	}
 }
 
 // testHandler is a Handler with the pipeline it applies through and the
@@ -77,13 +83,14 @@ func (t *testHandler) build() {
 		WriteBack: o.WriteBack,
 		Now:       o.Clock,
 		Records:   o.Records,
+		Scheduler: o.Scheduler,
 	})
 	var async map[string]bool
 	if t.Handler != nil {
 		async = t.Handler.async
 	}
 	t.Handler = NewHandler(p, t.sources, &Options{MaxBodyBytes: o.MaxBodyBytes, Disabled: o.Disabled, Now: o.Now,
-		Async: Async{Queue: o.Queue, Sources: o.AsyncSources}})
+		Async: Async{Queue: o.Queue, Sources: o.AsyncSources, Scheduler: o.Scheduler}})
 	if len(o.AsyncSources) == 0 && async != nil {
 		t.Handler.async = async // set by the test itself
 	}
