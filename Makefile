@@ -13,6 +13,7 @@ TAGS       := lambda.norpc,validator_novalidatefn
 LDFLAGS    := -s -w
 BOOTSTRAP  := build/webhook/bootstrap
 WORKER     := build/worker/bootstrap
+EVENTS     := build/events/bootstrap
 # functions/local: the local server, send, sign and check; never deployed.
 LOCAL      := build/local/enrollhook
 FUZZTIME   ?= 20s
@@ -36,7 +37,7 @@ SPECTRAL_VERSION := 6.16.3
 OPENAPI_LINT := $(CURDIR)/build/tools/openapi-lint
 OPENAPI_LINT_STAMP := $(OPENAPI_LINT)/.installed-$(REDOCLY_VERSION)-$(SPECTRAL_VERSION)
 
-.PHONY: all build build-WebhookFunction build-worker build-WorkerFunction run local test rie dynalite staticcheck bench fuzz lint openapi-lint clean check
+.PHONY: all build build-WebhookFunction build-worker build-WorkerFunction build-events build-EventsFunction run local test rie dynalite staticcheck bench fuzz lint openapi-lint clean check
 
 all: build
 
@@ -59,6 +60,16 @@ build-worker:
 ## build-WorkerFunction: what `sam build` calls for the worker
 build-WorkerFunction: build-worker
 	cp $(WORKER) $(ARTIFACTS_DIR)/bootstrap
+
+## build-events: the events function's stripped linux/arm64 bootstrap in build/events/
+build-events:
+	mkdir -p $(dir $(EVENTS))
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags $(TAGS) -trimpath -ldflags='$(LDFLAGS)' -o $(EVENTS) ./functions/events
+	@ls -l $(EVENTS) | awk '{printf "events bootstrap: %.1f MB (%d bytes)\n", $$5/1048576, $$5}'
+
+## build-EventsFunction: what `sam build` calls for the events function
+build-EventsFunction: build-events
+	cp $(EVENTS) $(ARTIFACTS_DIR)/bootstrap
 
 ## run: the function on 127.0.0.1:8080 against the embedded Graph emulator
 ## (functions/local, built into build/local and exec'd, so that Ctrl-C or
@@ -95,10 +106,11 @@ test: rie dynalite
 
 ## bench: request-path benchmarks, the store's overhead, the burst's
 ## throughput, the bootstraps' sizes and the cold start
-bench: rie dynalite build build-worker
+bench: rie dynalite build build-worker build-events
 	ENROLLHOOK_RIE=$(RIE) ENROLLHOOK_DYNALITE=$(DYNALITE) $(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 	@ls -l $(BOOTSTRAP) | awk '{printf "bootstrap (linux/arm64, stripped): %.1f MB (%d bytes)\n", $$5/1048576, $$5}'
 	@ls -l $(WORKER) | awk '{printf "worker bootstrap (linux/arm64, stripped): %.1f MB (%d bytes)\n", $$5/1048576, $$5}'
+	@ls -l $(EVENTS) | awk '{printf "events bootstrap (linux/arm64, stripped): %.1f MB (%d bytes)\n", $$5/1048576, $$5}'
 
 ## fuzz: every fuzz target for FUZZTIME each
 fuzz:

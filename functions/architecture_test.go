@@ -20,7 +20,7 @@ const module = "github.com/enrollhook/enrollhook"
 
 // lambdaFunctions are the deployed functions: what their bootstraps link is
 // held to the rules below.
-var lambdaFunctions = []string{"functions/webhook", "functions/worker"}
+var lambdaFunctions = []string{"functions/webhook", "functions/worker", "functions/events"}
 
 // lambdaBuild is how make builds a bootstrap: the import graph depends on
 // the platform and the tags.

@@ -30,8 +30,14 @@ import (
 // Standard Webhooks timestamps expire) before each invoke.
 const rieSecret = "whsec_cmllLXRlc3Qtc2VjcmV0LW5vdC10aGUtZGV2LW9uZQ=="
 
-// rieExpect is what each file in events/ must produce through the real
-// bootstrap. A file missing here fails the test.
+// eventBridgeSample is the prefix of the samples in events/ that are
+// EventBridge events for the events function, not API Gateway events for
+// the webhook: functions/events' runtime-emulator test drives them.
+const eventBridgeSample = "eventbridge-"
+
+// rieExpect is what each file in events/ (but the EventBridge samples)
+// must produce through the real bootstrap. A file missing here fails the
+// test.
 var rieExpect = map[string]struct {
 	status  int
 	problem string // problem type slug, or "" for success
@@ -283,6 +289,9 @@ func TestBootstrapUnderRuntimeEmulator(t *testing.T) {
 	}
 	for _, file := range files {
 		name := filepath.Base(file)
+		if strings.HasPrefix(name, eventBridgeSample) {
+			continue // functions/events' runtime-emulator test drives them
+		}
 		want, ok := rieExpect[name]
 		if !ok {
 			t.Errorf("%s has no expectation in rieExpect", name)
@@ -377,8 +386,8 @@ func TestBootstrapUnderRuntimeEmulator(t *testing.T) {
 			lines++
 		}
 	}
-	if lines != len(files) {
-		t.Errorf("webhook log lines = %d, want %d", lines, len(files))
+	if lines != len(rieExpect) {
+		t.Errorf("webhook log lines = %d, want %d (one per sample of the webhook)", lines, len(rieExpect))
 	}
 }
 

@@ -1,0 +1,370 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/enrollhook/enrollhook/pkg/graphemu"
+)
+
+// The events function under the Lambda runtime interface emulator, as
+// functions/worker/rie_test.go drives the worker: the real bootstrap, built
+// as `make build-EventsFunction` builds it, invoked with EventBridge events
+// (the samples in events/ among them), against the Graph emulator, its
+// managed-identity endpoint and the de-duplication table on dynalite.
+
+func rieBinary(t testing.TB) string {
+	t.Helper()
+	rie := os.Getenv("ENROLLHOOK_RIE")
+	if rie == "" {
+		if os.Getenv("ENROLLHOOK_REQUIRE_RIE") != "" {
+			t.Fatal("ENROLLHOOK_RIE is not set but ENROLLHOOK_REQUIRE_RIE is: run `make test`")
+		}
+		t.Skip("ENROLLHOOK_RIE not set; `make test` installs the runtime interface emulator")
+	}
+	return rie
+}
+
+// dynaliteEndpoint starts dynalite (ENROLLHOOK_DYNALITE, its cli.js) on a
+// loopback port and creates the delivery table.
+func dynaliteEndpoint(t testing.TB) (endpoint, table string) {
+	t.Helper()
+	cli := os.Getenv("ENROLLHOOK_DYNALITE")
+	if cli == "" {
+		if os.Getenv("ENROLLHOOK_REQUIRE_DYNALITE") != "" {
+			t.Fatal("ENROLLHOOK_DYNALITE is not set but ENROLLHOOK_REQUIRE_DYNALITE is: run `make test`")
+		}
+		t.Skip("ENROLLHOOK_DYNALITE not set; the events function needs its table: `make test` installs dynalite")
+	}
+	port := freePort(t)
+	_, p, _ := net.SplitHostPort(port)
+	cmd := exec.Command("node", cli, "--host", "127.0.0.1", "--port", p, "--createTableMs", "0", "--deleteTableMs", "0")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start dynalite: %v", err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	endpoint = "http://" + port
+	waitListening(t, port)
+	c := dynamodb.New(dynamodb.Options{Region: "eu-west-1", BaseEndpoint: aws.String(endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")})
+	table = "enrollhook-deliveries"
+	if _, err := c.CreateTable(context.Background(), &dynamodb.CreateTableInput{
+		TableName:            aws.String(table),
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
+		BillingMode:          types.BillingModePayPerRequest,
+	}); err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+	for i := 0; i < 100; i++ {
+		out, err := c.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+		if err == nil && out.Table.TableStatus == types.TableStatusActive {
+			return endpoint, table
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("the table never became active")
+	return "", ""
+}
+
+func freePort(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func waitListening(t testing.TB, addr string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on %s", addr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startEvents builds the bootstrap as the Makefile does (for this
+// machine's architecture) and runs it under the emulator with env.
+func startEvents(t testing.TB, env ...string) (invokeURL string, logs *syncBuffer) {
+	t.Helper()
+	rie := rieBinary(t)
+	bootstrap := filepath.Join(t.TempDir(), "bootstrap")
+	build := exec.Command("go", "build", "-tags", "lambda.norpc,validator_novalidatefn", "-trimpath", "-ldflags=-s -w", "-o", bootstrap, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	addr, apiAddr := freePort(t), freePort(t)
+	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", apiAddr, bootstrap)
+	cmd.Env = append(os.Environ(), "AWS_LAMBDA_FUNCTION_TIMEOUT=10", "AWS_LAMBDA_FUNCTION_NAME=enrollhook-events", "AWS_REGION=eu-west-1",
+		"AWS_LAMBDA_LOG_FORMAT=JSON", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local")
+	cmd.Env = append(cmd.Env, env...)
+	registerEnvSecrets(env) // logsink_test.go
+	logs = &syncBuffer{}
+	out := io.MultiWriter(logs, sink)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("runtime emulator output:\n%s", logs.String())
+		}
+	})
+	waitListening(t, addr)
+	return "http://" + addr + "/2015-03-31/functions/function/invocations", logs
+}
+
+// invoke sends one event and returns the function's error type, "" when
+// it returned nil.
+func invoke(t testing.TB, url string, ev []byte) (errorType string) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", bytes.NewReader(ev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if string(bytes.TrimSpace(raw)) == "null" {
+		return ""
+	}
+	var e struct{ ErrorMessage, ErrorType string }
+	if err := json.Unmarshal(raw, &e); err != nil || e.ErrorType == "" {
+		t.Fatalf("invoke answered %d %s: neither null nor an error", resp.StatusCode, raw)
+	}
+	return e.ErrorType
+}
+
+func sampleEvent(t testing.TB, name string) events.EventBridgeEvent {
+	t.Helper()
+	raw, err := os.ReadFile("../../events/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.EventBridgeEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+func encode(t testing.TB, ev events.EventBridgeEvent) []byte {
+	t.Helper()
+	b, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// auditOutcomes are the outcome and reason of each audit line so far.
+func auditOutcomes(logs *syncBuffer) []string {
+	var out []string
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) != nil || m["msg"] != "audit" && m["message"] != "audit" {
+			continue
+		}
+		r, _ := m["reason"].(string)
+		o, _ := m["outcome"].(string)
+		out = append(out, strings.TrimSuffix(o+" "+r, " "))
+	}
+	return out
+}
+
+const allowList = `{"version":1,"eventbridge":{"sources":["com.contoso.cmdb"],"accounts":["111122223333"],"detailTypes":["Enrollment Change Approved"]}}`
+
+func env(emu, endpoint, table, policy string) []string {
+	return []string{
+		"ENROLLHOOK_GRAPH_URL=" + emu + "/beta",
+		"IDENTITY_ENDPOINT=" + emu + graphemu.TokenPath,
+		"IDENTITY_HEADER=" + graphemu.DefaultIdentityHeader,
+		"ENROLLHOOK_IDEMPOTENCY_TABLE=" + table,
+		"AWS_ENDPOINT_URL_DYNAMODB=" + endpoint,
+		"ENROLLHOOK_POLICY_JSON=" + policy,
+	}
+}
+
+// TestEventsUnderRuntimeEmulator: EventBridge events through the real
+// bootstrap: the approved sample (one write), the refused sample (a source
+// not allow-listed), an account not allow-listed, the approved event
+// delivered again with its id (no second write), a malformed detail and an
+// invalid one (refused, not retried), and Graph throttling beyond what the
+// invoke can wait (the invoke returns an error, so Lambda retries) followed
+// by the retry of the same event id, which applies.
+func TestEventsUnderRuntimeEmulator(t *testing.T) {
+	endpoint, table := dynaliteEndpoint(t)
+	emuState := newEmulator(nil)
+	emu := httptest.NewServer(emuState)
+	defer emu.Close()
+	url, logs := startEvents(t, env(emu.URL, endpoint, table, allowList)...)
+
+	approved := sampleEvent(t, "eventbridge-approved.json")
+	steps := []struct {
+		name      string
+		ev        events.EventBridgeEvent
+		retry     bool
+		writes    int
+		lastAudit string
+	}{
+		{"approved sample", approved, false, 1, "applied"},
+		{"refused sample", sampleEvent(t, "eventbridge-refused-source.json"), false, 1, "refused policy-event"},
+		{"refused account", func() events.EventBridgeEvent {
+			e := approved
+			e.ID, e.AccountID = "ev-account", "444455556666"
+			return e
+		}(), false, 1, "refused policy-event"},
+		{"duplicate event id", approved, false, 1, "replayed"},
+		{"malformed detail", func() events.EventBridgeEvent {
+			e := approved
+			e.ID, e.Detail = "ev-malformed", json.RawMessage(`"change CHG0030042 approved"`)
+			return e
+		}(), false, 1, "refused invalid-fields"},
+		{"invalid detail", func() events.EventBridgeEvent {
+			e := approved
+			e.ID, e.Detail = "ev-invalid", json.RawMessage(`{"ticket":{"id":"CHG1","state":"approved"},"configurationId":"../x"}`)
+			return e
+		}(), false, 1, "refused invalid-fields"},
+	}
+	for _, s := range steps {
+		if s.ev.Time.IsZero() {
+			s.ev.Time = time.Now().UTC()
+		}
+		if got := invoke(t, url, encode(t, s.ev)); got != "" {
+			t.Errorf("%s: the invoke returned an error (%s), want nil (decided)", s.name, got)
+		}
+		if n := emuState.Writes(); n != s.writes {
+			t.Errorf("%s: Graph writes = %d, want %d", s.name, n, s.writes)
+		}
+		if a := auditOutcomes(logs); len(a) == 0 || a[len(a)-1] != s.lastAudit {
+			t.Errorf("%s: audit outcomes %q, want the last %q", s.name, a, s.lastAudit)
+		}
+	}
+	got, _ := emuState.Assignment(graphemu.ConfigESP, graphemu.AssignmentESPGroup)
+	if !strings.Contains(string(got), "a1b2c3d4-0000-0000-0000-00000000f117") {
+		t.Errorf("Graph holds %s, want the sample's filter", got)
+	}
+
+	// Graph throttles beyond what the invoke can wait: a transient failure,
+	// returned, so that Lambda retries the event; the retry with the same
+	// id applies it.
+	busy := approved
+	busy.ID, busy.Time = "ev-throttled", time.Now().UTC()
+	busy.Detail = json.RawMessage(strings.Replace(string(approved.Detail), "CHG0030042", "CHG0030043", 1))
+	emuState.Throttle(10, "120")
+	if got := invoke(t, url, encode(t, busy)); got != "RetryError" {
+		t.Errorf("throttled: the invoke returned %q, want the RetryError", got)
+	}
+	emuState.Throttle(0, "")
+	if got := invoke(t, url, encode(t, busy)); got != "" {
+		t.Errorf("the retry: the invoke returned an error (%s)", got)
+	}
+	if n := emuState.Writes(); n != 2 {
+		t.Errorf("Graph writes = %d, want 2", n)
+	}
+	if n := emuState.TokenRequests(); n != 1 {
+		t.Errorf("token requests = %d, want 1 (built once at cold start)", n)
+	}
+	l := logs.String()
+	for _, want := range []string{`"outcome":"retry"`, `"problem":"policy-event"`, `"eventId":"ev-account"`, `"source":"com.contoso.hr"`,
+		`"_aws":`} {
+		if !strings.Contains(l, want) {
+			t.Errorf("log lacks %s", want)
+		}
+	}
+	if strings.Contains(l, "no eventbridge allow-list") {
+		t.Error("the cold start warned of a missing allow-list the policy has")
+	}
+}
+
+// TestEventsWithoutAllowListRefuseEverything: without an eventbridge
+// section in the policy the cold start says so, and the approved sample is
+// refused (final: the invoke returns nil) without reaching Graph.
+func TestEventsWithoutAllowListRefuseEverything(t *testing.T) {
+	endpoint, table := dynaliteEndpoint(t)
+	emuState := newEmulator(nil)
+	emu := httptest.NewServer(emuState)
+	defer emu.Close()
+	url, logs := startEvents(t, env(emu.URL, endpoint, table, "")...)
+	if got := invoke(t, url, encode(t, sampleEvent(t, "eventbridge-approved.json"))); got != "" {
+		t.Errorf("the invoke returned an error (%s), want nil (refused)", got)
+	}
+	if n := emuState.Writes(); n != 0 {
+		t.Errorf("Graph writes = %d, want 0", n)
+	}
+	if a := auditOutcomes(logs); len(a) != 1 || a[0] != "refused policy-event" {
+		t.Errorf("audit outcomes %q, want one refused policy-event", a)
+	}
+	if !strings.Contains(logs.String(), "no eventbridge allow-list: every event is refused") {
+		t.Error("the cold-start log does not say that every event is refused")
+	}
+}
+
+// TestEverySampleIsDriven: each EventBridge sample in events/ (the files
+// the webhook's runtime-emulator test leaves to this one) is invoked by a
+// test here.
+func TestEverySampleIsDriven(t *testing.T) {
+	files, _ := filepath.Glob("../../events/eventbridge-*.json")
+	driven := []string{"eventbridge-approved.json", "eventbridge-refused-source.json"}
+	if len(files) != len(driven) {
+		t.Errorf("events/ has %d EventBridge samples, the tests drive %q", len(files), driven)
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		found := false
+		for _, d := range driven {
+			found = found || d == name
+		}
+		if !found {
+			t.Errorf("%s is driven by no test of functions/events", name)
+		}
+		_ = sampleEvent(t, name)
+	}
+}
