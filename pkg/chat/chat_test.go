@@ -244,3 +244,26 @@ func FuzzParse(f *testing.F) {
 func idLike(w string) bool {
 	return len(w) > 3 && strings.ContainsAny(w, "0123456789") && !strings.Contains("SMS00001 256", w)
 }
+
+func TestHistoryShowsScheduledAndReverted(t *testing.T) {
+	cmd := &Command{Verb: VerbHistory, ConfigurationID: cfgID, AssignmentID: asgID}
+	r := History(cmd, []HistoryEntry{
+		{ID: "generic:m2.scheduled", Action: change.ActionApply, Ticket: "CHG2", RequestedBy: "alice@contoso.com", ApprovedBy: "bob@contoso.com",
+			Time: "2026-03-01T10:00:00Z", Scheduled: "2026-03-02T20:00:00Z", Before: nil, After: nil},
+		{ID: "slack:1.2.3", Action: change.ActionRevert, Reverts: "generic:m1", Ticket: "CHG1", RequestedBy: "slack:T1/U1", ApprovedBy: "slack:T1/U1",
+			Time: "2026-03-01T09:00:00Z", Before: []byte(`{"target":{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"}}`),
+			After: []byte(`{"target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"` + groupID + `"}}`)},
+	})
+	text := r.Text("\n")
+	for _, want := range []string{"scheduled for `2026-03-02T20:00:00Z`", "reverted `generic:m1`", "`slack:T1/U1`", "all devices, no filter → group"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("history lacks %q:\n%s", want, text)
+		}
+	}
+	if r.Status != StatusHistory {
+		t.Errorf("status %s", r.Status)
+	}
+	if e := History(cmd, nil); !strings.Contains(e.Text(" "), "no recorded change") {
+		t.Errorf("empty history: %q", e.Text(" "))
+	}
+}

@@ -164,6 +164,9 @@ type HistoryEntry struct {
 	Time                    string // RFC 3339, UTC
 	Before, After           json.RawMessage
 	Reverts                 string // for a revert: the id it put back
+	// Scheduled, for a change waiting for its window, is when it is to
+	// be applied (RFC 3339, UTC).
+	Scheduled string
 }
 
 // History answers history with the latest recorded changes, latest first.
@@ -175,7 +178,10 @@ func History(cmd *Command, entries []HistoryEntry) *Reply {
 	lines := []string{head + ", latest change first:"}
 	for _, e := range entries {
 		what := "changed"
-		if e.Action == change.ActionRevert {
+		switch {
+		case e.Scheduled != "":
+			what = "scheduled for " + code(e.Scheduled) + ","
+		case e.Action == change.ActionRevert:
 			what = "reverted " + code(e.Reverts) + ","
 		}
 		by := "requested by " + who(e.RequestedBy) + ", approved by " + who(e.ApprovedBy)

@@ -15,6 +15,7 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/chat"
 	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
+	changerecord "github.com/enrollhook/enrollhook/pkg/record"
 	"github.com/enrollhook/enrollhook/pkg/source"
 )
 
@@ -228,7 +229,7 @@ func (h *Handler) runCommand(ctx context.Context, inv *chat.Invocation, job *app
 		for _, r := range recs {
 			entries = append(entries, chat.HistoryEntry{ID: r.ID, Action: r.Action, Ticket: r.Ticket.ID, Reverts: r.Reverts,
 				RequestedBy: r.Ticket.RequestedBy, ApprovedBy: r.Ticket.ApprovedBy, Time: r.Time.UTC().Format(time.RFC3339),
-				Before: r.Before, After: r.After})
+				Before: r.Before, After: r.After, Scheduled: scheduledFor(&r)})
 		}
 		return chatOutcome{reply: chat.History(cmd, entries)}
 	}
@@ -237,6 +238,15 @@ func (h *Handler) runCommand(ctx context.Context, inv *chat.Invocation, job *app
 		return chatOutcome{reply: chat.Failed(cmd, err, reqID), result: res, err: err}
 	}
 	return chatOutcome{reply: chat.Shown(cmd, body), result: res}
+}
+
+// scheduledFor is when a scheduled change of the record is to be
+// applied, "" for any other.
+func scheduledFor(r *changerecord.Record) string {
+	if r.State != changerecord.StateScheduled {
+		return ""
+	}
+	return r.NotBefore.UTC().Format(time.RFC3339)
 }
 
 // historyLength is how many changes /intune history lists.
