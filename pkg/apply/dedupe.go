@@ -30,25 +30,39 @@ type Store interface {
 // action and the change. The
 // same key with another fingerprint is a conflict, not a replay.
 // encoding/json writes struct fields in declaration order, so the sender's
-// key order and whitespace change neither.
+// key order and whitespace change neither. The assignment, the last member,
+// is the PATCH body's encoding (Request.PatchBody): the bytes Graph
+// receives, which are what marshalling the Assignment as a member wrote,
+// so fingerprints stored before stay the same (fingerprint_test.go).
 func Key(source, deliveryID string, req *change.Request) (key, fingerprint string) {
 	b, _ := json.Marshal(struct {
 		Sender string         `json:"sender"`
 		Ticket *change.Ticket `json:"ticket"`
 		// Action is "revert" for a revert and empty for an apply (written
 		// or not), so an apply's fingerprint is what it always was.
-		Action          string             `json:"action,omitempty"`
-		ConfigurationID string             `json:"configurationId"`
-		AssignmentID    string             `json:"assignmentId"`
-		Assignment      *change.Assignment `json:"assignment"`
-	}{source, &req.Ticket, revertAction(req), req.ConfigurationID, req.AssignmentID, &req.Assignment})
-	sum := sha256.Sum256(b)
+		Action          string `json:"action,omitempty"`
+		ConfigurationID string `json:"configurationId"`
+		AssignmentID    string `json:"assignmentId"`
+	}{source, &req.Ticket, revertAction(req), req.ConfigurationID, req.AssignmentID})
+	// The bytes are hashed where they are, not copied into one document
+	// (nor passed to Marshal as a json.RawMessage member, which scans
+	// them again): b without its closing brace, the member, the brace.
+	h := sha256.New()
+	h.Write(b[:len(b)-1])
+	h.Write(assignmentMember)
+	h.Write(req.PatchBody())
+	h.Write(b[len(b)-1:])
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
 	fingerprint = hex.EncodeToString(sum[:])
 	if deliveryID != "" {
 		return source + ":" + deliveryID, fingerprint
 	}
 	return source + ":change:" + fingerprint, fingerprint
 }
+
+// assignmentMember opens the fingerprint's last member, the assignment.
+var assignmentMember = []byte(`,"assignment":`)
 
 func revertAction(req *change.Request) string {
 	if req.Reverts() {

@@ -1,6 +1,9 @@
 package change
 
-import "strings"
+import (
+	"encoding/json"
+	"strings"
+)
 
 // Graph type names. Graph writes them with a leading '#'; callers may omit it
 // and Normalize adds it back, so Graph always receives the '#' form.
@@ -40,6 +43,9 @@ type Request struct {
 	ConfigurationID string     `json:"configurationId" validate:"required,graphkey"`
 	AssignmentID    string     `json:"assignmentId" validate:"required,graphkey"`
 	Assignment      Assignment `json:"assignment"`
+
+	// patchBody is PatchBody's encoding, made on its first call.
+	patchBody json.RawMessage
 }
 
 // Ticket names the approval behind a change, for the approval gate and the
@@ -137,6 +143,7 @@ func normalizeType(t string) string {
 // Normalize rewrites r in place to the form Graph receives: '#'-prefixed
 // type names, the assignment type always set, no key in the body.
 func (r *Request) Normalize() {
+	r.patchBody = nil // PatchBody encodes the normalized assignment
 	if r.Reverts() {
 		return // a revert names no assignment
 	}
@@ -145,6 +152,23 @@ func (r *Request) Normalize() {
 	if r.Assignment.Target != nil {
 		r.Assignment.Target.ODataType = normalizeType(r.Assignment.Target.ODataType)
 	}
+}
+
+// PatchBody returns the JSON of r.Assignment as Graph's PATCH of the
+// assignment carries it (json.Marshal of the Assignment: its omitempty
+// rules, no id once Normalize has run). It is encoded once, on the first
+// call, and the same bytes are returned afterwards: the PATCH body and the
+// de-duplication fingerprint (apply.Key) are the one encoding. A Request
+// is not changed after Decode or Normalize; code that builds or changes
+// one calls PatchBody only once it is done (Normalize drops an encoding
+// made before it). The bytes are shared: do not modify them.
+func (r *Request) PatchBody() json.RawMessage {
+	if r.patchBody == nil {
+		// An Assignment is strings and a pointer to strings: Marshal
+		// cannot fail on it.
+		r.patchBody, _ = json.Marshal(&r.Assignment)
+	}
+	return r.patchBody
 }
 
 // Actions of a request (Request.Action).
