@@ -41,6 +41,7 @@ func Keys() []string {
 	}
 	k = append(k, deliveryKeys...)
 	k = append(k, changeKeys...)
+	k = append(k, scheduleKeys...)
 	k = append(k, queueKeys...)
 	k = append(k, strategyKeys...)
 	k = append(k, identityKeys...)
@@ -111,6 +112,8 @@ type Config struct {
 	Delivery Delivery
 	// ChangeRecord holds the change record settings (changes.go).
 	ChangeRecord ChangeRecord
+	// Schedule holds the EventBridge Scheduler settings (schedule.go).
+	Schedule Schedule
 	// Queue holds the asynchronous apply settings (queue.go).
 	Queue Queue
 	// UpdateStrategy is how a change reaches Graph: a name of package
@@ -230,6 +233,7 @@ func Load(getenv func(string) string) (Config, error) {
 	loadDelivery(get, &c, bad)
 	loadChangeRecord(get, &c, bad)
 	loadQueue(get, &c, bad)
+	loadSchedule(get, &c, bad) // after the queue, which it needs
 	loadStrategy(get, &c, bad)
 	loadIdentity(get, &c, bad)
 	loadSenders(get, &c, bad)

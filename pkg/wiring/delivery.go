@@ -10,6 +10,7 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"github.com/enrollhook/enrollhook/pkg/queue"
 	"github.com/enrollhook/enrollhook/pkg/record"
+	"github.com/enrollhook/enrollhook/pkg/scheduler"
 )
 
 // store is the de-duplication store: DynamoDB when a table is configured
@@ -52,6 +53,26 @@ func (b *builder) records() (record.Store, error) {
 	}
 	b.log.Info("change record: DynamoDB", slog.String("table", c.Table))
 	return record.NewDynamoDB(client, c.Table, opts), nil
+}
+
+// scheduler is the EventBridge Scheduler client of ENROLLHOOK_SCHEDULE_*,
+// or nil when scheduling is not configured (a change whose window opens
+// more than 15 minutes ahead is then refused).
+func (b *builder) scheduler() (*scheduler.Client, error) {
+	s := b.cfg.Schedule
+	if !s.Enabled() {
+		return nil, nil
+	}
+	c, err := b.awsConfig(config.EnvScheduleGroup)
+	if err != nil {
+		return nil, err
+	}
+	client, err := awsapi.New(c, "scheduler")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", config.EnvScheduleGroup, err)
+	}
+	b.log.Info("scheduling: EventBridge Scheduler", slog.String("group", s.Group))
+	return scheduler.New(client, scheduler.Options{Group: s.Group, TargetARN: s.QueueARN, RoleARN: s.RoleARN, DeadLetterARN: s.DeadLetterARN})
 }
 
 // sqsQueue is the SQS queue at url, for the setting key.

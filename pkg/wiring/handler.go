@@ -20,6 +20,7 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/policy"
 	"github.com/enrollhook/enrollhook/pkg/queue"
 	"github.com/enrollhook/enrollhook/pkg/record"
+	"github.com/enrollhook/enrollhook/pkg/scheduler"
 	"github.com/enrollhook/enrollhook/pkg/source/slack"
 	"github.com/enrollhook/enrollhook/pkg/webhook"
 	"github.com/enrollhook/enrollhook/pkg/worker"
@@ -32,12 +33,15 @@ const maxReceive = worker.MaxReceive
 
 // parts are what both handlers are built from.
 type parts struct {
-	cfg       config.Config
-	log       *slog.Logger
-	graph     *graph.Client
-	policy    *policy.Policy
-	store     idempotency.Store
-	records   record.Store
+	cfg     config.Config
+	log     *slog.Logger
+	graph   *graph.Client
+	policy  *policy.Policy
+	store   idempotency.Store
+	records record.Store
+	// scheduler holds changes for windows more than 15 minutes ahead; nil
+	// when not configured.
+	scheduler *scheduler.Client
 	writeBack *writeback.Writer
 }
 
@@ -55,6 +59,9 @@ func (p parts) pipeline() *apply.Pipeline {
 		Policy:  p.policy,
 		Records: p.records,
 	}
+	if p.scheduler != nil {
+		o.Scheduler = p.scheduler // never a nil *Client in the interface
+	}
 	if p.writeBack != nil {
 		// The outcome to the ServiceNow record or Jira issue.
 		o.WriteBack = p.writeBack
@@ -71,6 +78,9 @@ func httpHandler(p parts, sources []webhook.Source, disabled []string, a async) 
 	switch {
 	case a.sqs != nil:
 		o.Async.Queue = a.sqs
+		if p.scheduler != nil {
+			o.Async.Scheduler = p.scheduler
+		}
 	case a.local != nil:
 		o.Async.Queue = a.local
 	}

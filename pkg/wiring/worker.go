@@ -42,6 +42,11 @@ func Worker(ctx context.Context, getenv func(string) string, log *slog.Logger, o
 	if err != nil {
 		return nil, err
 	}
+	// The worker cancels the schedule of a change a newer one overtakes.
+	sched, err := b.scheduler()
+	if err != nil {
+		return nil, err
+	}
 	var deadLetters *queue.SQS
 	if cfg.Queue.DeadLetterURL != "" {
 		if deadLetters, err = b.sqsQueue(config.EnvDeadLetterURL, cfg.Queue.DeadLetterURL); err != nil {
@@ -50,7 +55,7 @@ func Worker(ctx context.Context, getenv func(string) string, log *slog.Logger, o
 	} else {
 		log.Warn("no dead-letter queue (" + config.EnvDeadLetterURL + "): a message that fails for good is logged only; SQS's redrive moves a retryable one without its reason, and a permanent one is dropped")
 	}
-	h := sqsHandler(parts{cfg: cfg, log: log, graph: gc, policy: pol, store: store, records: records, writeBack: b.writeBack()}, deadLetters)
+	h := sqsHandler(parts{cfg: cfg, log: log, graph: gc, policy: pol, store: store, records: records, scheduler: sched, writeBack: b.writeBack()}, deadLetters)
 	log.Info("worker ready", slog.Any("config", cfg))
 	return h, nil
 }
