@@ -264,3 +264,98 @@ func (s *oracleScanner) object(i int, role int) int {
 		}
 	}
 }
+
+// The scanner helpers of the old decoder, used only by the oracles.
+
+// unknownKeys returns the names of the properties of the JSON object b that
+// are not in allowed. b has already been decoded (it is valid JSON), so a
+// small scanner over the object's top-level keys is enough; a key is only
+// unescaped when unknown.
+func unknownKeys(b []byte, allowed []string) []string {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil
+	}
+	var out []string
+	i++
+	for {
+		i = skipSpace(b, i)
+		if i >= len(b) || b[i] != '"' {
+			return out // '}' or the end
+		}
+		end := skipString(b, i)
+		raw := b[i:end]
+		if !containsKey(allowed, raw[1:len(raw)-1]) {
+			var k string
+			if json.Unmarshal(raw, &k) == nil && !contains(allowed, k) {
+				out = append(out, k)
+			}
+		}
+		i = skipSpace(b, end)
+		i = skipValue(b, skipSpace(b, i+1)) // past ':' and the value
+		i = skipSpace(b, i)
+		if i < len(b) && b[i] == ',' {
+			i++
+		}
+	}
+}
+
+func containsKey(list []string, k []byte) bool {
+	for _, x := range list {
+		if x == string(k) {
+			return true
+		}
+	}
+	return false
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at b[i] == '"'.
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// skipValue returns the index after the value starting at b[i].
+func skipValue(b []byte, i int) int {
+	depth := 0
+	for i < len(b) {
+		switch c := b[i]; c {
+		case '"':
+			i = skipString(b, i)
+			if depth == 0 {
+				return i
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i
+			}
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		case ',':
+			if depth == 0 {
+				return i
+			}
+		}
+		i++
+	}
+	return i
+}
