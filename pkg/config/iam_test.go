@@ -340,6 +340,10 @@ func TestTemplateRolesHoldWhatTheCodeUses(t *testing.T) {
 			grant{"sqs:SendMessage", "ChangeDeadLetterQueue.Arn"},
 			grant{"logs:CreateLogStream", "WorkerLogGroup.Arn"},
 			grant{"logs:PutLogEvents", "WorkerLogGroup.Arn"}),
+		"EventsFunction": append(slices.Clone(shared),
+			grant{"sqs:SendMessage", "EventsDeadLetterQueue.Arn"},
+			grant{"logs:CreateLogStream", "EventsLogGroup.Arn"},
+			grant{"logs:PutLogEvents", "EventsLogGroup.Arn"}),
 	}
 
 	doc := transformed(t, templatePath)

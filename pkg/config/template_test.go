@@ -185,10 +185,10 @@ func TestTemplateFunction(t *testing.T) {
 		t.Errorf("Transform = %+v, want AWS::Serverless-2016-10-31", tr)
 	}
 	fns := tmpl.GetAllServerlessFunctionResources()
-	if len(fns) != 2 {
-		t.Errorf("template has %d serverless functions, want 2 (WebhookFunction, WorkerFunction)", len(fns))
+	if len(fns) != 3 {
+		t.Errorf("template has %d serverless functions, want 3 (WebhookFunction, WorkerFunction, EventsFunction)", len(fns))
 	}
-	for _, name := range []string{"WebhookFunction", "WorkerFunction"} {
+	for _, name := range []string{"WebhookFunction", "WorkerFunction", "EventsFunction"} {
 		t.Run(name, func(t *testing.T) { checkFunction(t, tmpl, name) })
 	}
 }
@@ -454,6 +454,9 @@ func TestTemplateEnvironment(t *testing.T) {
 	used["ReservedConcurrency"] = true // ReservedConcurrentExecutions, checked below
 	used["WorkerConcurrency"] = true   // the worker's ReservedConcurrentExecutions, TestTemplateWorker
 	used["AlarmTopicArn"] = true       // the alarms' actions, TestTemplateAlarms
+	for _, p := range []string{"EventsBusName", "EventsSources", "EventsDetailTypes"} {
+		used[p] = true // the events rule and its condition, TestTemplateEvents
+	}
 	for k, v := range env {
 		if name, ok := ref(v); ok {
 			if k == config.EnvIdempotency {
