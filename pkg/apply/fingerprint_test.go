@@ -293,7 +293,11 @@ func TestThePatchSendsTheFingerprintedBytes(t *testing.T) {
 	if len(g.bodies) != 1 {
 		t.Fatalf("%d PATCHes, want 1", len(g.bodies))
 	}
-	sent, ok := g.bodies[0].(json.RawMessage)
+	ref, ok := g.bodies[0].(*change.AssignmentJSON)
+	var sent change.AssignmentJSON
+	if ok {
+		sent = *ref
+	}
 	if !ok || !bytes.Equal(sent, want) {
 		t.Fatalf("PATCH body = %#v, want the JSON %s", g.bodies[0], want)
 	}

@@ -195,7 +195,7 @@ func (p *Pipeline) toRevert(ctx context.Context, job *Job) ([]record.Record, err
 	// it, or the sender's delivery id alone): any change, a revert too (it
 	// is then undone), unless something has put it back already.
 	r, err := p.opts.Records.Get(ctx, ref)
-	for _, s := range sender.Names() {
+	for _, s := range sender.KnownNames() {
 		if !errors.Is(err, record.ErrNotFound) || strings.Contains(ref, ":") {
 			break
 		}
@@ -220,7 +220,7 @@ func (p *Pipeline) toRevert(ctx context.Context, job *Job) ([]record.Record, err
 	}
 	// A ticket of an ITSM sender.
 	var all []record.Record
-	for _, s := range sender.Names() {
+	for _, s := range sender.KnownNames() {
 		if sender.IsChat(s) {
 			continue
 		}

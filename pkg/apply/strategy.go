@@ -189,7 +189,7 @@ func (p *Pipeline) update(ctx context.Context, req *change.Request, requestID st
 	if err != nil {
 		return wr, err
 	}
-	res, err := p.graph.PatchAssignment(ctx, req.ConfigurationID, req.AssignmentID, req.PatchBody())
+	res, err := p.graph.PatchAssignment(ctx, req.ConfigurationID, req.AssignmentID, req.PatchBodyRef())
 	done()
 	wr.res = res
 	if err == nil || u.mode != StrategyAuto || u.assign == nil || !graph.IsRouteRefused(err) {

@@ -45,7 +45,7 @@ type Request struct {
 	Assignment      Assignment `json:"assignment"`
 
 	// patchBody is PatchBody's encoding, made on its first call.
-	patchBody json.RawMessage
+	patchBody AssignmentJSON
 }
 
 // Ticket names the approval behind a change, for the approval gate and the
@@ -154,6 +154,21 @@ func (r *Request) Normalize() {
 	}
 }
 
+// AssignmentJSON is an Assignment as PatchBody encodes it: JSON by
+// construction, so the Graph client sends it without checking it again.
+type AssignmentJSON []byte
+
+// MarshalJSON is the encoding itself, so that marshalling an
+// AssignmentJSON (or a pointer to one) gives the assignment's JSON.
+func (a AssignmentJSON) MarshalJSON() ([]byte, error) { return a, nil }
+
+// PatchBodyRef is PatchBody by reference: a pointer costs no allocation
+// where an interface holds it (the Graph client's body).
+func (r *Request) PatchBodyRef() *AssignmentJSON {
+	r.PatchBody()
+	return &r.patchBody
+}
+
 // PatchBody returns the JSON of r.Assignment as Graph's PATCH of the
 // assignment carries it (json.Marshal of the Assignment: its omitempty
 // rules, no id once Normalize has run). It is encoded once, on the first
@@ -162,7 +177,7 @@ func (r *Request) Normalize() {
 // is not changed after Decode or Normalize; code that builds or changes
 // one calls PatchBody only once it is done (Normalize drops an encoding
 // made before it). The bytes are shared: do not modify them.
-func (r *Request) PatchBody() json.RawMessage {
+func (r *Request) PatchBody() AssignmentJSON {
 	if r.patchBody == nil {
 		// An Assignment is strings and a pointer to strings: Marshal
 		// cannot fail on it.

@@ -221,7 +221,8 @@ func NewClient(baseURL string, cred azcore.TokenCredential, scope string, opts *
 }
 
 // PatchAssignment sends body (any JSON-marshalable value; a json.RawMessage
-// is sent as is) as a PATCH of one assignment and returns the assignment as
+// is checked and sent as is; a change.AssignmentJSON, a request's one
+// encoding of its assignment, is sent as is) as a PATCH of one assignment and returns the assignment as
 // Graph then holds it. Intune often answers a PATCH with 204 and no body
 // (Microsoft calls it by design); the client then reads the assignment back with a
 // GET, and Result.RequestID stays the PATCH's.
@@ -513,6 +514,15 @@ func (c *Client) exchange(ctx context.Context, k *call, crid []string, tok *cach
 // jsonBody returns the bytes to send for body: a json.RawMessage as it is,
 // once checked to be JSON; anything else marshalled.
 func jsonBody(body any) ([]byte, error) {
+	switch b := body.(type) {
+	case *change.AssignmentJSON:
+		// A request's one encoding of its assignment (PatchBodyRef), which
+		// its de-duplication fingerprint hashes too; a pointer, so passing
+		// it costs no allocation.
+		return *b, nil
+	case change.AssignmentJSON:
+		return b, nil // json.Marshal's, not input
+	}
 	if raw, ok := body.(json.RawMessage); ok {
 		if !json.Valid(raw) {
 			return nil, errors.New("the body is not valid JSON")
