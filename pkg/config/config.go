@@ -233,7 +233,7 @@ func Load(getenv func(string) string) (Config, error) {
 	loadDelivery(get, &c, bad)
 	loadChangeRecord(get, &c, bad)
 	loadQueue(get, &c, bad)
-	loadSchedule(get, &c, bad) // after the queue, which it needs
+	loadSchedule(get, &c, bad)
 	loadStrategy(get, &c, bad)
 	loadIdentity(get, &c, bad)
 	loadSenders(get, &c, bad)

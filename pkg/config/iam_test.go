@@ -317,6 +317,9 @@ type grant struct{ action, resource string }
 // conditions of the token statement are checked on the template as written
 // (TestTemplateFederationPolicy).
 func TestTemplateRolesHoldWhatTheCodeUses(t *testing.T) {
+	// The schedules of the stack's group, and nothing else of the
+	// Scheduler.
+	const scheduleARN = "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${ScheduleGroup}/*"
 	shared := []grant{
 		{"sts:GetWebIdentityToken", "*"},
 		{"dynamodb:DeleteItem", "DeliveryTable.Arn"},
@@ -331,6 +334,10 @@ func TestTemplateRolesHoldWhatTheCodeUses(t *testing.T) {
 	want := map[string][]grant{
 		"WebhookFunction": append(slices.Clone(shared),
 			grant{"sqs:SendMessage", "ChangeQueue.Arn"},
+			grant{"scheduler:CreateSchedule", scheduleARN},
+			grant{"scheduler:UpdateSchedule", scheduleARN},
+			grant{"scheduler:DeleteSchedule", scheduleARN},
+			grant{"iam:PassRole", "ScheduleRole.Arn"},
 			grant{"logs:CreateLogStream", "WebhookLogGroup.Arn"},
 			grant{"logs:PutLogEvents", "WebhookLogGroup.Arn"}),
 		"WorkerFunction": append(slices.Clone(shared),
@@ -338,6 +345,7 @@ func TestTemplateRolesHoldWhatTheCodeUses(t *testing.T) {
 			grant{"sqs:DeleteMessage", "ChangeQueue.Arn"},
 			grant{"sqs:GetQueueAttributes", "ChangeQueue.Arn"},
 			grant{"sqs:SendMessage", "ChangeDeadLetterQueue.Arn"},
+			grant{"scheduler:DeleteSchedule", scheduleARN},
 			grant{"logs:CreateLogStream", "WorkerLogGroup.Arn"},
 			grant{"logs:PutLogEvents", "WorkerLogGroup.Arn"}),
 		"EventsFunction": append(slices.Clone(shared),

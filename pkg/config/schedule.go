@@ -5,7 +5,9 @@ import "strings"
 // EventBridge Scheduler settings (pkg/scheduler): a change whose window
 // opens more than 15 minutes ahead is held by a one-time schedule that
 // sends it to the worker's queue when the window opens. All four, or none
-// (such a change is then refused with outside-change-window).
+// (such a change is then refused with outside-change-window). The webhook
+// schedules only on its SQS async path; the worker uses them to cancel a
+// schedule a newer change overtakes.
 const (
 	// EnvScheduleGroup is the stack's schedule group.
 	EnvScheduleGroup = "ENROLLHOOK_SCHEDULE_GROUP"
@@ -55,9 +57,6 @@ func loadSchedule(get func(string) string, c *Config, bad func(string, ...any)) 
 	}
 	if !validScheduleGroup(s.Group) {
 		bad("%s must be a schedule group name (1 to 64 letters, digits, '-', '_', '.')", EnvScheduleGroup)
-	}
-	if c.Queue.URL == "" {
-		bad("%s needs %s: a schedule sends the change to the worker's queue", EnvScheduleGroup, EnvQueueURL)
 	}
 	c.Schedule = s
 }

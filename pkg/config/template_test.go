@@ -58,7 +58,18 @@ var deployedResources = map[string]string{
 	"ChangeTable":           "enrollhook-ChangeTable-6F5E4D3C2B1A",
 	"ChangeQueue":           "https://sqs.eu-west-1.amazonaws.com/123456789012/enrollhook-ChangeQueue-1A2B3C4D5E6F",
 	"ChangeDeadLetterQueue": "https://sqs.eu-west-1.amazonaws.com/123456789012/enrollhook-ChangeDeadLetterQueue-6F5E4D3C2B1A",
+	"ScheduleGroup":         "enrollhook-windows",
 }
+
+// scheduleARNs are the settings the template gives a resource's ARN
+// (!GetAtt X.Arn), and sampleARNs what they are once deployed.
+var (
+	scheduleARNs = map[string]string{config.EnvScheduleRoleARN: "ScheduleRole", config.EnvScheduleDeadLetterARN: "ScheduleDeadLetterQueue",
+		config.EnvQueueARN: "ChangeQueue"}
+	sampleARNs = map[string]string{"ScheduleRole": "arn:aws:iam::123456789012:role/enrollhook-ScheduleRole-1A2B",
+		"ScheduleDeadLetterQueue": "arn:aws:sqs:eu-west-1:123456789012:enrollhook-ScheduleDeadLetterQueue-1A2B",
+		"ChangeQueue":             "arn:aws:sqs:eu-west-1:123456789012:enrollhook-ChangeQueue-1A2B3C4D5E6F"}
+)
 
 // labSecret is what a lab deployment passes as EntraClientSecret.
 const labSecret = "resolved-from-secrets-manager"
@@ -312,14 +323,16 @@ func checkLogStatement(t *testing.T, raw any, function string) {
 func TestTemplateFederationPolicy(t *testing.T) {
 	tmpl := loadTemplate(t)
 	statements := roleStatements(t, tmpl, "WebhookFunction")
-	if len(statements) != 7 {
-		t.Fatalf("statements = %d, want 7 (federation token, delivery records, change records, change history, enqueue, own logs, tracing)", len(statements))
+	if len(statements) != 9 {
+		t.Fatalf("statements = %d, want 9 (federation token, delivery records, change records, change history, enqueue, schedules, pass the schedule role, own logs, tracing)", len(statements))
 	}
 	checkDeliveryStatement(t, statements[1])
 	checkChangeStatements(t, statements[2], statements[3])
 	checkQueueStatement(t, statements[4], "ChangeQueue", []string{"sqs:SendMessage"})
-	checkLogStatement(t, statements[5], "WebhookFunction")
-	checkTracingStatement(t, statements[6])
+	checkScheduleStatement(t, statements[5], []string{"scheduler:CreateSchedule", "scheduler:DeleteSchedule", "scheduler:UpdateSchedule"})
+	checkPassScheduleRole(t, statements[6])
+	checkLogStatement(t, statements[7], "WebhookFunction")
+	checkTracingStatement(t, statements[8])
 	args := checkFederationStatement(t, statements[0])
 
 	mapping, _ := tmpl.Mappings["EntraTokenExchange"].(map[string]any)
@@ -471,6 +484,12 @@ func TestTemplateEnvironment(t *testing.T) {
 				}
 				continue
 			}
+			if k == config.EnvScheduleGroup {
+				if name != "ScheduleGroup" || tmpl.Resources[name] == nil || tmpl.Resources[name].AWSCloudFormationType() != "AWS::Scheduler::ScheduleGroup" {
+					t.Errorf("%s: !Ref %s, want the ScheduleGroup resource", k, name)
+				}
+				continue
+			}
 			if k == config.EnvQueueURL {
 				// Ref of a queue is its URL.
 				if name != "ChangeQueue" || tmpl.Resources[name] == nil || tmpl.Resources[name].AWSCloudFormationType() != "AWS::SQS::Queue" {
@@ -482,8 +501,13 @@ func TestTemplateEnvironment(t *testing.T) {
 				t.Errorf("%s: !Ref %s, which is not a parameter", k, name)
 			}
 			used[name] = true
-		} else if _, _, isIntrinsic := intrinsic(v); isIntrinsic {
-			t.Errorf("%s: only literals and !Ref to a parameter are expected, got another intrinsic", k)
+		} else if name, arg, isIntrinsic := intrinsic(v); isIntrinsic {
+			// The schedules' ARNs: their role, their dead-letter queue and
+			// their target, the change queue.
+			want, ok := scheduleARNs[k]
+			if !ok || name != "Fn::GetAtt" || fmt.Sprint(arg) != "["+want+" Arn]" && fmt.Sprint(arg) != want+".Arn" {
+				t.Errorf("%s: only literals, !Ref to a parameter and the schedules' !GetAtt ARNs are expected, got %s %v", k, name, arg)
+			}
 		}
 	}
 	for name := range tmpl.Parameters {
@@ -534,6 +558,9 @@ func TestTemplateEnvironment(t *testing.T) {
 			v, ok := env[k]
 			if !ok {
 				return deployedByLambda[k]
+			}
+			if res, ok := scheduleARNs[k]; ok {
+				return sampleARNs[res]
 			}
 			if name, isRef := ref(v); isRef {
 				if o, ok := overrides[name]; ok {
@@ -758,16 +785,17 @@ func TestTemplateWorker(t *testing.T) {
 	// (the three actions Lambda documents for an SQS event source), the
 	// dead-letter queue to send to, and nothing of the webhook's.
 	statements := roleStatements(t, tmpl, "WorkerFunction")
-	if len(statements) != 8 {
-		t.Fatalf("statements = %d, want 8 (federation token, delivery records, change records, change history, polling, dead letters, own logs, tracing)", len(statements))
+	if len(statements) != 9 {
+		t.Fatalf("statements = %d, want 9 (federation token, delivery records, change records, change history, polling, dead letters, cancel schedules, own logs, tracing)", len(statements))
 	}
 	checkFederationStatement(t, statements[0])
 	checkDeliveryStatement(t, statements[1])
 	checkChangeStatements(t, statements[2], statements[3])
 	checkQueueStatement(t, statements[4], "ChangeQueue", []string{"sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"})
 	checkQueueStatement(t, statements[5], "ChangeDeadLetterQueue", []string{"sqs:SendMessage"})
-	checkLogStatement(t, statements[6], "WorkerFunction")
-	checkTracingStatement(t, statements[7])
+	checkScheduleStatement(t, statements[6], []string{"scheduler:DeleteSchedule"})
+	checkLogStatement(t, statements[7], "WorkerFunction")
+	checkTracingStatement(t, statements[8])
 
 	// The environment: what the worker reads, valued as the webhook's.
 	web, err := tmpl.GetServerlessFunctionWithName("WebhookFunction")
@@ -805,6 +833,9 @@ func TestTemplateWorker(t *testing.T) {
 		if !ok {
 			return deployedByLambda[k]
 		}
+		if res, ok := scheduleARNs[k]; ok {
+			return sampleARNs[res]
+		}
 		if name, isRef := ref(v); isRef {
 			if r, ok := deployedResources[name]; ok {
 				return r
@@ -817,7 +848,8 @@ func TestTemplateWorker(t *testing.T) {
 		}
 		return v
 	}
-	if c, err := config.Load(get); err != nil || c.Delivery.Table == "" || c.ChangeRecord.Table != deployedResources["ChangeTable"] || c.Queue.DeadLetterURL != deployedResources["ChangeDeadLetterQueue"] {
+	if c, err := config.Load(get); err != nil || c.Delivery.Table == "" || c.ChangeRecord.Table != deployedResources["ChangeTable"] || c.Queue.DeadLetterURL != deployedResources["ChangeDeadLetterQueue"] ||
+		!c.Schedule.Enabled() {
 		t.Errorf("config.Load(worker defaults) = %v, table %q, change table %q, dead-letter queue %q", err, c.Delivery.Table, c.ChangeRecord.Table, c.Queue.DeadLetterURL)
 	}
 
@@ -867,5 +899,92 @@ func TestTemplatePolicy(t *testing.T) {
 		if _, set := fn.Environment.Variables[config.EnvPolicy]; set {
 			t.Errorf("%s sets %s: there is no file to point at", name, config.EnvPolicy)
 		}
+	}
+}
+
+// checkScheduleStatement: the Scheduler actions on the schedules of the
+// stack's group only.
+func checkScheduleStatement(t *testing.T, raw any, actions []string) {
+	t.Helper()
+	st, _ := raw.(map[string]any)
+	var got []string
+	switch a := st["Action"].(type) {
+	case string:
+		got = []string{a}
+	case []any:
+		for _, x := range a {
+			got = append(got, fmt.Sprint(x))
+		}
+	}
+	slices.Sort(got)
+	name, arg, _ := intrinsic(st["Resource"])
+	if st["Effect"] != "Allow" || !slices.Equal(got, actions) || name != "Fn::Sub" ||
+		fmt.Sprint(arg) != "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${ScheduleGroup}/*" {
+		t.Errorf("schedule statement = %v, want Allow %v on the schedules of ScheduleGroup", st, actions)
+	}
+}
+
+// checkPassScheduleRole: iam:PassRole of ScheduleRole only, to the
+// Scheduler only.
+func checkPassScheduleRole(t *testing.T, raw any) {
+	t.Helper()
+	st, _ := raw.(map[string]any)
+	name, arg, _ := intrinsic(st["Resource"])
+	cond, _ := st["Condition"].(map[string]any)
+	eq, _ := cond["StringEquals"].(map[string]any)
+	if st["Effect"] != "Allow" || st["Action"] != "iam:PassRole" || name != "Fn::GetAtt" ||
+		fmt.Sprint(arg) != "[ScheduleRole Arn]" && fmt.Sprint(arg) != "ScheduleRole.Arn" || eq["iam:PassedToService"] != "scheduler.amazonaws.com" {
+		t.Errorf("pass-role statement = %v, want iam:PassRole of ScheduleRole to scheduler.amazonaws.com", st)
+	}
+}
+
+// TestTemplateSchedules: the schedule group of the stack, the role its
+// schedules assume (trusted by this account's Scheduler only; sending to
+// the change queue and the schedules' dead-letter queue, nothing else),
+// and that dead-letter queue's alarm.
+func TestTemplateSchedules(t *testing.T) {
+	tmpl := loadTemplate(t)
+	if r := tmpl.Resources["ScheduleGroup"]; r == nil || r.AWSCloudFormationType() != "AWS::Scheduler::ScheduleGroup" {
+		t.Fatalf("no AWS::Scheduler::ScheduleGroup ScheduleGroup")
+	}
+	r, err := tmpl.GetIAMRoleWithName("ScheduleRole")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust, _ := r.AssumeRolePolicyDocument.(map[string]any)
+	ts, _ := trust["Statement"].([]any)
+	tst, _ := ts[0].(map[string]any)
+	principal, _ := json.Marshal(tst["Principal"])
+	cond, _ := tst["Condition"].(map[string]any)
+	eq, _ := cond["StringEquals"].(map[string]any)
+	if account, _ := ref(eq["aws:SourceAccount"]); len(ts) != 1 || tst["Action"] != "sts:AssumeRole" || string(principal) != `{"Service":"scheduler.amazonaws.com"}` || account != "AWS::AccountId" {
+		t.Errorf("ScheduleRole trust policy = %v, want the Scheduler of this account (aws:SourceAccount) only", trust)
+	}
+	if len(r.Policies) != 1 || len(r.ManagedPolicyArns) != 0 {
+		t.Fatalf("ScheduleRole: %d inline policies, managed %v; want one inline policy", len(r.Policies), r.ManagedPolicyArns)
+	}
+	doc, _ := r.Policies[0].PolicyDocument.(map[string]any)
+	statements, _ := doc["Statement"].([]any)
+	st, _ := statements[0].(map[string]any)
+	list, _ := st["Resource"].([]any)
+	var res []string
+	for _, v := range list {
+		_, arg, _ := intrinsic(v)
+		res = append(res, strings.Trim(strings.ReplaceAll(fmt.Sprint(arg), " ", "."), "[]"))
+	}
+	if len(statements) != 1 || st["Action"] != "sqs:SendMessage" || !slices.Equal(res, []string{"ChangeQueue.Arn", "ScheduleDeadLetterQueue.Arn"}) {
+		t.Errorf("ScheduleRole statements = %v (resources %v), want sqs:SendMessage on ChangeQueue and ScheduleDeadLetterQueue only", statements, res)
+	}
+	a, err := tmpl.GetCloudWatchAlarmWithName("ScheduleDeadLetterAlarm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dim string
+	if len(a.Dimensions) == 1 {
+		_, arg, _ := intrinsic(a.Dimensions[0].Value)
+		dim = fmt.Sprint(arg)
+	}
+	if !strings.Contains(dim, "ScheduleDeadLetterQueue") || deref(a.MetricName) != "ApproximateNumberOfMessagesVisible" {
+		t.Errorf("ScheduleDeadLetterAlarm watches %s of %q, want the schedules' dead-letter queue", deref(a.MetricName), dim)
 	}
 }
