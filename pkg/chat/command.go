@@ -22,6 +22,10 @@ const (
 	VerbRevert Verb = "revert"
 	// VerbHistory lists the latest recorded changes of an assignment.
 	VerbHistory Verb = "history"
+	// VerbApprove and VerbReject decide another user's pending request
+	// (an assign the policy wants a second person for), by its id (Ref).
+	VerbApprove Verb = "approve"
+	VerbReject  Verb = "reject"
 )
 
 // Command is one parsed chat command.
@@ -59,6 +63,7 @@ const maxWords = 16
 //	assign <configurationId> <assignmentId> <target> [filter <filterId> include|exclude | filter none]
 //	plan <configurationId> <assignmentId> <target> [filter ...]   (a dry run of assign)
 //	revert <change id or ticket id>
+//	approve <request id> | reject <request id>
 //	history <configurationId> <assignmentId>
 //	target: group <groupId> | exclude <groupId> | alldevices | allusers | collection <collectionId>
 func Parse(text string) (*Command, error) {
@@ -85,6 +90,12 @@ func Parse(text string) (*Command, error) {
 			return nil, &ParseError{Reason: string(v) + " takes only a configuration id and an assignment id"}
 		}
 		return c, nil
+	case VerbApprove, VerbReject:
+		v := Verb(strings.ToLower(words[0]))
+		if len(words) != 2 || !ValidRequestID(words[1]) {
+			return nil, &ParseError{Reason: string(v) + " takes one request id, as the request's message shows it"}
+		}
+		return &Command{Verb: v, Ref: strings.ToUpper(words[1])}, nil
 	case VerbRevert, "undo":
 		if len(words) != 2 {
 			return nil, &ParseError{Reason: "revert takes one id: a change id (as history shows it) or a ticket id"}
@@ -110,7 +121,7 @@ func Parse(text string) (*Command, error) {
 		}
 		return c, nil
 	default:
-		return nil, &ParseError{Reason: "unknown command; the commands are assign, plan, show, history, revert and help"}
+		return nil, &ParseError{Reason: "unknown command; the commands are assign, plan, show, history, revert, approve, reject and help"}
 	}
 }
 
@@ -209,4 +220,34 @@ func ValidRef(s string) bool {
 		}
 	}
 	return true
+}
+
+// RequestIDLength is the length of a pending request's id: letters and
+// digits a person can type (no 0, 1, I, O).
+const RequestIDLength = 8
+
+// requestIDAlphabet is what a request id is made of.
+const requestIDAlphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+// ValidRequestID reports whether s can be a request id, in any letter case.
+func ValidRequestID(s string) bool {
+	if len(s) != RequestIDLength {
+		return false
+	}
+	for _, c := range strings.ToUpper(s) {
+		if !strings.ContainsRune(requestIDAlphabet, c) {
+			return false
+		}
+	}
+	return true
+}
+
+// NewRequestID makes a request id from random bytes (at least
+// RequestIDLength of them; crypto/rand's in production).
+func NewRequestID(random []byte) string {
+	b := make([]byte, RequestIDLength)
+	for i := range b {
+		b[i] = requestIDAlphabet[int(random[i])%len(requestIDAlphabet)]
+	}
+	return string(b)
 }

@@ -40,6 +40,17 @@ type Reply struct {
 	// Public marks a reply every member of the channel may see (an
 	// outcome); help, usage and refusals stay with the user.
 	Public bool
+	// Actions are buttons a sender that has them shows under the reply
+	// (Slack: Approve and Reject on a pending request); the text says the
+	// same as commands, for a sender without buttons (Teams).
+	Actions []Action
+}
+
+// Action is a button: its label, the command text it stands for (what
+// the sender sends back when it is pressed: "approve 7KQ2XMPA"), and its
+// style ("primary", "danger" or "").
+type Action struct {
+	Label, Command, Style string
 }
 
 // Text joins the lines with sep.
