@@ -56,7 +56,8 @@ type rule struct {
 type chatRule struct {
 	tenants  []string // empty: any tenant the sender's allow-list accepts
 	commands map[string]*matcher
-	hours    *hours // nil: any time (window.go)
+	hours    *hours   // nil: any time (window.go)
+	approval approval // approval.go
 }
 
 // matcher matches exact values and prefixes (an entry ending in '*').
@@ -148,6 +149,11 @@ type fileChat struct {
 	Tenants  []string            `json:"tenants"`
 	Commands map[string][]string `json:"commands"`
 	Hours    *fileHours          `json:"hours"`
+	// Approval, Approvers and ConfigurationApprovers: two people for a
+	// chat change (approval.go).
+	Approval               *string             `json:"approval"`
+	Approvers              []string            `json:"approvers"`
+	ConfigurationApprovers map[string][]string `json:"configurationApprovers"`
 }
 
 // Parse reads a policy document, JSON, or YAML when yaml is true (see
@@ -191,7 +197,7 @@ func decodeProblem(err error) string {
 	}
 	if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
 		return "unknown property " + safeKey(strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)) +
-			"; allowed: version, separationOfDuties, requireRequester, default, senders, chat, eventbridge (and in a rule: configurations, groups, filters, collections, targetKinds, requireWindow, maxWindow, maxScheduleAhead; in chat: tenants, commands, hours with zone, days, from, to; in eventbridge: sources, accounts, detailTypes)"
+			"; allowed: version, separationOfDuties, requireRequester, default, senders, chat, eventbridge (and in a rule: configurations, groups, filters, collections, targetKinds, requireWindow, maxWindow, maxScheduleAhead; in chat: tenants, commands, hours with zone, days, from, to, approval, approvers, configurationApprovers; in eventbridge: sources, accounts, detailTypes)"
 	}
 	return "not a policy document"
 }
@@ -335,6 +341,7 @@ func buildChat(c *fileChat, at, name string, bad func(string, ...any)) chatRule 
 	if c.Hours != nil {
 		out.hours = buildHours(c.Hours, at+"/hours", bad)
 	}
+	out.approval = buildApproval(c, at, name, bad)
 	for i, t := range c.Tenants {
 		ok := sender.IsGUID(t)
 		if name == sender.Slack {
