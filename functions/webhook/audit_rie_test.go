@@ -32,7 +32,7 @@ func TestAuditUnderRuntimeEmulator(t *testing.T) {
 	// The Lambda JSON logger names time and msg "timestamp" and "message"
 	// and adds the invocation's requestId; the rest is the audit line.
 	want := map[string]bool{"timestamp": true, "level": true, "message": true, "requestId": true}
-	for _, k := range []string{"xRequestId", "deliveryId", "sender", "ticketId", "ticketUrl", "requester", "approver", "configurationId",
+	for _, k := range []string{"xRequestId", "deliveryId", "sender", "action", "ticketId", "ticketUrl", "requester", "approver", "configurationId",
 		"assignmentId", "before", "after", "graphRequestId", "clientRequestId", "outcome", "reason", "durationMs"} {
 		want[k] = true
 	}
