@@ -28,6 +28,23 @@ type Policy interface {
 	// ScheduleAhead is how far ahead a change of sender whose window opens
 	// later than MaxQueueDelay may be scheduled (Options.Scheduler).
 	ScheduleAhead(sender string) time.Duration
+	// SecondPerson reports whether a chat sender's assign is a request
+	// another user approves; MayApprove whether user may approve one of
+	// configurationID.
+	SecondPerson(sender string) bool
+	MayApprove(sender, user, configurationID string) bool
+}
+
+// SecondPerson reports whether the policy wants a second person to approve
+// a chat sender's assign (false without a policy).
+func (p *Pipeline) SecondPerson(sender string) bool {
+	return p.opts.Policy != nil && p.opts.Policy.SecondPerson(sender)
+}
+
+// MayApprove reports whether the policy lets user approve a chat request
+// of configurationID (false without a policy).
+func (p *Pipeline) MayApprove(sender, user, configurationID string) bool {
+	return p.opts.Policy != nil && p.opts.Policy.MayApprove(sender, user, configurationID)
 }
 
 // Check runs the change through the policy, if there is one: before the

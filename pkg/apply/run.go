@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -56,6 +57,10 @@ type Job struct {
 	// request's own ticket: a change record's id, or the id of a ticket of
 	// any ITSM sender (a chat command's revert).
 	RevertOf string
+	// ExpectBefore, when set, is the assignment as Graph held it when the
+	// change was planned (a chat request approved later): the change is
+	// applied only if Graph still holds it, else refused 409 drifted.
+	ExpectBefore json.RawMessage
 	// KeepRefusals records a failure that is not Retryable as the
 	// delivery's answer, so a redelivered copy does not reach Graph again;
 	// otherwise every failure releases the delivery for a retry.
@@ -324,6 +329,13 @@ func (p *Pipeline) plan(ctx context.Context, job *Job, lease *idempotency.Lease,
 // it, so a retry that follows the answer finds it. A failure releases the
 // delivery, so the sender's retry runs, unless the job keeps refusals.
 func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease, o *Outcome) {
+	if job.ExpectBefore != nil {
+		if err := p.unchanged(ctx, job); err != nil {
+			p.refuseTaken(ctx, job, lease, err)
+			o.fail(err)
+			return
+		}
+	}
 	a, err := p.Apply(ctx, job.Request, job.RequestID)
 	o.Result, o.Before, o.GraphTime, o.WriteBack = a.Result, a.Before, a.GraphTime, true
 	if err != nil {
@@ -334,6 +346,22 @@ func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease
 	p.recordChange(ctx, job, a)
 	p.Complete(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: a.Headers, Body: a.Body})
 	o.Status, o.Headers, o.Body, o.After, o.Audit = http.StatusOK, a.Headers, a.Body, a.Body, AuditApplied
+}
+
+// unchanged refuses a planned change when Graph no longer holds the
+// assignment it was planned on (Job.ExpectBefore).
+func (p *Pipeline) unchanged(ctx context.Context, job *Job) error {
+	current, _, err := p.current(ctx, job.Request)
+	if err != nil {
+		return err
+	}
+	changes, err := graph.Changes(job.ExpectBefore, current)
+	if err == nil && len(changes) == 0 {
+		return nil
+	}
+	return &change.Error{Code: change.CodeConflict, Kind: change.KindDrifted, Message: fmt.Sprintf(
+		"assignment %s of configuration %s changed since the change was planned: planned on %s, now %s; nothing was changed: plan it again and ask again",
+		job.Request.AssignmentID, job.Request.ConfigurationID, compact(graph.TargetOf(job.ExpectBefore)), compact(graph.TargetOf(current)))}
 }
 
 // refuseTaken settles a taken delivery that failed: a dry run's id stays

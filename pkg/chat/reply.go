@@ -25,6 +25,11 @@ const (
 	StatusQueued  Status = "queued"  // accepted and queued for the worker
 	StatusPlanned Status = "planned" // a dry run: what assign would do
 	StatusHistory Status = "history" // history answered
+	// StatusRequested: an assign the policy wants a second person for is
+	// planned and waits for approve or reject; StatusRejected: one was
+	// rejected.
+	StatusRequested Status = "requested"
+	StatusRejected  Status = "rejected"
 	// StatusReplayed is logged, never rendered: a command sent again got
 	// its first answer from the de-duplication store.
 	StatusReplayed Status = "replayed"
@@ -213,6 +218,37 @@ func who(s string) string {
 		return "`" + s + "`"
 	}
 	return code(s)
+}
+
+// Requested answers an assign that waits for a second person: the plan,
+// the request id, who may approve, when it expires, and the Approve and
+// Reject actions. Nothing was changed.
+func Requested(inv *Invocation, req *change.Request, id string, before, after json.RawMessage, expires string) *Reply {
+	lines := []string{"Request " + code(id) + " by " + actor(inv) + ", nothing changed yet: assignment " + code(req.AssignmentID) +
+		" of configuration " + code(req.ConfigurationID) + " targets " + describe(before, nil) + "; approved, it will target " +
+		describe(after, req.Assignment.Target) + ".",
+		"Another person the policy names approves it with `approve " + id + "` (or rejects it with `reject " + id + "`) before " + code(expires) + "."}
+	return &Reply{Status: StatusRequested, Lines: lines, Public: true, Actions: []Action{
+		{Label: "Approve", Command: "approve " + id, Style: "primary"},
+		{Label: "Reject", Command: "reject " + id, Style: "danger"},
+	}}
+}
+
+// ApprovedApplied reports a request another user approved, applied.
+func ApprovedApplied(inv *Invocation, id, requester string, req *change.Request, body json.RawMessage, graphRequestID string) *Reply {
+	lines := []string{"Done: request " + code(id) + " of " + who(requester) + ", approved by " + actor(inv) + ": assignment " +
+		code(req.AssignmentID) + " of configuration " + code(req.ConfigurationID) + " now targets " + describe(body, req.Assignment.Target) + "."}
+	if safeID(graphRequestID) {
+		lines = append(lines, "Graph request id: `"+graphRequestID+"`")
+	}
+	return &Reply{Status: StatusApplied, Lines: lines, Public: true}
+}
+
+// RequestRejected reports a request rejected (or withdrawn by its
+// requester). Nothing was changed.
+func RequestRejected(inv *Invocation, id, requester string) *Reply {
+	return &Reply{Status: StatusRejected, Public: true,
+		Lines: []string{"Request " + code(id) + " of " + who(requester) + " was rejected by " + actor(inv) + "; nothing was changed."}}
 }
 
 // Shown answers show with the assignment as Graph holds it.

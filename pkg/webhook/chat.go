@@ -116,7 +116,9 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 	switch verb {
 	case chat.VerbPlan, chat.VerbRevert:
 		verb = chat.VerbAssign
-	case chat.VerbHistory:
+	case chat.VerbHistory, chat.VerbApprove, chat.VerbReject:
+		// Approvers read the plan they approve; who may approve what is
+		// the policy's approvers (approval.go).
 		verb = chat.VerbShow
 	}
 	if err := h.pipe.CheckCommand(name, inv.Tenant, inv.User, string(verb)); err != nil {
@@ -131,7 +133,7 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 			return
 		}
 		rec.req = req
-		if h.async[name] && inv.Command.Verb == chat.VerbAssign {
+		if h.async[name] && inv.Command.Verb == chat.VerbAssign && !h.secondPerson(name, inv) {
 			// A plan is never queued: it reads and answers in the request.
 			h.chatEnqueue(w, r, rp, &rec, start) // async.go
 			return
@@ -162,7 +164,7 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 	h.chat.wg.Add(1)
 	go func() {
 		defer h.chat.wg.Done()
-		out := h.runCommand(ctx, inv, job, reqID)
+		out := h.runCommand(ctx, rp, inv, job, name, deliveryID, reqID, start)
 		cancel()
 		select {
 		case done <- out:
@@ -187,8 +189,14 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 
 // runCommand runs show, or an assign or plan through the pipeline
 // (job), and turns its outcome into a reply.
-func (h *Handler) runCommand(ctx context.Context, inv *chat.Invocation, job *apply.Job, reqID string) chatOutcome {
+func (h *Handler) runCommand(ctx context.Context, rp Replier, inv *chat.Invocation, job *apply.Job, name, deliveryID, reqID string, start time.Time) chatOutcome {
 	cmd := inv.Command
+	switch {
+	case cmd.Verb == chat.VerbApprove || cmd.Verb == chat.VerbReject:
+		return h.decide(ctx, rp, inv, name, deliveryID, reqID, start) // approval.go
+	case job != nil && h.secondPerson(name, inv):
+		return h.request(ctx, inv, job, reqID)
+	}
 	if job != nil {
 		// The policy, then the apply step of every change (write slot, the
 		// update strategy's Graph calls, the body Graph holds afterwards)

@@ -59,6 +59,10 @@ type Options struct {
 	Disabled []string
 	// Now is the clock for signature windows; default time.Now.
 	Now func() time.Time
+	// Requests keeps chat requests that wait for a second person, when
+	// the policy wants one (approval.go); nil means chat commands are their
+	// own approval.
+	Requests Requests
 	// Async takes the changes of some senders to the worker instead of
 	// applying them in the request (async.go).
 	Async Async

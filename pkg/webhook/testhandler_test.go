@@ -34,6 +34,8 @@ type testOptions struct {
 	WriteBack      apply.WriteBacker
 	// Clock is the pipeline's (change windows); default time.Now.
 	Clock func() time.Time
+	// Requests keeps chat requests for a second person; nil means none.
+	Requests Requests
 	// Records is the change record; nil means none.
 	Records changerecord.Store
 	// Scheduler schedules changes whose window opens later than the
@@ -89,7 +91,7 @@ func (t *testHandler) build() {
 	if t.Handler != nil {
 		async = t.Handler.async
 	}
-	t.Handler = NewHandler(p, t.sources, &Options{MaxBodyBytes: o.MaxBodyBytes, Disabled: o.Disabled, Now: o.Now,
+	t.Handler = NewHandler(p, t.sources, &Options{MaxBodyBytes: o.MaxBodyBytes, Disabled: o.Disabled, Now: o.Now, Requests: o.Requests,
 		Async: Async{Queue: o.Queue, Sources: o.AsyncSources, Scheduler: o.Scheduler}})
 	if len(o.AsyncSources) == 0 && async != nil {
 		t.Handler.async = async // set by the test itself

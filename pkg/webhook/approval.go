@@ -1,0 +1,179 @@
+package webhook
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/enrollhook/enrollhook/pkg/apply"
+	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/chat"
+	"github.com/enrollhook/enrollhook/pkg/chatrequest"
+)
+
+// Requests keeps the chat requests that wait for a second person
+// (pkg/chatrequest): an assign the policy wants another user to approve.
+type Requests interface {
+	Create(ctx context.Context, r *chatrequest.Request) error
+	Get(ctx context.Context, id string) (*chatrequest.Request, error)
+	Decide(ctx context.Context, id, to, by, byName string) (*chatrequest.Request, error)
+}
+
+// secondPerson reports whether inv's assign becomes a request.
+func (h *Handler) secondPerson(name string, inv *chat.Invocation) bool {
+	return inv.Command != nil && inv.Command.Verb == chat.VerbAssign && h.opts.Requests != nil && h.pipe.SecondPerson(name)
+}
+
+// request plans an assign and keeps it as a request for a second person:
+// the same checks as the change (validation done, approval, the policy,
+// the window), a dry run's read, then the request with the plan's before,
+// answered with its id and the Approve and Reject actions.
+func (h *Handler) request(ctx context.Context, inv *chat.Invocation, job *apply.Job, reqID string) chatOutcome {
+	cmd := inv.Command
+	job.DryRun = true
+	o := h.pipe.Run(ctx, job)
+	out := chatOutcome{result: o.Result, err: o.Err, o: &o}
+	switch {
+	case o.Err != nil && change.ErrorCode(o.Err) == change.CodeForbidden:
+		out.reply = policyRefused(inv, o.Err)
+		return out
+	case o.Err != nil:
+		out.reply = chat.Failed(cmd, o.Err, reqID)
+		return out
+	}
+	o.Audit = "" // a request changes nothing and decides nothing yet
+	change, _ := json.Marshal(job.Request)
+	var random [chat.RequestIDLength]byte
+	_, _ = rand.Read(random[:])
+	r := &chatrequest.Request{ID: chat.NewRequestID(random[:]), Sender: inv.Sender, Tenant: inv.Tenant, RequestedBy: inv.User,
+		RequestedByName: inv.Actor(), ConfigurationID: job.Request.ConfigurationID, AssignmentID: job.Request.AssignmentID,
+		Change: change, Before: o.Plan.Before}
+	if inv.CanFollowUp {
+		r.ResponseURL = inv.ResponseURL
+	}
+	if err := h.opts.Requests.Create(ctx, r); err != nil {
+		out.err = storeUnavailable(err)
+		out.reply = chat.Failed(cmd, out.err, reqID)
+		return out
+	}
+	out.reply = chat.Requested(inv, job.Request, r.ID, o.Plan.Before, o.Plan.After, r.Expires.UTC().Format(time.RFC3339))
+	return out
+}
+
+// decide runs approve or reject of a request: it must exist, be pending
+// and not expired; the requester never approves (stable user ids); the
+// approver must be one the policy names for the configuration. An approval
+// is decided once (concurrent ones: one wins) and then applied through the
+// pipeline with requester and approver recorded, only if Graph still holds
+// what the plan read. The outcome also goes to the request's own
+// conversation, where the sender can take it.
+func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, name, deliveryID, reqID string, start time.Time) chatOutcome {
+	cmd := inv.Command
+	fail := func(err error) chatOutcome { return chatOutcome{reply: chat.Failed(cmd, err, reqID), err: err} }
+	if h.opts.Requests == nil {
+		return fail(change.Refuse(change.KindNothingToRevert, "this receiver keeps no chat requests"))
+	}
+	r, err := h.opts.Requests.Get(ctx, cmd.Ref)
+	switch {
+	case errors.Is(err, chatrequest.ErrNotFound):
+		return fail(&change.Error{Code: change.CodeNotFound, Message: "there is no request " + cmd.Ref})
+	case errors.Is(err, chatrequest.ErrExpired):
+		return fail(&change.Error{Code: change.CodeConflict, Message: "request " + cmd.Ref + " has expired; ask for the change again"})
+	case err != nil:
+		return fail(storeUnavailable(err))
+	case r.Sender != name || r.Tenant != inv.Tenant:
+		return fail(&change.Error{Code: change.CodeNotFound, Message: "there is no request " + cmd.Ref + " in this workspace"})
+	}
+	to := chatrequest.StateApproved
+	if cmd.Verb == chat.VerbReject {
+		to = chatrequest.StateRejected
+	}
+	self := sameUser(name, r.RequestedBy, inv.User)
+	switch {
+	case to == chatrequest.StateApproved && self:
+		return chatOutcome{reply: policyRefused(inv, change.Refuse(change.KindPolicySeparationOfDuties,
+			"you asked for this change, so you cannot approve it: another person the policy names must")), err: errSelfApproval}
+	case !self && !h.pipe.MayApprove(name, inv.User, r.ConfigurationID):
+		// The requester may withdraw (reject) their own request.
+		return chatOutcome{reply: policyRefused(inv, change.Refuse(change.KindPolicyCommand,
+			"the policy does not name you among the approvers of configuration "+r.ConfigurationID)), err: errNotApprover}
+	}
+	d, err := h.opts.Requests.Decide(ctx, r.ID, to, inv.User, inv.Actor())
+	switch {
+	case errors.Is(err, chatrequest.ErrDecided):
+		return fail(&change.Error{Code: change.CodeConflict, Kind: change.KindDeliveryInProgress,
+			Message: "request " + r.ID + " was " + d.State + " already, by " + d.DecidedByName})
+	case errors.Is(err, chatrequest.ErrExpired):
+		return fail(&change.Error{Code: change.CodeConflict, Message: "request " + r.ID + " has expired; ask for the change again"})
+	case err != nil:
+		return fail(storeUnavailable(err))
+	}
+	if to == chatrequest.StateRejected {
+		out := chatOutcome{reply: chat.RequestRejected(inv, r.ID, r.RequestedByName)}
+		h.tellRequester(rp, r, out.reply)
+		return out
+	}
+	var req change.Request
+	if err := json.Unmarshal(r.Change, &req); err != nil {
+		return fail(&change.Error{Code: change.CodeInternal, Message: "the request could not be read", Err: err})
+	}
+	req.Ticket = change.Ticket{ID: r.ID, System: name, State: change.ApprovedState, RequestedBy: r.RequestedByName,
+		RequestedByID: r.RequestedBy, ApprovedBy: inv.Actor(), ApprovedByID: inv.User}
+	job := &apply.Job{Sender: name, DeliveryID: deliveryID, RequestID: reqID, Request: &req, Start: start,
+		Via: apply.ViaChat, Chat: true, Held: true, ExpectBefore: r.Before}
+	o := h.pipe.Run(ctx, job)
+	out := chatOutcome{result: o.Result, err: o.Err, o: &o}
+	switch {
+	case o.Err != nil && change.ErrorCode(o.Err) == change.CodeForbidden:
+		out.reply = policyRefused(inv, o.Err)
+	case o.Err != nil:
+		out.reply = chat.Failed(cmd, o.Err, reqID)
+	default:
+		out.reply = chat.ApprovedApplied(inv, r.ID, r.RequestedByName, &req, o.Body, o.Result.RequestID)
+	}
+	h.tellRequester(rp, r, out.reply)
+	return out
+}
+
+// tellRequester posts a decision's outcome to the request's own
+// conversation (Slack's response_url of the request command), after the
+// answer, best effort.
+func (h *Handler) tellRequester(rp Replier, r *chatrequest.Request, reply *chat.Reply) {
+	if r.ResponseURL == "" {
+		return
+	}
+	inv := &chat.Invocation{Sender: r.Sender, Tenant: r.Tenant, User: r.RequestedBy, ResponseURL: r.ResponseURL, CanFollowUp: true}
+	h.chat.wg.Add(1)
+	go func() {
+		defer h.chat.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := rp.FollowUp(ctx, inv, reply); err != nil {
+			h.log.Warn("the request's conversation could not be told the outcome", slog.String("request", r.ID), apply.Cause(err))
+		}
+	}()
+}
+
+// sameUser compares two user ids of a chat sender: Slack's exactly,
+// Teams' (Entra object ids) without regard to case.
+func sameUser(sender, a, b string) bool {
+	if sender == "teams" {
+		return strings.EqualFold(a, b)
+	}
+	return a == b
+}
+
+// storeUnavailable is the refusal when the request store fails.
+func storeUnavailable(err error) error {
+	return &change.Error{Code: change.CodeUnavailable, RetryAfter: 5 * time.Second,
+		Message: "the request store is unavailable, so nothing was done; try again later", Err: err}
+}
+
+var (
+	errSelfApproval = change.Refuse(change.KindPolicySeparationOfDuties, "the requester cannot approve their own request")
+	errNotApprover  = change.Refuse(change.KindPolicyCommand, "not an approver of this configuration")
+)

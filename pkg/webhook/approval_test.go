@@ -1,0 +1,204 @@
+package webhook
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/enrollhook/enrollhook/pkg/chat"
+	"github.com/enrollhook/enrollhook/pkg/chatrequest"
+	"github.com/enrollhook/enrollhook/pkg/graphemu"
+	"github.com/enrollhook/enrollhook/pkg/idempotency"
+	"github.com/enrollhook/enrollhook/pkg/policy"
+	changerecord "github.com/enrollhook/enrollhook/pkg/record"
+	"github.com/enrollhook/enrollhook/pkg/source/generic"
+	"github.com/enrollhook/enrollhook/pkg/source/slack"
+	"github.com/enrollhook/enrollhook/pkg/source/teams"
+)
+
+// The people of the two-person tests: a requester, the approver the
+// policy names, and a user the allow-list admits who is not an approver.
+const (
+	requester   = "U0456EFGH"
+	approver    = "U0APPROVE"
+	bystander   = "U0OTHERXX"
+	teamsApprov = "0a1b2c3d-0000-0000-0000-0000000000ab"
+)
+
+type approvalStack struct {
+	*stack
+	recs   changerecord.Store
+	offset *atomic.Int64 // the request store's clock runs this far ahead
+}
+
+// newApprovalStack: Slack and Teams against the emulator, with a policy
+// that names approvers (so assign is a request), a request store on a
+// chosen clock, the change record and de-duplication.
+func newApprovalStack(t *testing.T) *approvalStack {
+	t.Helper()
+	gc, e, logs, log := emulatorClient(t, "", 2)
+	sl, err := slack.New(chatSlackSecret, &slack.Options{
+		Allow:        chat.Allowlist{Tenant: "T0001", Users: []string{requester, approver, bystander}},
+		AnswerWithin: 5 * time.Second, AllowLoopbackResponseURL: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm, err := teams.New(chatTeamsToken, &teams.Options{
+		Allow: chat.Allowlist{Tenant: chatTenant, Users: []string{chatAAD, teamsApprov}}, AnswerWithin: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policy.Parse([]byte(`{"version": 1, "chat": {
+  "slack": {"commands": {"assign": ["*"], "show": ["*"]}, "approvers": ["`+approver+`"]},
+  "teams": {"commands": {"assign": ["*"], "show": ["*"]}, "approvers": ["`+teamsApprov+`"]}}}`), "test", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	offset := &atomic.Int64{}
+	recs := changerecord.NewMemory(nil)
+	reqs := chatrequest.NewMemory(&chatrequest.Options{Now: func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }})
+	gen, _ := generic.New(testSecret, 5*time.Minute)
+	h := newTestHandler(gc, []Source{sl, tm, gen}, &testOptions{Now: func() time.Time { return testNow }, Logger: log, Timeout: 3 * time.Second,
+		Store: idempotency.NewMemory(nil, 0), Policy: pol, Records: recs, Requests: reqs})
+	return &approvalStack{stack: &stack{h: h, emu: e, logs: logs}, recs: recs, offset: offset}
+}
+
+var requestIDRe = regexp.MustCompile("Request `([A-Z0-9]{8})`")
+
+// slack sends a signed Slack command from user; it returns the outcome
+// header and the reply text.
+func (s *approvalStack) slack(t *testing.T, user, text string) (string, string) {
+	t.Helper()
+	w := s.serve(t, slackRequest(t, slackForm(text, "user_id", user), testNow))
+	return w.Header().Get(HeaderOutcome), decodeSlack(t, w).Text
+}
+
+func (s *approvalStack) ask(t *testing.T, user string) string {
+	t.Helper()
+	outcome, text := s.slack(t, user, "assign "+graphemu.ConfigESP+" "+graphemu.AssignmentESPGroup+" group "+graphemu.GroupPlatform)
+	m := requestIDRe.FindStringSubmatch(text)
+	if outcome != string(chat.StatusRequested) || m == nil {
+		t.Fatalf("assign with approvers named: %s %q, want a request", outcome, text)
+	}
+	return m[1]
+}
+
+// TestTwoPersonApproval: with approvers named, a Slack assign is a request
+// (the plan, an id, nothing written); another user the policy names
+// approves it and it is applied, recorded with requester and approver;
+// the requester cannot approve their own, a user not named cannot
+// approve, a rejected or expired request is not applied.
+func TestTwoPersonApproval(t *testing.T) {
+	s := newApprovalStack(t)
+	id := s.ask(t, requester)
+	if s.emu.Writes() != 0 {
+		t.Fatalf("a request wrote to Graph")
+	}
+	if outcome, text := s.slack(t, requester, "approve "+id); outcome != string(chat.StatusRefused) || !strings.Contains(text, "cannot approve") {
+		t.Errorf("self-approval: %s %q", outcome, text)
+	}
+	if outcome, text := s.slack(t, bystander, "approve "+id); outcome != string(chat.StatusRefused) || !strings.Contains(text, "approvers") {
+		t.Errorf("approval by a user the policy does not name: %s %q", outcome, text)
+	}
+	if s.emu.Writes() != 0 {
+		t.Fatalf("a refused approval wrote to Graph")
+	}
+	outcome, text := s.slack(t, approver, "approve "+strings.ToLower(id))
+	if outcome != string(chat.StatusApplied) || !strings.Contains(text, "approved by `"+approver+"`") || !strings.Contains(text, requester) {
+		t.Fatalf("approval: %s %q", outcome, text)
+	}
+	if s.emu.Writes() != 1 || targetOf(t, s.emu)["groupId"] != graphemu.GroupPlatform {
+		t.Errorf("after the approval: %d writes, target %v", s.emu.Writes(), targetOf(t, s.emu))
+	}
+	got, _ := s.recs.ByTicket(t.Context(), "slack", id)
+	if len(got) != 1 || got[0].Ticket.RequestedByID != requester || got[0].Ticket.ApprovedByID != approver {
+		t.Errorf("the change record = %+v, want the request with requester and approver", got)
+	}
+	if outcome, text := s.slack(t, approver, "approve "+id); outcome != string(chat.StatusFailed) || !strings.Contains(text, "already") {
+		t.Errorf("approving twice: %s %q", outcome, text)
+	}
+	// Rejected, then approved: not applied.
+	id = s.ask(t, requester)
+	if outcome, _ := s.slack(t, approver, "reject "+id); outcome != string(chat.StatusRejected) {
+		t.Errorf("reject: %s", outcome)
+	}
+	if outcome, text := s.slack(t, approver, "approve "+id); outcome != string(chat.StatusFailed) || !strings.Contains(text, "rejected") {
+		t.Errorf("approving a rejected request: %s %q", outcome, text)
+	}
+	// Expired: the store's clock past the hour.
+	id = s.ask(t, requester)
+	s.offset.Store(int64(2 * time.Hour))
+	if outcome, text := s.slack(t, approver, "approve "+id); outcome != string(chat.StatusFailed) || !strings.Contains(text, "expired") {
+		t.Errorf("approving an expired request: %s %q", outcome, text)
+	}
+	s.offset.Store(0)
+	if s.emu.Writes() != 1 {
+		t.Errorf("%d writes, want the one approved change only", s.emu.Writes())
+	}
+}
+
+// TestConcurrentApprovalsWriteOnce: ten approvals of one request at once
+// (ten deliveries) apply it once.
+func TestConcurrentApprovalsWriteOnce(t *testing.T) {
+	s := newApprovalStack(t)
+	id := s.ask(t, requester)
+	var wg sync.WaitGroup
+	outcomes := make([]string, 10)
+	for i := range outcomes {
+		wg.Go(func() {
+			w := httptest.NewRecorder()
+			s.h.ServeHTTP(w, slackRequest(t, slackForm("approve "+id, "user_id", approver), testNow))
+			outcomes[i] = w.Header().Get(HeaderOutcome)
+		})
+	}
+	wg.Wait()
+	applied := 0
+	for _, o := range outcomes {
+		if o == string(chat.StatusApplied) {
+			applied++
+		}
+	}
+	if applied != 1 || s.emu.Writes() != 1 {
+		t.Errorf("10 concurrent approvals: %d applied (%v), %d writes; want 1 and 1", applied, outcomes, s.emu.Writes())
+	}
+}
+
+// TestApprovalAfterDrift: when Graph changed between the request and the
+// approval, the approval is refused and nothing is written.
+func TestApprovalAfterDrift(t *testing.T) {
+	s := newApprovalStack(t)
+	id := s.ask(t, requester)
+	if w := s.serve(t, signedID(t, "msg_drift", withTicket("CHG0030111", graphemu.GroupExcluded), testNow)); w.Code != http.StatusOK {
+		t.Fatalf("the other change: %d %s", w.Code, w.Body)
+	}
+	writes := s.emu.Writes()
+	outcome, text := s.slack(t, approver, "approve "+id)
+	if outcome != string(chat.StatusFailed) || !strings.Contains(text, "changed since") || s.emu.Writes() != writes {
+		t.Errorf("approval after drift: %s %q, %d new writes", outcome, text, s.emu.Writes()-writes)
+	}
+}
+
+// TestTeamsTwoPersonApproval: the same on Teams, where approve is a text
+// command (no buttons).
+func TestTeamsTwoPersonApproval(t *testing.T) {
+	s := newApprovalStack(t)
+	w := s.serve(t, teamsRequest(t, teamsActivity("assign "+graphemu.ConfigESP+" "+graphemu.AssignmentESPGroup+" group "+graphemu.GroupPlatform, testNow)))
+	m := requestIDRe.FindStringSubmatch(decodeTeams(t, w))
+	if m == nil {
+		t.Fatalf("Teams assign: %s", w.Body)
+	}
+	fromApprover := func(a map[string]any) {
+		a["from"] = map[string]any{"id": "29:2ghiJKL", "name": "Bob", "aadObjectId": teamsApprov}
+	}
+	w = s.serve(t, teamsRequest(t, teamsActivity("approve "+m[1], testNow, fromApprover)))
+	if w.Header().Get(HeaderOutcome) != string(chat.StatusApplied) || s.emu.Writes() != 1 {
+		t.Errorf("Teams approval: %s %s, %d writes", w.Header().Get(HeaderOutcome), w.Body, s.emu.Writes())
+	}
+}
