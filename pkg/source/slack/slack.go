@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/chat"
@@ -73,7 +74,7 @@ type Options struct {
 	AllowLoopbackResponseURL bool
 }
 
-// Source authenticates and reads Slack slash commands.
+// Source authenticates and reads Slack slash commands and button presses.
 type Source struct {
 	key   []byte
 	opts  Options
@@ -122,10 +123,13 @@ func (s *Source) Name() string { return Name }
 
 // Authenticate verifies X-Slack-Signature over the raw form body, then
 // parses the form, once, into the Delivery's payload, which Invocation and
-// Decode read. The delivery id is the command's trigger_id as the delivery id: it is inside the signed body
-// and Slack makes a new one for every command, so a captured command sent
-// again is the same delivery. Without a usable trigger_id the id is a hash
-// of the signed timestamp and body. Errors are *change.Error with
+// Decode read; a button press's payload field (Slack interactivity, JSON)
+// is read in the same parse. The delivery id is the trigger_id: it is
+// inside the signed body and Slack makes a new one for every command and
+// every button press, so a captured request sent again is the same
+// delivery. A press without a usable trigger_id is named by its message's
+// message_ts and its action_ts; anything else without one by a hash of the
+// signed timestamp and body. Errors are *change.Error with
 // CodeUnauthenticated and Kind signature-missing, signature-malformed,
 // timestamp-out-of-window, body-re-encoded or signature-mismatch; none
 // quotes a header.
@@ -135,8 +139,13 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (source
 		return source.Delivery{}, s.words.Refuse(err)
 	}
 	rd := read(body)
-	if id := rd.form.Get("trigger_id"); safeID().MatchString(id) {
+	if id := rd.triggerID(); safeID().MatchString(id) {
 		return source.Delivery{ID: id, Body: body, Payload: rd}, nil
+	}
+	if p := rd.press; p != nil && len(p.Actions) == 1 {
+		if id := "press-" + p.Container.MessageTS + "-" + p.Actions[0].ActionTS; p.Container.MessageTS != "" && p.Actions[0].ActionTS != "" && safeID().MatchString(id) {
+			return source.Delivery{ID: id, Body: body, Payload: rd}, nil
+		}
 	}
 	// No usable trigger_id: the signed timestamp and body name the command.
 	sum := sha256.Sum256([]byte("v0:" + strings.TrimSpace(h.Get(signature.HeaderSlackTimestamp)) + ":" + string(body)))
@@ -147,11 +156,83 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (source
 type reading struct {
 	form url.Values // the pairs that parse, even when err is set
 	err  error
+	// press is the payload field of an interactivity request (a form
+	// without command), read as JSON; nil for a slash command.
+	press *press
+	// pressErr is why the payload is not one enrollhook can read: a
+	// *change.Error naming the field.
+	pressErr *change.Error
 }
 
 func read(body []byte) *reading {
 	form, err := url.ParseQuery(string(body))
-	return &reading{form: form, err: err}
+	rd := &reading{form: form, err: err}
+	if err == nil && form.Get("command") == "" && form.Has("payload") {
+		rd.press, rd.pressErr = readPress(form.Get("payload"))
+	}
+	return rd
+}
+
+func (rd *reading) triggerID() string {
+	if rd.press != nil {
+		return rd.press.TriggerID
+	}
+	return rd.form.Get("trigger_id")
+}
+
+// press is what enrollhook reads of a Slack interactivity payload: a
+// block_actions payload is one button pressed in a message enrollhook
+// posted (the rest of the payload is not read).
+type press struct {
+	Type string `json:"type"`
+	Team struct {
+		ID string `json:"id"`
+	} `json:"team"`
+	User struct {
+		ID       string `json:"id"`
+		Username string `json:"username"`
+	} `json:"user"`
+	TriggerID   string `json:"trigger_id"`
+	ResponseURL string `json:"response_url"`
+	Container   struct {
+		MessageTS string `json:"message_ts"`
+	} `json:"container"`
+	Actions []pressed `json:"actions"`
+}
+
+// pressed is the button of a block_actions payload.
+type pressed struct {
+	Type     string `json:"type"`
+	Value    string `json:"value"`
+	ActionTS string `json:"action_ts"`
+}
+
+// blockActions is the interactivity payload type of a button press.
+const blockActions = "block_actions"
+
+// readPress reads an interactivity payload. Its errors name the field
+// (a JSON pointer under /payload) and never quote the payload.
+func readPress(payload string) (*press, *change.Error) {
+	malformed := func(field, reason string, err error) *change.Error {
+		return &change.Error{Code: change.CodeMalformed, Kind: change.KindMalformedRequest,
+			Message: "the form field payload is not a Slack interactivity payload enrollhook can read: " + field + " " + reason,
+			Fields:  []change.FieldError{{Field: field, Reason: reason}}, Err: err}
+	}
+	var p press
+	if err := json.Unmarshal([]byte(payload), &p); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" && jsonField().MatchString(te.Field) {
+			return nil, malformed("/payload/"+strings.ReplaceAll(te.Field, ".", "/"), "has the wrong JSON type", err)
+		}
+		return nil, malformed("/payload", "is not a JSON object", err)
+	}
+	switch {
+	case p.Type == "":
+		return nil, malformed("/payload/type", "is missing", nil)
+	case p.Type == blockActions && len(p.Actions) != 1:
+		return nil, malformed("/payload/actions", "must hold the one button pressed", nil)
+	}
+	return &p, nil
 }
 
 // The forms below compile on first use, not at package initialisation,
@@ -159,16 +240,20 @@ func read(body []byte) *reading {
 var (
 	safeID      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`) })
 	commandName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^/[a-z0-9_-]{1,32}$`) })
+	// jsonField is a field path (press's JSON names, as encoding/json
+	// reports them) that a refusal may name; anything else is not named.
+	jsonField = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_]{1,32}(\.[a-z_]{1,32}){0,3}$`) })
 )
 
-// Invocation reads an authenticated slash command. Errors are
-// *change.Error with CodeMediaType (not a form) or CodeMalformed (the form
-// does not parse); a form that is not a usable command becomes an
-// invocation with ParseErr, answered with usage help.
+// Invocation reads an authenticated slash command or button press. Errors
+// are *change.Error with CodeMediaType (not a form) or CodeMalformed (the
+// form does not parse, or its payload field is not an interactivity
+// payload: the error names the field); a form that is not a usable command
+// becomes an invocation with ParseErr, answered with usage help.
 func (s *Source) Invocation(h http.Header, d source.Delivery) (*chat.Invocation, error) {
 	mt, _, err := mime.ParseMediaType(h.Get("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, change.Errorf(change.CodeMediaType, "a Slack slash command is sent as Content-Type: application/x-www-form-urlencoded")
+		return nil, change.Errorf(change.CodeMediaType, "a Slack slash command or button press is sent as Content-Type: application/x-www-form-urlencoded")
 	}
 	return s.parse(d, d.ID)
 }
@@ -183,6 +268,12 @@ func (s *Source) parse(d source.Delivery, deliveryID string) (*chat.Invocation, 
 	if rd.err != nil {
 		return nil, &change.Error{Code: change.CodeMalformed, Kind: change.KindMalformedRequest, Message: "the body is not a well-formed form", Err: rd.err}
 	}
+	if rd.pressErr != nil {
+		return nil, rd.pressErr
+	}
+	if rd.press != nil {
+		return s.pressInvocation(rd.press, deliveryID), nil
+	}
 	form := rd.form
 	inv := &chat.Invocation{
 		Sender:      Name,
@@ -196,17 +287,62 @@ func (s *Source) parse(d source.Delivery, deliveryID string) (*chat.Invocation, 
 	if c := form.Get("command"); commandName().MatchString(c) {
 		inv.Prefix = c
 	}
+	s.authorize(inv)
+	inv.Command, inv.ParseErr = chat.Parse(form.Get("text"))
+	return inv, nil
+}
+
+// pressInvocation is the invocation of a button press: the command its
+// button stands for, run by the user who pressed it, with the same
+// allow-list and the same response_url rules as a slash command. Only
+// approve and reject are commands a button may carry; anything else is
+// answered with usage help.
+func (s *Source) pressInvocation(p *press, deliveryID string) *chat.Invocation {
+	inv := &chat.Invocation{
+		Sender:      Name,
+		DeliveryID:  deliveryID,
+		Tenant:      p.Team.ID,
+		User:        p.User.ID,
+		UserName:    p.User.Username,
+		Prefix:      "/intune",
+		ResponseURL: p.ResponseURL,
+	}
+	s.authorize(inv)
+	if p.Type != blockActions || p.Actions[0].Type != "button" {
+		inv.ParseErr = &chat.ParseError{Reason: "enrollhook takes slash commands and its own Approve and Reject buttons, not shortcuts, menus or forms"}
+		return inv
+	}
+	cmd, err := chat.Parse(p.Actions[0].Value)
+	switch {
+	case err != nil:
+		inv.ParseErr = err
+	case cmd.Verb != chat.VerbApprove && cmd.Verb != chat.VerbReject:
+		inv.ParseErr = &chat.ParseError{Reason: "a button can only approve or reject a request; type other commands"}
+	default:
+		inv.Command = cmd
+	}
+	return inv
+}
+
+// authorize sets whether inv may be followed up at its response_url and
+// whether its user may run commands at all.
+func (s *Source) authorize(inv *chat.Invocation) {
 	if u, err := url.Parse(inv.ResponseURL); err == nil && s.allowedURL(u) {
 		inv.CanFollowUp = true
 	}
 	inv.Denied = s.opts.Allow.Check(inv.Tenant, inv.User)
-	switch {
-	case form.Get("command") == "" && form.Has("payload"):
-		inv.ParseErr = &chat.ParseError{Reason: "enrollhook takes slash commands only, not buttons or shortcuts"}
-	default:
-		inv.Command, inv.ParseErr = chat.Parse(form.Get("text"))
+}
+
+// Pressed reports whether d, as Authenticate read it, is a button press
+// (an interactivity payload) rather than a slash command. Slack shows
+// nothing of the answer to a press: its reply reaches the user only when
+// it is posted to the invocation's response_url (FollowUp).
+func (s *Source) Pressed(d source.Delivery) bool {
+	rd, ok := d.Payload.(*reading)
+	if !ok {
+		rd = read(d.Body)
 	}
-	return inv, nil
+	return rd.press != nil
 }
 
 // Decode turns an assign command into a validated change, for callers that
@@ -228,10 +364,47 @@ type message struct {
 	ResponseType    string `json:"response_type"`
 	Text            string `json:"text"`
 	ReplaceOriginal *bool  `json:"replace_original,omitempty"`
+	// Blocks are set only for a reply with actions: its text in sections,
+	// then its buttons. Text stays for notifications and clients without
+	// blocks.
+	Blocks []block `json:"blocks,omitempty"`
 }
 
+// block is a Block Kit section (Text) or actions block (Elements).
+type block struct {
+	Type     string      `json:"type"`
+	BlockID  string      `json:"block_id,omitempty"`
+	Text     *textObject `json:"text,omitempty"`
+	Elements []button    `json:"elements,omitempty"`
+}
+
+type textObject struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}
+
+// button is a Block Kit button; its value is the command text it stands
+// for, which comes back in the block_actions payload when it is pressed.
+type button struct {
+	Type     string     `json:"type"`
+	Text     textObject `json:"text"`
+	Style    string     `json:"style,omitempty"`
+	Value    string     `json:"value"`
+	ActionID string     `json:"action_id"`
+}
+
+// Block Kit's limits that a reply could reach.
+const (
+	maxSectionText = 3000 // characters of a section's text
+	maxBlocks      = 50   // blocks of a message
+	maxButtons     = 25   // elements of an actions block
+	maxButtonLabel = 75   // characters of a button's text
+	maxButtonValue = 2000 // characters of a button's value
+)
+
 // Reply renders r as a Slack message: ephemeral, or in_channel for
-// outcomes when so configured.
+// outcomes when so configured. A reply with actions also carries them as
+// Block Kit buttons, under its text in sections.
 func (s *Source) Reply(_ *chat.Invocation, r *chat.Reply) (string, []byte) {
 	b, _ := json.Marshal(s.message(r))
 	return "application/json", b
@@ -242,7 +415,90 @@ func (s *Source) message(r *chat.Reply) message {
 	if r.Public {
 		m.ResponseType = s.opts.ResponseType
 	}
+	m.Blocks = blocks(r)
 	return m
+}
+
+// blocks renders r's lines as sections and its actions as one actions
+// block; nil when r has no action a button can carry (a message without
+// blocks, as before actions existed).
+func blocks(r *chat.Reply) []block {
+	var buttons []button
+	for i, a := range r.Actions {
+		if a.Label == "" || a.Command == "" || len(a.Command) > maxButtonValue || len(buttons) == maxButtons {
+			continue
+		}
+		b := button{Type: "button", Text: textObject{Type: "plain_text", Text: cut(a.Label, maxButtonLabel)},
+			Value: a.Command, ActionID: "enrollhook-action-" + strconv.Itoa(i)}
+		if a.Style == "primary" || a.Style == "danger" {
+			b.Style = a.Style
+		}
+		buttons = append(buttons, b)
+	}
+	if len(buttons) == 0 {
+		return nil
+	}
+	var out []block
+	for _, t := range sections(r.Lines) {
+		if len(out) == maxBlocks-1 {
+			break // the full text is still in the message's text
+		}
+		out = append(out, block{Type: "section", Text: &textObject{Type: "mrkdwn", Text: t}})
+	}
+	return append(out, block{Type: "actions", BlockID: "enrollhook-actions", Elements: buttons})
+}
+
+// sections are the escaped lines joined by new lines in texts of at most
+// maxSectionText bytes (so no more characters), split between lines, and
+// within a line only when the line alone is longer.
+func sections(lines []string) []string {
+	var out []string
+	var b strings.Builder
+	for _, line := range lines {
+		esc := escape(line)
+		if b.Len() > 0 && b.Len()+1+len(esc) <= maxSectionText {
+			b.WriteByte('\n')
+			b.WriteString(esc)
+			continue
+		}
+		if b.Len() > 0 {
+			out = append(out, b.String())
+			b.Reset()
+		}
+		for len(esc) > maxSectionText {
+			n := cutPoint(esc, maxSectionText)
+			out = append(out, esc[:n])
+			esc = esc[n:]
+		}
+		b.WriteString(esc)
+	}
+	if strings.TrimSpace(b.String()) != "" {
+		out = append(out, b.String())
+	}
+	return out
+}
+
+// cutPoint is where to cut the escaped text s to at most n bytes: not
+// inside a character or an escape (&amp; &lt; &gt;).
+func cutPoint(s string, n int) int {
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	if amp := strings.LastIndexByte(s[max(0, n-4):n], '&'); amp >= 0 {
+		n = max(0, n-4) + amp
+	}
+	if n == 0 {
+		n = len(s) // cannot happen with maxSectionText; never loop
+	}
+	return n
+}
+
+// cut shortens s to at most n characters.
+func cut(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
 }
 
 // escape applies Slack's three escapes, so usage placeholders such as

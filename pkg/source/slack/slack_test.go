@@ -121,9 +121,11 @@ func TestInvocation(t *testing.T) {
 	if _, err := s.Decode(source.Delivery{Body: []byte(other)}, nil); change.ErrorCode(err) != change.CodeForbidden {
 		t.Errorf("Decode(other user) = %v, want CodeForbidden", err)
 	}
-	inv, _ = s.Invocation(form, source.Delivery{ID: "", Body: []byte("payload=%7B%22type%22%3A%22block_actions%22%7D")})
-	if inv.ParseErr == nil || !strings.Contains(inv.ParseErr.Error(), "slash commands only") {
-		t.Errorf("interactivity payload: %+v", inv)
+	// A form without command but with payload is a button press
+	// (press_test.go): one without its button is refused, naming the field.
+	_, err = s.Invocation(form, source.Delivery{ID: "", Body: []byte("payload=%7B%22type%22%3A%22block_actions%22%7D")})
+	if ce, ok := err.(*change.Error); !ok || ce.Code != change.CodeMalformed || len(ce.Fields) != 1 || ce.Fields[0].Field != "/payload/actions" {
+		t.Errorf("interactivity payload without actions: %v", err)
 	}
 }
 
@@ -175,6 +177,8 @@ func FuzzDecodeSlack(f *testing.F) {
 	f.Add([]byte("team_id=T0001&user_id=U0456EFGH&text=" + url.QueryEscape("assign "+cfgID+" "+asgID+" group 5e6f0000-0000-0000-0000-000000000001 filter a1b2c3d4-0000-0000-0000-00000000f117 include")))
 	f.Add([]byte("team_id=T0001&user_id=U0456EFGH&text=assign+c1+a1+group+not-a-guid"))
 	f.Add([]byte("%zz=1;2"))
+	f.Add([]byte("payload=" + url.QueryEscape(`{"type":"block_actions","team":{"id":"T0001"},"user":{"id":"U0456EFGH"},"actions":[{"type":"button","value":"approve 7KQ2XMPA"}]}`)))
+	f.Add([]byte("payload=" + url.QueryEscape(`{"type":"block_actions","actions":[{"type":"button","value":"assign c1 a1 allusers"}]}`)))
 	s, _ := New(vecSecret, &Options{Allow: chat.Allowlist{Tenant: "T0001", Users: []string{"U0456EFGH"}}})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, err := s.Decode(source.Delivery{Body: body}, nil)
