@@ -42,6 +42,7 @@ func Keys() []string {
 	k = append(k, deliveryKeys...)
 	k = append(k, changeKeys...)
 	k = append(k, scheduleKeys...)
+	k = append(k, chatRequestKeys...)
 	k = append(k, queueKeys...)
 	k = append(k, strategyKeys...)
 	k = append(k, identityKeys...)
@@ -114,6 +115,9 @@ type Config struct {
 	ChangeRecord ChangeRecord
 	// Schedule holds the EventBridge Scheduler settings (schedule.go).
 	Schedule Schedule
+	// ChatRequestTTL is how long a chat request waits for a second person
+	// (chatrequests.go).
+	ChatRequestTTL time.Duration
 	// Queue holds the asynchronous apply settings (queue.go).
 	Queue Queue
 	// UpdateStrategy is how a change reaches Graph: a name of package
@@ -234,6 +238,7 @@ func Load(getenv func(string) string) (Config, error) {
 	loadChangeRecord(get, &c, bad)
 	loadQueue(get, &c, bad)
 	loadSchedule(get, &c, bad)
+	loadChatRequests(get, &c, bad)
 	loadStrategy(get, &c, bad)
 	loadIdentity(get, &c, bad)
 	loadSenders(get, &c, bad)

@@ -47,3 +47,17 @@ func TestScheduleSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestChatRequestTTL(t *testing.T) {
+	if c, err := Load(env(nil)); err != nil || c.ChatRequestTTL.String() != "1h0m0s" {
+		t.Errorf("default = %v, %v; want 1h", c.ChatRequestTTL, err)
+	}
+	if c, err := Load(env(map[string]string{EnvChatRequestTTL: "30m"})); err != nil || c.ChatRequestTTL.String() != "30m0s" {
+		t.Errorf("30m = %v, %v", c.ChatRequestTTL, err)
+	}
+	for _, v := range []string{"10s", "200h", "soon"} {
+		if _, err := Load(env(map[string]string{EnvChatRequestTTL: v})); err == nil || !strings.Contains(err.Error(), EnvChatRequestTTL) {
+			t.Errorf("%s = %v, want an error naming %s", v, err, EnvChatRequestTTL)
+		}
+	}
+}

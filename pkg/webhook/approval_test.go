@@ -1,8 +1,12 @@
 package webhook
 
 import (
+	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -34,6 +38,17 @@ type approvalStack struct {
 	*stack
 	recs   changerecord.Store
 	offset *atomic.Int64 // the request store's clock runs this far ahead
+	// hook is the commands' response_url (on loopback): what the
+	// requester's conversation is told.
+	hook  *httptest.Server
+	mu    sync.Mutex
+	posts []string
+}
+
+func (s *approvalStack) told() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Join(s.posts, "\n")
 }
 
 // newApprovalStack: Slack and Teams against the emulator, with a policy
@@ -67,7 +82,16 @@ func newApprovalStack(t *testing.T) *approvalStack {
 	gen, _ := generic.New(testSecret, 5*time.Minute)
 	h := newTestHandler(gc, []Source{sl, tm, gen}, &testOptions{Now: func() time.Time { return testNow }, Logger: log, Timeout: 3 * time.Second,
 		Store: idempotency.NewMemory(nil, 0), Policy: pol, Records: recs, Requests: reqs})
-	return &approvalStack{stack: &stack{h: h, emu: e, logs: logs}, recs: recs, offset: offset}
+	as := &approvalStack{stack: &stack{h: h, emu: e, logs: logs}, recs: recs, offset: offset}
+	as.hook = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		as.mu.Lock()
+		as.posts = append(as.posts, string(b))
+		as.mu.Unlock()
+	}))
+	t.Cleanup(as.hook.Close)
+	t.Cleanup(func() { _ = h.Wait(context.Background()) })
+	return as
 }
 
 var requestIDRe = regexp.MustCompile("Request `([A-Z0-9]{8})`")
@@ -76,7 +100,7 @@ var requestIDRe = regexp.MustCompile("Request `([A-Z0-9]{8})`")
 // header and the reply text.
 func (s *approvalStack) slack(t *testing.T, user, text string) (string, string) {
 	t.Helper()
-	w := s.serve(t, slackRequest(t, slackForm(text, "user_id", user), testNow))
+	w := s.serve(t, slackRequest(t, slackForm(text, "user_id", user, "response_url", s.hook.URL+"/commands/T0001/1/x"), testNow))
 	return w.Header().Get(HeaderOutcome), decodeSlack(t, w).Text
 }
 
@@ -117,6 +141,10 @@ func TestTwoPersonApproval(t *testing.T) {
 	if s.emu.Writes() != 1 || targetOf(t, s.emu)["groupId"] != graphemu.GroupPlatform {
 		t.Errorf("after the approval: %d writes, target %v", s.emu.Writes(), targetOf(t, s.emu))
 	}
+	_ = s.h.Wait(context.Background())
+	if !strings.Contains(s.told(), "approved by") {
+		t.Errorf("the request's conversation was not told the outcome: %q", s.told())
+	}
 	got, _ := s.recs.ByTicket(t.Context(), "slack", id)
 	if len(got) != 1 || got[0].Ticket.RequestedByID != requester || got[0].Ticket.ApprovedByID != approver {
 		t.Errorf("the change record = %+v, want the request with requester and approver", got)
@@ -154,7 +182,7 @@ func TestConcurrentApprovalsWriteOnce(t *testing.T) {
 	for i := range outcomes {
 		wg.Go(func() {
 			w := httptest.NewRecorder()
-			s.h.ServeHTTP(w, slackRequest(t, slackForm("approve "+id, "user_id", approver), testNow))
+			s.h.ServeHTTP(w, slackRequest(t, slackForm("approve "+id, "user_id", approver, "response_url", s.hook.URL+"/commands/T0001/2/x"), testNow))
 			outcomes[i] = w.Header().Get(HeaderOutcome)
 		})
 	}
@@ -200,5 +228,40 @@ func TestTeamsTwoPersonApproval(t *testing.T) {
 	w = s.serve(t, teamsRequest(t, teamsActivity("approve "+m[1], testNow, fromApprover)))
 	if w.Header().Get(HeaderOutcome) != string(chat.StatusApplied) || s.emu.Writes() != 1 {
 		t.Errorf("Teams approval: %s %s, %d writes", w.Header().Get(HeaderOutcome), w.Body, s.emu.Writes())
+	}
+}
+
+// TestApproveButton: the request's Approve button, pressed by the approver
+// (a signed Slack interactivity payload to the same route), applies the
+// change, and the outcome is posted to the press's response_url, since
+// Slack shows nothing of the HTTP answer to a press.
+func TestApproveButton(t *testing.T) {
+	s := newApprovalStack(t)
+	id := s.ask(t, requester)
+	var mu sync.Mutex
+	var posts []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		posts = append(posts, string(b))
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	payload, _ := json.Marshal(map[string]any{
+		"type": "block_actions", "trigger_id": nextID("press."), "response_url": hook.URL + "/actions/T0001/1/x",
+		"user": map[string]any{"id": approver, "username": "bob"}, "team": map[string]any{"id": "T0001"},
+		"container": map[string]any{"message_ts": "1714032000.000100"},
+		"actions": []any{map[string]any{"type": "button", "action_id": "enrollhook-action-0", "value": "approve " + id, "action_ts": "1714032001.0001"}},
+	})
+	body := url.Values{"payload": {string(payload)}}.Encode()
+	w := httptest.NewRecorder()
+	s.h.ServeHTTP(w, slackRequest(t, body, testNow))
+	if w.Code != http.StatusOK || w.Header().Get(HeaderOutcome) != string(chat.StatusApplied) || s.emu.Writes() != 1 {
+		t.Fatalf("press: %d %s %s, %d writes", w.Code, w.Header().Get(HeaderOutcome), w.Body, s.emu.Writes())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(posts) == 0 || !strings.Contains(strings.Join(posts, "\n"), "approved by") {
+		t.Errorf("posts to the press's response_url = %q, want the outcome", posts)
 	}
 }

@@ -92,6 +92,9 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 	}
 	rec := chatRecord{requestID: w.Header().Get(HeaderRequestID), method: r.Method, route: routeOf(r),
 		source: name, deliveryID: deliveryID, inv: inv}
+	if p, ok := rp.(interface{ Pressed(source.Delivery) bool }); ok {
+		rec.pressed = p.Pressed(d)
+	}
 	if h.chatDedupe(w, r, rp, &rec, body, start) {
 		return
 	}
@@ -294,6 +297,9 @@ type chatRecord struct {
 	o                        *apply.Outcome // the pipeline's outcome, for the audit line
 	lease                    *idempotency.Lease
 	replayed                 bool // answered from the de-duplication store
+	// pressed: a button press (Slack interactivity), whose HTTP answer
+	// Slack does not show: the reply goes to its response_url too.
+	pressed bool
 }
 
 // chatDedupe takes a chat command's delivery in the store, whatever its
@@ -367,9 +373,26 @@ func (h *Handler) chatAnswer(w http.ResponseWriter, r *http.Request, rp Replier,
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
-	h.log.LogAttrs(r.Context(), slog.LevelInfo, "webhook", chatAttrs(rec, reply, start)...)
+	attrs := chatAttrs(rec, reply, start)
+	if rec.pressed && rec.inv.CanFollowUp {
+		// Slack shows nothing of a button press's answer: post the
+		// reply where it shows (a pending one's outcome follows later).
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), pressPostTimeout)
+		delivery := "posted"
+		if err := rp.FollowUp(ctx, rec.inv, reply); err != nil {
+			delivery = "failed"
+			attrs = append(attrs, apply.NamedCause("followUpCause", err))
+		}
+		cancel()
+		attrs = append(attrs, slog.String("followUp", delivery))
+	}
+	h.log.LogAttrs(r.Context(), slog.LevelInfo, "webhook", attrs...)
 	h.chatAudit(r.Context(), rec, reply, start)
 }
+
+// pressPostTimeout bounds the post of a button press's reply, which runs
+// before the invoke returns (Lambda freezes what runs after).
+const pressPostTimeout = time.Second
 
 // chatAttrs are the audit attributes of a chat command: ids, the user who
 // requested and approved it, the outcome; never the text, a secret or the

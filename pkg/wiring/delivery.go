@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/enrollhook/enrollhook/pkg/awsapi"
+	"github.com/enrollhook/enrollhook/pkg/chatrequest"
 	"github.com/enrollhook/enrollhook/pkg/config"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"github.com/enrollhook/enrollhook/pkg/queue"
@@ -53,6 +54,25 @@ func (b *builder) records() (record.Store, error) {
 	}
 	b.log.Info("change record: DynamoDB", slog.String("table", c.Table))
 	return record.NewDynamoDB(client, c.Table, opts), nil
+}
+
+// requests keeps the chat requests that wait for a second person: in the
+// change-record table when there is one, else in the process.
+func (b *builder) requests() (chatrequest.Store, error) {
+	c := b.cfg.ChangeRecord
+	opts := &chatrequest.Options{TTL: b.cfg.ChatRequestTTL}
+	if c.Table == "" {
+		return chatrequest.NewMemory(opts), nil
+	}
+	ac, err := b.awsConfig(config.EnvChangeTable)
+	if err != nil {
+		return nil, err
+	}
+	client, err := awsapi.New(ac, "dynamodb")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", config.EnvChangeTable, err)
+	}
+	return chatrequest.NewDynamoDB(client, c.Table, opts), nil
 }
 
 // scheduler is the EventBridge Scheduler client of ENROLLHOOK_SCHEDULE_*,

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/enrollhook/enrollhook/pkg/apply"
+	"github.com/enrollhook/enrollhook/pkg/chatrequest"
 	"github.com/enrollhook/enrollhook/pkg/config"
 	"github.com/enrollhook/enrollhook/pkg/eventbridge"
 	"github.com/enrollhook/enrollhook/pkg/graph"
@@ -39,6 +40,9 @@ type parts struct {
 	policy  *policy.Policy
 	store   idempotency.Store
 	records record.Store
+	// requests keeps chat requests for a second person (the webhook's);
+	// nil in the worker.
+	requests chatrequest.Store
 	// scheduler holds changes for windows more than 15 minutes ahead; nil
 	// when not configured.
 	scheduler *scheduler.Client
@@ -75,6 +79,9 @@ func httpHandler(p parts, sources []webhook.Source, disabled []string, a async) 
 	pipe := p.pipeline()
 	o := &webhook.Options{MaxBodyBytes: p.cfg.MaxBodyBytes, Disabled: disabled,
 		Async: webhook.Async{Sources: p.cfg.Queue.Async}}
+	if p.requests != nil {
+		o.Requests = p.requests
+	}
 	switch {
 	case a.sqs != nil:
 		o.Async.Queue = a.sqs

@@ -43,11 +43,15 @@ func Webhook(ctx context.Context, getenv func(string) string, log *slog.Logger, 
 	if err != nil {
 		return nil, b.cfg, &config.Error{Problems: []string{err.Error()}}
 	}
+	requests, err := b.requests()
+	if err != nil {
+		return nil, b.cfg, &config.Error{Problems: []string{err.Error()}}
+	}
 	a, err := b.asyncQueue()
 	if err != nil {
 		return nil, b.cfg, &config.Error{Problems: []string{err.Error()}}
 	}
-	h := httpHandler(parts{cfg: b.cfg, log: log, graph: gc, policy: pol, store: store, records: records, scheduler: sched, writeBack: b.writeBack()}, sources, disabled, a)
+	h := httpHandler(parts{cfg: b.cfg, log: log, graph: gc, policy: pol, store: store, records: records, scheduler: sched, requests: requests, writeBack: b.writeBack()}, sources, disabled, a)
 	log.Info("ready", slog.Any("config", b.cfg))
 	return h, b.cfg, nil
 }
