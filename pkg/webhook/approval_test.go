@@ -251,7 +251,7 @@ func TestApproveButton(t *testing.T) {
 		"type": "block_actions", "trigger_id": nextID("press."), "response_url": hook.URL + "/actions/T0001/1/x",
 		"user": map[string]any{"id": approver, "username": "bob"}, "team": map[string]any{"id": "T0001"},
 		"container": map[string]any{"message_ts": "1714032000.000100"},
-		"actions": []any{map[string]any{"type": "button", "action_id": "enrollhook-action-0", "value": "approve " + id, "action_ts": "1714032001.0001"}},
+		"actions":   []any{map[string]any{"type": "button", "action_id": "enrollhook-action-0", "value": "approve " + id, "action_ts": "1714032001.0001"}},
 	})
 	body := url.Values{"payload": {string(payload)}}.Encode()
 	w := httptest.NewRecorder()
