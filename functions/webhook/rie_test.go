@@ -185,6 +185,25 @@ func startRIE(t testing.TB, env ...string) *rieFunc {
 // startRIEWith is startRIE for another bootstrap.
 func startRIEWith(t testing.TB, bootstrap string, env ...string) *rieFunc {
 	t.Helper()
+	// The ports are free when chosen, but another process (a test binary
+	// running beside this one) may take one before the emulator binds it:
+	// an emulator that exits before it listens is started again on others.
+	for attempt := 1; ; attempt++ {
+		f, exited := startRIEOnce(t, bootstrap, env...)
+		if f != nil || attempt == 3 || !exited {
+			if f == nil {
+				t.Fatalf("runtime emulator did not listen")
+			}
+			return f
+		}
+	}
+}
+
+// startRIEOnce starts the emulator on two free ports. It returns nil and
+// exited when the emulator ended before it listened (a port taken in
+// between), nil alone when it did not listen in time.
+func startRIEOnce(t testing.TB, bootstrap string, env ...string) (f *rieFunc, exited bool) {
+	t.Helper()
 	rie := rieBinary(t)
 	addr, apiAddr := freePort(t), freePort(t)
 	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", apiAddr, bootstrap)
@@ -197,25 +216,38 @@ func startRIEWith(t testing.TB, bootstrap string, env ...string) *rieFunc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	stop := func() {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("runtime emulator output:\n%s", logs.String())
-		}
-	})
+		<-done
+	}
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
 		if err == nil {
 			c.Close()
 			break
 		}
+		select {
+		case <-done:
+			t.Logf("runtime emulator exited before it listened (trying other ports):\n%s", logs.String())
+			return nil, true
+		default:
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("runtime emulator did not listen on %s", addr)
+			stop()
+			t.Logf("runtime emulator did not listen on %s:\n%s", addr, logs.String())
+			return nil, false
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return &rieFunc{url: "http://" + addr + "/2015-03-31/functions/function/invocations", logs: logs, cmd: cmd}
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() {
+			t.Logf("runtime emulator output:\n%s", logs.String())
+		}
+	})
+	return &rieFunc{url: "http://" + addr + "/2015-03-31/functions/function/invocations", logs: logs, cmd: cmd}, false
 }
 
 func (f *rieFunc) invoke(t testing.TB, event []byte) events.APIGatewayV2HTTPResponse {
