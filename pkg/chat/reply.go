@@ -234,6 +234,21 @@ func Requested(inv *Invocation, req *change.Request, id string, before, after js
 	}}
 }
 
+// RevertRequested answers a revert that waits for a second person.
+// Nothing was changed.
+func RevertRequested(inv *Invocation, id, ref, expires string) *Reply {
+	return &Reply{Status: StatusRequested, Public: true, Lines: []string{
+		"Request " + code(id) + " by " + actor(inv) + ", nothing changed yet: revert " + code(ref) + ".",
+		"Another person the policy names approves it with `approve " + id + "` (or rejects it with `reject " + id + "`) before " + code(expires) + "."},
+		Actions: []Action{{Label: "Approve", Command: "approve " + id, Style: "primary"}, {Label: "Reject", Command: "reject " + id, Style: "danger"}}}
+}
+
+// ApprovedReverted reports a revert request another user approved, done.
+func ApprovedReverted(inv *Invocation, id, requester, ref string) *Reply {
+	return &Reply{Status: StatusApplied, Public: true, Lines: []string{"Done: request " + code(id) + " of " + who(requester) +
+		", approved by " + actor(inv) + ": " + code(ref) + " is reverted."}}
+}
+
 // ApprovedApplied reports a request another user approved, applied.
 func ApprovedApplied(inv *Invocation, id, requester string, req *change.Request, body json.RawMessage, graphRequestID string) *Reply {
 	lines := []string{"Done: request " + code(id) + " of " + who(requester) + ", approved by " + actor(inv) + ": assignment " +

@@ -23,9 +23,18 @@ type Requests interface {
 	Decide(ctx context.Context, id, to, by, byName string) (*chatrequest.Request, error)
 }
 
-// secondPerson reports whether inv's assign becomes a request.
+// secondPerson reports whether inv's change (an assign or a revert)
+// becomes a request.
 func (h *Handler) secondPerson(name string, inv *chat.Invocation) bool {
-	return inv.Command != nil && inv.Command.Verb == chat.VerbAssign && h.opts.Requests != nil && h.pipe.SecondPerson(name)
+	return inv.Command != nil && (inv.Command.Verb == chat.VerbAssign || inv.Command.Verb == chat.VerbRevert) &&
+		h.opts.Requests != nil && h.pipe.SecondPerson(name)
+}
+
+// requested is what a request keeps of its change: the change, and for a
+// revert what it names (apply.Job.RevertOf).
+type requested struct {
+	Request  *change.Request `json:"request"`
+	RevertOf string          `json:"revertOf,omitempty"`
 }
 
 // request plans an assign and keeps it as a request for a second person:
@@ -46,12 +55,15 @@ func (h *Handler) request(ctx context.Context, inv *chat.Invocation, job *apply.
 		return out
 	}
 	o.Audit = "" // a request changes nothing and decides nothing yet
-	change, _ := json.Marshal(job.Request)
+	change, _ := json.Marshal(requested{Request: job.Request, RevertOf: job.RevertOf})
 	var random [chat.RequestIDLength]byte
 	_, _ = rand.Read(random[:])
 	r := &chatrequest.Request{ID: chat.NewRequestID(random[:]), Sender: inv.Sender, Tenant: inv.Tenant, RequestedBy: inv.User,
 		RequestedByName: inv.Actor(), ConfigurationID: job.Request.ConfigurationID, AssignmentID: job.Request.AssignmentID,
-		Change: change, Before: o.Plan.Before}
+		Change: change}
+	if o.Plan != nil {
+		r.Before = o.Plan.Before
+	}
 	if inv.CanFollowUp {
 		r.ResponseURL = inv.ResponseURL
 	}
@@ -60,7 +72,14 @@ func (h *Handler) request(ctx context.Context, inv *chat.Invocation, job *apply.
 		out.reply = chat.Failed(cmd, out.err, reqID)
 		return out
 	}
-	out.reply = chat.Requested(inv, job.Request, r.ID, o.Plan.Before, o.Plan.After, r.Expires.UTC().Format(time.RFC3339))
+	expires := r.Expires.UTC().Format(time.RFC3339)
+	if job.Request.Reverts() {
+		// The revert's plan (what each change would be put back to) is
+		// read again when it is approved: the drift check is the revert's.
+		out.reply = chat.RevertRequested(inv, r.ID, job.RevertOf, expires)
+		return out
+	}
+	out.reply = chat.Requested(inv, job.Request, r.ID, o.Plan.Before, o.Plan.After, expires)
 	return out
 }
 
@@ -117,14 +136,18 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 		h.tellRequester(rp, r, out.reply)
 		return out
 	}
-	var req change.Request
-	if err := json.Unmarshal(r.Change, &req); err != nil {
+	var kept requested
+	if err := json.Unmarshal(r.Change, &kept); err != nil || kept.Request == nil {
 		return fail(&change.Error{Code: change.CodeInternal, Message: "the request could not be read", Err: err})
 	}
+	req := *kept.Request
 	req.Ticket = change.Ticket{ID: r.ID, System: name, State: change.ApprovedState, RequestedBy: r.RequestedByName,
 		RequestedByID: r.RequestedBy, ApprovedBy: inv.Actor(), ApprovedByID: inv.User}
 	job := &apply.Job{Sender: name, DeliveryID: deliveryID, RequestID: reqID, Request: &req, Start: start,
-		Via: apply.ViaChat, Chat: true, Held: true, ExpectBefore: r.Before}
+		Via: apply.ViaChat, Chat: true, Held: true, RevertOf: kept.RevertOf}
+	if !req.Reverts() {
+		job.ExpectBefore = r.Before
+	}
 	o := h.pipe.Run(ctx, job)
 	out := chatOutcome{result: o.Result, err: o.Err, o: &o}
 	switch {
@@ -132,6 +155,8 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 		out.reply = policyRefused(inv, o.Err)
 	case o.Err != nil:
 		out.reply = chat.Failed(cmd, o.Err, reqID)
+	case req.Reverts():
+		out.reply = chat.ApprovedReverted(inv, r.ID, r.RequestedByName, kept.RevertOf)
 	default:
 		out.reply = chat.ApprovedApplied(inv, r.ID, r.RequestedByName, &req, o.Body, o.Result.RequestID)
 	}

@@ -265,3 +265,28 @@ func TestApproveButton(t *testing.T) {
 		t.Errorf("posts to the press's response_url = %q, want the outcome", posts)
 	}
 }
+
+// TestTwoPersonRevert: with approvers named, a chat revert is a request
+// too; it is done when another user approves it.
+func TestTwoPersonRevert(t *testing.T) {
+	s := newApprovalStack(t)
+	seed := targetOf(t, s.emu)
+	if w := s.serve(t, signedID(t, "msg_rev_apply", validBody, testNow)); w.Code != http.StatusOK {
+		t.Fatalf("apply: %d %s", w.Code, w.Body)
+	}
+	outcome, text := s.slack(t, requester, "revert CHG0030042")
+	m := requestIDRe.FindStringSubmatch(text)
+	if outcome != string(chat.StatusRequested) || m == nil || s.emu.Writes() != 1 {
+		t.Fatalf("chat revert with approvers named: %s %q, %d writes", outcome, text, s.emu.Writes())
+	}
+	if outcome, _ := s.slack(t, requester, "approve "+m[1]); outcome != string(chat.StatusRefused) {
+		t.Errorf("self-approval of the revert: %s", outcome)
+	}
+	outcome, text = s.slack(t, approver, "approve "+m[1])
+	if outcome != string(chat.StatusApplied) || !strings.Contains(text, "reverted") {
+		t.Fatalf("approval of the revert: %s %q", outcome, text)
+	}
+	if now := targetOf(t, s.emu); now["deviceAndAppManagementAssignmentFilterType"] != seed["deviceAndAppManagementAssignmentFilterType"] || s.emu.Writes() != 2 {
+		t.Errorf("after the approved revert: %v, %d writes", now, s.emu.Writes())
+	}
+}
