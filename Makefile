@@ -107,7 +107,7 @@ test: rie dynalite
 ## bench: request-path benchmarks, the store's overhead, the burst's
 ## throughput, the bootstraps' sizes and the cold start
 bench: rie dynalite build build-worker build-events
-	ENROLLHOOK_RIE=$(RIE) ENROLLHOOK_DYNALITE=$(DYNALITE) $(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+	ENROLLHOOK_RIE=$(RIE) ENROLLHOOK_DYNALITE=$(DYNALITE) $(GO) test -p 1 -run '^$$' -bench . -benchmem -count=1 ./...
 	@ls -l $(BOOTSTRAP) | awk '{printf "bootstrap (linux/arm64, stripped): %.1f MB (%d bytes)\n", $$5/1048576, $$5}'
 	@ls -l $(WORKER) | awk '{printf "worker bootstrap (linux/arm64, stripped): %.1f MB (%d bytes)\n", $$5/1048576, $$5}'
 	@ls -l $(EVENTS) | awk '{printf "events bootstrap (linux/arm64, stripped): %.1f MB (%d bytes)\n", $$5/1048576, $$5}'

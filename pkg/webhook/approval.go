@@ -124,7 +124,7 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 	d, err := h.opts.Requests.Decide(ctx, r.ID, to, inv.User, inv.Actor())
 	switch {
 	case errors.Is(err, chatrequest.ErrDecided):
-		return fail(&change.Error{Code: change.CodeConflict, Kind: change.KindDeliveryInProgress,
+		return fail(&change.Error{Code: change.CodeConflict,
 			Message: "request " + r.ID + " was " + d.State + " already, by " + d.DecidedByName})
 	case errors.Is(err, chatrequest.ErrExpired):
 		return fail(&change.Error{Code: change.CodeConflict, Message: "request " + r.ID + " has expired; ask for the change again"})
