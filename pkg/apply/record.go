@@ -3,11 +3,13 @@ package apply
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/record"
 )
 
@@ -43,7 +45,10 @@ func (p *Pipeline) recordChange(ctx context.Context, job *Job, a *Applied) {
 	}
 	p.putRecord(ctx, job, r)
 	// A newer change of the ticket's assignment overtakes its schedule.
-	p.cancelScheduled(ctx, job.Sender, req.Ticket.ID, req.ConfigurationID, req.AssignmentID, job.RequestID, true)
+	if _, err := p.cancelScheduled(ctx, job.Sender, req.Ticket.ID, req.ConfigurationID, req.AssignmentID, job.RequestID, true); err != nil {
+		p.log.ErrorContext(ctx, "a scheduled change of the same assignment could not be cancelled: it may still apply when its window opens",
+			slog.String("xRequestId", job.RequestID), Cause(err))
+	}
 }
 
 // scheduledSuffix marks the record of a scheduled change: the change
@@ -65,7 +70,10 @@ func (p *Pipeline) recordScheduled(ctx context.Context, job *Job, notBefore time
 		AssignmentID: req.AssignmentID, Before: orNull(nil), After: orNull(nil), NotBefore: notBefore.UTC()}
 	p.putRecord(ctx, job, r)
 	// The schedule replaced any other of the same ticket and assignment.
-	p.cancelScheduled(ctx, job.Sender, req.Ticket.ID, req.ConfigurationID, req.AssignmentID, job.RequestID, false, r.ID)
+	if _, err := p.cancelScheduled(ctx, job.Sender, req.Ticket.ID, req.ConfigurationID, req.AssignmentID, job.RequestID, false, r.ID); err != nil {
+		p.log.WarnContext(ctx, "the replaced schedule's cancellation could not be recorded (the schedule itself was replaced)",
+			slog.String("xRequestId", job.RequestID), Cause(err))
+	}
 }
 
 // pendingScheduled returns the scheduled changes of recs that have neither
@@ -89,37 +97,61 @@ func pendingScheduled(recs []record.Record) []record.Record {
 
 // cancelScheduled cancels the pending scheduled changes of a ticket's
 // assignment (every assignment when configurationID is empty), but those
-// in keep: it deletes their schedule when unschedule is set (not when a
-// new schedule has replaced it) and records the cancellation as a revert
-// that wrote nothing. It returns the ids cancelled.
-func (p *Pipeline) cancelScheduled(ctx context.Context, sender, ticket, configurationID, assignmentID, requestID string, unschedule bool, keep ...string) []string {
+// in keep. It records each cancellation first (as a revert that wrote
+// nothing): the worker refuses a scheduled change whose cancellation is
+// recorded, so it never applies, even if its schedule still fires; then,
+// when unschedule is set (not when a new schedule replaced it), it deletes
+// the schedule. It returns the ids cancelled, and an error when the
+// record could not be read or a cancellation not recorded.
+func (p *Pipeline) cancelScheduled(ctx context.Context, sender, ticket, configurationID, assignmentID, requestID string, unschedule bool, keep ...string) ([]string, error) {
 	if p.opts.Scheduler == nil || p.opts.Records == nil {
-		return nil
+		return nil, nil
 	}
 	recs, err := p.opts.Records.ByTicket(ctx, sender, ticket)
 	if err != nil {
-		p.log.WarnContext(ctx, "the change record could not be read: a scheduled change of the ticket may still fire",
-			slog.String("xRequestId", requestID), Cause(err))
-		return nil
+		return nil, recordUnavailable(err)
 	}
 	var out []string
 	for _, s := range pendingScheduled(recs) {
 		if slices.Contains(keep, s.ID) || configurationID != "" && (s.ConfigurationID != configurationID || s.AssignmentID != assignmentID) {
 			continue
 		}
+		c := &record.Record{ID: s.ID + canceledSuffix, Action: record.ActionRevert, Reverts: s.ID, Sender: s.Sender, Ticket: s.Ticket,
+			ConfigurationID: s.ConfigurationID, AssignmentID: s.AssignmentID, Before: orNull(nil), After: orNull(nil)}
+		err := p.storeWrite(ctx, func(ctx context.Context) error { return p.opts.Records.Put(ctx, c) })
+		if err != nil && !errors.Is(err, record.ErrConflict) {
+			return out, recordUnavailable(err)
+		}
 		if unschedule {
 			if err := p.opts.Scheduler.Unschedule(ctx, s.Sender, s.Ticket.ID, s.ConfigurationID, s.AssignmentID); err != nil {
-				p.log.ErrorContext(ctx, "a scheduled change could not be cancelled: it still fires (the worker checks it again then)",
+				p.log.WarnContext(ctx, "a cancelled change's schedule could not be deleted: when it fires, the worker refuses it (its cancellation is recorded)",
 					slog.String("xRequestId", requestID), slog.String("record", s.ID), Cause(err))
-				continue
 			}
 		}
-		c := &record.Record{ID: s.ID + ".canceled", Action: record.ActionRevert, Reverts: s.ID, Sender: s.Sender, Ticket: s.Ticket,
-			ConfigurationID: s.ConfigurationID, AssignmentID: s.AssignmentID, Before: orNull(nil), After: orNull(nil)}
-		_ = p.storeWrite(ctx, func(ctx context.Context) error { return p.opts.Records.Put(ctx, c) })
 		out = append(out, s.ID)
 	}
-	return out
+	return out, nil
+}
+
+// canceledSuffix names the record of a scheduled change's cancellation.
+const canceledSuffix = ".canceled"
+
+// checkNotCanceled refuses a scheduled change (arriving from its schedule)
+// whose cancellation is recorded.
+func (p *Pipeline) checkNotCanceled(ctx context.Context, job *Job) error {
+	if p.opts.Records == nil {
+		return nil
+	}
+	key, _ := p.keyOf(job)
+	_, err := p.opts.Records.Get(ctx, strings.TrimPrefix(key, workKeyPrefix)+scheduledSuffix+canceledSuffix)
+	switch {
+	case errors.Is(err, record.ErrNotFound):
+		return nil
+	case err != nil:
+		return recordUnavailable(err)
+	}
+	return &change.Error{Code: change.CodeConflict,
+		Message: "this scheduled change was cancelled (a revert of its ticket, or a newer change of its assignment) before its window opened; nothing was changed"}
 }
 
 // putRecord writes r; the change is made, so a failure is only logged.

@@ -103,8 +103,14 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome) (*Rev
 	// The ticket's changes still waiting for their window are cancelled
 	// first: they never apply.
 	var canceled []string
-	if !job.DryRun && job.RevertOf == "" {
-		canceled = p.cancelScheduled(ctx, job.Sender, t.ID, "", "", job.RequestID, true)
+	if !job.DryRun {
+		for _, tk := range p.revertTickets(ctx, job) {
+			c, err := p.cancelScheduled(ctx, tk.sender, tk.ticket, "", "", job.RequestID, true)
+			if err != nil {
+				return nil, err
+			}
+			canceled = append(canceled, c...)
+		}
 	}
 	standing, err := p.toRevert(ctx, job)
 	if err != nil {
@@ -176,6 +182,36 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome) (*Rev
 	return out, nil
 }
 
+// ticketRef is a sender's ticket.
+type ticketRef struct{ sender, ticket string }
+
+// revertTickets are the tickets whose scheduled changes a revert cancels:
+// the job's own, or the ticket of the change RevertOf names, or, for a
+// ticket id, that ticket of every ITSM and event sender.
+func (p *Pipeline) revertTickets(ctx context.Context, job *Job) []ticketRef {
+	ref := job.RevertOf
+	if ref == "" {
+		return []ticketRef{{job.Sender, job.Request.Ticket.ID}}
+	}
+	r, err := p.opts.Records.Get(ctx, ref)
+	for _, s := range sender.KnownNames() {
+		if !errors.Is(err, record.ErrNotFound) || strings.Contains(ref, ":") {
+			break
+		}
+		r, err = p.opts.Records.Get(ctx, s+":"+ref)
+	}
+	if err == nil {
+		return []ticketRef{{r.Sender, r.Ticket.ID}}
+	}
+	var out []ticketRef
+	for _, s := range sender.KnownNames() {
+		if !sender.IsChat(s) {
+			out = append(out, ticketRef{s, ref})
+		}
+	}
+	return out
+}
+
 // toRevert reads the changes a revert puts back, latest first: the job's
 // ticket's changes that stand, or what Job.RevertOf names.
 func (p *Pipeline) toRevert(ctx context.Context, job *Job) ([]record.Record, error) {
@@ -212,7 +248,7 @@ func (p *Pipeline) toRevert(ctx context.Context, job *Job) ([]record.Record, err
 				by.Time.UTC().Format(time.RFC3339)+"; nothing was changed")
 		}
 		if r.State == record.StateScheduled {
-			return nil, change.Refuse(change.KindNothingToRevert, "change "+r.ID+" is scheduled, not applied; nothing was changed")
+			return nil, &nothingError{ce: change.Refuse(change.KindNothingToRevert, "change "+r.ID+" is scheduled, not applied, and its schedule is cancelled already; nothing was changed")}
 		}
 		return []record.Record{*r}, nil
 	case !errors.Is(err, record.ErrNotFound):

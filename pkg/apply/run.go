@@ -61,6 +61,9 @@ type Job struct {
 	// change was planned (a chat request approved later): the change is
 	// applied only if Graph still holds it, else refused 409 drifted.
 	ExpectBefore json.RawMessage
+	// Scheduled marks a change that arrives from its schedule (the
+	// worker): it is refused if its cancellation is recorded.
+	Scheduled bool
 	// KeepRefusals records a failure that is not Retryable as the
 	// delivery's answer, so a redelivered copy does not reach Graph again;
 	// otherwise every failure releases the delivery for a retry.
@@ -165,6 +168,12 @@ func (p *Pipeline) run(ctx context.Context, j *Job, o *Outcome) {
 	if err := p.check(job); err != nil {
 		o.fail(err)
 		return
+	}
+	if job.Scheduled {
+		if err := p.checkNotCanceled(ctx, job); err != nil {
+			o.fail(err)
+			return
+		}
 	}
 	lease, done := p.take(ctx, job, o)
 	if done {

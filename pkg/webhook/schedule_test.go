@@ -92,6 +92,14 @@ func TestChangeScheduledForItsWindow(t *testing.T) {
 		t.Fatalf("other ticket: %d %s", w.Code, w.Body)
 	}
 	revert := strings.Replace(revertBody("carol@contoso.com"), `"id":"CHG0030042"`, `"id":"CHG0030077"`, 1)
+	// What the schedule would deliver, kept to fire it after the revert
+	// (as a schedule whose deletion failed would).
+	var held []byte
+	for _, sc := range fake.Schedules() {
+		if strings.Contains(string(sc.Input), "msg_sched_3") {
+			held = sc.Input
+		}
+	}
 	// The revert of an async sender is queued like its changes; the
 	// worker runs it.
 	w = s.serve(t, signedID(t, "msg_sched_revert", revert, testNow))
@@ -108,6 +116,15 @@ func TestChangeScheduledForItsWindow(t *testing.T) {
 	}
 	if n := len(fake.Schedules()); n != 0 {
 		t.Errorf("%d schedules left after the revert", n)
+	}
+	// Fired anyway, the cancelled change is refused by the worker: its
+	// cancellation is recorded.
+	writes := s.emu.Writes()
+	offset.Store(int64(73 * time.Hour))
+	_ = s.h.Process(context.Background(), queue.Delivery{ID: "sched-late", Body: held, ReceiveCount: 1})
+	offset.Store(0)
+	if s.emu.Writes() != writes {
+		t.Errorf("a cancelled scheduled change was applied when its schedule fired")
 	}
 	// Beyond the built-in policy's 14 days: refused, not scheduled.
 	far := strings.Replace(withWindow(time.Now().Add(15*24*time.Hour), time.Now().Add(16*24*time.Hour)), `"id":"CHG0030042"`, `"id":"CHG0030078"`, 1)

@@ -126,7 +126,7 @@ func (w *Worker) Process(ctx context.Context, d queue.Delivery) error {
 	// the message back applies the change.
 	job := &apply.Job{Sender: m.Source, DeliveryID: m.DeliveryID, RequestID: m.RequestID, Request: req, Start: start,
 		Via: apply.ViaWorker, Chat: m.Chat != nil, Validate: true, Key: apply.WorkKey(m.Key), Fingerprint: m.Fingerprint,
-		KeepRefusals: w.opts.DeadLetters == nil}
+		KeepRefusals: w.opts.DeadLetters == nil, Scheduled: !m.NotBefore.IsZero()}
 	if m.Chat != nil {
 		job.Command = &apply.Command{Tenant: m.Chat.Tenant, User: m.Chat.User, Verb: string(chat.VerbAssign)}
 	}
