@@ -43,10 +43,12 @@ type Job struct {
 	// Enqueue, when set, takes the change to the worker instead of applying
 	// it: called with the store key and fingerprint of the delivery and,
 	// for a change whose window opens within MaxQueueDelay, when the
-	// window opens (zero: at once); any error means nothing was queued (it
-	// is the refusal). QueuedBody makes the 202 answer stored for replays.
-	Enqueue    func(ctx context.Context, key, fingerprint string, notBefore time.Time) error
-	QueuedBody func(notBefore time.Time) []byte
+	// window opens (zero: at once), and whether it is to wait on a
+	// schedule (more than MaxQueueDelay ahead) rather than in the queue;
+	// any error means nothing was queued (it is the refusal). QueuedBody
+	// makes the 202 answer stored for replays.
+	Enqueue    func(ctx context.Context, key, fingerprint string, notBefore time.Time, schedule bool) error
+	QueuedBody func(notBefore time.Time, schedule bool) []byte
 	// Key and Fingerprint name the delivery in the de-duplication store;
 	// an empty Key means Key(Sender, DeliveryID, Request).
 	Key, Fingerprint string
@@ -195,17 +197,19 @@ func (p *Pipeline) run(ctx context.Context, j *Job, o *Outcome) {
 		p.plan(ctx, job, lease, o)
 	case job.Enqueue != nil:
 		key, fp := p.keyOf(job)
-		if err := job.Enqueue(ctx, key, fp, notBefore); err != nil {
+		// Decided once, for the enqueue, the record and the answer.
+		sched := scheduled(notBefore, p.now())
+		if err := job.Enqueue(ctx, key, fp, notBefore, sched); err != nil {
 			p.Release(ctx, lease)
 			o.fail(err)
 			return
 		}
-		if scheduled(notBefore, p.now()) {
+		if sched {
 			p.recordScheduled(ctx, job, notBefore) // record.go
 		}
 		var body []byte
 		if job.QueuedBody != nil {
-			body = job.QueuedBody(notBefore)
+			body = job.QueuedBody(notBefore, sched)
 		}
 		p.Complete(ctx, lease, idempotency.Response{Status: http.StatusAccepted, Body: body})
 		o.Status, o.Body, o.Queued, o.Audit = http.StatusAccepted, body, true, AuditQueued

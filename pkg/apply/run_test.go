@@ -123,8 +123,8 @@ func TestRunEnqueue(t *testing.T) {
 	var keys []string
 	fail := true
 	job := func() *apply.Job {
-		return &apply.Job{Sender: "generic", DeliveryID: "msg_4", Request: decoded(t), QueuedBody: func(time.Time) []byte { return []byte(`{"status":"queued"}`) },
-			Enqueue: func(_ context.Context, key, _ string, _ time.Time) error {
+		return &apply.Job{Sender: "generic", DeliveryID: "msg_4", Request: decoded(t), QueuedBody: func(time.Time, bool) []byte { return []byte(`{"status":"queued"}`) },
+			Enqueue: func(_ context.Context, key, _ string, _ time.Time, _ bool) error {
 				keys = append(keys, key)
 				if fail {
 					return &change.Error{Code: change.CodeUnavailable, Kind: change.KindQueueUnavailable, Message: "down"}

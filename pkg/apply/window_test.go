@@ -57,7 +57,7 @@ func TestRunChangeWindow(t *testing.T) {
 			queued := false
 			job := &apply.Job{Sender: "generic", DeliveryID: "msg_w" + string(rune('a'+i)), Request: req, DryRun: tt.dry}
 			if tt.queue {
-				job.Enqueue = func(_ context.Context, _, _ string, notBefore time.Time) error {
+				job.Enqueue = func(_ context.Context, _, _ string, notBefore time.Time, _ bool) error {
 					queued, queuedAt = true, notBefore
 					return nil
 				}

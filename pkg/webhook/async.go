@@ -45,12 +45,12 @@ const enqueueTimeout = 5 * time.Second
 
 // send enqueues m, or schedules it when it must wait longer than the
 // queue can hold it; a failure is 503 queue-unavailable.
-func (h *Handler) send(ctx context.Context, m *queue.Message) error {
+func (h *Handler) send(ctx context.Context, m *queue.Message, schedule bool) error {
 	ctx, cancel := h.pipe.Outbound(ctx)
 	defer cancel()
 	ctx, cancel2 := context.WithTimeout(ctx, enqueueTimeout)
 	defer cancel2()
-	if s := h.opts.Async.Scheduler; s != nil && time.Until(m.NotBefore) > apply.MaxQueueDelay {
+	if s := h.opts.Async.Scheduler; s != nil && schedule {
 		if err := s.Schedule(ctx, m, m.NotBefore); err != nil {
 			return &change.Error{Code: change.CodeUnavailable, Kind: change.KindQueueUnavailable, RetryAfter: 5 * time.Second,
 				Message: "the scheduler is unavailable, so the change was not scheduled for its window; retry later", Err: err}
@@ -70,16 +70,16 @@ func (h *Handler) send(ctx context.Context, m *queue.Message) error {
 // delivery's answer.
 func (h *Handler) queueJob(job *apply.Job) {
 	req, sender, deliveryID, reqID, received := job.Request, job.Sender, job.DeliveryID, job.RequestID, job.Start
-	job.Enqueue = func(ctx context.Context, key, fingerprint string, notBefore time.Time) error {
+	job.Enqueue = func(ctx context.Context, key, fingerprint string, notBefore time.Time, schedule bool) error {
 		return h.send(ctx, &queue.Message{Source: sender, DeliveryID: deliveryID, Key: key, Fingerprint: fingerprint,
-			RequestID: reqID, Request: req, Received: received, Record: req.Ticket.Record, NotBefore: notBefore})
+			RequestID: reqID, Request: req, Received: received, Record: req.Ticket.Record, NotBefore: notBefore}, schedule)
 	}
-	job.QueuedBody = func(notBefore time.Time) []byte {
+	job.QueuedBody = func(notBefore time.Time, schedule bool) []byte {
 		q := Queued{Status: StatusQueued, RequestID: reqID, DeliveryID: deliveryID, Ticket: req.Ticket.ID,
 			ConfigurationID: req.ConfigurationID, AssignmentID: req.AssignmentID,
 			Detail: "the change is approved and queued; it is applied within Intune's write limit, and the outcome is in the audit log under this requestId"}
 		if !notBefore.IsZero() {
-			if time.Until(notBefore) > apply.MaxQueueDelay {
+			if schedule {
 				q.Status = StatusScheduled
 			}
 			q.NotBefore = notBefore.UTC().Format(time.RFC3339)
@@ -99,14 +99,14 @@ func (h *Handler) chatEnqueue(w http.ResponseWriter, r *http.Request, rp Replier
 	inv, cmd := rec.inv, rec.inv.Command
 	job := &apply.Job{Sender: rec.source, DeliveryID: rec.deliveryID, RequestID: rec.requestID, Request: rec.req, Start: start,
 		Via: apply.ViaChat, Chat: true}
-	job.Enqueue = func(ctx context.Context, key, fingerprint string, notBefore time.Time) error {
+	job.Enqueue = func(ctx context.Context, key, fingerprint string, notBefore time.Time, schedule bool) error {
 		m := &queue.Message{NotBefore: notBefore, Source: rec.source, DeliveryID: rec.deliveryID, Key: key, Fingerprint: fingerprint,
 			RequestID: rec.requestID, Request: rec.req, Received: start,
 			Chat: &queue.Chat{Tenant: inv.Tenant, User: inv.User}}
 		if inv.CanFollowUp {
 			m.Chat.ResponseURL = inv.ResponseURL
 		}
-		return h.send(ctx, m)
+		return h.send(ctx, m, schedule)
 	}
 	o := h.pipe.Run(r.Context(), job)
 	rec.o, rec.err = &o, o.Err
