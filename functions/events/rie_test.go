@@ -219,6 +219,18 @@ func auditOutcomes(logs *syncBuffer) []string {
 	return out
 }
 
+// waitAudit returns the audit outcomes once there are n of them, or what
+// there is after a while (the emulator relays the function's output
+// asynchronously).
+func waitAudit(logs *syncBuffer, n int) []string {
+	a := auditOutcomes(logs)
+	for i := 0; i < 200 && len(a) < n; i++ {
+		time.Sleep(10 * time.Millisecond)
+		a = auditOutcomes(logs)
+	}
+	return a
+}
+
 const allowList = `{"version":1,"eventbridge":{"sources":["com.contoso.cmdb"],"accounts":["111122223333"],"detailTypes":["Enrollment Change Approved"]}}`
 
 func env(emu, endpoint, table, policy string) []string {
@@ -273,6 +285,7 @@ func TestEventsUnderRuntimeEmulator(t *testing.T) {
 			return e
 		}(), false, 1, "refused invalid-fields"},
 	}
+	audited := 0
 	for _, s := range steps {
 		if s.ev.Time.IsZero() {
 			s.ev.Time = time.Now().UTC()
@@ -283,8 +296,11 @@ func TestEventsUnderRuntimeEmulator(t *testing.T) {
 		if n := emuState.Writes(); n != s.writes {
 			t.Errorf("%s: Graph writes = %d, want %d", s.name, n, s.writes)
 		}
-		if a := auditOutcomes(logs); len(a) == 0 || a[len(a)-1] != s.lastAudit {
-			t.Errorf("%s: audit outcomes %q, want the last %q", s.name, a, s.lastAudit)
+		// Each step writes one audit line; the emulator copies the
+		// function's output as it comes, so wait for it to arrive.
+		audited++
+		if a := waitAudit(logs, audited); len(a) != audited || a[len(a)-1] != s.lastAudit {
+			t.Errorf("%s: audit outcomes %q, want %d, the last %q", s.name, a, audited, s.lastAudit)
 		}
 	}
 	got, _ := emuState.Assignment(graphemu.ConfigESP, graphemu.AssignmentESPGroup)
