@@ -59,9 +59,12 @@ func buildApproval(c *fileChat, at, name string, bad func(string, ...any)) appro
 		if out.byConfig == nil {
 			out.byConfig = map[string]*matcher{}
 		}
-		out.byConfig[k] = users(c.ConfigurationApprovers[k], at+"/configurationApprovers/"+safeKey(k))
-		if strings.HasSuffix(k, "*") {
-			out.prefixes = append(out.prefixes, k)
+		// Compared without regard to case: an id typed in other letters
+		// must not escape its configuration's approvers.
+		lk := strings.ToLower(k)
+		out.byConfig[lk] = users(c.ConfigurationApprovers[k], at+"/configurationApprovers/"+safeKey(k))
+		if strings.HasSuffix(lk, "*") {
+			out.prefixes = append(out.prefixes, lk)
 		}
 	}
 	sort.Slice(out.prefixes, func(i, j int) bool { return len(out.prefixes[i]) > len(out.prefixes[j]) })
@@ -103,6 +106,7 @@ func (p *Policy) MayApprove(from, user, configurationID string) bool {
 		return false
 	}
 	a := p.chat[from].approval
+	configurationID = strings.ToLower(configurationID)
 	if m, ok := a.byConfig[configurationID]; ok {
 		return m.match(user)
 	}

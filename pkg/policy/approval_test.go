@@ -32,7 +32,10 @@ func TestChatApproval(t *testing.T) {
 		{"U0LIMITS1", "cfg_limits", true},
 		{"U0ESPONLY", "cfg_esp_2", true},
 		{"U0APPROV1", "cfg_esp_2", false},
-		{"u0approv1", "cfg_other", false}, // Slack ids are exact
+		{"u0approv1", "cfg_other", false},  // Slack ids are exact
+		{"U0APPROV1", "CFG_LIMITS", false}, // configuration ids are not: its own approvers still hold
+		{"U0LIMITS1", "Cfg_Limits", true},
+		{"U0APPROV1", "CFG_ESP_2", false},
 	} {
 		if got := p.MayApprove("slack", tt.user, tt.cfg); got != tt.may {
 			t.Errorf("MayApprove(slack, %s, %s) = %v, want %v", tt.user, tt.cfg, got, tt.may)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +36,18 @@ func (h *Handler) secondPerson(name string, inv *chat.Invocation) bool {
 type requested struct {
 	Request  *change.Request `json:"request"`
 	RevertOf string          `json:"revertOf,omitempty"`
+	// Configurations are those a revert puts back changes of (its plan):
+	// its approver must be one of each.
+	Configurations []string `json:"configurations,omitempty"`
+}
+
+// configurations are the configurations a request changes: its own, or a
+// revert's planned ones.
+func (q *requested) configurations(r *chatrequest.Request) []string {
+	if q.Request != nil && q.Request.Reverts() {
+		return q.Configurations
+	}
+	return []string{r.ConfigurationID}
 }
 
 // request plans an assign and keeps it as a request for a second person:
@@ -55,7 +68,17 @@ func (h *Handler) request(ctx context.Context, inv *chat.Invocation, job *apply.
 		return out
 	}
 	o.Audit = "" // a request changes nothing and decides nothing yet
-	change, _ := json.Marshal(requested{Request: job.Request, RevertOf: job.RevertOf})
+	keep := requested{Request: job.Request, RevertOf: job.RevertOf}
+	if job.Request.Reverts() {
+		var plan apply.Reverted
+		_ = json.Unmarshal(o.Body, &plan)
+		for _, c := range plan.Changes {
+			if !slices.Contains(keep.Configurations, c.ConfigurationID) {
+				keep.Configurations = append(keep.Configurations, c.ConfigurationID)
+			}
+		}
+	}
+	change, _ := json.Marshal(keep)
 	var random [chat.RequestIDLength]byte
 	_, _ = rand.Read(random[:])
 	r := &chatrequest.Request{ID: chat.NewRequestID(random[:]), Sender: inv.Sender, Tenant: inv.Tenant, RequestedBy: inv.User,
@@ -111,15 +134,29 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 	if cmd.Verb == chat.VerbReject {
 		to = chatrequest.StateRejected
 	}
+	var kept requested
+	if err := json.Unmarshal(r.Change, &kept); err != nil || kept.Request == nil {
+		return fail(&change.Error{Code: change.CodeInternal, Message: "the request could not be read", Err: err})
+	}
 	self := sameUser(name, r.RequestedBy, inv.User)
-	switch {
-	case to == chatrequest.StateApproved && self:
+	if to == chatrequest.StateApproved && self {
 		return chatOutcome{reply: policyRefused(inv, change.Refuse(change.KindPolicySeparationOfDuties,
 			"you asked for this change, so you cannot approve it: another person the policy names must")), err: errSelfApproval}
-	case !self && !h.pipe.MayApprove(name, inv.User, r.ConfigurationID):
-		// The requester may withdraw (reject) their own request.
-		return chatOutcome{reply: policyRefused(inv, change.Refuse(change.KindPolicyCommand,
-			"the policy does not name you among the approvers of configuration "+r.ConfigurationID)), err: errNotApprover}
+	}
+	if !self {
+		// The requester may withdraw (reject) their own request; anyone
+		// else must be an approver of every configuration it changes.
+		cfgs := kept.configurations(r)
+		for _, c := range cfgs {
+			if !h.pipe.MayApprove(name, inv.User, c) {
+				return chatOutcome{reply: policyRefused(inv, change.Refuse(change.KindPolicyCommand,
+					"the policy does not name you among the approvers of configuration "+c)), err: errNotApprover}
+			}
+		}
+		if len(cfgs) == 0 {
+			return chatOutcome{reply: policyRefused(inv, change.Refuse(change.KindPolicyCommand,
+				"the request names no configuration to approve")), err: errNotApprover}
+		}
 	}
 	d, err := h.opts.Requests.Decide(ctx, r.ID, to, inv.User, inv.Actor())
 	switch {
@@ -135,10 +172,6 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 		out := chatOutcome{reply: chat.RequestRejected(inv, r.ID, r.RequestedByName)}
 		h.tellRequester(rp, r, out.reply)
 		return out
-	}
-	var kept requested
-	if err := json.Unmarshal(r.Change, &kept); err != nil || kept.Request == nil {
-		return fail(&change.Error{Code: change.CodeInternal, Message: "the request could not be read", Err: err})
 	}
 	req := *kept.Request
 	req.Ticket = change.Ticket{ID: r.ID, System: name, State: change.ApprovedState, RequestedBy: r.RequestedByName,

@@ -32,6 +32,7 @@ const (
 	approver    = "U0APPROVE"
 	bystander   = "U0OTHERXX"
 	teamsApprov = "0a1b2c3d-0000-0000-0000-0000000000ab"
+	espApprover = "U0ESPAPPR"
 )
 
 type approvalStack struct {
@@ -54,11 +55,15 @@ func (s *approvalStack) told() string {
 // newApprovalStack: Slack and Teams against the emulator, with a policy
 // that names approvers (so assign is a request), a request store on a
 // chosen clock, the change record and de-duplication.
-func newApprovalStack(t *testing.T) *approvalStack {
+func newApprovalStack(t *testing.T, slackPolicy ...string) *approvalStack {
 	t.Helper()
+	slackRule := `{"commands": {"assign": ["*"], "show": ["*"]}, "approvers": ["` + approver + `"]}`
+	if len(slackPolicy) > 0 {
+		slackRule = slackPolicy[0]
+	}
 	gc, e, logs, log := emulatorClient(t, "", 2)
 	sl, err := slack.New(chatSlackSecret, &slack.Options{
-		Allow:        chat.Allowlist{Tenant: "T0001", Users: []string{requester, approver, bystander}},
+		Allow:        chat.Allowlist{Tenant: "T0001", Users: []string{requester, approver, bystander, espApprover}},
 		AnswerWithin: 5 * time.Second, AllowLoopbackResponseURL: true,
 	})
 	if err != nil {
@@ -71,7 +76,7 @@ func newApprovalStack(t *testing.T) *approvalStack {
 		t.Fatal(err)
 	}
 	pol, err := policy.Parse([]byte(`{"version": 1, "chat": {
-  "slack": {"commands": {"assign": ["*"], "show": ["*"]}, "approvers": ["`+approver+`"]},
+  "slack": `+slackRule+`,
   "teams": {"commands": {"assign": ["*"], "show": ["*"]}, "approvers": ["`+teamsApprov+`"]}}}`), "test", false)
 	if err != nil {
 		t.Fatal(err)
@@ -288,5 +293,40 @@ func TestTwoPersonRevert(t *testing.T) {
 	}
 	if now := targetOf(t, s.emu); now["deviceAndAppManagementAssignmentFilterType"] != seed["deviceAndAppManagementAssignmentFilterType"] || s.emu.Writes() != 2 {
 		t.Errorf("after the approved revert: %v, %d writes", now, s.emu.Writes())
+	}
+}
+
+// TestNoDryRunOfDecisions: approve (or revert) sent with a dry-run flag is
+// refused, not done for real.
+func TestNoDryRunOfDecisions(t *testing.T) {
+	s := newApprovalStack(t)
+	id := s.ask(t, requester)
+	r := slackRequest(t, slackForm("approve "+id, "user_id", approver, "response_url", s.hook.URL+"/commands/T0001/3/x"), testNow)
+	r.URL.RawQuery = "dryRun=true"
+	w := s.serve(t, r)
+	if o := w.Header().Get(HeaderOutcome); o != string(chat.StatusUsage) || s.emu.Writes() != 0 {
+		t.Errorf("approve with a dry-run flag: %s, %d writes", o, s.emu.Writes())
+	}
+}
+
+// TestRevertRequestNeedsTheConfigurationsApprover: a chat revert request
+// is approved only by an approver of every configuration its plan puts
+// back, whatever the general list says.
+func TestRevertRequestNeedsTheConfigurationsApprover(t *testing.T) {
+	s := newApprovalStack(t, `{"commands": {"assign": ["*"], "show": ["*"]}, "approvers": ["`+approver+`"],
+  "configurationApprovers": {"`+strings.ToLower(graphemu.ConfigESP)+`": ["`+espApprover+`"]}}`)
+	if w := s.serve(t, signedID(t, "msg_cfg_apply", validBody, testNow)); w.Code != http.StatusOK {
+		t.Fatalf("apply: %d %s", w.Code, w.Body)
+	}
+	outcome, text := s.slack(t, requester, "revert CHG0030042")
+	m := requestIDRe.FindStringSubmatch(text)
+	if outcome != string(chat.StatusRequested) || m == nil {
+		t.Fatalf("revert request: %s %q", outcome, text)
+	}
+	if outcome, text := s.slack(t, approver, "approve "+m[1]); outcome != string(chat.StatusRefused) || !strings.Contains(text, graphemu.ConfigESP) {
+		t.Errorf("the general approver approving a revert of a configuration with its own approvers: %s %q", outcome, text)
+	}
+	if outcome, _ := s.slack(t, espApprover, "approve "+m[1]); outcome != string(chat.StatusApplied) || s.emu.Writes() != 2 {
+		t.Errorf("the configuration's approver: %s, %d writes", outcome, s.emu.Writes())
 	}
 }

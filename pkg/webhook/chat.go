@@ -109,8 +109,15 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 		h.chatAnswer(w, r, rp, &rec, chat.Help(inv.Prefix), start)
 		return
 	}
-	if inv.Command.Verb == chat.VerbAssign && wantsDryRun(r) {
-		inv.Command.Verb = chat.VerbPlan // a dry run asked for on the URL
+	if wantsDryRun(r) {
+		switch inv.Command.Verb {
+		case chat.VerbAssign:
+			inv.Command.Verb = chat.VerbPlan // a dry run asked for on the URL
+		case chat.VerbRevert, chat.VerbApprove, chat.VerbReject:
+			// No dry run of these: refused rather than done for real.
+			h.chatAnswer(w, r, rp, &rec, chat.Usage(inv.Prefix, &chat.ParseError{Reason: string(inv.Command.Verb) + " has no dry run"}), start)
+			return
+		}
 	}
 	// The policy narrows the sender's allow-list per command: plan (a dry
 	// run of assign) and revert (a change) to whoever may assign, history
