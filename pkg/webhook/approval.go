@@ -198,23 +198,24 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 }
 
 // tellRequester posts a decision's outcome to the request's own
-// conversation (Slack's response_url of the request command), after the
-// answer, best effort.
+// conversation (Slack's response_url of the request command), best
+// effort, before the decision is answered (Lambda freezes what runs after)
+// and bounded; Slack takes a response_url for 30 minutes only.
 func (h *Handler) tellRequester(rp Replier, r *chatrequest.Request, reply *chat.Reply) {
-	if r.ResponseURL == "" {
+	if r.ResponseURL == "" || time.Since(r.Created) > responseURLLife {
 		return
 	}
 	inv := &chat.Invocation{Sender: r.Sender, Tenant: r.Tenant, User: r.RequestedBy, ResponseURL: r.ResponseURL, CanFollowUp: true}
-	h.chat.wg.Add(1)
-	go func() {
-		defer h.chat.wg.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := rp.FollowUp(ctx, inv, reply); err != nil {
-			h.log.Warn("the request's conversation could not be told the outcome", slog.String("request", r.ID), apply.Cause(err))
-		}
-	}()
+	ctx, cancel := context.WithTimeout(context.Background(), pressPostTimeout)
+	defer cancel()
+	if err := rp.FollowUp(ctx, inv, reply); err != nil {
+		h.log.Warn("the request's conversation could not be told the outcome", slog.String("request", r.ID), apply.Cause(err))
+	}
 }
+
+// responseURLLife is how long Slack takes posts to a command's
+// response_url.
+const responseURLLife = 30 * time.Minute
 
 // sameUser compares two user ids of a chat sender: Slack's exactly,
 // Teams' (Entra object ids) without regard to case.
