@@ -957,8 +957,11 @@ func TestTemplateSchedules(t *testing.T) {
 	principal, _ := json.Marshal(tst["Principal"])
 	cond, _ := tst["Condition"].(map[string]any)
 	eq, _ := cond["StringEquals"].(map[string]any)
-	if account, _ := ref(eq["aws:SourceAccount"]); len(ts) != 1 || tst["Action"] != "sts:AssumeRole" || string(principal) != `{"Service":"scheduler.amazonaws.com"}` || account != "AWS::AccountId" {
-		t.Errorf("ScheduleRole trust policy = %v, want the Scheduler of this account (aws:SourceAccount) only", trust)
+	arnEq, _ := cond["ArnEquals"].(map[string]any)
+	_, source, _ := intrinsic(arnEq["aws:SourceArn"])
+	if account, _ := ref(eq["aws:SourceAccount"]); len(ts) != 1 || tst["Action"] != "sts:AssumeRole" || string(principal) != `{"Service":"scheduler.amazonaws.com"}` || account != "AWS::AccountId" ||
+		fmt.Sprint(source) != "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule-group/${ScheduleGroup}" {
+		t.Errorf("ScheduleRole trust policy = %v, want the Scheduler of this account (aws:SourceAccount) and this stack's group (aws:SourceArn) only", trust)
 	}
 	if len(r.Policies) != 1 || len(r.ManagedPolicyArns) != 0 {
 		t.Fatalf("ScheduleRole: %d inline policies, managed %v; want one inline policy", len(r.Policies), r.ManagedPolicyArns)
