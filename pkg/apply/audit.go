@@ -33,6 +33,11 @@ const (
 	AuditFailed       = "failed"
 	AuditQueued       = "queued"
 	AuditDeadLettered = "dead-lettered"
+	// AuditRequested and AuditRejected: a chat change that waits for a
+	// second person, and one the second person (or its requester)
+	// rejected. Neither changes anything.
+	AuditRequested = "requested"
+	AuditRejected  = "rejected"
 )
 
 // auditKeys are the keys of every audit line after time, level and msg.

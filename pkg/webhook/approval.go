@@ -14,6 +14,7 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/chat"
 	"github.com/enrollhook/enrollhook/pkg/chatrequest"
+	"github.com/enrollhook/enrollhook/pkg/graph"
 )
 
 // Requests keeps the chat requests that wait for a second person
@@ -78,12 +79,12 @@ func (h *Handler) request(ctx context.Context, inv *chat.Invocation, job *apply.
 			}
 		}
 	}
-	change, _ := json.Marshal(keep)
+	keptJSON, _ := json.Marshal(keep)
 	var random [chat.RequestIDLength]byte
 	_, _ = rand.Read(random[:])
 	r := &chatrequest.Request{ID: chat.NewRequestID(random[:]), Sender: inv.Sender, Tenant: inv.Tenant, RequestedBy: inv.User,
 		RequestedByName: inv.Actor(), ConfigurationID: job.Request.ConfigurationID, AssignmentID: job.Request.AssignmentID,
-		Change: change}
+		Change: keptJSON}
 	if o.Plan != nil {
 		r.Before = o.Plan.Before
 	}
@@ -95,6 +96,15 @@ func (h *Handler) request(ctx context.Context, inv *chat.Invocation, job *apply.
 		out.reply = chat.Failed(cmd, out.err, reqID)
 		return out
 	}
+	// The first line of the request's story: who asked, for what, when.
+	asked := *job.Request
+	asked.Ticket = change.Ticket{ID: r.ID, System: inv.Sender, State: "requested", RequestedBy: inv.Actor(), RequestedByID: inv.User}
+	entry := &apply.Entry{RequestID: reqID, DeliveryID: job.DeliveryID, Sender: job.Sender, Request: &asked,
+		Outcome: apply.AuditRequested, Start: job.Start}
+	if o.Plan != nil {
+		entry.Before, entry.After = graphTarget(o.Plan.Before), o.Plan.After
+	}
+	h.pipe.Audit(ctx, entry)
 	expires := r.Expires.UTC().Format(time.RFC3339)
 	if job.Request.Reverts() {
 		// The revert's plan (what each change would be put back to) is
@@ -169,6 +179,11 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 		return fail(storeUnavailable(err))
 	}
 	if to == chatrequest.StateRejected {
+		rejected := *kept.Request
+		rejected.Ticket = change.Ticket{ID: r.ID, System: name, State: "rejected", RequestedBy: r.RequestedByName, RequestedByID: r.RequestedBy,
+			ApprovedBy: inv.Actor(), ApprovedByID: inv.User}
+		h.pipe.Audit(ctx, &apply.Entry{RequestID: reqID, DeliveryID: deliveryID, Sender: name, Request: &rejected,
+			Outcome: apply.AuditRejected, Start: start})
 		out := chatOutcome{reply: chat.RequestRejected(inv, r.ID, r.RequestedByName)}
 		h.tellRequester(rp, r, out.reply)
 		return out
@@ -236,3 +251,7 @@ var (
 	errSelfApproval = change.Refuse(change.KindPolicySeparationOfDuties, "the requester cannot approve their own request")
 	errNotApprover  = change.Refuse(change.KindPolicyCommand, "not an approver of this configuration")
 )
+
+// graphTarget is the target of an assignment as Graph holds it, for an
+// audit line's before.
+func graphTarget(assignment json.RawMessage) json.RawMessage { return graph.TargetOf(assignment) }

@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -328,5 +329,28 @@ func TestRevertRequestNeedsTheConfigurationsApprover(t *testing.T) {
 	}
 	if outcome, _ := s.slack(t, espApprover, "approve "+m[1]); outcome != string(chat.StatusApplied) || s.emu.Writes() != 2 {
 		t.Errorf("the configuration's approver: %s, %d writes", outcome, s.emu.Writes())
+	}
+}
+
+// TestRequestStoryInTheAudit: the audit log tells a chat request's story:
+// requested (who asked, the plan), then applied with requester and
+// approver, under the request's id.
+func TestRequestStoryInTheAudit(t *testing.T) {
+	s := newApprovalStack(t)
+	id := s.ask(t, requester)
+	if outcome, _ := s.slack(t, approver, "approve "+id); outcome != string(chat.StatusApplied) {
+		t.Fatalf("approval: %s", outcome)
+	}
+	var story []string
+	for _, line := range strings.Split(s.logs.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) != nil || m["msg"] != "audit" || m["ticketId"] != id {
+			continue
+		}
+		story = append(story, fmt.Sprint(m["outcome"], " ", m["requester"], " ", m["approver"]))
+	}
+	want := []string{"requested slack:T0001/" + requester + " <nil>", "applied slack:T0001/" + requester + " " + approver}
+	if len(story) != 2 || story[0] != want[0] || !strings.HasPrefix(story[1], "applied slack:T0001/"+requester) {
+		t.Errorf("audit story of %s = %q, want %q", id, story, want)
 	}
 }
