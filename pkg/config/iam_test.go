@@ -350,6 +350,7 @@ func TestTemplateRolesHoldWhatTheCodeUses(t *testing.T) {
 			grant{"logs:PutLogEvents", "WorkerLogGroup.Arn"}),
 		"EventsFunction": append(slices.Clone(shared),
 			grant{"sqs:SendMessage", "EventsDeadLetterQueue.Arn"},
+			grant{"scheduler:DeleteSchedule", scheduleARN},
 			grant{"logs:CreateLogStream", "EventsLogGroup.Arn"},
 			grant{"logs:PutLogEvents", "EventsLogGroup.Arn"}),
 	}

@@ -47,7 +47,12 @@ func Events(ctx context.Context, getenv func(string) string, log *slog.Logger, o
 		log.Warn("the policy has no eventbridge allow-list: every event is refused (policy-event) until it names the sources, accounts and detail-types that may send changes",
 			slog.String("policy", pol.Origin()), slog.String("sender", sender.EventBridge))
 	}
-	h := eventsHandler(parts{cfg: b.cfg, log: log, graph: gc, policy: pol, store: store, records: records, writeBack: b.writeBack()})
+	// It cancels the schedule of a change a newer one overtakes.
+	sched, err := b.scheduler()
+	if err != nil {
+		return nil, err
+	}
+	h := eventsHandler(parts{cfg: b.cfg, log: log, graph: gc, policy: pol, store: store, records: records, scheduler: sched, writeBack: b.writeBack()})
 	log.Info("events ready", slog.Any("config", b.cfg))
 	return h, nil
 }
