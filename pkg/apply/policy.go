@@ -31,14 +31,14 @@ type Policy interface {
 	// SecondPerson reports whether a chat sender's assign is a request
 	// another user approves; MayApprove whether user may approve one of
 	// configurationID.
-	SecondPerson(sender string) bool
+	SecondPerson(sender, command string) bool
 	MayApprove(sender, user, configurationID string) bool
 }
 
 // SecondPerson reports whether the policy wants a second person to approve
-// a chat sender's assign (false without a policy).
-func (p *Pipeline) SecondPerson(sender string) bool {
-	return p.opts.Policy != nil && p.opts.Policy.SecondPerson(sender)
+// a chat sender's command, assign or revert (false without a policy).
+func (p *Pipeline) SecondPerson(sender, command string) bool {
+	return p.opts.Policy != nil && p.opts.Policy.SecondPerson(sender, command)
 }
 
 // MayApprove reports whether the policy lets user approve a chat request

@@ -1,6 +1,9 @@
 package policy
 
 import (
+	"bytes"
+	"encoding/json"
+	"slices"
 	"sort"
 	"strings"
 
@@ -20,7 +23,7 @@ const (
 
 // approval is a chat sender's rule for who approves its changes.
 type approval struct {
-	secondPerson bool
+	secondPerson map[string]bool     // by changing command: assign, revert
 	approvers    *matcher            // nil: nobody
 	byConfig     map[string]*matcher // configuration id or prefix* -> approvers
 	prefixes     []string            // byConfig's prefixes, longest first
@@ -68,32 +71,58 @@ func buildApproval(c *fileChat, at, name string, bad func(string, ...any)) appro
 		}
 	}
 	sort.Slice(out.prefixes, func(i, j int) bool { return len(out.prefixes[i]) > len(out.prefixes[j]) })
-	// Two people once the policy names approvers, unless it says self.
-	out.secondPerson = named
-	if c.Approval != nil {
-		switch *c.Approval {
-		case ApprovalSelf:
-			out.secondPerson = false
-		case ApprovalSecondPerson:
-			out.secondPerson = true
-			if !named {
-				bad("%s/approval: second-person needs approvers (or configurationApprovers): nobody could approve", at)
+	// Two people once the policy names approvers, unless it says self: for
+	// every changing command (a string), or per command (an object).
+	out.secondPerson = map[string]bool{}
+	for _, cmd := range changingCommands {
+		out.secondPerson[cmd] = named
+	}
+	set := func(where, v string, cmds ...string) {
+		switch v {
+		case ApprovalSelf, ApprovalSecondPerson:
+			for _, cmd := range cmds {
+				out.secondPerson[cmd] = v == ApprovalSecondPerson
+			}
+			if v == ApprovalSecondPerson && !named {
+				bad("%s: second-person needs approvers (or configurationApprovers): nobody could approve", where)
 			}
 		default:
-			bad("%s/approval: must be self or second-person", at)
+			bad("%s: must be self or second-person", where)
+		}
+	}
+	if raw := bytes.TrimSpace(c.Approval); len(raw) > 0 && string(raw) != "null" {
+		var all string
+		var per map[string]string
+		switch {
+		case json.Unmarshal(raw, &all) == nil:
+			set(at+"/approval", all, changingCommands...)
+		case json.Unmarshal(raw, &per) == nil:
+			for _, cmd := range sortedKeys(per) {
+				if !slices.Contains(changingCommands, cmd) {
+					bad("%s/approval/%s: a command that changes Intune: assign or revert", at, safeKey(cmd))
+					continue
+				}
+				set(at+"/approval/"+cmd, per[cmd], cmd)
+			}
+		default:
+			bad("%s/approval: must be self or second-person, or an object of assign and revert to either", at)
 		}
 	}
 	return out
 }
 
-// SecondPerson reports whether a chat sender's assign is a request that
-// another user approves (chat.approval; default second-person once the
-// policy names approvers).
-func (p *Policy) SecondPerson(from string) bool {
+// changingCommands are the chat commands that change Intune, which the
+// approval setting governs.
+var changingCommands = []string{"assign", "revert"}
+
+// SecondPerson reports whether a chat sender's command (assign, revert)
+// is a request that another user approves (chat.approval; default
+// second-person once the policy names approvers).
+func (p *Policy) SecondPerson(from, command string) bool {
 	if p == nil {
 		return false
 	}
-	return p.chat[from].approval.secondPerson
+	return p.chat[from].approval.secondPerson[command]
 }
 
 // MayApprove reports whether user may approve a chat request of

@@ -12,13 +12,13 @@ func TestChatApproval(t *testing.T) {
   "slack": {"commands": {"assign": ["*"], "show": ["*"]}, "approvers": ["U0APPROV1", "U0APPROV2"],
             "configurationApprovers": {"cfg_limits": ["U0LIMITS1"], "cfg_esp_*": ["U0ESPONLY"]}},
   "teams": {"commands": {"assign": ["*"], "show": ["*"]}, "approvers": ["2C3D0000-0000-4000-8000-0000000000E1"], "approval": "self"}}}`)
-	if !p.SecondPerson("slack") {
+	if !p.SecondPerson("slack", "assign") {
 		t.Error("slack names approvers: want second-person by default")
 	}
-	if p.SecondPerson("teams") {
+	if p.SecondPerson("teams", "assign") {
 		t.Error("teams says approval: self")
 	}
-	if policy.Default().SecondPerson("slack") {
+	if policy.Default().SecondPerson("slack", "assign") {
 		t.Error("the built-in policy asks for a second person")
 	}
 	for _, tt := range []struct {
@@ -50,6 +50,25 @@ func TestChatApproval(t *testing.T) {
 		"/chat/teams/approvers/0: must be", "/chat/teams/configurationApprovers/(key): must be a configuration id"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Parse = %v\nwant %q", err, want)
+		}
+	}
+}
+
+func TestChatApprovalPerCommand(t *testing.T) {
+	p := mustParse(t, `{"version": 1, "chat": {"slack": {"commands": {"assign": ["*"], "show": ["*"]}, "approvers": ["U0APPROV1"],
+  "approval": {"assign": "second-person", "revert": "self"}}}}`)
+	if !p.SecondPerson("slack", "assign") || p.SecondPerson("slack", "revert") {
+		t.Errorf("per command: assign %v, revert %v; want second-person and self", p.SecondPerson("slack", "assign"), p.SecondPerson("slack", "revert"))
+	}
+	q := mustParse(t, `{"version": 1, "chat": {"slack": {"commands": {"assign": ["*"]}, "approvers": ["U0APPROV1"]}}}`)
+	if !q.SecondPerson("slack", "assign") || !q.SecondPerson("slack", "revert") {
+		t.Error("approvers named: both changing commands want a second person by default")
+	}
+	_, err := policy.Parse([]byte(`{"version": 1, "chat": {"slack": {"commands": {"show": ["*"]}, "approvers": ["U0APPROV1"],
+  "approval": {"show": "self", "assign": "maybe"}}}}`), "t", false)
+	for _, want := range []string{"/chat/slack/approval/show: a command that changes Intune", "/chat/slack/approval/assign: must be self or second-person"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse = %v, want %q", err, want)
 		}
 	}
 }

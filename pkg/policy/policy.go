@@ -151,7 +151,7 @@ type fileChat struct {
 	Hours    *fileHours          `json:"hours"`
 	// Approval, Approvers and ConfigurationApprovers: two people for a
 	// chat change (approval.go).
-	Approval               *string             `json:"approval"`
+	Approval               json.RawMessage     `json:"approval"`
 	Approvers              []string            `json:"approvers"`
 	ConfigurationApprovers map[string][]string `json:"configurationApprovers"`
 }

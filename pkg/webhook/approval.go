@@ -29,7 +29,7 @@ type Requests interface {
 // becomes a request.
 func (h *Handler) secondPerson(name string, inv *chat.Invocation) bool {
 	return inv.Command != nil && (inv.Command.Verb == chat.VerbAssign || inv.Command.Verb == chat.VerbRevert) &&
-		h.opts.Requests != nil && h.pipe.SecondPerson(name)
+		h.opts.Requests != nil && h.pipe.SecondPerson(name, string(inv.Command.Verb))
 }
 
 // requested is what a request keeps of its change: the change, and for a
