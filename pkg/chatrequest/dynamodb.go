@@ -237,6 +237,48 @@ func (d *DynamoDB) Decide(ctx context.Context, id, to, by, byName string) (*Requ
 	return nil, fmt.Errorf("chatrequest: %s: the request kept changing", id)
 }
 
+// Reopen puts a request by approved back to pending (Store), on the
+// condition that nothing wrote the item since it was read.
+func (d *DynamoDB) Reopen(ctx context.Context, id, by string) (*Request, error) {
+	id, err := canonicalID(id)
+	if err != nil {
+		return nil, err
+	}
+	it, err := d.getItem(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if it == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	r, err := decode([]byte(it[attrRequest]["S"]))
+	if err != nil {
+		return nil, err
+	}
+	o, err := reopen(r, by)
+	if err != nil {
+		return o, err
+	}
+	data, err := encode(o)
+	if err != nil {
+		return nil, err
+	}
+	err = d.client.JSON(ctx, target+"PutItem", request{
+		TableName:                 d.table,
+		Item:                      itemOf(o, data, newToken()),
+		ConditionExpression:       "#state = :approved AND #writer = :writer",
+		ExpressionAttributeNames:  map[string]string{"#state": attrState, "#writer": attrWriter},
+		ExpressionAttributeValues: item{":approved": s(StateApproved), ":writer": it[attrWriter]},
+	}, nil)
+	if conditionFailed(err) {
+		return r, fmt.Errorf("%w: %s", ErrDecided, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("chatrequest: put %s: %w", d.table, err)
+	}
+	return o, nil
+}
+
 // newToken is a random token of one Decide call.
 func newToken() string {
 	var b [12]byte

@@ -112,3 +112,31 @@ func (m *Memory) Decide(ctx context.Context, id, to, by, byName string) (*Reques
 	m.byID[id] = memItem{data: data, expires: d.Expires}
 	return d, nil
 }
+
+// Reopen puts a request by approved back to pending (Store).
+func (m *Memory) Reopen(ctx context.Context, id, by string) (*Request, error) {
+	id, err := canonicalID(id)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	it, ok := m.byID[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	r, err := decode(it.data)
+	if err != nil {
+		return nil, err
+	}
+	o, err := reopen(r, by)
+	if err != nil {
+		return o, err
+	}
+	data, err := encode(o)
+	if err != nil {
+		return nil, err
+	}
+	m.byID[id] = memItem{data: data, expires: o.Expires}
+	return o, nil
+}

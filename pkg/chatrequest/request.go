@@ -136,6 +136,22 @@ type Store interface {
 	// ErrExpired or ErrSelfApproval (approval by RequestedBy; rejection by
 	// the requester is allowed); or ErrNotFound.
 	Decide(ctx context.Context, id, to, by, byName string) (*Request, error)
+	// Reopen puts a request that user by approved back to pending, when
+	// its change could not be applied for a reason that may pass (Graph
+	// unavailable, out of time), so that it can be approved again rather
+	// than being lost. A request decided otherwise, or by someone else, is
+	// left as it is (ErrDecided).
+	Reopen(ctx context.Context, id, by string) (*Request, error)
+}
+
+// reopen is Reopen's change of r.
+func reopen(r *Request, by string) (*Request, error) {
+	if r.State != StateApproved || r.DecidedBy != by {
+		return r, fmt.Errorf("%w: %s", ErrDecided, r.ID)
+	}
+	o := *r
+	o.State, o.DecidedBy, o.DecidedByName, o.Decided = StatePending, "", "", time.Time{}
+	return &o, nil
 }
 
 // Options configure a store; the zero value (or nil) is the defaults.

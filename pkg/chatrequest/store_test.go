@@ -541,3 +541,45 @@ func TestNoResponseURLInText(t *testing.T) {
 		}
 	}
 }
+
+// TestReopen: an approval whose change could not be applied is put back
+// to pending by its approver, and can then be approved again; a request
+// decided by someone else, or rejected, is not reopened.
+func TestReopen(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			st := mk(newClock(), nil)
+			if err := st.Create(ctx, req("REOP2345")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.Decide(ctx, "REOP2345", StateApproved, "U0APPROVE", "bob"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.Reopen(ctx, "REOP2345", "U0SOMEONE"); !errors.Is(err, ErrDecided) {
+				t.Errorf("Reopen by another user = %v, want ErrDecided", err)
+			}
+			r, err := st.Reopen(ctx, "REOP2345", "U0APPROVE")
+			if err != nil || r.State != StatePending || r.DecidedBy != "" {
+				t.Fatalf("Reopen = %+v, %v", r, err)
+			}
+			if got, _ := st.Get(ctx, "REOP2345"); got.State != StatePending {
+				t.Errorf("after Reopen the request is %s", got.State)
+			}
+			if _, err := st.Decide(ctx, "REOP2345", StateApproved, "U0APPROVE", "bob"); err != nil {
+				t.Errorf("approving again after Reopen = %v", err)
+			}
+			if err := st.Create(ctx, req("REJE2345")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.Decide(ctx, "REJE2345", StateRejected, "U0APPROVE", "bob"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.Reopen(ctx, "REJE2345", "U0APPROVE"); !errors.Is(err, ErrDecided) {
+				t.Errorf("Reopen of a rejected request = %v, want ErrDecided", err)
+			}
+			if _, err := st.Reopen(ctx, "NONE2345", "U0APPROVE"); !errors.Is(err, ErrNotFound) {
+				t.Errorf("Reopen of no request = %v", err)
+			}
+		})
+	}
+}

@@ -23,6 +23,7 @@ type Requests interface {
 	Create(ctx context.Context, r *chatrequest.Request) error
 	Get(ctx context.Context, id string) (*chatrequest.Request, error)
 	Decide(ctx context.Context, id, to, by, byName string) (*chatrequest.Request, error)
+	Reopen(ctx context.Context, id, by string) (*chatrequest.Request, error)
 }
 
 // secondPerson reports whether inv's change (an assign or a revert)
@@ -203,6 +204,12 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 		out.reply = policyRefused(inv, o.Err)
 	case o.Err != nil:
 		out.reply = chat.Failed(cmd, o.Err, reqID)
+		if apply.Retryable(o.Err) {
+			// Not lost: the request is open again, to be approved again.
+			if _, err := h.opts.Requests.Reopen(ctx, r.ID, inv.User); err == nil {
+				out.reply.Lines = append(out.reply.Lines, "Request "+r.ID+" is open again: approve it again to retry.")
+			}
+		}
 	case req.Reverts():
 		out.reply = chat.ApprovedReverted(inv, r.ID, r.RequestedByName, kept.RevertOf)
 	default:

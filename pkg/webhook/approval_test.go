@@ -354,3 +354,19 @@ func TestRequestStoryInTheAudit(t *testing.T) {
 		t.Errorf("audit story of %s = %q, want %q", id, story, want)
 	}
 }
+
+// TestApprovalNotLostWhenGraphFails: an approval whose change Graph could
+// not take for now reopens the request, and approving it again applies it.
+func TestApprovalNotLostWhenGraphFails(t *testing.T) {
+	s := newApprovalStack(t)
+	id := s.ask(t, requester)
+	s.emu.Fail(50, 503)
+	outcome, text := s.slack(t, approver, "approve "+id)
+	if outcome != string(chat.StatusFailed) || !strings.Contains(text, "open again") || s.emu.Writes() != 0 {
+		t.Fatalf("approval while Graph fails: %s %q, %d writes", outcome, text, s.emu.Writes())
+	}
+	s.emu.Fail(0, 503) // no more failures
+	if outcome, text := s.slack(t, approver, "approve "+id); outcome != string(chat.StatusApplied) || s.emu.Writes() != 1 {
+		t.Errorf("approving again once Graph answers: %s %q, %d writes", outcome, text, s.emu.Writes())
+	}
+}
