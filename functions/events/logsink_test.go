@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/enrollhook/enrollhook/pkg/awsapi/awsapitest"
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
 	"github.com/enrollhook/enrollhook/pkg/logcheck"
 )
@@ -18,7 +19,9 @@ import (
 var sink = logcheck.NewSink()
 
 func TestMain(m *testing.M) {
-	os.Exit(sink.Run(m))
+	code := sink.Run(m)
+	awsapitest.Stop() // the dynalite of rietest.DeliveryTable
+	os.Exit(code)
 }
 
 // newEmulator is graphemu.New whose issued tokens the sink checks.

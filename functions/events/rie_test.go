@@ -2,27 +2,19 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/enrollhook/enrollhook/functions/internal/rietest"
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
 )
 
@@ -32,135 +24,19 @@ import (
 // (the samples in events/ among them), against the Graph emulator, its
 // managed-identity endpoint and the de-duplication table on dynalite.
 
-func rieBinary(t testing.TB) string {
-	t.Helper()
-	rie := os.Getenv("ENROLLHOOK_RIE")
-	if rie == "" {
-		if os.Getenv("ENROLLHOOK_REQUIRE_RIE") != "" {
-			t.Fatal("ENROLLHOOK_RIE is not set but ENROLLHOOK_REQUIRE_RIE is: run `make test`")
-		}
-		t.Skip("ENROLLHOOK_RIE not set; `make test` installs the runtime interface emulator")
-	}
-	return rie
-}
-
-// dynaliteEndpoint starts dynalite (ENROLLHOOK_DYNALITE, its cli.js) on a
-// loopback port and creates the delivery table.
-func dynaliteEndpoint(t testing.TB) (endpoint, table string) {
-	t.Helper()
-	cli := os.Getenv("ENROLLHOOK_DYNALITE")
-	if cli == "" {
-		if os.Getenv("ENROLLHOOK_REQUIRE_DYNALITE") != "" {
-			t.Fatal("ENROLLHOOK_DYNALITE is not set but ENROLLHOOK_REQUIRE_DYNALITE is: run `make test`")
-		}
-		t.Skip("ENROLLHOOK_DYNALITE not set; the events function needs its table: `make test` installs dynalite")
-	}
-	port := freePort(t)
-	_, p, _ := net.SplitHostPort(port)
-	cmd := exec.Command("node", cli, "--host", "127.0.0.1", "--port", p, "--createTableMs", "0", "--deleteTableMs", "0")
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start dynalite: %v", err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	endpoint = "http://" + port
-	waitListening(t, port)
-	c := dynamodb.New(dynamodb.Options{Region: "eu-west-1", BaseEndpoint: aws.String(endpoint),
-		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")})
-	table = "enrollhook-deliveries"
-	if _, err := c.CreateTable(context.Background(), &dynamodb.CreateTableInput{
-		TableName:            aws.String(table),
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
-		BillingMode:          types.BillingModePayPerRequest,
-	}); err != nil {
-		t.Fatalf("create table: %v", err)
-	}
-	for i := 0; i < 100; i++ {
-		out, err := c.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
-		if err == nil && out.Table.TableStatus == types.TableStatusActive {
-			return endpoint, table
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("the table never became active")
-	return "", ""
-}
-
-func freePort(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func waitListening(t testing.TB, addr string) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nothing listens on %s", addr)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startEvents builds the bootstrap as the Makefile does (for this
 // machine's architecture) and runs it under the emulator with env.
-func startEvents(t testing.TB, env ...string) (invokeURL string, logs *syncBuffer) {
+func startEvents(t testing.TB, env ...string) (invokeURL string, logs *rietest.Buffer) {
 	t.Helper()
-	rie := rieBinary(t)
-	bootstrap := filepath.Join(t.TempDir(), "bootstrap")
-	build := exec.Command("go", "build", "-tags", "lambda.norpc,validator_novalidatefn", "-trimpath", "-ldflags=-s -w", "-o", bootstrap, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	addr, apiAddr := freePort(t), freePort(t)
-	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", apiAddr, bootstrap)
-	cmd.Env = append(os.Environ(), "AWS_LAMBDA_FUNCTION_TIMEOUT=10", "AWS_LAMBDA_FUNCTION_NAME=enrollhook-events", "AWS_REGION=eu-west-1",
-		"AWS_LAMBDA_LOG_FORMAT=JSON", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local")
-	cmd.Env = append(cmd.Env, env...)
+	rietest.Binary(t)       // skipped without the emulator before building
 	registerEnvSecrets(env) // logsink_test.go
-	logs = &syncBuffer{}
-	out := io.MultiWriter(logs, sink)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("runtime emulator output:\n%s", logs.String())
-		}
-	})
-	waitListening(t, addr)
-	return "http://" + addr + "/2015-03-31/functions/function/invocations", logs
+	f := rietest.Start(t, bootstrap.Build(t, "."), rietest.Options{Name: "enrollhook-events", Output: sink,
+		Env: append([]string{"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local"}, env...)})
+	return f.URL, f.Logs
 }
+
+// bootstrap is the function's bootstrap, built once per test binary.
+var bootstrap rietest.Bootstrap
 
 // invoke sends one event and returns the function's error type, "" when
 // it returned nil.
@@ -205,7 +81,7 @@ func encode(t testing.TB, ev events.EventBridgeEvent) []byte {
 }
 
 // auditOutcomes are the outcome and reason of each audit line so far.
-func auditOutcomes(logs *syncBuffer) []string {
+func auditOutcomes(logs *rietest.Buffer) []string {
 	var out []string
 	for _, line := range strings.Split(logs.String(), "\n") {
 		var m map[string]any
@@ -222,7 +98,7 @@ func auditOutcomes(logs *syncBuffer) []string {
 // waitAudit returns the audit outcomes once there are n of them, or what
 // there is after a while (the emulator relays the function's output
 // asynchronously).
-func waitAudit(logs *syncBuffer, n int) []string {
+func waitAudit(logs *rietest.Buffer, n int) []string {
 	a := auditOutcomes(logs)
 	for i := 0; i < 200 && len(a) < n; i++ {
 		time.Sleep(10 * time.Millisecond)
@@ -252,7 +128,7 @@ func env(emu, endpoint, table, policy string) []string {
 // invoke can wait (the invoke returns an error, so Lambda retries) followed
 // by the retry of the same event id, which applies.
 func TestEventsUnderRuntimeEmulator(t *testing.T) {
-	endpoint, table := dynaliteEndpoint(t)
+	endpoint, table := rietest.DeliveryTable(t)
 	emuState := newEmulator(nil)
 	emu := httptest.NewServer(emuState)
 	defer emu.Close()
@@ -344,7 +220,7 @@ func TestEventsUnderRuntimeEmulator(t *testing.T) {
 // section in the policy the cold start says so, and the approved sample is
 // refused (final: the invoke returns nil) without reaching Graph.
 func TestEventsWithoutAllowListRefuseEverything(t *testing.T) {
-	endpoint, table := dynaliteEndpoint(t)
+	endpoint, table := rietest.DeliveryTable(t)
 	emuState := newEmulator(nil)
 	emu := httptest.NewServer(emuState)
 	defer emu.Close()

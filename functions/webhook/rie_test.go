@@ -5,22 +5,18 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/enrollhook/enrollhook/functions/internal/rietest"
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
 	"github.com/enrollhook/enrollhook/pkg/source/generic"
 )
@@ -78,102 +74,25 @@ var rieExpect = map[string]struct {
 	"teams-bad-signature.json":     {401, "signature-mismatch", true},
 }
 
-// rieBinary returns the runtime interface emulator named by ENROLLHOOK_RIE
-// (make test installs it). Without it the test is skipped, unless
-// ENROLLHOOK_REQUIRE_RIE is set, as in CI.
-func rieBinary(t testing.TB) string {
-	t.Helper()
-	rie := os.Getenv("ENROLLHOOK_RIE")
-	if rie == "" {
-		if os.Getenv("ENROLLHOOK_REQUIRE_RIE") != "" {
-			t.Fatal("ENROLLHOOK_RIE is not set but ENROLLHOOK_REQUIRE_RIE is: run `make test`")
-		}
-		t.Skip("ENROLLHOOK_RIE not set; `make test` installs the runtime interface emulator")
-	}
-	if _, err := os.Stat(rie); err != nil {
-		t.Fatalf("ENROLLHOOK_RIE: %v", err)
-	}
-	return rie
-}
-
-// built is a bootstrap built once per test binary.
-type built struct {
-	once sync.Once
-	path string
-	err  error
-}
-
 var (
-	enrollhook = &built{}
+	// enrollhook is this function's bootstrap, built once per test binary.
+	enrollhook = &rietest.Bootstrap{}
 	// floor is testdata/floor, BenchmarkColdStart's floor.
-	floor = &built{}
+	floor = &rietest.Bootstrap{}
 )
 
 // buildBootstrap builds the function exactly as `make build` does, for this
 // machine's architecture so the emulator can run it.
-func buildBootstrap(t testing.TB) string { return enrollhook.build(t, ".") }
-
-// build builds the main package pkg as `make build` builds a bootstrap.
-func (b *built) build(t testing.TB, pkg string) string {
-	t.Helper()
-	b.once.Do(func() {
-		dir, err := os.MkdirTemp("", "enrollhook-bootstrap")
-		if err != nil {
-			b.err = err
-			return
-		}
-		b.path = filepath.Join(dir, "bootstrap")
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc,validator_novalidatefn", "-trimpath", "-ldflags=-s -w", "-o", b.path, pkg)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
-		}
-	})
-	if b.err != nil {
-		t.Fatal(b.err)
-	}
-	return b.path
-}
-
-func freePort(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// syncBuffer collects the emulator's output (the function's logs).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+func buildBootstrap(t testing.TB) string { return enrollhook.Build(t, ".") }
 
 type rieFunc struct {
 	url  string
-	logs *syncBuffer
-	cmd  *exec.Cmd
+	logs *rietest.Buffer
+	f    *rietest.Func
 }
 
 // stop ends the emulator and the bootstrap it started.
-func (f *rieFunc) stop() {
-	_ = f.cmd.Process.Kill()
-	_, _ = f.cmd.Process.Wait()
-}
+func (f *rieFunc) stop() { f.f.Stop() }
 
 // startRIE runs the bootstrap under the runtime interface emulator, bound to
 // loopback, with env added to the function's environment.
@@ -182,72 +101,13 @@ func startRIE(t testing.TB, env ...string) *rieFunc {
 	return startRIEWith(t, buildBootstrap(t), env...)
 }
 
-// startRIEWith is startRIE for another bootstrap.
+// startRIEWith is startRIE for another bootstrap. The function's output
+// goes through the secret sink, which checks the secrets of env.
 func startRIEWith(t testing.TB, bootstrap string, env ...string) *rieFunc {
 	t.Helper()
-	// The ports are free when chosen, but another process (a test binary
-	// running beside this one) may take one before the emulator binds it:
-	// an emulator that exits before it listens is started again on others.
-	for attempt := 1; ; attempt++ {
-		f, exited := startRIEOnce(t, bootstrap, env...)
-		if f != nil || attempt == 3 || !exited {
-			if f == nil {
-				t.Fatalf("runtime emulator did not listen")
-			}
-			return f
-		}
-	}
-}
-
-// startRIEOnce starts the emulator on two free ports. It returns nil and
-// exited when the emulator ended before it listened (a port taken in
-// between), nil alone when it did not listen in time.
-func startRIEOnce(t testing.TB, bootstrap string, env ...string) (f *rieFunc, exited bool) {
-	t.Helper()
-	rie := rieBinary(t)
-	addr, apiAddr := freePort(t), freePort(t)
-	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", apiAddr, bootstrap)
-	cmd.Env = append(os.Environ(), "AWS_LAMBDA_FUNCTION_TIMEOUT=10", "AWS_LAMBDA_FUNCTION_NAME=enrollhook-webhook", "AWS_REGION=eu-west-1",
-		"AWS_LAMBDA_LOG_FORMAT=JSON") // what template.yaml's LoggingConfig sets
-	cmd.Env = append(cmd.Env, env...)
 	registerEnvSecrets(env) // logsink_test.go
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = io.MultiWriter(logs, sink), io.MultiWriter(logs, sink)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	stop := func() {
-		_ = cmd.Process.Kill()
-		<-done
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case <-done:
-			t.Logf("runtime emulator exited before it listened (trying other ports):\n%s", logs.String())
-			return nil, true
-		default:
-		}
-		if time.Now().After(deadline) {
-			stop()
-			t.Logf("runtime emulator did not listen on %s:\n%s", addr, logs.String())
-			return nil, false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Cleanup(func() {
-		stop()
-		if t.Failed() {
-			t.Logf("runtime emulator output:\n%s", logs.String())
-		}
-	})
-	return &rieFunc{url: "http://" + addr + "/2015-03-31/functions/function/invocations", logs: logs, cmd: cmd}, false
+	f := rietest.Start(t, bootstrap, rietest.Options{Name: "enrollhook-webhook", Env: env, Output: sink})
+	return &rieFunc{url: f.URL, logs: f.Logs, f: f}
 }
 
 func (f *rieFunc) invoke(t testing.TB, event []byte) events.APIGatewayV2HTTPResponse {
@@ -500,7 +360,7 @@ func BenchmarkColdStart(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	floorBootstrap := floor.build(b, "./testdata/floor")
+	floorBootstrap := floor.Build(b, "./testdata/floor")
 	buildBootstrap(b)
 	cold := func(fn *rieFunc, event []byte) time.Duration {
 		start := time.Now()

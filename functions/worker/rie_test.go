@@ -2,30 +2,21 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/enrollhook/enrollhook/functions/internal/rietest"
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
 	"github.com/enrollhook/enrollhook/pkg/queue"
@@ -38,136 +29,19 @@ import (
 // de-duplication table on dynalite and a loopback stand-in for Slack's
 // response_url.
 
-func rieBinary(t testing.TB) string {
-	t.Helper()
-	rie := os.Getenv("ENROLLHOOK_RIE")
-	if rie == "" {
-		if os.Getenv("ENROLLHOOK_REQUIRE_RIE") != "" {
-			t.Fatal("ENROLLHOOK_RIE is not set but ENROLLHOOK_REQUIRE_RIE is: run `make test`")
-		}
-		t.Skip("ENROLLHOOK_RIE not set; `make test` installs the runtime interface emulator")
-	}
-	return rie
-}
-
-// dynaliteEndpoint starts dynalite (ENROLLHOOK_DYNALITE, its cli.js) on a
-// loopback port and creates the delivery table; see
-// pkg/idempotency/store_test.go.
-func dynaliteEndpoint(t testing.TB) (endpoint, table string) {
-	t.Helper()
-	cli := os.Getenv("ENROLLHOOK_DYNALITE")
-	if cli == "" {
-		if os.Getenv("ENROLLHOOK_REQUIRE_DYNALITE") != "" {
-			t.Fatal("ENROLLHOOK_DYNALITE is not set but ENROLLHOOK_REQUIRE_DYNALITE is: run `make test`")
-		}
-		t.Skip("ENROLLHOOK_DYNALITE not set; the worker needs its table: `make test` installs dynalite")
-	}
-	port := freePort(t)
-	_, p, _ := net.SplitHostPort(port)
-	cmd := exec.Command("node", cli, "--host", "127.0.0.1", "--port", p, "--createTableMs", "0", "--deleteTableMs", "0")
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start dynalite: %v", err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	endpoint = "http://" + port
-	waitListening(t, port)
-	c := dynamodb.New(dynamodb.Options{Region: "eu-west-1", BaseEndpoint: aws.String(endpoint),
-		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")})
-	table = "enrollhook-deliveries"
-	if _, err := c.CreateTable(context.Background(), &dynamodb.CreateTableInput{
-		TableName:            aws.String(table),
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
-		BillingMode:          types.BillingModePayPerRequest,
-	}); err != nil {
-		t.Fatalf("create table: %v", err)
-	}
-	for i := 0; i < 100; i++ {
-		out, err := c.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
-		if err == nil && out.Table.TableStatus == types.TableStatusActive {
-			return endpoint, table
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("the table never became active")
-	return "", ""
-}
-
-func freePort(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func waitListening(t testing.TB, addr string) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nothing listens on %s", addr)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startWorker builds the bootstrap as the Makefile does (for this
 // machine's architecture) and runs it under the emulator with env.
-func startWorker(t testing.TB, env ...string) (invokeURL string, logs *syncBuffer) {
+func startWorker(t testing.TB, env ...string) (invokeURL string, logs *rietest.Buffer) {
 	t.Helper()
-	rie := rieBinary(t)
-	bootstrap := filepath.Join(t.TempDir(), "bootstrap")
-	build := exec.Command("go", "build", "-tags", "lambda.norpc,validator_novalidatefn", "-trimpath", "-ldflags=-s -w", "-o", bootstrap, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	addr, apiAddr := freePort(t), freePort(t)
-	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", apiAddr, bootstrap)
-	cmd.Env = append(os.Environ(), "AWS_LAMBDA_FUNCTION_TIMEOUT=10", "AWS_LAMBDA_FUNCTION_NAME=enrollhook-worker", "AWS_REGION=eu-west-1",
-		"AWS_LAMBDA_LOG_FORMAT=JSON", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local")
-	cmd.Env = append(cmd.Env, env...)
+	rietest.Binary(t)       // skipped without the emulator before building
 	registerEnvSecrets(env) // logsink_test.go
-	logs = &syncBuffer{}
-	out := io.MultiWriter(logs, sink)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("runtime emulator output:\n%s", logs.String())
-		}
-	})
-	waitListening(t, addr)
-	return "http://" + addr + "/2015-03-31/functions/function/invocations", logs
+	f := rietest.Start(t, bootstrap.Build(t, "."), rietest.Options{Name: "enrollhook-worker", Output: sink,
+		Env: append([]string{"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local"}, env...)})
+	return f.URL, f.Logs
 }
+
+// bootstrap is the function's bootstrap, built once per test binary.
+var bootstrap rietest.Bootstrap
 
 func invokeSQS(t testing.TB, url string, records ...events.SQSMessage) events.SQSEventResponse {
 	t.Helper()
@@ -267,7 +141,7 @@ func (d *deadLetterSQS) fail(on bool) {
 // reported done, or reported failed (for SQS's redrive) while the
 // dead-letter queue refuses.
 func TestWorkerUnderRuntimeEmulator(t *testing.T) {
-	endpoint, table := dynaliteEndpoint(t)
+	endpoint, table := rietest.DeliveryTable(t)
 	emuState := newEmulator(nil)
 	emu := httptest.NewServer(emuState)
 	defer emu.Close()
