@@ -119,3 +119,48 @@ func TestBuildRefusesShortBasicPassword(t *testing.T) {
 		t.Errorf("problems quote the password:\n%s", all)
 	}
 }
+
+// TestBuildWarnsWhenSecondPersonCannotWork: a policy that asks a second
+// person to approve chat changes starts, but the cold-start log says what
+// keeps approvers from approving: requests kept in one instance, and Slack
+// replies only the requester sees.
+func TestBuildWarnsWhenSecondPersonCannotWork(t *testing.T) {
+	env := map[string]string{
+		"ENROLLHOOK_SECRET_SLACK":        slackSecret,
+		"ENROLLHOOK_SLACK_TEAM_ID":       "T0001",
+		"ENROLLHOOK_SLACK_ALLOWED_USERS": "U0REQUEST",
+		"ENROLLHOOK_GRAPH_URL":           "http://127.0.0.1:1/beta",
+		"IDENTITY_ENDPOINT":              "http://127.0.0.1:1/msi/token",
+		"IDENTITY_HEADER":                "h",
+		"ENROLLHOOK_POLICY_JSON":         `{"version": 1, "chat": {"slack": {"commands": {"assign": ["*"]}, "approvers": ["U0APPROV1"]}}}`,
+		"AWS_REGION":                     "eu-west-1",
+		"AWS_ACCESS_KEY_ID":              "local",
+		"AWS_SECRET_ACCESS_KEY":          "local",
+	}
+	for _, tt := range []struct {
+		name         string
+		set          map[string]string
+		table, slack bool // whether each warning is wanted
+	}{
+		{"defaults", nil, true, true},
+		{"table and in_channel", map[string]string{"ENROLLHOOK_CHANGE_TABLE": "changes", "ENROLLHOOK_SLACK_RESPONSE_TYPE": "in_channel"}, false, false},
+	} {
+		e := map[string]string{}
+		for k, v := range env {
+			e[k] = v
+		}
+		for k, v := range tt.set {
+			e[k] = v
+		}
+		var logs bytes.Buffer
+		if _, _, err := build(func(k string) string { return e[k] }, testLogger(&logs), true); err != nil {
+			t.Fatalf("%s: build = %v", tt.name, err)
+		}
+		if got := bytes.Contains(logs.Bytes(), []byte("set ENROLLHOOK_CHANGE_TABLE")); got != tt.table {
+			t.Errorf("%s: warns about the change table = %v, want %v:\n%s", tt.name, got, tt.table, logs.String())
+		}
+		if got := bytes.Contains(logs.Bytes(), []byte("ENROLLHOOK_SLACK_RESPONSE_TYPE=in_channel")); got != tt.slack {
+			t.Errorf("%s: warns about ephemeral replies = %v, want %v:\n%s", tt.name, got, tt.slack, logs.String())
+		}
+	}
+}

@@ -47,6 +47,14 @@ func Webhook(ctx context.Context, getenv func(string) string, log *slog.Logger, 
 	if err != nil {
 		return nil, b.cfg, &config.Error{Problems: []string{err.Error()}}
 	}
+	if pol.SecondPerson("slack", "assign") || pol.SecondPerson("teams", "assign") || pol.SecondPerson("slack", "revert") || pol.SecondPerson("teams", "revert") {
+		if b.cfg.ChangeRecord.Table == "" && !b.opts.Local {
+			log.Warn("chat changes need a second person, but requests live in this instance only: an approval that reaches another instance finds no request; set " + config.EnvChangeTable)
+		}
+		if b.cfg.Senders.Slack.ResponseType != "in_channel" {
+			log.Warn("chat changes need a second person, but Slack replies are ephemeral: only the requester sees a request and its buttons; set " + config.EnvSlackResponseType + "=in_channel so approvers see them")
+		}
+	}
 	a, err := b.asyncQueue()
 	if err != nil {
 		return nil, b.cfg, &config.Error{Problems: []string{err.Error()}}
