@@ -704,10 +704,7 @@ func (d *reader) object(o *object) {
 		o.open(d.req)
 	}
 	var seen names
-	d.space()
-	if d.i < len(d.b) && d.b[d.i] == '}' {
-		d.i++
-		d.nest--
+	if d.closes('}') {
 		return
 	}
 	for d.err == nil {
@@ -727,13 +724,9 @@ func (d *reader) object(o *object) {
 				d.unknown[o.slot] = append(d.unknown[o.slot], string(name))
 			}
 		}
-		d.space()
-		if d.i >= len(d.b) || d.b[d.i] != ':' {
-			d.endOr("invalid character after object key")
+		if !d.colon() {
 			return
 		}
-		d.i++
-		d.space()
 		if d.top1 != nil && o == envelopeObject && d.top1.take(d, name, p) {
 			if d.top1.stopped {
 				return // another shape than the envelope
@@ -753,23 +746,59 @@ func (d *reader) object(o *object) {
 			d.value(p)
 		}
 		d.pop()
-		d.space()
-		if d.i >= len(d.b) {
-			d.fail("unexpected end of JSON input")
-			return
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-		case '}':
-			d.i++
-			d.nest--
-			return
-		default:
-			d.fail("invalid character after object key:value pair")
+		if !d.next('}') {
 			return
 		}
 	}
+}
+
+// closes steps over the end of the object or array just entered when it
+// is empty.
+func (d *reader) closes(end byte) bool {
+	d.space()
+	if d.i < len(d.b) && d.b[d.i] == end {
+		d.i++
+		d.nest--
+		return true
+	}
+	return false
+}
+
+// colon steps over the ':' after a property's name, to its value.
+func (d *reader) colon() bool {
+	d.space()
+	if d.i >= len(d.b) || d.b[d.i] != ':' {
+		d.endOr("invalid character after object key")
+		return false
+	}
+	d.i++
+	d.space()
+	return true
+}
+
+// next steps over what follows a value in an object or array (end says
+// which): true at a ',' with more to read, false at its end or an error.
+func (d *reader) next(end byte) bool {
+	d.space()
+	if d.i >= len(d.b) {
+		d.fail("unexpected end of JSON input")
+		return false
+	}
+	switch d.b[d.i] {
+	case ',':
+		d.i++
+		return true
+	case end:
+		d.i++
+		d.nest--
+		return false
+	}
+	if end == '}' {
+		d.fail("invalid character after object key:value pair")
+	} else {
+		d.fail("invalid character after array element")
+	}
+	return false
 }
 
 // endOr fails with msg, or as the input's end when it has ended.
@@ -782,13 +811,7 @@ func (d *reader) endOr(msg string) {
 
 // array walks the array at d.i == '['.
 func (d *reader) array() {
-	if !d.enter() {
-		return
-	}
-	d.space()
-	if d.i < len(d.b) && d.b[d.i] == ']' {
-		d.i++
-		d.nest--
+	if !d.enter() || d.closes(']') {
 		return
 	}
 	for n := 0; d.err == nil; n++ {
@@ -796,20 +819,7 @@ func (d *reader) array() {
 		d.push(segment{index: n})
 		d.value(nil)
 		d.pop()
-		d.space()
-		if d.i >= len(d.b) {
-			d.fail("unexpected end of JSON input")
-			return
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-		case ']':
-			d.i++
-			d.nest--
-			return
-		default:
-			d.fail("invalid character after array element")
+		if !d.next(']') {
 			return
 		}
 	}

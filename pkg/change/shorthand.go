@@ -229,13 +229,7 @@ func (d *reader) targetDocument(tr *targetReading) {
 
 // targetObject reads the object at d.i == '{' by both forms' tables.
 func (d *reader) targetObject(tr *targetReading) {
-	if !d.enter() {
-		return
-	}
-	d.space()
-	if d.i < len(d.b) && d.b[d.i] == '}' {
-		d.i++
-		d.nest--
+	if !d.enter() || d.closes('}') {
 		return
 	}
 	for d.err == nil {
@@ -264,28 +258,11 @@ func (d *reader) targetObject(tr *targetReading) {
 		if !known {
 			tr.strange = append(tr.strange, string(name))
 		}
-		d.space()
-		if d.i >= len(d.b) || d.b[d.i] != ':' {
-			d.endOr("invalid character after object key")
+		if !d.colon() {
 			return
 		}
-		d.i++
-		d.space()
 		d.targetValue(tr, ps)
-		d.space()
-		if d.i >= len(d.b) {
-			d.fail("unexpected end of JSON input")
-			return
-		}
-		switch d.b[d.i] {
-		case ',':
-			d.i++
-		case '}':
-			d.i++
-			d.nest--
-			return
-		default:
-			d.fail("invalid character after object key:value pair")
+		if !d.next('}') {
 			return
 		}
 	}
