@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/sender"
@@ -191,28 +190,10 @@ func (rd *reading) event() (event string, plain bool) {
 	case len(raw) == 0 || string(raw) == "null":
 		return "", true
 	case raw[0] == '"':
-		s, err := unquote(raw)
+		s, err := source.Unquote(raw)
 		return s, err == nil
 	}
 	return "", false
-}
-
-// unquote reads a JSON string value: its bytes as they are when they need
-// no unescaping, else through encoding/json.
-func unquote(raw []byte) (string, error) {
-	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' {
-		in := raw[1 : n-1]
-		plain := utf8.Valid(in)
-		for _, c := range in {
-			plain = plain && c >= 0x20 && c != '\\' && c != '"'
-		}
-		if plain {
-			return string(in), nil
-		}
-	}
-	var s string
-	err := json.Unmarshal(raw, &s)
-	return s, err
 }
 
 // decodeBody is Decode over the bytes alone, for a body the one parse
@@ -482,7 +463,7 @@ func fieldString(raw json.RawMessage) (string, bool) {
 	}
 	switch raw[0] {
 	case '"':
-		s, err := unquote(raw)
+		s, err := source.Unquote(raw)
 		return s, err == nil
 	case '{':
 		var o struct {

@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/sender"
@@ -103,7 +102,7 @@ type User struct {
 func (u *User) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '"' {
-		s, err := unquote(b)
+		s, err := source.Unquote(b)
 		if err != nil {
 			return err
 		}
@@ -181,24 +180,6 @@ var envelopePointers = map[string]string{
 	"/assignment":           "/data/intune",
 }
 
-// unquote reads a JSON string value: its bytes as they are when they need
-// no unescaping, else through encoding/json.
-func unquote(raw []byte) (string, error) {
-	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' {
-		in := raw[1 : n-1]
-		plain := utf8.Valid(in)
-		for _, c := range in {
-			plain = plain && c >= 0x20 && c != '\\' && c != '"'
-		}
-		if plain {
-			return string(in), nil
-		}
-	}
-	var s string
-	err := json.Unmarshal(raw, &s)
-	return s, err
-}
-
 // wire is the payload as the one parse of a delivery reads it: data.intune
 // as its properties, so that the unknown ones are found in the same pass.
 // encoding/json reads on past a value of the wrong type; the user
@@ -256,7 +237,7 @@ func (t *stampText) UnmarshalJSON(b []byte) error {
 	switch {
 	case string(b) == "null":
 	case len(b) > 0 && b[0] == '"':
-		s, err := unquote(b)
+		s, err := source.Unquote(b)
 		t.s, t.wrong = s, t.wrong || err != nil
 	default:
 		t.wrong = true
@@ -375,7 +356,7 @@ func intuneOf(m map[string]json.RawMessage) (in *Intune, unknown []string, ok bo
 		// apart: the typed decode reads it.
 		switch v = bytes.TrimSpace(v); {
 		case len(v) > 0 && v[0] == '"':
-			s, err := unquote(v)
+			s, err := source.Unquote(v)
 			*dst, ok = s, ok && err == nil
 		default:
 			ok = false

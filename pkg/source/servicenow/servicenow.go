@@ -193,7 +193,7 @@ func approvalID(a *Approval) string {
 func modCount(raw json.RawMessage) (int64, bool) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) > 0 && raw[0] == '"' {
-		s, err := unquote(raw)
+		s, err := source.Unquote(raw)
 		if err != nil {
 			return 0, false
 		}
