@@ -31,28 +31,16 @@ func Events(ctx context.Context, getenv func(string) string, log *slog.Logger, o
 		// instance records the event id in the shared table.
 		b.problems = append(b.problems, config.EnvIdempotency+" must name the de-duplication table: the events function applies an event once only by recording its id there")
 	}
-	gc, pol, err := b.graphClient()
+	// Its scheduler cancels the schedule of a change a newer one overtakes.
+	p, err := b.parts()
 	if err != nil {
 		return nil, err
 	}
-	store, err := b.store()
-	if err != nil {
-		return nil, err
-	}
-	records, err := b.records()
-	if err != nil {
-		return nil, err
-	}
-	if !pol.AllowsEvents() {
+	if !p.policy.AllowsEvents() {
 		log.Warn("the policy has no eventbridge allow-list: every event is refused (policy-event) until it names the sources, accounts and detail-types that may send changes",
-			slog.String("policy", pol.Origin()), slog.String("sender", sender.EventBridge))
+			slog.String("policy", p.policy.Origin()), slog.String("sender", sender.EventBridge))
 	}
-	// It cancels the schedule of a change a newer one overtakes.
-	sched, err := b.scheduler()
-	if err != nil {
-		return nil, err
-	}
-	h := eventsHandler(parts{cfg: b.cfg, log: log, graph: gc, policy: pol, store: store, records: records, scheduler: sched, writeBack: b.writeBack()})
+	h := eventsHandler(p)
 	log.Info("events ready", slog.Any("config", b.cfg))
 	return h, nil
 }

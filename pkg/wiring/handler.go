@@ -49,6 +49,27 @@ type parts struct {
 	writeBack *writeback.Writer
 }
 
+// parts builds what every function applies changes with: the Graph client
+// and policy (whose errors are the configuration's own), the
+// de-duplication store, the change records, the scheduler and write-back.
+// It leaves the webhook's chat requests to the webhook.
+func (b *builder) parts() (parts, error) {
+	gc, pol, err := b.graphClient()
+	if err != nil {
+		return parts{}, err
+	}
+	p := parts{cfg: b.cfg, log: b.log, graph: gc, policy: pol, writeBack: b.writeBack()}
+	if p.store, err = b.store(); err == nil {
+		if p.records, err = b.records(); err == nil {
+			p.scheduler, err = b.scheduler()
+		}
+	}
+	if err != nil {
+		return parts{}, &config.Error{Problems: []string{err.Error()}}
+	}
+	return p, nil
+}
+
 // pipeline is the apply pipeline of both functions: the webhook and the
 // worker apply alike.
 func (p parts) pipeline() *apply.Pipeline {

@@ -27,27 +27,15 @@ func Webhook(ctx context.Context, getenv func(string) string, log *slog.Logger, 
 	// The credential is built whenever its own settings are sound, even
 	// beside other problems, so that its failure is listed with them rather
 	// than at the next start.
-	gc, pol, err := b.graphClient()
+	p, err := b.parts()
 	if err != nil {
 		return nil, b.cfg, err
 	}
-	store, err := b.store()
+	p.requests, err = b.requests()
 	if err != nil {
 		return nil, b.cfg, &config.Error{Problems: []string{err.Error()}}
 	}
-	records, err := b.records()
-	if err != nil {
-		return nil, b.cfg, &config.Error{Problems: []string{err.Error()}}
-	}
-	sched, err := b.scheduler()
-	if err != nil {
-		return nil, b.cfg, &config.Error{Problems: []string{err.Error()}}
-	}
-	requests, err := b.requests()
-	if err != nil {
-		return nil, b.cfg, &config.Error{Problems: []string{err.Error()}}
-	}
-	if pol.SecondPerson("slack", "assign") || pol.SecondPerson("teams", "assign") || pol.SecondPerson("slack", "revert") || pol.SecondPerson("teams", "revert") {
+	if pol := p.policy; pol.SecondPerson("slack", "assign") || pol.SecondPerson("teams", "assign") || pol.SecondPerson("slack", "revert") || pol.SecondPerson("teams", "revert") {
 		if b.cfg.ChangeRecord.Table == "" && !b.opts.Local {
 			log.Warn("chat changes need a second person, but requests live in this instance only: an approval that reaches another instance finds no request; set " + config.EnvChangeTable)
 		}
@@ -59,7 +47,7 @@ func Webhook(ctx context.Context, getenv func(string) string, log *slog.Logger, 
 	if err != nil {
 		return nil, b.cfg, &config.Error{Problems: []string{err.Error()}}
 	}
-	h := httpHandler(parts{cfg: b.cfg, log: log, graph: gc, policy: pol, store: store, records: records, scheduler: sched, requests: requests, writeBack: b.writeBack()}, sources, disabled, a)
+	h := httpHandler(p, sources, disabled, a)
 	log.Info("ready", slog.Any("config", b.cfg))
 	return h, b.cfg, nil
 }

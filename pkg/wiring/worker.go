@@ -30,20 +30,8 @@ func Worker(ctx context.Context, getenv func(string) string, log *slog.Logger, o
 		// embedded store would only see this instance's messages.
 		b.problems = append(b.problems, config.EnvIdempotency+" must name the de-duplication table: the worker applies a change once only by recording it there")
 	}
-	gc, pol, err := b.graphClient()
-	if err != nil {
-		return nil, err
-	}
-	store, err := b.store()
-	if err != nil {
-		return nil, err
-	}
-	records, err := b.records()
-	if err != nil {
-		return nil, err
-	}
-	// The worker cancels the schedule of a change a newer one overtakes.
-	sched, err := b.scheduler()
+	// Its scheduler cancels the schedule of a change a newer one overtakes.
+	p, err := b.parts()
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +43,7 @@ func Worker(ctx context.Context, getenv func(string) string, log *slog.Logger, o
 	} else {
 		log.Warn("no dead-letter queue (" + config.EnvDeadLetterURL + "): a message that fails for good is logged only; SQS's redrive moves a retryable one without its reason, and a permanent one is dropped")
 	}
-	h := sqsHandler(parts{cfg: cfg, log: log, graph: gc, policy: pol, store: store, records: records, scheduler: sched, writeBack: b.writeBack()}, deadLetters)
+	h := sqsHandler(p, deadLetters)
 	log.Info("worker ready", slog.Any("config", cfg))
 	return h, nil
 }
