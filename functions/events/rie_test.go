@@ -28,8 +28,8 @@ import (
 // machine's architecture) and runs it under the emulator with env.
 func startEvents(t testing.TB, env ...string) (invokeURL string, logs *rietest.Buffer) {
 	t.Helper()
-	rietest.Binary(t)       // skipped without the emulator before building
-	registerEnvSecrets(env) // logsink_test.go
+	rietest.Binary(t) // skipped without the emulator before building
+	sink.EnvSecrets(env)
 	f := rietest.Start(t, bootstrap.Build(t, "."), rietest.Options{Name: "enrollhook-events", Output: sink,
 		Env: append([]string{"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local"}, env...)})
 	return f.URL, f.Logs

@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
@@ -30,19 +29,6 @@ func newEmulator(o *graphemu.Options) *graphemu.Server {
 	e := graphemu.New(o)
 	sink.Tokens(e.IssuedTokens)
 	return e
-}
-
-var secretEnv = regexp.MustCompile(`^ENROLLHOOK_[A-Z_]*(SECRET|PASSWORD|TOKEN|CREDENTIALS)[A-Z_]*=`)
-
-// registerEnvSecrets registers the secret values of env (NAME=value), the
-// environment a test gives the function.
-func registerEnvSecrets(env []string) {
-	for _, kv := range env {
-		if secretEnv.MatchString(kv) {
-			_, v, _ := strings.Cut(kv, "=")
-			sink.Secrets(v)
-		}
-	}
 }
 
 // TestTestsLogThroughTheSink fails for a test that logs or starts an

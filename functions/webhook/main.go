@@ -7,41 +7,15 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"github.com/enrollhook/enrollhook/pkg/lambdalog"
+	"github.com/enrollhook/enrollhook/functions/internal/lambdamain"
 	"github.com/enrollhook/enrollhook/pkg/wiring"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Getenv); err != nil {
-		fmt.Fprintln(os.Stderr, "enrollhook:", err)
-		os.Exit(1)
-	}
-}
+// hint is the error off Lambda (AWS_LAMBDA_RUNTIME_API unset).
+const hint = "this is the Lambda bootstrap; locally, run `go run ./functions/local serve -emulator` (make run)"
 
-func run(ctx context.Context, getenv func(string) string) error {
-	if getenv("AWS_LAMBDA_RUNTIME_API") == "" {
-		return fmt.Errorf("this is the Lambda bootstrap; locally, run `go run ./functions/local serve -emulator` (make run)")
-	}
-	log := lambdalog.New()
-	slog.SetDefault(log)
-	h, err := wiring.WebhookLambda(ctx, getenv, log, nil)
-	if err != nil {
-		// Failing the init phase makes Lambda report an init error instead
-		// of answering callers with a half-configured function.
-		log.Error("cold start failed", slog.String("error", err.Error()))
-		return err
-	}
-	lambda.StartWithOptions(h, lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
-	return nil
+func main() {
+	// A cold start that fails the init phase makes Lambda report an init
+	// error instead of answering callers with a half-configured function.
+	lambdamain.Main("enrollhook:", hint, wiring.WebhookLambda)
 }

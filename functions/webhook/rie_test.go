@@ -105,7 +105,7 @@ func startRIE(t testing.TB, env ...string) *rieFunc {
 // goes through the secret sink, which checks the secrets of env.
 func startRIEWith(t testing.TB, bootstrap string, env ...string) *rieFunc {
 	t.Helper()
-	registerEnvSecrets(env) // logsink_test.go
+	sink.EnvSecrets(env)
 	f := rietest.Start(t, bootstrap, rietest.Options{Name: "enrollhook-webhook", Env: env, Output: sink})
 	return &rieFunc{url: f.URL, logs: f.Logs, f: f}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/enrollhook/enrollhook/pkg/awsapi/awsapitest"
@@ -29,20 +28,6 @@ func newEmulator(o *graphemu.Options) *graphemu.Server {
 	e := graphemu.New(o)
 	sink.Tokens(e.IssuedTokens)
 	return e
-}
-
-var secretEnv = regexp.MustCompile(`^ENROLLHOOK_[A-Z_]*(SECRET|PASSWORD|TOKEN|CREDENTIALS)[A-Z_]*=`)
-
-// registerEnvSecrets registers the secret values of env (NAME=value) given
-// to the worker, so the sink checks them.
-func registerEnvSecrets(env []string) {
-	for _, kv := range env {
-		if secretEnv.MatchString(kv) {
-			if _, v, _ := strings.Cut(kv, "="); v != "" {
-				sink.Secrets(v)
-			}
-		}
-	}
 }
 
 func TestTestsLogThroughTheSink(t *testing.T) {

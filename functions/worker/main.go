@@ -13,41 +13,15 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
-	"github.com/enrollhook/enrollhook/pkg/lambdalog"
+	"github.com/enrollhook/enrollhook/functions/internal/lambdamain"
 	"github.com/enrollhook/enrollhook/pkg/wiring"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Getenv); err != nil {
-		fmt.Fprintln(os.Stderr, "enrollhook worker:", err)
-		os.Exit(1)
-	}
-}
+// hint is the error off Lambda (AWS_LAMBDA_RUNTIME_API unset).
+const hint = "the worker runs on Lambda only; locally, ENROLLHOOK_QUEUE_URL=local makes the local server run the same worker in process"
 
-func run(ctx context.Context, getenv func(string) string) error {
-	if getenv("AWS_LAMBDA_RUNTIME_API") == "" {
-		return fmt.Errorf("the worker runs on Lambda only; locally, ENROLLHOOK_QUEUE_URL=local makes the local server run the same worker in process")
-	}
-	log := lambdalog.New()
-	slog.SetDefault(log)
-	h, err := wiring.Worker(ctx, getenv, log, nil)
-	if err != nil {
-		// Failing the init phase makes Lambda report an init error; the
-		// messages stay in the queue.
-		log.Error("cold start failed", slog.String("error", err.Error()))
-		return err
-	}
-	lambda.StartWithOptions(h, lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
-	return nil
+func main() {
+	// A cold start that fails the init phase makes Lambda report an init
+	// error; the messages stay in the queue.
+	lambdamain.Main("enrollhook worker:", hint, wiring.Worker)
 }

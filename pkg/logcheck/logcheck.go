@@ -49,6 +49,23 @@ func (s *Sink) Secrets(secrets ...string) {
 	}
 }
 
+// secretEnv matches the environment entries (NAME=value) whose value is a
+// secret: ENROLLHOOK_*SECRET*, *PASSWORD*, *TOKEN* and *CREDENTIALS*.
+var secretEnv = regexp.MustCompile(`^ENROLLHOOK_[A-Z_]*(SECRET|PASSWORD|TOKEN|CREDENTIALS)[A-Z_]*=`)
+
+// EnvSecrets registers, as Secrets does, the secret values of env (NAME=value,
+// the environment a test gives a function): those of the ENROLLHOOK_
+// variables whose name holds SECRET, PASSWORD, TOKEN or CREDENTIALS.
+func (s *Sink) EnvSecrets(env []string) {
+	for _, kv := range env {
+		if secretEnv.MatchString(kv) {
+			if _, v, _ := strings.Cut(kv, "="); v != "" {
+				s.Secrets(v)
+			}
+		}
+	}
+}
+
 // Tokens registers a source of tokens issued during the run (e.g.
 // graphemu.Server.IssuedTokens), checked against everything written when
 // Err is called.
