@@ -10,6 +10,7 @@
 // It takes an aws.Config (region, credentials, base endpoint and the
 // per-service endpoint overrides among its ConfigSources) and signs with
 // the SDK's own SigV4 signer. Its errors satisfy smithy.APIError, so that
-// callers read a service's error code as they would from the SDK. It
-// imports no package of this module.
+// callers read a service's error code as they would from the SDK. The
+// DynamoDB wire pieces the stores share (Attr, Item, ItemRequest, GetItem,
+// ConditionFailed) are here too. It imports no package of this module.
 package awsapi

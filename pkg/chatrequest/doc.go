@@ -50,6 +50,7 @@
 // ErrDecided, ErrSelfApproval, ErrFull and ErrInvalid (a malformed id,
 // request or decision); DynamoDB's own failures come back wrapped.
 //
-// The package imports no other enrollhook package: the chat flow fills a
-// Request from its change.Request, its plan and the invocation.
+// The package imports no other enrollhook package but pkg/awsapi (its
+// DynamoDB wire helpers): the chat flow fills a Request from its
+// change.Request, its plan and the invocation.
 package chatrequest

@@ -4,19 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
-	"github.com/aws/smithy-go"
+	"github.com/enrollhook/enrollhook/pkg/awsapi"
 )
 
 // DynamoDBAPI is how the store calls DynamoDB: an *awsapi.Client of
 // "dynamodb" (its JSON 1.0 protocol).
-type DynamoDBAPI interface {
-	JSON(ctx context.Context, target string, in, out any) error
-}
+type DynamoDBAPI = awsapi.DynamoDBAPI
 
 // The table is the change record's (template.yaml, ChangeTable; see
 // pkg/record): partition key "pk" (S), sort key "sk" (S), TTL attribute
@@ -57,34 +53,6 @@ func requestKey(id string) string { return "chatrequest#" + keyPart(id) }
 
 var keyPart = strings.NewReplacer("%", "%25", "#", "%23").Replace
 
-// attr is a DynamoDB attribute value on the wire: {"S": ...} or {"N": ...}.
-type attr map[string]string
-
-// item is a DynamoDB item on the wire.
-type item map[string]attr
-
-// request is the members of PutItem and GetItem the store sets.
-type request struct {
-	TableName                 string            `json:"TableName"`
-	Item                      item              `json:"Item,omitempty"`
-	Key                       item              `json:"Key,omitempty"`
-	ConsistentRead            bool              `json:"ConsistentRead,omitempty"`
-	ConditionExpression       string            `json:"ConditionExpression,omitempty"`
-	ExpressionAttributeNames  map[string]string `json:"ExpressionAttributeNames,omitempty"`
-	ExpressionAttributeValues item              `json:"ExpressionAttributeValues,omitempty"`
-}
-
-const target = "DynamoDB_20120810."
-
-func s(v string) attr { return attr{"S": v} }
-func n(v int64) attr  { return attr{"N": strconv.FormatInt(v, 10)} }
-
-// conditionFailed reports whether err is DynamoDB's refusal of a condition.
-func conditionFailed(err error) bool {
-	var api smithy.APIError
-	return errors.As(err, &api) && api.ErrorCode() == "ConditionalCheckFailedException"
-}
-
 // DynamoDB is the store for Lambda: one table shared by every instance.
 type DynamoDB struct {
 	client DynamoDBAPI
@@ -101,12 +69,12 @@ func NewDynamoDB(client DynamoDBAPI, table string, o *Options) *DynamoDB {
 }
 
 // itemOf is the item of r, whose JSON is data.
-func itemOf(r *Request, data []byte, writer string) item {
-	return item{
-		attrPK: s(requestKey(r.ID)), attrSK: s(requestSortKey),
-		attrRequest: s(string(data)), attrState: s(r.State),
-		attrExpires: n(r.Expires.Unix()), attrCreated: n(r.Created.UnixNano()),
-		attrWriter: s(writer),
+func itemOf(r *Request, data []byte, writer string) awsapi.Item {
+	return awsapi.Item{
+		attrPK: awsapi.S(requestKey(r.ID)), attrSK: awsapi.S(requestSortKey),
+		attrRequest: awsapi.S(string(data)), attrState: awsapi.S(r.State),
+		attrExpires: awsapi.N(r.Expires.Unix()), attrCreated: awsapi.N(r.Created.UnixNano()),
+		attrWriter: awsapi.S(writer),
 	}
 }
 
@@ -118,13 +86,13 @@ func (d *DynamoDB) Create(ctx context.Context, r *Request) error {
 		return err
 	}
 	token := newToken()
-	err = d.client.JSON(ctx, target+"PutItem", request{
+	err = d.client.JSON(ctx, awsapi.DynamoDBTarget+"PutItem", awsapi.ItemRequest{
 		TableName:                d.table,
 		Item:                     itemOf(r, data, token),
 		ConditionExpression:      "attribute_not_exists(#pk)",
 		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
 	}, nil)
-	if conditionFailed(err) {
+	if awsapi.ConditionFailed(err) {
 		// Taken, perhaps by this very put, whose answer was lost.
 		it, gerr := d.getItem(ctx, r.ID)
 		if gerr == nil && it != nil && it[attrWriter]["S"] == token {
@@ -140,16 +108,29 @@ func (d *DynamoDB) Create(ctx context.Context, r *Request) error {
 
 // getItem reads the item of the (canonical) id, strongly consistent; nil
 // when there is none.
-func (d *DynamoDB) getItem(ctx context.Context, id string) (item, error) {
-	var out struct {
-		Item item `json:"Item"`
-	}
-	err := d.client.JSON(ctx, target+"GetItem", request{TableName: d.table,
-		Key: item{attrPK: s(requestKey(id)), attrSK: s(requestSortKey)}, ConsistentRead: true}, &out)
+func (d *DynamoDB) getItem(ctx context.Context, id string) (awsapi.Item, error) {
+	it, err := awsapi.GetItem(ctx, d.client, d.table, awsapi.Item{attrPK: awsapi.S(requestKey(id)), attrSK: awsapi.S(requestSortKey)})
 	if err != nil {
 		return nil, fmt.Errorf("chatrequest: get %s: %w", d.table, err)
 	}
-	return out.Item, nil
+	return it, nil
+}
+
+// read reads the request of the (canonical) id and its item: ErrNotFound
+// when there is none.
+func (d *DynamoDB) read(ctx context.Context, id string) (awsapi.Item, *Request, error) {
+	it, err := d.getItem(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if it == nil {
+		return nil, nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	r, err := decode([]byte(it[attrRequest]["S"]))
+	if err != nil {
+		return nil, nil, err
+	}
+	return it, r, nil
 }
 
 // Get implements Store.
@@ -158,14 +139,7 @@ func (d *DynamoDB) Get(ctx context.Context, id string) (*Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	it, err := d.getItem(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if it == nil {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
-	}
-	r, err := decode([]byte(it[attrRequest]["S"]))
+	_, r, err := d.read(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -190,14 +164,7 @@ func (d *DynamoDB) Decide(ctx context.Context, id, to, by, byName string) (*Requ
 	token := newToken()
 	for attempt := 0; attempt < 3; attempt++ {
 		now := d.o.Now()
-		it, err := d.getItem(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if it == nil {
-			return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
-		}
-		r, err := decode([]byte(it[attrRequest]["S"]))
+		it, r, err := d.read(ctx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -214,21 +181,21 @@ func (d *DynamoDB) Decide(ctx context.Context, id, to, by, byName string) (*Requ
 		if err != nil {
 			return nil, err
 		}
-		err = d.client.JSON(ctx, target+"PutItem", request{
+		err = d.client.JSON(ctx, awsapi.DynamoDBTarget+"PutItem", awsapi.ItemRequest{
 			TableName:           d.table,
 			Item:                itemOf(dec, data, token),
 			ConditionExpression: "#state = :pending AND #exp > :now AND #created = :created",
 			ExpressionAttributeNames: map[string]string{
 				"#state": attrState, "#exp": attrExpires, "#created": attrCreated,
 			},
-			ExpressionAttributeValues: item{
-				":pending": s(StatePending), ":now": n(now.Unix()), ":created": it[attrCreated],
+			ExpressionAttributeValues: awsapi.Item{
+				":pending": awsapi.S(StatePending), ":now": awsapi.N(now.Unix()), ":created": it[attrCreated],
 			},
 		}, nil)
 		if err == nil {
 			return dec, nil
 		}
-		if !conditionFailed(err) {
+		if !awsapi.ConditionFailed(err) {
 			return nil, fmt.Errorf("chatrequest: put %s: %w", d.table, err)
 		}
 		// Decided or expired since the read (or decided by this call, its
@@ -244,14 +211,7 @@ func (d *DynamoDB) Reopen(ctx context.Context, id, by string) (*Request, error) 
 	if err != nil {
 		return nil, err
 	}
-	it, err := d.getItem(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if it == nil {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
-	}
-	r, err := decode([]byte(it[attrRequest]["S"]))
+	it, r, err := d.read(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -263,14 +223,14 @@ func (d *DynamoDB) Reopen(ctx context.Context, id, by string) (*Request, error) 
 	if err != nil {
 		return nil, err
 	}
-	err = d.client.JSON(ctx, target+"PutItem", request{
+	err = d.client.JSON(ctx, awsapi.DynamoDBTarget+"PutItem", awsapi.ItemRequest{
 		TableName:                 d.table,
 		Item:                      itemOf(o, data, newToken()),
 		ConditionExpression:       "#state = :approved AND #writer = :writer",
 		ExpressionAttributeNames:  map[string]string{"#state": attrState, "#writer": attrWriter},
-		ExpressionAttributeValues: item{":approved": s(StateApproved), ":writer": it[attrWriter]},
+		ExpressionAttributeValues: awsapi.Item{":approved": awsapi.S(StateApproved), ":writer": it[attrWriter]},
 	}, nil)
-	if conditionFailed(err) {
+	if awsapi.ConditionFailed(err) {
 		return r, fmt.Errorf("%w: %s", ErrDecided, id)
 	}
 	if err != nil {

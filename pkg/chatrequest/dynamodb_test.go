@@ -1,12 +1,10 @@
 package chatrequest
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"os"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,21 +16,11 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/awsapi/awsapitest"
 )
 
-// dynamo returns dynalite with a fresh change table, or skips.
-func dynamo(t *testing.T) (*awsapitest.Dynalite, string) {
-	t.Helper()
-	d := awsapitest.Start(t)
-	if d == nil {
-		t.Skip("no dynalite")
-	}
-	return d, d.CreateTable(t, changeTable(t.Name()))
-}
-
 // TestDynamoDBItem: a request is one item of the change table, pk
 // "chatrequest#" and the id, with the TTL attribute in epoch seconds and
 // no "assignment" (so not in the change history's index).
 func TestDynamoDBItem(t *testing.T) {
-	d, table := dynamo(t)
+	d, table := awsapitest.Table(t, awsapitest.ChangeTable(t.Name()))
 	c := newClock()
 	st := NewDynamoDB(d.Client(t), table, &Options{Now: c.now, TTL: 2 * time.Hour})
 	if err := st.Create(ctx, req("ABCD2345")); err != nil {
@@ -64,38 +52,12 @@ func TestDynamoDBItem(t *testing.T) {
 	}
 }
 
-// faulty passes calls to DynamoDB, but loses the answer to the PutItem
-// calls it is told to (counted from 1): the call takes effect and is sent
-// again, as awsapi's retry does after a reset connection.
-type faulty struct {
-	DynamoDBAPI
-	mu   sync.Mutex
-	puts int
-	lose map[int]bool
-}
-
-func (f *faulty) JSON(ctx context.Context, target string, in, out any) error {
-	f.mu.Lock()
-	var lose bool
-	if target == "DynamoDB_20120810.PutItem" {
-		f.puts++
-		lose = f.lose[f.puts]
-	}
-	f.mu.Unlock()
-	if lose {
-		if err := f.DynamoDBAPI.JSON(ctx, target, in, nil); err != nil {
-			return err
-		}
-	}
-	return f.DynamoDBAPI.JSON(ctx, target, in, out)
-}
-
 // TestDynamoDBRetryMeetsItsOwnWrite: a Create or Decide whose put took
 // effect but whose answer was lost succeeds, and is not mistaken for
 // another's; a real duplicate still is.
 func TestDynamoDBRetryMeetsItsOwnWrite(t *testing.T) {
-	d, table := dynamo(t)
-	st := NewDynamoDB(&faulty{DynamoDBAPI: d.Client(t), lose: map[int]bool{1: true, 2: true}}, table, nil)
+	d, table := awsapitest.Table(t, awsapitest.ChangeTable(t.Name()))
+	st := NewDynamoDB(&awsapitest.Faulty{DynamoDBAPI: d.Client(t), Lose: map[int]bool{1: true, 2: true}}, table, nil)
 	if err := st.Create(ctx, req("LOST2345")); err != nil {
 		t.Fatalf("Create after a lost answer = %v, want nil", err)
 	}
@@ -157,7 +119,7 @@ func TestTemplateTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := doc.Resources["ChangeTable"].Properties
-	want := changeTable("x")
+	want := awsapitest.ChangeTable("x")
 	if len(p.KeySchema) != len(want.KeySchema) {
 		t.Fatalf("ChangeTable key schema %v, want %d keys", p.KeySchema, len(want.KeySchema))
 	}

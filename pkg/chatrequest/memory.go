@@ -58,6 +58,15 @@ func (m *Memory) Create(ctx context.Context, r *Request) error {
 	return nil
 }
 
+// read is the request of the (canonical) id, or ErrNotFound; m.mu is held.
+func (m *Memory) read(id string) (*Request, error) {
+	it, ok := m.byID[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return decode(it.data)
+}
+
 // Get implements Store.
 func (m *Memory) Get(ctx context.Context, id string) (*Request, error) {
 	id, err := canonicalID(id)
@@ -66,12 +75,8 @@ func (m *Memory) Get(ctx context.Context, id string) (*Request, error) {
 	}
 	now := m.o.Now()
 	m.mu.Lock()
-	it, ok := m.byID[id]
+	r, err := m.read(id)
 	m.mu.Unlock()
-	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
-	}
-	r, err := decode(it.data)
 	if err != nil {
 		return nil, err
 	}
@@ -93,11 +98,7 @@ func (m *Memory) Decide(ctx context.Context, id, to, by, byName string) (*Reques
 	now := m.o.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	it, ok := m.byID[id]
-	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
-	}
-	r, err := decode(it.data)
+	r, err := m.read(id)
 	if err != nil {
 		return nil, err
 	}
@@ -121,11 +122,7 @@ func (m *Memory) Reopen(ctx context.Context, id, by string) (*Request, error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	it, ok := m.byID[id]
-	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
-	}
-	r, err := decode(it.data)
+	r, err := m.read(id)
 	if err != nil {
 		return nil, err
 	}

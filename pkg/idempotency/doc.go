@@ -7,5 +7,6 @@
 // taken over once its in-progress expiry passes.
 //
 // Two stores implement Store: Memory (embedded, one process) and DynamoDB.
-// The package imports no other enrollhook package.
+// The package imports no other enrollhook package but pkg/awsapi (its
+// DynamoDB wire helpers).
 package idempotency

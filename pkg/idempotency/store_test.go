@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/enrollhook/enrollhook/pkg/awsapi"
 	"github.com/enrollhook/enrollhook/pkg/awsapi/awsapitest"
 )
 
@@ -43,11 +43,7 @@ func stores(t *testing.T) map[string]func(*clock) Store {
 	return out
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	awsapitest.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { awsapitest.Main(m) }
 
 // dynalite is the DynamoDB-compatible server of this test binary
 // (awsapitest: ENROLLHOOK_DYNALITE, required in CI), or nil.
@@ -219,7 +215,7 @@ func TestDynamoDBRetriedCallsMeetTheirOwnWrite(t *testing.T) {
 	if client == nil {
 		t.Skip("no dynalite")
 	}
-	lossy := &lostAnswers{DynamoDBAPI: client.Client(t), lose: map[string]bool{target + "PutItem": true, target + "UpdateItem": true}}
+	lossy := &lostAnswers{DynamoDBAPI: client.Client(t), lose: map[string]bool{awsapi.DynamoDBTarget + "PutItem": true, awsapi.DynamoDBTarget + "UpdateItem": true}}
 	st := NewDynamoDB(lossy, createTable(t, client, "lost-answers"), nil)
 	ctx := context.Background()
 	l, err := st.Begin(ctx, "generic:msg_1", "fp", time.Now().Add(time.Minute))

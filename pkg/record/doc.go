@@ -10,6 +10,7 @@
 // of the same record is not a second record, and another record under the
 // same id is refused with ErrConflict.
 //
-// The package imports no other enrollhook package, like pkg/idempotency:
-// the pipeline fills a Record from its change.Request and Applied.
+// The package imports no other enrollhook package but pkg/awsapi (its
+// DynamoDB wire helpers), like pkg/idempotency: the pipeline fills a
+// Record from its change.Request and Applied.
 package record

@@ -2,18 +2,14 @@ package record
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strconv"
 
-	"github.com/aws/smithy-go"
+	"github.com/enrollhook/enrollhook/pkg/awsapi"
 )
 
 // DynamoDBAPI is how the store calls DynamoDB: an *awsapi.Client of
 // "dynamodb" (its JSON 1.0 protocol).
-type DynamoDBAPI interface {
-	JSON(ctx context.Context, target string, in, out any) error
-}
+type DynamoDBAPI = awsapi.DynamoDBAPI
 
 // The table (template.yaml, ChangeTable): partition key "pk" (S), sort key
 // "sk" (S), TTL attribute "expires" (N, epoch seconds), and the global
@@ -49,36 +45,6 @@ const (
 // stays under the 1 MiB awsapi reads of an answer.
 const queryPage = 4
 
-// attr is a DynamoDB attribute value on the wire: {"S": ...} or {"N": ...}.
-type attr map[string]string
-
-// item is a DynamoDB item on the wire.
-type item map[string]attr
-
-// request is the members of PutItem, GetItem and Query the store sets.
-type request struct {
-	TableName                 string            `json:"TableName"`
-	Item                      item              `json:"Item,omitempty"`
-	Key                       item              `json:"Key,omitempty"`
-	IndexName                 string            `json:"IndexName,omitempty"`
-	ConsistentRead            bool              `json:"ConsistentRead,omitempty"`
-	KeyConditionExpression    string            `json:"KeyConditionExpression,omitempty"`
-	ConditionExpression       string            `json:"ConditionExpression,omitempty"`
-	ExpressionAttributeNames  map[string]string `json:"ExpressionAttributeNames,omitempty"`
-	ExpressionAttributeValues item              `json:"ExpressionAttributeValues,omitempty"`
-	ScanIndexForward          *bool             `json:"ScanIndexForward,omitempty"`
-	Limit                     int               `json:"Limit,omitempty"`
-	ExclusiveStartKey         item              `json:"ExclusiveStartKey,omitempty"`
-}
-
-const target = "DynamoDB_20120810."
-
-// conditionFailed reports whether err is DynamoDB's refusal of a condition.
-func conditionFailed(err error) bool {
-	var api smithy.APIError
-	return errors.As(err, &api) && api.ErrorCode() == "ConditionalCheckFailedException"
-}
-
 // DynamoDB is the store for Lambda: one table shared by every instance.
 type DynamoDB struct {
 	client DynamoDBAPI
@@ -94,16 +60,6 @@ func NewDynamoDB(client DynamoDBAPI, table string, o *Options) *DynamoDB {
 	return &DynamoDB{client: client, table: table, o: o.withDefaults()}
 }
 
-func s(v string) attr { return attr{"S": v} }
-func n(v int64) attr  { return attr{"N": strconv.FormatInt(v, 10)} }
-
-func str(v attr) string { return v["S"] }
-
-func num(v attr) int64 {
-	i, _ := strconv.ParseInt(v["N"], 10, 64)
-	return i
-}
-
 // Put implements Store.
 func (d *DynamoDB) Put(ctx context.Context, r *Record) error {
 	now := d.o.Now()
@@ -113,17 +69,17 @@ func (d *DynamoDB) Put(ctx context.Context, r *Record) error {
 	}
 	exp := expiresAt(now, d.o.Retention)
 	for attempt := 0; attempt < 3; attempt++ {
-		err := d.client.JSON(ctx, target+"PutItem", request{
+		err := d.client.JSON(ctx, awsapi.DynamoDBTarget+"PutItem", awsapi.ItemRequest{
 			TableName:                 d.table,
-			Item:                      item{attrPK: s(idKey(r.ID)), attrSK: s(idSortKey), attrRecord: s(string(data)), attrExpires: n(exp)},
+			Item:                      awsapi.Item{attrPK: awsapi.S(idKey(r.ID)), attrSK: awsapi.S(idSortKey), attrRecord: awsapi.S(string(data)), attrExpires: awsapi.N(exp)},
 			ConditionExpression:       "attribute_not_exists(#pk) OR #exp <= :now",
 			ExpressionAttributeNames:  map[string]string{"#pk": attrPK, "#exp": attrExpires},
-			ExpressionAttributeValues: item{":now": n(now.Unix())},
+			ExpressionAttributeValues: awsapi.Item{":now": awsapi.N(now.Unix())},
 		}, nil)
 		if err == nil {
 			return d.putTicketItem(ctx, r, data, exp)
 		}
-		if !conditionFailed(err) {
+		if !awsapi.ConditionFailed(err) {
 			return fmt.Errorf("record: put %s: %w", d.table, err)
 		}
 		// The id is taken: by this record (a retry, or a Put whose answer
@@ -132,17 +88,17 @@ func (d *DynamoDB) Put(ctx context.Context, r *Record) error {
 		if err != nil {
 			return err
 		}
-		if stored == nil || expired(num(stored[attrExpires]), now) {
+		if stored == nil || expired(awsapi.Num(stored[attrExpires]), now) {
 			continue // gone or expired since the put: claim it again
 		}
-		sdata := []byte(str(stored[attrRecord]))
+		sdata := []byte(awsapi.Str(stored[attrRecord]))
 		sr, err := decode(sdata)
 		if err != nil {
 			return err
 		}
 		// Complete the stored record's ticket item, in case the Put that
 		// stored it stopped before writing it.
-		if err := d.putTicketItem(ctx, &sr, sdata, num(stored[attrExpires])); err != nil {
+		if err := d.putTicketItem(ctx, &sr, sdata, awsapi.Num(stored[attrExpires])); err != nil {
 			return err
 		}
 		if string(sdata) != string(data) {
@@ -156,12 +112,12 @@ func (d *DynamoDB) Put(ctx context.Context, r *Record) error {
 // putTicketItem writes the ticket item of r, whose JSON is data. It is the
 // same item however often it is written.
 func (d *DynamoDB) putTicketItem(ctx context.Context, r *Record, data []byte, exp int64) error {
-	err := d.client.JSON(ctx, target+"PutItem", request{
+	err := d.client.JSON(ctx, awsapi.DynamoDBTarget+"PutItem", awsapi.ItemRequest{
 		TableName: d.table,
-		Item: item{
-			attrPK: s(ticketKey(r.Sender, r.Ticket.ID)), attrSK: s(sortKey(r)),
-			attrAssignment: s(assignmentKey(r.ConfigurationID, r.AssignmentID)),
-			attrRecord:     s(string(data)), attrExpires: n(exp),
+		Item: awsapi.Item{
+			attrPK: awsapi.S(ticketKey(r.Sender, r.Ticket.ID)), attrSK: awsapi.S(sortKey(r)),
+			attrAssignment: awsapi.S(assignmentKey(r.ConfigurationID, r.AssignmentID)),
+			attrRecord:     awsapi.S(string(data)), attrExpires: awsapi.N(exp),
 		},
 	}, nil)
 	if err != nil {
@@ -172,16 +128,12 @@ func (d *DynamoDB) putTicketItem(ctx context.Context, r *Record, data []byte, ex
 
 // getItem reads the id item of id, strongly consistent; nil when there is
 // none.
-func (d *DynamoDB) getItem(ctx context.Context, id string) (item, error) {
-	var out struct {
-		Item item `json:"Item"`
-	}
-	err := d.client.JSON(ctx, target+"GetItem", request{TableName: d.table,
-		Key: item{attrPK: s(idKey(id)), attrSK: s(idSortKey)}, ConsistentRead: true}, &out)
+func (d *DynamoDB) getItem(ctx context.Context, id string) (awsapi.Item, error) {
+	it, err := awsapi.GetItem(ctx, d.client, d.table, awsapi.Item{attrPK: awsapi.S(idKey(id)), attrSK: awsapi.S(idSortKey)})
 	if err != nil {
 		return nil, fmt.Errorf("record: get %s: %w", d.table, err)
 	}
-	return out.Item, nil
+	return it, nil
 }
 
 // Get implements Store.
@@ -193,10 +145,10 @@ func (d *DynamoDB) Get(ctx context.Context, id string) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	if it == nil || expired(num(it[attrExpires]), d.o.Now()) {
+	if it == nil || expired(awsapi.Num(it[attrExpires]), d.o.Now()) {
 		return nil, &NotFoundError{ID: id}
 	}
-	r, err := decode([]byte(str(it[attrRecord])))
+	r, err := decode([]byte(awsapi.Str(it[attrRecord])))
 	if err != nil {
 		return nil, err
 	}
@@ -210,9 +162,9 @@ func (d *DynamoDB) ByTicket(ctx context.Context, sender, ticketID string) ([]Rec
 		return nil, err
 	}
 	forward := true
-	q := request{TableName: d.table, ConsistentRead: true, KeyConditionExpression: "#pk = :pk",
+	q := awsapi.ItemRequest{TableName: d.table, ConsistentRead: true, KeyConditionExpression: "#pk = :pk",
 		ExpressionAttributeNames:  map[string]string{"#pk": attrPK},
-		ExpressionAttributeValues: item{":pk": s(ticketKey(sender, ticketID))},
+		ExpressionAttributeValues: awsapi.Item{":pk": awsapi.S(ticketKey(sender, ticketID))},
 		ScanIndexForward:          &forward}
 	out, err := d.query(ctx, q, MaxTicketRecords+1)
 	if err != nil {
@@ -232,32 +184,32 @@ func (d *DynamoDB) ByAssignment(ctx context.Context, configurationID, assignment
 		return nil, err
 	}
 	backward := false
-	q := request{TableName: d.table, IndexName: IndexAssignment, KeyConditionExpression: "#a = :a",
+	q := awsapi.ItemRequest{TableName: d.table, IndexName: IndexAssignment, KeyConditionExpression: "#a = :a",
 		ExpressionAttributeNames:  map[string]string{"#a": attrAssignment},
-		ExpressionAttributeValues: item{":a": s(assignmentKey(configurationID, assignmentID))},
+		ExpressionAttributeValues: awsapi.Item{":a": awsapi.S(assignmentKey(configurationID, assignmentID))},
 		ScanIndexForward:          &backward}
 	return d.query(ctx, q, historyLimit(limit))
 }
 
 // query pages through q until it has max live records or no more pages;
 // records past their retention (TTL deletes them late) are left out.
-func (d *DynamoDB) query(ctx context.Context, q request, max int) ([]Record, error) {
+func (d *DynamoDB) query(ctx context.Context, q awsapi.ItemRequest, max int) ([]Record, error) {
 	now := d.o.Now()
 	var out []Record
 	for {
 		q.Limit = queryPage
 		var page struct {
-			Items            []item `json:"Items"`
-			LastEvaluatedKey item   `json:"LastEvaluatedKey"`
+			Items            []awsapi.Item `json:"Items"`
+			LastEvaluatedKey awsapi.Item   `json:"LastEvaluatedKey"`
 		}
-		if err := d.client.JSON(ctx, target+"Query", q, &page); err != nil {
+		if err := d.client.JSON(ctx, awsapi.DynamoDBTarget+"Query", q, &page); err != nil {
 			return nil, fmt.Errorf("record: query %s: %w", d.table, err)
 		}
 		for _, it := range page.Items {
-			if expired(num(it[attrExpires]), now) {
+			if expired(awsapi.Num(it[attrExpires]), now) {
 				continue
 			}
-			r, err := decode([]byte(str(it[attrRecord])))
+			r, err := decode([]byte(awsapi.Str(it[attrRecord])))
 			if err != nil {
 				return nil, err
 			}

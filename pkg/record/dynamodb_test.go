@@ -1,10 +1,8 @@
 package record
 
 import (
-	"context"
 	"errors"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,21 +13,11 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/awsapi/awsapitest"
 )
 
-// dynamo returns dynalite with a fresh change table, or skips.
-func dynamo(t *testing.T) (*awsapitest.Dynalite, string) {
-	t.Helper()
-	d := awsapitest.Start(t)
-	if d == nil {
-		t.Skip("no dynalite")
-	}
-	return d, d.CreateTable(t, changeTable(t.Name()))
-}
-
 // TestDynamoDBExpires: both items of a record carry the TTL attribute
 // DynamoDB deletes them by: the store's clock plus the retention, in epoch
 // seconds.
 func TestDynamoDBExpires(t *testing.T) {
-	d, table := dynamo(t)
+	d, table := awsapitest.Table(t, awsapitest.ChangeTable(t.Name()))
 	c := newClock()
 	st := NewDynamoDB(d.Client(t), table, &Options{Now: c.now, Retention: 30 * 24 * time.Hour})
 	r := rec("generic:msg_1", "generic", "CHG1", "c", "a", c.now().Add(-time.Minute))
@@ -51,41 +39,11 @@ func TestDynamoDBExpires(t *testing.T) {
 	}
 }
 
-// faulty passes calls to DynamoDB, but loses the answer to, or fails, the
-// PutItem calls it is told to (counted from 1).
-type faulty struct {
-	DynamoDBAPI
-	mu         sync.Mutex
-	puts       int
-	lose, fail map[int]bool
-}
-
-func (f *faulty) JSON(ctx context.Context, target string, in, out any) error {
-	f.mu.Lock()
-	var lose, fail bool
-	if target == "DynamoDB_20120810.PutItem" {
-		f.puts++
-		lose, fail = f.lose[f.puts], f.fail[f.puts]
-	}
-	f.mu.Unlock()
-	if fail {
-		return errors.New("connection reset")
-	}
-	if lose {
-		// The call takes effect; its answer is lost and it is sent again,
-		// as awsapi's retry does after a reset connection.
-		if err := f.DynamoDBAPI.JSON(ctx, target, in, nil); err != nil {
-			return err
-		}
-	}
-	return f.DynamoDBAPI.JSON(ctx, target, in, out)
-}
-
 // TestDynamoDBRetryMeetsItsOwnWrite: a conditional put that took effect
 // but whose answer was lost is not a conflict with itself.
 func TestDynamoDBRetryMeetsItsOwnWrite(t *testing.T) {
-	d, table := dynamo(t)
-	st := NewDynamoDB(&faulty{DynamoDBAPI: d.Client(t), lose: map[int]bool{1: true}}, table, nil)
+	d, table := awsapitest.Table(t, awsapitest.ChangeTable(t.Name()))
+	st := NewDynamoDB(&awsapitest.Faulty{DynamoDBAPI: d.Client(t), Lose: map[int]bool{1: true}}, table, nil)
 	if err := st.Put(ctx, rec("generic:msg_1", "generic", "CHG1", "c", "a", time.Time{})); err != nil {
 		t.Fatalf("Put after a lost answer = %v, want nil", err)
 	}
@@ -98,8 +56,8 @@ func TestDynamoDBRetryMeetsItsOwnWrite(t *testing.T) {
 // the ticket's item returns the error; the next Put of that id, the same
 // record or another, completes the first record, so a revert finds it.
 func TestDynamoDBInterruptedPut(t *testing.T) {
-	d, table := dynamo(t)
-	client := &faulty{DynamoDBAPI: d.Client(t), fail: map[int]bool{2: true, 4: true}}
+	d, table := awsapitest.Table(t, awsapitest.ChangeTable(t.Name()))
+	client := &awsapitest.Faulty{DynamoDBAPI: d.Client(t), Fail: map[int]bool{2: true, 4: true}}
 	st := NewDynamoDB(client, table, nil)
 	first := rec("generic:msg_1", "generic", "CHG1", "c", "a", time.Time{})
 	if err := st.Put(ctx, first); err == nil {

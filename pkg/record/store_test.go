@@ -5,25 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/enrollhook/enrollhook/pkg/awsapi/awsapitest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	awsapitest.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { awsapitest.Main(m) }
 
 // clock is a settable clock, anchored on the real time so that the tests
 // pass on any date.
@@ -41,31 +32,6 @@ func (c *clock) advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// changeTable is the table of template.yaml's ChangeTable.
-func changeTable(name string) dynamodb.CreateTableInput {
-	str := types.ScalarAttributeTypeS
-	return dynamodb.CreateTableInput{
-		TableName: aws.String(name),
-		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String(attrPK), AttributeType: str},
-			{AttributeName: aws.String(attrSK), AttributeType: str},
-			{AttributeName: aws.String(attrAssignment), AttributeType: str},
-		},
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String(attrPK), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String(attrSK), KeyType: types.KeyTypeRange},
-		},
-		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
-			IndexName: aws.String(IndexAssignment),
-			KeySchema: []types.KeySchemaElement{
-				{AttributeName: aws.String(attrAssignment), KeyType: types.KeyTypeHash},
-				{AttributeName: aws.String(attrSK), KeyType: types.KeyTypeRange},
-			},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
-		}},
-	}
-}
-
 // stores returns every implementation under test; each call of a maker
 // gives an empty store on the clock and options given.
 func stores(t *testing.T) map[string]func(c *clock, o *Options) Store {
@@ -74,7 +40,7 @@ func stores(t *testing.T) map[string]func(c *clock, o *Options) Store {
 	}
 	if d := awsapitest.Start(t); d != nil {
 		out["dynamodb"] = func(c *clock, o *Options) Store {
-			return NewDynamoDB(d.Client(t), d.CreateTable(t, changeTable(t.Name())), withClock(o, c))
+			return NewDynamoDB(d.Client(t), d.CreateTable(t, awsapitest.ChangeTable(t.Name())), withClock(o, c))
 		}
 	}
 	return out

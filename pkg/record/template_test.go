@@ -8,6 +8,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/awslabs/goformation/v7/intrinsics"
+
+	"github.com/enrollhook/enrollhook/pkg/awsapi/awsapitest"
 )
 
 // TestTemplateTable: template.yaml's ChangeTable is the table this
@@ -49,7 +51,7 @@ func TestTemplateTable(t *testing.T) {
 		t.Fatalf("template.yaml has no ChangeTable table")
 	}
 	p := tbl.Properties
-	want := changeTable("x")
+	want := awsapitest.ChangeTable("x")
 	var attrs, wantAttrs []string
 	for _, a := range p.AttributeDefinitions {
 		attrs = append(attrs, a.AttributeName+" "+a.AttributeType)

@@ -14,6 +14,20 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/scheduler"
 )
 
+// awsClient is the client of service (dynamodb, scheduler, sqs) for the
+// setting key, which its errors name.
+func (b *builder) awsClient(key, service string) (*awsapi.Client, error) {
+	c, err := b.awsConfig(key)
+	if err != nil {
+		return nil, err
+	}
+	client, err := awsapi.New(c, service)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	return client, nil
+}
+
 // store is the de-duplication store: DynamoDB when a table is configured
 // (the endpoint can be pointed elsewhere with AWS_ENDPOINT_URL_DYNAMODB),
 // else the embedded store, which de-duplicates within one process only.
@@ -22,13 +36,9 @@ func (b *builder) store() (idempotency.Store, error) {
 		b.log.Info("de-duplication: embedded store (one process); set " + config.EnvIdempotency + " to share it across instances")
 		return idempotency.NewMemory(nil, 0), nil
 	}
-	c, err := b.awsConfig(config.EnvIdempotency)
+	client, err := b.awsClient(config.EnvIdempotency, "dynamodb")
 	if err != nil {
 		return nil, err
-	}
-	client, err := awsapi.New(c, "dynamodb")
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", config.EnvIdempotency, err)
 	}
 	b.log.Info("de-duplication: DynamoDB", slog.String("table", b.cfg.Delivery.Table))
 	return idempotency.NewDynamoDB(client, b.cfg.Delivery.Table, nil), nil
@@ -44,13 +54,9 @@ func (b *builder) records() (record.Store, error) {
 		b.log.Info("change record: embedded store (one process); set " + config.EnvChangeTable + " to keep it across instances and restarts")
 		return record.NewMemory(opts), nil
 	}
-	ac, err := b.awsConfig(config.EnvChangeTable)
+	client, err := b.awsClient(config.EnvChangeTable, "dynamodb")
 	if err != nil {
 		return nil, err
-	}
-	client, err := awsapi.New(ac, "dynamodb")
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", config.EnvChangeTable, err)
 	}
 	b.log.Info("change record: DynamoDB", slog.String("table", c.Table))
 	return record.NewDynamoDB(client, c.Table, opts), nil
@@ -64,13 +70,9 @@ func (b *builder) requests() (chatrequest.Store, error) {
 	if c.Table == "" {
 		return chatrequest.NewMemory(opts), nil
 	}
-	ac, err := b.awsConfig(config.EnvChangeTable)
+	client, err := b.awsClient(config.EnvChangeTable, "dynamodb")
 	if err != nil {
 		return nil, err
-	}
-	client, err := awsapi.New(ac, "dynamodb")
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", config.EnvChangeTable, err)
 	}
 	return chatrequest.NewDynamoDB(client, c.Table, opts), nil
 }
@@ -83,13 +85,9 @@ func (b *builder) scheduler() (*scheduler.Client, error) {
 	if !s.Enabled() {
 		return nil, nil
 	}
-	c, err := b.awsConfig(config.EnvScheduleGroup)
+	client, err := b.awsClient(config.EnvScheduleGroup, "scheduler")
 	if err != nil {
 		return nil, err
-	}
-	client, err := awsapi.New(c, "scheduler")
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", config.EnvScheduleGroup, err)
 	}
 	b.log.Info("scheduling: EventBridge Scheduler", slog.String("group", s.Group))
 	return scheduler.New(client, scheduler.Options{Group: s.Group, TargetARN: s.QueueARN, RoleARN: s.RoleARN, DeadLetterARN: s.DeadLetterARN})
@@ -97,13 +95,9 @@ func (b *builder) scheduler() (*scheduler.Client, error) {
 
 // sqsQueue is the SQS queue at url, for the setting key.
 func (b *builder) sqsQueue(key, url string) (*queue.SQS, error) {
-	c, err := b.awsConfig(key)
+	client, err := b.awsClient(key, "sqs")
 	if err != nil {
 		return nil, err
-	}
-	client, err := awsapi.New(c, "sqs")
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", key, err)
 	}
 	return queue.NewSQS(client, url), nil
 }
