@@ -267,6 +267,11 @@ func (d *reader) document(root *object) {
 		}
 		d.value(nil)
 	}
+	d.end()
+}
+
+// end refuses anything but white space after the top-level value.
+func (d *reader) end() {
 	if d.err != nil {
 		return
 	}

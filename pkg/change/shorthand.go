@@ -218,13 +218,7 @@ func (d *reader) targetDocument(tr *targetReading) {
 		return
 	}
 	d.targetObject(tr)
-	if d.err != nil {
-		return
-	}
-	d.space()
-	if d.i < len(d.b) {
-		d.fail("invalid character after top-level value")
-	}
+	d.end()
 }
 
 // targetObject reads the object at d.i == '{' by both forms' tables.
