@@ -54,9 +54,36 @@ func newValidator() *validator.Validate {
 	must(v.RegisterValidation("safetext", func(fl validator.FieldLevel) bool {
 		return safeText(fl.Field().String())
 	}))
+	// The baked-in uuid rule runs a regular expression on every GUID; this
+	// one accepts exactly what that expression accepts (tested against
+	// it), without one.
+	must(v.RegisterValidation("uuid", func(fl validator.FieldLevel) bool {
+		return ValidGUID(fl.Field().String())
+	}))
 	v.RegisterStructValidation(validateTarget, Target{})
-	v.RegisterStructValidation(validateTicket, Ticket{})
 	return v
+}
+
+// ValidGUID reports whether s is a GUID in its 8-4-4-4-12 hexadecimal form,
+// in either letter case, without braces: the validator's uuid rule.
+func ValidGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !isHex(c) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // ValidKey reports whether s may be used as a Graph key in a URL path:
@@ -114,17 +141,23 @@ func validateTarget(sl validator.StructLevel) {
 		sl.ReportError(t.ODataType, "@odata"+dotStandIn+"type", "ODataType", "targettype", "")
 		return
 	}
-	set := map[string]string{
-		"groupId": t.GroupID, "collectionId": t.CollectionID,
-		"targetType": t.TargetType, "entraObjectId": t.EntraObjectID,
+	set := [...]struct{ name, value string }{
+		{"groupId", t.GroupID}, {"collectionId", t.CollectionID},
+		{"targetType", t.TargetType}, {"entraObjectId", t.EntraObjectID},
 	}
-	for name, value := range set {
-		if value != "" && !contains(sub.Own, name) {
-			sl.ReportError(value, name, name, "notallowed", ShortType(typ))
+	for _, p := range set {
+		if p.value != "" && !contains(sub.Own, p.name) {
+			sl.ReportError(p.value, p.name, p.name, "notallowed", ShortType(typ))
 		}
 	}
 	for _, name := range sub.Required {
-		if set[name] == "" {
+		value := ""
+		for _, p := range set {
+			if p.name == name {
+				value = p.value
+			}
+		}
+		if value == "" {
 			sl.ReportError("", name, name, "required", "")
 		}
 	}
@@ -137,13 +170,6 @@ func validateTarget(sl validator.StructLevel) {
 		if t.FilterID != "" {
 			sl.ReportError(t.FilterID, "deviceAndAppManagementAssignmentFilterType", "FilterType", "filtertype", "")
 		}
-	}
-}
-
-func validateTicket(sl validator.StructLevel) {
-	t := structOf[Ticket](sl)
-	if strings.EqualFold(t.State, ApprovedState) && t.ApprovedBy == "" {
-		sl.ReportError("", "approvedBy", "ApprovedBy", "approver", "")
 	}
 }
 
@@ -198,7 +224,13 @@ func (r *Request) check(opts *Options) []FieldError {
 			}
 		}
 	} else {
-		err = validate.Struct(r)
+		// By value: the fields of a struct that is not addressable reach
+		// the validator's rules without a copy each.
+		err = validate.Struct(*r)
+	}
+	if strings.EqualFold(r.Ticket.State, ApprovedState) && r.Ticket.ApprovedBy == "" {
+		// An approval without an approver cannot be audited.
+		fields = append(fields, FieldError{Field: "/ticket/approvedBy", Reason: "is required when the ticket state is approved"})
 	}
 	if w := r.Ticket.Window; w != nil {
 		start, err1 := time.Parse(time.RFC3339, w.Start)
@@ -327,8 +359,6 @@ func reason(fe validator.FieldError) string {
 	switch fe.Tag() {
 	case "required":
 		return "is required"
-	case "approver":
-		return "is required when the ticket state is approved"
 	case "graphkey":
 		return "must be 1 to 256 letters, digits, '-' or '_' (an opaque Graph key)"
 	case "uuid":

@@ -1,7 +1,6 @@
 package graph
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -564,10 +563,7 @@ func notJSON(op string, o *outcome) error {
 
 // isJSONObject reports whether p is one JSON object; an empty 200 counts
 // as no representation, like a 204.
-func isJSONObject(p []byte) bool {
-	t := bytes.TrimLeft(p, " \t\r\n")
-	return len(t) > 0 && t[0] == '{' && json.Valid(t)
-}
+func isJSONObject(p []byte) bool { return validObject(p) }
 
 func graphRequestID(h http.Header) string {
 	// The canonical keys: Get would canonicalize "request-id" into a new

@@ -23,17 +23,26 @@ func (staticCred) GetToken(context.Context, policy.TokenRequestOptions) (azcore.
 	return azcore.AccessToken{Token: "bench-token", ExpiresOn: time.Now().Add(time.Hour)}, nil
 }
 
-// memGraph answers every PATCH with the updated assignment, in memory.
-type memGraph struct{ body []byte }
+// memGraph answers every PATCH with the updated assignment, in memory: the
+// network, which the benchmark leaves out, so it does as little as it can
+// (one header map for every answer, which the client only reads).
+type memGraph struct {
+	body   []byte
+	header http.Header
+}
 
-func (m memGraph) Do(req *http.Request) (*http.Response, error) {
+func newMemGraph(body []byte) *memGraph {
+	return &memGraph{body: body, header: http.Header{
+		"Content-Type": {"application/json"},
+		"Request-Id":   {"5f0c0a4e-0000-4000-8000-000000000001"},
+	}}
+}
+
+func (m *memGraph) Do(req *http.Request) (*http.Response, error) {
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
 	}
-	h := http.Header{}
-	h.Set("Content-Type", "application/json")
-	h.Set("request-id", "5f0c0a4e-0000-4000-8000-000000000001")
-	return &http.Response{StatusCode: 200, Header: h, Body: io.NopCloser(bytes.NewReader(m.body)), Request: req, ContentLength: int64(len(m.body))}, nil
+	return &http.Response{StatusCode: 200, Header: m.header, Body: io.NopCloser(bytes.NewReader(m.body)), Request: req, ContentLength: int64(len(m.body))}, nil
 }
 
 // benchRequest hands the handler the same signed request on every
@@ -101,7 +110,7 @@ func BenchmarkRequestPath(b *testing.B) {
 		`"target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"5e6f0000-0000-0000-0000-000000000001",` +
 		`"deviceAndAppManagementAssignmentFilterId":"a1b2c3d4-0000-0000-0000-00000000f117","deviceAndAppManagementAssignmentFilterType":"include"},"source":"direct","sourceId":null}`)
 	gc, err := graph.NewClient("https://graph.microsoft.com/beta", staticCred{}, "https://graph.microsoft.com/.default",
-		&graph.Options{Transport: memGraph{answer}, Logger: slog.New(slog.DiscardHandler)})
+		&graph.Options{Transport: newMemGraph(answer), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}
