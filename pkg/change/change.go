@@ -1,7 +1,7 @@
 package change
 
 import (
-	"encoding/json"
+	"bytes"
 	"strings"
 )
 
@@ -179,9 +179,9 @@ func (r *Request) PatchBodyRef() *AssignmentJSON {
 // made before it). The bytes are shared: do not modify them.
 func (r *Request) PatchBody() AssignmentJSON {
 	if r.patchBody == nil {
-		// An Assignment is strings and a pointer to strings: Marshal
-		// cannot fail on it.
-		r.patchBody, _ = json.Marshal(&r.Assignment)
+		// Encoded on the stack, kept in an allocation of its size.
+		var buf [512]byte
+		r.patchBody = bytes.Clone(r.Assignment.appendJSON(buf[:0]))
 	}
 	return r.patchBody
 }

@@ -61,3 +61,25 @@ func TestPatchBodyEscapesAsMarshal(t *testing.T) {
 		t.Errorf("PatchBody() = %s, want %s", got, want)
 	}
 }
+
+// FuzzPatchBody holds the hand-written encoding of an assignment to
+// json.Marshal's for any strings in any of its properties, a missing
+// target included.
+func FuzzPatchBody(f *testing.F) {
+	f.Add("#microsoft.graph.enrollmentConfigurationAssignment", "", "#microsoft.graph.groupAssignmentTarget", "5e6f0000-0000-0000-0000-000000000001", "", "include", "direct", true)
+	f.Add("", "a<b>&c", "\u2028\x00\xff", "", "\"\\/\b\f\n\r\t", "", "", false)
+	f.Fuzz(func(t *testing.T, odata, id, ttype, group, coll, filterType, source string, target bool) {
+		a := Assignment{ODataType: odata, ID: id, Source: source, SourceID: coll + group}
+		if target {
+			a.Target = &Target{ODataType: ttype, GroupID: group, CollectionID: coll, TargetType: source,
+				EntraObjectID: id, FilterID: odata, FilterType: filterType}
+		}
+		want, err := json.Marshal(&a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := a.appendJSON(nil); !bytes.Equal(got, want) {
+			t.Fatalf("appendJSON = %s\njson.Marshal = %s", got, want)
+		}
+	})
+}

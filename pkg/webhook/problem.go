@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/change"
@@ -41,18 +40,18 @@ var problemBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); retu
 // json.Marshal encodes it.
 func appendProblem(b []byte, d apply.Description, requestID string) []byte {
 	b = append(b, `{"type":"`+apply.ProblemTypePrefix...)
-	b = appendEscaped(b, d.Slug)
+	b = change.AppendJSONEscaped(b, d.Slug)
 	b = append(b, `","title":`...)
-	b = appendString(b, d.Title)
+	b = change.AppendJSONString(b, d.Title)
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(d.Status), 10)
 	if d.Err.Message != "" {
 		b = append(b, `,"detail":`...)
-		b = appendString(b, d.Err.Message)
+		b = change.AppendJSONString(b, d.Err.Message)
 	}
 	if requestID != "" {
 		b = append(b, `,"instance":`...)
-		b = appendString(b, requestID)
+		b = change.AppendJSONString(b, requestID)
 	}
 	if len(d.Err.Fields) > 0 {
 		b = append(b, `,"errors":[`...)
@@ -61,83 +60,14 @@ func appendProblem(b []byte, d apply.Description, requestID string) []byte {
 				b = append(b, ',')
 			}
 			b = append(b, `{"field":`...)
-			b = appendString(b, f.Field)
+			b = change.AppendJSONString(b, f.Field)
 			b = append(b, `,"reason":`...)
-			b = appendString(b, f.Reason)
+			b = change.AppendJSONString(b, f.Reason)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
 	}
 	return append(b, '}')
-}
-
-// appendString appends s as a JSON string, escaped as json.Marshal
-// escapes it (HTML characters, U+2028 and U+2029, invalid UTF-8 as
-// U+FFFD).
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	b = appendEscaped(b, s)
-	return append(b, '"')
-}
-
-// asIs marks the bytes json.Marshal writes as they are: printable ASCII
-// but '"', '\\' and the HTML characters '<', '>' and '&'.
-var asIs = func() (t [256]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
-	}
-	return t
-}()
-
-func appendEscaped(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if asIs[c] {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	return append(b, s[start:]...)
 }
 
 func writeJSON(w http.ResponseWriter, status int, contentType string, v any) {
