@@ -73,7 +73,6 @@ func AppendJSONEscaped(b []byte, s string) []byte {
 	return append(b, s[start:]...)
 }
 
-
 // appendJSON appends a as json.Marshal encodes it (its field order and
 // omitempty rules; a nil target is null). TestPatchBodyIsTheAssignmentAsMarshalled
 // and FuzzPatchBody hold it to json.Marshal.
