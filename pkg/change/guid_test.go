@@ -63,3 +63,14 @@ func TestApprovedNeedsAnApproverWithItsReason(t *testing.T) {
 		t.Errorf("a ticket that is not approved needs no approver to be read: %v", err)
 	}
 }
+
+// TestValidKeyByteByByte: a Graph key is letters, digits, '-' and '_', and
+// no other byte, whatever its value.
+func TestValidKeyByteByByte(t *testing.T) {
+	for c := range 256 {
+		want := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+		if got := ValidKey("ab" + string([]byte{byte(c)}) + "cd"); got != want {
+			t.Errorf("ValidKey with byte %#x = %v, want %v", c, got, want)
+		}
+	}
+}

@@ -94,13 +94,20 @@ func ValidKey(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+		if !keyByte[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// keyByte marks the bytes of a Graph key: letters, digits, '-' and '_'.
+var keyByte = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+	}
+	return t
+}()
 
 // ValidCollectionID reports whether s is a Configuration Manager
 // collection id (eight letters or digits, as SMS00001), the form a
