@@ -25,6 +25,12 @@ DYNALITE   := $(CURDIR)/build/tools/node_modules/dynalite/cli.js
 # emulator; 2026.2.2 (v0.8.2) builds with Go 1.26 and knows its language.
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(BIN)/staticcheck
+# benchstat (golang.org/x/perf), pinned, from the Go module proxy into bin/:
+# `make bench` runs the two request-path budgets ten times and has it print
+# the median and its spread, since one run on a shared 2-core machine
+# varies by a third.
+BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
+BENCHSTAT := $(BIN)/benchstat
 # cfn-lint (1.x, with the AWS SAM translator it depends on) lints
 # template.yaml. It is a Python tool, installed on the machine (CI's too),
 # not by make; pkg/config's tests use its SAM translator as well.
@@ -106,8 +112,11 @@ test: rie dynalite
 
 ## bench: request-path benchmarks, the store's overhead, the burst's
 ## throughput, the bootstraps' sizes and the cold start
-bench: rie dynalite build build-worker build-events
+bench: rie dynalite build build-worker build-events $(BENCHSTAT)
 	ENROLLHOOK_RIE=$(RIE) ENROLLHOOK_DYNALITE=$(DYNALITE) $(GO) test -p 1 -run '^$$' -bench . -benchmem -count=1 ./...
+	@echo "request-path budgets, 10 runs each (median ± 95% confidence interval):"
+	@$(GO) test -run '^$$' -bench '^Benchmark(RequestPath|RefusedSignature)$$' -benchmem -count=10 ./pkg/webhook > build/bench-budgets.txt
+	@$(BENCHSTAT) build/bench-budgets.txt
 	@ls -l $(BOOTSTRAP) | awk '{printf "bootstrap (linux/arm64, stripped): %.1f MB (%d bytes)\n", $$5/1048576, $$5}'
 	@ls -l $(WORKER) | awk '{printf "worker bootstrap (linux/arm64, stripped): %.1f MB (%d bytes)\n", $$5/1048576, $$5}'
 	@ls -l $(EVENTS) | awk '{printf "events bootstrap (linux/arm64, stripped): %.1f MB (%d bytes)\n", $$5/1048576, $$5}'
@@ -118,6 +127,10 @@ fuzz:
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
+
+$(BENCHSTAT):
+	mkdir -p $(BIN)
+	GOBIN=$(BIN) CGO_ENABLED=0 $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
 
 ## staticcheck: the Go linter, pinned, from the module proxy
 staticcheck: $(STATICCHECK)

@@ -90,16 +90,38 @@ func (b *Bootstrap) Build(t testing.TB, pkg string) string {
 	return b.path
 }
 
-// FreePort returns a loopback address whose port was free when chosen.
-func FreePort(t testing.TB) string {
+// freePorts returns two loopback addresses whose ports were free when
+// chosen and were never handed out before in this process. The emulator
+// binds its runtime API port only on the first invoke: a port closed and
+// chosen again could otherwise go to two emulators (or be one emulator's
+// invoke and runtime API port), and the one that binds it second panics.
+func freePorts(t testing.TB) (string, string) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	var addrs [2]string
+	for i := 0; i < len(addrs); {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close() // held open until both are chosen
+		a := l.Addr().String()
+		if handedOut.ports[a] {
+			continue
+		}
+		handedOut.ports[a] = true
+		addrs[i] = a
+		i++
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addrs[0], addrs[1]
 }
+
+// handedOut is every address freePorts returned.
+var handedOut = struct {
+	sync.Mutex
+	ports map[string]bool
+}{ports: map[string]bool{}}
 
 // Buffer collects the emulator's output (the function's logs); it is safe
 // for concurrent use.
@@ -176,7 +198,7 @@ func Start(t testing.TB, bootstrap string, o Options) *Func {
 func startOnce(t testing.TB, bootstrap string, o Options) (f *Func, exited bool) {
 	t.Helper()
 	rie := Binary(t)
-	addr, apiAddr := FreePort(t), FreePort(t)
+	addr, apiAddr := freePorts(t)
 	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", apiAddr, bootstrap)
 	cmd.Env = append(os.Environ(), "AWS_LAMBDA_FUNCTION_TIMEOUT=10", "AWS_LAMBDA_FUNCTION_NAME="+o.Name, "AWS_REGION=eu-west-1",
 		"AWS_LAMBDA_LOG_FORMAT=JSON") // what template.yaml's LoggingConfig sets
