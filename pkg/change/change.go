@@ -52,19 +52,19 @@ type Request struct {
 // audit trail.
 type Ticket struct {
 	ID          string `json:"id" validate:"required,max=128,safetext"`
-	System      string `json:"system,omitempty" validate:"max=64,safetext"`
+	System      string `json:"system,omitempty" validate:"omitempty,max=64,safetext"`
 	State       string `json:"state" validate:"required,max=64,safetext"`
-	RequestedBy string `json:"requestedBy,omitempty" validate:"max=256,safetext"`
+	RequestedBy string `json:"requestedBy,omitempty" validate:"omitempty,max=256,safetext"`
 	// ApprovedBy is required when State is approved (in any letter case):
 	// an approval without an approver cannot be audited.
-	ApprovedBy string `json:"approvedBy,omitempty" validate:"max=256,safetext"`
+	ApprovedBy string `json:"approvedBy,omitempty" validate:"omitempty,max=256,safetext"`
 	// RequestedByID and ApprovedByID are the sender's stable ids of the
 	// requester and the approver (a ServiceNow sys_id, a Jira accountId),
 	// when it gives them. Separation of duties compares them as well as the
 	// names (Ticket.SelfApproved); the names stay what the audit trail
 	// records.
-	RequestedByID string `json:"requestedById,omitempty" validate:"max=256,safetext"`
-	ApprovedByID  string `json:"approvedById,omitempty" validate:"max=256,safetext"`
+	RequestedByID string `json:"requestedById,omitempty" validate:"omitempty,max=256,safetext"`
+	ApprovedByID  string `json:"approvedById,omitempty" validate:"omitempty,max=256,safetext"`
 	URL           string `json:"url,omitempty" validate:"omitempty,max=2048,http_url"`
 	// Window is the approved change window, when the ticket has one
 	// (window.go).
@@ -87,7 +87,7 @@ type Assignment struct {
 	Target    *Target `json:"target" validate:"required"`
 	// Source and SourceID exist on beta only.
 	Source   string `json:"source,omitempty" validate:"omitempty,oneof=direct policySets"`
-	SourceID string `json:"sourceId,omitempty" validate:"max=256,safetext"`
+	SourceID string `json:"sourceId,omitempty" validate:"omitempty,max=256,safetext"`
 }
 
 // Target is the polymorphic deviceAndAppManagementAssignmentTarget, flattened:
