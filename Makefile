@@ -115,7 +115,7 @@ test: rie dynalite
 bench: rie dynalite build build-worker build-events $(BENCHSTAT)
 	ENROLLHOOK_RIE=$(RIE) ENROLLHOOK_DYNALITE=$(DYNALITE) $(GO) test -p 1 -run '^$$' -bench . -benchmem -count=1 ./...
 	@echo "request-path budgets, 10 runs each (median ± 95% confidence interval):"
-	@$(GO) test -run '^$$' -bench '^Benchmark(RequestPath|RefusedSignature)$$' -benchmem -count=10 ./pkg/webhook > build/bench-budgets.txt
+	@$(GO) test -run '^$$' -bench '^Benchmark(RequestPath|RefusedSignature)$$' -benchmem -count=10 ./pkg/webhook > build/bench-budgets.txt || (cat build/bench-budgets.txt; false)
 	@$(BENCHSTAT) build/bench-budgets.txt
 	@ls -l $(BOOTSTRAP) | awk '{printf "bootstrap (linux/arm64, stripped): %.1f MB (%d bytes)\n", $$5/1048576, $$5}'
 	@ls -l $(WORKER) | awk '{printf "worker bootstrap (linux/arm64, stripped): %.1f MB (%d bytes)\n", $$5/1048576, $$5}'

@@ -95,6 +95,11 @@ func (b *Bootstrap) Build(t testing.TB, pkg string) string {
 // binds its runtime API port only on the first invoke: a port closed and
 // chosen again could otherwise go to two emulators (or be one emulator's
 // invoke and runtime API port), and the one that binds it second panics.
+// What is left: both ports are closed when they are returned, so another
+// process, or a server of this one that chose its own port, can still take
+// the runtime API port before the first invoke (rare: the kernel gave one of
+// two just-closed ports back 2 times in 2000 tries here); the emulator
+// then panics on that invoke, and the test fails with its output.
 func freePorts(t testing.TB) (string, string) {
 	t.Helper()
 	handedOut.Lock()
