@@ -151,8 +151,18 @@ func (p *Pipeline) checkNotCanceled(ctx context.Context, job *Job) error {
 		return recordUnavailable(err)
 	}
 	return &change.Error{Code: change.CodeConflict,
-		Message: "this scheduled change was cancelled (a revert of its ticket, or a newer change of its assignment) before its window opened; nothing was changed"}
+		Message: "this scheduled change was cancelled (a revert of its ticket, or a newer change of its assignment) before its window opened; nothing was changed",
+		Err:     errScheduleCanceled}
 }
+
+// errScheduleCanceled is the cause of checkNotCanceled's refusal.
+var errScheduleCanceled = errors.New("apply: the scheduled change's cancellation is recorded")
+
+// Canceled reports whether err refuses a scheduled change because its
+// cancellation is recorded: its schedule fired although it was cancelled
+// (its delete had failed). Nothing was changed, as intended; the worker
+// reports it done rather than as a failure.
+func Canceled(err error) bool { return errors.Is(err, errScheduleCanceled) }
 
 // putRecord writes r; the change is made, so a failure is only logged.
 func (p *Pipeline) putRecord(ctx context.Context, job *Job, r *record.Record) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,6 +63,16 @@ func (f *flakyRecords) Put(ctx context.Context, r *changerecord.Record) error {
 	return f.Store.Put(ctx, r)
 }
 
+// countingDLQ is a dead-letter queue that counts what it is sent.
+type countingDLQ struct{ n atomic.Int64 }
+
+func (d *countingDLQ) DeadLetter(context.Context, []byte, queue.Reason) error {
+	d.n.Add(1)
+	return nil
+}
+
+func (d *countingDLQ) count() int64 { return d.n.Load() }
+
 // unscheduleStack serves the generic sender asynchronously: changes whose
 // window opens days ahead are scheduled on the fake Scheduler (through
 // sc), the rest (a revert) captured on q for the test to hand to the
@@ -75,7 +86,7 @@ type unscheduleStack struct {
 	offset *atomic.Int64
 }
 
-func newUnscheduleStack(t *testing.T) *unscheduleStack {
+func newUnscheduleStack(t *testing.T, tweaks ...func(*testOptions)) *unscheduleStack {
 	t.Helper()
 	fake := schedulertest.New(t)
 	c, err := scheduler.New(fake.Client(t), scheduler.Options{Group: "enrollhook", TargetARN: "arn:aws:sqs:eu-west-1:123456789012:changes",
@@ -88,6 +99,9 @@ func newUnscheduleStack(t *testing.T) *unscheduleStack {
 	u.stack = newStack(t, 2, func(o *testOptions) {
 		o.Records, o.Store, o.Policy, o.Queue, o.AsyncSources, o.Scheduler = u.recs, idempotency.NewMemory(nil, 0), policy.Default(), u.q, []string{"generic"}, u.sc
 		o.Clock = func() time.Time { return time.Now().Add(time.Duration(u.offset.Load())) }
+		for _, tweak := range tweaks {
+			tweak(o)
+		}
 	})
 	return u
 }
@@ -143,10 +157,14 @@ func (u *unscheduleStack) fire(t *testing.T, opens time.Time, deliveries int) (i
 // cancellation is recorded before the delete is tried, the revert is done
 // (not retried: the delete's failure is logged), and when the schedule
 // fires anyway, delivered twice, the worker refuses the change for good
-// (no retry) and nothing is written to Graph. A second revert of the
-// ticket finds nothing to put back and writes nothing.
+// (no retry) and nothing is written to Graph. The refusal is the intended
+// outcome, not a failure: nothing goes to the dead-letter queue (whose
+// alarm would page someone), and the worker's line says "cancelled" at
+// info level. A second revert of the ticket finds nothing to put back and
+// writes nothing.
 func TestRevertWhenTheScheduleCannotBeDeleted(t *testing.T) {
-	u := newUnscheduleStack(t)
+	dlq := &countingDLQ{}
+	u := newUnscheduleStack(t, func(o *testOptions) { o.DeadLetters = dlq })
 	opens := time.Now().Add(72 * time.Hour).Truncate(time.Second)
 	u.schedule(t, "msg_unsched_1", "CHG0030091", opens)
 	if n := len(u.fake.Schedules()); n != 1 {
@@ -193,6 +211,24 @@ func TestRevertWhenTheScheduleCannotBeDeleted(t *testing.T) {
 	}
 	if !strings.Contains(u.logs.String(), "this scheduled change was cancelled") {
 		t.Errorf("the worker's refusal is not logged:\n%s", u.logs.String())
+	}
+	if n := dlq.count(); n != 0 {
+		t.Errorf("%d cancelled deliveries sent to the dead-letter queue, want none", n)
+	}
+	lines := 0
+	for _, l := range strings.Split(u.logs.String(), "\n") {
+		if strings.Contains(l, `"msg":"worker"`) && strings.Contains(l, `"outcome":"cancelled"`) {
+			lines++
+			if !strings.Contains(l, `"level":"INFO"`) {
+				t.Errorf("the worker's line of a cancelled schedule is not at info level: %s", l)
+			}
+		}
+	}
+	if lines != 2 {
+		t.Errorf("%d worker lines say cancelled, want one per delivery (2):\n%s", lines, u.logs.String())
+	}
+	if !strings.Contains(u.logs.String(), `"msg":"audit"`) || !regexp.MustCompile(`"msg":"audit".*"outcome":"refused","reason":"conflict"`).MatchString(u.logs.String()) {
+		t.Errorf("no audit line says the cancelled change was refused:\n%s", u.logs.String())
 	}
 
 	// A second revert: nothing stands, nothing is written.

@@ -61,6 +61,7 @@ const (
 	workDead     = "dead-lettered" // a retryable failure on the last receive
 	workFailed   = "failed"        // a permanent failure: not retried (unless the dead-letter queue failed)
 	workDropped  = "dropped"       // not a message this worker can read
+	workCanceled = "cancelled"     // a cancelled schedule fired (its delete had failed): nothing to do
 )
 
 // Values of the worker line's deadLetter attribute.
@@ -142,6 +143,8 @@ func (w *Worker) Process(ctx context.Context, d queue.Delivery) error {
 		}
 		w.logLine(ctx, wr, workApplied, start, true)
 		return nil
+	case apply.Canceled(o.Err):
+		return w.canceled(ctx, wr, start)
 	case apply.Retryable(o.Err), apply.InProgress(o.Err):
 		// Graph throttled or unavailable, out of time, the store
 		// unreachable, another worker holding the change.
@@ -194,6 +197,20 @@ func (w *Worker) fail(ctx context.Context, wr *workRecord, outcome string, start
 	if wr.deadLetter == deadLetterFailed {
 		return wr.err
 	}
+	return nil
+}
+
+// canceled reports a scheduled change whose cancellation is recorded (a
+// revert of its ticket, or a newer change of its assignment) and whose
+// schedule fired all the same, its delete having failed: nothing was
+// changed, as intended. It is done, not a failure: no dead letter (whose
+// alarm would page someone for a cancellation), a line at info level; the
+// chat user and the audit trail hear of it as of a refusal.
+func (w *Worker) canceled(ctx context.Context, wr *workRecord, start time.Time) error {
+	if wr.msg.Chat != nil {
+		wr.followUp = w.followUp(ctx, wr.msg, chat.Failed(nil, wr.err, wr.msg.RequestID))
+	}
+	w.logLine(ctx, wr, workCanceled, start, true)
 	return nil
 }
 
@@ -286,8 +303,12 @@ func (w *Worker) logLine(ctx context.Context, wr *workRecord, outcome string, st
 		if cause := errors.Unwrap(wr.err); cause != nil && p.Status >= 500 {
 			attrs = append(attrs, apply.Cause(cause))
 		}
-		level = slog.LevelWarn
-		if outcome != workRetry {
+		switch outcome {
+		case workRetry:
+			level = slog.LevelWarn
+		case workCanceled:
+			level = slog.LevelInfo
+		default:
 			level = slog.LevelError
 		}
 	}
@@ -321,7 +342,7 @@ func (w *Worker) finish(ctx context.Context, wr *workRecord, outcome string, sta
 		audit = apply.AuditReplayed
 	case wr.deadLetter == deadLetterSent || outcome == workDead:
 		audit = apply.AuditDeadLettered
-	case outcome == workFailed || outcome == workDropped:
+	case outcome == workFailed || outcome == workDropped || outcome == workCanceled:
 		audit = apply.FailedOutcome(wr.err)
 	}
 	if wr.o == nil {
