@@ -25,7 +25,10 @@
 // by the tables of both at once; Read reads the envelope as Decode does,
 // keeping a top-level property a sender signs (Jira Automation's
 // timestamp), for a sender's Authenticate to read a body once and its
-// Decode to validate what was read.
+// Decode to validate what was read. Scanner (scanner.go) is the same machinery for a
+// sender's own payload: the adapter walks the objects it knows, reads their
+// strings and raw values, and learns in the same pass whether the body is
+// JSON and whether any name repeats at any depth (the ServiceNow sender).
 //
 // It imports no other enrollhook package. Adapters (source decoders, the
 // Graph client, the HTTP handler) depend on it, never the reverse.

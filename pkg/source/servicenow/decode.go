@@ -278,6 +278,18 @@ type reading struct {
 	intune   *Intune  // nil when data.intune is absent or null
 	unknown  []string // data.intune's properties the contract does not have
 	hasData  bool
+	// noRepeats: the body was read in one pass that found no name
+	// repeated at any depth (readOnePass), so Decode need not look again.
+	noRepeats bool
+}
+
+// readBody reads an authenticated body: in one pass when it is clean
+// (readOnePass), else by read.
+func readBody(body []byte) *reading {
+	if rd := readOnePass(body); rd != nil {
+		return rd
+	}
+	return read(body)
 }
 
 // read parses an authenticated body once. The timestamp and the approval
@@ -396,7 +408,7 @@ func (s *Source) Decode(dv source.Delivery, opts *change.Options) (*change.Reque
 	body := dv.Body
 	rd, ok := dv.Payload.(*reading)
 	if !ok {
-		rd = read(body)
+		rd = readBody(body)
 	}
 	if rd.err != nil {
 		var te *json.UnmarshalTypeError
@@ -445,7 +457,9 @@ func (s *Source) Decode(dv source.Delivery, opts *change.Options) (*change.Reque
 	fields = append(fields, unknownIntune(rd.unknown)...)
 	fields = append(fields, a.Approver.checkID("/data/approval/approver")...)
 	fields = append(fields, d.Record.RequestedBy.checkID("/data/record/requested_by")...)
-	fields = append(fields, change.DuplicateFields(body)...)
+	if !rd.noRepeats {
+		fields = append(fields, change.DuplicateFields(body)...)
+	}
 	window, wf := windowOf(d.Record)
 	fields = append(fields, wf...)
 	req := &change.Request{

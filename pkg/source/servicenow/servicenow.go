@@ -154,7 +154,7 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (source
 			return source.Delivery{}, s.words.Refuse(err)
 		}
 	}
-	rd := read(body)
+	rd := readBody(body)
 	// Basic signs nothing: the body's own timestamp is the only bound on
 	// how long a captured request can be sent again.
 	if s.key == nil && !signature.Within(rd.timestamp(), now, s.tolerance) {
