@@ -65,6 +65,30 @@ func (s *Scanner) Members(each func(name []byte) bool) bool {
 	return false
 }
 
+// Elements walks the array at the next value, calling each for every
+// element, which must read it (String, Raw, Skip or Members) before it
+// returns. It reports false when the value is not an array, the body is not
+// well-formed there, or each returned false (the walk stops).
+func (s *Scanner) Elements(each func() bool) bool {
+	d := &s.d
+	if s.Peek() != '[' || !d.enter() {
+		return false
+	}
+	if d.closes(']') {
+		return true
+	}
+	for d.err == nil {
+		d.space()
+		if !each() || d.err != nil {
+			return false
+		}
+		if !d.next(']') {
+			return d.err == nil
+		}
+	}
+	return false
+}
+
 // String reads the next value as a string; ok is false when it is not one
 // (nothing is read then) or is not well-formed.
 func (s *Scanner) String() (v string, ok bool) {

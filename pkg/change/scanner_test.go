@@ -10,7 +10,11 @@ import (
 // by member (strings read, other values skipped, objects walked), and
 // returns the strings it read by name.
 func walk(s *Scanner, got map[string]string) bool {
-	if s.Peek() != '{' {
+	switch s.Peek() {
+	case '[':
+		return s.Elements(func() bool { return walk(s, got) })
+	case '{':
+	default:
 		return s.Skip()
 	}
 	return s.Members(func(name []byte) bool {

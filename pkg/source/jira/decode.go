@@ -112,7 +112,7 @@ func (s *Source) Decode(d source.Delivery, opts *change.Options) (*change.Reques
 		// bytes.
 		return envelopeDecoded(change.Decode(d.Body, opts))
 	case issue || len(rd.w.WebhookEvent) > 0:
-		return s.decodeWebhook(&Webhook{WebhookEvent: event, User: rd.w.User, Issue: rd.w.Issue, Changelog: rd.w.Changelog}, d.Body, opts)
+		return s.decodeWebhook(&Webhook{WebhookEvent: event, User: rd.w.User, Issue: rd.w.Issue, Changelog: rd.w.Changelog}, d.Body, rd.noRepeats, opts)
 	default:
 		return nil, notJira()
 	}
@@ -141,6 +141,9 @@ type wire struct {
 type reading struct {
 	err error // the parse's error: not JSON, or a wrong JSON type
 	w   wire
+	// noRepeats: the body was read in one pass that found no name
+	// repeated at any depth (readOnePass), so Decode need not look again.
+	noRepeats bool
 }
 
 // envelopeRead is what the generic envelope's reader keeps of a Jira
@@ -161,7 +164,10 @@ func parse(body []byte) (payload any, ts time.Time, envelope bool) {
 	if env := change.Read(body, envelopeRead); env.Ticket {
 		return env, millis(env.Stamp), true
 	}
-	rd := read(body)
+	rd := readOnePass(body)
+	if rd == nil {
+		rd = read(body)
+	}
 	ts, envelope = rd.stamp(body)
 	return rd, ts, envelope
 }
@@ -223,7 +229,7 @@ func (s *Source) decodeBody(body []byte, opts *change.Options) (*change.Request,
 			}
 			return nil, change.Invalid(change.FieldError{Field: "", Reason: "a property has the wrong JSON type"})
 		}
-		return s.decodeWebhook(&w, body, opts)
+		return s.decodeWebhook(&w, body, false, opts)
 	default:
 		return nil, notJira()
 	}
@@ -250,8 +256,10 @@ func envelopeDecoded(r *change.Request, err error) (*change.Request, error) {
 	return r, nil
 }
 
-// decodeWebhook maps Jira's own webhook w, parsed from body, onto a change.
-func (s *Source) decodeWebhook(w *Webhook, body []byte, opts *change.Options) (*change.Request, error) {
+// decodeWebhook maps Jira's own webhook w, parsed from body, onto a change;
+// noRepeats says the parse found no repeated name (else body is walked for
+// them).
+func (s *Source) decodeWebhook(w *Webhook, body []byte, noRepeats bool, opts *change.Options) (*change.Request, error) {
 	if !s.Mapped() {
 		return nil, change.Invalid(change.FieldError{Field: "/issue", Reason: "Jira's own webhook is not mapped on this receiver (ENROLLHOOK_JIRA_APPROVED_STATUS, ENROLLHOOK_JIRA_FIELD_*); send the generic envelope from Jira Automation instead"})
 	}
@@ -272,7 +280,10 @@ func (s *Source) decodeWebhook(w *Webhook, body []byte, opts *change.Options) (*
 		return nil, &change.Error{Code: change.CodeForbidden, Kind: change.KindSeparationOfDuties,
 			Message: "separation of duties: the user who approved this issue is its reporter, and a requester cannot approve their own change; nothing was changed. Have another person approve it, and restrict in the Jira workflow who may approve"}
 	}
-	fields := change.DuplicateFields(body)
+	var fields []change.FieldError
+	if !noRepeats {
+		fields = change.DuplicateFields(body)
+	}
 	if !sender.IsJiraIssueKey(w.Issue.Key) {
 		fields = append(fields, change.FieldError{Field: "/issue/key", Reason: "must be an issue key such as ITSM-42"})
 	}

@@ -1,0 +1,168 @@
+package jira
+
+import (
+	"bytes"
+	"encoding/json"
+	"unicode/utf8"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
+)
+
+// readOnePass reads Jira's own webhook in one pass (change.Scanner) when
+// it is clean, the form Jira sends: every property the adapter reads
+// spelt exactly as Jira spells it and of the JSON type it has (null
+// included), no name repeated at any depth, the names of issue.fields
+// valid UTF-8. Of such a body it returns the reading read returns, with
+// noRepeats set, so that Decode need not walk the body again for repeated
+// names. It returns nil for any other body, which read then reads as
+// before: a repeat or a wrong type is refused, with encoding/json's
+// wording; a name in another letter case is unusual. FuzzReadOnePass
+// holds it to read.
+func readOnePass(body []byte) *reading {
+	s := change.NewScanner(body)
+	rd := &reading{noRepeats: true}
+	w := &rd.w
+	ok := s.Members(func(name []byte) bool {
+		switch string(name) {
+		case "timestamp":
+			return raw(s, &w.Timestamp)
+		case "ticket":
+			w.Ticket = true // whatever its value, null too, as present reads it
+			return s.Skip()
+		case "webhookEvent":
+			return raw(s, &w.WebhookEvent)
+		case "user":
+			return object(s, &w.User, readUser)
+		case "issue":
+			return object(s, &w.Issue, readIssue)
+		case "changelog":
+			return object(s, &w.Changelog, readChangelog)
+		}
+		return other(s, name, "timestamp", "ticket", "webhookEvent", "user", "issue", "changelog")
+	})
+	if !ok || !s.End() || s.Repeated() {
+		return nil
+	}
+	return rd
+}
+
+// raw reads any value into *to, a copy as encoding/json's json.RawMessage
+// is.
+func raw(s *change.Scanner, to *json.RawMessage) bool {
+	b, ok := s.Raw()
+	*to = bytes.Clone(b)
+	return ok
+}
+
+// text reads a string, or null (which leaves *to as it is), into *to.
+func text(s *change.Scanner, to *string) bool {
+	if s.Peek() == 'n' {
+		return s.Skip()
+	}
+	v, ok := s.String()
+	*to = v
+	return ok
+}
+
+// object reads null (a nil *to) or an object, by read, into a new *to.
+func object[T any](s *change.Scanner, to **T, read func(*change.Scanner, *T) bool) bool {
+	if s.Peek() == 'n' {
+		*to = nil
+		return s.Skip()
+	}
+	*to = new(T)
+	return read(s, *to)
+}
+
+// other skips the value of a property the reader does not read, unless its
+// name is one of known in another letter case, or not ASCII (encoding/json
+// could match it to a field by case folding): read reads such a body.
+func other(s *change.Scanner, name []byte, known ...string) bool {
+	for _, c := range name {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	for _, k := range known {
+		if bytes.EqualFold(name, []byte(k)) {
+			return false
+		}
+	}
+	return s.Skip()
+}
+
+func readUser(s *change.Scanner, u *User) bool {
+	return s.Members(func(name []byte) bool {
+		switch string(name) {
+		case "accountId":
+			return text(s, &u.AccountID)
+		case "displayName":
+			return text(s, &u.DisplayName)
+		case "emailAddress":
+			return text(s, &u.EmailAddress)
+		}
+		return other(s, name, "accountId", "displayName", "emailAddress")
+	})
+}
+
+func readIssue(s *change.Scanner, is *Issue) bool {
+	return s.Members(func(name []byte) bool {
+		switch string(name) {
+		case "key":
+			return text(s, &is.Key)
+		case "self":
+			return text(s, &is.Self)
+		case "fields":
+			if s.Peek() == 'n' {
+				is.Fields = nil
+				return s.Skip()
+			}
+			is.Fields = map[string]json.RawMessage{}
+			return s.Members(func(name []byte) bool {
+				if !utf8.Valid(name) {
+					return false // encoding/json's key would be another string
+				}
+				var v json.RawMessage
+				ok := raw(s, &v)
+				is.Fields[string(name)] = v
+				return ok
+			})
+		}
+		return other(s, name, "key", "self", "fields")
+	})
+}
+
+func readChangelog(s *change.Scanner, c *Changelog) bool {
+	return s.Members(func(name []byte) bool {
+		if string(name) != "items" {
+			return other(s, name, "items")
+		}
+		if s.Peek() == 'n' {
+			c.Items = nil
+			return s.Skip()
+		}
+		c.Items = []ChangelogItem{}
+		return s.Elements(func() bool {
+			var it ChangelogItem
+			if s.Peek() == 'n' {
+				c.Items = append(c.Items, it)
+				return s.Skip()
+			}
+			ok := s.Members(func(name []byte) bool {
+				switch string(name) {
+				case "field":
+					return text(s, &it.Field)
+				case "fieldId":
+					return text(s, &it.FieldID)
+				case "fromString":
+					return text(s, &it.FromString)
+				case "toString":
+					return text(s, &it.ToString)
+				}
+				return other(s, name, "field", "fieldId", "fromString", "toString")
+			})
+			c.Items = append(c.Items, it)
+			return ok
+		})
+	})
+}
