@@ -306,6 +306,34 @@ func sameTarget(t testing.TB, want, got []byte) bool {
 // TestBootstrapFailsClosed: without a secret the route refuses every
 // delivery, and the cold-start log says why; with the published development
 // secret the cold start fails.
+// TestColdStartFetchesTheToken: the bootstrap fetches its Graph token at
+// cold start, in the background, so that the first change does not wait
+// for it: a cold start whose first delivery is refused on its signature
+// (which never reaches Graph) has fetched it all the same, once.
+func TestColdStartFetchesTheToken(t *testing.T) {
+	emuState := newEmulator(nil)
+	emu := httptest.NewServer(emuState)
+	defer emu.Close()
+	fn := startRIE(t, append(emulatorEnv(emu), "ENROLLHOOK_SECRET_GENERIC="+rieSecret)...)
+	raw, err := os.ReadFile("../../events/generic-bad-signature.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp := fn.invoke(t, resign(t, raw, rieSecret, true)); resp.StatusCode != 401 {
+		t.Fatalf("a forged delivery: %d %s", resp.StatusCode, resp.Body)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for emuState.TokenRequests() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := emuState.TokenRequests(); n != 1 {
+		t.Errorf("token requests after a cold start refused on its signature = %d, want 1 (fetched at cold start)", n)
+	}
+	if emuState.Writes() != 0 {
+		t.Errorf("a forged delivery wrote to Graph")
+	}
+}
+
 func TestBootstrapFailsClosed(t *testing.T) {
 	emu := httptest.NewServer(newEmulator(nil))
 	defer emu.Close()

@@ -270,6 +270,23 @@ func (c *Client) PatchAssignment(ctx context.Context, configurationID, assignmen
 	return res, nil
 }
 
+// Prefetch fetches the client's token in the background, within the
+// given time, so that the first call does not wait for it: at a cold start
+// the fetch (for aws-federation two round trips, to STS and to Entra) runs
+// while the rest of the function starts and while the first delivery is
+// checked. A call that needs the token while the fetch is in flight waits
+// for it (single flight). A failed prefetch is logged at warn level; the
+// first call then fetches again, under its own deadline.
+func (c *Client) Prefetch(ctx context.Context, within time.Duration) {
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, within)
+		defer cancel()
+		if _, err := c.tokens.get(ctx, ""); err != nil {
+			c.log.WarnContext(ctx, "graph token prefetch failed; the first Graph call fetches one again", slog.String("error", err.Error()))
+		}
+	}()
+}
+
 // GetAssignment returns one assignment as Graph holds it. Errors are those
 // of PatchAssignment.
 func (c *Client) GetAssignment(ctx context.Context, configurationID, assignmentID string) (*Result, error) {

@@ -1,10 +1,13 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -411,4 +414,73 @@ func TestCAEClaims(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPrefetch: the prefetch fetches the token in the background; a call
+// made while it is in flight waits for it rather than fetching another,
+// and the calls after it send its token. A failed prefetch is logged, and
+// the next call fetches again.
+func TestPrefetch(t *testing.T) {
+	logs := &syncWriter{w: &bytes.Buffer{}}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	cred := &scriptedCred{life: time.Hour, block: make(chan struct{}), called: make(chan struct{}, 4)}
+	tc, _ := newTestCache(cred)
+	c := &Client{tokens: tc, log: log}
+	c.Prefetch(context.Background(), time.Minute)
+	<-cred.called // the prefetch is fetching
+	got := make(chan string, 1)
+	go func() {
+		tok, err := tc.get(context.Background(), "")
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		got <- tok.header[0]
+	}()
+	waitForWaiters(t, tc, 1)
+	close(cred.block)
+	if tok := <-got; tok != "Bearer tok-1" || cred.Calls() != 1 {
+		t.Fatalf("a call during the prefetch sent %q after %d fetches, want the prefetched tok-1 and one fetch", tok, cred.Calls())
+	}
+	if tok := bearer(t, tc); tok != "Bearer tok-1" || cred.Calls() != 1 {
+		t.Fatalf("a call after the prefetch sent %q after %d fetches", tok, cred.Calls())
+	}
+
+	failing := &scriptedCred{life: time.Hour, fail: errors.New("no identity endpoint"), called: make(chan struct{}, 4)}
+	tc2, _ := newTestCache(failing)
+	c2 := &Client{tokens: tc2, log: log}
+	c2.Prefetch(context.Background(), time.Minute)
+	<-failing.called
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "graph token prefetch failed") {
+		if time.Now().After(deadline) {
+			t.Fatalf("a failed prefetch is not logged: %s", logs.String())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	failing.mu.Lock()
+	failing.fail = nil
+	failing.mu.Unlock()
+	if tok := bearer(t, tc2); tok != "Bearer tok-2" || failing.Calls() != 2 {
+		t.Fatalf("after a failed prefetch a call sent %q after %d fetches, want a second fetch", tok, failing.Calls())
+	}
+}
+
+// syncWriter serialises writes to w, for a logger used from the
+// prefetch's goroutine and read by the test.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
 }

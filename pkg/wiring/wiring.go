@@ -33,7 +33,15 @@ type Options struct {
 	// Default: AWSFromEnv, the configuration the Lambda runtime's
 	// environment holds.
 	AWS func(ctx context.Context) (aws.Config, error)
+	// PrefetchToken has the Graph client fetch its token in the background
+	// as soon as it is built (graph.Client.Prefetch), so that the cold
+	// start's first delivery does not wait for it; the Lambda bootstrap
+	// sets it. Default false: the token is fetched by the first call.
+	PrefetchToken bool
 }
+
+// prefetchWithin bounds the cold start's token prefetch.
+const prefetchWithin = 30 * time.Second
 
 // builder holds what one cold start has loaded so far.
 type builder struct {
@@ -143,6 +151,9 @@ func (b *builder) graphClient() (*graph.Client, *policy.Policy, error) {
 		InsecureAllowHTTP: b.cfg.GraphInsecureHTTP,
 		Logger:            b.log,
 	})
+	if err == nil && b.opts.PrefetchToken {
+		gc.Prefetch(b.ctx, prefetchWithin)
+	}
 	return gc, pol, err
 }
 

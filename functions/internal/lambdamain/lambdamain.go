@@ -1,7 +1,8 @@
 // Package lambdamain is the bootstrap the deployed functions share
 // (functions/webhook, functions/worker, functions/events): it refuses to
 // run off Lambda, sets the Lambda logger (pkg/lambdalog) as slog's default,
-// builds the function's handler once with pkg/wiring at cold start, and
+// builds the function's handler once with pkg/wiring at cold start (its Graph
+// token fetched in the background meanwhile), and
 // hands it to the Lambda runtime until SIGTERM. Each function's main
 // package names only what differs: its stderr prefix, its hint for running
 // it locally and its builder.
@@ -49,7 +50,8 @@ func Run[H any](ctx context.Context, getenv func(string) string, hint string, bu
 	}
 	log := lambdalog.New()
 	slog.SetDefault(log)
-	h, err := build(ctx, getenv, log, nil)
+	// The Graph token is fetched while the cold start goes on.
+	h, err := build(ctx, getenv, log, &wiring.Options{PrefetchToken: true})
 	if err != nil {
 		log.Error("cold start failed", slog.String("error", err.Error()))
 		return err
