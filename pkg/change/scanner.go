@@ -1,6 +1,9 @@
 package change
 
-import "unicode/utf8"
+import (
+	"bytes"
+	"unicode/utf8"
+)
 
 // Scanner reads a sender's own body in one pass, for an adapter whose
 // payload is not the envelope: the adapter walks the objects it knows with
@@ -131,6 +134,25 @@ func (s *Scanner) Skip() bool {
 		s.repeated = true
 	}
 	return s.d.err == nil
+}
+
+// SkipOther skips the value of a property an adapter does not read, and
+// reports false, skipping nothing, when name is one of known in another
+// letter case or is not ASCII: encoding/json could match such a name to a
+// field by case folding, and the adapter reads the body with encoding/json
+// instead.
+func (s *Scanner) SkipOther(name []byte, known ...string) bool {
+	for _, c := range name {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	for _, k := range known {
+		if bytes.EqualFold(name, []byte(k)) {
+			return false
+		}
+	}
+	return s.Skip()
 }
 
 // End reports whether the body was well-formed up to here and only white

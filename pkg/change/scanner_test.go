@@ -117,3 +117,25 @@ func TestScanner(t *testing.T) {
 		t.Errorf("a name repeated in another letter case is not Repeated")
 	}
 }
+
+// TestSkipOther: an unknown name's value is skipped; a known name in
+// another letter case, or a name that is not ASCII, is left to
+// encoding/json (false, nothing read).
+func TestSkipOther(t *testing.T) {
+	for _, tt := range []struct {
+		body string
+		want bool
+	}{
+		{`{"extra":{"a":[1]}}`, true},
+		{`{"Number":"x"}`, false},
+		{`{"nUMBER":"x"}`, false},
+		{`{"ſtate":"x"}`, false},
+		{`{"numbers":"x"}`, true},
+	} {
+		s := NewScanner([]byte(tt.body))
+		got := s.Members(func(name []byte) bool { return s.SkipOther(name, "number", "state") })
+		if got != tt.want || got && !s.End() {
+			t.Errorf("SkipOther in %s = %v, want %v", tt.body, got, tt.want)
+		}
+	}
+}

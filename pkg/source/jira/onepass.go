@@ -38,7 +38,7 @@ func readOnePass(body []byte) *reading {
 		case "changelog":
 			return object(s, &w.Changelog, readChangelog)
 		}
-		return other(s, name, "timestamp", "ticket", "webhookEvent", "user", "issue", "changelog")
+		return s.SkipOther(name, "timestamp", "ticket", "webhookEvent", "user", "issue", "changelog")
 	})
 	if !ok || !s.End() || s.Repeated() {
 		return nil
@@ -74,23 +74,6 @@ func object[T any](s *change.Scanner, to **T, read func(*change.Scanner, *T) boo
 	return read(s, *to)
 }
 
-// other skips the value of a property the reader does not read, unless its
-// name is one of known in another letter case, or not ASCII (encoding/json
-// could match it to a field by case folding): read reads such a body.
-func other(s *change.Scanner, name []byte, known ...string) bool {
-	for _, c := range name {
-		if c >= 0x80 {
-			return false
-		}
-	}
-	for _, k := range known {
-		if bytes.EqualFold(name, []byte(k)) {
-			return false
-		}
-	}
-	return s.Skip()
-}
-
 func readUser(s *change.Scanner, u *User) bool {
 	return s.Members(func(name []byte) bool {
 		switch string(name) {
@@ -101,7 +84,7 @@ func readUser(s *change.Scanner, u *User) bool {
 		case "emailAddress":
 			return text(s, &u.EmailAddress)
 		}
-		return other(s, name, "accountId", "displayName", "emailAddress")
+		return s.SkipOther(name, "accountId", "displayName", "emailAddress")
 	})
 }
 
@@ -128,14 +111,14 @@ func readIssue(s *change.Scanner, is *Issue) bool {
 				return ok
 			})
 		}
-		return other(s, name, "key", "self", "fields")
+		return s.SkipOther(name, "key", "self", "fields")
 	})
 }
 
 func readChangelog(s *change.Scanner, c *Changelog) bool {
 	return s.Members(func(name []byte) bool {
 		if string(name) != "items" {
-			return other(s, name, "items")
+			return s.SkipOther(name, "items")
 		}
 		if s.Peek() == 'n' {
 			c.Items = nil
@@ -159,7 +142,7 @@ func readChangelog(s *change.Scanner, c *Changelog) bool {
 				case "toString":
 					return text(s, &it.ToString)
 				}
-				return other(s, name, "field", "fieldId", "fromString", "toString")
+				return s.SkipOther(name, "field", "fieldId", "fromString", "toString")
 			})
 			c.Items = append(c.Items, it)
 			return ok

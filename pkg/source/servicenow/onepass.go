@@ -50,32 +50,15 @@ func readOnePass(body []byte) *reading {
 					intune = &Intune{}
 					return readIntune(s, intune)
 				}
-				return other(s, name, "approval", "record", "intune")
+				return s.SkipOther(name, "approval", "record", "intune")
 			})
 		}
-		return other(s, name, "type", "timestamp", "data")
+		return s.SkipOther(name, "type", "timestamp", "data")
 	})
 	if !ok || !s.End() || s.Repeated() {
 		return nil
 	}
 	return &reading{ts: ts, approval: approval, record: record, intune: intune, hasData: data, noRepeats: true}
-}
-
-// other skips the value of a property the reader does not read, unless its
-// name is one of known in another letter case, or not ASCII (encoding/json
-// could match it to a field by case folding): read reads such a body.
-func other(s *change.Scanner, name []byte, known ...string) bool {
-	for _, c := range name {
-		if c >= 0x80 {
-			return false
-		}
-	}
-	for _, k := range known {
-		if bytes.EqualFold(name, []byte(k)) {
-			return false
-		}
-	}
-	return s.Skip()
 }
 
 // text reads a string property into *to.
@@ -105,7 +88,7 @@ func readApproval(s *change.Scanner, a *Approval) bool {
 		case "comments":
 			return text(s, &a.Comments)
 		}
-		return other(s, name, "sys_id", "state", "sys_mod_count", "approver", "source_table", "document_id", "comments")
+		return s.SkipOther(name, "sys_id", "state", "sys_mod_count", "approver", "source_table", "document_id", "comments")
 	})
 }
 
@@ -131,7 +114,7 @@ func readRecord(s *change.Scanner, r *Record) bool {
 		case "end_date":
 			return text(s, &r.EndDate)
 		}
-		return other(s, name, "table", "sys_id", "number", "approval", "requested_by", "url", "state", "start_date", "end_date")
+		return s.SkipOther(name, "table", "sys_id", "number", "approval", "requested_by", "url", "state", "start_date", "end_date")
 	})
 }
 
@@ -180,7 +163,7 @@ func readUser(s *change.Scanner, u *User) bool {
 		case "display_value":
 			return text(s, &display)
 		}
-		return other(s, name, "sys_id", "user_name", "email", "name", "value", "display_value")
+		return s.SkipOther(name, "sys_id", "user_name", "email", "name", "value", "display_value")
 	})
 	if u.SysID == "" && value != "" {
 		u.SysID, u.idKey = value, "value"
