@@ -291,13 +291,16 @@ func ownDeadline(ctx context.Context) bool { return ctx.Value(ownDeadlineKey{}) 
 // the fetch (for aws-federation two round trips, to STS and to Entra) runs
 // while the rest of the function starts and while the first delivery is
 // checked. A call that needs the token while the fetch is in flight waits
-// for it (single flight). A failed prefetch is logged at warn level; the
-// first call then fetches again, under its own deadline.
+// for it (single flight), within its own deadline; if the prefetch fails,
+// however it fails, the call fetches again under its own deadline rather
+// than taking the prefetch's error. A failed prefetch is logged at warn
+// level. Keep within well under the invoke's timeout, so that a hung
+// prefetch leaves the first call time for a fetch of its own.
 func (c *Client) Prefetch(ctx context.Context, within time.Duration) {
 	go func() {
 		ctx, cancel := context.WithTimeout(ctx, within)
 		defer cancel()
-		if _, err := c.tokens.get(ctx, ""); err != nil {
+		if err := c.tokens.prefetch(ctx); err != nil {
 			c.log.WarnContext(ctx, "graph token prefetch failed; the first Graph call fetches one again", slog.String("error", err.Error()))
 		}
 	}()

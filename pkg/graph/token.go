@@ -66,6 +66,9 @@ type tokenFlight struct {
 	// callerGone means the fetch failed because its caller's ctx ended:
 	// a waiter tries again under its own ctx instead of taking the error.
 	callerGone bool
+	// background means nobody called for the fetch (Client.Prefetch): a
+	// waiter tries again under its own ctx whatever its failure.
+	background bool
 	// waiters counts the callers that joined the fetch (under tokenCache.mu),
 	// so that tests can tell when every caller waits on it.
 	waiters int
@@ -79,6 +82,17 @@ func newTokenCache(cred azcore.TokenCredential, scope string) *tokenCache {
 // the claims of a Continuous Access Evaluation challenge that the fetched
 // token must satisfy. A failure is a *tokenError.
 func (tc *tokenCache) get(ctx context.Context, claims string) (*cachedToken, error) {
+	return tc.getFor(ctx, claims, false)
+}
+
+// prefetch fetches a token when there is no usable one, as a fetch that
+// nobody waits on: a caller that joins it and sees it fail fetches again.
+func (tc *tokenCache) prefetch(ctx context.Context) error {
+	_, err := tc.getFor(ctx, "", true)
+	return err
+}
+
+func (tc *tokenCache) getFor(ctx context.Context, claims string, background bool) (*cachedToken, error) {
 	if claims != "" {
 		// Only a token fetched with these claims answers the challenge:
 		// neither the cached one nor another caller's fetch will do.
@@ -96,10 +110,10 @@ func (tc *tokenCache) get(ctx context.Context, claims string) (*cachedToken, err
 			return t, nil
 		}
 	}
-	return tc.slow(ctx, claims)
+	return tc.slow(ctx, claims, background)
 }
 
-func (tc *tokenCache) slow(ctx context.Context, claims string) (*cachedToken, error) {
+func (tc *tokenCache) slow(ctx context.Context, claims string, background bool) (*cachedToken, error) {
 	for {
 		tc.mu.Lock()
 		now := tc.now()
@@ -129,12 +143,13 @@ func (tc *tokenCache) slow(ctx context.Context, claims string) (*cachedToken, er
 			if f.err == nil {
 				return f.tok, nil
 			}
-			if !f.callerGone {
+			if !f.callerGone && !f.background {
 				return nil, f.err
 			}
 			continue
 		}
 		f := tc.start(now)
+		f.background = background
 		tc.mu.Unlock()
 		return tc.fetch(ctx, f, claims)
 	}

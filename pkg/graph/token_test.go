@@ -484,3 +484,77 @@ func (s *syncWriter) String() string {
 	defer s.mu.Unlock()
 	return s.w.String()
 }
+
+// stepCred answers its calls in turn: each call n waits on gates[n] (when
+// there is one) and returns errs[n] or a token "tok-n".
+type stepCred struct {
+	mu     sync.Mutex
+	calls  int
+	gates  []chan struct{}
+	errs   []error
+	called chan int
+}
+
+func (c *stepCred) GetToken(ctx context.Context, _ policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	c.mu.Lock()
+	n := c.calls
+	c.calls++
+	c.mu.Unlock()
+	c.called <- n
+	if n < len(c.gates) && c.gates[n] != nil {
+		select {
+		case <-c.gates[n]:
+		case <-ctx.Done():
+			return azcore.AccessToken{}, ctx.Err()
+		}
+	}
+	if n < len(c.errs) && c.errs[n] != nil {
+		return azcore.AccessToken{}, c.errs[n]
+	}
+	return azcore.AccessToken{Token: "tok-" + strconv.Itoa(n+1), ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+// TestPrefetchFailureIsNotPassedOn: a call that joined the prefetch's fetch
+// and sees it fail fetches a token of its own rather than taking the
+// prefetch's error (a transient failure at cold start must not fail the
+// first delivery); so does a call that joined a prefetch that hung until
+// its own bound.
+func TestPrefetchFailureIsNotPassedOn(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		within time.Duration
+		gate   chan struct{}
+		err    error
+	}{
+		{"the prefetch fails", time.Minute, make(chan struct{}), errors.New("transient STS 503")},
+		{"the prefetch hangs past its bound", 50 * time.Millisecond, make(chan struct{}), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cred := &stepCred{gates: []chan struct{}{tc.gate}, errs: []error{tc.err}, called: make(chan int, 4)}
+			cache := newTokenCache(cred, "https://graph.microsoft.com/.default")
+			c := &Client{tokens: cache, log: slog.New(slog.DiscardHandler)}
+			c.Prefetch(context.Background(), tc.within)
+			<-cred.called // the prefetch is fetching
+			type result struct {
+				tok *cachedToken
+				err error
+			}
+			got := make(chan result, 1)
+			go func() {
+				tok, err := cache.get(context.Background(), "")
+				got <- result{tok, err}
+			}()
+			waitForWaiters(t, cache, 1)
+			if tc.err != nil {
+				close(tc.gate) // the prefetch fails now; a hung one ends at its bound
+			}
+			r := <-got
+			if r.err != nil || r.tok.header[0] != "Bearer tok-2" {
+				t.Fatalf("the call that joined the prefetch got %v, %v; want a token of its own (tok-2)", r.tok, r.err)
+			}
+			if tc.err == nil {
+				close(tc.gate)
+			}
+		})
+	}
+}

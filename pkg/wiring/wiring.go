@@ -40,8 +40,10 @@ type Options struct {
 	PrefetchToken bool
 }
 
-// prefetchWithin bounds the cold start's token prefetch.
-const prefetchWithin = 30 * time.Second
+// prefetchWithin bounds the cold start's token prefetch: well under the
+// functions' 25 s timeout, so that a first call that waited for a hung
+// prefetch still has time to fetch a token of its own.
+const prefetchWithin = 8 * time.Second
 
 // builder holds what one cold start has loaded so far.
 type builder struct {
