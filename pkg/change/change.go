@@ -129,16 +129,21 @@ func normalizeType(t string) string {
 	if t == "" || strings.HasPrefix(t, "#") {
 		return t
 	}
-	for known := range Subtypes {
-		if known[1:] == t {
-			return known
-		}
-	}
-	if TypeAssignment[1:] == t {
-		return TypeAssignment
+	if known, ok := withoutHash[t]; ok {
+		return known
 	}
 	return "#" + t
 }
+
+// withoutHash maps each known type (the target subtypes and the
+// assignment) without its leading '#' to the type.
+var withoutHash = func() map[string]string {
+	m := map[string]string{TypeAssignment[1:]: TypeAssignment}
+	for known := range Subtypes {
+		m[known[1:]] = known
+	}
+	return m
+}()
 
 // Normalize rewrites r in place to the form Graph receives: '#'-prefixed
 // type names, the assignment type always set, no key in the body.
