@@ -84,7 +84,8 @@ type Assignment struct {
 	// the validator skips them.
 	ODataType string  `json:"@odata.type,omitempty" validate:"-"`
 	ID        string  `json:"id,omitempty" validate:"-"`
-	Target    *Target `json:"target" validate:"required"`
+	// Target's rules are checked apart, by value (Request.check).
+	Target *Target `json:"target" validate:"-"`
 	// Source and SourceID exist on beta only.
 	Source   string `json:"source,omitempty" validate:"omitempty,oneof=direct policySets"`
 	SourceID string `json:"sourceId,omitempty" validate:"omitempty,max=256,safetext"`

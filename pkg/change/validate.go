@@ -232,8 +232,14 @@ func (r *Request) check(opts *Options) []FieldError {
 		}
 	} else {
 		// By value: the fields of a struct that is not addressable reach
-		// the validator's rules without a copy each.
+		// the validator's rules without a copy each. The target, behind a
+		// pointer, is validated apart for the same reason.
 		err = validate.Struct(*r)
+		if t := r.Assignment.Target; t == nil {
+			fields = append(fields, FieldError{Field: "/assignment/target", Reason: "is required"})
+		} else {
+			fields = append(fields, targetFields(validate.Struct(*t))...)
+		}
 	}
 	if strings.EqualFold(r.Ticket.State, ApprovedState) && r.Ticket.ApprovedBy == "" {
 		// An approval without an approver cannot be audited.
@@ -281,6 +287,23 @@ func (r *Request) check(opts *Options) []FieldError {
 		}
 	}
 	return fields
+}
+
+// targetFields are the field errors of a target validated on its own, at
+// their pointers under /assignment/target.
+func targetFields(err error) []FieldError {
+	var verrs validator.ValidationErrors
+	if err == nil || !errors.As(err, &verrs) {
+		if err != nil {
+			return []FieldError{{Field: "/assignment/target", Reason: "the target could not be validated"}}
+		}
+		return nil
+	}
+	out := make([]FieldError, 0, len(verrs))
+	for _, fe := range verrs {
+		out = append(out, FieldError{Field: "/assignment/target" + pointer(fe.Namespace()), Reason: reason(fe)})
+	}
+	return out
 }
 
 func invalid(fields ...FieldError) *Error {
