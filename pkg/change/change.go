@@ -82,8 +82,8 @@ type Ticket struct {
 type Assignment struct {
 	// ODataType and ID have no field rules (check compares them), so
 	// the validator skips them.
-	ODataType string  `json:"@odata.type,omitempty" validate:"-"`
-	ID        string  `json:"id,omitempty" validate:"-"`
+	ODataType string `json:"@odata.type,omitempty" validate:"-"`
+	ID        string `json:"id,omitempty" validate:"-"`
 	// Target's rules are checked apart, by value (Request.check).
 	Target *Target `json:"target" validate:"-"`
 	// Source and SourceID exist on beta only.
