@@ -292,12 +292,12 @@ func (r *Request) check(opts *Options) []FieldError {
 // targetFields are the field errors of a target validated on its own, at
 // their pointers under /assignment/target.
 func targetFields(err error) []FieldError {
-	var verrs validator.ValidationErrors
-	if err == nil || !errors.As(err, &verrs) {
-		if err != nil {
-			return []FieldError{{Field: "/assignment/target", Reason: "the target could not be validated"}}
-		}
+	if err == nil {
 		return nil
+	}
+	var verrs validator.ValidationErrors
+	if !errors.As(err, &verrs) {
+		return []FieldError{{Field: "/assignment/target", Reason: "the target could not be validated"}}
 	}
 	out := make([]FieldError, 0, len(verrs))
 	for _, fe := range verrs {
