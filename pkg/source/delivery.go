@@ -1,5 +1,7 @@
 package source
 
+import "net/http"
+
 // Delivery is what a sender's Authenticate read from a request whose
 // signature (or credentials) it has verified: the delivery id, and the body
 // parsed once into the sender's own payload. The same sender's Decode (or,
@@ -17,4 +19,14 @@ type Delivery struct {
 	// Authenticate parsed nothing. A Delivery built by hand, with only
 	// Body, is parsed by Decode.
 	Payload any
+}
+
+// Header is h.Get(key) for a key already in canonical form
+// (http.CanonicalHeaderKey's): the first value, or "". It spares Get's
+// check and canonicalisation of the key on every request.
+func Header(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }

@@ -246,7 +246,7 @@ func (h *Handler) hook(w http.ResponseWriter, r *http.Request, name string) {
 		h.handleChat(w, r, name, rp, d, start)
 		return
 	}
-	if err := checkJSON(r.Header.Get("Content-Type")); err != nil {
+	if err := checkJSON(source.Header(r.Header, "Content-Type")); err != nil {
 		h.refuse(w, r, name, deliveryID, start, err)
 		return
 	}
@@ -259,7 +259,7 @@ func (h *Handler) hook(w http.ResponseWriter, r *http.Request, name string) {
 	// the delivery, the dry run, the enqueue or the apply step, the
 	// store's answer; the handler only answers (answer), then the audit
 	// line and the write-back follow (Finish).
-	job := &apply.Job{Sender: name, DeliveryID: deliveryID, RequestID: w.Header().Get(HeaderRequestID), Request: req,
+	job := &apply.Job{Sender: name, DeliveryID: deliveryID, RequestID: source.Header(w.Header(), HeaderRequestID), Request: req,
 		Start: start, DryRun: wantsDryRun(r)}
 	if h.async[name] && !job.DryRun {
 		h.queueJob(job) // async.go
@@ -379,7 +379,7 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, source, deliver
 // writes its audit line.
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, rec record, start time.Time, err error) {
 	slug, outcome := h.respond(w, r, rec, start, err)
-	h.pipe.Audit(r.Context(), &apply.Entry{RequestID: w.Header().Get(HeaderRequestID), DeliveryID: rec.deliveryID, Sender: rec.source,
+	h.pipe.Audit(r.Context(), &apply.Entry{RequestID: source.Header(w.Header(), HeaderRequestID), DeliveryID: rec.deliveryID, Sender: rec.source,
 		Request: rec.req, Before: rec.before, After: rec.after, Result: rec.result, Outcome: outcome, Reason: slug,
 		Start: start, GraphTime: rec.graphTime})
 }
@@ -389,7 +389,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, rec record, sta
 // payload. It returns the problem's slug and the request's outcome.
 func (h *Handler) respond(w http.ResponseWriter, r *http.Request, rec record, start time.Time, err error) (slug, outcome string) {
 	ctx := r.Context()
-	id := w.Header().Get(HeaderRequestID)
+	id := source.Header(w.Header(), HeaderRequestID)
 	level, status := slog.LevelInfo, http.StatusOK
 	outcome = "applied"
 	if rec.replayed {

@@ -49,8 +49,8 @@ func (s *Source) Name() string { return Name }
 // and Kind signature-missing, signature-malformed, body-re-encoded,
 // signature-mismatch or timestamp-out-of-window.
 func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (source.Delivery, error) {
-	id := h.Get(headerID)
-	err := signature.VerifyStandard(s.key, id, h.Get(headerTimestamp), h.Get(headerSignature), body, now, s.tolerance)
+	id := source.Header(h, headerID)
+	err := signature.VerifyStandard(s.key, id, source.Header(h, headerTimestamp), source.Header(h, headerSignature), body, now, s.tolerance)
 	if err != nil {
 		return source.Delivery{}, s.words.Refuse(err)
 	}
