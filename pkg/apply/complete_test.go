@@ -1,16 +1,24 @@
 package apply_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
 	"github.com/enrollhook/enrollhook/pkg/apply"
+	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
+	"github.com/enrollhook/enrollhook/pkg/record"
 )
 
 // flakyStore wraps the embedded store; its first Complete calls fail (or
@@ -108,5 +116,94 @@ func TestReleaseKeepsTheDeadline(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Release outlived the invoke's deadline by seconds")
+	}
+}
+
+// slowPatchGraph is a Graph transport whose PATCH answers after patchTook
+// (a Graph that throttled, say) and whose GET answers at once.
+type slowPatchGraph struct{ patchTook time.Duration }
+
+func (s slowPatchGraph) Do(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPatch {
+		select {
+		case <-time.After(s.patchTook):
+		case <-r.Context().Done():
+			return nil, r.Context().Err()
+		}
+	}
+	body := `{"id":"2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_5e6f0000-0000-0000-0000-000000000001","target":{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"}}`
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}, "Request-Id": {"g-slow"}},
+		Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
+}
+
+type staticToken struct{}
+
+func (staticToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{Token: "t", ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+// slowRecords and slowDedupe take took for every write.
+type slowRecords struct {
+	*record.Memory
+	took time.Duration
+}
+
+func (s slowRecords) Put(ctx context.Context, r *record.Record) error {
+	select {
+	case <-time.After(s.took):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.Memory.Put(ctx, r)
+}
+
+type slowDedupe struct {
+	*idempotency.Memory
+	took time.Duration
+}
+
+func (s slowDedupe) Complete(ctx context.Context, l *idempotency.Lease, resp idempotency.Response, expires time.Time) error {
+	select {
+	case <-time.After(s.took):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.Memory.Complete(ctx, l, resp, expires)
+}
+
+// TestAppliedNearTheOwnBoundIsStillRecorded: a change that came without a
+// deadline (the local server) runs under the pipeline's own bound, and Graph
+// calls run up to it. A PATCH that Graph answers just before that bound
+// (past the margin an outside deadline would keep) still leaves the change
+// recorded (revertable by its ticket) and its answer stored for replays:
+// the writes after Graph, slower here than the time left, are not cut off
+// by the bound, and the sender's retry is not applied a second time.
+func TestAppliedNearTheOwnBoundIsStillRecorded(t *testing.T) {
+	var logs bytes.Buffer
+	gc, err := graph.NewClient("https://graph.microsoft.com/beta", staticToken{}, "https://graph.microsoft.com/.default",
+		&graph.Options{Transport: slowPatchGraph{patchTook: 700 * time.Millisecond}, DeadlineMargin: 600 * time.Millisecond,
+			Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := record.NewMemory(nil)
+	dedupe := slowDedupe{Memory: idempotency.NewMemory(nil, 0), took: 400 * time.Millisecond}
+	p := apply.New(gc, &apply.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Deadlines: apply.Deadlines{Timeout: time.Second},
+		Dedupe:    apply.Dedupe{Store: dedupe},
+		Records:   slowRecords{Memory: recs, took: 400 * time.Millisecond}})
+	req := decoded(t)
+	o := p.Run(context.Background(), &apply.Job{Sender: "generic", DeliveryID: "msg_own_bound", RequestID: "r-own", Request: req})
+	if o.Err != nil || o.Status != http.StatusOK {
+		t.Fatalf("Run = %d, %v; want the change applied", o.Status, o.Err)
+	}
+	got, err := recs.ByAssignment(context.Background(), req.ConfigurationID, req.AssignmentID, 10)
+	if err != nil || len(got) != 1 {
+		t.Errorf("change records = %d, %v; want the applied change recorded\n%s", len(got), err, logs.String())
+	}
+	// The sender's retry of the same delivery gets the stored answer.
+	again := p.Run(context.Background(), &apply.Job{Sender: "generic", DeliveryID: "msg_own_bound", RequestID: "r-own-2", Request: decoded(t)})
+	if !again.Replay || again.Status != http.StatusOK {
+		t.Errorf("the retry = replay %v, status %d, %v; want the stored answer, not a second apply\n%s", again.Replay, again.Status, again.Err, logs.String())
 	}
 }

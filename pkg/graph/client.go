@@ -284,7 +284,8 @@ func WithOwnDeadline(ctx context.Context) context.Context {
 	return context.WithValue(ctx, ownDeadlineKey{}, true)
 }
 
-func ownDeadline(ctx context.Context) bool { return ctx.Value(ownDeadlineKey{}) != nil }
+// HasOwnDeadline reports whether ctx was marked by WithOwnDeadline.
+func HasOwnDeadline(ctx context.Context) bool { return ctx.Value(ownDeadlineKey{}) != nil }
 
 // Prefetch fetches the client's token in the background, within the
 // given time, so that the first call does not wait for it: at a cold start
@@ -457,7 +458,7 @@ func (c *Client) send(ctx context.Context, k *call) (outcome, error) {
 	callCtx := ctx
 	if deadline, ok := ctx.Deadline(); ok {
 		margin := c.margin
-		if ownDeadline(ctx) {
+		if HasOwnDeadline(ctx) {
 			margin = 0 // nobody outside waits on it: run to it, under ctx itself
 		}
 		end := deadline.Add(-margin)
