@@ -88,7 +88,7 @@ const EventIssueUpdated = "jira:issue_updated"
 func (s *Source) Decode(d source.Delivery, opts *change.Options) (*change.Request, error) {
 	payload := d.Payload
 	if payload == nil {
-		payload, _, _ = parse(d.Body)
+		payload, _, _ = s.parse(d.Body)
 	}
 	var rd *reading
 	switch p := payload.(type) {
@@ -160,11 +160,11 @@ var envelopeRead = &change.ReadOptions{Stamp: "timestamp", Stop: "issue"}
 // the reader stops there, having read little, and the webhook is parsed
 // into wire. So is a body with neither ticket nor issue, or not JSON (a
 // refusal either way).
-func parse(body []byte) (payload any, ts time.Time, envelope bool) {
+func (s *Source) parse(body []byte) (payload any, ts time.Time, envelope bool) {
 	if env := change.Read(body, envelopeRead); env.Ticket {
 		return env, millis(env.Stamp), true
 	}
-	rd := readOnePass(body)
+	rd := readOnePass(body, s.reads)
 	if rd == nil {
 		rd = read(body)
 	}

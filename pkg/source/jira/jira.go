@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 
@@ -67,6 +68,10 @@ type Options struct {
 type Source struct {
 	secret string
 	opts   Options
+	// read are the issue fields Decode reads (readFields): the one pass
+	// keeps only these of the issue's fields, which in a real issue are
+	// dozens, descriptions and comments among them.
+	read []string
 }
 
 // New returns the Jira sender for the webhook's secret (used as it is, as
@@ -82,7 +87,31 @@ func New(secret string, opts *Options) (*Source, error) {
 	if s.opts.Tolerance <= 0 {
 		s.opts.Tolerance = signature.DefaultTolerance
 	}
+	s.read = readFields(&s.opts)
 	return s, nil
+}
+
+// readFields are the issue fields Decode reads under o: the requester's
+// (reporter, else creator) and every custom field o maps.
+func readFields(o *Options) []string {
+	read := []string{"reporter", "creator"}
+	for _, f := range []string{o.WindowStartField, o.WindowEndField, o.ApprovalField, o.ConfigurationField, o.AssignmentField,
+		o.GroupField, o.FilterField, o.FilterType, o.TargetType} {
+		if sender.IsJiraFieldID(f) && !slices.Contains(read, f) {
+			read = append(read, f)
+		}
+	}
+	return read
+}
+
+// reads reports whether Decode reads the issue field name.
+func (s *Source) reads(name []byte) bool {
+	for _, f := range s.read {
+		if string(name) == f {
+			return true
+		}
+	}
+	return false
 }
 
 // Name returns "jira".
@@ -118,7 +147,7 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (source
 	if err := signature.VerifyHub([]string{s.secret}, h.Get(signature.HeaderHubSignature), body); err != nil {
 		return source.Delivery{}, words.Refuse(err)
 	}
-	payload, ts, envelope := parse(body)
+	payload, ts, envelope := s.parse(body)
 	window, what := MaxAge, "Jira webhook"
 	if envelope {
 		window, what = s.opts.Tolerance, "envelope (set \"timestamp\": {{now.asMillis}} in the rule's body)"

@@ -14,11 +14,13 @@ import (
 // included), no name repeated at any depth, the names of issue.fields
 // valid UTF-8. Of such a body it returns the reading read returns, with
 // noRepeats set, so that Decode need not walk the body again for repeated
-// names. It returns nil for any other body, which read then reads as
+// names, but with only the issue fields keep names (the ones Decode
+// reads): the others are walked, for their well-formedness and repeated
+// names, and not kept. It returns nil for any other body, which read then reads as
 // before: a repeat or a wrong type is refused, with encoding/json's
 // wording; a name in another letter case is unusual. FuzzReadOnePass
 // holds it to read.
-func readOnePass(body []byte) *reading {
+func readOnePass(body []byte, keep func(name []byte) bool) *reading {
 	s := change.NewScanner(body)
 	rd := &reading{noRepeats: true}
 	w := &rd.w
@@ -34,7 +36,7 @@ func readOnePass(body []byte) *reading {
 		case "user":
 			return object(s, &w.User, readUser)
 		case "issue":
-			return object(s, &w.Issue, readIssue)
+			return object(s, &w.Issue, func(s *change.Scanner, is *Issue) bool { return readIssue(s, is, keep) })
 		case "changelog":
 			return object(s, &w.Changelog, readChangelog)
 		}
@@ -88,7 +90,7 @@ func readUser(s *change.Scanner, u *User) bool {
 	})
 }
 
-func readIssue(s *change.Scanner, is *Issue) bool {
+func readIssue(s *change.Scanner, is *Issue, keep func(name []byte) bool) bool {
 	return s.Members(func(name []byte) bool {
 		switch string(name) {
 		case "key":
@@ -104,6 +106,9 @@ func readIssue(s *change.Scanner, is *Issue) bool {
 			return s.Members(func(name []byte) bool {
 				if !utf8.Valid(name) {
 					return false // encoding/json's key would be another string
+				}
+				if !keep(name) {
+					return s.Skip()
 				}
 				var v json.RawMessage
 				ok := raw(s, &v)
