@@ -27,8 +27,10 @@
 // timestamp), for a sender's Authenticate to read a body once and its
 // Decode to validate what was read. Scanner (scanner.go) is the same machinery for a
 // sender's own payload: the adapter walks the objects it knows, reads their
-// strings and raw values, and learns in the same pass whether the body is
-// JSON and whether any name repeats at any depth (the ServiceNow sender).
+// strings, raw values and targets (Scanner.Target, decoded later under the
+// options of the adapter's Decode), and learns in the same pass whether
+// the body is JSON and whether any name repeats at any depth (the
+// ServiceNow and Jira senders).
 //
 // It imports no other enrollhook package. Adapters (source decoders, the
 // Graph client, the HTTP handler) depend on it, never the reverse.

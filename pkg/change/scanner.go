@@ -7,7 +7,8 @@ import (
 
 // Scanner reads a sender's own body in one pass, for an adapter whose
 // payload is not the envelope: the adapter walks the objects it knows with
-// Members, reads their values with String, Raw or Skip, and learns in the
+// Members, reads their values with String, Raw, Skip or Target (an
+// assignment target, read as DecodeTarget reads one), and learns in the
 // same pass whether the body is well-formed JSON (Err), whether any object
 // at any depth holds a name twice, compared as DuplicateFields compares
 // them (Repeated), and whether only white space follows (End). Strings are

@@ -1,7 +1,9 @@
 package change
 
 import (
+	"bytes"
 	"encoding/json"
+	"reflect"
 	"testing"
 	"unicode/utf8"
 )
@@ -138,4 +140,77 @@ func TestSkipOther(t *testing.T) {
 			t.Errorf("SkipOther in %s = %v, want %v", tt.body, got, tt.want)
 		}
 	}
+}
+
+// sameScannerTarget: a target read in a sender's pass (Scanner.Target,
+// inside {"data":{"target": raw, "after": 1}}) decodes to what
+// DecodeTarget returns for raw's bytes, under both Graph versions; the
+// pass goes on after it; it reports a repeated name where DuplicateFields
+// finds one; and it fails where the body is not JSON.
+func sameScannerTarget(t *testing.T, raw []byte) {
+	t.Helper()
+	body := append(append([]byte(`{"data":{"target": `), raw...), `, "after": 1}}`...)
+	s := NewScanner(body)
+	var r *TargetReading
+	after := false
+	ok := s.Members(func(name []byte) bool {
+		return s.Members(func(name []byte) bool {
+			switch string(name) {
+			case "target":
+				var ok bool
+				r, ok = s.Target()
+				return ok
+			case "after":
+				after = true
+			}
+			return s.Skip()
+		})
+	}) && s.End()
+	if !json.Valid(body) {
+		if ok {
+			t.Fatalf("Scanner.Target read %q, which is not JSON", body)
+		}
+		return
+	}
+	if !ok || r == nil || !after {
+		t.Fatalf("Scanner.Target did not read %q (target %v, went on %v)", raw, r != nil, after)
+	}
+	if got, want := s.Repeated(), len(DuplicateFields(body)) > 0; got != want {
+		t.Fatalf("Scanner.Target in %q: repeated %v, DuplicateFields says %v", body, got, want)
+	}
+	if r.Null() != (string(bytes.TrimSpace(raw)) == "null") {
+		t.Fatalf("Scanner.Target(%q).Null() = %v", raw, r.Null())
+	}
+	for _, opts := range []*Options{nil, {GraphVersion: "v1.0"}} {
+		got, gotFields := r.Decode("/data/target", opts)
+		want, wantFields := DecodeTarget(raw, "/data/target", opts)
+		if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(gotFields, wantFields) {
+			t.Fatalf("Scanner.Target(%q) under %+v = %+v, %v; DecodeTarget = %+v, %v", raw, opts, got, gotFields, want, wantFields)
+		}
+	}
+}
+
+func TestScannerTargetIsDecodeTarget(t *testing.T) {
+	seeds := seedTargets(t)
+	for _, raw := range append(seeds, []byte(`null`), []byte(`"group"`), []byte(`[1]`), []byte(`{"type":"group","groupId":"x","groupId":"y"}`),
+		[]byte(`{"type":"group","GROUPID":"x","groupId":"y"}`), []byte(`{"type":"allDevices","x":{"a":1,"a":2}}`), []byte(`{"type":`)) {
+		if len(bytes.TrimSpace(raw)) == 0 {
+			continue // no value: not JSON around it, and no target to read
+		}
+		sameScannerTarget(t, raw)
+	}
+}
+
+func FuzzScannerTarget(f *testing.F) {
+	for _, raw := range seedTargets(f) {
+		if len(raw) < 4096 {
+			f.Add(raw)
+		}
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if len(bytes.TrimSpace(raw)) == 0 {
+			return
+		}
+		sameScannerTarget(t, raw)
+	})
 }

@@ -103,7 +103,7 @@ func (s ShortTarget) Target(at string, opts *Options) (*Target, []FieldError) {
 func DecodeTarget(raw []byte, at string, opts *Options) (*Target, []FieldError) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
-		return nil, []FieldError{{Field: at, Reason: "is required: a shorthand target ({\"type\": \"group\", \"groupId\": …}) or a Graph target (with @odata.type)"}}
+		return nil, []FieldError{requiredTarget(at)}
 	}
 	tr := new(targetReading)
 	d := reader{b: raw}
@@ -111,6 +111,16 @@ func DecodeTarget(raw []byte, at string, opts *Options) (*Target, []FieldError) 
 	if d.err != nil {
 		return nil, []FieldError{{Field: at, Reason: "must be a JSON object"}}
 	}
+	d.finish()
+	return tr.decode(at, opts)
+}
+
+func requiredTarget(at string) FieldError {
+	return FieldError{Field: at, Reason: "is required: a shorthand target ({\"type\": \"group\", \"groupId\": …}) or a Graph target (with @odata.type)"}
+}
+
+// decode is the target tr read, of the form it read, validated.
+func (tr *targetReading) decode(at string, opts *Options) (*Target, []FieldError) {
 	f := &tr.forms[formGraph]
 	if tr.short {
 		f = &tr.forms[formShort]
@@ -118,7 +128,6 @@ func DecodeTarget(raw []byte, at string, opts *Options) (*Target, []FieldError) 
 	if f.typeAt != "" {
 		return nil, []FieldError{{Field: at + f.typeAt, Reason: "must be a string"}}
 	}
-	d.finish()
 	var fields []FieldError
 	for _, k := range tr.unknown(f) {
 		fields = append(fields, unknownField(at, k, f.o.names))
@@ -143,6 +152,63 @@ func DecodeTarget(raw []byte, at string, opts *Options) (*Target, []FieldError) 
 	}
 	t.ODataType = normalizeType(t.ODataType)
 	return &t, nil
+}
+
+// TargetReading is a target a sender's one pass read (Scanner.Target),
+// decoded later, under the options of the sender's Decode.
+type TargetReading struct {
+	tr targetReading
+	// null: the value was null; other: it was not an object.
+	null, other bool
+}
+
+// Decode is what DecodeTarget returns for the value's bytes.
+func (r *TargetReading) Decode(at string, opts *Options) (*Target, []FieldError) {
+	switch {
+	case r.null:
+		return nil, []FieldError{requiredTarget(at)}
+	case r.other:
+		return nil, []FieldError{{Field: at, Reason: "must be a JSON object"}}
+	}
+	return r.tr.decode(at, opts)
+}
+
+// Null reports whether the value was null.
+func (r *TargetReading) Null() bool { return r.null }
+
+// Target reads the next value as a target, in the same pass: what
+// DecodeTarget would read of the value's bytes, which the TargetReading's
+// Decode decodes; no copy of the bytes is kept. ok is false when the value
+// is not well-formed.
+func (s *Scanner) Target() (r *TargetReading, ok bool) {
+	r = new(TargetReading)
+	switch s.Peek() {
+	case 0:
+		return nil, false
+	case '{':
+	case 'n':
+		raw, ok := s.Raw()
+		r.null, r.other = string(raw) == "null", string(raw) != "null"
+		return r, ok
+	default:
+		r.other = true
+		return r, s.Skip()
+	}
+	// A reader of its own over the same body, as deep as the scanner, so
+	// that the strings it decodes are the target's alone.
+	d := reader{b: s.d.b, i: s.d.i, nest: s.d.nest}
+	d.startTarget(&r.tr)
+	d.targetObject(&r.tr)
+	if d.err != nil {
+		s.d.err = d.err
+		return nil, false
+	}
+	d.finish()
+	s.d.i = d.i
+	if r.tr.repeated || len(d.dups) > 0 {
+		s.repeated = true
+	}
+	return r, true
 }
 
 // shortObject is the table of the shorthand target. Its strings are kept
@@ -181,6 +247,9 @@ type targetReading struct {
 	// strange are the names no form has (as encoding/json unescapes
 	// them); each form refuses them, and the other form's names besides.
 	strange []string
+	// repeated: the object holds a name twice (as DuplicateFields
+	// compares names).
+	repeated bool
 }
 
 // targetForm is one form's reading of a target object.
@@ -211,7 +280,7 @@ func (tr *targetReading) unknown(f *targetForm) []string {
 
 // targetDocument reads a target: one object, then only white space.
 func (d *reader) targetDocument(tr *targetReading) {
-	tr.forms[formGraph].o, tr.forms[formShort].o = targetObject, shortObject
+	d.startTarget(tr)
 	d.space()
 	if d.i >= len(d.b) || d.b[d.i] != '{' {
 		d.fail("not a JSON object")
@@ -221,16 +290,25 @@ func (d *reader) targetDocument(tr *targetReading) {
 	d.end()
 }
 
+// startTarget readies tr for targetObject.
+func (*reader) startTarget(tr *targetReading) {
+	tr.forms[formGraph].o, tr.forms[formShort].o = targetObject, shortObject
+}
+
 // targetObject reads the object at d.i == '{' by both forms' tables.
 func (d *reader) targetObject(tr *targetReading) {
 	if !d.enter() || d.closes('}') {
 		return
 	}
+	var seen names
 	for d.err == nil {
 		d.space()
 		name := d.key()
 		if d.err != nil {
 			return
+		}
+		if seen.add(name) {
+			tr.repeated = true
 		}
 		if !utf8.Valid(name) {
 			// As encoding/json reads the name: each invalid byte a U+FFFD.

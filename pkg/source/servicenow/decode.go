@@ -79,6 +79,26 @@ type Intune struct {
 	Target          json.RawMessage `json:"target"`
 	Source          string          `json:"source,omitempty"`
 	Action          string          `json:"action,omitempty"`
+	// target is Target as the one pass read it (readOnePass), in place of
+	// its bytes.
+	target *change.TargetReading
+}
+
+// hasTarget reports whether the target is set, and not null.
+func (in *Intune) hasTarget() bool {
+	if in.target != nil {
+		return !in.target.Null()
+	}
+	return len(in.Target) > 0 && string(bytes.TrimSpace(in.Target)) != "null"
+}
+
+// decodeTarget is the target decoded and validated (change.DecodeTarget),
+// with its pointer at.
+func (in *Intune) decodeTarget(at string, opts *change.Options) (*change.Target, []change.FieldError) {
+	if in.target != nil {
+		return in.target.Decode(at, opts)
+	}
+	return change.DecodeTarget(in.Target, at, opts)
 }
 
 var intuneKeys = []string{"action", "configurationId", "assignmentId", "target", "source"}
@@ -479,7 +499,7 @@ func (s *Source) Decode(dv source.Delivery, opts *change.Options) (*change.Reque
 	} else {
 		fields = append(fields, actionField(d.Intune.Action)...)
 		var tf []change.FieldError
-		target, tf = change.DecodeTarget(d.Intune.Target, "/data/intune/target", opts)
+		target, tf = d.Intune.decodeTarget("/data/intune/target", opts)
 		fields = append(fields, tf...)
 		req.ConfigurationID, req.AssignmentID = d.Intune.ConfigurationID, d.Intune.AssignmentID
 		req.Assignment = change.Assignment{Target: target, Source: d.Intune.Source}
@@ -532,7 +552,7 @@ func (s *Source) revertFields(r *Record, in *Intune) []change.FieldError {
 		{"assignmentId", in.AssignmentID != ""},
 		{"configurationId", in.ConfigurationID != ""},
 		{"source", in.Source != ""},
-		{"target", len(in.Target) > 0 && string(bytes.TrimSpace(in.Target)) != "null"},
+		{"target", in.hasTarget()},
 	} {
 		if f.set {
 			fields = append(fields, change.FieldError{Field: "/data/intune/" + f.key, Reason: reasonLeftOut})

@@ -126,8 +126,9 @@ func readIntune(s *change.Scanner, in *Intune) bool {
 		case "assignmentId":
 			return text(s, &in.AssignmentID)
 		case "target":
-			raw, ok := s.Raw()
-			in.Target = bytes.Clone(raw)
+			// Read in this pass, to be decoded under Decode's options.
+			var ok bool
+			in.target, ok = s.Target()
 			return ok
 		case "source":
 			return text(s, &in.Source)
