@@ -172,7 +172,7 @@ func TestOnePassKeepsTheFieldsDecodeReads(t *testing.T) {
 		t.Fatal("readOnePass did not read the large issue")
 	}
 	var kept []string
-	for k := range rd.w.Issue.Fields {
+	for k := range rd.w.Issue.read {
 		kept = append(kept, k)
 	}
 	slices.Sort(kept)

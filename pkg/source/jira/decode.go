@@ -29,6 +29,57 @@ type Issue struct {
 	Key    string                     `json:"key"`
 	Self   string                     `json:"self"`
 	Fields map[string]json.RawMessage `json:"fields"`
+	// read are the fields Decode reads as the one pass read them
+	// (readOnePass), in place of their bytes in Fields; nil when the
+	// issue was read otherwise.
+	read map[string]*fieldReading
+}
+
+// fieldReading is an issue field as Decode reads it, each way it may:
+// as text (fieldString), as an approval (approvalValue) and as a user
+// (json.Unmarshal into a User, for the requester).
+type fieldReading struct {
+	text       string
+	textOK     bool
+	approval   string
+	approvalOK bool
+	user       User
+	userOK     bool
+}
+
+// text is the field name as text (fieldString).
+func (is *Issue) text(name string) (string, bool) {
+	if is.read != nil {
+		if f := is.read[name]; f != nil {
+			return f.text, f.textOK
+		}
+		return fieldString(nil)
+	}
+	return fieldString(is.Fields[name])
+}
+
+// approval is the field name as an approval (approvalValue).
+func (is *Issue) approval(name string) (string, bool) {
+	if is.read != nil {
+		if f := is.read[name]; f != nil {
+			return f.approval, f.approvalOK
+		}
+		return approvalValue(nil)
+	}
+	return approvalValue(is.Fields[name])
+}
+
+// user is the field name as a user; ok is false when the issue has no
+// such field or it is not a user's shape.
+func (is *Issue) user(name string) (u User, ok bool) {
+	if is.read != nil {
+		if f := is.read[name]; f != nil {
+			return f.user, f.userOK
+		}
+		return User{}, false
+	}
+	raw, ok := is.Fields[name]
+	return u, ok && json.Unmarshal(raw, &u) == nil
 }
 
 // User is a Jira user as webhooks send it; emailAddress is often withheld.
@@ -275,7 +326,7 @@ func (s *Source) decodeWebhook(w *Webhook, body []byte, noRepeats bool, opts *ch
 	if err != nil {
 		return nil, err
 	}
-	requester, requesterAt := reporter(w.Issue.Fields)
+	requester, requesterAt := reporter(w.Issue)
 	if sameUser(w.User, requester) {
 		return nil, &change.Error{Code: change.CodeForbidden, Kind: change.KindSeparationOfDuties,
 			Message: "separation of duties: the user who approved this issue is its reporter, and a requester cannot approve their own change; nothing was changed. Have another person approve it, and restrict in the Jira workflow who may approve"}
@@ -287,7 +338,7 @@ func (s *Source) decodeWebhook(w *Webhook, body []byte, noRepeats bool, opts *ch
 	if !sender.IsJiraIssueKey(w.Issue.Key) {
 		fields = append(fields, change.FieldError{Field: "/issue/key", Reason: "must be an issue key such as ITSM-42"})
 	}
-	window, wf := s.windowOf(w.Issue.Fields)
+	window, wf := s.windowOf(w.Issue)
 	fields = append(fields, wf...)
 	ticket := change.Ticket{
 		ID: w.Issue.Key, System: System, State: change.ApprovedState,
@@ -316,7 +367,7 @@ func (s *Source) decodeWebhook(w *Webhook, body []byte, noRepeats bool, opts *ch
 		return req, s.check(req, fields, pointers, opts)
 	}
 	get := func(field, at string) string {
-		v, ok := fieldString(w.Issue.Fields[field])
+		v, ok := w.Issue.text(field)
 		if !ok {
 			fields = append(fields, change.FieldError{Field: at, Reason: "must be text, a number or a select option"})
 		}
@@ -397,14 +448,14 @@ func (s *Source) check(req *change.Request, fields []change.FieldError, pointers
 // nil when they are not configured or both are empty; otherwise both must
 // hold a date and time, Jira's (2026-03-02T20:00:00.000+0000) or RFC 3339.
 // The window is written in RFC 3339, in UTC.
-func (s *Source) windowOf(fields map[string]json.RawMessage) (*change.Window, []change.FieldError) {
+func (s *Source) windowOf(is *Issue) (*change.Window, []change.FieldError) {
 	startField, endField := s.opts.WindowStartField, s.opts.WindowEndField
 	if startField == "" || endField == "" {
 		return nil, nil
 	}
 	var bad []change.FieldError
 	text := func(field string) string {
-		v, ok := fieldString(fields[field])
+		v, ok := is.text(field)
 		if !ok {
 			bad = append(bad, change.FieldError{Field: "/issue/fields/" + field, Reason: reasonDateTime})
 		}
@@ -453,7 +504,7 @@ func (s *Source) approves(w *Webhook) (revert bool, err error) {
 		if f := s.opts.ApprovalField; f != "" && it.FieldID == f && strings.EqualFold(strings.TrimSpace(it.ToString), change.ApprovedState) {
 			// The change itself must read approved: the issue's current
 			// value alone could have been approved by an earlier event.
-			if v, _ := approvalValue(w.Issue.Fields[f]); strings.EqualFold(v, change.ApprovedState) {
+			if v, _ := w.Issue.approval(f); strings.EqualFold(v, change.ApprovedState) {
 				approved = true
 			}
 		}
@@ -540,10 +591,9 @@ func approvalValue(raw json.RawMessage) (string, bool) {
 
 // reporter is who asked: the issue's reporter, else its creator, with the
 // pointer of the field it came from; nil when neither names a user.
-func reporter(fields map[string]json.RawMessage) (*User, string) {
+func reporter(is *Issue) (*User, string) {
 	for _, f := range []string{"reporter", "creator"} {
-		var u User
-		if raw, ok := fields[f]; ok && json.Unmarshal(raw, &u) == nil && u.String() != "" {
+		if u, ok := is.user(f); ok && u.String() != "" {
 			return &u, "/issue/fields/" + f
 		}
 	}

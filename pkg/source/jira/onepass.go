@@ -3,6 +3,7 @@ package jira
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
@@ -14,12 +15,14 @@ import (
 // included), no name repeated at any depth, the names of issue.fields
 // valid UTF-8. Of such a body it returns the reading read returns, with
 // noRepeats set, so that Decode need not walk the body again for repeated
-// names, but with only the issue fields keep names (the ones Decode
-// reads): the others are walked, for their well-formedness and repeated
-// names, and not kept. It returns nil for any other body, which read then reads as
-// before: a repeat or a wrong type is refused, with encoding/json's
-// wording; a name in another letter case is unusual. FuzzReadOnePass
-// holds it to read.
+// names; of the issue's fields it keeps those keep names (the ones Decode
+// reads), each read in the pass every way Decode reads it (readField,
+// Issue.read), and walks the others, for their well-formedness and
+// repeated names, without keeping them. It returns nil for any other
+// body, which read then reads as before: a repeat or a wrong type is
+// refused, with encoding/json's wording; a name in another letter case is
+// unusual. FuzzReadOnePass holds it to read, FuzzFieldReading readField to
+// the readings of a field's bytes.
 func readOnePass(body []byte, keep func(name []byte) bool) *reading {
 	s := change.NewScanner(body)
 	rd := &reading{noRepeats: true}
@@ -102,7 +105,7 @@ func readIssue(s *change.Scanner, is *Issue, keep func(name []byte) bool) bool {
 				is.Fields = nil
 				return s.Skip()
 			}
-			is.Fields = map[string]json.RawMessage{}
+			is.read = map[string]*fieldReading{}
 			return s.Members(func(name []byte) bool {
 				if !utf8.Valid(name) {
 					return false // encoding/json's key would be another string
@@ -110,10 +113,9 @@ func readIssue(s *change.Scanner, is *Issue, keep func(name []byte) bool) bool {
 				if !keep(name) {
 					return s.Skip()
 				}
-				var v json.RawMessage
-				ok := raw(s, &v)
-				is.Fields[string(name)] = v
-				return ok
+				f := new(fieldReading)
+				is.read[string(name)] = f
+				return readField(s, f)
 			})
 		}
 		return s.SkipOther(name, "key", "self", "fields")
@@ -153,4 +155,164 @@ func readChangelog(s *change.Scanner, c *Changelog) bool {
 			return ok
 		})
 	})
+}
+
+// readField reads an issue field's value each way Decode may read it, as
+// fieldString, approvalValue and json.Unmarshal into a User read its bytes.
+func readField(s *change.Scanner, f *fieldReading) bool {
+	switch c := s.Peek(); c {
+	case 'n':
+		f.textOK, f.approvalOK, f.userOK = true, true, true // "", and an empty user
+		return s.Skip()
+	case '"':
+		v, ok := s.String()
+		f.text, f.textOK = v, true
+		f.approval, f.approvalOK = v, true
+		return ok
+	case '{':
+		var o option
+		if !readOption(s, &o) {
+			return false
+		}
+		f.text, f.textOK = o.text()
+		f.approval, f.approvalOK = f.text, f.textOK
+		f.user, f.userOK = o.user, !o.userBad
+		return true
+	case '[':
+		var ok bool
+		f.approval, f.approvalOK, ok = readApprovals(s)
+		return ok
+	case 't', 'f':
+		return s.Skip() // no reading takes a boolean
+	case 0:
+		return false
+	default: // a number, as json.Number reads it
+		raw, ok := s.Raw()
+		f.text, f.textOK = string(raw), true
+		f.approval, f.approvalOK = f.text, true
+		return ok
+	}
+}
+
+// option is an object field (a select option, a user, an approval) as
+// the readings take it: encoding/json's *string fields for the text and an
+// approval's entry (nil when absent or null), plain strings for a user.
+type option struct {
+	value, name, decision      *string
+	textBad, entryBad, userBad bool // a value of the wrong type for that reading
+	user                       User
+}
+
+// optionNames are the names option reads: any other name in another letter
+// case would be matched by encoding/json, so the body is read with it.
+var optionNames = []string{"value", "name", "finalDecision", "accountId", "displayName", "emailAddress"}
+
+func readOption(s *change.Scanner, o *option) bool {
+	return s.Members(func(name []byte) bool {
+		switch string(name) {
+		case "value":
+			return optString(s, &o.value, &o.textBad, &o.entryBad)
+		case "name":
+			return optString(s, &o.name, &o.textBad)
+		case "finalDecision":
+			return optString(s, &o.decision, &o.entryBad)
+		case "accountId":
+			return userString(s, &o.user.AccountID, &o.userBad)
+		case "displayName":
+			return userString(s, &o.user.DisplayName, &o.userBad)
+		case "emailAddress":
+			return userString(s, &o.user.EmailAddress, &o.userBad)
+		}
+		return s.SkipOther(name, optionNames...)
+	})
+}
+
+// optString reads a *string as encoding/json does: null leaves it nil, a
+// string sets it, any other value marks each reading in bad.
+func optString(s *change.Scanner, to **string, bad ...*bool) bool {
+	switch s.Peek() {
+	case 'n':
+		*to = nil
+		return s.Skip()
+	case '"':
+		v, ok := s.String()
+		*to = &v
+		return ok
+	}
+	for _, b := range bad {
+		*b = true
+	}
+	return s.Skip()
+}
+
+// userString reads a string as encoding/json does: null leaves it as it
+// is, any other value but a string marks bad.
+func userString(s *change.Scanner, to *string, bad *bool) bool {
+	switch s.Peek() {
+	case 'n':
+		return s.Skip()
+	case '"':
+		v, ok := s.String()
+		*to = v
+		return ok
+	}
+	*bad = true
+	return s.Skip()
+}
+
+// text is the option as fieldString reads an object.
+func (o *option) text() (string, bool) {
+	switch {
+	case o.textBad:
+		return "", false
+	case o.value != nil:
+		return *o.value, true
+	case o.name != nil:
+		return *o.name, true
+	}
+	return "", false
+}
+
+// entry is the option as approvalValue reads an entry of a list.
+func (o *option) entry() (string, bool) {
+	switch {
+	case o.entryBad:
+		return "", false
+	case o.decision != nil:
+		return *o.decision, true
+	case o.value != nil:
+		return *o.value, true
+	}
+	return "", true
+}
+
+// readApprovals reads a list as approvalValue does: approved when it has
+// entries and each reads approved. walked is false when the list is not
+// well-formed.
+func readApprovals(s *change.Scanner) (v string, ok, walked bool) {
+	n, all := 0, true
+	walked = s.Elements(func() bool {
+		n++
+		var v string
+		var ok bool
+		if s.Peek() == '{' {
+			var o option
+			if !readOption(s, &o) {
+				return false
+			}
+			v, ok = o.entry()
+		} else {
+			var f fieldReading
+			if !readField(s, &f) {
+				return false
+			}
+			v, ok = f.text, f.textOK
+		}
+		all = all && ok && strings.EqualFold(strings.TrimSpace(v), change.ApprovedState)
+		return true
+	})
+	if n == 0 || !all {
+		return "", false, walked
+	}
+	return change.ApprovedState, true, walked
 }

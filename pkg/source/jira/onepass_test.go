@@ -63,19 +63,8 @@ func onePassAgrees(t *testing.T, srcs []*Source, body []byte) bool {
 		if slow.err != nil {
 			t.Fatalf("readOnePass(%q) read a body read refuses: %v", body, slow.err)
 		}
-		kept := slow.w
-		if is := slow.w.Issue; is != nil && is.Fields != nil {
-			only := *is
-			only.Fields = map[string]json.RawMessage{}
-			for k, v := range is.Fields {
-				if src.reads([]byte(k)) {
-					only.Fields[k] = v
-				}
-			}
-			kept.Issue = &only
-		}
-		if !reflect.DeepEqual(fast.w, kept) {
-			t.Fatalf("readOnePass(%q) = %+v\nread, the fields Decode reads = %+v", body, fast.w, kept)
+		if !sameWire(src, fast.w, slow.w) {
+			t.Fatalf("readOnePass(%q) = %+v\nread = %+v", body, fast.w, slow.w)
 		}
 		if dups := change.DuplicateFields(body); len(dups) > 0 {
 			t.Fatalf("readOnePass(%q) read a body with repeated names %v", body, dups)
@@ -87,6 +76,32 @@ func onePassAgrees(t *testing.T, srcs []*Source, body []byte) bool {
 		}
 	}
 	return read1
+}
+
+// sameWire: the one pass's reading of a webhook (the fields Decode reads
+// read in the pass) is read's (every field's bytes): the same values, and
+// each field src's Decode reads reads the same each way Decode reads it.
+func sameWire(src *Source, fast, slow wire) bool {
+	if (fast.Issue == nil) != (slow.Issue == nil) {
+		return false
+	}
+	if fast.Issue != nil {
+		for _, name := range src.read {
+			t1, ok1 := fast.Issue.text(name)
+			t2, ok2 := slow.Issue.text(name)
+			a1, aok1 := fast.Issue.approval(name)
+			a2, aok2 := slow.Issue.approval(name)
+			u1, uok1 := fast.Issue.user(name)
+			u2, uok2 := slow.Issue.user(name)
+			if t1 != t2 || ok1 != ok2 || a1 != a2 || aok1 != aok2 || uok1 != uok2 || uok1 && u1 != u2 {
+				return false
+			}
+		}
+		f, w := *fast.Issue, *slow.Issue
+		f.read, f.Fields, w.Fields = nil, nil, nil
+		fast.Issue, slow.Issue = &f, &w
+	}
+	return reflect.DeepEqual(fast, slow)
 }
 
 // onePassSources are the mappings the testdata events need.
@@ -129,4 +144,67 @@ func FuzzReadOnePass(f *testing.F) {
 	}
 	srcs := onePassSources()
 	f.Fuzz(func(t *testing.T, body []byte) { onePassAgrees(t, srcs, body) })
+}
+
+// fieldValues are issue field values of every shape Decode's readings
+// meet: text, numbers, select options, users, JSM approval lists, and
+// values of the wrong type inside them.
+var fieldValues = []string{
+	`null`, `"Approved"`, `" approved "`, `"a\u0041\n"`, `42`, `-1.5e3`, `true`, `false`, `[]`, `[null]`, `{}`,
+	`{"value": "Approved", "id": "10020"}`, `{"value": null, "name": "Approved"}`, `{"name": "x"}`, `{"value": 5}`,
+	`{"name": 5, "value": "approved"}`, `{"self": "https://x", "value": "approved", "child": {"value": 1}}`,
+	`{"accountId": "5b10", "displayName": "Alice", "emailAddress": "alice@contoso.com", "active": true}`,
+	`{"accountId": null, "displayName": "Alice"}`, `{"accountId": 5}`, `{"emailAddress": ["a"]}`,
+	`[{"id": "1", "name": "Step", "finalDecision": "approved", "approvers": [{"approver": {"accountId": "5b10"}, "approverDecision": "approved"}]}]`,
+	`[{"finalDecision": "approved"}, {"finalDecision": "declined"}]`, `[{"finalDecision": null, "value": "Approved"}]`,
+	`[{"finalDecision": 1}]`, `[{"name": "approved"}]`, `["approved", "Approved"]`, `["approved", 1]`, `[["approved"]]`,
+	`[{"value": "approved"}, "approved", null]`, `[{"value": "approved", "name": 3}]`,
+	`{"Value": "x"}`, `{"vAlue": "x"}`, `{"ACCOUNTID": "x"}`, `{"\u00e9": 1, "value": "x"}`,
+}
+
+// sameField: a field value read in the pass (readField) reads as its bytes
+// read each way Decode reads a field; reports whether the pass read it
+// (it leaves names in other letter cases to encoding/json).
+func sameField(t *testing.T, raw []byte) bool {
+	t.Helper()
+	body := append(append([]byte(`{"f": `), raw...), '}')
+	s := change.NewScanner(body)
+	var f fieldReading
+	read := s.Members(func([]byte) bool { return readField(s, &f) }) && s.End() && !s.Repeated()
+	if !json.Valid(body) {
+		if read {
+			t.Fatalf("readField read %q, which is not JSON", raw)
+		}
+		return false
+	}
+	if !read || !json.Valid(raw) { // not one value, but members of the object around it
+		return false
+	}
+	text, textOK := fieldString(raw)
+	approval, approvalOK := approvalValue(raw)
+	var u User
+	userOK := json.Unmarshal(raw, &u) == nil
+	if f.text != text || f.textOK != textOK || f.approval != approval || f.approvalOK != approvalOK || f.userOK != userOK || userOK && f.user != u {
+		t.Fatalf("readField(%s) = %+v; the bytes read: text %q %v, approval %q %v, user %+v %v", raw, f, text, textOK, approval, approvalOK, u, userOK)
+	}
+	return true
+}
+
+func TestFieldReadingIsTheBytesReading(t *testing.T) {
+	n := 0
+	for _, v := range fieldValues {
+		if sameField(t, []byte(v)) {
+			n++
+		}
+	}
+	if n < len(fieldValues)-5 {
+		t.Errorf("readField read %d of %d values; only the names in other letter cases and the non-ASCII one go to encoding/json", n, len(fieldValues))
+	}
+}
+
+func FuzzFieldReading(f *testing.F) {
+	for _, v := range fieldValues {
+		f.Add([]byte(v))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) { sameField(t, raw) })
 }
