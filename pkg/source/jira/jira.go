@@ -92,13 +92,23 @@ func New(secret string, opts *Options) (*Source, error) {
 }
 
 // readFields are the issue fields Decode reads under o: the requester's
-// (reporter, else creator) and every custom field o maps.
+// (reporter, else creator), every field o names, and the target and
+// filter types when they name a field rather than a fixed value. Decode
+// looks each up by the name as o spells it.
 func readFields(o *Options) []string {
 	read := []string{"reporter", "creator"}
-	for _, f := range []string{o.WindowStartField, o.WindowEndField, o.ApprovalField, o.ConfigurationField, o.AssignmentField,
-		o.GroupField, o.FilterField, o.FilterType, o.TargetType} {
-		if sender.IsJiraFieldID(f) && !slices.Contains(read, f) {
+	add := func(f string) {
+		if f != "" && !slices.Contains(read, f) {
 			read = append(read, f)
+		}
+	}
+	for _, f := range []string{o.WindowStartField, o.WindowEndField, o.ApprovalField, o.ConfigurationField, o.AssignmentField,
+		o.GroupField, o.FilterField} {
+		add(f)
+	}
+	for _, f := range []string{o.FilterType, o.TargetType} {
+		if sender.IsJiraFieldID(f) {
+			add(f)
 		}
 	}
 	return read

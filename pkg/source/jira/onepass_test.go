@@ -208,3 +208,25 @@ func FuzzFieldReading(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) { sameField(t, raw) })
 }
+
+// TestOnePassReadsFieldsAsOptionsSpellThem: a field option that is not a
+// canonical custom field id (another letter case, a trailing space, a
+// system field) is looked up as it is spelt, by the one pass as by read.
+func TestOnePassReadsFieldsAsOptionsSpellThem(t *testing.T) {
+	for _, id := range []string{"CustomField_10150", "customfield_10150 ", "summary"} {
+		o := *testOptions
+		o.ConfigurationField = id
+		src, _ := New(vecSecret, &o)
+		body := bytes.Replace(readTestdata(t, "issue-approved.json"), []byte(`"customfield_10150": "2b5b`), []byte(`"`+id+`": "2b5b`), 1)
+		body = bytes.Replace(body, []byte(`"summary": "Enrollment status page: corporate devices, exclude filter",`), nil, 1)
+		fast := readOnePass(body, src.reads)
+		if fast == nil {
+			t.Fatalf("%q: readOnePass did not read the body", id)
+		}
+		r1, err1 := src.Decode(source.Delivery{Body: body, Payload: fast}, nil)
+		r2, err2 := src.Decode(source.Delivery{Body: body, Payload: read(body)}, nil)
+		if err1 != nil || !reflect.DeepEqual(r1, r2) || !reflect.DeepEqual(err1, err2) {
+			t.Errorf("%q: one pass %+v, %v; read %+v, %v", id, r1, err1, r2, err2)
+		}
+	}
+}
