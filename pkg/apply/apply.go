@@ -144,16 +144,12 @@ func (p *Pipeline) ChangeOptions() *change.Options { return &p.change }
 // Timeout bounds a change whose context has no deadline (Deadlines.Timeout).
 func (p *Pipeline) Timeout() time.Duration { return p.opts.Deadlines.Timeout }
 
-// Bound returns ctx with the pipeline's Timeout when it has no deadline,
-// marked as the pipeline's own bound (graph.WithOwnDeadline): no caller
-// waits on it, so Graph calls need keep no margin before it, and run under
-// it rather than a context of their own.
+// Bound returns ctx with the pipeline's Timeout when it has no deadline.
 func (p *Pipeline) Bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, has := ctx.Deadline(); has {
 		return ctx, func() {}
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.opts.Deadlines.Timeout)
-	return graph.WithOwnDeadline(ctx), cancel
+	return context.WithTimeout(ctx, p.opts.Deadlines.Timeout)
 }
 
 // Outbound bounds a call the pipeline or its caller makes itself by the

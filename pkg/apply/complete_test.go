@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/enrollhook/enrollhook/pkg/apply"
+	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"github.com/enrollhook/enrollhook/pkg/record"
@@ -120,8 +122,12 @@ func TestReleaseKeepsTheDeadline(t *testing.T) {
 }
 
 // slowPatchGraph is a Graph transport whose PATCH answers after patchTook
-// (a Graph that throttled, say) and whose GET answers at once.
-type slowPatchGraph struct{ patchTook time.Duration }
+// (a Graph that throttled, say), counting them, and whose GET answers at
+// once.
+type slowPatchGraph struct {
+	patchTook time.Duration
+	patches   *atomic.Int32
+}
 
 func (s slowPatchGraph) Do(r *http.Request) (*http.Response, error) {
 	if r.Method == http.MethodPatch {
@@ -130,6 +136,7 @@ func (s slowPatchGraph) Do(r *http.Request) (*http.Response, error) {
 		case <-r.Context().Done():
 			return nil, r.Context().Err()
 		}
+		s.patches.Add(1)
 	}
 	body := `{"id":"2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_5e6f0000-0000-0000-0000-000000000001","target":{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"}}`
 	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}, "Request-Id": {"g-slow"}},
@@ -171,39 +178,53 @@ func (s slowDedupe) Complete(ctx context.Context, l *idempotency.Lease, resp ide
 	return s.Memory.Complete(ctx, l, resp, expires)
 }
 
-// TestAppliedNearTheOwnBoundIsStillRecorded: a change that came without a
-// deadline (the local server) runs under the pipeline's own bound, and Graph
-// calls run up to it. A PATCH that Graph answers just before that bound
-// (past the margin an outside deadline would keep) still leaves the change
-// recorded (revertable by its ticket) and its answer stored for replays:
-// the writes after Graph, slower here than the time left, are not cut off
-// by the bound, and the sender's retry is not applied a second time.
-func TestAppliedNearTheOwnBoundIsStillRecorded(t *testing.T) {
-	var logs bytes.Buffer
-	gc, err := graph.NewClient("https://graph.microsoft.com/beta", staticToken{}, "https://graph.microsoft.com/.default",
-		&graph.Options{Transport: slowPatchGraph{patchTook: 700 * time.Millisecond}, DeadlineMargin: 600 * time.Millisecond,
-			Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs := record.NewMemory(nil)
-	dedupe := slowDedupe{Memory: idempotency.NewMemory(nil, 0), took: 400 * time.Millisecond}
-	p := apply.New(gc, &apply.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)),
-		Deadlines: apply.Deadlines{Timeout: time.Second},
-		Dedupe:    apply.Dedupe{Store: dedupe},
-		Records:   slowRecords{Memory: recs, took: 400 * time.Millisecond}})
-	req := decoded(t)
-	o := p.Run(context.Background(), &apply.Job{Sender: "generic", DeliveryID: "msg_own_bound", RequestID: "r-own", Request: req})
-	if o.Err != nil || o.Status != http.StatusOK {
-		t.Fatalf("Run = %d, %v; want the change applied", o.Status, o.Err)
-	}
-	got, err := recs.ByAssignment(context.Background(), req.ConfigurationID, req.AssignmentID, 10)
-	if err != nil || len(got) != 1 {
-		t.Errorf("change records = %d, %v; want the applied change recorded\n%s", len(got), err, logs.String())
-	}
-	// The sender's retry of the same delivery gets the stored answer.
-	again := p.Run(context.Background(), &apply.Job{Sender: "generic", DeliveryID: "msg_own_bound", RequestID: "r-own-2", Request: decoded(t)})
-	if !again.Replay || again.Status != http.StatusOK {
-		t.Errorf("the retry = replay %v, status %d, %v; want the stored answer, not a second apply\n%s", again.Replay, again.Status, again.Err, logs.String())
+// TestTheOwnBoundKeepsTheMargin: a change that came without a deadline
+// (the local server) runs under the pipeline's own bound, and Graph calls
+// keep the margin before it, as before an invoke's deadline: a PATCH Graph
+// would answer within the margin is not waited for (503 out of time; a
+// retry may apply it), and one answered before it leaves the margin to the
+// writes after Graph, so the change is recorded (revertable by its ticket)
+// and its answer kept: the sender's retry is not applied a second time.
+func TestTheOwnBoundKeepsTheMargin(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		patchTook time.Duration
+		applied   bool
+	}{
+		{"answered within the margin", 700 * time.Millisecond, false},
+		{"answered before the margin", 150 * time.Millisecond, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			var patches atomic.Int32
+			gc, err := graph.NewClient("https://graph.microsoft.com/beta", staticToken{}, "https://graph.microsoft.com/.default",
+				&graph.Options{Transport: slowPatchGraph{patchTook: tc.patchTook, patches: &patches}, DeadlineMargin: 600 * time.Millisecond,
+					Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs := record.NewMemory(nil)
+			p := apply.New(gc, &apply.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+				Deadlines: apply.Deadlines{Timeout: time.Second, Margin: 600 * time.Millisecond},
+				Dedupe:    apply.Dedupe{Store: slowDedupe{Memory: idempotency.NewMemory(nil, 0), took: 200 * time.Millisecond}},
+				Records:   slowRecords{Memory: recs, took: 200 * time.Millisecond}})
+			req := decoded(t)
+			o := p.Run(context.Background(), &apply.Job{Sender: "generic", DeliveryID: "msg_own_bound", RequestID: "r-own", Request: req})
+			got, _ := recs.ByAssignment(context.Background(), req.ConfigurationID, req.AssignmentID, 10)
+			if !tc.applied {
+				var ce *change.Error
+				if !errors.As(o.Err, &ce) || ce.Code != change.CodeTimeout || len(got) != 0 || patches.Load() != 0 {
+					t.Fatalf("Run = %d, %v, %d records, %d PATCHes answered; want out of time (503) and nothing recorded", o.Status, o.Err, len(got), patches.Load())
+				}
+				return
+			}
+			if o.Err != nil || o.Status != http.StatusOK || len(got) != 1 {
+				t.Fatalf("Run = %d, %v, %d records; want the change applied and recorded\n%s", o.Status, o.Err, len(got), logs.String())
+			}
+			again := p.Run(context.Background(), &apply.Job{Sender: "generic", DeliveryID: "msg_own_bound", RequestID: "r-own-2", Request: decoded(t)})
+			if !again.Replay || again.Status != http.StatusOK || patches.Load() != 1 {
+				t.Errorf("the retry = replay %v, status %d, %d PATCHes; want the stored answer and one PATCH\n%s", again.Replay, again.Status, patches.Load(), logs.String())
+			}
+		})
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
-	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"github.com/enrollhook/enrollhook/pkg/record"
 )
@@ -156,17 +155,9 @@ func (p *Pipeline) Complete(ctx context.Context, lease *idempotency.Lease, resp 
 // that went away (the detached context), but must not hold the answer past
 // the invoke's deadline either (which the detached context would lose):
 // up to completeAttempts tries, each bounded by completeTimeout and the
-// deadline of ctx, unless that is the pipeline's own bound (Bound).
+// deadline of ctx.
 func (p *Pipeline) storeWrite(ctx context.Context, write func(context.Context) error) error {
 	deadline, has := ctx.Deadline()
-	if has && graph.HasOwnDeadline(ctx) {
-		// The pipeline's own bound of a change that came without a
-		// deadline: Graph calls run up to it (no caller waits on it), so
-		// what is written after them, the answer for replays and the change
-		// record, must not be cut off by it. Each attempt has its own
-		// bound instead.
-		has = false
-	}
 	ctx = context.WithoutCancel(ctx)
 	var err error
 	for attempt := 0; attempt < completeAttempts; attempt++ {

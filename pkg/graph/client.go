@@ -270,23 +270,6 @@ func (c *Client) PatchAssignment(ctx context.Context, configurationID, assignmen
 	return res, nil
 }
 
-// ownDeadlineKey marks a context whose deadline its caller set for itself
-// (WithOwnDeadline).
-type ownDeadlineKey struct{}
-
-// WithOwnDeadline returns ctx marked as bounded by its caller's own
-// deadline rather than one a caller outside the process enforces (the
-// Lambda invoke's): no time need be kept after it to answer, so a call
-// under it runs up to the deadline, without the margin, and under ctx
-// itself rather than a context of its own. The pipeline marks the bound it
-// gives a change that arrived without a deadline (the local server).
-func WithOwnDeadline(ctx context.Context) context.Context {
-	return context.WithValue(ctx, ownDeadlineKey{}, true)
-}
-
-// HasOwnDeadline reports whether ctx was marked by WithOwnDeadline.
-func HasOwnDeadline(ctx context.Context) bool { return ctx.Value(ownDeadlineKey{}) != nil }
-
 // Prefetch fetches the client's token in the background, within the
 // given time, so that the first call does not wait for it: at a cold start
 // the fetch (for aws-federation two round trips, to STS and to Entra) runs
@@ -457,11 +440,7 @@ func (c *Client) send(ctx context.Context, k *call) (outcome, error) {
 	st := &o.state
 	callCtx := ctx
 	if deadline, ok := ctx.Deadline(); ok {
-		margin := c.margin
-		if HasOwnDeadline(ctx) {
-			margin = 0 // nobody outside waits on it: run to it, under ctx itself
-		}
-		end := deadline.Add(-margin)
+		end := deadline.Add(-c.margin)
 		if !start.Before(end) {
 			err := &change.Error{Code: change.CodeTimeout, Message: "no time was left to call Graph",
 				RetryAfter: fallbackRetryAfter,
@@ -469,11 +448,9 @@ func (c *Client) send(ctx context.Context, k *call) (outcome, error) {
 			c.logCall(ctx, k, st, nil, start, err)
 			return outcome{}, err
 		}
-		if margin > 0 {
-			var cancel context.CancelFunc
-			callCtx, cancel = context.WithDeadline(ctx, end)
-			defer cancel()
-		}
+		var cancel context.CancelFunc
+		callCtx, cancel = context.WithDeadline(ctx, end)
+		defer cancel()
 	}
 
 	var body []byte

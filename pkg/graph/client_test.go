@@ -428,33 +428,6 @@ func TestNoTimeLeft(t *testing.T) {
 	}
 }
 
-// TestOwnDeadlineKeepsNoMargin: under a deadline its caller set for itself
-// (graph.WithOwnDeadline), a call runs up to the deadline: where the margin
-// would leave no time (TestNoTimeLeft), the call is made; and it still ends
-// at the deadline itself.
-func TestOwnDeadlineKeepsNoMargin(t *testing.T) {
-	h := newHarness(t, nil, false, answer{status: 200, body: `{"id":"x"}`}) // margin 1s
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	defer cancel()
-	if _, err := h.c.GetAssignment(graph.WithOwnDeadline(ctx), cfgID, asgID); err != nil {
-		t.Fatalf("GetAssignment under its caller's own deadline = %v, want the call made", err)
-	}
-	if n := len(h.g.requests()); n != 1 {
-		t.Fatalf("requests = %d, want 1", n)
-	}
-
-	blocked := newHarness(t, nil, true, answer{status: 200, body: `{"id":"x"}`}, answer{block: true})
-	if _, err := blocked.c.GetAssignment(context.Background(), cfgID, asgID); err != nil {
-		t.Fatalf("GetAssignment = %v", err)
-	}
-	ctx2, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel2()
-	_, err := blocked.c.PatchAssignment(graph.WithOwnDeadline(ctx2), cfgID, asgID, testAssignment())
-	if ce := codeOf(t, err); ce.Code != change.CodeTimeout {
-		t.Errorf("a call past its caller's own deadline = %v, want CodeTimeout", err)
-	}
-}
-
 func TestCallerCancelled(t *testing.T) {
 	h := newHarness(t, nil, true, answer{block: true})
 	ctx, cancel := context.WithCancel(context.Background())
