@@ -248,42 +248,32 @@ func optString(s *change.Scanner, to **string, bad ...*bool) bool {
 // userString reads a string as encoding/json does: null leaves it as it
 // is, any other value but a string marks bad.
 func userString(s *change.Scanner, to *string, bad *bool) bool {
-	switch s.Peek() {
-	case 'n':
-		return s.Skip()
-	case '"':
-		v, ok := s.String()
-		*to = v
-		return ok
+	var v *string
+	ok := optString(s, &v, bad)
+	if v != nil {
+		*to = *v
 	}
-	*bad = true
-	return s.Skip()
+	return ok
 }
 
 // text is the option as fieldString reads an object.
-func (o *option) text() (string, bool) {
-	switch {
-	case o.textBad:
-		return "", false
-	case o.value != nil:
-		return *o.value, true
-	case o.name != nil:
-		return *o.name, true
-	}
-	return "", false
-}
+func (o *option) text() (string, bool) { return firstSet(o.textBad, o.value, o.name, false) }
 
 // entry is the option as approvalValue reads an entry of a list.
-func (o *option) entry() (string, bool) {
+func (o *option) entry() (string, bool) { return firstSet(o.entryBad, o.decision, o.value, true) }
+
+// firstSet is the first of a and b that is set; "" and neither when
+// neither is; nothing when a value of the wrong type made bad.
+func firstSet(bad bool, a, b *string, neither bool) (string, bool) {
 	switch {
-	case o.entryBad:
+	case bad:
 		return "", false
-	case o.decision != nil:
-		return *o.decision, true
-	case o.value != nil:
-		return *o.value, true
+	case a != nil:
+		return *a, true
+	case b != nil:
+		return *b, true
 	}
-	return "", true
+	return "", neither
 }
 
 // readApprovals reads a list as approvalValue does: approved when it has
