@@ -105,8 +105,9 @@ func TestDecodeReadsTheEnvelope(t *testing.T) {
 
 // largeIssue is testdata/issue-approved.json with the fields a real Jira
 // issue also carries (a description, comments, labels, components,
-// attachments, watchers and dozens of unmapped custom fields): about 40 KB,
-// as Jira sends an issue event, of which Decode reads five fields.
+// attachments, watchers and dozens of unmapped custom fields): 29 KB,
+// the size of an issue event as Jira sends one; Decode reads six of its
+// fields.
 func largeIssue(t testing.TB) []byte {
 	t.Helper()
 	var b strings.Builder
