@@ -91,24 +91,26 @@ func New(secret string, opts *Options) (*Source, error) {
 	return s, nil
 }
 
-// readFields are the issue fields Decode reads under o: the requester's
-// (reporter, else creator), every field o names, and the target and
-// filter types when they name a field rather than a fixed value. Decode
-// looks each up by the name as o spells it.
+// readFields are the issue fields Decode reads under o, as Decode looks
+// them up: the requester's (reporter, else creator), the configuration and
+// assignment fields (always, empty names included), every other field o
+// names, and the target and filter types when they name a field rather
+// than a fixed value.
 func readFields(o *Options) []string {
 	read := []string{"reporter", "creator"}
-	add := func(f string) {
-		if f != "" && !slices.Contains(read, f) {
+	add := func(f string, always bool) {
+		if (always || f != "") && !slices.Contains(read, f) {
 			read = append(read, f)
 		}
 	}
-	for _, f := range []string{o.WindowStartField, o.WindowEndField, o.ApprovalField, o.ConfigurationField, o.AssignmentField,
-		o.GroupField, o.FilterField} {
-		add(f)
+	add(o.ConfigurationField, true)
+	add(o.AssignmentField, true)
+	for _, f := range []string{o.WindowStartField, o.WindowEndField, o.ApprovalField, o.GroupField, o.FilterField} {
+		add(f, false)
 	}
 	for _, f := range []string{o.FilterType, o.TargetType} {
 		if sender.IsJiraFieldID(f) {
-			add(f)
+			add(f, false)
 		}
 	}
 	return read

@@ -116,7 +116,10 @@ func onePassSources() []*Source {
 	byType, _ := New(vecSecret, &Options{ApprovedStatuses: []string{"Approved"}, ConfigurationField: "customfield_10150",
 		AssignmentField: "customfield_10151", TargetType: "customfield_10155", GroupField: "customfield_10152",
 		FilterField: "customfield_10153", FilterType: "include"})
-	return []*Source{byStatus, byField, byRevert, byType}
+	// No configuration field: Decode looks up the field named "".
+	noConfiguration, _ := New(vecSecret, &Options{ApprovedStatuses: []string{"Approved"}, AssignmentField: "customfield_10151",
+		GroupField: "customfield_10152"})
+	return []*Source{byStatus, byField, byRevert, byType, noConfiguration}
 }
 
 func TestReadOnePass(t *testing.T) {
@@ -213,7 +216,7 @@ func FuzzFieldReading(f *testing.F) {
 // canonical custom field id (another letter case, a trailing space, a
 // system field) is looked up as it is spelt, by the one pass as by read.
 func TestOnePassReadsFieldsAsOptionsSpellThem(t *testing.T) {
-	for _, id := range []string{"CustomField_10150", "customfield_10150 ", "summary"} {
+	for _, id := range []string{"CustomField_10150", "customfield_10150 ", "summary", ""} {
 		o := *testOptions
 		o.ConfigurationField = id
 		src, _ := New(vecSecret, &o)
