@@ -246,14 +246,19 @@ func optString(s *change.Scanner, to **string, bad ...*bool) bool {
 }
 
 // userString reads a string as encoding/json does: null leaves it as it
-// is, any other value but a string marks bad.
+// is, any other value but a string marks bad. (Not through optString: a
+// pointer to each string would cost an allocation.)
 func userString(s *change.Scanner, to *string, bad *bool) bool {
-	var v *string
-	ok := optString(s, &v, bad)
-	if v != nil {
-		*to = *v
+	switch s.Peek() {
+	case 'n':
+		return s.Skip()
+	case '"':
+		v, ok := s.String()
+		*to = v
+		return ok
 	}
-	return ok
+	*bad = true
+	return s.Skip()
 }
 
 // text is the option as fieldString reads an object.
