@@ -187,9 +187,8 @@ func (s *Scanner) Target() (r *TargetReading, ok bool) {
 		return nil, false
 	case '{':
 	case 'n':
-		raw, ok := s.Raw()
-		r.null, r.other = string(raw) == "null", string(raw) != "null"
-		return r, ok
+		r.null = true // the only value that starts so; Skip refuses others
+		return r, s.Skip()
 	default:
 		r.other = true
 		return r, s.Skip()

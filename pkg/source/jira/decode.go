@@ -47,24 +47,34 @@ type fieldReading struct {
 	userOK     bool
 }
 
+// absentField is a field the issue does not have, as each reading reads
+// it: text and approval "" (fieldString(nil), approvalValue(nil)), no user.
+var absentField = fieldReading{textOK: true, approvalOK: true}
+
+// passed is the field name as the one pass read it; ok is false when the
+// issue was read otherwise, and its bytes are to be read.
+func (is *Issue) passed(name string) (f *fieldReading, ok bool) {
+	if is.read == nil {
+		return nil, false
+	}
+	if f := is.read[name]; f != nil {
+		return f, true
+	}
+	return &absentField, true
+}
+
 // text is the field name as text (fieldString).
 func (is *Issue) text(name string) (string, bool) {
-	if is.read != nil {
-		if f := is.read[name]; f != nil {
-			return f.text, f.textOK
-		}
-		return fieldString(nil)
+	if f, ok := is.passed(name); ok {
+		return f.text, f.textOK
 	}
 	return fieldString(is.Fields[name])
 }
 
 // approval is the field name as an approval (approvalValue).
 func (is *Issue) approval(name string) (string, bool) {
-	if is.read != nil {
-		if f := is.read[name]; f != nil {
-			return f.approval, f.approvalOK
-		}
-		return approvalValue(nil)
+	if f, ok := is.passed(name); ok {
+		return f.approval, f.approvalOK
 	}
 	return approvalValue(is.Fields[name])
 }
@@ -72,11 +82,8 @@ func (is *Issue) approval(name string) (string, bool) {
 // user is the field name as a user; ok is false when the issue has no
 // such field or it is not a user's shape.
 func (is *Issue) user(name string) (u User, ok bool) {
-	if is.read != nil {
-		if f := is.read[name]; f != nil {
-			return f.user, f.userOK
-		}
-		return User{}, false
+	if f, ok := is.passed(name); ok {
+		return f.user, f.userOK
 	}
 	raw, ok := is.Fields[name]
 	return u, ok && json.Unmarshal(raw, &u) == nil

@@ -196,11 +196,13 @@ func readField(s *change.Scanner, f *fieldReading) bool {
 
 // option is an object field (a select option, a user, an approval) as
 // the readings take it: encoding/json's *string fields for the text and an
-// approval's entry (nil when absent or null), plain strings for a user.
+// approval's entry (a string and whether it is set: not when absent or
+// null), plain strings for a user.
 type option struct {
-	value, name, decision      *string
-	textBad, entryBad, userBad bool // a value of the wrong type for that reading
-	user                       User
+	value, name, decision          string
+	hasValue, hasName, hasDecision bool
+	textBad, entryBad, userBad     bool // a value of the wrong type for that reading
+	user                           User
 }
 
 // optionNames are the names option reads: any other name in another letter
@@ -208,35 +210,39 @@ type option struct {
 var optionNames = []string{"value", "name", "finalDecision", "accountId", "displayName", "emailAddress"}
 
 func readOption(s *change.Scanner, o *option) bool {
+	var ignored bool
 	return s.Members(func(name []byte) bool {
 		switch string(name) {
 		case "value":
-			return optString(s, &o.value, &o.textBad, &o.entryBad)
+			return optString(s, &o.value, &o.hasValue, &o.textBad, &o.entryBad)
 		case "name":
-			return optString(s, &o.name, &o.textBad)
+			return optString(s, &o.name, &o.hasName, &o.textBad)
 		case "finalDecision":
-			return optString(s, &o.decision, &o.entryBad)
+			return optString(s, &o.decision, &o.hasDecision, &o.entryBad)
+		// A user's strings: null leaves them as they are, so whether it
+		// was set is not kept.
 		case "accountId":
-			return userString(s, &o.user.AccountID, &o.userBad)
+			return optString(s, &o.user.AccountID, &ignored, &o.userBad)
 		case "displayName":
-			return userString(s, &o.user.DisplayName, &o.userBad)
+			return optString(s, &o.user.DisplayName, &ignored, &o.userBad)
 		case "emailAddress":
-			return userString(s, &o.user.EmailAddress, &o.userBad)
+			return optString(s, &o.user.EmailAddress, &ignored, &o.userBad)
 		}
 		return s.SkipOther(name, optionNames...)
 	})
 }
 
-// optString reads a *string as encoding/json does: null leaves it nil, a
-// string sets it, any other value marks each reading in bad.
-func optString(s *change.Scanner, to **string, bad ...*bool) bool {
+// optString reads a string as encoding/json reads one into a *string:
+// null unsets it (*set false, *to as it was), a string sets it, any other
+// value marks each reading in bad.
+func optString(s *change.Scanner, to *string, set *bool, bad ...*bool) bool {
 	switch s.Peek() {
 	case 'n':
-		*to = nil
+		*set = false
 		return s.Skip()
 	case '"':
 		v, ok := s.String()
-		*to = &v
+		*to, *set = v, true
 		return ok
 	}
 	for _, b := range bad {
@@ -245,38 +251,26 @@ func optString(s *change.Scanner, to **string, bad ...*bool) bool {
 	return s.Skip()
 }
 
-// userString reads a string as encoding/json does: null leaves it as it
-// is, any other value but a string marks bad. (Not through optString: a
-// pointer to each string would cost an allocation.)
-func userString(s *change.Scanner, to *string, bad *bool) bool {
-	switch s.Peek() {
-	case 'n':
-		return s.Skip()
-	case '"':
-		v, ok := s.String()
-		*to = v
-		return ok
-	}
-	*bad = true
-	return s.Skip()
+// text is the option as fieldString reads an object.
+func (o *option) text() (string, bool) {
+	return firstSet(o.textBad, o.value, o.hasValue, o.name, o.hasName, false)
 }
 
-// text is the option as fieldString reads an object.
-func (o *option) text() (string, bool) { return firstSet(o.textBad, o.value, o.name, false) }
-
 // entry is the option as approvalValue reads an entry of a list.
-func (o *option) entry() (string, bool) { return firstSet(o.entryBad, o.decision, o.value, true) }
+func (o *option) entry() (string, bool) {
+	return firstSet(o.entryBad, o.decision, o.hasDecision, o.value, o.hasValue, true)
+}
 
 // firstSet is the first of a and b that is set; "" and neither when
 // neither is; nothing when a value of the wrong type made bad.
-func firstSet(bad bool, a, b *string, neither bool) (string, bool) {
+func firstSet(bad bool, a string, hasA bool, b string, hasB bool, neither bool) (string, bool) {
 	switch {
 	case bad:
 		return "", false
-	case a != nil:
-		return *a, true
-	case b != nil:
-		return *b, true
+	case hasA:
+		return a, true
+	case hasB:
+		return b, true
 	}
 	return "", neither
 }
