@@ -99,12 +99,8 @@ func auditOutcomes(logs *rietest.Buffer) []string {
 // there is after a while (the emulator relays the function's output
 // asynchronously).
 func waitAudit(logs *rietest.Buffer, n int) []string {
-	a := auditOutcomes(logs)
-	for i := 0; i < 200 && len(a) < n; i++ {
-		time.Sleep(10 * time.Millisecond)
-		a = auditOutcomes(logs)
-	}
-	return a
+	logs.Await(func(string) bool { return len(auditOutcomes(logs)) >= n })
+	return auditOutcomes(logs)
 }
 
 const allowList = `{"version":1,"eventbridge":{"sources":["com.contoso.cmdb"],"accounts":["111122223333"],"detailTypes":["Enrollment Change Approved"]}}`
@@ -204,9 +200,9 @@ func TestEventsUnderRuntimeEmulator(t *testing.T) {
 	if n := emuState.TokenRequests(); n != 1 {
 		t.Errorf("token requests = %d, want 1 (built once at cold start)", n)
 	}
-	l := logs.String()
-	for _, want := range []string{`"outcome":"retry"`, `"problem":"policy-event"`, `"eventId":"ev-account"`, `"source":"com.contoso.hr"`,
-		`"_aws":`} {
+	wants := []string{`"outcome":"retry"`, `"problem":"policy-event"`, `"eventId":"ev-account"`, `"source":"com.contoso.hr"`, `"_aws":`}
+	l := logs.AwaitAll(wants...)
+	for _, want := range wants {
 		if !strings.Contains(l, want) {
 			t.Errorf("log lacks %s", want)
 		}
@@ -231,10 +227,10 @@ func TestEventsWithoutAllowListRefuseEverything(t *testing.T) {
 	if n := emuState.Writes(); n != 0 {
 		t.Errorf("Graph writes = %d, want 0", n)
 	}
-	if a := auditOutcomes(logs); len(a) != 1 || a[0] != "refused policy-event" {
+	if a := waitAudit(logs, 1); len(a) != 1 || a[0] != "refused policy-event" {
 		t.Errorf("audit outcomes %q, want one refused policy-event", a)
 	}
-	if !strings.Contains(logs.String(), "no eventbridge allow-list: every event is refused") {
+	if !strings.Contains(logs.AwaitAll("no eventbridge allow-list: every event is refused"), "no eventbridge allow-list: every event is refused") {
 		t.Error("the cold-start log does not say that every event is refused")
 	}
 }

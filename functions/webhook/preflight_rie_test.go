@@ -82,7 +82,7 @@ func TestAWSFederationUnderRuntimeEmulator(t *testing.T) {
 	if er := r.entra.Requests(); len(er) != 1 || er[0].Flow != "assertion" || er[0].AssertionSubject != identitytest.DefaultRoleARN {
 		t.Errorf("Entra requests = %+v, want one assertion exchange for the role", er)
 	}
-	logs := fn.logs.String()
+	logs := fn.logs.AwaitCount(`"message":"webhook"`, 2)
 	for _, s := range append(r.entra.Issued(), "execution-role-secret", "execution-role-session", "eyJ") {
 		if strings.Contains(logs, s) {
 			t.Errorf("the function's log contains a token or a credential")

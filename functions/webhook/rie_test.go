@@ -254,12 +254,7 @@ func TestBootstrapUnderRuntimeEmulator(t *testing.T) {
 	if n := emuState.TokenRequests(); n != 1 {
 		t.Errorf("managed-identity token requests = %d, want 1 across all invokes", n)
 	}
-	// The function's output reaches the buffer through the emulator's pipe,
-	// after the invoke's answer: give the last line a moment to arrive.
-	for deadline := time.Now().Add(2 * time.Second); strings.Count(fn.logs.String(), `"message":"webhook"`) < len(files) && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
-	logs := fn.logs.String()
+	logs := fn.logs.AwaitCount(`"message":"webhook"`, len(files))
 	for _, secret := range []string{rieSecret, strings.TrimPrefix(rieSecret, "whsec_"), "Bearer ", rieJiraSecret, rieSlackSecret, rieTeamsToken, "hooks.slack.com/commands"} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the function's log contains %q", secret)
@@ -347,8 +342,8 @@ func TestBootstrapFailsClosed(t *testing.T) {
 	if resp.StatusCode != 401 || !strings.Contains(resp.Body, "source-not-configured") {
 		t.Fatalf("without a secret: %d %s", resp.StatusCode, resp.Body)
 	}
-	if !strings.Contains(fn.logs.String(), "ENROLLHOOK_SECRET_GENERIC") {
-		t.Errorf("the cold-start log does not name the missing secret:\n%s", fn.logs.String())
+	if logs := fn.logs.AwaitAll("ENROLLHOOK_SECRET_GENERIC"); !strings.Contains(logs, "ENROLLHOOK_SECRET_GENERIC") {
+		t.Errorf("the cold-start log does not name the missing secret:\n%s", logs)
 	}
 
 	fn = startRIE(t, append(emulatorEnv(emu), "ENROLLHOOK_SECRET_GENERIC="+generic.DevelopmentSecret, "ENROLLHOOK_GRAPH_CLOUD=mars")...)
@@ -361,7 +356,9 @@ func TestBootstrapFailsClosed(t *testing.T) {
 	if strings.Contains(string(body), `"statusCode":200`) {
 		t.Fatalf("a misconfigured function answered: %s", body)
 	}
-	logs := fn.logs.String()
+	// The bootstrap exits on the failed init; its last lines may reach the
+	// log after the emulator answered.
+	logs := fn.logs.AwaitAll("development secret", "ENROLLHOOK_GRAPH_CLOUD")
 	for _, want := range []string{"development secret", "ENROLLHOOK_GRAPH_CLOUD"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("cold-start log lacks %q:\n%s", want, logs)

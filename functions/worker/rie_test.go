@@ -272,10 +272,7 @@ func TestWorkerUnderRuntimeEmulator(t *testing.T) {
 		}
 	}
 
-	for deadline := time.Now().Add(2 * time.Second); strings.Count(logs.String(), `"message":"worker"`) < 9 && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
-	}
-	l := logs.String()
+	l := logs.AwaitCount(`"message":"worker"`, 9)
 	for _, want := range []string{`"outcome":"applied"`, `"outcome":"replayed"`, `"outcome":"failed"`, `"problem":"not-found"`,
 		`"outcome":"dropped"`, `"outcome":"retry"`, `"followUp":"posted"`, `"approvedBy":"bob@contoso.com"`,
 		`"outcome":"dead-lettered"`, `"deadLetter":"sent"`, `"deadLetter":"failed"`} {

@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -145,6 +146,43 @@ func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// relayWait is how long Await waits for the function's output: the
+// emulator relays the bootstrap's stdout and stderr through a pipe, so a
+// line the function wrote before its invoke was answered (or before it
+// exited) may reach the Buffer after the test saw the answer.
+const relayWait = 5 * time.Second
+
+// Await returns the output once ready holds for it, or the output as it
+// stands after relayWait, for the caller's assertions to report. It never
+// fails by itself: it only gives the relay time to deliver.
+func (s *Buffer) Await(ready func(logs string) bool) string {
+	deadline := time.Now().Add(relayWait)
+	for {
+		logs := s.String()
+		if ready(logs) || time.Now().After(deadline) {
+			return logs
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// AwaitAll is Await until the output contains every one of want.
+func (s *Buffer) AwaitAll(want ...string) string {
+	return s.Await(func(logs string) bool {
+		for _, w := range want {
+			if !strings.Contains(logs, w) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// AwaitCount is Await until the output contains want at least n times.
+func (s *Buffer) AwaitCount(want string, n int) string {
+	return s.Await(func(logs string) bool { return strings.Count(logs, want) >= n })
 }
 
 // Options are what a package gives Start.
