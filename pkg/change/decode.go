@@ -2,6 +2,7 @@ package change
 
 import (
 	"bytes"
+	"hash/maphash"
 	"strconv"
 	"strings"
 	"unicode"
@@ -584,17 +585,29 @@ func (d *reader) key() []byte {
 // names holds the property names of one object so far, to find a repeat:
 // a name repeats another when they are equal under Unicode simple case
 // folding (bytes.EqualFold), as encoding/json matches them. Past a few
-// names it compares folded forms in a set, so that a body of many names
-// costs linear time.
+// names it looks names up by a hash of their folded form, so that a body
+// of many names costs linear time; the names themselves are not copied
+// (they are the body's bytes, or a key's own unescaped copy).
 type names struct {
-	buf    [16][]byte
-	n      int
-	folded map[string]struct{}
+	buf [16][]byte
+	n   int
+	// byHash is the first name of each folded hash, past buf.
+	byHash map[uint64][]byte
+	// clashed are the names whose folded hash an earlier, different name
+	// has: compared one by one, and as good as never there.
+	clashed [][]byte
+	// hash, when set, replaces foldedHash: a test's, to make names clash.
+	hash func(folded []byte) uint64
 }
+
+// nameSeed seeds foldedHash.
+var nameSeed = maphash.MakeSeed()
+
+func foldedHash(folded []byte) uint64 { return maphash.Bytes(nameSeed, folded) }
 
 // add records name and reports whether it repeats an earlier one.
 func (s *names) add(name []byte) bool {
-	if s.folded == nil {
+	if s.byHash == nil {
 		for _, prev := range s.buf[:s.n] {
 			if bytes.EqualFold(prev, name) {
 				return true
@@ -605,17 +618,37 @@ func (s *names) add(name []byte) bool {
 			s.n++
 			return false
 		}
-		s.folded = make(map[string]struct{}, 2*len(s.buf))
+		s.byHash = make(map[uint64][]byte, 4*len(s.buf))
 		for _, prev := range s.buf[:s.n] {
-			s.folded[string(appendFolded(nil, prev))] = struct{}{}
+			s.insert(prev)
 		}
 	}
+	return s.insert(name)
+}
+
+// insert adds name to byHash (or clashed) unless it repeats a name there,
+// and reports whether it does.
+func (s *names) insert(name []byte) bool {
 	var tmp [64]byte
 	f := appendFolded(tmp[:0], name)
-	if _, ok := s.folded[string(f)]; ok {
+	h := foldedHash(f)
+	if s.hash != nil {
+		h = s.hash(bytes.Clone(f)) // a copy, so that tmp stays on the stack
+	}
+	prev, ok := s.byHash[h]
+	if !ok {
+		s.byHash[h] = name
+		return false
+	}
+	if bytes.EqualFold(prev, name) {
 		return true
 	}
-	s.folded[string(f)] = struct{}{}
+	for _, c := range s.clashed {
+		if bytes.EqualFold(c, name) {
+			return true
+		}
+	}
+	s.clashed = append(s.clashed, name)
 	return false
 }
 
