@@ -151,7 +151,7 @@ func send(ctx context.Context, args []string, getenv func(string) string, stdout
 	}
 	body, route, eventID, query, err := sample(raw)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s %w", fs.Arg(0), err)
 	}
 	if *source != "" {
 		route = "/hooks/" + *source
@@ -301,6 +301,12 @@ func restampForged(route string, h http.Header, body []byte, now time.Time) (htt
 	return h, body
 }
 
+// errEventBridgeSample refuses an EventBridge event given to send or sign:
+// it is no HTTP request, and posted as a generic envelope it would only
+// be refused for its fields.
+var errEventBridgeSample = errors.New("is an EventBridge event: the events function takes it, not an HTTP route " +
+	"(docs/senders/eventbridge.md: aws events put-events, or sam local invoke EventsFunction)")
+
 // sample reads an events/ file or a bare envelope.
 func sample(raw []byte) (body []byte, route, id, query string, err error) {
 	var ev struct {
@@ -310,14 +316,20 @@ func sample(raw []byte) (body []byte, route, id, query string, err error) {
 		Body            *string           `json:"body"`
 		IsBase64Encoded bool              `json:"isBase64Encoded"`
 		RequestContext  json.RawMessage   `json:"requestContext"`
+		DetailType      *string           `json:"detail-type"`
+		Detail          json.RawMessage   `json:"detail"`
 	}
-	if json.Unmarshal(raw, &ev) != nil || ev.RequestContext == nil || ev.Body == nil {
+	parsed := json.Unmarshal(raw, &ev) == nil
+	if parsed && ev.DetailType != nil && ev.Detail != nil && ev.RequestContext == nil {
+		return nil, "", "", "", errEventBridgeSample
+	}
+	if !parsed || ev.RequestContext == nil || ev.Body == nil {
 		return raw, "/hooks/" + generic.Name, "", "", nil
 	}
 	body = []byte(*ev.Body)
 	if ev.IsBase64Encoded {
 		if body, err = base64.StdEncoding.DecodeString(*ev.Body); err != nil {
-			return nil, "", "", "", fmt.Errorf("the event's body is not valid base64")
+			return nil, "", "", "", errors.New("has a body that is not valid base64")
 		}
 	}
 	route = ev.RawPath
@@ -349,7 +361,7 @@ func sign(args []string, getenv func(string) string, stdout, stderr io.Writer) e
 	}
 	body, route, id, _, err := sample(raw)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s %w", fs.Arg(0), err)
 	}
 	if fh, forged := forgedSample(raw); forged {
 		// Printed with its own signature and fresh timestamps, as send

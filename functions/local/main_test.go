@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -46,5 +47,28 @@ func TestRunRefusesUnknownCommands(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if err := run(context.Background(), []string{"deploy"}, func(string) string { return "" }, &out, &errOut, nil); err == nil || !strings.Contains(err.Error(), "serve, send or sign") {
 		t.Fatalf("run(deploy) = %v", err)
+	}
+}
+
+// TestEventBridgeSamplesAreNotSent: send and sign refuse an EventBridge
+// event (the events function's samples) and say where it goes, rather than
+// posting it as a generic envelope that the route refuses for its fields.
+func TestEventBridgeSamplesAreNotSent(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("send posted an EventBridge event to %s", r.URL.Path)
+	}))
+	defer srv.Close()
+	for _, args := range [][]string{
+		{"send", "-url", srv.URL, "../../events/eventbridge-approved.json"},
+		{"sign", "-secret", "whsec_c2lnbi1jb21tYW5kLXRlc3Qtc2VjcmV0LTEyMw==", "../../events/eventbridge-refused-source.json"},
+	} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), args, func(string) string { return "" }, &out, &errOut, nil)
+		if err == nil || !strings.Contains(err.Error(), "is an EventBridge event") || !strings.Contains(err.Error(), args[len(args)-1]) {
+			t.Errorf("%s: error %v, want the file named as an EventBridge event", args[0], err)
+		}
+		if out.Len() != 0 {
+			t.Errorf("%s printed %s", args[0], out.String())
+		}
 	}
 }

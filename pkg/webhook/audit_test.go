@@ -265,10 +265,10 @@ func TestAuditLineChat(t *testing.T) {
 	}
 	c.do(t, slackRequest(t, slackForm("assign "+ids+" alldevices", "user_id", "U0999NOPE"), testNow))
 	l = oneAudit(t, c.logs.String(), apply.AuditRefused)
-	if l["reason"] != "chat-user-not-allowed" {
-		t.Errorf("chat refused line = %v", l)
+	if l["reason"] != string(change.CodeForbidden) {
+		t.Errorf("chat refused line = %v, want reason forbidden (a problem type)", l)
 	}
-	checkEMF(t, c.logs.String(), "Refused", "chat-user-not-allowed")
+	checkEMF(t, c.logs.String(), "Refused", string(change.CodeForbidden))
 }
 
 // TestAuditBeforeUnderTheAssignStrategy: through the real client against

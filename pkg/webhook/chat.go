@@ -462,7 +462,9 @@ func (h *Handler) chatAudit(ctx context.Context, rec *chatRecord, reply *chat.Re
 	case chat.StatusRefused:
 		e.Outcome = apply.AuditRefused
 		if e.Reason == "" {
-			e.Reason = "chat-user-not-allowed"
+			// The user, workspace or tenant is not on the sender's
+			// allow-list: what Invocation.Change answers, a problem type.
+			e.Reason = string(change.CodeForbidden)
 		}
 	case chat.StatusInvalid:
 		e.Outcome = apply.AuditRefused

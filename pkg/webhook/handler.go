@@ -138,7 +138,8 @@ func (h *Handler) routes() {
 	h.mux = http.NewServeMux()
 	h.mux.HandleFunc(hookPattern, h.handleHook) // and ServeHTTP, for a configured sender
 	h.mux.HandleFunc("GET /healthz", h.handleHealth)
-	h.mux.HandleFunc("/hooks/{source}", h.handleMethodNotAllowed)
+	h.mux.HandleFunc("/healthz", h.methodNotAllowed("GET, HEAD", "the health check is read with GET"))
+	h.mux.HandleFunc("/hooks/{source}", h.methodNotAllowed(http.MethodPost, "webhooks are sent with POST"))
 	h.mux.HandleFunc("/", h.handleUnknownRoute)
 }
 
@@ -193,9 +194,14 @@ func (h *Handler) handleUnknownRoute(w http.ResponseWriter, r *http.Request) {
 		Message: "no such route; webhooks are sent as POST /hooks/{source}"})
 }
 
-func (h *Handler) handleMethodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Allow", http.MethodPost)
-	h.refuse(w, r, "", "", time.Now(), change.Errorf(change.CodeMethodNotAllowed, "webhooks are sent with POST"))
+// methodNotAllowed answers a method a route does not take: 405, a problem
+// document, and Allow naming the methods it takes (the contract's rule for
+// every documented path).
+func (h *Handler) methodNotAllowed(allow, detail string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		h.refuse(w, r, "", "", time.Now(), change.Errorf(change.CodeMethodNotAllowed, "%s", detail))
+	}
 }
 
 // record is what one request's log line says.

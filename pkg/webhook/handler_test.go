@@ -389,6 +389,15 @@ func TestHealthz(t *testing.T) {
 	if w.Code != 200 || !strings.Contains(w.Body.String(), `"ok"`) {
 		t.Fatalf("healthz = %d %s", w.Code, w.Body)
 	}
+	// A method the path does not take: 405 with Allow, as the contract
+	// says of every documented path (not the unknown route).
+	for _, m := range []string{http.MethodPost, http.MethodDelete} {
+		w = hs.do(t, httptest.NewRequest(m, "/healthz", strings.NewReader("{}")))
+		if w.Code != http.StatusMethodNotAllowed || w.Header().Get("Allow") != "GET, HEAD" || !strings.Contains(w.Body.String(), "method-not-allowed") {
+			t.Errorf("%s /healthz = %d Allow %q %s, want 405 method-not-allowed with Allow GET, HEAD", m, w.Code, w.Header().Get("Allow"), w.Body)
+		}
+		validateAgainstOpenAPI(t, m, "/healthz", nil, []byte("{}"), w.Code, w.Header(), w.Body.Bytes())
+	}
 }
 
 func TestRequestIDFromContextIsUsed(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -655,5 +656,58 @@ func TestValidateAgainstOpenAPI(t *testing.T) {
 				t.Log(err)
 			}
 		})
+	}
+}
+
+// TestContractPageListsEveryProblemType: the contract page's table of
+// answers (docs/contract.md) names every problem type of the document's
+// ProblemType, with the same status, and no other: a user reading the page
+// meets every slug a refusal or an audit line can carry.
+func TestContractPageListsEveryProblemType(t *testing.T) {
+	doc := oapiLoad(t)
+	pt := doc.Components.Schemas["ProblemType"].Value
+	want := map[string]string{} // slug -> status, from the description's table
+	for _, line := range strings.Split(pt.Description, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 4 {
+			continue
+		}
+		slug, status := strings.Trim(strings.TrimSpace(cells[1]), "`"), strings.TrimSpace(cells[2])
+		if slug != "" && slug != "slug" && !strings.HasPrefix(slug, "-") {
+			want[slug] = status
+		}
+	}
+	for _, v := range pt.Enum {
+		s, _ := v.(string)
+		if _, ok := want[strings.TrimPrefix(s, oapiTypeURN)]; !ok {
+			t.Errorf("ProblemType %s has no row in its own description's table", s)
+		}
+	}
+	page, err := os.ReadFile("../../docs/contract.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(string(page), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 4 || strings.Trim(strings.TrimSpace(cells[1]), "0123456789") != "" || strings.TrimSpace(cells[1]) == "" {
+			continue // not a row of the status table
+		}
+		status := strings.TrimSpace(cells[1])
+		for _, slug := range regexp.MustCompile("`([a-z-]+)`").FindAllStringSubmatch(cells[2], -1) {
+			got[slug[1]] = status
+		}
+	}
+	for slug, status := range want {
+		if g, ok := got[slug]; !ok {
+			t.Errorf("docs/contract.md does not list problem type %s", slug)
+		} else if g != status {
+			t.Errorf("docs/contract.md gives %s status %s, the OpenAPI document %s", slug, g, status)
+		}
+	}
+	for slug := range got {
+		if _, ok := want[slug]; !ok {
+			t.Errorf("docs/contract.md lists %s, which is no problem type of the OpenAPI document", slug)
+		}
 	}
 }
