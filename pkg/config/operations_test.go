@@ -50,8 +50,10 @@ func TestTemplateAlarms(t *testing.T) {
 	for name, a := range alarms {
 		switch deref(a.MetricName) {
 		case "ApproximateNumberOfMessagesVisible":
-			if v, _ := json.Marshal(dims(name)["QueueName"]); (string(v) == `{"Fn::GetAtt":"ChangeDeadLetterQueue.QueueName"}` || string(v) == `{"Fn::GetAtt":["ChangeDeadLetterQueue","QueueName"]}`) && deref(a.Threshold) == 0 && a.ComparisonOperator == "GreaterThanThreshold" {
-				covered = append(covered, "dead letters")
+			for _, q := range []string{"ChangeDeadLetterQueue", "ScheduleDeadLetterQueue", "EventsDeadLetterQueue"} {
+				if v, _ := json.Marshal(dims(name)["QueueName"]); (string(v) == `{"Fn::GetAtt":"`+q+`.QueueName"}` || string(v) == `{"Fn::GetAtt":["`+q+`","QueueName"]}`) && deref(a.Threshold) == 0 && a.ComparisonOperator == "GreaterThanThreshold" {
+					covered = append(covered, "dead letters in "+q)
+				}
 			}
 		case "Errors":
 			if v, _ := json.Marshal(dims(name)["FunctionName"]); deref(a.Namespace) == "AWS/Lambda" {
@@ -60,7 +62,11 @@ func TestTemplateAlarms(t *testing.T) {
 		}
 	}
 	sort.Strings(covered)
-	if wantCovered := []string{`dead letters`, `errors of {"Ref":"WebhookFunction"}`, `errors of {"Ref":"WorkerFunction"}`}; !slices.Equal(covered, wantCovered) {
+	// The events function has no errors alarm: it returns an error to
+	// have Lambda retry a transient failure; what fails for good lands
+	// in its dead-letter queue, whose alarm covers it.
+	if wantCovered := []string{`dead letters in ChangeDeadLetterQueue`, `dead letters in EventsDeadLetterQueue`, `dead letters in ScheduleDeadLetterQueue`,
+		`errors of {"Ref":"WebhookFunction"}`, `errors of {"Ref":"WorkerFunction"}`}; !slices.Equal(covered, wantCovered) {
 		t.Errorf("alarms cover %q, want %q", covered, wantCovered)
 	}
 	boards := tmpl.GetAllCloudWatchDashboardResources()
@@ -78,10 +84,10 @@ func TestTemplateAlarms(t *testing.T) {
 	}
 }
 
-// TestTemplateTracing: both functions trace with X-Ray.
+// TestTemplateTracing: the three functions trace with X-Ray.
 func TestTemplateTracing(t *testing.T) {
 	tmpl := loadTemplate(t)
-	for _, name := range []string{"WebhookFunction", "WorkerFunction"} {
+	for _, name := range []string{"WebhookFunction", "WorkerFunction", "EventsFunction"} {
 		fn, err := tmpl.GetServerlessFunctionWithName(name)
 		if err != nil {
 			t.Fatal(err)

@@ -228,8 +228,8 @@ func runBurst(tb testing.TB, setup burstSetup) burstResult {
 // exactly once, none is lost, and Graph answers 429 to under 5% of the
 // PATCHes.
 //
-// It fails without either safeguard. Measured by running runBurst with the
-// switches of burstSetup (16 workers, scale 10):
+// It fails without either safeguard (TestBurstNeedsBothSafeguards). Once,
+// with the switches of burstSetup (16 workers, scale 10):
 //   - without de-duplication (noStore): the 50 resent deliveries are queued
 //     again and the 50 copies the queue delivers are applied again: 605
 //     PATCHes, 96 changes applied twice ("change ... applied 2 times, want
@@ -266,6 +266,44 @@ func TestBurstThroughTheAsyncPath(t *testing.T) {
 	if res.patches == 0 || float64(res.throttled) >= 0.05*float64(res.patches) {
 		t.Errorf("%d of %d PATCHes answered 429, want under 5%%", res.throttled, res.patches)
 	}
+}
+
+// TestBurstNeedsBothSafeguards is the burst test's control: with either
+// safeguard switched off, the burst breaks the guarantee that safeguard
+// keeps. Without de-duplication, deliveries the sender resent and messages
+// the queue delivered twice are applied again; without the write limiter,
+// the workers learn Intune's limit from 429s, far over 5% of the PATCHes.
+// It logs what it saw (go test -run TestBurstNeedsBothSafeguards -v).
+func TestBurstNeedsBothSafeguards(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the bursts take a few seconds")
+	}
+	const n = 500
+	t.Run("without de-duplication", func(t *testing.T) {
+		res := runBurst(t, burstSetup{changes: n, resendEvery: 10, dupEvery: 10, noStore: true})
+		twice := 0
+		for i := 0; i < n; i++ {
+			if res.applied[burstGroup(i)] > 1 {
+				twice++
+			}
+		}
+		t.Logf("%d changes: %d PATCHes, %d changes applied more than once", n, res.patches, twice)
+		if twice == 0 || res.patches <= n {
+			t.Errorf("%d PATCHes, %d changes applied more than once: the burst did not show what de-duplication prevents", res.patches, twice)
+		}
+	})
+	t.Run("without the write limiter", func(t *testing.T) {
+		res := runBurst(t, burstSetup{changes: n, resendEvery: 10, dupEvery: 10, noLimiter: true})
+		t.Logf("%d changes: %d PATCHes, %d answered 429 (%.1f%%)", n, res.patches, res.throttled, 100*float64(res.throttled)/float64(max(res.patches, 1)))
+		if float64(res.throttled) < 0.05*float64(res.patches) {
+			t.Errorf("%d of %d PATCHes answered 429: the burst did not show what the limiter prevents", res.throttled, res.patches)
+		}
+		for i := 0; i < n; i++ {
+			if got := res.applied[burstGroup(i)]; got != 1 {
+				t.Errorf("change %d applied %d times without the limiter, want exactly once (de-duplication is on)", i, got)
+			}
+		}
+	})
 }
 
 // BenchmarkBurst is the burst's throughput: changes applied per second of

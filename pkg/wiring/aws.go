@@ -29,7 +29,10 @@ func AWSFromEnv(getenv func(string) string) (aws.Config, error) {
 	}
 	// A signed request carries the session token: an endpoint override
 	// must be https, or http to this host only (a local test server).
-	for _, v := range []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_STS"} {
+	// These are the services awsapi clients are made for (awsClient,
+	// identity's STS), by the variable GetServiceBaseEndpoint reads.
+	for _, service := range []string{"", "DYNAMODB", "SCHEDULER", "SQS", "STS"} {
+		v := strings.TrimSuffix("AWS_ENDPOINT_URL_"+service, "_")
 		if u := getenv(v); u != "" && !safeEndpoint(u) {
 			return aws.Config{}, fmt.Errorf("%s must be an https URL, or http to a loopback host", v)
 		}

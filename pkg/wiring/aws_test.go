@@ -27,6 +27,8 @@ func TestAWSFromEnvEndpoints(t *testing.T) {
 		{"loopback http", "AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000", true},
 		{"localhost http", "AWS_ENDPOINT_URL", "http://localhost:4566", true},
 		{"remote http", "AWS_ENDPOINT_URL_SQS", "http://sqs.example.com", false},
+		{"remote http scheduler", "AWS_ENDPOINT_URL_SCHEDULER", "http://scheduler.example.com", false},
+		{"remote http dynamodb", "AWS_ENDPOINT_URL_DYNAMODB", "http://dynamodb.example.com", false},
 		{"remote http base", "AWS_ENDPOINT_URL", "http://10.0.0.8:4566", false},
 		{"not a URL", "AWS_ENDPOINT_URL_STS", "sts", false},
 	} {
