@@ -311,7 +311,16 @@ func TestCheckEmulator(t *testing.T) {
 	t.Setenv("IDENTITY_ENDPOINT", "")
 	t.Setenv("IDENTITY_HEADER", "")
 	var out bytes.Buffer
-	env := func(string) string { return "" }
+	// MSAL's managed-identity token cache is process-wide and keyed by the
+	// identity, not the endpoint: each run (go test -count) asks as an
+	// identity of its own, or it would offer the last emulator's token.
+	clientID := uuid.NewString()
+	env := func(k string) string {
+		if k == config.EnvClientID {
+			return clientID
+		}
+		return ""
+	}
 	if err := run(context.Background(), []string{"check", "-emulator"}, env, &out, &bytes.Buffer{}, &wiring.Options{}); err != nil {
 		t.Fatalf("check -emulator = %v\n%s", err, out.String())
 	}

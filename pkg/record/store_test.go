@@ -162,7 +162,7 @@ func TestOrdering(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			c := newClock()
 			st := mk(c, nil)
-			t0 := c.now().Add(-time.Hour)
+			t0 := c.now().Truncate(time.Second).Add(-time.Hour)
 			// Put out of order; two share a time and sort by id. The
 			// times cross a whole second (no fraction), which a
 			// trimmed RFC 3339 form would sort wrongly.

@@ -27,6 +27,8 @@ type fakeGraph struct {
 	calls  []fakeCall
 	result *graph.Result
 	err    error
+	// onPatch, when set, is called with each PATCH, under mu.
+	onPatch func()
 }
 
 type fakeCall struct {
@@ -41,6 +43,9 @@ func (f *fakeGraph) PatchAssignment(ctx context.Context, cfg, asg string, body a
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, fakeCall{cfg, asg, b})
+	if f.onPatch != nil {
+		f.onPatch()
+	}
 	if f.err != nil {
 		return nil, f.err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,22 +57,43 @@ func TestChangeWindowEndToEnd(t *testing.T) {
 
 // TestChangeWindowQueuedUntilItOpens: with the async path, a change whose
 // window opens within 15 minutes is answered 202 with notBefore and held by
-// the in-process queue until then; the worker applies it when it opens.
-// The queue's clock is chosen so that "10 minutes from now" is 300 ms of
-// real time away.
+// the in-process queue until then; the worker applies it when it opens,
+// never before.
+//
+// The pipeline's and the queue's clock stand still one second before the
+// window opens until the change is enqueued (so the handler decides to
+// hold it, however slow the machine), then run from the moment the enqueue
+// began: the queue holds the change for one second of real time, and every
+// reading after the hold is at or past the opening.
 func TestChangeWindowQueuedUntilItOpens(t *testing.T) {
 	hs := newHarness(t, nil)
-	now := time.Now()
 	// The window opens on a whole second about 10 minutes from now (the
-	// envelope's times have seconds only); the clocks run so that it is
-	// 300 ms of real time away.
-	opens := now.Add(10 * time.Minute).Truncate(time.Second).Add(time.Second)
-	offset := opens.Sub(now) - 300*time.Millisecond
-	q := queue.NewLocal(&queue.LocalOptions{Now: func() time.Time { return time.Now().Add(offset) }})
+	// envelope's times have seconds only).
+	opens := time.Now().Add(10 * time.Minute).Truncate(time.Second).Add(time.Second)
+	base := opens.Add(-time.Second)
+	var mu sync.Mutex
+	var running time.Time // zero: the clock stands at base
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		if running.IsZero() {
+			return base
+		}
+		return base.Add(time.Since(running))
+	}
+	q := &startingQueue{Local: queue.NewLocal(&queue.LocalOptions{Now: clock}), start: func(at time.Time) {
+		mu.Lock()
+		defer mu.Unlock()
+		if running.IsZero() {
+			running = at
+		}
+	}}
 	hs.h.set(func(o *testOptions) {
 		o.Policy, o.Queue, o.AsyncSources = policy.Default(), q, []string{"generic"}
-		o.Clock = func() time.Time { return time.Now().Add(offset) }
+		o.Clock = clock
 	})
+	var wroteAt []time.Time
+	hs.g.onPatch = func() { wroteAt = append(wroteAt, clock()) }
 	q.Start(hs.h.Process)
 	defer q.Close()
 	w := hs.do(t, signedID(t, "msg_window_queued", withWindow(opens, opens.Add(time.Hour)), testNow))
@@ -85,15 +107,31 @@ func TestChangeWindowQueuedUntilItOpens(t *testing.T) {
 	if got, _ := time.Parse(time.RFC3339, body.NotBefore); got.Unix() != opens.Unix() {
 		t.Errorf("notBefore = %s, want %s", body.NotBefore, opens.UTC().Format(time.RFC3339))
 	}
-	if n := hs.g.count(); n != 0 {
-		t.Errorf("%d Graph writes before the window opened", n)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := q.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := hs.g.count(); n != 1 {
-		t.Errorf("%d Graph writes once the window opened, want 1", n)
+	hs.g.mu.Lock()
+	defer hs.g.mu.Unlock()
+	if len(wroteAt) != 1 {
+		t.Fatalf("%d Graph writes once the window opened, want 1", len(wroteAt))
 	}
+	if wroteAt[0].Before(opens) {
+		t.Errorf("written at %s by the pipeline's clock, before the window opened at %s", wroteAt[0].Format(time.RFC3339Nano), opens.Format(time.RFC3339))
+	}
+}
+
+// startingQueue calls start with the time an enqueue began, once the
+// message is enqueued.
+type startingQueue struct {
+	*queue.Local
+	start func(at time.Time)
+}
+
+func (q *startingQueue) Enqueue(ctx context.Context, m *queue.Message) error {
+	at := time.Now()
+	err := q.Local.Enqueue(ctx, m)
+	q.start(at)
+	return err
 }

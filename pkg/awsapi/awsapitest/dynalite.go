@@ -38,6 +38,8 @@ var (
 	startEr error
 	cmdMu   sync.Mutex
 	cmd     *exec.Cmd
+	// cmdExited is closed once cmd has exited (its Wait returned).
+	cmdExited chan struct{}
 )
 
 // Start returns the server of this test binary, starting it on first use;
@@ -60,7 +62,22 @@ func Start(t testing.TB) *Dynalite {
 	return server
 }
 
+// start runs dynalite on a free loopback port. The port is free when
+// chosen and taken by node a moment later: if something else took it in
+// between, node exits, and start tries another port.
 func start(cli string) (*Dynalite, error) {
+	var last error
+	for attempt := 0; attempt < 3; attempt++ {
+		d, err := startOnce(cli)
+		if err == nil {
+			return d, nil
+		}
+		last = err
+	}
+	return nil, last
+}
+
+func startOnce(cli string) (*Dynalite, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -71,27 +88,41 @@ func start(cli string) (*Dynalite, error) {
 	if err := c.Start(); err != nil {
 		return nil, err
 	}
-	cmdMu.Lock()
-	cmd = c
-	cmdMu.Unlock()
-	up := false
-	for i := 0; i < 200 && !up; i++ {
-		if conn, err := net.Dial("tcp", "127.0.0.1:"+port); err == nil {
-			conn.Close()
-			up = true
-		} else {
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	if !up {
-		Stop()
-		return nil, fmt.Errorf("dynalite did not listen on 127.0.0.1:%s", port)
-	}
-	return &Dynalite{SDK: dynamodb.New(dynamodb.Options{
+	exited := make(chan struct{})
+	go func() { _ = c.Wait(); close(exited) }()
+	d := &Dynalite{SDK: dynamodb.New(dynamodb.Options{
 		Region:       "eu-west-1",
 		BaseEndpoint: aws.String("http://127.0.0.1:" + port),
 		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
-	})}, nil
+	})}
+	// Up when it answers a DynamoDB call and node is still running: a
+	// server of someone else's on the port would answer while node,
+	// refused the port, exits.
+	for i := 0; i < 200; i++ {
+		select {
+		case <-exited:
+			return nil, fmt.Errorf("dynalite exited before it listened on 127.0.0.1:%s (the port was taken?)", port)
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := d.SDK.ListTables(ctx, &dynamodb.ListTablesInput{})
+		cancel()
+		if err == nil {
+			select {
+			case <-exited:
+				return nil, fmt.Errorf("dynalite exited while another server answered on 127.0.0.1:%s", port)
+			case <-time.After(20 * time.Millisecond):
+			}
+			cmdMu.Lock()
+			cmd, cmdExited = c, exited
+			cmdMu.Unlock()
+			return d, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = c.Process.Kill()
+	<-exited
+	return nil, fmt.Errorf("dynalite did not listen on 127.0.0.1:%s", port)
 }
 
 // Stop ends the server, if one was started. TestMain calls it after m.Run.
@@ -100,8 +131,8 @@ func Stop() {
 	defer cmdMu.Unlock()
 	if cmd != nil {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		cmd = nil
+		<-cmdExited
+		cmd, cmdExited = nil, nil
 	}
 }
 
