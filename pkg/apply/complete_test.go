@@ -191,23 +191,26 @@ func TestTheOwnBoundKeepsTheMargin(t *testing.T) {
 		patchTook time.Duration
 		applied   bool
 	}{
-		{"answered within the margin", 700 * time.Millisecond, false},
-		{"answered before the margin", 150 * time.Millisecond, true},
+		// Bound 2.5 s, margin 1.5 s: Graph calls must end by 1 s; the
+		// writes after Graph take 1 s together. The times leave a loaded
+		// machine half a second or more at every step.
+		{"answered within the margin", 1750 * time.Millisecond, false},
+		{"answered before the margin", 375 * time.Millisecond, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs bytes.Buffer
 			var patches atomic.Int32
 			gc, err := graph.NewClient("https://graph.microsoft.com/beta", staticToken{}, "https://graph.microsoft.com/.default",
-				&graph.Options{Transport: slowPatchGraph{patchTook: tc.patchTook, patches: &patches}, DeadlineMargin: 600 * time.Millisecond,
+				&graph.Options{Transport: slowPatchGraph{patchTook: tc.patchTook, patches: &patches}, DeadlineMargin: 1500 * time.Millisecond,
 					Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				t.Fatal(err)
 			}
 			recs := record.NewMemory(nil)
 			p := apply.New(gc, &apply.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil)),
-				Deadlines: apply.Deadlines{Timeout: time.Second, Margin: 600 * time.Millisecond},
-				Dedupe:    apply.Dedupe{Store: slowDedupe{Memory: idempotency.NewMemory(nil, 0), took: 200 * time.Millisecond}},
-				Records:   slowRecords{Memory: recs, took: 200 * time.Millisecond}})
+				Deadlines: apply.Deadlines{Timeout: 2500 * time.Millisecond, Margin: 1500 * time.Millisecond},
+				Dedupe:    apply.Dedupe{Store: slowDedupe{Memory: idempotency.NewMemory(nil, 0), took: 500 * time.Millisecond}},
+				Records:   slowRecords{Memory: recs, took: 500 * time.Millisecond}})
 			req := decoded(t)
 			o := p.Run(context.Background(), &apply.Job{Sender: "generic", DeliveryID: "msg_own_bound", RequestID: "r-own", Request: req})
 			got, _ := recs.ByAssignment(context.Background(), req.ConfigurationID, req.AssignmentID, 10)
