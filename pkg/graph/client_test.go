@@ -255,6 +255,12 @@ func TestRetryDelays(t *testing.T) {
 			min:     []time.Duration{2 * time.Second}, max: []time.Duration{2 * time.Second},
 		},
 		{
+			// As Graph's throttling documentation shows it.
+			name:    "429 Retry-After seconds with a fraction",
+			answers: []answer{{status: 429, header: map[string]string{"Retry-After": "2.128"}, body: `{"error":{"code":"TooManyRequests"}}`}, ok},
+			min:     []time.Duration{2128 * time.Millisecond}, max: []time.Duration{2128 * time.Millisecond},
+		},
+		{
 			name:    "429 Retry-After HTTP date",
 			answers: []answer{{status: 429, header: map[string]string{"Retry-After": time.Now().Add(3 * time.Second).UTC().Format(http.TimeFormat)}}, ok},
 			// The date has whole seconds, so the wait is a little under 3s.

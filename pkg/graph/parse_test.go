@@ -1,9 +1,11 @@
 package graph
 
 import (
+	"math/big"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -33,7 +35,17 @@ func TestRetryAfter(t *testing.T) {
 		{"a day in milliseconds", map[string]string{"Retry-After": "7", "retry-after-ms": "86400000"}, 24 * time.Hour, 24 * time.Hour, true},
 		{"HTTP date a year ahead", map[string]string{"Retry-After": time.Now().AddDate(1, 0, 0).UTC().Format(http.TimeFormat)}, maxWait, maxWait, true},
 		{"signed seconds", map[string]string{"Retry-After": "+5"}, 0, 0, false},
-		{"fraction", map[string]string{"Retry-After": "1.5"}, 0, 0, false},
+		{"fraction", map[string]string{"Retry-After": "1.5"}, 1500 * time.Millisecond, 1500 * time.Millisecond, true},
+		{"Graph's documented fraction", map[string]string{"Retry-After": "2.128"}, 2128 * time.Millisecond, 2128 * time.Millisecond, true},
+		{"a fraction below a millisecond, rounded up", map[string]string{"Retry-After": "0.0004"}, time.Millisecond, time.Millisecond, true},
+		{"a long fraction, rounded up", map[string]string{"Retry-After": "3.1234"}, 3124 * time.Millisecond, 3124 * time.Millisecond, true},
+		{"a zero fraction", map[string]string{"Retry-After": "0.000"}, 0, 0, false},
+		{"no digits after the point", map[string]string{"Retry-After": "1."}, 0, 0, false},
+		{"no digits before the point", map[string]string{"Retry-After": ".5"}, 0, 0, false},
+		{"two points", map[string]string{"Retry-After": "1.5.3"}, 0, 0, false},
+		{"a negative fraction", map[string]string{"Retry-After": "-1.5"}, 0, 0, false},
+		{"a fraction too large for int64", map[string]string{"Retry-After": "99999999999999999999.5"}, maxWait, maxWait, true},
+		{"a fraction just under maxWait", map[string]string{"Retry-After": "604799.9"}, maxWait - 100*time.Millisecond, maxWait - 100*time.Millisecond, true},
 		{"HTTP date", map[string]string{"Retry-After": future}, 80 * time.Second, 90 * time.Second, true},
 		{"HTTP date in the past", map[string]string{"Retry-After": past}, 0, 0, false},
 		{"RFC 850 date", map[string]string{"Retry-After": time.Now().Add(time.Minute).UTC().Format(time.RFC850)}, 50 * time.Second, time.Minute, true},
@@ -129,7 +141,7 @@ func FuzzParseErrorBody(f *testing.F) {
 // FuzzRetryAfter: no panic, and a wait Graph asked for is positive and
 // bounded.
 func FuzzRetryAfter(f *testing.F) {
-	for _, s := range []string{"0", "1", "120", "-1", "1.5", "Sun, 29 Nov 2026 10:15:00 GMT", "99999999999999999999"} {
+	for _, s := range []string{"0", "1", "120", "-1", "1.5", "2.128", "0.0004", "604799.9999", "Sun, 29 Nov 2026 10:15:00 GMT", "99999999999999999999"} {
 		f.Add(s, "")
 		f.Add("", s)
 	}
@@ -141,8 +153,28 @@ func FuzzRetryAfter(f *testing.F) {
 		if asked && (d <= 0 || d > maxWait) || !asked && d != 0 {
 			t.Errorf("retryAfter(%q, %q) = %v, %v", ra, ms, d, asked)
 		}
+		// Seconds with a fraction: exactly the value, rounded up to the
+		// millisecond (big.Rat as the oracle).
+		if ms == "" && decimalSeconds.MatchString(ra) {
+			r, _ := new(big.Rat).SetString(ra)
+			r.Mul(r, big.NewRat(1000, 1))
+			n := new(big.Int).Quo(r.Num(), r.Denom())
+			if new(big.Rat).SetInt(n).Cmp(r) != 0 {
+				n.Add(n, big.NewInt(1))
+			}
+			want := maxWait
+			if n.Cmp(big.NewInt(int64(maxWait/time.Millisecond))) < 0 {
+				want = time.Duration(n.Int64()) * time.Millisecond
+			}
+			if d != want || asked != (want > 0) {
+				t.Errorf("retryAfter(%q) = %v, %v; want %v", ra, d, asked, want)
+			}
+		}
 	})
 }
+
+// decimalSeconds is seconds with a fraction, as Graph writes Retry-After.
+var decimalSeconds = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
 
 func TestCanonicalHeaderKeys(t *testing.T) {
 	// newRequest assigns these keys directly into the header map.

@@ -166,7 +166,9 @@ func retriableError(err error) bool {
 
 // retryAfter returns the wait Graph asked for and whether it asked: the
 // millisecond headers first (retry-after-ms, x-ms-retry-after-ms), then
-// Retry-After as seconds or as an HTTP date. A value that is not positive
+// Retry-After as seconds (with a decimal fraction too, as Graph's own
+// throttling documentation shows it: "Retry-After: 2.128") or as an HTTP
+// date. A value that is not positive
 // counts as not asked, so the backoff applies instead of a busy retry. A
 // wait longer than maxWait (a day's Retry-After: 86400, or a number too
 // large to parse) is believed as maxWait: it is beyond any invoke's budget
@@ -190,6 +192,9 @@ func retryAfter(resp *http.Response) (time.Duration, bool) {
 	}
 	if _, err := strconv.ParseInt(v, 10, 64); err == nil {
 		return 0, false // a number, but not a positive one
+	}
+	if whole, frac, ok := strings.Cut(v, "."); ok {
+		return parseFractionalSeconds(whole, frac)
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := time.Until(t); d > 0 {
@@ -216,6 +221,38 @@ func parseWait(v string, unit time.Duration) (time.Duration, bool) {
 		return maxWait, true
 	}
 	return time.Duration(n) * unit, true
+}
+
+// parseFractionalSeconds reads whole.frac seconds, both decimal digits
+// (at least one each): a positive wait, rounded up to the millisecond and
+// bounded by maxWait.
+func parseFractionalSeconds(whole, frac string) (time.Duration, bool) {
+	if whole == "" || frac == "" || strings.Trim(whole, "0123456789") != "" || strings.Trim(frac, "0123456789") != "" {
+		return 0, false
+	}
+	d, ok := parseWait(whole, time.Second)
+	if !ok && strings.Trim(whole, "0") != "" {
+		return 0, false
+	}
+	if d >= maxWait {
+		return maxWait, true
+	}
+	var ms time.Duration // the fraction in milliseconds, rounded up
+	for i := 0; i < len(frac); i++ {
+		if i == 3 {
+			if strings.Trim(frac[3:], "0") != "" {
+				ms++
+			}
+			break
+		}
+		ms = 10*ms + time.Duration(frac[i]-'0')
+	}
+	for i := len(frac); i < 3; i++ {
+		ms *= 10
+	}
+	ms *= time.Millisecond
+	d = min(d+ms, maxWait)
+	return d, d > 0
 }
 
 // maxWait bounds any Retry-After we believe, so arithmetic never overflows:

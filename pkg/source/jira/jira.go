@@ -146,7 +146,7 @@ const MaxAge = time.Hour
 // every delivery must carry: Jira's own webhook within MaxAge of now (Jira's
 // retries re-send the first attempt's body), the generic envelope (Jira
 // Automation's "Send web request", whose body sets "timestamp":
-// {{now.asMillis}}) within the Tolerance of Options. It returns the delivery
+// {{now.toMillis}}) within the Tolerance of Options. It returns the delivery
 // id: "sha256-" and the first 32 hex digits of the SHA-256 of the signed
 // body. Jira's X-Atlassian-Webhook-Identifier is not signed, so an attacker
 // who captured one signed body could send it again under any identifier;
@@ -162,7 +162,7 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (source
 	payload, ts, envelope := s.parse(body)
 	window, what := MaxAge, "Jira webhook"
 	if envelope {
-		window, what = s.opts.Tolerance, "envelope (set \"timestamp\": {{now.asMillis}} in the rule's body)"
+		window, what = s.opts.Tolerance, "envelope (set \"timestamp\": {{now.toMillis}} in the rule's body)"
 	}
 	if !signature.Within(ts, now, window) {
 		return source.Delivery{}, &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindTimestampOutside,

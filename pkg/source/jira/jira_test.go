@@ -191,7 +191,7 @@ func TestAuthenticateTimestampWindow(t *testing.T) {
 }
 
 // TestAuthenticateEnvelopeWindow: an envelope's signed timestamp (Jira
-// Automation's {{now.asMillis}}) must lie within the signature tolerance,
+// Automation's {{now.toMillis}}) must lie within the signature tolerance,
 // not Jira's hour.
 func TestAuthenticateEnvelopeWindow(t *testing.T) {
 	now := time.Now()
