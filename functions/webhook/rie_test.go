@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,6 +90,8 @@ type rieFunc struct {
 	url  string
 	logs *rietest.Buffer
 	f    *rietest.Func
+	// invokes counts the invokes sent with invoke.
+	invokes atomic.Int32
 }
 
 // stop ends the emulator and the bootstrap it started.
@@ -112,6 +115,7 @@ func startRIEWith(t testing.TB, bootstrap string, env ...string) *rieFunc {
 
 func (f *rieFunc) invoke(t testing.TB, event []byte) events.APIGatewayV2HTTPResponse {
 	t.Helper()
+	f.invokes.Add(1)
 	resp, err := http.Post(f.url, "application/json", bytes.NewReader(event))
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +258,11 @@ func TestBootstrapUnderRuntimeEmulator(t *testing.T) {
 	if n := emuState.TokenRequests(); n != 1 {
 		t.Errorf("managed-identity token requests = %d, want 1 across all invokes", n)
 	}
-	logs := fn.logs.AwaitCount(`"message":"webhook"`, len(files))
+	// One "webhook" line per invoke (the request's log line).
+	logs := fn.logs.AwaitCount(`"message":"webhook"`, int(fn.invokes.Load()))
+	if n, want := strings.Count(logs, `"message":"webhook"`), int(fn.invokes.Load()); n != want {
+		t.Errorf("%d webhook log lines for %d invokes", n, want)
+	}
 	for _, secret := range []string{rieSecret, strings.TrimPrefix(rieSecret, "whsec_"), "Bearer ", rieJiraSecret, rieSlackSecret, rieTeamsToken, "hooks.slack.com/commands"} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the function's log contains %q", secret)

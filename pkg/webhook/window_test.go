@@ -63,8 +63,8 @@ func TestChangeWindowEndToEnd(t *testing.T) {
 // The pipeline's and the queue's clock stand still one second before the
 // window opens until the change is enqueued (so the handler decides to
 // hold it, however slow the machine), then run from the moment the enqueue
-// began: the queue holds the change for one second of real time, and every
-// reading after the hold is at or past the opening.
+// begins: the queue holds the change until one second of real time after
+// that, and every reading after the hold is at or past the opening.
 func TestChangeWindowQueuedUntilItOpens(t *testing.T) {
 	hs := newHarness(t, nil)
 	// The window opens on a whole second about 10 minutes from now (the
@@ -122,16 +122,16 @@ func TestChangeWindowQueuedUntilItOpens(t *testing.T) {
 	}
 }
 
-// startingQueue calls start with the time an enqueue began, once the
-// message is enqueued.
+// startingQueue calls start as an enqueue begins: the clock runs from
+// then, so the queue's hold (computed inside Enqueue) ends one second
+// after it, when the clock reads the opening, however the goroutines are
+// scheduled.
 type startingQueue struct {
 	*queue.Local
 	start func(at time.Time)
 }
 
 func (q *startingQueue) Enqueue(ctx context.Context, m *queue.Message) error {
-	at := time.Now()
-	err := q.Local.Enqueue(ctx, m)
-	q.start(at)
-	return err
+	q.start(time.Now())
+	return q.Local.Enqueue(ctx, m)
 }
