@@ -36,9 +36,22 @@ func startWorker(t testing.TB, env ...string) (invokeURL string, logs *rietest.B
 	rietest.Binary(t) // skipped without the emulator before building
 	sink.EnvSecrets(env)
 	f := rietest.Start(t, bootstrap.Build(t, "."), rietest.Options{Name: "enrollhook-worker", Output: sink,
-		Env: append([]string{"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local"}, env...)})
+		Env: append([]string{"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "ENROLLHOOK_QUEUE_SECRET=" + rieQueueSecret}, env...)})
 	return f.URL, f.Logs
 }
+
+// rieQueueSecret is the deployment's queue key in these tests: the webhook
+// seals with it, the worker opens with it.
+const rieQueueSecret = "worker-rie-test-queue-key-0123456789abcdef"
+
+// rieKey is rieQueueSecret as a key.
+var rieKey = func() *queue.Key {
+	k, err := queue.NewKey(rieQueueSecret)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
 
 // bootstrap is the function's bootstrap, built once per test binary.
 var bootstrap rietest.Bootstrap
@@ -64,7 +77,7 @@ func record(t testing.TB, id string, receive int, m *queue.Message) events.SQSMe
 	body := []byte("not a message")
 	if m != nil {
 		var err error
-		if body, err = m.Encode(); err != nil {
+		if body, err = m.Seal(rieKey); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -176,18 +189,27 @@ func TestWorkerUnderRuntimeEmulator(t *testing.T) {
 	missing.Source = "slack"
 	missing.Request.AssignmentID = "2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_00000000-0000-0000-0000-00000000dead"
 
+	// A message someone else put on the queue: a change no sender
+	// approved, sealed with the published development key instead of the
+	// deployment's.
+	forgedBody, err := message("d4f", graphemu.AssignmentESPGroup, "666f0000-0000-0000-0000-000000000666", nil).Seal(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := events.SQSMessage{MessageId: "m4f", Body: string(forgedBody), EventSource: "aws:sqs", Attributes: map[string]string{"ApproximateReceiveCount": "1"}}
 	resp := invokeSQS(t, url,
 		record(t, "m1", 1, applied),
 		record(t, "m1-copy", 1, applied),
 		record(t, "m2", 1, slackCmd),
 		record(t, "m3", 1, missing),
 		record(t, "m4", 1, nil),
+		forged,
 	)
 	if len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("batchItemFailures = %+v, want none (permanent failures are not retried)", resp.BatchItemFailures)
 	}
 	if n := emuState.Writes(); n != 2 {
-		t.Errorf("Graph writes = %d, want 2 (the copy applied once, the missing assignment refused)", n)
+		t.Errorf("Graph writes = %d, want 2 (the copy applied once, the missing assignment refused, the forged message dropped)", n)
 	}
 	got, _ := emuState.Assignment(graphemu.ConfigESP, graphemu.AssignmentESPGroup)
 	if !strings.Contains(string(got), group2) {
@@ -241,12 +263,13 @@ func TestWorkerUnderRuntimeEmulator(t *testing.T) {
 	}
 	emuState.Throttle(0, "")
 	sent := dlq.requests()
-	if len(sent) != 3 {
-		t.Fatalf("dead letters = %+v, want 3 (not found, not a message, throttled on the last receive)", sent)
+	if len(sent) != 4 {
+		t.Fatalf("dead letters = %+v, want 4 (not found, not a message, not sealed by the webhook, throttled on the last receive)", sent)
 	}
 	for i, want := range []struct{ id, reason, failure, receive, requestID, body string }{
 		{"m3", "not-found", "permanent", "1", "req-d3", string(record(t, "m3", 1, missing).Body)},
 		{"m4", "malformed-request", "permanent", "1", "", "not a message"},
+		{"m4f", "malformed-request", "permanent", "1", "", string(forgedBody)},
 		{"m6", "graph-unavailable", "exhausted", "5", "req-d6", ""},
 	} {
 		got := sent[i]
@@ -272,10 +295,10 @@ func TestWorkerUnderRuntimeEmulator(t *testing.T) {
 		}
 	}
 
-	l := logs.AwaitCount(`"message":"worker"`, 9)
+	l := logs.AwaitCount(`"message":"worker"`, 10)
 	for _, want := range []string{`"outcome":"applied"`, `"outcome":"replayed"`, `"outcome":"failed"`, `"problem":"not-found"`,
 		`"outcome":"dropped"`, `"outcome":"retry"`, `"followUp":"posted"`, `"approvedBy":"bob@contoso.com"`,
-		`"outcome":"dead-lettered"`, `"deadLetter":"sent"`, `"deadLetter":"failed"`} {
+		`"outcome":"dead-lettered"`, `"deadLetter":"sent"`, `"deadLetter":"failed"`, "not sealed by this deployment"} {
 		if !strings.Contains(l, want) {
 			t.Errorf("log lacks %s", want)
 		}

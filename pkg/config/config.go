@@ -141,6 +141,14 @@ func (c Config) Disabled() []string {
 	return out
 }
 
+// redacted is how a secret is logged: "REDACTED" when set, else "unset".
+func redacted(v string) string {
+	if v == "" {
+		return "unset"
+	}
+	return "REDACTED"
+}
+
 // LogValue implements slog.LogValuer: secrets appear as REDACTED.
 func (c Config) LogValue() slog.Value {
 	secrets := make([]slog.Attr, 0, len(sender.All()))
@@ -166,6 +174,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("maxRetries", c.MaxRetries),
 		slog.Any("asyncSources", c.Queue.Async),
 		slog.Bool("deadLetterQueue", c.Queue.DeadLetterURL != "" || c.Queue.DeadLetterLocal),
+		slog.String("queueSecret", redacted(c.Queue.Secret)),
 		slog.String("updateStrategy", c.UpdateStrategy),
 		slog.String("policy", orDefault(c.Policy.Origin, "built-in")),
 		slog.Any("writeBack", c.WriteBack.LogValue()),

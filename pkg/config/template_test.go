@@ -502,6 +502,14 @@ func TestTemplateEnvironment(t *testing.T) {
 			}
 			used[name] = true
 		} else if name, arg, isIntrinsic := intrinsic(v); isIntrinsic {
+			if k == config.EnvQueueSecret {
+				// The queue key: the generated secret, resolved at deploy.
+				res := tmpl.Resources["QueueSecret"]
+				if name != "Fn::Sub" || fmt.Sprint(arg) != "{{resolve:secretsmanager:${QueueSecret}}}" || res == nil || res.AWSCloudFormationType() != "AWS::SecretsManager::Secret" {
+					t.Errorf("%s: %s %v, want !Sub {{resolve:secretsmanager:${QueueSecret}}} of the QueueSecret resource", k, name, arg)
+				}
+				continue
+			}
 			// The schedules' ARNs: their role, their dead-letter queue and
 			// their target, the change queue.
 			want, ok := scheduleARNs[k]
@@ -823,10 +831,15 @@ func TestTemplateWorker(t *testing.T) {
 		}
 	}
 	for _, k := range []string{config.EnvCredential, config.EnvClientID, config.EnvCloud, config.EnvGraphVersion, config.EnvIdempotency, config.EnvChangeTable, config.EnvChangeRetentionDays,
-		config.EnvWriteLimit, config.EnvWriteWindow, config.EnvDeadlineMargin, config.EnvDeadLetterURL, config.EnvUpdateStrategy} {
+		config.EnvWriteLimit, config.EnvWriteWindow, config.EnvDeadlineMargin, config.EnvDeadLetterURL, config.EnvUpdateStrategy, config.EnvQueueSecret} {
 		if _, ok := env[k]; !ok {
 			t.Errorf("worker environment lacks %s", k)
 		}
+	}
+	// The webhook seals what it queues and schedules with the key the
+	// worker opens them with (the same value, checked above).
+	if _, ok := webEnv[config.EnvQueueSecret]; !ok {
+		t.Errorf("webhook environment lacks %s", config.EnvQueueSecret)
 	}
 	get := func(k string) string {
 		v, ok := env[k]

@@ -49,7 +49,7 @@ func TestSQSEnqueueSendsTheDelay(t *testing.T) {
 		_, _ = io.WriteString(w, `{"MessageId":"5fea7756-0ea4-451a-a703-a558b933e274"}`)
 	}))
 	defer srv.Close()
-	q := NewSQS(newClient(t, srv.URL), queueURL)
+	q := NewSQS(newClient(t, srv.URL), queueURL, nil)
 	m := sample()
 	if err := q.Enqueue(context.Background(), m); err != nil {
 		t.Fatal(err)
@@ -75,7 +75,7 @@ func TestLocalHoldsUntilNotBefore(t *testing.T) {
 	q := NewLocal(&LocalOptions{Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return clock }})
 	got := make(chan string, 2)
 	q.Start(func(_ context.Context, d Delivery) error {
-		m, err := Decode(d.Body)
+		m, err := Open(nil, d.Body)
 		if err != nil {
 			t.Error(err)
 			return nil

@@ -7,7 +7,13 @@
 // it gives up on, with its Reason (SQS.DeadLetter: message attributes on
 // the dead-letter queue; Local.DeadLetter: its in-memory list).
 //
-// It imports change (the domain) and the AWS SDK, never another pkg/
-// package: the worker's logic lives in webhook, which hands its Process
-// method to Local or HandleSQS.
+// Every message is sealed (seal.go): Message.Seal writes it behind an
+// HMAC-SHA256 under the deployment's Key, and Open checks that on the raw
+// body before it reads the message, so the worker applies only what the
+// webhook queued.
+//
+// Of the module's packages it imports only change (the domain); the SQS
+// client is any SendMessageAPI (pkg/awsapi's in the functions). The
+// worker's logic lives in pkg/worker, which hands its Process method to
+// Local or HandleSQS.
 package queue

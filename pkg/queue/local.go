@@ -31,6 +31,9 @@ type LocalOptions struct {
 	// Now is the clock a message's NotBefore is read against; default
 	// time.Now. The hold itself is a timer of the difference.
 	Now func() time.Time
+	// Key seals the messages, as on SQS; nil is the development key (the
+	// worker's default too).
+	Key *Key
 }
 
 // ErrClosed is returned by Enqueue after Close.
@@ -99,7 +102,7 @@ func (q *Local) Start(h Handler) {
 
 // Enqueue implements the webhook's queue: it encodes m as SQS would carry it.
 func (q *Local) Enqueue(ctx context.Context, m *Message) error {
-	body, err := m.Encode()
+	body, err := m.Seal(q.opts.Key)
 	if err != nil {
 		return err
 	}

@@ -11,8 +11,9 @@ import (
 )
 
 // Version is the Message format this build writes and reads. A worker
-// refuses (does not retry) a message of another version.
-const Version = 1
+// refuses (does not retry) a message of another version. Version 2 is
+// sealed (seal.go); version 1 was not.
+const Version = 2
 
 // Message is one approved change on its way to the worker. It carries what
 // the worker needs to apply the change exactly once and to report the
@@ -79,8 +80,8 @@ type Chat struct {
 // this Version; such a message is never retried.
 var ErrMalformed = errors.New("queue: malformed message")
 
-// Encode returns the message body sent to the queue.
-func (m *Message) Encode() ([]byte, error) {
+// encode returns the message's JSON, before it is sealed.
+func (m *Message) encode() ([]byte, error) {
 	m.Version = Version
 	b, err := json.Marshal(m)
 	if err != nil {
@@ -89,8 +90,9 @@ func (m *Message) Encode() ([]byte, error) {
 	return b, nil
 }
 
-// Decode reads a message body. Errors wrap ErrMalformed.
-func Decode(body []byte) (*Message, error) {
+// decode reads a message's JSON, once its seal holds. Errors wrap
+// ErrMalformed.
+func decode(body []byte) (*Message, error) {
 	var m Message
 	if err := json.Unmarshal(body, &m); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)

@@ -1,8 +1,10 @@
 package queue
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -53,7 +55,7 @@ func TestSQSEnqueueRequest(t *testing.T) {
 	}))
 	defer srv.Close()
 	client := newClient(t, srv.URL)
-	if err := NewSQS(client, queueURL).Enqueue(context.Background(), sample()); err != nil {
+	if err := NewSQS(client, queueURL, nil).Enqueue(context.Background(), sample()); err != nil {
 		t.Fatal(err)
 	}
 	if got.target != "AmazonSQS.SendMessage" {
@@ -69,7 +71,7 @@ func TestSQSEnqueueRequest(t *testing.T) {
 		t.Errorf("QueueUrl = %v", got.body["QueueUrl"])
 	}
 	body, _ := got.body["MessageBody"].(string)
-	m, err := Decode([]byte(body))
+	m, err := Open(nil, []byte(body))
 	if err != nil {
 		t.Fatalf("MessageBody does not decode: %v", err)
 	}
@@ -86,18 +88,89 @@ func TestSQSEnqueueErrorNamesTheCodeNotTheBody(t *testing.T) {
 	}))
 	defer srv.Close()
 	client := newClient(t, srv.URL)
-	err := NewSQS(client, queueURL).Enqueue(context.Background(), sample())
+	err := NewSQS(client, queueURL, nil).Enqueue(context.Background(), sample())
 	if err == nil || !strings.Contains(err.Error(), "QueueDoesNotExist") || strings.Contains(err.Error(), "hooks.slack.com") {
 		t.Fatalf("Enqueue = %v", err)
 	}
 }
 
-func TestDecodeRefusesOtherVersionsAndShapes(t *testing.T) {
-	for _, body := range []string{`not json`, `{"v":2,"source":"x","key":"k","request":{}}`, `{"v":1,"source":"x","key":"k"}`} {
-		if _, err := Decode([]byte(body)); !errors.Is(err, ErrMalformed) {
-			t.Errorf("Decode(%q) = %v, want ErrMalformed", body, err)
+// TestOpenRefusesOtherVersionsAndShapes: under a valid seal, a body that
+// is not a message of this version is refused as malformed.
+func TestOpenRefusesOtherVersionsAndShapes(t *testing.T) {
+	for _, js := range []string{`not json`, `{"v":1,"source":"x","key":"k","request":{}}`, `{"v":2,"source":"x","key":"k"}`} {
+		if _, err := Open(nil, sealRaw(t, developmentKey, js)); !errors.Is(err, ErrMalformed) || errors.Is(err, ErrNotSealed) {
+			t.Errorf("Open(%q) = %v, want ErrMalformed (sealed, but not a message)", js, err)
 		}
 	}
+}
+
+// sealRaw seals js as Seal would, whatever it is.
+func sealRaw(t *testing.T, k *Key, js string) []byte {
+	t.Helper()
+	return []byte(sealPrefix + base64.RawURLEncoding.EncodeToString(k.mac([]byte(js))) + "." + js)
+}
+
+// TestOpenRefusesWhatTheWebhookDidNotSeal: a message someone else put on
+// the queue (the JSON alone, a version 1 body, sealed with another key,
+// changed after sealing, its seal cut or padded) is refused as not sealed,
+// before its JSON is read; the sealed original opens.
+func TestOpenRefusesWhatTheWebhookDidNotSeal(t *testing.T) {
+	key, err := NewKey("a-deployment-key-of-thirty-two-bytes-or-more")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := NewKey("another-deployment-key-of-thirty-two-bytes")
+	body, err := sample().Seal(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := Open(key, body); err != nil || m.Request == nil || m.Source != sample().Source {
+		t.Fatalf("Open(the sealed body) = %+v, %v", m, err)
+	}
+	_, js, _ := bytes.Cut(body[len(sealPrefix):], []byte("."))
+	forged, _ := sample().Seal(other)
+	changed := bytes.Replace(body, []byte(`"approved"`), []byte(`"Approved"`), 1)
+	if bytes.Equal(changed, body) {
+		t.Fatal("the sample has no approved state to change")
+	}
+	for name, b := range map[string][]byte{
+		"the JSON alone":        js,
+		"version 1":             bytes.Replace(js, []byte(`"v":2`), []byte(`"v":1`), 1),
+		"another key":           forged,
+		"changed after sealing": changed,
+		"the development key":   func() []byte { b, _ := sample().Seal(nil); return b }(),
+		"no MAC":                append([]byte(sealPrefix+"."), js...),
+		"a short MAC":           append([]byte(sealPrefix+"AAAA."), js...),
+		"a padded MAC":          bytes.Replace(body, []byte("."+string(js)), []byte("=."+string(js)), 1),
+		"empty":                 nil,
+	} {
+		if _, err := Open(key, b); !errors.Is(err, ErrNotSealed) || !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: Open = %v, want ErrNotSealed", name, err)
+		}
+	}
+	if _, err := NewKey("short"); err == nil {
+		t.Error("NewKey took a key of 5 bytes")
+	}
+}
+
+// FuzzOpen: whatever the body, Open neither panics nor opens a body that
+// Seal did not make with the key (the oracle: re-sealing what it opened
+// gives the body back byte for byte).
+func FuzzOpen(f *testing.F) {
+	body, _ := sample().Seal(nil)
+	f.Add(body)
+	f.Add([]byte("v2..{}"))
+	f.Add([]byte("v2.AAAA.{}"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := Open(nil, b)
+		if err != nil {
+			return
+		}
+		again, err := m.Seal(nil)
+		if err != nil || !bytes.Equal(again, b) {
+			t.Errorf("Open took %q, which Seal writes as %q", b, again)
+		}
+	})
 }
 
 func TestHandleSQSReportsOnlyTheFailures(t *testing.T) {
@@ -134,7 +207,7 @@ func TestLocalRetriesThenDeadLetters(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[string][]int{}
 	q.Start(func(ctx context.Context, d Delivery) error {
-		m, err := Decode(d.Body)
+		m, err := Open(nil, d.Body)
 		if err != nil {
 			t.Error(err)
 			return nil
@@ -205,13 +278,13 @@ func TestSQSDeadLetterRequest(t *testing.T) {
 	defer srv.Close()
 	client := newClient(t, srv.URL)
 	const dlq = "https://sqs.eu-west-1.amazonaws.com/123456789012/enrollhook-dead-letters"
-	body, err := sample().Encode()
+	body, err := sample().Seal(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := Reason{Problem: "graph-unavailable", Detail: "Graph is throttling; retry later", Failure: FailureExhausted,
 		ReceiveCount: 5, RequestID: "req-1", MessageID: "5fea7756-0ea4-451a-a703-a558b933e274"}
-	if err := NewSQS(client, dlq).DeadLetter(context.Background(), body, r); err != nil {
+	if err := NewSQS(client, dlq, nil).DeadLetter(context.Background(), body, r); err != nil {
 		t.Fatal(err)
 	}
 	if got.target != "AmazonSQS.SendMessage" || got.body.QueueUrl != dlq {
@@ -233,7 +306,7 @@ func TestSQSDeadLetterRequest(t *testing.T) {
 
 	// An unreadable message has no request id: the attribute is left out
 	// (SQS refuses an empty value); characters SQS refuses are replaced.
-	if err := NewSQS(client, dlq).DeadLetter(context.Background(), []byte("not a message"),
+	if err := NewSQS(client, dlq, nil).DeadLetter(context.Background(), []byte("not a message"),
 		Reason{Problem: "malformed-request", Detail: "bad\x00byte \xff", Failure: FailurePermanent, ReceiveCount: 1, MessageID: "m4"}); err != nil {
 		t.Fatal(err)
 	}
@@ -251,8 +324,8 @@ func TestSQSDeadLetterErrorNamesTheCodeNotTheBody(t *testing.T) {
 	}))
 	defer srv.Close()
 	client := newClient(t, srv.URL)
-	body, _ := sample().Encode()
-	err := NewSQS(client, queueURL).DeadLetter(context.Background(), body, Reason{Problem: "not-found"})
+	body, _ := sample().Seal(nil)
+	err := NewSQS(client, queueURL, nil).DeadLetter(context.Background(), body, Reason{Problem: "not-found"})
 	if err == nil || !strings.Contains(err.Error(), "AccessDenied") || strings.Contains(err.Error(), "hooks.slack.com") {
 		t.Fatalf("DeadLetter = %v", err)
 	}
@@ -264,7 +337,7 @@ func TestSQSDeadLetterErrorNamesTheCodeNotTheBody(t *testing.T) {
 func TestLocalDeadLettersKeepTheReason(t *testing.T) {
 	q := NewLocal(&LocalOptions{Workers: 1, RetryDelay: time.Millisecond, MaxReceive: 2, Logger: slog.New(slog.DiscardHandler)})
 	q.Start(func(ctx context.Context, d Delivery) error {
-		m, err := Decode(d.Body)
+		m, err := Open(nil, d.Body)
 		if err != nil {
 			return err
 		}
@@ -292,7 +365,7 @@ func TestLocalDeadLettersKeepTheReason(t *testing.T) {
 		t.Fatalf("dead letters = %+v, want 2", dead)
 	}
 	for _, dl := range dead {
-		m, err := Decode(dl.Body)
+		m, err := Open(nil, dl.Body)
 		if err != nil {
 			t.Fatalf("dead letter body: %v", err)
 		}

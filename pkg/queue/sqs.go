@@ -37,11 +37,13 @@ func (q *SQS) send(ctx context.Context, in sendMessage) error {
 type SQS struct {
 	client SendMessageAPI
 	url    string
+	key    *Key
 }
 
-// NewSQS returns the queue at url (https://sqs.<region>.amazonaws.com/<account>/<name>).
-func NewSQS(client SendMessageAPI, url string) *SQS {
-	return &SQS{client: client, url: url}
+// NewSQS returns the queue at url (https://sqs.<region>.amazonaws.com/<account>/<name>),
+// whose messages are sealed with key (the worker's).
+func NewSQS(client SendMessageAPI, url string, key *Key) *SQS {
+	return &SQS{client: client, url: url, key: key}
 }
 
 // maxBody is SQS's limit on a message body (256 KiB).
@@ -49,7 +51,7 @@ const maxBody = 256 << 10
 
 // Enqueue sends m. The error names the SQS error code, never the body.
 func (q *SQS) Enqueue(ctx context.Context, m *Message) error {
-	body, err := m.Encode()
+	body, err := m.Seal(q.key)
 	if err != nil {
 		return err
 	}

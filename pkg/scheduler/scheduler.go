@@ -31,6 +31,9 @@ type Options struct {
 	// 185 and 24 hours (the Scheduler's own maxima).
 	MaxAttempts int
 	MaxAge      time.Duration
+	// Key seals the message a schedule delivers, as the queue does (the
+	// worker checks it); nil is the development key.
+	Key *queue.Key
 }
 
 // Client creates and deletes the schedules of queued changes.
@@ -108,7 +111,7 @@ func Expression(at time.Time) string {
 // assignment, or replaces it when one is pending (a new delivery of the
 // same change).
 func (c *Client) Schedule(ctx context.Context, m *queue.Message, at time.Time) error {
-	input, err := m.Encode()
+	input, err := m.Seal(c.o.Key)
 	if err != nil {
 		return err
 	}

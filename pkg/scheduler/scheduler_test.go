@@ -45,7 +45,7 @@ func TestScheduleReplaceUnschedule(t *testing.T) {
 		!strings.HasSuffix(got[0].DeadLetterARN, "schedule-dlq") {
 		t.Fatalf("schedules = %+v, want one at %v (rounded up), in the group, with its DLQ", got, at)
 	}
-	m, err := queue.Decode(got[0].Input)
+	m, err := queue.Open(nil, got[0].Input)
 	if err != nil || m.Request.Assignment.Target.GroupID != "g1" {
 		t.Fatalf("the schedule's input is not the queued change: %v %+v", err, m)
 	}

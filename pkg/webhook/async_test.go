@@ -34,7 +34,7 @@ func (q *captureQueue) Enqueue(ctx context.Context, m *queue.Message) error {
 	if q.err != nil {
 		return q.err
 	}
-	b, err := m.Encode()
+	b, err := m.Seal(nil)
 	if err != nil {
 		return err
 	}

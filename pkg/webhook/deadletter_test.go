@@ -43,7 +43,7 @@ func TestLocalQueueDeadLettersWithTheReason(t *testing.T) {
 	if len(dead) != 1 || dead[0].Reason.Problem != "graph-refused" || dead[0].Reason.Failure != queue.FailurePermanent || dead[0].Reason.ReceiveCount != 1 {
 		t.Fatalf("dead letters = %+v, want one graph-refused after one receive", dead)
 	}
-	if m, err := queue.Decode(dead[0].Body); err != nil || m.Request.Ticket.ID != "CHG0030042" {
+	if m, err := queue.Open(nil, dead[0].Body); err != nil || m.Request.Ticket.ID != "CHG0030042" {
 		t.Errorf("dead letter body: %v", err)
 	}
 }

@@ -219,14 +219,14 @@ func TestPolicyCommandsInChat(t *testing.T) {
 // that user assign; separation of duties does not apply to it (the command
 // is its own approval).
 func TestWorkerChecksChatCommandsAgain(t *testing.T) {
-	m, err := queue.Decode(queuedMessage(t))
+	m, err := queue.Open(nil, queuedMessage(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	m.Source = "slack"
 	m.Chat = &queue.Chat{Tenant: "T0001", User: "U0456EFGH"}
 	m.Request.Ticket.RequestedBy, m.Request.Ticket.ApprovedBy = "slack:T0001/U0456EFGH", "slack:T0001/U0456EFGH"
-	body, err := m.Encode()
+	body, err := m.Seal(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

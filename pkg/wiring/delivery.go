@@ -90,7 +90,31 @@ func (b *builder) scheduler() (*scheduler.Client, error) {
 		return nil, err
 	}
 	b.log.Info("scheduling: EventBridge Scheduler", slog.String("group", s.Group))
-	return scheduler.New(client, scheduler.Options{Group: s.Group, TargetARN: s.QueueARN, RoleARN: s.RoleARN, DeadLetterARN: s.DeadLetterARN})
+	return scheduler.New(client, scheduler.Options{Group: s.Group, TargetARN: s.QueueARN, RoleARN: s.RoleARN, DeadLetterARN: s.DeadLetterARN, Key: b.key})
+}
+
+// queueKey reads ENROLLHOOK_QUEUE_SECRET into b.key. need says whether
+// this function must have one (it sends to or reads from an SQS queue or
+// a schedule); without it, it is a problem, as is the published
+// development key anywhere but with the in-process queue.
+func (b *builder) queueKey(need bool) {
+	secret := b.cfg.Queue.Secret
+	switch {
+	case secret == "" && need:
+		b.problems = append(b.problems, config.EnvQueueSecret+" must be set: the worker applies only messages sealed with it, so that nothing else put on the queue changes Intune (template.yaml: QueueSecret)")
+	case secret == "":
+	case secret == queue.DevelopmentSecret && !b.cfg.Queue.Local:
+		b.problems = append(b.problems, config.EnvQueueSecret+" is the published development key; set a key of your own")
+	case len(secret) < config.MinQueueSecretLength:
+		// The configuration has said so.
+	default:
+		k, err := queue.NewKey(secret)
+		if err != nil {
+			b.problems = append(b.problems, config.EnvQueueSecret+": "+err.Error())
+			return
+		}
+		b.key = k
+	}
 }
 
 // sqsQueue is the SQS queue at url, for the setting key.
@@ -99,7 +123,7 @@ func (b *builder) sqsQueue(key, url string) (*queue.SQS, error) {
 	if err != nil {
 		return nil, err
 	}
-	return queue.NewSQS(client, url), nil
+	return queue.NewSQS(client, url, b.key), nil
 }
 
 // async is the queue of the async path, if any: one of sqs and local.
@@ -136,7 +160,7 @@ func (b *builder) asyncQueue() (async, error) {
 		// promise a change the in-process queue may never apply.
 		return async{}, errors.New(config.EnvQueueURL + "=local is for one long-running process; on Lambda use the SQS queue of template.yaml")
 	}
-	a := async{local: queue.NewLocal(&queue.LocalOptions{Logger: b.log, MaxReceive: maxReceive})}
+	a := async{local: queue.NewLocal(&queue.LocalOptions{Logger: b.log, MaxReceive: maxReceive, Key: b.key})}
 	where := config.QueueLocal
 	if cfg.Queue.DeadLetterURL != "" {
 		var err error

@@ -31,6 +31,8 @@ func Events(ctx context.Context, getenv func(string) string, log *slog.Logger, o
 		// instance records the event id in the shared table.
 		b.problems = append(b.problems, config.EnvIdempotency+" must name the de-duplication table: the events function applies an event once only by recording its id there")
 	}
+	// It only cancels schedules; a key, if set, seals like the webhook's.
+	b.queueKey(false)
 	// Its scheduler cancels the schedule of a change a newer one overtakes.
 	p, err := b.parts()
 	if err != nil {

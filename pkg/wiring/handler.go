@@ -47,6 +47,10 @@ type parts struct {
 	// when not configured.
 	scheduler *scheduler.Client
 	writeBack *writeback.Writer
+	// key seals queued messages (the webhook, the scheduler) and opens
+	// them (the worker); nil is the development key (the in-process
+	// queue).
+	key *queue.Key
 }
 
 // parts builds what every function applies changes with: the Graph client
@@ -58,7 +62,7 @@ func (b *builder) parts() (parts, error) {
 	if err != nil {
 		return parts{}, err
 	}
-	p := parts{cfg: b.cfg, log: b.log, graph: gc, policy: pol, writeBack: b.writeBack()}
+	p := parts{cfg: b.cfg, log: b.log, graph: gc, policy: pol, writeBack: b.writeBack(), key: b.key}
 	if p.store, err = b.store(); err == nil {
 		if p.records, err = b.records(); err == nil {
 			p.scheduler, err = b.scheduler()
@@ -114,7 +118,7 @@ func httpHandler(p parts, sources []webhook.Source, disabled []string, a async) 
 	}
 	h := webhook.NewHandler(pipe, sources, o)
 	if a.local != nil {
-		wo := &worker.Options{DeadLetters: a.local, FollowUps: map[string]worker.FollowUpper{}}
+		wo := &worker.Options{DeadLetters: a.local, FollowUps: map[string]worker.FollowUpper{}, Key: p.key}
 		if a.deadLetters != nil {
 			wo.DeadLetters = a.deadLetters
 		}
@@ -152,6 +156,7 @@ func sqsHandler(p parts, deadLetters *queue.SQS) func(context.Context, events.SQ
 	if deadLetters != nil {
 		o.DeadLetters = deadLetters
 	}
+	o.Key = p.key
 	w := worker.New(p.pipeline(), o)
 	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 		return queue.HandleSQS(ctx, ev, w.Process), nil

@@ -24,6 +24,9 @@ func Webhook(ctx context.Context, getenv func(string) string, log *slog.Logger, 
 		return nil, config.Config{}, err
 	}
 	sources, disabled := b.senders()
+	// Messages to an SQS queue or a schedule are sealed with the key the
+	// worker checks; the in-process queue may use the development key.
+	b.queueKey(b.cfg.Queue.URL != "" || b.cfg.Schedule.Enabled())
 	// The credential is built whenever its own settings are sound, even
 	// beside other problems, so that its failure is listed with them rather
 	// than at the next start.

@@ -14,6 +14,7 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/identity"
 	"github.com/enrollhook/enrollhook/pkg/policy"
+	"github.com/enrollhook/enrollhook/pkg/queue"
 	"github.com/enrollhook/enrollhook/pkg/writeback"
 )
 
@@ -55,6 +56,8 @@ type builder struct {
 	// problems are the cold start's, listed together.
 	problems []string
 	aws      func() (aws.Config, error)
+	// key is the queue's (queueKey); nil is the development key.
+	key *queue.Key
 }
 
 func newBuilder(ctx context.Context, getenv func(string) string, log *slog.Logger, o *Options) (*builder, error) {

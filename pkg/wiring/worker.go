@@ -30,6 +30,7 @@ func Worker(ctx context.Context, getenv func(string) string, log *slog.Logger, o
 		// embedded store would only see this instance's messages.
 		b.problems = append(b.problems, config.EnvIdempotency+" must name the de-duplication table: the worker applies a change once only by recording it there")
 	}
+	b.queueKey(true)
 	// Its scheduler cancels the schedule of a change a newer one overtakes.
 	p, err := b.parts()
 	if err != nil {

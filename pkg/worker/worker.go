@@ -35,6 +35,10 @@ type Options struct {
 	// reason (Process); nil leaves them to the queue's redrive, without a
 	// reason.
 	DeadLetters DeadLetterQueue
+	// Key is the key the webhook seals messages with; a message not
+	// sealed with it is not applied (dead-lettered as malformed). nil is
+	// the development key of the in-process queue and tests.
+	Key *queue.Key
 }
 
 // Worker applies queued changes through the pipeline the request path uses.
@@ -110,9 +114,13 @@ type workRecord struct {
 func (w *Worker) Process(ctx context.Context, d queue.Delivery) error {
 	start := time.Now()
 	wr := &workRecord{d: d}
-	m, err := queue.Decode(d.Body)
+	m, err := queue.Open(w.opts.Key, d.Body)
 	if err != nil {
-		wr.err = &change.Error{Code: change.CodeMalformed, Kind: change.KindMalformedRequest, Message: "the message is not a queued change of this version", Err: err}
+		msg := "the message is not a queued change of this version"
+		if errors.Is(err, queue.ErrNotSealed) {
+			msg = "the message is not sealed by this deployment's webhook: nothing was applied"
+		}
+		wr.err = &change.Error{Code: change.CodeMalformed, Kind: change.KindMalformedRequest, Message: msg, Err: err}
 		return w.fail(ctx, wr, workDropped, start)
 	}
 	wr.msg = m

@@ -161,7 +161,7 @@ func queuedMessage(t *testing.T) []byte {
 	key, fp := apply.Key("generic", "msg_test_1", req)
 	m := &queue.Message{Source: "generic", DeliveryID: "msg_test_1", Key: key, Fingerprint: fp,
 		RequestID: "req-1", Request: req, Received: time.Unix(1764403200, 0)}
-	b, err := m.Encode()
+	b, err := m.Seal(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,22 @@ func TestWorkerAppliesARedeliveredMessageOnce(t *testing.T) {
 
 func TestWorkerFailures(t *testing.T) {
 	body := queuedMessage(t)
-	tampered := strings.Replace(string(body), `"state":"approved"`, `"state":"rejected"`, 1)
+	// A sealed message whose ticket is not approved (the worker checks
+	// approval again), and the approved one changed on the way (its seal
+	// no longer holds: dropped before it is read).
+	m, err := queue.Open(nil, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Request.Ticket.State = "rejected"
+	rejected, err := m.Seal(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tampered := strings.Replace(string(body), `"state":"approved"`, `"state":"Approved"`, 1)
+	if tampered == string(body) {
+		t.Fatal("the message has no approved state to change")
+	}
 	tests := []struct {
 		name      string
 		body      string
@@ -204,7 +219,8 @@ func TestWorkerFailures(t *testing.T) {
 		{"still failing on the last receive", string(body), &change.Error{Code: change.CodeUnavailable, Message: "Graph is throttling"}, MaxReceive, true, true, "dead-lettered", "graph-unavailable"},
 		{"not found", string(body), &change.Error{Code: change.CodeNotFound, Message: "Intune has no such assignment"}, 1, false, true, "failed", "not-found"},
 		{"refused", string(body), &change.Error{Code: change.CodeGraphRefused, Message: "Graph refused the change"}, 1, false, true, "failed", "graph-refused"},
-		{"not approved", tampered, nil, 1, false, false, "failed", "not-approved"},
+		{"not approved", string(rejected), nil, 1, false, false, "failed", "not-approved"},
+		{"changed on the way", tampered, nil, 1, false, false, "dropped", "malformed-request"},
 		{"not a message", `{"v":99}`, nil, 1, false, false, "dropped", "malformed-request"},
 	}
 	for _, tt := range tests {
@@ -273,7 +289,7 @@ func TestWorkerDuplicateInProgressComesBack(t *testing.T) {
 // from the main queue.
 func TestWorkerLastReceiveDeadLettersWithTheReason(t *testing.T) {
 	body := queuedMessage(t)
-	m, err := queue.Decode(body)
+	m, err := queue.Open(nil, body)
 	if err != nil {
 		t.Fatal(err)
 	}
