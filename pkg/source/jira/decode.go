@@ -338,6 +338,13 @@ func (s *Source) decodeWebhook(w *Webhook, body []byte, noRepeats bool, opts *ch
 		return nil, &change.Error{Code: change.CodeForbidden, Kind: change.KindSeparationOfDuties,
 			Message: "separation of duties: the user who approved this issue is its reporter, and a requester cannot approve their own change; nothing was changed. Have another person approve it, and restrict in the Jira workflow who may approve"}
 	}
+	// An agent who raised the issue for someone else (Jira Service
+	// Management's "raise on behalf of"), or changed its reporter since,
+	// is its creator: they may not approve it either.
+	if creator, ok := w.Issue.user("creator"); ok && creator.String() != "" && sameUser(w.User, &creator) {
+		return nil, &change.Error{Code: change.CodeForbidden, Kind: change.KindSeparationOfDuties,
+			Message: "separation of duties: the user who approved this issue created it (for its reporter), and whoever raised a change cannot approve it; nothing was changed. Have another person approve it, and restrict in the Jira workflow who may approve"}
+	}
 	var fields []change.FieldError
 	if !noRepeats {
 		fields = change.DuplicateFields(body)

@@ -130,6 +130,7 @@ var fixedText = func() string {
 	b.WriteString(reasonDateTime + " is required with : a change window has a start and an end ")
 	b.WriteString("this Jira event is not an issue update (webhookEvent " + EventIssueUpdated + "); only the update that approves the issue changes anything; nothing was changed ")
 	b.WriteString("separation of duties: the user who approved this issue is its reporter, and a requester cannot approve their own change; nothing was changed. Have another person approve it, and restrict in the Jira workflow who may approve ")
+	b.WriteString("separation of duties: the user who approved this issue created it (for its reporter), and whoever raised a change cannot approve it; nothing was changed. ")
 	b.WriteString("the ticket state is " + strings.Join(change.TicketStates(), " ") + " not approved; only approved changes are applied, nothing was changed ")
 	b.WriteString("groupId collectionId targetType entraObjectId filterId filterType deviceAndAppManagementAssignmentFilterId deviceAndAppManagementAssignmentFilterType @odata.type source sourceId ")
 	b.WriteString("the body is not well-formed JSON; the request has invalid fields; unknown property; allowed: ")

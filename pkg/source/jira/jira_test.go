@@ -402,6 +402,10 @@ func TestDecodeSeparationOfDuties(t *testing.T) {
 		{"status: same account, e-mail withheld", byStatus, selfApproved(approved, `{"accountId": "5b10ac8d82e05b22cc7d4ef5"}`)},
 		{"status: same e-mail, other letter case", byStatus, selfApproved(approved, `{"emailAddress": "Abel.Tuter@contoso.com"}`)},
 		{"approval field: the reporter approved", byField, []byte(strings.Replace(jsm, `"user": `+mia, `"user": `+abel, 1))},
+		// An agent raised it on behalf of the reporter (or changed the
+		// reporter since), then approved it.
+		{"status: its creator approved", byStatus, []byte(strings.Replace(approved, `"reporter": `+abel, `"reporter": `+abel+`, "creator": `+mia, 1))},
+		{"approval field: its creator approved", byField, []byte(strings.Replace(jsm, `"reporter": `+abel, `"reporter": `+abel+`, "creator": `+mia, 1))},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := tt.src.Decode(source.Delivery{Body: tt.body}, nil)
@@ -416,9 +420,14 @@ func TestDecodeSeparationOfDuties(t *testing.T) {
 			}
 		})
 	}
-	// Another person approving is fine, on both paths.
+	// Another person approving is fine, on both paths, whoever created
+	// the issue.
 	if r, err := byStatus.Decode(source.Delivery{Body: []byte(approved)}, nil); err != nil || r.Ticket.RequestedBy == r.Ticket.ApprovedBy {
 		t.Errorf("Decode(approved by another) = %+v, %v", r, err)
+	}
+	agent := `{"accountId": "5b10ac8d82e05b22cc7d4e00", "displayName": "Ada Agent", "emailAddress": "ada.agent@contoso.com"}`
+	if _, err := byStatus.Decode(source.Delivery{Body: []byte(strings.Replace(approved, `"reporter": `+abel, `"reporter": `+abel+`, "creator": `+agent, 1))}, nil); err != nil {
+		t.Errorf("Decode(created by an agent, approved by another) = %v", err)
 	}
 	if _, err := byField.Decode(source.Delivery{Body: []byte(jsm)}, nil); err != nil {
 		t.Errorf("Decode(JSM approval by another) = %v", err)
