@@ -34,9 +34,9 @@ import (
 func startWorker(t testing.TB, env ...string) (invokeURL string, logs *rietest.Buffer) {
 	t.Helper()
 	rietest.Binary(t) // skipped without the emulator before building
-	sink.EnvSecrets(env)
-	f := rietest.Start(t, bootstrap.Build(t, "."), rietest.Options{Name: "enrollhook-worker", Output: sink,
-		Env: append([]string{"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "ENROLLHOOK_QUEUE_SECRET=" + rieQueueSecret}, env...)})
+	env = append([]string{"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "ENROLLHOOK_QUEUE_SECRET=" + rieQueueSecret}, env...)
+	sink.EnvSecrets(env) // the queue key among them
+	f := rietest.Start(t, bootstrap.Build(t, "."), rietest.Options{Name: "enrollhook-worker", Output: sink, Env: env})
 	return f.URL, f.Logs
 }
 

@@ -142,7 +142,18 @@ func TestOpenRefusesWhatTheWebhookDidNotSeal(t *testing.T) {
 		"no MAC":                append([]byte(sealPrefix+"."), js...),
 		"a short MAC":           append([]byte(sealPrefix+"AAAA."), js...),
 		"a padded MAC":          bytes.Replace(body, []byte("."+string(js)), []byte("=."+string(js)), 1),
-		"empty":                 nil,
+		"a MAC too long":        bytes.Replace(body, []byte("."+string(js)), []byte("AAAAAAAA."+string(js)), 1),
+		"a MAC twice as long":   append([]byte(sealPrefix+strings.Repeat("A", 86)+"."), js...),
+		// The same 256 bits with an unused low bit of the last character
+		// set: the MAC decodes equal unless the decoding is strict.
+		"the MAC spelt otherwise": func() []byte {
+			const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+			b := bytes.Clone(body)
+			i := len(sealPrefix) + base64.RawURLEncoding.EncodedLen(32) - 1
+			b[i] = alphabet[strings.IndexByte(alphabet, b[i])^1]
+			return b
+		}(),
+		"empty": nil,
 	} {
 		if _, err := Open(key, b); !errors.Is(err, ErrNotSealed) || !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: Open = %v, want ErrNotSealed", name, err)

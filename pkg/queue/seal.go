@@ -81,8 +81,13 @@ func Open(k *Key, body []byte) (*Message, error) {
 	if !ok {
 		return nil, ErrNotSealed
 	}
+	// The MAC's exact length first (Decode writes as much as enc holds),
+	// and its one canonical spelling (Strict: no stray low bits).
+	if len(enc) != base64.RawURLEncoding.EncodedLen(sha256.Size) {
+		return nil, ErrNotSealed
+	}
 	got := make([]byte, sha256.Size)
-	if n, err := base64.RawURLEncoding.Decode(got, enc); err != nil || n != sha256.Size || base64.RawURLEncoding.EncodedLen(sha256.Size) != len(enc) {
+	if n, err := base64.RawURLEncoding.Strict().Decode(got, enc); err != nil || n != sha256.Size {
 		return nil, ErrNotSealed
 	}
 	if !hmac.Equal(got, k.or().mac(js)) {

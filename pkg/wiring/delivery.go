@@ -96,14 +96,15 @@ func (b *builder) scheduler() (*scheduler.Client, error) {
 // queueKey reads ENROLLHOOK_QUEUE_SECRET into b.key. need says whether
 // this function must have one (it sends to or reads from an SQS queue or
 // a schedule); without it, it is a problem, as is the published
-// development key anywhere but with the in-process queue.
+// development key anywhere but with the in-process queue of a local
+// process.
 func (b *builder) queueKey(need bool) {
 	secret := b.cfg.Queue.Secret
 	switch {
 	case secret == "" && need:
 		b.problems = append(b.problems, config.EnvQueueSecret+" must be set: the worker applies only messages sealed with it, so that nothing else put on the queue changes Intune (template.yaml: QueueSecret)")
 	case secret == "":
-	case secret == queue.DevelopmentSecret && !b.cfg.Queue.Local:
+	case secret == queue.DevelopmentSecret && !(b.cfg.Queue.Local && b.opts.Local):
 		b.problems = append(b.problems, config.EnvQueueSecret+" is the published development key; set a key of your own")
 	case len(secret) < config.MinQueueSecretLength:
 		// The configuration has said so.

@@ -56,6 +56,16 @@ func TestQueueKeyWhereMessagesCrossAQueue(t *testing.T) {
 	}{
 		{"worker without a key", "", func(g func(string) string) error { _, err := Worker(context.Background(), g, log, nil); return err }, "must be set"},
 		{"worker with the development key", queue.DevelopmentSecret, func(g func(string) string) error { _, err := Worker(context.Background(), g, log, nil); return err }, "published development key"},
+		{"worker with the development key and the in-process queue's setting", queue.DevelopmentSecret, func(g func(string) string) error {
+			env := func(k string) string {
+				if k == config.EnvQueueURL {
+					return config.QueueLocal
+				}
+				return g(k)
+			}
+			_, err := Worker(context.Background(), env, log, nil)
+			return err
+		}, "published development key"},
 		{"worker with a short key", "short", func(g func(string) string) error { _, err := Worker(context.Background(), g, log, nil); return err }, "at least 32 bytes"},
 		{"webhook to SQS without a key", "", func(g func(string) string) error {
 			env := func(k string) string {
