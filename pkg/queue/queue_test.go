@@ -184,6 +184,24 @@ func FuzzOpen(f *testing.F) {
 	})
 }
 
+// TestHandleSQSContainsAPanic: a message whose processing panics fails
+// alone; the others of the batch are still processed.
+func TestHandleSQSContainsAPanic(t *testing.T) {
+	ev := events.SQSEvent{Records: []events.SQSMessage{{MessageId: "a", Body: "ok"}, {MessageId: "b", Body: "boom"}, {MessageId: "c", Body: "ok"}}}
+	var done []string
+	resp := HandleSQS(context.Background(), ev, func(ctx context.Context, d Delivery) error {
+		if string(d.Body) == "boom" {
+			var b []byte
+			_ = b[len(d.Body)] // index out of range
+		}
+		done = append(done, d.ID)
+		return nil
+	})
+	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "b" || strings.Join(done, ",") != "a,c" {
+		t.Errorf("failures = %+v, processed %v; want [b], a and c", resp.BatchItemFailures, done)
+	}
+}
+
 func TestHandleSQSReportsOnlyTheFailures(t *testing.T) {
 	ev := events.SQSEvent{Records: []events.SQSMessage{
 		{MessageId: "a", Body: "ok", Attributes: map[string]string{"ApproximateReceiveCount": "1"}},
