@@ -153,11 +153,7 @@ func redacted(v string) string {
 func (c Config) LogValue() slog.Value {
 	secrets := make([]slog.Attr, 0, len(sender.All()))
 	for _, s := range sender.Names() {
-		v := "unset"
-		if c.Secrets[s] != "" {
-			v = "REDACTED"
-		}
-		secrets = append(secrets, slog.String(s, v))
+		secrets = append(secrets, slog.String(s, redacted(c.Secrets[s])))
 	}
 	return slog.GroupValue(
 		slog.String("credential", c.Credential),

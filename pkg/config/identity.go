@@ -94,12 +94,6 @@ type Identity struct {
 
 // LogValue implements slog.LogValuer: the secrets appear as REDACTED.
 func (i Identity) LogValue() slog.Value {
-	set := func(v string) string {
-		if v == "" {
-			return "unset"
-		}
-		return "REDACTED"
-	}
 	return slog.GroupValue(
 		slog.String("tenantId", i.TenantID),
 		slog.String("authorityHost", i.AuthorityHost),
@@ -107,8 +101,8 @@ func (i Identity) LogValue() slog.Value {
 		slog.String("audience", i.Audience),
 		slog.String("tokenFile", i.TokenFile),
 		slog.String("certificate", i.CertificatePath),
-		slog.String("clientSecret", set(i.ClientSecret)),
-		slog.String("certificatePassword", set(i.CertificatePassword)),
+		slog.String("clientSecret", redacted(i.ClientSecret)),
+		slog.String("certificatePassword", redacted(i.CertificatePassword)),
 	)
 }
 

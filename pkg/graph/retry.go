@@ -230,28 +230,17 @@ func parseFractionalSeconds(whole, frac string) (time.Duration, bool) {
 	if whole == "" || frac == "" || strings.Trim(whole, "0123456789") != "" || strings.Trim(frac, "0123456789") != "" {
 		return 0, false
 	}
-	d, ok := parseWait(whole, time.Second)
-	if !ok && strings.Trim(whole, "0") != "" {
-		return 0, false
-	}
+	d, _ := parseWait(whole, time.Second) // 0 for a whole part of zeros
 	if d >= maxWait {
 		return maxWait, true
 	}
-	var ms time.Duration // the fraction in milliseconds, rounded up
-	for i := 0; i < len(frac); i++ {
-		if i == 3 {
-			if strings.Trim(frac[3:], "0") != "" {
-				ms++
-			}
-			break
-		}
-		ms = 10*ms + time.Duration(frac[i]-'0')
+	// The fraction in milliseconds: its first three digits, one more when
+	// any digit after them is not zero.
+	ms, _ := strconv.Atoi((frac + "00")[:3])
+	if len(frac) > 3 && strings.Trim(frac[3:], "0") != "" {
+		ms++
 	}
-	for i := len(frac); i < 3; i++ {
-		ms *= 10
-	}
-	ms *= time.Millisecond
-	d = min(d+ms, maxWait)
+	d = min(d+time.Duration(ms)*time.Millisecond, maxWait)
 	return d, d > 0
 }
 
