@@ -78,8 +78,10 @@ var rieExpect = map[string]struct {
 var (
 	// enrollhook is this function's bootstrap, built once per test binary.
 	enrollhook = &rietest.Bootstrap{}
-	// floor is testdata/floor, BenchmarkColdStart's floor.
-	floor = &rietest.Bootstrap{}
+	// floor is testdata/floor, BenchmarkColdStart's floor; designFloor is
+	// testdata/designfloor, the floor with the design card's libraries.
+	floor       = &rietest.Bootstrap{}
+	designFloor = &rietest.Bootstrap{}
 )
 
 // buildBootstrap builds the function exactly as `make build` does, for this
@@ -384,7 +386,11 @@ func TestBootstrapFailsClosed(t *testing.T) {
 // loop it measures the floor: testdata/floor, the smallest aws-lambda-go
 // function, built the same way and invoked with the same event, so that
 // the machine's own speed divides out. Reported as ms/cold-start,
-// floor-ms/cold-start and their ratio (x-floor); `make bench` runs it.
+// floor-ms/cold-start and their ratio (x-floor). It measures a second
+// reference alike, testdata/designfloor: the floor with the libraries the
+// design card fixes (azidentity, validator) linked in, reported as
+// design-floor-ms/cold-start and x-design-floor, which says how much of
+// the ratio is theirs. `make bench` runs it.
 func BenchmarkColdStart(b *testing.B) {
 	emuState := newEmulator(nil)
 	emu := httptest.NewServer(emuState)
@@ -394,6 +400,7 @@ func BenchmarkColdStart(b *testing.B) {
 		b.Fatal(err)
 	}
 	floorBootstrap := floor.Build(b, "./testdata/floor")
+	designBootstrap := designFloor.Build(b, "./testdata/designfloor")
 	buildBootstrap(b)
 	cold := func(fn *rieFunc, event []byte) time.Duration {
 		start := time.Now()
@@ -406,12 +413,13 @@ func BenchmarkColdStart(b *testing.B) {
 		}
 		return d
 	}
-	var total, floorTotal time.Duration
+	var total, floorTotal, designTotal time.Duration
 	n := 0
 	for b.Loop() {
 		b.StopTimer()
 		fl := startRIEWith(b, floorBootstrap)
 		floorTotal += cold(fl, raw)
+		designTotal += cold(startRIEWith(b, designBootstrap), raw)
 		fn := startRIE(b, append(emulatorEnv(emu), "ENROLLHOOK_SECRET_GENERIC="+rieSecret)...)
 		event := resign(b, raw, rieSecret, false)
 		b.StartTimer()
@@ -421,9 +429,12 @@ func BenchmarkColdStart(b *testing.B) {
 	}
 	ms := float64(total.Microseconds()) / 1000 / float64(n)
 	floorMS := float64(floorTotal.Microseconds()) / 1000 / float64(n)
+	designMS := float64(designTotal.Microseconds()) / 1000 / float64(n)
 	b.ReportMetric(ms, "ms/cold-start")
 	b.ReportMetric(floorMS, "floor-ms/cold-start")
 	b.ReportMetric(ms/floorMS, "x-floor")
+	b.ReportMetric(designMS, "design-floor-ms/cold-start")
+	b.ReportMetric(ms/designMS, "x-design-floor")
 }
 
 // checkRevertSample checks the answer of events/generic-revert.json: what

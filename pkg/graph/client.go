@@ -95,6 +95,10 @@ type Options struct {
 	// Sleep waits d (a retry's delay) or until ctx ends; default a timer.
 	// Tests on a scaled clock pass a scaled sleep.
 	Sleep func(ctx context.Context, d time.Duration) error
+
+	// dialer is Transport's, when it can open connections ahead of a call
+	// (newTransport); set with the default transport.
+	dialer *dialer
 }
 
 // Client calls Graph for enrollment configuration assignments. It is safe
@@ -106,6 +110,7 @@ type Client struct {
 	reqHost     string // the Host of every request
 	allowHTTP   bool
 	tr          policy.Transporter
+	dialer      *dialer // tr's, or nil
 	tokens      *tokenCache
 	retry       *retryPolicy
 	margin      time.Duration
@@ -199,7 +204,7 @@ func NewClient(baseURL string, cred azcore.TokenCredential, scope string, opts *
 		rp.sleep = o.Sleep
 	}
 	if o.Transport == nil {
-		o.Transport = defaultTransport()
+		o.Transport, o.dialer = defaultTransport()
 	}
 	host := u.Host
 	if strings.LastIndex(host, ":") > strings.LastIndex(host, "]") {
@@ -212,6 +217,7 @@ func NewClient(baseURL string, cred azcore.TokenCredential, scope string, opts *
 		reqHost:     host,
 		allowHTTP:   o.InsecureAllowHTTP,
 		tr:          o.Transport,
+		dialer:      o.dialer,
 		tokens:      newTokenCache(cred, scope),
 		retry:       rp,
 		margin:      o.DeadlineMargin,
@@ -274,13 +280,19 @@ func (c *Client) PatchAssignment(ctx context.Context, configurationID, assignmen
 // given time, so that the first call does not wait for it: at a cold start
 // the fetch (for aws-federation two round trips, to STS and to Entra) runs
 // while the rest of the function starts and while the first delivery is
-// checked. A call that needs the token while the fetch is in flight waits
+// checked. With the default transport it also opens the connection to Graph
+// meanwhile (DNS, TCP, TLS; not through a proxy), which the first call then
+// takes; one not taken within 30 s is closed, and a call that finds it
+// failed or closed dials afresh. A call that needs the token while the fetch is in flight waits
 // for it (single flight), within its own deadline; if the prefetch fails,
 // however it fails, the call fetches again under its own deadline rather
 // than taking the prefetch's error. A failed prefetch is logged at warn
 // level. Keep within well under the invoke's timeout, so that a hung
 // prefetch leaves the first call time for a fetch of its own.
 func (c *Client) Prefetch(ctx context.Context, within time.Duration) {
+	if c.dialer != nil {
+		c.dialer.preconnect(ctx, within, c.baseU)
+	}
 	go func() {
 		ctx, cancel := context.WithTimeout(ctx, within)
 		defer cancel()

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -45,27 +44,34 @@ func platformInfo() string {
 var errNonTLS = errors.New("authorized requests are not permitted for non-TLS protected (https) endpoints")
 
 // defaultTransport is the HTTP client of every Client built without
-// Options.Transport, shared so that they share connections: TLS 1.2 or
-// later, HTTP/2 with pings on idle connections, the proxy of the
-// environment, bounded dial and handshake times.
-var defaultTransport = sync.OnceValue(func() *http.Client {
-	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+// Options.Transport, shared so that they share connections, and its dialer,
+// which can open the connection to Graph ahead of the first call
+// (Client.Prefetch): TLS 1.2 or later, HTTP/2 with pings on idle
+// connections, the proxy of the environment, bounded dial and handshake
+// times.
+var defaultTransport = sync.OnceValues(func() (*http.Client, *dialer) {
+	return newTransport(&tls.Config{MinVersion: tls.VersionTLS12, Renegotiation: tls.RenegotiateFreelyAsClient}, http.ProxyFromEnvironment)
+})
+
+// newTransport is defaultTransport with the given TLS settings and proxy.
+func newTransport(tlsConfig *tls.Config, proxy func(*http.Request) (*url.URL, error)) (*http.Client, *dialer) {
+	d := newDialer(tlsConfig, proxy)
 	return &http.Client{Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
+		Proxy:       proxy,
+		DialContext: d.DialContext,
+		// Used for https without a proxy; through a proxy the transport
+		// speaks TLS itself, with TLSClientConfig.
+		DialTLSContext:        d.DialTLSContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          100,
 		MaxIdleConnsPerHost:   10,
 		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
+		TLSHandshakeTimeout:   d.handshake,
 		ExpectContinueTimeout: time.Second,
-		TLSClientConfig: &tls.Config{
-			MinVersion:    tls.VersionTLS12,
-			Renegotiation: tls.RenegotiateFreelyAsClient,
-		},
-		HTTP2: &http.HTTP2Config{SendPingTimeout: 10 * time.Second, PingTimeout: 5 * time.Second},
-	}}
-})
+		TLSClientConfig:       tlsConfig,
+		HTTP2:                 &http.HTTP2Config{SendPingTimeout: 10 * time.Second, PingTimeout: 5 * time.Second},
+	}}, d
+}
 
 // newRequest builds one attempt of call k: a request of its own (headers and
 // URL included) on every attempt, so that nothing a transport does to one

@@ -104,13 +104,15 @@ func TestDefaultTransport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	def, d := defaultTransport()
 	hc, ok := c.tr.(*http.Client)
-	if !ok || hc != defaultTransport() {
-		t.Fatalf("Transport = %T, want the shared default client", c.tr)
+	if !ok || hc != def || c.dialer != d {
+		t.Fatalf("Transport = %T, want the shared default client and its dialer", c.tr)
 	}
 	tr := hc.Transport.(*http.Transport)
 	if tr.TLSClientConfig.MinVersion != tls.VersionTLS12 || !tr.ForceAttemptHTTP2 || tr.Proxy == nil ||
-		tr.TLSHandshakeTimeout != 10*time.Second || tr.HTTP2 == nil || tr.HTTP2.SendPingTimeout != 10*time.Second {
+		tr.TLSHandshakeTimeout != 10*time.Second || tr.HTTP2 == nil || tr.HTTP2.SendPingTimeout != 10*time.Second ||
+		tr.DialTLSContext == nil || d.tls != tr.TLSClientConfig || d.handshake != tr.TLSHandshakeTimeout {
 		t.Errorf("default transport = %+v", tr)
 	}
 }
