@@ -281,9 +281,11 @@ func (c *Client) PatchAssignment(ctx context.Context, configurationID, assignmen
 // the fetch (for aws-federation two round trips, to STS and to Entra) runs
 // while the rest of the function starts and while the first delivery is
 // checked. With the default transport it also opens the connection to Graph
-// meanwhile (DNS, TCP, TLS; not through a proxy), which the first call then
-// takes; one not taken within 30 s is closed, and a call that finds it
-// failed or closed dials afresh. A call that needs the token while the fetch is in flight waits
+// meanwhile (DNS, TCP, TLS; not through a proxy), which the first call
+// takes if it is open by then: a call never waits for one still opening,
+// and dials its own instead of one that failed or is older than 30 s by the
+// wall clock (which, unlike the monotonic clock, runs on while Lambda has
+// the function frozen). One not taken within 30 s is closed. A call that needs the token while the fetch is in flight waits
 // for it (single flight), within its own deadline; if the prefetch fails,
 // however it fails, the call fetches again under its own deadline rather
 // than taking the prefetch's error. A failed prefetch is logged at warn

@@ -8,25 +8,32 @@ import (
 	"net/url"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
-// warmFor is how long a connection opened ahead of the first call waits to
-// be taken: an older one may have been closed by Graph as idle (a function
-// with provisioned concurrency starts long before its first invoke), so it
-// is closed and the call dials afresh.
-const warmFor = 30 * time.Second
+// defaultWarmFor is how long a connection opened ahead of the first call
+// waits to be taken: an older one may have been closed by Graph as idle (a
+// function with provisioned concurrency starts long before its first
+// invoke), so it is closed and the call dials afresh.
+const defaultWarmFor = 30 * time.Second
 
 // dialer is the default transport's: it opens the connection to Graph ahead
 // of the first call when asked (preconnect, from Client.Prefetch) and hands
-// it to the transport's first dial of that address. On a cold start the DNS
-// look-up, TCP and TLS handshakes then run while the token is fetched,
-// rather than after it.
+// it to the transport's first dial of that address, if it is open by then.
+// On a cold start the DNS look-up, TCP and TLS handshakes then run while
+// the token is fetched, rather than after it.
 type dialer struct {
-	net       *net.Dialer
+	net *net.Dialer
+	// tls is the dialer's own copy of the transport's TLS settings, HTTP/2
+	// offered first (net/http writes to the transport's copy as it starts).
 	tls       *tls.Config
 	handshake time.Duration
 	proxy     func(*http.Request) (*url.URL, error)
-	now       func() time.Time
+	// now is the wall clock: a connection's age is read by it, not by the
+	// monotonic clock, which stands still while Lambda has the function
+	// frozen.
+	now     func() time.Time
+	warmFor time.Duration
 
 	mu   sync.Mutex
 	warm map[string]*warmConn // by dialKey
@@ -37,24 +44,29 @@ type warmConn struct {
 	done chan struct{} // closed once conn or err is set
 	conn net.Conn
 	err  error
-	at   time.Time // when conn was ready
-	// taken says a dial has claimed it (under dialer.mu).
+	at   time.Time // when conn was ready, by the wall clock
+	// taken says a dial or the drop has claimed it (under dialer.mu).
 	taken bool
 }
 
-func newDialer(tlsConfig *tls.Config, proxy func(*http.Request) (*url.URL, error)) *dialer {
+func newDialer(tlsConfig *tls.Config, handshake time.Duration, proxy func(*http.Request) (*url.URL, error)) *dialer {
+	own := tlsConfig.Clone()
+	if len(own.NextProtos) == 0 {
+		own.NextProtos = []string{"h2", "http/1.1"}
+	}
 	return &dialer{
 		net:       &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second},
-		tls:       tlsConfig,
-		handshake: 10 * time.Second,
+		tls:       own,
+		handshake: handshake,
 		proxy:     proxy,
-		now:       time.Now,
+		now:       func() time.Time { return time.Now().Round(0) },
+		warmFor:   defaultWarmFor,
 		warm:      map[string]*warmConn{},
 	}
 }
 
 // dialKey says which of the transport's dials a connection is for: TLS
-// (DialTLSContext, https without a proxy) or plain TCP (DialContext).
+// (DialTLSContext) or plain TCP (DialContext).
 func dialKey(secure bool, addr string) string {
 	if secure {
 		return "tls " + addr
@@ -62,14 +74,16 @@ func dialKey(secure bool, addr string) string {
 	return "tcp " + addr
 }
 
-// preconnect opens, in the background and within the given time, the connection the
-// transport will want for a request to u, unless one is already open or
-// opening. It does nothing when a proxy serves u (the transport then dials
-// the proxy and speaks TLS through it itself) or for a scheme other than
-// http and https.
+// preconnect opens, in the background and within the given time, the
+// connection the transport will want for a request to u, unless one is
+// already open or opening. It does nothing when a proxy serves u (the
+// transport then dials the proxy), for a scheme other than http and https,
+// or for a host name that is not ASCII (the transport asks for its
+// punycode).
 func (d *dialer) preconnect(ctx context.Context, within time.Duration, u *url.URL) {
 	secure := u.Scheme == "https"
-	if !secure && u.Scheme != "http" {
+	host := u.Hostname()
+	if !secure && u.Scheme != "http" || !isASCII(host) {
 		return
 	}
 	if d.proxy != nil {
@@ -84,7 +98,7 @@ func (d *dialer) preconnect(ctx context.Context, within time.Duration, u *url.UR
 			port = "443"
 		}
 	}
-	addr := net.JoinHostPort(u.Hostname(), port)
+	addr := net.JoinHostPort(host, port)
 	key := dialKey(secure, addr)
 	d.mu.Lock()
 	if _, ok := d.warm[key]; ok {
@@ -104,9 +118,19 @@ func (d *dialer) preconnect(ctx context.Context, within time.Duration, u *url.UR
 		}
 		w.at = d.now()
 		close(w.done)
-		// Not taken in time: closed, so that no socket lingers.
-		time.AfterFunc(warmFor, func() { d.drop(key, w) })
+		// Not taken in time: closed, so that no socket lingers (after a
+		// freeze, at the latest when the function thaws).
+		time.AfterFunc(d.warmFor, func() { d.drop(key, w) })
 	}()
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // drop forgets w and closes its connection unless a dial took it.
@@ -123,10 +147,12 @@ func (d *dialer) drop(key string, w *warmConn) {
 	}
 }
 
-// take returns the connection opened ahead for key, waiting for it within
-// ctx; nil when there is none, it failed, or it waited too long to be
-// taken. Each is taken once.
-func (d *dialer) take(ctx context.Context, key string) net.Conn {
+// take returns the connection opened ahead for key if it is open now; nil
+// when there is none, it is still opening (the call does not wait for a
+// dial that may have stalled: it dials its own, and the other is closed
+// once done), it failed, or it waited too long to be taken. Each is taken
+// once.
+func (d *dialer) take(key string) net.Conn {
 	d.mu.Lock()
 	w, ok := d.warm[key]
 	if ok {
@@ -139,7 +165,7 @@ func (d *dialer) take(ctx context.Context, key string) net.Conn {
 	}
 	select {
 	case <-w.done:
-	case <-ctx.Done():
+	default:
 		go func() {
 			<-w.done
 			if w.conn != nil {
@@ -151,7 +177,7 @@ func (d *dialer) take(ctx context.Context, key string) net.Conn {
 	if w.err != nil {
 		return nil
 	}
-	if d.now().Sub(w.at) > warmFor {
+	if d.now().Sub(w.at) > d.warmFor {
 		w.conn.Close()
 		return nil
 	}
@@ -160,17 +186,18 @@ func (d *dialer) take(ctx context.Context, key string) net.Conn {
 
 // DialContext is the transport's TCP dial (http, and a proxy's connection).
 func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	if c := d.take(ctx, dialKey(false, addr)); c != nil {
+	if c := d.take(dialKey(false, addr)); c != nil {
 		return c, nil
 	}
 	return d.net.DialContext(ctx, network, addr)
 }
 
-// DialTLSContext is the transport's dial of an https address without a
-// proxy: TCP, then the TLS handshake with the transport's settings (HTTP/2
-// offered first), within the handshake timeout.
+// DialTLSContext is the transport's dial of an https address (Graph's
+// without a proxy, or an https proxy's): TCP, then the TLS handshake with
+// the transport's settings (HTTP/2 offered first), within the handshake
+// timeout.
 func (d *dialer) DialTLSContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	if c := d.take(ctx, dialKey(true, addr)); c != nil {
+	if c := d.take(dialKey(true, addr)); c != nil {
 		return c, nil
 	}
 	return d.dialTLS(ctx, network, addr)
@@ -181,17 +208,15 @@ func (d *dialer) dialTLS(ctx context.Context, network, addr string) (net.Conn, e
 	if err != nil {
 		return nil, err
 	}
-	cfg := d.tls.Clone()
+	cfg := d.tls
 	if cfg.ServerName == "" {
 		host, _, err := net.SplitHostPort(addr)
 		if err != nil {
 			raw.Close()
 			return nil, err
 		}
+		cfg = cfg.Clone()
 		cfg.ServerName = host
-	}
-	if len(cfg.NextProtos) == 0 {
-		cfg.NextProtos = []string{"h2", "http/1.1"}
 	}
 	hctx, cancel := context.WithTimeout(ctx, d.handshake)
 	defer cancel()

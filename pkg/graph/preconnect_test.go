@@ -2,13 +2,21 @@ package graph
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"io"
+	"log"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -38,6 +46,12 @@ type connGraph struct {
 }
 
 func newConnGraph(t testing.TB, secure bool) *connGraph {
+	return newConnGraphWith(t, secure, nil, nil)
+}
+
+// newConnGraphWith is newConnGraph with TLS settings of its own (the
+// certificate is always testCert's) and a listener of its own.
+func newConnGraphWith(t testing.TB, secure bool, tlsConfig *tls.Config, ln net.Listener) *connGraph {
 	t.Helper()
 	g := &connGraph{accepted: make(chan string, 10), closed: map[string]bool{}}
 	g.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -47,6 +61,7 @@ func newConnGraph(t testing.TB, secure bool) *connGraph {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"id":"asg_2-b","target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"g"}}`))
 	}))
+	g.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are the point of some tests
 	g.srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
 		switch s {
 		case http.StateNew:
@@ -60,7 +75,16 @@ func newConnGraph(t testing.TB, secure bool) *connGraph {
 			g.mu.Unlock()
 		}
 	}
+	if ln != nil {
+		g.srv.Listener.Close()
+		g.srv.Listener = ln
+	}
 	if secure {
+		if tlsConfig == nil {
+			tlsConfig = &tls.Config{}
+		}
+		g.srv.TLS = tlsConfig.Clone()
+		g.srv.TLS.Certificates = []tls.Certificate{testCert(t)}
 		g.srv.EnableHTTP2 = true
 		g.srv.StartTLS()
 	} else {
@@ -73,9 +97,15 @@ func newConnGraph(t testing.TB, secure bool) *connGraph {
 // client is a Client of g on a transport of its own (so no test shares the
 // process's default dialer), trusting g's certificate.
 func (g *connGraph) client(t testing.TB, proxy func(*http.Request) (*url.URL, error)) (*Client, *dialer) {
+	return g.clientTrusting(t, proxy, true)
+}
+
+// clientTrusting is client, trusting g's certificate or only the system's
+// roots.
+func (g *connGraph) clientTrusting(t testing.TB, proxy func(*http.Request) (*url.URL, error), trust bool) (*Client, *dialer) {
 	t.Helper()
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if cert := g.srv.Certificate(); cert != nil {
+	if cert := g.srv.Certificate(); cert != nil && trust {
 		pool := x509.NewCertPool()
 		pool.AddCert(cert)
 		cfg.RootCAs = pool
@@ -159,7 +189,7 @@ func TestPrefetchOpensTheGraphConnection(t *testing.T) {
 }
 
 // TestAStaleWarmConnectionIsNotTaken: a connection opened ahead and not
-// taken within warmFor (provisioned concurrency starts functions long
+// taken within warmFor by the wall clock (provisioned concurrency starts functions long
 // before their first invoke; Graph may have closed it) is closed, and the
 // call dials its own.
 func TestAStaleWarmConnectionIsNotTaken(t *testing.T) {
@@ -172,7 +202,7 @@ func TestAStaleWarmConnectionIsNotTaken(t *testing.T) {
 	early := g.nextAccepted(t, "Prefetch opened no connection")
 	awaitWarm(t, d)
 	mu.Lock()
-	now = now.Add(warmFor + time.Second)
+	now = now.Add(d.warmFor + time.Second)
 	mu.Unlock()
 	if _, err := c.GetAssignment(context.Background(), "cfg-1_A", "asg_2-b"); err != nil {
 		t.Fatal(err)
@@ -263,6 +293,235 @@ func BenchmarkFirstCall(b *testing.B) {
 				b.StopTimer()
 				c.tr.(*http.Client).CloseIdleConnections()
 				b.StartTimer()
+			}
+		})
+	}
+}
+
+var (
+	testCertOnce sync.Once
+	testCertVal  tls.Certificate
+	testCertErr  error
+)
+
+// testCert is a self-signed certificate for 127.0.0.1 only (httptest's
+// own also names example.com, which would let a dial that sends the wrong
+// server name pass).
+func testCert(t testing.TB) tls.Certificate {
+	t.Helper()
+	testCertOnce.Do(func() {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+		if err != nil {
+			testCertErr = err
+			return
+		}
+		now := time.Now()
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "graph-test"},
+			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+			KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+			BasicConstraintsValid: true, IsCA: true}
+		der, err := x509.CreateCertificate(crand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			testCertErr = err
+			return
+		}
+		testCertVal = tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	})
+	if testCertErr != nil {
+		t.Fatal(testCertErr)
+	}
+	return testCertVal
+}
+
+// warmOf is the connection d is opening or has opened ahead, or nil.
+func warmOf(d *dialer) *warmConn {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, w := range d.warm {
+		return w
+	}
+	return nil
+}
+
+// TestTheFirstCallRightAfterPrefetch: the first call may come while the
+// connection is still opening; it succeeds either way (and under -race the
+// two dials share no state they write).
+func TestTheFirstCallRightAfterPrefetch(t *testing.T) {
+	for range 20 {
+		g := newConnGraph(t, true)
+		c, _ := g.client(t, nil)
+		c.Prefetch(context.Background(), 5*time.Second)
+		if _, err := c.GetAssignment(context.Background(), "cfg-1_A", "asg_2-b"); err != nil {
+			t.Fatal(err)
+		}
+		if got := g.recorded(); len(got) != 1 || !strings.HasSuffix(got[0], "HTTP/2.0") {
+			t.Fatalf("requests = %v, want one over HTTP/2", got)
+		}
+	}
+}
+
+// TestAWarmConnectionIsTakenOnce: the connection opened ahead goes to one
+// dial; the next dial of the address opens its own.
+func TestAWarmConnectionIsTakenOnce(t *testing.T) {
+	g := newConnGraph(t, true)
+	c, d := g.client(t, nil)
+	c.Prefetch(context.Background(), 5*time.Second)
+	early := g.nextAccepted(t, "Prefetch opened no connection")
+	awaitWarm(t, d)
+	addr := strings.TrimPrefix(g.srv.URL, "https://")
+	first, err := d.DialTLSContext(context.Background(), "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	second, err := d.DialTLSContext(context.Background(), "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if first.LocalAddr().String() != early || second.LocalAddr().String() == early {
+		t.Errorf("dials got %s and %s; want the connection opened ahead (%s) once", first.LocalAddr(), second.LocalAddr(), early)
+	}
+}
+
+// TestAWarmConnectionNotTakenIsClosed: a connection opened ahead that no
+// call takes within warmFor is closed rather than left open.
+func TestAWarmConnectionNotTakenIsClosed(t *testing.T) {
+	g := newConnGraph(t, true)
+	c, d := g.client(t, nil)
+	d.warmFor = 50 * time.Millisecond
+	c.Prefetch(context.Background(), 5*time.Second)
+	early := g.nextAccepted(t, "Prefetch opened no connection")
+	awaitClosed(t, g, early, "the connection no call took was left open")
+}
+
+// awaitClosed waits, 5 s at most, for g to see the connection from addr
+// closed.
+func awaitClosed(t *testing.T, g *connGraph, addr, why string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		g.mu.Lock()
+		closed := g.closed[addr]
+		g.mu.Unlock()
+		if closed {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(why)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// stallingListener accepts connections and holds the first stall of them
+// without a word (a handshake that never ends); the rest it hands on.
+type stallingListener struct {
+	net.Listener
+	stall   int
+	mu      sync.Mutex
+	held    []net.Conn
+	stalled chan struct{} // one value per connection held
+}
+
+func newStallingListener(t *testing.T, stall int) *stallingListener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &stallingListener{Listener: ln, stall: stall, stalled: make(chan struct{}, stall)}
+	t.Cleanup(func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for _, c := range l.held {
+			c.Close()
+		}
+	})
+	return l
+}
+
+func (l *stallingListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		l.mu.Lock()
+		hold := len(l.held) < l.stall
+		if hold {
+			l.held = append(l.held, c)
+		}
+		l.mu.Unlock()
+		if !hold {
+			return c, nil
+		}
+		l.stalled <- struct{}{}
+	}
+}
+
+// TestAStalledWarmUpIsNotWaitedFor: when the connection opened ahead is
+// still in its handshake as the first call dials (Graph, or the network,
+// stalled), the call does not wait for it: it dials its own.
+func TestAStalledWarmUpIsNotWaitedFor(t *testing.T) {
+	ln := newStallingListener(t, 1)
+	g := newConnGraphWith(t, true, nil, ln)
+	c, _ := g.client(t, nil)
+	c.Prefetch(context.Background(), time.Hour)
+	select {
+	case <-ln.stalled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Prefetch opened no connection")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := c.GetAssignment(ctx, "cfg-1_A", "asg_2-b"); err != nil {
+		t.Fatalf("the first call waited for the stalled connection: %v", err)
+	}
+}
+
+// TestTheHandshakeIsBounded: a TLS handshake that never ends fails within
+// the handshake timeout, whether opened ahead or by a call.
+func TestTheHandshakeIsBounded(t *testing.T) {
+	ln := newStallingListener(t, 2)
+	g := newConnGraphWith(t, true, nil, ln)
+	c, d := g.client(t, nil)
+	d.handshake = 100 * time.Millisecond
+	c.Prefetch(context.Background(), time.Hour)
+	awaitWarm(t, d) // fails after 5 s without the bound
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := d.DialTLSContext(ctx, "tcp", strings.TrimPrefix(g.srv.URL, "https://")); err == nil || ctx.Err() != nil {
+		t.Fatalf("a call's handshake that never ends: %v (context: %v), want the handshake's timeout", err, ctx.Err())
+	}
+}
+
+// TestNoWarmUpOfAGraphNotTrusted: the connection opened ahead is verified
+// as a call's is: a Graph whose certificate is not trusted, or that offers
+// only TLS 1.1, gets no connection and no request.
+func TestNoWarmUpOfAGraphNotTrusted(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		server *tls.Config
+		trust  bool
+	}{
+		{"untrusted certificate", nil, false},
+		{"TLS 1.1 only", &tls.Config{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newConnGraphWith(t, true, tc.server, nil)
+			c, d := g.clientTrusting(t, nil, tc.trust)
+			c.Prefetch(context.Background(), 5*time.Second)
+			w := warmOf(d)
+			awaitWarm(t, d)
+			if w.err == nil {
+				t.Fatal("the connection opened ahead was established")
+			}
+			if _, err := c.GetAssignment(context.Background(), "cfg-1_A", "asg_2-b"); err == nil {
+				t.Error("the call succeeded")
+			}
+			if got := g.recorded(); len(got) != 0 {
+				t.Errorf("Graph received %v", got)
 			}
 		})
 	}

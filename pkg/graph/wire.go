@@ -55,18 +55,19 @@ var defaultTransport = sync.OnceValues(func() (*http.Client, *dialer) {
 
 // newTransport is defaultTransport with the given TLS settings and proxy.
 func newTransport(tlsConfig *tls.Config, proxy func(*http.Request) (*url.URL, error)) (*http.Client, *dialer) {
-	d := newDialer(tlsConfig, proxy)
+	const handshake = 10 * time.Second
+	d := newDialer(tlsConfig, handshake, proxy)
 	return &http.Client{Transport: &http.Transport{
 		Proxy:       proxy,
 		DialContext: d.DialContext,
-		// Used for https without a proxy; through a proxy the transport
-		// speaks TLS itself, with TLSClientConfig.
+		// Dials Graph without a proxy, or an https proxy; to Graph through
+		// a proxy the transport speaks TLS itself, with TLSClientConfig.
 		DialTLSContext:        d.DialTLSContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          100,
 		MaxIdleConnsPerHost:   10,
 		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   d.handshake,
+		TLSHandshakeTimeout:   handshake,
 		ExpectContinueTimeout: time.Second,
 		TLSClientConfig:       tlsConfig,
 		HTTP2:                 &http.HTTP2Config{SendPingTimeout: 10 * time.Second, PingTimeout: 5 * time.Second},

@@ -112,8 +112,14 @@ func TestDefaultTransport(t *testing.T) {
 	tr := hc.Transport.(*http.Transport)
 	if tr.TLSClientConfig.MinVersion != tls.VersionTLS12 || !tr.ForceAttemptHTTP2 || tr.Proxy == nil ||
 		tr.TLSHandshakeTimeout != 10*time.Second || tr.HTTP2 == nil || tr.HTTP2.SendPingTimeout != 10*time.Second ||
-		tr.DialTLSContext == nil || d.tls != tr.TLSClientConfig || d.handshake != tr.TLSHandshakeTimeout {
+		tr.DialTLSContext == nil || d.handshake != tr.TLSHandshakeTimeout {
 		t.Errorf("default transport = %+v", tr)
+	}
+	// The dialer's own copy of the TLS settings (net/http writes to the
+	// transport's as it starts), with HTTP/2 offered first.
+	if d.tls == tr.TLSClientConfig || d.tls.MinVersion != tls.VersionTLS12 || d.tls.Renegotiation != tr.TLSClientConfig.Renegotiation ||
+		len(d.tls.NextProtos) != 2 || d.tls.NextProtos[0] != "h2" || d.tls.InsecureSkipVerify || d.tls.RootCAs != nil {
+		t.Errorf("the dialer's TLS settings = %+v", d.tls)
 	}
 }
 
