@@ -13,6 +13,7 @@ import (
 
 	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"github.com/enrollhook/enrollhook/pkg/limiter"
 	"github.com/enrollhook/enrollhook/pkg/queue"
@@ -221,12 +222,14 @@ func TestSlackAsyncAcceptedThenOutcomePosted(t *testing.T) {
 // sender's retry runs at once instead of meeting 409 until the record's
 // expiry; the same for a write slot that would come after the deadline.
 func TestOutOfTimeLeavesNoRecordBehind(t *testing.T) {
-	s := newStack(t, 3)
+	// The Graph call is cut 400 ms before the deadline, time enough to
+	// answer on a loaded machine.
+	s := newStackGraph(t, 3, func(o *graph.Options) { o.DeadlineMargin = 400 * time.Millisecond })
 	store := idempotency.NewMemory(nil, 0)
 	s.h.set(func(o *testOptions) { o.Store = store })
 	s.emu.SetLatency(2 * time.Second)
 	r := signed(t, validBody, testNow)
-	ctx, cancel := context.WithTimeout(r.Context(), 500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(r.Context(), 800*time.Millisecond)
 	defer cancel()
 	w := httptest.NewRecorder()
 	s.h.ServeHTTP(w, r.WithContext(ctx))

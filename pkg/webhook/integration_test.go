@@ -49,7 +49,7 @@ type stack struct {
 // beta root when empty) with the emulator's managed identity, retrying
 // retries times, and the logger whose lines logs keeps (and the secret
 // sink checks).
-func emulatorClient(t *testing.T, graphURL string, retries int) (*graph.Client, *graphemu.Server, *strings.Builder, *slog.Logger) {
+func emulatorClient(t *testing.T, graphURL string, retries int, tweaks ...func(*graph.Options)) (*graph.Client, *graphemu.Server, *strings.Builder, *slog.Logger) {
 	t.Helper()
 	e := sharedEmulator(t)
 	t.Setenv("IDENTITY_ENDPOINT", emuSrv.URL+graphemu.TokenPath)
@@ -63,9 +63,13 @@ func emulatorClient(t *testing.T, graphURL string, retries int) (*graph.Client, 
 	if graphURL == "" {
 		graphURL = emuSrv.URL + "/beta"
 	}
-	gc, err := graph.NewClient(graphURL, cred, "https://graph.microsoft.com/.default", &graph.Options{
+	o := &graph.Options{
 		MaxRetries: retries, RetryDelay: 10 * time.Millisecond, InsecureAllowHTTP: true, Logger: log, DeadlineMargin: 50 * time.Millisecond,
-	})
+	}
+	for _, tweak := range tweaks {
+		tweak(o)
+	}
+	gc, err := graph.NewClient(graphURL, cred, "https://graph.microsoft.com/.default", o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +78,17 @@ func emulatorClient(t *testing.T, graphURL string, retries int) (*graph.Client, 
 
 func newStack(t *testing.T, retries int, tweaks ...func(*testOptions)) *stack {
 	t.Helper()
-	gc, e, logs, log := emulatorClient(t, "", retries)
+	return newStackGraph(t, retries, nil, tweaks...)
+}
+
+// newStackGraph is newStack with the Graph client's options tweaked.
+func newStackGraph(t *testing.T, retries int, graphTweak func(*graph.Options), tweaks ...func(*testOptions)) *stack {
+	t.Helper()
+	var gt []func(*graph.Options)
+	if graphTweak != nil {
+		gt = append(gt, graphTweak)
+	}
+	gc, e, logs, log := emulatorClient(t, "", retries, gt...)
 	src, _ := generic.New(testSecret, 5*time.Minute)
 	o := &testOptions{Now: func() time.Time { return testNow }, Logger: log, Timeout: 3 * time.Second}
 	for _, tweak := range tweaks {
