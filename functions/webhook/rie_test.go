@@ -6,11 +6,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -308,16 +310,30 @@ func sameTarget(t testing.TB, want, got []byte) bool {
 	return true
 }
 
-// TestBootstrapFailsClosed: without a secret the route refuses every
-// delivery, and the cold-start log says why; with the published development
-// secret the cold start fails.
 // TestColdStartFetchesTheToken: the bootstrap fetches its Graph token at
-// cold start, in the background, so that the first change does not wait
-// for it: a cold start whose first delivery is refused on its signature
-// (which never reaches Graph) has fetched it all the same, once.
+// cold start, in the background, and opens its connection to Graph, so that
+// the first change waits for neither: a cold start whose first delivery is
+// refused on its signature (which never reaches Graph) has fetched the
+// token all the same, once, and holds a connection to Graph that carried
+// no request.
 func TestColdStartFetchesTheToken(t *testing.T) {
 	emuState := newEmulator(nil)
-	emu := httptest.NewServer(emuState)
+	var mu sync.Mutex
+	accepted, used := map[string]bool{}, map[string]bool{}
+	emu := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		used[r.RemoteAddr] = true
+		mu.Unlock()
+		emuState.ServeHTTP(w, r)
+	}))
+	emu.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			accepted[c.RemoteAddr().String()] = true
+			mu.Unlock()
+		}
+	}
+	emu.Start()
 	defer emu.Close()
 	fn := startRIE(t, append(emulatorEnv(emu), "ENROLLHOOK_SECRET_GENERIC="+rieSecret)...)
 	raw, err := os.ReadFile("../../events/generic-bad-signature.json")
@@ -337,7 +353,28 @@ func TestColdStartFetchesTheToken(t *testing.T) {
 	if emuState.Writes() != 0 {
 		t.Errorf("a forged delivery wrote to Graph")
 	}
+	opened := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for a := range accepted {
+			if !used[a] {
+				n++
+			}
+		}
+		return n
+	}
+	for opened() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := opened(); n != 1 {
+		t.Errorf("connections to Graph opened at cold start and not yet used = %d, want 1", n)
+	}
 }
+
+// TestBootstrapFailsClosed: without a secret the route refuses every
+// delivery, and the cold-start log says why; with the published development
+// secret the cold start fails.
 
 func TestBootstrapFailsClosed(t *testing.T) {
 	emu := httptest.NewServer(newEmulator(nil))
