@@ -80,10 +80,10 @@ var rieExpect = map[string]struct {
 var (
 	// enrollhook is this function's bootstrap, built once per test binary.
 	enrollhook = &rietest.Bootstrap{}
-	// floor is testdata/floor, BenchmarkColdStart's floor; designFloor is
-	// testdata/designfloor, the floor with the design card's libraries.
-	floor       = &rietest.Bootstrap{}
-	designFloor = &rietest.Bootstrap{}
+	// floor is testdata/floor, BenchmarkColdStart's floor; libsFloor is
+	// testdata/libsfloor, the floor with enrollhook's required libraries.
+	floor     = &rietest.Bootstrap{}
+	libsFloor = &rietest.Bootstrap{}
 )
 
 // buildBootstrap builds the function exactly as `make build` does, for this
@@ -424,9 +424,9 @@ func TestBootstrapFailsClosed(t *testing.T) {
 // function, built the same way and invoked with the same event, so that
 // the machine's own speed divides out. Reported as ms/cold-start,
 // floor-ms/cold-start and their ratio (x-floor). It measures a second
-// reference alike, testdata/designfloor: the floor with the libraries the
-// design card fixes (azidentity, validator) linked in, reported as
-// design-floor-ms/cold-start and x-design-floor, which says how much of
+// reference alike, testdata/libsfloor: the floor with the libraries
+// enrollhook is required to build on (azidentity, validator) linked in,
+// reported as libs-floor-ms/cold-start and x-libs-floor, which says how much of
 // the ratio is theirs. `make bench` runs it.
 func BenchmarkColdStart(b *testing.B) {
 	emuState := newEmulator(nil)
@@ -437,7 +437,7 @@ func BenchmarkColdStart(b *testing.B) {
 		b.Fatal(err)
 	}
 	floorBootstrap := floor.Build(b, "./testdata/floor")
-	designBootstrap := designFloor.Build(b, "./testdata/designfloor")
+	libsBootstrap := libsFloor.Build(b, "./testdata/libsfloor")
 	buildBootstrap(b)
 	cold := func(fn *rieFunc, event []byte) time.Duration {
 		start := time.Now()
@@ -450,13 +450,13 @@ func BenchmarkColdStart(b *testing.B) {
 		}
 		return d
 	}
-	var total, floorTotal, designTotal time.Duration
+	var total, floorTotal, libsTotal time.Duration
 	n := 0
 	for b.Loop() {
 		b.StopTimer()
 		fl := startRIEWith(b, floorBootstrap)
 		floorTotal += cold(fl, raw)
-		designTotal += cold(startRIEWith(b, designBootstrap), raw)
+		libsTotal += cold(startRIEWith(b, libsBootstrap), raw)
 		fn := startRIE(b, append(emulatorEnv(emu), "ENROLLHOOK_SECRET_GENERIC="+rieSecret)...)
 		event := resign(b, raw, rieSecret, false)
 		b.StartTimer()
@@ -466,12 +466,12 @@ func BenchmarkColdStart(b *testing.B) {
 	}
 	ms := float64(total.Microseconds()) / 1000 / float64(n)
 	floorMS := float64(floorTotal.Microseconds()) / 1000 / float64(n)
-	designMS := float64(designTotal.Microseconds()) / 1000 / float64(n)
+	libsMS := float64(libsTotal.Microseconds()) / 1000 / float64(n)
 	b.ReportMetric(ms, "ms/cold-start")
 	b.ReportMetric(floorMS, "floor-ms/cold-start")
 	b.ReportMetric(ms/floorMS, "x-floor")
-	b.ReportMetric(designMS, "design-floor-ms/cold-start")
-	b.ReportMetric(ms/designMS, "x-design-floor")
+	b.ReportMetric(libsMS, "libs-floor-ms/cold-start")
+	b.ReportMetric(ms/libsMS, "x-libs-floor")
 }
 
 // checkRevertSample checks the answer of events/generic-revert.json: what

@@ -1,8 +1,8 @@
-// Command designfloor is testdata/floor with the libraries the design card
-// fixes besides aws-lambda-go (azidentity, validator) linked in, so that
-// their package initialisation runs as in enrollhook: BenchmarkColdStart's
-// second reference, the cold start of a function that does nothing but
-// carry them.
+// Command libsfloor is testdata/floor with the libraries enrollhook is
+// required to build on besides aws-lambda-go (azidentity, validator) linked
+// in, so that their package initialisation runs as in enrollhook:
+// BenchmarkColdStart's second reference, the cold start of a function that
+// does nothing but carry them.
 package main
 
 import (
