@@ -51,7 +51,7 @@ all: build
 build:
 	mkdir -p $(dir $(BOOTSTRAP))
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags $(TAGS) -trimpath -ldflags='$(LDFLAGS)' -o $(BOOTSTRAP) ./functions/webhook
-	@ls -l $(BOOTSTRAP) | awk '{printf "bootstrap: %.1f MB (%d bytes)\n", $$5/1048576, $$5}'
+	@ls -l $(BOOTSTRAP) | awk '{printf "bootstrap: %.1f MiB (%d bytes)\n", $$5/1048576, $$5}'
 
 ## build-WebhookFunction: what `sam build` calls (BuildMethod: makefile)
 build-WebhookFunction: build
@@ -61,7 +61,7 @@ build-WebhookFunction: build
 build-worker:
 	mkdir -p $(dir $(WORKER))
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags $(TAGS) -trimpath -ldflags='$(LDFLAGS)' -o $(WORKER) ./functions/worker
-	@ls -l $(WORKER) | awk '{printf "worker bootstrap: %.1f MB (%d bytes)\n", $$5/1048576, $$5}'
+	@ls -l $(WORKER) | awk '{printf "worker bootstrap: %.1f MiB (%d bytes)\n", $$5/1048576, $$5}'
 
 ## build-WorkerFunction: what `sam build` calls for the worker
 build-WorkerFunction: build-worker
@@ -71,7 +71,7 @@ build-WorkerFunction: build-worker
 build-events:
 	mkdir -p $(dir $(EVENTS))
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags $(TAGS) -trimpath -ldflags='$(LDFLAGS)' -o $(EVENTS) ./functions/events
-	@ls -l $(EVENTS) | awk '{printf "events bootstrap: %.1f MB (%d bytes)\n", $$5/1048576, $$5}'
+	@ls -l $(EVENTS) | awk '{printf "events bootstrap: %.1f MiB (%d bytes)\n", $$5/1048576, $$5}'
 
 ## build-EventsFunction: what `sam build` calls for the events function
 build-EventsFunction: build-events
@@ -117,9 +117,9 @@ bench: rie dynalite build build-worker build-events $(BENCHSTAT)
 	@echo "request-path budgets, 10 runs each (median ± 95% confidence interval):"
 	@$(GO) test -run '^$$' -bench '^Benchmark(RequestPath|RefusedSignature)$$' -benchmem -count=10 ./pkg/webhook > build/bench-budgets.txt || (cat build/bench-budgets.txt; false)
 	@$(BENCHSTAT) build/bench-budgets.txt
-	@ls -l $(BOOTSTRAP) | awk '{printf "bootstrap (linux/arm64, stripped): %.1f MB (%d bytes)\n", $$5/1048576, $$5}'
-	@ls -l $(WORKER) | awk '{printf "worker bootstrap (linux/arm64, stripped): %.1f MB (%d bytes)\n", $$5/1048576, $$5}'
-	@ls -l $(EVENTS) | awk '{printf "events bootstrap (linux/arm64, stripped): %.1f MB (%d bytes)\n", $$5/1048576, $$5}'
+	@ls -l $(BOOTSTRAP) | awk '{printf "bootstrap (linux/arm64, stripped): %.1f MiB (%d bytes)\n", $$5/1048576, $$5}'
+	@ls -l $(WORKER) | awk '{printf "worker bootstrap (linux/arm64, stripped): %.1f MiB (%d bytes)\n", $$5/1048576, $$5}'
+	@ls -l $(EVENTS) | awk '{printf "events bootstrap (linux/arm64, stripped): %.1f MiB (%d bytes)\n", $$5/1048576, $$5}'
 
 ## fuzz: every fuzz target for FUZZTIME each
 fuzz:

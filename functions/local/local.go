@@ -145,6 +145,9 @@ func send(ctx context.Context, args []string, getenv func(string) string, stdout
 	if fs.NArg() != 1 {
 		return errors.New("usage: send [-url URL] [-source NAME] [-secret S] [-id ID] FILE")
 	}
+	if secretGivenEmpty(fs, *secret) {
+		return errEmptySecret
+	}
 	raw, err := os.ReadFile(fs.Arg(0))
 	if err != nil {
 		return err
@@ -189,7 +192,8 @@ func send(ctx context.Context, args []string, getenv func(string) string, stdout
 	if err != nil {
 		return fmt.Errorf("the secret must be whsec_ followed by base64: %w", err)
 	}
-	target := strings.TrimRight(*base, "/") + route
+	// The stack's WebhookBaseUrl output ends in /hooks/: taken as given.
+	target := strings.TrimSuffix(strings.TrimRight(*base, "/"), "/hooks") + route
 	if query != "" {
 		target += "?" + query
 	}
@@ -339,6 +343,18 @@ func sample(raw []byte) (body []byte, route, id, query string, err error) {
 	return body, route, ev.Headers["webhook-id"], ev.RawQueryString, nil
 }
 
+// errEmptySecret refuses -secret given empty (an unset shell variable, say)
+// rather than signing with a default the deployed function refuses.
+var errEmptySecret = errors.New("-secret is empty (an unset variable?); leave it out to sign with $ENROLLHOOK_SECRET_<SOURCE> or the development secret")
+
+// secretGivenEmpty reports whether -secret was on the command line with an
+// empty value.
+func secretGivenEmpty(fs *flag.FlagSet, secret string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "secret" })
+	return given && strings.TrimSpace(secret) == ""
+}
+
 // sign prints an events/ sample re-signed with the current time, for
 // `sam local invoke -e` (Standard Webhooks timestamps expire after minutes).
 func sign(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -350,6 +366,9 @@ func sign(args []string, getenv func(string) string, stdout, stderr io.Writer) e
 	}
 	if fs.NArg() != 1 {
 		return errors.New("usage: sign [-secret S] EVENT_FILE")
+	}
+	if secretGivenEmpty(fs, *secret) {
+		return errEmptySecret
 	}
 	raw, err := os.ReadFile(fs.Arg(0))
 	if err != nil {

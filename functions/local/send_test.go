@@ -168,3 +168,32 @@ func TestSignKeepsForgedSamplesForged(t *testing.T) {
 		}
 	}
 }
+
+// TestSendTakesTheStackOutput: `send -url` given the stack's WebhookBaseUrl
+// output as it is (ending in /hooks/) posts to the sample's route, not to
+// /hooks/hooks/.
+func TestSendTakesTheStackOutput(t *testing.T) {
+	r := newSendRig(t)
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"send", "-url", r.url + "/hooks/", "../../events/generic-approved.json"},
+		func(k string) string { return r.env[k] }, &out, &errOut, nil)
+	if err != nil || r.emu.Writes() != 1 {
+		t.Fatalf("send -url .../hooks/: %v (writes %d)\n%s%s", err, r.emu.Writes(), errOut.String(), out.String())
+	}
+}
+
+// TestAnEmptySecretIsRefused: -secret given empty (an unset variable) is
+// refused by send and sign, not replaced by the development secret, which
+// a deployed function refuses.
+func TestAnEmptySecretIsRefused(t *testing.T) {
+	for _, args := range [][]string{
+		{"send", "-url", "http://127.0.0.1:1", "-secret", "", "../../events/generic-approved.json"},
+		{"sign", "-secret", " ", "../../events/generic-approved.json"},
+	} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), args, func(string) string { return "" }, &out, &errOut, nil)
+		if err == nil || !strings.Contains(err.Error(), "-secret is empty") || out.Len() != 0 {
+			t.Errorf("%s with an empty -secret: %v, printed %q", args[0], err, out.String())
+		}
+	}
+}
