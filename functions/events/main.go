@@ -3,6 +3,8 @@
 // event, whose detail is the generic envelope. It is wiring only:
 // pkg/wiring builds everything once, at cold start, and pkg/eventbridge
 // handles each event (the policy's allow-list, the pipeline, the outcome).
+// An `aws lambda invoke` with an enrollhookCheck payload runs the preflight
+// with the events function's own role (wiring.EventsEvent).
 //
 // It reads the same environment as the worker: Graph, credential, policy
 // (with its eventbridge allow-list), de-duplication table, change records
@@ -22,5 +24,5 @@ const hint = "the events function runs on Lambda only; `sam local invoke EventsF
 func main() {
 	// A cold start that fails the init phase makes Lambda report an init
 	// error; the asynchronous invocation is retried, then dead-lettered.
-	lambdamain.Main("enrollhook events:", hint, wiring.Events)
+	lambdamain.Main("enrollhook events:", hint, wiring.EventsLambda)
 }

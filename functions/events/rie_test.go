@@ -16,6 +16,7 @@ import (
 
 	"github.com/enrollhook/enrollhook/functions/internal/rietest"
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
+	"github.com/enrollhook/enrollhook/pkg/preflight"
 )
 
 // The events function under the Lambda runtime interface emulator, as
@@ -254,5 +255,40 @@ func TestEverySampleIsDriven(t *testing.T) {
 			t.Errorf("%s is driven by no test of functions/events", name)
 		}
 		_ = sampleEvent(t, name)
+	}
+}
+
+// TestEventsPreflightUnderRuntimeEmulator: the events function answers an
+// enrollhookCheck invoke with the preflight, run with its own role and
+// environment, and EventBridge events still reach the handler after it.
+func TestEventsPreflightUnderRuntimeEmulator(t *testing.T) {
+	endpoint, table := rietest.DeliveryTable(t)
+	emuState := newEmulator(nil)
+	emu := httptest.NewServer(emuState)
+	defer emu.Close()
+	url, _ := startEvents(t, env(emu.URL, endpoint, table, allowList)...)
+	check := func() preflight.Result {
+		t.Helper()
+		resp, err := http.Post(url, "application/json", strings.NewReader(`{"enrollhookCheck":{"configurationId":"`+graphemu.ConfigESP+`"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var res preflight.Result
+		if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+			t.Fatalf("preflight answer: %v", err)
+		}
+		return res
+	}
+	if res := check(); !res.Ready || len(res.Report) < 4 || !strings.HasPrefix(res.Report[0], "credential    ok") {
+		t.Errorf("preflight = %+v", res)
+	}
+	emuState.SetPermission(graphemu.PermissionNone)
+	if res := check(); res.Ready || !strings.Contains(strings.Join(res.Report, "\n"), "permission    FAIL") {
+		t.Errorf("preflight without permission = %+v", res)
+	}
+	emuState.SetPermission(graphemu.PermissionReadWrite)
+	if got := invoke(t, url, encode(t, sampleEvent(t, "eventbridge-approved.json"))); got != "" || emuState.Writes() != 1 {
+		t.Errorf("an EventBridge event after the preflight: error %q, %d writes", got, emuState.Writes())
 	}
 }

@@ -3,8 +3,9 @@
 // change the webhook authenticated, validated, found approved and recorded;
 // the worker applies it exactly once through the same apply step as the
 // webhook's and reports the records to receive again (partial batch
-// failures). It is wiring only: pkg/wiring builds everything once, at cold
-// start.
+// failures). An `aws lambda invoke` with an enrollhookCheck payload runs
+// the preflight with the worker's own role (wiring.WorkerEvent). It is
+// wiring only: pkg/wiring builds everything once, at cold start.
 //
 // It reads the same environment as the webhook, less the sender secrets it
 // does not need: Graph, credential, de-duplication table and write limit;
@@ -23,5 +24,5 @@ const hint = "the worker runs on Lambda only; locally, ENROLLHOOK_QUEUE_URL=loca
 func main() {
 	// A cold start that fails the init phase makes Lambda report an init
 	// error; the messages stay in the queue.
-	lambdamain.Main("enrollhook worker:", hint, wiring.Worker)
+	lambdamain.Main("enrollhook worker:", hint, wiring.WorkerLambda)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/enrollhook/enrollhook/functions/internal/rietest"
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
+	"github.com/enrollhook/enrollhook/pkg/preflight"
 	"github.com/enrollhook/enrollhook/pkg/queue"
 )
 
@@ -305,5 +306,48 @@ func TestWorkerUnderRuntimeEmulator(t *testing.T) {
 	}
 	if strings.Contains(l, hook.URL) {
 		t.Errorf("the response_url reached the log")
+	}
+}
+
+// TestWorkerPreflightUnderRuntimeEmulator: the worker answers an
+// enrollhookCheck invoke with the preflight, run with its own role and
+// environment (the worker's federated credential is its own, and a missing
+// one would otherwise show only when a queued change fails), and SQS
+// events still reach the handler after it.
+func TestWorkerPreflightUnderRuntimeEmulator(t *testing.T) {
+	endpoint, table := rietest.DeliveryTable(t)
+	emuState := newEmulator(nil)
+	emu := httptest.NewServer(emuState)
+	defer emu.Close()
+	url, _ := startWorker(t,
+		"ENROLLHOOK_GRAPH_URL="+emu.URL+"/beta",
+		"IDENTITY_ENDPOINT="+emu.URL+graphemu.TokenPath,
+		"IDENTITY_HEADER="+graphemu.DefaultIdentityHeader,
+		"ENROLLHOOK_IDEMPOTENCY_TABLE="+table,
+		"AWS_ENDPOINT_URL_DYNAMODB="+endpoint,
+	)
+	check := func() preflight.Result {
+		t.Helper()
+		resp, err := http.Post(url, "application/json", strings.NewReader(`{"enrollhookCheck":{"configurationId":"`+graphemu.ConfigESP+`"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var res preflight.Result
+		if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+			t.Fatalf("preflight answer: %v", err)
+		}
+		return res
+	}
+	if res := check(); !res.Ready || len(res.Report) < 4 || !strings.HasPrefix(res.Report[0], "credential    ok") {
+		t.Errorf("preflight = %+v", res)
+	}
+	emuState.SetPermission(graphemu.PermissionNone)
+	if res := check(); res.Ready || !strings.Contains(strings.Join(res.Report, "\n"), "permission    FAIL") {
+		t.Errorf("preflight without permission = %+v", res)
+	}
+	emuState.SetPermission(graphemu.PermissionReadWrite)
+	if resp := invokeSQS(t, url, record(t, "m1", 1, message("p1", graphemu.AssignmentESPGroup, "7a8b0000-0000-0000-0000-0000000000ab", nil))); len(resp.BatchItemFailures) != 0 || emuState.Writes() != 1 {
+		t.Errorf("an SQS event after the preflight: %+v, %d writes", resp, emuState.Writes())
 	}
 }

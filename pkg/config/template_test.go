@@ -649,8 +649,11 @@ func TestTemplateOutputs(t *testing.T) {
 	if got := sub("WebhookBaseUrl"); got != wantURL {
 		t.Errorf("Outputs.WebhookBaseUrl = !Sub %q, want %q", got, wantURL)
 	}
-	if got := getAtt("WebhookFunctionArn"); got != "WebhookFunction.Arn" {
-		t.Errorf("Outputs.WebhookFunctionArn = !GetAtt %q, want WebhookFunction.Arn", got)
+	// Each function's ARN, for the preflight invoke the docs loop over.
+	for _, fn := range []string{"WebhookFunction", "WorkerFunction", "EventsFunction"} {
+		if got := getAtt(fn + "Arn"); got != fn+".Arn" {
+			t.Errorf("Outputs.%sArn = !GetAtt %q, want %s.Arn", fn, got, fn)
+		}
 	}
 	// SAM names the role it creates <FunctionLogicalId>Role.
 	if got := getAtt("WebhookFunctionRoleArn"); got != "WebhookFunctionRole.Arn" {

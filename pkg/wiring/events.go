@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/enrollhook/enrollhook/pkg/config"
+	"github.com/enrollhook/enrollhook/pkg/preflight"
 	"github.com/enrollhook/enrollhook/pkg/sender"
 )
 
@@ -45,4 +46,30 @@ func Events(ctx context.Context, getenv func(string) string, log *slog.Logger, o
 	h := eventsHandler(p)
 	log.Info("events ready", slog.Any("config", b.cfg))
 	return h, nil
+}
+
+// EventsEvent is what the events function takes from Lambda: an
+// EventBridge event from its rule, or the preflight's request (see Event),
+// which checks the events function's own role. EventBridge puts a sender's
+// fields under detail, never beside them.
+type EventsEvent struct {
+	events.EventBridgeEvent
+	EnrollhookCheck *preflight.Request `json:"enrollhookCheck,omitempty"`
+}
+
+// EventsLambda builds the events function's Lambda handler once, at cold
+// start (Events): an EventBridge event is applied (an error only for a
+// retryable failure), a preflight request answered with a
+// preflight.Result.
+func EventsLambda(ctx context.Context, getenv func(string) string, log *slog.Logger, o *Options) (func(context.Context, EventsEvent) (any, error), error) {
+	h, err := Events(ctx, getenv, log, o)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, ev EventsEvent) (any, error) {
+		if ev.EnrollhookCheck == nil {
+			return nil, h(ctx, ev.EventBridgeEvent)
+		}
+		return runPreflight(ctx, getenv, *ev.EnrollhookCheck, log, o), nil
+	}, nil
 }

@@ -91,10 +91,18 @@ func WebhookLambda(ctx context.Context, getenv func(string) string, log *slog.Lo
 		if ev.EnrollhookCheck == nil {
 			return gateway(ctx, ev.APIGatewayV2HTTPRequest)
 		}
-		res := preflight.Invoke(ctx, getenv, *ev.EnrollhookCheck, log, func(cfg config.Config, log *slog.Logger) (*identity.Credential, error) {
-			return Credential(ctx, cfg, getenv, log, o)
-		})
-		log.InfoContext(ctx, "preflight", slog.Bool("ready", res.Ready), slog.Any("report", res.Report))
-		return res, nil
+		return runPreflight(ctx, getenv, *ev.EnrollhookCheck, log, o), nil
 	}, nil
+}
+
+// runPreflight answers the preflight's request with the function's own
+// role and environment (preflight.Invoke), and logs the result. Each
+// function answers it: each has its own role, trusted on the Entra app by
+// its own federated credential.
+func runPreflight(ctx context.Context, getenv func(string) string, req preflight.Request, log *slog.Logger, o *Options) preflight.Result {
+	res := preflight.Invoke(ctx, getenv, req, log, func(cfg config.Config, log *slog.Logger) (*identity.Credential, error) {
+		return Credential(ctx, cfg, getenv, log, o)
+	})
+	log.InfoContext(ctx, "preflight", slog.Bool("ready", res.Ready), slog.Any("report", res.Report))
+	return res
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/enrollhook/enrollhook/pkg/config"
+	"github.com/enrollhook/enrollhook/pkg/preflight"
 	"github.com/enrollhook/enrollhook/pkg/queue"
 )
 
@@ -47,4 +48,28 @@ func Worker(ctx context.Context, getenv func(string) string, log *slog.Logger, o
 	h := sqsHandler(p, deadLetters)
 	log.Info("worker ready", slog.Any("config", cfg))
 	return h, nil
+}
+
+// WorkerEvent is what the worker function takes from Lambda: an SQS event
+// from its event source mapping, or the preflight's request (see Event),
+// which checks the worker's own role.
+type WorkerEvent struct {
+	events.SQSEvent
+	EnrollhookCheck *preflight.Request `json:"enrollhookCheck,omitempty"`
+}
+
+// WorkerLambda builds the worker function's Lambda handler once, at cold
+// start (Worker): an SQS event is answered with its partial batch
+// failures, a preflight request with a preflight.Result.
+func WorkerLambda(ctx context.Context, getenv func(string) string, log *slog.Logger, o *Options) (func(context.Context, WorkerEvent) (any, error), error) {
+	h, err := Worker(ctx, getenv, log, o)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, ev WorkerEvent) (any, error) {
+		if ev.EnrollhookCheck == nil {
+			return h(ctx, ev.SQSEvent)
+		}
+		return runPreflight(ctx, getenv, *ev.EnrollhookCheck, log, o), nil
+	}, nil
 }
