@@ -192,8 +192,12 @@ func send(ctx context.Context, args []string, getenv func(string) string, stdout
 	if err != nil {
 		return fmt.Errorf("the secret must be whsec_ followed by base64: %w", err)
 	}
-	// The stack's WebhookBaseUrl output ends in /hooks/: taken as given.
-	target := strings.TrimSuffix(strings.TrimRight(*base, "/"), "/hooks") + route
+	// The stack's WebhookBaseUrl output ends in /hooks/: taken as given
+	// (without the slash, /hooks may be a custom domain's base path).
+	target := strings.TrimRight(*base, "/") + route
+	if strings.HasSuffix(*base, "/hooks/") {
+		target = strings.TrimSuffix(*base, "hooks/") + strings.TrimPrefix(route, "/")
+	}
 	if query != "" {
 		target += "?" + query
 	}

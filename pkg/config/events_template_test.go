@@ -84,6 +84,15 @@ func TestTemplateEvents(t *testing.T) {
 	if got := js(target["DeadLetterConfig"]); !strings.Contains(got, "EventsDeadLetterQueue") {
 		t.Errorf("the target's DeadLetterConfig = %s, want EventsDeadLetterQueue", got)
 	}
+	// The function gets the whole event, whose top level EventBridge
+	// writes: a sender's fields are under detail. An input path or
+	// transformer could lift them to the top, where the function would read
+	// a sender's enrollhookCheck as the operator's preflight.
+	for _, k := range []string{"Input", "InputPath", "InputTransformer"} {
+		if v, ok := target[k]; ok {
+			t.Errorf("the rule's target has %s %s: the events function must get the event as EventBridge builds it", k, js(v))
+		}
+	}
 
 	perm := props("EventsInvokePermission")
 	if perm["Action"] != "lambda:InvokeFunction" || perm["Principal"] != "events.amazonaws.com" ||

@@ -233,8 +233,8 @@ func TestOutOfTimeLeavesNoRecordBehind(t *testing.T) {
 	defer cancel()
 	w := httptest.NewRecorder()
 	s.h.ServeHTTP(w, r.WithContext(ctx))
-	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || ctx.Err() != nil {
-		t.Fatalf("status = %d Retry-After %q (answered in time: %v); body %s", w.Code, w.Header().Get("Retry-After"), ctx.Err() == nil, w.Body)
+	if p := decodeProblem(t, w); w.Code != http.StatusServiceUnavailable || p.Type != apply.ProblemTypePrefix+"out-of-time" || w.Header().Get("Retry-After") == "" || ctx.Err() != nil {
+		t.Fatalf("status = %d Retry-After %q (answered in time: %v); body %s; want 503 out-of-time", w.Code, w.Header().Get("Retry-After"), ctx.Err() == nil, w.Body)
 	}
 	s.emu.SetLatency(0)
 	if w := s.send(t, validBody); w.Code != http.StatusOK {

@@ -24,7 +24,7 @@ import (
 )
 
 // Builder builds a function's handler at cold start: wiring.WebhookLambda,
-// wiring.Worker or wiring.Events.
+// wiring.WorkerLambda or wiring.EventsLambda.
 type Builder[H any] func(ctx context.Context, getenv func(string) string, log *slog.Logger, o *wiring.Options) (H, error)
 
 // Main is a function's main: Run with the process environment, stopped by
