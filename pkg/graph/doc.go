@@ -4,8 +4,9 @@
 // types: azcore.TokenCredential (azidentity's credentials) for the token and
 // policy.Transporter for the transport.
 //
-// It owns the wire with Graph: URLs and key escaping, the bearer token and
-// its cache, client-request-id and Retry-Attempt headers, its own retry
+// It owns the wire with Graph: URLs and key escaping, the connection (the
+// default transport's dialer can open it at cold start, while the token is
+// fetched: preconnect.go), the bearer token and its cache, client-request-id and Retry-Attempt headers, its own retry
 // budget (see retryPolicy), the 200-with-body versus 204 quirk of Intune
 // PATCH, and the translation of Graph answers into the coded errors of
 // package change. Each call builds its *http.Request directly and sends it

@@ -2,10 +2,11 @@
 // configuration, the one credential, the Graph client, the guardrail
 // policy, the de-duplication store and write limiter, the queue of the
 // async path and the write-back, and from them the one apply pipeline
-// (pkg/apply) and over it the webhook's HTTP handler (Webhook), the webhook
-// function's Lambda handler with its preflight (WebhookLambda), the
-// worker's SQS handler (Worker, over pkg/worker) and the events function's
-// EventBridge handler (Events, over pkg/eventbridge). Every problem
+// (pkg/apply) and over it the webhook's HTTP handler (Webhook), the
+// worker's SQS handler (Worker, over pkg/worker), the events function's
+// EventBridge handler (Events, over pkg/eventbridge), and the three
+// functions' Lambda handlers, each also answering the enrollhookCheck
+// preflight with its own role (WebhookLambda, WorkerLambda, EventsLambda). Every problem
 // found is returned together, so that a misconfigured cold start lists
 // them all.
 //
