@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
@@ -48,6 +49,7 @@ func Run[H any](ctx context.Context, getenv func(string) string, hint string, bu
 	if getenv("AWS_LAMBDA_RUNTIME_API") == "" {
 		return errors.New(hint)
 	}
+	start := time.Now()
 	log := lambdalog.New()
 	slog.SetDefault(log)
 	// The Graph token is fetched while the cold start goes on.
@@ -56,6 +58,9 @@ func Run[H any](ctx context.Context, getenv func(string) string, hint string, bu
 		log.Error("cold start failed", slog.String("error", err.Error()))
 		return err
 	}
+	// What building took, of the init duration Lambda reports (which also
+	// counts the process start and the packages' initialisation).
+	log.Info("initialised", slog.Float64("buildMs", float64(time.Since(start).Microseconds())/1000))
 	lambda.StartWithOptions(h, lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
 	return nil
 }
