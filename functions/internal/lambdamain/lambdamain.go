@@ -60,7 +60,7 @@ func Run[H any](ctx context.Context, getenv func(string) string, hint string, bu
 	}
 	// What building took, of the init duration Lambda reports (which also
 	// counts the process start and the packages' initialisation).
-	log.Info("initialised", slog.Float64("buildMs", float64(time.Since(start).Microseconds())/1000))
+	log.InfoContext(ctx, "initialised", slog.Float64("buildMs", float64(time.Since(start).Microseconds())/1000))
 	lambda.StartWithOptions(h, lambda.WithContext(ctx), lambda.WithEnableSIGTERM())
 	return nil
 }
