@@ -267,19 +267,7 @@ func TestEventsPreflightUnderRuntimeEmulator(t *testing.T) {
 	emu := httptest.NewServer(emuState)
 	defer emu.Close()
 	url, _ := startEvents(t, env(emu.URL, endpoint, table, allowList)...)
-	check := func() preflight.Result {
-		t.Helper()
-		resp, err := http.Post(url, "application/json", strings.NewReader(`{"enrollhookCheck":{"configurationId":"`+graphemu.ConfigESP+`"}}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var res preflight.Result
-		if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
-			t.Fatalf("preflight answer: %v", err)
-		}
-		return res
-	}
+	check := func() preflight.Result { return rietest.Preflight(t, url, graphemu.ConfigESP) }
 	if res := check(); !res.Ready || len(res.Report) < 4 || !strings.HasPrefix(res.Report[0], "credential    ok") {
 		t.Errorf("preflight = %+v", res)
 	}

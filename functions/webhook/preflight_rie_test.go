@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
@@ -9,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/enrollhook/enrollhook/functions/internal/rietest"
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
 	"github.com/enrollhook/enrollhook/pkg/identity/identitytest"
-	"github.com/enrollhook/enrollhook/pkg/preflight"
 )
 
 const (
@@ -102,29 +101,16 @@ func TestPreflightEventUnderRuntimeEmulator(t *testing.T) {
 	defer emu.Close()
 	fn := startRIE(t, append(emulatorEnv(emu), "ENROLLHOOK_SECRET_GENERIC="+rieSecret)...)
 
-	invoke := func(payload string) preflight.Result {
-		t.Helper()
-		resp, err := http.Post(fn.url, "application/json", strings.NewReader(payload))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var res preflight.Result
-		if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
-			t.Fatalf("preflight answer: %v", err)
-		}
-		return res
-	}
-	res := invoke(`{"enrollhookCheck":{"configurationId":"` + graphemu.ConfigESP + `"}}`)
+	res := rietest.Preflight(t, fn.url, graphemu.ConfigESP)
 	if !res.Ready || len(res.Report) < 4 || !strings.HasPrefix(res.Report[0], "credential    ok") {
 		t.Errorf("preflight = %+v", res)
 	}
 	emuState.SetPermission(graphemu.PermissionNone)
-	res = invoke(`{"enrollhookCheck":{"configurationId":"` + graphemu.ConfigESP + `"}}`)
+	res = rietest.Preflight(t, fn.url, graphemu.ConfigESP)
 	if res.Ready || !strings.Contains(strings.Join(res.Report, "\n"), "permission    FAIL") {
 		t.Errorf("preflight without permission = %+v", res)
 	}
-	if res := invoke(`{"enrollhookCheck":{"configurationId":"../x"}}`); res.Ready || len(res.Report) != 1 {
+	if res := rietest.Preflight(t, fn.url, "../x"); res.Ready || len(res.Report) != 1 {
 		t.Errorf("preflight with a bad id = %+v", res)
 	}
 	emuState.SetPermission(graphemu.PermissionReadWrite)

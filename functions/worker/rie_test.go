@@ -326,19 +326,7 @@ func TestWorkerPreflightUnderRuntimeEmulator(t *testing.T) {
 		"ENROLLHOOK_IDEMPOTENCY_TABLE="+table,
 		"AWS_ENDPOINT_URL_DYNAMODB="+endpoint,
 	)
-	check := func() preflight.Result {
-		t.Helper()
-		resp, err := http.Post(url, "application/json", strings.NewReader(`{"enrollhookCheck":{"configurationId":"`+graphemu.ConfigESP+`"}}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var res preflight.Result
-		if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
-			t.Fatalf("preflight answer: %v", err)
-		}
-		return res
-	}
+	check := func() preflight.Result { return rietest.Preflight(t, url, graphemu.ConfigESP) }
 	if res := check(); !res.Ready || len(res.Report) < 4 || !strings.HasPrefix(res.Report[0], "credential    ok") {
 		t.Errorf("preflight = %+v", res)
 	}

@@ -211,19 +211,7 @@ func TestAStaleWarmConnectionIsNotTaken(t *testing.T) {
 	if got := g.recorded(); len(got) != 1 || got[0] != fresh+" HTTP/2.0" {
 		t.Errorf("the call came as %v, want over a fresh connection %s", got, fresh)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		g.mu.Lock()
-		closed := g.closed[early]
-		g.mu.Unlock()
-		if closed {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the stale connection was left open")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitClosed(t, g, early, "the stale connection was left open")
 }
 
 // TestAFailedWarmUpCostsNothing: when the connection opened ahead failed

@@ -16,9 +16,11 @@ package rietest
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,6 +35,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/enrollhook/enrollhook/pkg/awsapi/awsapitest"
+	"github.com/enrollhook/enrollhook/pkg/preflight"
 )
 
 // Environment variables of the harness.
@@ -300,4 +303,21 @@ func DeliveryTable(t testing.TB) (endpoint, table string) {
 		BillingMode:          types.BillingModePayPerRequest,
 	})
 	return aws.ToString(d.SDK.Options().BaseEndpoint), table
+}
+
+// Preflight sends a function under the emulator at url the preflight's
+// request for configurationID (an `aws lambda invoke` with an
+// enrollhookCheck payload) and returns its answer.
+func Preflight(t testing.TB, url, configurationID string) preflight.Result {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(`{"enrollhookCheck":{"configurationId":"`+configurationID+`"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var res preflight.Result
+	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+		t.Fatalf("preflight answer: %v", err)
+	}
+	return res
 }
