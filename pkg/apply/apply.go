@@ -189,10 +189,15 @@ type Applied struct {
 // ours, for the log. The *Applied is never nil; its Result is set whenever
 // Graph answered.
 func (p *Pipeline) Apply(ctx context.Context, req *change.Request, requestID string) (*Applied, error) {
+	return p.applyGated(ctx, req, requestID, nil)
+}
+
+// applyGated is Apply with a gate checked right before the write (update).
+func (p *Pipeline) applyGated(ctx context.Context, req *change.Request, requestID string, gate func() error) (*Applied, error) {
 	// The write slots and the Graph calls of the update strategy
 	// (strategy.go).
 	began := time.Now()
-	wr, err := p.update(ctx, req, requestID)
+	wr, err := p.update(ctx, req, requestID, gate)
 	took := time.Since(began)
 	res := wr.res
 	if err != nil {

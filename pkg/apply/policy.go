@@ -78,11 +78,28 @@ func (p *Pipeline) window(job *Job) (notBefore time.Time, err error) {
 		// Without a policy the ticket's own window still holds.
 		opensIn, err = w.Check(now)
 	}
+	if err != nil && opensIn > 0 && job.Scheduled && !job.DryRun {
+		// Held for its window, it arrived a little early (the
+		// Scheduler's minute, clocks apart): run waits for it, or it
+		// comes back; a refusal would dead-letter it.
+		return now.Add(opensIn), &change.Error{Code: change.CodeUnavailable, RetryAfter: opensIn,
+			Message: fmt.Sprintf("the change arrived %s before its window opens; nothing was changed yet, it comes back", opensIn.Round(time.Millisecond)), Err: err}
+	}
 	if err == nil || opensIn <= 0 || job.Enqueue == nil || job.DryRun {
 		return time.Time{}, err
 	}
 	if opensIn <= MaxQueueDelay {
 		return now.Add(opensIn), nil
+	}
+	if job.Request.Reverts() {
+		// A revert is not held on a schedule: it names no assignment to
+		// record it under, so nothing could show or cancel it.
+		if ce, ok := errors.AsType[*change.Error](err); ok {
+			e := *ce
+			e.Message += fmt.Sprintf(" (it opens in %s; a revert is held for its window only up to %s: send it again then)", opensIn.Round(time.Minute), MaxQueueDelay)
+			err = &e
+		}
+		return time.Time{}, err
 	}
 	if p.opts.Scheduler != nil {
 		ahead := DefaultScheduleAhead

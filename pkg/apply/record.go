@@ -56,24 +56,34 @@ func (p *Pipeline) recordChange(ctx context.Context, job *Job, a *Applied) {
 // itself.
 const scheduledSuffix = ".scheduled"
 
-// recordScheduled records a change queued until its window opens (a
-// schedule), so that history shows it and a revert or a newer change can
-// cancel it.
-func (p *Pipeline) recordScheduled(ctx context.Context, job *Job, notBefore time.Time) {
-	if p.opts.Records == nil {
-		return
+// recordScheduled records a change held until its window opens (on a
+// schedule, or in the queue's delay), before it is queued: a held change
+// that history does not show could not be cancelled by a revert of its
+// ticket. It fails when the record cannot be written (the change is then
+// not held; the sender retries); the record of an earlier attempt of the
+// same delivery counts. A revert is not recorded (it names no assignment);
+// it is never held on a schedule (window).
+func (p *Pipeline) recordScheduled(ctx context.Context, job *Job, notBefore time.Time, sched bool) error {
+	if p.opts.Records == nil || job.Request.Reverts() {
+		return nil
 	}
 	req := job.Request
 	key, _ := p.keyOf(job)
 	r := &record.Record{ID: strings.TrimPrefix(key, workKeyPrefix) + scheduledSuffix, Action: record.ActionApply, State: record.StateScheduled,
 		Sender: job.Sender, DeliveryID: job.DeliveryID, Ticket: recordTicket(job), ConfigurationID: req.ConfigurationID,
 		AssignmentID: req.AssignmentID, Before: orNull(nil), After: orNull(nil), NotBefore: notBefore.UTC()}
-	p.putRecord(ctx, job, r)
-	// The schedule replaced any other of the same ticket and assignment.
-	if _, err := p.cancelScheduled(ctx, job.Sender, req.Ticket.ID, req.ConfigurationID, req.AssignmentID, job.RequestID, false, r.ID); err != nil {
-		p.log.WarnContext(ctx, "the replaced schedule's cancellation could not be recorded (the schedule itself was replaced)",
+	err := p.storeWrite(ctx, func(ctx context.Context) error { return p.opts.Records.Put(ctx, r) })
+	if err != nil && !errors.Is(err, record.ErrConflict) {
+		return &change.Error{Code: change.CodeUnavailable, RetryAfter: 5 * time.Second,
+			Message: "the change record could not be written, so the change was not held for its window; nothing was queued or changed; retry later", Err: err}
+	}
+	// It overtakes any other held change of the same ticket and
+	// assignment; a new schedule replaced that one's schedule already.
+	if _, err := p.cancelScheduled(ctx, job.Sender, req.Ticket.ID, req.ConfigurationID, req.AssignmentID, job.RequestID, !sched, r.ID); err != nil {
+		p.log.WarnContext(ctx, "the overtaken held change's cancellation could not be recorded",
 			slog.String("xRequestId", job.RequestID), Cause(err))
 	}
+	return nil
 }
 
 // pendingScheduled returns the scheduled changes of recs that have neither
@@ -101,17 +111,17 @@ func pendingScheduled(recs []record.Record) []record.Record {
 // nothing): the worker refuses a scheduled change whose cancellation is
 // recorded, so it never applies, even if its schedule still fires; then,
 // when unschedule is set (not when a new schedule replaced it), it deletes
-// the schedule. It returns the ids cancelled, and an error when the
+// the schedule. It returns the records cancelled, and an error when the
 // record could not be read or a cancellation not recorded.
-func (p *Pipeline) cancelScheduled(ctx context.Context, sender, ticket, configurationID, assignmentID, requestID string, unschedule bool, keep ...string) ([]string, error) {
-	if p.opts.Scheduler == nil || p.opts.Records == nil {
+func (p *Pipeline) cancelScheduled(ctx context.Context, sender, ticket, configurationID, assignmentID, requestID string, unschedule bool, keep ...string) ([]record.Record, error) {
+	if p.opts.Records == nil {
 		return nil, nil
 	}
 	recs, err := p.opts.Records.ByTicket(ctx, sender, ticket)
 	if err != nil {
 		return nil, recordUnavailable(err)
 	}
-	var out []string
+	var out []record.Record
 	for _, s := range pendingScheduled(recs) {
 		if slices.Contains(keep, s.ID) || configurationID != "" && (s.ConfigurationID != configurationID || s.AssignmentID != assignmentID) {
 			continue
@@ -122,13 +132,13 @@ func (p *Pipeline) cancelScheduled(ctx context.Context, sender, ticket, configur
 		if err != nil && !errors.Is(err, record.ErrConflict) {
 			return out, recordUnavailable(err)
 		}
-		if unschedule {
+		if unschedule && p.opts.Scheduler != nil {
 			if err := p.opts.Scheduler.Unschedule(ctx, s.Sender, s.Ticket.ID, s.ConfigurationID, s.AssignmentID); err != nil {
 				p.log.WarnContext(ctx, "a cancelled change's schedule could not be deleted: when it fires, the worker refuses it (its cancellation is recorded)",
 					slog.String("xRequestId", requestID), slog.String("record", s.ID), Cause(err))
 			}
 		}
-		out = append(out, s.ID)
+		out = append(out, s)
 	}
 	return out, nil
 }

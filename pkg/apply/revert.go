@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,43 @@ type Reverted struct {
 	// Canceled are the scheduled changes of the ticket whose window had
 	// not opened: their schedules are deleted, so they never apply.
 	Canceled []string `json:"canceled,omitempty"`
+
+	canceledIn []string // the configuration of each of Canceled
+}
+
+// RevertPlan is what a revert puts back and cancels, by change record id:
+// the plan a second person approves (Job.Approved).
+type RevertPlan struct {
+	Reverts []string `json:"reverts"`
+	Cancels []string `json:"cancels,omitempty"`
+}
+
+// Plan is the revert's plan: the changes it puts back and the scheduled
+// changes it cancels.
+func (r *Reverted) Plan() RevertPlan {
+	p := RevertPlan{Reverts: []string{}, Cancels: slices.Clone(r.Canceled)}
+	for _, c := range r.Changes {
+		p.Reverts = append(p.Reverts, c.Reverts)
+	}
+	return p
+}
+
+// Configurations are the configurations the revert changes or whose
+// scheduled changes it cancels, each once, in the order met.
+func (r *Reverted) Configurations() []string {
+	var out []string
+	add := func(c string) {
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	for _, c := range r.Changes {
+		add(c.ConfigurationID)
+	}
+	for _, c := range r.canceledIn {
+		add(c)
+	}
+	return out
 }
 
 // RevertedChange is one change put back.
@@ -71,6 +109,7 @@ func (p *Pipeline) revert(ctx context.Context, job *Job, lease *idempotency.Leas
 		o.fail(err)
 		return
 	}
+	o.Reverted = res
 	headers := map[string]string{}
 	if o.Result != nil && o.Result.RequestID != "" {
 		headers[HeaderGraphRequestID] = o.Result.RequestID // the last write's (or read's, for a dry run)
@@ -94,53 +133,87 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome) (*Rev
 		// One lock per revert, whatever it names: reverts are rare, and
 		// two that reach the same change through different names (a
 		// ticket, a change id) must take turns too.
-		unlock, err := p.lock(ctx, "revert-lock", "another revert")
+		unlock, err := p.lock(ctx, revertLock, "another revert")
 		if err != nil {
 			return nil, err
 		}
 		defer unlock()
 	}
+	// An approved plan first: nothing the approver did not see is put
+	// back or cancelled.
+	var skip []string
+	if job.Approved != nil {
+		var err error
+		if skip, err = p.checkApproved(ctx, job); err != nil {
+			return nil, err
+		}
+	}
 	// The ticket's changes still waiting for their window are cancelled
-	// first: they never apply.
-	var canceled []string
-	if !job.DryRun {
-		for _, tk := range p.revertTickets(ctx, job) {
-			c, err := p.cancelScheduled(ctx, tk.sender, tk.ticket, "", "", job.RequestID, true)
-			if err != nil {
-				return nil, err
-			}
-			canceled = append(canceled, c...)
+	// first: they never apply. A dry run lists them.
+	var canceled, canceledIn []string
+	for _, tk := range p.revertTickets(ctx, job) {
+		var c []record.Record
+		var err error
+		if job.DryRun {
+			c, err = p.scheduledOf(ctx, tk)
+		} else {
+			c, err = p.cancelScheduled(ctx, tk.sender, tk.ticket, "", "", job.RequestID, true, skip...)
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range c {
+			canceled, canceledIn = append(canceled, r.ID), append(canceledIn, r.ConfigurationID)
 		}
 	}
 	standing, err := p.toRevert(ctx, job)
+	if err == nil && job.Approved != nil {
+		standing = slices.DeleteFunc(standing, func(r record.Record) bool { return !slices.Contains(job.Approved.Reverts, r.ID) })
+		if len(standing) == 0 {
+			err = &nothingError{ce: change.Refuse(change.KindNothingToRevert,
+				"no change of the approved plan stands any more (put back meanwhile); nothing was changed")}
+		}
+	}
 	if err != nil {
 		if len(canceled) > 0 && errors.Is(err, errNothing) {
-			return &Reverted{Action: change.ActionRevert, Ticket: t.ID, Changes: []RevertedChange{}, Canceled: canceled}, nil
+			return &Reverted{DryRun: job.DryRun, Action: change.ActionRevert, Ticket: t.ID, Changes: []RevertedChange{},
+				Canceled: canceled, canceledIn: canceledIn}, nil
 		}
 		return nil, err
 	}
 	// Every check before any write: the policy on each restored target,
 	// and Graph still holding what each change applied.
+	// Two changes of the ticket to one assignment: the older is checked
+	// against what putting back the newer leaves, not against Graph.
 	steps := make([]revertStep, 0, len(standing))
+	left := map[string]json.RawMessage{} // configuration/assignment: as the steps so far leave it
 	for _, r := range standing {
-		restore, err := restoreRequest(job.Request, &r)
+		restore, err := restoreRequest(job.Request, &r, p.opts.Update.GraphVersion != "v1.0")
 		if err != nil {
 			return nil, err
 		}
 		if err := p.Check(job.Sender, job.Chat, restore); err != nil {
 			return nil, err
 		}
-		current, res, err := p.current(ctx, restore)
-		o.Result = res
-		if err != nil {
-			return nil, err
+		at := r.ConfigurationID + "/" + r.AssignmentID
+		current, seen := left[at]
+		if !seen {
+			var res *graph.Result
+			current, res, err = p.current(ctx, restore)
+			o.Result = res
+			if err != nil {
+				return nil, err
+			}
 		}
 		if err := drift(&r, current); err != nil {
 			return nil, err
 		}
+		if left[at], err = graph.Patched(current, restore); err != nil {
+			return nil, err
+		}
 		steps = append(steps, revertStep{rec: r, restore: restore, current: current})
 	}
-	out := &Reverted{DryRun: job.DryRun, Action: change.ActionRevert, Ticket: t.ID, Canceled: canceled}
+	out := &Reverted{DryRun: job.DryRun, Action: change.ActionRevert, Ticket: t.ID, Canceled: canceled, canceledIn: canceledIn}
 	key, _ := p.keyOf(job)
 	key = strings.TrimPrefix(key, workKeyPrefix)
 	for i, s := range steps {
@@ -155,7 +228,7 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome) (*Rev
 			continue
 		}
 		began := time.Now()
-		wr, err := p.update(ctx, s.restore, job.RequestID)
+		wr, err := p.update(ctx, s.restore, job.RequestID, func() error { return p.stillOpen(job) })
 		o.GraphTime += time.Since(began)
 		o.Result, o.WriteBack = wr.res, true
 		if err != nil {
@@ -181,6 +254,62 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome) (*Rev
 	}
 	return out, nil
 }
+
+// checkApproved refuses an approved revert (Job.Approved) when the
+// ticket now holds a standing or scheduled change its plan did not name:
+// one made since the plan, perhaps of a configuration the approver may
+// not approve. Changes of the plan no longer there (put back meanwhile,
+// or by an earlier attempt of this approval) are left out. skip are the
+// scheduled changes the plan did not name, which the revert must not
+// cancel.
+func (p *Pipeline) checkApproved(ctx context.Context, job *Job) (skip []string, err error) {
+	plan := job.Approved
+	var extra []string
+	for _, tk := range p.revertTickets(ctx, job) {
+		pending, err := p.scheduledOf(ctx, tk)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range pending {
+			if !slices.Contains(plan.Cancels, r.ID) {
+				extra = append(extra, "scheduled change "+r.ID+" of configuration "+r.ConfigurationID)
+				skip = append(skip, r.ID)
+			}
+		}
+	}
+	standing, err := p.toRevert(ctx, job)
+	if err != nil && !errors.Is(err, errNothing) {
+		return nil, err
+	}
+	for _, r := range standing {
+		if !slices.Contains(plan.Reverts, r.ID) {
+			extra = append(extra, "change "+r.ID+" of configuration "+r.ConfigurationID)
+		}
+	}
+	if len(extra) > 0 {
+		return nil, &change.Error{Code: change.CodeConflict, Kind: change.KindDrifted, Message: "the ticket changed since the revert was asked: " +
+			strings.Join(extra, ", ") + " is not in the plan that was approved; nothing was changed; ask for the revert again"}
+	}
+	return skip, nil
+}
+
+// scheduledOf are a ticket's scheduled changes still waiting for their
+// window: those a revert of it cancels.
+func (p *Pipeline) scheduledOf(ctx context.Context, tk ticketRef) ([]record.Record, error) {
+	if p.opts.Records == nil {
+		return nil, nil
+	}
+	recs, err := p.opts.Records.ByTicket(ctx, tk.sender, tk.ticket)
+	if err != nil {
+		return nil, recordUnavailable(err)
+	}
+	return pendingScheduled(recs), nil
+}
+
+// revertLock is the lock reverts take, and changes arriving from their
+// schedule (Job.Scheduled) too: one process-wide and store-wide slot, so a
+// revert and a change it cancels never cross.
+const revertLock = "revert-lock"
 
 // ticketRef is a sender's ticket.
 type ticketRef struct{ sender, ticket string }
@@ -275,7 +404,7 @@ func (p *Pipeline) toRevert(ctx context.Context, job *Job) ([]record.Record, err
 // restoreRequest is the change that puts r's before back: r's assignment
 // with the target it had, under the reverting request's ticket (its
 // approval and people).
-func restoreRequest(by *change.Request, r *record.Record) (*change.Request, error) {
+func restoreRequest(by *change.Request, r *record.Record, beta bool) (*change.Request, error) {
 	target := graph.TargetOf(r.Before)
 	if target == nil {
 		return nil, &change.Error{Code: change.CodeConflict, Kind: change.KindDrifted,
@@ -287,6 +416,18 @@ func restoreRequest(by *change.Request, r *record.Record) (*change.Request, erro
 	}
 	req := &change.Request{Ticket: by.Ticket, ConfigurationID: r.ConfigurationID, AssignmentID: r.AssignmentID,
 		Assignment: change.Assignment{Target: &t}}
+	// The source the assignment had, when the change changed it (beta
+	// only; a sourceId it had none of cannot be sent as null, so one the
+	// change set stays).
+	type source struct {
+		Source   string `json:"source"`
+		SourceID string `json:"sourceId"`
+	}
+	var was, made source
+	if beta && json.Unmarshal(r.Before, &was) == nil && json.Unmarshal(r.After, &made) == nil && was != made &&
+		(was.Source == "direct" || was.Source == "policySets") {
+		req.Assignment.Source, req.Assignment.SourceID = was.Source, was.SourceID
+	}
 	req.Normalize()
 	return req, nil
 }

@@ -59,6 +59,11 @@ type Job struct {
 	// request's own ticket: a change record's id, or the id of a ticket of
 	// any ITSM sender (a chat command's revert).
 	RevertOf string
+	// Approved, for a revert, is the plan a second person approved (a chat
+	// request's): the revert puts back and cancels only what it names, and
+	// is refused 409 drifted, before anything is written or cancelled, when
+	// the ticket holds a standing or scheduled change the plan did not.
+	Approved *RevertPlan
 	// ExpectBefore, when set, is the assignment as Graph held it when the
 	// change was planned (a chat request approved later): the change is
 	// applied only if Graph still holds it, else refused 409 drifted.
@@ -82,9 +87,14 @@ const (
 	ViaWorker             // the worker, for a queued change
 )
 
-// Command is a chat user's command, checked against the policy.
+// Command is a chat user's command, checked against the policy in force
+// when it is applied: the user may still run it, and, unless Approver
+// names the second person who approved it, the policy does not now want
+// one (a command queued as its own approval before the policy named
+// approvers does not get past them).
 type Command struct {
 	Tenant, User, Verb string
+	Approver           string
 }
 
 // Outcome is what Run decided for a Job. The caller sends its answer from
@@ -107,8 +117,10 @@ type Outcome struct {
 	Taken, Replay, Planned, Queued bool
 	// Result is Graph's answer, when there was one.
 	Result *graph.Result
-	// Plan is a dry run's plan.
-	Plan *Plan
+	// Plan is a dry run's plan; Reverted a revert's answer (its plan, for
+	// a dry run), as Body encodes it.
+	Plan     *Plan
+	Reverted *Reverted
 	// Before, After and GraphTime are the audit line's (Entry).
 	Before    json.RawMessage
 	After     []byte
@@ -185,6 +197,9 @@ func (p *Pipeline) run(ctx context.Context, j *Job, o *Outcome) {
 	// inside it is answered from the store after it closes, not refused.
 	// Outside it the change is refused, or queued until it opens.
 	notBefore, err := p.window(job)
+	if err != nil && job.Scheduled && !notBefore.IsZero() && p.waitFor(ctx, notBefore) {
+		notBefore, err = time.Time{}, nil // arrived early, and waited for it
+	}
 	if err != nil {
 		p.refuseTaken(ctx, job, lease, err)
 		o.fail(err)
@@ -199,13 +214,17 @@ func (p *Pipeline) run(ctx context.Context, j *Job, o *Outcome) {
 		key, fp := p.keyOf(job)
 		// Decided once, for the enqueue, the record and the answer.
 		sched := scheduled(notBefore, p.now())
+		if !notBefore.IsZero() {
+			if err := p.recordScheduled(ctx, job, notBefore, sched); err != nil { // record.go
+				p.Release(ctx, lease)
+				o.fail(err)
+				return
+			}
+		}
 		if err := job.Enqueue(ctx, key, fp, notBefore, sched); err != nil {
 			p.Release(ctx, lease)
 			o.fail(err)
 			return
-		}
-		if sched {
-			p.recordScheduled(ctx, job, notBefore) // record.go
 		}
 		var body []byte
 		if job.QueuedBody != nil {
@@ -229,16 +248,20 @@ func (p *Pipeline) check(job *Job) error {
 	if !req.Approved() {
 		return change.NotApproved(req.Ticket.State)
 	}
-	if req.Reverts() {
-		// The policy checks each restored change (revert.go); the
-		// revert's own ticket is held to separation of duties here.
-		return p.Check(job.Sender, job.Chat, req)
-	}
 	if c := job.Command; c != nil {
 		if err := p.CheckCommand(job.Sender, c.Tenant, c.User, c.Verb); err != nil {
+			if ce, ok := errors.AsType[*change.Error](err); ok && c.Approver != "" {
+				return change.Refuse(ce.Kind, "the request's requester may not run it any more: "+ce.Message)
+			}
 			return err
 		}
+		if c.Approver == "" && p.SecondPerson(job.Sender, c.Verb) {
+			return change.Refuse(change.KindPolicyCommand, "the policy now wants another person to approve "+c.Verb+
+				", and nobody approved this one; nothing was changed: ask again, and it becomes a request to approve")
+		}
 	}
+	// A revert's policy checks each restored change (revert.go); the
+	// revert's own ticket is held to separation of duties here.
 	return p.Check(job.Sender, job.Chat, req)
 }
 
@@ -342,6 +365,21 @@ func (p *Pipeline) plan(ctx context.Context, job *Job, lease *idempotency.Lease,
 // it, so a retry that follows the answer finds it. A failure releases the
 // delivery, so the sender's retry runs, unless the job keeps refusals.
 func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease, o *Outcome) {
+	if job.Scheduled {
+		// A change that waited for its window, and a revert of its
+		// ticket, take turns: the revert either finds it applied (and
+		// puts it back) or has recorded its cancellation, seen here.
+		unlock, err := p.lock(ctx, revertLock, "a revert")
+		if err == nil {
+			defer unlock()
+			err = p.checkNotCanceled(ctx, job)
+		}
+		if err != nil {
+			p.refuseTaken(ctx, job, lease, err)
+			o.fail(err)
+			return
+		}
+	}
 	if job.ExpectBefore != nil {
 		if err := p.unchanged(ctx, job); err != nil {
 			p.refuseTaken(ctx, job, lease, err)
@@ -349,7 +387,7 @@ func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease
 			return
 		}
 	}
-	a, err := p.Apply(ctx, job.Request, job.RequestID)
+	a, err := p.applyGated(ctx, job.Request, job.RequestID, func() error { return p.stillOpen(job) })
 	o.Result, o.Before, o.GraphTime, o.WriteBack = a.Result, a.Before, a.GraphTime, true
 	if err != nil {
 		p.refuseTaken(ctx, job, lease, err)
@@ -359,6 +397,51 @@ func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease
 	p.recordChange(ctx, job, a)
 	p.Complete(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: a.Headers, Body: a.Body})
 	o.Status, o.Headers, o.Body, o.After, o.Audit = http.StatusOK, a.Headers, a.Body, a.Body, AuditApplied
+}
+
+// maxEarlyWait is how long a change arriving before its window (Scheduled)
+// is waited for rather than sent back to its queue.
+const maxEarlyWait = time.Minute
+
+// waitFor waits until the pipeline's clock reads at, if that is within
+// maxEarlyWait and before ctx's deadline less the margin; it reports
+// whether it did.
+func (p *Pipeline) waitFor(ctx context.Context, at time.Time) bool {
+	d := at.Sub(p.now())
+	if d > maxEarlyWait {
+		return false
+	}
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline)-p.opts.Deadlines.Margin < d+time.Second {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// stillOpen checks the change window again at the write: a change that
+// waited for a write slot (or a lock) past the window's end is refused
+// there, as outside-change-window, with nothing written.
+func (p *Pipeline) stillOpen(job *Job) error {
+	now := p.now()
+	var err error
+	switch w := job.Request.Ticket.Window; {
+	case p.opts.Policy != nil:
+		_, err = p.opts.Policy.CheckWindow(job.Sender, job.Chat, w, now)
+	case w != nil:
+		_, err = w.Check(now)
+	}
+	if ce, ok := errors.AsType[*change.Error](err); ok {
+		e := *ce
+		e.Message += " (it closed while the change waited for a write slot)"
+		err = &e
+	}
+	return err
 }
 
 // unchanged refuses a planned change when Graph no longer holds the

@@ -166,11 +166,13 @@ type written struct {
 }
 
 // update applies req to Graph with the pipeline's strategy, each write under
-// its own slot of the write limit. The *written is never nil.
-func (p *Pipeline) update(ctx context.Context, req *change.Request, requestID string) (*written, error) {
+// its own slot of the write limit. gate, when set, is checked once the slot
+// is taken, right before the write: a change window that closed while the
+// change waited for its slot refuses it there. The *written is never nil.
+func (p *Pipeline) update(ctx context.Context, req *change.Request, requestID string, gate func() error) (*written, error) {
 	u := p.upd
 	if u.mode == StrategyAssign || u.mode == StrategyAuto && u.switched.Load() {
-		return p.updateByAssign(ctx, req, requestID)
+		return p.updateByAssign(ctx, req, requestID, gate)
 	}
 	wr := &written{}
 	if p.opts.Records != nil {
@@ -185,7 +187,7 @@ func (p *Pipeline) update(ctx context.Context, req *change.Request, requestID st
 			wr.priorID = res.RequestID
 		}
 	}
-	done, err := p.waitForWriteSlot(ctx)
+	done, err := p.writeSlot(ctx, gate)
 	if err != nil {
 		return wr, err
 	}
@@ -205,13 +207,26 @@ func (p *Pipeline) update(ctx context.Context, req *change.Request, requestID st
 		p.log.LogAttrs(ctx, slog.LevelWarn,
 			"Graph refused the item PATCH route; changes go through the assign action for the rest of this process", attrs...)
 	}
-	return p.updateByAssign(ctx, req, requestID)
+	return p.updateByAssign(ctx, req, requestID, gate)
+}
+
+// writeSlot takes a write slot, then checks gate (update): a refusal gives
+// the slot back, and nothing is written.
+func (p *Pipeline) writeSlot(ctx context.Context, gate func() error) (done func(), err error) {
+	done, err = p.waitForWriteSlot(ctx)
+	if err == nil && gate != nil {
+		if err = gate(); err != nil {
+			done()
+			return nil, err
+		}
+	}
+	return done, err
 }
 
 // updateByAssign reads the configuration's assignments, replaces the one of
 // req, sends the complete set with the assign action and reads the set back
 // to find the changed assignment by its target.
-func (p *Pipeline) updateByAssign(ctx context.Context, req *change.Request, requestID string) (*written, error) {
+func (p *Pipeline) updateByAssign(ctx context.Context, req *change.Request, requestID string, gate func() error) (*written, error) {
 	ag := p.upd.assign
 	unlock, err := p.lockConfiguration(ctx, req.ConfigurationID)
 	if err != nil {
@@ -234,7 +249,7 @@ func (p *Pipeline) updateByAssign(ctx context.Context, req *change.Request, requ
 	if err != nil {
 		return wr, err
 	}
-	done, err := p.waitForWriteSlot(ctx)
+	done, err := p.writeSlot(ctx, gate)
 	if err != nil {
 		return wr, err
 	}

@@ -2,10 +2,12 @@ package apply_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -124,5 +126,53 @@ func TestRunReplayAfterTheWindowCloses(t *testing.T) {
 	}
 	if g.patches != 2 {
 		t.Errorf("PATCHes = %d, want one per delivery", g.patches)
+	}
+}
+
+// slowSlot is a write limiter whose slot frees up only once the pipeline's
+// clock has moved on by wait (Intune's write budget in use).
+type slowSlot struct {
+	mu    sync.Mutex
+	clock *time.Time
+	wait  time.Duration
+}
+
+func (s *slowSlot) Wait(context.Context) (func(), error) {
+	s.mu.Lock()
+	*s.clock = s.clock.Add(s.wait)
+	s.mu.Unlock()
+	return func() {}, nil
+}
+
+// TestRunWindowClosesWhileWaitingForAWriteSlot: a change checked a second
+// before its window closes, whose write slot comes after it closed, is
+// refused outside-change-window at the write, with nothing written.
+func TestRunWindowClosesWhileWaitingForAWriteSlot(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	for _, tt := range []struct {
+		name string
+		wait time.Duration
+		want int // PATCHes
+	}{{"slot after the end", 15 * time.Second, 0}, {"slot before the end", 500 * time.Millisecond, 1}} {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := now
+			g := &countingGraph{}
+			p := apply.New(g, &apply.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+				Dedupe: apply.Dedupe{Store: idempotency.NewMemory(nil, 0)}, Policy: policy.Default(),
+				Update: apply.Update{Limiter: &slowSlot{clock: &clock, wait: tt.wait}},
+				Now:    func() time.Time { return clock }})
+			req := decoded(t)
+			req.Ticket.Window = &change.Window{Start: now.Add(-time.Hour).Format(time.RFC3339), End: now.Add(time.Second).Format(time.RFC3339)}
+			o := p.Run(context.Background(), &apply.Job{Sender: "generic", DeliveryID: "msg_edge", Request: req})
+			if g.patches != tt.want {
+				t.Fatalf("%d PATCHes (status %d, err %v), want %d", g.patches, o.Status, o.Err, tt.want)
+			}
+			if tt.want == 0 {
+				ce, ok := errors.AsType[*change.Error](o.Err)
+				if !ok || ce.Kind != change.KindOutsideWindow || !strings.Contains(ce.Message, "waited for a write slot") {
+					t.Errorf("refusal: %v, want outside-change-window saying why", o.Err)
+				}
+			}
+		})
 	}
 }

@@ -234,12 +234,21 @@ func Requested(inv *Invocation, req *change.Request, id string, before, after js
 	}}
 }
 
-// RevertRequested answers a revert that waits for a second person.
-// Nothing was changed.
-func RevertRequested(inv *Invocation, id, ref, expires string) *Reply {
-	return &Reply{Status: StatusRequested, Public: true, Lines: []string{
-		"Request " + code(id) + " by " + actor(inv) + ", nothing changed yet: revert " + code(ref) + ".",
-		"Another person the policy names approves it with `approve " + id + "` (or rejects it with `reject " + id + "`) before " + code(expires) + "."},
+// RevertRequested answers a revert that waits for a second person, with
+// its plan: the changes it would put back and the scheduled changes it
+// would cancel, which are all its approval covers. Nothing was changed.
+func RevertRequested(inv *Invocation, id, ref, expires string, changes []RevertedChange, canceled []string) *Reply {
+	lines := []string{"Request " + code(id) + " by " + actor(inv) + ", nothing changed yet: revert " + code(ref) + "."}
+	for _, c := range changes {
+		lines = append(lines, "- puts back "+code(c.Reverts)+": assignment "+code(c.AssignmentID)+" of configuration "+
+			code(c.ConfigurationID)+" would target "+describe(c.Assignment, nil)+" again.")
+	}
+	for _, c := range canceled {
+		lines = append(lines, "- cancels scheduled change "+code(c)+".")
+	}
+	lines = append(lines, "Another person the policy names approves it with `approve "+id+"` (or rejects it with `reject "+id+
+		"`) before "+code(expires)+". The approval covers these changes only: if the ticket changes meanwhile, it is refused.")
+	return &Reply{Status: StatusRequested, Public: true, Lines: lines,
 		Actions: []Action{{Label: "Approve", Command: "approve " + id, Style: "primary"}, {Label: "Reject", Command: "reject " + id, Style: "danger"}}}
 }
 
@@ -308,7 +317,7 @@ func Failed(cmd *Command, err error, requestID string) *Reply {
 		return &Reply{Status: StatusFailed, Lines: []string{what + ": an internal error occurred; the operator's log has request id `" + safeOr(requestID) + "`."}}
 	}
 	lines := []string{what + ": " + ce.Message + "."}
-	if ce.Code == change.CodeTimeout && (cmd == nil || cmd.Verb == VerbAssign) {
+	if ce.Code == change.CodeTimeout && (cmd == nil || cmd.Verb == VerbAssign || cmd.Verb == VerbApprove || cmd.Verb == VerbRevert) {
 		// Out of time after the PATCH was sent: Graph may have applied it.
 		lines[0] = "The outcome is unknown, the change may or may not be applied: " + ce.Message + ". Check with `show`."
 	}

@@ -486,6 +486,12 @@ func (p *Policy) CheckCommand(sender, tenant, user, verb string) error {
 			return change.Refuse(change.KindPolicyCommand, "the policy does not allow commands from workspace or tenant "+quote(tenant))
 		}
 	}
+	switch verb { // the commands the policy's rights cover
+	case string(chat.VerbPlan), string(chat.VerbRevert):
+		verb = string(chat.VerbAssign)
+	case string(chat.VerbHistory):
+		verb = string(chat.VerbShow)
+	}
 	m := c.commands[verb]
 	if m == nil || !m.match(user) {
 		return change.Refuse(change.KindPolicyCommand, "the policy does not allow user "+quote(user)+" to run "+verb)

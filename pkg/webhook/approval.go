@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -38,9 +37,12 @@ func (h *Handler) secondPerson(name string, inv *chat.Invocation) bool {
 type requested struct {
 	Request  *change.Request `json:"request"`
 	RevertOf string          `json:"revertOf,omitempty"`
-	// Configurations are those a revert puts back changes of (its plan):
-	// its approver must be one of each.
+	// Configurations are those a revert puts back changes of, or cancels
+	// scheduled changes of (its plan): its approver must be one of each.
 	Configurations []string `json:"configurations,omitempty"`
+	// Plan is a revert's plan: its approval puts back and cancels only
+	// what it names (apply.Job.Approved).
+	Plan *apply.RevertPlan `json:"plan,omitempty"`
 }
 
 // configurations are the configurations a request changes: its own, or a
@@ -72,13 +74,13 @@ func (h *Handler) request(ctx context.Context, inv *chat.Invocation, job *apply.
 	o.Audit = "" // a request changes nothing and decides nothing yet
 	keep := requested{Request: job.Request, RevertOf: job.RevertOf}
 	if job.Request.Reverts() {
-		var plan apply.Reverted
-		_ = json.Unmarshal(o.Body, &plan)
-		for _, c := range plan.Changes {
-			if !slices.Contains(keep.Configurations, c.ConfigurationID) {
-				keep.Configurations = append(keep.Configurations, c.ConfigurationID)
-			}
+		if o.Reverted == nil {
+			out.err = &change.Error{Code: change.CodeInternal, Message: "the revert's plan could not be read"}
+			out.reply = chat.Failed(cmd, out.err, reqID)
+			return out
 		}
+		plan := o.Reverted.Plan()
+		keep.Plan, keep.Configurations = &plan, o.Reverted.Configurations()
 	}
 	keptJSON, _ := json.Marshal(keep)
 	var random [chat.RequestIDLength]byte
@@ -110,7 +112,7 @@ func (h *Handler) request(ctx context.Context, inv *chat.Invocation, job *apply.
 	if job.Request.Reverts() {
 		// The revert's plan (what each change would be put back to) is
 		// read again when it is approved: the drift check is the revert's.
-		out.reply = chat.RevertRequested(inv, r.ID, job.RevertOf, expires)
+		out.reply = chat.RevertRequested(inv, r.ID, job.RevertOf, expires, revertedChanges(o.Reverted), o.Reverted.Canceled)
 		return out
 	}
 	out.reply = chat.Requested(inv, job.Request, r.ID, o.Plan.Before, o.Plan.After, expires)
@@ -148,6 +150,10 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 	var kept requested
 	if err := json.Unmarshal(r.Change, &kept); err != nil || kept.Request == nil {
 		return fail(&change.Error{Code: change.CodeInternal, Message: "the request could not be read", Err: err})
+	}
+	if to == chatrequest.StateApproved && kept.Request.Reverts() && kept.Plan == nil {
+		return fail(&change.Error{Code: change.CodeConflict, Kind: change.KindDrifted,
+			Message: "request " + r.ID + " was asked before an approval was bound to its plan; nothing was changed; ask for the revert again"})
 	}
 	self := sameUser(name, r.RequestedBy, inv.User)
 	if to == chatrequest.StateApproved && self {
@@ -192,23 +198,39 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 	req := *kept.Request
 	req.Ticket = change.Ticket{ID: r.ID, System: name, State: change.ApprovedState, RequestedBy: r.RequestedByName,
 		RequestedByID: r.RequestedBy, ApprovedBy: inv.Actor(), ApprovedByID: inv.User}
+	// The requester must still be let run the command: the policy may
+	// have narrowed since the request was asked.
+	verb := chat.VerbAssign
+	if req.Reverts() {
+		verb = chat.VerbRevert
+	}
 	job := &apply.Job{Sender: name, DeliveryID: deliveryID, RequestID: reqID, Request: &req, Start: start,
-		Via: apply.ViaChat, Chat: true, Held: true, RevertOf: kept.RevertOf}
-	if !req.Reverts() {
+		Via: apply.ViaChat, Chat: true, Held: true, RevertOf: kept.RevertOf,
+		Command: &apply.Command{Tenant: r.Tenant, User: r.RequestedBy, Verb: string(verb), Approver: inv.User}}
+	if req.Reverts() {
+		job.Approved = kept.Plan
+	} else {
 		job.ExpectBefore = r.Before
 	}
 	o := h.pipe.Run(ctx, job)
 	out := chatOutcome{result: o.Result, err: o.Err, o: &o}
 	switch {
-	case o.Err != nil && change.ErrorCode(o.Err) == change.CodeForbidden:
-		out.reply = policyRefused(inv, o.Err)
 	case o.Err != nil:
-		out.reply = chat.Failed(cmd, o.Err, reqID)
-		if apply.Retryable(o.Err) {
-			// Not lost: the request is open again, to be approved again.
-			if _, err := h.opts.Requests.Reopen(ctx, r.ID, inv.User); err == nil {
-				out.reply.Lines = append(out.reply.Lines, "Request "+r.ID+" is open again: approve it again to retry.")
+		if change.ErrorCode(o.Err) == change.CodeForbidden {
+			out.reply = policyRefused(inv, o.Err)
+		} else {
+			out.reply = chat.Failed(cmd, o.Err, reqID)
+		}
+		// Not lost, and not "approved" when nothing was applied: the
+		// request is open again until it expires, to be approved again
+		// (the drift check keeps a change whose outcome was unknown from
+		// being written twice) or rejected.
+		if _, err := h.opts.Requests.Reopen(ctx, r.ID, inv.User); err == nil {
+			again := "approve it again once that is solved, or reject it."
+			if apply.Retryable(o.Err) {
+				again = "approve it again to retry."
 			}
+			out.reply.Lines = append(out.reply.Lines, "Request "+r.ID+" is open again: "+again)
 		}
 	case req.Reverts():
 		out.reply = chat.ApprovedReverted(inv, r.ID, r.RequestedByName, kept.RevertOf)

@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -219,14 +218,7 @@ func (h *Handler) runCommand(ctx context.Context, rp Replier, inv *chat.Invocati
 		case o.Err != nil:
 			out.reply = chat.Failed(cmd, o.Err, reqID)
 		case job.Request.Reverts():
-			var rv apply.Reverted
-			_ = json.Unmarshal(o.Body, &rv)
-			changes := make([]chat.RevertedChange, 0, len(rv.Changes))
-			for _, c := range rv.Changes {
-				changes = append(changes, chat.RevertedChange{Reverts: c.Reverts, ConfigurationID: c.ConfigurationID,
-					AssignmentID: c.AssignmentID, Assignment: c.Assignment})
-			}
-			out.reply = chat.Reverted(inv, changes)
+			out.reply = chat.Reverted(inv, revertedChanges(o.Reverted))
 		case o.Planned:
 			changed := make([]string, 0, len(o.Plan.Changes))
 			for _, c := range o.Plan.Changes {
@@ -489,4 +481,17 @@ func policyRefused(inv *chat.Invocation, err error) *chat.Reply {
 		msg = ce.Message
 	}
 	return chat.Refused(&chat.Invocation{User: inv.User, Denied: &chat.Refusal{Message: msg}})
+}
+
+// revertedChanges are a revert's changes (or its plan's) for a reply.
+func revertedChanges(rv *apply.Reverted) []chat.RevertedChange {
+	if rv == nil {
+		return nil
+	}
+	changes := make([]chat.RevertedChange, 0, len(rv.Changes))
+	for _, c := range rv.Changes {
+		changes = append(changes, chat.RevertedChange{Reverts: c.Reverts, ConfigurationID: c.ConfigurationID,
+			AssignmentID: c.AssignmentID, Assignment: c.Assignment})
+	}
+	return changes
 }
