@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/graph"
@@ -95,8 +96,19 @@ func Describe(err error) Description {
 			title = t
 		}
 	}
+	if len(ce.Fields) > MaxFieldErrors {
+		// A body of thousands of unknown keys is refused in a few
+		// kilobytes, not an answer many times its size.
+		e := *ce
+		e.Fields = ce.Fields[:MaxFieldErrors:MaxFieldErrors]
+		e.Message += " (the first " + strconv.Itoa(MaxFieldErrors) + " of " + strconv.Itoa(len(ce.Fields)) + " field errors are listed)"
+		ce = &e
+	}
 	return Description{Err: ce, Slug: slug, Title: title, Status: spec.status}
 }
+
+// MaxFieldErrors is the most field errors a problem lists.
+const MaxFieldErrors = 50
 
 // Cause describes an error's cause for the operator's log without the
 // Graph URL or Intune's message text (which can name backend URLs): Graph

@@ -18,22 +18,22 @@ import (
 // and what a PATCH would make of an assignment (a dry run). Every other
 // package works with what these return.
 
-// PublicBody drops Graph's OData control annotations (@odata.context and
-// links), which carry Graph URLs; @odata.type stays. It returns nil for a
-// body that is not a JSON object and b itself when there is nothing to drop.
+// PublicBody drops Graph's annotations (@odata.context, @odata.id, links,
+// "target@odata.navigationLink", "@microsoft.graph.tips": every name with
+// an '@' but @odata.type), at any depth, which carry Graph URLs. It
+// returns nil for a body that is not a JSON object and b itself when
+// there is nothing to drop.
 func PublicBody(b []byte) []byte {
 	if len(b) == 0 || onlyTypeAnnotations(b) {
 		return b
 	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(b, &m) != nil {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var m map[string]any
+	if d.Decode(&m) != nil || m == nil {
 		return nil
 	}
-	for k := range m {
-		if strings.HasPrefix(k, "@odata.") && k != "@odata.type" {
-			delete(m, k)
-		}
-	}
+	dropAnnotations(m)
 	out, err := json.Marshal(m)
 	if err != nil {
 		return nil
@@ -41,19 +41,41 @@ func PublicBody(b []byte) []byte {
 	return out
 }
 
-// onlyTypeAnnotations reports whether every "@odata." key in b is
-// "@odata.type", the common case, which needs no rewrite.
+// dropAnnotations deletes the annotations of v's objects, at any depth.
+func dropAnnotations(v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			if strings.Contains(k, "@") && k != "@odata.type" {
+				delete(v, k)
+				continue
+			}
+			dropAnnotations(e)
+		}
+	case []any:
+		for _, e := range v {
+			dropAnnotations(e)
+		}
+	}
+}
+
+// onlyTypeAnnotations reports whether b has no annotation but @odata.type,
+// the common case, which needs no rewrite: every '@' in it starts
+// "@odata.type", and no escape could spell one.
 func onlyTypeAnnotations(b []byte) bool {
-	const prefix = `"@odata.`
+	if bytes.Contains(b, []byte(`\u`)) {
+		return false
+	}
+	const typ = `"@odata.type"`
 	for {
-		i := bytes.Index(b, []byte(prefix))
+		i := bytes.IndexByte(b, '@')
 		if i < 0 {
 			return true
 		}
-		b = b[i+len(prefix):]
-		if !bytes.HasPrefix(b, []byte(`type"`)) {
+		if i == 0 || !bytes.HasPrefix(b[i-1:], []byte(typ)) {
 			return false
 		}
+		b = b[i+len(typ)-1:]
 	}
 }
 

@@ -206,6 +206,11 @@ func NewClient(baseURL string, cred azcore.TokenCredential, scope string, opts *
 	if o.Transport == nil {
 		o.Transport, o.dialer = defaultTransport()
 	}
+	if hc, ok := o.Transport.(*http.Client); ok && hc.CheckRedirect == nil {
+		c := *hc
+		c.CheckRedirect = refuseRedirect
+		o.Transport = &c
+	}
 	host := u.Host
 	if strings.LastIndex(host, ":") > strings.LastIndex(host, "]") {
 		host = strings.TrimSuffix(host, ":") // an empty port goes, as in http.NewRequest
@@ -603,12 +608,28 @@ func graphRequestID(h http.Header) string {
 	// The canonical keys: Get would canonicalize "request-id" into a new
 	// string on every call.
 	if v := h["Request-Id"]; len(v) > 0 && v[0] != "" {
-		return v[0]
+		return plainID(v[0])
 	}
 	if v := h["X-Ms-Request-Id"]; len(v) > 0 {
-		return v[0]
+		return plainID(v[0])
 	}
 	return ""
+}
+
+// plainID is s when it looks like a request id (letters, digits, '-',
+// '_', '.', ':', at most 128), else "": the id goes into answers and
+// tickets, where a URL or a token never may.
+func plainID(s string) string {
+	if len(s) > 128 {
+		return ""
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return ""
+		}
+	}
+	return s
 }
 
 // logCall writes the one line of a call: identifiers, outcome and duration,

@@ -53,11 +53,16 @@ var defaultTransport = sync.OnceValues(func() (*http.Client, *dialer) {
 	return newTransport(&tls.Config{MinVersion: tls.VersionTLS12, Renegotiation: tls.RenegotiateFreelyAsClient}, http.ProxyFromEnvironment)
 })
 
+// refuseRedirect keeps a redirect as Graph's answer, an error status,
+// rather than following it: Graph does not redirect these calls, and the
+// answer of wherever a redirect pointed is not the assignment.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
 // newTransport is defaultTransport with the given TLS settings and proxy.
 func newTransport(tlsConfig *tls.Config, proxy func(*http.Request) (*url.URL, error)) (*http.Client, *dialer) {
 	const handshake = 10 * time.Second
 	d := newDialer(tlsConfig, handshake, proxy)
-	return &http.Client{Transport: &http.Transport{
+	return &http.Client{CheckRedirect: refuseRedirect, Transport: &http.Transport{
 		Proxy:       proxy,
 		DialContext: d.DialContext,
 		// Dials Graph without a proxy, or an https proxy; to Graph through
@@ -136,16 +141,32 @@ func roundTrip(tr policy.Transporter, req *http.Request) (*http.Response, error)
 	return resp, nil
 }
 
-// readBody reads and closes resp's body. A body of a known length is read
-// into one buffer of that length.
+// maxAnswer bounds what is read of one Graph answer: an assignment is a
+// few hundred bytes, a configuration's list of them a few hundred KB; a
+// larger answer is not Graph's, and is refused rather than held in memory
+// and passed on.
+const maxAnswer = 4 << 20
+
+// errAnswerTooLarge is the cause of a refused answer past maxAnswer.
+var errAnswerTooLarge = errors.New("graph: the answer is larger than 4 MiB")
+
+// readBody reads and closes resp's body, up to maxAnswer. A body of a known
+// length is read into one buffer of that length.
 func readBody(resp *http.Response) ([]byte, error) {
 	if resp.Body == nil {
 		return nil, nil
 	}
 	defer resp.Body.Close()
 	n := resp.ContentLength
+	if n > maxAnswer {
+		return nil, errAnswerTooLarge
+	}
 	if n < 0 || n > 1<<20 {
-		return io.ReadAll(resp.Body)
+		b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+		if err == nil && len(b) > maxAnswer {
+			return nil, errAnswerTooLarge
+		}
+		return b, err
 	}
 	// One byte more than announced, so that the read finding EOF has room.
 	b := make([]byte, 0, n+1)

@@ -33,7 +33,7 @@ func wantsDryRun(r *http.Request) bool {
 			continue
 		}
 		v, err := url.QueryUnescape(value)
-		if err != nil || !strings.EqualFold(strings.TrimSpace(v), "false") {
+		if err != nil || v != "false" {
 			return true
 		}
 	}

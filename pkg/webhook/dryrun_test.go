@@ -211,6 +211,9 @@ func TestDryRunSpellings(t *testing.T) {
 		{"hidden behind dryRun=false", "dryRun=false&dryRun=true", "", true},
 		{"Prefer among others", "", "respond-async, dry-run", true},
 		{"dryRun=false applies", "dryRun=false", "", false},
+		{"escaped false applies", "dryRun=%66alse", "", false},
+		{"False is not exactly false", "dryRun=False", "", true},
+		{"FALSE is not exactly false", "dry_run=FALSE", "", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newDryRunStack(t, apply.StrategyPatch, nil)

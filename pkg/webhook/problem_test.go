@@ -3,6 +3,9 @@ package webhook
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/enrollhook/enrollhook/pkg/apply"
@@ -58,4 +61,22 @@ func FuzzAppendProblem(f *testing.F) {
 			t.Fatalf("appendProblem = %s, want %s", got, want)
 		}
 	})
+}
+
+// TestFieldErrorsAreBounded: an authentic body of thousands of unknown
+// keys is refused 422 in a few kilobytes: the first 50 field errors, and
+// the detail says how many there were.
+func TestFieldErrorsAreBounded(t *testing.T) {
+	s := newStack(t, 2)
+	var keys strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&keys, `,"k%d":0`, i)
+	}
+	body := strings.Replace(validBody, `"groupId":"`, strings.TrimPrefix(keys.String(), ",")+`,"groupId":"`, 1)
+	w := s.serve(t, signedID(t, "msg_many_keys", body, testNow))
+	p := decodeProblem(t, w)
+	if w.Code != http.StatusUnprocessableEntity || len(p.Errors) != apply.MaxFieldErrors ||
+		!strings.Contains(p.Detail, "the first 50 of 3000 field errors") || w.Body.Len() > 16<<10 {
+		t.Fatalf("%d, %d errors, %d bytes: %q", w.Code, len(p.Errors), w.Body.Len(), p.Detail)
+	}
 }

@@ -333,7 +333,7 @@ func TestDryRunFlagFailsClosed(t *testing.T) {
 		{"", "dry-run=true", true},
 		{"", "respond-async, DRY-RUN", true},
 		{"dryRun=false", "", false},
-		{"dryRun=FALSE", "", false},
+		{"dryRun=FALSE", "", true}, // exactly false, as the contract says
 		{"x=1", "", false},
 		{"", "return=minimal", false},
 		{"", "", false},

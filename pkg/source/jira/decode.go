@@ -352,6 +352,10 @@ func (s *Source) decodeWebhook(w *Webhook, body []byte, noRepeats bool, opts *ch
 	if !sender.IsJiraIssueKey(w.Issue.Key) {
 		fields = append(fields, change.FieldError{Field: "/issue/key", Reason: "must be an issue key such as ITSM-42"})
 	}
+	if requester == nil {
+		fields = append(fields, change.FieldError{Field: requesterAt,
+			Reason: "is required: who asked for the change (the issue's reporter, else its creator), so that they cannot approve it"})
+	}
 	window, wf := s.windowOf(w.Issue)
 	fields = append(fields, wf...)
 	ticket := change.Ticket{

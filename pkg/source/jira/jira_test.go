@@ -257,7 +257,7 @@ func TestDecodeIssueEvent(t *testing.T) {
 	// The approval field instead of a status.
 	byField, _ := New(vecSecret, &Options{ApprovalField: "customfield_10160", ConfigurationField: "customfield_10150",
 		AssignmentField: "customfield_10151", GroupField: "customfield_10152", TargetType: "exclusion"})
-	body := `{"webhookEvent":"jira:issue_updated","user":{"accountId":"557058:f58131cb"},"issue":{"key":"ITSM-7","fields":{` +
+	body := `{"webhookEvent":"jira:issue_updated","user":{"accountId":"557058:f58131cb"},"issue":{"key":"ITSM-7","fields":{"reporter":{"accountId":"5b10ac8d82e05b22cc7d4ef5"},` +
 		`"customfield_10160":{"value":"Approved"},"customfield_10150":"cfg_1","customfield_10151":"asg_1","customfield_10152":"7a8b0000-0000-0000-0000-000000000002"}},` +
 		`"changelog":{"items":[{"field":"Decision","fieldId":"customfield_10160","toString":"Approved"}]}}`
 	r, err = byField.Decode(source.Delivery{Body: []byte(body)}, nil)
@@ -441,7 +441,7 @@ func TestDecodeApprovalFieldChangeMustReadApproved(t *testing.T) {
 	src, _ := New(vecSecret, &Options{ApprovalField: "customfield_10160", ConfigurationField: "customfield_10150",
 		AssignmentField: "customfield_10151", GroupField: "customfield_10152"})
 	body := func(current, to string) []byte {
-		return []byte(`{"webhookEvent":"jira:issue_updated","user":{"accountId":"557058:f58131cb"},"issue":{"key":"ITSM-7","fields":{` +
+		return []byte(`{"webhookEvent":"jira:issue_updated","user":{"accountId":"557058:f58131cb"},"issue":{"key":"ITSM-7","fields":{"reporter":{"accountId":"5b10ac8d82e05b22cc7d4ef5"},` +
 			`"customfield_10160":` + current + `,"customfield_10150":"cfg_1","customfield_10151":"asg_1","customfield_10152":"7a8b0000-0000-0000-0000-000000000002"}},` +
 			`"changelog":{"items":[{"field":"Decision","fieldId":"customfield_10160","fromString":"Pending","toString":` + to + `}]}}`)
 	}
@@ -538,3 +538,26 @@ func TestDecodeEnvelopeNotApproved(t *testing.T) {
 
 // idOf is the delivery id of Authenticate's answer.
 func idOf(d source.Delivery, err error) (string, error) { return d.ID, err }
+
+// TestDecodeRequiresTheReporter: an issue event that names neither a
+// reporter nor a creator has nobody to keep from approving their own
+// change: 422 naming the reporter.
+func TestDecodeRequiresTheReporter(t *testing.T) {
+	src, _ := New(vecSecret, testOptions)
+	body := string(readTestdata(t, "issue-approved.json"))
+	was := `"reporter": {"accountId": "5b10ac8d82e05b22cc7d4ef5", "displayName": "Abel Tuter", "emailAddress": "abel.tuter@contoso.com"}`
+	if !strings.Contains(body, was) || strings.Contains(body, `"creator"`) {
+		t.Fatal("the sample's reporter moved, or it has a creator")
+	}
+	for _, now := range []string{`"reporter": null`, `"reporter": {}`, `"assignee": {}`} {
+		_, err := src.Decode(source.Delivery{Body: []byte(strings.Replace(body, was, now, 1))}, nil)
+		ce := coded(t, err)
+		found := false
+		for _, f := range ce.Fields {
+			found = found || f.Field == "/issue/fields/reporter" && strings.Contains(f.Reason, "is required")
+		}
+		if ce.Code != change.CodeInvalid || !found {
+			t.Errorf("%s: %v %+v, want the reporter required", now, err, ce.Fields)
+		}
+	}
+}

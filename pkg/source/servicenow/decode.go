@@ -477,6 +477,10 @@ func (s *Source) Decode(dv source.Delivery, opts *change.Options) (*change.Reque
 	fields = append(fields, unknownIntune(rd.unknown)...)
 	fields = append(fields, a.Approver.checkID("/data/approval/approver")...)
 	fields = append(fields, d.Record.RequestedBy.checkID("/data/record/requested_by")...)
+	if d.Record.RequestedBy.String() == "" {
+		fields = append(fields, change.FieldError{Field: "/data/record/requested_by",
+			Reason: "is required: who asked for the change (email, user_name or sys_id), so that they cannot approve it"})
+	}
 	if !rd.noRepeats {
 		fields = append(fields, change.DuplicateFields(body)...)
 	}

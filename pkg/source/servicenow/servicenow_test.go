@@ -341,3 +341,26 @@ func TestDecodeRefusesDuplicateProperties(t *testing.T) {
 
 // idOf is the delivery id of Authenticate's answer.
 func idOf(d source.Delivery, err error) (string, error) { return d.ID, err }
+
+// TestDecodeRequiresTheRequester: without requested_by there is nobody to
+// keep from approving their own change, so the approval is refused 422
+// naming the field, whatever form the absence takes.
+func TestDecodeRequiresTheRequester(t *testing.T) {
+	src, _ := New(vecSecret, 0)
+	body := string(readTestdata(t, "approved.json"))
+	was := `"requested_by": {"sys_id": "62826bf03710200044e0bfc8bcbe5df1", "user_name": "abel.tuter", "email": "abel.tuter@contoso.com"}`
+	if !strings.Contains(body, was) {
+		t.Fatal("the sample's requested_by moved")
+	}
+	for _, now := range []string{`"requested_by": null`, `"requested_by": {}`, `"requested_by": {"email": " "}`, `"requestor": {}`} {
+		_, err := src.Decode(source.Delivery{Body: []byte(strings.Replace(body, was, now, 1))}, nil)
+		ce := coded(t, err)
+		found := false
+		for _, f := range ce.Fields {
+			found = found || f.Field == "/data/record/requested_by" && strings.Contains(f.Reason, "is required")
+		}
+		if ce.Code != change.CodeInvalid || !found {
+			t.Errorf("%s: %v %+v, want requested_by required", now, err, ce.Fields)
+		}
+	}
+}

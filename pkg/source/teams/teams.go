@@ -208,13 +208,13 @@ func (s *Source) parse(d source.Delivery, deliveryID string) (*chat.Invocation, 
 	inv := &chat.Invocation{
 		Sender:     Name,
 		DeliveryID: deliveryID,
-		Tenant:     a.ChannelData.Tenant.ID,
+		Tenant:     strings.ToLower(a.ChannelData.Tenant.ID), // a GUID, canonical in lower case
 		User:       strings.ToLower(a.From.AADObjectID),
 		UserName:   a.From.Name,
 		Prefix:     "@enrollhook",
 	}
 	if inv.Tenant == "" {
-		inv.Tenant = a.Conversation.TenantID
+		inv.Tenant = strings.ToLower(a.Conversation.TenantID)
 	}
 	if inv.User == "" {
 		inv.User = a.From.ID

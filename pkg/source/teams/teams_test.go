@@ -157,6 +157,7 @@ func FuzzDecodeTeams(f *testing.F) {
 	f.Add([]byte(sample("<at>IntuneBot</at> assign "+cfgID+" "+asgID+" group 5e6f0000-0000-0000-0000-000000000001 filter a1b2c3d4-0000-0000-0000-00000000f117 include", now)))
 	f.Add([]byte(sample("<at>IntuneBot</at> assign c1 a1 collection 5e6f0000-0000-0000-0000-000000000001", now)))
 	f.Add([]byte(`{"type":"message","text":null}`))
+	f.Add([]byte(strings.ReplaceAll(sample("<at>IntuneBot</at> assign "+cfgID+" "+asgID+" alldevices", now), tenant, strings.ToUpper(tenant[:12])+tenant[12:]))) // the tenant in another case
 	f.Add([]byte(`{`))
 	s, _ := New(vecToken, &Options{Allow: chat.Allowlist{Tenant: tenant, Users: []string{aad}}})
 	f.Fuzz(func(t *testing.T, body []byte) {
