@@ -1,6 +1,8 @@
 package source
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -67,4 +69,23 @@ func Standard(tolerance time.Duration, clock string) Wording {
 		Reencoded: "a webhook-signature matches the body as it was signed, but the body was re-encoded on the way (JSON re-serialized with other whitespace or line endings, still base64, or a newline added); pass the raw bytes through",
 		Mismatch:  "no webhook-signature matches the body; check the secret and that the body is sent exactly as signed",
 	}
+}
+
+// Stale is the refusal of an authentic body whose own timestamp (what
+// bounds its replay) is missing or outside the window: message says so.
+// A body that is not a JSON object has no timestamp to read; it is
+// refused as malformed instead (400), since its signature was verified and
+// "a replay, or a wrong clock" would send its sender looking in the wrong
+// place.
+func Stale(body []byte, message string) error {
+	if !isObject(body) {
+		return &change.Error{Code: change.CodeMalformed, Message: "the body is not a JSON object (checked once its signature was)"}
+	}
+	return &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindTimestampOutside, Message: message}
+}
+
+// isObject reports whether b is one well-formed JSON object.
+func isObject(b []byte) bool {
+	t := bytes.TrimLeft(b, " \t\r\n")
+	return len(t) > 0 && t[0] == '{' && json.Valid(b)
 }

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/sender"
 	"github.com/enrollhook/enrollhook/pkg/signature"
 	"github.com/enrollhook/enrollhook/pkg/source"
@@ -165,8 +164,7 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (source
 		window, what = s.opts.Tolerance, "envelope (set \"timestamp\": {{now.toMillis}} in the rule's body)"
 	}
 	if !signature.Within(ts, now, window) {
-		return source.Delivery{}, &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindTimestampOutside,
-			Message: "the body's timestamp must be epoch milliseconds within " + window.String() + " of the receiver's clock for a " + what + "; it is missing, malformed or outside: a replay of an old delivery, or a wrong clock"}
+		return source.Delivery{}, source.Stale(body, "the body's timestamp must be epoch milliseconds within "+window.String()+" of the receiver's clock for a "+what+"; it is missing, malformed or outside: a replay of an old delivery, or a wrong clock")
 	}
 	return source.Delivery{ID: DeliveryID(body), Body: body, Payload: payload}, nil
 }

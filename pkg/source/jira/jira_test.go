@@ -561,3 +561,17 @@ func TestDecodeRequiresTheReporter(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthenticNotJSONIsMalformed: a signed body that is not a JSON
+// object is refused 400 malformed, not as a replay: its signature held.
+func TestAuthenticNotJSONIsMalformed(t *testing.T) {
+	src, _ := New(vecSecret, testOptions)
+	for _, body := range []string{"", "null", "[]", "\ufeff{}", `{"timestamp":1}x`, strings.Repeat("[", 20000)} {
+		if _, err := src.Authenticate(Sign(vecSecret, []byte(body)), []byte(body), vecNow); change.ErrorCode(err) != change.CodeMalformed {
+			t.Errorf("%.20q: %v, want malformed", body, err)
+		}
+	}
+	if _, err := src.Authenticate(Sign(vecSecret, []byte(`{}`)), []byte(`{}`), vecNow); coded(t, err).Kind != change.KindTimestampOutside {
+		t.Errorf("an object without a timestamp: %v, want timestamp-out-of-window", err)
+	}
+}

@@ -158,8 +158,7 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (source
 	// Basic signs nothing: the body's own timestamp is the only bound on
 	// how long a captured request can be sent again.
 	if s.key == nil && !signature.Within(rd.timestamp(), now, s.tolerance) {
-		return source.Delivery{}, &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindTimestampOutside,
-			Message: "with Basic authentication the body's \"timestamp\" (RFC 3339, set when the Business Rule sends) must lie within " + s.tolerance.String() + " of the receiver's clock; it is missing, malformed or outside: a replay, or a wrong clock"}
+		return source.Delivery{}, source.Stale(body, "with Basic authentication the body's \"timestamp\" (RFC 3339, set when the Business Rule sends) must lie within "+s.tolerance.String()+" of the receiver's clock; it is missing, malformed or outside: a replay, or a wrong clock")
 	}
 	if d := rd.deliveryID(); d != "" {
 		id = d

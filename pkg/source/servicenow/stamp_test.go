@@ -55,8 +55,11 @@ func TestWrongTypeHidesNeitherDateNorID(t *testing.T) {
 			}
 		})
 	}
+	// Authentic but not JSON: malformed, not "a replay, or a wrong clock".
+	if _, err := basic.Authenticate(auth, []byte(strings.TrimSuffix(strings.TrimSpace(approved), "}")), sent); change.ErrorCode(err) != change.CodeMalformed {
+		t.Errorf("not JSON: Authenticate(Basic) = %v, want malformed-json", err)
+	}
 	for _, tt := range []struct{ name, body string }{
-		{"not JSON", strings.TrimSuffix(strings.TrimSpace(approved), "}")},
 		{"timestamp a number, then a string", strings.Replace(approved, `"timestamp": "2025-11-29T08:00:00Z",`, `"timestamp": 1764403200, "Timestamp": "2025-11-29T08:00:00Z",`, 1)},
 		{"timestamp a string, then a number", strings.Replace(approved, `"timestamp": "2025-11-29T08:00:00Z",`, `"timestamp": "2025-11-29T08:00:00Z", "TIMESTAMP": 1764403200,`, 1)},
 	} {

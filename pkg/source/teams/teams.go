@@ -10,6 +10,7 @@ import (
 	"html"
 	"mime"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync"
@@ -133,8 +134,7 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (source
 	a := &rd.a // as much as could be read: a wrong type elsewhere does not hide the ids
 	ts, err := time.Parse(time.RFC3339Nano, a.Timestamp)
 	if err != nil || !signature.Within(ts, now, s.opts.Tolerance) {
-		return source.Delivery{}, &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindTimestampOutside,
-			Message: "the activity's timestamp is missing or outside the accepted window of " + s.opts.Tolerance.String() + "; a replay, or a wrong clock"}
+		return source.Delivery{}, source.Stale(body, "the activity's timestamp is missing or outside the accepted window of "+s.opts.Tolerance.String()+"; a replay, or a wrong clock")
 	}
 	d := source.Delivery{ID: a.ID, Body: body, Payload: rd}
 	switch {
@@ -200,6 +200,10 @@ func (s *Source) parse(d source.Delivery, deliveryID string) (*chat.Invocation, 
 	rd, ok := d.Payload.(*reading)
 	if !ok {
 		rd = read(d.Body)
+	}
+	if te, ok := errors.AsType[*json.UnmarshalTypeError](rd.err); ok && te.Field != "" {
+		// An object with a property of the wrong type: name it.
+		return nil, change.Invalid(change.FieldError{Field: "/" + strings.ReplaceAll(te.Field, ".", "/"), Reason: "must be a JSON " + jsonKind(te.Type.Kind())})
 	}
 	if rd.err != nil {
 		return nil, &change.Error{Code: change.CodeMalformed, Message: "the body is not a Teams activity (a JSON object)", Err: rd.err}
@@ -296,4 +300,19 @@ func Restamp(body []byte, t time.Time) []byte {
 	out := append([]byte{}, body[:loc[0]]...)
 	out = append(out, `"timestamp":"`+t.UTC().Format(time.RFC3339Nano)+`"`...)
 	return append(out, body[loc[1]:]...)
+}
+
+// jsonKind names the JSON type a Go kind is read from, for a refusal.
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "string"
+	case reflect.Struct, reflect.Map:
+		return "object"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Bool:
+		return "boolean"
+	}
+	return "number"
 }

@@ -207,3 +207,36 @@ func TestDeliveryIDNamesTheConversation(t *testing.T) {
 
 // idOf is the delivery id of Authenticate's answer.
 func idOf(d source.Delivery, err error) (string, error) { return d.ID, err }
+
+// TestAuthenticNotJSONIsMalformed: a signed body that is not a JSON
+// object is refused 400 malformed, not as a replay: its signature held.
+func TestAuthenticNotJSONIsMalformed(t *testing.T) {
+	s, _ := New(vecToken, nil)
+	for _, body := range []string{"", "null", "[]", "\ufeff" + vecBody, vecBody + "x", strings.Repeat("[", 20000)} {
+		if _, err := s.Authenticate(signed(body), []byte(body), now); change.ErrorCode(err) != change.CodeMalformed {
+			t.Errorf("%.20q: %v, want malformed", body, err)
+		}
+	}
+	if _, err := s.Authenticate(signed(vecBody), []byte(vecBody), now); kind(err) != "timestamp-out-of-window" {
+		t.Errorf("an object without a timestamp: %v, want timestamp-out-of-window", err)
+	}
+}
+
+// TestWrongTypeIsNamed: an authentic activity with a property of the wrong
+// type is refused 422 naming it, not as "not a JSON object".
+func TestWrongTypeIsNamed(t *testing.T) {
+	s, _ := New(vecToken, &Options{Allow: chat.Allowlist{Tenant: tenant, Users: []string{aad}}})
+	body := sample("<at>IntuneBot</at> help", now)
+	for from, field := range map[string]string{`"text":"`: "/text", `"from":{`: "/from", `"channelData":{`: "/channelData"} {
+		i := strings.Index(body, from)
+		if i < 0 {
+			t.Fatalf("the sample has no %s", from)
+		}
+		bad := body[:i] + from[:strings.Index(from, ":")+1] + `5,"x":` + body[i+len(from)-1:]
+		_, err := s.Invocation(http.Header{"Content-Type": {"application/json"}}, source.Delivery{Body: []byte(bad)})
+		ce, ok := errors.AsType[*change.Error](err)
+		if !ok || ce.Code != change.CodeInvalid || len(ce.Fields) != 1 || ce.Fields[0].Field != field {
+			t.Errorf("%s a number: %v, want 422 naming %s", field, err, field)
+		}
+	}
+}
