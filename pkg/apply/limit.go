@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
@@ -35,6 +36,6 @@ func (p *Pipeline) waitForWriteSlot(ctx context.Context) (done func(), err error
 			Message: "Intune's write limit is reached for now; nothing was applied, retry after Retry-After"}
 	default:
 		return nil, &change.Error{Code: change.CodeTimeout, RetryAfter: 5 * time.Second,
-			Message: "no write slot before the deadline; nothing was applied", Err: err}
+			Message: "no write slot before the deadline; nothing was applied", Err: fmt.Errorf("%w: %w", change.ErrNothingSent, err)}
 	}
 }

@@ -78,10 +78,11 @@ func (p *Pipeline) window(job *Job) (notBefore time.Time, err error) {
 		// Without a policy the ticket's own window still holds.
 		opensIn, err = w.Check(now)
 	}
-	if err != nil && opensIn > 0 && job.Scheduled && !job.DryRun {
+	if err != nil && opensIn > 0 && opensIn <= maxEarly && job.Scheduled && !job.DryRun {
 		// Held for its window, it arrived a little early (the
 		// Scheduler's minute, clocks apart): run waits for it, or it
-		// comes back; a refusal would dead-letter it.
+		// comes back; a refusal would dead-letter it. Much earlier is
+		// not a held change's clock but a wrong one: refused.
 		return now.Add(opensIn), &change.Error{Code: change.CodeUnavailable, RetryAfter: opensIn,
 			Message: fmt.Sprintf("the change arrived %s before its window opens; nothing was changed yet, it comes back", opensIn.Round(time.Millisecond)), Err: err}
 	}
@@ -118,6 +119,10 @@ func (p *Pipeline) window(job *Job) (notBefore time.Time, err error) {
 	}
 	return time.Time{}, err
 }
+
+// maxEarly is how early a held change may arrive and still be waited for
+// or sent back to its queue rather than refused.
+const maxEarly = 5 * time.Minute
 
 // DefaultScheduleAhead is how far ahead a change is scheduled without a
 // policy: 14 days, as the built-in policy says.

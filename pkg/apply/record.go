@@ -63,7 +63,7 @@ const scheduledSuffix = ".scheduled"
 // not held; the sender retries); the record of an earlier attempt of the
 // same delivery counts. A revert is not recorded (it names no assignment);
 // it is never held on a schedule (window).
-func (p *Pipeline) recordScheduled(ctx context.Context, job *Job, notBefore time.Time, sched bool) error {
+func (p *Pipeline) recordScheduled(ctx context.Context, job *Job, notBefore time.Time) error {
 	if p.opts.Records == nil || job.Request.Reverts() {
 		return nil
 	}
@@ -72,18 +72,51 @@ func (p *Pipeline) recordScheduled(ctx context.Context, job *Job, notBefore time
 	r := &record.Record{ID: strings.TrimPrefix(key, workKeyPrefix) + scheduledSuffix, Action: record.ActionApply, State: record.StateScheduled,
 		Sender: job.Sender, DeliveryID: job.DeliveryID, Ticket: recordTicket(job), ConfigurationID: req.ConfigurationID,
 		AssignmentID: req.AssignmentID, Before: orNull(nil), After: orNull(nil), NotBefore: notBefore.UTC()}
-	err := p.storeWrite(ctx, func(ctx context.Context) error { return p.opts.Records.Put(ctx, r) })
-	if err != nil && !errors.Is(err, record.ErrConflict) {
+	unavailable := func(err error) error {
 		return &change.Error{Code: change.CodeUnavailable, RetryAfter: 5 * time.Second,
 			Message: "the change record could not be written, so the change was not held for its window; nothing was queued or changed; retry later", Err: err}
 	}
-	// It overtakes any other held change of the same ticket and
-	// assignment; a new schedule replaced that one's schedule already.
-	if _, err := p.cancelScheduled(ctx, job.Sender, req.Ticket.ID, req.ConfigurationID, req.AssignmentID, job.RequestID, !sched, r.ID); err != nil {
-		p.log.WarnContext(ctx, "the overtaken held change's cancellation could not be recorded",
-			slog.String("xRequestId", job.RequestID), Cause(err))
+	err := p.storeWrite(ctx, func(ctx context.Context) error { return p.opts.Records.Put(ctx, r) })
+	if !errors.Is(err, record.ErrConflict) {
+		if err != nil {
+			return unavailable(err)
+		}
+		return nil
+	}
+	// An earlier attempt of this delivery recorded it (its enqueue
+	// failed, and the sender retried): it is this change's only if it
+	// holds the same change and nothing cancelled it since.
+	had, err := p.opts.Records.Get(ctx, r.ID)
+	if err != nil {
+		return unavailable(err)
+	}
+	if had.ConfigurationID != r.ConfigurationID || had.AssignmentID != r.AssignmentID || had.State != record.StateScheduled {
+		return &change.Error{Code: change.CodeConflict, Message: "delivery id " + job.DeliveryID + " was held earlier for another change (configuration " +
+			had.ConfigurationID + "); nothing was queued or changed: send this change as a new delivery"}
+	}
+	switch _, err := p.opts.Records.Get(ctx, r.ID+canceledSuffix); {
+	case err == nil:
+		return &change.Error{Code: change.CodeConflict, Message: "this change was cancelled (a revert of its ticket, or a newer change of its assignment) after an earlier attempt of this delivery; nothing was queued or changed: send it as a new delivery if it is still wanted"}
+	case !errors.Is(err, record.ErrNotFound):
+		return unavailable(err)
 	}
 	return nil
+}
+
+// overtakeHeld cancels the other held changes of a newly held change's
+// ticket and assignment, once it is queued or scheduled: it overtakes
+// them (a new schedule replaced their schedule already).
+func (p *Pipeline) overtakeHeld(ctx context.Context, job *Job, sched bool) {
+	if p.opts.Records == nil || job.Request.Reverts() {
+		return
+	}
+	req := job.Request
+	key, _ := p.keyOf(job)
+	if _, err := p.cancelScheduled(ctx, job.Sender, req.Ticket.ID, req.ConfigurationID, req.AssignmentID, job.RequestID, !sched,
+		strings.TrimPrefix(key, workKeyPrefix)+scheduledSuffix); err != nil {
+		p.log.WarnContext(ctx, "the overtaken held change's cancellation could not be recorded: when it arrives, the worker applies it, before or after this one",
+			slog.String("xRequestId", job.RequestID), Cause(err))
+	}
 }
 
 // pendingScheduled returns the scheduled changes of recs that have neither
@@ -126,11 +159,19 @@ func (p *Pipeline) cancelScheduled(ctx context.Context, sender, ticket, configur
 		if slices.Contains(keep, s.ID) || configurationID != "" && (s.ConfigurationID != configurationID || s.AssignmentID != assignmentID) {
 			continue
 		}
+		out = append(out, s)
+	}
+	return out, p.cancelRecords(ctx, out, requestID, unschedule)
+}
+
+// cancelRecords cancels the held changes recs (cancelScheduled).
+func (p *Pipeline) cancelRecords(ctx context.Context, recs []record.Record, requestID string, unschedule bool) error {
+	for _, s := range recs {
 		c := &record.Record{ID: s.ID + canceledSuffix, Action: record.ActionRevert, Reverts: s.ID, Sender: s.Sender, Ticket: s.Ticket,
 			ConfigurationID: s.ConfigurationID, AssignmentID: s.AssignmentID, Before: orNull(nil), After: orNull(nil)}
 		err := p.storeWrite(ctx, func(ctx context.Context) error { return p.opts.Records.Put(ctx, c) })
 		if err != nil && !errors.Is(err, record.ErrConflict) {
-			return out, recordUnavailable(err)
+			return recordUnavailable(err)
 		}
 		if unschedule && p.opts.Scheduler != nil {
 			if err := p.opts.Scheduler.Unschedule(ctx, s.Sender, s.Ticket.ID, s.ConfigurationID, s.AssignmentID); err != nil {
@@ -138,9 +179,8 @@ func (p *Pipeline) cancelScheduled(ctx context.Context, sender, ticket, configur
 					slog.String("xRequestId", requestID), slog.String("record", s.ID), Cause(err))
 			}
 		}
-		out = append(out, s)
 	}
-	return out, nil
+	return nil
 }
 
 // canceledSuffix names the record of a scheduled change's cancellation.

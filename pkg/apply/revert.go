@@ -26,8 +26,10 @@ type Reverted struct {
 	Action  string           `json:"action"`
 	Ticket  string           `json:"ticket"`
 	Changes []RevertedChange `json:"changes"`
-	// Canceled are the scheduled changes of the ticket whose window had
-	// not opened: their schedules are deleted, so they never apply.
+	// Canceled are the ticket's changes held for a window that had not
+	// opened (on a schedule or in the queue's delay): their cancellation
+	// is recorded (and a schedule deleted), so they never apply. A dry
+	// run's are those it would cancel.
 	Canceled []string `json:"canceled,omitempty"`
 
 	canceledIn []string // the configuration of each of Canceled
@@ -129,42 +131,53 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome) (*Rev
 	if p.opts.Records == nil {
 		return nil, change.Refuse(change.KindNothingToRevert, "this receiver keeps no change record, so ticket "+t.ID+" has nothing to revert; nothing was changed")
 	}
+	tickets := p.revertTickets(ctx, job)
 	if !job.DryRun {
 		// One lock per revert, whatever it names: reverts are rare, and
 		// two that reach the same change through different names (a
-		// ticket, a change id) must take turns too.
+		// ticket, a change id) must take turns too. Then each ticket's
+		// own, which a change arriving from its schedule takes too
+		// (apply), so that the two never cross.
 		unlock, err := p.lock(ctx, revertLock, "another revert")
 		if err != nil {
 			return nil, err
 		}
 		defer unlock()
+		for _, tk := range tickets {
+			unlock, err := p.lock(ctx, tk.lockKey(), "a change of ticket "+tk.ticket+" arriving from its schedule")
+			if err != nil {
+				return nil, err
+			}
+			defer unlock()
+		}
 	}
 	// An approved plan first: nothing the approver did not see is put
 	// back or cancelled.
-	var skip []string
 	if job.Approved != nil {
-		var err error
-		if skip, err = p.checkApproved(ctx, job); err != nil {
+		if err := p.checkApproved(ctx, job, tickets); err != nil {
 			return nil, err
 		}
 	}
-	// The ticket's changes still waiting for their window are cancelled
-	// first: they never apply. A dry run lists them.
-	var canceled, canceledIn []string
-	for _, tk := range p.revertTickets(ctx, job) {
-		var c []record.Record
-		var err error
-		if job.DryRun {
-			c, err = p.scheduledOf(ctx, tk)
-		} else {
-			c, err = p.cancelScheduled(ctx, tk.sender, tk.ticket, "", "", job.RequestID, true, skip...)
-		}
+	// The ticket's changes still waiting for their window: cancelled once
+	// every check has passed, so that they never apply. A dry run lists
+	// them.
+	var pending []record.Record
+	for _, tk := range tickets {
+		c, err := p.scheduledOf(ctx, tk)
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range c {
-			canceled, canceledIn = append(canceled, r.ID), append(canceledIn, r.ConfigurationID)
+		pending = append(pending, c...)
+	}
+	canceled, canceledIn := make([]string, 0, len(pending)), make([]string, 0, len(pending))
+	for _, r := range pending {
+		canceled, canceledIn = append(canceled, r.ID), append(canceledIn, r.ConfigurationID)
+	}
+	cancel := func() error {
+		if job.DryRun {
+			return nil
 		}
+		return p.cancelRecords(ctx, pending, job.RequestID, true)
 	}
 	standing, err := p.toRevert(ctx, job)
 	if err == nil && job.Approved != nil {
@@ -175,7 +188,10 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome) (*Rev
 		}
 	}
 	if err != nil {
-		if len(canceled) > 0 && errors.Is(err, errNothing) {
+		if len(pending) > 0 && errors.Is(err, errNothing) {
+			if err := cancel(); err != nil {
+				return nil, err
+			}
 			return &Reverted{DryRun: job.DryRun, Action: change.ActionRevert, Ticket: t.ID, Changes: []RevertedChange{},
 				Canceled: canceled, canceledIn: canceledIn}, nil
 		}
@@ -212,6 +228,12 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome) (*Rev
 			return nil, err
 		}
 		steps = append(steps, revertStep{rec: r, restore: restore, current: current})
+	}
+	if err := cancel(); err != nil {
+		return nil, err
+	}
+	if len(canceled) == 0 {
+		canceled, canceledIn = nil, nil
 	}
 	out := &Reverted{DryRun: job.DryRun, Action: change.ActionRevert, Ticket: t.ID, Canceled: canceled, canceledIn: canceledIn}
 	key, _ := p.keyOf(job)
@@ -259,27 +281,24 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome) (*Rev
 // ticket now holds a standing or scheduled change its plan did not name:
 // one made since the plan, perhaps of a configuration the approver may
 // not approve. Changes of the plan no longer there (put back meanwhile,
-// or by an earlier attempt of this approval) are left out. skip are the
-// scheduled changes the plan did not name, which the revert must not
-// cancel.
-func (p *Pipeline) checkApproved(ctx context.Context, job *Job) (skip []string, err error) {
+// or by an earlier attempt of this approval) are left out.
+func (p *Pipeline) checkApproved(ctx context.Context, job *Job, tickets []ticketRef) error {
 	plan := job.Approved
 	var extra []string
-	for _, tk := range p.revertTickets(ctx, job) {
+	for _, tk := range tickets {
 		pending, err := p.scheduledOf(ctx, tk)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, r := range pending {
 			if !slices.Contains(plan.Cancels, r.ID) {
 				extra = append(extra, "scheduled change "+r.ID+" of configuration "+r.ConfigurationID)
-				skip = append(skip, r.ID)
 			}
 		}
 	}
 	standing, err := p.toRevert(ctx, job)
 	if err != nil && !errors.Is(err, errNothing) {
-		return nil, err
+		return err
 	}
 	for _, r := range standing {
 		if !slices.Contains(plan.Reverts, r.ID) {
@@ -287,10 +306,10 @@ func (p *Pipeline) checkApproved(ctx context.Context, job *Job) (skip []string, 
 		}
 	}
 	if len(extra) > 0 {
-		return nil, &change.Error{Code: change.CodeConflict, Kind: change.KindDrifted, Message: "the ticket changed since the revert was asked: " +
+		return &change.Error{Code: change.CodeConflict, Kind: change.KindDrifted, Message: "the ticket changed since the revert was asked: " +
 			strings.Join(extra, ", ") + " is not in the plan that was approved; nothing was changed; ask for the revert again"}
 	}
-	return skip, nil
+	return nil
 }
 
 // scheduledOf are a ticket's scheduled changes still waiting for their
@@ -306,13 +325,18 @@ func (p *Pipeline) scheduledOf(ctx context.Context, tk ticketRef) ([]record.Reco
 	return pendingScheduled(recs), nil
 }
 
-// revertLock is the lock reverts take, and changes arriving from their
-// schedule (Job.Scheduled) too: one process-wide and store-wide slot, so a
-// revert and a change it cancels never cross.
+// revertLock is the lock every revert takes, one process-wide and
+// store-wide slot; a revert then takes the lock of each ticket it touches
+// (ticketRef.lockKey), which a change arriving from its schedule
+// (Job.Scheduled) takes too, so a revert and a change it cancels never
+// cross.
 const revertLock = "revert-lock"
 
 // ticketRef is a sender's ticket.
 type ticketRef struct{ sender, ticket string }
+
+// lockKey is the lock of the ticket's held changes and reverts.
+func (tk ticketRef) lockKey() string { return revertLock + ":" + tk.sender + ":" + tk.ticket }
 
 // revertTickets are the tickets whose scheduled changes a revert cancels:
 // the job's own, or the ticket of the change RevertOf names, or, for a

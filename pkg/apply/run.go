@@ -215,7 +215,7 @@ func (p *Pipeline) run(ctx context.Context, j *Job, o *Outcome) {
 		// Decided once, for the enqueue, the record and the answer.
 		sched := scheduled(notBefore, p.now())
 		if !notBefore.IsZero() {
-			if err := p.recordScheduled(ctx, job, notBefore, sched); err != nil { // record.go
+			if err := p.recordScheduled(ctx, job, notBefore); err != nil { // record.go
 				p.Release(ctx, lease)
 				o.fail(err)
 				return
@@ -225,6 +225,9 @@ func (p *Pipeline) run(ctx context.Context, j *Job, o *Outcome) {
 			p.Release(ctx, lease)
 			o.fail(err)
 			return
+		}
+		if !notBefore.IsZero() {
+			p.overtakeHeld(ctx, job, sched) // record.go
 		}
 		var body []byte
 		if job.QueuedBody != nil {
@@ -367,9 +370,11 @@ func (p *Pipeline) plan(ctx context.Context, job *Job, lease *idempotency.Lease,
 func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease, o *Outcome) {
 	if job.Scheduled {
 		// A change that waited for its window, and a revert of its
-		// ticket, take turns: the revert either finds it applied (and
-		// puts it back) or has recorded its cancellation, seen here.
-		unlock, err := p.lock(ctx, revertLock, "a revert")
+		// ticket, take turns (the ticket's lock): the revert either finds
+		// it applied (and puts it back) or has recorded its
+		// cancellation, seen here.
+		tk := ticketRef{job.Sender, job.Request.Ticket.ID}
+		unlock, err := p.lock(ctx, tk.lockKey(), "a revert of ticket "+tk.ticket)
 		if err == nil {
 			defer unlock()
 			err = p.checkNotCanceled(ctx, job)
@@ -400,8 +405,13 @@ func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease
 }
 
 // maxEarlyWait is how long a change arriving before its window (Scheduled)
-// is waited for rather than sent back to its queue.
-const maxEarlyWait = time.Minute
+// is waited for rather than sent back to its queue; earlyHeadroom the time
+// the invocation must have left after the wait, for the locks, the write
+// slot and Graph.
+const (
+	maxEarlyWait  = time.Minute
+	earlyHeadroom = 5 * time.Second
+)
 
 // waitFor waits until the pipeline's clock reads at, if that is within
 // maxEarlyWait and before ctx's deadline less the margin; it reports
@@ -411,7 +421,7 @@ func (p *Pipeline) waitFor(ctx context.Context, at time.Time) bool {
 	if d > maxEarlyWait {
 		return false
 	}
-	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline)-p.opts.Deadlines.Margin < d+time.Second {
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline)-p.opts.Deadlines.Margin < d+earlyHeadroom {
 		return false
 	}
 	t := time.NewTimer(d)
@@ -438,7 +448,7 @@ func (p *Pipeline) stillOpen(job *Job) error {
 	}
 	if ce, ok := errors.AsType[*change.Error](err); ok {
 		e := *ce
-		e.Message += " (it closed while the change waited for a write slot)"
+		e.Message += " (it closed while the change waited to be written)"
 		err = &e
 	}
 	return err

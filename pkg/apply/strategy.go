@@ -87,7 +87,7 @@ func (p *Pipeline) lock(ctx context.Context, key, what string) (unlock func(), e
 	octx, cancel := p.Outbound(ctx)
 	defer cancel()
 	busy := &change.Error{Code: change.CodeTimeout, RetryAfter: 5 * time.Second,
-		Message: what + " was still being applied at the deadline; nothing was applied"}
+		Message: what + " was still being applied at the deadline; nothing was applied", Err: change.ErrNothingSent}
 	select {
 	case ch <- struct{}{}:
 	case <-octx.Done():

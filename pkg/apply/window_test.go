@@ -169,7 +169,7 @@ func TestRunWindowClosesWhileWaitingForAWriteSlot(t *testing.T) {
 			}
 			if tt.want == 0 {
 				ce, ok := errors.AsType[*change.Error](o.Err)
-				if !ok || ce.Kind != change.KindOutsideWindow || !strings.Contains(ce.Message, "waited for a write slot") {
+				if !ok || ce.Kind != change.KindOutsideWindow || !strings.Contains(ce.Message, "waited to be written") {
 					t.Errorf("refusal: %v, want outside-change-window saying why", o.Err)
 				}
 			}

@@ -64,6 +64,11 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// ErrNothingSent is the cause of a timeout reached before any write went
+// to Graph (a lock or a write slot that did not come, no time left to
+// call): the outcome is known, nothing was applied.
+var ErrNothingSent = errors.New("change: nothing was sent to Graph")
+
 // Errorf returns an *Error with the given code and a caller-safe message.
 func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}

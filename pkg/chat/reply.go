@@ -317,7 +317,7 @@ func Failed(cmd *Command, err error, requestID string) *Reply {
 		return &Reply{Status: StatusFailed, Lines: []string{what + ": an internal error occurred; the operator's log has request id `" + safeOr(requestID) + "`."}}
 	}
 	lines := []string{what + ": " + ce.Message + "."}
-	if ce.Code == change.CodeTimeout && (cmd == nil || cmd.Verb == VerbAssign || cmd.Verb == VerbApprove || cmd.Verb == VerbRevert) {
+	if ce.Code == change.CodeTimeout && !errors.Is(err, change.ErrNothingSent) && (cmd == nil || cmd.Verb == VerbAssign || cmd.Verb == VerbApprove || cmd.Verb == VerbRevert) {
 		// Out of time after the PATCH was sent: Graph may have applied it.
 		lines[0] = "The outcome is unknown, the change may or may not be applied: " + ce.Message + ". Check with `show`."
 	}

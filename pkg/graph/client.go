@@ -463,7 +463,7 @@ func (c *Client) send(ctx context.Context, k *call) (outcome, error) {
 		if !start.Before(end) {
 			err := &change.Error{Code: change.CodeTimeout, Message: "no time was left to call Graph",
 				RetryAfter: fallbackRetryAfter,
-				Err:        fmt.Errorf("graph: %s %s: the deadline is within the margin of %s", k.method, k.op, c.margin)}
+				Err:        fmt.Errorf("graph: %s %s: the deadline is within the margin of %s: %w", k.method, k.op, c.margin, change.ErrNothingSent)}
 			c.logCall(ctx, k, st, nil, start, err)
 			return outcome{}, err
 		}

@@ -147,7 +147,7 @@ func TestRevertCancelsAChangeWaitingInTheQueue(t *testing.T) {
 // not refused for good and dead-lettered.
 func TestAScheduleArrivingEarlyWaits(t *testing.T) {
 	dlq := &countingDLQ{}
-	u := newUnscheduleStack(t, func(o *testOptions) { o.DeadLetters = dlq })
+	u := newUnscheduleStack(t, func(o *testOptions) { o.DeadLetters, o.Timeout = dlq, 10*time.Second })
 	opens := time.Now().Add(72 * time.Hour).Truncate(time.Second)
 	u.schedule(t, "msg_skew", "CHG0031003", opens)
 	fired := u.fake.Fire(opens)
@@ -245,5 +245,143 @@ func TestRevertPutsTheSourceBack(t *testing.T) {
 	after, _ := s.emu.Assignment(graphemu.ConfigESP, graphemu.AssignmentESPGroup)
 	if !strings.Contains(string(after), `"source":"direct"`) {
 		t.Errorf("after the revert: %s, want source direct back", after)
+	}
+}
+
+// TestAScheduleArrivingEarlyComesBack: early, without the time left to
+// wait for its window, a held change goes back to its queue (a retryable
+// failure), neither applied early nor dead-lettered; much earlier than a
+// clock could explain, it is refused.
+func TestAScheduleArrivingEarlyComesBack(t *testing.T) {
+	dlq := &countingDLQ{}
+	u := newUnscheduleStack(t, func(o *testOptions) { o.DeadLetters = dlq }) // 3 s to work
+	opens := time.Now().Add(72 * time.Hour).Truncate(time.Second)
+	u.schedule(t, "msg_skew_back", "CHG0031006", opens)
+	fired := u.fake.Fire(opens)
+	u.offset.Store(int64(time.Until(opens) - 2*time.Second))
+	err := u.h.Process(context.Background(), queue.Delivery{ID: "sched-back", Body: fired[0], ReceiveCount: 1})
+	if err == nil || dlq.count() != 0 || u.emu.Writes() != 0 {
+		t.Fatalf("early by 2 s with 3 s to work: %v, %d dead letters, %d writes; want it back in the queue", err, dlq.count(), u.emu.Writes())
+	}
+	u.offset.Store(int64(time.Until(opens) - time.Hour))
+	err = u.h.Process(context.Background(), queue.Delivery{ID: "sched-back", Body: fired[0], ReceiveCount: 2})
+	if err != nil || u.emu.Writes() != 0 || dlq.count() != 1 {
+		t.Fatalf("an hour early: %v, %d writes, %d dead letters; want it refused for good", err, u.emu.Writes(), dlq.count())
+	}
+}
+
+// TestARetryAfterAFailedEnqueueIsHeldOnce: the sender's retry of a held
+// change whose enqueue failed is held and applied once; after a revert of
+// its ticket cancelled it in between, the retry is refused saying so; and
+// a delivery id reused for another change does not take its record.
+func TestARetryAfterAFailedEnqueueIsHeldOnce(t *testing.T) {
+	u := newUnscheduleStack(t)
+	opens := time.Now().Add(10 * time.Minute).Truncate(time.Second)
+	held := func(ticket string) string {
+		return strings.Replace(withWindow(opens, opens.Add(4*time.Hour)), `"id":"CHG0030042"`, `"id":"`+ticket+`"`, 1)
+	}
+	setQueueErr := func(err error) { u.q.mu.Lock(); u.q.err = err; u.q.mu.Unlock() }
+
+	setQueueErr(errors.New("sqs: unavailable"))
+	if w := u.serve(t, signedID(t, "msg_retry", held("CHG0039001"), testNow)); w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("enqueue failing: %d %s", w.Code, w.Body)
+	}
+	setQueueErr(nil)
+	if w := u.serve(t, signedID(t, "msg_retry", held("CHG0039001"), testNow)); w.Code != http.StatusAccepted {
+		t.Fatalf("the retry: %d %s", w.Code, w.Body)
+	}
+	u.offset.Store(int64(11 * time.Minute))
+	msgs := u.q.messages()
+	if err := u.h.Process(context.Background(), queue.Delivery{ID: "d1", Body: msgs[len(msgs)-1], ReceiveCount: 1}); err != nil || u.emu.Writes() != 1 {
+		t.Fatalf("the retried change: %v, %d writes", err, u.emu.Writes())
+	}
+	u.offset.Store(0)
+
+	// Cancelled in between: the retry says so.
+	setQueueErr(errors.New("sqs: unavailable"))
+	u.serve(t, signedID(t, "msg_retry2", held("CHG0039002"), testNow))
+	setQueueErr(nil)
+	if err := u.h.Process(context.Background(), queue.Delivery{ID: "r", Body: u.revert(t, "msg_retry2_revert", "CHG0039002"), ReceiveCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	w := u.serve(t, signedID(t, "msg_retry2", held("CHG0039002"), testNow))
+	if w.Code != http.StatusConflict || !strings.Contains(decodeProblem(t, w).Detail, "was cancelled") {
+		t.Fatalf("the retry of a cancelled change: %d %s", w.Code, w.Body)
+	}
+
+	// The id reused for another change.
+	setQueueErr(errors.New("sqs: unavailable"))
+	u.serve(t, signedID(t, "msg_reuse", held("CHG0039003"), testNow))
+	setQueueErr(nil)
+	other := strings.Replace(platformChange("CHG0039003"), `"approvedBy":"bob@contoso.com"}`,
+		`"approvedBy":"bob@contoso.com","window":{"start":"`+opens.UTC().Format(time.RFC3339)+`","end":"`+opens.Add(4*time.Hour).UTC().Format(time.RFC3339)+`"}}`, 1)
+	w = u.serve(t, signedID(t, "msg_reuse", other, testNow))
+	if w.Code != http.StatusConflict || !strings.Contains(decodeProblem(t, w).Detail, "held earlier for another change") {
+		t.Fatalf("another change under a held id: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestHeldChangesOfOtherTicketsDoNotWait: a change arriving from its
+// schedule waits only for reverts of its own ticket: while one waits for
+// its write slot, another ticket's is applied.
+func TestHeldChangesOfOtherTicketsDoNotWait(t *testing.T) {
+	gate := &gateLimiter{entered: make(chan struct{}), release: make(chan struct{})}
+	u := newUnscheduleStack(t, func(o *testOptions) { o.Limiter = gate })
+	opens := time.Now().Add(72 * time.Hour).Truncate(time.Second)
+	u.schedule(t, "msg_first", "CHG0031011", opens)
+	second := strings.Replace(platformChange("CHG0031012"), `"approvedBy":"bob@contoso.com"}`,
+		`"approvedBy":"bob@contoso.com","window":{"start":"`+opens.UTC().Format(time.RFC3339)+`","end":"`+opens.Add(4*time.Hour).UTC().Format(time.RFC3339)+`"}}`, 1)
+	if w := u.serve(t, signedID(t, "msg_second", second, testNow)); w.Code != http.StatusAccepted {
+		t.Fatalf("second: %d %s", w.Code, w.Body)
+	}
+	u.offset.Store(int64(time.Until(opens) + time.Hour))
+	fired := u.fake.Fire(opens.Add(time.Minute))
+	if len(fired) != 2 {
+		t.Fatalf("fired %d", len(fired))
+	}
+	first := make(chan error, 1)
+	go func() {
+		first <- u.h.Process(context.Background(), queue.Delivery{ID: "f1", Body: fired[0], ReceiveCount: 1})
+	}()
+	<-gate.entered
+	if err := u.h.Process(context.Background(), queue.Delivery{ID: "f2", Body: fired[1], ReceiveCount: 1}); err != nil || u.emu.Writes() != 1 {
+		t.Fatalf("the other ticket's change while the first waits: %v, %d writes", err, u.emu.Writes())
+	}
+	close(gate.release)
+	if err := <-first; err != nil || u.emu.Writes() != 2 {
+		t.Fatalf("the first: %v, %d writes", err, u.emu.Writes())
+	}
+}
+
+// TestARefusedRevertCancelsNothing: a revert refused as drifted leaves its
+// ticket's held changes held.
+func TestARefusedRevertCancelsNothing(t *testing.T) {
+	u := newUnscheduleStack(t)
+	opens := time.Now().Add(72 * time.Hour).Truncate(time.Second)
+	heldBody := strings.Replace(platformChange("CHG0031020"), `"approvedBy":"bob@contoso.com"}`,
+		`"approvedBy":"bob@contoso.com","window":{"start":"`+opens.UTC().Format(time.RFC3339)+`","end":"`+opens.Add(4*time.Hour).UTC().Format(time.RFC3339)+`"}}`, 1)
+	if w := u.serve(t, signedID(t, "msg_held", heldBody, testNow)); w.Code != http.StatusAccepted {
+		t.Fatalf("held: %d %s", w.Code, w.Body)
+	}
+	apply := func(id, ticket, group string) {
+		t.Helper()
+		if w := u.serve(t, signedID(t, id, withTicket(ticket, group), testNow)); w.Code != http.StatusAccepted {
+			t.Fatalf("%s: %d %s", id, w.Code, w.Body)
+		}
+		msgs := u.q.messages()
+		if err := u.h.Process(context.Background(), queue.Delivery{ID: id, Body: msgs[len(msgs)-1], ReceiveCount: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply("msg_mine", "CHG0031020", graphemu.GroupPlatform)
+	apply("msg_theirs", "CHG0031021", graphemu.GroupCorporate) // the same assignment, another ticket: drift
+	if err := u.h.Process(context.Background(), queue.Delivery{ID: "r", Body: u.revert(t, "msg_refused_revert", "CHG0031020"), ReceiveCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(u.logs.String(), "drifted") {
+		t.Fatalf("the revert was not refused as drifted: %s", u.logs.String())
+	}
+	if _, err := u.recs.Get(t.Context(), "generic:msg_held.scheduled.canceled"); !errors.Is(err, changerecord.ErrNotFound) || len(u.fake.Schedules()) != 1 {
+		t.Errorf("the refused revert cancelled the held change (%v, %d schedules)", err, len(u.fake.Schedules()))
 	}
 }
