@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -182,6 +183,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if p := r.URL.Path; p == "" || p[0] != '/' || path.Clean(p) != p && p != "/" {
+		// ServeMux would answer an unclean path (//, /./, /../) with an
+		// empty redirect: no route has one.
+		h.handleUnknownRoute(w, r)
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 
@@ -247,6 +254,14 @@ func (h *Handler) hook(w http.ResponseWriter, r *http.Request, name string) {
 		return
 	}
 	deliveryID := d.ID
+	if ce := source.Header(r.Header, "Content-Encoding"); ce != "" && !strings.EqualFold(strings.TrimSpace(ce), "identity") {
+		// The body is read as sent: a compressed one would be refused as
+		// malformed, and plain JSON labelled compressed is not what its
+		// sender meant.
+		h.refuse(w, r, name, deliveryID, start, change.Errorf(change.CodeMediaType,
+			"the body must be sent without a Content-Encoding (uncompressed); this one has one"))
+		return
+	}
 	if rp, ok := src.(Replier); ok {
 		// Chat commands answer in the sender's own format (chat.go).
 		h.handleChat(w, r, name, rp, d, start)

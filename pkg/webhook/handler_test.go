@@ -208,6 +208,21 @@ func TestRefusals(t *testing.T) {
 		{"unknown route", func(t *testing.T) *http.Request {
 			return httptest.NewRequest(http.MethodPost, "/admin", nil)
 		}, 404, "unknown-route", "POST /hooks/{source}"},
+		{"a compressed body", func(t *testing.T) *http.Request {
+			r := signed(t, validBody, testNow)
+			r.Header.Set("Content-Encoding", "gzip")
+			return r
+		}, 415, "unsupported-media-type", "Content-Encoding"},
+		{"a doubled slash is no route, not a redirect", func(t *testing.T) *http.Request {
+			r := signed(t, validBody, testNow)
+			r.URL.Path = "/hooks//generic"
+			return r
+		}, 404, "unknown-route", "POST /hooks/{source}"},
+		{"a dot segment is no route, not a redirect", func(t *testing.T) *http.Request {
+			r := signed(t, validBody, testNow)
+			r.URL.Path = "/hooks/x/../generic"
+			return r
+		}, 404, "unknown-route", "POST /hooks/{source}"},
 		{"sender without a secret fails closed", func(t *testing.T) *http.Request {
 			r := signed(t, validBody, testNow)
 			r.URL.Path = "/hooks/slack"
