@@ -197,6 +197,11 @@ func TestCommands(t *testing.T) {
 		{"slack", "T0001", "U0999ZZZZ", "help", "", ""},
 		{"slack", "T0002", "U0456EFGH", "assign", change.KindPolicyCommand, "T0002"},
 		{"slack", "t0001", "U0456EFGH", "show", "", ""},
+		// assign covers plan and revert, show covers history
+		{"slack", "T0001", "U0456EFGH", "revert", "", ""},
+		{"slack", "T0001", "U0999ZZZZ", "revert", change.KindPolicyCommand, "assign"},
+		{"slack", "T0001", "U0999ZZZZ", "plan", change.KindPolicyCommand, "assign"},
+		{"slack", "T0001", "U0999ZZZZ", "history", "", ""},
 		// no chat section for teams: its allow-list alone decides
 		{"teams", "8a1b2c3d-0000-4000-8000-00000000a11c", "anyone", "assign", "", ""},
 	}

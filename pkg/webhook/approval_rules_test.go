@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -223,5 +224,54 @@ func TestApprovalOutOfTimeSaysTheOutcomeIsUnknown(t *testing.T) {
 	}
 	if _, text = s.slack(t, approver, "approve "+id); s.emu.Writes() != 1 {
 		t.Fatalf("approved again: %q, %d writes, want the one", text, s.emu.Writes())
+	}
+}
+
+// TestRevertRequestsWithoutAPlanOrWithItGone: a revert request stored
+// before approvals were bound to plans is refused, saying to ask again,
+// and stays pending (its requester can reject it); a request whose planned
+// change was put back meanwhile writes nothing.
+func TestRevertRequestsWithoutAPlanOrWithItGone(t *testing.T) {
+	s := newRulesStack(t, `{"commands": {"assign": ["*"], "show": ["*"]}, "approvers": ["`+approver+`"]}`, nil)
+	if w := s.serve(t, signedID(t, "msg_gone", validBody, testNow)); w.Code != http.StatusOK {
+		t.Fatalf("change: %d %s", w.Code, w.Body)
+	}
+	_, text := s.slack(t, requester, "revert CHG0030042")
+	m := requestIDRe.FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("revert request: %q", text)
+	}
+	// The same request as an earlier version kept it: no plan.
+	r, err := s.reqs.Get(t.Context(), m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept map[string]json.RawMessage
+	if json.Unmarshal(r.Change, &kept) != nil || kept["plan"] == nil {
+		t.Fatalf("the request keeps no plan: %s", r.Change)
+	}
+	delete(kept, "plan")
+	old := *r
+	old.Change, _ = json.Marshal(kept)
+	old.ID = chat.NewRequestID([]byte("oldreqst"))
+	if err := s.reqs.Create(t.Context(), &old); err != nil {
+		t.Fatal(err)
+	}
+	writes := s.emu.Writes()
+	outcome, text := s.slack(t, approver, "approve "+old.ID)
+	if outcome == string(chat.StatusApplied) || s.emu.Writes() != writes || !strings.Contains(text, "ask for the revert again") {
+		t.Fatalf("approval of a request without a plan: %s %q", outcome, text)
+	}
+	if got, _ := s.reqs.Get(t.Context(), old.ID); got.State != chatrequest.StatePending {
+		t.Errorf("the request without a plan is %s, want pending", got.State)
+	}
+	// The planned change put back by the ticket's own revert meanwhile.
+	if w := s.serve(t, signedID(t, "msg_gone_revert", revertBody("carol@contoso.com"), testNow)); w.Code != http.StatusOK {
+		t.Fatalf("the ticket's revert: %d %s", w.Code, w.Body)
+	}
+	writes = s.emu.Writes()
+	outcome, text = s.slack(t, approver, "approve "+m[1])
+	if outcome == string(chat.StatusApplied) || s.emu.Writes() != writes || !strings.Contains(text, "reverted already") {
+		t.Fatalf("approval of a plan put back meanwhile: %s %q, %d writes", outcome, text, s.emu.Writes()-writes)
 	}
 }
