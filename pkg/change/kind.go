@@ -66,7 +66,7 @@ var kindTable = [...]struct {
 	code  Code
 	title string
 }{
-	{KindMalformedRequest, CodeMalformed, ""},
+	{KindMalformedRequest, CodeMalformed, "Malformed request"},
 	{KindSignatureMissing, CodeUnauthenticated, ""},
 	{KindSignatureMalformed, CodeUnauthenticated, ""},
 	{KindSignatureMismatch, CodeUnauthenticated, ""},

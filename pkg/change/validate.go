@@ -119,11 +119,18 @@ func safeText(s string) bool {
 		return false
 	}
 	for _, r := range s {
-		if unicode.IsControl(r) {
+		if unicode.IsControl(r) || bidiControl(r) {
 			return false
 		}
 	}
 	return true
+}
+
+// bidiControl reports whether r is a bidirectional control (the marks,
+// embeddings, overrides and isolates), which can make a ticket id or a
+// name read as another in a reply, an audit line or a ticket note.
+func bidiControl(r rune) bool {
+	return r == '\u200e' || r == '\u200f' || r == '\u061c' || '\u202a' <= r && r <= '\u202e' || '\u2066' <= r && r <= '\u2069'
 }
 
 // structOf is the struct a struct-level rule is checking, by pointer when
@@ -396,7 +403,7 @@ func reason(fe validator.FieldError) string {
 	case "cmcollection":
 		return "must be a Configuration Manager collection id (8 letters or digits, e.g. SMS00001); for an Entra group use groupAssignmentTarget"
 	case "safetext":
-		return "must be valid UTF-8 without control characters"
+		return "must be valid UTF-8 without control characters or bidirectional controls"
 	case "http_url":
 		return "must be an http or https URL"
 	case "max":

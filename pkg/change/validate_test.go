@@ -296,3 +296,17 @@ func TestDuplicateKeysDeep(t *testing.T) {
 		t.Errorf("duplicateKeys(%s) = %q, want %q", body, got, want)
 	}
 }
+
+// TestTextRefusesBidiControls: a ticket id or a person's name with a
+// bidirectional control (which can make it read as another in a reply or
+// a ticket note) is refused, naming the field; joiners stay allowed.
+func TestTextRefusesBidiControls(t *testing.T) {
+	for _, tt := range []struct {
+		s  string
+		ok bool
+	}{{"CHG0030042", true}, {"CHG\u202e2400300", false}, {"CHG\u2066x\u2069", false}, {"a\u200fb", false}, {"\u0645\u200c\u06cc", true}} {
+		if got := safeText(tt.s); got != tt.ok {
+			t.Errorf("safeText(%q) = %v, want %v", tt.s, got, tt.ok)
+		}
+	}
+}
