@@ -93,3 +93,12 @@ func TestPublicBodyDropsEveryAnnotation(t *testing.T) {
 		t.Errorf("%s -> %s", withAt, out)
 	}
 }
+
+// TestPublicBodyEscapes: a name with an escaped quote before an '@' is
+// read as JSON reads it, not skipped by the fast path.
+func TestPublicBodyEscapes(t *testing.T) {
+	in := `{"id":"a","x\"@odata.type":"https://graph.microsoft.com/beta/secret"}`
+	if out := string(graph.PublicBody([]byte(in))); strings.Contains(out, "graph.microsoft.com") {
+		t.Errorf("%s -> %s", in, out)
+	}
+}

@@ -63,8 +63,8 @@ func dropAnnotations(v any) {
 // the common case, which needs no rewrite: every '@' in it starts
 // "@odata.type", and no escape could spell one.
 func onlyTypeAnnotations(b []byte) bool {
-	if bytes.Contains(b, []byte(`\u`)) {
-		return false
+	if bytes.IndexByte(b, '\\') >= 0 {
+		return false // an escape can spell a name, or a quote before one
 	}
 	const typ = `"@odata.type"`
 	for {

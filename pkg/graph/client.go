@@ -607,8 +607,8 @@ func isJSONObject(p []byte) bool { return validObject(p) }
 func graphRequestID(h http.Header) string {
 	// The canonical keys: Get would canonicalize "request-id" into a new
 	// string on every call.
-	if v := h["Request-Id"]; len(v) > 0 && v[0] != "" {
-		return plainID(v[0])
+	if v := h["Request-Id"]; len(v) > 0 && plainID(v[0]) != "" {
+		return v[0]
 	}
 	if v := h["X-Ms-Request-Id"]; len(v) > 0 {
 		return plainID(v[0])

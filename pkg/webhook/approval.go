@@ -140,7 +140,7 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 		return fail(&change.Error{Code: change.CodeConflict, Message: "request " + cmd.Ref + " has expired; ask for the change again"})
 	case err != nil:
 		return fail(storeUnavailable(err))
-	case r.Sender != name || r.Tenant != inv.Tenant:
+	case r.Sender != name || !strings.EqualFold(r.Tenant, inv.Tenant):
 		return fail(&change.Error{Code: change.CodeNotFound, Message: "there is no request " + cmd.Ref + " in this workspace"})
 	}
 	to := chatrequest.StateApproved

@@ -452,6 +452,7 @@ func TestOpenAPIRequestSchemaMatchesChange(t *testing.T) {
 		{"C1 control character in ticket id", body(`"ticket":{"id":"CHG\u00851","state":"rejected"}`, ids, assignment(group)), false, ""},
 		{"shorthand-free envelope with a soft hyphen in approver", body(`"ticket":{"id":"CHG1","state":"approved","approvedBy":"bob\u00ad@contoso.com"}`, ids, assignment(group)), false, ""},
 		{"control character in ticket id", body(`"ticket":{"id":"CHG\u00071","state":"rejected"}`, ids, assignment(group)), false, ""},
+		{"bidi override in ticket id", body(`"ticket":{"id":"CHG\u202e1","state":"rejected"}`, ids, assignment(group)), false, ""},
 		{"ticket url not http", body(`"ticket":{"id":"CHG1","state":"rejected","url":"ftp://x"}`, ids, assignment(group)), false, ""},
 		{"configuration id with slash", body(ticket, `"configurationId":"cfg/../x","assignmentId":"asg_1"`, assignment(group)), false, ""},
 		{"assignment id too long", body(ticket, `"configurationId":"cfg","assignmentId":"`+strings.Repeat("a", 257)+`"`, assignment(group)), false, ""},

@@ -308,6 +308,12 @@ func envelopeDecoded(r *change.Request, err error) (*change.Request, error) {
 		// accepts is ever unapproved.
 		return nil, change.NotApproved(r.Ticket.State)
 	}
+	if r.Ticket.RequestedBy == "" && r.Ticket.RequestedByID == "" {
+		// As on the issue path: without a requester, separation of
+		// duties would have nobody to compare the approver with.
+		return nil, change.Invalid(change.FieldError{Field: "/ticket/requestedBy",
+			Reason: "is required from Jira: who asked for the change (the issue's reporter), so that they cannot approve it"})
+	}
 	if r.Ticket.System == "" {
 		r.Ticket.System = System
 	}

@@ -575,3 +575,14 @@ func TestAuthenticNotJSONIsMalformed(t *testing.T) {
 		t.Errorf("an object without a timestamp: %v, want timestamp-out-of-window", err)
 	}
 }
+
+// TestDecodeEnvelopeRequiresTheRequester: the Automation envelope names
+// its requester too.
+func TestDecodeEnvelopeRequiresTheRequester(t *testing.T) {
+	src, _ := New(vecSecret, testOptions)
+	body := strings.Replace(string(readTestdata(t, "automation-envelope.json")), `"requestedBy":"5b10ac8d82e05b22cc7d4ef5",`, "", 1)
+	_, err := src.Decode(source.Delivery{Body: []byte(body)}, nil)
+	if ce := coded(t, err); ce.Code != change.CodeInvalid || len(ce.Fields) != 1 || ce.Fields[0].Field != "/ticket/requestedBy" {
+		t.Fatalf("an envelope without requestedBy: %v %+v", err, ce.Fields)
+	}
+}

@@ -477,7 +477,7 @@ func (s *Source) Decode(dv source.Delivery, opts *change.Options) (*change.Reque
 	fields = append(fields, unknownIntune(rd.unknown)...)
 	fields = append(fields, a.Approver.checkID("/data/approval/approver")...)
 	fields = append(fields, d.Record.RequestedBy.checkID("/data/record/requested_by")...)
-	if d.Record.RequestedBy.String() == "" {
+	if d.Record.RequestedBy.String() == "" && d.Record.Number != "-" { // "-": no record, said above
 		fields = append(fields, change.FieldError{Field: "/data/record/requested_by",
 			Reason: "is required: who asked for the change (email, user_name or sys_id), so that they cannot approve it"})
 	}
