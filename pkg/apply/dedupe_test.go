@@ -2,13 +2,16 @@ package apply_test
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
+	"github.com/enrollhook/enrollhook/pkg/record"
 )
 
 // body is an approved change of the generic envelope.
@@ -130,5 +133,39 @@ func TestFingerprintCoversActionAndWindow(t *testing.T) {
 		if _, got := apply.Key("generic", "msg_1", r); got == fp {
 			t.Errorf("%s: same fingerprint as the apply", name)
 		}
+	}
+}
+
+// netStore is the embedded de-duplication store behind a network: a write
+// on an ended context fails, as DynamoDB's call would.
+type netStore struct{ *idempotency.Memory }
+
+func (s netStore) Complete(ctx context.Context, l *idempotency.Lease, r idempotency.Response, e time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.Memory.Complete(ctx, l, r, e)
+}
+
+// TestTheAnswerIsKeptBeforeTheRecord: a slow change record does not use up
+// the time the answer kept for retries needs: the sender's retry after a
+// 200 is a replay, not a second PATCH.
+func TestTheAnswerIsKeptBeforeTheRecord(t *testing.T) {
+	g := &countingGraph{}
+	p := apply.New(planGraph{g}, &apply.Options{Logger: slog.New(slog.DiscardHandler), Records: slowRecords{Memory: record.NewMemory(nil), took: time.Hour}, // a throttled table
+		Dedupe: apply.Dedupe{Store: netStore{idempotency.NewMemory(nil, 0)}}})
+	req, err := change.Decode([]byte(body), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	first := p.Run(ctx, &apply.Job{Sender: "generic", DeliveryID: "msg_slow_record", Request: req})
+	cancel()
+	if first.Err != nil || first.Status != 200 {
+		t.Fatalf("first: %d %v", first.Status, first.Err)
+	}
+	again := p.Run(context.Background(), &apply.Job{Sender: "generic", DeliveryID: "msg_slow_record", Request: req})
+	if !again.Replay || g.patches != 1 {
+		t.Fatalf("the retry after a 200: replay %v, %d PATCHes; want the stored answer and one PATCH", again.Replay, g.patches)
 	}
 }

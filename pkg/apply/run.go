@@ -399,8 +399,11 @@ func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease
 		o.fail(err)
 		return
 	}
-	p.recordChange(ctx, job, a)
+	// The answer kept for retries first: it is what keeps the change from
+	// being applied twice, and the change record's writes (best effort,
+	// retried) must not use up the time it needs.
 	p.Complete(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: a.Headers, Body: a.Body})
+	p.recordChange(ctx, job, a)
 	o.Status, o.Headers, o.Body, o.After, o.Audit = http.StatusOK, a.Headers, a.Body, a.Body, AuditApplied
 }
 

@@ -55,16 +55,20 @@ func (p *Pipeline) WriteBack(ctx context.Context, source, requestID string, req 
 		pr, _ := ProblemFor(err, requestID)
 		n.Problem, n.Detail = strings.TrimPrefix(pr.Type, ProblemTypePrefix), pr.Detail
 		n.Outcome = writeback.Failed
+		var re *graph.ResponseError
+		fromGraph := errors.As(err, &re)
 		switch slug := n.Problem; {
-		case pr.Status < 500:
-			n.Outcome = writeback.Refused
+		case errors.Is(err, change.ErrNothingSent):
+			// Out of time before anything went to Graph: failed.
+		case fromGraph && re.StatusCode < 500, slug == string(change.CodeNotFound),
+			slug == string(change.CodeGraphRefused), slug == string(change.CodeGraphPermission):
+			n.Outcome = writeback.Refused // Graph's own refusal
 		case slug == "out-of-time" || slug == string(change.CodeUnavailable):
 			// The write may have reached Graph before it stopped answering:
 			// never tell the ticket it was not applied.
 			n.Outcome = writeback.Unknown
 		}
-		var re *graph.ResponseError
-		if errors.As(err, &re) && re.RequestID != "" {
+		if fromGraph && re.RequestID != "" {
 			n.GraphRequestID = re.RequestID
 		}
 	}

@@ -3,8 +3,10 @@ package eventbridge
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -40,7 +42,8 @@ func New(p *apply.Pipeline, allow AllowList) *Handler {
 
 // DryRunProperty is the top-level property of the detail that asks for a
 // dry run: any value but false (or null) asks for one, so that a typo never
-// applies a change.
+// applies a change; the name is matched in any letter case, with or
+// without '-', '_' and '.' (dry_run, DRY-RUN), as the HTTP routes' flag.
 const DryRunProperty = "dryRun"
 
 // Handle outcomes, logged as the outcome of an "eventbridge" line.
@@ -99,7 +102,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) error 
 	// the take is kept, so a redelivered event gets it again without
 	// reaching Graph.
 	job := &apply.Job{Sender: sender.EventBridge, DeliveryID: ev.ID, RequestID: line.requestID, Request: req, Start: start,
-		Via: apply.ViaWorker, DryRun: dryRun(rd.Stamp), KeepRefusals: true}
+		Via: apply.ViaWorker, DryRun: dryRun(rd.Stamp) || dryRunSpelled(ev.Detail), KeepRefusals: true}
 	o := h.pipe.Run(ctx, job)
 	line.o = &o
 	switch {
@@ -157,6 +160,23 @@ func (h *Handler) refuse(ctx context.Context, line *eventLine, err error, start 
 func dryRun(raw []byte) bool {
 	raw = bytes.TrimSpace(raw)
 	return len(raw) > 0 && !bytes.Equal(raw, []byte("false")) && !bytes.Equal(raw, []byte("null"))
+}
+
+// dryRunSpelled reports whether any top-level property of detail spelled
+// like DryRunProperty (in any case, with '-', '_' or '.') asks for a dry
+// run: a misspelled flag must not be an unknown property, ignored, and a
+// change applied.
+func dryRunSpelled(detail []byte) bool {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(detail, &top) != nil {
+		return false // Decode refused it already
+	}
+	for k, v := range top {
+		if strings.ToLower(strings.NewReplacer("-", "", "_", "", ".", "", " ", "").Replace(k)) == "dryrun" && dryRun(v) {
+			return true
+		}
+	}
+	return false
 }
 
 // eventLine is what one eventbridge line says.

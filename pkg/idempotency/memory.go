@@ -2,6 +2,7 @@ package idempotency
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 )
@@ -53,6 +54,9 @@ func (m *Memory) Begin(ctx context.Context, key, fingerprint string, inProgressU
 	}
 	if len(m.records) >= m.max {
 		m.sweep(now)
+		if len(m.records) >= m.max {
+			return nil, ErrFull
+		}
 	}
 	l := &Lease{Key: key, Holder: newHolder()}
 	m.records[key] = &memRecord{status: StatusInProgress, fingerprint: fingerprint, holder: l.Holder,
@@ -67,7 +71,13 @@ func (r *memRecord) expired(now time.Time) bool {
 	return !now.Before(r.expires)
 }
 
-// sweep drops expired records, then the oldest if still full.
+// ErrFull: the embedded store is full of deliveries still being applied;
+// none is evicted, so the new one is refused (and retried by its sender).
+var ErrFull = errors.New("idempotency: the embedded store is full of deliveries in progress")
+
+// sweep drops expired records, then, if still full, the completed record
+// that expires first: never one in progress, whose duplicate would
+// otherwise get a second lease.
 func (m *Memory) sweep(now time.Time) {
 	var oldestKey string
 	var oldest time.Time
@@ -76,7 +86,7 @@ func (m *Memory) sweep(now time.Time) {
 			delete(m.records, k)
 			continue
 		}
-		if oldestKey == "" || r.expires.Before(oldest) {
+		if r.status == StatusCompleted && (oldestKey == "" || r.expires.Before(oldest)) {
 			oldestKey, oldest = k, r.expires
 		}
 	}

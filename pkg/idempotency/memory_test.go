@@ -109,3 +109,31 @@ func TestMemoryInProgressRecordsExpireForTheSweep(t *testing.T) {
 		t.Errorf("Begin(next, other fingerprint) = %v, want ErrMismatch (the record kept)", err)
 	}
 }
+
+// TestMemoryNeverEvictsADeliveryInProgress: full, the embedded store
+// evicts the completed record that expires first, never one in progress;
+// full of deliveries in progress, it refuses a new one.
+func TestMemoryNeverEvictsADeliveryInProgress(t *testing.T) {
+	ctx, now := context.Background(), time.Now()
+	m := NewMemory(func() time.Time { return now }, 3)
+	for i := range 2 {
+		l, _ := m.Begin(ctx, fmt.Sprint("done-", i), "fp", now.Add(time.Minute))
+		_ = m.Complete(ctx, l, Response{Status: 200}, now.Add(time.Duration(48+i)*time.Hour))
+	}
+	if _, err := m.Begin(ctx, "generic:msg_1", "fp", now.Add(25*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Begin(ctx, "generic:other", "fp", now.Add(25*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Begin(ctx, "generic:msg_1", "fp", now.Add(25*time.Second)); !errors.As(err, new(*InProgressError)) {
+		t.Fatalf("a duplicate of the delivery in progress: %v, want in progress", err)
+	}
+	if l, err := m.Begin(ctx, "done-1", "fp", now.Add(time.Minute)); err != nil || l.Replay == nil {
+		t.Fatalf("the completed record that expires last: %v %v, want its replay", l, err)
+	}
+	_, _ = m.Begin(ctx, "generic:third", "fp", now.Add(25*time.Second)) // evicts done-1
+	if _, err := m.Begin(ctx, "generic:fourth", "fp", now.Add(25*time.Second)); !errors.Is(err, ErrFull) {
+		t.Fatalf("full of deliveries in progress: %v, want ErrFull", err)
+	}
+}

@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"github.com/enrollhook/enrollhook/pkg/queue"
 	"github.com/enrollhook/enrollhook/pkg/source/jira"
 	"github.com/enrollhook/enrollhook/pkg/source/servicenow"
@@ -152,6 +154,18 @@ func TestWriteBackAfterApply(t *testing.T) {
 			// Graph unavailable after the write was sent: the note must not
 			// claim the change was not applied.
 			[]string{"could not be confirmed", "Outcome: unknown", "Problem: graph-unavailable"}},
+		{"servicenow, Graph refused the PATCH", func(t *testing.T) *http.Request { return snRequest(t, snBody, testNow) },
+			&change.Error{Code: change.CodeGraphRefused, Message: "Graph refused the change (BadRequest)"}, 502,
+			http.MethodPatch, snRecord, basicOf(wbSNCreds),
+			[]string{"NOT applied: Microsoft Graph refused it", "Outcome: refused", "Problem: graph-refused"}},
+		{"jira, out of time before anything was sent", func(t *testing.T) *http.Request { return jiraRequest(t, jiraBody) },
+			&change.Error{Code: change.CodeTimeout, Message: "no write slot before the deadline; nothing was applied", RetryAfter: time.Second, Err: change.ErrNothingSent}, 503,
+			http.MethodPost, "/rest/api/3/issue/ITSM-42/comment", basicOf(wbJiraCreds),
+			[]string{"was NOT applied (the reason is below)", "Outcome: failed", "Problem: out-of-time"}},
+		{"servicenow, a [code] tag in the reason", func(t *testing.T) *http.Request { return snRequest(t, snBody, testNow) },
+			&change.Error{Code: change.CodeGraphRefused, Message: "[code]<a href=x>y</a>[/code]"}, 502,
+			http.MethodPatch, snRecord, basicOf(wbSNCreds),
+			[]string{"Reason: <a href=x>y</a>"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -407,5 +421,42 @@ func TestWriteBackFromTheWorker(t *testing.T) {
 			noCredentials(t, "the logs", hs.logs.String())
 			noCredentials(t, "the queued message", string(msgs[0]))
 		})
+	}
+}
+
+// TestWorkerCopyInProgressWritesNothing: a copy of a queued change
+// received, on its last receive, while another receive holds the change,
+// is not a decision: one note, the applied one, and no dead letter.
+func TestWorkerCopyInProgressWritesNothing(t *testing.T) {
+	snBody := itsmSample(t, "../source/servicenow/testdata/approved.json")
+	hs := newITSMHarness(t, false)
+	q := &captureQueue{}
+	hs.h.set(func(o *testOptions) { o.Queue = q; o.Store = idempotency.NewMemory(nil, 0) })
+	hs.h.async = map[string]bool{servicenow.Name: true}
+	sn := newTicketAPI(t, http.StatusOK, 0)
+	withWriteBack(hs, sn, nil, 0)
+	if w := hs.do(t, snRequest(t, snBody, testNow)); w.Code != http.StatusAccepted {
+		t.Fatalf("status %d %s", w.Code, w.Body)
+	}
+	msg := q.messages()[0]
+	var copyErr error
+	done := false
+	hs.g.onPatch = func() {
+		if !done {
+			done = true // the overlapping receive, while the first holds the change
+			copyErr = hs.h.Process(context.Background(), queue.Delivery{ID: "m-1", Body: msg, ReceiveCount: worker.MaxReceive})
+		}
+	}
+	if err := hs.h.Process(context.Background(), queue.Delivery{ID: "m-1", Body: msg, ReceiveCount: 1}); err != nil {
+		t.Fatalf("first receive: %v", err)
+	}
+	if !apply.InProgress(copyErr) {
+		t.Errorf("the copy returned %v, want in progress (back to the queue)", copyErr)
+	}
+	if calls := sn.calls(); len(calls) != 1 || !strings.Contains(noteText(t, calls[0]), "Outcome: applied") {
+		t.Fatalf("%d notes for one applied change", len(calls))
+	}
+	if strings.Contains(hs.logs.String(), "dead-lettered") {
+		t.Errorf("an applied change's copy was dead-lettered")
 	}
 }

@@ -153,9 +153,16 @@ func (w *Worker) Process(ctx context.Context, d queue.Delivery) error {
 		return nil
 	case apply.Canceled(o.Err):
 		return w.canceled(ctx, wr, start)
-	case apply.Retryable(o.Err), apply.InProgress(o.Err):
+	case apply.InProgress(o.Err):
+		// Another worker holds the change: not a decision, even on the
+		// last receive (no write-back, no dead letter of ours). The
+		// holder settles it; this copy comes back, and is answered from
+		// the store, or goes by the queue's redrive.
+		w.logLine(ctx, wr, workRetry, start, false)
+		return wr.err
+	case apply.Retryable(o.Err):
 		// Graph throttled or unavailable, out of time, the store
-		// unreachable, another worker holding the change.
+		// unreachable.
 		return w.retry(ctx, wr, start)
 	}
 	return w.fail(ctx, wr, workFailed, start)

@@ -16,7 +16,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,7 +29,7 @@ import (
 const (
 	Applied = "applied" // Graph applied the change
 	Refused = "refused" // Graph refused it (4xx): not found, refused, no permission
-	Failed  = "failed"  // nothing was applied: no write slot, the store unavailable, a fault of ours
+	Failed  = "failed"  // nothing was applied: refused before Graph (the policy or the window checked again), no write slot, the store unavailable, a fault of ours
 	// Unknown: Graph did not answer in time or kept failing after the
 	// write was sent; it may have been applied. The sender retries.
 	Unknown = "unknown"
@@ -168,7 +170,7 @@ func (w *Writer) Write(ctx context.Context, n *Note) error {
 		}
 		t, method = w.opts.ServiceNow, http.MethodPatch
 		path = "/api/now/table/" + url.PathEscape(table) + "/" + url.PathEscape(sysID)
-		body = map[string]string{"work_notes": n.Text()}
+		body = map[string]string{"work_notes": plainJournal(n.Text())}
 	case Jira:
 		if !sender.IsJiraIssueKey(n.Ticket) {
 			return fmt.Errorf("%w: the ticket is not a Jira issue key", ErrSkipped)
@@ -234,7 +236,7 @@ func (n *Note) Text() string {
 	case Unknown:
 		b.WriteString("enrollhook: the Intune change could not be confirmed: Microsoft Graph did not answer in time or kept failing, so it may or may not have been applied. Check the assignment in Intune (or with the chat command show).")
 	default:
-		b.WriteString("enrollhook: the Intune change was NOT applied: it failed.")
+		b.WriteString("enrollhook: the Intune change was NOT applied (the reason is below).")
 	}
 	line := func(k, v string) {
 		if v != "" {
@@ -263,4 +265,26 @@ func adf(text string) map[string]any {
 			"content": []any{map[string]any{"type": "text", "text": l}}})
 	}
 	return map[string]any{"type": "doc", "version": 1, "content": content}
+}
+
+// codeTag is ServiceNow's [code]...[/code] markup, in any letter case and
+// spacing, which a journal field renders as HTML.
+// Compiled on first use, not at every cold start.
+var codeTag = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)\[\s*/?\s*code\s*\]`) })
+
+// plainJournal keeps a work note plain text: the note quotes names and
+// reasons from the delivery, and a [code] tag in them would make
+// ServiceNow render what follows as HTML (a link, a script) in the
+// ticket's activity stream. The tags are dropped; nothing else changes.
+func plainJournal(s string) string {
+	if !strings.Contains(s, "[") {
+		return s
+	}
+	for { // until none is left: dropping one can join another ("[co[code]de]")
+		t := codeTag().ReplaceAllString(s, "")
+		if t == s {
+			return s
+		}
+		s = t
+	}
 }

@@ -231,3 +231,22 @@ func TestCallerDeadlineBounds(t *testing.T) {
 		t.Errorf("took %v, want the caller's deadline (the API holds its answer 10 s)", took)
 	}
 }
+
+// TestWorkNotesStayPlainText: a [code] tag in a name or a reason from the
+// delivery, however spelled or split, does not reach the work note, where
+// ServiceNow would render what follows as HTML.
+func TestWorkNotesStayPlainText(t *testing.T) {
+	for _, in := range []string{
+		"[code]<a href=\"https://evil.example\">x</a>[/code]",
+		"[CODE ]<img src=x onerror=alert(1)>[ / Code]",
+		"[co[code]de]<b>x</b>[/co[/code]de]",
+	} {
+		n := &Note{Outcome: Applied, ApprovedBy: in, RequestedBy: "alice@contoso.com"}
+		if out := plainJournal(n.Text()); codeTag().MatchString(out) || !strings.Contains(out, "alice@contoso.com") {
+			t.Errorf("%q -> %q", in, out)
+		}
+	}
+	if got := plainJournal("Approved by: [bob] (a [tag])"); got != "Approved by: [bob] (a [tag])" {
+		t.Errorf("other brackets changed: %q", got)
+	}
+}
