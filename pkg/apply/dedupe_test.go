@@ -169,3 +169,20 @@ func TestTheAnswerIsKeptBeforeTheRecord(t *testing.T) {
 		t.Fatalf("the retry after a 200: replay %v, %d PATCHes; want the stored answer and one PATCH", again.Replay, g.patches)
 	}
 }
+
+// TestAFullEmbeddedStoreSaysSo: the embedded store full of deliveries in
+// progress refuses a new one 503, saying it is full, not that it is down.
+func TestAFullEmbeddedStoreSaysSo(t *testing.T) {
+	store := idempotency.NewMemory(nil, 1)
+	if _, err := store.Begin(context.Background(), "generic:held", "fp", time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	g := &countingGraph{}
+	p := apply.New(g, &apply.Options{Logger: slog.New(slog.DiscardHandler), Dedupe: apply.Dedupe{Store: store}})
+	req, _ := change.Decode([]byte(body), nil)
+	o := p.Run(context.Background(), &apply.Job{Sender: "generic", DeliveryID: "msg_full", Request: req})
+	pr, _ := apply.ProblemFor(o.Err, "r")
+	if pr.Status != 503 || !strings.Contains(pr.Detail, "full of deliveries still being applied") || g.patches != 0 {
+		t.Fatalf("%d %q, %d PATCHes", pr.Status, pr.Detail, g.patches)
+	}
+}

@@ -336,6 +336,10 @@ func takeRefusal(via Via, err error) error {
 	}
 	e := &change.Error{Code: change.CodeUnavailable, Kind: change.KindDedupeUnavailable, RetryAfter: 5 * time.Second,
 		Message: "the de-duplication store is unavailable, so nothing was applied; retry later", Err: err}
+	if errors.Is(err, idempotency.ErrFull) {
+		e.Message = "the embedded de-duplication store is full of deliveries still being applied, so nothing was applied; retry later"
+		return e
+	}
 	switch via {
 	case ViaChat:
 		e.Message = "the de-duplication store is unavailable, so nothing was queued"

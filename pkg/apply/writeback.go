@@ -60,9 +60,10 @@ func (p *Pipeline) WriteBack(ctx context.Context, source, requestID string, req 
 		switch slug := n.Problem; {
 		case errors.Is(err, change.ErrNothingSent):
 			// Out of time before anything went to Graph: failed.
-		case fromGraph && re.StatusCode < 500, slug == string(change.CodeNotFound),
-			slug == string(change.CodeGraphRefused), slug == string(change.CodeGraphPermission):
-			n.Outcome = writeback.Refused // Graph's own refusal
+		case slug == string(change.CodeNotFound), slug == string(change.CodeGraphRefused), slug == string(change.CodeGraphPermission):
+			// Graph's own refusal; not a 429 or a 408, which are
+			// unavailable (below): the write may have gone through.
+			n.Outcome = writeback.Refused
 		case slug == "out-of-time" || slug == string(change.CodeUnavailable):
 			// The write may have reached Graph before it stopped answering:
 			// never tell the ticket it was not applied.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"github.com/enrollhook/enrollhook/pkg/queue"
 	"github.com/enrollhook/enrollhook/pkg/source/jira"
@@ -158,6 +159,10 @@ func TestWriteBackAfterApply(t *testing.T) {
 			&change.Error{Code: change.CodeGraphRefused, Message: "Graph refused the change (BadRequest)"}, 502,
 			http.MethodPatch, snRecord, basicOf(wbSNCreds),
 			[]string{"NOT applied: Microsoft Graph refused it", "Outcome: refused", "Problem: graph-refused"}},
+		{"servicenow, Graph timed out the PATCH (408): it may have gone through", func(t *testing.T) *http.Request { return snRequest(t, snBody, testNow) },
+			&change.Error{Code: change.CodeUnavailable, Message: "Graph is unavailable", RetryAfter: time.Second, Err: &graph.ResponseError{StatusCode: 408}}, 503,
+			http.MethodPatch, snRecord, basicOf(wbSNCreds),
+			[]string{"could not be confirmed", "Outcome: unknown"}},
 		{"jira, out of time before anything was sent", func(t *testing.T) *http.Request { return jiraRequest(t, jiraBody) },
 			&change.Error{Code: change.CodeTimeout, Message: "no write slot before the deadline; nothing was applied", RetryAfter: time.Second, Err: change.ErrNothingSent}, 503,
 			http.MethodPost, "/rest/api/3/issue/ITSM-42/comment", basicOf(wbJiraCreds),

@@ -156,8 +156,9 @@ func (w *Worker) Process(ctx context.Context, d queue.Delivery) error {
 	case apply.InProgress(o.Err):
 		// Another worker holds the change: not a decision, even on the
 		// last receive (no write-back, no dead letter of ours). The
-		// holder settles it; this copy comes back, and is answered from
-		// the store, or goes by the queue's redrive.
+		// holder settles it; this copy comes back and is answered from
+		// the store, or, after its last receive, SQS's redrive moves it
+		// to the dead-letter queue (moved back, it is a replay).
 		w.logLine(ctx, wr, workRetry, start, false)
 		return wr.err
 	case apply.Retryable(o.Err):

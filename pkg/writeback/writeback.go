@@ -270,7 +270,7 @@ func adf(text string) map[string]any {
 // codeTag is ServiceNow's [code]...[/code] markup, in any letter case and
 // spacing, which a journal field renders as HTML.
 // Compiled on first use, not at every cold start.
-var codeTag = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)\[\s*/?\s*code\s*\]`) })
+var codeTag = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)\[[\s\p{Z}]*/?[\s\p{Z}]*code[\s\p{Z}]*\]`) })
 
 // plainJournal keeps a work note plain text: the note quotes names and
 // reasons from the delivery, and a [code] tag in them would make

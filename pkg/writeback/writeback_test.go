@@ -240,6 +240,7 @@ func TestWorkNotesStayPlainText(t *testing.T) {
 		"[code]<a href=\"https://evil.example\">x</a>[/code]",
 		"[CODE ]<img src=x onerror=alert(1)>[ / Code]",
 		"[co[code]de]<b>x</b>[/co[/code]de]",
+		"[\u00a0code\u2003]<b>x</b>[/\u00a0code]",
 	} {
 		n := &Note{Outcome: Applied, ApprovedBy: in, RequestedBy: "alice@contoso.com"}
 		if out := plainJournal(n.Text()); codeTag().MatchString(out) || !strings.Contains(out, "alice@contoso.com") {
