@@ -2,6 +2,7 @@ package apply_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -184,5 +185,26 @@ func TestAFullEmbeddedStoreSaysSo(t *testing.T) {
 	pr, _ := apply.ProblemFor(o.Err, "r")
 	if pr.Status != 503 || !strings.Contains(pr.Detail, "full of deliveries still being applied") || g.patches != 0 {
 		t.Fatalf("%d %q, %d PATCHes", pr.Status, pr.Detail, g.patches)
+	}
+}
+
+// downReadGraph fails the read before the write.
+type downReadGraph struct{ *countingGraph }
+
+func (downReadGraph) GetAssignment(context.Context, string, string) (*graph.Result, error) {
+	return nil, &change.Error{Code: change.CodeUnavailable, Message: "Graph could not be reached", RetryAfter: time.Second}
+}
+
+// TestAFailedReadBeforeTheWriteSentNothing: a change whose read before the
+// write failed is known not to be applied (change.ErrNothingSent): its
+// ticket note says failed, not unknown, and chat says not applied.
+func TestAFailedReadBeforeTheWriteSentNothing(t *testing.T) {
+	g := &countingGraph{}
+	p := apply.New(downReadGraph{g}, &apply.Options{Logger: slog.New(slog.DiscardHandler), Records: record.NewMemory(nil),
+		Dedupe: apply.Dedupe{Store: idempotency.NewMemory(nil, 0)}})
+	req, _ := change.Decode([]byte(body), nil)
+	o := p.Run(context.Background(), &apply.Job{Sender: "generic", DeliveryID: "msg_read_down", Request: req})
+	if change.ErrorCode(o.Err) != change.CodeUnavailable || !errors.Is(o.Err, change.ErrNothingSent) || g.patches != 0 {
+		t.Fatalf("%v (nothing sent: %v), %d PATCHes", o.Err, errors.Is(o.Err, change.ErrNothingSent), g.patches)
 	}
 }

@@ -84,7 +84,7 @@ func (p *Pipeline) window(job *Job) (notBefore time.Time, err error) {
 		// comes back; a refusal would dead-letter it. Much earlier is
 		// not a held change's clock but a wrong one: refused.
 		return now.Add(opensIn), &change.Error{Code: change.CodeUnavailable, RetryAfter: opensIn,
-			Message: fmt.Sprintf("the change arrived %s before its window opens; nothing was changed yet, it comes back", opensIn.Round(time.Millisecond)), Err: err}
+			Message: fmt.Sprintf("the change arrived %s before its window opens; nothing was changed yet, it comes back", opensIn.Round(time.Millisecond)), Err: errors.Join(change.ErrNothingSent, err)}
 	}
 	if err == nil || opensIn <= 0 || job.Enqueue == nil || job.DryRun {
 		return time.Time{}, err

@@ -73,8 +73,8 @@ func (p *Pipeline) recordScheduled(ctx context.Context, job *Job, notBefore time
 		Sender: job.Sender, DeliveryID: job.DeliveryID, Ticket: recordTicket(job), ConfigurationID: req.ConfigurationID,
 		AssignmentID: req.AssignmentID, Before: orNull(nil), After: orNull(nil), NotBefore: notBefore.UTC()}
 	unavailable := func(err error) error {
-		return &change.Error{Code: change.CodeUnavailable, RetryAfter: 5 * time.Second,
-			Message: "the change record could not be written, so the change was not held for its window; nothing was queued or changed; retry later", Err: err}
+		return &change.Error{Code: change.CodeUnavailable, Kind: change.KindRecordUnavailable, RetryAfter: 5 * time.Second,
+			Message: "the change record could not be written, so the change was not held for its window; nothing was queued or changed; retry later", Err: errors.Join(change.ErrNothingSent, err)}
 	}
 	err := p.storeWrite(ctx, func(ctx context.Context) error { return p.opts.Records.Put(ctx, r) })
 	if !errors.Is(err, record.ErrConflict) {

@@ -500,8 +500,8 @@ func (e *nothingError) Unwrap() []error { return []error{e.ce, errNothing} }
 
 // recordUnavailable is the refusal when the change record cannot be read.
 func recordUnavailable(err error) error {
-	return &change.Error{Code: change.CodeUnavailable, RetryAfter: 5 * time.Second,
-		Message: "the change record could not be read, so nothing was reverted; retry later", Err: err}
+	return &change.Error{Code: change.CodeUnavailable, Kind: change.KindRecordUnavailable, RetryAfter: 5 * time.Second,
+		Message: "the change record could not be read, so nothing was reverted; retry later", Err: errors.Join(change.ErrNothingSent, err)}
 }
 
 // recordRevert keeps a revert in the change record, under the ticket of the

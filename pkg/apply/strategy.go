@@ -180,7 +180,7 @@ func (p *Pipeline) update(ctx context.Context, req *change.Request, requestID st
 		// before the write (the assign action reads the list anyway).
 		prior, res, err := p.current(ctx, req)
 		if err != nil {
-			return wr, err
+			return wr, noWrite(err)
 		}
 		wr.prior, wr.before = prior, graph.TargetOf(prior)
 		if res != nil {
@@ -210,6 +210,19 @@ func (p *Pipeline) update(ctx context.Context, req *change.Request, requestID st
 	return p.updateByAssign(ctx, req, requestID, gate)
 }
 
+// noWrite marks err, a failure before any write went to Graph (the read
+// before it), with change.ErrNothingSent: the outcome is known, nothing
+// was applied.
+func noWrite(err error) error {
+	ce, ok := errors.AsType[*change.Error](err)
+	if !ok || errors.Is(err, change.ErrNothingSent) {
+		return err
+	}
+	e := *ce
+	e.Err = errors.Join(change.ErrNothingSent, ce.Err)
+	return &e
+}
+
 // writeSlot takes a write slot, then checks gate (update): a refusal gives
 // the slot back, and nothing is written.
 func (p *Pipeline) writeSlot(ctx context.Context, gate func() error) (done func(), err error) {
@@ -235,7 +248,7 @@ func (p *Pipeline) updateByAssign(ctx context.Context, req *change.Request, requ
 	defer unlock()
 	items, first, err := ag.ListAssignments(ctx, req.ConfigurationID)
 	if err != nil {
-		return &written{}, err
+		return &written{}, noWrite(err)
 	}
 	wr := &written{}
 	wr.before, _ = graph.TargetIn(items, req.AssignmentID)

@@ -56,6 +56,7 @@ const (
 	KindDedupeUnavailable Kind = "dedupe-unavailable"
 	KindWriteLimit        Kind = "write-limit"
 	KindQueueUnavailable  Kind = "queue-unavailable"
+	KindRecordUnavailable Kind = "record-unavailable" // the change record could not be read or written
 )
 
 // kindTable is the one table of kinds: the code each refines and, where
@@ -97,6 +98,7 @@ var kindTable = [...]struct {
 	{KindDedupeUnavailable, CodeUnavailable, "De-duplication store unavailable"},
 	{KindWriteLimit, CodeUnavailable, "Write limit reached"},
 	{KindQueueUnavailable, CodeUnavailable, "Queue unavailable"},
+	{KindRecordUnavailable, CodeUnavailable, "Change record unavailable"},
 }
 
 // Kinds returns every kind, grouped by code.
