@@ -16,7 +16,6 @@ import (
 
 	"github.com/enrollhook/enrollhook/functions/internal/rietest"
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
-	"github.com/enrollhook/enrollhook/pkg/preflight"
 )
 
 // The events function under the Lambda runtime interface emulator, as
@@ -267,15 +266,8 @@ func TestEventsPreflightUnderRuntimeEmulator(t *testing.T) {
 	emu := httptest.NewServer(emuState)
 	defer emu.Close()
 	url, _ := startEvents(t, env(emu.URL, endpoint, table, allowList)...)
-	check := func() preflight.Result { return rietest.Preflight(t, url, graphemu.ConfigESP) }
-	if res := check(); !res.Ready || len(res.Report) < 4 || !strings.HasPrefix(res.Report[0], "credential    ok") {
-		t.Errorf("preflight = %+v", res)
-	}
-	emuState.SetPermission(graphemu.PermissionNone)
-	if res := check(); res.Ready || !strings.Contains(strings.Join(res.Report, "\n"), "permission    FAIL") {
-		t.Errorf("preflight without permission = %+v", res)
-	}
-	emuState.SetPermission(graphemu.PermissionReadWrite)
+	rietest.PreflightReadyThenNot(t, url, graphemu.ConfigESP,
+		func() { emuState.SetPermission(graphemu.PermissionNone) }, func() { emuState.SetPermission(graphemu.PermissionReadWrite) })
 	if got := invoke(t, url, encode(t, sampleEvent(t, "eventbridge-approved.json"))); got != "" || emuState.Writes() != 1 {
 		t.Errorf("an EventBridge event after the preflight: error %q, %d writes", got, emuState.Writes())
 	}

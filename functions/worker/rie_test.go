@@ -19,7 +19,6 @@ import (
 	"github.com/enrollhook/enrollhook/functions/internal/rietest"
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
-	"github.com/enrollhook/enrollhook/pkg/preflight"
 	"github.com/enrollhook/enrollhook/pkg/queue"
 )
 
@@ -326,15 +325,8 @@ func TestWorkerPreflightUnderRuntimeEmulator(t *testing.T) {
 		"ENROLLHOOK_IDEMPOTENCY_TABLE="+table,
 		"AWS_ENDPOINT_URL_DYNAMODB="+endpoint,
 	)
-	check := func() preflight.Result { return rietest.Preflight(t, url, graphemu.ConfigESP) }
-	if res := check(); !res.Ready || len(res.Report) < 4 || !strings.HasPrefix(res.Report[0], "credential    ok") {
-		t.Errorf("preflight = %+v", res)
-	}
-	emuState.SetPermission(graphemu.PermissionNone)
-	if res := check(); res.Ready || !strings.Contains(strings.Join(res.Report, "\n"), "permission    FAIL") {
-		t.Errorf("preflight without permission = %+v", res)
-	}
-	emuState.SetPermission(graphemu.PermissionReadWrite)
+	rietest.PreflightReadyThenNot(t, url, graphemu.ConfigESP,
+		func() { emuState.SetPermission(graphemu.PermissionNone) }, func() { emuState.SetPermission(graphemu.PermissionReadWrite) })
 	if resp := invokeSQS(t, url, record(t, "m1", 1, message("p1", graphemu.AssignmentESPGroup, "7a8b0000-0000-0000-0000-0000000000ab", nil))); len(resp.BatchItemFailures) != 0 || emuState.Writes() != 1 {
 		t.Errorf("an SQS event after the preflight: %+v, %d writes", resp, emuState.Writes())
 	}

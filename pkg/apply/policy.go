@@ -70,14 +70,7 @@ func (p *Pipeline) CheckCommand(sender, tenant, user, verb string) error {
 // queued: notBefore is then when to apply it.
 func (p *Pipeline) window(job *Job) (notBefore time.Time, err error) {
 	now := p.now()
-	var opensIn time.Duration
-	switch w := job.Request.Ticket.Window; {
-	case p.opts.Policy != nil:
-		opensIn, err = p.opts.Policy.CheckWindow(job.Sender, job.Chat, w, now)
-	case w != nil:
-		// Without a policy the ticket's own window still holds.
-		opensIn, err = w.Check(now)
-	}
+	opensIn, err := p.checkWindow(job, now)
 	if err != nil && opensIn > 0 && opensIn <= maxEarly && job.Scheduled && !job.DryRun {
 		// Held for its window, it arrived a little early (the
 		// Scheduler's minute, clocks apart): run waits for it, or it
@@ -123,6 +116,18 @@ func (p *Pipeline) window(job *Job) (notBefore time.Time, err error) {
 // maxEarly is how early a held change may arrive and still be waited for
 // or sent back to its queue rather than refused.
 const maxEarly = 5 * time.Minute
+
+// checkWindow checks the job's change window at now: the policy's, or
+// without a policy the ticket's own.
+func (p *Pipeline) checkWindow(job *Job, now time.Time) (opensIn time.Duration, err error) {
+	switch w := job.Request.Ticket.Window; {
+	case p.opts.Policy != nil:
+		return p.opts.Policy.CheckWindow(job.Sender, job.Chat, w, now)
+	case w != nil:
+		return w.Check(now)
+	}
+	return 0, nil
+}
 
 // DefaultScheduleAhead is how far ahead a change is scheduled without a
 // policy: 14 days, as the built-in policy says.

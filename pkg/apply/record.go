@@ -23,9 +23,8 @@ func (p *Pipeline) recordChange(ctx context.Context, job *Job, a *Applied) {
 		return
 	}
 	req := job.Request
-	key, _ := p.keyOf(job)
 	r := &record.Record{
-		ID:              strings.TrimPrefix(key, workKeyPrefix), // the delivery's key, whichever function applied it
+		ID:              p.recordID(job), // the delivery's key, whichever function applied it
 		Action:          record.ActionApply,
 		Sender:          job.Sender,
 		DeliveryID:      job.DeliveryID,
@@ -51,6 +50,13 @@ func (p *Pipeline) recordChange(ctx context.Context, job *Job, a *Applied) {
 	}
 }
 
+// recordID is the id of the job's change record: its delivery's store
+// key, whichever function applies it (the worker's without its prefix).
+func (p *Pipeline) recordID(job *Job) string {
+	key, _ := p.keyOf(job)
+	return strings.TrimPrefix(key, workKeyPrefix)
+}
+
 // scheduledSuffix marks the record of a scheduled change: the change
 // applied when the schedule fires is recorded under the delivery's key
 // itself.
@@ -68,8 +74,7 @@ func (p *Pipeline) recordScheduled(ctx context.Context, job *Job, notBefore time
 		return nil
 	}
 	req := job.Request
-	key, _ := p.keyOf(job)
-	r := &record.Record{ID: strings.TrimPrefix(key, workKeyPrefix) + scheduledSuffix, Action: record.ActionApply, State: record.StateScheduled,
+	r := &record.Record{ID: p.recordID(job) + scheduledSuffix, Action: record.ActionApply, State: record.StateScheduled,
 		Sender: job.Sender, DeliveryID: job.DeliveryID, Ticket: recordTicket(job), ConfigurationID: req.ConfigurationID,
 		AssignmentID: req.AssignmentID, Before: orNull(nil), After: orNull(nil), NotBefore: notBefore.UTC()}
 	unavailable := func(err error) error {
@@ -111,9 +116,8 @@ func (p *Pipeline) overtakeHeld(ctx context.Context, job *Job, sched bool) {
 		return
 	}
 	req := job.Request
-	key, _ := p.keyOf(job)
 	if _, err := p.cancelScheduled(ctx, job.Sender, req.Ticket.ID, req.ConfigurationID, req.AssignmentID, job.RequestID, !sched,
-		strings.TrimPrefix(key, workKeyPrefix)+scheduledSuffix); err != nil {
+		p.recordID(job)+scheduledSuffix); err != nil {
 		p.log.WarnContext(ctx, "the overtaken held change's cancellation could not be recorded: when it arrives, the worker applies it, before or after this one",
 			slog.String("xRequestId", job.RequestID), Cause(err))
 	}
@@ -192,8 +196,7 @@ func (p *Pipeline) checkNotCanceled(ctx context.Context, job *Job) error {
 	if p.opts.Records == nil {
 		return nil
 	}
-	key, _ := p.keyOf(job)
-	_, err := p.opts.Records.Get(ctx, strings.TrimPrefix(key, workKeyPrefix)+scheduledSuffix+canceledSuffix)
+	_, err := p.opts.Records.Get(ctx, p.recordID(job)+scheduledSuffix+canceledSuffix)
 	switch {
 	case errors.Is(err, record.ErrNotFound):
 		return nil

@@ -151,16 +151,8 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome) (*Rev
 			defer unlock()
 		}
 	}
-	// An approved plan first: nothing the approver did not see is put
-	// back or cancelled.
-	if job.Approved != nil {
-		if err := p.checkApproved(ctx, job, tickets); err != nil {
-			return nil, err
-		}
-	}
-	// The ticket's changes still waiting for their window: cancelled once
-	// every check has passed, so that they never apply. A dry run lists
-	// them.
+	// What stands and what is held, read once: an approved plan's check
+	// and the revert itself work on the same reading.
 	var pending []record.Record
 	for _, tk := range tickets {
 		c, err := p.scheduledOf(ctx, tk)
@@ -169,6 +161,19 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome) (*Rev
 		}
 		pending = append(pending, c...)
 	}
+	standing, err := p.toRevert(ctx, job)
+	if err != nil && !errors.Is(err, errNothing) {
+		return nil, err
+	}
+	// An approved plan first: nothing the approver did not see is put
+	// back or cancelled.
+	if job.Approved != nil {
+		if err := outsidePlan(job.Approved, pending, standing); err != nil {
+			return nil, err
+		}
+	}
+	// The held changes are cancelled once every check has passed, so
+	// that they never apply. A dry run lists them.
 	canceled, canceledIn := make([]string, 0, len(pending)), make([]string, 0, len(pending))
 	for _, r := range pending {
 		canceled, canceledIn = append(canceled, r.ID), append(canceledIn, r.ConfigurationID)
@@ -179,23 +184,15 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome) (*Rev
 		}
 		return p.cancelRecords(ctx, pending, job.RequestID, true)
 	}
-	standing, err := p.toRevert(ctx, job)
-	if err == nil && job.Approved != nil {
-		standing = slices.DeleteFunc(standing, func(r record.Record) bool { return !slices.Contains(job.Approved.Reverts, r.ID) })
-		if len(standing) == 0 {
-			err = &nothingError{ce: change.Refuse(change.KindNothingToRevert,
-				"no change of the approved plan stands any more (put back meanwhile); nothing was changed")}
+	if err != nil { // nothing stands
+		if len(pending) == 0 {
+			return nil, err
 		}
-	}
-	if err != nil {
-		if len(pending) > 0 && errors.Is(err, errNothing) {
-			if err := cancel(); err != nil {
-				return nil, err
-			}
-			return &Reverted{DryRun: job.DryRun, Action: change.ActionRevert, Ticket: t.ID, Changes: []RevertedChange{},
-				Canceled: canceled, canceledIn: canceledIn}, nil
+		if err := cancel(); err != nil {
+			return nil, err
 		}
-		return nil, err
+		return &Reverted{DryRun: job.DryRun, Action: change.ActionRevert, Ticket: t.ID, Changes: []RevertedChange{},
+			Canceled: canceled, canceledIn: canceledIn}, nil
 	}
 	// Every check before any write: the policy on each restored target,
 	// and Graph still holding what each change applied.
@@ -236,8 +233,7 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome) (*Rev
 		canceled, canceledIn = nil, nil
 	}
 	out := &Reverted{DryRun: job.DryRun, Action: change.ActionRevert, Ticket: t.ID, Canceled: canceled, canceledIn: canceledIn}
-	key, _ := p.keyOf(job)
-	key = strings.TrimPrefix(key, workKeyPrefix)
+	key := p.recordID(job)
 	for i, s := range steps {
 		rc := RevertedChange{Reverts: s.rec.ID, ConfigurationID: s.restore.ConfigurationID, AssignmentID: s.restore.AssignmentID}
 		if job.DryRun {
@@ -277,28 +273,17 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome) (*Rev
 	return out, nil
 }
 
-// checkApproved refuses an approved revert (Job.Approved) when the
-// ticket now holds a standing or scheduled change its plan did not name:
-// one made since the plan, perhaps of a configuration the approver may
-// not approve. Changes of the plan no longer there (put back meanwhile,
-// or by an earlier attempt of this approval) are left out.
-func (p *Pipeline) checkApproved(ctx context.Context, job *Job, tickets []ticketRef) error {
-	plan := job.Approved
+// outsidePlan refuses an approved revert (Job.Approved) when the ticket
+// now holds a standing or held change its plan did not name: one made
+// since the plan, perhaps of a configuration the approver may not approve.
+// Changes of the plan no longer there (put back meanwhile, or by an
+// earlier attempt of this approval) are left out.
+func outsidePlan(plan *RevertPlan, pending, standing []record.Record) error {
 	var extra []string
-	for _, tk := range tickets {
-		pending, err := p.scheduledOf(ctx, tk)
-		if err != nil {
-			return err
+	for _, r := range pending {
+		if !slices.Contains(plan.Cancels, r.ID) {
+			extra = append(extra, "scheduled change "+r.ID+" of configuration "+r.ConfigurationID)
 		}
-		for _, r := range pending {
-			if !slices.Contains(plan.Cancels, r.ID) {
-				extra = append(extra, "scheduled change "+r.ID+" of configuration "+r.ConfigurationID)
-			}
-		}
-	}
-	standing, err := p.toRevert(ctx, job)
-	if err != nil && !errors.Is(err, errNothing) {
-		return err
 	}
 	for _, r := range standing {
 		if !slices.Contains(plan.Reverts, r.ID) {

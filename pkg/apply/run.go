@@ -445,14 +445,7 @@ func (p *Pipeline) waitFor(ctx context.Context, at time.Time) bool {
 // waited for a write slot (or a lock) past the window's end is refused
 // there, as outside-change-window, with nothing written.
 func (p *Pipeline) stillOpen(job *Job) error {
-	now := p.now()
-	var err error
-	switch w := job.Request.Ticket.Window; {
-	case p.opts.Policy != nil:
-		_, err = p.opts.Policy.CheckWindow(job.Sender, job.Chat, w, now)
-	case w != nil:
-		_, err = w.Check(now)
-	}
+	_, err := p.checkWindow(job, p.now())
 	if ce, ok := errors.AsType[*change.Error](err); ok {
 		e := *ce
 		e.Message += " (it closed while the change waited to be written)"

@@ -30,3 +30,27 @@ func NotApprovedAs(what, state string, known []string) *Error {
 	}
 	return &Error{Code: CodeNotApproved, Message: what + " is not approved; only approved changes are applied, nothing was changed"}
 }
+
+// IsDryRunName reports whether name spells the dry-run flag: "dryRun" in
+// any letter case, with or without '-', '_', '.' or spaces (dry-run,
+// DRY_RUN), as the HTTP routes' query and an EventBridge detail take it:
+// a misspelled flag must never be an unknown name, ignored, and a change
+// applied.
+func IsDryRunName(name string) bool {
+	const want = "dryrun"
+	n := 0
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '-' || c == '_' || c == '.' || c == ' ':
+			continue
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if n == len(want) || c != want[n] {
+			return false
+		}
+		n++
+	}
+	return n == len(want)
+}

@@ -310,3 +310,14 @@ func TestTextRefusesBidiControls(t *testing.T) {
 		}
 	}
 }
+
+// TestIsDryRunName: the dry-run flag's name in every spelling the routes
+// take, and not a longer or shorter one.
+func TestIsDryRunName(t *testing.T) {
+	for name, want := range map[string]bool{"dryRun": true, "dryrun": true, "DRY_RUN": true, "dry-run": true, "Dry.Run": true, " dry run ": true,
+		"dryRuns": false, "dryRu": false, "dry": false, "": false, "xdryrun": false, "dryrun2": false} {
+		if got := IsDryRunName(name); got != want {
+			t.Errorf("IsDryRunName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

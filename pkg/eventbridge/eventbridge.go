@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -172,7 +171,7 @@ func dryRunSpelled(detail []byte) bool {
 		return false // Decode refused it already
 	}
 	for k, v := range top {
-		if strings.ToLower(strings.NewReplacer("-", "", "_", "", ".", "", " ", "").Replace(k)) == "dryrun" && dryRun(v) {
+		if change.IsDryRunName(k) && dryRun(v) {
 			return true
 		}
 	}

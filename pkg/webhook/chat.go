@@ -118,14 +118,12 @@ func (h *Handler) handleChat(w http.ResponseWriter, r *http.Request, name string
 			return
 		}
 	}
-	// The policy narrows the sender's allow-list per command: plan (a dry
-	// run of assign) and revert (a change) to whoever may assign, history
-	// (a read) to whoever may show.
+	// The policy narrows the sender's allow-list per command (the rights it
+	// names cover plan and revert with assign, history with show:
+	// policy.CheckCommand).
 	verb := inv.Command.Verb
 	switch verb {
-	case chat.VerbPlan, chat.VerbRevert:
-		verb = chat.VerbAssign
-	case chat.VerbHistory, chat.VerbApprove, chat.VerbReject:
+	case chat.VerbApprove, chat.VerbReject:
 		// Approvers read the plan they approve; who may approve what is
 		// the policy's approvers (approval.go).
 		verb = chat.VerbShow

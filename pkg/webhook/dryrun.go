@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
 )
 
 // A dry run (?dryRun=true, Prefer: dry-run, the chat command plan) runs
@@ -29,7 +31,7 @@ func wantsDryRun(r *http.Request) bool {
 		if n, err := url.QueryUnescape(name); err == nil {
 			name = n
 		}
-		if foldFlag(name) != "dryrun" {
+		if !change.IsDryRunName(name) {
 			continue
 		}
 		v, err := url.QueryUnescape(value)
@@ -47,9 +49,4 @@ func wantsDryRun(r *http.Request) bool {
 		}
 	}
 	return false
-}
-
-// foldFlag folds a query parameter's name for wantsDryRun.
-func foldFlag(name string) string {
-	return strings.ToLower(strings.NewReplacer("-", "", "_", "", ".", "", " ", "").Replace(name))
 }

@@ -321,3 +321,19 @@ func Preflight(t testing.TB, url, configurationID string) preflight.Result {
 	}
 	return res
 }
+
+// PreflightReadyThenNot checks a function's preflight under the runtime
+// emulator: ready (the credential first in its report), then, with the
+// Graph permission taken away (revoke), not ready and naming it; restore
+// gives the permission back.
+func PreflightReadyThenNot(t testing.TB, url, configurationID string, revoke, restore func()) {
+	t.Helper()
+	if res := Preflight(t, url, configurationID); !res.Ready || len(res.Report) < 4 || !strings.HasPrefix(res.Report[0], "credential    ok") {
+		t.Errorf("preflight = %+v", res)
+	}
+	revoke()
+	defer restore()
+	if res := Preflight(t, url, configurationID); res.Ready || !strings.Contains(strings.Join(res.Report, "\n"), "permission    FAIL") {
+		t.Errorf("preflight without permission = %+v", res)
+	}
+}
