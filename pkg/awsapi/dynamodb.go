@@ -59,6 +59,7 @@ type ItemRequest struct {
 	ScanIndexForward          *bool             `json:"ScanIndexForward,omitempty"`
 	Limit                     int               `json:"Limit,omitempty"`
 	ExclusiveStartKey         Item              `json:"ExclusiveStartKey,omitempty"`
+	ReturnValues              string            `json:"ReturnValues,omitempty"`
 }
 
 // ConditionFailed reports whether err is DynamoDB's refusal of a

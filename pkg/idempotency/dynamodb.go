@@ -3,6 +3,7 @@ package idempotency
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -24,6 +25,8 @@ const (
 	attrData            = "data"
 	attrExpiration      = "expiration"
 	attrInProgressUntil = "in_progress_expiration" // epoch milliseconds
+	attrAttempt         = "attempt"                // an attempt's note (Attempted)
+	attrAttemptUntil    = "attempt_expiration"     // epoch milliseconds
 )
 
 // DynamoDB is the store for Lambda: one table shared by every instance.
@@ -43,31 +46,40 @@ func NewDynamoDB(client DynamoDBAPI, table string, now func() time.Time) *Dynamo
 	return &DynamoDB{client: client, table: table, now: now}
 }
 
-// Begin implements Store with one conditional PutItem; when the condition
-// fails it reads the record back (consistently) to say why.
+// Begin implements Store with one conditional UpdateItem, which keeps an
+// attempt's note (Attempted) and returns the record as it was, so the note
+// comes with the hold; when the condition fails it reads the record back
+// (consistently) to say why.
 func (d *DynamoDB) Begin(ctx context.Context, key, fingerprint string, inProgressUntil time.Time) (*Lease, error) {
 	for attempt := 0; attempt < 3; attempt++ {
 		now := d.now()
 		l := &Lease{Key: key, Holder: newHolder()}
-		err := d.client.JSON(ctx, awsapi.DynamoDBTarget+"PutItem", awsapi.ItemRequest{
-			TableName: d.table,
-			Item: awsapi.Item{
-				attrID: awsapi.S(key), attrStatus: awsapi.S(StatusInProgress), attrFingerprint: awsapi.S(fingerprint), attrHolder: awsapi.S(l.Holder),
-				attrInProgressUntil: awsapi.N(inProgressUntil.UnixMilli()), attrExpiration: awsapi.N(inProgressUntil.Unix() + 1),
-			},
-			ConditionExpression: "attribute_not_exists(#id) OR #exp < :now OR (#status = :inprogress AND #ipe < :nowms)",
+		var out struct {
+			Attributes awsapi.Item `json:"Attributes"`
+		}
+		err := d.client.JSON(ctx, awsapi.DynamoDBTarget+"UpdateItem", awsapi.ItemRequest{
+			TableName:        d.table,
+			Key:              awsapi.Item{attrID: awsapi.S(key)},
+			UpdateExpression: "SET #status = :inprogress, #fp = :fp, #holder = :holder, #ipe = :ipe, #exp = :exp REMOVE #data",
+			ConditionExpression: "attribute_not_exists(#id) OR #exp < :now OR (#status = :inprogress AND #ipe < :nowms)" +
+				" OR (#status = :attempted AND #fp = :fp)",
 			ExpressionAttributeNames: map[string]string{
 				"#id": attrID, "#exp": attrExpiration, "#status": attrStatus, "#ipe": attrInProgressUntil,
+				"#fp": attrFingerprint, "#holder": attrHolder, "#data": attrData,
 			},
 			ExpressionAttributeValues: awsapi.Item{
 				":now": awsapi.N(now.Unix()), ":nowms": awsapi.N(now.UnixMilli()), ":inprogress": awsapi.S(StatusInProgress),
+				":attempted": awsapi.S(StatusAttempted), ":fp": awsapi.S(fingerprint), ":holder": awsapi.S(l.Holder),
+				":ipe": awsapi.N(inProgressUntil.UnixMilli()), ":exp": awsapi.N(inProgressUntil.Unix() + 1),
 			},
-		}, nil)
+			ReturnValues: "ALL_OLD",
+		}, &out)
 		if err == nil {
+			d.takeNote(ctx, l, out.Attributes, fingerprint, now)
 			return l, nil
 		}
 		if !awsapi.ConditionFailed(err) {
-			return nil, fmt.Errorf("idempotency: put %s: %w", d.table, err)
+			return nil, fmt.Errorf("idempotency: update %s: %w", d.table, err)
 		}
 		stored, err := awsapi.GetItem(ctx, d.client, d.table, awsapi.Item{attrID: awsapi.S(key)})
 		if err != nil {
@@ -86,20 +98,46 @@ func (d *DynamoDB) Begin(ctx context.Context, key, fingerprint string, inProgres
 				return nil, fmt.Errorf("idempotency: stored answer of %s: %w", key, err)
 			}
 			return &Lease{Key: key, Replay: &resp}, nil
+		case StatusAttempted:
+			continue // given up between the two calls: take it on the next update
 		default:
 			if awsapi.Str(stored[attrHolder]) == l.Holder {
-				// Our own put: it succeeded, but its answer was lost and
-				// the client's retry met the record it had written.
+				// Our own update: it succeeded, but its answer was lost
+				// and the client's retry met the record it had written,
+				// with the note it kept.
+				d.takeNote(ctx, l, stored, fingerprint, now)
 				return l, nil
 			}
 			until := time.UnixMilli(awsapi.Num(stored[attrInProgressUntil]))
 			if !now.Before(until) {
-				continue // expired just now: take it over on the next put
+				continue // expired just now: take it over on the next update
 			}
 			return nil, &InProgressError{RetryAfter: retryAfter(until, now)}
 		}
 	}
 	return nil, fmt.Errorf("idempotency: %s: the record kept changing", key)
+}
+
+// takeNote gives l the note of the record as it was before l took it, when
+// it is an attempt of the same delivery and has not expired, and keeps the
+// record (whose expiry the hold just set to its own) until the note
+// expires: a holder that dies must not leave the note to TTL deletion. A
+// failure of that second write is only a shorter life for the record; the
+// hold is taken either way.
+func (d *DynamoDB) takeNote(ctx context.Context, l *Lease, old awsapi.Item, fingerprint string, now time.Time) {
+	note, until := old[attrAttempt], time.UnixMilli(awsapi.Num(old[attrAttemptUntil]))
+	if note == nil || awsapi.Str(old[attrFingerprint]) != fingerprint || !now.Before(until) {
+		return
+	}
+	l.Attempt, l.attemptUntil = []byte(awsapi.Str(note)), until
+	_ = d.client.JSON(ctx, awsapi.DynamoDBTarget+"UpdateItem", awsapi.ItemRequest{
+		TableName:                 d.table,
+		Key:                       awsapi.Item{attrID: awsapi.S(l.Key)},
+		UpdateExpression:          "SET #exp = :exp",
+		ConditionExpression:       "#holder = :holder AND #status = :inprogress",
+		ExpressionAttributeNames:  map[string]string{"#exp": attrExpiration, "#holder": attrHolder, "#status": attrStatus},
+		ExpressionAttributeValues: awsapi.Item{":exp": awsapi.N(until.Unix() + 1), ":holder": awsapi.S(l.Holder), ":inprogress": awsapi.S(StatusInProgress)},
+	}, nil)
 }
 
 // Complete implements Store: the record becomes COMPLETED with the answer,
@@ -112,10 +150,11 @@ func (d *DynamoDB) Complete(ctx context.Context, l *Lease, resp Response, expire
 	err = d.client.JSON(ctx, awsapi.DynamoDBTarget+"UpdateItem", awsapi.ItemRequest{
 		TableName:           d.table,
 		Key:                 awsapi.Item{attrID: awsapi.S(l.Key)},
-		UpdateExpression:    "SET #status = :completed, #data = :data, #exp = :exp REMOVE #ipe",
+		UpdateExpression:    "SET #status = :completed, #data = :data, #exp = :exp REMOVE #ipe, #note, #noteUntil",
 		ConditionExpression: "#holder = :holder AND #status = :inprogress",
 		ExpressionAttributeNames: map[string]string{
 			"#status": attrStatus, "#data": attrData, "#exp": attrExpiration, "#ipe": attrInProgressUntil, "#holder": attrHolder,
+			"#note": attrAttempt, "#noteUntil": attrAttemptUntil,
 		},
 		ExpressionAttributeValues: awsapi.Item{
 			":completed": awsapi.S(StatusCompleted), ":data": awsapi.S(string(data)), ":exp": awsapi.N(expires.Unix()),
@@ -137,8 +176,17 @@ func (d *DynamoDB) Complete(ctx context.Context, l *Lease, resp Response, expire
 	return nil
 }
 
-// Release implements Store: the record goes only while this lease holds it.
+// Release implements Store: the record goes only while this lease holds it;
+// a lease with an earlier attempt's note gives it back as Attempted left
+// it.
 func (d *DynamoDB) Release(ctx context.Context, l *Lease) error {
+	if l.Attempt != nil && d.now().Before(l.attemptUntil) {
+		err := d.attempted(ctx, l, l.Attempt, l.attemptUntil)
+		if err != nil && !errors.Is(err, ErrLost) {
+			return err
+		}
+		return nil
+	}
 	err := d.client.JSON(ctx, awsapi.DynamoDBTarget+"DeleteItem", awsapi.ItemRequest{
 		TableName:                 d.table,
 		Key:                       awsapi.Item{attrID: awsapi.S(l.Key)},
@@ -148,6 +196,43 @@ func (d *DynamoDB) Release(ctx context.Context, l *Lease) error {
 	}, nil)
 	if err != nil && !awsapi.ConditionFailed(err) {
 		return fmt.Errorf("idempotency: release %s: %w", l.Key, err)
+	}
+	return nil
+}
+
+// Attempted implements Store: the record becomes ATTEMPTED with the note,
+// only while this lease still holds it.
+func (d *DynamoDB) Attempted(ctx context.Context, l *Lease, note []byte, expires time.Time) error {
+	return d.attempted(ctx, l, note, expires)
+}
+
+func (d *DynamoDB) attempted(ctx context.Context, l *Lease, note []byte, expires time.Time) error {
+	err := d.client.JSON(ctx, awsapi.DynamoDBTarget+"UpdateItem", awsapi.ItemRequest{
+		TableName:           d.table,
+		Key:                 awsapi.Item{attrID: awsapi.S(l.Key)},
+		UpdateExpression:    "SET #status = :attempted, #note = :note, #noteUntil = :until, #exp = :exp REMOVE #holder, #ipe",
+		ConditionExpression: "#holder = :holder AND #status = :inprogress",
+		ExpressionAttributeNames: map[string]string{
+			"#status": attrStatus, "#note": attrAttempt, "#noteUntil": attrAttemptUntil, "#exp": attrExpiration,
+			"#holder": attrHolder, "#ipe": attrInProgressUntil,
+		},
+		ExpressionAttributeValues: awsapi.Item{
+			":attempted": awsapi.S(StatusAttempted), ":note": awsapi.S(string(note)), ":until": awsapi.N(expires.UnixMilli()),
+			":exp": awsapi.N(expires.Unix()), ":holder": awsapi.S(l.Holder), ":inprogress": awsapi.S(StatusInProgress),
+		},
+	}, nil)
+	if awsapi.ConditionFailed(err) {
+		// A retry of an update whose answer was lost finds the record
+		// already given up by this lease: that is success.
+		if stored, gerr := awsapi.GetItem(ctx, d.client, d.table, awsapi.Item{attrID: awsapi.S(l.Key)}); gerr == nil &&
+			stored != nil && awsapi.Str(stored[attrStatus]) == StatusAttempted && awsapi.Str(stored[attrAttempt]) == string(note) &&
+			awsapi.Str(stored[attrHolder]) == "" {
+			return nil
+		}
+		return ErrLost
+	}
+	if err != nil {
+		return fmt.Errorf("idempotency: attempted %s: %w", l.Key, err)
 	}
 	return nil
 }

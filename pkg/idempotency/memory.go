@@ -21,6 +21,10 @@ type memRecord struct {
 	status, fingerprint, holder string
 	inProgressUntil, expires    time.Time
 	resp                        Response
+	// note and noteUntil are an attempt's note (Attempted), kept through
+	// the holds of the attempts after it until noteUntil.
+	note      []byte
+	noteUntil time.Time
 }
 
 var _ Store = (*Memory)(nil)
@@ -42,15 +46,26 @@ func (m *Memory) Begin(ctx context.Context, key, fingerprint string, inProgressU
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
-	if r, ok := m.records[key]; ok && !r.expired(now) {
+	r, ok := m.records[key]
+	if ok && !r.expired(now) {
 		if r.fingerprint != fingerprint {
 			return nil, ErrMismatch
 		}
-		if r.status == StatusCompleted {
+		switch r.status {
+		case StatusCompleted:
 			resp := r.resp
 			return &Lease{Key: key, Replay: &resp}, nil
+		case StatusInProgress:
+			return nil, &InProgressError{RetryAfter: retryAfter(r.inProgressUntil, now)}
 		}
-		return nil, &InProgressError{RetryAfter: retryAfter(r.inProgressUntil, now)}
+	}
+	l := &Lease{Key: key, Holder: newHolder()}
+	if ok && r.note != nil && r.fingerprint == fingerprint && now.Before(r.noteUntil) {
+		// An attempted record, or a holder of one that died: the note
+		// goes on with the new hold.
+		l.Attempt, l.attemptUntil = r.note, r.noteUntil
+		r.status, r.holder, r.inProgressUntil, r.expires = StatusInProgress, l.Holder, inProgressUntil, inProgressUntil
+		return l, nil
 	}
 	if len(m.records) >= m.max {
 		m.sweep(now)
@@ -58,7 +73,6 @@ func (m *Memory) Begin(ctx context.Context, key, fingerprint string, inProgressU
 			return nil, ErrFull
 		}
 	}
-	l := &Lease{Key: key, Holder: newHolder()}
 	m.records[key] = &memRecord{status: StatusInProgress, fingerprint: fingerprint, holder: l.Holder,
 		inProgressUntil: inProgressUntil, expires: inProgressUntil}
 	return l, nil
@@ -71,18 +85,24 @@ func (r *memRecord) expired(now time.Time) bool {
 	return !now.Before(r.expires)
 }
 
+// gone reports whether r may be dropped: expired, and any note with it.
+func (r *memRecord) gone(now time.Time) bool {
+	return r.expired(now) && !now.Before(r.noteUntil)
+}
+
 // ErrFull: the embedded store is full of deliveries still being applied;
 // none is evicted, so the new one is refused (and retried by its sender).
 var ErrFull = errors.New("idempotency: the embedded store is full of deliveries in progress")
 
 // sweep drops expired records, then, if still full, the completed record
 // that expires first: never one in progress, whose duplicate would
-// otherwise get a second lease.
+// otherwise get a second lease, nor an attempted one, whose retry would
+// lose its note.
 func (m *Memory) sweep(now time.Time) {
 	var oldestKey string
 	var oldest time.Time
 	for k, r := range m.records {
-		if r.expired(now) {
+		if r.gone(now) {
 			delete(m.records, k)
 			continue
 		}
@@ -103,7 +123,7 @@ func (m *Memory) Complete(ctx context.Context, l *Lease, resp Response, expires 
 	if !ok || r.holder != l.Holder || r.status != StatusInProgress {
 		return ErrLost
 	}
-	r.status, r.resp, r.expires = StatusCompleted, resp, expires
+	r.status, r.resp, r.expires, r.note, r.noteUntil = StatusCompleted, resp, expires, nil, time.Time{}
 	return nil
 }
 
@@ -111,8 +131,26 @@ func (m *Memory) Complete(ctx context.Context, l *Lease, resp Response, expires 
 func (m *Memory) Release(ctx context.Context, l *Lease) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if r, ok := m.records[l.Key]; ok && r.holder == l.Holder && r.status == StatusInProgress {
-		delete(m.records, l.Key)
+	r, ok := m.records[l.Key]
+	if !ok || r.holder != l.Holder || r.status != StatusInProgress {
+		return nil
 	}
+	if l.Attempt != nil && m.now().Before(l.attemptUntil) {
+		r.status, r.holder, r.expires, r.note, r.noteUntil = StatusAttempted, "", l.attemptUntil, l.Attempt, l.attemptUntil
+		return nil
+	}
+	delete(m.records, l.Key)
+	return nil
+}
+
+// Attempted implements Store.
+func (m *Memory) Attempted(ctx context.Context, l *Lease, note []byte, expires time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.records[l.Key]
+	if !ok || r.holder != l.Holder || r.status != StatusInProgress {
+		return ErrLost
+	}
+	r.status, r.holder, r.expires, r.note, r.noteUntil = StatusAttempted, "", expires, append([]byte(nil), note...), expires
 	return nil
 }

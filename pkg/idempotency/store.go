@@ -12,6 +12,9 @@ import (
 const (
 	StatusInProgress = "IN_PROGRESS"
 	StatusCompleted  = "COMPLETED"
+	// StatusAttempted: an attempt gave the key up with an outcome it
+	// could not know (Attempted); the next Begin takes it with the note.
+	StatusAttempted = "ATTEMPTED"
 )
 
 // Errors returned by Begin.
@@ -43,12 +46,19 @@ type Response struct {
 }
 
 // Lease is what Begin returns: either a fresh hold on the key (Replay nil),
-// which the caller must Complete or Release, or the stored answer of a
-// completed delivery (Replay set).
+// which the caller must Complete, Release or give up as Attempted, or the
+// stored answer of a completed delivery (Replay set).
 type Lease struct {
 	Key    string
 	Holder string
 	Replay *Response
+	// Attempt, on a fresh hold, is the note an earlier attempt of the
+	// same delivery (same fingerprint) left with Attempted: its outcome
+	// was unknown. nil when there was none, or it expired.
+	Attempt []byte
+	// attemptUntil is when Attempt expires: a Release keeps the note
+	// until then.
+	attemptUntil time.Time
 }
 
 // Store is a de-duplication store. Implementations are safe for concurrent
@@ -65,8 +75,18 @@ type Store interface {
 	// the lease was taken over.
 	Complete(ctx context.Context, l *Lease, resp Response, expires time.Time) error
 	// Release removes the record so the next attempt runs; a failed attempt
-	// calls it. Releasing a lost lease is not an error.
+	// calls it. Releasing a lost lease is not an error. A lease that
+	// carries an earlier attempt's note (Lease.Attempt) gives the key back
+	// with that note, as Attempted left it: the earlier outcome is still
+	// unknown.
 	Release(ctx context.Context, l *Lease) error
+	// Attempted gives the key up like Release, for an attempt whose
+	// outcome it cannot know (a write sent, its answer lost), and keeps
+	// note until expires: the next Begin with the same fingerprint takes
+	// the key with Lease.Attempt set to note; another fingerprint is
+	// ErrMismatch until then. Complete drops the note. ErrLost when the
+	// lease was taken over.
+	Attempted(ctx context.Context, l *Lease, note []byte, expires time.Time) error
 }
 
 func newHolder() string {

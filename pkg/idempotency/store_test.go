@@ -152,6 +152,75 @@ func TestProtocol(t *testing.T) {
 					t.Errorf("live Complete = %v", err)
 				}
 			})
+			t.Run("an attempt of unknown outcome leaves its note to the next hold", func(t *testing.T) {
+				c := &clock{t: t0}
+				st := mk(c)
+				l, _ := st.Begin(ctx, "k", "fp", t0.Add(10*time.Second))
+				if l.Attempt != nil {
+					t.Fatalf("a first hold carries a note: %q", l.Attempt)
+				}
+				if err := st.Attempted(ctx, l, []byte(`{"prior":1}`), t0.Add(time.Hour)); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := st.Begin(ctx, "k", "other", t0.Add(10*time.Second)); !errors.Is(err, ErrMismatch) {
+					t.Fatalf("attempted: Begin(other) = %v, want ErrMismatch", err)
+				}
+				c.advance(time.Minute)
+				retry, err := st.Begin(ctx, "k", "fp", c.now().Add(10*time.Second))
+				if err != nil || retry.Replay != nil || string(retry.Attempt) != `{"prior":1}` {
+					t.Fatalf("the retry's Begin = %+v, %v; want a hold with the note", retry, err)
+				}
+				if _, err := st.Begin(ctx, "k", "fp", c.now().Add(10*time.Second)); !errors.Is(err, ErrInProgress) {
+					t.Fatalf("while the retry holds it: Begin = %v, want in progress", err)
+				}
+				// The retry fails too, without knowing more: its release
+				// keeps the first attempt's note.
+				if err := st.Release(ctx, retry); err != nil {
+					t.Fatal(err)
+				}
+				again, err := st.Begin(ctx, "k", "fp", c.now().Add(10*time.Second))
+				if err != nil || string(again.Attempt) != `{"prior":1}` {
+					t.Fatalf("after the retry's release: Begin = %+v, %v; want the note still", again, err)
+				}
+				// This one settles it: the note goes with the answer.
+				if err := st.Complete(ctx, again, answer, c.now().Add(time.Hour)); err != nil {
+					t.Fatal(err)
+				}
+				c.advance(time.Hour + time.Second)
+				fresh, err := st.Begin(ctx, "k", "fp", c.now().Add(10*time.Second))
+				if err != nil || fresh.Replay != nil || fresh.Attempt != nil {
+					t.Fatalf("after the answer expired: Begin = %+v, %v; want a fresh hold without a note", fresh, err)
+				}
+			})
+			t.Run("a note expires", func(t *testing.T) {
+				c := &clock{t: t0}
+				st := mk(c)
+				l, _ := st.Begin(ctx, "k", "fp", t0.Add(10*time.Second))
+				_ = st.Attempted(ctx, l, []byte(`n`), t0.Add(time.Hour))
+				c.advance(time.Hour + time.Second)
+				r, err := st.Begin(ctx, "k", "other", c.now().Add(10*time.Second))
+				if err != nil || r.Replay != nil || r.Attempt != nil {
+					t.Fatalf("Begin after the note expired = %+v, %v; want a fresh hold, any body", r, err)
+				}
+			})
+			t.Run("a note outlives a holder that died", func(t *testing.T) {
+				c := &clock{t: t0}
+				st := mk(c)
+				l, _ := st.Begin(ctx, "k", "fp", t0.Add(10*time.Second))
+				_ = st.Attempted(ctx, l, []byte(`n`), t0.Add(time.Hour))
+				dead, _ := st.Begin(ctx, "k", "fp", t0.Add(2*time.Second))
+				c.advance(2*time.Second + time.Millisecond)
+				live, err := st.Begin(ctx, "k", "fp", c.now().Add(10*time.Second))
+				if err != nil || live.Holder == dead.Holder || string(live.Attempt) != "n" {
+					t.Fatalf("takeover Begin = %+v, %v; want a new hold with the note", live, err)
+				}
+				if err := st.Attempted(ctx, dead, []byte(`other`), t0.Add(time.Hour)); !errors.Is(err, ErrLost) {
+					t.Errorf("the dead holder's Attempted = %v, want ErrLost", err)
+				}
+				if _, err := st.Begin(ctx, "k", "fp", c.now().Add(10*time.Second)); !errors.Is(err, ErrInProgress) {
+					t.Errorf("after the dead holder's Attempted: Begin = %v, want the live holder still in progress", err)
+				}
+			})
 			t.Run("50 concurrent identical deliveries, one holder", func(t *testing.T) {
 				c := &clock{t: t0}
 				st := mk(c)
@@ -191,13 +260,13 @@ func TestProtocol(t *testing.T) {
 type lostAnswers struct {
 	DynamoDBAPI
 	mu   sync.Mutex
-	lose map[string]bool
+	lose map[string]int // how many of the next calls of each operation
 }
 
 func (l *lostAnswers) JSON(ctx context.Context, target string, in, out any) error {
 	l.mu.Lock()
-	lose := l.lose[target]
-	delete(l.lose, target)
+	lose := l.lose[target] > 0
+	l.lose[target]--
 	l.mu.Unlock()
 	if lose {
 		if err := l.DynamoDBAPI.JSON(ctx, target, in, nil); err != nil {
@@ -207,20 +276,29 @@ func (l *lostAnswers) JSON(ctx context.Context, target string, in, out any) erro
 	return l.DynamoDBAPI.JSON(ctx, target, in, out)
 }
 
-// TestDynamoDBRetriedCallsMeetTheirOwnWrite: a delivery whose PutItem (or
-// completing UpdateItem) was applied but answered too late to be read is
-// still this attempt's, not "in progress" against itself or "lost".
+// TestDynamoDBRetriedCallsMeetTheirOwnWrite: a delivery whose taking,
+// giving up (Attempted) or completing UpdateItem was applied but answered
+// too late to be read is still this attempt's, not "in progress" against
+// itself or "lost", and the note an attempt left still comes with the hold.
 func TestDynamoDBRetriedCallsMeetTheirOwnWrite(t *testing.T) {
 	client := dynalite(t)
 	if client == nil {
 		t.Skip("no dynalite")
 	}
-	lossy := &lostAnswers{DynamoDBAPI: client.Client(t), lose: map[string]bool{awsapi.DynamoDBTarget + "PutItem": true, awsapi.DynamoDBTarget + "UpdateItem": true}}
+	lossy := &lostAnswers{DynamoDBAPI: client.Client(t), lose: map[string]int{awsapi.DynamoDBTarget + "UpdateItem": 2}}
 	st := NewDynamoDB(lossy, createTable(t, client, "lost-answers"), nil)
 	ctx := context.Background()
+	first, err := st.Begin(ctx, "generic:msg_1", "fp", time.Now().Add(time.Minute))
+	if err != nil || first == nil || first.Replay != nil {
+		t.Fatalf("Begin after a lost answer = %+v, %v; want this attempt's lease", first, err)
+	}
+	if err := st.Attempted(ctx, first, []byte(`note`), time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("Attempted after a lost answer = %v, want nil", err)
+	}
+	lossy.lose[awsapi.DynamoDBTarget+"UpdateItem"] = 2 // the taking update, then the completing one
 	l, err := st.Begin(ctx, "generic:msg_1", "fp", time.Now().Add(time.Minute))
-	if err != nil || l == nil || l.Replay != nil {
-		t.Fatalf("Begin after a lost answer = %+v, %v; want this attempt's lease", l, err)
+	if err != nil || l == nil || l.Replay != nil || string(l.Attempt) != "note" {
+		t.Fatalf("Begin after a lost answer = %+v, %v; want this attempt's lease with the note", l, err)
 	}
 	if err := st.Complete(ctx, l, Response{Status: 200, Body: []byte(`{}`)}, time.Now().Add(time.Hour)); err != nil {
 		t.Fatalf("Complete after a lost answer = %v, want nil", err)
