@@ -182,10 +182,11 @@ func TestEventsUnderRuntimeEmulator(t *testing.T) {
 
 	// Graph throttles beyond what the invoke can wait: a transient failure,
 	// returned, so that Lambda retries the event; the retry with the same
-	// id applies it.
+	// id reads the assignment (the throttled write's outcome was not
+	// known), finds it as it was, and applies the change.
 	busy := approved
 	busy.ID, busy.Time = "ev-throttled", time.Now().UTC()
-	busy.Detail = json.RawMessage(strings.Replace(string(approved.Detail), "CHG0030042", "CHG0030043", 1))
+	busy.Detail = json.RawMessage(strings.NewReplacer("CHG0030042", "CHG0030043", `"include"`, `"exclude"`).Replace(string(approved.Detail)))
 	emuState.Throttle(10, "120")
 	if got := invoke(t, url, encode(t, busy)); got != "RetryError" {
 		t.Errorf("throttled: the invoke returned %q, want the RetryError", got)

@@ -201,7 +201,7 @@ func (p *Pipeline) applyGated(ctx context.Context, req *change.Request, requestI
 	took := time.Since(began)
 	res := wr.res
 	if err != nil {
-		return &Applied{Result: res, Before: wr.before, GraphTime: took}, err
+		return &Applied{Result: res, Before: wr.before, GraphTime: took, Prior: wr.prior, PriorRequestID: wr.priorID}, err
 	}
 	a := &Applied{Result: res, Headers: map[string]string{}, Before: wr.before, GraphTime: took, Prior: wr.prior, PriorRequestID: wr.priorID}
 	for k, v := range wr.headers {

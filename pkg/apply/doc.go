@@ -14,7 +14,10 @@
 //
 //   - de-duplication: the delivery's key and fingerprint (Key, ChatKey,
 //     WorkKey), the lease taken, completed or released in the store, and the
-//     dry-run marker that spends a delivery id on a plan (dedupe.go);
+//     dry-run marker that spends a delivery id on a plan (dedupe.go); a
+//     write whose answer was lost gives the lease up with a note of the
+//     assignment before it, and the retry reads Graph before it writes
+//     again (attempt.go);
 //   - the guardrail policy and the change window (policy.go);
 //   - a write slot under Intune's write limit (limit.go);
 //   - the update strategy: the item PATCH, the assign action, or auto, with

@@ -33,7 +33,7 @@ func (p *Pipeline) waitForWriteSlot(ctx context.Context) (done func(), err error
 		return done, nil
 	case errors.As(err, &be):
 		return nil, &change.Error{Code: change.CodeUnavailable, Kind: change.KindWriteLimit, RetryAfter: be.RetryAfter,
-			Message: "Intune's write limit is reached for now; nothing was applied, retry after Retry-After"}
+			Message: "Intune's write limit is reached for now; nothing was applied, retry after Retry-After", Err: change.ErrNothingSent}
 	default:
 		return nil, &change.Error{Code: change.CodeTimeout, RetryAfter: 5 * time.Second,
 			Message: "no write slot before the deadline; nothing was applied", Err: fmt.Errorf("%w: %w", change.ErrNothingSent, err)}

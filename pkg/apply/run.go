@@ -396,10 +396,36 @@ func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease
 			return
 		}
 	}
+	if lease != nil && lease.Attempt != nil {
+		// An earlier attempt's write may have been applied (attempt.go).
+		found, err := p.afterUnknown(ctx, job, lease.Attempt)
+		o.WriteBack = true
+		switch {
+		case err != nil && change.ErrorCode(err) == change.CodeConflict:
+			// Final: every later retry gets this answer.
+			p.keepRefusal(ctx, job, lease, err)
+			o.fail(err)
+			return
+		case err != nil:
+			p.refuseTaken(ctx, job, lease, err) // keeps the note
+			o.fail(err)
+			return
+		case found != nil:
+			o.Result, o.Before = found.Result, found.Before
+			p.Complete(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: found.Headers, Body: found.Body})
+			p.recordChange(ctx, job, found)
+			o.Status, o.Headers, o.Body, o.After, o.Audit = http.StatusOK, found.Headers, found.Body, found.Body, AuditApplied
+			return
+		}
+	}
 	a, err := p.applyGated(ctx, job.Request, job.RequestID, func() error { return p.stillOpen(job) })
 	o.Result, o.Before, o.GraphTime, o.WriteBack = a.Result, a.Before, a.GraphTime, true
 	if err != nil {
-		p.refuseTaken(ctx, job, lease, err)
+		if lease != nil && mayHaveWritten(err) {
+			p.giveUpUnknown(ctx, lease, a) // attempt.go
+		} else {
+			p.refuseTaken(ctx, job, lease, err)
+		}
 		o.fail(err)
 		return
 	}
@@ -487,12 +513,18 @@ func (p *Pipeline) refuseTaken(ctx context.Context, job *Job, lease *idempotency
 				Headers: map[string]string{HeaderDryRun: DryRunApplied, "Content-Type": "application/problem+json"}})
 		}
 	case job.KeepRefusals && !Retryable(err):
-		prob, _ := ProblemFor(err, job.RequestID)
-		body, _ := json.Marshal(prob)
-		p.Complete(ctx, lease, idempotency.Response{Status: prob.Status, Body: body})
+		p.keepRefusal(ctx, job, lease, err)
 	default:
 		p.Release(ctx, lease)
 	}
+}
+
+// keepRefusal keeps the refusal err as the answer of the delivery of lease.
+func (p *Pipeline) keepRefusal(ctx context.Context, job *Job, lease *idempotency.Lease, err error) {
+	prob, _ := ProblemFor(err, job.RequestID)
+	body, _ := json.Marshal(prob)
+	p.Complete(ctx, lease, idempotency.Response{Status: prob.Status, Body: body,
+		Headers: map[string]string{"Content-Type": "application/problem+json"}})
 }
 
 // Job is the job o is the outcome of.

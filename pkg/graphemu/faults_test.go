@@ -310,6 +310,32 @@ func TestThrottle(t *testing.T) {
 	}
 }
 
+// TestLoseWrites: a write under LoseWrites is applied and answered with the
+// failure, so the caller cannot tell; reads and later writes are not.
+func TestLoseWrites(t *testing.T) {
+	h := newHarness(t, nil)
+	h.emu.LoseWrites(1, 504)
+	path := asgPath("beta", graphemu.ConfigESP, graphemu.AssignmentESPGroup)
+	if r := h.get(path); r.status != 200 {
+		t.Fatalf("a read during LoseWrites = %d, want 200", r.status)
+	}
+	if r := h.do(req{method: http.MethodPatch, path: path, body: groupBody}); r.status != 504 || r.code(t) != "GatewayTimeout" {
+		t.Fatalf("the lost write = %d %s, want 504 GatewayTimeout", r.status, r.body)
+	}
+	if h.emu.Writes() != 1 || !strings.Contains(string(h.get(path).body), "11110000-0000-0000-0000-000000000099") {
+		t.Fatalf("the lost write was not applied: %d writes, %s", h.emu.Writes(), h.get(path).body)
+	}
+	if r := h.do(req{method: http.MethodPatch, path: path, body: groupBody}); r.status/100 != 2 {
+		t.Errorf("the next write = %d %s, want it answered", r.status, r.body)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("LoseWrites(1, 429) did not panic")
+		}
+	}()
+	h.emu.LoseWrites(1, 429)
+}
+
 func TestFail(t *testing.T) {
 	tests := []struct {
 		status int

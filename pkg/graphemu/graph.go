@@ -197,6 +197,10 @@ func (s *Server) serveGraph(x *exchange) {
 		throttled, retryAfter = s.overWriteLimit()
 	}
 	permission, refuseItem := s.permission, s.refuseItem
+	lose, loseWith := !failing && !throttled && write && s.loseLeft > 0, s.loseStatus
+	if lose {
+		s.loseLeft--
+	}
 	s.mu.Unlock()
 
 	if failing {
@@ -237,6 +241,28 @@ func (s *Server) serveGraph(x *exchange) {
 		return
 	}
 
+	if lose {
+		// The write takes effect; its answer is dropped for the failure.
+		w := x.w
+		x.w = &droppedAnswer{header: http.Header{}}
+		s.dispatch(x)
+		x.w = w
+		code, msg := failStatus(loseWith)
+		x.fail(loseWith, code, msg, "LoseWrites: the write took effect, its answer was lost")
+		return
+	}
+	s.dispatch(x)
+}
+
+// droppedAnswer is a ResponseWriter that keeps nothing (LoseWrites).
+type droppedAnswer struct{ header http.Header }
+
+func (d *droppedAnswer) Header() http.Header         { return d.header }
+func (d *droppedAnswer) Write(b []byte) (int, error) { return len(b), nil }
+func (d *droppedAnswer) WriteHeader(int)             {}
+
+// dispatch answers x by its route and method.
+func (s *Server) dispatch(x *exchange) {
 	switch x.route.kind {
 	case routeConfigs:
 		s.listConfigs(x)

@@ -179,6 +179,8 @@ type Server struct {
 	retryAfter    string
 	failLeft      int
 	failStatus    int
+	loseLeft      int
+	loseStatus    int
 	latency       time.Duration
 	refuseItem    bool
 	renameAssign  bool
@@ -242,6 +244,7 @@ func (s *Server) reset() {
 	s.throttleLeft, s.retryAfter = 0, ""
 	s.limit = writeLimit{}
 	s.failLeft, s.failStatus = 0, 0
+	s.loseLeft, s.loseStatus = 0, 0
 	s.latency = s.opts.Latency
 	s.refuseItem = s.opts.RefuseItemRoute
 	s.renameAssign = s.opts.RenameOnAssign
@@ -289,6 +292,20 @@ func (s *Server) Fail(n, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failLeft, s.failStatus = max(n, 0), status
+}
+
+// LoseWrites makes the next n authenticated writes (PATCH, POST, DELETE)
+// take effect and then answer status (500-599) instead of their result,
+// as a gateway that gave up while Intune completed the write: the caller
+// cannot know that it was applied. n <= 0 stops it. A status outside
+// 500-599 panics.
+func (s *Server) LoseWrites(n, status int) {
+	if status < 500 || status > 599 {
+		panic(fmt.Sprintf("graphemu: LoseWrites status must be 5xx, not %d", status))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loseLeft, s.loseStatus = max(n, 0), status
 }
 
 // SetLatency delays every later Graph request by d before it is handled. A

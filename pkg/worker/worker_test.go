@@ -32,11 +32,14 @@ const validBody = `{"ticket":{"id":"CHG0030042","system":"servicenow","state":"a
 	`"deviceAndAppManagementAssignmentFilterId":"a1b2c3d4-0000-0000-0000-00000000f117","deviceAndAppManagementAssignmentFilterType":"include"},"source":"direct"}}`
 
 // fakeGraph is an in-memory Graph behind a mutex: it answers a PATCH with
-// the assignment sent, or fails with err.
+// the assignment sent and keeps it, or fails with err (nothing kept);
+// calls counts the PATCHes. A read answers what it keeps, else an
+// all-devices target.
 type fakeGraph struct {
 	mu    sync.Mutex
 	calls int
 	err   error
+	held  map[string][]byte
 }
 
 var _ apply.Graph = (*fakeGraph)(nil)
@@ -53,11 +56,22 @@ func (f *fakeGraph) PatchAssignment(ctx context.Context, cfg, asg string, body a
 	_ = json.Unmarshal(b, &m)
 	m["id"] = asg
 	out, _ := json.Marshal(m)
+	if f.held == nil {
+		f.held = map[string][]byte{}
+	}
+	f.held[asg] = out
 	return &graph.Result{Body: out, RequestID: "graph-req-1", ClientRequestID: "client-req-1"}, nil
 }
 
+// GetAssignment is the read a retry makes after a write of unknown
+// outcome.
 func (f *fakeGraph) GetAssignment(ctx context.Context, cfg, asg string) (*graph.Result, error) {
-	return nil, errors.New("worker: the worker never reads")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if b, ok := f.held[asg]; ok {
+		return &graph.Result{Body: b, RequestID: "graph-get-1"}, nil
+	}
+	return &graph.Result{Body: []byte(`{"id":"` + asg + `","target":{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"}}`), RequestID: "graph-get-1"}, nil
 }
 
 func (f *fakeGraph) count() int {
