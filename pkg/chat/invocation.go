@@ -22,6 +22,10 @@ type Invocation struct {
 	// User is the id of the person who sent the command (Slack user id,
 	// Entra object id); UserName is for messages only.
 	User, UserName string
+	// OtherUser is another id the sender names the same person by, which
+	// the allow-list may hold instead (Teams: the 29: user id beside the
+	// Entra object id); empty when there is none.
+	OtherUser string
 	// Prefix is how the user invokes enrollhook ("/intune", "@IntuneBot"),
 	// for the usage text.
 	Prefix string

@@ -41,6 +41,10 @@ type Request struct {
 	// RequestedBy is the requester's stable user id (Slack U…, Teams AAD
 	// object id): the one Decide compares with the approver.
 	RequestedBy string `json:"requestedBy"`
+	// RequestedByOther is another id of the requester the sender gave
+	// (chat.Invocation.OtherUser: Teams' 29: id), for the allow-list
+	// checked again at approval.
+	RequestedByOther string `json:"requestedByOther,omitempty"`
 	// RequestedByName is the requester as the audit names them
 	// ("slack:T0001/U0456EFGH").
 	RequestedByName string `json:"requestedByName,omitempty"`

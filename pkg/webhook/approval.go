@@ -86,7 +86,7 @@ func (h *Handler) request(ctx context.Context, inv *chat.Invocation, job *apply.
 	var random [chat.RequestIDLength]byte
 	_, _ = rand.Read(random[:])
 	r := &chatrequest.Request{ID: chat.NewRequestID(random[:]), Sender: inv.Sender, Tenant: inv.Tenant, RequestedBy: inv.User,
-		RequestedByName: inv.Actor(), ConfigurationID: job.Request.ConfigurationID, AssignmentID: job.Request.AssignmentID,
+		RequestedByOther: inv.OtherUser, RequestedByName: inv.Actor(), ConfigurationID: job.Request.ConfigurationID, AssignmentID: job.Request.AssignmentID,
 		Change: keptJSON}
 	if o.Plan != nil {
 		r.Before = o.Plan.Before
@@ -159,6 +159,15 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 	if to == chatrequest.StateApproved && self {
 		return chatOutcome{reply: policyRefused(inv, change.Refuse(change.KindPolicySeparationOfDuties,
 			"you asked for this change, so you cannot approve it: another person the policy names must")), err: errSelfApproval}
+	}
+	if to == chatrequest.StateApproved {
+		// The requester must still be on the sender's allow-list: an
+		// administrator may have removed them since they asked.
+		if err := rp.Allowed(r.Tenant, r.RequestedBy, r.RequestedByOther); err != nil {
+			return chatOutcome{reply: policyRefused(inv, change.Refuse(change.KindPolicyCommand,
+				"the requester of "+r.ID+" ("+r.RequestedByName+") may no longer run enrollhook commands, so the request cannot be approved; nothing was changed")),
+				err: errRequesterDenied}
+		}
 	}
 	if !self {
 		// The requester may withdraw (reject) their own request; anyone
@@ -279,6 +288,8 @@ func storeUnavailable(err error) error {
 var (
 	errSelfApproval = change.Refuse(change.KindPolicySeparationOfDuties, "the requester cannot approve their own request")
 	errNotApprover  = change.Refuse(change.KindPolicyCommand, "not an approver of this configuration")
+	// errRequesterDenied: the requester left the sender's allow-list.
+	errRequesterDenied = change.Refuse(change.KindPolicyCommand, "the requester may no longer run commands")
 )
 
 // graphTarget is the target of an assignment as Graph holds it, for an

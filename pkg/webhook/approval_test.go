@@ -370,3 +370,60 @@ func TestApprovalNotLostWhenGraphFails(t *testing.T) {
 		t.Errorf("approving again once Graph answers: %s %q, %d writes", outcome, text, s.emu.Writes())
 	}
 }
+
+// TestApprovalNeedsTheRequesterStillAllowed: a requester an administrator
+// removed from the sender's allow-list since they asked (a redeploy with
+// a shorter ENROLLHOOK_SLACK_ALLOWED_USERS) no longer gets their request
+// applied by someone else's approval; it stays pending, and applies once
+// they are allowed again.
+func TestApprovalNeedsTheRequesterStillAllowed(t *testing.T) {
+	s := newApprovalStack(t)
+	id := s.ask(t, requester)
+	allow := func(users ...string) {
+		sl, err := slack.New(chatSlackSecret, &slack.Options{Allow: chat.Allowlist{Tenant: "T0001", Users: users},
+			AnswerWithin: 5 * time.Second, AllowLoopbackResponseURL: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.h.sources[0] = sl
+		s.h.set(func(*testOptions) {})
+	}
+	allow(approver, bystander)
+	outcome, text := s.slack(t, approver, "approve "+id)
+	if outcome != string(chat.StatusRefused) || !strings.Contains(text, "may no longer run enrollhook commands") || !strings.Contains(text, requester) {
+		t.Fatalf("approval of a removed requester's request: %s %q, want refused naming the requester", outcome, text)
+	}
+	if s.emu.Writes() != 0 {
+		t.Fatalf("the refused approval wrote to Graph")
+	}
+	allow(requester, approver)
+	if outcome, text := s.slack(t, approver, "approve "+id); outcome != string(chat.StatusApplied) {
+		t.Fatalf("approval once the requester is allowed again: %s %q, want applied (the request stayed pending)", outcome, text)
+	}
+}
+
+// TestTeamsApprovalOfARequesterAllowedByTeamsID: a Teams requester the
+// allow-list names by their 29: user id only (not their Entra object id)
+// is still allowed when their request is approved.
+func TestTeamsApprovalOfARequesterAllowedByTeamsID(t *testing.T) {
+	s := newApprovalStack(t)
+	tm, err := teams.New(chatTeamsToken, &teams.Options{
+		Allow: chat.Allowlist{Tenant: chatTenant, Users: []string{"29:1abcDEF", teamsApprov}}, AnswerWithin: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.h.sources[1] = tm
+	s.h.set(func(*testOptions) {})
+	w := s.serve(t, teamsRequest(t, teamsActivity("assign "+graphemu.ConfigESP+" "+graphemu.AssignmentESPGroup+" group "+graphemu.GroupPlatform, testNow)))
+	m := requestIDRe.FindStringSubmatch(decodeTeams(t, w))
+	if m == nil {
+		t.Fatalf("Teams assign: %s", w.Body)
+	}
+	w = s.serve(t, teamsRequest(t, teamsActivity("approve "+m[1], testNow, func(a map[string]any) {
+		a["from"] = map[string]any{"id": "29:2ghiJKL", "name": "Bob", "aadObjectId": teamsApprov}
+	})))
+	if w.Header().Get(HeaderOutcome) != string(chat.StatusApplied) || s.emu.Writes() != 1 {
+		t.Errorf("approval: %s %s, %d writes; want applied", w.Header().Get(HeaderOutcome), w.Body, s.emu.Writes())
+	}
+}

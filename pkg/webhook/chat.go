@@ -38,6 +38,10 @@ type Replier interface {
 	// outlived AnswerWithin; chat.ErrNoFollowUp when the sender has no
 	// way to receive one.
 	FollowUp(ctx context.Context, inv *chat.Invocation, r *chat.Reply) error
+	// Allowed is the sender's allow-list: nil when one of ids may run
+	// commands in tenant, else a *chat.Refusal (an approval checks the
+	// requester again with it).
+	Allowed(tenant string, ids ...string) error
 }
 
 // chatWork tracks commands still running after their answer.

@@ -121,6 +121,12 @@ func New(secret string, opts *Options) (*Source, error) {
 // Name returns "slack".
 func (s *Source) Name() string { return Name }
 
+// Allowed is the allow-list's answer for a user named by ids in tenant (a
+// Slack member id): nil, or a *chat.Refusal.
+func (s *Source) Allowed(tenant string, ids ...string) error {
+	return s.opts.Allow.Check(tenant, ids...)
+}
+
 // Authenticate verifies X-Slack-Signature over the raw form body, then
 // parses the form, once, into the Delivery's payload, which Invocation and
 // Decode read; a button press's payload field (Slack interactivity, JSON)
@@ -330,7 +336,7 @@ func (s *Source) authorize(inv *chat.Invocation) {
 	if u, err := url.Parse(inv.ResponseURL); err == nil && s.allowedURL(u) {
 		inv.CanFollowUp = true
 	}
-	inv.Denied = s.opts.Allow.Check(inv.Tenant, inv.User)
+	inv.Denied = s.Allowed(inv.Tenant, inv.User)
 }
 
 // Pressed reports whether d, as Authenticate read it, is a button press

@@ -93,6 +93,12 @@ func New(token string, opts *Options) (*Source, error) {
 // Name returns "teams".
 func (s *Source) Name() string { return Name }
 
+// Allowed is the allow-list's answer for a user named by ids in tenant
+// (the Entra object id, the 29: user id): nil, or a *chat.Refusal.
+func (s *Source) Allowed(tenant string, ids ...string) error {
+	return s.opts.Allow.Check(tenant, ids...)
+}
+
 // activity is the part of a Bot Framework activity enrollhook reads.
 type activity struct {
 	Type      string `json:"type"`
@@ -222,11 +228,13 @@ func (s *Source) parse(d source.Delivery, deliveryID string) (*chat.Invocation, 
 	}
 	if inv.User == "" {
 		inv.User = a.From.ID
+	} else if a.From.ID != "" {
+		inv.OtherUser = a.From.ID
 	}
 	if safeName().MatchString(a.Recipient.Name) {
 		inv.Prefix = "@" + a.Recipient.Name
 	}
-	inv.Denied = s.opts.Allow.Check(inv.Tenant, strings.ToLower(a.From.AADObjectID), a.From.ID)
+	inv.Denied = s.Allowed(inv.Tenant, inv.User, inv.OtherUser)
 	if a.Type != "message" {
 		inv.ParseErr = &chat.ParseError{Reason: "enrollhook reads messages only"}
 		return inv, nil
