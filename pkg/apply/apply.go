@@ -193,11 +193,11 @@ func (p *Pipeline) Apply(ctx context.Context, req *change.Request, requestID str
 }
 
 // applyGated is Apply with a gate checked right before the write (update).
-func (p *Pipeline) applyGated(ctx context.Context, req *change.Request, requestID string, gate func() error) (*Applied, error) {
+func (p *Pipeline) applyGated(ctx context.Context, req *change.Request, requestID string, g gate) (*Applied, error) {
 	// The write slots and the Graph calls of the update strategy
 	// (strategy.go).
 	began := time.Now()
-	wr, err := p.update(ctx, req, requestID, gate)
+	wr, err := p.update(ctx, req, requestID, g)
 	took := time.Since(began)
 	res := wr.res
 	if err != nil {

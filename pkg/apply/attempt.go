@@ -17,24 +17,29 @@ import (
 // A write whose answer is lost (Graph did not answer in time, or answered
 // 429, 5xx) may or may not have been applied. Its delivery cannot keep an
 // answer (there is none) and must not be lost either, so it is given up for
-// the sender's retry, but with a note (idempotency.Store.Attempted): the
-// assignment as it was before the write, and when. The retry reads Graph
-// first, and
-//   - if the assignment already is what the change makes of it, answers it
-//     as applied without writing again;
+// the sender's retry, but with a note (idempotency.Store.Note, kept on the
+// delivery's record before the write, so that a holder that dies leaves it
+// too): the assignment as it was before the write, when, and for the assign
+// action the other assignments it kept. The retry reads Graph first, and
+//   - if the assignment already is what the change makes of it (under the
+//     assign action, possibly under a new id), answers it as applied
+//     without writing again;
 //   - if it is as the note has it, and no other change of it is recorded
 //     since, applies the change (the first write did not land);
 //   - else refuses 409 drifted, and keeps that answer: a newer change
 //     (another ticket's, or a hand in Intune) is never overwritten by the
 //     late retry of an older one.
 
-// attemptNote is the note an attempt of unknown outcome leaves to the
-// delivery's next attempt.
+// attemptNote is the note an attempt leaves to the delivery's next attempt.
 type attemptNote struct {
 	// Prior is the assignment as Graph held it before the write; null when
 	// it was not read (a pipeline without a change record).
 	Prior json.RawMessage `json:"prior"`
-	// Time is when the attempt gave up, on the pipeline's clock.
+	// Others, for the assign action, are the ids of the assignments it
+	// kept beside the changed one.
+	Others []string `json:"others,omitempty"`
+	// Time is when the write was about to be sent, on the pipeline's
+	// clock.
 	Time time.Time `json:"time"`
 }
 
@@ -46,12 +51,36 @@ func mayHaveWritten(err error) bool {
 	return Retryable(err) && !errors.Is(err, change.ErrNothingSent)
 }
 
-// giveUpUnknown gives the delivery of lease up for a retry with a note of
-// a's prior assignment. A lease that carries an earlier attempt's note keeps
-// that one: the earlier write may be the one that landed.
-func (p *Pipeline) giveUpUnknown(ctx context.Context, lease *idempotency.Lease, a *Applied) {
-	note := lease.Attempt
-	if note == nil {
+// noteBefore keeps the note of wr on the delivery's record (lease) before
+// the write, and returns it: nil when there is no lease, or when the lease
+// carries an earlier attempt's note (that one stands: the earlier write
+// may be the one that landed). A note that cannot be kept refuses the
+// write: a retry could not tell what it did.
+func (p *Pipeline) noteBefore(ctx context.Context, lease *idempotency.Lease, wr *written) ([]byte, error) {
+	if lease == nil || lease.Attempt != nil {
+		return nil, nil
+	}
+	note, err := json.Marshal(attemptNote{Prior: orNull(wr.prior), Others: wr.others, Time: p.now()})
+	if err == nil {
+		expires := time.Now().Add(p.opts.Dedupe.CompletedTTL)
+		err = p.storeWrite(ctx, func(ctx context.Context) error { return p.opts.Dedupe.Store.Note(ctx, lease, note, expires) })
+	}
+	if err != nil {
+		return nil, &change.Error{Code: change.CodeUnavailable, Kind: change.KindDedupeUnavailable, RetryAfter: 5 * time.Second,
+			Message: "the de-duplication store is unavailable, so the change was not sent; nothing was applied; retry later",
+			Err:     errors.Join(change.ErrNothingSent, err)}
+	}
+	return note, nil
+}
+
+// giveUpUnknown gives the delivery of lease up for a retry, with the note
+// kept before the write (or the earlier attempt's the lease carries; or,
+// should the failure have come before the note was kept, one of a's prior).
+func (p *Pipeline) giveUpUnknown(ctx context.Context, lease *idempotency.Lease, note []byte, a *Applied) {
+	switch {
+	case lease.Attempt != nil:
+		note = lease.Attempt
+	case note == nil:
 		note, _ = json.Marshal(attemptNote{Prior: orNull(a.Prior), Time: p.now()})
 	}
 	expires := time.Now().Add(p.opts.Dedupe.CompletedTTL)
@@ -59,7 +88,7 @@ func (p *Pipeline) giveUpUnknown(ctx context.Context, lease *idempotency.Lease, 
 		return p.opts.Dedupe.Store.Attempted(ctx, lease, note, expires)
 	})
 	if err != nil {
-		p.log.WarnContext(ctx, "de-duplication record not updated: a retry of this delivery will not know that its first write may have been applied", Cause(err))
+		p.log.WarnContext(ctx, "de-duplication record not updated: the note kept before the write goes to a retry once this attempt's hold ends", Cause(err))
 	}
 }
 
@@ -73,6 +102,17 @@ func (p *Pipeline) afterUnknown(ctx context.Context, job *Job, note []byte) (*Ap
 	}
 	req := job.Request
 	current, res, err := p.current(ctx, req)
+	if change.ErrorCode(err) == change.CodeNotFound && n.Others != nil && p.upd.assign != nil {
+		// The assign action may have named the assignment anew.
+		if a, rerr := p.renamed(ctx, req, n.Others); a != nil || rerr != nil {
+			if a != nil {
+				a.Before, a.Prior = graph.TargetOf(n.Prior), n.Prior
+				p.log.InfoContext(ctx, "an earlier attempt of this delivery had applied the change, under a new assignment id; answered without writing again",
+					slog.String("xRequestId", job.RequestID), slog.String("newAssignmentId", a.Headers[HeaderAssignmentID]))
+			}
+			return a, rerr
+		}
+	}
 	if err != nil {
 		return nil, noWrite(err)
 	}
@@ -88,6 +128,9 @@ func (p *Pipeline) afterUnknown(ctx context.Context, job *Job, note []byte) (*Ap
 		a := &Applied{Result: res, Headers: map[string]string{}, Body: current, Before: graph.TargetOf(n.Prior), Prior: n.Prior}
 		if res != nil && res.RequestID != "" {
 			a.Headers[HeaderGraphRequestID] = res.RequestID
+		}
+		if p.assigning() {
+			a.Headers[HeaderStrategy] = StrategyAssign
 		}
 		p.log.InfoContext(ctx, "an earlier attempt of this delivery had applied the change; answered without writing again",
 			slog.String("xRequestId", job.RequestID))
@@ -114,6 +157,41 @@ func (p *Pipeline) afterUnknown(ctx context.Context, job *Job, note []byte) (*Ap
 			unknown, since.ID, since.Ticket.ID, req.AssignmentID, req.ConfigurationID, since.Time.UTC().Format(time.RFC3339))}
 	}
 	return nil, nil
+}
+
+// errEarlierUnknown marks a refusal or failure of the retry of a delivery
+// whose earlier write's outcome is unknown (afterUnknown): that write may
+// have been applied, so the ticket is told "unknown", never "failed".
+var errEarlierUnknown = errors.New("apply: an earlier attempt's write may have been applied")
+
+// earlierUnknown marks err with errEarlierUnknown.
+func earlierUnknown(err error) error {
+	ce, ok := errors.AsType[*change.Error](err)
+	if !ok {
+		return errors.Join(errEarlierUnknown, err)
+	}
+	e := *ce
+	e.Err = errors.Join(errEarlierUnknown, ce.Err)
+	return &e
+}
+
+// renamed looks for the assignment an earlier assign action of req may
+// have named anew (graph.RenamedAssignment): the change as applied, nil
+// when there is none.
+func (p *Pipeline) renamed(ctx context.Context, req *change.Request, others []string) (*Applied, error) {
+	items, res, err := p.upd.assign.ListAssignments(ctx, req.ConfigurationID)
+	if err != nil {
+		return nil, noWrite(err)
+	}
+	body, id, err := graph.RenamedAssignment(items, req, others, p.opts.Update.GraphVersion != "v1.0")
+	if body == nil || err != nil {
+		return nil, noWrite(err)
+	}
+	a := &Applied{Result: res, Body: body, Headers: map[string]string{HeaderStrategy: StrategyAssign, HeaderAssignmentID: id}}
+	if res.RequestID != "" {
+		a.Headers[HeaderGraphRequestID] = res.RequestID
+	}
+	return a, nil
 }
 
 // changedSince returns the latest change of the job's assignment recorded

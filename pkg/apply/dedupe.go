@@ -19,6 +19,7 @@ type Store interface {
 	Begin(ctx context.Context, key, fingerprint string, inProgressUntil time.Time) (*idempotency.Lease, error)
 	Complete(ctx context.Context, l *idempotency.Lease, resp idempotency.Response, expires time.Time) error
 	Release(ctx context.Context, l *idempotency.Lease) error
+	Note(ctx context.Context, l *idempotency.Lease, note []byte, expires time.Time) error
 	Attempted(ctx context.Context, l *idempotency.Lease, note []byte, expires time.Time) error
 }
 

@@ -64,13 +64,19 @@ func (p *Pipeline) Plan(ctx context.Context, req *change.Request) (*Planned, err
 	return &Planned{Result: res, Plan: pl, Body: body}, nil
 }
 
+// assigning reports whether changes go through the assign action (the
+// assign strategy, or auto once switched to it).
+func (p *Pipeline) assigning() bool {
+	u := p.upd
+	return u.assign != nil && (u.mode == StrategyAssign || u.mode == StrategyAuto && u.switched.Load())
+}
+
 // current returns the assignment of req as Graph holds it. With the assign
 // strategy (or auto once switched to it) it is read from the
 // configuration's list, as the write would read it.
 func (p *Pipeline) current(ctx context.Context, req *change.Request) (json.RawMessage, *graph.Result, error) {
-	u := p.upd
-	if u.assign != nil && (u.mode == StrategyAssign || u.mode == StrategyAuto && u.switched.Load()) {
-		items, res, err := u.assign.ListAssignments(ctx, req.ConfigurationID)
+	if p.assigning() {
+		items, res, err := p.upd.assign.ListAssignments(ctx, req.ConfigurationID)
 		if err != nil {
 			return nil, res, err
 		}

@@ -87,6 +87,10 @@ type revertStep struct {
 	rec     record.Record   // the change record put back
 	restore *change.Request // the write that puts it back
 	current json.RawMessage // the assignment as Graph holds it now
+	// done: an earlier attempt of this revert, whose answer was lost,
+	// put it back already (Graph holds what the restore makes): it is
+	// recorded, not written again.
+	done bool
 }
 
 // revert puts back every change of the job's ticket that still stands
@@ -98,9 +102,15 @@ type revertStep struct {
 // can be reverted in turn. A dry run reads and plans, writes nothing and
 // takes no lock.
 func (p *Pipeline) revert(ctx context.Context, job *Job, lease *idempotency.Lease, o *Outcome) {
-	res, err := p.revertTicket(ctx, job, o)
+	res, err := p.revertTicket(ctx, job, o, lease != nil && lease.Attempt != nil)
 	if err != nil {
-		p.refuseTaken(ctx, job, lease, err)
+		if lease != nil && !job.DryRun && mayHaveWritten(err) {
+			// A write's answer was lost: the retry knows that what it
+			// finds put back may be this revert's (attempt.go).
+			p.giveUpUnknown(ctx, lease, nil, &Applied{})
+		} else {
+			p.refuseTaken(ctx, job, lease, err)
+		}
 		o.fail(err)
 		return
 	}
@@ -126,7 +136,9 @@ func (p *Pipeline) revert(ctx context.Context, job *Job, lease *idempotency.Leas
 	o.Status, o.Headers, o.Body = http.StatusOK, headers, body
 }
 
-func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome) (*Reverted, error) {
+// retried says an earlier attempt of this revert may have written (its
+// answer lost): a change Graph already holds put back counts as done.
+func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome, retried bool) (*Reverted, error) {
 	t := job.Request.Ticket
 	if p.opts.Records == nil {
 		return nil, change.Refuse(change.KindNothingToRevert, "this receiver keeps no change record, so ticket "+t.ID+" has nothing to revert; nothing was changed")
@@ -215,16 +227,19 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome) (*Rev
 			current, res, err = p.current(ctx, restore)
 			o.Result = res
 			if err != nil {
-				return nil, err
+				return nil, noWrite(err)
 			}
 		}
+		done := false
 		if err := drift(&r, current); err != nil {
-			return nil, err
+			if done = retried && restored(current, restore); !done {
+				return nil, err
+			}
 		}
 		if left[at], err = graph.Patched(current, restore); err != nil {
 			return nil, err
 		}
-		steps = append(steps, revertStep{rec: r, restore: restore, current: current})
+		steps = append(steps, revertStep{rec: r, restore: restore, current: current, done: done})
 	}
 	if err := cancel(); err != nil {
 		return nil, err
@@ -246,18 +261,30 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome) (*Rev
 			continue
 		}
 		began := time.Now()
-		wr, err := p.update(ctx, s.restore, job.RequestID, func() error { return p.stillOpen(job) })
-		o.GraphTime += time.Since(began)
-		o.Result, o.WriteBack = wr.res, true
-		if err != nil {
-			return nil, err
-		}
-		after := graph.PublicBody(wr.res.Body)
-		if after == nil {
-			after = appliedBody(s.restore)
+		var after []byte
+		wr := &written{res: o.Result, prior: s.rec.After}
+		before := graph.TargetOf(s.current)
+		if s.done {
+			// Put back by the earlier attempt: recorded as this
+			// revert's, from what the change had applied.
+			after, before = s.current, graph.TargetOf(s.rec.After)
+			if wr.res == nil {
+				wr.res = &graph.Result{}
+			}
+		} else {
+			var err error
+			wr, err = p.update(ctx, s.restore, job.RequestID, func(*written) error { return p.stillOpen(job) })
+			o.GraphTime += time.Since(began)
+			o.Result, o.WriteBack = wr.res, true
+			if err != nil {
+				return nil, err
+			}
+			if after = graph.PublicBody(wr.res.Body); after == nil {
+				after = appliedBody(s.restore)
+			}
 		}
 		rc.Assignment = after
-		o.Before, o.After = graph.TargetOf(s.current), after
+		o.Before, o.After = before, after
 		id := key
 		if len(steps) > 1 {
 			id = key + "." + strconv.Itoa(i+1)
@@ -266,7 +293,7 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome) (*Rev
 		audited := *s.restore
 		audited.Action = change.ActionRevert
 		p.Audit(ctx, &Entry{RequestID: job.RequestID, DeliveryID: job.DeliveryID, Sender: job.Sender, Request: &audited,
-			Before: graph.TargetOf(s.current), After: after, Result: wr.res, Outcome: AuditApplied, Start: job.Start,
+			Before: before, After: after, Result: wr.res, Outcome: AuditApplied, Start: job.Start,
 			GraphTime: time.Since(began)})
 		out.Changes = append(out.Changes, rc)
 	}
@@ -439,6 +466,17 @@ func restoreRequest(by *change.Request, r *record.Record, beta bool) (*change.Re
 	}
 	req.Normalize()
 	return req, nil
+}
+
+// restored reports whether Graph's assignment (current) already is what
+// restore makes of it.
+func restored(current json.RawMessage, restore *change.Request) bool {
+	after, err := graph.Patched(current, restore)
+	if err != nil {
+		return false
+	}
+	changes, err := graph.Changes(current, after)
+	return err == nil && len(changes) == 0
 }
 
 // drift refuses a revert of r when Graph's assignment (current) no longer

@@ -399,6 +399,9 @@ func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease
 	if lease != nil && lease.Attempt != nil {
 		// An earlier attempt's write may have been applied (attempt.go).
 		found, err := p.afterUnknown(ctx, job, lease.Attempt)
+		if err != nil {
+			err = earlierUnknown(err)
+		}
 		o.WriteBack = true
 		switch {
 		case err != nil && change.ErrorCode(err) == change.CodeConflict:
@@ -418,11 +421,17 @@ func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease
 			return
 		}
 	}
-	a, err := p.applyGated(ctx, job.Request, job.RequestID, func() error { return p.stillOpen(job) })
+	var note []byte // kept before the write (attempt.go)
+	a, err := p.applyGated(ctx, job.Request, job.RequestID, func(wr *written) (err error) {
+		if err = p.stillOpen(job); err == nil {
+			note, err = p.noteBefore(ctx, lease, wr)
+		}
+		return err
+	})
 	o.Result, o.Before, o.GraphTime, o.WriteBack = a.Result, a.Before, a.GraphTime, true
 	if err != nil {
 		if lease != nil && mayHaveWritten(err) {
-			p.giveUpUnknown(ctx, lease, a) // attempt.go
+			p.giveUpUnknown(ctx, lease, note, a) // attempt.go
 		} else {
 			p.refuseTaken(ctx, job, lease, err)
 		}

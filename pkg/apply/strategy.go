@@ -115,7 +115,7 @@ func (p *Pipeline) lock(ctx context.Context, key, what string) (unlock func(), e
 		case err != nil:
 			local()
 			return nil, &change.Error{Code: change.CodeUnavailable, Kind: change.KindDedupeUnavailable, RetryAfter: 5 * time.Second,
-				Message: "the de-duplication store is unavailable, so the change could not be locked; nothing was applied", Err: err}
+				Message: "the de-duplication store is unavailable, so the change could not be locked; nothing was applied", Err: errors.Join(change.ErrNothingSent, err)}
 		default:
 			// a completed record under the lock's key cannot happen (locks
 			// are only released); treat it as busy
@@ -163,16 +163,25 @@ type written struct {
 	// request id of that read.
 	prior   json.RawMessage
 	priorID string
+	// others, for the assign action, are the ids of the configuration's
+	// assignments it keeps beside the changed one.
+	others []string
 }
 
+// gate is checked once the write slot is taken, right before the write,
+// with what the update read so far: a refusal gives the slot back, and
+// nothing is written.
+type gate func(wr *written) error
+
 // update applies req to Graph with the pipeline's strategy, each write under
-// its own slot of the write limit. gate, when set, is checked once the slot
+// its own slot of the write limit. g, when set, is checked once the slot
 // is taken, right before the write: a change window that closed while the
-// change waited for its slot refuses it there. The *written is never nil.
-func (p *Pipeline) update(ctx context.Context, req *change.Request, requestID string, gate func() error) (*written, error) {
+// change waited for its slot refuses it there, and the note a retry needs
+// is kept there. The *written is never nil.
+func (p *Pipeline) update(ctx context.Context, req *change.Request, requestID string, g gate) (*written, error) {
 	u := p.upd
 	if u.mode == StrategyAssign || u.mode == StrategyAuto && u.switched.Load() {
-		return p.updateByAssign(ctx, req, requestID, gate)
+		return p.updateByAssign(ctx, req, requestID, g)
 	}
 	wr := &written{}
 	if p.opts.Records != nil {
@@ -187,7 +196,7 @@ func (p *Pipeline) update(ctx context.Context, req *change.Request, requestID st
 			wr.priorID = res.RequestID
 		}
 	}
-	done, err := p.writeSlot(ctx, gate)
+	done, err := p.writeSlot(ctx, g, wr)
 	if err != nil {
 		return wr, err
 	}
@@ -207,7 +216,7 @@ func (p *Pipeline) update(ctx context.Context, req *change.Request, requestID st
 		p.log.LogAttrs(ctx, slog.LevelWarn,
 			"Graph refused the item PATCH route; changes go through the assign action for the rest of this process", attrs...)
 	}
-	return p.updateByAssign(ctx, req, requestID, gate)
+	return p.updateByAssign(ctx, req, requestID, g)
 }
 
 // noWrite marks err, a failure before any write went to Graph (the read
@@ -223,12 +232,12 @@ func noWrite(err error) error {
 	return &e
 }
 
-// writeSlot takes a write slot, then checks gate (update): a refusal gives
-// the slot back, and nothing is written.
-func (p *Pipeline) writeSlot(ctx context.Context, gate func() error) (done func(), err error) {
+// writeSlot takes a write slot, then checks g with wr (update): a refusal
+// gives the slot back, and nothing is written.
+func (p *Pipeline) writeSlot(ctx context.Context, g gate, wr *written) (done func(), err error) {
 	done, err = p.waitForWriteSlot(ctx)
-	if err == nil && gate != nil {
-		if err = gate(); err != nil {
+	if err == nil && g != nil {
+		if err = g(wr); err != nil {
 			done()
 			return nil, err
 		}
@@ -239,7 +248,7 @@ func (p *Pipeline) writeSlot(ctx context.Context, gate func() error) (done func(
 // updateByAssign reads the configuration's assignments, replaces the one of
 // req, sends the complete set with the assign action and reads the set back
 // to find the changed assignment by its target.
-func (p *Pipeline) updateByAssign(ctx context.Context, req *change.Request, requestID string, gate func() error) (*written, error) {
+func (p *Pipeline) updateByAssign(ctx context.Context, req *change.Request, requestID string, g gate) (*written, error) {
 	ag := p.upd.assign
 	unlock, err := p.lockConfiguration(ctx, req.ConfigurationID)
 	if err != nil {
@@ -260,9 +269,10 @@ func (p *Pipeline) updateByAssign(ctx context.Context, req *change.Request, requ
 	}
 	set, err := graph.NewAssignSet(items, req, p.opts.Update.GraphVersion != "v1.0")
 	if err != nil {
-		return wr, err
+		return wr, noWrite(err)
 	}
-	done, err := p.writeSlot(ctx, gate)
+	wr.others = set.OtherIDs()
+	done, err := p.writeSlot(ctx, g, wr)
 	if err != nil {
 		return wr, err
 	}

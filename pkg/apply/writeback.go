@@ -58,6 +58,10 @@ func (p *Pipeline) WriteBack(ctx context.Context, source, requestID string, req 
 		var re *graph.ResponseError
 		fromGraph := errors.As(err, &re)
 		switch slug := n.Problem; {
+		case errors.Is(err, errEarlierUnknown):
+			// This attempt wrote nothing, but an earlier one of the
+			// delivery may have been applied (attempt.go).
+			n.Outcome = writeback.Unknown
 		case errors.Is(err, change.ErrNothingSent):
 			// Out of time before anything went to Graph: failed.
 		case slug == string(change.CodeNotFound), slug == string(change.CodeGraphRefused), slug == string(change.CodeGraphPermission):

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -248,6 +249,37 @@ func keptTarget(raw json.RawMessage, beta bool) (json.RawMessage, error) {
 		}
 	}
 	return json.Marshal(t)
+}
+
+// OtherIDs are the ids of the members kept unchanged, sorted.
+func (s *AssignSet) OtherIDs() []string {
+	ids := make([]string, 0, len(s.others))
+	for id := range s.others {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// RenamedAssignment finds, in a configuration's assignments (items), the
+// one an assign action for req may have named anew, as Changed would: an
+// assignment, not among others (the ids the set kept beside req's), whose
+// target is req's. It returns the assignment and its id, or nil.
+func RenamedAssignment(items []json.RawMessage, req *change.Request, others []string, beta bool) (json.RawMessage, string, error) {
+	sent, err := json.Marshal(req.Assignment.Target)
+	if err != nil {
+		return nil, "", err
+	}
+	s := &AssignSet{Sent: sent, oldID: req.AssignmentID, others: make(map[string]bool, len(others)), beta: beta}
+	for _, id := range others {
+		s.others[id] = true
+	}
+	raw, id := s.Changed(items)
+	if raw == nil {
+		return nil, "", nil
+	}
+	obj, err := AssignmentObject(raw)
+	return obj, id, err
 }
 
 // Changed finds the changed assignment in the set read back after assign

@@ -484,10 +484,10 @@ func (c *Client) send(ctx context.Context, k *call) (outcome, error) {
 	st.clientRequestID = crid[0]
 
 	resp, payload, err := c.retry.do(callCtx, st, func(attempt int) (*http.Response, []byte, error) {
-		return c.attempt(callCtx, k, crid, body, attempt)
+		return c.attempt(callCtx, k, st, crid, body, attempt)
 	})
 	if err != nil {
-		err = transportError(ctx, callCtx, k, err)
+		err = transportError(ctx, callCtx, k, err, st.sent)
 		c.logCall(ctx, k, st, nil, start, err)
 		return outcome{}, err
 	}
@@ -506,7 +506,7 @@ func (c *Client) send(ctx context.Context, k *call) (outcome, error) {
 // another; a 401 that is a Continuous Access Evaluation challenge is sent
 // once more, within this attempt, with a token carrying the claims asked
 // for.
-func (c *Client) attempt(ctx context.Context, k *call, crid []string, body []byte, n int) (*http.Response, []byte, error) {
+func (c *Client) attempt(ctx context.Context, k *call, st *callState, crid []string, body []byte, n int) (*http.Response, []byte, error) {
 	if k.url.Scheme != "https" && !c.allowHTTP {
 		return nil, nil, errNonTLS
 	}
@@ -514,6 +514,7 @@ func (c *Client) attempt(ctx context.Context, k *call, crid []string, body []byt
 	if err != nil {
 		return nil, nil, err
 	}
+	st.sent = true
 	resp, payload, err := c.exchange(ctx, k, crid, tok, body, n)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, payload, err
@@ -574,9 +575,14 @@ func jsonBody(body any) ([]byte, error) {
 	return b, nil
 }
 
-// transportError maps a call that got no usable answer.
-func transportError(ctx, callCtx context.Context, k *call, err error) error {
+// transportError maps a call that got no usable answer; sent says whether
+// a request of it went out (else the error carries change.ErrNothingSent:
+// nothing was written).
+func transportError(ctx, callCtx context.Context, k *call, err error, sent bool) error {
 	wrapped := fmt.Errorf("graph: %s %s: %w", k.method, k.op, err)
+	if !sent {
+		wrapped = fmt.Errorf("graph: %s %s: %w (%w)", k.method, k.op, err, change.ErrNothingSent)
+	}
 	var te *tokenError
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled):

@@ -581,6 +581,9 @@ func TestCredentialFailure(t *testing.T) {
 	if !errors.Is(err, credErr) {
 		t.Errorf("error %v does not wrap the credential's", err)
 	}
+	if !errors.Is(err, change.ErrNothingSent) {
+		t.Errorf("error %v does not say that nothing was sent (a retry would take the write as possibly applied)", err)
+	}
 	if n := len(h.g.requests()); n != 0 {
 		t.Errorf("requests = %d, want 0", n)
 	}
@@ -617,8 +620,8 @@ func TestTransportErrors(t *testing.T) {
 		t.Fatalf("GetAssignment = %+v, %v; want success after 2 retries", res, err)
 	}
 	_, err = c.GetAssignment(context.Background(), cfgID, asgID)
-	if ce := codeOf(t, err); ce.Code != change.CodeUnavailable || ce.Message != "Graph could not be reached" {
-		t.Errorf("GetAssignment(tls failure) = %v, want CodeUnavailable", err)
+	if ce := codeOf(t, err); ce.Code != change.CodeUnavailable || ce.Message != "Graph could not be reached" || errors.Is(err, change.ErrNothingSent) {
+		t.Errorf("GetAssignment(tls failure) = %v, want CodeUnavailable, not known to have sent nothing", err)
 	}
 	if got := n.Load(); got != 4 {
 		t.Errorf("transport calls = %d, want 4 (a TLS failure is not retried)", got)

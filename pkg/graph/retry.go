@@ -27,6 +27,9 @@ type callState struct {
 	clientRequestID string
 	attempts        int
 	stop            string
+	// sent: a request of the call went out (its token was had); until
+	// then a failure is known to have written nothing.
+	sent bool
 }
 
 // retryPolicy owns the retry budget of a call, which must be the caller's:

@@ -61,11 +61,13 @@ func (d *DynamoDB) Begin(ctx context.Context, key, fingerprint string, inProgres
 			TableName:        d.table,
 			Key:              awsapi.Item{attrID: awsapi.S(key)},
 			UpdateExpression: "SET #status = :inprogress, #fp = :fp, #holder = :holder, #ipe = :ipe, #exp = :exp REMOVE #data",
-			ConditionExpression: "attribute_not_exists(#id) OR #exp < :now OR (#status = :inprogress AND #ipe < :nowms)" +
-				" OR (#status = :attempted AND #fp = :fp)",
+			// Free, expired, a dead holder's or given up as attempted,
+			// and then, while a note lives, only for its own delivery.
+			ConditionExpression: "attribute_not_exists(#id) OR ((#exp < :now OR (#status = :inprogress AND #ipe < :nowms) OR #status = :attempted)" +
+				" AND (attribute_not_exists(#note) OR #noteUntil < :nowms OR #fp = :fp))",
 			ExpressionAttributeNames: map[string]string{
 				"#id": attrID, "#exp": attrExpiration, "#status": attrStatus, "#ipe": attrInProgressUntil,
-				"#fp": attrFingerprint, "#holder": attrHolder, "#data": attrData,
+				"#fp": attrFingerprint, "#holder": attrHolder, "#data": attrData, "#note": attrAttempt, "#noteUntil": attrAttemptUntil,
 			},
 			ExpressionAttributeValues: awsapi.Item{
 				":now": awsapi.N(now.Unix()), ":nowms": awsapi.N(now.UnixMilli()), ":inprogress": awsapi.S(StatusInProgress),
@@ -196,6 +198,37 @@ func (d *DynamoDB) Release(ctx context.Context, l *Lease) error {
 	}, nil)
 	if err != nil && !awsapi.ConditionFailed(err) {
 		return fmt.Errorf("idempotency: release %s: %w", l.Key, err)
+	}
+	return nil
+}
+
+// Note implements Store: the note is set on the record while this lease
+// holds it, which is then kept (its TTL attribute) until the note expires.
+func (d *DynamoDB) Note(ctx context.Context, l *Lease, note []byte, expires time.Time) error {
+	err := d.client.JSON(ctx, awsapi.DynamoDBTarget+"UpdateItem", awsapi.ItemRequest{
+		TableName:           d.table,
+		Key:                 awsapi.Item{attrID: awsapi.S(l.Key)},
+		UpdateExpression:    "SET #note = :note, #noteUntil = :until, #exp = :exp",
+		ConditionExpression: "#holder = :holder AND #status = :inprogress",
+		ExpressionAttributeNames: map[string]string{
+			"#note": attrAttempt, "#noteUntil": attrAttemptUntil, "#exp": attrExpiration, "#holder": attrHolder, "#status": attrStatus,
+		},
+		ExpressionAttributeValues: awsapi.Item{
+			":note": awsapi.S(string(note)), ":until": awsapi.N(expires.UnixMilli()), ":exp": awsapi.N(expires.Unix() + 1),
+			":holder": awsapi.S(l.Holder), ":inprogress": awsapi.S(StatusInProgress),
+		},
+	}, nil)
+	if awsapi.ConditionFailed(err) {
+		// A retry of an update whose answer was lost finds its own note.
+		if stored, gerr := awsapi.GetItem(ctx, d.client, d.table, awsapi.Item{attrID: awsapi.S(l.Key)}); gerr == nil &&
+			stored != nil && awsapi.Str(stored[attrHolder]) == l.Holder && awsapi.Str(stored[attrStatus]) == StatusInProgress &&
+			awsapi.Str(stored[attrAttempt]) == string(note) {
+			return nil
+		}
+		return ErrLost
+	}
+	if err != nil {
+		return fmt.Errorf("idempotency: note %s: %w", l.Key, err)
 	}
 	return nil
 }

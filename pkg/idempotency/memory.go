@@ -47,20 +47,23 @@ func (m *Memory) Begin(ctx context.Context, key, fingerprint string, inProgressU
 	defer m.mu.Unlock()
 	now := m.now()
 	r, ok := m.records[key]
-	if ok && !r.expired(now) {
+	noteLive := ok && r.note != nil && now.Before(r.noteUntil)
+	if ok && (!r.expired(now) || noteLive) {
+		// A live note keeps the key for its delivery, even past a dead
+		// holder's expiry.
 		if r.fingerprint != fingerprint {
 			return nil, ErrMismatch
 		}
-		switch r.status {
-		case StatusCompleted:
+		switch {
+		case r.status == StatusCompleted:
 			resp := r.resp
 			return &Lease{Key: key, Replay: &resp}, nil
-		case StatusInProgress:
+		case r.status == StatusInProgress && !r.expired(now):
 			return nil, &InProgressError{RetryAfter: retryAfter(r.inProgressUntil, now)}
 		}
 	}
 	l := &Lease{Key: key, Holder: newHolder()}
-	if ok && r.note != nil && r.fingerprint == fingerprint && now.Before(r.noteUntil) {
+	if noteLive {
 		// An attempted record, or a holder of one that died: the note
 		// goes on with the new hold.
 		l.Attempt, l.attemptUntil = r.note, r.noteUntil
@@ -140,6 +143,18 @@ func (m *Memory) Release(ctx context.Context, l *Lease) error {
 		return nil
 	}
 	delete(m.records, l.Key)
+	return nil
+}
+
+// Note implements Store.
+func (m *Memory) Note(ctx context.Context, l *Lease, note []byte, expires time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.records[l.Key]
+	if !ok || r.holder != l.Holder || r.status != StatusInProgress {
+		return ErrLost
+	}
+	r.note, r.noteUntil = append([]byte(nil), note...), expires
 	return nil
 }
 

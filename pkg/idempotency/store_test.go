@@ -221,6 +221,54 @@ func TestProtocol(t *testing.T) {
 					t.Errorf("after the dead holder's Attempted: Begin = %v, want the live holder still in progress", err)
 				}
 			})
+			t.Run("a note kept before the write outlives a holder that died, for its own delivery only", func(t *testing.T) {
+				c := &clock{t: t0}
+				st := mk(c)
+				l, _ := st.Begin(ctx, "k", "fp", t0.Add(2*time.Second))
+				if err := st.Note(ctx, l, []byte(`before the write`), t0.Add(time.Hour)); err != nil {
+					t.Fatal(err)
+				}
+				c.advance(2*time.Second + time.Millisecond) // the holder died after its write
+				if _, err := st.Begin(ctx, "k", "other", c.now().Add(2*time.Second)); !errors.Is(err, ErrMismatch) {
+					t.Fatalf("another body while the note lives: Begin = %v, want ErrMismatch", err)
+				}
+				retry, err := st.Begin(ctx, "k", "fp", c.now().Add(2*time.Second))
+				if err != nil || string(retry.Attempt) != "before the write" {
+					t.Fatalf("the retry = %+v, %v; want the hold with the note", retry, err)
+				}
+				c.advance(2*time.Second + time.Millisecond) // the retry died too
+				if _, err := st.Begin(ctx, "k", "other", c.now().Add(2*time.Second)); !errors.Is(err, ErrMismatch) {
+					t.Fatalf("another body after a second death: Begin = %v, want ErrMismatch", err)
+				}
+				again, err := st.Begin(ctx, "k", "fp", c.now().Add(10*time.Second))
+				if err != nil || string(again.Attempt) != "before the write" {
+					t.Fatalf("the next retry = %+v, %v; want the note still", again, err)
+				}
+				if err := st.Note(ctx, retry, []byte(`late`), t0.Add(time.Hour)); !errors.Is(err, ErrLost) {
+					t.Errorf("a dead holder's Note = %v, want ErrLost", err)
+				}
+			})
+			t.Run("a note of an attempt that wrote nothing goes with its release", func(t *testing.T) {
+				c := &clock{t: t0}
+				st := mk(c)
+				l, _ := st.Begin(ctx, "k", "fp", t0.Add(10*time.Second))
+				_ = st.Note(ctx, l, []byte(`n`), t0.Add(time.Hour))
+				if err := st.Release(ctx, l); err != nil {
+					t.Fatal(err)
+				}
+				r, err := st.Begin(ctx, "k", "other", t0.Add(10*time.Second))
+				if err != nil || r.Attempt != nil {
+					t.Fatalf("Begin after the release = %+v, %v; want a fresh hold, any body, no note", r, err)
+				}
+				_ = st.Note(ctx, r, []byte(`n`), t0.Add(time.Hour))
+				if err := st.Complete(ctx, r, answer, t0.Add(time.Minute)); err != nil {
+					t.Fatal(err)
+				}
+				c.advance(time.Minute + time.Second)
+				if r, err := st.Begin(ctx, "k", "fp", c.now().Add(10*time.Second)); err != nil || r.Attempt != nil {
+					t.Fatalf("Begin after the completed answer expired = %+v, %v; want a fresh hold, no note", r, err)
+				}
+			})
 			t.Run("50 concurrent identical deliveries, one holder", func(t *testing.T) {
 				c := &clock{t: t0}
 				st := mk(c)
@@ -295,11 +343,17 @@ func TestDynamoDBRetriedCallsMeetTheirOwnWrite(t *testing.T) {
 	if err := st.Attempted(ctx, first, []byte(`note`), time.Now().Add(time.Hour)); err != nil {
 		t.Fatalf("Attempted after a lost answer = %v, want nil", err)
 	}
-	lossy.lose[awsapi.DynamoDBTarget+"UpdateItem"] = 2 // the taking update, then the completing one
+	lossy.lose[awsapi.DynamoDBTarget+"UpdateItem"] = 1 // the taking update
 	l, err := st.Begin(ctx, "generic:msg_1", "fp", time.Now().Add(time.Minute))
 	if err != nil || l == nil || l.Replay != nil || string(l.Attempt) != "note" {
 		t.Fatalf("Begin after a lost answer = %+v, %v; want this attempt's lease with the note", l, err)
 	}
+	// Note and Complete, each answered too late.
+	lossy.lose[awsapi.DynamoDBTarget+"UpdateItem"] = 1
+	if err := st.Note(ctx, l, []byte(`note`), time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("Note after a lost answer = %v, want nil", err)
+	}
+	lossy.lose[awsapi.DynamoDBTarget+"UpdateItem"] = 1
 	if err := st.Complete(ctx, l, Response{Status: 200, Body: []byte(`{}`)}, time.Now().Add(time.Hour)); err != nil {
 		t.Fatalf("Complete after a lost answer = %v, want nil", err)
 	}

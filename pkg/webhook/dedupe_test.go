@@ -128,6 +128,9 @@ func (brokenStore) Complete(context.Context, *idempotency.Lease, idempotency.Res
 	return nil
 }
 func (brokenStore) Release(context.Context, *idempotency.Lease) error { return nil }
+func (brokenStore) Note(context.Context, *idempotency.Lease, []byte, time.Time) error {
+	return errors.New("store down")
+}
 func (brokenStore) Attempted(context.Context, *idempotency.Lease, []byte, time.Time) error {
 	return errors.New("store down")
 }

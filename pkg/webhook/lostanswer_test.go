@@ -11,6 +11,8 @@ import (
 
 	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
+	"github.com/enrollhook/enrollhook/pkg/idempotency"
+	"github.com/enrollhook/enrollhook/pkg/policy"
 	"github.com/enrollhook/enrollhook/pkg/queue"
 	changerecord "github.com/enrollhook/enrollhook/pkg/record"
 	"github.com/enrollhook/enrollhook/pkg/source/generic"
@@ -184,5 +186,75 @@ func TestWorkerLostAnswerIsNotWrittenAgain(t *testing.T) {
 	}
 	if s.emu.Writes() != writes {
 		t.Errorf("the next receive wrote again: %d writes, want %d", s.emu.Writes(), writes)
+	}
+}
+
+// TestLostAssignUnderANewID: under the assign strategy, Intune may name
+// the changed assignment anew; the retry of an assign action whose answer
+// was lost finds the change under the new id (not one of the assignments
+// the action kept) and answers it as applied, with the new id, without
+// writing again; the change record has it under the new id.
+func TestLostAssignUnderANewID(t *testing.T) {
+	s := newStrategyStack(t, apply.StrategyAssign, "beta")
+	recs := changerecord.NewMemory(nil)
+	s.h.set(func(o *testOptions) {
+		o.Records, o.Store, o.Policy = recs, idempotency.NewMemory(nil, 0), policy.Default()
+	})
+	s.emu.RenameOnAssign(true)
+	s.emu.LoseWrites(100, http.StatusGatewayTimeout)
+	if w := s.send(t, regroupBody); w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("the assign whose answer was lost = %d %s, want 503", w.Code, w.Body)
+	}
+	s.emu.LoseWrites(0, http.StatusGatewayTimeout)
+	if _, ok := s.emu.Assignment(graphemu.ConfigESP, espPrefix+newGroup); !ok {
+		t.Fatal("the lost assign was not applied under a new id")
+	}
+	writes := s.emu.Writes()
+	w := s.send(t, regroupBody)
+	if w.Code != http.StatusOK || w.Header().Get(apply.HeaderAssignmentID) != espPrefix+newGroup || w.Header().Get(apply.HeaderStrategy) != apply.StrategyAssign ||
+		!strings.Contains(w.Body.String(), newGroup) {
+		t.Fatalf("the retry = %d %v %s, want 200 with the new assignment id", w.Code, w.Header(), w.Body)
+	}
+	if s.emu.Writes() != writes {
+		t.Errorf("the retry wrote again: %d writes, want %d", s.emu.Writes(), writes)
+	}
+	if got, err := recs.ByAssignment(context.Background(), graphemu.ConfigESP, espPrefix+newGroup, 0); err != nil || len(got) != 1 {
+		t.Errorf("change records under the new id = %+v, %v; want the change", got, err)
+	}
+}
+
+// TestLostRevertAnswer: a revert whose write's answer was lost is retried;
+// the retry finds the change put back, records the revert and answers it,
+// without writing again (before, it was refused as drifted, and history
+// still showed the change standing).
+func TestLostRevertAnswer(t *testing.T) {
+	s, recs := revertStack(t)
+	if w := s.serve(t, signedID(t, "msg_apply", validBody, testNow)); w.Code != http.StatusOK {
+		t.Fatalf("apply: %d %s", w.Code, w.Body)
+	}
+	s.emu.LoseWrites(100, http.StatusGatewayTimeout)
+	if w := s.serve(t, signedID(t, "msg_revert", revertBody("carol@contoso.com"), testNow)); w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("the revert whose answer was lost = %d %s, want 503", w.Code, w.Body)
+	}
+	s.emu.LoseWrites(0, http.StatusGatewayTimeout)
+	if targetOf(t, s.emu)["deviceAndAppManagementAssignmentFilterId"] == validFilter {
+		t.Fatal("the lost revert was not applied")
+	}
+	writes := s.emu.Writes()
+	w := s.serve(t, signedID(t, "msg_revert", revertBody("carol@contoso.com"), testNow))
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"reverts":"generic:msg_apply"`) {
+		t.Fatalf("the retry = %d %s, want 200 putting back generic:msg_apply", w.Code, w.Body)
+	}
+	if s.emu.Writes() != writes {
+		t.Errorf("the retry wrote again: %d writes, want %d", s.emu.Writes(), writes)
+	}
+	got, err := recs.ByTicket(context.Background(), "generic", "CHG0030042")
+	if err != nil || len(got) != 2 || got[1].Action != changerecord.ActionRevert || got[1].Reverts != "generic:msg_apply" ||
+		!strings.Contains(string(got[1].Before), validFilter) || strings.Contains(string(got[1].After), validFilter) {
+		t.Fatalf("change records = %+v, %v; want the change and its revert", got, err)
+	}
+	if w := s.serve(t, signedID(t, "msg_revert_again", revertBody("carol@contoso.com"), testNow)); w.Code != http.StatusNotFound ||
+		!strings.Contains(w.Body.String(), "nothing-to-revert") {
+		t.Errorf("a new revert of the reverted ticket = %d %s, want 404 nothing-to-revert", w.Code, w.Body)
 	}
 }

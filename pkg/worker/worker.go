@@ -110,7 +110,10 @@ type workRecord struct {
 // record, so that the operator can move the message back once the cause is
 // fixed (the change's Graph permission granted, the group created) and
 // the change is applied then; without a dead-letter queue the refusal is
-// kept, so a redelivered copy does not reach Graph again.
+// kept, so a redelivered copy does not reach Graph again. One refusal is
+// kept either way: the retry of a change whose earlier write's answer was
+// lost, refused 409 drifted because a newer change stands (package apply,
+// attempt.go): moved back, it is answered with that refusal again.
 func (w *Worker) Process(ctx context.Context, d queue.Delivery) error {
 	start := time.Now()
 	wr := &workRecord{d: d}
