@@ -183,7 +183,7 @@ func (d *DynamoDB) Complete(ctx context.Context, l *Lease, resp Response, expire
 // it.
 func (d *DynamoDB) Release(ctx context.Context, l *Lease) error {
 	if l.Attempt != nil && d.now().Before(l.attemptUntil) {
-		err := d.attempted(ctx, l, l.Attempt, l.attemptUntil)
+		err := d.Attempted(ctx, l, l.Attempt, l.attemptUntil)
 		if err != nil && !errors.Is(err, ErrLost) {
 			return err
 		}
@@ -236,10 +236,6 @@ func (d *DynamoDB) Note(ctx context.Context, l *Lease, note []byte, expires time
 // Attempted implements Store: the record becomes ATTEMPTED with the note,
 // only while this lease still holds it.
 func (d *DynamoDB) Attempted(ctx context.Context, l *Lease, note []byte, expires time.Time) error {
-	return d.attempted(ctx, l, note, expires)
-}
-
-func (d *DynamoDB) attempted(ctx context.Context, l *Lease, note []byte, expires time.Time) error {
 	err := d.client.JSON(ctx, awsapi.DynamoDBTarget+"UpdateItem", awsapi.ItemRequest{
 		TableName:           d.table,
 		Key:                 awsapi.Item{attrID: awsapi.S(l.Key)},
