@@ -116,15 +116,7 @@ func (p *Pipeline) afterUnknown(ctx context.Context, job *Job, note []byte) (*Ap
 	if err != nil {
 		return nil, noWrite(err)
 	}
-	after, err := graph.Patched(current, req)
-	if err != nil {
-		return nil, err
-	}
-	changes, err := graph.Changes(current, after)
-	if err != nil {
-		return nil, err
-	}
-	if len(changes) == 0 {
+	if graph.InEffect(current, req, p.beta()) {
 		a := &Applied{Result: res, Headers: map[string]string{}, Body: current, Before: graph.TargetOf(n.Prior), Prior: n.Prior}
 		if res != nil && res.RequestID != "" {
 			a.Headers[HeaderGraphRequestID] = res.RequestID
@@ -175,6 +167,9 @@ func earlierUnknown(err error) error {
 	return &e
 }
 
+// beta reports whether changes go to Graph's beta endpoint.
+func (p *Pipeline) beta() bool { return p.opts.Update.GraphVersion != "v1.0" }
+
 // renamed looks for the assignment an earlier assign action of req may
 // have named anew (graph.RenamedAssignment): the change as applied, nil
 // when there is none.
@@ -183,7 +178,7 @@ func (p *Pipeline) renamed(ctx context.Context, req *change.Request, others []st
 	if err != nil {
 		return nil, noWrite(err)
 	}
-	body, id, err := graph.RenamedAssignment(items, req, others, p.opts.Update.GraphVersion != "v1.0")
+	body, id, err := graph.RenamedAssignment(items, req, others, p.beta())
 	if body == nil || err != nil {
 		return nil, noWrite(err)
 	}

@@ -213,7 +213,7 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome, retri
 	steps := make([]revertStep, 0, len(standing))
 	left := map[string]json.RawMessage{} // configuration/assignment: as the steps so far leave it
 	for _, r := range standing {
-		restore, err := restoreRequest(job.Request, &r, p.opts.Update.GraphVersion != "v1.0")
+		restore, err := restoreRequest(job.Request, &r, p.beta())
 		if err != nil {
 			return nil, err
 		}
@@ -232,7 +232,7 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome, retri
 		}
 		done := false
 		if err := drift(&r, current); err != nil {
-			if done = retried && restored(current, restore); !done {
+			if done = retried && graph.InEffect(current, restore, p.beta()); !done {
 				return nil, err
 			}
 		}
@@ -466,17 +466,6 @@ func restoreRequest(by *change.Request, r *record.Record, beta bool) (*change.Re
 	}
 	req.Normalize()
 	return req, nil
-}
-
-// restored reports whether Graph's assignment (current) already is what
-// restore makes of it.
-func restored(current json.RawMessage, restore *change.Request) bool {
-	after, err := graph.Patched(current, restore)
-	if err != nil {
-		return false
-	}
-	changes, err := graph.Changes(current, after)
-	return err == nil && len(changes) == 0
 }
 
 // drift refuses a revert of r when Graph's assignment (current) no longer

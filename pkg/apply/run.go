@@ -494,11 +494,16 @@ func (p *Pipeline) stillOpen(job *Job) error {
 func (p *Pipeline) unchanged(ctx context.Context, job *Job) error {
 	current, _, err := p.current(ctx, job.Request)
 	if err != nil {
-		return err
+		return noWrite(err)
 	}
 	changes, err := graph.Changes(job.ExpectBefore, current)
 	if err == nil && len(changes) == 0 {
 		return nil
+	}
+	if graph.InEffect(current, job.Request, p.beta()) {
+		return &change.Error{Code: change.CodeConflict, Kind: change.KindDrifted, Message: fmt.Sprintf(
+			"assignment %s of configuration %s already is what this change makes of it (now %s): an earlier approval whose answer was lost may have applied it, or another change did the same; nothing was written",
+			job.Request.AssignmentID, job.Request.ConfigurationID, compact(graph.TargetOf(current)))}
 	}
 	return &change.Error{Code: change.CodeConflict, Kind: change.KindDrifted, Message: fmt.Sprintf(
 		"assignment %s of configuration %s changed since the change was planned: planned on %s, now %s; nothing was changed: plan it again and ask again",

@@ -267,7 +267,7 @@ func (p *Pipeline) updateByAssign(ctx context.Context, req *change.Request, requ
 	if first != nil {
 		wr.priorID = first.RequestID
 	}
-	set, err := graph.NewAssignSet(items, req, p.opts.Update.GraphVersion != "v1.0")
+	set, err := graph.NewAssignSet(items, req, p.beta())
 	if err != nil {
 		return wr, noWrite(err)
 	}

@@ -282,6 +282,31 @@ func RenamedAssignment(items []json.RawMessage, req *change.Request, others []st
 	return obj, id, err
 }
 
+// InEffect reports whether the assignment as Graph holds it (current)
+// already is what req makes of it, as Graph would hold it after the write:
+// the same target (by what it targets: a filter Graph fills in as none
+// equals none sent; filters count on beta only) and, where req sets them,
+// the same source and sourceId. A retry of a write whose answer was lost
+// uses it to tell whether that write landed.
+func InEffect(current json.RawMessage, req *change.Request, beta bool) bool {
+	var a struct {
+		Target   json.RawMessage `json:"target"`
+		Source   *string         `json:"source"`
+		SourceID *string         `json:"sourceId"`
+	}
+	if json.Unmarshal(current, &a) != nil || req.Assignment.Target == nil {
+		return false
+	}
+	sent, err := json.Marshal(req.Assignment.Target)
+	if err != nil || targetKey(a.Target, beta) != targetKey(sent, beta) {
+		return false
+	}
+	if req.Assignment.Source != "" && (a.Source == nil || *a.Source != req.Assignment.Source) {
+		return false
+	}
+	return req.Assignment.SourceID == "" || a.SourceID != nil && *a.SourceID == req.Assignment.SourceID
+}
+
 // Changed finds the changed assignment in the set read back after assign
 // (after, from ListAssignments): the one with its old id if its target is
 // the one sent, else the one, not among the others kept, whose target is the

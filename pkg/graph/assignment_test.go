@@ -224,3 +224,49 @@ func TestPatchedAndChanges(t *testing.T) {
 		t.Error("Changes of a broken document = nil error")
 	}
 }
+
+// TestInEffect: whether Graph already holds what a change makes of an
+// assignment, as a retry after a lost answer asks it: targets compare by
+// what they target (a filter of type none equals none sent, and filters
+// count on beta only); source and sourceId only when the change sets them.
+func TestInEffect(t *testing.T) {
+	const group = `"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"5e6f0000-0000-0000-0000-000000000001"`
+	req := func(target, extra string) *change.Request {
+		t.Helper()
+		r, err := change.Decode([]byte(`{"ticket":{"id":"CHG1","state":"approved","requestedBy":"a@contoso.com","approvedBy":"b@contoso.com"},`+
+			`"configurationId":"2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_Windows10EnrollmentCompletionPageConfiguration",`+
+			`"assignmentId":"2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_5e6f0000-0000-0000-0000-000000000001","assignment":{"target":{`+target+`}`+extra+`}}`), nil)
+		if err != nil {
+			t.Fatalf("%s: %+v", target+extra, err)
+		}
+		return r
+	}
+	held := func(target, extra string) json.RawMessage {
+		return json.RawMessage(`{"id":"a1","target":{` + target + `}` + extra + `}`)
+	}
+	noFilter := `,"deviceAndAppManagementAssignmentFilterId":null,"deviceAndAppManagementAssignmentFilterType":"none"`
+	include := `,"deviceAndAppManagementAssignmentFilterId":"a1b2c3d4-0000-0000-0000-00000000f117","deviceAndAppManagementAssignmentFilterType":"include"`
+	for _, tc := range []struct {
+		name    string
+		current json.RawMessage
+		req     *change.Request
+		beta    bool
+		want    bool
+	}{
+		{"no filter sent, none held", held(group+noFilter, `,"source":"direct"`), req(group, ""), true, true},
+		{"the same group in capitals", held(`"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"5E6F0000-0000-0000-0000-000000000001"`, ""), req(group, ""), true, true},
+		{"the filter sent is held", held(group+include, ""), req(group+include, ""), true, true},
+		{"a filter held, none sent", held(group+include, ""), req(group, ""), true, false},
+		{"filters do not count on v1.0", held(group+include, ""), req(group, ""), false, true},
+		{"another group", held(strings.Replace(group, "5e6f", "7a8b", 1), ""), req(group, ""), true, false},
+		{"another kind of target", held(`"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"`, ""), req(group, ""), true, false},
+		{"the source sent is held", held(group, `,"source":"policySets","sourceId":"ps1"`), req(group, `,"source":"policySets","sourceId":"ps1"`), true, true},
+		{"another source held", held(group, `,"source":"direct"`), req(group, `,"source":"policySets"`), true, false},
+		{"another sourceId held", held(group, `,"source":"policySets","sourceId":"ps2"`), req(group, `,"sourceId":"ps1"`), true, false},
+		{"not an assignment", json.RawMessage(`[]`), req(group, ""), true, false},
+	} {
+		if got := graph.InEffect(tc.current, tc.req, tc.beta); got != tc.want {
+			t.Errorf("%s: InEffect = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

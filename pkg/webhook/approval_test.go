@@ -427,3 +427,23 @@ func TestTeamsApprovalOfARequesterAllowedByTeamsID(t *testing.T) {
 		t.Errorf("approval: %s %s, %d writes; want applied", w.Header().Get(HeaderOutcome), w.Body, s.emu.Writes())
 	}
 }
+
+// TestApprovalWhoseAnswerWasLost: an approval whose write landed but whose
+// answer was lost says the outcome is unknown and reopens the request;
+// approved again, it writes nothing and says the change is already in
+// effect, rather than that the assignment drifted.
+func TestApprovalWhoseAnswerWasLost(t *testing.T) {
+	s := newApprovalStack(t)
+	id := s.ask(t, requester)
+	s.emu.LoseWrites(50, http.StatusGatewayTimeout)
+	outcome, text := s.slack(t, approver, "approve "+id)
+	s.emu.LoseWrites(0, http.StatusGatewayTimeout)
+	if outcome == string(chat.StatusApplied) || !strings.Contains(text, "open again") || targetOf(t, s.emu)["groupId"] != graphemu.GroupPlatform {
+		t.Fatalf("approval whose answer was lost: %s %q, target %v", outcome, text, targetOf(t, s.emu))
+	}
+	writes := s.emu.Writes()
+	outcome, text = s.slack(t, approver, "approve "+id)
+	if !strings.Contains(text, "already is what this change makes of it") || s.emu.Writes() != writes {
+		t.Errorf("approving again: %s %q, %d writes (want %d)", outcome, text, s.emu.Writes(), writes)
+	}
+}

@@ -258,3 +258,31 @@ func TestLostRevertAnswer(t *testing.T) {
 		t.Errorf("a new revert of the reverted ticket = %d %s, want 404 nothing-to-revert", w.Code, w.Body)
 	}
 }
+
+// TestLostAnswerOfATargetWithoutAFilter: a change that sends no filter
+// (Graph then holds filter type none, filter id null) is recognised as
+// applied on the retry too: the target is compared by what it targets,
+// not byte for byte.
+func TestLostAnswerOfATargetWithoutAFilter(t *testing.T) {
+	s, _ := revertStack(t)
+	plain := strings.NewReplacer(`,"deviceAndAppManagementAssignmentFilterId":"`+validFilter+`","deviceAndAppManagementAssignmentFilterType":"include"`, "",
+		`"groupId":"`+graphemu.GroupCorporate+`"`, `"groupId":"`+graphemu.GroupPlatform+`"`, `,"source":"direct"`, "").Replace(validBody)
+	if strings.Contains(plain, "Filter") || !strings.Contains(plain, graphemu.GroupPlatform) {
+		t.Fatalf("the body still has a filter, or not the group: %s", plain)
+	}
+	s.emu.LoseWrites(100, http.StatusGatewayTimeout)
+	if w := s.send(t, plain); w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("the write whose answer was lost = %d %s, want 503", w.Code, w.Body)
+	}
+	s.emu.LoseWrites(0, http.StatusGatewayTimeout)
+	if targetOf(t, s.emu)["groupId"] != graphemu.GroupPlatform {
+		t.Fatalf("the lost write was not applied: %v", targetOf(t, s.emu))
+	}
+	writes := s.emu.Writes()
+	if w := s.send(t, plain); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), graphemu.GroupPlatform) {
+		t.Fatalf("the retry = %d %s, want 200 with the assignment", w.Code, w.Body)
+	}
+	if s.emu.Writes() != writes {
+		t.Errorf("the retry wrote again: %d writes, want %d", s.emu.Writes(), writes)
+	}
+}
