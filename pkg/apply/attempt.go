@@ -132,7 +132,7 @@ func (p *Pipeline) afterUnknown(ctx context.Context, job *Job, note []byte) (*Ap
 		return nil, nil // nothing to compare with: the change is applied
 	}
 	unknown := "an earlier attempt of this delivery sent the change to Graph and its outcome is unknown (Graph did not answer in time, or was unavailable)"
-	if moved, err := graph.Changes(n.Prior, current); err != nil || len(moved) != 0 {
+	if !graph.SameAssignment(n.Prior, current, p.beta()) {
 		return nil, &change.Error{Code: change.CodeConflict, Kind: change.KindDrifted, Message: fmt.Sprintf(
 			"%s, and assignment %s of configuration %s changed since: before that attempt %s, now %s; nothing was changed, so the newer state is kept: if this change is still wanted, approve it again as a new delivery",
 			unknown, req.AssignmentID, req.ConfigurationID, compact(graph.TargetOf(n.Prior)), compact(graph.TargetOf(current)))}

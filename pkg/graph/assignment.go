@@ -307,6 +307,23 @@ func InEffect(current json.RawMessage, req *change.Request, beta bool) bool {
 	return req.Assignment.SourceID == "" || a.SourceID != nil && *a.SourceID == req.Assignment.SourceID
 }
 
+// SameAssignment reports whether two readings of an assignment (a and b,
+// as Graph holds it) assign the same: the same target by what it targets
+// (filters on beta only), the same source and sourceId, whether read with
+// the item GET or in the configuration's list.
+func SameAssignment(a, b json.RawMessage, beta bool) bool {
+	type reading struct {
+		Target   json.RawMessage `json:"target"`
+		Source   string          `json:"source"`
+		SourceID string          `json:"sourceId"`
+	}
+	var x, y reading
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return targetKey(x.Target, beta) == targetKey(y.Target, beta) && x.Source == y.Source && x.SourceID == y.SourceID
+}
+
 // Changed finds the changed assignment in the set read back after assign
 // (after, from ListAssignments): the one with its old id if its target is
 // the one sent, else the one, not among the others kept, whose target is the

@@ -270,3 +270,28 @@ func TestInEffect(t *testing.T) {
 		}
 	}
 }
+
+// TestSameAssignment: two readings of an assignment assign the same when
+// target (by what it targets), source and sourceId agree, whatever else
+// differs between the item GET and the list.
+func TestSameAssignment(t *testing.T) {
+	const get = `{"@odata.context":"x","id":"a1","source":"direct","sourceId":null,"target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"5e6f0000-0000-0000-0000-000000000001","deviceAndAppManagementAssignmentFilterId":null,"deviceAndAppManagementAssignmentFilterType":"none"}}`
+	for _, tc := range []struct {
+		name string
+		b    string
+		beta bool
+		want bool
+	}{
+		{"the list's reading, without a filter", `{"id":"a1","source":"direct","target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"5E6F0000-0000-0000-0000-000000000001"}}`, true, true},
+		{"another group", strings.Replace(get, "5e6f", "7a8b", 1), true, false},
+		{"a filter", strings.Replace(strings.Replace(get, `"none"`, `"include"`, 1), `FilterId":null`, `FilterId":"f1"`, 1), true, false},
+		{"a filter, on v1.0", strings.Replace(strings.Replace(get, `"none"`, `"include"`, 1), `FilterId":null`, `FilterId":"f1"`, 1), false, true},
+		{"another source", strings.Replace(get, `"direct"`, `"policySets"`, 1), true, false},
+		{"another sourceId", strings.Replace(get, `"sourceId":null`, `"sourceId":"ps1"`, 1), true, false},
+		{"not JSON", `{`, true, false},
+	} {
+		if got := graph.SameAssignment(json.RawMessage(get), json.RawMessage(tc.b), tc.beta); got != tc.want {
+			t.Errorf("%s: SameAssignment = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
