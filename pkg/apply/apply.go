@@ -189,10 +189,10 @@ type Applied struct {
 // ours, for the log. The *Applied is never nil; its Result is set whenever
 // Graph answered.
 func (p *Pipeline) Apply(ctx context.Context, req *change.Request, requestID string) (*Applied, error) {
-	return p.applyGated(ctx, req, requestID, nil)
+	return p.applyGated(ctx, req, requestID, gate{})
 }
 
-// applyGated is Apply with a gate checked right before the write (update).
+// applyGated is Apply through g (update).
 func (p *Pipeline) applyGated(ctx context.Context, req *change.Request, requestID string, g gate) (*Applied, error) {
 	// The write slots and the Graph calls of the update strategy
 	// (strategy.go).

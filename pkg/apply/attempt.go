@@ -36,8 +36,9 @@ type attemptNote struct {
 	// it was not read (a pipeline without a change record).
 	Prior json.RawMessage `json:"prior"`
 	// Others, for the assign action, are the ids of the assignments it
-	// kept beside the changed one.
-	Others []string `json:"others,omitempty"`
+	// kept beside the changed one (an empty list when there were none);
+	// null for the item PATCH.
+	Others []string `json:"others"`
 	// Time is when the write was about to be sent, on the pipeline's
 	// clock.
 	Time time.Time `json:"time"`

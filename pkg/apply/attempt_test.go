@@ -164,3 +164,79 @@ func TestNothingSentLeavesNoNote(t *testing.T) {
 		t.Errorf("%d writes, Graph holds %s; want A applied after B", g.writes, g.held)
 	}
 }
+
+// revertOfTheTicket is a revert of decoded(t)'s ticket, approved by
+// another person.
+func revertOfTheTicket(t *testing.T) *change.Request {
+	t.Helper()
+	r, err := change.Decode([]byte(`{"action":"revert","ticket":{"id":"CHG0030042","system":"servicenow","state":"approved","requestedBy":"alice@contoso.com","approvedBy":"carol@contoso.com"}}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestADryRunKeepsTheNote: a dry run of a delivery whose write's answer
+// was lost answers its plan but does not spend the delivery on it: the
+// real retry still finds the change applied, rather than being refused as
+// a dry run's delivery.
+func TestADryRunKeepsTheNote(t *testing.T) {
+	g := &heldGraph{mode: "lose"}
+	p := attemptPipeline(g, idempotency.NewMemory(nil, 0), nil)
+	if o := runServiceNow(p, "A", decoded(t)); o.Err == nil {
+		t.Fatal("the write whose answer was lost succeeded")
+	}
+	g.set("")
+	dry := p.Run(t.Context(), &apply.Job{Sender: "servicenow", DeliveryID: "A", RequestID: "dry", Request: decoded(t), DryRun: true})
+	if dry.Err != nil || !dry.Planned {
+		t.Fatalf("the dry run = %+v", dry)
+	}
+	if o := runServiceNow(p, "A", decoded(t)); o.Err != nil || o.Replay || g.writes != 1 {
+		t.Errorf("the real retry = %v (replay %v), %d writes; want the change answered as applied, one write", o.Err, o.Replay, g.writes)
+	}
+}
+
+// TestARevertKeepsItsNoteBeforeTheWrite: a revert whose write's answer was
+// lost and whose attempt could not give its record up (the store timed
+// out, or the invoke died) is still recognised on the retry: the change
+// put back is recorded as reverted, not refused as drifted.
+func TestARevertKeepsItsNoteBeforeTheWrite(t *testing.T) {
+	g := &heldGraph{}
+	p := attemptPipeline(g, noAttempted{idempotency.NewMemory(nil, 0)}, nil)
+	if o := runServiceNow(p, "A", decoded(t)); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	g.set("lose")
+	if o := runServiceNow(p, "R", revertOfTheTicket(t)); o.Err == nil {
+		t.Fatal("the revert whose answer was lost succeeded")
+	}
+	g.set("")
+	time.Sleep(150 * time.Millisecond) // R's hold ends
+	if o := runServiceNow(p, "R", revertOfTheTicket(t)); o.Err != nil || o.Reverted == nil || len(o.Reverted.Changes) != 1 || g.writes != 2 {
+		t.Errorf("the revert's retry = %v, %+v, %d writes; want the change reverted, no write again", o.Err, o.Reverted, g.writes)
+	}
+}
+
+// TestARevertRetryFindingItDoneTellsTheTicket: the retry of a revert whose
+// write had landed writes nothing, but the ticket, told "unknown" by the
+// first attempt, is told it is applied.
+func TestARevertRetryFindingItDoneTellsTheTicket(t *testing.T) {
+	g, wb := &heldGraph{}, &ticketNotes{}
+	p := attemptPipeline(g, idempotency.NewMemory(nil, 0), wb)
+	if o := runServiceNow(p, "A", decoded(t)); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	g.set("lose")
+	runServiceNow(p, "R", revertOfTheTicket(t))
+	g.set("")
+	if o := runServiceNow(p, "R", revertOfTheTicket(t)); o.Err != nil {
+		t.Fatalf("the revert's retry = %v", o.Err)
+	}
+	var outcomes []string
+	for _, n := range wb.got {
+		outcomes = append(outcomes, n.Outcome)
+	}
+	if want := []string{writeback.Applied, writeback.Unknown, writeback.Applied}; strings.Join(outcomes, " ") != strings.Join(want, " ") {
+		t.Errorf("ticket notes = %q, want %q", outcomes, want)
+	}
+}

@@ -89,8 +89,9 @@ type revertStep struct {
 	current json.RawMessage // the assignment as Graph holds it now
 	// done: an earlier attempt of this revert, whose answer was lost,
 	// put it back already (Graph holds what the restore makes): it is
-	// recorded, not written again.
+	// recorded, not written again. read is the read that found it so.
 	done bool
+	read *graph.Result
 }
 
 // revert puts back every change of the job's ticket that still stands
@@ -102,7 +103,7 @@ type revertStep struct {
 // can be reverted in turn. A dry run reads and plans, writes nothing and
 // takes no lock.
 func (p *Pipeline) revert(ctx context.Context, job *Job, lease *idempotency.Lease, o *Outcome) {
-	res, err := p.revertTicket(ctx, job, o, lease != nil && lease.Attempt != nil)
+	res, err := p.revertTicket(ctx, job, o, lease)
 	if err != nil {
 		if lease != nil && !job.DryRun && mayHaveWritten(err) {
 			// A write's answer was lost: the retry knows that what it
@@ -132,13 +133,20 @@ func (p *Pipeline) revert(ctx context.Context, job *Job, lease *idempotency.Leas
 		headers[HeaderDryRun] = DryRunApplied
 		o.Planned = true
 	}
-	p.Complete(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: headers, Body: body})
+	if job.DryRun {
+		p.keepDryRun(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: headers, Body: body})
+	} else {
+		p.Complete(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: headers, Body: body})
+	}
 	o.Status, o.Headers, o.Body = http.StatusOK, headers, body
 }
 
-// retried says an earlier attempt of this revert may have written (its
-// answer lost): a change Graph already holds put back counts as done.
-func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome, retried bool) (*Reverted, error) {
+// lease is the revert's delivery: before its first write the note a retry
+// needs is kept on it, and when it carries an earlier attempt's note (that
+// attempt's answer was lost), a change Graph already holds put back counts
+// as done.
+func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome, lease *idempotency.Lease) (*Reverted, error) {
+	retried := lease != nil && lease.Attempt != nil
 	t := job.Request.Ticket
 	if p.opts.Records == nil {
 		return nil, change.Refuse(change.KindNothingToRevert, "this receiver keeps no change record, so ticket "+t.ID+" has nothing to revert; nothing was changed")
@@ -222,10 +230,10 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome, retri
 		}
 		at := r.ConfigurationID + "/" + r.AssignmentID
 		current, seen := left[at]
+		var read *graph.Result
 		if !seen {
-			var res *graph.Result
-			current, res, err = p.current(ctx, restore)
-			o.Result = res
+			current, read, err = p.current(ctx, restore)
+			o.Result = read
 			if err != nil {
 				return nil, noWrite(err)
 			}
@@ -239,7 +247,7 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome, retri
 		if left[at], err = graph.Patched(current, restore); err != nil {
 			return nil, err
 		}
-		steps = append(steps, revertStep{rec: r, restore: restore, current: current, done: done})
+		steps = append(steps, revertStep{rec: r, restore: restore, current: current, done: done, read: read})
 	}
 	if err := cancel(); err != nil {
 		return nil, err
@@ -249,6 +257,18 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome, retri
 	}
 	out := &Reverted{DryRun: job.DryRun, Action: change.ActionRevert, Ticket: t.ID, Canceled: canceled, canceledIn: canceledIn}
 	key := p.recordID(job)
+	noted := false
+	g := gate{
+		note: func(wr *written) error {
+			if noted {
+				return nil
+			}
+			_, err := p.noteBefore(ctx, lease, wr)
+			noted = err == nil
+			return err
+		},
+		check: func() error { return p.stillOpen(job) },
+	}
 	for i, s := range steps {
 		rc := RevertedChange{Reverts: s.rec.ID, ConfigurationID: s.restore.ConfigurationID, AssignmentID: s.restore.AssignmentID}
 		if job.DryRun {
@@ -262,18 +282,19 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome, retri
 		}
 		began := time.Now()
 		var after []byte
-		wr := &written{res: o.Result, prior: s.rec.After}
+		wr := &written{res: s.read, prior: s.rec.After}
 		before := graph.TargetOf(s.current)
 		if s.done {
 			// Put back by the earlier attempt: recorded as this
-			// revert's, from what the change had applied.
-			after, before = s.current, graph.TargetOf(s.rec.After)
+			// revert's, from what the change had applied, and told to
+			// the ticket.
+			after, before, o.WriteBack = s.current, graph.TargetOf(s.rec.After), true
 			if wr.res == nil {
-				wr.res = &graph.Result{}
+				wr.res = &graph.Result{} // its assignment was read for an earlier step
 			}
 		} else {
 			var err error
-			wr, err = p.update(ctx, s.restore, job.RequestID, func(*written) error { return p.stillOpen(job) })
+			wr, err = p.update(ctx, s.restore, job.RequestID, g)
 			o.GraphTime += time.Since(began)
 			o.Result, o.WriteBack = wr.res, true
 			if err != nil {

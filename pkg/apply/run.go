@@ -364,7 +364,7 @@ func (p *Pipeline) plan(ctx context.Context, job *Job, lease *idempotency.Lease,
 	if pl.Result != nil && pl.Result.RequestID != "" {
 		headers[HeaderGraphRequestID] = pl.Result.RequestID
 	}
-	p.Complete(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: headers, Body: pl.Body})
+	p.keepDryRun(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: headers, Body: pl.Body})
 	o.Status, o.Headers, o.Body, o.Plan, o.Audit = http.StatusOK, headers, pl.Body, pl.Plan, "planned"
 }
 
@@ -422,11 +422,9 @@ func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease
 		}
 	}
 	var note []byte // kept before the write (attempt.go)
-	a, err := p.applyGated(ctx, job.Request, job.RequestID, func(wr *written) (err error) {
-		if err = p.stillOpen(job); err == nil {
-			note, err = p.noteBefore(ctx, lease, wr)
-		}
-		return err
+	a, err := p.applyGated(ctx, job.Request, job.RequestID, gate{
+		note:  func(wr *written) (err error) { note, err = p.noteBefore(ctx, lease, wr); return err },
+		check: func() error { return p.stillOpen(job) },
 	})
 	o.Result, o.Before, o.GraphTime, o.WriteBack = a.Result, a.Before, a.GraphTime, true
 	if err != nil {
@@ -523,7 +521,7 @@ func (p *Pipeline) refuseTaken(ctx context.Context, job *Job, lease *idempotency
 	case job.DryRun:
 		prob, _ := ProblemFor(err, job.RequestID)
 		if body, merr := json.Marshal(prob); merr == nil {
-			p.Complete(ctx, lease, idempotency.Response{Status: prob.Status, Body: body,
+			p.keepDryRun(ctx, lease, idempotency.Response{Status: prob.Status, Body: body,
 				Headers: map[string]string{HeaderDryRun: DryRunApplied, "Content-Type": "application/problem+json"}})
 		}
 	case job.KeepRefusals && !Retryable(err):
@@ -531,6 +529,18 @@ func (p *Pipeline) refuseTaken(ctx context.Context, job *Job, lease *idempotency
 	default:
 		p.Release(ctx, lease)
 	}
+}
+
+// keepDryRun keeps a dry run's answer as its delivery's, which spends the
+// delivery id on the plan; but a delivery an earlier real attempt gave up
+// with a note (its write's answer lost) is not spent on a plan: it goes
+// back with the note, for the sender's real retry.
+func (p *Pipeline) keepDryRun(ctx context.Context, lease *idempotency.Lease, resp idempotency.Response) {
+	if lease != nil && lease.Attempt != nil {
+		p.Release(ctx, lease)
+		return
+	}
+	p.Complete(ctx, lease, resp)
 }
 
 // keepRefusal keeps the refusal err as the answer of the delivery of lease.

@@ -168,16 +168,20 @@ type written struct {
 	others []string
 }
 
-// gate is checked once the write slot is taken, right before the write,
-// with what the update read so far: a refusal gives the slot back, and
+// gate is what update checks on the way to a write; either refusing means
 // nothing is written.
-type gate func(wr *written) error
+type gate struct {
+	// note runs with what the update read so far, before the write slot
+	// is waited for: it keeps the note a retry needs (attempt.go).
+	note func(wr *written) error
+	// check runs once the slot is taken, right before the write: a change
+	// window that closed while the change waited for its slot refuses it
+	// there, and the slot is given back.
+	check func() error
+}
 
 // update applies req to Graph with the pipeline's strategy, each write under
-// its own slot of the write limit. g, when set, is checked once the slot
-// is taken, right before the write: a change window that closed while the
-// change waited for its slot refuses it there, and the note a retry needs
-// is kept there. The *written is never nil.
+// its own slot of the write limit, through g. The *written is never nil.
 func (p *Pipeline) update(ctx context.Context, req *change.Request, requestID string, g gate) (*written, error) {
 	u := p.upd
 	if u.mode == StrategyAssign || u.mode == StrategyAuto && u.switched.Load() {
@@ -196,7 +200,12 @@ func (p *Pipeline) update(ctx context.Context, req *change.Request, requestID st
 			wr.priorID = res.RequestID
 		}
 	}
-	done, err := p.writeSlot(ctx, g, wr)
+	if g.note != nil {
+		if err := g.note(wr); err != nil {
+			return wr, err
+		}
+	}
+	done, err := p.writeSlot(ctx, g.check)
 	if err != nil {
 		return wr, err
 	}
@@ -232,12 +241,12 @@ func noWrite(err error) error {
 	return &e
 }
 
-// writeSlot takes a write slot, then checks g with wr (update): a refusal
-// gives the slot back, and nothing is written.
-func (p *Pipeline) writeSlot(ctx context.Context, g gate, wr *written) (done func(), err error) {
+// writeSlot takes a write slot, then runs check (update): a refusal gives
+// the slot back, and nothing is written.
+func (p *Pipeline) writeSlot(ctx context.Context, check func() error) (done func(), err error) {
 	done, err = p.waitForWriteSlot(ctx)
-	if err == nil && g != nil {
-		if err = g(wr); err != nil {
+	if err == nil && check != nil {
+		if err = check(); err != nil {
 			done()
 			return nil, err
 		}
@@ -272,7 +281,12 @@ func (p *Pipeline) updateByAssign(ctx context.Context, req *change.Request, requ
 		return wr, noWrite(err)
 	}
 	wr.others = set.OtherIDs()
-	done, err := p.writeSlot(ctx, g, wr)
+	if g.note != nil {
+		if err := g.note(wr); err != nil {
+			return wr, err
+		}
+	}
+	done, err := p.writeSlot(ctx, g.check)
 	if err != nil {
 		return wr, err
 	}

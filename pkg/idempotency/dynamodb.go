@@ -123,23 +123,29 @@ func (d *DynamoDB) Begin(ctx context.Context, key, fingerprint string, inProgres
 // takeNote gives l the note of the record as it was before l took it, when
 // it is an attempt of the same delivery and has not expired, and keeps the
 // record (whose expiry the hold just set to its own) until the note
-// expires: a holder that dies must not leave the note to TTL deletion. A
-// failure of that second write is only a shorter life for the record; the
-// hold is taken either way.
+// expires: a holder that dies must not leave the note to TTL deletion. That
+// second write is tried up to three times; its failure is only a shorter
+// life for the record (TTL deletes it, note and all, no earlier than the
+// hold's end), and the hold is taken either way.
 func (d *DynamoDB) takeNote(ctx context.Context, l *Lease, old awsapi.Item, fingerprint string, now time.Time) {
 	note, until := old[attrAttempt], time.UnixMilli(awsapi.Num(old[attrAttemptUntil]))
 	if note == nil || awsapi.Str(old[attrFingerprint]) != fingerprint || !now.Before(until) {
 		return
 	}
 	l.Attempt, l.attemptUntil = []byte(awsapi.Str(note)), until
-	_ = d.client.JSON(ctx, awsapi.DynamoDBTarget+"UpdateItem", awsapi.ItemRequest{
-		TableName:                 d.table,
-		Key:                       awsapi.Item{attrID: awsapi.S(l.Key)},
-		UpdateExpression:          "SET #exp = :exp",
-		ConditionExpression:       "#holder = :holder AND #status = :inprogress",
-		ExpressionAttributeNames:  map[string]string{"#exp": attrExpiration, "#holder": attrHolder, "#status": attrStatus},
-		ExpressionAttributeValues: awsapi.Item{":exp": awsapi.N(until.Unix() + 1), ":holder": awsapi.S(l.Holder), ":inprogress": awsapi.S(StatusInProgress)},
-	}, nil)
+	for range 3 {
+		err := d.client.JSON(ctx, awsapi.DynamoDBTarget+"UpdateItem", awsapi.ItemRequest{
+			TableName:                 d.table,
+			Key:                       awsapi.Item{attrID: awsapi.S(l.Key)},
+			UpdateExpression:          "SET #exp = :exp",
+			ConditionExpression:       "#holder = :holder AND #status = :inprogress",
+			ExpressionAttributeNames:  map[string]string{"#exp": attrExpiration, "#holder": attrHolder, "#status": attrStatus},
+			ExpressionAttributeValues: awsapi.Item{":exp": awsapi.N(until.Unix() + 1), ":holder": awsapi.S(l.Holder), ":inprogress": awsapi.S(StatusInProgress)},
+		}, nil)
+		if err == nil || awsapi.ConditionFailed(err) || ctx.Err() != nil {
+			return
+		}
+	}
 }
 
 // Complete implements Store: the record becomes COMPLETED with the answer,

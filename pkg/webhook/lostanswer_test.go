@@ -286,3 +286,32 @@ func TestLostAnswerOfATargetWithoutAFilter(t *testing.T) {
 		t.Errorf("the retry wrote again: %d writes, want %d", s.emu.Writes(), writes)
 	}
 }
+
+// TestLostAssignOfAConfigurationsOnlyAssignment: the same when the
+// assignment renamed is the configuration's only one (the action kept no
+// other beside it).
+func TestLostAssignOfAConfigurationsOnlyAssignment(t *testing.T) {
+	body := `{"ticket":{"id":"CHG0030045","state":"approved","requestedBy":"alice@contoso.com","approvedBy":"bob@contoso.com"},` +
+		`"configurationId":"` + graphemu.ConfigPlatform + `","assignmentId":"` + graphemu.AssignmentPlatformGroup + `",` +
+		`"assignment":{"target":{"@odata.type":"microsoft.graph.groupAssignmentTarget","groupId":"` + newGroup + `"}}}`
+	s := newStrategyStack(t, apply.StrategyAssign, "beta")
+	s.h.set(func(o *testOptions) {
+		o.Records, o.Store, o.Policy = changerecord.NewMemory(nil), idempotency.NewMemory(nil, 0), policy.Default()
+	})
+	s.emu.RenameOnAssign(true)
+	s.emu.LoseWrites(100, http.StatusGatewayTimeout)
+	if w := s.send(t, body); w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("the assign whose answer was lost = %d %s, want 503", w.Code, w.Body)
+	}
+	s.emu.LoseWrites(0, http.StatusGatewayTimeout)
+	if _, ok := s.emu.Assignment(graphemu.ConfigPlatform, graphemu.AssignmentPlatformGroup); ok {
+		t.Fatal("the emulator did not name the assignment anew")
+	}
+	writes := s.emu.Writes()
+	if w := s.send(t, body); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), newGroup) || w.Header().Get(apply.HeaderAssignmentID) == "" {
+		t.Errorf("the retry = %d %v %s, want 200 with the renamed assignment", w.Code, w.Header(), w.Body)
+	}
+	if s.emu.Writes() != writes {
+		t.Errorf("the retry wrote again: %d writes, want %d", s.emu.Writes(), writes)
+	}
+}
