@@ -276,7 +276,7 @@ func decide(r *Request, now time.Time, to, by, byName string) (*Request, error) 
 		return r, fmt.Errorf("%w: %s %s", ErrDecided, r.ID, r.State)
 	case r.Expired(now):
 		return r, fmt.Errorf("%w: %s", ErrExpired, r.ID)
-	case to == StateApproved && by == r.RequestedBy:
+	case to == StateApproved && (by == r.RequestedBy || r.RequestedByOther != "" && by == r.RequestedByOther):
 		return r, fmt.Errorf("%w: %s", ErrSelfApproval, r.ID)
 	}
 	d := *r

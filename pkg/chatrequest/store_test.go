@@ -285,6 +285,15 @@ func TestSelfApproval(t *testing.T) {
 			if got, err := st.Decide(ctx, "WDRW2345", StateRejected, "U0456EFGH", ""); err != nil || got.State != StateRejected {
 				t.Errorf("Decide(reject by the requester) = %v, %v; want rejected", got, err)
 			}
+			// A Teams requester's other id (the 29: id) is theirs too.
+			other := req("OTHR2345")
+			other.RequestedByOther = "29:1abcDEF"
+			if err := st.Create(ctx, other); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := st.Decide(ctx, "OTHR2345", StateApproved, "29:1abcDEF", "teams:t/29:1abcDEF"); !errors.Is(err, ErrSelfApproval) || got.State != StatePending {
+				t.Errorf("Decide(approve by the requester's other id) = %v, %v; want ErrSelfApproval", got, err)
+			}
 		})
 	}
 }

@@ -155,19 +155,10 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 		return fail(&change.Error{Code: change.CodeConflict, Kind: change.KindDrifted,
 			Message: "request " + r.ID + " was asked before an approval was bound to its plan; nothing was changed; ask for the revert again"})
 	}
-	self := sameUser(name, r.RequestedBy, inv.User)
+	self := sameRequester(name, r, inv)
 	if to == chatrequest.StateApproved && self {
 		return chatOutcome{reply: policyRefused(inv, change.Refuse(change.KindPolicySeparationOfDuties,
 			"you asked for this change, so you cannot approve it: another person the policy names must")), err: errSelfApproval}
-	}
-	if to == chatrequest.StateApproved {
-		// The requester must still be on the sender's allow-list: an
-		// administrator may have removed them since they asked.
-		if err := rp.Allowed(r.Tenant, r.RequestedBy, r.RequestedByOther); err != nil {
-			return chatOutcome{reply: policyRefused(inv, change.Refuse(change.KindPolicyCommand,
-				"the requester of "+r.ID+" ("+r.RequestedByName+") may no longer run enrollhook commands, so the request cannot be approved; nothing was changed")),
-				err: errRequesterDenied}
-		}
 	}
 	if !self {
 		// The requester may withdraw (reject) their own request; anyone
@@ -182,6 +173,16 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 		if len(cfgs) == 0 {
 			return chatOutcome{reply: policyRefused(inv, change.Refuse(change.KindPolicyCommand,
 				"the request names no configuration to approve")), err: errNotApprover}
+		}
+	}
+	if to == chatrequest.StateApproved {
+		// The requester must still be on the sender's allow-list: an
+		// administrator may have removed them since they asked. Told
+		// only to an approver of the request.
+		if err := rp.Allowed(r.Tenant, r.RequestedBy, r.RequestedByOther); err != nil {
+			return chatOutcome{err: errRequesterDenied, reply: &chat.Reply{Status: chat.StatusRefused, Lines: []string{
+				"Refused, nothing was changed: the requester of " + r.ID + " (" + r.RequestedByName + ") is no longer allowed to run enrollhook commands.",
+				"Request " + r.ID + " stays open: reject it, or ask an administrator to allow the requester again."}}}
 		}
 	}
 	d, err := h.opts.Requests.Decide(ctx, r.ID, to, inv.User, inv.Actor())
@@ -269,6 +270,20 @@ func (h *Handler) tellRequester(rp Replier, r *chatrequest.Request, reply *chat.
 // responseURLLife is how long Slack takes posts to a command's
 // response_url.
 const responseURLLife = 30 * time.Minute
+
+// sameRequester reports whether inv's user asked for r: any id the sender
+// gave for one (Teams: the Entra object id and the 29: id) is one of the
+// other's.
+func sameRequester(sender string, r *chatrequest.Request, inv *chat.Invocation) bool {
+	for _, a := range []string{r.RequestedBy, r.RequestedByOther} {
+		for _, b := range []string{inv.User, inv.OtherUser} {
+			if a != "" && b != "" && sameUser(sender, a, b) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // sameUser compares two user ids of a chat sender: Slack's exactly,
 // Teams' (Entra object ids) without regard to case.

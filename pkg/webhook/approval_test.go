@@ -389,9 +389,15 @@ func TestApprovalNeedsTheRequesterStillAllowed(t *testing.T) {
 		s.h.set(func(*testOptions) {})
 	}
 	allow(approver, bystander)
+	// A user who may not approve it learns nothing of the requester.
+	if outcome, text := s.slack(t, bystander, "approve "+id); outcome != string(chat.StatusRefused) || !strings.Contains(text, "approvers") ||
+		strings.Contains(text, requester) {
+		t.Errorf("approval by a user the policy does not name: %s %q, want the approver refusal only", outcome, text)
+	}
 	outcome, text := s.slack(t, approver, "approve "+id)
-	if outcome != string(chat.StatusRefused) || !strings.Contains(text, "may no longer run enrollhook commands") || !strings.Contains(text, requester) {
-		t.Fatalf("approval of a removed requester's request: %s %q, want refused naming the requester", outcome, text)
+	if outcome != string(chat.StatusRefused) || !strings.Contains(text, "no longer allowed to run enrollhook commands") || !strings.Contains(text, requester) ||
+		!strings.Contains(text, id+" stays open") || strings.Contains(text, "Your user id") {
+		t.Fatalf("approval of a removed requester's request: %s %q, want refused naming the requester, the request open", outcome, text)
 	}
 	if s.emu.Writes() != 0 {
 		t.Fatalf("the refused approval wrote to Graph")
@@ -445,5 +451,32 @@ func TestApprovalWhoseAnswerWasLost(t *testing.T) {
 	outcome, text = s.slack(t, approver, "approve "+id)
 	if !strings.Contains(text, "already is what this change makes of it") || s.emu.Writes() != writes {
 		t.Errorf("approving again: %s %q, %d writes (want %d)", outcome, text, s.emu.Writes(), writes)
+	}
+}
+
+// TestTeamsSelfApprovalUnderTheOtherID: a Teams user who asked from an
+// activity that named them by their 29: id only cannot approve their own
+// request from one that names them by their Entra object id too.
+func TestTeamsSelfApprovalUnderTheOtherID(t *testing.T) {
+	s := newApprovalStack(t)
+	tm, err := teams.New(chatTeamsToken, &teams.Options{
+		Allow: chat.Allowlist{Tenant: chatTenant, Users: []string{"29:2ghiJKL", teamsApprov}}, AnswerWithin: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.h.sources[1] = tm
+	s.h.set(func(*testOptions) {})
+	w := s.serve(t, teamsRequest(t, teamsActivity("assign "+graphemu.ConfigESP+" "+graphemu.AssignmentESPGroup+" group "+graphemu.GroupPlatform, testNow,
+		func(a map[string]any) { a["from"] = map[string]any{"id": "29:2ghiJKL", "name": "Bob"} })))
+	m := requestIDRe.FindStringSubmatch(decodeTeams(t, w))
+	if m == nil {
+		t.Fatalf("Teams assign: %s", w.Body)
+	}
+	w = s.serve(t, teamsRequest(t, teamsActivity("approve "+m[1], testNow, func(a map[string]any) {
+		a["from"] = map[string]any{"id": "29:2ghiJKL", "name": "Bob", "aadObjectId": teamsApprov}
+	})))
+	if w.Header().Get(HeaderOutcome) != string(chat.StatusRefused) || !strings.Contains(w.Body.String(), "cannot approve") || s.emu.Writes() != 0 {
+		t.Errorf("self-approval under the other id: %s %s, %d writes; want refused", w.Header().Get(HeaderOutcome), w.Body, s.emu.Writes())
 	}
 }
