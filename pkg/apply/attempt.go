@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
@@ -44,6 +45,16 @@ type attemptNote struct {
 	Time time.Time `json:"time"`
 }
 
+// minNoteLife is the least a note is kept: longer than the dead-letter
+// queues keep a message (14 days, template.yaml), so that a message moved
+// back from one still meets the note its earlier receive left.
+const minNoteLife = 15 * 24 * time.Hour
+
+// noteLife is how long a note is kept: as long as answers are, and at
+// least minNoteLife. Notes are few (a write whose answer was lost), so the
+// store holds them longer at little cost.
+func (p *Pipeline) noteLife() time.Duration { return max(p.opts.Dedupe.CompletedTTL, minNoteLife) }
+
 // mayHaveWritten reports whether err, a failure of the apply step, may have
 // come after Graph applied the change: a timeout or an unavailable Graph
 // after the write was sent (not marked change.ErrNothingSent), or a fault
@@ -63,7 +74,7 @@ func (p *Pipeline) noteBefore(ctx context.Context, lease *idempotency.Lease, wr 
 	}
 	note, err := json.Marshal(attemptNote{Prior: orNull(wr.prior), Others: wr.others, Time: p.now()})
 	if err == nil {
-		expires := time.Now().Add(p.opts.Dedupe.CompletedTTL)
+		expires := time.Now().Add(p.noteLife())
 		err = p.storeWrite(ctx, func(ctx context.Context) error { return p.opts.Dedupe.Store.Note(ctx, lease, note, expires) })
 	}
 	if err != nil {
@@ -84,13 +95,44 @@ func (p *Pipeline) giveUpUnknown(ctx context.Context, lease *idempotency.Lease, 
 	case note == nil:
 		note, _ = json.Marshal(attemptNote{Prior: orNull(a.Prior), Time: p.now()})
 	}
-	expires := time.Now().Add(p.opts.Dedupe.CompletedTTL)
+	expires := time.Now().Add(p.noteLife())
 	err := p.storeWrite(ctx, func(ctx context.Context) error {
 		return p.opts.Dedupe.Store.Attempted(ctx, lease, note, expires)
 	})
 	if err != nil {
 		p.log.WarnContext(ctx, "de-duplication record not updated: the note kept before the write goes to a retry once this attempt's hold ends", Cause(err))
 	}
+}
+
+// settleEarlier settles a delivery whose lease carries an earlier
+// attempt's note, before anything else is checked (the window may have
+// closed, a revert may have cancelled the scheduled change since: both
+// say nothing was changed, which the earlier write may belie). It reports
+// whether o is the outcome: the change answered as applied, or refused;
+// false when the change is to be checked and applied as usual.
+func (p *Pipeline) settleEarlier(ctx context.Context, job *Job, lease *idempotency.Lease, o *Outcome) bool {
+	found, err := p.afterUnknown(ctx, job, lease.Attempt)
+	if err != nil {
+		err = earlierUnknown(err)
+	}
+	switch {
+	case err != nil && change.ErrorCode(err) == change.CodeConflict:
+		// Final: every later retry gets this answer.
+		p.keepRefusal(ctx, job, lease, err)
+	case err != nil:
+		p.refuseTaken(ctx, job, lease, err) // a retry keeps the note
+	case found != nil:
+		o.Result, o.Before, o.WriteBack = found.Result, found.Before, true
+		p.Complete(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: found.Headers, Body: found.Body})
+		p.recordChange(ctx, job, found)
+		o.Status, o.Headers, o.Body, o.After, o.Audit = http.StatusOK, found.Headers, found.Body, found.Body, AuditApplied
+		return true
+	default:
+		return false
+	}
+	o.WriteBack = true
+	o.fail(err)
+	return true
 }
 
 // afterUnknown is the retry of a delivery whose earlier attempt left note
@@ -138,7 +180,7 @@ func (p *Pipeline) afterUnknown(ctx context.Context, job *Job, note []byte) (*Ap
 			"%s, and assignment %s of configuration %s changed since: before that attempt %s, now %s; nothing was changed, so the newer state is kept: if this change is still wanted, approve it again as a new delivery",
 			unknown, req.AssignmentID, req.ConfigurationID, compact(graph.TargetOf(n.Prior)), compact(graph.TargetOf(current)))}
 	}
-	since, err := p.changedSince(ctx, job, n.Time)
+	since, err := p.changedSince(ctx, job, &n)
 	if err != nil {
 		return nil, &change.Error{Code: change.CodeUnavailable, Kind: change.KindRecordUnavailable, RetryAfter: 5 * time.Second,
 			Message: unknown + ", and the change record could not be read to check what happened since; nothing was changed; retry later",
@@ -190,10 +232,14 @@ func (p *Pipeline) renamed(ctx context.Context, req *change.Request, others []st
 	return a, nil
 }
 
-// changedSince returns the latest change of the job's assignment recorded
-// after t by another delivery, or nil.
-func (p *Pipeline) changedSince(ctx context.Context, job *Job, t time.Time) (*record.Record, error) {
-	if p.opts.Records == nil || t.IsZero() {
+// changedSince returns the latest change of the job's assignment that
+// another delivery wrote after the note was taken, or nil: recorded after
+// the note's time, and leaving the assignment other than the note read it
+// (a change recorded late whose write came before that read is in the
+// note's prior already; a change away and back has its first half caught).
+// Records that wrote nothing (a cancelled schedule) do not count.
+func (p *Pipeline) changedSince(ctx context.Context, job *Job, n *attemptNote) (*record.Record, error) {
+	if p.opts.Records == nil || n.Time.IsZero() {
 		return nil, nil
 	}
 	recs, err := p.opts.Records.ByAssignment(ctx, job.Request.ConfigurationID, job.Request.AssignmentID, 0)
@@ -203,7 +249,8 @@ func (p *Pipeline) changedSince(ctx context.Context, job *Job, t time.Time) (*re
 	own := p.recordID(job)
 	for i := range recs {
 		r := &recs[i]
-		if r.ID != own && (r.State == "" || r.State == record.StateApplied) && r.Time.After(t) {
+		wrote := (r.State == "" || r.State == record.StateApplied) && len(r.After) > 0 && string(r.After) != "null"
+		if r.ID != own && wrote && r.Time.After(n.Time) && !graph.SameAssignment(r.After, n.Prior, p.beta()) {
 			return r, nil
 		}
 	}

@@ -240,3 +240,186 @@ func TestARevertRetryFindingItDoneTellsTheTicket(t *testing.T) {
 		t.Errorf("ticket notes = %q, want %q", outcomes, want)
 	}
 }
+
+// clockPipeline is attemptPipeline on the clock *now (change windows).
+func clockPipeline(g apply.Graph, st apply.Store, recs record.Store, now *time.Time) *apply.Pipeline {
+	return apply.New(g, &apply.Options{Logger: slog.New(slog.DiscardHandler), Records: recs,
+		Deadlines: apply.Deadlines{Timeout: 100 * time.Millisecond}, Dedupe: apply.Dedupe{Store: st},
+		Now: func() time.Time { return *now }})
+}
+
+// TestARevertDoesNotHideALandedScheduledChange: a change arriving from its
+// schedule is written, its answer lost; a revert of the ticket then finds
+// it still scheduled and cancels it. The change's retry finds it applied
+// all the same and records it (so a revert can put it back), rather than
+// saying that it was cancelled and nothing changed.
+func TestARevertDoesNotHideALandedScheduledChange(t *testing.T) {
+	start := time.Now().Truncate(time.Second)
+	now := start
+	g, recs := &heldGraph{}, record.NewMemory(nil)
+	p := clockPipeline(g, idempotency.NewMemory(nil, 0), recs, &now)
+	window := &change.Window{Start: start.Add(10 * time.Minute).Format(time.RFC3339), End: start.Add(time.Hour).Format(time.RFC3339)}
+	held := decoded(t)
+	held.Ticket.Window = window
+	var key, fp string
+	if o := p.Run(t.Context(), &apply.Job{Sender: "servicenow", DeliveryID: "A", Request: held,
+		Enqueue: func(_ context.Context, k, f string, _ time.Time, _ bool) error { key, fp = k, f; return nil }}); o.Err != nil || !o.Queued {
+		t.Fatalf("the held change = %+v", o)
+	}
+	now = start.Add(11 * time.Minute)
+	arrive := func() apply.Outcome {
+		r := decoded(t)
+		r.Ticket.Window = window
+		return p.Run(t.Context(), &apply.Job{Sender: "servicenow", DeliveryID: "A", Request: r, Via: apply.ViaWorker,
+			Key: apply.WorkKey(key), Fingerprint: fp, Scheduled: true, KeepRefusals: true})
+	}
+	g.set("lose")
+	if o := arrive(); o.Err == nil {
+		t.Fatal("the write whose answer was lost succeeded")
+	}
+	g.set("")
+	if o := runServiceNow(p, "R", revertOfTheTicket(t)); o.Err != nil {
+		t.Fatalf("the revert = %v", o.Err)
+	}
+	if o := arrive(); o.Err != nil || g.writes != 1 {
+		t.Fatalf("the change's retry = %v, %d writes; want it answered as applied, no write", o.Err, g.writes)
+	}
+	if o := runServiceNow(p, "R2", revertOfTheTicket(t)); o.Err != nil || g.writes != 2 || strings.Contains(string(g.held), `"include"`) {
+		t.Errorf("a revert after it = %v, %d writes, Graph holds %s; want the change put back", o.Err, g.writes, g.held)
+	}
+}
+
+// TestARetryAfterTheWindowClosedFindsTheChange: the retry of a change
+// whose answer was lost arrives after its window closed: it finds the
+// change applied and answers so (and records it), rather than refusing it
+// outside its window, which would keep "nothing was changed" for good.
+func TestARetryAfterTheWindowClosedFindsTheChange(t *testing.T) {
+	start := time.Now().Truncate(time.Second)
+	now := start
+	g, recs := &heldGraph{mode: "lose"}, record.NewMemory(nil)
+	p := clockPipeline(g, idempotency.NewMemory(nil, 0), recs, &now)
+	job := func() *apply.Job {
+		r := decoded(t)
+		r.Ticket.Window = &change.Window{Start: start.Add(-time.Hour).Format(time.RFC3339), End: start.Add(time.Minute).Format(time.RFC3339)}
+		return &apply.Job{Sender: "servicenow", DeliveryID: "A", Request: r, Via: apply.ViaWorker, KeepRefusals: true}
+	}
+	if o := p.Run(t.Context(), job()); o.Err == nil {
+		t.Fatal("the write whose answer was lost succeeded")
+	}
+	g.set("")
+	now = start.Add(2 * time.Minute)
+	if o := p.Run(t.Context(), job()); o.Err != nil || g.writes != 1 {
+		t.Fatalf("the retry after the window = %v, %d writes; want it answered as applied", o.Err, g.writes)
+	}
+	if got, err := recs.ByTicket(t.Context(), "servicenow", "CHG0030042"); err != nil || len(got) != 1 {
+		t.Errorf("change records = %+v, %v; want the change", got, err)
+	}
+}
+
+// dropGraph does not apply a PATCH whose body holds drop, and answers it
+// unavailable: a write Graph never took, whose outcome is unknown here.
+type dropGraph struct {
+	heldGraph
+	drop string
+}
+
+func (g *dropGraph) PatchAssignment(ctx context.Context, cfg, asg string, body any) (*graph.Result, error) {
+	b, _ := json.Marshal(body)
+	if g.drop != "" && strings.Contains(string(b), g.drop) {
+		return nil, &change.Error{Code: change.CodeUnavailable, Message: "Graph is unavailable"}
+	}
+	return g.heldGraph.PatchAssignment(ctx, cfg, asg, body)
+}
+
+// TestACancellationIsNotAChange: a revert of another ticket that only
+// cancelled that ticket's held change of the assignment wrote nothing to
+// it, so the retry of a change Graph never took still applies it.
+func TestACancellationIsNotAChange(t *testing.T) {
+	g := &dropGraph{drop: `"include"`}
+	p := attemptPipeline(g, idempotency.NewMemory(nil, 0), nil)
+	other := newerChange(t)
+	other.Ticket.Window = &change.Window{Start: time.Now().Add(10 * time.Minute).Format(time.RFC3339), End: time.Now().Add(time.Hour).Format(time.RFC3339)}
+	if o := p.Run(t.Context(), &apply.Job{Sender: "servicenow", DeliveryID: "S", Request: other,
+		Enqueue: func(context.Context, string, string, time.Time, bool) error { return nil }}); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	if o := runServiceNow(p, "A", decoded(t)); o.Err == nil {
+		t.Fatal("the write Graph did not take succeeded")
+	}
+	g.drop = ""
+	rev, err := change.Decode([]byte(`{"action":"revert","ticket":{"id":"CHG0030099","system":"servicenow","state":"approved","requestedBy":"alice@contoso.com","approvedBy":"carol@contoso.com"}}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := runServiceNow(p, "R", rev); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	if o := runServiceNow(p, "A", decoded(t)); o.Err != nil || !strings.Contains(string(g.held), `"include"`) {
+		t.Errorf("the retry = %v, Graph holds %s; want it applied: nothing was written to the assignment since", o.Err, g.held)
+	}
+}
+
+// lateRecords holds the Put of one record until released.
+type lateRecords struct {
+	record.Store
+	id      string
+	release chan struct{}
+}
+
+func (l *lateRecords) Put(ctx context.Context, r *record.Record) error {
+	if r.ID == l.id {
+		<-l.release
+	}
+	return l.Store.Put(ctx, r)
+}
+
+// TestAChangeRecordedLateIsNotAChangeSince: another ticket's change B is
+// written before this delivery reads the assignment, but recorded after
+// it: B is part of what the note read, so the retry of a write Graph never
+// took applies it.
+func TestAChangeRecordedLateIsNotAChangeSince(t *testing.T) {
+	g := &dropGraph{drop: `"include"`}
+	recs := &lateRecords{Store: record.NewMemory(nil), id: "servicenow:B", release: make(chan struct{})}
+	p := apply.New(g, &apply.Options{Logger: slog.New(slog.DiscardHandler), Records: recs,
+		Deadlines: apply.Deadlines{Timeout: 2 * time.Second}, Dedupe: apply.Dedupe{Store: idempotency.NewMemory(nil, 0)}})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); runServiceNow(p, "B", newerChange(t)) }()
+	for written := false; !written; {
+		g.mu.Lock()
+		written = g.writes == 1
+		g.mu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	if o := runServiceNow(p, "A", decoded(t)); o.Err == nil {
+		t.Fatal("the write Graph did not take succeeded")
+	}
+	close(recs.release)
+	wg.Wait()
+	g.drop = ""
+	if o := runServiceNow(p, "A", decoded(t)); o.Err != nil {
+		t.Errorf("the retry = %v; want it applied: B was in what A read", o.Err)
+	}
+}
+
+// TestANoteOutlivesTheDeadLetterQueue: a queued change given up with a note
+// and moved back from the dead-letter queue days later (it keeps messages
+// 14 days, answers are kept 48 h) still meets its note: it does not
+// overwrite a newer change.
+func TestANoteOutlivesTheDeadLetterQueue(t *testing.T) {
+	now := time.Now()
+	st := idempotency.NewMemory(func() time.Time { return now }, 0)
+	g := &heldGraph{mode: "lose"}
+	p := attemptPipeline(g, st, nil)
+	if o := runServiceNow(p, "A", decoded(t)); o.Err == nil {
+		t.Fatal("the write whose answer was lost succeeded")
+	}
+	g.set("")
+	if o := runServiceNow(p, "B", newerChange(t)); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	now = now.Add(13 * 24 * time.Hour)
+	if o := runServiceNow(p, "A", decoded(t)); o.Err == nil || strings.Contains(string(g.held), `"include"`) {
+		t.Errorf("moved back 13 days later = %v, Graph holds %s; want 409, B kept", o.Err, g.held)
+	}
+}

@@ -183,15 +183,23 @@ func (p *Pipeline) run(ctx context.Context, j *Job, o *Outcome) {
 		o.fail(err)
 		return
 	}
-	if job.Scheduled {
-		if err := p.checkNotCanceled(ctx, job); err != nil {
-			o.fail(err)
-			return
-		}
-	}
 	lease, done := p.take(ctx, job, o)
 	if done {
 		return
+	}
+	// A delivery whose earlier write's answer was lost first finds out
+	// what that write did (attempt.go): before the window and the
+	// cancellation of a scheduled change are checked, which say nothing
+	// was changed.
+	if lease != nil && lease.Attempt != nil && !job.DryRun && !job.Request.Reverts() && job.Enqueue == nil && p.settleEarlier(ctx, job, lease, o) {
+		return
+	}
+	if job.Scheduled {
+		if err := p.checkNotCanceled(ctx, job); err != nil {
+			p.refuseTaken(ctx, job, lease, err)
+			o.fail(err)
+			return
+		}
 	}
 	// The change window, once the delivery is taken: a delivery applied
 	// inside it is answered from the store after it closes, not refused.
@@ -393,31 +401,6 @@ func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease
 		if err := p.unchanged(ctx, job); err != nil {
 			p.refuseTaken(ctx, job, lease, err)
 			o.fail(err)
-			return
-		}
-	}
-	if lease != nil && lease.Attempt != nil {
-		// An earlier attempt's write may have been applied (attempt.go).
-		found, err := p.afterUnknown(ctx, job, lease.Attempt)
-		if err != nil {
-			err = earlierUnknown(err)
-		}
-		o.WriteBack = true
-		switch {
-		case err != nil && change.ErrorCode(err) == change.CodeConflict:
-			// Final: every later retry gets this answer.
-			p.keepRefusal(ctx, job, lease, err)
-			o.fail(err)
-			return
-		case err != nil:
-			p.refuseTaken(ctx, job, lease, err) // keeps the note
-			o.fail(err)
-			return
-		case found != nil:
-			o.Result, o.Before = found.Result, found.Before
-			p.Complete(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: found.Headers, Body: found.Body})
-			p.recordChange(ctx, job, found)
-			o.Status, o.Headers, o.Body, o.After, o.Audit = http.StatusOK, found.Headers, found.Body, found.Body, AuditApplied
 			return
 		}
 	}

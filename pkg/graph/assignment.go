@@ -321,7 +321,8 @@ func SameAssignment(a, b json.RawMessage, beta bool) bool {
 	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
 		return false
 	}
-	return targetKey(x.Target, beta) == targetKey(y.Target, beta) && x.Source == y.Source && x.SourceID == y.SourceID
+	kx := targetKey(x.Target, beta)
+	return kx != invalidTarget && kx == targetKey(y.Target, beta) && x.Source == y.Source && x.SourceID == y.SourceID
 }
 
 // Changed finds the changed assignment in the set read back after assign
@@ -354,6 +355,9 @@ func (s *AssignSet) Changed(after []json.RawMessage) (json.RawMessage, string) {
 // targetKey is a target's identity for Changed: its type and the properties
 // that say what it targets; filter properties count on beta only, with an
 // absent filter equal to none.
+// invalidTarget is targetKey's key of what is not a target.
+const invalidTarget = "\x00invalid"
+
 func targetKey(raw json.RawMessage, beta bool) string {
 	var t struct {
 		Type       string  `json:"@odata.type"`
@@ -365,7 +369,7 @@ func targetKey(raw json.RawMessage, beta bool) string {
 		FilterType string  `json:"deviceAndAppManagementAssignmentFilterType"`
 	}
 	if json.Unmarshal(raw, &t) != nil || t.Type == "" {
-		return "\x00invalid"
+		return invalidTarget
 	}
 	k := []string{"#" + strings.TrimPrefix(t.Type, "#"), strings.ToLower(t.Group), t.Collection, t.TargetType, strings.ToLower(t.EntraID)}
 	if beta {

@@ -289,9 +289,13 @@ func TestSameAssignment(t *testing.T) {
 		{"another source", strings.Replace(get, `"direct"`, `"policySets"`, 1), true, false},
 		{"another sourceId", strings.Replace(get, `"sourceId":null`, `"sourceId":"ps1"`, 1), true, false},
 		{"not JSON", `{`, true, false},
+		{"no target", `{"id":"a1","source":"direct","sourceId":null}`, true, false},
 	} {
 		if got := graph.SameAssignment(json.RawMessage(get), json.RawMessage(tc.b), tc.beta); got != tc.want {
 			t.Errorf("%s: SameAssignment = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+	if none := json.RawMessage(`{"id":"a1"}`); graph.SameAssignment(none, none, true) {
+		t.Error("two readings without a target assign the same; want not (nothing to compare)")
 	}
 }

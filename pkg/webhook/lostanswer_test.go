@@ -137,16 +137,22 @@ func TestFailedWriteIsAppliedByTheRetry(t *testing.T) {
 }
 
 // TestFailedWriteThenAnotherRecordedChange: the assignment is as it was,
-// but another change of it is recorded since the first attempt (applied
-// and put back, say): the first write may have landed in between, so the
-// retry is refused, naming that change.
+// but another change of it is recorded since the first attempt (applied,
+// then put back by hand): the first write may have landed in between, so
+// the retry is refused, naming that change.
 func TestFailedWriteThenAnotherRecordedChange(t *testing.T) {
 	s, recs := revertStack(t)
 	throttleWrites(t, s)
+	// Another ticket's change of the assignment, recorded since (and put
+	// back by hand in Intune: Graph holds what the note read).
 	current, _ := s.emu.Assignment(graphemu.ConfigESP, graphemu.AssignmentESPGroup)
+	moved := json.RawMessage(strings.Replace(string(current), `"groupId":"`+graphemu.GroupCorporate, `"groupId":"`+graphemu.GroupExcluded, 1))
+	if string(moved) == string(current) {
+		t.Fatalf("the assignment has no group %s: %s", graphemu.GroupCorporate, current)
+	}
 	other := &changerecord.Record{ID: "generic:msg_between", Action: changerecord.ActionApply, Sender: "generic",
 		Ticket: changerecord.Ticket{ID: "CHG0030088"}, ConfigurationID: graphemu.ConfigESP, AssignmentID: graphemu.AssignmentESPGroup,
-		Before: current, After: current, Time: time.Now().Add(time.Second)}
+		Before: current, After: moved, Time: time.Now().Add(time.Second)}
 	if err := recs.Put(context.Background(), other); err != nil {
 		t.Fatal(err)
 	}
