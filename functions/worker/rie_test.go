@@ -178,6 +178,8 @@ func TestWorkerUnderRuntimeEmulator(t *testing.T) {
 		"ENROLLHOOK_IDEMPOTENCY_TABLE="+table,
 		"AWS_ENDPOINT_URL_DYNAMODB="+endpoint,
 		"ENROLLHOOK_SECRET_SLACK=", // the worker needs no sender secret
+		// The allow-list a queued Slack command's user is checked against again.
+		"ENROLLHOOK_SLACK_TEAM_ID=T0001", "ENROLLHOOK_SLACK_ALLOWED_USERS=U0456EFGH",
 	)
 
 	group2 := "7a8b0000-0000-0000-0000-0000000000aa"

@@ -95,6 +95,10 @@ const (
 type Command struct {
 	Tenant, User, Verb string
 	Approver           string
+	// Allowed, when set, checks the user against the sender's allow-list
+	// in force (the worker's copy of it): a user removed since the
+	// command was queued is refused.
+	Allowed func() error
 }
 
 // Outcome is what Run decided for a Job. The caller sends its answer from
@@ -260,6 +264,11 @@ func (p *Pipeline) check(job *Job) error {
 		return change.NotApproved(req.Ticket.State)
 	}
 	if c := job.Command; c != nil {
+		if c.Allowed != nil {
+			if err := c.Allowed(); err != nil {
+				return change.Refuse(change.KindPolicyCommand, "the command's user may no longer run enrollhook commands (the sender's allow-list); nothing was changed")
+			}
+		}
 		if err := p.CheckCommand(job.Sender, c.Tenant, c.User, c.Verb); err != nil {
 			if ce, ok := errors.AsType[*change.Error](err); ok && c.Approver != "" {
 				return change.Refuse(ce.Kind, "the request's requester may not run it any more: "+ce.Message)

@@ -834,7 +834,9 @@ func TestTemplateWorker(t *testing.T) {
 		}
 	}
 	for _, k := range []string{config.EnvCredential, config.EnvClientID, config.EnvCloud, config.EnvGraphVersion, config.EnvIdempotency, config.EnvChangeTable, config.EnvChangeRetentionDays,
-		config.EnvWriteLimit, config.EnvWriteWindow, config.EnvDeadlineMargin, config.EnvDeadLetterURL, config.EnvUpdateStrategy, config.EnvQueueSecret} {
+		config.EnvWriteLimit, config.EnvWriteWindow, config.EnvDeadlineMargin, config.EnvDeadLetterURL, config.EnvUpdateStrategy, config.EnvQueueSecret,
+		// A queued chat command's user is checked against the allow-lists again.
+		config.EnvSlackTeamID, config.EnvSlackAllowedUsers, config.EnvTeamsTenantID, config.EnvTeamsAllowedUsers} {
 		if _, ok := env[k]; !ok {
 			t.Errorf("worker environment lacks %s", k)
 		}

@@ -70,6 +70,9 @@ func (m *Message) delaySeconds(now time.Time) int {
 type Chat struct {
 	Tenant string `json:"tenant,omitempty"`
 	User   string `json:"user,omitempty"`
+	// OtherUser is the user's other id (Teams: the 29: id beside the
+	// Entra object id), for the allow-list checked again by the worker.
+	OtherUser string `json:"otherUser,omitempty"`
 	// ResponseURL is Slack's response_url, where the outcome is posted. It
 	// is a capability: it travels in the message (encrypted at rest by
 	// SQS) and is never logged.

@@ -102,7 +102,7 @@ func (h *Handler) chatEnqueue(w http.ResponseWriter, r *http.Request, rp Replier
 	job.Enqueue = func(ctx context.Context, key, fingerprint string, notBefore time.Time, schedule bool) error {
 		m := &queue.Message{NotBefore: notBefore, Source: rec.source, DeliveryID: rec.deliveryID, Key: key, Fingerprint: fingerprint,
 			RequestID: rec.requestID, Request: rec.req, Received: start,
-			Chat: &queue.Chat{Tenant: inv.Tenant, User: inv.User}}
+			Chat: &queue.Chat{Tenant: inv.Tenant, User: inv.User, OtherUser: inv.OtherUser}}
 		if inv.CanFollowUp {
 			m.Chat.ResponseURL = inv.ResponseURL
 		}

@@ -166,6 +166,11 @@ func TestSlackAsyncAcceptedThenOutcomePosted(t *testing.T) {
 	if len(msgs) != 2 || c.g.count() != 0 {
 		t.Fatalf("%d messages queued and %d Graph calls, want 2 and 0", len(msgs), c.g.count())
 	}
+	// The Teams user's both ids go with the command, for the allow-list the
+	// worker checks again.
+	if m, err := queue.Open(nil, msgs[1]); err != nil || m.Chat == nil || m.Chat.User != chatAAD || m.Chat.OtherUser != "29:1abcDEF" {
+		t.Errorf("the queued Teams command's user = %+v, %v; want %s and 29:1abcDEF", m, err, chatAAD)
+	}
 	// Show is a read: it is answered in the request, not queued.
 	if m := decodeSlack(t, c.do(t, slackRequest(t, slackForm("show "+chatCfg+" "+chatAsg, "trigger_id", "999.1.x"), testNow))); !strings.Contains(m.Text, "targets") {
 		t.Errorf("show answered %q", m.Text)

@@ -118,7 +118,7 @@ func httpHandler(p parts, sources []webhook.Source, disabled []string, a async) 
 	}
 	h := webhook.NewHandler(pipe, sources, o)
 	if a.local != nil {
-		wo := &worker.Options{DeadLetters: a.local, FollowUps: map[string]worker.FollowUpper{}, Key: p.key}
+		wo := &worker.Options{DeadLetters: a.local, FollowUps: map[string]worker.FollowUpper{}, Key: p.key, Allowlists: allowlists(p.cfg)}
 		if a.deadLetters != nil {
 			wo.DeadLetters = a.deadLetters
 		}
@@ -156,7 +156,7 @@ func sqsHandler(p parts, deadLetters *queue.SQS) func(context.Context, events.SQ
 	if deadLetters != nil {
 		o.DeadLetters = deadLetters
 	}
-	o.Key = p.key
+	o.Key, o.Allowlists = p.key, allowlists(p.cfg)
 	w := worker.New(p.pipeline(), o)
 	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 		return queue.HandleSQS(ctx, ev, w.Process), nil

@@ -42,13 +42,21 @@ var adapters = map[string]adapter{
 		// A loopback response_url only against the loopback Graph
 		// emulator (the local server, the tests), as the worker's poster.
 		return slack.New(secret, &slack.Options{Tolerance: cfg.SignatureTolerance, ResponseType: s.ResponseType, AllowLoopbackResponseURL: cfg.GraphInsecureHTTP,
-			Allow: chat.Allowlist{Tenant: s.TeamID, Users: s.AllowedUsers, TenantSetting: config.EnvSlackTeamID, UsersSetting: config.EnvSlackAllowedUsers}})
+			Allow: allowlists(cfg)[slack.Name]})
 	}, slack.IsDevelopmentSecret},
 	teams.Name: {func(secret string, cfg config.Config) (webhook.Source, error) {
-		t := cfg.Senders.Teams
-		return teams.New(secret, &teams.Options{Tolerance: cfg.SignatureTolerance,
-			Allow: chat.Allowlist{Tenant: t.TenantID, Users: t.AllowedUsers, TenantSetting: config.EnvTeamsTenantID, UsersSetting: config.EnvTeamsAllowedUsers}})
+		return teams.New(secret, &teams.Options{Tolerance: cfg.SignatureTolerance, Allow: allowlists(cfg)[teams.Name]})
 	}, teams.IsDevelopmentSecret},
+}
+
+// allowlists are the chat senders' allow-lists: who may run commands, as
+// the senders check them and the worker checks them again.
+func allowlists(cfg config.Config) map[string]chat.Allowlist {
+	s, t := cfg.Senders.Slack, cfg.Senders.Teams
+	return map[string]chat.Allowlist{
+		slack.Name: {Tenant: s.TeamID, Users: s.AllowedUsers, TenantSetting: config.EnvSlackTeamID, UsersSetting: config.EnvSlackAllowedUsers},
+		teams.Name: {Tenant: t.TenantID, Users: t.AllowedUsers, TenantSetting: config.EnvTeamsTenantID, UsersSetting: config.EnvTeamsAllowedUsers},
+	}
 }
 
 // IsDevelopmentSecret reports whether secret is any sender's published

@@ -39,6 +39,11 @@ type Options struct {
 	// sealed with it is not applied (dead-lettered as malformed). nil is
 	// the development key of the in-process queue and tests.
 	Key *queue.Key
+	// Allowlists are the chat senders' allow-lists, by sender name: a
+	// queued chat command whose user the allow-list in force no longer
+	// admits is refused (policy-command). A sender without one here is
+	// not checked (nil: none is).
+	Allowlists map[string]chat.Allowlist
 }
 
 // Worker applies queued changes through the pipeline the request path uses.
@@ -141,6 +146,9 @@ func (w *Worker) Process(ctx context.Context, d queue.Delivery) error {
 		KeepRefusals: w.opts.DeadLetters == nil, Scheduled: !m.NotBefore.IsZero()}
 	if m.Chat != nil {
 		job.Command = &apply.Command{Tenant: m.Chat.Tenant, User: m.Chat.User, Verb: string(chat.VerbAssign)}
+		if al, ok := w.opts.Allowlists[m.Source]; ok {
+			job.Command.Allowed = func() error { return al.Check(m.Chat.Tenant, m.Chat.User, m.Chat.OtherUser) }
+		}
 	}
 	o := w.pipe.Run(ctx, job)
 	wr.o, wr.result, wr.err = &o, o.Result, o.Err

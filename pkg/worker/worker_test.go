@@ -14,6 +14,7 @@ import (
 
 	"github.com/enrollhook/enrollhook/pkg/apply"
 	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/chat"
 	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"github.com/enrollhook/enrollhook/pkg/queue"
@@ -422,5 +423,62 @@ func TestWorkerPermanentFailureDeadLettered(t *testing.T) {
 	}
 	if hs.g.count() != before+1 || !strings.Contains(hs.logs.String(), `"outcome":"applied"`) {
 		t.Errorf("the moved-back message was not applied (%d Graph calls):\n%s", hs.g.count()-before, hs.logs)
+	}
+}
+
+// chatMessage is a queued chat command of sender: the change of validBody
+// asked (and approved, as its own approval) by user, who is also known by
+// other.
+func chatMessage(t *testing.T, sender, tenant, user, other string) []byte {
+	t.Helper()
+	req, err := change.Decode([]byte(validBody), &change.Options{GraphVersion: "beta"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	actor := sender + ":" + tenant + "/" + user
+	req.Ticket = change.Ticket{ID: "Ev0001", System: sender, State: change.ApprovedState, RequestedBy: actor, RequestedByID: user, ApprovedBy: actor, ApprovedByID: user}
+	key, fp := apply.Key(sender, "Ev0001", req)
+	m := &queue.Message{Source: sender, DeliveryID: "Ev0001", Key: key, Fingerprint: fp, RequestID: "req-chat", Request: req,
+		Received: time.Now(), Chat: &queue.Chat{Tenant: tenant, User: user, OtherUser: other}}
+	b, err := m.Seal(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestWorkerChecksTheAllowListAgain: a chat command queued by a user an
+// administrator removed from the sender's allow-list since is refused
+// (policy-command) and never reaches Graph; one the allow-list admits,
+// also by the user's other (Teams 29:) id, is applied.
+func TestWorkerChecksTheAllowListAgain(t *testing.T) {
+	const tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+	allow := map[string]chat.Allowlist{
+		"slack": {Tenant: "T0001", Users: []string{"U0APPROVE"}},
+		"teams": {Tenant: tenant, Users: []string{"29:1abcDEF"}},
+	}
+	for _, tc := range []struct {
+		name, sender, tenant, user, other string
+		applied                           bool
+	}{
+		{"removed from the Slack allow-list", "slack", "T0001", "U0456EFGH", "", false},
+		{"still on the Slack allow-list", "slack", "T0001", "U0APPROVE", "", true},
+		{"on the Teams allow-list by the 29: id", "teams", tenant, "0a1b2c3d-0000-0000-0000-000000000042", "29:1abcDEF", true},
+		{"not on the Teams allow-list", "teams", tenant, "0a1b2c3d-0000-0000-0000-000000000043", "29:9zzz", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hs := newHarness(t, &fakeGraph{}, nil)
+			hs.w.opts.Allowlists = allow
+			err := hs.w.Process(context.Background(), queue.Delivery{ID: "m1", Body: chatMessage(t, tc.sender, tc.tenant, tc.user, tc.other), ReceiveCount: 1})
+			if err != nil {
+				t.Fatalf("Process = %v, want done (applied, or refused for good)", err)
+			}
+			if applied := hs.g.count() == 1; applied != tc.applied {
+				t.Fatalf("applied = %v, want %v:\n%s", applied, tc.applied, hs.logs)
+			}
+			if !tc.applied && !strings.Contains(hs.logs.String(), `"problem":"policy-command"`) {
+				t.Errorf("the refusal is not policy-command:\n%s", hs.logs)
+			}
+		})
 	}
 }
