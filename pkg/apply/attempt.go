@@ -109,8 +109,11 @@ func (p *Pipeline) giveUpUnknown(ctx context.Context, lease *idempotency.Lease, 
 // closed, a revert may have cancelled the scheduled change since: both
 // say nothing was changed, which the earlier write may belie). It reports
 // whether o is the outcome: the change answered as applied, or refused;
-// false when the change is to be checked and applied as usual.
-func (p *Pipeline) settleEarlier(ctx context.Context, job *Job, lease *idempotency.Lease, o *Outcome) bool {
+// false when the change is to be checked and applied as usual. canceled
+// says a revert has recorded the (scheduled) change's cancellation since:
+// if the change had landed all the same, it stands, and is recorded so
+// that the ticket can be reverted again; the log says so, as an error.
+func (p *Pipeline) settleEarlier(ctx context.Context, job *Job, lease *idempotency.Lease, canceled bool, o *Outcome) bool {
 	found, err := p.afterUnknown(ctx, job, lease.Attempt)
 	if err != nil {
 		err = earlierUnknown(err)
@@ -122,6 +125,10 @@ func (p *Pipeline) settleEarlier(ctx context.Context, job *Job, lease *idempoten
 	case err != nil:
 		p.refuseTaken(ctx, job, lease, err) // a retry keeps the note
 	case found != nil:
+		if canceled {
+			p.log.ErrorContext(ctx, "a scheduled change whose Graph answer was lost had been applied before a revert of its ticket cancelled it: it stands, and is recorded; revert the ticket again to put it back",
+				slog.String("xRequestId", job.RequestID), slog.String("ticket", job.Request.Ticket.ID))
+		}
 		o.Result, o.Before, o.WriteBack = found.Result, found.Before, true
 		p.Complete(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: found.Headers, Body: found.Body})
 		p.recordChange(ctx, job, found)
@@ -236,8 +243,9 @@ func (p *Pipeline) renamed(ctx context.Context, req *change.Request, others []st
 // another delivery wrote after the note was taken, or nil: recorded after
 // the note's time, and leaving the assignment other than the note read it
 // (a change recorded late whose write came before that read is in the
-// note's prior already; a change away and back has its first half caught).
-// Records that wrote nothing (a cancelled schedule) do not count.
+// note's prior already; a change away and back has its first half caught),
+// or setting it back to that from what this change makes. Records that
+// wrote nothing (a cancelled schedule) do not count.
 func (p *Pipeline) changedSince(ctx context.Context, job *Job, n *attemptNote) (*record.Record, error) {
 	if p.opts.Records == nil || n.Time.IsZero() {
 		return nil, nil
@@ -250,7 +258,13 @@ func (p *Pipeline) changedSince(ctx context.Context, job *Job, n *attemptNote) (
 	for i := range recs {
 		r := &recs[i]
 		wrote := (r.State == "" || r.State == record.StateApplied) && len(r.After) > 0 && string(r.After) != "null"
-		if r.ID != own && wrote && r.Time.After(n.Time) && !graph.SameAssignment(r.After, n.Prior, p.beta()) {
+		if r.ID == own || !wrote || !r.Time.After(n.Time) {
+			continue
+		}
+		// A change that left the assignment otherwise than the note read
+		// it; or one that set it back to that, from what this change
+		// makes (so this change had landed, and the other is newer).
+		if !graph.SameAssignment(r.After, n.Prior, p.beta()) || graph.InEffect(r.Before, job.Request, p.beta()) {
 			return r, nil
 		}
 	}

@@ -423,3 +423,28 @@ func TestANoteOutlivesTheDeadLetterQueue(t *testing.T) {
 		t.Errorf("moved back 13 days later = %v, Graph holds %s; want 409, B kept", o.Err, g.held)
 	}
 }
+
+// TestANewerChangeBackToThePriorIsAChangeSince: A's write lands, its
+// answer lost; another ticket's change B then sets the assignment back to
+// what A's note read, and is recorded. A's late retry reads what its note
+// did, but B's record shows A had landed and B is newer: 409 drifted, B
+// kept.
+func TestANewerChangeBackToThePriorIsAChangeSince(t *testing.T) {
+	g := &heldGraph{mode: "lose"}
+	g.held = []byte(`{"id":"2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_5e6f0000-0000-0000-0000-000000000001","target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget",` +
+		`"groupId":"5e6f0000-0000-0000-0000-000000000001","deviceAndAppManagementAssignmentFilterId":"a1b2c3d4-0000-0000-0000-00000000f117","deviceAndAppManagementAssignmentFilterType":"exclude"},"source":"direct"}`)
+	p := attemptPipeline(g, idempotency.NewMemory(nil, 0), nil)
+	if o := runServiceNow(p, "A", decoded(t)); o.Err == nil || !strings.Contains(string(g.held), `"include"`) {
+		t.Fatalf("A = %v, Graph holds %s; want the write applied, its answer lost", o.Err, g.held)
+	}
+	g.set("")
+	time.Sleep(5 * time.Millisecond) // B is recorded after A's note
+	if o := runServiceNow(p, "B", newerChange(t)); o.Err != nil || !strings.Contains(string(g.held), `"exclude"`) {
+		t.Fatalf("B = %v, Graph holds %s", o.Err, g.held)
+	}
+	o := runServiceNow(p, "A", decoded(t))
+	if ce, ok := errors.AsType[*change.Error](o.Err); !ok || ce.Kind != change.KindDrifted || !strings.Contains(ce.Message, "servicenow:B") ||
+		strings.Contains(string(g.held), `"include"`) {
+		t.Errorf("A's late retry = %v, Graph holds %s; want 409 drifted naming B, B kept", o.Err, g.held)
+	}
+}

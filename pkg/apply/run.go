@@ -96,8 +96,10 @@ type Command struct {
 	Tenant, User, Verb string
 	Approver           string
 	// Allowed, when set, checks the user against the sender's allow-list
-	// in force (the worker's copy of it): a user removed since the
-	// command was queued is refused.
+	// in force (the worker's copy of it), once the delivery is taken (a
+	// copy of a command applied already is answered from the store): a
+	// user removed since the command was queued is refused, with the
+	// allow-list's reason.
 	Allowed func() error
 }
 
@@ -187,19 +189,41 @@ func (p *Pipeline) run(ctx context.Context, j *Job, o *Outcome) {
 		o.fail(err)
 		return
 	}
+	// A scheduled change whose cancellation is recorded is refused; only
+	// a delivery whose earlier write's answer was lost goes on, to find
+	// out what that write did.
+	var canceled error
+	if job.Scheduled {
+		if err := p.checkNotCanceled(ctx, job); err != nil {
+			if !Canceled(err) {
+				o.fail(err)
+				return
+			}
+			canceled = err
+		}
+	}
 	lease, done := p.take(ctx, job, o)
 	if done {
+		if canceled != nil {
+			*o = Outcome{job: o.job, deadline: o.deadline}
+			o.fail(canceled)
+		}
 		return
 	}
 	// A delivery whose earlier write's answer was lost first finds out
-	// what that write did (attempt.go): before the window and the
-	// cancellation of a scheduled change are checked, which say nothing
-	// was changed.
-	if lease != nil && lease.Attempt != nil && !job.DryRun && !job.Request.Reverts() && job.Enqueue == nil && p.settleEarlier(ctx, job, lease, o) {
+	// what that write did (attempt.go): before the window is checked, or
+	// the cancellation, which say nothing was changed.
+	if lease != nil && lease.Attempt != nil && !job.DryRun && !job.Request.Reverts() && job.Enqueue == nil && p.settleEarlier(ctx, job, lease, canceled != nil, o) {
 		return
 	}
-	if job.Scheduled {
-		if err := p.checkNotCanceled(ctx, job); err != nil {
+	if canceled != nil {
+		p.refuseTaken(ctx, job, lease, canceled)
+		o.fail(canceled)
+		return
+	}
+	if c := job.Command; c != nil && c.Allowed != nil {
+		if err := c.Allowed(); err != nil {
+			err = change.Refuse(change.KindPolicyCommand, "the sender's allow-list refuses the command's user now ("+err.Error()+"); nothing was changed")
 			p.refuseTaken(ctx, job, lease, err)
 			o.fail(err)
 			return
@@ -264,11 +288,6 @@ func (p *Pipeline) check(job *Job) error {
 		return change.NotApproved(req.Ticket.State)
 	}
 	if c := job.Command; c != nil {
-		if c.Allowed != nil {
-			if err := c.Allowed(); err != nil {
-				return change.Refuse(change.KindPolicyCommand, "the command's user may no longer run enrollhook commands (the sender's allow-list); nothing was changed")
-			}
-		}
 		if err := p.CheckCommand(job.Sender, c.Tenant, c.User, c.Verb); err != nil {
 			if ce, ok := errors.AsType[*change.Error](err); ok && c.Approver != "" {
 				return change.Refuse(ce.Kind, "the request's requester may not run it any more: "+ce.Message)

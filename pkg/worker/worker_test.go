@@ -482,3 +482,31 @@ func TestWorkerChecksTheAllowListAgain(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkerAllowListAfterTheTake: a copy of a chat command applied
+// already is answered from the store even once its user is off the
+// allow-list (not refused, not dead-lettered); and a worker without the
+// allow-list settings refuses a command naming them, not the user.
+func TestWorkerAllowListAfterTheTake(t *testing.T) {
+	dl := &fakeDeadLetters{}
+	hs := newHarness(t, &fakeGraph{}, dl)
+	hs.w.opts.Allowlists = map[string]chat.Allowlist{"slack": {Tenant: "T0001", Users: []string{"U0APPROVE"}}}
+	body := chatMessage(t, "slack", "T0001", "U0APPROVE", "")
+	if err := hs.w.Process(context.Background(), queue.Delivery{ID: "m1", Body: body, ReceiveCount: 1}); err != nil || hs.g.count() != 1 {
+		t.Fatalf("the command = %v, %d Graph calls; want applied", err, hs.g.count())
+	}
+	hs.w.opts.Allowlists = map[string]chat.Allowlist{"slack": {Tenant: "T0001", Users: []string{"U0OTHER"}}}
+	if err := hs.w.Process(context.Background(), queue.Delivery{ID: "m1", Body: body, ReceiveCount: 2}); err != nil {
+		t.Fatalf("its copy = %v", err)
+	}
+	if sent, _ := dl.sent(); len(sent) != 0 || strings.Contains(hs.logs.String(), `"problem":"policy-command"`) || hs.g.count() != 1 {
+		t.Errorf("the copy of an applied command was refused or dead-lettered (%d dead letters):\n%s", len(sent), hs.logs)
+	}
+
+	unset := newHarness(t, &fakeGraph{}, nil)
+	unset.w.opts.Allowlists = map[string]chat.Allowlist{"slack": {TenantSetting: "ENROLLHOOK_SLACK_TEAM_ID", UsersSetting: "ENROLLHOOK_SLACK_ALLOWED_USERS"}}
+	_ = unset.w.Process(context.Background(), queue.Delivery{ID: "m1", Body: chatMessage(t, "slack", "T0001", "U0APPROVE", ""), ReceiveCount: 1})
+	if logs := unset.logs.String(); unset.g.count() != 0 || !strings.Contains(logs, "ENROLLHOOK_SLACK_ALLOWED_USERS") || !strings.Contains(logs, `"problem":"policy-command"`) {
+		t.Errorf("a worker without the allow-list settings: %d Graph calls, log:\n%s", unset.g.count(), logs)
+	}
+}
