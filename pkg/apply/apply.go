@@ -180,6 +180,11 @@ type Applied struct {
 	// id of that read.
 	Prior          json.RawMessage
 	PriorRequestID string
+
+	// written, for a change an earlier attempt of its delivery applied
+	// (attempt.go), is when that write was sent: its change record's
+	// time, which later changes are ordered against.
+	written time.Time
 }
 
 // Apply is the one apply step of a change, shared by the request path (the

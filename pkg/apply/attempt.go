@@ -156,7 +156,7 @@ func (p *Pipeline) afterUnknown(ctx context.Context, job *Job, note []byte) (*Ap
 		// The assign action may have named the assignment anew.
 		if a, rerr := p.renamed(ctx, req, n.Others); a != nil || rerr != nil {
 			if a != nil {
-				a.Before, a.Prior = graph.TargetOf(n.Prior), n.Prior
+				a.Before, a.Prior, a.written = graph.TargetOf(n.Prior), n.Prior, n.Time
 				p.log.InfoContext(ctx, "an earlier attempt of this delivery had applied the change, under a new assignment id; answered without writing again",
 					slog.String("xRequestId", job.RequestID), slog.String("newAssignmentId", a.Headers[HeaderAssignmentID]))
 			}
@@ -167,7 +167,7 @@ func (p *Pipeline) afterUnknown(ctx context.Context, job *Job, note []byte) (*Ap
 		return nil, noWrite(err)
 	}
 	if graph.InEffect(current, req, p.beta()) {
-		a := &Applied{Result: res, Headers: map[string]string{}, Body: current, Before: graph.TargetOf(n.Prior), Prior: n.Prior}
+		a := &Applied{Result: res, Headers: map[string]string{}, Body: current, Before: graph.TargetOf(n.Prior), Prior: n.Prior, written: n.Time}
 		if res != nil && res.RequestID != "" {
 			a.Headers[HeaderGraphRequestID] = res.RequestID
 		}

@@ -448,3 +448,135 @@ func TestANewerChangeBackToThePriorIsAChangeSince(t *testing.T) {
 		t.Errorf("A's late retry = %v, Graph holds %s; want 409 drifted naming B, B kept", o.Err, g.held)
 	}
 }
+
+// switchStore fails Begin as told: "down" (store unavailable) or "busy"
+// (another attempt holds it).
+type switchStore struct {
+	*idempotency.Memory
+	mu   sync.Mutex
+	mode string
+}
+
+func (s *switchStore) set(m string) { s.mu.Lock(); s.mode = m; s.mu.Unlock() }
+
+func (s *switchStore) Begin(ctx context.Context, k, f string, until time.Time) (*idempotency.Lease, error) {
+	s.mu.Lock()
+	m := s.mode
+	s.mu.Unlock()
+	switch m {
+	case "down":
+		return nil, errors.New("store timed out")
+	case "busy":
+		return nil, &idempotency.InProgressError{RetryAfter: time.Second}
+	}
+	return s.Memory.Begin(ctx, k, f, until)
+}
+
+// landedThenCancelled: a scheduled change lands, its answer is lost, a
+// revert cancels it; returns arrive() and the graph.
+func landedThenCancelled(t *testing.T, st apply.Store) (func() apply.Outcome, *heldGraph, *apply.Pipeline) {
+	start := time.Now().Truncate(time.Second)
+	now := start
+	g, recs := &heldGraph{}, record.NewMemory(nil)
+	p := clockPipeline(g, st, recs, &now)
+	window := &change.Window{Start: start.Add(10 * time.Minute).Format(time.RFC3339), End: start.Add(time.Hour).Format(time.RFC3339)}
+	held := decoded(t)
+	held.Ticket.Window = window
+	var key, fp string
+	if o := p.Run(t.Context(), &apply.Job{Sender: "servicenow", DeliveryID: "A", Request: held,
+		Enqueue: func(_ context.Context, k, f string, _ time.Time, _ bool) error { key, fp = k, f; return nil }}); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	now = start.Add(11 * time.Minute)
+	arrive := func() apply.Outcome {
+		r := decoded(t)
+		r.Ticket.Window = window
+		return p.Run(t.Context(), &apply.Job{Sender: "servicenow", DeliveryID: "A", Request: r, Via: apply.ViaWorker,
+			Key: apply.WorkKey(key), Fingerprint: fp, Scheduled: true})
+	}
+	g.set("lose")
+	if o := arrive(); o.Err == nil {
+		t.Fatal("answer not lost")
+	}
+	g.set("")
+	if o := runServiceNow(p, "R", revertOfTheTicket(t)); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	return arrive, g, p
+}
+
+// TestACopyOfASettledChangeIsNotCancelled: a copy of the scheduled change
+// its retry settled (applied, recorded) is a replay, not "cancelled,
+// nothing was changed".
+func TestACopyOfASettledChangeIsNotCancelled(t *testing.T) {
+	arrive, g, _ := landedThenCancelled(t, idempotency.NewMemory(nil, 0))
+	if o := arrive(); o.Err != nil || g.writes != 1 {
+		t.Fatalf("settle = %v", o.Err)
+	}
+	o := arrive() // SQS duplicate / copy moved back
+	if !o.Replay || o.Err != nil {
+		t.Errorf("copy of the applied change: replay=%v err=%v audit=%q; want the replayed 200 (the change stands)", o.Replay, o.Err, o.Audit)
+	}
+}
+
+// TestAStoreDownDoesNotDropTheNote: the store down at the cancelled
+// change's retry is a retry later, not "cancelled" (which the worker
+// deletes): the note is settled when the store answers again.
+func TestAStoreDownDoesNotDropTheNote(t *testing.T) {
+	st := &switchStore{Memory: idempotency.NewMemory(nil, 0)}
+	arrive, g, p := landedThenCancelled(t, st)
+	st.set("down")
+	o := arrive()
+	if apply.Canceled(o.Err) {
+		t.Errorf("store unavailable answered %v (Canceled: the worker deletes the message, the note is never settled)", o.Err)
+	}
+	st.set("")
+	if o := arrive(); o.Err != nil {
+		t.Fatalf("the retry once the store answers = %v, want the change found applied", o.Err)
+	}
+	if o := runServiceNow(p, "R2", revertOfTheTicket(t)); o.Err != nil || strings.Contains(string(g.held), `"include"`) {
+		t.Errorf("a second revert = %v, Graph holds %s; want the landed change put back", o.Err, g.held)
+	}
+}
+
+// TestAChangeInProgressIsNotCancelled: another attempt holds the delivery
+// (it may be settling the note): this copy comes back later, not
+// "cancelled".
+func TestAChangeInProgressIsNotCancelled(t *testing.T) {
+	st := &switchStore{Memory: idempotency.NewMemory(nil, 0)}
+	arrive, _, _ := landedThenCancelled(t, st)
+	st.set("busy")
+	if o := arrive(); !apply.InProgress(o.Err) {
+		t.Errorf("held by another attempt = %v; want InProgress (the holder settles a note whose change landed)", o.Err)
+	}
+}
+
+// TestALateRecordOfAnEarlierWriteIsNotAChangeSince: X's write (from what A
+// makes to what A's note reads) lands before A reads, but its answer is
+// lost and X is recorded only when its retry settles it, after A's note.
+// A's own write never landed. X's record carries the time of its write, so
+// A's retry applies A.
+func TestALateRecordOfAnEarlierWriteIsNotAChangeSince(t *testing.T) {
+	g := &dropGraph{drop: `"include"`}
+	g.held = []byte(`{"id":"2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_5e6f0000-0000-0000-0000-000000000001","target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget",` +
+		`"groupId":"5e6f0000-0000-0000-0000-000000000001","deviceAndAppManagementAssignmentFilterId":"a1b2c3d4-0000-0000-0000-00000000f117","deviceAndAppManagementAssignmentFilterType":"include"},"source":"direct"}`)
+	p := attemptPipeline(g, idempotency.NewMemory(nil, 0), nil)
+	g.set("lose")
+	if o := runServiceNow(p, "X", newerChange(t)); o.Err == nil || !strings.Contains(string(g.held), `"exclude"`) {
+		t.Fatalf("X = %v, %s", o.Err, g.held)
+	}
+	time.Sleep(5 * time.Millisecond)
+	if o := runServiceNow(p, "A", decoded(t)); o.Err == nil || !strings.Contains(string(g.held), `"exclude"`) {
+		t.Fatalf("A = %v, %s; want lost and not landed", o.Err, g.held)
+	}
+	g.set("")
+	g.drop = ""
+	time.Sleep(5 * time.Millisecond)
+	if o := runServiceNow(p, "X", newerChange(t)); o.Err != nil {
+		t.Fatalf("X's retry = %v", o.Err)
+	}
+	o := runServiceNow(p, "A", decoded(t))
+	if o.Err != nil || !strings.Contains(string(g.held), `"include"`) {
+		t.Errorf("A's retry = %v, Graph holds %s; want A applied (X's write came before A's read: nothing changed since)", o.Err, g.held)
+	}
+}

@@ -33,6 +33,7 @@ func (p *Pipeline) recordChange(ctx context.Context, job *Job, a *Applied) {
 		AssignmentID:    req.AssignmentID,
 		Before:          orNull(a.Prior),
 		After:           orNull(a.Body),
+		Time:            a.written, // zero (the store's clock, now) but for a write settled late
 	}
 	if id := a.Headers[HeaderAssignmentID]; id != "" {
 		r.AssignmentID = id // the assign action named it anew

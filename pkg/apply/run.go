@@ -204,7 +204,16 @@ func (p *Pipeline) run(ctx context.Context, j *Job, o *Outcome) {
 	}
 	lease, done := p.take(ctx, job, o)
 	if done {
-		if canceled != nil {
+		// A cancelled change whose delivery the store answers with a
+		// refusal, or holds under another body, is refused as
+		// cancelled; a stored applied answer stands (an earlier
+		// attempt settled it), and one in progress or a store that
+		// cannot answer comes back (that attempt may be settling it).
+		refused := o.Replay && (o.Status < 200 || o.Status > 299)
+		if ce, ok := errors.AsType[*change.Error](o.Err); ok && ce.Kind == change.KindDeliveryMismatch {
+			refused = true
+		}
+		if canceled != nil && refused {
 			*o = Outcome{job: o.job, deadline: o.deadline}
 			o.fail(canceled)
 		}
@@ -221,9 +230,8 @@ func (p *Pipeline) run(ctx context.Context, j *Job, o *Outcome) {
 		o.fail(canceled)
 		return
 	}
-	if c := job.Command; c != nil && c.Allowed != nil {
-		if err := c.Allowed(); err != nil {
-			err = change.Refuse(change.KindPolicyCommand, "the sender's allow-list refuses the command's user now ("+err.Error()+"); nothing was changed")
+	if !job.Held {
+		if err := p.checkCommand(job); err != nil { // check() ran it for a held one
 			p.refuseTaken(ctx, job, lease, err)
 			o.fail(err)
 			return
@@ -276,6 +284,32 @@ func (p *Pipeline) run(ctx context.Context, j *Job, o *Outcome) {
 	}
 }
 
+// checkCommand checks a chat command against the sender's allow-list and
+// the policy in force now (Job.Command): once its delivery is taken, so a
+// copy of a command applied already is answered from the store.
+func (p *Pipeline) checkCommand(job *Job) error {
+	c := job.Command
+	if c == nil {
+		return nil
+	}
+	if c.Allowed != nil {
+		if err := c.Allowed(); err != nil {
+			return change.Refuse(change.KindPolicyCommand, "the sender's allow-list refuses the command's user now ("+err.Error()+"); nothing was changed")
+		}
+	}
+	if err := p.CheckCommand(job.Sender, c.Tenant, c.User, c.Verb); err != nil {
+		if ce, ok := errors.AsType[*change.Error](err); ok && c.Approver != "" {
+			return change.Refuse(ce.Kind, "the request's requester may not run it any more: "+ce.Message)
+		}
+		return err
+	}
+	if c.Approver == "" && p.SecondPerson(job.Sender, c.Verb) {
+		return change.Refuse(change.KindPolicyCommand, "the policy now wants another person to approve "+c.Verb+
+			", and nobody approved this one; nothing was changed: ask again, and it becomes a request to approve")
+	}
+	return nil
+}
+
 // check is the checks before the delivery is taken.
 func (p *Pipeline) check(job *Job) error {
 	req := job.Request
@@ -287,16 +321,10 @@ func (p *Pipeline) check(job *Job) error {
 	if !req.Approved() {
 		return change.NotApproved(req.Ticket.State)
 	}
-	if c := job.Command; c != nil {
-		if err := p.CheckCommand(job.Sender, c.Tenant, c.User, c.Verb); err != nil {
-			if ce, ok := errors.AsType[*change.Error](err); ok && c.Approver != "" {
-				return change.Refuse(ce.Kind, "the request's requester may not run it any more: "+ce.Message)
-			}
+	if job.Command != nil && job.Held {
+		// No delivery of its own to take (a chat approval): checked now.
+		if err := p.checkCommand(job); err != nil {
 			return err
-		}
-		if c.Approver == "" && p.SecondPerson(job.Sender, c.Verb) {
-			return change.Refuse(change.KindPolicyCommand, "the policy now wants another person to approve "+c.Verb+
-				", and nobody approved this one; nothing was changed: ask again, and it becomes a request to approve")
 		}
 	}
 	// A revert's policy checks each restored change (revert.go); the

@@ -510,3 +510,38 @@ func TestWorkerAllowListAfterTheTake(t *testing.T) {
 		t.Errorf("a worker without the allow-list settings: %d Graph calls, log:\n%s", unset.g.count(), logs)
 	}
 }
+
+type switchPolicy struct{ refuse bool }
+
+func (switchPolicy) Check(string, bool, *change.Request) error { return nil }
+func (p *switchPolicy) CheckCommand(string, string, string, string) error {
+	if p.refuse {
+		return &change.Error{Code: change.CodeForbidden, Kind: change.KindPolicyCommand, Message: "user may not assign any more"}
+	}
+	return nil
+}
+func (switchPolicy) CheckWindow(string, bool, *change.Window, time.Time) (time.Duration, error) {
+	return 0, nil
+}
+func (switchPolicy) ScheduleAhead(string) time.Duration     { return 0 }
+func (switchPolicy) SecondPerson(string, string) bool       { return false }
+func (switchPolicy) MayApprove(string, string, string) bool { return false }
+
+// TestWorkerPolicyRefusalOfAnAppliedCommandsCopy: a copy of an applied
+// chat command whose user the policy (not the allow-list) now refuses is
+// answered from the store, not refused and dead-lettered.
+func TestWorkerPolicyRefusalOfAnAppliedCommandsCopy(t *testing.T) {
+	logs := &lockedBuffer{}
+	g, dl, pol := &fakeGraph{}, &fakeDeadLetters{}, &switchPolicy{}
+	p := apply.New(g, &apply.Options{Logger: testLogger(logs), Dedupe: apply.Dedupe{Store: idempotency.NewMemory(nil, 0)}, Policy: pol})
+	w := New(p, &Options{DeadLetters: dl})
+	body := chatMessage(t, "slack", "T0001", "U0APPROVE", "")
+	if err := w.Process(context.Background(), queue.Delivery{ID: "m1", Body: body, ReceiveCount: 1}); err != nil || g.count() != 1 {
+		t.Fatalf("applied? %v %d", err, g.count())
+	}
+	pol.refuse = true
+	_ = w.Process(context.Background(), queue.Delivery{ID: "m1", Body: body, ReceiveCount: 2})
+	if sent, _ := dl.sent(); len(sent) != 0 {
+		t.Errorf("the copy of an applied command was dead-lettered as refused (%d):\n%s", len(sent), logs)
+	}
+}
