@@ -40,9 +40,20 @@ type attemptNote struct {
 	// kept beside the changed one (an empty list when there were none);
 	// null for the item PATCH.
 	Others []string `json:"others"`
-	// Time is when the write was about to be sent, on the pipeline's
-	// clock.
+	// Time is when Prior was read and the first write about to be sent;
+	// Sent when the latest write was (a retry that writes again keeps the
+	// first reading, and moves Sent). Wall clock, like the change
+	// record's.
 	Time time.Time `json:"time"`
+	Sent time.Time `json:"sent,omitzero"`
+}
+
+// sent is when the note's latest write was sent.
+func (n *attemptNote) sent() time.Time {
+	if n.Sent.IsZero() {
+		return n.Time
+	}
+	return n.Sent
 }
 
 // minNoteLife is the least a note is kept: longer than the dead-letter
@@ -64,15 +75,24 @@ func mayHaveWritten(err error) bool {
 }
 
 // noteBefore keeps the note of wr on the delivery's record (lease) before
-// the write, and returns it: nil when there is no lease, or when the lease
-// carries an earlier attempt's note (that one stands: the earlier write
-// may be the one that landed). A note that cannot be kept refuses the
-// write: a retry could not tell what it did.
+// the write, and returns it: nil when there is no lease. A lease that
+// carries an earlier attempt's note keeps that note's reading (the earlier
+// write may be the one that landed), with this write's time as its Sent,
+// and carries it so. A note that cannot be kept refuses the write: a retry
+// could not tell what it did.
 func (p *Pipeline) noteBefore(ctx context.Context, lease *idempotency.Lease, wr *written) ([]byte, error) {
-	if lease == nil || lease.Attempt != nil {
+	if lease == nil {
 		return nil, nil
 	}
-	note, err := json.Marshal(attemptNote{Prior: orNull(wr.prior), Others: wr.others, Time: p.now()})
+	now := time.Now()
+	n := attemptNote{Prior: orNull(wr.prior), Others: wr.others, Time: now, Sent: now}
+	if lease.Attempt != nil {
+		if json.Unmarshal(lease.Attempt, &n) != nil {
+			return lease.Attempt, nil // our own note, unreadable: left as it is
+		}
+		n.Sent = now
+	}
+	note, err := json.Marshal(n)
 	if err == nil {
 		expires := time.Now().Add(p.noteLife())
 		err = p.storeWrite(ctx, func(ctx context.Context) error { return p.opts.Dedupe.Store.Note(ctx, lease, note, expires) })
@@ -81,6 +101,9 @@ func (p *Pipeline) noteBefore(ctx context.Context, lease *idempotency.Lease, wr 
 		return nil, &change.Error{Code: change.CodeUnavailable, Kind: change.KindDedupeUnavailable, RetryAfter: 5 * time.Second,
 			Message: "the de-duplication store is unavailable, so the change was not sent; nothing was applied; retry later",
 			Err:     errors.Join(change.ErrNothingSent, err)}
+	}
+	if lease.Attempt != nil {
+		lease.Attempt = note // what a release or a give-up keeps
 	}
 	return note, nil
 }
@@ -93,7 +116,7 @@ func (p *Pipeline) giveUpUnknown(ctx context.Context, lease *idempotency.Lease, 
 	case lease.Attempt != nil:
 		note = lease.Attempt
 	case note == nil:
-		note, _ = json.Marshal(attemptNote{Prior: orNull(a.Prior), Time: p.now()})
+		note, _ = json.Marshal(attemptNote{Prior: orNull(a.Prior), Time: time.Now()})
 	}
 	expires := time.Now().Add(p.noteLife())
 	err := p.storeWrite(ctx, func(ctx context.Context) error {
@@ -156,7 +179,7 @@ func (p *Pipeline) afterUnknown(ctx context.Context, job *Job, note []byte) (*Ap
 		// The assign action may have named the assignment anew.
 		if a, rerr := p.renamed(ctx, req, n.Others); a != nil || rerr != nil {
 			if a != nil {
-				a.Before, a.Prior, a.written = graph.TargetOf(n.Prior), n.Prior, n.Time
+				a.Before, a.Prior, a.written = graph.TargetOf(n.Prior), n.Prior, n.sent()
 				p.log.InfoContext(ctx, "an earlier attempt of this delivery had applied the change, under a new assignment id; answered without writing again",
 					slog.String("xRequestId", job.RequestID), slog.String("newAssignmentId", a.Headers[HeaderAssignmentID]))
 			}
@@ -167,7 +190,7 @@ func (p *Pipeline) afterUnknown(ctx context.Context, job *Job, note []byte) (*Ap
 		return nil, noWrite(err)
 	}
 	if graph.InEffect(current, req, p.beta()) {
-		a := &Applied{Result: res, Headers: map[string]string{}, Body: current, Before: graph.TargetOf(n.Prior), Prior: n.Prior, written: n.Time}
+		a := &Applied{Result: res, Headers: map[string]string{}, Body: current, Before: graph.TargetOf(n.Prior), Prior: n.Prior, written: n.sent()}
 		if res != nil && res.RequestID != "" {
 			a.Headers[HeaderGraphRequestID] = res.RequestID
 		}

@@ -580,3 +580,89 @@ func TestALateRecordOfAnEarlierWriteIsNotAChangeSince(t *testing.T) {
 		t.Errorf("A's retry = %v, Graph holds %s; want A applied (X's write came before A's read: nothing changed since)", o.Err, g.held)
 	}
 }
+
+// TestARetrysWriteTimeIsTheRecordsTime: X's first write never lands; A
+// reads the assignment and its write never lands; X's retry writes again,
+// lands, its answer lost; X is settled and recorded at the time of that
+// second write, not the first, and reverted (back to what A read). A's
+// retry: X wrote after A's read, so X is a change since: 409 drifted.
+func TestARetrysWriteTimeIsTheRecordsTime(t *testing.T) {
+	g := &dropGraph{drop: `"exclude"`}
+	recs := record.NewMemory(nil)
+	p := apply.New(g, &apply.Options{Logger: slog.New(slog.DiscardHandler), Records: recs,
+		Deadlines: apply.Deadlines{Timeout: 100 * time.Millisecond}, Dedupe: apply.Dedupe{Store: idempotency.NewMemory(nil, 0)}})
+	if o := runServiceNow(p, "X", newerChange(t)); o.Err == nil {
+		t.Fatal("X 1 applied")
+	}
+	time.Sleep(5 * time.Millisecond)
+	g.drop = `"include"`
+	if o := runServiceNow(p, "A", decoded(t)); o.Err == nil {
+		t.Fatal("A 1 applied")
+	}
+	time.Sleep(5 * time.Millisecond)
+	g.drop = ""
+	g.set("lose")
+	if o := runServiceNow(p, "X", newerChange(t)); o.Err == nil || !strings.Contains(string(g.held), `"exclude"`) {
+		t.Fatalf("X 2 = %v %s", o.Err, g.held)
+	}
+	xWrite := time.Now()
+	g.set("")
+	if o := runServiceNow(p, "X", newerChange(t)); o.Err != nil {
+		t.Fatalf("X 3 = %v", o.Err)
+	}
+	if r, err := recs.Get(t.Context(), "servicenow:X"); err == nil && r.Time.Before(xWrite.Add(-4*time.Millisecond)) {
+		t.Errorf("X recorded at %s, its landed write was sent ~%s (the note is attempt 1's)", r.Time, xWrite)
+	}
+	rev, _ := change.Decode([]byte(`{"action":"revert","ticket":{"id":"CHG0030099","system":"servicenow","state":"approved","requestedBy":"alice@contoso.com","approvedBy":"carol@contoso.com"}}`), nil)
+	if o := runServiceNow(p, "R", rev); o.Err != nil {
+		t.Fatalf("revert = %v", o.Err)
+	}
+	o := runServiceNow(p, "A", decoded(t))
+	if ce, ok := errors.AsType[*change.Error](o.Err); !ok || ce.Kind != change.KindDrifted {
+		t.Errorf("A's retry = %v, Graph %s; want 409 drifted (X wrote after A's read)", o.Err, g.held)
+	}
+}
+
+// TestAKeptUnknownIsNotRelabelledCancelled: a cancelled scheduled change
+// whose retry was refused 409 drifted (its write's outcome unknown) keeps
+// that answer: a copy is not told "cancelled, nothing was changed".
+func TestAKeptUnknownIsNotRelabelledCancelled(t *testing.T) {
+	start := time.Now().Truncate(time.Second)
+	now := start
+	g, recs := &heldGraph{}, record.NewMemory(nil)
+	p := clockPipeline(g, idempotency.NewMemory(nil, 0), recs, &now)
+	window := &change.Window{Start: start.Add(10 * time.Minute).Format(time.RFC3339), End: start.Add(time.Hour).Format(time.RFC3339)}
+	held := decoded(t)
+	held.Ticket.Window = window
+	var key, fp string
+	if o := p.Run(t.Context(), &apply.Job{Sender: "servicenow", DeliveryID: "A", Request: held,
+		Enqueue: func(_ context.Context, k, f string, _ time.Time, _ bool) error { key, fp = k, f; return nil }}); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	now = start.Add(11 * time.Minute)
+	arrive := func() apply.Outcome {
+		r := decoded(t)
+		r.Ticket.Window = window
+		return p.Run(t.Context(), &apply.Job{Sender: "servicenow", DeliveryID: "A", Request: r, Via: apply.ViaWorker,
+			Key: apply.WorkKey(key), Fingerprint: fp, Scheduled: true})
+	}
+	g.set("lose")
+	if o := arrive(); o.Err == nil {
+		t.Fatal("answer not lost")
+	}
+	g.set("")
+	if o := runServiceNow(p, "R", revertOfTheTicket(t)); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	if o := runServiceNow(p, "B", newerChange(t)); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	o := arrive()
+	if apply.Canceled(o.Err) || change.ErrorCode(o.Err) != change.CodeConflict {
+		t.Fatalf("settle = %v", o.Err)
+	}
+	o = arrive()
+	if apply.Canceled(o.Err) {
+		t.Errorf("copy = %v; the kept answer was drifted/unknown (the write landed), now told cancelled, nothing was changed", o.Err)
+	}
+}

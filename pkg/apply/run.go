@@ -204,16 +204,12 @@ func (p *Pipeline) run(ctx context.Context, j *Job, o *Outcome) {
 	}
 	lease, done := p.take(ctx, job, o)
 	if done {
-		// A cancelled change whose delivery the store answers with a
-		// refusal, or holds under another body, is refused as
-		// cancelled; a stored applied answer stands (an earlier
-		// attempt settled it), and one in progress or a store that
-		// cannot answer comes back (that attempt may be settling it).
-		refused := o.Replay && (o.Status < 200 || o.Status > 299)
-		if ce, ok := errors.AsType[*change.Error](o.Err); ok && ce.Kind == change.KindDeliveryMismatch {
-			refused = true
-		}
-		if canceled != nil && refused {
+		// A cancelled change whose delivery id the store holds under
+		// another body is refused as cancelled; a stored answer stands
+		// (an earlier attempt settled it: applied, refused, or its
+		// outcome unknown), and one in progress or a store that cannot
+		// answer comes back (that attempt may be settling it).
+		if ce, ok := errors.AsType[*change.Error](o.Err); ok && ce.Kind == change.KindDeliveryMismatch && canceled != nil {
 			*o = Outcome{job: o.job, deadline: o.deadline}
 			o.fail(canceled)
 		}
