@@ -91,6 +91,9 @@ func (p *Pipeline) noteBefore(ctx context.Context, lease *idempotency.Lease, wr 
 			return lease.Attempt, nil // our own note, unreadable: left as it is
 		}
 		n.Sent = now
+		if n.Others == nil {
+			n.Others = wr.others // the first attempt used the item PATCH, this one the assign action
+		}
 	}
 	note, err := json.Marshal(n)
 	if err == nil {
@@ -102,10 +105,7 @@ func (p *Pipeline) noteBefore(ctx context.Context, lease *idempotency.Lease, wr 
 			Message: "the de-duplication store is unavailable, so the change was not sent; nothing was applied; retry later",
 			Err:     errors.Join(change.ErrNothingSent, err)}
 	}
-	if lease.Attempt != nil {
-		lease.Attempt = note // what a release or a give-up keeps
-	}
-	return note, nil
+	return note, nil // a lease that carried a note carries this one now (Store.Note)
 }
 
 // giveUpUnknown gives the delivery of lease up for a retry, with the note

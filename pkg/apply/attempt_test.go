@@ -14,6 +14,7 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
+	"github.com/enrollhook/enrollhook/pkg/limiter"
 	"github.com/enrollhook/enrollhook/pkg/record"
 	"github.com/enrollhook/enrollhook/pkg/writeback"
 )
@@ -664,5 +665,53 @@ func TestAKeptUnknownIsNotRelabelledCancelled(t *testing.T) {
 	o = arrive()
 	if apply.Canceled(o.Err) {
 		t.Errorf("copy = %v; the kept answer was drifted/unknown (the write landed), now told cancelled, nothing was changed", o.Err)
+	}
+}
+
+// switchSlots refuses write slots while refuse is set (Intune's write
+// limit reached), else hands them out.
+type switchSlots struct{ refuse *bool }
+
+func (s switchSlots) Wait(context.Context) (func(), error) {
+	if *s.refuse {
+		return nil, &limiter.BudgetError{RetryAfter: time.Second}
+	}
+	return func() {}, nil
+}
+
+// TestARetryThatSentNothingLeavesTheNoteAsItWas: a retry of a write whose
+// answer was lost that gets no write slot sends nothing: the note it
+// rewrote for its write goes back as it was, so a later retry does not
+// take that write for one that went out.
+func TestARetryThatSentNothingLeavesTheNoteAsItWas(t *testing.T) {
+	g, refuse := &dropGraph{drop: `"include"`}, false
+	st := idempotency.NewMemory(nil, 0)
+	p := apply.New(g, &apply.Options{Logger: slog.New(slog.DiscardHandler), Records: record.NewMemory(nil),
+		Deadlines: apply.Deadlines{Timeout: 100 * time.Millisecond}, Dedupe: apply.Dedupe{Store: st},
+		Update: apply.Update{Limiter: switchSlots{&refuse}}})
+	if o := runServiceNow(p, "A", decoded(t)); o.Err == nil {
+		t.Fatal("the write Graph did not take succeeded")
+	}
+	key, fp := apply.Key("servicenow", "A", decoded(t))
+	peek := func() []byte {
+		l, err := st.Begin(t.Context(), key, fp, time.Now().Add(time.Second))
+		if err != nil || l.Attempt == nil {
+			t.Fatalf("the delivery's record = %+v, %v; want its note", l, err)
+		}
+		note := l.Attempt
+		if err := st.Release(t.Context(), l); err != nil {
+			t.Fatal(err)
+		}
+		return note
+	}
+	first := peek()
+	refuse = true
+	time.Sleep(2 * time.Millisecond) // a later write time, were it kept
+	o := runServiceNow(p, "A", decoded(t))
+	if ce, ok := errors.AsType[*change.Error](o.Err); !ok || ce.Kind != change.KindWriteLimit {
+		t.Fatalf("the retry without a write slot = %v, want write-limit", o.Err)
+	}
+	if after := peek(); string(after) != string(first) {
+		t.Errorf("the note after a retry that sent nothing = %s, want it as it was: %s", after, first)
 	}
 }

@@ -457,6 +457,10 @@ func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease
 		}
 	}
 	var note []byte // kept before the write (attempt.go)
+	var carried []byte
+	if lease != nil {
+		carried = lease.Attempt // as it was, for a failure that sent nothing
+	}
 	a, err := p.applyGated(ctx, job.Request, job.RequestID, gate{
 		note:  func(wr *written) (err error) { note, err = p.noteBefore(ctx, lease, wr); return err },
 		check: func() error { return p.stillOpen(job) },
@@ -466,6 +470,9 @@ func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease
 		if lease != nil && mayHaveWritten(err) {
 			p.giveUpUnknown(ctx, lease, note, a) // attempt.go
 		} else {
+			if carried != nil {
+				lease.Attempt = carried // this attempt sent nothing: the note as it was
+			}
 			p.refuseTaken(ctx, job, lease, err)
 		}
 		o.fail(err)

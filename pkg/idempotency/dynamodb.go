@@ -229,6 +229,7 @@ func (d *DynamoDB) Note(ctx context.Context, l *Lease, note []byte, expires time
 		if stored, gerr := awsapi.GetItem(ctx, d.client, d.table, awsapi.Item{attrID: awsapi.S(l.Key)}); gerr == nil &&
 			stored != nil && awsapi.Str(stored[attrHolder]) == l.Holder && awsapi.Str(stored[attrStatus]) == StatusInProgress &&
 			awsapi.Str(stored[attrAttempt]) == string(note) {
+			d.carry(l, note, expires)
 			return nil
 		}
 		return ErrLost
@@ -236,7 +237,16 @@ func (d *DynamoDB) Note(ctx context.Context, l *Lease, note []byte, expires time
 	if err != nil {
 		return fmt.Errorf("idempotency: note %s: %w", l.Key, err)
 	}
+	d.carry(l, note, expires)
 	return nil
+}
+
+// carry makes a lease that carries an earlier note carry note instead,
+// until expires: what its release puts back.
+func (d *DynamoDB) carry(l *Lease, note []byte, expires time.Time) {
+	if l.Attempt != nil {
+		l.Attempt, l.attemptUntil = append([]byte(nil), note...), expires
+	}
 }
 
 // Attempted implements Store: the record becomes ATTEMPTED with the note,

@@ -155,6 +155,9 @@ func (m *Memory) Note(ctx context.Context, l *Lease, note []byte, expires time.T
 		return ErrLost
 	}
 	r.note, r.noteUntil = append([]byte(nil), note...), expires
+	if l.Attempt != nil {
+		l.Attempt, l.attemptUntil = r.note, expires // what its release puts back
+	}
 	return nil
 }
 

@@ -83,9 +83,10 @@ type Store interface {
 	// Note keeps note on the record the lease holds, until expires, before
 	// the attempt does what it may not learn the outcome of (a write):
 	// should the holder die, the attempt that takes the key over gets the
-	// note (Lease.Attempt), as after Attempted. Release drops it (unless
-	// the lease carries an earlier note), Complete too. ErrLost when the
-	// lease was taken over.
+	// note (Lease.Attempt), as after Attempted. Release drops it, Complete
+	// too; a lease that carries an earlier note carries this one instead
+	// (Lease.Attempt), and its release puts this one back. ErrLost when
+	// the lease was taken over.
 	Note(ctx context.Context, l *Lease, note []byte, expires time.Time) error
 	// Attempted gives the key up like Release, for an attempt whose
 	// outcome it cannot know (a write sent, its answer lost), and keeps

@@ -269,6 +269,30 @@ func TestProtocol(t *testing.T) {
 					t.Fatalf("Begin after the completed answer expired = %+v, %v; want a fresh hold, no note", r, err)
 				}
 			})
+			t.Run("a retry that keeps its note anew carries it, and its release puts that back", func(t *testing.T) {
+				c := &clock{t: t0}
+				st := mk(c)
+				l, _ := st.Begin(ctx, "k", "fp", t0.Add(10*time.Second))
+				if err := st.Attempted(ctx, l, []byte(`n1`), t0.Add(time.Hour)); err != nil {
+					t.Fatal(err)
+				}
+				c.advance(50 * time.Minute)
+				retry, err := st.Begin(ctx, "k", "fp", c.now().Add(10*time.Second))
+				if err != nil || string(retry.Attempt) != "n1" {
+					t.Fatalf("the retry = %+v, %v", retry, err)
+				}
+				if err := st.Note(ctx, retry, []byte(`n2`), c.now().Add(time.Hour)); err != nil || string(retry.Attempt) != "n2" {
+					t.Fatalf("Note = %v, the lease carries %q; want n2", err, retry.Attempt)
+				}
+				if err := st.Release(ctx, retry); err != nil {
+					t.Fatal(err)
+				}
+				c.advance(20 * time.Minute) // past n1's expiry, before n2's
+				next, err := st.Begin(ctx, "k", "fp", c.now().Add(10*time.Second))
+				if err != nil || string(next.Attempt) != "n2" {
+					t.Errorf("the next attempt = %+v, %v; want the note n2, kept until its own expiry", next, err)
+				}
+			})
 			t.Run("50 concurrent identical deliveries, one holder", func(t *testing.T) {
 				c := &clock{t: t0}
 				st := mk(c)

@@ -321,3 +321,37 @@ func TestLostAssignOfAConfigurationsOnlyAssignment(t *testing.T) {
 		t.Errorf("the retry wrote again: %d writes, want %d", s.emu.Writes(), writes)
 	}
 }
+
+// TestLostAnswerAcrossTheSwitchToAssign: the first attempt sends the item
+// PATCH, which Graph does not take (429); the retry finds the route
+// refused, goes through the assign action, which names the assignment
+// anew, and loses that answer. Its note now lists the assignments the
+// action kept, so the next retry finds the change under the new id.
+func TestLostAnswerAcrossTheSwitchToAssign(t *testing.T) {
+	s := newStrategyStack(t, apply.StrategyAuto, "beta")
+	s.h.set(func(o *testOptions) {
+		o.Records, o.Store, o.Policy = changerecord.NewMemory(nil), idempotency.NewMemory(nil, 0), policy.Default()
+	})
+	s.emu.Throttle(100, "0")
+	if w := s.send(t, regroupBody); w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("the throttled PATCH = %d %s, want 503", w.Code, w.Body)
+	}
+	s.emu.Throttle(0, "")
+	s.emu.RefuseItemRoute(true)
+	s.emu.RenameOnAssign(true)
+	s.emu.LoseWrites(100, http.StatusGatewayTimeout)
+	if w := s.send(t, regroupBody); w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("the assign whose answer was lost = %d %s, want 503", w.Code, w.Body)
+	}
+	s.emu.LoseWrites(0, http.StatusGatewayTimeout)
+	if _, ok := s.emu.Assignment(graphemu.ConfigESP, espPrefix+newGroup); !ok {
+		t.Fatal("the lost assign was not applied under a new id")
+	}
+	writes := s.emu.Writes()
+	if w := s.send(t, regroupBody); w.Code != http.StatusOK || w.Header().Get(apply.HeaderAssignmentID) != espPrefix+newGroup {
+		t.Fatalf("the next retry = %d %v %s, want 200 under the new id", w.Code, w.Header(), w.Body)
+	}
+	if s.emu.Writes() != writes {
+		t.Errorf("the next retry wrote again: %d writes, want %d", s.emu.Writes(), writes)
+	}
+}
