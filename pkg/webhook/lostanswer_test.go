@@ -195,27 +195,44 @@ func TestWorkerLostAnswerIsNotWrittenAgain(t *testing.T) {
 	}
 }
 
+// recordStack is newStrategyStack with a change record, de-duplication and
+// the built-in policy.
+func recordStack(t *testing.T, strategy string) (*stack, changerecord.Store) {
+	t.Helper()
+	s := newStrategyStack(t, strategy, "beta")
+	recs := changerecord.NewMemory(nil)
+	s.h.set(func(o *testOptions) {
+		o.Records, o.Store, o.Policy = recs, idempotency.NewMemory(nil, 0), policy.Default()
+	})
+	return s, recs
+}
+
+// loseTheAssign sends body while the emulator names the changed assignment
+// anew (newID) and loses every write's answer; it returns the write count
+// after it.
+func loseTheAssign(t *testing.T, s *stack, body, configuration, newID string) int {
+	t.Helper()
+	s.emu.RenameOnAssign(true)
+	s.emu.LoseWrites(100, http.StatusGatewayTimeout)
+	w := s.send(t, body)
+	s.emu.LoseWrites(0, http.StatusGatewayTimeout)
+	if w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("the assign whose answer was lost = %d %s, want 503", w.Code, w.Body)
+	}
+	if _, ok := s.emu.Assignment(configuration, newID); !ok {
+		t.Fatal("the lost assign was not applied under a new id")
+	}
+	return s.emu.Writes()
+}
+
 // TestLostAssignUnderANewID: under the assign strategy, Intune may name
 // the changed assignment anew; the retry of an assign action whose answer
 // was lost finds the change under the new id (not one of the assignments
 // the action kept) and answers it as applied, with the new id, without
 // writing again; the change record has it under the new id.
 func TestLostAssignUnderANewID(t *testing.T) {
-	s := newStrategyStack(t, apply.StrategyAssign, "beta")
-	recs := changerecord.NewMemory(nil)
-	s.h.set(func(o *testOptions) {
-		o.Records, o.Store, o.Policy = recs, idempotency.NewMemory(nil, 0), policy.Default()
-	})
-	s.emu.RenameOnAssign(true)
-	s.emu.LoseWrites(100, http.StatusGatewayTimeout)
-	if w := s.send(t, regroupBody); w.Code != http.StatusServiceUnavailable {
-		t.Fatalf("the assign whose answer was lost = %d %s, want 503", w.Code, w.Body)
-	}
-	s.emu.LoseWrites(0, http.StatusGatewayTimeout)
-	if _, ok := s.emu.Assignment(graphemu.ConfigESP, espPrefix+newGroup); !ok {
-		t.Fatal("the lost assign was not applied under a new id")
-	}
-	writes := s.emu.Writes()
+	s, recs := recordStack(t, apply.StrategyAssign)
+	writes := loseTheAssign(t, s, regroupBody, graphemu.ConfigESP, espPrefix+newGroup)
 	w := s.send(t, regroupBody)
 	if w.Code != http.StatusOK || w.Header().Get(apply.HeaderAssignmentID) != espPrefix+newGroup || w.Header().Get(apply.HeaderStrategy) != apply.StrategyAssign ||
 		!strings.Contains(w.Body.String(), newGroup) {
@@ -300,20 +317,11 @@ func TestLostAssignOfAConfigurationsOnlyAssignment(t *testing.T) {
 	body := `{"ticket":{"id":"CHG0030045","state":"approved","requestedBy":"alice@contoso.com","approvedBy":"bob@contoso.com"},` +
 		`"configurationId":"` + graphemu.ConfigPlatform + `","assignmentId":"` + graphemu.AssignmentPlatformGroup + `",` +
 		`"assignment":{"target":{"@odata.type":"microsoft.graph.groupAssignmentTarget","groupId":"` + newGroup + `"}}}`
-	s := newStrategyStack(t, apply.StrategyAssign, "beta")
-	s.h.set(func(o *testOptions) {
-		o.Records, o.Store, o.Policy = changerecord.NewMemory(nil), idempotency.NewMemory(nil, 0), policy.Default()
-	})
-	s.emu.RenameOnAssign(true)
-	s.emu.LoseWrites(100, http.StatusGatewayTimeout)
-	if w := s.send(t, body); w.Code != http.StatusServiceUnavailable {
-		t.Fatalf("the assign whose answer was lost = %d %s, want 503", w.Code, w.Body)
+	s, _ := recordStack(t, apply.StrategyAssign)
+	if _, ok := s.emu.Assignment(graphemu.ConfigPlatform, graphemu.AssignmentPlatformGroup); !ok {
+		t.Fatal("the emulator has no platform assignment to rename")
 	}
-	s.emu.LoseWrites(0, http.StatusGatewayTimeout)
-	if _, ok := s.emu.Assignment(graphemu.ConfigPlatform, graphemu.AssignmentPlatformGroup); ok {
-		t.Fatal("the emulator did not name the assignment anew")
-	}
-	writes := s.emu.Writes()
+	writes := loseTheAssign(t, s, body, graphemu.ConfigPlatform, strings.TrimSuffix(graphemu.AssignmentPlatformGroup, graphemu.GroupPlatform)+newGroup)
 	if w := s.send(t, body); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), newGroup) || w.Header().Get(apply.HeaderAssignmentID) == "" {
 		t.Errorf("the retry = %d %v %s, want 200 with the renamed assignment", w.Code, w.Header(), w.Body)
 	}
@@ -328,26 +336,14 @@ func TestLostAssignOfAConfigurationsOnlyAssignment(t *testing.T) {
 // anew, and loses that answer. Its note now lists the assignments the
 // action kept, so the next retry finds the change under the new id.
 func TestLostAnswerAcrossTheSwitchToAssign(t *testing.T) {
-	s := newStrategyStack(t, apply.StrategyAuto, "beta")
-	s.h.set(func(o *testOptions) {
-		o.Records, o.Store, o.Policy = changerecord.NewMemory(nil), idempotency.NewMemory(nil, 0), policy.Default()
-	})
+	s, _ := recordStack(t, apply.StrategyAuto)
 	s.emu.Throttle(100, "0")
 	if w := s.send(t, regroupBody); w.Code != http.StatusServiceUnavailable {
 		t.Fatalf("the throttled PATCH = %d %s, want 503", w.Code, w.Body)
 	}
 	s.emu.Throttle(0, "")
 	s.emu.RefuseItemRoute(true)
-	s.emu.RenameOnAssign(true)
-	s.emu.LoseWrites(100, http.StatusGatewayTimeout)
-	if w := s.send(t, regroupBody); w.Code != http.StatusServiceUnavailable {
-		t.Fatalf("the assign whose answer was lost = %d %s, want 503", w.Code, w.Body)
-	}
-	s.emu.LoseWrites(0, http.StatusGatewayTimeout)
-	if _, ok := s.emu.Assignment(graphemu.ConfigESP, espPrefix+newGroup); !ok {
-		t.Fatal("the lost assign was not applied under a new id")
-	}
-	writes := s.emu.Writes()
+	writes := loseTheAssign(t, s, regroupBody, graphemu.ConfigESP, espPrefix+newGroup)
 	if w := s.send(t, regroupBody); w.Code != http.StatusOK || w.Header().Get(apply.HeaderAssignmentID) != espPrefix+newGroup {
 		t.Fatalf("the next retry = %d %v %s, want 200 under the new id", w.Code, w.Header(), w.Body)
 	}
