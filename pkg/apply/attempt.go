@@ -143,8 +143,10 @@ func (p *Pipeline) settleEarlier(ctx context.Context, job *Job, lease *idempoten
 	}
 	switch {
 	case err != nil && change.ErrorCode(err) == change.CodeConflict:
-		// Final: every later retry gets this answer.
-		p.keepRefusal(ctx, job, lease, err)
+		// Final: every later retry gets this answer, as long as the note
+		// would have lived (a message moved back from a dead-letter queue
+		// included).
+		p.keepRefusalFor(ctx, job, lease, err, p.noteLife())
 	case err != nil:
 		p.refuseTaken(ctx, job, lease, err) // a retry keeps the note
 	case found != nil:
@@ -153,7 +155,7 @@ func (p *Pipeline) settleEarlier(ctx context.Context, job *Job, lease *idempoten
 				slog.String("xRequestId", job.RequestID), slog.String("ticket", job.Request.Ticket.ID))
 		}
 		o.Result, o.Before, o.WriteBack = found.Result, found.Before, true
-		p.Complete(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: found.Headers, Body: found.Body})
+		p.completeFor(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: found.Headers, Body: found.Body}, p.noteLife())
 		p.recordChange(ctx, job, found)
 		o.Status, o.Headers, o.Body, o.After, o.Audit = http.StatusOK, found.Headers, found.Body, found.Body, AuditApplied
 		return true

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -713,5 +714,31 @@ func TestARetryThatSentNothingLeavesTheNoteAsItWas(t *testing.T) {
 	}
 	if after := peek(); string(after) != string(first) {
 		t.Errorf("the note after a retry that sent nothing = %s, want it as it was: %s", after, first)
+	}
+}
+
+// TestTheDriftedAnswerOutlivesTheDeadLetterQueue: the 409 a retry got
+// because a newer change stood is kept as long as the note would have
+// lived, not only as long as answers are (48 h): a copy moved back from
+// the dead-letter queue days later gets it again, and B stands.
+func TestTheDriftedAnswerOutlivesTheDeadLetterQueue(t *testing.T) {
+	now := time.Now()
+	st := idempotency.NewMemory(func() time.Time { return now }, 0)
+	g := &heldGraph{mode: "lose"}
+	p := attemptPipeline(g, st, nil)
+	if o := runServiceNow(p, "A", decoded(t)); o.Err == nil {
+		t.Fatal("the write whose answer was lost succeeded")
+	}
+	g.set("")
+	if o := runServiceNow(p, "B", newerChange(t)); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	now = now.Add(24 * time.Hour)
+	if o := runServiceNow(p, "A", decoded(t)); o.Err == nil {
+		t.Fatalf("A's retry a day later applied over B")
+	}
+	now = now.Add(12 * 24 * time.Hour)
+	if o := runServiceNow(p, "A", decoded(t)); !o.Replay || o.Status != http.StatusConflict || strings.Contains(string(g.held), `"include"`) {
+		t.Errorf("A moved back 13 days later = replay %v, status %d, err %v, Graph holds %s; want the kept 409, B kept", o.Replay, o.Status, o.Err, g.held)
 	}
 }

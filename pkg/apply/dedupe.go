@@ -139,6 +139,11 @@ func (p *Pipeline) Take(ctx context.Context, key, fingerprint string, until time
 // write is not cut short by a caller that went away, and a failure is only
 // logged.
 func (p *Pipeline) Complete(ctx context.Context, lease *idempotency.Lease, resp idempotency.Response) {
+	p.completeFor(ctx, lease, resp, p.opts.Dedupe.CompletedTTL)
+}
+
+// completeFor is Complete, the answer kept for ttl.
+func (p *Pipeline) completeFor(ctx context.Context, lease *idempotency.Lease, resp idempotency.Response, ttl time.Duration) {
 	if lease == nil {
 		return
 	}
@@ -146,7 +151,7 @@ func (p *Pipeline) Complete(ctx context.Context, lease *idempotency.Lease, resp 
 	// sender's retry would then apply the change again: hence the bounded
 	// retries of storeWrite.
 	err := p.storeWrite(ctx, func(ctx context.Context) error {
-		return p.opts.Dedupe.Store.Complete(ctx, lease, resp, time.Now().Add(p.opts.Dedupe.CompletedTTL))
+		return p.opts.Dedupe.Store.Complete(ctx, lease, resp, time.Now().Add(ttl))
 	})
 	if err != nil {
 		p.log.WarnContext(ctx, "de-duplication record not updated", Cause(err))

@@ -587,10 +587,15 @@ func (p *Pipeline) keepDryRun(ctx context.Context, lease *idempotency.Lease, res
 
 // keepRefusal keeps the refusal err as the answer of the delivery of lease.
 func (p *Pipeline) keepRefusal(ctx context.Context, job *Job, lease *idempotency.Lease, err error) {
+	p.keepRefusalFor(ctx, job, lease, err, p.opts.Dedupe.CompletedTTL)
+}
+
+// keepRefusalFor is keepRefusal, the refusal kept for ttl.
+func (p *Pipeline) keepRefusalFor(ctx context.Context, job *Job, lease *idempotency.Lease, err error, ttl time.Duration) {
 	prob, _ := ProblemFor(err, job.RequestID)
 	body, _ := json.Marshal(prob)
-	p.Complete(ctx, lease, idempotency.Response{Status: prob.Status, Body: body,
-		Headers: map[string]string{"Content-Type": "application/problem+json"}})
+	p.completeFor(ctx, lease, idempotency.Response{Status: prob.Status, Body: body,
+		Headers: map[string]string{"Content-Type": "application/problem+json"}}, ttl)
 }
 
 // Job is the job o is the outcome of.
