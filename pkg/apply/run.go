@@ -233,6 +233,11 @@ func (p *Pipeline) run(ctx context.Context, j *Job, o *Outcome) {
 			return
 		}
 	}
+	if err := p.checkPolicy(job); err != nil {
+		p.refuseTaken(ctx, job, lease, err)
+		o.fail(err)
+		return
+	}
 	// The change window, once the delivery is taken: a delivery applied
 	// inside it is answered from the store after it closes, not refused.
 	// Outside it the change is refused, or queued until it opens.
@@ -323,9 +328,27 @@ func (p *Pipeline) check(job *Job) error {
 			return err
 		}
 	}
+	if job.Via == ViaWorker {
+		return nil // the policy once the delivery is taken (checkPolicy)
+	}
 	// A revert's policy checks each restored change (revert.go); the
-	// revert's own ticket is held to separation of duties here.
+	// revert's own ticket is held to separation of duties here. Before
+	// the take: a sender's retry under a wider policy is applied.
 	return p.Check(job.Sender, job.Chat, req)
+}
+
+// checkPolicy is the worker's check of a queued change against the policy
+// in force now, once it holds the change's delivery: a copy of a change
+// applied already (SQS delivers at least once; a message moved back from
+// the dead-letter queue) is answered from the store, and a change whose
+// earlier write's answer was lost is settled first, rather than refused
+// with "nothing was changed". A refusal releases the delivery (or keeps
+// it, without a dead-letter queue), as before.
+func (p *Pipeline) checkPolicy(job *Job) error {
+	if job.Via != ViaWorker {
+		return nil
+	}
+	return p.Check(job.Sender, job.Chat, job.Request)
 }
 
 func (p *Pipeline) keyOf(job *Job) (key, fingerprint string) {

@@ -545,3 +545,46 @@ func TestWorkerPolicyRefusalOfAnAppliedCommandsCopy(t *testing.T) {
 		t.Errorf("the copy of an applied command was dead-lettered as refused (%d):\n%s", len(sent), logs)
 	}
 }
+
+// narrowedPolicy refuses every change once narrowed is set.
+type narrowedPolicy struct {
+	switchPolicy
+	narrowed bool
+}
+
+func (p *narrowedPolicy) Check(string, bool, *change.Request) error {
+	if p.narrowed {
+		return &change.Error{Code: change.CodeForbidden, Kind: change.KindPolicyConfiguration, Message: "the configuration is not allowed any more"}
+	}
+	return nil
+}
+
+// TestWorkerPolicyOnceItHoldsTheChange: a copy of an applied queued change
+// (SQS delivers at least once) that a policy narrowed since would refuse
+// is answered from the store, not refused "nothing was changed" and
+// dead-lettered; a change not applied yet is refused as before, and
+// released for the dead-letter queue to take.
+func TestWorkerPolicyOnceItHoldsTheChange(t *testing.T) {
+	logs := &lockedBuffer{}
+	g, dl, pol := &fakeGraph{}, &fakeDeadLetters{}, &narrowedPolicy{}
+	p := apply.New(g, &apply.Options{Logger: testLogger(logs), Dedupe: apply.Dedupe{Store: idempotency.NewMemory(nil, 0)}, Policy: pol})
+	w := New(p, &Options{DeadLetters: dl})
+	body := queuedMessage(t)
+	if err := w.Process(context.Background(), queue.Delivery{ID: "m1", Body: body, ReceiveCount: 1}); err != nil || g.count() != 1 {
+		t.Fatalf("the change = %v, %d Graph calls; want applied", err, g.count())
+	}
+	pol.narrowed = true
+	if err := w.Process(context.Background(), queue.Delivery{ID: "m1", Body: body, ReceiveCount: 2}); err != nil {
+		t.Fatalf("its copy = %v", err)
+	}
+	if sent, _ := dl.sent(); len(sent) != 0 || g.count() != 1 {
+		t.Fatalf("the copy of an applied change was dead-lettered (%d) or applied again (%d calls):\n%s", len(sent), g.count(), logs)
+	}
+	other := chatMessage(t, "slack", "T0001", "U0APPROVE", "")
+	if err := w.Process(context.Background(), queue.Delivery{ID: "m2", Body: other, ReceiveCount: 1}); err != nil {
+		t.Fatalf("a change the narrowed policy refuses = %v, want done (dead-lettered)", err)
+	}
+	if sent, reasons := dl.sent(); len(sent) != 1 || reasons[0].Problem != "policy-configuration" || g.count() != 1 {
+		t.Errorf("dead letters %d %+v, %d Graph calls; want the refused change dead-lettered with its rule", len(sent), reasons, g.count())
+	}
+}
