@@ -233,13 +233,10 @@ var errEarlierUnknown = errors.New("apply: an earlier attempt's write may have b
 
 // earlierUnknown marks err with errEarlierUnknown.
 func earlierUnknown(err error) error {
-	ce, ok := errors.AsType[*change.Error](err)
-	if !ok {
-		return errors.Join(errEarlierUnknown, err)
+	if m, ok := marked(err, errEarlierUnknown); ok {
+		return m
 	}
-	e := *ce
-	e.Err = errors.Join(errEarlierUnknown, ce.Err)
-	return &e
+	return errors.Join(errEarlierUnknown, err)
 }
 
 // beta reports whether changes go to Graph's beta endpoint.

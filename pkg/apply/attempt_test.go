@@ -94,6 +94,20 @@ func runServiceNow(p *apply.Pipeline, id string, req *change.Request) apply.Outc
 	return o
 }
 
+// loseAThenApplyB sends A (decoded(t)) while g loses write answers, then
+// another ticket's change B of the same assignment, applied.
+func loseAThenApplyB(t *testing.T, p *apply.Pipeline, g *heldGraph) {
+	t.Helper()
+	g.set("lose")
+	if o := runServiceNow(p, "A", decoded(t)); o.Err == nil {
+		t.Fatal("the write whose answer was lost succeeded")
+	}
+	g.set("")
+	if o := runServiceNow(p, "B", newerChange(t)); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+}
+
 // noAttempted is a store whose Attempted never lands (the store timed out,
 // or the invoke died right after the write).
 type noAttempted struct{ *idempotency.Memory }
@@ -132,9 +146,7 @@ func TestTheNoteIsKeptBeforeTheWrite(t *testing.T) {
 func TestTheTicketIsToldUnknown(t *testing.T) {
 	g, wb := &heldGraph{mode: "lose"}, &ticketNotes{}
 	p := attemptPipeline(g, idempotency.NewMemory(nil, 0), wb)
-	runServiceNow(p, "A", decoded(t))
-	g.set("")
-	runServiceNow(p, "B", newerChange(t))
+	loseAThenApplyB(t, p, g)
 	if o := runServiceNow(p, "A", decoded(t)); o.Err == nil {
 		t.Fatal("A's retry over B succeeded")
 	}
@@ -256,33 +268,7 @@ func clockPipeline(g apply.Graph, st apply.Store, recs record.Store, now *time.T
 // all the same and records it (so a revert can put it back), rather than
 // saying that it was cancelled and nothing changed.
 func TestARevertDoesNotHideALandedScheduledChange(t *testing.T) {
-	start := time.Now().Truncate(time.Second)
-	now := start
-	g, recs := &heldGraph{}, record.NewMemory(nil)
-	p := clockPipeline(g, idempotency.NewMemory(nil, 0), recs, &now)
-	window := &change.Window{Start: start.Add(10 * time.Minute).Format(time.RFC3339), End: start.Add(time.Hour).Format(time.RFC3339)}
-	held := decoded(t)
-	held.Ticket.Window = window
-	var key, fp string
-	if o := p.Run(t.Context(), &apply.Job{Sender: "servicenow", DeliveryID: "A", Request: held,
-		Enqueue: func(_ context.Context, k, f string, _ time.Time, _ bool) error { key, fp = k, f; return nil }}); o.Err != nil || !o.Queued {
-		t.Fatalf("the held change = %+v", o)
-	}
-	now = start.Add(11 * time.Minute)
-	arrive := func() apply.Outcome {
-		r := decoded(t)
-		r.Ticket.Window = window
-		return p.Run(t.Context(), &apply.Job{Sender: "servicenow", DeliveryID: "A", Request: r, Via: apply.ViaWorker,
-			Key: apply.WorkKey(key), Fingerprint: fp, Scheduled: true, KeepRefusals: true})
-	}
-	g.set("lose")
-	if o := arrive(); o.Err == nil {
-		t.Fatal("the write whose answer was lost succeeded")
-	}
-	g.set("")
-	if o := runServiceNow(p, "R", revertOfTheTicket(t)); o.Err != nil {
-		t.Fatalf("the revert = %v", o.Err)
-	}
+	arrive, g, p := landedThenCancelled(t, idempotency.NewMemory(nil, 0), true)
 	if o := arrive(); o.Err != nil || g.writes != 1 {
 		t.Fatalf("the change's retry = %v, %d writes; want it answered as applied, no write", o.Err, g.writes)
 	}
@@ -413,13 +399,7 @@ func TestANoteOutlivesTheDeadLetterQueue(t *testing.T) {
 	st := idempotency.NewMemory(func() time.Time { return now }, 0)
 	g := &heldGraph{mode: "lose"}
 	p := attemptPipeline(g, st, nil)
-	if o := runServiceNow(p, "A", decoded(t)); o.Err == nil {
-		t.Fatal("the write whose answer was lost succeeded")
-	}
-	g.set("")
-	if o := runServiceNow(p, "B", newerChange(t)); o.Err != nil {
-		t.Fatal(o.Err)
-	}
+	loseAThenApplyB(t, p, g)
 	now = now.Add(13 * 24 * time.Hour)
 	if o := runServiceNow(p, "A", decoded(t)); o.Err == nil || strings.Contains(string(g.held), `"include"`) {
 		t.Errorf("moved back 13 days later = %v, Graph holds %s; want 409, B kept", o.Err, g.held)
@@ -475,8 +455,10 @@ func (s *switchStore) Begin(ctx context.Context, k, f string, until time.Time) (
 }
 
 // landedThenCancelled: a scheduled change lands, its answer is lost, a
-// revert cancels it; returns arrive() and the graph.
-func landedThenCancelled(t *testing.T, st apply.Store) (func() apply.Outcome, *heldGraph, *apply.Pipeline) {
+// revert cancels it; returns arrive() (the change arriving from its
+// schedule again, on a worker that keeps refusals when keep is set) and
+// the graph.
+func landedThenCancelled(t *testing.T, st apply.Store, keep bool) (func() apply.Outcome, *heldGraph, *apply.Pipeline) {
 	start := time.Now().Truncate(time.Second)
 	now := start
 	g, recs := &heldGraph{}, record.NewMemory(nil)
@@ -486,23 +468,23 @@ func landedThenCancelled(t *testing.T, st apply.Store) (func() apply.Outcome, *h
 	held.Ticket.Window = window
 	var key, fp string
 	if o := p.Run(t.Context(), &apply.Job{Sender: "servicenow", DeliveryID: "A", Request: held,
-		Enqueue: func(_ context.Context, k, f string, _ time.Time, _ bool) error { key, fp = k, f; return nil }}); o.Err != nil {
-		t.Fatal(o.Err)
+		Enqueue: func(_ context.Context, k, f string, _ time.Time, _ bool) error { key, fp = k, f; return nil }}); o.Err != nil || !o.Queued {
+		t.Fatalf("the held change = %+v", o)
 	}
 	now = start.Add(11 * time.Minute)
 	arrive := func() apply.Outcome {
 		r := decoded(t)
 		r.Ticket.Window = window
 		return p.Run(t.Context(), &apply.Job{Sender: "servicenow", DeliveryID: "A", Request: r, Via: apply.ViaWorker,
-			Key: apply.WorkKey(key), Fingerprint: fp, Scheduled: true})
+			Key: apply.WorkKey(key), Fingerprint: fp, Scheduled: true, KeepRefusals: keep})
 	}
 	g.set("lose")
 	if o := arrive(); o.Err == nil {
-		t.Fatal("answer not lost")
+		t.Fatal("the write whose answer was lost succeeded")
 	}
 	g.set("")
 	if o := runServiceNow(p, "R", revertOfTheTicket(t)); o.Err != nil {
-		t.Fatal(o.Err)
+		t.Fatalf("the revert = %v", o.Err)
 	}
 	return arrive, g, p
 }
@@ -511,7 +493,7 @@ func landedThenCancelled(t *testing.T, st apply.Store) (func() apply.Outcome, *h
 // its retry settled (applied, recorded) is a replay, not "cancelled,
 // nothing was changed".
 func TestACopyOfASettledChangeIsNotCancelled(t *testing.T) {
-	arrive, g, _ := landedThenCancelled(t, idempotency.NewMemory(nil, 0))
+	arrive, g, _ := landedThenCancelled(t, idempotency.NewMemory(nil, 0), false)
 	if o := arrive(); o.Err != nil || g.writes != 1 {
 		t.Fatalf("settle = %v", o.Err)
 	}
@@ -526,7 +508,7 @@ func TestACopyOfASettledChangeIsNotCancelled(t *testing.T) {
 // deletes): the note is settled when the store answers again.
 func TestAStoreDownDoesNotDropTheNote(t *testing.T) {
 	st := &switchStore{Memory: idempotency.NewMemory(nil, 0)}
-	arrive, g, p := landedThenCancelled(t, st)
+	arrive, g, p := landedThenCancelled(t, st, false)
 	st.set("down")
 	o := arrive()
 	if apply.Canceled(o.Err) {
@@ -546,7 +528,7 @@ func TestAStoreDownDoesNotDropTheNote(t *testing.T) {
 // "cancelled".
 func TestAChangeInProgressIsNotCancelled(t *testing.T) {
 	st := &switchStore{Memory: idempotency.NewMemory(nil, 0)}
-	arrive, _, _ := landedThenCancelled(t, st)
+	arrive, _, _ := landedThenCancelled(t, st, false)
 	st.set("busy")
 	if o := arrive(); !apply.InProgress(o.Err) {
 		t.Errorf("held by another attempt = %v; want InProgress (the holder settles a note whose change landed)", o.Err)
@@ -629,33 +611,7 @@ func TestARetrysWriteTimeIsTheRecordsTime(t *testing.T) {
 // whose retry was refused 409 drifted (its write's outcome unknown) keeps
 // that answer: a copy is not told "cancelled, nothing was changed".
 func TestAKeptUnknownIsNotRelabelledCancelled(t *testing.T) {
-	start := time.Now().Truncate(time.Second)
-	now := start
-	g, recs := &heldGraph{}, record.NewMemory(nil)
-	p := clockPipeline(g, idempotency.NewMemory(nil, 0), recs, &now)
-	window := &change.Window{Start: start.Add(10 * time.Minute).Format(time.RFC3339), End: start.Add(time.Hour).Format(time.RFC3339)}
-	held := decoded(t)
-	held.Ticket.Window = window
-	var key, fp string
-	if o := p.Run(t.Context(), &apply.Job{Sender: "servicenow", DeliveryID: "A", Request: held,
-		Enqueue: func(_ context.Context, k, f string, _ time.Time, _ bool) error { key, fp = k, f; return nil }}); o.Err != nil {
-		t.Fatal(o.Err)
-	}
-	now = start.Add(11 * time.Minute)
-	arrive := func() apply.Outcome {
-		r := decoded(t)
-		r.Ticket.Window = window
-		return p.Run(t.Context(), &apply.Job{Sender: "servicenow", DeliveryID: "A", Request: r, Via: apply.ViaWorker,
-			Key: apply.WorkKey(key), Fingerprint: fp, Scheduled: true})
-	}
-	g.set("lose")
-	if o := arrive(); o.Err == nil {
-		t.Fatal("answer not lost")
-	}
-	g.set("")
-	if o := runServiceNow(p, "R", revertOfTheTicket(t)); o.Err != nil {
-		t.Fatal(o.Err)
-	}
+	arrive, _, p := landedThenCancelled(t, idempotency.NewMemory(nil, 0), false)
 	if o := runServiceNow(p, "B", newerChange(t)); o.Err != nil {
 		t.Fatal(o.Err)
 	}
@@ -726,13 +682,7 @@ func TestTheDriftedAnswerOutlivesTheDeadLetterQueue(t *testing.T) {
 	st := idempotency.NewMemory(func() time.Time { return now }, 0)
 	g := &heldGraph{mode: "lose"}
 	p := attemptPipeline(g, st, nil)
-	if o := runServiceNow(p, "A", decoded(t)); o.Err == nil {
-		t.Fatal("the write whose answer was lost succeeded")
-	}
-	g.set("")
-	if o := runServiceNow(p, "B", newerChange(t)); o.Err != nil {
-		t.Fatal(o.Err)
-	}
+	loseAThenApplyB(t, p, g)
 	now = now.Add(24 * time.Hour)
 	if o := runServiceNow(p, "A", decoded(t)); o.Err == nil {
 		t.Fatalf("A's retry a day later applied over B")

@@ -184,7 +184,7 @@ type gate struct {
 // its own slot of the write limit, through g. The *written is never nil.
 func (p *Pipeline) update(ctx context.Context, req *change.Request, requestID string, g gate) (*written, error) {
 	u := p.upd
-	if u.mode == StrategyAssign || u.mode == StrategyAuto && u.switched.Load() {
+	if p.assigning() {
 		return p.updateByAssign(ctx, req, requestID, g)
 	}
 	wr := &written{}
@@ -232,13 +232,26 @@ func (p *Pipeline) update(ctx context.Context, req *change.Request, requestID st
 // before it), with change.ErrNothingSent: the outcome is known, nothing
 // was applied.
 func noWrite(err error) error {
-	ce, ok := errors.AsType[*change.Error](err)
-	if !ok || errors.Is(err, change.ErrNothingSent) {
+	if errors.Is(err, change.ErrNothingSent) {
 		return err
 	}
+	if m, ok := marked(err, change.ErrNothingSent); ok {
+		return m
+	}
+	return err
+}
+
+// marked returns a copy of err, a *change.Error, with sentinel joined into
+// its cause (its code, kind and message unchanged); ok is false when err is
+// no *change.Error.
+func marked(err, sentinel error) (error, bool) {
+	ce, ok := errors.AsType[*change.Error](err)
+	if !ok {
+		return err, false
+	}
 	e := *ce
-	e.Err = errors.Join(change.ErrNothingSent, ce.Err)
-	return &e
+	e.Err = errors.Join(sentinel, ce.Err)
+	return &e, true
 }
 
 // writeSlot takes a write slot, then runs check (update): a refusal gives

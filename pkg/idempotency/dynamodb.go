@@ -155,31 +155,38 @@ func (d *DynamoDB) Complete(ctx context.Context, l *Lease, resp Response, expire
 	if err != nil {
 		return err
 	}
-	err = d.client.JSON(ctx, awsapi.DynamoDBTarget+"UpdateItem", awsapi.ItemRequest{
-		TableName:           d.table,
-		Key:                 awsapi.Item{attrID: awsapi.S(l.Key)},
-		UpdateExpression:    "SET #status = :completed, #data = :data, #exp = :exp REMOVE #ipe, #note, #noteUntil",
-		ConditionExpression: "#holder = :holder AND #status = :inprogress",
-		ExpressionAttributeNames: map[string]string{
-			"#status": attrStatus, "#data": attrData, "#exp": attrExpiration, "#ipe": attrInProgressUntil, "#holder": attrHolder,
-			"#note": attrAttempt, "#noteUntil": attrAttemptUntil,
-		},
-		ExpressionAttributeValues: awsapi.Item{
-			":completed": awsapi.S(StatusCompleted), ":data": awsapi.S(string(data)), ":exp": awsapi.N(expires.Unix()),
-			":holder": awsapi.S(l.Holder), ":inprogress": awsapi.S(StatusInProgress),
-		},
+	return d.updateHeld(ctx, l, "complete", "SET #status = :completed, #data = :data, #exp = :exp REMOVE #ipe, #note, #noteUntil",
+		map[string]string{"#data": attrData, "#exp": attrExpiration, "#ipe": attrInProgressUntil, "#note": attrAttempt, "#noteUntil": attrAttemptUntil},
+		awsapi.Item{":completed": awsapi.S(StatusCompleted), ":data": awsapi.S(string(data)), ":exp": awsapi.N(expires.Unix())},
+		// completed by this lease
+		func(stored awsapi.Item) bool {
+			return awsapi.Str(stored[attrHolder]) == l.Holder && awsapi.Str(stored[attrStatus]) == StatusCompleted
+		})
+}
+
+// updateHeld runs update on the record only while l holds it (in progress,
+// its holder). When that condition fails, the record is read back: a retry
+// of an update whose answer was lost meets the record it wrote, which
+// landed reports (success); anything else is ErrLost.
+func (d *DynamoDB) updateHeld(ctx context.Context, l *Lease, op, update string, names map[string]string, values awsapi.Item, landed func(awsapi.Item) bool) error {
+	names["#holder"], names["#status"] = attrHolder, attrStatus
+	values[":holder"], values[":inprogress"] = awsapi.S(l.Holder), awsapi.S(StatusInProgress)
+	err := d.client.JSON(ctx, awsapi.DynamoDBTarget+"UpdateItem", awsapi.ItemRequest{
+		TableName:                 d.table,
+		Key:                       awsapi.Item{attrID: awsapi.S(l.Key)},
+		UpdateExpression:          update,
+		ConditionExpression:       "#holder = :holder AND #status = :inprogress",
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
 	}, nil)
 	if awsapi.ConditionFailed(err) {
-		// A retry of an update whose answer was lost finds the record
-		// already completed by this lease: that is success.
-		if stored, gerr := awsapi.GetItem(ctx, d.client, d.table, awsapi.Item{attrID: awsapi.S(l.Key)}); gerr == nil &&
-			stored != nil && awsapi.Str(stored[attrHolder]) == l.Holder && awsapi.Str(stored[attrStatus]) == StatusCompleted {
+		if stored, gerr := awsapi.GetItem(ctx, d.client, d.table, awsapi.Item{attrID: awsapi.S(l.Key)}); gerr == nil && stored != nil && landed(stored) {
 			return nil
 		}
 		return ErrLost
 	}
 	if err != nil {
-		return fmt.Errorf("idempotency: complete %s: %w", l.Key, err)
+		return fmt.Errorf("idempotency: %s %s: %w", op, l.Key, err)
 	}
 	return nil
 }
@@ -211,73 +218,30 @@ func (d *DynamoDB) Release(ctx context.Context, l *Lease) error {
 // Note implements Store: the note is set on the record while this lease
 // holds it, which is then kept (its TTL attribute) until the note expires.
 func (d *DynamoDB) Note(ctx context.Context, l *Lease, note []byte, expires time.Time) error {
-	err := d.client.JSON(ctx, awsapi.DynamoDBTarget+"UpdateItem", awsapi.ItemRequest{
-		TableName:           d.table,
-		Key:                 awsapi.Item{attrID: awsapi.S(l.Key)},
-		UpdateExpression:    "SET #note = :note, #noteUntil = :until, #exp = :exp",
-		ConditionExpression: "#holder = :holder AND #status = :inprogress",
-		ExpressionAttributeNames: map[string]string{
-			"#note": attrAttempt, "#noteUntil": attrAttemptUntil, "#exp": attrExpiration, "#holder": attrHolder, "#status": attrStatus,
-		},
-		ExpressionAttributeValues: awsapi.Item{
-			":note": awsapi.S(string(note)), ":until": awsapi.N(expires.UnixMilli()), ":exp": awsapi.N(expires.Unix() + 1),
-			":holder": awsapi.S(l.Holder), ":inprogress": awsapi.S(StatusInProgress),
-		},
-	}, nil)
-	if awsapi.ConditionFailed(err) {
-		// A retry of an update whose answer was lost finds its own note.
-		if stored, gerr := awsapi.GetItem(ctx, d.client, d.table, awsapi.Item{attrID: awsapi.S(l.Key)}); gerr == nil &&
-			stored != nil && awsapi.Str(stored[attrHolder]) == l.Holder && awsapi.Str(stored[attrStatus]) == StatusInProgress &&
-			awsapi.Str(stored[attrAttempt]) == string(note) {
-			d.carry(l, note, expires)
-			return nil
-		}
-		return ErrLost
-	}
-	if err != nil {
-		return fmt.Errorf("idempotency: note %s: %w", l.Key, err)
-	}
-	d.carry(l, note, expires)
-	return nil
-}
-
-// carry makes a lease that carries an earlier note carry note instead,
-// until expires: what its release puts back.
-func (d *DynamoDB) carry(l *Lease, note []byte, expires time.Time) {
-	if l.Attempt != nil {
+	err := d.updateHeld(ctx, l, "note", "SET #note = :note, #noteUntil = :until, #exp = :exp",
+		map[string]string{"#note": attrAttempt, "#noteUntil": attrAttemptUntil, "#exp": attrExpiration},
+		awsapi.Item{":note": awsapi.S(string(note)), ":until": awsapi.N(expires.UnixMilli()), ":exp": awsapi.N(expires.Unix() + 1)},
+		// still held by this lease, with this note
+		func(stored awsapi.Item) bool {
+			return awsapi.Str(stored[attrHolder]) == l.Holder && awsapi.Str(stored[attrStatus]) == StatusInProgress &&
+				awsapi.Str(stored[attrAttempt]) == string(note)
+		})
+	if err == nil && l.Attempt != nil {
+		// A lease that carries an earlier note carries this one now: what
+		// its release puts back.
 		l.Attempt, l.attemptUntil = append([]byte(nil), note...), expires
 	}
+	return err
 }
 
 // Attempted implements Store: the record becomes ATTEMPTED with the note,
 // only while this lease still holds it.
 func (d *DynamoDB) Attempted(ctx context.Context, l *Lease, note []byte, expires time.Time) error {
-	err := d.client.JSON(ctx, awsapi.DynamoDBTarget+"UpdateItem", awsapi.ItemRequest{
-		TableName:           d.table,
-		Key:                 awsapi.Item{attrID: awsapi.S(l.Key)},
-		UpdateExpression:    "SET #status = :attempted, #note = :note, #noteUntil = :until, #exp = :exp REMOVE #holder, #ipe",
-		ConditionExpression: "#holder = :holder AND #status = :inprogress",
-		ExpressionAttributeNames: map[string]string{
-			"#status": attrStatus, "#note": attrAttempt, "#noteUntil": attrAttemptUntil, "#exp": attrExpiration,
-			"#holder": attrHolder, "#ipe": attrInProgressUntil,
-		},
-		ExpressionAttributeValues: awsapi.Item{
-			":attempted": awsapi.S(StatusAttempted), ":note": awsapi.S(string(note)), ":until": awsapi.N(expires.UnixMilli()),
-			":exp": awsapi.N(expires.Unix()), ":holder": awsapi.S(l.Holder), ":inprogress": awsapi.S(StatusInProgress),
-		},
-	}, nil)
-	if awsapi.ConditionFailed(err) {
-		// A retry of an update whose answer was lost finds the record
-		// already given up by this lease: that is success.
-		if stored, gerr := awsapi.GetItem(ctx, d.client, d.table, awsapi.Item{attrID: awsapi.S(l.Key)}); gerr == nil &&
-			stored != nil && awsapi.Str(stored[attrStatus]) == StatusAttempted && awsapi.Str(stored[attrAttempt]) == string(note) &&
-			awsapi.Str(stored[attrHolder]) == "" {
-			return nil
-		}
-		return ErrLost
-	}
-	if err != nil {
-		return fmt.Errorf("idempotency: attempted %s: %w", l.Key, err)
-	}
-	return nil
+	return d.updateHeld(ctx, l, "attempted", "SET #status = :attempted, #note = :note, #noteUntil = :until, #exp = :exp REMOVE #holder, #ipe",
+		map[string]string{"#note": attrAttempt, "#noteUntil": attrAttemptUntil, "#exp": attrExpiration, "#ipe": attrInProgressUntil},
+		awsapi.Item{":attempted": awsapi.S(StatusAttempted), ":note": awsapi.S(string(note)), ":until": awsapi.N(expires.UnixMilli()), ":exp": awsapi.N(expires.Unix())},
+		// already given up by this lease, with this note
+		func(stored awsapi.Item) bool {
+			return awsapi.Str(stored[attrStatus]) == StatusAttempted && awsapi.Str(stored[attrAttempt]) == string(note) && awsapi.Str(stored[attrHolder]) == ""
+		})
 }

@@ -118,12 +118,26 @@ func (m *Memory) sweep(now time.Time) {
 	}
 }
 
+// heldBy returns the record l holds (in progress, its holder), or nil.
+// Callers hold m.mu.
+func (m *Memory) heldBy(l *Lease) *memRecord {
+	if r, ok := m.records[l.Key]; ok && r.holder == l.Holder && r.status == StatusInProgress {
+		return r
+	}
+	return nil
+}
+
+// giveUp makes r an attempted record keeping note until until.
+func (r *memRecord) giveUp(note []byte, until time.Time) {
+	r.status, r.holder, r.expires, r.note, r.noteUntil = StatusAttempted, "", until, note, until
+}
+
 // Complete implements Store.
 func (m *Memory) Complete(ctx context.Context, l *Lease, resp Response, expires time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	r, ok := m.records[l.Key]
-	if !ok || r.holder != l.Holder || r.status != StatusInProgress {
+	r := m.heldBy(l)
+	if r == nil {
 		return ErrLost
 	}
 	r.status, r.resp, r.expires, r.note, r.noteUntil = StatusCompleted, resp, expires, nil, time.Time{}
@@ -134,15 +148,14 @@ func (m *Memory) Complete(ctx context.Context, l *Lease, resp Response, expires 
 func (m *Memory) Release(ctx context.Context, l *Lease) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	r, ok := m.records[l.Key]
-	if !ok || r.holder != l.Holder || r.status != StatusInProgress {
-		return nil
+	r := m.heldBy(l)
+	switch {
+	case r == nil:
+	case l.Attempt != nil && m.now().Before(l.attemptUntil):
+		r.giveUp(l.Attempt, l.attemptUntil)
+	default:
+		delete(m.records, l.Key)
 	}
-	if l.Attempt != nil && m.now().Before(l.attemptUntil) {
-		r.status, r.holder, r.expires, r.note, r.noteUntil = StatusAttempted, "", l.attemptUntil, l.Attempt, l.attemptUntil
-		return nil
-	}
-	delete(m.records, l.Key)
 	return nil
 }
 
@@ -150,8 +163,8 @@ func (m *Memory) Release(ctx context.Context, l *Lease) error {
 func (m *Memory) Note(ctx context.Context, l *Lease, note []byte, expires time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	r, ok := m.records[l.Key]
-	if !ok || r.holder != l.Holder || r.status != StatusInProgress {
+	r := m.heldBy(l)
+	if r == nil {
 		return ErrLost
 	}
 	r.note, r.noteUntil = append([]byte(nil), note...), expires
@@ -165,10 +178,10 @@ func (m *Memory) Note(ctx context.Context, l *Lease, note []byte, expires time.T
 func (m *Memory) Attempted(ctx context.Context, l *Lease, note []byte, expires time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	r, ok := m.records[l.Key]
-	if !ok || r.holder != l.Holder || r.status != StatusInProgress {
+	r := m.heldBy(l)
+	if r == nil {
 		return ErrLost
 	}
-	r.status, r.holder, r.expires, r.note, r.noteUntil = StatusAttempted, "", expires, append([]byte(nil), note...), expires
+	r.giveUp(append([]byte(nil), note...), expires)
 	return nil
 }
