@@ -163,10 +163,10 @@ func InProgress(err error) bool {
 }
 
 // Run is the one entry of the pipeline; it owns the order of the steps of
-// a change: validation (Job.Validate), approval and the policy, the take of
-// the delivery in the de-duplication store (a replay answers from it), then
-// the dry run, the enqueue or the apply step, then the store's complete or
-// release. The audit line and the write-back follow in Finish, which the
+// a change: validation (Job.Validate) and approval, the take of the
+// delivery in the de-duplication store (a replay answers from it), a lost
+// write's settling, the policy, the change window, then the dry run, the
+// enqueue or the apply step, then the store's complete or release. The audit line and the write-back follow in Finish, which the
 // caller calls once it has answered. ctx is bounded by Timeout when it has
 // no deadline. The Outcome is a value: the request path's answer costs no
 // allocation for it.
@@ -328,26 +328,21 @@ func (p *Pipeline) check(job *Job) error {
 			return err
 		}
 	}
-	if job.Via == ViaWorker {
-		return nil // the policy once the delivery is taken (checkPolicy)
-	}
-	// A revert's policy checks each restored change (revert.go); the
-	// revert's own ticket is held to separation of duties here. Before
-	// the take: a sender's retry under a wider policy is applied.
-	return p.Check(job.Sender, job.Chat, req)
+	return nil // the guardrail policy once the delivery is taken (checkPolicy)
 }
 
-// checkPolicy is the worker's check of a queued change against the policy
-// in force now, once it holds the change's delivery: a copy of a change
-// applied already (SQS delivers at least once; a message moved back from
-// the dead-letter queue) is answered from the store, and a change whose
-// earlier write's answer was lost is settled first, rather than refused
-// with "nothing was changed". A refusal releases the delivery (or keeps
-// it, without a dead-letter queue), as before.
+// checkPolicy checks the change against the guardrail policy in force now,
+// once its delivery is taken: a sender's retry of a change applied already
+// (or SQS's second copy, or a message moved back from the dead-letter
+// queue) is answered from the store, and a change whose earlier write's
+// answer was lost is settled first (attempt.go), rather than refused with
+// "nothing was changed" by a policy narrowed since. A refusal releases the
+// delivery (the sender's retry under a wider policy is applied), or keeps
+// it as the answer where the job keeps refusals (a dry run's, and the
+// worker's without a dead-letter queue). A revert's policy checks each
+// restored change (revert.go); the revert's own ticket is held to
+// separation of duties here.
 func (p *Pipeline) checkPolicy(job *Job) error {
-	if job.Via != ViaWorker {
-		return nil
-	}
 	return p.Check(job.Sender, job.Chat, job.Request)
 }
 

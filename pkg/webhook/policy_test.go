@@ -41,8 +41,9 @@ func mustPolicy(t *testing.T, doc string) *policy.Policy {
 }
 
 // TestPolicyRulesThroughTheHandler: each rule refuses with 403, its own
-// problem type and the value in the detail, before the delivery is taken
-// and without a Graph call; the same request within the rules is applied.
+// problem type and the value in the detail, without a Graph call, and
+// releases the delivery (a retry under a wider policy is applied); the same
+// request within the rules is applied.
 func TestPolicyRulesThroughTheHandler(t *testing.T) {
 	const (
 		grp    = `"@odata.type":"microsoft.graph.groupAssignmentTarget","groupId":"5e6f0000-0000-0000-0000-000000000001"`
@@ -102,7 +103,7 @@ func TestPolicyRulesThroughTheHandler(t *testing.T) {
 			if !strings.Contains(hs.logs.String(), `"problem":"`+tt.kind+`"`) {
 				t.Errorf("log lacks the problem:\n%s", hs.logs)
 			}
-			// Refused before de-duplication: a retry under a policy that
+			// The refusal released the delivery: a retry under a policy that
 			// allows it is applied, not answered from the store.
 			hs.h.set(func(o *testOptions) {
 				o.Policy = mustPolicy(t, `{"version": 1, "separationOfDuties": false, "default": {"targetKinds": ["group", "exclusion", "collection", "scopeTagGroup", "allDevices"]}}`)
@@ -273,4 +274,77 @@ func TestPolicyKindsInTheContract(t *testing.T) {
 			t.Errorf("%s is missing from docs/policy.md", kind)
 		}
 	}
+}
+
+// narrowPolicy refuses validBody's filter from now on (the group and the
+// configuration stay allowed).
+func narrowPolicy(t *testing.T, s *stack) {
+	t.Helper()
+	s.h.set(func(o *testOptions) {
+		o.Policy = mustPolicy(t, strings.Replace(testPolicy, validFilter, "a1b2c3d4-0000-0000-0000-0000000000ff", 1))
+	})
+}
+
+// TestNarrowedPolicyReplaysAnAppliedChange: a sender's retry of a change
+// applied before the policy narrowed gets the stored answer (it was
+// applied), not a 403 saying nothing was changed; a new delivery of it is
+// refused by the narrowed policy.
+func TestNarrowedPolicyReplaysAnAppliedChange(t *testing.T) {
+	s, _ := revertStack(t)
+	first := s.send(t, validBody)
+	if first.Code != http.StatusOK {
+		t.Fatalf("the change = %d %s", first.Code, first.Body)
+	}
+	writes := s.emu.Writes()
+	narrowPolicy(t, s)
+	w := s.send(t, validBody)
+	if w.Code != http.StatusOK || w.Header().Get(HeaderReplay) != "true" || w.Body.String() != first.Body.String() {
+		t.Fatalf("the retry under the narrowed policy = %d replay=%q %s, want the stored 200", w.Code, w.Header().Get(HeaderReplay), w.Body)
+	}
+	if s.emu.Writes() != writes {
+		t.Errorf("the retry wrote: %d writes, want %d", s.emu.Writes(), writes)
+	}
+	fresh := s.serve(t, signedID(t, "msg_after_narrowing", validBody, testNow))
+	if p := decodeProblem(t, fresh); fresh.Code != http.StatusForbidden || p.Type != apply.ProblemTypePrefix+string(change.KindPolicyFilter) {
+		t.Errorf("a new delivery under the narrowed policy = %d %s, want 403 policy-filter", fresh.Code, fresh.Body)
+	}
+}
+
+// TestNarrowedPolicySettlesALostAnswer: the retry of a change whose
+// write's answer was lost, and that Graph holds, is answered applied (and
+// recorded) under a policy narrowed since; a change Graph does not hold
+// (its write was throttled) is refused by the narrowed policy, says
+// nothing was changed, and keeps its note for a retry under a wider one.
+func TestNarrowedPolicySettlesALostAnswer(t *testing.T) {
+	t.Run("applied", func(t *testing.T) {
+		s, recs := revertStack(t)
+		writes := loseTheAnswer(t, s)
+		narrowPolicy(t, s)
+		w := s.send(t, validBody)
+		if w.Code != http.StatusOK || w.Header().Get(HeaderReplay) != "" || !strings.Contains(w.Body.String(), validFilter) {
+			t.Fatalf("the retry under the narrowed policy = %d %s, want 200 as applied", w.Code, w.Body)
+		}
+		if s.emu.Writes() != writes {
+			t.Errorf("the retry wrote again: %d writes, want %d", s.emu.Writes(), writes)
+		}
+		if got, err := recs.ByTicket(context.Background(), "generic", "CHG0030042"); err != nil || len(got) != 1 {
+			t.Errorf("change records = %+v, %v; want the change", got, err)
+		}
+	})
+	t.Run("not applied", func(t *testing.T) {
+		s, _ := revertStack(t)
+		throttleWrites(t, s)
+		narrowPolicy(t, s)
+		w := s.send(t, validBody)
+		if p := decodeProblem(t, w); w.Code != http.StatusForbidden || p.Type != apply.ProblemTypePrefix+string(change.KindPolicyFilter) {
+			t.Fatalf("the retry under the narrowed policy = %d %s, want 403 policy-filter", w.Code, w.Body)
+		}
+		if s.emu.Writes() != 0 {
+			t.Fatalf("the refused retry wrote")
+		}
+		s.h.set(func(o *testOptions) { o.Policy = policy.Default() })
+		if w := s.send(t, validBody); w.Code != http.StatusOK || w.Header().Get(HeaderReplay) != "" || s.emu.Writes() != 1 {
+			t.Errorf("the retry under a wider policy = %d replay=%q, %d writes; want applied once", w.Code, w.Header().Get(HeaderReplay), s.emu.Writes())
+		}
+	})
 }
