@@ -275,6 +275,26 @@ func TestDryRunRefusedLikeTheRealOne(t *testing.T) {
 	}
 }
 
+// TestDryRunRefusedByThePolicySpendsItsID: a dry run the policy refuses
+// keeps its refusal as its delivery's answer, like a plan: the same
+// captured delivery without its (unsigned) flag never applies, even once
+// the policy allows it.
+func TestDryRunRefusedByThePolicySpendsItsID(t *testing.T) {
+	s := newDryRunStack(t, apply.StrategyPatch, nil)
+	s.h.set(func(o *testOptions) { o.Policy = mustPolicy(t, strings.Replace(testPolicy, validFilter, "a1b2c3d4-0000-0000-0000-0000000000ff", 1)) })
+	r := signed(t, validBody, testNow)
+	r.URL.RawQuery = "dryRun=true"
+	if w := s.serve(t, r); w.Code != http.StatusForbidden || decodeProblem(t, w).Type != apply.ProblemTypePrefix+"policy-filter" {
+		t.Fatalf("the dry run = %d %s, want 403 policy-filter", w.Code, w.Body)
+	}
+	s.h.set(func(o *testOptions) { o.Policy = mustPolicy(t, testPolicy) })
+	w := s.serve(t, signed(t, validBody, testNow))
+	if p := decodeProblem(t, w); w.Code != http.StatusConflict || p.Type != apply.ProblemTypePrefix+"delivery-was-dry-run" {
+		t.Fatalf("the same delivery without the flag = %d %s, want 409 delivery-was-dry-run", w.Code, w.Body)
+	}
+	onlyReads(t, s.emu)
+}
+
 func TestDryRunServiceNow(t *testing.T) {
 	s := newDryRunStack(t, apply.StrategyPatch, nil)
 	r := snRequest(t, itsmSample(t, "../source/servicenow/testdata/approved.json"), testNow)
