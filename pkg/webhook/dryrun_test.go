@@ -281,7 +281,9 @@ func TestDryRunRefusedLikeTheRealOne(t *testing.T) {
 // the policy allows it.
 func TestDryRunRefusedByThePolicySpendsItsID(t *testing.T) {
 	s := newDryRunStack(t, apply.StrategyPatch, nil)
-	s.h.set(func(o *testOptions) { o.Policy = mustPolicy(t, strings.Replace(testPolicy, validFilter, "a1b2c3d4-0000-0000-0000-0000000000ff", 1)) })
+	s.h.set(func(o *testOptions) {
+		o.Policy = mustPolicy(t, strings.Replace(testPolicy, validFilter, "a1b2c3d4-0000-0000-0000-0000000000ff", 1))
+	})
 	r := signed(t, validBody, testNow)
 	r.URL.RawQuery = "dryRun=true"
 	if w := s.serve(t, r); w.Code != http.StatusForbidden || decodeProblem(t, w).Type != apply.ProblemTypePrefix+"policy-filter" {
