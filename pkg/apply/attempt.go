@@ -67,11 +67,12 @@ const minNoteLife = 15 * 24 * time.Hour
 func (p *Pipeline) noteLife() time.Duration { return max(p.opts.Dedupe.CompletedTTL, minNoteLife) }
 
 // mayHaveWritten reports whether err, a failure of the apply step, may have
-// come after Graph applied the change: a timeout or an unavailable Graph
-// after the write was sent (not marked change.ErrNothingSent), or a fault
-// of our own.
+// come after Graph applied the change: marked so (change.ErrOutcomeUnknown:
+// a write the Graph client retried after an unclear answer), or a timeout,
+// an unavailable Graph or a fault of our own after the write was sent (not
+// marked change.ErrNothingSent).
 func mayHaveWritten(err error) bool {
-	return Retryable(err) && !errors.Is(err, change.ErrNothingSent)
+	return change.OutcomeUnknown(err) || Retryable(err) && !errors.Is(err, change.ErrNothingSent)
 }
 
 // noteBefore keeps the note of wr on the delivery's record (lease) before
@@ -229,15 +230,10 @@ func (p *Pipeline) afterUnknown(ctx context.Context, job *Job, note []byte) (*Ap
 // errEarlierUnknown marks a refusal or failure of the retry of a delivery
 // whose earlier write's outcome is unknown (afterUnknown): that write may
 // have been applied, so the ticket is told "unknown", never "failed".
-var errEarlierUnknown = errors.New("apply: an earlier attempt's write may have been applied")
+var errEarlierUnknown = fmt.Errorf("apply: an earlier attempt's write may have been applied: %w", change.ErrOutcomeUnknown)
 
 // earlierUnknown marks err with errEarlierUnknown.
-func earlierUnknown(err error) error {
-	if m, ok := marked(err, errEarlierUnknown); ok {
-		return m
-	}
-	return errors.Join(errEarlierUnknown, err)
-}
+func earlierUnknown(err error) error { return change.Mark(err, errEarlierUnknown) }
 
 // beta reports whether changes go to Graph's beta endpoint.
 func (p *Pipeline) beta() bool { return p.opts.Update.GraphVersion != "v1.0" }

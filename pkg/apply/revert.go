@@ -105,10 +105,13 @@ type revertStep struct {
 func (p *Pipeline) revert(ctx context.Context, job *Job, lease *idempotency.Lease, o *Outcome) {
 	res, err := p.revertTicket(ctx, job, o, lease)
 	if err != nil {
-		if lease != nil && !job.DryRun && mayHaveWritten(err) {
+		if !job.DryRun && mayHaveWritten(err) {
 			// A write's answer was lost: the retry knows that what it
 			// finds put back may be this revert's (attempt.go).
-			p.giveUpUnknown(ctx, lease, nil, &Applied{})
+			err = change.Mark(err, change.ErrOutcomeUnknown)
+			if lease != nil {
+				p.giveUpUnknown(ctx, lease, nil, &Applied{})
+			}
 		} else {
 			p.refuseTaken(ctx, job, lease, err)
 		}
@@ -298,7 +301,7 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome, lease
 			o.GraphTime += time.Since(began)
 			o.Result, o.WriteBack = wr.res, true
 			if err != nil {
-				return nil, err
+				return nil, partlyReverted(err, out, s.rec.ID)
 			}
 			if after = graph.PublicBody(wr.res.Body); after == nil {
 				after = appliedBody(s.restore)
@@ -319,6 +322,46 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome, lease
 		out.Changes = append(out.Changes, rc)
 	}
 	return out, nil
+}
+
+// partlyReverted is err, the failure of the step of a revert that puts
+// back change id, told as what it is once the revert has put back other
+// changes (out.Changes) or cancelled held ones (out.Canceled): those stand
+// (recorded), so the answer must not say nothing was changed. Its code,
+// kind and retry hint are err's; its message says what was done, then
+// err's, which speaks for change id; it is marked
+// change.ErrPartlyApplied (and change.ErrOutcomeUnknown when err is), not
+// change.ErrNothingSent. The revert sent again puts back the rest.
+func partlyReverted(err error, out *Reverted, id string) error {
+	if len(out.Changes) == 0 && len(out.Canceled) == 0 {
+		return err
+	}
+	ce, ok := errors.AsType[*change.Error](err)
+	if !ok {
+		ce = &change.Error{Code: change.CodeInternal, Message: "an internal error occurred; the operator's log has the request id"}
+	}
+	var done []string
+	if len(out.Changes) > 0 {
+		put := make([]string, len(out.Changes))
+		for i, c := range out.Changes {
+			put[i] = c.Reverts
+		}
+		done = append(done, "put back "+strings.Join(put, ", "))
+	}
+	if len(out.Canceled) > 0 {
+		done = append(done, "cancelled held "+strings.Join(out.Canceled, ", "))
+	}
+	causes := []error{change.ErrPartlyApplied}
+	if change.OutcomeUnknown(err) {
+		causes = append(causes, change.ErrOutcomeUnknown)
+	}
+	if re, ok := errors.AsType[*graph.ResponseError](err); ok {
+		causes = append(causes, re)
+	}
+	causes = append(causes, errors.New(err.Error())) // its text for the log, not its marks
+	return &change.Error{Code: ce.Code, Kind: ce.Kind, RetryAfter: ce.RetryAfter, Err: errors.Join(causes...),
+		Message: "the revert " + strings.Join(done, " and ") + " (done and recorded), then stopped at " + id +
+			"; for " + id + " and any after it: " + ce.Message + "; send the revert again to put back the rest"}
 }
 
 // outsidePlan refuses an approved revert (Job.Approved) when the ticket

@@ -485,9 +485,14 @@ func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease
 	})
 	o.Result, o.Before, o.GraphTime, o.WriteBack = a.Result, a.Before, a.GraphTime, true
 	if err != nil {
-		if lease != nil && mayHaveWritten(err) {
-			p.giveUpUnknown(ctx, lease, note, a) // attempt.go
-		} else {
+		if mayHaveWritten(err) {
+			// Told as unknown, never as not applied; the note kept for
+			// the retry (attempt.go).
+			err = change.Mark(err, change.ErrOutcomeUnknown)
+			if lease != nil {
+				p.giveUpUnknown(ctx, lease, note, a)
+			}
+		} else if lease != nil {
 			if carried != nil {
 				lease.Attempt = carried // this attempt sent nothing: the note as it was
 			}

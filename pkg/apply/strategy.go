@@ -231,28 +231,7 @@ func (p *Pipeline) update(ctx context.Context, req *change.Request, requestID st
 // noWrite marks err, a failure before any write went to Graph (the read
 // before it), with change.ErrNothingSent: the outcome is known, nothing
 // was applied.
-func noWrite(err error) error {
-	if errors.Is(err, change.ErrNothingSent) {
-		return err
-	}
-	if m, ok := marked(err, change.ErrNothingSent); ok {
-		return m
-	}
-	return err
-}
-
-// marked returns a copy of err, a *change.Error, with sentinel joined into
-// its cause (its code, kind and message unchanged); ok is false when err is
-// no *change.Error.
-func marked(err, sentinel error) (error, bool) {
-	ce, ok := errors.AsType[*change.Error](err)
-	if !ok {
-		return err, false
-	}
-	e := *ce
-	e.Err = errors.Join(sentinel, ce.Err)
-	return &e, true
-}
+func noWrite(err error) error { return change.Mark(err, change.ErrNothingSent) }
 
 // writeSlot takes a write slot, then runs check (update): a refusal gives
 // the slot back, and nothing is written.

@@ -58,9 +58,13 @@ func (p *Pipeline) WriteBack(ctx context.Context, source, requestID string, req 
 		var re *graph.ResponseError
 		fromGraph := errors.As(err, &re)
 		switch slug := n.Problem; {
-		case errors.Is(err, errEarlierUnknown):
-			// This attempt wrote nothing, but an earlier one of the
-			// delivery may have been applied (attempt.go).
+		case errors.Is(err, change.ErrPartlyApplied):
+			// A revert stopped after putting back (or cancelling) part of
+			// what it was to; the detail says which.
+			n.Outcome = writeback.Partial
+		case change.OutcomeUnknown(err):
+			// A write that may have been applied (run.go), or an earlier
+			// attempt's that may have been (attempt.go).
 			n.Outcome = writeback.Unknown
 		case errors.Is(err, change.ErrNothingSent):
 			// Out of time before anything went to Graph: failed.

@@ -207,17 +207,34 @@ func (c *Client) once(ctx context.Context, method, target string, h http.Header,
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("awsapi: %s: %w", c.service, err)
+		return nil, fmt.Errorf("awsapi: %s: %w (%w)", c.service, err, errNoAnswer)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return nil, fmt.Errorf("awsapi: %s: read the answer: %w", c.service, err)
+		return nil, fmt.Errorf("awsapi: %s: read the answer: %w (%w)", c.service, err, errNoAnswer)
 	}
 	if resp.StatusCode/100 != 2 {
 		return nil, parse(resp.StatusCode, raw, resp.Header)
 	}
 	return raw, nil
+}
+
+// errNoAnswer marks a call whose request may have gone out and that got no
+// (whole) answer: a timeout, a dropped connection.
+var errNoAnswer = errors.New("awsapi: no answer")
+
+// Unconfirmed reports whether a call that failed with err may all the
+// same have been carried out by the service: it got no answer (a timeout,
+// a dropped connection), or the service's own fault (5xx) that is not
+// throttling. A refusal the service answered (4xx, throttling) or a
+// failure before anything was sent (credentials, signing) is not.
+func Unconfirmed(err error) bool {
+	if errors.Is(err, errNoAnswer) {
+		return true
+	}
+	ae, ok := errors.AsType[*Error](err)
+	return ok && ae.StatusCode >= 500 && !throttling[ae.Code]
 }
 
 // Error is an AWS service's refusal. It implements smithy.APIError.

@@ -118,3 +118,55 @@ func TestQueryAnswerAndError(t *testing.T) {
 		t.Errorf("Query refused = %#v", err)
 	}
 }
+
+// TestUnconfirmed: a call the service may have carried out (it took the
+// request, then the connection dropped; or it failed with its own fault)
+// is unconfirmed; a refusal it answered, throttling, or a call that never
+// went out (no credentials) is not.
+func TestUnconfirmed(t *testing.T) {
+	var taken atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		taken.Add(1)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		switch r.Header.Get("X-Amz-Target") {
+		case "Test.Drop":
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				_ = conn.Close() // taken, never answered
+			}
+		case "Test.Fault":
+			w.WriteHeader(500)
+			_, _ = io.WriteString(w, `{"__type":"InternalError","message":"x"}`)
+		case "Test.Throttled":
+			w.WriteHeader(400)
+			_, _ = io.WriteString(w, `{"__type":"ThrottlingException","message":"x"}`)
+		default:
+			w.WriteHeader(400)
+			_, _ = io.WriteString(w, `{"__type":"com.amazonaws.sqs#QueueDoesNotExist","message":"x"}`)
+		}
+	}))
+	defer srv.Close()
+	c, err := New(config(srv.URL), "sqs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for target, want := range map[string]bool{"Test.Drop": true, "Test.Fault": true, "Test.Throttled": false, "Test.Refused": false} {
+		err := c.JSON(t.Context(), target, struct{}{}, nil)
+		if err == nil || Unconfirmed(err) != want {
+			t.Errorf("%s: %v, Unconfirmed = %v, want %v", target, err, Unconfirmed(err), want)
+		}
+	}
+	cfg := config(srv.URL)
+	cfg.Credentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{}, errors.New("no credentials")
+	})
+	nc, err := New(cfg, "sqs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := taken.Load()
+	if err := nc.JSON(t.Context(), "Test.Drop", struct{}{}, nil); err == nil || Unconfirmed(err) || taken.Load() != before {
+		t.Errorf("without credentials: %v, Unconfirmed = %v, %d requests taken; want a failure before anything was sent", err, Unconfirmed(err), taken.Load()-before)
+	}
+}

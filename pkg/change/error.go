@@ -69,6 +69,39 @@ func (e *Error) Unwrap() error { return e.Err }
 // call): the outcome is known, nothing was applied.
 var ErrNothingSent = errors.New("change: nothing was sent to Graph")
 
+// ErrOutcomeUnknown marks a failure that came after a write went to Graph
+// without a clear answer (a timeout, Graph unavailable or throttled, a
+// fault of ours once it was sent, or a write retried after such an answer
+// and then refused): the change may or may not have been applied, and
+// whoever tells of the failure must say so. It outranks ErrNothingSent.
+var ErrOutcomeUnknown = errors.New("change: the write may have been applied")
+
+// ErrPartlyApplied marks a failure of a change made of several writes (a
+// revert of a ticket's changes) after some of them were applied, or held
+// changes cancelled; its message says which.
+var ErrPartlyApplied = errors.New("change: part of the change was applied")
+
+// Mark returns err with cause joined into its chain: a copy of err when it
+// is an *Error (code, kind, message and retry hint unchanged), else
+// errors.Join(cause, err), which keeps the rest of err's chain. A nil err
+// stays nil.
+func Mark(err, cause error) error {
+	if err == nil || errors.Is(err, cause) {
+		return err
+	}
+	ce, ok := err.(*Error)
+	if !ok {
+		return errors.Join(cause, err)
+	}
+	e := *ce
+	e.Err = errors.Join(cause, ce.Err)
+	return &e
+}
+
+// OutcomeUnknown reports whether err leaves it unknown whether the change
+// was applied (ErrOutcomeUnknown).
+func OutcomeUnknown(err error) bool { return errors.Is(err, ErrOutcomeUnknown) }
+
 // Errorf returns an *Error with the given code and a caller-safe message.
 func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}

@@ -303,24 +303,34 @@ func Planned(inv *Invocation, req *change.Request, before, after json.RawMessage
 
 // Failed reports a Graph call that did not succeed. err is the *change.Error
 // of the Graph client; its message is caller-safe by contract. requestID is
-// ours, for the operator's log.
+// ours, for the operator's log. A command that writes says "not applied"
+// only when that is known: a write that may have been applied
+// (change.ErrOutcomeUnknown, or out of time after it was sent) is told as
+// unknown, and a revert that stopped part way (change.ErrPartlyApplied) as
+// applied in part.
 func Failed(cmd *Command, err error, requestID string) *Reply {
 	what := "The change was not applied"
-	if cmd != nil && cmd.Verb == VerbShow {
+	check := ""
+	writes := cmd == nil || cmd.Verb == VerbAssign || cmd.Verb == VerbApprove || cmd.Verb == VerbRevert
+	switch {
+	case cmd != nil && cmd.Verb == VerbShow:
 		what = "The assignment could not be read"
-	}
-	if cmd != nil && cmd.Verb == VerbPlan {
+	case cmd != nil && cmd.Verb == VerbHistory:
+		what = "The assignment's history could not be read"
+	case cmd != nil && cmd.Verb == VerbPlan:
 		what = "The dry run failed, nothing was changed"
+	case !writes:
+	case errors.Is(err, change.ErrPartlyApplied):
+		what, check = "The change was applied only in part", " Check with `history`."
+	case change.OutcomeUnknown(err) || change.ErrorCode(err) == change.CodeTimeout && !errors.Is(err, change.ErrNothingSent):
+		// Graph may have applied it.
+		what, check = "The outcome is unknown, the change may or may not be applied", " Check with `show`."
 	}
 	var ce *change.Error
 	if !errors.As(err, &ce) || ce.Code == change.CodeInternal {
-		return &Reply{Status: StatusFailed, Lines: []string{what + ": an internal error occurred; the operator's log has request id `" + safeOr(requestID) + "`."}}
+		return &Reply{Status: StatusFailed, Lines: []string{what + ": an internal error occurred; the operator's log has request id `" + safeOr(requestID) + "`." + check}}
 	}
-	lines := []string{what + ": " + ce.Message + "."}
-	if ce.Code == change.CodeTimeout && !errors.Is(err, change.ErrNothingSent) && (cmd == nil || cmd.Verb == VerbAssign || cmd.Verb == VerbApprove || cmd.Verb == VerbRevert) {
-		// Out of time after the PATCH was sent: Graph may have applied it.
-		lines[0] = "The outcome is unknown, the change may or may not be applied: " + ce.Message + ". Check with `show`."
-	}
+	lines := []string{what + ": " + ce.Message + "." + check}
 	switch ce.Code {
 	case change.CodeUnavailable, change.CodeTimeout:
 		retry := "in a minute"
@@ -335,6 +345,14 @@ func Failed(cmd *Command, err error, requestID string) *Reply {
 	}
 	lines = append(lines, "Request id: `"+safeOr(requestID)+"`")
 	return &Reply{Status: StatusFailed, Lines: lines}
+}
+
+// Duplicate answers a copy of a command (the same delivery: a retry, a
+// double press) that arrives while its first attempt is still running: the
+// first attempt's outcome is the command's, so nothing is said of it here.
+func Duplicate() *Reply {
+	return &Reply{Status: StatusPending, Lines: []string{
+		"This command is already being handled by its first attempt, whose answer tells the outcome; nothing more was run. Check with `show` in a minute."}}
 }
 
 // Pending answers when the Graph call has not finished by the sender's

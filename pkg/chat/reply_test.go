@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -20,5 +21,31 @@ func TestFailedOutOfTimeSaysWhatIsKnown(t *testing.T) {
 		if got := Failed(&Command{Verb: verb}, unsent, "r").Lines[0]; strings.Contains(got, "unknown") || !strings.HasPrefix(got, "The change was not applied") {
 			t.Errorf("%s, nothing sent: %q", verb, got)
 		}
+	}
+	if got := Failed(&Command{Verb: VerbHistory}, sent, "r").Lines[0]; strings.Contains(got, "unknown") || strings.Contains(got, "applied") {
+		t.Errorf("history out of time: %q, want nothing said of a change", got)
+	}
+}
+
+// TestFailedSaysWhatMayHaveBeenApplied: a write marked as possibly applied
+// (whatever its code, a fault of ours included) is told unknown, and a
+// revert that stopped part way as applied in part; never "not applied".
+func TestFailedSaysWhatMayHaveBeenApplied(t *testing.T) {
+	unavailable := &change.Error{Code: change.CodeUnavailable, Message: "Graph is unavailable; try again later"}
+	for name, err := range map[string]error{
+		"unavailable": change.Mark(unavailable, change.ErrOutcomeUnknown),
+		"refused on a retry": change.Mark(&change.Error{Code: change.CodeGraphRefused, Message: "Graph refused the change: BadRequest"},
+			change.ErrOutcomeUnknown),
+		"a fault of ours": change.Mark(errors.New("boom"), change.ErrOutcomeUnknown),
+	} {
+		got := Failed(&Command{Verb: VerbAssign}, err, "r").Lines[0]
+		if !strings.HasPrefix(got, "The outcome is unknown") || !strings.Contains(got, "`show`") || strings.Contains(got, "boom") {
+			t.Errorf("%s: %q", name, got)
+		}
+	}
+	partial := &change.Error{Code: change.CodeGraphRefused, Message: "the revert put back a, then stopped at b; for b: Graph refused it",
+		Err: change.ErrPartlyApplied}
+	if got := Failed(&Command{Verb: VerbRevert}, partial, "r").Lines[0]; !strings.HasPrefix(got, "The change was applied only in part: the revert put back a") {
+		t.Errorf("partial revert: %q", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -487,12 +488,12 @@ func (c *Client) send(ctx context.Context, k *call) (outcome, error) {
 		return c.attempt(callCtx, k, st, crid, body, attempt)
 	})
 	if err != nil {
-		err = transportError(ctx, callCtx, k, err, st.sent)
+		err = c.unclearWrite(k, st, transportError(ctx, callCtx, k, err, st.sent && !dialFailed(err)))
 		c.logCall(ctx, k, st, nil, start, err)
 		return outcome{}, err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		err := statusError(k, newResponseError(k, resp, payload, st.clientRequestID))
+		err := c.unclearWrite(k, st, statusError(k, newResponseError(k, resp, payload, st.clientRequestID)))
 		c.logCall(ctx, k, st, resp, start, err)
 		return outcome{}, err
 	}
@@ -531,6 +532,16 @@ func (c *Client) attempt(ctx context.Context, k *call, st *callState, crid []str
 		return nil, nil, err
 	}
 	return c.exchange(ctx, k, crid, tok, body, n)
+}
+
+// unclearWrite marks the failure err of a write whose earlier attempt got
+// an unclear answer (callState.unclear) with change.ErrOutcomeUnknown:
+// that attempt may have been applied, whatever the last one was told.
+func (c *Client) unclearWrite(k *call, st *callState, err error) error {
+	if k.method == http.MethodGet || !st.unclear {
+		return err
+	}
+	return change.Mark(err, change.ErrOutcomeUnknown)
 }
 
 // exchange sends one request and reads its answer's body.
@@ -573,6 +584,13 @@ func jsonBody(body any) ([]byte, error) {
 		return nil, fmt.Errorf("error marshalling type %T: %s", body, err)
 	}
 	return b, nil
+}
+
+// dialFailed reports whether err is a failure to open a connection: the
+// request never went out.
+func dialFailed(err error) bool {
+	oe, ok := errors.AsType[*net.OpError](err)
+	return ok && oe.Op == "dial"
 }
 
 // transportError maps a call that got no usable answer; sent says whether

@@ -30,6 +30,10 @@ type callState struct {
 	// sent: a request of the call went out (its token was had); until
 	// then a failure is known to have written nothing.
 	sent bool
+	// unclear: an attempt that went out was retried after an answer that
+	// does not say whether Graph acted on it (503, 504, or none): a write
+	// the retry then fails may have been applied by that attempt.
+	unclear bool
 }
 
 // retryPolicy owns the retry budget of a call, which must be the caller's:
@@ -63,6 +67,9 @@ func (p *retryPolicy) do(ctx context.Context, st *callState, attempt func(n int)
 		}
 		if !shouldRetry(resp, err) {
 			return resp, payload, err
+		}
+		if st.sent && (err != nil || resp.StatusCode != http.StatusTooManyRequests) {
+			st.unclear = true // a 429 is refused unprocessed; the others may have been acted on
 		}
 		if n >= p.maxRetries {
 			st.stop = stopMaxRetries

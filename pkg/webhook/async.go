@@ -3,10 +3,12 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/apply"
+	"github.com/enrollhook/enrollhook/pkg/awsapi"
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/chat"
 	"github.com/enrollhook/enrollhook/pkg/queue"
@@ -52,16 +54,29 @@ func (h *Handler) send(ctx context.Context, m *queue.Message, schedule bool) err
 	defer cancel2()
 	if s := h.opts.Async.Scheduler; s != nil && schedule {
 		if err := s.Schedule(ctx, m, m.NotBefore); err != nil {
-			return &change.Error{Code: change.CodeUnavailable, Kind: change.KindQueueUnavailable, RetryAfter: 5 * time.Second,
-				Message: "the scheduler is unavailable, so the change was not scheduled for its window; retry later", Err: err}
+			return queueFailure(err, "the scheduler is unavailable, so the change was not scheduled for its window; retry later",
+				"the scheduler did not confirm the change's schedule (no answer, or its own failure), so it may or may not be scheduled for its window; retry later with the same delivery: it is scheduled once")
 		}
 		return nil
 	}
 	if err := h.opts.Async.Queue.Enqueue(ctx, m); err != nil {
-		return &change.Error{Code: change.CodeUnavailable, Kind: change.KindQueueUnavailable, RetryAfter: 5 * time.Second,
-			Message: "the queue is unavailable, so nothing was queued or applied; retry later", Err: err}
+		return queueFailure(err, "the queue is unavailable, so nothing was queued or applied; retry later",
+			"the queue did not confirm the change (no answer, or its own failure), so it may or may not be queued; retry later with the same delivery: a change queued twice is applied once")
 	}
 	return nil
+}
+
+// queueFailure is the 503 of a failed enqueue or schedule: refused says
+// nothing was queued, unconfirmed (awsapi.Unconfirmed: no answer, or the
+// service's own fault) that it may have been, and marks the error
+// change.ErrOutcomeUnknown, so the ticket is told "unknown", not "failed".
+func queueFailure(err error, refused, unconfirmed string) error {
+	e := &change.Error{Code: change.CodeUnavailable, Kind: change.KindQueueUnavailable, RetryAfter: 5 * time.Second,
+		Message: refused, Err: err}
+	if awsapi.Unconfirmed(err) {
+		e.Message, e.Err = unconfirmed, errors.Join(change.ErrOutcomeUnknown, err)
+	}
+	return e
 }
 
 // queueJob makes job a queued one: the pipeline takes the delivery, sends

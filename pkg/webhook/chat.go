@@ -338,8 +338,9 @@ func (h *Handler) chatDedupe(w http.ResponseWriter, r *http.Request, rp Replier,
 		rec.lease = lease
 		return false
 	case errors.As(err, &inProgress):
-		rec.err = &change.Error{Code: change.CodeConflict, Kind: change.KindDeliveryInProgress, RetryAfter: inProgress.RetryAfter,
-			Message: "this command is already being handled; its answer comes from the first attempt"}
+		// Not a refusal: the first attempt may apply it (and is audited).
+		h.chatAnswer(w, r, rp, rec, chat.Duplicate(), start)
+		return true
 	case errors.Is(err, idempotency.ErrMismatch):
 		rec.err = &change.Error{Code: change.CodeConflict, Kind: change.KindDeliveryMismatch,
 			Message: "this command's delivery id was already used for another command; nothing was run"}

@@ -29,10 +29,15 @@ import (
 const (
 	Applied = "applied" // Graph applied the change
 	Refused = "refused" // Graph refused it (4xx): not found, refused, no permission
-	Failed  = "failed"  // nothing was applied: refused before Graph (the policy or the window checked again), no write slot, the store unavailable, a fault of ours
+	Failed  = "failed"  // nothing was applied: refused before Graph (the policy or the window checked again), no write slot, the store unavailable, a fault of ours before the write
 	// Unknown: Graph did not answer in time or kept failing after the
-	// write was sent; it may have been applied. The sender retries.
+	// write was sent, or a fault of ours came after it, or the queue did
+	// not confirm a queued change; it may have been applied. The sender
+	// retries.
 	Unknown = "unknown"
+	// Partial: a revert put back (or cancelled) part of what it was to,
+	// then stopped; the reason says what was done and what was not.
+	Partial = "partial"
 )
 
 // Systems a ticket can be written back to: the sender route names.
@@ -53,8 +58,8 @@ type Note struct {
 	Ticket string
 	// Record is the ServiceNow record as "table/sys_id"; empty for Jira.
 	Record string
-	// Outcome is Applied, Refused or Failed; Problem and Detail say why for
-	// the last two (the problem type and its caller-safe sentence).
+	// Outcome is Applied, Refused, Failed, Unknown or Partial; Problem and
+	// Detail say why for all but the first (the problem type and its caller-safe sentence).
 	Outcome, Problem, Detail string
 	// RequestID is ours (X-Request-Id); GraphRequestID is Graph's
 	// request-id of the write, when Graph answered.
@@ -235,6 +240,8 @@ func (n *Note) Text() string {
 		b.WriteString("enrollhook: the Intune change was NOT applied: Microsoft Graph refused it.")
 	case Unknown:
 		b.WriteString("enrollhook: the Intune change could not be confirmed: Microsoft Graph did not answer in time or kept failing, so it may or may not have been applied. Check the assignment in Intune (or with the chat command show).")
+	case Partial:
+		b.WriteString("enrollhook: the Intune change was applied only in part (the reason below says what was done and what was not).")
 	default:
 		b.WriteString("enrollhook: the Intune change was NOT applied (the reason is below).")
 	}

@@ -1,0 +1,348 @@
+package apply_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/enrollhook/enrollhook/pkg/apply"
+	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/graph"
+	"github.com/enrollhook/enrollhook/pkg/idempotency"
+	"github.com/enrollhook/enrollhook/pkg/limiter"
+	"github.com/enrollhook/enrollhook/pkg/record"
+	"github.com/enrollhook/enrollhook/pkg/writeback"
+)
+
+// A refusal or failure never claims more than is known: a write that may
+// have been applied is told as unknown, and a revert that stopped part way
+// says what it put back.
+
+// multiGraph holds assignments by id, each all-devices until written; a
+// PATCH of failOn fails with failErr, without writing.
+type multiGraph struct {
+	mu      sync.Mutex
+	held    map[string][]byte
+	failOn  string
+	failErr error
+	writes  int
+}
+
+func (g *multiGraph) PatchAssignment(_ context.Context, _, asg string, body any) (*graph.Result, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if asg == g.failOn && g.failErr != nil {
+		return nil, g.failErr
+	}
+	var m map[string]any
+	b, _ := json.Marshal(body)
+	_ = json.Unmarshal(b, &m)
+	m["id"] = asg
+	g.held[asg], _ = json.Marshal(m)
+	g.writes++
+	return &graph.Result{Body: g.held[asg], RequestID: "patch"}, nil
+}
+
+func (g *multiGraph) GetAssignment(_ context.Context, _, asg string) (*graph.Result, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.held[asg] == nil {
+		g.held[asg] = []byte(`{"id":"` + asg + `","target":{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"}}`)
+	}
+	return &graph.Result{Body: g.held[asg], RequestID: "get"}, nil
+}
+
+// targetType is the @odata.type of the target Graph holds for asg.
+func (g *multiGraph) targetType(asg string) string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var a struct {
+		Target map[string]any `json:"target"`
+	}
+	_ = json.Unmarshal(g.held[asg], &a)
+	s, _ := a.Target["@odata.type"].(string)
+	return s
+}
+
+// grants is a write limiter that grants n slots, then refuses, as Intune's
+// budget would.
+type grants struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (s *grants) Wait(context.Context) (func(), error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n <= 0 {
+		return nil, &limiter.BudgetError{RetryAfter: time.Second}
+	}
+	s.n--
+	return func() {}, nil
+}
+
+func (s *grants) add(n int) { s.mu.Lock(); s.n += n; s.mu.Unlock() }
+
+const (
+	asg1 = "2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_5e6f0000-0000-0000-0000-000000000001"
+	asg2 = "2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_5e6f0000-0000-0000-0000-000000000002"
+)
+
+// twoChanges applies two changes of ticket CHG0030042 (deliveries A1, to
+// asg1, and A2, to asg2).
+func twoChanges(t *testing.T, p *apply.Pipeline) {
+	t.Helper()
+	if o := runServiceNow(p, "A1", decoded(t)); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	req2, err := change.Decode([]byte(strings.Replace(body, asg1, asg2, 1)), nil)
+	if err != nil || req2.AssignmentID != asg2 {
+		t.Fatalf("%v %v", err, req2)
+	}
+	if o := runServiceNow(p, "A2", req2); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+}
+
+func revertRequest(t *testing.T, window string) *change.Request {
+	t.Helper()
+	rev, err := change.Decode([]byte(`{"action":"revert","ticket":{"id":"CHG0030042","system":"servicenow","state":"approved","requestedBy":"alice@contoso.com","approvedBy":"carol@contoso.com"`+window+`}}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rev
+}
+
+// reverts counts the revert records of the ticket.
+func reverts(t *testing.T, recs record.Store) int {
+	t.Helper()
+	rs, err := recs.ByTicket(context.Background(), "servicenow", "CHG0030042")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range rs {
+		if r.Action == record.ActionRevert {
+			n++
+		}
+	}
+	return n
+}
+
+// partly checks a revert that stopped after putting back one change: its
+// answer names what it did and where it stopped, it is marked partly
+// applied and not "nothing sent", and the ticket is told "partial".
+func partly(t *testing.T, o apply.Outcome, notes *ticketNotes, did string) {
+	t.Helper()
+	pr, _ := apply.ProblemFor(o.Err, "r")
+	t.Logf("%d %s: %s", pr.Status, pr.Type, pr.Detail)
+	if !strings.HasPrefix(pr.Detail, "the revert "+did) || !strings.Contains(pr.Detail, "stopped at servicenow:A1") ||
+		!strings.Contains(pr.Detail, "send the revert again") {
+		t.Errorf("detail = %q, want what the revert did (%s) and where it stopped", pr.Detail, did)
+	}
+	if !errors.Is(o.Err, change.ErrPartlyApplied) || errors.Is(o.Err, change.ErrNothingSent) {
+		t.Errorf("err %v: want partly applied, not nothing sent", o.Err)
+	}
+	last := notes.got[len(notes.got)-1]
+	if last.Outcome != writeback.Partial || strings.Contains(last.Text(), "NOT applied") || !strings.Contains(last.Text(), "only in part") {
+		t.Errorf("the ticket is told %q:\n%s", last.Outcome, last.Text())
+	}
+}
+
+// TestARevertStoppedPartWaySaysWhatItDid: a revert of a ticket's two
+// changes puts back the latest (A2), then its second write fails: no write
+// slot, Graph refusing it, or the window closing meanwhile. The answer
+// says A2 was put back and where it stopped, the ticket is told "partial",
+// and the revert sent again puts back the rest.
+func TestARevertStoppedPartWaySaysWhatItDid(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		status int
+		setup  func(g *multiGraph, lim *grants)
+		mend   func(g *multiGraph, lim *grants)
+	}{
+		{"no write slot", http.StatusServiceUnavailable,
+			func(_ *multiGraph, lim *grants) { lim.n = 1 }, func(_ *multiGraph, lim *grants) { lim.add(5) }},
+		{"Graph refuses", http.StatusBadGateway,
+			func(g *multiGraph, lim *grants) {
+				lim.add(5)
+				g.failOn, g.failErr = asg1, &change.Error{Code: change.CodeGraphRefused, Message: "Graph refused the change: BadRequest"}
+			},
+			func(g *multiGraph, _ *grants) { g.failErr = nil }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			g := &multiGraph{held: map[string][]byte{}}
+			notes := &ticketNotes{}
+			recs := record.NewMemory(nil)
+			lim := &grants{n: 2}
+			p := apply.New(g, &apply.Options{Logger: slog.New(slog.DiscardHandler), Records: recs,
+				Deadlines: apply.Deadlines{Timeout: time.Second}, Dedupe: apply.Dedupe{Store: idempotency.NewMemory(nil, 0)},
+				WriteBack: notes, Update: apply.Update{Limiter: lim}})
+			twoChanges(t, p)
+			tt.setup(g, lim)
+			o := runServiceNow(p, "R", revertRequest(t, ""))
+			if pr, _ := apply.ProblemFor(o.Err, "r"); o.Err == nil || pr.Status != tt.status || reverts(t, recs) != 1 {
+				t.Fatalf("the revert = %v (%d), %d reverts recorded; want %d after one", o.Err, pr.Status, reverts(t, recs), tt.status)
+			}
+			partly(t, o, notes, "put back servicenow:A2")
+			tt.mend(g, lim)
+			if o := runServiceNow(p, "R", revertRequest(t, "")); o.Err != nil {
+				t.Fatalf("the revert sent again: %v", o.Err)
+			}
+			if g.targetType(asg1) != "#microsoft.graph.allDevicesAssignmentTarget" || g.targetType(asg2) != "#microsoft.graph.allDevicesAssignmentTarget" {
+				t.Errorf("after the revert sent again Graph holds %s and %s, want both put back", g.held[asg1], g.held[asg2])
+			}
+		})
+	}
+	t.Run("the window closes", func(t *testing.T) {
+		g := &multiGraph{held: map[string][]byte{}}
+		notes := &ticketNotes{}
+		recs := record.NewMemory(nil)
+		inside := time.Now().Truncate(time.Hour).Add(30 * time.Minute)
+		var mu sync.Mutex
+		calls, counting := 0, false
+		now := func() time.Time {
+			mu.Lock()
+			defer mu.Unlock()
+			if counting {
+				if calls++; calls > 2 { // the window check, then the first write's
+					return inside.Add(2 * time.Hour)
+				}
+			}
+			return inside
+		}
+		p := apply.New(g, &apply.Options{Logger: slog.New(slog.DiscardHandler), Records: recs, Now: now,
+			Deadlines: apply.Deadlines{Timeout: time.Second}, Dedupe: apply.Dedupe{Store: idempotency.NewMemory(nil, 0)}, WriteBack: notes})
+		twoChanges(t, p)
+		window := fmt.Sprintf(`,"window":{"start":%q,"end":%q}`, inside.Add(-time.Hour).Format(time.RFC3339), inside.Add(time.Hour).Format(time.RFC3339))
+		rev := revertRequest(t, window)
+		mu.Lock()
+		counting = true
+		mu.Unlock()
+		o := runServiceNow(p, "R", rev)
+		if pr, _ := apply.ProblemFor(o.Err, "r"); pr.Type != apply.ProblemTypePrefix+string(change.KindOutsideWindow) || reverts(t, recs) != 1 {
+			t.Fatalf("the revert = %v, %d reverts recorded; want outside-change-window after one", o.Err, reverts(t, recs))
+		}
+		partly(t, o, notes, "put back servicenow:A2")
+	})
+}
+
+// TestARevertThatCancelledThenFailedSaysSo: the revert cancels the
+// ticket's change held for its window, then its first write gets no slot:
+// the answer says the held change was cancelled.
+func TestARevertThatCancelledThenFailedSaysSo(t *testing.T) {
+	g := &multiGraph{held: map[string][]byte{}}
+	notes := &ticketNotes{}
+	recs := record.NewMemory(nil)
+	p := apply.New(g, &apply.Options{Logger: slog.New(slog.DiscardHandler), Records: recs,
+		Deadlines: apply.Deadlines{Timeout: time.Second}, Dedupe: apply.Dedupe{Store: idempotency.NewMemory(nil, 0)},
+		WriteBack: notes, Update: apply.Update{Limiter: &grants{n: 1}}})
+	if o := runServiceNow(p, "A1", decoded(t)); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	held := &record.Record{ID: "servicenow:S1.scheduled", Action: record.ActionApply, State: record.StateScheduled, Sender: "servicenow",
+		Ticket: record.Ticket{ID: "CHG0030042"}, ConfigurationID: "c", AssignmentID: asg2,
+		Before: json.RawMessage("null"), After: json.RawMessage("null"), NotBefore: time.Now().Add(time.Hour)}
+	if err := recs.Put(context.Background(), held); err != nil {
+		t.Fatal(err)
+	}
+	o := runServiceNow(p, "R", revertRequest(t, ""))
+	pr, _ := apply.ProblemFor(o.Err, "r")
+	if o.Err == nil || !strings.HasPrefix(pr.Detail, "the revert cancelled held servicenow:S1.scheduled") || strings.HasPrefix(pr.Detail, "the revert put back") ||
+		!errors.Is(o.Err, change.ErrPartlyApplied) {
+		t.Errorf("the revert = %d %q, want it to say it cancelled S1", pr.Status, pr.Detail)
+	}
+	if last := notes.got[len(notes.got)-1]; last.Outcome != writeback.Partial {
+		t.Errorf("the ticket is told %q", last.Outcome)
+	}
+}
+
+// canceledGraph applies the PATCH, then fails as the Graph client does
+// when the caller's context ends mid-call: an uncoded error (internal).
+type canceledGraph struct{ heldGraph }
+
+func (g *canceledGraph) PatchAssignment(ctx context.Context, cfg, asg string, body any) (*graph.Result, error) {
+	_, _ = g.heldGraph.PatchAssignment(ctx, cfg, asg, body)
+	return nil, fmt.Errorf("graph: PATCH patchAssignment: %w", context.Canceled)
+}
+
+// TestAFaultOfOursAfterTheWriteIsUnknown: a failure of our own after the
+// PATCH went out tells the ticket "unknown", not "NOT applied".
+func TestAFaultOfOursAfterTheWriteIsUnknown(t *testing.T) {
+	g := &canceledGraph{}
+	notes := &ticketNotes{}
+	p := attemptPipeline(g, idempotency.NewMemory(nil, 0), notes)
+	o := runServiceNow(p, "A", decoded(t))
+	if o.Err == nil || g.writes != 1 || !change.OutcomeUnknown(o.Err) {
+		t.Fatalf("err %v, writes %d; want an unknown outcome after one write", o.Err, g.writes)
+	}
+	if last := notes.got[len(notes.got)-1]; last.Outcome != writeback.Unknown {
+		t.Errorf("the ticket is told %q:\n%s", last.Outcome, last.Text())
+	}
+}
+
+// gatewayGraph is a Graph transport: the first PATCH is answered 504 (the
+// gateway's; Intune may have applied it), the client's retry of it 400.
+// GETs answer the assignment as it was.
+type gatewayGraph struct {
+	mu      sync.Mutex
+	patches int
+}
+
+func (g *gatewayGraph) Do(r *http.Request) (*http.Response, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	answer := func(status int, body string) *http.Response {
+		return &http.Response{StatusCode: status, Header: http.Header{"Content-Type": {"application/json"}, "Request-Id": {"5e6f0000-0000-0000-0000-0000000000a1"}},
+			Body: io.NopCloser(bytes.NewReader([]byte(body))), Request: r}
+	}
+	if r.Method == http.MethodGet {
+		return answer(200, `{"id":"`+asg1+`","target":{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"}}`), nil
+	}
+	g.patches++
+	if g.patches == 1 {
+		return answer(504, `{"error":{"code":"GatewayTimeout","message":"x"}}`), nil
+	}
+	return answer(400, `{"error":{"code":"BadRequest","message":"x"}}`), nil
+}
+
+// TestARetriedWriteRefusedAfterAnUnclearAnswerIsUnknown: the Graph client
+// retried a PATCH answered 504, and the retry was refused 400: the first
+// may have been applied, so the ticket is told "unknown" (not "refused")
+// and the delivery keeps its note (its retry reads Graph first).
+func TestARetriedWriteRefusedAfterAnUnclearAnswerIsUnknown(t *testing.T) {
+	gg := &gatewayGraph{}
+	gc, err := graph.NewClient("https://graph.microsoft.com/beta", staticToken{}, "https://graph.microsoft.com/.default",
+		&graph.Options{Transport: gg, MaxRetries: 2, RetryDelay: time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes := &ticketNotes{}
+	st := idempotency.NewMemory(nil, 0)
+	p := apply.New(gc, &apply.Options{Logger: slog.New(slog.DiscardHandler), Records: record.NewMemory(nil),
+		Deadlines: apply.Deadlines{Timeout: 5 * time.Second}, Dedupe: apply.Dedupe{Store: st}, WriteBack: notes})
+	o := runServiceNow(p, "A", decoded(t))
+	if gg.patches != 2 || !change.OutcomeUnknown(o.Err) {
+		t.Fatalf("PATCHes = %d, err %v; want the 504 retried, then an unknown outcome", gg.patches, o.Err)
+	}
+	if pr, _ := apply.ProblemFor(o.Err, "r"); pr.Type != apply.ProblemTypePrefix+string(change.CodeGraphRefused) {
+		t.Errorf("problem %s, want Graph's own refusal still named", pr.Type)
+	}
+	if last := notes.got[len(notes.got)-1]; last.Outcome != writeback.Unknown {
+		t.Errorf("the ticket is told %q:\n%s", last.Outcome, last.Text())
+	}
+	key, fp := apply.Key("servicenow", "A", decoded(t))
+	lease, err := st.Begin(t.Context(), key, fp, time.Now().Add(time.Minute))
+	if err != nil || lease.Attempt == nil {
+		t.Errorf("the delivery's record = %+v, %v; want it given up with the note for the retry", lease, err)
+	}
+}

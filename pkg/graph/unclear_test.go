@@ -1,0 +1,75 @@
+package graph_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/enrollhook/enrollhook/pkg/change"
+	"github.com/enrollhook/enrollhook/pkg/graph"
+)
+
+// TestAWriteRetriedAfterAnUnclearAnswer: a PATCH answered 504 or cut off
+// (Intune may have applied it) and then refused on the retry fails marked
+// change.ErrOutcomeUnknown, its code still Graph's refusal; after a 429
+// (refused unprocessed) it is not. A read is never marked. A connection
+// that never opened sent nothing.
+func TestAWriteRetriedAfterAnUnclearAnswer(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		first   func(r *http.Request) (*http.Response, error)
+		unknown bool
+	}{
+		{"504", func(r *http.Request) (*http.Response, error) {
+			return memResponse(r, 504, `{"error":{"code":"GatewayTimeout"}}`, nil), nil
+		}, true},
+		{"connection reset", func(*http.Request) (*http.Response, error) {
+			return nil, &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
+		}, true},
+		{"429", func(r *http.Request) (*http.Response, error) {
+			return memResponse(r, 429, `{"error":{"code":"TooManyRequests"}}`, map[string]string{"Retry-After": "0.001"}), nil
+		}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := 0
+			tr := transportFunc(func(r *http.Request) (*http.Response, error) {
+				if calls++; calls == 1 {
+					return tt.first(r)
+				}
+				return memResponse(r, 400, `{"error":{"code":"BadRequest","message":"x"}}`, nil), nil
+			})
+			c, err := graph.NewClient("https://graph.example/beta", &fakeCredential{token: testToken}, testScope,
+				&graph.Options{Transport: tr, RetryDelay: time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.PatchAssignment(context.Background(), cfgID, asgID, testAssignment())
+			if ce := codeOf(t, err); calls != 2 || ce.Code != change.CodeGraphRefused || change.OutcomeUnknown(err) != tt.unknown {
+				t.Errorf("PATCH after %s: %d calls, %v; unknown = %v, want %v", tt.name, calls, err, change.OutcomeUnknown(err), tt.unknown)
+			}
+			calls = 0
+			if _, err := c.GetAssignment(context.Background(), cfgID, asgID); err == nil || change.OutcomeUnknown(err) {
+				t.Errorf("GET after %s: %v, want a refusal not marked unknown", tt.name, err)
+			}
+		})
+	}
+	t.Run("connection refused", func(t *testing.T) {
+		tr := transportFunc(func(*http.Request) (*http.Response, error) {
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+		})
+		c, err := graph.NewClient("https://graph.example/beta", &fakeCredential{token: testToken}, testScope,
+			&graph.Options{Transport: tr, RetryDelay: time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.PatchAssignment(context.Background(), cfgID, asgID, testAssignment())
+		if !errors.Is(err, change.ErrNothingSent) || change.OutcomeUnknown(err) {
+			t.Errorf("PATCH to a refused connection: %v, want nothing sent", err)
+		}
+	})
+}
