@@ -40,8 +40,9 @@ func itsmDevOverrides(getenv func(string) string, overrides map[string]string) {
 }
 
 // signITSM returns the authentication headers of the servicenow and jira
-// routes for body, and the body to send: a Jira body's timestamp is set to
-// now first, since it is checked against the replay window. handled is
+// routes for body, and the body to send: a Jira body's timestamp, and a
+// ServiceNow body's under Basic authentication, is set to now first, since
+// it is checked against the replay window. handled is
 // false for any other route. secret defaults to the sender's variable, then
 // to its development secret. A ServiceNow secret of the form
 // basic:<user>:<password> gives an Authorization header.
@@ -67,6 +68,9 @@ func signITSM(route, secret, id string, body []byte, now time.Time, getenv func(
 			secret = servicenow.DevelopmentSecret
 		}
 		if c, ok := signature.ParseBasicSecret(secret); ok {
+			// Basic signs nothing: the body's own timestamp is checked
+			// against the replay window, so it is set to now.
+			body = servicenow.Restamp(body, now)
 			h = http.Header{}
 			h.Set(signature.HeaderAuthorization, signature.BasicHeader(c))
 			return h, body, true, nil

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -46,6 +48,22 @@ func TestSignITSM(t *testing.T) {
 	h, _, _, _ = signITSM("/hooks/servicenow", "basic:svc:pw:x", "id-1", body, now, env(nil), std)
 	if signature.VerifyBasic(signature.BasicCredentials{User: "svc", Password: "pw:x"}, h.Get("Authorization")) != nil {
 		t.Errorf("servicenow basic: %v", h)
+	}
+	// Under Basic the body's own timestamp is the replay window's: a
+	// sample's is set to now, so the receiver takes it.
+	var sample struct{ Body string }
+	raw, err := os.ReadFile("../../events/servicenow-rejected.json")
+	if err != nil || json.Unmarshal(raw, &sample) != nil {
+		t.Fatal(err)
+	}
+	const basic = "basic:snow:0123456789abcdefXYZ"
+	h, out, _, _ = signITSM("/hooks/servicenow", basic, "id-1", []byte(sample.Body), now, env(nil), std)
+	sn, err := servicenow.New(basic, 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sn.Authenticate(h, out, now); err != nil || !strings.Contains(string(out), now.UTC().Format(time.RFC3339)) {
+		t.Errorf("servicenow basic sample not restamped: %v\n%s", err, out)
 	}
 	if _, _, handled, _ := signITSM("/hooks/generic", "", "id", body, now, env(nil), std); handled {
 		t.Errorf("generic handled by signITSM")

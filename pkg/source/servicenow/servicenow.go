@@ -220,6 +220,32 @@ func Sign(secret, id string, ts time.Time, body []byte) (http.Header, error) {
 	return source.SignStandard(secret, id, ts, body)
 }
 
+// Restamp returns body with its first "timestamp" string set to t (RFC
+// 3339, UTC), for the send command: under Basic authentication the body's
+// own timestamp is what the receiver checks against its replay window. A
+// body without one is returned as it is.
+func Restamp(body []byte, t time.Time) []byte {
+	const field = `"timestamp"`
+	i := bytes.Index(body, []byte(field))
+	if i < 0 {
+		return body
+	}
+	j := i + len(field)
+	for j < len(body) && (body[j] == ' ' || body[j] == '\t' || body[j] == '\n' || body[j] == '\r' || body[j] == ':') {
+		j++
+	}
+	if j >= len(body) || body[j] != '"' {
+		return body
+	}
+	end := bytes.IndexByte(body[j+1:], '"')
+	if end < 0 {
+		return body
+	}
+	out := append([]byte{}, body[:j+1]...)
+	out = append(out, t.UTC().Format(time.RFC3339)...)
+	return append(out, body[j+1+end:]...)
+}
+
 // DevelopmentSecret is the published secret of `make run` and of the
 // samples in events/servicenow-*.json: the generic sender's
 // (source.StandardDevelopmentSecret), so the same cold-start check refuses
