@@ -193,7 +193,7 @@ func History(cmd *Command, entries []HistoryEntry) *Reply {
 	}
 	lines := []string{head + ", latest change first:"}
 	for _, e := range entries {
-		what := "changed"
+		what := "changed,"
 		switch {
 		case e.Scheduled != "":
 			what = "scheduled for " + code(e.Scheduled) + ","

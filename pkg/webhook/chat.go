@@ -332,7 +332,9 @@ func (h *Handler) chatDedupe(w http.ResponseWriter, r *http.Request, rp Replier,
 		_, _ = w.Write(lease.Replay.Body)
 		replayed := &chat.Reply{Status: chat.StatusReplayed}
 		h.log.LogAttrs(r.Context(), slog.LevelInfo, "webhook", chatAttrs(rec, replayed, start)...)
-		h.chatAudit(r.Context(), rec, replayed, start)
+		if auditedReply(chat.Status(lease.Replay.Headers[HeaderOutcome])) {
+			h.chatAudit(r.Context(), rec, replayed, start)
+		}
 		return true
 	case err == nil:
 		rec.lease = lease
@@ -449,6 +451,9 @@ func (h *Handler) chatAudit(ctx context.Context, rec *chatRecord, reply *chat.Re
 	}
 	e := &apply.Entry{RequestID: rec.requestID, DeliveryID: rec.deliveryID, Sender: rec.source, Request: rec.req,
 		Result: rec.result, Start: start, Reason: apply.Slug(rec.err)}
+	if e.Request == nil {
+		e.Request = whoSent(rec)
+	}
 	switch reply.Status {
 	case chat.StatusQueued:
 		e.Outcome = apply.AuditQueued
@@ -472,6 +477,43 @@ func (h *Handler) chatAudit(ctx context.Context, rec *chatRecord, reply *chat.Re
 		return
 	}
 	h.pipe.Audit(ctx, e)
+}
+
+// whoSent is the audit line's change of a chat command refused before it
+// became one (a user not allowed, a self-approval): who sent it, as the
+// approver of an approve or reject (the ticket is the request's id), else
+// as the requester (the ticket is the delivery id); nil when the sender
+// named nobody.
+func whoSent(rec *chatRecord) *change.Request {
+	inv := rec.inv
+	if inv == nil || inv.User == "" {
+		return nil
+	}
+	t := change.Ticket{ID: rec.deliveryID, RequestedBy: inv.Actor()}
+	if c := inv.Command; c != nil && (c.Verb == chat.VerbApprove || c.Verb == chat.VerbReject) {
+		t = change.Ticket{ID: c.Ref, ApprovedBy: inv.Actor()}
+	}
+	r := &change.Request{Ticket: t}
+	if c := inv.Command; c != nil {
+		r.ConfigurationID, r.AssignmentID = c.ConfigurationID, c.AssignmentID
+		if c.Verb == chat.VerbRevert {
+			r.Action = change.ActionRevert
+		}
+	}
+	return r
+}
+
+// auditedReply reports whether a chat reply of status st wrote an audit
+// line: a change applied, queued, refused or failed, a request for a
+// second person's approval, or its rejection. Reads, help and plans change
+// nothing and write none, nor do their replays.
+func auditedReply(st chat.Status) bool {
+	switch st {
+	case chat.StatusApplied, chat.StatusQueued, chat.StatusRefused, chat.StatusInvalid, chat.StatusFailed,
+		chat.StatusRequested, chat.StatusRejected:
+		return true
+	}
+	return false
 }
 
 // policyRefused is the chat reply to a command the policy refuses: the

@@ -3,6 +3,7 @@ package webhook
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,6 +59,71 @@ func TestChatReplayKeepsItsOutcome(t *testing.T) {
 		if got := w.Header().Get(HeaderOutcome); w.Code != http.StatusOK || got != string(chat.StatusRefused) || w.Header().Get(HeaderReplay) != replay {
 			t.Errorf("send %d: %d, %s %q, %s %q; want 200, %q, %q", i+1, w.Code, HeaderOutcome, got, HeaderReplay, w.Header().Get(HeaderReplay),
 				chat.StatusRefused, replay)
+		}
+	}
+}
+
+// TestChatReplayAuditedLikeItsFirstAnswer: a replayed show or help writes
+// no audit line (the first wrote none; neither changes anything), while a
+// replayed assign is audited as a replay.
+func TestChatReplayAuditedLikeItsFirstAnswer(t *testing.T) {
+	s, err := slack.New(chatSlackSecret, &slack.Options{Allow: chat.Allowlist{Tenant: "T0001", Users: []string{"U0456EFGH"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		text    string
+		audited bool
+	}{
+		{"show " + chatCfg + " " + chatAsg, false},
+		{"help", false},
+		{"assign " + chatCfg + " " + chatAsg + " alldevices", true},
+	} {
+		logs := &lockedBuffer{}
+		h := newTestHandler(&fakeGraph{}, []Source{s}, &testOptions{Now: func() time.Time { return testNow }, Logger: testLogger(logs),
+			Store: idempotency.NewMemory(nil, 0)})
+		form := slackForm(tt.text) // one delivery (its trigger_id), sent twice
+		for i := range 2 {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, slackRequest(t, form, testNow))
+			waitChat(t, h)
+			if got := w.Header().Get(HeaderReplay) == "true"; got != (i == 1) {
+				t.Fatalf("%q send %d: replay %v", tt.text, i+1, got)
+			}
+		}
+		got := false
+		for _, line := range strings.Split(logs.String(), "\n") {
+			got = got || strings.Contains(line, `"msg":"audit"`) && strings.Contains(line, `"outcome":"replayed"`)
+		}
+		if got != tt.audited {
+			t.Errorf("%q sent twice: replay audited %v, want %v:\n%s", tt.text, got, tt.audited, logs)
+		}
+	}
+}
+
+// TestChatRefusalAuditNamesWhoSentIt: a command refused before it became a
+// change (the user is not on the allow-list) is audited with that user as
+// its requester; an approve refused so, with the user as the approver of
+// the request it names.
+func TestChatRefusalAuditNamesWhoSentIt(t *testing.T) {
+	logs := &lockedBuffer{}
+	s, err := slack.New(chatSlackSecret, &slack.Options{Allow: chat.Allowlist{Tenant: "T0001", Users: []string{"U0456EFGH"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newTestHandler(&fakeGraph{}, []Source{s}, &testOptions{Now: func() time.Time { return testNow }, Logger: testLogger(logs)})
+	for _, tt := range []struct{ text, want string }{
+		{"assign " + chatCfg + " " + chatAsg + " alldevices", `"requester":"slack:T0001/U9999","approver":null`},
+		{"approve KMA7R5BW", `"ticketId":"KMA7R5BW","ticketUrl":null,"requester":null,"approver":"slack:T0001/U9999"`},
+	} {
+		h.ServeHTTP(httptest.NewRecorder(), slackRequest(t, slackForm(tt.text, "user_id", "U9999"), testNow))
+		waitChat(t, h)
+		found := false
+		for _, line := range strings.Split(logs.String(), "\n") {
+			found = found || strings.Contains(line, `"msg":"audit"`) && strings.Contains(line, `"outcome":"refused"`) && strings.Contains(line, tt.want)
+		}
+		if !found {
+			t.Errorf("%q refused: no audit line with %s:\n%s", tt.text, tt.want, logs)
 		}
 	}
 }
