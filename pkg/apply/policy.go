@@ -76,7 +76,9 @@ func (p *Pipeline) window(job *Job) (notBefore time.Time, err error) {
 		// Scheduler's minute, clocks apart): run waits for it, or it
 		// comes back; a refusal would dead-letter it. Much earlier is
 		// not a held change's clock but a wrong one: refused.
-		return now.Add(opensIn), &change.Error{Code: change.CodeUnavailable, RetryAfter: opensIn,
+		// Its own kind, not graph-unavailable (which counts towards
+		// the operators' Graph alarm): a 503 that comes back.
+		return now.Add(opensIn), &change.Error{Code: change.CodeUnavailable, Kind: change.KindOutsideWindow, RetryAfter: opensIn,
 			Message: fmt.Sprintf("the change arrived %s before its window opens; nothing was changed yet, it comes back", opensIn.Round(time.Millisecond)), Err: errors.Join(change.ErrNothingSent, err)}
 	}
 	if err == nil || opensIn <= 0 || job.Enqueue == nil || job.DryRun {

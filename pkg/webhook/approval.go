@@ -130,7 +130,7 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 	cmd := inv.Command
 	fail := func(err error) chatOutcome { return chatOutcome{reply: chat.Failed(cmd, err, reqID), err: err} }
 	if h.opts.Requests == nil {
-		return fail(change.Refuse(change.KindNothingToRevert, "this receiver keeps no chat requests"))
+		return fail(&change.Error{Code: change.CodeNotFound, Message: "there is no request " + cmd.Ref + ": this receiver keeps no chat requests"})
 	}
 	r, err := h.opts.Requests.Get(ctx, cmd.Ref)
 	switch {
@@ -294,10 +294,12 @@ func sameUser(sender, a, b string) bool {
 	return a == b
 }
 
-// storeUnavailable is the refusal when the request store fails.
+// storeUnavailable is the refusal when the request store fails: the
+// change record's table keeps the requests (record-unavailable, not
+// graph-unavailable, which counts towards the Graph alarm).
 func storeUnavailable(err error) error {
-	return &change.Error{Code: change.CodeUnavailable, RetryAfter: 5 * time.Second,
-		Message: "the request store is unavailable, so nothing was done; try again later", Err: err}
+	return &change.Error{Code: change.CodeUnavailable, Kind: change.KindRecordUnavailable, RetryAfter: 5 * time.Second,
+		Message: "the request store (the change record's table) is unavailable, so nothing was done; try again later", Err: err}
 }
 
 var (

@@ -263,6 +263,11 @@ func TestAScheduleArrivingEarlyComesBack(t *testing.T) {
 	if err == nil || dlq.count() != 0 || u.emu.Writes() != 0 {
 		t.Fatalf("early by 2 s with 3 s to work: %v, %d dead letters, %d writes; want it back in the queue", err, dlq.count(), u.emu.Writes())
 	}
+	// Logged under its own reason: not graph-unavailable, which the
+	// operators' Graph alarm counts.
+	if logs := u.logs.String(); strings.Contains(logs, `"problem":"graph-unavailable"`) || !strings.Contains(logs, `"problem":"outside-change-window"`) {
+		t.Errorf("the early arrival's reason:\n%s", logs)
+	}
 	u.offset.Store(int64(time.Until(opens) - time.Hour))
 	err = u.h.Process(context.Background(), queue.Delivery{ID: "sched-back", Body: fired[0], ReceiveCount: 2})
 	if err != nil || u.emu.Writes() != 0 || dlq.count() != 1 {

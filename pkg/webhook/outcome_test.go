@@ -1,6 +1,8 @@
 package webhook
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -8,6 +10,7 @@ import (
 	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/chat"
+	"github.com/enrollhook/enrollhook/pkg/chatrequest"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"github.com/enrollhook/enrollhook/pkg/source/slack"
 )
@@ -125,5 +128,32 @@ func TestChatRefusalAuditNamesWhoSentIt(t *testing.T) {
 		if !found {
 			t.Errorf("%q refused: no audit line with %s:\n%s", tt.text, tt.want, logs)
 		}
+	}
+}
+
+// failingRequests is a chat request store that cannot be read.
+type failingRequests struct{ chatrequest.Store }
+
+func (failingRequests) Get(context.Context, string) (*chatrequest.Request, error) {
+	return nil, errors.New("dynamodb: connection refused")
+}
+
+// TestRequestStoreDownIsNotGraphUnavailable: an approval whose request
+// store (the change record's table) cannot be read is refused as
+// record-unavailable, not as graph-unavailable (the Graph alarm's).
+func TestRequestStoreDownIsNotGraphUnavailable(t *testing.T) {
+	logs := &lockedBuffer{}
+	s, err := slack.New(chatSlackSecret, &slack.Options{Allow: chat.Allowlist{Tenant: "T0001", Users: []string{"U0456EFGH"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newTestHandler(&fakeGraph{}, []Source{s}, &testOptions{Now: func() time.Time { return testNow }, Logger: testLogger(logs),
+		Requests: failingRequests{}})
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, slackRequest(t, slackForm("approve KMA7R5BW"), testNow))
+	waitChat(t, h)
+	if m := decodeSlack(t, w); !strings.Contains(m.Text, "request store") || strings.Contains(logs.String(), "graph-unavailable") ||
+		!strings.Contains(logs.String(), `"record-unavailable"`) {
+		t.Errorf("reply %q; logs:\n%s", m.Text, logs)
 	}
 }
