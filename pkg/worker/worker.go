@@ -197,6 +197,12 @@ func (w *Worker) retry(ctx context.Context, wr *workRecord, start time.Time) err
 		w.logLine(ctx, wr, workRetry, start, false)
 		return wr.err
 	}
+	if wr.d.ReceiveCount > 1 && apply.Slug(wr.err) == string(change.KindDedupeUnavailable) {
+		// The store that would say what an earlier receive did cannot be
+		// read: one of them may have written before its answer was lost.
+		wr.err = change.Mark(wr.err, change.ErrOutcomeUnknown)
+		wr.o.Err = wr.err
+	}
 	if wr.msg.Chat != nil {
 		wr.followUp = w.followUp(ctx, wr.msg, chat.Failed(nil, wr.err, wr.msg.RequestID))
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"github.com/enrollhook/enrollhook/pkg/queue"
+	"github.com/enrollhook/enrollhook/pkg/writeback"
 )
 
 // responseURLSecret stands for the secret a Slack response_url is: no log
@@ -586,5 +588,60 @@ func TestWorkerPolicyOnceItHoldsTheChange(t *testing.T) {
 	}
 	if sent, reasons := dl.sent(); len(sent) != 1 || reasons[0].Problem != "policy-configuration" || g.count() != 1 {
 		t.Errorf("dead letters %d %+v, %d Graph calls; want the refused change dead-lettered with its rule", len(sent), reasons, g.count())
+	}
+}
+
+// downStore is a de-duplication store that cannot be reached.
+type downStore struct{}
+
+func (downStore) Begin(context.Context, string, string, time.Time) (*idempotency.Lease, error) {
+	return nil, errors.New("dynamodb: no route")
+}
+func (downStore) Complete(context.Context, *idempotency.Lease, idempotency.Response, time.Time) error {
+	return nil
+}
+func (downStore) Release(context.Context, *idempotency.Lease) error { return nil }
+func (downStore) Note(context.Context, *idempotency.Lease, []byte, time.Time) error {
+	return errors.New("store down")
+}
+func (downStore) Attempted(context.Context, *idempotency.Lease, []byte, time.Time) error {
+	return errors.New("store down")
+}
+
+// ticketNotes keeps the write-back's notes.
+type ticketNotes struct {
+	mu  sync.Mutex
+	got []writeback.Note
+}
+
+func (n *ticketNotes) Write(_ context.Context, x *writeback.Note) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.got = append(n.got, *x)
+	return nil
+}
+
+// TestWorkerLastReceiveWithTheStoreDownIsUnknown: on the last receive the
+// store that would say what earlier receives did cannot be read: the
+// ticket is told the outcome is unknown (an earlier receive may have
+// written before its answer was lost), not that nothing was applied.
+func TestWorkerLastReceiveWithTheStoreDownIsUnknown(t *testing.T) {
+	req, err := change.Decode([]byte(validBody), &change.Options{GraphVersion: "beta"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, fp := apply.Key("servicenow", "msg_sn_1", req)
+	body, err := (&queue.Message{Source: "servicenow", DeliveryID: "msg_sn_1", Key: key, Fingerprint: fp, RequestID: "req-1",
+		Request: req, Received: time.Now()}).Seal(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes := &ticketNotes{}
+	g := &fakeGraph{}
+	p := apply.New(g, &apply.Options{Logger: slog.New(slog.DiscardHandler), Dedupe: apply.Dedupe{Store: downStore{}}, WriteBack: notes})
+	w := New(p, &Options{DeadLetters: &fakeDeadLetters{}})
+	_ = w.Process(context.Background(), queue.Delivery{ID: "m1", Body: body, ReceiveCount: MaxReceive})
+	if len(notes.got) != 1 || notes.got[0].Outcome != writeback.Unknown || g.count() != 0 {
+		t.Errorf("notes %+v, %d Graph calls; want one %q", notes.got, g.count(), writeback.Unknown)
 	}
 }
