@@ -149,7 +149,9 @@ func (p *Pipeline) revert(ctx context.Context, job *Job, lease *idempotency.Leas
 // attempt's answer was lost), a change Graph already holds put back counts
 // as done.
 func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome, lease *idempotency.Lease) (*Reverted, error) {
-	retried := lease != nil && lease.Attempt != nil
+	// A retry of a revert whose write had no clear answer: its delivery's
+	// note, or a chat approval's earlier attempt (Job.Attempted).
+	retried := lease != nil && lease.Attempt != nil || !job.Attempted.IsZero()
 	t := job.Request.Ticket
 	if p.opts.Records == nil {
 		return nil, change.Refuse(change.KindNothingToRevert, "this receiver keeps no change record, so ticket "+t.ID+" has nothing to revert; nothing was changed")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -68,6 +69,12 @@ type Job struct {
 	// change was planned (a chat request approved later): the change is
 	// applied only if Graph still holds it, else refused 409 drifted.
 	ExpectBefore json.RawMessage
+	// Attempted is when an earlier approval of the same chat request sent
+	// its write without a clear answer: Graph holding what the change (with
+	// ExpectBefore) or a revert's restore (with Approved) makes is then
+	// that write's doing, answered and recorded as applied (at that time),
+	// not refused as drifted.
+	Attempted time.Time
 	// Scheduled marks a change that arrives from its schedule (the
 	// worker): it is refused if its cancellation is recorded.
 	Scheduled bool
@@ -468,9 +475,17 @@ func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease
 		}
 	}
 	if job.ExpectBefore != nil {
-		if err := p.unchanged(ctx, job); err != nil {
+		found, err := p.unchanged(ctx, job)
+		if err != nil {
 			p.refuseTaken(ctx, job, lease, err)
 			o.fail(err)
+			return
+		}
+		if found != nil {
+			o.Result, o.Before, o.WriteBack = found.Result, found.Before, true
+			p.Complete(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: found.Headers, Body: found.Body})
+			p.recordChange(ctx, job, found)
+			o.Status, o.Headers, o.Body, o.After, o.Audit = http.StatusOK, found.Headers, found.Body, found.Body, AuditApplied
 			return
 		}
 	}
@@ -553,22 +568,36 @@ func (p *Pipeline) stillOpen(job *Job) error {
 }
 
 // unchanged refuses a planned change when Graph no longer holds the
-// assignment it was planned on (Job.ExpectBefore).
-func (p *Pipeline) unchanged(ctx context.Context, job *Job) error {
-	current, _, err := p.current(ctx, job.Request)
+// assignment it was planned on (Job.ExpectBefore). When Graph holds what
+// the change makes and an earlier approval's write of it had no clear
+// answer (Job.Attempted), it returns the change as applied by that write.
+func (p *Pipeline) unchanged(ctx context.Context, job *Job) (*Applied, error) {
+	current, res, err := p.current(ctx, job.Request)
 	if err != nil {
-		return noWrite(err)
+		return nil, noWrite(err)
 	}
 	changes, err := graph.Changes(job.ExpectBefore, current)
 	if err == nil && len(changes) == 0 {
-		return nil
+		return nil, nil
+	}
+	if graph.InEffect(current, job.Request, p.beta()) && !job.Attempted.IsZero() {
+		a := &Applied{Result: res, Headers: map[string]string{}, Body: current, Before: graph.TargetOf(job.ExpectBefore),
+			Prior: job.ExpectBefore, written: job.Attempted}
+		if res == nil {
+			a.Result = &graph.Result{}
+		} else if res.RequestID != "" {
+			a.Headers[HeaderGraphRequestID] = res.RequestID
+		}
+		p.log.InfoContext(ctx, "an earlier approval of this request had applied the change; answered and recorded without writing again",
+			slog.String("xRequestId", job.RequestID))
+		return a, nil
 	}
 	if graph.InEffect(current, job.Request, p.beta()) {
-		return &change.Error{Code: change.CodeConflict, Kind: change.KindDrifted, Message: fmt.Sprintf(
+		return nil, &change.Error{Code: change.CodeConflict, Kind: change.KindDrifted, Message: fmt.Sprintf(
 			"assignment %s of configuration %s already is what this change makes of it (now %s): an earlier approval whose answer was lost may have applied it, or another change did the same; nothing was written",
 			job.Request.AssignmentID, job.Request.ConfigurationID, compact(graph.TargetOf(current)))}
 	}
-	return &change.Error{Code: change.CodeConflict, Kind: change.KindDrifted, Message: fmt.Sprintf(
+	return nil, &change.Error{Code: change.CodeConflict, Kind: change.KindDrifted, Message: fmt.Sprintf(
 		"assignment %s of configuration %s changed since the change was planned: planned on %s, now %s; nothing was changed: plan it again and ask again",
 		job.Request.AssignmentID, job.Request.ConfigurationID, compact(graph.TargetOf(job.ExpectBefore)), compact(graph.TargetOf(current)))}
 }

@@ -115,7 +115,7 @@ func (m *Memory) Decide(ctx context.Context, id, to, by, byName string) (*Reques
 }
 
 // Reopen puts a request by approved back to pending (Store).
-func (m *Memory) Reopen(ctx context.Context, id, by string) (*Request, error) {
+func (m *Memory) Reopen(ctx context.Context, id, by string, attempted time.Time) (*Request, error) {
 	id, err := canonicalID(id)
 	if err != nil {
 		return nil, err
@@ -126,7 +126,7 @@ func (m *Memory) Reopen(ctx context.Context, id, by string) (*Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	o, err := reopen(r, by)
+	o, err := reopen(r, by, attempted)
 	if err != nil {
 		return o, err
 	}

@@ -70,6 +70,11 @@ type Request struct {
 	// be decided (whole seconds, UTC).
 	Created time.Time `json:"created"`
 	Expires time.Time `json:"expires"`
+	// Attempted, when not zero, is when an approval of the request sent
+	// its write to Graph and got no clear answer (Reopen): the change may
+	// have been applied, so the next approval that finds Graph holding it
+	// records it as applied rather than refusing it as drifted.
+	Attempted time.Time `json:"attempted,omitzero"`
 }
 
 // Expired reports whether r is pending and past its expiry at now. A
@@ -143,18 +148,23 @@ type Store interface {
 	// Reopen puts a request that user by approved back to pending, when
 	// its change could not be applied for a reason that may pass (Graph
 	// unavailable, out of time), so that it can be approved again rather
-	// than being lost. A request decided otherwise, or by someone else, is
-	// left as it is (ErrDecided).
-	Reopen(ctx context.Context, id, by string) (*Request, error)
+	// than being lost. attempted, when not zero, is when that approval's
+	// write went to Graph without a clear answer (Request.Attempted). A
+	// request decided otherwise, or by someone else, is left as it is
+	// (ErrDecided).
+	Reopen(ctx context.Context, id, by string, attempted time.Time) (*Request, error)
 }
 
 // reopen is Reopen's change of r.
-func reopen(r *Request, by string) (*Request, error) {
+func reopen(r *Request, by string, attempted time.Time) (*Request, error) {
 	if r.State != StateApproved || r.DecidedBy != by {
 		return r, fmt.Errorf("%w: %s", ErrDecided, r.ID)
 	}
 	o := *r
 	o.State, o.DecidedBy, o.DecidedByName, o.Decided = StatePending, "", "", time.Time{}
+	if !attempted.IsZero() {
+		o.Attempted = attempted.UTC()
+	}
 	return &o, nil
 }
 

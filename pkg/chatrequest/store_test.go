@@ -529,15 +529,18 @@ func TestReopen(t *testing.T) {
 			if _, err := st.Decide(ctx, "REOP2345", StateApproved, "U0APPROVE", "bob"); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := st.Reopen(ctx, "REOP2345", "U0SOMEONE"); !errors.Is(err, ErrDecided) {
+			if _, err := st.Reopen(ctx, "REOP2345", "U0SOMEONE", time.Time{}); !errors.Is(err, ErrDecided) {
 				t.Errorf("Reopen by another user = %v, want ErrDecided", err)
 			}
-			r, err := st.Reopen(ctx, "REOP2345", "U0APPROVE")
+			attempted := time.Date(2026, 11, 29, 8, 0, 0, 123000000, time.UTC)
+			r, err := st.Reopen(ctx, "REOP2345", "U0APPROVE", attempted)
 			if err != nil || r.State != StatePending || r.DecidedBy != "" {
 				t.Fatalf("Reopen = %+v, %v", r, err)
 			}
-			if got, _ := st.Get(ctx, "REOP2345"); got.State != StatePending {
-				t.Errorf("after Reopen the request is %s", got.State)
+			// The write whose outcome is unknown is kept for the next
+			// approval.
+			if got, _ := st.Get(ctx, "REOP2345"); got.State != StatePending || !got.Attempted.Equal(attempted) {
+				t.Errorf("after Reopen the request is %s, attempted %v", got.State, got.Attempted)
 			}
 			if _, err := st.Decide(ctx, "REOP2345", StateApproved, "U0APPROVE", "bob"); err != nil {
 				t.Errorf("approving again after Reopen = %v", err)
@@ -548,10 +551,10 @@ func TestReopen(t *testing.T) {
 			if _, err := st.Decide(ctx, "REJE2345", StateRejected, "U0APPROVE", "bob"); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := st.Reopen(ctx, "REJE2345", "U0APPROVE"); !errors.Is(err, ErrDecided) {
+			if _, err := st.Reopen(ctx, "REJE2345", "U0APPROVE", time.Time{}); !errors.Is(err, ErrDecided) {
 				t.Errorf("Reopen of a rejected request = %v, want ErrDecided", err)
 			}
-			if _, err := st.Reopen(ctx, "NONE2345", "U0APPROVE"); !errors.Is(err, ErrNotFound) {
+			if _, err := st.Reopen(ctx, "NONE2345", "U0APPROVE", time.Time{}); !errors.Is(err, ErrNotFound) {
 				t.Errorf("Reopen of no request = %v", err)
 			}
 		})

@@ -22,7 +22,7 @@ type Requests interface {
 	Create(ctx context.Context, r *chatrequest.Request) error
 	Get(ctx context.Context, id string) (*chatrequest.Request, error)
 	Decide(ctx context.Context, id, to, by, byName string) (*chatrequest.Request, error)
-	Reopen(ctx context.Context, id, by string) (*chatrequest.Request, error)
+	Reopen(ctx context.Context, id, by string, attempted time.Time) (*chatrequest.Request, error)
 }
 
 // secondPerson reports whether inv's change (an assign or a revert)
@@ -217,6 +217,7 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 	job := &apply.Job{Sender: name, DeliveryID: deliveryID, RequestID: reqID, Request: &req, Start: start,
 		Via: apply.ViaChat, Chat: true, Held: true, RevertOf: kept.RevertOf,
 		Command: &apply.Command{Tenant: r.Tenant, User: r.RequestedBy, Verb: string(verb), Approver: inv.User}}
+	job.Attempted = r.Attempted
 	if req.Reverts() {
 		job.Approved = kept.Plan
 	} else {
@@ -235,7 +236,11 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 		// request is open again until it expires, to be approved again
 		// (the drift check keeps a change whose outcome was unknown from
 		// being written twice) or rejected.
-		if _, err := h.opts.Requests.Reopen(ctx, r.ID, inv.User); err == nil {
+		var attempted time.Time // the write went out: the next approval may find it applied
+		if change.OutcomeUnknown(o.Err) {
+			attempted = time.Now()
+		}
+		if _, err := h.opts.Requests.Reopen(ctx, r.ID, inv.User, attempted); err == nil {
 			again := "approve it again once that is solved, or reject it."
 			if apply.Retryable(o.Err) {
 				again = "approve it again to retry."

@@ -297,6 +297,35 @@ func TestTwoPersonRevert(t *testing.T) {
 	}
 }
 
+// TestTwoPersonRevertWhoseAnswerWasLost: an approved chat revert whose
+// write landed but whose answer was lost reopens the request; approved
+// again, it writes nothing more, answers reverted and records the revert.
+func TestTwoPersonRevertWhoseAnswerWasLost(t *testing.T) {
+	s := newApprovalStack(t)
+	if w := s.serve(t, signedID(t, "msg_rev_lost", validBody, testNow)); w.Code != http.StatusOK {
+		t.Fatalf("apply: %d %s", w.Code, w.Body)
+	}
+	_, text := s.slack(t, requester, "revert CHG0030042")
+	m := requestIDRe.FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("chat revert: %q", text)
+	}
+	s.emu.LoseWrites(50, http.StatusGatewayTimeout)
+	outcome, text := s.slack(t, approver, "approve "+m[1])
+	s.emu.LoseWrites(0, http.StatusGatewayTimeout)
+	writes := s.emu.Writes()
+	if outcome == string(chat.StatusApplied) || !strings.Contains(text, "outcome is unknown") || writes < 2 {
+		t.Fatalf("approval whose answer was lost: %s %q, %d writes", outcome, text, writes)
+	}
+	outcome, text = s.slack(t, approver, "approve "+m[1])
+	if outcome != string(chat.StatusApplied) || !strings.Contains(text, "reverted") || s.emu.Writes() != writes {
+		t.Fatalf("approving again: %s %q, %d writes (want reverted, %d)", outcome, text, s.emu.Writes(), writes)
+	}
+	if _, text := s.slack(t, requester, "revert CHG0030042"); !strings.Contains(strings.ToLower(text), "nothing") {
+		t.Errorf("the revert is not recorded: a new revert of the ticket = %q", text)
+	}
+}
+
 // TestNoDryRunOfDecisions: approve (or revert) sent with a dry-run flag is
 // refused, not done for real.
 func TestNoDryRunOfDecisions(t *testing.T) {
@@ -436,21 +465,32 @@ func TestTeamsApprovalOfARequesterAllowedByTeamsID(t *testing.T) {
 
 // TestApprovalWhoseAnswerWasLost: an approval whose write landed but whose
 // answer was lost says the outcome is unknown and reopens the request;
-// approved again, it writes nothing and says the change is already in
-// effect, rather than that the assignment drifted.
+// approved again, it writes nothing, answers applied and records the
+// change (history and revert see it), rather than refusing it as drifted.
 func TestApprovalWhoseAnswerWasLost(t *testing.T) {
 	s := newApprovalStack(t)
 	id := s.ask(t, requester)
 	s.emu.LoseWrites(50, http.StatusGatewayTimeout)
 	outcome, text := s.slack(t, approver, "approve "+id)
 	s.emu.LoseWrites(0, http.StatusGatewayTimeout)
-	if outcome == string(chat.StatusApplied) || !strings.Contains(text, "open again") || targetOf(t, s.emu)["groupId"] != graphemu.GroupPlatform {
+	if outcome == string(chat.StatusApplied) || !strings.Contains(text, "outcome is unknown") || !strings.Contains(text, "open again") ||
+		targetOf(t, s.emu)["groupId"] != graphemu.GroupPlatform {
 		t.Fatalf("approval whose answer was lost: %s %q, target %v", outcome, text, targetOf(t, s.emu))
+	}
+	if recs, _ := s.recs.ByAssignment(context.Background(), graphemu.ConfigESP, graphemu.AssignmentESPGroup, 10); len(recs) != 0 {
+		t.Fatalf("recorded before its outcome was known: %+v", recs)
 	}
 	writes := s.emu.Writes()
 	outcome, text = s.slack(t, approver, "approve "+id)
-	if !strings.Contains(text, "already is what this change makes of it") || s.emu.Writes() != writes {
-		t.Errorf("approving again: %s %q, %d writes (want %d)", outcome, text, s.emu.Writes(), writes)
+	if outcome != string(chat.StatusApplied) || s.emu.Writes() != writes {
+		t.Fatalf("approving again: %s %q, %d writes (want applied, %d)", outcome, text, s.emu.Writes(), writes)
+	}
+	recs, err := s.recs.ByAssignment(context.Background(), graphemu.ConfigESP, graphemu.AssignmentESPGroup, 10)
+	if err != nil || len(recs) != 1 || !strings.Contains(string(recs[0].After), graphemu.GroupPlatform) || strings.Contains(string(recs[0].Before), graphemu.GroupPlatform) {
+		t.Fatalf("change record = %+v, %v; want the change, with the assignment before it", recs, err)
+	}
+	if _, text := s.slack(t, requester, "history "+graphemu.ConfigESP+" "+graphemu.AssignmentESPGroup); !strings.Contains(text, recs[0].ID) {
+		t.Errorf("history does not show the change: %q", text)
 	}
 }
 
