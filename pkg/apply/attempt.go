@@ -72,6 +72,9 @@ func (p *Pipeline) noteLife() time.Duration { return max(p.opts.Dedupe.Completed
 // an unavailable Graph or a fault of our own after the write was sent (not
 // marked change.ErrNothingSent).
 func mayHaveWritten(err error) bool {
+	if errors.Is(err, change.ErrPartlyApplied) {
+		return change.OutcomeUnknown(err) // decided on the stopped step's own error (partlyReverted)
+	}
 	return change.OutcomeUnknown(err) || Retryable(err) && !errors.Is(err, change.ErrNothingSent)
 }
 

@@ -332,7 +332,8 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome, lease
 // (recorded), so the answer must not say nothing was changed. Its code,
 // kind and retry hint are err's; its message says what was done, then
 // err's, which speaks for change id; it is marked
-// change.ErrPartlyApplied (and change.ErrOutcomeUnknown when err is), not
+// change.ErrPartlyApplied (and change.ErrOutcomeUnknown when the stopped
+// step's write may have landed: mayHaveWritten of err), never
 // change.ErrNothingSent. The revert sent again puts back the rest.
 func partlyReverted(err error, out *Reverted, id string) error {
 	if len(out.Changes) == 0 && len(out.Canceled) == 0 {
@@ -354,8 +355,8 @@ func partlyReverted(err error, out *Reverted, id string) error {
 		done = append(done, "cancelled held "+strings.Join(out.Canceled, ", "))
 	}
 	causes := []error{change.ErrPartlyApplied}
-	if change.OutcomeUnknown(err) {
-		causes = append(causes, change.ErrOutcomeUnknown)
+	if mayHaveWritten(err) {
+		causes = append(causes, change.ErrOutcomeUnknown) // the stopped step's write may have landed
 	}
 	if re, ok := errors.AsType[*graph.ResponseError](err); ok {
 		causes = append(causes, re)

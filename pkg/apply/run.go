@@ -275,6 +275,9 @@ func (p *Pipeline) run(ctx context.Context, j *Job, o *Outcome) {
 		}
 		if err := job.Enqueue(ctx, key, fp, notBefore, sched); err != nil {
 			p.Release(ctx, lease)
+			// The queue may have taken it (no answer): the ticket hears
+			// that the outcome is unknown; a refusal it answered, nothing.
+			o.WriteBack = change.OutcomeUnknown(err)
 			o.fail(err)
 			return
 		}

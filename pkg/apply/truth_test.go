@@ -141,10 +141,13 @@ func reverts(t *testing.T, recs record.Store) int {
 // partly checks a revert that stopped after putting back one change: its
 // answer names what it did and where it stopped, it is marked partly
 // applied and not "nothing sent", and the ticket is told "partial".
-func partly(t *testing.T, o apply.Outcome, notes *ticketNotes, did string) {
+func partly(t *testing.T, o apply.Outcome, notes *ticketNotes, did string, unknown bool) {
 	t.Helper()
 	pr, _ := apply.ProblemFor(o.Err, "r")
 	t.Logf("%d %s: %s", pr.Status, pr.Type, pr.Detail)
+	if change.OutcomeUnknown(o.Err) != unknown {
+		t.Errorf("err %v: outcome unknown = %v, want %v (the stopped step's own)", o.Err, change.OutcomeUnknown(o.Err), unknown)
+	}
 	if !strings.HasPrefix(pr.Detail, "the revert "+did) || !strings.Contains(pr.Detail, "stopped at servicenow:A1") ||
 		!strings.Contains(pr.Detail, "send the revert again") {
 		t.Errorf("detail = %q, want what the revert did (%s) and where it stopped", pr.Detail, did)
@@ -165,14 +168,21 @@ func partly(t *testing.T, o apply.Outcome, notes *ticketNotes, did string) {
 // and the revert sent again puts back the rest.
 func TestARevertStoppedPartWaySaysWhatItDid(t *testing.T) {
 	for _, tt := range []struct {
-		name   string
-		status int
-		setup  func(g *multiGraph, lim *grants)
-		mend   func(g *multiGraph, lim *grants)
+		name    string
+		status  int
+		unknown bool
+		setup   func(g *multiGraph, lim *grants)
+		mend    func(g *multiGraph, lim *grants)
 	}{
-		{"no write slot", http.StatusServiceUnavailable,
+		{"no write slot", http.StatusServiceUnavailable, false,
 			func(_ *multiGraph, lim *grants) { lim.n = 1 }, func(_ *multiGraph, lim *grants) { lim.add(5) }},
-		{"Graph refuses", http.StatusBadGateway,
+		{"Graph unavailable after the write went out", http.StatusServiceUnavailable, true,
+			func(g *multiGraph, lim *grants) {
+				lim.add(5)
+				g.failOn, g.failErr = asg1, &change.Error{Code: change.CodeUnavailable, Message: "Graph is unavailable; try again later"}
+			},
+			func(g *multiGraph, _ *grants) { g.failErr = nil }},
+		{"Graph refuses", http.StatusBadGateway, false,
 			func(g *multiGraph, lim *grants) {
 				lim.add(5)
 				g.failOn, g.failErr = asg1, &change.Error{Code: change.CodeGraphRefused, Message: "Graph refused the change: BadRequest"}
@@ -193,7 +203,7 @@ func TestARevertStoppedPartWaySaysWhatItDid(t *testing.T) {
 			if pr, _ := apply.ProblemFor(o.Err, "r"); o.Err == nil || pr.Status != tt.status || reverts(t, recs) != 1 {
 				t.Fatalf("the revert = %v (%d), %d reverts recorded; want %d after one", o.Err, pr.Status, reverts(t, recs), tt.status)
 			}
-			partly(t, o, notes, "put back servicenow:A2")
+			partly(t, o, notes, "put back servicenow:A2", tt.unknown)
 			tt.mend(g, lim)
 			if o := runServiceNow(p, "R", revertRequest(t, "")); o.Err != nil {
 				t.Fatalf("the revert sent again: %v", o.Err)
@@ -232,7 +242,7 @@ func TestARevertStoppedPartWaySaysWhatItDid(t *testing.T) {
 		if pr, _ := apply.ProblemFor(o.Err, "r"); pr.Type != apply.ProblemTypePrefix+string(change.KindOutsideWindow) || reverts(t, recs) != 1 {
 			t.Fatalf("the revert = %v, %d reverts recorded; want outside-change-window after one", o.Err, reverts(t, recs))
 		}
-		partly(t, o, notes, "put back servicenow:A2")
+		partly(t, o, notes, "put back servicenow:A2", false)
 	})
 }
 
@@ -344,5 +354,30 @@ func TestARetriedWriteRefusedAfterAnUnclearAnswerIsUnknown(t *testing.T) {
 	lease, err := st.Begin(t.Context(), key, fp, time.Now().Add(time.Minute))
 	if err != nil || lease.Attempt == nil {
 		t.Errorf("the delivery's record = %+v, %v; want it given up with the note for the retry", lease, err)
+	}
+}
+
+// TestAnUnconfirmedEnqueueTellsTheTicket: an enqueue the queue did not
+// confirm (marked change.ErrOutcomeUnknown) tells the ticket the outcome
+// is unknown (the worker may apply it); one the queue refused tells it
+// nothing (the sender's retry decides).
+func TestAnUnconfirmedEnqueueTellsTheTicket(t *testing.T) {
+	refused := &change.Error{Code: change.CodeUnavailable, Kind: change.KindQueueUnavailable, Message: "the queue is unavailable"}
+	for name, tt := range map[string]struct {
+		err   error
+		notes int
+	}{
+		"unconfirmed": {change.Mark(refused, change.ErrOutcomeUnknown), 1},
+		"refused":     {refused, 0},
+	} {
+		notes := &ticketNotes{}
+		p := attemptPipeline(&heldGraph{}, idempotency.NewMemory(nil, 0), notes)
+		job := &apply.Job{Sender: "servicenow", DeliveryID: "Q", RequestID: "r-Q", Request: decoded(t),
+			Enqueue: func(context.Context, string, string, time.Time, bool) error { return tt.err }}
+		o := p.Run(context.Background(), job)
+		p.Finish(context.Background(), &o)
+		if len(notes.got) != tt.notes || tt.notes == 1 && notes.got[0].Outcome != writeback.Unknown {
+			t.Errorf("%s: notes %+v, want %d (unknown)", name, notes.got, tt.notes)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -169,12 +170,19 @@ func (c *Client) do(ctx context.Context, method, target string, h http.Header, b
 	sum := sha256.Sum256(body)
 	hash := hex.EncodeToString(sum[:])
 	var last error
+	unconfirmed := false // an attempt that may have been carried out
 	for attempt := 1; ; attempt++ {
 		raw, err := c.once(ctx, method, target, h, body, hash, parse)
 		if err == nil {
 			return raw, nil
 		}
 		last = err
+		unconfirmed = unconfirmed || Unconfirmed(err)
+		if unconfirmed && !errors.Is(last, errNoAnswer) {
+			// A later attempt's refusal does not undo an earlier one
+			// the service may have carried out.
+			last = fmt.Errorf("%w (an earlier attempt: %w)", last, errNoAnswer)
+		}
 		var ae *Error
 		retry := !errors.As(err, &ae) || ae.retryable()
 		if !retry || attempt == maxAttempts || ctx.Err() != nil {
@@ -206,6 +214,9 @@ func (c *Client) once(ctx context.Context, method, target string, h http.Header,
 		return nil, fmt.Errorf("awsapi: %s: sign: %w", c.service, err)
 	}
 	resp, err := c.http.Do(req)
+	if oe, ok := errors.AsType[*net.OpError](err); ok && oe.Op == "dial" {
+		return nil, fmt.Errorf("awsapi: %s: %w", c.service, err) // no connection: nothing was sent
+	}
 	if err != nil {
 		return nil, fmt.Errorf("awsapi: %s: %w (%w)", c.service, err, errNoAnswer)
 	}

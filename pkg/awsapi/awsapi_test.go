@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -168,5 +169,47 @@ func TestUnconfirmed(t *testing.T) {
 	before := taken.Load()
 	if err := nc.JSON(t.Context(), "Test.Drop", struct{}{}, nil); err == nil || Unconfirmed(err) || taken.Load() != before {
 		t.Errorf("without credentials: %v, Unconfirmed = %v, %d requests taken; want a failure before anything was sent", err, Unconfirmed(err), taken.Load()-before)
+	}
+}
+
+// TestUnconfirmedAcrossRetries: a call whose first attempt failed with the
+// service's own fault (it may have been carried out) stays unconfirmed
+// when the retries are then throttled; a call that never connected is not
+// unconfirmed.
+func TestUnconfirmedAcrossRetries(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		if n.Add(1) == 1 {
+			w.WriteHeader(500)
+			_, _ = io.WriteString(w, `{"__type":"InternalError","message":"x"}`)
+			return
+		}
+		w.WriteHeader(400)
+		_, _ = io.WriteString(w, `{"__type":"ThrottlingException","message":"x"}`)
+	}))
+	defer srv.Close()
+	c, err := New(config(srv.URL), "sqs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.JSON(t.Context(), "AmazonSQS.SendMessage", struct{}{}, nil)
+	var ae *Error
+	if n.Load() < 2 || !Unconfirmed(err) || !errors.As(err, &ae) || ae.Code != "ThrottlingException" {
+		t.Errorf("%d attempts: %v, Unconfirmed = %v; want unconfirmed, the last refusal still readable", n.Load(), err, Unconfirmed(err))
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String()
+	l.Close()
+	c, err = New(config(closed), "sqs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.JSON(t.Context(), "AmazonSQS.SendMessage", struct{}{}, nil); err == nil || Unconfirmed(err) {
+		t.Errorf("a refused connection: %v, Unconfirmed = %v; want nothing sent", err, Unconfirmed(err))
 	}
 }

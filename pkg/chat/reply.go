@@ -327,7 +327,8 @@ func Failed(cmd *Command, err error, requestID string) *Reply {
 		what, check = "The outcome is unknown, the change may or may not be applied", " Check with `show`."
 	}
 	var ce *change.Error
-	if !errors.As(err, &ce) || ce.Code == change.CodeInternal {
+	partial := writes && errors.Is(err, change.ErrPartlyApplied) // its message is ours: what was done
+	if !errors.As(err, &ce) || ce.Code == change.CodeInternal && !partial {
 		return &Reply{Status: StatusFailed, Lines: []string{what + ": an internal error occurred; the operator's log has request id `" + safeOr(requestID) + "`." + check}}
 	}
 	lines := []string{what + ": " + ce.Message + "." + check}

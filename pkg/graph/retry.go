@@ -68,8 +68,8 @@ func (p *retryPolicy) do(ctx context.Context, st *callState, attempt func(n int)
 		if !shouldRetry(resp, err) {
 			return resp, payload, err
 		}
-		if st.sent && (err != nil || resp.StatusCode != http.StatusTooManyRequests) {
-			st.unclear = true // a 429 is refused unprocessed; the others may have been acted on
+		if st.sent && (err != nil && !dialFailed(err) || err == nil && resp.StatusCode != http.StatusTooManyRequests) {
+			st.unclear = true // a 429 is refused unprocessed, a dial sent nothing; the others may have been acted on
 		}
 		if n >= p.maxRetries {
 			st.stop = stopMaxRetries

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -62,14 +63,27 @@ func TestAWriteRetriedAfterAnUnclearAnswer(t *testing.T) {
 		tr := transportFunc(func(*http.Request) (*http.Response, error) {
 			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
 		})
-		c, err := graph.NewClient("https://graph.example/beta", &fakeCredential{token: testToken}, testScope,
-			&graph.Options{Transport: tr, RetryDelay: time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = c.PatchAssignment(context.Background(), cfgID, asgID, testAssignment())
-		if !errors.Is(err, change.ErrNothingSent) || change.OutcomeUnknown(err) {
-			t.Errorf("PATCH to a refused connection: %v, want nothing sent", err)
-		}
+		testNothingSent(t, tr)
 	})
+	t.Run("dial timeouts, retried", func(t *testing.T) {
+		tr := transportFunc(func(*http.Request) (*http.Response, error) {
+			return nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.ErrDeadlineExceeded}
+		})
+		testNothingSent(t, tr)
+	})
+}
+
+// testNothingSent checks that a PATCH over tr, which never connects, is
+// known to have sent nothing.
+func testNothingSent(t *testing.T, tr transportFunc) {
+	t.Helper()
+	c, err := graph.NewClient("https://graph.example/beta", &fakeCredential{token: testToken}, testScope,
+		&graph.Options{Transport: tr, RetryDelay: time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.PatchAssignment(context.Background(), cfgID, asgID, testAssignment())
+	if !errors.Is(err, change.ErrNothingSent) || change.OutcomeUnknown(err) {
+		t.Errorf("PATCH that never connected: %v, want nothing sent", err)
+	}
 }

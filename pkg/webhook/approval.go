@@ -64,11 +64,8 @@ func (h *Handler) request(ctx context.Context, inv *chat.Invocation, job *apply.
 	o := h.pipe.Run(ctx, job)
 	out := chatOutcome{result: o.Result, err: o.Err, o: &o}
 	switch {
-	case o.Err != nil && change.ErrorCode(o.Err) == change.CodeForbidden:
-		out.reply = policyRefused(inv, o.Err)
-		return out
 	case o.Err != nil:
-		out.reply = chat.Failed(cmd, o.Err, reqID)
+		out.reply = notDone(inv, cmd, o.Err, reqID)
 		return out
 	}
 	o.Audit = "" // a request changes nothing and decides nothing yet
@@ -227,11 +224,7 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 	out := chatOutcome{result: o.Result, err: o.Err, o: &o}
 	switch {
 	case o.Err != nil:
-		if change.ErrorCode(o.Err) == change.CodeForbidden {
-			out.reply = policyRefused(inv, o.Err)
-		} else {
-			out.reply = chat.Failed(cmd, o.Err, reqID)
-		}
+		out.reply = notDone(inv, cmd, o.Err, reqID)
 		// Not lost, and not "approved" when nothing was applied: the
 		// request is open again until it expires, to be approved again
 		// (the drift check keeps a change whose outcome was unknown from

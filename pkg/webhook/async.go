@@ -130,10 +130,8 @@ func (h *Handler) chatEnqueue(w http.ResponseWriter, r *http.Request, rp Replier
 	case o.Replay, apply.InProgress(o.Err):
 		// Queued already, or being queued by another attempt.
 		o.Err, o.Audit, rec.err = nil, apply.AuditQueued, nil
-	case change.ErrorCode(o.Err) == change.CodeForbidden:
-		reply = policyRefused(inv, o.Err)
 	case o.Err != nil:
-		reply = chat.Failed(cmd, o.Err, rec.requestID)
+		reply = notDone(inv, cmd, o.Err, rec.requestID)
 	}
 	h.chatAnswer(w, r, rp, rec, reply, start)
 }

@@ -215,10 +215,8 @@ func (h *Handler) runCommand(ctx context.Context, rp Replier, inv *chat.Invocati
 		o := h.pipe.Run(ctx, job)
 		out := chatOutcome{result: o.Result, err: o.Err, o: &o}
 		switch {
-		case o.Err != nil && change.ErrorCode(o.Err) == change.CodeForbidden:
-			out.reply = policyRefused(inv, o.Err)
 		case o.Err != nil:
-			out.reply = chat.Failed(cmd, o.Err, reqID)
+			out.reply = notDone(inv, cmd, o.Err, reqID)
 		case job.Request.Reverts():
 			out.reply = chat.Reverted(inv, revertedChanges(o.Reverted))
 		case o.Planned:
@@ -332,7 +330,7 @@ func (h *Handler) chatDedupe(w http.ResponseWriter, r *http.Request, rp Replier,
 		_, _ = w.Write(lease.Replay.Body)
 		replayed := &chat.Reply{Status: chat.StatusReplayed}
 		h.log.LogAttrs(r.Context(), slog.LevelInfo, "webhook", chatAttrs(rec, replayed, start)...)
-		if auditedReply(chat.Status(lease.Replay.Headers[HeaderOutcome])) {
+		if auditedReply(chat.Status(lease.Replay.Headers[HeaderOutcome]), rec.inv) {
 			h.chatAudit(r.Context(), rec, replayed, start)
 		}
 		return true
@@ -505,15 +503,30 @@ func whoSent(rec *chatRecord) *change.Request {
 
 // auditedReply reports whether a chat reply of status st wrote an audit
 // line: a change applied, queued, refused or failed, a request for a
-// second person's approval, or its rejection. Reads, help and plans change
-// nothing and write none, nor do their replays.
-func auditedReply(st chat.Status) bool {
+// second person's approval, or its rejection; a change still pending at
+// the sender's deadline (its outcome is audited when it ends). Reads, help
+// and plans change nothing and write none, nor do their replays.
+func auditedReply(st chat.Status, inv *chat.Invocation) bool {
 	switch st {
 	case chat.StatusApplied, chat.StatusQueued, chat.StatusRefused, chat.StatusInvalid, chat.StatusFailed,
 		chat.StatusRequested, chat.StatusRejected:
 		return true
+	case chat.StatusPending:
+		return inv != nil && inv.Command != nil && inv.Command.Verb != chat.VerbShow && inv.Command.Verb != chat.VerbPlan &&
+			inv.Command.Verb != chat.VerbHistory
 	}
 	return false
+}
+
+// notDone is the chat reply to a command the pipeline did not carry out
+// (err): a refusal (403: "Refused, nothing was changed"), or a failure; a
+// revert that stopped part way (change.ErrPartlyApplied) is never told as
+// refused, whatever its code: it changed something.
+func notDone(inv *chat.Invocation, cmd *chat.Command, err error, reqID string) *chat.Reply {
+	if change.ErrorCode(err) == change.CodeForbidden && !errors.Is(err, change.ErrPartlyApplied) {
+		return policyRefused(inv, err)
+	}
+	return chat.Failed(cmd, err, reqID)
 }
 
 // policyRefused is the chat reply to a command the policy refuses: the

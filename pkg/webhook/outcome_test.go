@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/chat"
 	"github.com/enrollhook/enrollhook/pkg/chatrequest"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
@@ -155,5 +156,22 @@ func TestRequestStoreDownIsNotGraphUnavailable(t *testing.T) {
 	if m := decodeSlack(t, w); !strings.Contains(m.Text, "request store") || strings.Contains(logs.String(), "graph-unavailable") ||
 		!strings.Contains(logs.String(), `"record-unavailable"`) {
 		t.Errorf("reply %q; logs:\n%s", m.Text, logs)
+	}
+}
+
+// TestAPartRevertIsNotToldRefused: a chat revert that stopped part way on
+// a 403 (its window, the chat hours, closing between its writes) is told
+// what it put back, never "Refused, nothing was changed"; a plain policy
+// refusal still is.
+func TestAPartRevertIsNotToldRefused(t *testing.T) {
+	inv := &chat.Invocation{User: "U0456EFGH", Command: &chat.Command{Verb: chat.VerbRevert, Ref: "CHG0030042"}}
+	part := &change.Error{Code: change.CodeForbidden, Kind: change.KindOutsideWindow, Err: change.ErrPartlyApplied,
+		Message: "the revert put back servicenow:A2 (done and recorded), then stopped at servicenow:A1; for servicenow:A1 and any after it: the change window has closed"}
+	if text := notDone(inv, inv.Command, part, "r").Text("\n"); strings.Contains(text, "nothing was changed") || !strings.Contains(text, "put back servicenow:A2") {
+		t.Errorf("a revert that put back a change is told %q", text)
+	}
+	refused := change.Refuse(change.KindPolicyGroup, "the policy does not allow group x")
+	if text := notDone(inv, inv.Command, refused, "r").Text("\n"); !strings.HasPrefix(text, "Refused, nothing was changed") {
+		t.Errorf("a policy refusal is told %q", text)
 	}
 }
