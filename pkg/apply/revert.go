@@ -148,7 +148,15 @@ func (p *Pipeline) revert(ctx context.Context, job *Job, lease *idempotency.Leas
 // needs is kept on it, and when it carries an earlier attempt's note (that
 // attempt's answer was lost), a change Graph already holds put back counts
 // as done.
-func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome, lease *idempotency.Lease) (*Reverted, error) {
+func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome, lease *idempotency.Lease) (_ *Reverted, err error) {
+	// Until the first write, a failure sent nothing to Graph (a fault of
+	// ours included): the ticket is told failed, not unknown.
+	writing := false
+	defer func() {
+		if err != nil && !writing {
+			err = noWrite(err)
+		}
+	}()
 	// A retry of a revert whose write had no clear answer: its delivery's
 	// note, or a chat approval's earlier attempt (Job.Attempted).
 	retried := lease != nil && lease.Attempt != nil || !job.Attempted.IsZero()
@@ -299,6 +307,7 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome, lease
 			}
 		} else {
 			var err error
+			writing = true
 			wr, err = p.update(ctx, s.restore, job.RequestID, g)
 			o.GraphTime += time.Since(began)
 			o.Result, o.WriteBack = wr.res, true

@@ -381,3 +381,41 @@ func TestAnUnconfirmedEnqueueTellsTheTicket(t *testing.T) {
 		}
 	}
 }
+
+// TestARevertThatFailsBeforeWritingIsNotUnknown: a revert that fails on a
+// fault of ours before its first write (a change record it cannot read)
+// is known to have sent nothing: no "unknown" to the ticket, and its
+// delivery is released without a note.
+func TestARevertThatFailsBeforeWritingIsNotUnknown(t *testing.T) {
+	g := &multiGraph{held: map[string][]byte{}}
+	notes := &ticketNotes{}
+	recs := record.NewMemory(nil)
+	st := idempotency.NewMemory(nil, 0)
+	p := apply.New(g, &apply.Options{Logger: slog.New(slog.DiscardHandler), Records: recs,
+		Deadlines: apply.Deadlines{Timeout: time.Second}, Dedupe: apply.Dedupe{Store: st}, WriteBack: notes})
+	if o := runServiceNow(p, "A1", decoded(t)); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	r, err := recs.Get(t.Context(), "servicenow:A1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.ID, r.Before = "servicenow:A0", json.RawMessage(`{"id":"x","target":{"@odata.type":5}}`) // unreadable
+	if err := recs.Put(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	writes, told := g.writes, len(notes.got)
+	o := runServiceNow(p, "R", revertRequest(t, ""))
+	if o.Err == nil || g.writes != writes || change.OutcomeUnknown(o.Err) || !errors.Is(o.Err, change.ErrNothingSent) {
+		t.Fatalf("the revert = %v, %d writes; want a failure before any write, nothing sent", o.Err, g.writes-writes)
+	}
+	for _, n := range notes.got[told:] {
+		if n.Outcome == writeback.Unknown {
+			t.Errorf("the ticket is told %q", n.Outcome)
+		}
+	}
+	key, fp := apply.Key("servicenow", "R", revertRequest(t, ""))
+	if l, err := st.Begin(t.Context(), key, fp, time.Now().Add(time.Minute)); err != nil || l.Attempt != nil {
+		t.Errorf("the revert's record = %+v, %v; want it released without a note", l, err)
+	}
+}
