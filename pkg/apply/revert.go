@@ -253,7 +253,16 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome, lease
 		}
 		done := false
 		if err := drift(&r, current); err != nil {
-			if done = retried && graph.InEffect(current, restore, p.beta()); !done {
+			if done = retried && graph.InEffect(current, restore, p.beta()); done && !job.Attempted.IsZero() {
+				// A chat approval's earlier attempt: not if another change
+				// of the assignment was recorded since it began.
+				other, rerr := p.writtenSince(ctx, restore, job.Attempted, p.recordID(job))
+				if rerr != nil {
+					return nil, recordUnavailable(rerr)
+				}
+				done = other == nil
+			}
+			if !done {
 				return nil, err
 			}
 		}
@@ -333,6 +342,24 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome, lease
 		out.Changes = append(out.Changes, rc)
 	}
 	return out, nil
+}
+
+// writtenSince returns a change of req's assignment recorded after since
+// that wrote something, other than the records of own (a revert's id and
+// its numbered steps), or nil.
+func (p *Pipeline) writtenSince(ctx context.Context, req *change.Request, since time.Time, own string) (*record.Record, error) {
+	recs, err := p.opts.Records.ByAssignment(ctx, req.ConfigurationID, req.AssignmentID, 0)
+	if err != nil {
+		return nil, err
+	}
+	for i := range recs {
+		r := &recs[i]
+		wrote := (r.State == "" || r.State == record.StateApplied) && len(r.After) > 0 && string(r.After) != "null"
+		if wrote && r.Time.After(since) && r.ID != own && !strings.HasPrefix(r.ID, own+".") {
+			return r, nil
+		}
+	}
+	return nil, nil
 }
 
 // partlyReverted is err, the failure of the step of a revert that puts

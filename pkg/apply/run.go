@@ -75,6 +75,9 @@ type Job struct {
 	// that write's doing, answered and recorded as applied (at that time),
 	// not refused as drifted.
 	Attempted time.Time
+	// AttemptedBy and AttemptedByID are who approved that earlier attempt:
+	// a change found applied is recorded as approved by them.
+	AttemptedBy, AttemptedByID string
 	// Scheduled marks a change that arrives from its schedule (the
 	// worker): it is refused if its cancellation is recorded.
 	Scheduled bool
@@ -485,6 +488,12 @@ func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease
 			return
 		}
 		if found != nil {
+			if job.AttemptedBy != "" {
+				// The write found applied is the earlier approver's.
+				req := *job.Request
+				req.Ticket.ApprovedBy, req.Ticket.ApprovedByID = job.AttemptedBy, job.AttemptedByID
+				job.Request = &req
+			}
 			o.Result, o.Before, o.WriteBack = found.Result, found.Before, true
 			p.Complete(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: found.Headers, Body: found.Body})
 			p.recordChange(ctx, job, found)
@@ -584,6 +593,17 @@ func (p *Pipeline) unchanged(ctx context.Context, job *Job) (*Applied, error) {
 		return nil, nil
 	}
 	if graph.InEffect(current, job.Request, p.beta()) && !job.Attempted.IsZero() {
+		// Unless another change was recorded since that write began: Graph
+		// may hold the target by its doing.
+		since, err := p.changedSince(ctx, job, &attemptNote{Prior: job.ExpectBefore, Time: job.Attempted})
+		if err != nil {
+			return nil, recordUnavailable(err)
+		}
+		if since != nil {
+			return nil, &change.Error{Code: change.CodeConflict, Kind: change.KindDrifted, Message: fmt.Sprintf(
+				"an earlier approval sent this change to Graph without a clear answer, and change %s of ticket %s was applied to assignment %s of configuration %s since (at %s); Graph holds what this change makes, but by which change is not known, so nothing was written or recorded: check with `history`",
+				since.ID, since.Ticket.ID, job.Request.AssignmentID, job.Request.ConfigurationID, since.Time.UTC().Format(time.RFC3339))}
+		}
 		a := &Applied{Result: res, Headers: map[string]string{}, Body: current, Before: graph.TargetOf(job.ExpectBefore),
 			Prior: job.ExpectBefore, written: job.Attempted}
 		if res == nil {

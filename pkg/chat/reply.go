@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
 )
@@ -269,10 +270,16 @@ func ApprovedApplied(inv *Invocation, id, requester string, req *change.Request,
 }
 
 // RequestRejected reports a request rejected (or withdrawn by its
-// requester). Nothing was changed.
-func RequestRejected(inv *Invocation, id, requester string) *Reply {
-	return &Reply{Status: StatusRejected, Public: true,
-		Lines: []string{"Request " + code(id) + " of " + who(requester) + " was rejected by " + actor(inv) + "; nothing was changed."}}
+// requester). Nothing was changed by it; but when an earlier approval's
+// write got no clear answer (attempted, by attemptedBy), the change may
+// be in Intune all the same, and the reply says so.
+func RequestRejected(inv *Invocation, id, requester string, attempted time.Time, attemptedBy string) *Reply {
+	line := "Request " + code(id) + " of " + who(requester) + " was rejected by " + actor(inv) + "; nothing was changed."
+	if !attempted.IsZero() {
+		line = "Request " + code(id) + " of " + who(requester) + " was rejected by " + actor(inv) + ", but its approval by " + who(attemptedBy) +
+			" at " + code(attempted.UTC().Format(time.RFC3339)) + " sent the change to Graph without a clear answer, so it may be in Intune: check with `show`, and revert it if it is."
+	}
+	return &Reply{Status: StatusRejected, Public: true, Lines: []string{line}}
 }
 
 // Shown answers show with the assignment as Graph holds it.

@@ -70,11 +70,16 @@ type Request struct {
 	// be decided (whole seconds, UTC).
 	Created time.Time `json:"created"`
 	Expires time.Time `json:"expires"`
-	// Attempted, when not zero, is when an approval of the request sent
-	// its write to Graph and got no clear answer (Reopen): the change may
-	// have been applied, so the next approval that finds Graph holding it
-	// records it as applied rather than refusing it as drifted.
+	// Attempted, when not zero, is when the first approval of the request
+	// whose write to Graph got no clear answer began (Reopen): the change
+	// may have been applied, so the next approval that finds Graph holding
+	// it, with no other change recorded since, records it as applied
+	// rather than refusing it as drifted.
 	Attempted time.Time `json:"attempted,omitzero"`
+	// AttemptedBy and AttemptedByName are who approved that attempt: the
+	// approver its change is recorded with, should it be found applied.
+	AttemptedBy     string `json:"attemptedBy,omitempty"`
+	AttemptedByName string `json:"attemptedByName,omitempty"`
 }
 
 // Expired reports whether r is pending and past its expiry at now. A
@@ -162,8 +167,9 @@ func reopen(r *Request, by string, attempted time.Time) (*Request, error) {
 	}
 	o := *r
 	o.State, o.DecidedBy, o.DecidedByName, o.Decided = StatePending, "", "", time.Time{}
-	if !attempted.IsZero() {
-		o.Attempted = attempted.UTC()
+	if !attempted.IsZero() && o.Attempted.IsZero() {
+		// The first such write is the earliest that may have landed.
+		o.Attempted, o.AttemptedBy, o.AttemptedByName = attempted.UTC(), r.DecidedBy, r.DecidedByName
 	}
 	return &o, nil
 }

@@ -545,6 +545,17 @@ func TestReopen(t *testing.T) {
 			if _, err := st.Decide(ctx, "REOP2345", StateApproved, "U0APPROVE", "bob"); err != nil {
 				t.Errorf("approving again after Reopen = %v", err)
 			}
+			// A second unknown attempt keeps the first: the earliest write
+			// that may have landed, and who approved it.
+			if _, err := st.Reopen(ctx, "REOP2345", "U0APPROVE", attempted.Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := st.Get(ctx, "REOP2345"); !got.Attempted.Equal(attempted) || got.AttemptedBy != "U0APPROVE" || got.AttemptedByName != "bob" {
+				t.Errorf("after a second Reopen: attempted %v by %q %q, want the first, by U0APPROVE bob", got.Attempted, got.AttemptedBy, got.AttemptedByName)
+			}
+			if _, err := st.Decide(ctx, "REOP2345", StateApproved, "U0APPROVE", "bob"); err != nil {
+				t.Errorf("approving again after the second Reopen = %v", err)
+			}
 			if err := st.Create(ctx, req("REJE2345")); err != nil {
 				t.Fatal(err)
 			}

@@ -198,7 +198,7 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 			ApprovedBy: inv.Actor(), ApprovedByID: inv.User}
 		h.pipe.Audit(ctx, &apply.Entry{RequestID: reqID, DeliveryID: deliveryID, Sender: name, Request: &rejected,
 			Outcome: apply.AuditRejected, Start: start})
-		out := chatOutcome{reply: chat.RequestRejected(inv, r.ID, r.RequestedByName)}
+		out := chatOutcome{reply: chat.RequestRejected(inv, r.ID, r.RequestedByName, r.Attempted, r.AttemptedByName)}
 		h.tellRequester(rp, r, out.reply)
 		return out
 	}
@@ -214,7 +214,7 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 	job := &apply.Job{Sender: name, DeliveryID: deliveryID, RequestID: reqID, Request: &req, Start: start,
 		Via: apply.ViaChat, Chat: true, Held: true, RevertOf: kept.RevertOf,
 		Command: &apply.Command{Tenant: r.Tenant, User: r.RequestedBy, Verb: string(verb), Approver: inv.User}}
-	job.Attempted = r.Attempted
+	job.Attempted, job.AttemptedBy, job.AttemptedByID = r.Attempted, r.AttemptedByName, r.AttemptedBy
 	if req.Reverts() {
 		job.Approved = kept.Plan
 	} else {
@@ -231,7 +231,7 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 		// being written twice) or rejected.
 		var attempted time.Time // the write went out: the next approval may find it applied
 		if change.OutcomeUnknown(o.Err) {
-			attempted = time.Now()
+			attempted = start // before the write: changes recorded after it are newer
 		}
 		if _, err := h.opts.Requests.Reopen(ctx, r.ID, inv.User, attempted); err == nil {
 			again := "approve it again once that is solved, or reject it."
