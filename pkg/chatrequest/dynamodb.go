@@ -224,14 +224,20 @@ func (d *DynamoDB) Reopen(ctx context.Context, id, by string, attempted time.Tim
 	if err != nil {
 		return nil, err
 	}
+	token := newToken()
 	err = d.client.JSON(ctx, awsapi.DynamoDBTarget+"PutItem", awsapi.ItemRequest{
 		TableName:                 d.table,
-		Item:                      itemOf(o, data, newToken()),
+		Item:                      itemOf(o, data, token),
 		ConditionExpression:       "#state = :approved AND #writer = :writer",
 		ExpressionAttributeNames:  map[string]string{"#state": attrState, "#writer": attrWriter},
 		ExpressionAttributeValues: awsapi.Item{":approved": awsapi.S(StateApproved), ":writer": it[attrWriter]},
 	}, nil)
 	if awsapi.ConditionFailed(err) {
+		// This call's own put, its answer lost and sent again by the
+		// client, finds the condition false: read back whose it is.
+		if now, back, rerr := d.read(ctx, id); rerr == nil && back.State == StatePending && now[attrWriter]["S"] == token {
+			return back, nil
+		}
 		return r, fmt.Errorf("%w: %s", ErrDecided, id)
 	}
 	if err != nil {

@@ -73,6 +73,25 @@ func TestDynamoDBRetryMeetsItsOwnWrite(t *testing.T) {
 	}
 }
 
+// TestDynamoDBReopenMeetsItsOwnWrite: a Reopen whose put took effect but
+// whose answer was lost (the put sent again finds the condition false)
+// reopens, and says so, keeping the attempt's time.
+func TestDynamoDBReopenMeetsItsOwnWrite(t *testing.T) {
+	d, table := awsapitest.Table(t, awsapitest.ChangeTable(t.Name()))
+	st := NewDynamoDB(&awsapitest.Faulty{DynamoDBAPI: d.Client(t), Lose: map[int]bool{3: true}}, table, nil)
+	if err := st.Create(ctx, req("LOSR2345")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Decide(ctx, "LOSR2345", StateApproved, "U0777", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	attempted := time.Now().Truncate(time.Second).UTC()
+	got, err := st.Reopen(ctx, "LOSR2345", "U0777", attempted)
+	if err != nil || got.State != StatePending || !got.Attempted.Equal(attempted) {
+		t.Fatalf("Reopen after a lost answer = %+v, %v; want it pending, attempted %v", got, err, attempted)
+	}
+}
+
 // TestDynamoDBErrors: DynamoDB's refusals come back wrapped; a missing
 // table is neither "not found" nor "exists".
 func TestDynamoDBErrors(t *testing.T) {
