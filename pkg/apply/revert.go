@@ -103,6 +103,7 @@ type revertStep struct {
 // can be reverted in turn. A dry run reads and plans, writes nothing and
 // takes no lock.
 func (p *Pipeline) revert(ctx context.Context, job *Job, lease *idempotency.Lease, o *Outcome) {
+	defer p.earlierAttempt(job, o)
 	res, err := p.revertTicket(ctx, job, o, lease)
 	if err != nil {
 		if !job.DryRun && mayHaveWritten(err) {

@@ -463,6 +463,7 @@ func (p *Pipeline) plan(ctx context.Context, job *Job, lease *idempotency.Lease,
 // it, so a retry that follows the answer finds it. A failure releases the
 // delivery, so the sender's retry runs, unless the job keeps refusals.
 func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease, o *Outcome) {
+	defer p.earlierAttempt(job, o)
 	if job.Scheduled {
 		// A change that waited for its window, and a revert of its
 		// ticket, take turns (the ticket's lock): the revert either finds
@@ -534,6 +535,16 @@ func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease
 	p.Complete(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: a.Headers, Body: a.Body})
 	p.recordChange(ctx, job, a)
 	o.Status, o.Headers, o.Body, o.After, o.Audit = http.StatusOK, a.Headers, a.Body, a.Body, AuditApplied
+}
+
+// earlierAttempt marks the failure of a chat approval whose earlier
+// approval's write had no clear answer (Job.Attempted) as an unknown
+// outcome: this attempt may have changed nothing, but that write may have
+// landed, so nobody is told the change was not applied.
+func (p *Pipeline) earlierAttempt(job *Job, o *Outcome) {
+	if o.Err != nil && !job.Attempted.IsZero() && !change.OutcomeUnknown(o.Err) {
+		o.Err = earlierUnknown(o.Err)
+	}
 }
 
 // maxEarlyWait is how long a change arriving before its window (Scheduled)

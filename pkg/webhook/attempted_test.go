@@ -177,3 +177,21 @@ func TestARevertAfterALostAnswerDoesNotClaimAnotherChange(t *testing.T) {
 		}
 	}
 }
+
+// TestAFailedApprovalAfterALostAnswerIsUnknown: approved again after a
+// write whose answer was lost (and which landed), an approval that fails
+// before writing anything (Graph unavailable for its read) does not say
+// the change was not applied: the earlier write may have landed.
+func TestAFailedApprovalAfterALostAnswerIsUnknown(t *testing.T) {
+	s := newApprovalStack(t)
+	id := s.ask(t, requester)
+	s.emu.LoseWrites(50, http.StatusGatewayTimeout)
+	s.slack(t, approver, "approve "+id)
+	s.emu.LoseWrites(0, http.StatusGatewayTimeout)
+	s.emu.Fail(100, http.StatusServiceUnavailable)
+	_, text := s.slack(t, approver, "approve "+id)
+	s.emu.Fail(0, http.StatusServiceUnavailable)
+	if !strings.HasPrefix(text, "The outcome is unknown") || strings.Contains(text, "not applied") {
+		t.Errorf("the failed approval after a lost answer: %q", text)
+	}
+}
