@@ -166,17 +166,21 @@ func (p *Pipeline) cancelScheduled(ctx context.Context, sender, ticket, configur
 		}
 		out = append(out, s)
 	}
-	return out, p.cancelRecords(ctx, out, requestID, unschedule)
+	_, err = p.cancelRecords(ctx, out, requestID, unschedule)
+	return out, err
 }
 
-// cancelRecords cancels the held changes recs (cancelScheduled).
-func (p *Pipeline) cancelRecords(ctx context.Context, recs []record.Record, requestID string, unschedule bool) error {
-	for _, s := range recs {
+// cancelRecords cancels the held changes recs (cancelScheduled); it
+// returns how many of them it cancelled before a failure.
+func (p *Pipeline) cancelRecords(ctx context.Context, recs []record.Record, requestID string, unschedule bool) (int, error) {
+	for i, s := range recs {
 		c := &record.Record{ID: s.ID + canceledSuffix, Action: record.ActionRevert, Reverts: s.ID, Sender: s.Sender, Ticket: s.Ticket,
 			ConfigurationID: s.ConfigurationID, AssignmentID: s.AssignmentID, Before: orNull(nil), After: orNull(nil)}
 		err := p.storeWrite(ctx, func(ctx context.Context) error { return p.opts.Records.Put(ctx, c) })
 		if err != nil && !errors.Is(err, record.ErrConflict) {
-			return recordUnavailable(err)
+			return i, &change.Error{Code: change.CodeUnavailable, Kind: change.KindRecordUnavailable, RetryAfter: 5 * time.Second,
+				Message: "the change record could not be written, so held change " + s.ID + " was not cancelled; retry later",
+				Err:     errors.Join(change.ErrNothingSent, err)}
 		}
 		if unschedule && p.opts.Scheduler != nil {
 			if err := p.opts.Scheduler.Unschedule(ctx, s.Sender, s.Ticket.ID, s.ConfigurationID, s.AssignmentID); err != nil {
@@ -185,7 +189,7 @@ func (p *Pipeline) cancelRecords(ctx context.Context, recs []record.Record, requ
 			}
 		}
 	}
-	return nil
+	return len(recs), nil
 }
 
 // canceledSuffix names the record of a scheduled change's cancellation.

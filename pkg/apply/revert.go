@@ -216,7 +216,12 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome, lease
 		if job.DryRun {
 			return nil
 		}
-		return p.cancelRecords(ctx, pending, job.RequestID, true)
+		n, err := p.cancelRecords(ctx, pending, job.RequestID, true)
+		if err != nil && n > 0 {
+			// Those cancelled stand: the answer says so.
+			return partlyReverted(err, &Reverted{Canceled: canceled[:n]}, pending[n].ID)
+		}
+		return err
 	}
 	if err != nil { // nothing stands
 		if len(pending) == 0 {

@@ -419,3 +419,51 @@ func TestARevertThatFailsBeforeWritingIsNotUnknown(t *testing.T) {
 		t.Errorf("the revert's record = %+v, %v; want it released without a note", l, err)
 	}
 }
+
+// failingCancels is a change record that writes one cancellation, then
+// cannot write any other (retried or not).
+type failingCancels struct {
+	*record.Memory
+	mu    sync.Mutex
+	first string
+}
+
+func (f *failingCancels) Put(ctx context.Context, r *record.Record) error {
+	if strings.HasSuffix(r.ID, ".canceled") {
+		f.mu.Lock()
+		if f.first == "" {
+			f.first = r.ID
+		}
+		other := f.first != r.ID
+		f.mu.Unlock()
+		if other {
+			return errors.New("dynamodb: throttled")
+		}
+	}
+	return f.Memory.Put(ctx, r)
+}
+
+// TestARevertWhoseCancellationsStopSaysWhatItCancelled: a revert that
+// cancels the first of two held changes, then cannot record the second's
+// cancellation, says the first is cancelled (it stands), not that nothing
+// was changed.
+func TestARevertWhoseCancellationsStopSaysWhatItCancelled(t *testing.T) {
+	recs := &failingCancels{Memory: record.NewMemory(nil)}
+	notes := &ticketNotes{}
+	p := apply.New(&multiGraph{held: map[string][]byte{}}, &apply.Options{Logger: slog.New(slog.DiscardHandler), Records: recs,
+		Deadlines: apply.Deadlines{Timeout: time.Second}, Dedupe: apply.Dedupe{Store: idempotency.NewMemory(nil, 0)}, WriteBack: notes})
+	for _, id := range []string{"S1", "S2"} {
+		held := &record.Record{ID: "servicenow:" + id + ".scheduled", Action: record.ActionApply, State: record.StateScheduled, Sender: "servicenow",
+			Ticket: record.Ticket{ID: "CHG0030042"}, ConfigurationID: "c", AssignmentID: asg2,
+			Before: json.RawMessage("null"), After: json.RawMessage("null"), NotBefore: time.Now().Add(time.Hour)}
+		if err := recs.Memory.Put(context.Background(), held); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := runServiceNow(p, "R", revertRequest(t, ""))
+	pr, _ := apply.ProblemFor(o.Err, "r")
+	if o.Err == nil || !strings.HasPrefix(pr.Detail, "the revert cancelled held servicenow:S") || !errors.Is(o.Err, change.ErrPartlyApplied) ||
+		pr.Type != apply.ProblemTypePrefix+string(change.KindRecordUnavailable) {
+		t.Errorf("the revert = %d %s %q (%v), want it to say what it cancelled", pr.Status, pr.Type, pr.Detail, o.Err)
+	}
+}
