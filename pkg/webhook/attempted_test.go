@@ -3,66 +3,41 @@ package webhook
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/enrollhook/enrollhook/pkg/apply"
+	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/chat"
-	"github.com/enrollhook/enrollhook/pkg/chatrequest"
+	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
-	"github.com/enrollhook/enrollhook/pkg/idempotency"
-	"github.com/enrollhook/enrollhook/pkg/policy"
 	changerecord "github.com/enrollhook/enrollhook/pkg/record"
-	"github.com/enrollhook/enrollhook/pkg/source/generic"
-	"github.com/enrollhook/enrollhook/pkg/source/slack"
 )
 
-// proxiedApprovalStack is newApprovalStack with Graph behind a proxy that,
-// while drop is set, answers every PATCH 504 without forwarding it: a
-// write whose answer was lost and that did NOT land.
-func proxiedApprovalStack(t *testing.T, slackRule string) (*approvalStack, *atomic.Bool) {
+// droppingGraph, while drop is set, answers every PATCH as a gateway that
+// gave up, without sending it: a write whose answer was lost and that did
+// not land.
+type droppingGraph struct {
+	apply.Graph
+	drop *atomic.Bool
+}
+
+func (g droppingGraph) PatchAssignment(ctx context.Context, cfg, asg string, body any) (*graph.Result, error) {
+	if g.drop.Load() {
+		return nil, &change.Error{Code: change.CodeUnavailable, Message: "Graph is unavailable; try again later"}
+	}
+	return g.Graph.PatchAssignment(ctx, cfg, asg, body)
+}
+
+// droppingApprovalStack is a rulesStack whose Graph drops the writes
+// while the returned flag is set.
+func droppingApprovalStack(t *testing.T, slackRule string) (*approvalStack, *atomic.Bool) {
 	t.Helper()
-	sharedEmulator(t)
 	drop := &atomic.Bool{}
-	u, _ := url.Parse(emuSrv.URL)
-	rp := httputil.NewSingleHostReverseProxy(u)
-	px := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if drop.Load() && r.Method == http.MethodPatch {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusGatewayTimeout)
-			_, _ = w.Write([]byte(`{"error":{"code":"GatewayTimeout","message":"gateway gave up"}}`))
-			return
-		}
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(px.Close)
-	gc, e, logs, log := emulatorClient(t, px.URL+"/beta", 2)
-	sl, err := slack.New(chatSlackSecret, &slack.Options{
-		Allow:        chat.Allowlist{Tenant: "T0001", Users: []string{requester, approver, bystander, espApprover}},
-		AnswerWithin: 5 * time.Second, AllowLoopbackResponseURL: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pol, err := policy.Parse([]byte(`{"version": 1, "chat": {"slack": `+slackRule+`}}`), "test", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	offset := &atomic.Int64{}
-	recs := changerecord.NewMemory(nil)
-	reqs := chatrequest.NewMemory(&chatrequest.Options{Now: func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }})
-	gen, _ := generic.New(testSecret, 5*time.Minute)
-	h := newTestHandler(gc, []Source{sl, gen}, &testOptions{Now: func() time.Time { return testNow }, Logger: log, Timeout: 3 * time.Second,
-		Store: idempotency.NewMemory(nil, 0), Policy: pol, Records: recs, Requests: reqs})
-	as := &approvalStack{stack: &stack{h: h, emu: e, logs: logs}, recs: recs, offset: offset}
-	as.hook = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	t.Cleanup(as.hook.Close)
-	t.Cleanup(func() { _ = h.Wait(context.Background()) })
-	return as, drop
+	s := newRulesStack(t, slackRule, func(g apply.Graph) apply.Graph { return droppingGraph{Graph: g, drop: drop} })
+	return s.approvalStack, drop
 }
 
 const platformBody = `{"ticket":{"id":"CHG0077777","system":"servicenow","state":"approved","requestedBy":"carol@contoso.com","approvedBy":"dave@contoso.com"},` +
@@ -75,7 +50,7 @@ const platformBody = `{"ticket":{"id":"CHG0077777","system":"servicenow","state"
 // as its own: it is refused drifted, naming it, and nothing more is
 // recorded.
 func TestAnApprovalAfterALostAnswerDoesNotClaimAnotherChange(t *testing.T) {
-	s, drop := proxiedApprovalStack(t, `{"commands": {"assign": ["*"], "show": ["*"]}, "approvers": ["`+approver+`"]}`)
+	s, drop := droppingApprovalStack(t, `{"commands": {"assign": ["*"], "show": ["*"]}, "approvers": ["`+approver+`"]}`)
 	id := s.ask(t, requester)
 	drop.Store(true)
 	outcome, text := s.slack(t, approver, "approve "+id)
@@ -145,7 +120,7 @@ const corporateNoneBody = `{"ticket":{"id":"CHG0088888","system":"servicenow","s
 // revert would. The next approval does not record a revert that did not
 // happen: it is refused, and the change stays revertible.
 func TestARevertAfterALostAnswerDoesNotClaimAnotherChange(t *testing.T) {
-	s, drop := proxiedApprovalStack(t, `{"commands": {"assign": ["*"], "show": ["*"]}, "approvers": ["`+approver+`"]}`)
+	s, drop := droppingApprovalStack(t, `{"commands": {"assign": ["*"], "show": ["*"]}, "approvers": ["`+approver+`"]}`)
 	if w := s.serve(t, signedID(t, "msg_rev_claim", validBody, testNow)); w.Code != http.StatusOK {
 		t.Fatalf("apply: %d %s", w.Code, w.Body)
 	}
