@@ -103,7 +103,6 @@ type revertStep struct {
 // can be reverted in turn. A dry run reads and plans, writes nothing and
 // takes no lock.
 func (p *Pipeline) revert(ctx context.Context, job *Job, lease *idempotency.Lease, o *Outcome) {
-	defer p.earlierAttempt(job, o)
 	res, err := p.revertTicket(ctx, job, o, lease)
 	if err != nil {
 		if !job.DryRun && mayHaveWritten(err) {
@@ -154,7 +153,7 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome, lease
 	// ours included): the ticket is told failed, not unknown.
 	writing := false
 	defer func() {
-		if err != nil && !writing {
+		if err != nil && !writing && !errors.Is(err, change.ErrPartlyApplied) {
 			err = noWrite(err)
 		}
 	}()
@@ -218,7 +217,8 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome, lease
 		}
 		n, err := p.cancelRecords(ctx, pending, job.RequestID, true)
 		if err != nil && n > 0 {
-			// Those cancelled stand: the answer says so.
+			// Those cancelled stand: the answer, and the ticket, say so.
+			o.WriteBack = true
 			return partlyReverted(err, &Reverted{Canceled: canceled[:n]}, pending[n].ID)
 		}
 		return err
@@ -262,7 +262,7 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome, lease
 			if done = retried && graph.InEffect(current, restore, p.beta()); done && !job.Attempted.IsZero() {
 				// A chat approval's earlier attempt: not if another change
 				// of the assignment was recorded since it began.
-				other, rerr := p.writtenSince(ctx, restore, job.Attempted, p.recordID(job))
+				other, rerr := p.writtenSince(ctx, restore, job.Attempted, p.recordID(job), job.Approved)
 				if rerr != nil {
 					return nil, recordUnavailable(rerr)
 				}
@@ -352,8 +352,9 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome, lease
 
 // writtenSince returns a change of req's assignment recorded after since
 // that wrote something, other than the records of own (a revert's id and
-// its numbered steps), or nil.
-func (p *Pipeline) writtenSince(ctx context.Context, req *change.Request, since time.Time, own string) (*record.Record, error) {
+// its numbered steps) and the reverts of plan's changes (an earlier
+// approval of the same chat request put them back), or nil.
+func (p *Pipeline) writtenSince(ctx context.Context, req *change.Request, since time.Time, own string, plan *RevertPlan) (*record.Record, error) {
 	recs, err := p.opts.Records.ByAssignment(ctx, req.ConfigurationID, req.AssignmentID, 0)
 	if err != nil {
 		return nil, err
@@ -361,7 +362,9 @@ func (p *Pipeline) writtenSince(ctx context.Context, req *change.Request, since 
 	for i := range recs {
 		r := &recs[i]
 		wrote := (r.State == "" || r.State == record.StateApplied) && len(r.After) > 0 && string(r.After) != "null"
-		if wrote && r.Time.After(since) && r.ID != own && !strings.HasPrefix(r.ID, own+".") {
+		ours := r.ID == own || strings.HasPrefix(r.ID, own+".") ||
+			plan != nil && r.Action == record.ActionRevert && slices.Contains(plan.Reverts, r.Reverts)
+		if wrote && r.Time.After(since) && !ours {
 			return r, nil
 		}
 	}
@@ -633,6 +636,14 @@ func (p *Pipeline) recordRevert(ctx context.Context, job *Job, s *revertStep, id
 	r := &record.Record{ID: id, Action: record.ActionRevert, Reverts: s.rec.ID, Sender: s.rec.Sender, DeliveryID: job.DeliveryID,
 		Ticket: t, ConfigurationID: s.restore.ConfigurationID, AssignmentID: s.restore.AssignmentID,
 		Before: orNull(wr.prior), After: orNull(after)}
+	if s.done && !job.Attempted.IsZero() {
+		// Put back by a chat approval's earlier write: its approver's, at
+		// its time.
+		r.Time = job.Attempted
+		if job.AttemptedBy != "" {
+			r.Ticket.ApprovedBy, r.Ticket.ApprovedByID = job.AttemptedBy, job.AttemptedByID
+		}
+	}
 	if len(wr.prior) == 0 {
 		r.Before = orNull(s.current)
 	}

@@ -189,6 +189,7 @@ func (p *Pipeline) Run(ctx context.Context, j *Job) Outcome {
 func (p *Pipeline) run(ctx context.Context, j *Job, o *Outcome) {
 	o.job = *j
 	job := &o.job
+	defer p.earlierAttempt(job, o)
 	if job.Start.IsZero() {
 		job.Start = time.Now()
 	}
@@ -463,7 +464,6 @@ func (p *Pipeline) plan(ctx context.Context, job *Job, lease *idempotency.Lease,
 // it, so a retry that follows the answer finds it. A failure releases the
 // delivery, so the sender's retry runs, unless the job keeps refusals.
 func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease, o *Outcome) {
-	defer p.earlierAttempt(job, o)
 	if job.Scheduled {
 		// A change that waited for its window, and a revert of its
 		// ticket, take turns (the ticket's lock): the revert either finds
@@ -601,6 +601,19 @@ func (p *Pipeline) unchanged(ctx context.Context, job *Job) (*Applied, error) {
 	}
 	changes, err := graph.Changes(job.ExpectBefore, current)
 	if err == nil && len(changes) == 0 {
+		if !job.Attempted.IsZero() {
+			// As planned; but after an earlier approval's write: a change
+			// recorded since may have set it back over that write.
+			since, err := p.changedSince(ctx, job, &attemptNote{Prior: job.ExpectBefore, Time: job.Attempted})
+			if err != nil {
+				return nil, recordUnavailable(err)
+			}
+			if since != nil {
+				return nil, &change.Error{Code: change.CodeConflict, Kind: change.KindDrifted, Message: fmt.Sprintf(
+					"an earlier approval sent this change to Graph without a clear answer, and change %s of ticket %s was applied to assignment %s of configuration %s since (at %s); nothing was written, so the newer change is kept: if this change is still wanted, ask for it again",
+					since.ID, since.Ticket.ID, job.Request.AssignmentID, job.Request.ConfigurationID, since.Time.UTC().Format(time.RFC3339))}
+			}
+		}
 		return nil, nil
 	}
 	if graph.InEffect(current, job.Request, p.beta()) && !job.Attempted.IsZero() {

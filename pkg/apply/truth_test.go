@@ -467,3 +467,183 @@ func TestARevertWhoseCancellationsStopSaysWhatItCancelled(t *testing.T) {
 		t.Errorf("the revert = %d %s %q (%v), want it to say what it cancelled", pr.Status, pr.Type, pr.Detail, o.Err)
 	}
 }
+
+// landingGraph: the PATCH number loseAt lands, then fails unavailable.
+type landingGraph struct {
+	*multiGraph
+	n, loseAt int
+}
+
+func (g *landingGraph) PatchAssignment(ctx context.Context, c, asg string, body any) (*graph.Result, error) {
+	res, err := g.multiGraph.PatchAssignment(ctx, c, asg, body)
+	g.n++
+	if g.n == g.loseAt {
+		return nil, &change.Error{Code: change.CodeUnavailable, Message: "Graph is unavailable; try again later"}
+	}
+	return res, err
+}
+
+func chatRevert(t *testing.T) *change.Request {
+	t.Helper()
+	rev, err := change.Decode([]byte(`{"action":"revert","ticket":{"id":"REQ00001","system":"slack","state":"approved","requestedBy":"alice","approvedBy":"carol"}}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rev
+}
+
+// Two changes of CHG0030042 to ONE assignment; a chat revert approval puts
+// back the newer (recorded), then its second write lands with its answer
+// lost. The next approval finds Graph put back.
+func TestAChatRevertRetryCountsItsOwnEarlierSteps(t *testing.T) {
+	g := &landingGraph{multiGraph: &multiGraph{held: map[string][]byte{}}}
+	recs := record.NewMemory(nil)
+	p := apply.New(g, &apply.Options{Logger: slog.New(slog.DiscardHandler), Records: recs,
+		Deadlines: apply.Deadlines{Timeout: time.Second}, Dedupe: apply.Dedupe{Store: idempotency.NewMemory(nil, 0)}})
+	if o := runServiceNow(p, "A1", decoded(t)); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	second, _ := change.Decode([]byte(strings.Replace(body, `"include"`, `"exclude"`, 1)), nil)
+	if o := runServiceNow(p, "A2", second); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	g.n, g.loseAt = 0, 2
+	start1 := time.Now()
+	job := func(d string, attempted time.Time) *apply.Job {
+		return &apply.Job{Sender: "slack", DeliveryID: d, RequestID: "r-" + d, Request: chatRevert(t), Start: time.Now(),
+			Via: apply.ViaChat, Chat: true, Held: true, RevertOf: "CHG0030042", Attempted: attempted,
+			Approved: &apply.RevertPlan{Reverts: []string{"servicenow:A2", "servicenow:A1"}}} // what the request's approvers approved
+	}
+	o := p.Run(context.Background(), job("D1", time.Time{}))
+	if !change.OutcomeUnknown(o.Err) {
+		t.Fatalf("approval 1: %v", o.Err)
+	}
+	t.Logf("approval 1: %v; graph %s", o.Err, g.held[asg1])
+	time.Sleep(10 * time.Millisecond)
+	o = p.Run(context.Background(), job("D2", start1))
+	rs, _ := recs.ByAssignment(context.Background(), "2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_Windows10EnrollmentCompletionPageConfiguration", asg1, 0)
+	for _, r := range rs {
+		t.Logf("record %s ticket %s time %s after %s", r.ID, r.Ticket.ID, r.Time.Format(time.RFC3339Nano), r.After)
+	}
+	if o.Err != nil {
+		pr, _ := apply.ProblemFor(o.Err, "r")
+		t.Fatalf("approval 2 after approval 1's own step: %s %q (unknown=%v)", pr.Type, pr.Detail, change.OutcomeUnknown(o.Err))
+	}
+	reverted := map[string]bool{}
+	for _, r := range rs {
+		if r.Action == record.ActionRevert {
+			reverted[r.Reverts] = true
+		}
+	}
+	if !reverted["servicenow:A1"] || !reverted["servicenow:A2"] {
+		t.Errorf("reverts recorded for %v, want both A1 and A2", reverted)
+	}
+}
+
+// A chat approval after an earlier unknown write, refused by the window
+// (checked in run, before apply): not told unknown.
+func TestARefusalAfterAnEarlierAttemptIsUnknown(t *testing.T) {
+	g := &multiGraph{held: map[string][]byte{}}
+	p := apply.New(g, &apply.Options{Logger: slog.New(slog.DiscardHandler), Records: record.NewMemory(nil),
+		Deadlines: apply.Deadlines{Timeout: time.Second}, Dedupe: apply.Dedupe{Store: idempotency.NewMemory(nil, 0)}})
+	past := time.Now().Add(-3 * time.Hour)
+	b := strings.Replace(body, `"approvedBy":"bob@contoso.com"`, `"approvedBy":"bob@contoso.com","window":{"start":"`+past.Format(time.RFC3339)+`","end":"`+past.Add(time.Hour).Format(time.RFC3339)+`"}`, 1)
+	req, err := change.Decode([]byte(b), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Ticket.System, req.Ticket.ID = "slack", "REQ00002"
+	cur, _ := g.GetAssignment(context.Background(), "", asg1)
+	o := p.Run(context.Background(), &apply.Job{Sender: "slack", DeliveryID: "D9", RequestID: "r", Request: req, Via: apply.ViaChat, Chat: true, Held: true,
+		ExpectBefore: cur.Body, Attempted: time.Now().Add(-time.Minute)})
+	if o.Err == nil || !change.OutcomeUnknown(o.Err) {
+		pr, _ := apply.ProblemFor(o.Err, "r")
+		t.Errorf("window refusal after an unknown earlier write: %v %q (unknown=%v)", pr.Type, pr.Detail, change.OutcomeUnknown(o.Err))
+	}
+}
+
+func TestAPartialCancellationIsToldToTheTicket(t *testing.T) {
+	recs := &failingCancels{Memory: record.NewMemory(nil)}
+	notes := &ticketNotes{}
+	p := apply.New(&multiGraph{held: map[string][]byte{}}, &apply.Options{Logger: slog.New(slog.DiscardHandler), Records: recs,
+		Deadlines: apply.Deadlines{Timeout: time.Second}, Dedupe: apply.Dedupe{Store: idempotency.NewMemory(nil, 0)}, WriteBack: notes})
+	for _, id := range []string{"S1", "S2"} {
+		held := &record.Record{ID: "servicenow:" + id + ".scheduled", Action: record.ActionApply, State: record.StateScheduled, Sender: "servicenow",
+			Ticket: record.Ticket{ID: "CHG0030042"}, ConfigurationID: "c", AssignmentID: asg2,
+			Before: []byte("null"), After: []byte("null"), NotBefore: time.Now().Add(time.Hour)}
+		if err := recs.Memory.Put(context.Background(), held); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := runServiceNow(p, "R", revertRequest(t, ""))
+	if len(notes.got) != 1 || notes.got[0].Outcome != writeback.Partial || errors.Is(o.Err, change.ErrNothingSent) {
+		t.Errorf("a revert that cancelled held servicenow:S… (it stands) then stopped: notes %+v, err %v; want one partial note", notes.got, o.Err)
+	}
+}
+
+// Approval 1's write lands (answer lost); ticket Y then sets the assignment
+// back (recorded). Approval 2 finds Graph as planned and writes again over Y.
+func TestAnApprovalAfterAnEarlierAttemptKeepsANewerChange(t *testing.T) {
+	g := &landingGraph{multiGraph: &multiGraph{held: map[string][]byte{}}, loseAt: 1}
+	recs := record.NewMemory(nil)
+	p := apply.New(g, &apply.Options{Logger: slog.New(slog.DiscardHandler), Records: recs,
+		Deadlines: apply.Deadlines{Timeout: time.Second}, Dedupe: apply.Dedupe{Store: idempotency.NewMemory(nil, 0)}})
+	req := decoded(t)
+	req.Ticket.System, req.Ticket.ID = "slack", "REQ00003"
+	cur, _ := g.GetAssignment(context.Background(), "", asg1)
+	planned := append([]byte(nil), cur.Body...)
+	start1 := time.Now()
+	job := func(d string, at time.Time) *apply.Job {
+		r := *req
+		return &apply.Job{Sender: "slack", DeliveryID: d, RequestID: "r-" + d, Request: &r, Via: apply.ViaChat, Chat: true, Held: true,
+			ExpectBefore: planned, Attempted: at}
+	}
+	if o := p.Run(context.Background(), job("D1", time.Time{})); !change.OutcomeUnknown(o.Err) {
+		t.Fatalf("approval 1: %v", o.Err)
+	}
+	landed := append([]byte(nil), g.held[asg1]...)
+	time.Sleep(5 * time.Millisecond)
+	g.held[asg1] = planned
+	if err := recs.Put(context.Background(), &record.Record{ID: "servicenow:Y", Action: record.ActionApply, Sender: "servicenow",
+		Ticket: record.Ticket{ID: "CHG0000Y"}, ConfigurationID: req.ConfigurationID, AssignmentID: asg1, Before: landed, After: planned}); err != nil {
+		t.Fatal(err)
+	}
+	w := g.writes
+	o := p.Run(context.Background(), job("D2", start1))
+	if pr, _ := apply.ProblemFor(o.Err, "r"); g.writes > w || pr.Type != apply.ProblemTypePrefix+string(change.KindDrifted) || !strings.Contains(pr.Detail, "servicenow:Y") {
+		t.Errorf("approval 2 after a newer change set the assignment back: %d writes, %v; want drifted naming servicenow:Y, no write", g.writes-w, o.Err)
+	}
+}
+
+func TestARevertFoundDoneIsRecordedAsTheEarlierApprovers(t *testing.T) {
+	g := &landingGraph{multiGraph: &multiGraph{held: map[string][]byte{}}}
+	recs := record.NewMemory(nil)
+	p := apply.New(g, &apply.Options{Logger: slog.New(slog.DiscardHandler), Records: recs,
+		Deadlines: apply.Deadlines{Timeout: time.Second}, Dedupe: apply.Dedupe{Store: idempotency.NewMemory(nil, 0)}})
+	if o := runServiceNow(p, "A1", decoded(t)); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	g.n, g.loseAt = 0, 1
+	start1 := time.Now()
+	job := func(d, by string, at time.Time) *apply.Job {
+		r := chatRevert(t)
+		r.Ticket.ApprovedBy, r.Ticket.ApprovedByID = by, "U-"+by
+		return &apply.Job{Sender: "slack", DeliveryID: d, RequestID: "r-" + d, Request: r, Via: apply.ViaChat, Chat: true, Held: true,
+			RevertOf: "CHG0030042", Attempted: at, AttemptedBy: "bob", AttemptedByID: "U-bob"}
+	}
+	j1 := job("D1", "bob", time.Time{})
+	j1.AttemptedBy, j1.AttemptedByID = "", ""
+	if o := p.Run(context.Background(), j1); !change.OutcomeUnknown(o.Err) {
+		t.Fatalf("approval 1: %v", o.Err)
+	}
+	if o := p.Run(context.Background(), job("D2", "dave", start1)); o.Err != nil {
+		t.Fatalf("approval 2: %v", o.Err)
+	}
+	r, err := recs.Get(context.Background(), "slack:D2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Ticket.ApprovedByID != "U-bob" || !r.Time.Equal(start1) {
+		t.Errorf("the revert found done is recorded approved by %s at %s; its write was bob's, begun %s", r.Ticket.ApprovedByID, r.Time, start1)
+	}
+}

@@ -177,9 +177,14 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 		// administrator may have removed them since they asked. Told
 		// only to an approver of the request.
 		if err := rp.Allowed(r.Tenant, r.RequestedBy, r.RequestedByOther); err != nil {
-			return chatOutcome{err: errRequesterDenied, reply: &chat.Reply{Status: chat.StatusRefused, Lines: []string{
+			lines := []string{
 				"Refused, nothing was changed: the requester of " + r.ID + " (" + r.RequestedByName + ") is no longer allowed to run enrollhook commands.",
-				"Request " + r.ID + " stays open: reject it, or ask an administrator to allow the requester again."}}}
+				"Request " + r.ID + " stays open: reject it, or ask an administrator to allow the requester again."}
+			if !r.Attempted.IsZero() {
+				lines = append(lines, "But an earlier approval of it (at "+r.Attempted.UTC().Format(time.RFC3339)+
+					") sent the change to Graph without a clear answer, so it may be in Intune: check with `show`.")
+			}
+			return chatOutcome{err: errRequesterDenied, reply: &chat.Reply{Status: chat.StatusRefused, Lines: lines}}
 		}
 	}
 	d, err := h.opts.Requests.Decide(ctx, r.ID, to, inv.User, inv.Actor())

@@ -520,10 +520,11 @@ func auditedReply(st chat.Status, inv *chat.Invocation) bool {
 
 // notDone is the chat reply to a command the pipeline did not carry out
 // (err): a refusal (403: "Refused, nothing was changed"), or a failure; a
-// revert that stopped part way (change.ErrPartlyApplied) is never told as
-// refused, whatever its code: it changed something.
+// revert that stopped part way (change.ErrPartlyApplied), or a refusal
+// after an earlier write whose outcome is unknown, is never told as
+// refused, whatever its code: something may have changed.
 func notDone(inv *chat.Invocation, cmd *chat.Command, err error, reqID string) *chat.Reply {
-	if change.ErrorCode(err) == change.CodeForbidden && !errors.Is(err, change.ErrPartlyApplied) {
+	if change.ErrorCode(err) == change.CodeForbidden && !errors.Is(err, change.ErrPartlyApplied) && !change.OutcomeUnknown(err) {
 		return policyRefused(inv, err)
 	}
 	return chat.Failed(cmd, err, reqID)
