@@ -53,6 +53,10 @@ func (p *Pipeline) recordChange(ctx context.Context, job *Job, a *Applied) {
 
 // recordID is the id of the job's change record: its delivery's store
 // key, whichever function applies it (the worker's without its prefix).
+// RecordID is the change record id of job's change (its steps, for a
+// revert of several, are the id with ".N").
+func (p *Pipeline) RecordID(job *Job) string { return p.recordID(job) }
+
 func (p *Pipeline) recordID(job *Job) string {
 	key, _ := p.keyOf(job)
 	return strings.TrimPrefix(key, workKeyPrefix)

@@ -92,6 +92,9 @@ type revertStep struct {
 	// recorded, not written again. read is the read that found it so.
 	done bool
 	read *graph.Result
+	// doneAt, for a step a chat approval's earlier write put back, is its
+	// record's time.
+	doneAt time.Time
 }
 
 // revert puts back every change of the job's ticket that still stands
@@ -257,16 +260,22 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome, lease
 				return nil, noWrite(err)
 			}
 		}
-		done := false
+		done, doneAt := false, time.Time{}
 		if err := drift(&r, current); err != nil {
 			if done = retried && graph.InEffect(current, restore, p.beta()); done && !job.Attempted.IsZero() {
 				// A chat approval's earlier attempt: not if another change
 				// of the assignment was recorded since it began.
-				other, rerr := p.writtenSince(ctx, restore, job.Attempted, p.recordID(job), job.Approved)
+				other, ownLatest, rerr := p.writtenSince(ctx, restore, job.Attempted, append([]string{p.recordID(job)}, job.AttemptedIDs...))
 				if rerr != nil {
 					return nil, recordUnavailable(rerr)
 				}
 				done = other == nil
+				// Recorded at the earlier attempt's time, after the steps
+				// it recorded itself: history keeps their order.
+				doneAt = job.Attempted
+				if ownLatest.After(doneAt) {
+					doneAt = ownLatest.Add(time.Nanosecond)
+				}
 			}
 			if !done {
 				return nil, err
@@ -275,7 +284,7 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome, lease
 		if left[at], err = graph.Patched(current, restore); err != nil {
 			return nil, err
 		}
-		steps = append(steps, revertStep{rec: r, restore: restore, current: current, done: done, read: read})
+		steps = append(steps, revertStep{rec: r, restore: restore, current: current, done: done, doneAt: doneAt, read: read})
 	}
 	if err := cancel(); err != nil {
 		return nil, err
@@ -351,24 +360,30 @@ func (p *Pipeline) revertTicket(ctx context.Context, job *Job, o *Outcome, lease
 }
 
 // writtenSince returns a change of req's assignment recorded after since
-// that wrote something, other than the records of own (a revert's id and
-// its numbered steps) and the reverts of plan's changes (an earlier
-// approval of the same chat request put them back), or nil.
-func (p *Pipeline) writtenSince(ctx context.Context, req *change.Request, since time.Time, own string, plan *RevertPlan) (*record.Record, error) {
+// that wrote something, other than the records of own (record ids of this
+// revert and of the earlier attempts of its chat request, each with its
+// numbered steps), or nil; and the time of the latest of own's.
+func (p *Pipeline) writtenSince(ctx context.Context, req *change.Request, since time.Time, own []string) (*record.Record, time.Time, error) {
 	recs, err := p.opts.Records.ByAssignment(ctx, req.ConfigurationID, req.AssignmentID, 0)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
+	var latest time.Time
 	for i := range recs {
 		r := &recs[i]
+		ours := slices.ContainsFunc(own, func(id string) bool { return r.ID == id || strings.HasPrefix(r.ID, id+".") })
+		if ours {
+			if r.Time.After(latest) {
+				latest = r.Time
+			}
+			continue
+		}
 		wrote := (r.State == "" || r.State == record.StateApplied) && len(r.After) > 0 && string(r.After) != "null"
-		ours := r.ID == own || strings.HasPrefix(r.ID, own+".") ||
-			plan != nil && r.Action == record.ActionRevert && slices.Contains(plan.Reverts, r.Reverts)
-		if wrote && r.Time.After(since) && !ours {
-			return r, nil
+		if wrote && r.Time.After(since) {
+			return r, latest, nil
 		}
 	}
-	return nil, nil
+	return nil, latest, nil
 }
 
 // partlyReverted is err, the failure of the step of a revert that puts
@@ -636,10 +651,10 @@ func (p *Pipeline) recordRevert(ctx context.Context, job *Job, s *revertStep, id
 	r := &record.Record{ID: id, Action: record.ActionRevert, Reverts: s.rec.ID, Sender: s.rec.Sender, DeliveryID: job.DeliveryID,
 		Ticket: t, ConfigurationID: s.restore.ConfigurationID, AssignmentID: s.restore.AssignmentID,
 		Before: orNull(wr.prior), After: orNull(after)}
-	if s.done && !job.Attempted.IsZero() {
+	if s.done && !s.doneAt.IsZero() {
 		// Put back by a chat approval's earlier write: its approver's, at
 		// its time.
-		r.Time = job.Attempted
+		r.Time = s.doneAt
 		if job.AttemptedBy != "" {
 			r.Ticket.ApprovedBy, r.Ticket.ApprovedByID = job.AttemptedBy, job.AttemptedByID
 		}

@@ -78,6 +78,9 @@ type Job struct {
 	// AttemptedBy and AttemptedByID are who approved that earlier attempt:
 	// a change found applied is recorded as approved by them.
 	AttemptedBy, AttemptedByID string
+	// AttemptedIDs are the change record ids of the earlier attempts: their
+	// records (a revert's steps) are this request's own.
+	AttemptedIDs []string
 	// Scheduled marks a change that arrives from its schedule (the
 	// worker): it is refused if its cancellation is recorded.
 	Scheduled bool
@@ -610,7 +613,7 @@ func (p *Pipeline) unchanged(ctx context.Context, job *Job) (*Applied, error) {
 			}
 			if since != nil {
 				return nil, &change.Error{Code: change.CodeConflict, Kind: change.KindDrifted, Message: fmt.Sprintf(
-					"an earlier approval sent this change to Graph without a clear answer, and change %s of ticket %s was applied to assignment %s of configuration %s since (at %s); nothing was written, so the newer change is kept: if this change is still wanted, ask for it again",
+					"an earlier approval sent this change to Graph without a clear answer, and change %s of ticket %s was applied to assignment %s of configuration %s since (at %s); nothing was written: check with history and show, and if this change is still wanted, ask for it again",
 					since.ID, since.Ticket.ID, job.Request.AssignmentID, job.Request.ConfigurationID, since.Time.UTC().Format(time.RFC3339))}
 			}
 		}

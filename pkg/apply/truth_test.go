@@ -511,7 +511,7 @@ func TestAChatRevertRetryCountsItsOwnEarlierSteps(t *testing.T) {
 	start1 := time.Now()
 	job := func(d string, attempted time.Time) *apply.Job {
 		return &apply.Job{Sender: "slack", DeliveryID: d, RequestID: "r-" + d, Request: chatRevert(t), Start: time.Now(),
-			Via: apply.ViaChat, Chat: true, Held: true, RevertOf: "CHG0030042", Attempted: attempted,
+			Via: apply.ViaChat, Chat: true, Held: true, RevertOf: "CHG0030042", Attempted: attempted, AttemptedIDs: []string{"slack:D1"},
 			Approved: &apply.RevertPlan{Reverts: []string{"servicenow:A2", "servicenow:A1"}}} // what the request's approvers approved
 	}
 	o := p.Run(context.Background(), job("D1", time.Time{}))
@@ -645,5 +645,117 @@ func TestARevertFoundDoneIsRecordedAsTheEarlierApprovers(t *testing.T) {
 	}
 	if r.Ticket.ApprovedByID != "U-bob" || !r.Time.Equal(start1) {
 		t.Errorf("the revert found done is recorded approved by %s at %s; its write was bob's, begun %s", r.Ticket.ApprovedByID, r.Time, start1)
+	}
+}
+
+// scriptGraph: PATCH number n (1-based) does script[n]: "drop" fails
+// unavailable without writing, "lose" writes then fails unavailable.
+type scriptGraph struct {
+	*multiGraph
+	n      int
+	script map[int]string
+}
+
+func (g *scriptGraph) PatchAssignment(ctx context.Context, c, asg string, body any) (*graph.Result, error) {
+	g.n++
+	switch g.script[g.n] {
+	case "drop":
+		return nil, &change.Error{Code: change.CodeUnavailable, Message: "Graph is unavailable; try again later"}
+	case "lose":
+		_, _ = g.multiGraph.PatchAssignment(ctx, c, asg, body)
+		return nil, &change.Error{Code: change.CodeUnavailable, Message: "Graph is unavailable; try again later"}
+	}
+	return g.multiGraph.PatchAssignment(ctx, c, asg, body)
+}
+
+// Approval 1 of a chat revert of CHG0030042 (A2 then A1, one assignment)
+// sends nothing that lands. The ITSM then reverts the ticket itself: A2 put
+// back (recorded), A1's write lands with its answer lost. Approval 2 must
+// not record A1's put-back as its own (the ITSM's write did it).
+func TestAnotherRevertOfAPlanChangeIsNotTheRequests(t *testing.T) {
+	g := &scriptGraph{multiGraph: &multiGraph{held: map[string][]byte{}}, script: map[int]string{}}
+	recs := record.NewMemory(nil)
+	p := apply.New(g, &apply.Options{Logger: slog.New(slog.DiscardHandler), Records: recs,
+		Deadlines: apply.Deadlines{Timeout: time.Second}, Dedupe: apply.Dedupe{Store: idempotency.NewMemory(nil, 0)}})
+	if o := runServiceNow(p, "A1", decoded(t)); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	second, _ := change.Decode([]byte(strings.Replace(body, `"include"`, `"exclude"`, 1)), nil)
+	if o := runServiceNow(p, "A2", second); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	g.n = 0
+	g.script = map[int]string{1: "drop", 3: "lose"} // approval 1's write; the ITSM's second write
+	start1 := time.Now()
+	job := func(d string, attempted time.Time) *apply.Job {
+		return &apply.Job{Sender: "slack", DeliveryID: d, RequestID: "r-" + d, Request: chatRevert(t), Start: time.Now(),
+			Via: apply.ViaChat, Chat: true, Held: true, RevertOf: "CHG0030042", Attempted: attempted, AttemptedBy: "bob", AttemptedByID: "U-bob", AttemptedIDs: []string{"slack:D1"},
+			Approved: &apply.RevertPlan{Reverts: []string{"servicenow:A2", "servicenow:A1"}}}
+	}
+	j1 := job("D1", time.Time{})
+	j1.AttemptedBy, j1.AttemptedByID = "", ""
+	if o := p.Run(context.Background(), j1); !change.OutcomeUnknown(o.Err) {
+		t.Fatalf("approval 1: %v", o.Err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	o := runServiceNow(p, "X", revertRequest(t, ""))
+	t.Logf("ITSM revert: %v", o.Err)
+	w := g.writes
+	o = p.Run(context.Background(), job("D2", start1))
+	rs, _ := recs.ByAssignment(context.Background(), "2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_Windows10EnrollmentCompletionPageConfiguration", asg1, 0)
+	for _, r := range rs {
+		t.Logf("record %s reverts %s approvedBy %s time %s", r.ID, r.Reverts, r.Ticket.ApprovedBy, r.Time.Format(time.RFC3339Nano))
+	}
+	if r, err := recs.Get(context.Background(), "slack:D2"); err == nil {
+		t.Errorf("approval 2 (err %v, %d writes) recorded %s (reverts %s, approved by %s at %s) as the earlier approval's put-back; that approval's write never landed, the ITSM's revert servicenow:X did it",
+			o.Err, g.writes-w, r.ID, r.Reverts, r.Ticket.ApprovedBy, r.Time.Format(time.RFC3339Nano))
+	}
+	if o.Err == nil {
+		t.Errorf("approval 2 succeeded; want it refused (another revert put A1 back)")
+	}
+	// The ITSM's retry of its revert finds its own put-back, and records it.
+	g.script = map[int]string{}
+	if o = runServiceNow(p, "X", revertRequest(t, "")); o.Err != nil {
+		t.Errorf("the ITSM's retry of its revert: %v", o.Err)
+	}
+}
+
+// The commit's own scenario: approval 1 puts back A2 (recorded slack:D1.1),
+// A1's write lands with its answer lost; approval 2 records A1's put-back
+// at approval 1's start, before slack:D1.1: history's latest record no
+// longer holds what Graph does.
+func TestAStepFoundDoneKeepsHistoryInOrder(t *testing.T) {
+	g := &scriptGraph{multiGraph: &multiGraph{held: map[string][]byte{}}, script: map[int]string{}}
+	recs := record.NewMemory(nil)
+	p := apply.New(g, &apply.Options{Logger: slog.New(slog.DiscardHandler), Records: recs,
+		Deadlines: apply.Deadlines{Timeout: time.Second}, Dedupe: apply.Dedupe{Store: idempotency.NewMemory(nil, 0)}})
+	if o := runServiceNow(p, "A1", decoded(t)); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	second, _ := change.Decode([]byte(strings.Replace(body, `"include"`, `"exclude"`, 1)), nil)
+	if o := runServiceNow(p, "A2", second); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	g.n, g.script = 0, map[int]string{2: "lose"}
+	start1 := time.Now()
+	job := func(d string, attempted time.Time) *apply.Job {
+		return &apply.Job{Sender: "slack", DeliveryID: d, RequestID: "r-" + d, Request: chatRevert(t), Start: time.Now(),
+			Via: apply.ViaChat, Chat: true, Held: true, RevertOf: "CHG0030042", Attempted: attempted, AttemptedIDs: []string{"slack:D1"},
+			Approved: &apply.RevertPlan{Reverts: []string{"servicenow:A2", "servicenow:A1"}}}
+	}
+	if o := p.Run(context.Background(), job("D1", time.Time{})); !change.OutcomeUnknown(o.Err) {
+		t.Fatalf("approval 1: %v", o.Err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	if o := p.Run(context.Background(), job("D2", start1)); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	rs, _ := recs.ByAssignment(context.Background(), "2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_Windows10EnrollmentCompletionPageConfiguration", asg1, 0)
+	for _, r := range rs {
+		t.Logf("record %s reverts %s time %s after %s", r.ID, r.Reverts, r.Time.Format(time.RFC3339Nano), graph.TargetOf(r.After))
+	}
+	cur, _ := g.GetAssignment(context.Background(), "", asg1)
+	if string(graph.TargetOf(rs[0].After)) != string(graph.TargetOf(cur.Body)) {
+		t.Errorf("history's latest record %s leaves %s; Graph holds %s (the put-back of A1, slack:D2, is listed before slack:D1.1)", rs[0].ID, graph.TargetOf(rs[0].After), graph.TargetOf(cur.Body))
 	}
 }

@@ -207,7 +207,7 @@ func (d *DynamoDB) Decide(ctx context.Context, id, to, by, byName string) (*Requ
 
 // Reopen puts a request by approved back to pending (Store), on the
 // condition that nothing wrote the item since it was read.
-func (d *DynamoDB) Reopen(ctx context.Context, id, by string, attempted time.Time) (*Request, error) {
+func (d *DynamoDB) Reopen(ctx context.Context, id, by string, attempted time.Time, recordID string) (*Request, error) {
 	id, err := canonicalID(id)
 	if err != nil {
 		return nil, err
@@ -216,7 +216,7 @@ func (d *DynamoDB) Reopen(ctx context.Context, id, by string, attempted time.Tim
 	if err != nil {
 		return nil, err
 	}
-	o, err := reopen(r, by, attempted)
+	o, err := reopen(r, by, attempted, recordID)
 	if err != nil {
 		return o, err
 	}

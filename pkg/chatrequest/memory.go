@@ -115,7 +115,7 @@ func (m *Memory) Decide(ctx context.Context, id, to, by, byName string) (*Reques
 }
 
 // Reopen puts a request by approved back to pending (Store).
-func (m *Memory) Reopen(ctx context.Context, id, by string, attempted time.Time) (*Request, error) {
+func (m *Memory) Reopen(ctx context.Context, id, by string, attempted time.Time, recordID string) (*Request, error) {
 	id, err := canonicalID(id)
 	if err != nil {
 		return nil, err
@@ -126,7 +126,7 @@ func (m *Memory) Reopen(ctx context.Context, id, by string, attempted time.Time)
 	if err != nil {
 		return nil, err
 	}
-	o, err := reopen(r, by, attempted)
+	o, err := reopen(r, by, attempted, recordID)
 	if err != nil {
 		return o, err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 )
@@ -80,6 +81,10 @@ type Request struct {
 	// approver its change is recorded with, should it be found applied.
 	AttemptedBy     string `json:"attemptedBy,omitempty"`
 	AttemptedByName string `json:"attemptedByName,omitempty"`
+	// AttemptedIDs are the change record ids of the approvals whose write
+	// had no clear answer: what they recorded (a revert's steps put back
+	// before the unclear one) is the request's own, not another change.
+	AttemptedIDs []string `json:"attemptedIds,omitempty"`
 }
 
 // Expired reports whether r is pending and past its expiry at now. A
@@ -154,14 +159,16 @@ type Store interface {
 	// its change could not be applied for a reason that may pass (Graph
 	// unavailable, out of time), so that it can be approved again rather
 	// than being lost. attempted, when not zero, is when that approval's
-	// write went to Graph without a clear answer (Request.Attempted). A
+	// write went to Graph without a clear answer (Request.Attempted), and
+	// recordID the change record id its writes were recorded under (kept
+	// in Request.AttemptedIDs). A
 	// request decided otherwise, or by someone else, is left as it is
 	// (ErrDecided).
-	Reopen(ctx context.Context, id, by string, attempted time.Time) (*Request, error)
+	Reopen(ctx context.Context, id, by string, attempted time.Time, recordID string) (*Request, error)
 }
 
 // reopen is Reopen's change of r.
-func reopen(r *Request, by string, attempted time.Time) (*Request, error) {
+func reopen(r *Request, by string, attempted time.Time, recordID string) (*Request, error) {
 	if r.State != StateApproved || r.DecidedBy != by {
 		return r, fmt.Errorf("%w: %s", ErrDecided, r.ID)
 	}
@@ -170,6 +177,9 @@ func reopen(r *Request, by string, attempted time.Time) (*Request, error) {
 	if !attempted.IsZero() && o.Attempted.IsZero() {
 		// The first such write is the earliest that may have landed.
 		o.Attempted, o.AttemptedBy, o.AttemptedByName = attempted.UTC(), r.DecidedBy, r.DecidedByName
+	}
+	if !attempted.IsZero() && recordID != "" && !slices.Contains(o.AttemptedIDs, recordID) {
+		o.AttemptedIDs = append(slices.Clip(o.AttemptedIDs), recordID)
 	}
 	return &o, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -529,11 +530,11 @@ func TestReopen(t *testing.T) {
 			if _, err := st.Decide(ctx, "REOP2345", StateApproved, "U0APPROVE", "bob"); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := st.Reopen(ctx, "REOP2345", "U0SOMEONE", time.Time{}); !errors.Is(err, ErrDecided) {
+			if _, err := st.Reopen(ctx, "REOP2345", "U0SOMEONE", time.Time{}, ""); !errors.Is(err, ErrDecided) {
 				t.Errorf("Reopen by another user = %v, want ErrDecided", err)
 			}
 			attempted := time.Date(2026, 11, 29, 8, 0, 0, 123000000, time.UTC)
-			r, err := st.Reopen(ctx, "REOP2345", "U0APPROVE", attempted)
+			r, err := st.Reopen(ctx, "REOP2345", "U0APPROVE", attempted, "slack:D1")
 			if err != nil || r.State != StatePending || r.DecidedBy != "" {
 				t.Fatalf("Reopen = %+v, %v", r, err)
 			}
@@ -547,11 +548,12 @@ func TestReopen(t *testing.T) {
 			}
 			// A second unknown attempt keeps the first: the earliest write
 			// that may have landed, and who approved it.
-			if _, err := st.Reopen(ctx, "REOP2345", "U0APPROVE", attempted.Add(time.Minute)); err != nil {
+			if _, err := st.Reopen(ctx, "REOP2345", "U0APPROVE", attempted.Add(time.Minute), "slack:D2"); err != nil {
 				t.Fatal(err)
 			}
-			if got, _ := st.Get(ctx, "REOP2345"); !got.Attempted.Equal(attempted) || got.AttemptedBy != "U0APPROVE" || got.AttemptedByName != "bob" {
-				t.Errorf("after a second Reopen: attempted %v by %q %q, want the first, by U0APPROVE bob", got.Attempted, got.AttemptedBy, got.AttemptedByName)
+			if got, _ := st.Get(ctx, "REOP2345"); !got.Attempted.Equal(attempted) || got.AttemptedBy != "U0APPROVE" || got.AttemptedByName != "bob" ||
+				!slices.Equal(got.AttemptedIDs, []string{"slack:D1", "slack:D2"}) {
+				t.Errorf("after a second Reopen: attempted %v by %q %q, ids %v; want the first, by U0APPROVE bob, and both ids", got.Attempted, got.AttemptedBy, got.AttemptedByName, got.AttemptedIDs)
 			}
 			if _, err := st.Decide(ctx, "REOP2345", StateApproved, "U0APPROVE", "bob"); err != nil {
 				t.Errorf("approving again after the second Reopen = %v", err)
@@ -562,10 +564,10 @@ func TestReopen(t *testing.T) {
 			if _, err := st.Decide(ctx, "REJE2345", StateRejected, "U0APPROVE", "bob"); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := st.Reopen(ctx, "REJE2345", "U0APPROVE", time.Time{}); !errors.Is(err, ErrDecided) {
+			if _, err := st.Reopen(ctx, "REJE2345", "U0APPROVE", time.Time{}, ""); !errors.Is(err, ErrDecided) {
 				t.Errorf("Reopen of a rejected request = %v, want ErrDecided", err)
 			}
-			if _, err := st.Reopen(ctx, "NONE2345", "U0APPROVE", time.Time{}); !errors.Is(err, ErrNotFound) {
+			if _, err := st.Reopen(ctx, "NONE2345", "U0APPROVE", time.Time{}, ""); !errors.Is(err, ErrNotFound) {
 				t.Errorf("Reopen of no request = %v", err)
 			}
 		})

@@ -22,7 +22,7 @@ type Requests interface {
 	Create(ctx context.Context, r *chatrequest.Request) error
 	Get(ctx context.Context, id string) (*chatrequest.Request, error)
 	Decide(ctx context.Context, id, to, by, byName string) (*chatrequest.Request, error)
-	Reopen(ctx context.Context, id, by string, attempted time.Time) (*chatrequest.Request, error)
+	Reopen(ctx context.Context, id, by string, attempted time.Time, recordID string) (*chatrequest.Request, error)
 }
 
 // secondPerson reports whether inv's change (an assign or a revert)
@@ -134,7 +134,7 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 	case errors.Is(err, chatrequest.ErrNotFound):
 		return fail(&change.Error{Code: change.CodeNotFound, Message: "there is no request " + cmd.Ref})
 	case errors.Is(err, chatrequest.ErrExpired):
-		return fail(&change.Error{Code: change.CodeConflict, Message: "request " + cmd.Ref + " has expired; ask for the change again"})
+		return withAttempt(fail(&change.Error{Code: change.CodeConflict, Message: "request " + cmd.Ref + " has expired; ask for the change again"}), r)
 	case err != nil:
 		return fail(storeUnavailable(err))
 	case r.Sender != name || !strings.EqualFold(r.Tenant, inv.Tenant):
@@ -149,13 +149,13 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 		return fail(&change.Error{Code: change.CodeInternal, Message: "the request could not be read", Err: err})
 	}
 	if to == chatrequest.StateApproved && kept.Request.Reverts() && kept.Plan == nil {
-		return fail(&change.Error{Code: change.CodeConflict, Kind: change.KindDrifted,
-			Message: "request " + r.ID + " was asked before an approval was bound to its plan; nothing was changed; ask for the revert again"})
+		return withAttempt(fail(&change.Error{Code: change.CodeConflict, Kind: change.KindDrifted,
+			Message: "request " + r.ID + " was asked before an approval was bound to its plan; nothing was changed; ask for the revert again"}), r)
 	}
 	self := sameRequester(name, r, inv)
 	if to == chatrequest.StateApproved && self {
-		return chatOutcome{reply: policyRefused(inv, change.Refuse(change.KindPolicySeparationOfDuties,
-			"you asked for this change, so you cannot approve it: another person the policy names must")), err: errSelfApproval}
+		return withAttempt(chatOutcome{reply: policyRefused(inv, change.Refuse(change.KindPolicySeparationOfDuties,
+			"you asked for this change, so you cannot approve it: another person the policy names must")), err: errSelfApproval}, r)
 	}
 	if !self {
 		// The requester may withdraw (reject) their own request; anyone
@@ -163,8 +163,8 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 		cfgs := kept.configurations(r)
 		for _, c := range cfgs {
 			if !h.pipe.MayApprove(name, inv.User, c) {
-				return chatOutcome{reply: policyRefused(inv, change.Refuse(change.KindPolicyCommand,
-					"the policy does not name you among the approvers of configuration "+c)), err: errNotApprover}
+				return withAttempt(chatOutcome{reply: policyRefused(inv, change.Refuse(change.KindPolicyCommand,
+					"the policy does not name you among the approvers of configuration "+c)), err: errNotApprover}, r)
 			}
 		}
 		if len(cfgs) == 0 {
@@ -177,14 +177,9 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 		// administrator may have removed them since they asked. Told
 		// only to an approver of the request.
 		if err := rp.Allowed(r.Tenant, r.RequestedBy, r.RequestedByOther); err != nil {
-			lines := []string{
+			return withAttempt(chatOutcome{err: errRequesterDenied, reply: &chat.Reply{Status: chat.StatusRefused, Lines: []string{
 				"Refused, nothing was changed: the requester of " + r.ID + " (" + r.RequestedByName + ") is no longer allowed to run enrollhook commands.",
-				"Request " + r.ID + " stays open: reject it, or ask an administrator to allow the requester again."}
-			if !r.Attempted.IsZero() {
-				lines = append(lines, "But an earlier approval of it (at "+r.Attempted.UTC().Format(time.RFC3339)+
-					") sent the change to Graph without a clear answer, so it may be in Intune: check with `show`.")
-			}
-			return chatOutcome{err: errRequesterDenied, reply: &chat.Reply{Status: chat.StatusRefused, Lines: lines}}
+				"Request " + r.ID + " stays open: reject it, or ask an administrator to allow the requester again."}}}, r)
 		}
 	}
 	d, err := h.opts.Requests.Decide(ctx, r.ID, to, inv.User, inv.Actor())
@@ -219,7 +214,7 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 	job := &apply.Job{Sender: name, DeliveryID: deliveryID, RequestID: reqID, Request: &req, Start: start,
 		Via: apply.ViaChat, Chat: true, Held: true, RevertOf: kept.RevertOf,
 		Command: &apply.Command{Tenant: r.Tenant, User: r.RequestedBy, Verb: string(verb), Approver: inv.User}}
-	job.Attempted, job.AttemptedBy, job.AttemptedByID = r.Attempted, r.AttemptedByName, r.AttemptedBy
+	job.Attempted, job.AttemptedBy, job.AttemptedByID, job.AttemptedIDs = r.Attempted, r.AttemptedByName, r.AttemptedBy, r.AttemptedIDs
 	if req.Reverts() {
 		job.Approved = kept.Plan
 	} else {
@@ -238,7 +233,7 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 		if change.OutcomeUnknown(o.Err) {
 			attempted = start // before the write: changes recorded after it are newer
 		}
-		if _, err := h.opts.Requests.Reopen(ctx, r.ID, inv.User, attempted); err == nil {
+		if _, err := h.opts.Requests.Reopen(ctx, r.ID, inv.User, attempted, h.pipe.RecordID(job)); err == nil {
 			again := "approve it again once that is solved, or reject it."
 			if apply.Retryable(o.Err) {
 				again = "approve it again to retry."
@@ -295,6 +290,18 @@ func sameUser(sender, a, b string) bool {
 		return strings.EqualFold(a, b)
 	}
 	return a == b
+}
+
+// withAttempt adds to out, a refusal of request r before anything ran,
+// that an earlier approval of r sent its change to Graph without a clear
+// answer (Request.Attempted), so the change may be in Intune all the same.
+func withAttempt(out chatOutcome, r *chatrequest.Request) chatOutcome {
+	if r == nil || r.Attempted.IsZero() || out.reply == nil {
+		return out
+	}
+	out.reply.Lines = append(out.reply.Lines, "But an earlier approval of request "+r.ID+" (at "+r.Attempted.UTC().Format(time.RFC3339)+
+		") sent the change to Graph without a clear answer, so it may be in Intune: check with `show`.")
+	return out
 }
 
 // storeUnavailable is the refusal when the request store fails: the

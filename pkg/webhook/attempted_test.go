@@ -170,3 +170,20 @@ func TestAFailedApprovalAfterALostAnswerIsUnknown(t *testing.T) {
 		t.Errorf("the failed approval after a lost answer: %q", text)
 	}
 }
+
+// TestAnExpiredRequestAfterALostAnswerSaysItMayBeApplied: a request whose
+// approval's write landed with its answer lost, approved again after it
+// expired, is refused as expired, and the reply says the change may be in
+// Intune all the same.
+func TestAnExpiredRequestAfterALostAnswerSaysItMayBeApplied(t *testing.T) {
+	s := newApprovalStack(t)
+	id := s.ask(t, requester)
+	s.emu.LoseWrites(50, http.StatusGatewayTimeout)
+	s.slack(t, approver, "approve "+id)
+	s.emu.LoseWrites(0, http.StatusGatewayTimeout)
+	s.offset.Store(int64(2 * time.Hour))
+	_, text := s.slack(t, approver, "approve "+id)
+	if !strings.Contains(text, "expired") || !strings.Contains(text, "may be in Intune") {
+		t.Errorf("approving the expired request: %q", text)
+	}
+}
