@@ -81,9 +81,10 @@ type Request struct {
 	// approver its change is recorded with, should it be found applied.
 	AttemptedBy     string `json:"attemptedBy,omitempty"`
 	AttemptedByName string `json:"attemptedByName,omitempty"`
-	// AttemptedIDs are the change record ids of the approvals whose write
-	// had no clear answer: what they recorded (a revert's steps put back
-	// before the unclear one) is the request's own, not another change.
+	// AttemptedIDs are the change record ids of the approvals that stopped
+	// after recording writes, or whose write had no clear answer: what
+	// they recorded (a revert's steps put back before it stopped) is the
+	// request's own, not another change.
 	AttemptedIDs []string `json:"attemptedIds,omitempty"`
 }
 
@@ -160,8 +161,9 @@ type Store interface {
 	// unavailable, out of time), so that it can be approved again rather
 	// than being lost. attempted, when not zero, is when that approval's
 	// write went to Graph without a clear answer (Request.Attempted), and
-	// recordID the change record id its writes were recorded under (kept
-	// in Request.AttemptedIDs). A
+	// recordID, when not empty, the change record id it recorded writes
+	// under (a revert's steps before it stopped; kept in
+	// Request.AttemptedIDs). A
 	// request decided otherwise, or by someone else, is left as it is
 	// (ErrDecided).
 	Reopen(ctx context.Context, id, by string, attempted time.Time, recordID string) (*Request, error)
@@ -178,7 +180,7 @@ func reopen(r *Request, by string, attempted time.Time, recordID string) (*Reque
 		// The first such write is the earliest that may have landed.
 		o.Attempted, o.AttemptedBy, o.AttemptedByName = attempted.UTC(), r.DecidedBy, r.DecidedByName
 	}
-	if !attempted.IsZero() && recordID != "" && !slices.Contains(o.AttemptedIDs, recordID) {
+	if recordID != "" && !slices.Contains(o.AttemptedIDs, recordID) {
 		o.AttemptedIDs = append(slices.Clip(o.AttemptedIDs), recordID)
 	}
 	return &o, nil

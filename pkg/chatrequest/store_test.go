@@ -564,6 +564,20 @@ func TestReopen(t *testing.T) {
 			if _, err := st.Decide(ctx, "REJE2345", StateRejected, "U0APPROVE", "bob"); err != nil {
 				t.Fatal(err)
 			}
+			// An approval that recorded writes and stopped (nothing unknown)
+			// is kept among the request's own, without an attempt time.
+			if err := st.Create(ctx, req("PART2345")); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.Decide(ctx, "PART2345", StateApproved, "U0APPROVE", "bob"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.Reopen(ctx, "PART2345", "U0APPROVE", time.Time{}, "slack:D0"); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := st.Get(ctx, "PART2345"); !got.Attempted.IsZero() || !slices.Equal(got.AttemptedIDs, []string{"slack:D0"}) {
+				t.Errorf("after a partial approval: attempted %v, ids %v; want none, and slack:D0", got.Attempted, got.AttemptedIDs)
+			}
 			if _, err := st.Reopen(ctx, "REJE2345", "U0APPROVE", time.Time{}, ""); !errors.Is(err, ErrDecided) {
 				t.Errorf("Reopen of a rejected request = %v, want ErrDecided", err)
 			}

@@ -233,7 +233,11 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 		if change.OutcomeUnknown(o.Err) {
 			attempted = start // before the write: changes recorded after it are newer
 		}
-		if _, err := h.opts.Requests.Reopen(ctx, r.ID, inv.User, attempted, h.pipe.RecordID(job)); err == nil {
+		var recorded string // what this approval recorded (a revert's steps) is the request's own
+		if change.OutcomeUnknown(o.Err) || errors.Is(o.Err, change.ErrPartlyApplied) {
+			recorded = h.pipe.RecordID(job)
+		}
+		if _, err := h.opts.Requests.Reopen(ctx, r.ID, inv.User, attempted, recorded); err == nil {
 			again := "approve it again once that is solved, or reject it."
 			if apply.Retryable(o.Err) {
 				again = "approve it again to retry."
