@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
@@ -158,10 +157,7 @@ func (p *Pipeline) settleEarlier(ctx context.Context, job *Job, lease *idempoten
 			p.log.ErrorContext(ctx, "a scheduled change whose Graph answer was lost had been applied before a revert of its ticket cancelled it: it stands, and is recorded; revert the ticket again to put it back",
 				slog.String("xRequestId", job.RequestID), slog.String("ticket", job.Request.Ticket.ID))
 		}
-		o.Result, o.Before, o.WriteBack = found.Result, found.Before, true
-		p.completeFor(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: found.Headers, Body: found.Body}, p.noteLife())
-		p.recordChange(ctx, job, found)
-		o.Status, o.Headers, o.Body, o.After, o.Audit = http.StatusOK, found.Headers, found.Body, found.Body, AuditApplied
+		p.answerApplied(ctx, job, lease, found, o, p.noteLife())
 		return true
 	default:
 		return false
@@ -196,13 +192,7 @@ func (p *Pipeline) afterUnknown(ctx context.Context, job *Job, note []byte) (*Ap
 		return nil, noWrite(err)
 	}
 	if graph.InEffect(current, req, p.beta()) {
-		a := &Applied{Result: res, Headers: map[string]string{}, Body: current, Before: graph.TargetOf(n.Prior), Prior: n.Prior, written: n.sent()}
-		if res != nil && res.RequestID != "" {
-			a.Headers[HeaderGraphRequestID] = res.RequestID
-		}
-		if p.assigning() {
-			a.Headers[HeaderStrategy] = StrategyAssign
-		}
+		a := p.foundApplied(res, current, n.Prior, n.sent())
 		p.log.InfoContext(ctx, "an earlier attempt of this delivery had applied the change; answered without writing again",
 			slog.String("xRequestId", job.RequestID))
 		return a, nil
@@ -228,6 +218,28 @@ func (p *Pipeline) afterUnknown(ctx context.Context, job *Job, note []byte) (*Ap
 			unknown, since.ID, since.Ticket.ID, req.AssignmentID, req.ConfigurationID, since.Time.UTC().Format(time.RFC3339))}
 	}
 	return nil, nil
+}
+
+// foundApplied is the answer of a change an earlier write applied, found
+// by the read res (current): recorded with prior, the assignment before
+// that write, at written, its time.
+func (p *Pipeline) foundApplied(res *graph.Result, current, prior json.RawMessage, written time.Time) *Applied {
+	a := &Applied{Result: res, Headers: map[string]string{}, Body: current, Before: graph.TargetOf(prior), Prior: prior, written: written}
+	if res == nil {
+		a.Result = &graph.Result{}
+	} else if res.RequestID != "" {
+		a.Headers[HeaderGraphRequestID] = res.RequestID
+	}
+	if p.assigning() {
+		a.Headers[HeaderStrategy] = StrategyAssign
+	}
+	return a
+}
+
+// wroteSomething reports whether r is a change record of a write to Graph
+// (not a schedule, nor a cancellation, which wrote nothing).
+func wroteSomething(r *record.Record) bool {
+	return (r.State == "" || r.State == record.StateApplied) && len(r.After) > 0 && string(r.After) != "null"
 }
 
 // errEarlierUnknown marks a refusal or failure of the retry of a delivery
@@ -278,8 +290,7 @@ func (p *Pipeline) changedSince(ctx context.Context, job *Job, n *attemptNote) (
 	own := p.recordID(job)
 	for i := range recs {
 		r := &recs[i]
-		wrote := (r.State == "" || r.State == record.StateApplied) && len(r.After) > 0 && string(r.After) != "null"
-		if r.ID == own || !wrote || !r.Time.After(n.Time) {
+		if r.ID == own || !wroteSomething(r) || !r.Time.After(n.Time) {
 			continue
 		}
 		// A change that left the assignment otherwise than the note read

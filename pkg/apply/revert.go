@@ -378,8 +378,7 @@ func (p *Pipeline) writtenSince(ctx context.Context, req *change.Request, since 
 			}
 			continue
 		}
-		wrote := (r.State == "" || r.State == record.StateApplied) && len(r.After) > 0 && string(r.After) != "null"
-		if wrote && r.Time.After(since) {
+		if wroteSomething(r) && r.Time.After(since) {
 			return r, latest, nil
 		}
 	}

@@ -498,10 +498,7 @@ func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease
 				req.Ticket.ApprovedBy, req.Ticket.ApprovedByID = job.AttemptedBy, job.AttemptedByID
 				job.Request = &req
 			}
-			o.Result, o.Before, o.WriteBack = found.Result, found.Before, true
-			p.Complete(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: found.Headers, Body: found.Body})
-			p.recordChange(ctx, job, found)
-			o.Status, o.Headers, o.Body, o.After, o.Audit = http.StatusOK, found.Headers, found.Body, found.Body, AuditApplied
+			p.answerApplied(ctx, job, lease, found, o, p.opts.Dedupe.CompletedTTL)
 			return
 		}
 	}
@@ -532,11 +529,17 @@ func (p *Pipeline) apply(ctx context.Context, job *Job, lease *idempotency.Lease
 		o.fail(err)
 		return
 	}
-	// The answer kept for retries first: it is what keeps the change from
-	// being applied twice, and the change record's writes (best effort,
-	// retried) must not use up the time it needs.
-	p.Complete(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: a.Headers, Body: a.Body})
+	p.answerApplied(ctx, job, lease, a, o, p.opts.Dedupe.CompletedTTL)
+}
+
+// answerApplied answers o with a, the change as Graph holds it. The answer
+// is kept for retries first (for ttl): it is what keeps the change from
+// being applied twice, and the change record's writes (best effort,
+// retried) must not use up the time it needs. Then the change is recorded.
+func (p *Pipeline) answerApplied(ctx context.Context, job *Job, lease *idempotency.Lease, a *Applied, o *Outcome, ttl time.Duration) {
+	p.completeFor(ctx, lease, idempotency.Response{Status: http.StatusOK, Headers: a.Headers, Body: a.Body}, ttl)
 	p.recordChange(ctx, job, a)
+	o.Result, o.Before, o.WriteBack = a.Result, a.Before, true
 	o.Status, o.Headers, o.Body, o.After, o.Audit = http.StatusOK, a.Headers, a.Body, a.Body, AuditApplied
 }
 
@@ -603,46 +606,30 @@ func (p *Pipeline) unchanged(ctx context.Context, job *Job) (*Applied, error) {
 		return nil, noWrite(err)
 	}
 	changes, err := graph.Changes(job.ExpectBefore, current)
-	if err == nil && len(changes) == 0 {
-		if !job.Attempted.IsZero() {
-			// As planned; but after an earlier approval's write: a change
-			// recorded since may have set it back over that write.
-			since, err := p.changedSince(ctx, job, &attemptNote{Prior: job.ExpectBefore, Time: job.Attempted})
-			if err != nil {
-				return nil, recordUnavailable(err)
-			}
-			if since != nil {
-				return nil, &change.Error{Code: change.CodeConflict, Kind: change.KindDrifted, Message: fmt.Sprintf(
-					"an earlier approval sent this change to Graph without a clear answer, and change %s of ticket %s was applied to assignment %s of configuration %s since (at %s); nothing was written: check with history and show, and if this change is still wanted, ask for it again",
-					since.ID, since.Ticket.ID, job.Request.AssignmentID, job.Request.ConfigurationID, since.Time.UTC().Format(time.RFC3339))}
-			}
-		}
-		return nil, nil
-	}
-	if graph.InEffect(current, job.Request, p.beta()) && !job.Attempted.IsZero() {
-		// Unless another change was recorded since that write began: Graph
-		// may hold the target by its doing.
+	planned := err == nil && len(changes) == 0
+	inEffect := graph.InEffect(current, job.Request, p.beta())
+	if !job.Attempted.IsZero() && (planned || inEffect) {
+		// After an earlier approval's write without a clear answer, a
+		// change recorded since may have set the assignment back over that
+		// write, or made what this change makes by its own doing.
 		since, err := p.changedSince(ctx, job, &attemptNote{Prior: job.ExpectBefore, Time: job.Attempted})
 		if err != nil {
 			return nil, recordUnavailable(err)
 		}
 		if since != nil {
 			return nil, &change.Error{Code: change.CodeConflict, Kind: change.KindDrifted, Message: fmt.Sprintf(
-				"an earlier approval sent this change to Graph without a clear answer, and change %s of ticket %s was applied to assignment %s of configuration %s since (at %s); Graph holds what this change makes, but by which change is not known, so nothing was written or recorded: check with `history`",
+				"an earlier approval sent this change to Graph without a clear answer, and change %s of ticket %s was applied to assignment %s of configuration %s since (at %s); nothing was written or recorded: check with history and show, and if this change is still wanted, ask for it again",
 				since.ID, since.Ticket.ID, job.Request.AssignmentID, job.Request.ConfigurationID, since.Time.UTC().Format(time.RFC3339))}
 		}
-		a := &Applied{Result: res, Headers: map[string]string{}, Body: current, Before: graph.TargetOf(job.ExpectBefore),
-			Prior: job.ExpectBefore, written: job.Attempted}
-		if res == nil {
-			a.Result = &graph.Result{}
-		} else if res.RequestID != "" {
-			a.Headers[HeaderGraphRequestID] = res.RequestID
-		}
+	}
+	switch {
+	case planned:
+		return nil, nil
+	case inEffect && !job.Attempted.IsZero():
 		p.log.InfoContext(ctx, "an earlier approval of this request had applied the change; answered and recorded without writing again",
 			slog.String("xRequestId", job.RequestID))
-		return a, nil
-	}
-	if graph.InEffect(current, job.Request, p.beta()) {
+		return p.foundApplied(res, current, job.ExpectBefore, job.Attempted), nil
+	case inEffect:
 		return nil, &change.Error{Code: change.CodeConflict, Kind: change.KindDrifted, Message: fmt.Sprintf(
 			"assignment %s of configuration %s already is what this change makes of it (now %s): an earlier approval whose answer was lost may have applied it, or another change did the same; nothing was written",
 			job.Request.AssignmentID, job.Request.ConfigurationID, compact(graph.TargetOf(current)))}

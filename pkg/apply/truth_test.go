@@ -468,19 +468,59 @@ func TestARevertWhoseCancellationsStopSaysWhatItCancelled(t *testing.T) {
 	}
 }
 
-// landingGraph: the PATCH number loseAt lands, then fails unavailable.
-type landingGraph struct {
+// scriptGraph: PATCH number n (1-based) does script[n]: "drop" fails
+// unavailable without writing, "lose" writes then fails unavailable.
+type scriptGraph struct {
 	*multiGraph
-	n, loseAt int
+	n      int
+	script map[int]string
 }
 
-func (g *landingGraph) PatchAssignment(ctx context.Context, c, asg string, body any) (*graph.Result, error) {
-	res, err := g.multiGraph.PatchAssignment(ctx, c, asg, body)
+func (g *scriptGraph) PatchAssignment(ctx context.Context, c, asg string, body any) (*graph.Result, error) {
 	g.n++
-	if g.n == g.loseAt {
+	switch g.script[g.n] {
+	case "drop":
+		return nil, &change.Error{Code: change.CodeUnavailable, Message: "Graph is unavailable; try again later"}
+	case "lose":
+		_, _ = g.multiGraph.PatchAssignment(ctx, c, asg, body)
 		return nil, &change.Error{Code: change.CodeUnavailable, Message: "Graph is unavailable; try again later"}
 	}
-	return res, err
+	return g.multiGraph.PatchAssignment(ctx, c, asg, body)
+}
+
+// oneAssignmentTwice is a pipeline over g with a change record, where
+// ticket CHG0030042's changes A1 and then A2 were applied to one assignment
+// (asg1); g's PATCHes, and its script, are counted from there.
+func oneAssignmentTwice(t *testing.T, g *scriptGraph) (*apply.Pipeline, *record.Memory) {
+	t.Helper()
+	script := g.script
+	g.script = nil
+	defer func() { g.n, g.script = 0, script }()
+	recs := record.NewMemory(nil)
+	p := apply.New(g, &apply.Options{Logger: slog.New(slog.DiscardHandler), Records: recs,
+		Deadlines: apply.Deadlines{Timeout: time.Second}, Dedupe: apply.Dedupe{Store: idempotency.NewMemory(nil, 0)}})
+	if o := runServiceNow(p, "A1", decoded(t)); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	second, _ := change.Decode([]byte(strings.Replace(body, `"include"`, `"exclude"`, 1)), nil)
+	if o := runServiceNow(p, "A2", second); o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	return p, recs
+}
+
+// chatRevertJob is approval d of the chat request to revert CHG0030042
+// (its plan: A2, then A1); attempted, when not zero, is when approval D1,
+// by bob, sent a write without a clear answer (D1's records are the
+// request's own).
+func chatRevertJob(t *testing.T, d string, attempted time.Time) *apply.Job {
+	j := &apply.Job{Sender: "slack", DeliveryID: d, RequestID: "r-" + d, Request: chatRevert(t), Start: time.Now(),
+		Via: apply.ViaChat, Chat: true, Held: true, RevertOf: "CHG0030042", Attempted: attempted,
+		Approved: &apply.RevertPlan{Reverts: []string{"servicenow:A2", "servicenow:A1"}}}
+	if !attempted.IsZero() {
+		j.AttemptedBy, j.AttemptedByID, j.AttemptedIDs = "bob", "U-bob", []string{"slack:D1"}
+	}
+	return j
 }
 
 func chatRevert(t *testing.T) *change.Request {
@@ -496,24 +536,10 @@ func chatRevert(t *testing.T) *change.Request {
 // back the newer (recorded), then its second write lands with its answer
 // lost. The next approval finds Graph put back.
 func TestAChatRevertRetryCountsItsOwnEarlierSteps(t *testing.T) {
-	g := &landingGraph{multiGraph: &multiGraph{held: map[string][]byte{}}}
-	recs := record.NewMemory(nil)
-	p := apply.New(g, &apply.Options{Logger: slog.New(slog.DiscardHandler), Records: recs,
-		Deadlines: apply.Deadlines{Timeout: time.Second}, Dedupe: apply.Dedupe{Store: idempotency.NewMemory(nil, 0)}})
-	if o := runServiceNow(p, "A1", decoded(t)); o.Err != nil {
-		t.Fatal(o.Err)
-	}
-	second, _ := change.Decode([]byte(strings.Replace(body, `"include"`, `"exclude"`, 1)), nil)
-	if o := runServiceNow(p, "A2", second); o.Err != nil {
-		t.Fatal(o.Err)
-	}
-	g.n, g.loseAt = 0, 2
+	g := &scriptGraph{multiGraph: &multiGraph{held: map[string][]byte{}}, script: map[int]string{2: "lose"}}
+	p, recs := oneAssignmentTwice(t, g)
 	start1 := time.Now()
-	job := func(d string, attempted time.Time) *apply.Job {
-		return &apply.Job{Sender: "slack", DeliveryID: d, RequestID: "r-" + d, Request: chatRevert(t), Start: time.Now(),
-			Via: apply.ViaChat, Chat: true, Held: true, RevertOf: "CHG0030042", Attempted: attempted, AttemptedIDs: []string{"slack:D1"},
-			Approved: &apply.RevertPlan{Reverts: []string{"servicenow:A2", "servicenow:A1"}}} // what the request's approvers approved
-	}
+	job := func(d string, attempted time.Time) *apply.Job { return chatRevertJob(t, d, attempted) }
 	o := p.Run(context.Background(), job("D1", time.Time{}))
 	if !change.OutcomeUnknown(o.Err) {
 		t.Fatalf("approval 1: %v", o.Err)
@@ -584,7 +610,7 @@ func TestAPartialCancellationIsToldToTheTicket(t *testing.T) {
 // Approval 1's write lands (answer lost); ticket Y then sets the assignment
 // back (recorded). Approval 2 finds Graph as planned and writes again over Y.
 func TestAnApprovalAfterAnEarlierAttemptKeepsANewerChange(t *testing.T) {
-	g := &landingGraph{multiGraph: &multiGraph{held: map[string][]byte{}}, loseAt: 1}
+	g := &scriptGraph{multiGraph: &multiGraph{held: map[string][]byte{}}, script: map[int]string{1: "lose"}}
 	recs := record.NewMemory(nil)
 	p := apply.New(g, &apply.Options{Logger: slog.New(slog.DiscardHandler), Records: recs,
 		Deadlines: apply.Deadlines{Timeout: time.Second}, Dedupe: apply.Dedupe{Store: idempotency.NewMemory(nil, 0)}})
@@ -616,14 +642,14 @@ func TestAnApprovalAfterAnEarlierAttemptKeepsANewerChange(t *testing.T) {
 }
 
 func TestARevertFoundDoneIsRecordedAsTheEarlierApprovers(t *testing.T) {
-	g := &landingGraph{multiGraph: &multiGraph{held: map[string][]byte{}}}
+	g := &scriptGraph{multiGraph: &multiGraph{held: map[string][]byte{}}, script: map[int]string{}}
 	recs := record.NewMemory(nil)
 	p := apply.New(g, &apply.Options{Logger: slog.New(slog.DiscardHandler), Records: recs,
 		Deadlines: apply.Deadlines{Timeout: time.Second}, Dedupe: apply.Dedupe{Store: idempotency.NewMemory(nil, 0)}})
 	if o := runServiceNow(p, "A1", decoded(t)); o.Err != nil {
 		t.Fatal(o.Err)
 	}
-	g.n, g.loseAt = 0, 1
+	g.n, g.script = 0, map[int]string{1: "lose"}
 	start1 := time.Now()
 	job := func(d, by string, at time.Time) *apply.Job {
 		r := chatRevert(t)
@@ -648,52 +674,15 @@ func TestARevertFoundDoneIsRecordedAsTheEarlierApprovers(t *testing.T) {
 	}
 }
 
-// scriptGraph: PATCH number n (1-based) does script[n]: "drop" fails
-// unavailable without writing, "lose" writes then fails unavailable.
-type scriptGraph struct {
-	*multiGraph
-	n      int
-	script map[int]string
-}
-
-func (g *scriptGraph) PatchAssignment(ctx context.Context, c, asg string, body any) (*graph.Result, error) {
-	g.n++
-	switch g.script[g.n] {
-	case "drop":
-		return nil, &change.Error{Code: change.CodeUnavailable, Message: "Graph is unavailable; try again later"}
-	case "lose":
-		_, _ = g.multiGraph.PatchAssignment(ctx, c, asg, body)
-		return nil, &change.Error{Code: change.CodeUnavailable, Message: "Graph is unavailable; try again later"}
-	}
-	return g.multiGraph.PatchAssignment(ctx, c, asg, body)
-}
-
 // Approval 1 of a chat revert of CHG0030042 (A2 then A1, one assignment)
 // sends nothing that lands. The ITSM then reverts the ticket itself: A2 put
 // back (recorded), A1's write lands with its answer lost. Approval 2 must
 // not record A1's put-back as its own (the ITSM's write did it).
 func TestAnotherRevertOfAPlanChangeIsNotTheRequests(t *testing.T) {
-	g := &scriptGraph{multiGraph: &multiGraph{held: map[string][]byte{}}, script: map[int]string{}}
-	recs := record.NewMemory(nil)
-	p := apply.New(g, &apply.Options{Logger: slog.New(slog.DiscardHandler), Records: recs,
-		Deadlines: apply.Deadlines{Timeout: time.Second}, Dedupe: apply.Dedupe{Store: idempotency.NewMemory(nil, 0)}})
-	if o := runServiceNow(p, "A1", decoded(t)); o.Err != nil {
-		t.Fatal(o.Err)
-	}
-	second, _ := change.Decode([]byte(strings.Replace(body, `"include"`, `"exclude"`, 1)), nil)
-	if o := runServiceNow(p, "A2", second); o.Err != nil {
-		t.Fatal(o.Err)
-	}
-	g.n = 0
-	g.script = map[int]string{1: "drop", 3: "lose"} // approval 1's write; the ITSM's second write
+	g := &scriptGraph{multiGraph: &multiGraph{held: map[string][]byte{}}, script: map[int]string{1: "drop", 3: "lose"}} // approval 1's write; the ITSM's second write
+	p, recs := oneAssignmentTwice(t, g)
 	start1 := time.Now()
-	job := func(d string, attempted time.Time) *apply.Job {
-		return &apply.Job{Sender: "slack", DeliveryID: d, RequestID: "r-" + d, Request: chatRevert(t), Start: time.Now(),
-			Via: apply.ViaChat, Chat: true, Held: true, RevertOf: "CHG0030042", Attempted: attempted, AttemptedBy: "bob", AttemptedByID: "U-bob", AttemptedIDs: []string{"slack:D1"},
-			Approved: &apply.RevertPlan{Reverts: []string{"servicenow:A2", "servicenow:A1"}}}
-	}
-	j1 := job("D1", time.Time{})
-	j1.AttemptedBy, j1.AttemptedByID = "", ""
+	j1 := chatRevertJob(t, "D1", time.Time{})
 	if o := p.Run(context.Background(), j1); !change.OutcomeUnknown(o.Err) {
 		t.Fatalf("approval 1: %v", o.Err)
 	}
@@ -701,7 +690,7 @@ func TestAnotherRevertOfAPlanChangeIsNotTheRequests(t *testing.T) {
 	o := runServiceNow(p, "X", revertRequest(t, ""))
 	t.Logf("ITSM revert: %v", o.Err)
 	w := g.writes
-	o = p.Run(context.Background(), job("D2", start1))
+	o = p.Run(context.Background(), chatRevertJob(t, "D2", start1))
 	rs, _ := recs.ByAssignment(context.Background(), "2b5b6f4e-1111-4c6e-9a3b-1f2d3c4b5a69_Windows10EnrollmentCompletionPageConfiguration", asg1, 0)
 	for _, r := range rs {
 		t.Logf("record %s reverts %s approvedBy %s time %s", r.ID, r.Reverts, r.Ticket.ApprovedBy, r.Time.Format(time.RFC3339Nano))
@@ -725,24 +714,10 @@ func TestAnotherRevertOfAPlanChangeIsNotTheRequests(t *testing.T) {
 // at approval 1's start, before slack:D1.1: history's latest record no
 // longer holds what Graph does.
 func TestAStepFoundDoneKeepsHistoryInOrder(t *testing.T) {
-	g := &scriptGraph{multiGraph: &multiGraph{held: map[string][]byte{}}, script: map[int]string{}}
-	recs := record.NewMemory(nil)
-	p := apply.New(g, &apply.Options{Logger: slog.New(slog.DiscardHandler), Records: recs,
-		Deadlines: apply.Deadlines{Timeout: time.Second}, Dedupe: apply.Dedupe{Store: idempotency.NewMemory(nil, 0)}})
-	if o := runServiceNow(p, "A1", decoded(t)); o.Err != nil {
-		t.Fatal(o.Err)
-	}
-	second, _ := change.Decode([]byte(strings.Replace(body, `"include"`, `"exclude"`, 1)), nil)
-	if o := runServiceNow(p, "A2", second); o.Err != nil {
-		t.Fatal(o.Err)
-	}
-	g.n, g.script = 0, map[int]string{2: "lose"}
+	g := &scriptGraph{multiGraph: &multiGraph{held: map[string][]byte{}}, script: map[int]string{2: "lose"}}
+	p, recs := oneAssignmentTwice(t, g)
 	start1 := time.Now()
-	job := func(d string, attempted time.Time) *apply.Job {
-		return &apply.Job{Sender: "slack", DeliveryID: d, RequestID: "r-" + d, Request: chatRevert(t), Start: time.Now(),
-			Via: apply.ViaChat, Chat: true, Held: true, RevertOf: "CHG0030042", Attempted: attempted, AttemptedIDs: []string{"slack:D1"},
-			Approved: &apply.RevertPlan{Reverts: []string{"servicenow:A2", "servicenow:A1"}}}
-	}
+	job := func(d string, attempted time.Time) *apply.Job { return chatRevertJob(t, d, attempted) }
 	if o := p.Run(context.Background(), job("D1", time.Time{})); !change.OutcomeUnknown(o.Err) {
 		t.Fatalf("approval 1: %v", o.Err)
 	}

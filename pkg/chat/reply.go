@@ -319,6 +319,7 @@ func Failed(cmd *Command, err error, requestID string) *Reply {
 	what := "The change was not applied"
 	check := ""
 	writes := cmd == nil || cmd.Verb == VerbAssign || cmd.Verb == VerbApprove || cmd.Verb == VerbRevert
+	partial := writes && errors.Is(err, change.ErrPartlyApplied) // its message is ours: what was done
 	switch {
 	case cmd != nil && cmd.Verb == VerbShow:
 		what = "The assignment could not be read"
@@ -327,14 +328,13 @@ func Failed(cmd *Command, err error, requestID string) *Reply {
 	case cmd != nil && cmd.Verb == VerbPlan:
 		what = "The dry run failed, nothing was changed"
 	case !writes:
-	case errors.Is(err, change.ErrPartlyApplied):
+	case partial:
 		what, check = "The change was applied only in part", " Check with `history`."
 	case change.OutcomeUnknown(err) || change.ErrorCode(err) == change.CodeTimeout && !errors.Is(err, change.ErrNothingSent):
 		// Graph may have applied it.
 		what, check = "The outcome is unknown, the change may or may not be applied", " Check with `show`."
 	}
 	var ce *change.Error
-	partial := writes && errors.Is(err, change.ErrPartlyApplied) // its message is ours: what was done
 	if !errors.As(err, &ce) || ce.Code == change.CodeInternal && !partial {
 		return &Reply{Status: StatusFailed, Lines: []string{what + ": an internal error occurred; the operator's log has request id `" + safeOr(requestID) + "`." + check}}
 	}
