@@ -192,7 +192,9 @@ func (p *Pipeline) Run(ctx context.Context, j *Job) Outcome {
 func (p *Pipeline) run(ctx context.Context, j *Job, o *Outcome) {
 	o.job = *j
 	job := &o.job
-	defer p.earlierAttempt(job, o)
+	if !job.Attempted.IsZero() {
+		defer earlierAttempt(o) // a chat approval after an unclear write only
+	}
 	if job.Start.IsZero() {
 		job.Start = time.Now()
 	}
@@ -547,8 +549,8 @@ func (p *Pipeline) answerApplied(ctx context.Context, job *Job, lease *idempoten
 // approval's write had no clear answer (Job.Attempted) as an unknown
 // outcome: this attempt may have changed nothing, but that write may have
 // landed, so nobody is told the change was not applied.
-func (p *Pipeline) earlierAttempt(job *Job, o *Outcome) {
-	if o.Err != nil && !job.Attempted.IsZero() && !change.OutcomeUnknown(o.Err) {
+func earlierAttempt(o *Outcome) {
+	if o.Err != nil && !change.OutcomeUnknown(o.Err) {
 		o.Err = earlierUnknown(o.Err)
 	}
 }

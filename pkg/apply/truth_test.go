@@ -446,7 +446,7 @@ func (f *failingCancels) Put(ctx context.Context, r *record.Record) error {
 // TestARevertWhoseCancellationsStopSaysWhatItCancelled: a revert that
 // cancels the first of two held changes, then cannot record the second's
 // cancellation, says the first is cancelled (it stands), not that nothing
-// was changed.
+// was changed, and the ticket hears of it (partial).
 func TestARevertWhoseCancellationsStopSaysWhatItCancelled(t *testing.T) {
 	recs := &failingCancels{Memory: record.NewMemory(nil)}
 	notes := &ticketNotes{}
@@ -465,6 +465,9 @@ func TestARevertWhoseCancellationsStopSaysWhatItCancelled(t *testing.T) {
 	if o.Err == nil || !strings.HasPrefix(pr.Detail, "the revert cancelled held servicenow:S") || !errors.Is(o.Err, change.ErrPartlyApplied) ||
 		pr.Type != apply.ProblemTypePrefix+string(change.KindRecordUnavailable) {
 		t.Errorf("the revert = %d %s %q (%v), want it to say what it cancelled", pr.Status, pr.Type, pr.Detail, o.Err)
+	}
+	if len(notes.got) != 1 || notes.got[0].Outcome != writeback.Partial || errors.Is(o.Err, change.ErrNothingSent) {
+		t.Errorf("a revert that cancelled held servicenow:S… (it stands) then stopped: notes %+v, err %v; want one partial note", notes.got, o.Err)
 	}
 }
 
@@ -585,25 +588,6 @@ func TestARefusalAfterAnEarlierAttemptIsUnknown(t *testing.T) {
 	if o.Err == nil || !change.OutcomeUnknown(o.Err) {
 		pr, _ := apply.ProblemFor(o.Err, "r")
 		t.Errorf("window refusal after an unknown earlier write: %v %q (unknown=%v)", pr.Type, pr.Detail, change.OutcomeUnknown(o.Err))
-	}
-}
-
-func TestAPartialCancellationIsToldToTheTicket(t *testing.T) {
-	recs := &failingCancels{Memory: record.NewMemory(nil)}
-	notes := &ticketNotes{}
-	p := apply.New(&multiGraph{held: map[string][]byte{}}, &apply.Options{Logger: slog.New(slog.DiscardHandler), Records: recs,
-		Deadlines: apply.Deadlines{Timeout: time.Second}, Dedupe: apply.Dedupe{Store: idempotency.NewMemory(nil, 0)}, WriteBack: notes})
-	for _, id := range []string{"S1", "S2"} {
-		held := &record.Record{ID: "servicenow:" + id + ".scheduled", Action: record.ActionApply, State: record.StateScheduled, Sender: "servicenow",
-			Ticket: record.Ticket{ID: "CHG0030042"}, ConfigurationID: "c", AssignmentID: asg2,
-			Before: []byte("null"), After: []byte("null"), NotBefore: time.Now().Add(time.Hour)}
-		if err := recs.Memory.Put(context.Background(), held); err != nil {
-			t.Fatal(err)
-		}
-	}
-	o := runServiceNow(p, "R", revertRequest(t, ""))
-	if len(notes.got) != 1 || notes.got[0].Outcome != writeback.Partial || errors.Is(o.Err, change.ErrNothingSent) {
-		t.Errorf("a revert that cancelled held servicenow:S… (it stands) then stopped: notes %+v, err %v; want one partial note", notes.got, o.Err)
 	}
 }
 
