@@ -105,6 +105,23 @@ func TestAuditOutcomes(t *testing.T) {
 	if got := apply.FailedOutcome(errors.New("boom")); got != apply.AuditFailed {
 		t.Errorf("FailedOutcome(internal) = %s", got)
 	}
+	// Told as the ticket is: a change that may have been applied is
+	// unknown, whatever its status; a revert stopped part way partial.
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{change.Mark(errors.New("boom"), change.ErrOutcomeUnknown), apply.AuditUnknown},
+		{change.Mark(&change.Error{Code: change.CodeGraphRefused}, change.ErrOutcomeUnknown), apply.AuditUnknown},
+		{&change.Error{Code: change.CodeTimeout}, apply.AuditUnknown},
+		{&change.Error{Code: change.CodeTimeout, Err: change.ErrNothingSent}, apply.AuditFailed},
+		{&change.Error{Code: change.CodeGraphRefused}, apply.AuditFailed},
+		{change.Mark(change.Mark(&change.Error{Code: change.CodeForbidden, Kind: change.KindOutsideWindow}, change.ErrOutcomeUnknown), change.ErrPartlyApplied), apply.AuditPartial},
+	} {
+		if got := apply.FailedOutcome(c.err); got != c.want {
+			t.Errorf("FailedOutcome(%v) = %s, want %s", c.err, got, c.want)
+		}
+	}
 	var logs bytes.Buffer
 	p := apply.New(noGraph{}, &apply.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	p.Audit(context.Background(), &apply.Entry{Outcome: "planned", Start: time.Now()})

@@ -140,7 +140,8 @@ func reverts(t *testing.T, recs record.Store) int {
 
 // partly checks a revert that stopped after putting back one change: its
 // answer names what it did and where it stopped, it is marked partly
-// applied and not "nothing sent", and the ticket is told "partial".
+// applied and not "nothing sent", and the ticket and the audit line are
+// told "partial".
 func partly(t *testing.T, o apply.Outcome, notes *ticketNotes, did string, unknown bool) {
 	t.Helper()
 	pr, _ := apply.ProblemFor(o.Err, "r")
@@ -158,6 +159,9 @@ func partly(t *testing.T, o apply.Outcome, notes *ticketNotes, did string, unkno
 	last := notes.got[len(notes.got)-1]
 	if last.Outcome != writeback.Partial || strings.Contains(last.Text(), "NOT applied") || !strings.Contains(last.Text(), "only in part") {
 		t.Errorf("the ticket is told %q:\n%s", last.Outcome, last.Text())
+	}
+	if o.Audit != apply.AuditPartial {
+		t.Errorf("the audit line's outcome is %q, want %q", o.Audit, apply.AuditPartial)
 	}
 }
 

@@ -62,20 +62,17 @@ func (p *Pipeline) WriteBack(ctx context.Context, source, requestID string, req 
 			// A revert stopped after putting back (or cancelling) part of
 			// what it was to; the detail says which.
 			n.Outcome = writeback.Partial
-		case change.OutcomeUnknown(err):
-			// A write that may have been applied (run.go), or an earlier
-			// attempt's that may have been (attempt.go).
+		case MayHaveApplied(err):
+			// A write that may have been applied (run.go), an earlier
+			// attempt's that may have been (attempt.go), or Graph that
+			// stopped answering once the write may have reached it.
 			n.Outcome = writeback.Unknown
 		case errors.Is(err, change.ErrNothingSent):
 			// Out of time before anything went to Graph: failed.
 		case slug == string(change.CodeNotFound), slug == string(change.CodeGraphRefused), slug == string(change.CodeGraphPermission):
 			// Graph's own refusal; not a 429 or a 408, which are
-			// unavailable (below): the write may have gone through.
+			// unavailable (above): the write may have gone through.
 			n.Outcome = writeback.Refused
-		case slug == "out-of-time" || slug == string(change.CodeUnavailable):
-			// The write may have reached Graph before it stopped answering:
-			// never tell the ticket it was not applied.
-			n.Outcome = writeback.Unknown
 		}
 		if fromGraph && re.RequestID != "" {
 			n.GraphRequestID = re.RequestID

@@ -294,6 +294,8 @@ func codeMetrics(t *testing.T) map[metricKey]bool {
 		{Outcome: apply.AuditQueued},
 		{Outcome: apply.AuditRefused, Reason: string(change.KindPolicyGroup)},
 		{Outcome: apply.AuditFailed, Reason: string(change.CodeUnavailable), GraphTime: time.Millisecond},
+		{Outcome: apply.AuditUnknown, Reason: string(change.CodeTimeout)},
+		{Outcome: apply.AuditPartial, Reason: string(change.KindOutsideWindow)},
 		{Outcome: apply.AuditDeadLettered, Reason: string(change.CodeNotFound)},
 	} {
 		e.Start = time.Now()

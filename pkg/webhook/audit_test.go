@@ -197,17 +197,32 @@ func TestAuditLineRefused(t *testing.T) {
 	checkEMF(t, hs.logs.String(), "Refused", "signature-mismatch")
 }
 
-func TestAuditLineFailed(t *testing.T) {
-	hs := newHarness(t, nil)
-	hs.g.err = &change.Error{Code: change.CodeUnavailable, RetryAfter: time.Second, Message: "Graph is unavailable"}
-	if w := hs.do(t, signed(t, validBody, testNow)); w.Code < 500 {
-		t.Fatalf("status %d %s", w.Code, w.Body)
+// TestAuditLineFailedOrUnknown: a write Graph gave no clear answer to is
+// audited unknown (it may have been applied, as the ticket is told); a
+// failure before anything was sent is failed. Both warn and count as
+// Failed.
+func TestAuditLineFailedOrUnknown(t *testing.T) {
+	for _, c := range []struct {
+		name, outcome string
+		err           error
+	}{
+		{"sent", apply.AuditUnknown, &change.Error{Code: change.CodeUnavailable, RetryAfter: time.Second, Message: "Graph is unavailable"}},
+		{"nothing sent", apply.AuditFailed, &change.Error{Code: change.CodeUnavailable, RetryAfter: time.Second, Message: "Graph is unavailable",
+			Err: change.ErrNothingSent}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			hs := newHarness(t, nil)
+			hs.g.err = c.err
+			if w := hs.do(t, signed(t, validBody, testNow)); w.Code < 500 {
+				t.Fatalf("status %d %s", w.Code, w.Body)
+			}
+			l := oneAudit(t, hs.logs.String(), c.outcome)
+			if l["reason"] != "graph-unavailable" || l["after"] != nil || l["level"] != "WARN" {
+				t.Errorf("%s line = %v", c.outcome, l)
+			}
+			checkEMF(t, hs.logs.String(), "Failed", "graph-unavailable")
+		})
 	}
-	l := oneAudit(t, hs.logs.String(), apply.AuditFailed)
-	if l["reason"] == nil || l["after"] != nil || l["level"] != "WARN" {
-		t.Errorf("failed line = %v", l)
-	}
-	checkEMF(t, hs.logs.String(), "Failed", l["reason"].(string))
 }
 
 func TestAuditLineQueuedAndWorker(t *testing.T) {
