@@ -41,7 +41,7 @@ const (
 	AuditRejected  = "rejected"
 	// AuditUnknown: a write went to Graph without a clear answer (or a
 	// fault of ours came after it): the change may have been applied, as
-	// the ticket is told (MayHaveApplied). AuditPartial: a revert put back
+	// the ticket is told (change.MayHaveApplied). AuditPartial: a revert put back
 	// (or cancelled) part of what it was to, then stopped; the lines before
 	// it say what it put back. Both count as Failed in the metrics.
 	AuditUnknown = "unknown"
@@ -191,33 +191,16 @@ func Slug(err error) string {
 // FailedOutcome is the audit outcome of a decision err stopped, told as
 // the ticket is (WriteBack): AuditPartial for a revert that stopped part
 // way, AuditUnknown when the change may have been applied
-// (MayHaveApplied), else AuditRefused when the problem is the caller's (a
+// (change.MayHaveApplied), else AuditRefused when the problem is the caller's (a
 // 4xx), AuditFailed otherwise.
 func FailedOutcome(err error) string {
 	switch {
 	case errors.Is(err, change.ErrPartlyApplied):
 		return AuditPartial
-	case MayHaveApplied(err):
+	case change.MayHaveApplied(err):
 		return AuditUnknown
 	case Describe(err).Status < 500:
 		return AuditRefused
 	}
 	return AuditFailed
-}
-
-// MayHaveApplied reports whether the failure err leaves its change
-// possibly applied: marked so (change.ErrOutcomeUnknown: a write without a
-// clear answer, here or in an earlier attempt), or Graph unavailable or
-// out of time without a mark that nothing was sent: the write may have
-// reached Graph before it stopped answering. Never tell such a change
-// not applied.
-func MayHaveApplied(err error) bool {
-	if change.OutcomeUnknown(err) {
-		return true
-	}
-	if err == nil || errors.Is(err, change.ErrNothingSent) {
-		return false
-	}
-	slug := Slug(err)
-	return slug == string(change.CodeTimeout) || slug == string(change.CodeUnavailable)
 }

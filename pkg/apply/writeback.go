@@ -62,7 +62,7 @@ func (p *Pipeline) WriteBack(ctx context.Context, source, requestID string, req 
 			// A revert stopped after putting back (or cancelling) part of
 			// what it was to; the detail says which.
 			n.Outcome = writeback.Partial
-		case MayHaveApplied(err):
+		case change.MayHaveApplied(err):
 			// A write that may have been applied (run.go), an earlier
 			// attempt's that may have been (attempt.go), or Graph that
 			// stopped answering once the write may have reached it.

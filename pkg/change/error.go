@@ -102,6 +102,23 @@ func Mark(err, cause error) error {
 // was applied (ErrOutcomeUnknown).
 func OutcomeUnknown(err error) bool { return errors.Is(err, ErrOutcomeUnknown) }
 
+// MayHaveApplied reports whether the failure err leaves its change
+// possibly applied, so that nobody is told it was not: marked so
+// (ErrOutcomeUnknown), or Graph unavailable or out of time (the codes
+// themselves, no kind) without ErrNothingSent: the write may have reached
+// Graph before it stopped answering. The ticket, the audit line and the
+// chat reply all tell it by this.
+func MayHaveApplied(err error) bool {
+	if OutcomeUnknown(err) {
+		return true
+	}
+	if err == nil || errors.Is(err, ErrNothingSent) {
+		return false
+	}
+	e, ok := errors.AsType[*Error](err)
+	return ok && e.Kind == "" && (e.Code == CodeTimeout || e.Code == CodeUnavailable)
+}
+
 // Errorf returns an *Error with the given code and a caller-safe message.
 func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}

@@ -330,7 +330,7 @@ func Failed(cmd *Command, err error, requestID string) *Reply {
 	case !writes:
 	case partial:
 		what, check = "The change was applied only in part", " Check with `history`."
-	case change.OutcomeUnknown(err) || change.ErrorCode(err) == change.CodeTimeout && !errors.Is(err, change.ErrNothingSent):
+	case change.MayHaveApplied(err):
 		// Graph may have applied it.
 		what, check = "The outcome is unknown, the change may or may not be applied", " Check with `show`."
 	}

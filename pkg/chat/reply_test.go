@@ -8,15 +8,19 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/change"
 )
 
-// TestFailedOutOfTimeSaysWhatIsKnown: a timeout after the write went out
-// leaves the outcome unknown (assign, approve, revert); one reached before
+// TestFailedOutOfTimeSaysWhatIsKnown: a timeout, or Graph unavailable,
+// after the write went out leaves the outcome unknown (assign, approve,
+// revert), as the ticket and the audit line are told; one reached before
 // anything was sent (a lock, a write slot) says nothing was applied.
 func TestFailedOutOfTimeSaysWhatIsKnown(t *testing.T) {
 	sent := &change.Error{Code: change.CodeTimeout, Message: "Graph did not answer in time"}
+	down := &change.Error{Code: change.CodeUnavailable, Message: "Graph is unavailable; try again later"}
 	unsent := &change.Error{Code: change.CodeTimeout, Message: "no write slot before the deadline; nothing was applied", Err: change.ErrNothingSent}
 	for _, verb := range []Verb{VerbAssign, VerbApprove, VerbRevert} {
-		if got := Failed(&Command{Verb: verb}, sent, "r").Lines[0]; !strings.Contains(got, "outcome is unknown") {
-			t.Errorf("%s, sent: %q", verb, got)
+		for _, err := range []error{sent, down} {
+			if got := Failed(&Command{Verb: verb}, err, "r").Lines[0]; !strings.Contains(got, "outcome is unknown") {
+				t.Errorf("%s, sent: %q", verb, got)
+			}
 		}
 		if got := Failed(&Command{Verb: verb}, unsent, "r").Lines[0]; strings.Contains(got, "unknown") || !strings.HasPrefix(got, "The change was not applied") {
 			t.Errorf("%s, nothing sent: %q", verb, got)
