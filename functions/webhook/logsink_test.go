@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"testing"
 
+	"github.com/enrollhook/enrollhook/pkg/awsapi/awsapitest"
 	"github.com/enrollhook/enrollhook/pkg/graphemu"
 	"github.com/enrollhook/enrollhook/pkg/logcheck"
 )
@@ -21,7 +22,9 @@ var sink = logcheck.NewSink()
 func TestMain(m *testing.M) {
 	sink.Secrets(rieSecret, rieJiraSecret, rieSlackSecret, rieTeamsToken,
 		"basic:svc:pw:x", "basic:svc.enrollhook:Winter2025!x")
-	os.Exit(sink.Run(m))
+	code := sink.Run(m)
+	awsapitest.Stop() // the dynalite of rietest.DeliveryTable
+	os.Exit(code)
 }
 
 // newEmulator is graphemu.New whose issued tokens the sink checks.

@@ -178,7 +178,9 @@ func TestColdStartListsEveryCredentialProblem(t *testing.T) {
 
 // TestColdStartListsTheCredentialFailureWithTheOthers: a credential that
 // cannot be built (a certificate file without a certificate) is one more
-// problem in the same list, not the next cold start's.
+// problem in the same list, not the next cold start's; so is a Lambda
+// webhook without its de-duplication table (one store per instance would
+// apply a delivery that reaches another instance again).
 func TestColdStartListsTheCredentialFailureWithTheOthers(t *testing.T) {
 	bad := t.TempDir() + "/lab.pem"
 	if err := os.WriteFile(bad, []byte("not a certificate"), 0o600); err != nil {
@@ -193,7 +195,7 @@ func TestColdStartListsTheCredentialFailureWithTheOthers(t *testing.T) {
 		t.Fatalf("build = %v, want *config.Error", err)
 	}
 	want := []string{config.EnvGraphVersion + " must be", config.EnvMaxRetries + " must be",
-		"identity: client-certificate: " + config.EnvClientCertificate + ": "}
+		config.EnvIdempotency + " must name the de-duplication table", "identity: client-certificate: " + config.EnvClientCertificate + ": "}
 	if len(ce.Problems) != len(want) {
 		t.Fatalf("problems = %q, want %d", ce.Problems, len(want))
 	}
@@ -206,6 +208,7 @@ func TestColdStartListsTheCredentialFailureWithTheOthers(t *testing.T) {
 	// Alone, it is the only problem.
 	delete(env, config.EnvGraphVersion)
 	delete(env, config.EnvMaxRetries)
+	env[config.EnvIdempotency], env["AWS_REGION"] = "deliveries", "eu-west-1"
 	_, _, err = build(func(k string) string { return env[k] }, slog.New(slog.DiscardHandler), true)
 	if !errors.As(err, &ce) || len(ce.Problems) != 1 || !strings.Contains(ce.Problems[0], config.EnvClientCertificate) {
 		t.Errorf("build = %v, want the certificate problem alone", err)

@@ -133,6 +133,7 @@ func TestBuildWarnsWhenSecondPersonCannotWork(t *testing.T) {
 		"IDENTITY_ENDPOINT":              "http://127.0.0.1:1/msi/token",
 		"IDENTITY_HEADER":                "h",
 		"ENROLLHOOK_POLICY_JSON":         `{"version": 1, "chat": {"slack": {"commands": {"assign": ["*"]}, "approvers": ["U0APPROV1"]}}}`,
+		"ENROLLHOOK_IDEMPOTENCY_TABLE":   "deliveries",
 		"AWS_REGION":                     "eu-west-1",
 		"AWS_ACCESS_KEY_ID":              "local",
 		"AWS_SECRET_ACCESS_KEY":          "local",

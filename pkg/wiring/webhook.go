@@ -23,6 +23,12 @@ func Webhook(ctx context.Context, getenv func(string) string, log *slog.Logger, 
 	if err != nil {
 		return nil, config.Config{}, err
 	}
+	if b.cfg.Delivery.Table == "" && !b.opts.Local {
+		// Each Lambda instance has its own process: an embedded store
+		// would let a delivery (or a dry run's id) that reaches another
+		// instance apply again. Only the local server may do without.
+		b.problems = append(b.problems, config.EnvIdempotency+" must name the de-duplication table: on Lambda the webhook applies a delivery once only by recording it there, across instances")
+	}
 	sources, disabled := b.senders()
 	// Messages to an SQS queue or a schedule are sealed with the key the
 	// worker checks; the in-process queue may use the development key.
