@@ -1,6 +1,9 @@
 package change
 
-import "strings"
+import (
+	"bytes"
+	"strings"
+)
 
 // ticketStates are the ticket states of the generic envelope, besides
 // approved, that a refusal names back to the sender; any other state is
@@ -36,7 +39,9 @@ func NotApprovedAs(what, state string, known []string) *Error {
 // DRY_RUN), as the HTTP routes' query and an EventBridge detail take it:
 // a misspelled flag must never be an unknown name, ignored, and a change
 // applied.
-func IsDryRunName(name string) bool {
+func IsDryRunName(name string) bool { return isDryRunName(name) }
+
+func isDryRunName[T string | []byte](name T) bool {
 	const want = "dryrun"
 	n := 0
 	for i := 0; i < len(name); i++ {
@@ -53,4 +58,12 @@ func IsDryRunName(name string) bool {
 		n++
 	}
 	return n == len(want)
+}
+
+// AsksDryRun reports whether raw, the JSON value of a dry-run flag,
+// asks for a dry run: anything but false or null (a "yes" or a 1 too), so
+// that a flag meant as a dry run is never read as a real change.
+func AsksDryRun(raw []byte) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && !bytes.Equal(raw, []byte("false")) && !bytes.Equal(raw, []byte("null"))
 }

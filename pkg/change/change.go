@@ -43,6 +43,11 @@ type Request struct {
 	ConfigurationID string     `json:"configurationId" validate:"required,graphkey"`
 	AssignmentID    string     `json:"assignmentId" validate:"required,graphkey"`
 	Assignment      Assignment `json:"assignment"`
+	// DryRun is set when the envelope's top level has a property spelled
+	// like the dry-run flag (IsDryRunName) that asks for one (AsksDryRun):
+	// the signed body asks for a dry run, which every route honours as it
+	// does its own flags. Never sent on (the queue carries no dry run).
+	DryRun bool `json:"-" validate:"-"`
 
 	// patchBody is PatchBody's encoding, made on its first call.
 	patchBody AssignmentJSON

@@ -765,7 +765,14 @@ func (d *reader) object(o *object) {
 		if !d.colon() {
 			return
 		}
-		if d.top1 != nil && o == envelopeObject && d.top1.take(d, name, p) {
+		if o == envelopeObject && p == nil && isDryRunName(name) {
+			// Not unknown metadata: a dry run the body asks for.
+			start := d.i
+			d.value(nil)
+			if d.err == nil && AsksDryRun(d.b[start:d.i]) && d.req != nil {
+				d.req.DryRun = true
+			}
+		} else if d.top1 != nil && o == envelopeObject && d.top1.take(d, name, p) {
 			if d.top1.stopped {
 				return // another shape than the envelope
 			}

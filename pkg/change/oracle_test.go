@@ -61,6 +61,17 @@ func oracleDecode(body []byte, opts *Options) (*Request, error) {
 		return nil, invalid(fields...)
 	}
 	r.Normalize()
+	// The dry run the body asks for: a top-level property spelled like
+	// the flag whose value asks for one (as the events function read it
+	// before Decode did).
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) == nil {
+		for k, v := range top {
+			if IsDryRunName(k) && AsksDryRun(v) {
+				r.DryRun = true
+			}
+		}
+	}
 	return &r, nil
 }
 

@@ -311,6 +311,36 @@ func TestTextRefusesBidiControls(t *testing.T) {
 	}
 }
 
+// TestAsksDryRun: a dry-run flag's value asks for a dry run unless it is
+// false or null, so that a flag meant as a dry run never applies.
+func TestAsksDryRun(t *testing.T) {
+	for raw, want := range map[string]bool{"": false, "false": false, "null": false, " false ": false, "true": true, `"true"`: true, "1": true, `"false"`: true, "{}": true} {
+		if got := AsksDryRun([]byte(raw)); got != want {
+			t.Errorf("AsksDryRun(%q) = %v, want %v", raw, got, want)
+		}
+	}
+}
+
+// TestDecodeReadsTheDryRunTheBodyAsks: a top-level property spelled like
+// the flag (signed, as the body is) asks for a dry run; one inside the
+// ticket or with false is not one; every body agrees with encoding/json.
+func TestDecodeReadsTheDryRunTheBodyAsks(t *testing.T) {
+	group := target(`{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"` + guid + `"}`)
+	for add, want := range map[string]bool{`"dryRun":true,`: true, `"DRY_RUN":"yes",`: true, `"dry\u002drun":1,`: true, `"dryRun":false,`: false,
+		`"dryRun":null,`: false, `"dry_run":true,"dryRun":false,`: true, `"dryRuns":true,`: false, ``: false} {
+		body := strings.Replace(envelope(group), `{"ticket"`, `{`+add+`"ticket"`, 1)
+		r, err := Decode([]byte(body), nil)
+		if err != nil || r.DryRun != want {
+			t.Errorf("Decode(%s): %v, DryRun = %v, want %v", body, err, r != nil && r.DryRun, want)
+		}
+		sameDecode(t, []byte(body), nil)
+	}
+	inTicket := strings.Replace(envelope(group), `"ticket":{`, `"ticket":{"dryRun":true,`, 1)
+	if r, err := Decode([]byte(inTicket), nil); err != nil || r.DryRun {
+		t.Errorf("Decode(%s) = %+v, %v: want no dry run (only the top level asks)", inTicket, r, err)
+	}
+}
+
 // TestIsDryRunName: the dry-run flag's name in every spelling the routes
 // take, and not a longer or shorter one.
 func TestIsDryRunName(t *testing.T) {

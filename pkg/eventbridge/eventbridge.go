@@ -1,9 +1,7 @@
 package eventbridge
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"time"
@@ -89,8 +87,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) error 
 	if err := h.admit(&ev); err != nil {
 		return h.refuse(ctx, line, err, start)
 	}
-	rd := change.Read(ev.Detail, &change.ReadOptions{Stamp: DryRunProperty})
-	req, err := rd.Decode(h.pipe.ChangeOptions())
+	req, err := change.Decode(ev.Detail, h.pipe.ChangeOptions())
 	if err != nil {
 		return h.refuse(ctx, line, err, start)
 	}
@@ -101,7 +98,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) error 
 	// the take is kept, so a redelivered event gets it again without
 	// reaching Graph.
 	job := &apply.Job{Sender: sender.EventBridge, DeliveryID: ev.ID, RequestID: line.requestID, Request: req, Start: start,
-		Via: apply.ViaWorker, DryRun: dryRun(rd.Stamp) || dryRunSpelled(ev.Detail), KeepRefusals: true}
+		Via: apply.ViaWorker, DryRun: req.DryRun, KeepRefusals: true}
 	o := h.pipe.Run(ctx, job)
 	line.o = &o
 	switch {
@@ -152,30 +149,6 @@ func (h *Handler) refuse(ctx context.Context, line *eventLine, err error, start 
 	h.pipe.Audit(ctx, &apply.Entry{RequestID: line.requestID, DeliveryID: line.ev.ID, Sender: sender.EventBridge,
 		Outcome: apply.FailedOutcome(err), Reason: apply.Slug(err), Start: start})
 	return nil
-}
-
-// dryRun reads detail.dryRun's raw value: absent, false or null apply;
-// anything else, true or a value that means nothing, is a dry run.
-func dryRun(raw []byte) bool {
-	raw = bytes.TrimSpace(raw)
-	return len(raw) > 0 && !bytes.Equal(raw, []byte("false")) && !bytes.Equal(raw, []byte("null"))
-}
-
-// dryRunSpelled reports whether any top-level property of detail spelled
-// like DryRunProperty (in any case, with '-', '_' or '.') asks for a dry
-// run: a misspelled flag must not be an unknown property, ignored, and a
-// change applied.
-func dryRunSpelled(detail []byte) bool {
-	var top map[string]json.RawMessage
-	if json.Unmarshal(detail, &top) != nil {
-		return false // Decode refused it already
-	}
-	for k, v := range top {
-		if change.IsDryRunName(k) && dryRun(v) {
-			return true
-		}
-	}
-	return false
 }
 
 // eventLine is what one eventbridge line says.

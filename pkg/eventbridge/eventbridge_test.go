@@ -276,11 +276,3 @@ func TestHandleKeepsRefusals(t *testing.T) {
 		t.Errorf("audit lines %v, want one: applied (a retry is not a decision)", a)
 	}
 }
-
-func TestDryRun(t *testing.T) {
-	for raw, want := range map[string]bool{"": false, "false": false, "null": false, " false ": false, "true": true, `"true"`: true, "1": true, `"false"`: true, "{}": true} {
-		if got := dryRun([]byte(raw)); got != want {
-			t.Errorf("dryRun(%q) = %v, want %v", raw, got, want)
-		}
-	}
-}

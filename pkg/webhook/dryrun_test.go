@@ -236,6 +236,34 @@ func TestDryRunSpellings(t *testing.T) {
 	}
 }
 
+// TestDryRunAskedInTheSignedBody: the envelope's own dry-run flag (signed,
+// the events function's too) is a dry run on the HTTP routes, on the async
+// path as well: never a change applied, never queued.
+func TestDryRunAskedInTheSignedBody(t *testing.T) {
+	for _, async := range []bool{false, true} {
+		for flag, dry := range map[string]bool{`"dryRun":true,`: true, `"Dry-Run":"yes",`: true, `"dryRun":false,`: false} {
+			q := &captureQueue{}
+			s := newDryRunStack(t, apply.StrategyPatch, func(o *testOptions) {
+				if async {
+					o.Queue, o.AsyncSources = q, []string{generic.Name}
+				}
+			})
+			body := strings.Replace(validBody, `{"ticket"`, `{`+flag+`"ticket"`, 1)
+			w := s.serve(t, signed(t, body, testNow))
+			switch {
+			case dry:
+				decodePlan(t, w)
+				onlyReads(t, s.emu)
+				if n := len(q.messages()); n != 0 {
+					t.Errorf("%s (async %v): %d messages queued", flag, async, n)
+				}
+			case async && w.Code != http.StatusAccepted, !async && (w.Code != http.StatusOK || s.emu.Writes() != 1):
+				t.Errorf("%s (async %v): %d %s, %d writes; want the change applied or queued", flag, async, w.Code, w.Body, s.emu.Writes())
+			}
+		}
+	}
+}
+
 func TestDryRunRefusedLikeTheRealOne(t *testing.T) {
 	wide := strings.Replace(validBody, `"target":{"@odata.type":"microsoft.graph.groupAssignmentTarget","groupId":"5e6f0000-0000-0000-0000-000000000001",`+
 		`"deviceAndAppManagementAssignmentFilterId":"a1b2c3d4-0000-0000-0000-00000000f117","deviceAndAppManagementAssignmentFilterType":"include"}`,

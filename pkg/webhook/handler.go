@@ -281,7 +281,7 @@ func (h *Handler) hook(w http.ResponseWriter, r *http.Request, name string) {
 	// store's answer; the handler only answers (answer), then the audit
 	// line and the write-back follow (Finish).
 	job := &apply.Job{Sender: name, DeliveryID: deliveryID, RequestID: source.Header(w.Header(), HeaderRequestID), Request: req,
-		Start: start, DryRun: wantsDryRun(r)}
+		Start: start, DryRun: req.DryRun || wantsDryRun(r)}
 	if h.async[name] && !job.DryRun {
 		h.queueJob(job) // async.go
 	}
