@@ -141,6 +141,11 @@ func (p *Pipeline) Logger() *slog.Logger { return p.log }
 // ChangeOptions are the options every change is decoded and validated with.
 func (p *Pipeline) ChangeOptions() *change.Options { return &p.change }
 
+// AnswersKept is how long a completed delivery's answer is kept
+// (Dedupe.CompletedTTL): a copy of the delivery that arrives later is no
+// longer known as one.
+func (p *Pipeline) AnswersKept() time.Duration { return p.opts.Dedupe.CompletedTTL }
+
 // Timeout bounds a change whose context has no deadline (Deadlines.Timeout).
 func (p *Pipeline) Timeout() time.Duration { return p.opts.Deadlines.Timeout }
 

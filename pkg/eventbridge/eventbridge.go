@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -29,13 +30,28 @@ type Handler struct {
 	pipe  *apply.Pipeline
 	allow AllowList
 	log   *slog.Logger
+	now   func() time.Time // the clock an event's time is checked against
 }
 
 // New returns the handler that checks events against allow and applies
 // them through p. A nil allow refuses every event (fail closed).
 func New(p *apply.Pipeline, allow AllowList) *Handler {
-	return &Handler{pipe: p, allow: allow, log: p.Logger()}
+	return &Handler{pipe: p, allow: allow, log: p.Logger(), now: time.Now}
 }
+
+// Bounds of an event's time. An event is applied once because its id is
+// kept in the de-duplication table, for as long as answers are kept
+// (apply.Pipeline.AnswersKept, ENROLLHOOK_IDEMPOTENCY_TTL, 48 h by
+// default): a copy older than that (an archive's replay, a dead letter put
+// back, an invoke of a captured event) would be applied again. So an event
+// whose time is older than that less maxAgeMargin, or ahead of the clock by
+// more than maxAhead (PutEvents lets its caller set the time), is refused.
+// EventBridge's and Lambda's retries (template.yaml: within an hour each)
+// stay well inside.
+const (
+	maxAgeMargin = time.Hour
+	maxAhead     = 5 * time.Minute
+)
 
 // DryRunProperty is the top-level property of the detail that asks for a
 // dry run: any value but false (or null) asks for one, so that a typo never
@@ -138,7 +154,30 @@ func (h *Handler) admit(ev *events.EventBridgeEvent) error {
 	if h.allow == nil {
 		return change.Refuse(change.KindPolicyEvent, "no eventbridge allow-list, so every event is refused; nothing was changed")
 	}
-	return h.allow.CheckEvent(ev.Source, ev.AccountID, ev.DetailType)
+	if err := h.allow.CheckEvent(ev.Source, ev.AccountID, ev.DetailType); err != nil {
+		return err
+	}
+	return h.fresh(ev)
+}
+
+// fresh refuses an event whose time is missing, too old to be told from a
+// copy of an event applied before, or ahead of the clock (the bounds
+// above).
+func (h *Handler) fresh(ev *events.EventBridgeEvent) error {
+	if ev.Time.IsZero() {
+		return &change.Error{Code: change.CodeMalformed, Kind: change.KindMalformedRequest,
+			Message: "the event has no time, so it cannot be told from an old copy; nothing was changed"}
+	}
+	now, maxAge := h.now(), h.pipe.AnswersKept()-maxAgeMargin
+	switch {
+	case ev.Time.After(now.Add(maxAhead)):
+		return &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindTimestampOutside,
+			Message: "the event's time is more than 5 minutes ahead of the function's clock; nothing was changed"}
+	case now.Sub(ev.Time) > maxAge:
+		return &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindTimestampOutside,
+			Message: "the event is older than " + hours(maxAge) + " (as long as an event id is kept, less an hour), so a copy of an event applied before could not be told from it; nothing was changed: send the change as a new event"}
+	}
+	return nil
 }
 
 // refuse settles an event refused before the pipeline: logged, written to
@@ -193,4 +232,13 @@ func (h *Handler) logLine(ctx context.Context, l *eventLine, start time.Time) {
 	attrs = append(attrs, slog.String("outcome", l.outcome),
 		slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000))
 	h.log.LogAttrs(ctx, level, "eventbridge", attrs...)
+}
+
+// hours is d in hours ("47 h"), or as time.Duration writes it when it is
+// not a whole number of hours.
+func hours(d time.Duration) string {
+	if d%time.Hour != 0 {
+		return d.String()
+	}
+	return strconv.Itoa(int(d/time.Hour)) + " h"
 }

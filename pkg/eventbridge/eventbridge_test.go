@@ -128,6 +128,58 @@ func newHandler(t *testing.T, g apply.Graph, withAllowList bool) (*Handler, *loc
 	return New(p, pol), logs
 }
 
+// TestAnEventOutsideItsTimeIsRefused: an event older than its id is kept
+// (less an hour), or dated ahead of the clock, or without a time, is
+// refused before anything is read, with the reason in its audit line; so
+// the same event sent again after its record expired is never applied a
+// second time.
+func TestAnEventOutsideItsTimeIsRefused(t *testing.T) {
+	g := &fakeGraph{}
+	h, logs := newHandler(t, g, true)
+	old := event("e-old", detail(""))
+	old.Time = time.Now().Add(-47*time.Hour - time.Minute)
+	ahead := event("e-ahead", detail(""))
+	ahead.Time = time.Now().Add(10 * time.Minute)
+	none := event("e-none", detail(""))
+	none.Time = time.Time{}
+	for _, ev := range []events.EventBridgeEvent{old, ahead, none} {
+		if err := h.Handle(context.Background(), ev); err != nil {
+			t.Fatalf("%s: Handle = %v, want nil (refused for good)", ev.ID, err)
+		}
+	}
+	if p, gets := g.counts(); p != 0 || gets != 0 {
+		t.Errorf("%d PATCHes, %d GETs for events refused on their time", p, gets)
+	}
+	a := logs.lines(apply.AuditMessage)
+	want := []string{"timestamp-out-of-window", "timestamp-out-of-window", "malformed-request"}
+	if len(a) != len(want) {
+		t.Fatalf("audit lines %v, want %d", a, len(want))
+	}
+	for i, w := range want {
+		if a[i]["outcome"] != "refused" || a[i]["reason"] != w {
+			t.Errorf("audit line %d = %v, want refused %s", i, a[i], w)
+		}
+	}
+
+	// An event applied within its time, sent again once its record is
+	// gone: refused, not applied again.
+	recent := event("e-recent", detail(""))
+	recent.Time = time.Now().Add(-46 * time.Hour)
+	if err := h.Handle(context.Background(), recent); err != nil {
+		t.Fatal(err)
+	}
+	h.now = func() time.Time { return time.Now().Add(3 * time.Hour) }
+	if err := h.Handle(context.Background(), recent); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := g.counts(); p != 1 {
+		t.Errorf("%d PATCHes, want 1: the event within its time, once", p)
+	}
+	if a := logs.lines(apply.AuditMessage); a[len(a)-1]["reason"] != "timestamp-out-of-window" {
+		t.Errorf("the late copy's audit line = %v", a[len(a)-1])
+	}
+}
+
 // TestHandleMapsOutcomes: each outcome of the pipeline is nil (decided:
 // applied, planned, replayed, refused) or a *RetryError (retryable), with
 // one audit line per decision and its reason.
