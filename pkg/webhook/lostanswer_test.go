@@ -33,6 +33,8 @@ func loseTheAnswer(t *testing.T, s *stack) int {
 	s.emu.LoseWrites(0, http.StatusGatewayTimeout)
 	if p := decodeProblem(t, w); w.Code != http.StatusServiceUnavailable || p.Type != apply.ProblemTypePrefix+"graph-unavailable" {
 		t.Fatalf("the write with its answer lost = %d %s, want 503 graph-unavailable", w.Code, w.Body)
+	} else if !strings.Contains(p.Detail, "may have been applied") || !strings.Contains(p.Detail, "send the delivery again (the same id)") {
+		t.Errorf("detail %q, want it to say the change may have been applied and how to settle it", p.Detail)
 	}
 	if targetOf(t, s.emu)["deviceAndAppManagementAssignmentFilterId"] != validFilter {
 		t.Fatalf("the emulator did not apply the write whose answer it lost: %v", targetOf(t, s.emu))

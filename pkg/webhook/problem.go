@@ -3,10 +3,12 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/enrollhook/enrollhook/pkg/apply"
@@ -36,6 +38,25 @@ func (h *Handler) writeProblem(ctx context.Context, w http.ResponseWriter, err e
 
 var problemBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
+// mayHaveApplied ends the detail of a failure after which the change may
+// be in Intune (change.MayHaveApplied): whatever the failure says of this
+// attempt, a write of the delivery went to Graph without a clear answer.
+const mayHaveApplied = " A write of this delivery went to Graph without a clear answer, so the change may have been applied: " +
+	"send the delivery again (the same id), which reads Graph first and settles it."
+
+// detailOf is the problem's detail: the error's caller-safe message, and
+// for a change that may have been applied, mayHaveApplied. A revert that
+// stopped part way says itself what it did.
+func detailOf(d apply.Description) string {
+	if !change.MayHaveApplied(d.Err) || errors.Is(d.Err, change.ErrPartlyApplied) {
+		return d.Err.Message
+	}
+	if d.Err.Message == "" {
+		return strings.TrimSpace(mayHaveApplied)
+	}
+	return strings.TrimSuffix(d.Err.Message, ".") + "." + mayHaveApplied
+}
+
 // appendProblem appends the apply.Problem of d with instance requestID, as
 // json.Marshal encodes it.
 func appendProblem(b []byte, d apply.Description, requestID string) []byte {
@@ -45,9 +66,9 @@ func appendProblem(b []byte, d apply.Description, requestID string) []byte {
 	b = change.AppendJSONString(b, d.Title)
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(d.Status), 10)
-	if d.Err.Message != "" {
+	if msg := detailOf(d); msg != "" {
 		b = append(b, `,"detail":`...)
-		b = change.AppendJSONString(b, d.Err.Message)
+		b = change.AppendJSONString(b, msg)
 	}
 	if requestID != "" {
 		b = append(b, `,"instance":`...)

@@ -20,6 +20,7 @@ import (
 	"github.com/enrollhook/enrollhook/pkg/graph"
 	"github.com/enrollhook/enrollhook/pkg/idempotency"
 	"github.com/enrollhook/enrollhook/pkg/queue"
+	changerecord "github.com/enrollhook/enrollhook/pkg/record"
 )
 
 // What a chat user or a sender is told never claims more than is known.
@@ -27,6 +28,19 @@ import (
 // TestChatToldUnknownWhenGraphFailsAfterThePatch: Graph unavailable after
 // the PATCH went out (not marked as nothing sent) is an unknown outcome, as
 // the ticket is told, never "not applied".
+// TestHTTPToldNothingOfAChangeWhenNothingWasSent: Graph failing the read
+// before the write (the change record's) is told as it is, without the
+// "may have been applied" of a write without a clear answer
+// (loseTheAnswer checks that one).
+func TestHTTPToldNothingOfAChangeWhenNothingWasSent(t *testing.T) {
+	s := newStack(t, 0, func(o *testOptions) { o.Records = changerecord.NewMemory(nil) })
+	s.emu.Fail(10, http.StatusServiceUnavailable)
+	w := s.send(t, validBody)
+	if p := decodeProblem(t, w); w.Code != http.StatusServiceUnavailable || strings.Contains(p.Detail, "may have been applied") || s.emu.Writes() != 0 {
+		t.Errorf("a failure before the write: %d %s, %d writes", w.Code, w.Body, s.emu.Writes())
+	}
+}
+
 func TestChatToldUnknownWhenGraphFailsAfterThePatch(t *testing.T) {
 	g := &fakeGraph{err: &change.Error{Code: change.CodeUnavailable, Message: "Graph is unavailable; try again later"}}
 	c := newChatHarness(t, g, time.Second)
