@@ -116,9 +116,9 @@ func TestTemplateEvents(t *testing.T) {
 	if got := js(fn["Role"]); !strings.Contains(got, "EventsFunctionRole") {
 		t.Errorf("EventsFunction.Role = %s, want its own role", got)
 	}
-	if rc := js(fn["ReservedConcurrentExecutions"]); rc == "null" {
-		t.Error("EventsFunction has no reserved concurrency: a burst of events would outpace Intune's write limit")
-	}
+	// Reserved like the worker's: a burst of events would otherwise outpace
+	// Intune's write limit.
+	checkWorkerConcurrency(t, tmpl, "EventsFunction")
 	if _, ok := fn["Events"]; ok {
 		t.Error("EventsFunction declares SAM events: the rule and its permission are conditional resources of their own")
 	}

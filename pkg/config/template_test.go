@@ -732,6 +732,30 @@ func checkQueueStatement(t *testing.T, raw any, queue string, want []string) {
 	}
 }
 
+// checkWorkerConcurrency: the worker and the events function reserve
+// WorkerConcurrency executions each, and none at all when it is 0 (an
+// account too small to reserve any): WorkerConcurrency 0 must never reach
+// ReservedConcurrentExecutions, where it would stop the function. The
+// default reserves one, which bounds the function's writes.
+func checkWorkerConcurrency(t *testing.T, tmpl samTemplate, fn string) {
+	t.Helper()
+	js := func(v any) string {
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+	want := `{"Fn::If":["HasWorkerConcurrency",{"Ref":"WorkerConcurrency"},{"Ref":"AWS::NoValue"}]}`
+	if got := js(tmpl.Unmodelled[fn]["ReservedConcurrentExecutions"]); got != want {
+		t.Errorf("%s.ReservedConcurrentExecutions = %s, want %s", fn, got, want)
+	}
+	if got := js(rawTemplate(t).Conditions["HasWorkerConcurrency"]); got != `{"Fn::Not":[{"Fn::Equals":[{"Ref":"WorkerConcurrency"},0]}]}` {
+		t.Errorf("HasWorkerConcurrency = %s, want WorkerConcurrency other than 0", got)
+	}
+	p := tmpl.Parameters["WorkerConcurrency"]
+	if p.MinValue == nil || *p.MinValue != 0 || fmt.Sprint(p.Default) != "1" {
+		t.Errorf("WorkerConcurrency: MinValue %v, Default %v; want 0 (unreserved) and 1", p.MinValue, p.Default)
+	}
+}
+
 // rawResource returns a resource of the template as YAML wrote it (long
 // form intrinsics), for properties goformation does not model.
 func rawResource(t *testing.T, name string) map[string]any {
@@ -764,12 +788,7 @@ func TestTemplateWorker(t *testing.T) {
 	if err != nil {
 		t.Fatalf("WorkerFunction: %v", err)
 	}
-	if rc, _ := tmpl.Unmodelled["WorkerFunction"]["ReservedConcurrentExecutions"].(map[string]any); rc["Ref"] != "WorkerConcurrency" {
-		t.Errorf("ReservedConcurrentExecutions = %v, want !Ref WorkerConcurrency", rc)
-	}
-	if p := tmpl.Parameters["WorkerConcurrency"]; p.MinValue == nil || *p.MinValue < 1 {
-		t.Errorf("WorkerConcurrency must be at least 1 (0 would stop the worker)")
-	}
+	checkWorkerConcurrency(t, tmpl, "WorkerFunction")
 
 	// The event source mapping.
 	props, _ := rawResource(t, "WorkerFunction")["Properties"].(map[string]any)
