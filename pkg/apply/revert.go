@@ -478,7 +478,8 @@ func (tk ticketRef) lockKey() string { return revertLock + ":" + tk.sender + ":"
 
 // revertTickets are the tickets whose scheduled changes a revert cancels:
 // the job's own, or the ticket of the change RevertOf names, or, for a
-// ticket id, that ticket of every ITSM and event sender.
+// ticket id, that ticket of every sender (a chat request's id is the
+// ticket of the change its approval applied).
 func (p *Pipeline) revertTickets(ctx context.Context, job *Job) []ticketRef {
 	ref := job.RevertOf
 	if ref == "" {
@@ -496,9 +497,7 @@ func (p *Pipeline) revertTickets(ctx context.Context, job *Job) []ticketRef {
 	}
 	var out []ticketRef
 	for _, s := range sender.KnownNames() {
-		if !sender.IsChat(s) {
-			out = append(out, ticketRef{s, ref})
-		}
+		out = append(out, ticketRef{s, ref})
 	}
 	return out
 }
@@ -545,12 +544,10 @@ func (p *Pipeline) toRevert(ctx context.Context, job *Job) ([]record.Record, err
 	case !errors.Is(err, record.ErrNotFound):
 		return nil, recordUnavailable(err)
 	}
-	// A ticket of an ITSM sender.
+	// A ticket: an ITSM sender's, or a chat request's id (history shows
+	// it as the ticket of the change its approval applied).
 	var all []record.Record
 	for _, s := range sender.KnownNames() {
-		if sender.IsChat(s) {
-			continue
-		}
 		recs, err := p.opts.Records.ByTicket(ctx, s, ref)
 		if err != nil {
 			return nil, recordUnavailable(err)

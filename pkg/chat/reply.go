@@ -328,6 +328,8 @@ func Failed(cmd *Command, err error, requestID string) *Reply {
 	case cmd != nil && cmd.Verb == VerbPlan:
 		what = "The dry run failed, nothing was changed"
 	case !writes:
+	case cmd != nil && cmd.Verb == VerbRevert && kindOf(err) == change.KindNothingToRevert:
+		what = "Nothing to revert"
 	case partial:
 		what, check = "The change was applied only in part", " Check with `history`."
 	case change.MayHaveApplied(err):
@@ -353,6 +355,14 @@ func Failed(cmd *Command, err error, requestID string) *Reply {
 	}
 	lines = append(lines, "Request id: `"+safeOr(requestID)+"`")
 	return &Reply{Status: StatusFailed, Lines: lines}
+}
+
+// kindOf is the problem kind of err, "" for none.
+func kindOf(err error) change.Kind {
+	if ce, ok := errors.AsType[*change.Error](err); ok {
+		return ce.Kind
+	}
+	return ""
 }
 
 // Duplicate answers a copy of a command (the same delivery: a retry, a

@@ -31,6 +31,15 @@ func TestFailedOutOfTimeSaysWhatIsKnown(t *testing.T) {
 	}
 }
 
+// TestFailedRevertOfNothing: a revert with nothing to put back says so,
+// not that a change was not applied.
+func TestFailedRevertOfNothing(t *testing.T) {
+	err := &change.Error{Code: change.CodeNotFound, Kind: change.KindNothingToRevert, Message: "no change of ticket or change id X1 is recorded here; nothing was changed"}
+	if got := Failed(&Command{Verb: VerbRevert}, err, "r").Lines[0]; !strings.HasPrefix(got, "Nothing to revert: no change of ticket") || strings.Contains(got, "not applied") {
+		t.Errorf("revert of nothing: %q", got)
+	}
+}
+
 // TestFailedSaysWhatMayHaveBeenApplied: a write marked as possibly applied
 // (whatever its code, a fault of ours included) is told unknown, and a
 // revert that stopped part way as applied in part; never "not applied".

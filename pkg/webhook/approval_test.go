@@ -297,6 +297,29 @@ func TestTwoPersonRevert(t *testing.T) {
 	}
 }
 
+// TestRevertOfAChatRequest: a two-person chat change's request id is its
+// ticket (history shows it so), and `revert <request id>` puts it back,
+// as a revert request the second person approves.
+func TestRevertOfAChatRequest(t *testing.T) {
+	s := newApprovalStack(t)
+	seed := targetOf(t, s.emu)
+	id := s.ask(t, requester)
+	if outcome, text := s.slack(t, approver, "approve "+id); outcome != string(chat.StatusApplied) || s.emu.Writes() != 1 {
+		t.Fatalf("approval: %s %q", outcome, text)
+	}
+	outcome, text := s.slack(t, requester, "revert "+id)
+	m := requestIDRe.FindStringSubmatch(text)
+	if outcome != string(chat.StatusRequested) || m == nil || !strings.Contains(text, "puts back") {
+		t.Fatalf("revert %s: %s %q, want a revert request that puts the change back", id, outcome, text)
+	}
+	if outcome, text := s.slack(t, approver, "approve "+m[1]); outcome != string(chat.StatusApplied) || !strings.Contains(text, "reverted") {
+		t.Fatalf("approval of the revert: %s %q", outcome, text)
+	}
+	if now := targetOf(t, s.emu); now["groupId"] != seed["groupId"] || s.emu.Writes() != 2 {
+		t.Errorf("after the revert: %v, %d writes; want the seed's group back", now, s.emu.Writes())
+	}
+}
+
 // TestTwoPersonRevertWhoseAnswerWasLost: an approved chat revert whose
 // write landed but whose answer was lost reopens the request; approved
 // again, it writes nothing more, answers reverted and records the revert.
