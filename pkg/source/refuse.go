@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"regexp"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
@@ -89,3 +92,37 @@ func isObject(b []byte) bool {
 	t := bytes.TrimLeft(b, " \t\r\n")
 	return len(t) > 0 && t[0] == '{' && json.Valid(b)
 }
+
+// Repeated is the refusal of an authentic body that sends a field more
+// than once, fields naming each as the body names it (a JSON pointer from
+// change.DuplicateFields, a form field's name): CodeInvalid, the
+// invalid-fields problem the envelope's repeated properties get. A
+// decoder keeps one of the values (encoding/json the last, a form's Get
+// the first), so a reader of the body could see another user, command or
+// text than the one enrollhook would run. what names the body ("the
+// activity"); the message names the first field when it is a plain name
+// (letters and _ only: a sender's own names), counts the others and
+// quotes no value.
+func Repeated(what string, fields []change.FieldError) error {
+	ce, ok := errors.AsType[*change.Error](change.Invalid(fields...))
+	if !ok {
+		return nil // no fields
+	}
+	msg := what + " sends a field more than once"
+	if f := ce.Fields[0].Field; plainField().MatchString(f) {
+		msg = what + " sends " + f + " more than once"
+	}
+	if n := len(ce.Fields) - 1; n == 1 {
+		msg += " (and 1 other field: see errors)"
+	} else if n > 1 {
+		msg += " (and " + strconv.Itoa(n) + " other fields: see errors)"
+	}
+	ce.Message = msg + "; send each once, since only one of the values would be read"
+	return ce
+}
+
+// plainField is a field Repeated's message may name: a form field or a
+// JSON pointer of a few plain names.
+var plainField = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^/?[A-Za-z_]{1,32}(/[A-Za-z_]{1,32}){0,5}$`)
+})

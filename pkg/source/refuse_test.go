@@ -40,3 +40,30 @@ func TestRefuse(t *testing.T) {
 		t.Errorf("Standard's Timestamp = %q, want the window and the advice", w.Timestamp)
 	}
 }
+
+// TestRepeated: a body that sends fields twice is refused 422, the fields
+// sorted; the message names the first when it is a plain name, counts the
+// others and quotes nothing else of the body.
+func TestRepeated(t *testing.T) {
+	reason := "appears more than once; send each property once"
+	tests := []struct {
+		fields []change.FieldError
+		msg    string
+	}{
+		{[]change.FieldError{{Field: "/from", Reason: reason}},
+			"the activity sends /from more than once; send each once, since only one of the values would be read"},
+		{[]change.FieldError{{Field: "/text", Reason: reason}, {Field: "/from/aadObjectId", Reason: reason}},
+			"the activity sends /from/aadObjectId more than once (and 1 other field: see errors); send each once, since only one of the values would be read"},
+		{[]change.FieldError{{Field: "/U0999MALLORY1", Reason: reason}, {Field: "/x", Reason: reason}, {Field: "/y", Reason: reason}},
+			"the activity sends a field more than once (and 2 other fields: see errors); send each once, since only one of the values would be read"},
+	}
+	for _, tt := range tests {
+		ce, ok := errors.AsType[*change.Error](source.Repeated("the activity", tt.fields))
+		if !ok || ce.Code != change.CodeInvalid || ce.Kind != "" || ce.Message != tt.msg || len(ce.Fields) != len(tt.fields) {
+			t.Errorf("Repeated(%v) = %+v, want %q", tt.fields, ce, tt.msg)
+		}
+	}
+	if err := source.Repeated("the form", nil); err != nil {
+		t.Errorf("Repeated(none) = %v, want nil", err)
+	}
+}

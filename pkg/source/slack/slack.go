@@ -168,15 +168,59 @@ type reading struct {
 	// pressErr is why the payload is not one enrollhook can read: a
 	// *change.Error naming the field.
 	pressErr *change.Error
+	// repeated refuses a form that sends a field more than once (form.Get
+	// would read the first, another reader the last): a *change.Error
+	// naming the fields; the payload is then not read.
+	repeated error
 }
 
 func read(body []byte) *reading {
 	form, err := url.ParseQuery(string(body))
 	rd := &reading{form: form, err: err}
-	if err == nil && form.Get("command") == "" && form.Has("payload") {
+	if err != nil {
+		return rd
+	}
+	if rd.repeated = repeatedFields(form); rd.repeated != nil {
+		return rd
+	}
+	if form.Get("command") == "" && form.Has("payload") {
 		rd.press, rd.pressErr = readPress(form.Get("payload"))
 	}
 	return rd
+}
+
+// repeatedFields refuses a form that holds a field more than once, each
+// named by its JSON pointer into the form, as the payload's fields are
+// (/user_id, /payload): the name as the form names it once decoded
+// (user_id and user%5Fid are one field). Names are compared exactly, as
+// Get reads them: USER_ID is another field, which enrollhook does not
+// read. A name is cut to 64 bytes; no value is quoted.
+func repeatedFields(form url.Values) error {
+	var fields []change.FieldError
+	for name, values := range form {
+		if len(values) > 1 {
+			fields = append(fields, change.FieldError{Field: fieldPointer(name), Reason: "appears more than once; send each form field once"})
+		}
+	}
+	if fields == nil {
+		return nil
+	}
+	return source.Repeated("the form", fields)
+}
+
+// fieldPointer is the JSON pointer of a form field, as a refusal names it:
+// the name cut to at most 64 bytes between characters, invalid UTF-8
+// replaced, ~ and / escaped.
+func fieldPointer(name string) string {
+	if len(name) > 64 {
+		n := 64
+		for n > 0 && !utf8.RuneStart(name[n]) {
+			n--
+		}
+		name = name[:n]
+	}
+	name = strings.ToValidUTF8(name, "\ufffd")
+	return "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(name)
 }
 
 func (rd *reading) triggerID() string {
@@ -232,6 +276,17 @@ func readPress(payload string) (*press, *change.Error) {
 		}
 		return nil, malformed("/payload", "is not a JSON object", err)
 	}
+	// encoding/json keeps the last of a repeated property ("user" and
+	// "USER" are one to it), so the presser a reader of the payload sees
+	// could be another than the one the allow-list checks: refused, named
+	// under /payload, as the envelope's repeated properties are.
+	if dups := change.DuplicateFields([]byte(payload)); len(dups) > 0 {
+		for i := range dups {
+			dups[i].Field = "/payload" + dups[i].Field
+		}
+		ce, _ := source.Repeated("the form field payload", dups).(*change.Error)
+		return nil, ce
+	}
 	switch {
 	case p.Type == "":
 		return nil, malformed("/payload/type", "is missing", nil)
@@ -252,10 +307,12 @@ var (
 )
 
 // Invocation reads an authenticated slash command or button press. Errors
-// are *change.Error with CodeMediaType (not a form) or CodeMalformed (the
+// are *change.Error with CodeMediaType (not a form), CodeMalformed (the
 // form does not parse, or its payload field is not an interactivity
-// payload: the error names the field); a form that is not a usable command
-// becomes an invocation with ParseErr, answered with usage help.
+// payload: the error names the field) or CodeInvalid (a form field, or a
+// property of the payload, sent more than once: each named); a form that
+// is not a usable command becomes an invocation with ParseErr, answered
+// with usage help.
 func (s *Source) Invocation(h http.Header, d source.Delivery) (*chat.Invocation, error) {
 	mt, _, err := mime.ParseMediaType(h.Get("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {
@@ -273,6 +330,9 @@ func (s *Source) parse(d source.Delivery, deliveryID string) (*chat.Invocation, 
 	}
 	if rd.err != nil {
 		return nil, &change.Error{Code: change.CodeMalformed, Kind: change.KindMalformedRequest, Message: "the body is not a well-formed form", Err: rd.err}
+	}
+	if rd.repeated != nil {
+		return nil, rd.repeated
 	}
 	if rd.pressErr != nil {
 		return nil, rd.pressErr

@@ -162,11 +162,24 @@ func (s *Source) Authenticate(h http.Header, body []byte, now time.Time) (source
 type reading struct {
 	a   activity
 	err error // json.Unmarshal's: the activity is then partly read
+	// repeated are the properties the activity holds twice in one object,
+	// at any depth (change.DuplicateFields, which compares names as
+	// encoding/json matches them: unescaped, ignoring case); set only
+	// when the activity was read without error.
+	repeated []change.FieldError
 }
 
 func read(body []byte) *reading {
 	rd := &reading{}
 	rd.err = json.Unmarshal(body, &rd.a)
+	if rd.err == nil {
+		// encoding/json keeps the last of a repeated property ("from" and
+		// "FROM" are one to it): the identity the allow-list and the
+		// separation of duties read could be another than the first one
+		// a reader of the activity sees. Refused, as the envelope refuses
+		// it.
+		rd.repeated = change.DuplicateFields(body)
+	}
 	return rd
 }
 
@@ -189,9 +202,11 @@ var (
 )
 
 // Invocation reads an authenticated activity. Errors are *change.Error with
-// CodeMediaType (not JSON) or CodeMalformed (not a JSON object); an activity
-// that is not a usable command becomes an invocation with ParseErr,
-// answered with usage help.
+// CodeMediaType (not JSON), CodeMalformed (not a JSON object) or
+// CodeInvalid (a property of the wrong type, or one sent twice in the same
+// object: each named by its JSON pointer); an activity that is not a
+// usable command becomes an invocation with ParseErr, answered with usage
+// help.
 func (s *Source) Invocation(h http.Header, d source.Delivery) (*chat.Invocation, error) {
 	mt, _, err := mime.ParseMediaType(h.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
@@ -213,6 +228,11 @@ func (s *Source) parse(d source.Delivery, deliveryID string) (*chat.Invocation, 
 	}
 	if rd.err != nil {
 		return nil, &change.Error{Code: change.CodeMalformed, Message: "the body is not a Teams activity (a JSON object)", Err: rd.err}
+	}
+	if len(rd.repeated) > 0 {
+		// Named by its JSON pointer, as the envelope's are (422
+		// invalid-fields); nothing of the activity is read.
+		return nil, source.Repeated("the activity", rd.repeated)
 	}
 	a := &rd.a
 	inv := &chat.Invocation{

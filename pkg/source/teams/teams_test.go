@@ -159,6 +159,8 @@ func FuzzDecodeTeams(f *testing.F) {
 	f.Add([]byte(`{"type":"message","text":null}`))
 	f.Add([]byte(strings.ReplaceAll(sample("<at>IntuneBot</at> assign "+cfgID+" "+asgID+" alldevices", now), tenant, strings.ToUpper(tenant[:12])+tenant[12:]))) // the tenant in another case
 	f.Add([]byte(`{`))
+	f.Add([]byte(`{"from":{"aadObjectId":"x"},` + sample("<at>IntuneBot</at> assign "+cfgID+" "+asgID+" alldevices", now)[1:]))
+	f.Add([]byte(`{"type":"message","text":"a","TEXT":"b","fr\u006fm":{}}`))
 	s, _ := New(vecToken, &Options{Allow: chat.Allowlist{Tenant: tenant, Users: []string{aad}}})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, err := s.Decode(source.Delivery{Body: body}, nil)
@@ -172,6 +174,12 @@ func FuzzDecodeTeams(f *testing.F) {
 		if ce, ok := err.(*change.Error); ok {
 			msg = ce.Message
 			for _, fe := range ce.Fields {
+				if strings.Contains(fe.Reason, "more than once") {
+					// A repeated field is named by its key, as the
+					// sender wrote it, never by a value.
+					msg += " " + fe.Reason
+					continue
+				}
 				msg += " " + fe.Field + " " + fe.Reason
 			}
 		}
@@ -238,5 +246,69 @@ func TestWrongTypeIsNamed(t *testing.T) {
 		if !ok || ce.Code != change.CodeInvalid || len(ce.Fields) != 1 || ce.Fields[0].Field != field {
 			t.Errorf("%s a number: %v, want 422 naming %s", field, err, field)
 		}
+	}
+}
+
+// TestRepeatedPropertyIsRefused: an activity that sends a property twice
+// in the same object, at any depth and in any spelling encoding/json
+// takes for the same name (another letter case, an escape), is refused
+// 422 naming it by its JSON pointer, as the envelope is; it does not run
+// as the first "from" nor as the last. A single property in another
+// letter case is the property, as it is to encoding/json and to the
+// envelope.
+func TestRepeatedPropertyIsRefused(t *testing.T) {
+	s, _ := New(vecToken, &Options{Allow: chat.Allowlist{Tenant: tenant, Users: []string{aad, "0a1b2c3d-0000-0000-0000-000000000666"}}})
+	body := sample("<at>IntuneBot</at> assign "+cfgID+" "+asgID+" alldevices", now)
+	const mallory = `{"id":"29:mallory","name":"Mallory","aadObjectId":"0a1b2c3d-0000-0000-0000-000000000666"}`
+	// first puts member at the start of the activity, before what the
+	// sample sends.
+	first := func(member string) string { return "{" + member + "," + body[1:] }
+	// last puts member at the end of the activity.
+	last := func(member string) string { return body[:len(body)-1] + "," + member + "}" }
+	tests := []struct {
+		name, body, field string
+	}{
+		{"two from, the first Mallory", first(`"from":` + mallory), "/from"},
+		{"two from, the last Mallory", last(`"from":` + mallory), "/from"},
+		{"FROM after from", last(`"FROM":` + mallory), "/FROM"},
+		{"From before from", first(`"From":` + mallory), "/from"},
+		{"from escaped", last(`"fr\u006fm":` + mallory), "/from"},
+		{"two text", last(`"text":"<at>IntuneBot</at> help"`), "/text"},
+		{"Text after text", last(`"Text":"<at>IntuneBot</at> help"`), "/Text"},
+		{"aadObjectId twice", strings.Replace(body, `"aadObjectId":"`, `"aadObjectId":"0a1b2c3d-0000-0000-0000-000000000666","AADOBJECTID":"`, 1), "/from/AADOBJECTID"},
+		{"tenant twice", strings.Replace(body, `"channelData":{`, `"channelData":{"tenant":{"id":"00000000-0000-0000-0000-000000000000"},`, 1), "/channelData/tenant"},
+		{"a property enrollhook does not read", last(`"serviceUrl":"a","serviceUrl":"b"`), "/serviceUrl"},
+	}
+	js := http.Header{"Content-Type": {"application/json"}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := s.Authenticate(signed(tt.body), []byte(tt.body), now)
+			if err != nil {
+				t.Fatalf("Authenticate = %v", err)
+			}
+			inv, err := s.Invocation(js, d)
+			ce, ok := errors.AsType[*change.Error](err)
+			if !ok || ce.Code != change.CodeInvalid || ce.Kind != "" || len(ce.Fields) != 1 || ce.Fields[0].Field != tt.field ||
+				!strings.Contains(ce.Fields[0].Reason, "more than once") {
+				t.Fatalf("Invocation = %+v, %v; want 422 invalid-fields naming %s", inv, err, tt.field)
+			}
+			if strings.Contains(ce.Message, "0a1b2c3d") || strings.Contains(ce.Message, "Mallory") {
+				t.Errorf("message %q quotes a value", ce.Message)
+			}
+			if _, err := s.Decode(source.Delivery{Body: []byte(tt.body)}, nil); change.ErrorCode(err) != change.CodeInvalid {
+				t.Errorf("Decode = %v, want CodeInvalid", err)
+			}
+		})
+	}
+	// The message names a plain field, and counts the others.
+	twice := last(`"from":` + mallory + `,"text":"help"`)
+	_, err := s.Decode(source.Delivery{Body: []byte(twice)}, nil)
+	if ce, ok := errors.AsType[*change.Error](err); !ok || len(ce.Fields) != 2 || ce.Message != "the activity sends /from more than once (and 1 other field: see errors); send each once, since only one of the values would be read" {
+		t.Errorf("two repeated: %v", err)
+	}
+	// One FROM, without from, is from: read, not refused.
+	lone := strings.Replace(body, `"from":`, `"FROM":`, 1)
+	if inv, err := s.Invocation(js, source.Delivery{Body: []byte(lone)}); err != nil || inv.User != aad || inv.Command == nil {
+		t.Errorf("a lone FROM: %+v, %v; want it read as from", inv, err)
 	}
 }
