@@ -2,12 +2,10 @@ package change
 
 import (
 	"errors"
-	"fmt"
 	"reflect"
 	"regexp"
 	"sort"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -50,6 +48,10 @@ func newValidator() *validator.Validate {
 	}))
 	must(v.RegisterValidation("cmcollection", func(fl validator.FieldLevel) bool {
 		return ValidCollectionID(fl.Field().String())
+	}))
+	must(v.RegisterValidation("rfc3339", func(fl validator.FieldLevel) bool {
+		_, err := ParseTime(fl.Field().String())
+		return err == nil
 	}))
 	must(v.RegisterValidation("safetext", func(fl validator.FieldLevel) bool {
 		return safeText(fl.Field().String())
@@ -253,8 +255,8 @@ func (r *Request) check(opts *Options) []FieldError {
 		fields = append(fields, FieldError{Field: "/ticket/approvedBy", Reason: "is required when the ticket state is approved"})
 	}
 	if w := r.Ticket.Window; w != nil {
-		start, err1 := time.Parse(time.RFC3339, w.Start)
-		end, err2 := time.Parse(time.RFC3339, w.End)
+		start, err1 := ParseTime(w.Start)
+		end, err2 := ParseTime(w.End)
 		if err1 == nil && err2 == nil && !end.After(start) {
 			fields = append(fields, FieldError{Field: "/ticket/window/end", Reason: "must be after start"})
 		}
@@ -393,7 +395,16 @@ func jsonKind(t reflect.Type) string {
 }
 
 func reason(fe validator.FieldError) string {
-	switch fe.Tag() {
+	value, _ := fe.Value().(string)
+	return reasonFor(fe.Tag(), fe.Param(), value)
+}
+
+// reasonFor is the reason of a value that fails the rule tag (with its
+// param): every rule of the struct tags and of the struct-level checks
+// has its own (TestEveryRuleHasAReason), which says what the value must
+// be, never quoting it.
+func reasonFor(tag, param, value string) string {
+	switch tag {
 	case "required":
 		return "is required"
 	case "graphkey":
@@ -406,10 +417,13 @@ func reason(fe validator.FieldError) string {
 		return "must be valid UTF-8 without control characters or bidirectional controls"
 	case "http_url":
 		return "must be an http or https URL"
+	case "rfc3339":
+		_, err := ParseTime(value)
+		return TimeReason(err)
 	case "max":
-		return "must be at most " + fe.Param() + " characters"
+		return "must be at most " + param + " characters"
 	case "oneof":
-		return "must be one of: " + strings.ReplaceAll(fe.Param(), " ", ", ")
+		return "must be one of: " + strings.ReplaceAll(param, " ", ", ")
 	case "targettype":
 		names := make([]string, 0, len(Subtypes))
 		for t := range Subtypes {
@@ -418,12 +432,14 @@ func reason(fe validator.FieldError) string {
 		sort.Strings(names)
 		return "must be one of: " + strings.Join(names, ", ") + " (the leading '#' is optional)"
 	case "notallowed":
-		return "is not a property of " + fe.Param()
+		return "is not a property of " + param
 	case "filterid":
-		return "is required when the filter type is " + fe.Param()
+		return "is required when the filter type is " + param
 	case "filtertype":
 		return "must be include or exclude when a filter id is given"
 	default:
-		return fmt.Sprintf("fails the %s rule", fe.Tag())
+		// Unreachable (TestEveryRuleHasAReason); the rule's name would
+		// mean nothing to a sender.
+		return "is not valid"
 	}
 }

@@ -3,6 +3,7 @@ package change_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/enrollhook/enrollhook/pkg/change"
 )
@@ -75,4 +76,63 @@ func hasField(err error, field, reason string) bool {
 		}
 	}
 	return false
+}
+
+// TestDecodeWindowReasons: a window end that is not an RFC 3339 time is
+// one error at its pointer, with a reason that says what it must be (never
+// the validator's rule name); what RFC 3339 allows is accepted, the
+// letters T and Z in lower case too.
+func TestDecodeWindowReasons(t *testing.T) {
+	const good = `{"start":"2026-03-02T20:00:00Z","end":"2026-03-02T23:00:00.5+01:00"}`
+	body := `{` + windowTicket + `,"window":` + good + `},` +
+		`"configurationId":"c1","assignmentId":"a1","assignment":{"target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"5e6f0000-0000-0000-0000-000000000001"}}}`
+	for _, tt := range []struct{ start, reason string }{
+		{"2026-03-02T20:00:00+25:00", change.ReasonTime},       // offset hour out of range
+		{"2026-03-02T20:00:00+24:00", change.ReasonTime},       // time.Parse accepts it; RFC 3339 does not
+		{"2026-03-02T20:00:00,5Z", change.ReasonTime},          // a comma before the fraction
+		{"2026-03-02T20:00:00", change.ReasonTime},             // no offset
+		{"2026-03-02 20:00:00Z", change.ReasonTime},            // a space for the T
+		{"2026-02-29T20:00:00Z", change.ReasonTime},            // not a leap year
+		{"2026-03-02T24:00:00Z", change.ReasonTime},            // hour out of range
+		{"2026-03-02T20:00:00.Z", change.ReasonTime},           // a fraction without digits
+		{"2026-03-02T20:00:00+0100", change.ReasonTime},        // an offset without its colon
+		{"2016-12-31T23:59:60Z", change.ReasonLeapSecond},      // a real leap second
+		{"2016-12-31t15:59:60-08:00", change.ReasonLeapSecond}, // the same, local
+	} {
+		b := strings.Replace(body, good, `{"start":"`+tt.start+`","end":"2026-03-02T23:00:00Z"}`, 1)
+		_, err := change.Decode([]byte(b), nil)
+		// An EventBridge event's detail is read by Read, to the same answer.
+		_, err2 := change.Read([]byte(b), &change.ReadOptions{Stamp: "dryRun"}).Decode(nil)
+		for _, err := range []error{err, err2} {
+			ce, ok := err.(*change.Error)
+			if !ok || len(ce.Fields) != 1 || ce.Fields[0].Field != "/ticket/window/start" || ce.Fields[0].Reason != tt.reason {
+				t.Errorf("start %s: %v %+v; want one error at /ticket/window/start: %q", tt.start, err, fieldsOf(err), tt.reason)
+			}
+		}
+	}
+	for _, tt := range []struct{ start, want string }{
+		{"2026-03-02t20:00:00z", "2026-03-02T20:00:00Z"},
+		{"2026-03-02T21:00:00+01:00", "2026-03-02T20:00:00Z"},
+		{"2026-03-02T20:00:00-00:00", "2026-03-02T20:00:00Z"},
+		{"2026-03-02T20:00:00.123456789123Z", "2026-03-02T20:00:00.123456789Z"},
+		{"2028-02-29T20:00:00Z", "2028-02-29T20:00:00Z"},
+	} {
+		b := strings.Replace(body, good, `{"start":"`+tt.start+`","end":"2028-03-02T23:00:00Z"}`, 1)
+		r, err := change.Decode([]byte(b), nil)
+		if err != nil {
+			t.Errorf("start %s: %v", tt.start, err)
+			continue
+		}
+		start, _, ok := r.Ticket.Window.Bounds()
+		if !ok || start.UTC().Format(time.RFC3339Nano) != tt.want {
+			t.Errorf("start %s: Bounds() = %v, %v; want %s", tt.start, start, ok, tt.want)
+		}
+	}
+}
+
+func fieldsOf(err error) []change.FieldError {
+	if ce, ok := err.(*change.Error); ok {
+		return ce.Fields
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"errors"
 	"strings"
 	"time"
 
@@ -16,8 +17,10 @@ type WindowEnd struct {
 
 // Window reads a ticket's change window from a sender's start and end:
 // nil when both are empty; otherwise both must be a date and time, RFC
-// 3339 or the sender's own layout (read after it), else the refusal names
-// the field, with reason for one that does not read. The window is
+// 3339 as change.ParseTime reads it (T and Z in either case) or the
+// sender's own layout (read after it), else the refusal names the field,
+// with reason for one that does not read (change.ReasonLeapSecond for a
+// leap second). The window is
 // written in RFC 3339, in UTC, with the sender's fractional seconds
 // (change.Window).
 func Window(start, end WindowEnd, layout, reason string) (*change.Window, []change.FieldError) {
@@ -31,7 +34,11 @@ func Window(start, end WindowEnd, layout, reason string) (*change.Window, []chan
 			fields = append(fields, change.FieldError{Field: e.At, Reason: "is required with " + other.Name + ": a change window has a start and an end"})
 			return ""
 		}
-		t, err := time.Parse(time.RFC3339Nano, e.Value)
+		t, err := change.ParseTime(e.Value)
+		if errors.Is(err, change.ErrLeapSecond) {
+			fields = append(fields, change.FieldError{Field: e.At, Reason: change.ReasonLeapSecond})
+			return ""
+		}
 		if err != nil {
 			t, err = time.Parse(layout, e.Value)
 		}

@@ -174,3 +174,31 @@ func TestDecodeRevertUnmapped(t *testing.T) {
 		t.Fatalf("Decode = %v, want not approved", err)
 	}
 }
+
+// TestDecodeWindowRFC3339: the window's fields are read as the generic
+// envelope reads ticket.window (change.ParseTime) besides Jira's own form:
+// T and Z in lower case too, a leap second refused with its own reason,
+// one error per field.
+func TestDecodeWindowRFC3339(t *testing.T) {
+	src, _ := New(vecSecret, revertOptions())
+	for _, tt := range []struct{ start, reason string }{
+		{"2026-03-02t20:00:00z", ""},
+		{"2016-12-31T23:59:60Z", change.ReasonLeapSecond},
+		{"2026-03-02T20:00:00+24:00", reasonDateTime},
+	} {
+		body := editIssue(t, "issue-approved.json", func(_, fields map[string]any) {
+			fields["customfield_10050"], fields["customfield_10051"] = tt.start, "2026-03-02T22:30:00.000+0000"
+		})
+		r, err := src.Decode(source.Delivery{Body: body}, nil)
+		if tt.reason == "" {
+			if err != nil || r.Ticket.Window == nil || r.Ticket.Window.Start != "2026-03-02T20:00:00Z" {
+				t.Errorf("start %s: Decode = %+v, %v; want the window from 2026-03-02T20:00:00Z", tt.start, r, err)
+			}
+			continue
+		}
+		ce := coded(t, err)
+		if len(ce.Fields) != 1 || ce.Fields[0] != (change.FieldError{Field: "/issue/fields/customfield_10050", Reason: tt.reason}) {
+			t.Errorf("start %s: %v %+v; want one error at /issue/fields/customfield_10050: %q", tt.start, err, ce.Fields, tt.reason)
+		}
+	}
+}

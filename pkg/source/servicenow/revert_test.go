@@ -245,3 +245,31 @@ func TestRevertDeliveryID(t *testing.T) {
 		t.Errorf("delivery ids = %v, want %v", ids, want)
 	}
 }
+
+// TestDecodeWindowRFC3339: the window's ends are read as the generic
+// envelope reads ticket.window (change.ParseTime): T and Z in lower case
+// too, a leap second refused with its own reason, one error per end.
+func TestDecodeWindowRFC3339(t *testing.T) {
+	src, _ := New(vecSecret, 0)
+	for _, tt := range []struct{ start, reason string }{
+		{"2026-03-02t20:00:00z", ""},
+		{"2016-12-31T23:59:60Z", change.ReasonLeapSecond},
+		{"2026-03-02T20:00:00+24:00", reasonDateTime},
+		{"2026-03-02T20:00:00,5Z", reasonDateTime},
+	} {
+		body := edited(t, func(_, record, _ map[string]any) {
+			record["start_date"], record["end_date"] = tt.start, "2026-03-02T22:30:00Z"
+		})
+		r, err := src.Decode(source.Delivery{Body: body}, nil)
+		if tt.reason == "" {
+			if err != nil || r.Ticket.Window == nil || r.Ticket.Window.Start != "2026-03-02T20:00:00Z" {
+				t.Errorf("start %s: Decode = %+v, %v; want the window from 2026-03-02T20:00:00Z", tt.start, r, err)
+			}
+			continue
+		}
+		ce := coded(t, err)
+		if len(ce.Fields) != 1 || ce.Fields[0] != (change.FieldError{Field: "/data/record/start_date", Reason: tt.reason}) {
+			t.Errorf("start %s: %v %+v; want one error at /data/record/start_date: %q", tt.start, err, ce.Fields, tt.reason)
+		}
+	}
+}
