@@ -159,6 +159,38 @@ func (o *object) propNames() []string {
 // allows.
 const maxDepth = 10000
 
+// tooDeep is the syntax error of a body that nests deeper than maxDepth.
+const tooDeep = "exceeded max depth"
+
+// The refusals of a body that is not JSON (CodeMalformed): one that nests
+// arrays and objects deeper than JSON is read here is told so, not that it
+// is not well-formed.
+const (
+	MessageNotJSON = "the body is not well-formed JSON"
+	MessageTooDeep = "the body nests arrays and objects deeper than the limit of 10000 levels"
+	ReasonTooDeep  = "nests arrays and objects deeper than the limit of 10000 levels"
+)
+
+// TooDeep reports whether body, read as JSON, fails first where it nests
+// arrays and objects deeper than the limit encoding/json (and Decode)
+// keeps to: a decoder that refused body as not JSON refuses it with
+// MessageTooDeep (Malformed) instead.
+func TooDeep(body []byte) bool {
+	d := reader{b: body}
+	d.document(nil)
+	return d.err != nil && d.err.msg == tooDeep
+}
+
+// Malformed is the refusal of a body a decoder could not read as JSON
+// (err, for the operator's log): MessageTooDeep when it nests too deeply
+// (TooDeep), else MessageNotJSON.
+func Malformed(body []byte, err error) *Error {
+	if TooDeep(body) {
+		return &Error{Code: CodeMalformed, Message: MessageTooDeep, Err: err}
+	}
+	return &Error{Code: CodeMalformed, Message: MessageNotJSON, Err: err}
+}
+
 // syntaxError is why a body is not JSON, for the operator's log: a fixed
 // text and an offset, never the input.
 type syntaxError struct {
@@ -726,7 +758,7 @@ func (d *reader) enter() bool {
 	d.nest++
 	d.i++
 	if d.nest > maxDepth {
-		d.fail("exceeded max depth")
+		d.fail(tooDeep)
 		return false
 	}
 	return true
@@ -966,7 +998,11 @@ func Decode(body []byte, opts *Options) (*Request, error) {
 // properties; the Request's strings are in place.
 func (d *reader) settle() ([]FieldError, error) {
 	if d.err != nil {
-		return nil, &Error{Code: CodeMalformed, Message: "the body is not well-formed JSON", Err: d.err}
+		msg := MessageNotJSON
+		if d.err.msg == tooDeep {
+			msg = MessageTooDeep
+		}
+		return nil, &Error{Code: CodeMalformed, Message: msg, Err: d.err}
 	}
 	if d.top {
 		return nil, invalid(FieldError{Field: "", Reason: "the body must be a JSON object"})

@@ -35,7 +35,12 @@ func oracleDecode(body []byte, opts *Options) (*Request, error) {
 	if err := json.Unmarshal(body, &r); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if !errors.As(err, &typeErr) {
-			return nil, &Error{Code: CodeMalformed, Message: "the body is not well-formed JSON", Err: err}
+			// encoding/json's own word for a body nested too deeply,
+			// apart from the reader's (TooDeep) that Decode goes by.
+			if se, ok := errors.AsType[*json.SyntaxError](err); ok && strings.Contains(se.Error(), "exceeded max depth") {
+				return nil, &Error{Code: CodeMalformed, Message: MessageTooDeep, Err: err}
+			}
+			return nil, &Error{Code: CodeMalformed, Message: MessageNotJSON, Err: err}
 		}
 		if typeErr.Field == "" {
 			return nil, invalid(FieldError{Field: "", Reason: "the body must be a JSON object"})

@@ -82,6 +82,9 @@ func Standard(tolerance time.Duration, clock string) Wording {
 // place.
 func Stale(body []byte, message string) error {
 	if !isObject(body) {
+		if change.TooDeep(body) {
+			return change.Malformed(body, nil)
+		}
 		return &change.Error{Code: change.CodeMalformed, Message: "the body is not a JSON object (checked once its signature was)"}
 	}
 	return &change.Error{Code: change.CodeUnauthenticated, Kind: change.KindTimestampOutside, Message: message}

@@ -265,6 +265,9 @@ func TestRefusals(t *testing.T) {
 			return r
 		}, 415, "unsupported-media-type", "application/json"},
 		{"malformed JSON", func(t *testing.T) *http.Request { return signed(t, `{"ticket":`, testNow) }, 400, "malformed-json", "not well-formed"},
+		{"nested deeper than the limit", func(t *testing.T) *http.Request {
+			return signed(t, `{"pad":`+strings.Repeat("[", 10001)+strings.Repeat("]", 10001)+`}`, testNow)
+		}, 400, "malformed-json", "the body nests arrays and objects deeper than the limit of 10000 levels"},
 		{"rejected ticket", func(t *testing.T) *http.Request {
 			return signed(t, strings.Replace(validBody, `"state":"approved"`, `"state":"rejected"`, 1), testNow)
 		}, 403, "not-approved", "rejected"},

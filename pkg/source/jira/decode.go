@@ -270,7 +270,7 @@ func (s *Source) decodeBody(body []byte, opts *change.Options) (*change.Request,
 		if errors.As(err, &te) {
 			return nil, change.Invalid(change.FieldError{Field: "", Reason: "the body must be a JSON object"})
 		}
-		return nil, &change.Error{Code: change.CodeMalformed, Message: "the body is not well-formed JSON", Err: err}
+		return nil, change.Malformed(body, err)
 	}
 	_, envelope := probe["ticket"]
 	_, issue := probe["issue"]

@@ -435,7 +435,7 @@ func (s *Source) Decode(dv source.Delivery, opts *change.Options) (*change.Reque
 		if errors.As(rd.err, &te) {
 			return nil, change.Invalid(typeError(te, body))
 		}
-		return nil, &change.Error{Code: change.CodeMalformed, Message: "the body is not well-formed JSON", Err: rd.err}
+		return nil, change.Malformed(body, rd.err)
 	}
 	if !rd.hasData {
 		return nil, change.Invalid(change.FieldError{Field: "/data", Reason: "is required: {approval, record, intune}"})

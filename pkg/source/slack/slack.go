@@ -274,6 +274,9 @@ func readPress(payload string) (*press, *change.Error) {
 		if errors.As(err, &te) && te.Field != "" && jsonField().MatchString(te.Field) {
 			return nil, malformed("/payload/"+strings.ReplaceAll(te.Field, ".", "/"), "has the wrong JSON type", err)
 		}
+		if change.TooDeep([]byte(payload)) {
+			return nil, malformed("/payload", change.ReasonTooDeep, err)
+		}
 		return nil, malformed("/payload", "is not a JSON object", err)
 	}
 	// encoding/json keeps the last of a repeated property ("user" and

@@ -227,6 +227,9 @@ func (s *Source) parse(d source.Delivery, deliveryID string) (*chat.Invocation, 
 		return nil, change.Invalid(change.FieldError{Field: "/" + strings.ReplaceAll(te.Field, ".", "/"), Reason: "must be a JSON " + jsonKind(te.Type.Kind())})
 	}
 	if rd.err != nil {
+		if change.TooDeep(d.Body) {
+			return nil, change.Malformed(d.Body, rd.err)
+		}
 		return nil, &change.Error{Code: change.CodeMalformed, Message: "the body is not a Teams activity (a JSON object)", Err: rd.err}
 	}
 	if len(rd.repeated) > 0 {
