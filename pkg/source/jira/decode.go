@@ -355,7 +355,10 @@ func (s *Source) decodeWebhook(w *Webhook, body []byte, noRepeats bool, opts *ch
 	if !noRepeats {
 		fields = change.DuplicateFields(body)
 	}
-	if !sender.IsJiraIssueKey(w.Issue.Key) {
+	switch {
+	case strings.TrimSpace(w.Issue.Key) == "":
+		fields = append(fields, change.FieldError{Field: "/issue/key", Reason: "is required: the issue's key, such as ITSM-42"})
+	case !sender.IsJiraIssueKey(w.Issue.Key):
 		fields = append(fields, change.FieldError{Field: "/issue/key", Reason: "must be an issue key such as ITSM-42"})
 	}
 	if requester == nil {
@@ -408,7 +411,7 @@ func (s *Source) decodeWebhook(w *Webhook, body []byte, noRepeats bool, opts *ch
 			short.Type, from["/t/type"] = get(t, ptr(t)), ptr(t)
 			if !sender.IsJiraTargetType(short.Type) {
 				// Collections and scope tag groups need values no field maps.
-				return nil, change.Invalid(append(fields, change.FieldError{Field: ptr(t), Reason: "must be one of: group, exclusion, allUsers, allDevices"})...)
+				return nil, change.Invalid(unnamed(fields, []change.FieldError{{Field: ptr(t), Reason: "must be one of: group, exclusion, allUsers, allDevices"}})...)
 			}
 		} else {
 			short.Type = t
@@ -437,7 +440,7 @@ func (s *Source) decodeWebhook(w *Webhook, body []byte, noRepeats bool, opts *ch
 		short.FilterType = ""
 	}
 	target, tf := short.Target("/t", opts)
-	fields = append(fields, change.RemapFields(tf, from)...)
+	fields = unnamed(fields, change.RemapFields(tf, from))
 	req := &change.Request{
 		Ticket:          ticket,
 		ConfigurationID: configuration,
@@ -456,16 +459,34 @@ func (s *Source) decodeWebhook(w *Webhook, body []byte, noRepeats bool, opts *ch
 }
 
 // check validates req, adding its field errors, at their pointers into
-// the Jira body, to fields found before; nil when there are none.
+// the Jira body, to fields found before; nil when there are none. A field
+// found before (a value that does not read, an issue key that is not one)
+// is named once, by that error: the shorthand target and validation see
+// only what it became (empty, most often), and would call it missing too.
 func (s *Source) check(req *change.Request, fields []change.FieldError, pointers map[string]string, opts *change.Options) error {
 	if err := req.Validate(opts); err != nil {
 		var ce *change.Error
 		if !errors.As(err, &ce) {
 			return err
 		}
-		fields = append(fields, change.RemapFields(ce.Fields, pointers)...)
+		fields = unnamed(fields, change.RemapFields(ce.Fields, pointers))
 	}
 	return change.Invalid(fields...)
+}
+
+// unnamed adds to fields those of more at a pointer fields does not name
+// yet: one error per field, the first found.
+func unnamed(fields, more []change.FieldError) []change.FieldError {
+	named := make(map[string]bool, len(fields))
+	for _, f := range fields {
+		named[f.Field] = true
+	}
+	for _, f := range more {
+		if !named[f.Field] {
+			fields = append(fields, f)
+		}
+	}
+	return fields
 }
 
 // windowOf reads the change window from the configured date-time fields:
