@@ -463,7 +463,11 @@ func (s *Source) Decode(dv source.Delivery, opts *change.Options) (*change.Reque
 		fields = append(fields, change.FieldError{Field: "/data/approval/sys_id", Reason: "must be the approval record's sys_id (32 hexadecimal characters)"})
 	}
 	if _, ok := modCount(a.SysModCount); !ok {
-		fields = append(fields, change.FieldError{Field: "/data/approval/sys_mod_count", Reason: "is required: the approval record's sys_mod_count, a whole number (or a string of digits)"})
+		reason := "must be a whole number from 0 to 9999999999 (or a string of its digits): the approval record's sys_mod_count"
+		if absent(a.SysModCount) {
+			reason = "is required: the approval record's sys_mod_count, a whole number (or a string of digits)"
+		}
+		fields = append(fields, change.FieldError{Field: "/data/approval/sys_mod_count", Reason: reason})
 	}
 	if d.Record == nil {
 		fields = append(fields, change.FieldError{Field: "/data/record", Reason: "is required: the approved record {number, table, requested_by}"})

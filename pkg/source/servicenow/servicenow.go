@@ -188,7 +188,8 @@ func approvalID(a *Approval) string {
 }
 
 // modCount reads sys_mod_count as a JSON number or a numeric string (a
-// script that reads the field with getValue sends a string).
+// script that reads the field with getValue sends a string): 1 to 10
+// digits, nothing else (no sign, fraction or exponent).
 func modCount(raw json.RawMessage) (int64, bool) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) > 0 && raw[0] == '"' {
@@ -201,8 +202,20 @@ func modCount(raw json.RawMessage) (int64, bool) {
 	if len(raw) == 0 || len(raw) > 10 {
 		return 0, false
 	}
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
 	n, err := strconv.ParseInt(string(raw), 10, 64)
-	return n, err == nil && n >= 0
+	return n, err == nil
+}
+
+// absent reports whether a raw value was not sent: left out, null, or an
+// empty string (what getValue gives for an empty field).
+func absent(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) == 0 || string(raw) == "null" || string(raw) == `""`
 }
 
 func knownState(s string) bool {
