@@ -1,8 +1,9 @@
 package change
 
 import (
-	"encoding/json"
 	"reflect"
+
+	"github.com/enrollhook/enrollhook/pkg/change/changetest"
 	"strings"
 	"testing"
 )
@@ -145,16 +146,12 @@ func FuzzDecodeTarget(f *testing.F) {
 		if len(fields) == 0 {
 			t.Fatalf("no target and no field error")
 		}
-		var values map[string]any
-		_ = json.Unmarshal(raw, &values)
 		for _, fe := range fields {
 			if !strings.HasPrefix(fe.Field, "/t") {
 				t.Fatalf("field %q is not under /t", fe.Field)
 			}
-			for _, v := range values {
-				if s, ok := v.(string); ok && len(s) >= 8 && strings.Contains(fe.Reason, s) && !strings.Contains(fixedReasonText+shortTypeNames(), s) {
-					t.Fatalf("reason %q quotes the input value %q", fe.Reason, s)
-				}
+			if v, ok := fixedTexts().Quotes(fe.Reason, changetest.Strings(raw), 8); ok {
+				t.Fatalf("reason %q quotes the input value %q", fe.Reason, v)
 			}
 		}
 	})
