@@ -693,6 +693,13 @@ func (p *Pipeline) keepRefusalFor(ctx context.Context, job *Job, lease *idempote
 func (o *Outcome) Job() *Job { return &o.job }
 
 func (o *Outcome) fail(err error) {
+	if o.job.DryRun {
+		// A dry run reads and never writes: whatever stopped it, nothing
+		// was sent that could change Intune. It decides nothing either,
+		// so it writes no audit line.
+		o.Err = noWrite(err)
+		return
+	}
 	o.Err, o.Audit = err, FailedOutcome(err)
 }
 

@@ -220,6 +220,10 @@ func TestAuditLineFailedOrUnknown(t *testing.T) {
 			if l["reason"] != "graph-unavailable" || l["after"] != nil || l["level"] != "WARN" {
 				t.Errorf("%s line = %v", c.outcome, l)
 			}
+			// The request's own line says the same.
+			if lines := logLines(t, hs.logs.String(), "webhook"); len(lines) != 1 || lines[0]["outcome"] != c.outcome {
+				t.Errorf("webhook lines %v, want one with outcome %s", lines, c.outcome)
+			}
 			checkEMF(t, hs.logs.String(), "Failed", "graph-unavailable")
 		})
 	}

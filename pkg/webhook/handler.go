@@ -428,9 +428,12 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, rec record, st
 			w.Header().Set(HeaderGraphRequestID, re.RequestID)
 		}
 		p := h.writeProblem(ctx, w, err, id)
-		slug, status, outcome = p.Slug, p.Status, "refused"
-		if status >= 500 {
-			level, outcome = slog.LevelWarn, "failed"
+		// Told as the audit line and the ticket tell it: refused,
+		// failed, or unknown and partial for a change that may be in
+		// Intune (apply.FailedOutcome).
+		slug, status, outcome = p.Slug, p.Status, apply.FailedOutcome(err)
+		if status >= 500 || outcome != apply.AuditRefused {
+			level = slog.LevelWarn
 		}
 	}
 	if h.log.Enabled(ctx, level) {

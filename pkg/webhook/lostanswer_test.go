@@ -108,6 +108,7 @@ func TestLostAnswerDoesNotOverwriteANewerChange(t *testing.T) {
 		t.Fatalf("the newer change = %d %s", w.Code, w.Body)
 	}
 	writes := s.emu.Writes()
+	var first string
 	for i, want := range []string{"", "true"} {
 		w := s.send(t, validBody)
 		p := storedProblem(t, w)
@@ -115,6 +116,12 @@ func TestLostAnswerDoesNotOverwriteANewerChange(t *testing.T) {
 			!strings.Contains(p.Detail, "outcome is unknown") || !strings.Contains(p.Detail, graphemu.GroupExcluded) {
 			t.Fatalf("retry %d = %d replay=%q %s, want 409 drifted naming the newer target", i, w.Code, w.Header().Get(HeaderReplay), w.Body)
 		}
+		// The final answer, kept: never told that sending it again
+		// settles it, and its replay says the same.
+		if strings.Contains(p.Detail, "send the delivery again") || i == 1 && p.Detail != first {
+			t.Errorf("retry %d detail %q (first %q)", i, p.Detail, first)
+		}
+		first = p.Detail
 	}
 	if s.emu.Writes() != writes || targetOf(t, s.emu)["groupId"] != graphemu.GroupExcluded {
 		t.Errorf("the newer change was overwritten: %d writes (want %d), target %v", s.emu.Writes(), writes, targetOf(t, s.emu))

@@ -45,10 +45,15 @@ const mayHaveApplied = " A write of this delivery went to Graph without a clear 
 	"send the delivery again (the same id), which reads Graph first and settles it."
 
 // detailOf is the problem's detail: the error's caller-safe message, and
-// for a change that may have been applied, mayHaveApplied. A revert that
-// stopped part way says itself what it did.
+// for a change that may have been applied, mayHaveApplied, when the
+// delivery was released for the sender's retry (a 5xx). A revert that
+// stopped part way says itself what it did, and an enqueue the queue did
+// not confirm that the change may be queued (no write went to Graph); a
+// final refusal (kept, its replays answered alike) says what to do in
+// its own words.
 func detailOf(d apply.Description) string {
-	if !change.MayHaveApplied(d.Err) || errors.Is(d.Err, change.ErrPartlyApplied) {
+	if d.Status < 500 || d.Slug == string(change.KindQueueUnavailable) || !change.MayHaveApplied(d.Err) ||
+		errors.Is(d.Err, change.ErrPartlyApplied) {
 		return d.Err.Message
 	}
 	if d.Err.Message == "" {

@@ -39,6 +39,21 @@ func TestHTTPToldNothingOfAChangeWhenNothingWasSent(t *testing.T) {
 	if p := decodeProblem(t, w); w.Code != http.StatusServiceUnavailable || strings.Contains(p.Detail, "may have been applied") || s.emu.Writes() != 0 {
 		t.Errorf("a failure before the write: %d %s, %d writes", w.Code, w.Body, s.emu.Writes())
 	}
+
+	// A dry run whose read fails wrote nothing, whatever the stack, and
+	// decides nothing: no audit line.
+	dry := newStack(t, 0)
+	dry.emu.Fail(10, http.StatusServiceUnavailable)
+	r := signed(t, validBody, testNow)
+	r.URL.RawQuery = "dryRun=true"
+	w = httptest.NewRecorder()
+	dry.h.ServeHTTP(w, r)
+	if p := decodeProblem(t, w); w.Code != http.StatusServiceUnavailable || strings.Contains(p.Detail, "may have been applied") {
+		t.Errorf("a dry run whose read failed: %d %s", w.Code, w.Body)
+	}
+	if strings.Contains(dry.logs.String(), `"msg":"audit"`) {
+		t.Errorf("a dry run wrote an audit line:\n%s", dry.logs.String())
+	}
 }
 
 func TestChatToldUnknownWhenGraphFailsAfterThePatch(t *testing.T) {
@@ -156,7 +171,8 @@ func TestEnqueueUnconfirmedIsNotNothingQueued(t *testing.T) {
 				!strings.Contains(p.Detail, tt.want) || taken.Load() == 0 {
 				t.Fatalf("answer %d %s (%d sends), want 503 queue-unavailable saying %q", w.Code, w.Body, taken.Load(), tt.want)
 			}
-			if (tt.unknown && strings.Contains(p.Detail, "nothing was queued")) || w.Header().Get("Retry-After") == "" {
+			if (tt.unknown && strings.Contains(p.Detail, "nothing was queued")) || w.Header().Get("Retry-After") == "" ||
+				strings.Contains(p.Detail, "went to Graph") {
 				t.Errorf("detail %q, Retry-After %q", p.Detail, w.Header().Get("Retry-After"))
 			}
 		})
