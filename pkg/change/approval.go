@@ -39,9 +39,7 @@ func NotApprovedAs(what, state string, known []string) *Error {
 // DRY_RUN), as the HTTP routes' query and an EventBridge detail take it:
 // a misspelled flag must never be an unknown name, ignored, and a change
 // applied.
-func IsDryRunName(name string) bool { return isDryRunName(name) }
-
-func isDryRunName[T string | []byte](name T) bool {
+func IsDryRunName[T string | []byte](name T) bool {
 	const want = "dryrun"
 	n := 0
 	for i := 0; i < len(name); i++ {

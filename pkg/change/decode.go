@@ -797,7 +797,7 @@ func (d *reader) object(o *object) {
 		if !d.colon() {
 			return
 		}
-		if o == envelopeObject && p == nil && isDryRunName(name) {
+		if o == envelopeObject && p == nil && IsDryRunName(name) {
 			// Not unknown metadata: a dry run the body asks for.
 			start := d.i
 			d.value(nil)

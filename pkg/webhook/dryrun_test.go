@@ -343,6 +343,32 @@ func TestDryRunServiceNow(t *testing.T) {
 	}
 }
 
+// TestDryRunAskedInAServiceNowBody: the business rule's own body may ask
+// for a dry run, at its top level or in data (the one pass, and the
+// second look of a body it cannot read: a property in another letter
+// case); false applies.
+func TestDryRunAskedInAServiceNowBody(t *testing.T) {
+	sample := itsmSample(t, "../source/servicenow/testdata/approved.json")
+	for _, tt := range []struct {
+		name, from, to string
+		dry            bool
+	}{
+		{"top", `{`, `{"dryRun":true,`, true},
+		{"in data", `"data": {`, `"data": {"DryRun":1,`, true},
+		{"the second look", `{`, `{"é":1,"dry_run":"yes",`, true},
+		{"false", `{`, `{"dryRun":false,`, false},
+	} {
+		s := newDryRunStack(t, apply.StrategyPatch, nil)
+		w := s.serve(t, snRequest(t, strings.Replace(sample, tt.from, tt.to, 1), testNow))
+		if tt.dry {
+			decodePlan(t, w)
+			onlyReads(t, s.emu)
+		} else if w.Code != http.StatusOK || s.emu.Writes() != 1 {
+			t.Errorf("%s: %d %s, %d writes; want the change applied", tt.name, w.Code, w.Body, s.emu.Writes())
+		}
+	}
+}
+
 func TestDryRunWithTheAssignStrategyReadsTheList(t *testing.T) {
 	s := newDryRunStack(t, apply.StrategyAssign, nil)
 	r := signed(t, validBody, testNow)

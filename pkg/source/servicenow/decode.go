@@ -301,6 +301,9 @@ type reading struct {
 	// noRepeats: the body was read in one pass that found no name
 	// repeated at any depth (readOnePass), so Decode need not look again.
 	noRepeats bool
+	// dryRun: a property spelled like the dry-run flag, at the top level
+	// or in data, asks for one (change.Request.DryRun).
+	dryRun bool
 }
 
 // readBody reads an authenticated body: in one pass when it is clean
@@ -323,7 +326,7 @@ func readBody(body []byte) *reading {
 // exactly as encoding/json reports it.
 func read(body []byte) *reading {
 	var w wire
-	rd := &reading{}
+	rd := &reading{dryRun: asksDryRun(body)}
 	err := json.Unmarshal(body, &w)
 	if _, ok := errors.AsType[*json.UnmarshalTypeError](err); err != nil && !ok {
 		rd.err = err // not JSON: the typed decode would say the same
@@ -358,6 +361,31 @@ func read(body []byte) *reading {
 		rd.intune = p.Data.Intune
 	}
 	return rd
+}
+
+// asksDryRun reports whether body's top level or its data has a property
+// spelled like the dry-run flag that asks for one: read's look, on the
+// path of bodies the one pass could not read.
+func asksDryRun(body []byte) bool {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) != nil {
+		return false
+	}
+	var data map[string]json.RawMessage
+	for k, v := range top {
+		switch {
+		case change.IsDryRunName(k) && change.AsksDryRun(v):
+			return true
+		case strings.EqualFold(k, "data"):
+			_ = json.Unmarshal(v, &data)
+		}
+	}
+	for k, v := range data {
+		if change.IsDryRunName(k) && change.AsksDryRun(v) {
+			return true
+		}
+	}
+	return false
 }
 
 // intuneOf reads data.intune's properties into an Intune, with the names
@@ -499,6 +527,7 @@ func (s *Source) Decode(dv source.Delivery, opts *change.Options) (*change.Reque
 			RequestedByID: d.Record.RequestedBy.id(), ApprovedByID: a.Approver.id(),
 			Window: window,
 		},
+		DryRun: rd.dryRun,
 	}
 	var target *change.Target
 	if revert {

@@ -26,7 +26,18 @@ func readOnePass(body []byte) *reading {
 		approval *Approval
 		record   *Record
 		intune   *Intune
+		dry      bool
 	)
+	// dryRun reads a property spelled like the dry-run flag, at the top
+	// level or in data: a dry run the body asks for, never ignored.
+	dryRun := func(name []byte) (read, ok bool) {
+		if !change.IsDryRunName(name) {
+			return false, false
+		}
+		raw, ok := s.Raw()
+		dry = dry || change.AsksDryRun(raw)
+		return true, ok
+	}
 	ok := s.Members(func(name []byte) bool {
 		switch string(name) {
 		case "type":
@@ -50,15 +61,21 @@ func readOnePass(body []byte) *reading {
 					intune = &Intune{}
 					return readIntune(s, intune)
 				}
+				if read, ok := dryRun(name); read {
+					return ok
+				}
 				return s.SkipOther(name, "approval", "record", "intune")
 			})
+		}
+		if read, ok := dryRun(name); read {
+			return ok
 		}
 		return s.SkipOther(name, "type", "timestamp", "data")
 	})
 	if !ok || !s.End() || s.Repeated() {
 		return nil
 	}
-	return &reading{ts: ts, approval: approval, record: record, intune: intune, hasData: data, noRepeats: true}
+	return &reading{ts: ts, approval: approval, record: record, intune: intune, hasData: data, noRepeats: true, dryRun: dry}
 }
 
 // text reads a string property into *to.
