@@ -330,6 +330,11 @@ func Failed(cmd *Command, err error, requestID string) *Reply {
 	case !writes:
 	case cmd != nil && cmd.Verb == VerbRevert && kindOf(err) == change.KindNothingToRevert:
 		what = "Nothing to revert"
+	case cmd != nil && (cmd.Verb == VerbApprove || cmd.Verb == VerbReject) && kindOf(err) == "" &&
+		(change.ErrorCode(err) == change.CodeConflict || change.ErrorCode(err) == change.CodeNotFound) && !change.MayHaveApplied(err):
+		// No such request, or one decided or expired: this command did
+		// nothing (the change may well be applied, by another approval).
+		what = "Nothing was done"
 	case partial:
 		what, check = "The change was applied only in part", " Check with `history`."
 	case change.MayHaveApplied(err):

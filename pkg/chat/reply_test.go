@@ -40,6 +40,20 @@ func TestFailedRevertOfNothing(t *testing.T) {
 	}
 }
 
+// TestFailedDecisionThatDidNothing: an approve of a request decided
+// already, expired or unknown did nothing, and says so, never that the
+// change was not applied (another approval may have applied it).
+func TestFailedDecisionThatDidNothing(t *testing.T) {
+	for _, err := range []error{
+		&change.Error{Code: change.CodeConflict, Message: "request X1 was approved already, by slack:T1/U1"},
+		&change.Error{Code: change.CodeNotFound, Message: "there is no request X1"},
+	} {
+		if got := Failed(&Command{Verb: VerbApprove}, err, "r").Lines[0]; !strings.HasPrefix(got, "Nothing was done: ") || strings.Contains(got, "not applied") {
+			t.Errorf("approve: %q", got)
+		}
+	}
+}
+
 // TestFailedSaysWhatMayHaveBeenApplied: a write marked as possibly applied
 // (whatever its code, a fault of ours included) is told unknown, and a
 // revert that stopped part way as applied in part; never "not applied".

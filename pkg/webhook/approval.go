@@ -183,10 +183,25 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 		}
 	}
 	d, err := h.opts.Requests.Decide(ctx, r.ID, to, inv.User, inv.Actor())
+	var took *chatrequest.Request // an abandoned approval this one takes over
+	if to == chatrequest.StateApproved && errors.Is(err, chatrequest.ErrDecided) && h.abandoned(ctx, name, d) {
+		if _, rerr := h.opts.Requests.Reopen(ctx, d.ID, d.DecidedBy, d.Decided, ""); rerr == nil {
+			took = d
+			if r, err = h.opts.Requests.Get(ctx, d.ID); err == nil {
+				d, err = h.opts.Requests.Decide(ctx, r.ID, to, inv.User, inv.Actor())
+			}
+		}
+	}
 	switch {
 	case errors.Is(err, chatrequest.ErrDecided):
-		return fail(&change.Error{Code: change.CodeConflict,
-			Message: "request " + r.ID + " was " + d.State + " already, by " + d.DecidedByName})
+		msg := "request " + r.ID + " was " + d.State + " already, by " + d.DecidedByName
+		if d.State == chatrequest.StateApproved && to == chatrequest.StateApproved && time.Since(d.Decided) < approvalLife {
+			// It may still be running; or its sandbox froze before it
+			// wrote (abandoned).
+			msg += "; if its change is not in Intune (`show`), that approval may not have finished: approve it again after " +
+				d.Decided.Add(approvalLife).UTC().Format(time.RFC3339)
+		}
+		return fail(&change.Error{Code: change.CodeConflict, Message: msg})
 	case errors.Is(err, chatrequest.ErrExpired):
 		return fail(&change.Error{Code: change.CodeConflict, Message: "request " + r.ID + " has expired; ask for the change again"})
 	case err != nil:
@@ -220,6 +235,10 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 	} else {
 		job.ExpectBefore = r.Before
 	}
+	if took != nil {
+		h.log.WarnContext(ctx, "an approval that never finished is taken over", slog.String("request", r.ID),
+			slog.String("approvedBy", took.DecidedByName), slog.Time("approved", took.Decided), slog.String("xRequestId", reqID))
+	}
 	o := h.pipe.Run(ctx, job)
 	out := chatOutcome{result: o.Result, err: o.Err, o: &o}
 	switch {
@@ -248,6 +267,10 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 		out.reply = chat.ApprovedReverted(inv, r.ID, r.RequestedByName, kept.RevertOf)
 	default:
 		out.reply = chat.ApprovedApplied(inv, r.ID, r.RequestedByName, &req, o.Body, o.Result.RequestID)
+	}
+	if took != nil && out.reply != nil {
+		out.reply.Lines = append(out.reply.Lines, "The approval of "+took.DecidedByName+" at "+took.Decided.UTC().Format(time.RFC3339)+
+			" never finished (nothing was recorded since), so this approval took its place.")
 	}
 	h.tellRequester(rp, r, out.reply)
 	return out
@@ -294,6 +317,28 @@ func sameUser(sender, a, b string) bool {
 		return strings.EqualFold(a, b)
 	}
 	return a == b
+}
+
+// approvalLife bounds the work of one approval: it runs in its invoke,
+// and no Lambda invoke lasts longer than 15 minutes (the local server's
+// bound is shorter). An approval still "approved" past it with nothing
+// recorded for its request since never finished: its sandbox was frozen
+// after the "still working" answer and never thawed. It can no longer
+// write (its deadline has passed), so another approval may take its
+// place.
+const approvalLife = 16 * time.Minute
+
+// abandoned reports whether d, a request another approval decided, is an
+// approval that never finished (approvalLife): approved, long enough ago,
+// and nothing recorded for the request since (a minute before, for the
+// clocks of two instances). Without a change record nobody can tell, and
+// it is not.
+func (h *Handler) abandoned(ctx context.Context, name string, d *chatrequest.Request) bool {
+	if d == nil || d.State != chatrequest.StateApproved || time.Since(d.Decided) < approvalLife {
+		return false
+	}
+	recorded, known, err := h.pipe.RecordedSince(ctx, name, d.ID, d.Decided.Add(-time.Minute))
+	return err == nil && known && !recorded
 }
 
 // withAttempt adds to out, a refusal of request r before anything ran,

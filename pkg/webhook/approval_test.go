@@ -39,6 +39,7 @@ const (
 type approvalStack struct {
 	*stack
 	recs   changerecord.Store
+	reqs   chatrequest.Store
 	offset *atomic.Int64 // the request store's clock runs this far ahead
 	// hook is the commands' response_url (on loopback): what the
 	// requester's conversation is told.
@@ -88,7 +89,7 @@ func newApprovalStack(t *testing.T, slackPolicy ...string) *approvalStack {
 	gen, _ := generic.New(testSecret, 5*time.Minute)
 	h := newTestHandler(gc, []Source{sl, tm, gen}, &testOptions{Now: func() time.Time { return testNow }, Logger: log, Timeout: 3 * time.Second,
 		Store: idempotency.NewMemory(nil, 0), Policy: pol, Records: recs, Requests: reqs})
-	as := &approvalStack{stack: &stack{h: h, emu: e, logs: logs}, recs: recs, offset: offset}
+	as := &approvalStack{stack: &stack{h: h, emu: e, logs: logs}, recs: recs, reqs: reqs, offset: offset}
 	as.hook = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		as.mu.Lock()
@@ -294,6 +295,60 @@ func TestTwoPersonRevert(t *testing.T) {
 	}
 	if now := targetOf(t, s.emu); now["deviceAndAppManagementAssignmentFilterType"] != seed["deviceAndAppManagementAssignmentFilterType"] || s.emu.Writes() != 2 {
 		t.Errorf("after the approved revert: %v, %d writes", now, s.emu.Writes())
+	}
+}
+
+// TestAnApprovalThatNeverFinishedIsTakenOver: an approval whose sandbox
+// froze before it wrote anything leaves its request approved; while it
+// may still run, another approval is told it was approved already (and
+// when to try again), and the change is not applied twice; past any
+// invoke's life, with nothing recorded for the request since, the next
+// approval takes its place and applies the change, once. An approval that
+// finished (its change recorded) is never taken over.
+func TestAnApprovalThatNeverFinishedIsTakenOver(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		ago   time.Duration
+		taken bool
+	}{
+		{"still within an invoke's life", 5 * time.Minute, false},
+		{"past it", 20 * time.Minute, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newApprovalStack(t)
+			id := s.ask(t, requester)
+			// The frozen approval: decided, then nothing.
+			s.offset.Store(int64(-tt.ago))
+			if _, err := s.reqs.Decide(context.Background(), id, chatrequest.StateApproved, approver, "slack:T0001/"+approver); err != nil {
+				t.Fatal(err)
+			}
+			s.offset.Store(0)
+			outcome, text := s.slack(t, approver, "approve "+id)
+			if !tt.taken {
+				if outcome == string(chat.StatusApplied) || !strings.Contains(text, "approved already") || !strings.Contains(text, "approve it again after") || s.emu.Writes() != 0 {
+					t.Fatalf("approve again: %s %q, %d writes; want approved already, nothing written", outcome, text, s.emu.Writes())
+				}
+				return
+			}
+			if outcome != string(chat.StatusApplied) || !strings.Contains(text, "never finished") || s.emu.Writes() != 1 {
+				t.Fatalf("approve again: %s %q, %d writes; want the change applied by this approval", outcome, text, s.emu.Writes())
+			}
+			if outcome, text := s.slack(t, approver, "approve "+id); outcome == string(chat.StatusApplied) || s.emu.Writes() != 1 {
+				t.Errorf("approving the finished approval again: %s %q, %d writes", outcome, text, s.emu.Writes())
+			}
+		})
+	}
+	// A finished approval of 20 minutes ago (its change recorded since)
+	// stays approved.
+	s := newApprovalStack(t)
+	id := s.ask(t, requester)
+	s.offset.Store(int64(-20 * time.Minute))
+	if outcome, text := s.slack(t, approver, "approve "+id); outcome != string(chat.StatusApplied) {
+		t.Fatalf("approval: %s %q", outcome, text)
+	}
+	s.offset.Store(0)
+	if outcome, text := s.slack(t, approver, "approve "+id); outcome == string(chat.StatusApplied) || !strings.Contains(text, "approved already") || s.emu.Writes() != 1 {
+		t.Errorf("approving a finished approval again: %s %q, %d writes", outcome, text, s.emu.Writes())
 	}
 }
 
