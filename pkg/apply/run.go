@@ -695,10 +695,10 @@ func (o *Outcome) Job() *Job { return &o.job }
 func (o *Outcome) fail(err error) {
 	if o.job.DryRun {
 		// A dry run reads and never writes: whatever stopped it, nothing
-		// was sent that could change Intune. It decides nothing either,
-		// so it writes no audit line.
-		o.Err = noWrite(err)
-		return
+		// was sent that could change Intune (refused or failed, never
+		// unknown). Its line still counts towards the alarms: a chat
+		// request is a dry run, and with Graph down none would be made.
+		err = noWrite(err)
 	}
 	o.Err, o.Audit = err, FailedOutcome(err)
 }

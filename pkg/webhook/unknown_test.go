@@ -40,8 +40,8 @@ func TestHTTPToldNothingOfAChangeWhenNothingWasSent(t *testing.T) {
 		t.Errorf("a failure before the write: %d %s, %d writes", w.Code, w.Body, s.emu.Writes())
 	}
 
-	// A dry run whose read fails wrote nothing, whatever the stack, and
-	// decides nothing: no audit line.
+	// A dry run whose read fails wrote nothing, whatever the stack: its
+	// audit line (which the alarms count) says failed, never unknown.
 	dry := newStack(t, 0)
 	dry.emu.Fail(10, http.StatusServiceUnavailable)
 	r := signed(t, validBody, testNow)
@@ -51,8 +51,8 @@ func TestHTTPToldNothingOfAChangeWhenNothingWasSent(t *testing.T) {
 	if p := decodeProblem(t, w); w.Code != http.StatusServiceUnavailable || strings.Contains(p.Detail, "may have been applied") {
 		t.Errorf("a dry run whose read failed: %d %s", w.Code, w.Body)
 	}
-	if strings.Contains(dry.logs.String(), `"msg":"audit"`) {
-		t.Errorf("a dry run wrote an audit line:\n%s", dry.logs.String())
+	if l := logLines(t, dry.logs.String(), apply.AuditMessage); len(l) != 1 || l[0]["outcome"] != apply.AuditFailed || l[0]["reason"] != "graph-unavailable" {
+		t.Errorf("a failed dry run's audit lines = %v, want one: failed, graph-unavailable", l)
 	}
 }
 
