@@ -208,6 +208,26 @@ func (d *DynamoDB) Decide(ctx context.Context, id, to, by, byName string) (*Requ
 // Reopen puts a request by approved back to pending (Store), on the
 // condition that nothing wrote the item since it was read.
 func (d *DynamoDB) Reopen(ctx context.Context, id, by string, attempted time.Time, recordID string) (*Request, error) {
+	return d.rewrite(ctx, id, func(r *Request) (*Request, error) { return reopen(r, by, attempted, recordID) })
+}
+
+// Finish marks an approval finished (Store), on the same condition.
+func (d *DynamoDB) Finish(ctx context.Context, id, by string, decided time.Time) (*Request, error) {
+	now := d.o.Now()
+	return d.rewrite(ctx, id, func(r *Request) (*Request, error) { return finish(r, by, decided, now) })
+}
+
+// Retake puts an approval that never finished back to pending (Store), on
+// the same condition.
+func (d *DynamoDB) Retake(ctx context.Context, id, by string, decided time.Time) (*Request, error) {
+	now := d.o.Now()
+	return d.rewrite(ctx, id, func(r *Request) (*Request, error) { return retake(r, by, decided, now) })
+}
+
+// rewrite puts change's answer for the approved request with id, on the
+// condition that it is still approved and nothing wrote the item since it
+// was read; a put whose answer was lost is read back as this call's.
+func (d *DynamoDB) rewrite(ctx context.Context, id string, change func(*Request) (*Request, error)) (*Request, error) {
 	id, err := canonicalID(id)
 	if err != nil {
 		return nil, err
@@ -216,7 +236,7 @@ func (d *DynamoDB) Reopen(ctx context.Context, id, by string, attempted time.Tim
 	if err != nil {
 		return nil, err
 	}
-	o, err := reopen(r, by, attempted, recordID)
+	o, err := change(r)
 	if err != nil {
 		return o, err
 	}
@@ -235,7 +255,7 @@ func (d *DynamoDB) Reopen(ctx context.Context, id, by string, attempted time.Tim
 	if awsapi.ConditionFailed(err) {
 		// This call's own put, its answer lost and sent again by the
 		// client, finds the condition false: read back whose it is.
-		if now, back, rerr := d.read(ctx, id); rerr == nil && back.State == StatePending && now[attrWriter]["S"] == token {
+		if now, back, rerr := d.read(ctx, id); rerr == nil && back.State == o.State && now[attrWriter]["S"] == token {
 			return back, nil
 		}
 		return r, fmt.Errorf("%w: %s", ErrDecided, id)

@@ -116,6 +116,23 @@ func (m *Memory) Decide(ctx context.Context, id, to, by, byName string) (*Reques
 
 // Reopen puts a request by approved back to pending (Store).
 func (m *Memory) Reopen(ctx context.Context, id, by string, attempted time.Time, recordID string) (*Request, error) {
+	return m.rewrite(id, func(r *Request) (*Request, error) { return reopen(r, by, attempted, recordID) })
+}
+
+// Finish marks an approval finished (Store).
+func (m *Memory) Finish(ctx context.Context, id, by string, decided time.Time) (*Request, error) {
+	now := m.o.Now()
+	return m.rewrite(id, func(r *Request) (*Request, error) { return finish(r, by, decided, now) })
+}
+
+// Retake puts an approval that never finished back to pending (Store).
+func (m *Memory) Retake(ctx context.Context, id, by string, decided time.Time) (*Request, error) {
+	now := m.o.Now()
+	return m.rewrite(id, func(r *Request) (*Request, error) { return retake(r, by, decided, now) })
+}
+
+// rewrite stores change's answer for the request with id, atomically.
+func (m *Memory) rewrite(id string, change func(*Request) (*Request, error)) (*Request, error) {
 	id, err := canonicalID(id)
 	if err != nil {
 		return nil, err
@@ -126,7 +143,7 @@ func (m *Memory) Reopen(ctx context.Context, id, by string, attempted time.Time,
 	if err != nil {
 		return nil, err
 	}
-	o, err := reopen(r, by, attempted, recordID)
+	o, err := change(r)
 	if err != nil {
 		return o, err
 	}

@@ -86,6 +86,10 @@ type Request struct {
 	// they recorded (a revert's steps put back before it stopped) is the
 	// request's own, not another change.
 	AttemptedIDs []string `json:"attemptedIds,omitempty"`
+	// Finished is when the approval that decided the request applied its
+	// change (Finish): an approved request without it is still running,
+	// or never finished (Retake).
+	Finished time.Time `json:"finished,omitzero"`
 }
 
 // Expired reports whether r is pending and past its expiry at now. A
@@ -167,6 +171,37 @@ type Store interface {
 	// request decided otherwise, or by someone else, is left as it is
 	// (ErrDecided).
 	Reopen(ctx context.Context, id, by string, attempted time.Time, recordID string) (*Request, error)
+	// Finish marks the request approved by by at decided (the decision
+	// the caller made) as finished: its change applied.
+	Finish(ctx context.Context, id, by string, decided time.Time) (*Request, error)
+	// Retake puts back to pending a request approved by by at decided
+	// (the decision the caller saw) that never finished: that approval's
+	// write may have landed, so it is kept as the request's attempt
+	// (Attempted, when not set already). Any other state, a finished
+	// approval or another decision since is left as it is (ErrDecided);
+	// a request past its expiry too (ErrExpired).
+	Retake(ctx context.Context, id, by string, decided time.Time) (*Request, error)
+}
+
+// finish is Finish's change of r.
+func finish(r *Request, by string, decided, now time.Time) (*Request, error) {
+	if r.State != StateApproved || r.DecidedBy != by || !r.Decided.Equal(decided) {
+		return r, fmt.Errorf("%w: %s", ErrDecided, r.ID)
+	}
+	o := *r
+	o.Finished = now.UTC()
+	return &o, nil
+}
+
+// retake is Retake's change of r at now.
+func retake(r *Request, by string, decided, now time.Time) (*Request, error) {
+	if r.State != StateApproved || r.DecidedBy != by || !r.Decided.Equal(decided) || !r.Finished.IsZero() {
+		return r, fmt.Errorf("%w: %s", ErrDecided, r.ID)
+	}
+	if !now.Before(r.Expires) {
+		return r, fmt.Errorf("%w: %s", ErrExpired, r.ID)
+	}
+	return reopen(r, by, decided, "")
 }
 
 // reopen is Reopen's change of r.

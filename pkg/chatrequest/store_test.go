@@ -587,3 +587,70 @@ func TestReopen(t *testing.T) {
 		})
 	}
 }
+
+// TestFinishAndRetake: an approval that finished is marked so and is never
+// retaken; one that never finished is retaken only as the decision the
+// caller saw (not one made since, by the same approver or another), only
+// before the request's expiry, and keeps its decision as the attempt.
+func TestFinishAndRetake(t *testing.T) {
+	for name, mk := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			c := newClock()
+			st := mk(c, nil)
+			for _, id := range []string{"FINI2345", "TAKE2345", "LATE2345"} {
+				if err := st.Create(ctx, req(id)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			d, err := st.Decide(ctx, "FINI2345", StateApproved, "U0APPROVE", "bob")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.Finish(ctx, "FINI2345", "U0APPROVE", d.Decided.Add(time.Second)); !errors.Is(err, ErrDecided) {
+				t.Errorf("Finish of another decision = %v, want ErrDecided", err)
+			}
+			if f, err := st.Finish(ctx, "FINI2345", "U0APPROVE", d.Decided); err != nil || f.Finished.IsZero() {
+				t.Fatalf("Finish = %+v, %v", f, err)
+			}
+			if _, err := st.Retake(ctx, "FINI2345", "U0APPROVE", d.Decided); !errors.Is(err, ErrDecided) {
+				t.Errorf("Retake of a finished approval = %v, want ErrDecided", err)
+			}
+
+			first, err := st.Decide(ctx, "TAKE2345", StateApproved, "U0APPROVE", "bob")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.Retake(ctx, "TAKE2345", "U0OTHER", first.Decided); !errors.Is(err, ErrDecided) {
+				t.Errorf("Retake naming another approver = %v, want ErrDecided", err)
+			}
+			r, err := st.Retake(ctx, "TAKE2345", "U0APPROVE", first.Decided)
+			if err != nil || r.State != StatePending || !r.Attempted.Equal(first.Decided) || r.AttemptedBy != "U0APPROVE" {
+				t.Fatalf("Retake = %+v, %v; want pending, the decision kept as the attempt", r, err)
+			}
+			c.advance(time.Second)
+			again, err := st.Decide(ctx, "TAKE2345", StateApproved, "U0APPROVE", "bob")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A second taker that saw the first decision finds another.
+			if _, err := st.Retake(ctx, "TAKE2345", "U0APPROVE", first.Decided); !errors.Is(err, ErrDecided) {
+				t.Errorf("Retake of a decision made over = %v, want ErrDecided", err)
+			}
+			if got, _ := st.Get(ctx, "TAKE2345"); got.State != StateApproved || !got.Decided.Equal(again.Decided) {
+				t.Errorf("after the refused Retake: %s decided %v, want the second decision standing", got.State, got.Decided)
+			}
+
+			late, err := st.Decide(ctx, "LATE2345", StateApproved, "U0APPROVE", "bob")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.advance(2 * time.Hour)
+			if _, err := st.Retake(ctx, "LATE2345", "U0APPROVE", late.Decided); !errors.Is(err, ErrExpired) {
+				t.Errorf("Retake past the expiry = %v, want ErrExpired", err)
+			}
+			if got, err := st.Get(ctx, "LATE2345"); err != nil || got.State != StateApproved {
+				t.Errorf("after the refused Retake: %+v, %v; want it approved still", got, err)
+			}
+		})
+	}
+}

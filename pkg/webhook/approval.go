@@ -23,6 +23,8 @@ type Requests interface {
 	Get(ctx context.Context, id string) (*chatrequest.Request, error)
 	Decide(ctx context.Context, id, to, by, byName string) (*chatrequest.Request, error)
 	Reopen(ctx context.Context, id, by string, attempted time.Time, recordID string) (*chatrequest.Request, error)
+	Finish(ctx context.Context, id, by string, decided time.Time) (*chatrequest.Request, error)
+	Retake(ctx context.Context, id, by string, decided time.Time) (*chatrequest.Request, error)
 }
 
 // secondPerson reports whether inv's change (an assign or a revert)
@@ -183,25 +185,36 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 		}
 	}
 	d, err := h.opts.Requests.Decide(ctx, r.ID, to, inv.User, inv.Actor())
-	var took *chatrequest.Request // an abandoned approval this one takes over
-	if to == chatrequest.StateApproved && errors.Is(err, chatrequest.ErrDecided) && h.abandoned(ctx, name, d) {
-		if _, rerr := h.opts.Requests.Reopen(ctx, d.ID, d.DecidedBy, d.Decided, ""); rerr == nil {
-			took = d
-			if r, err = h.opts.Requests.Get(ctx, d.ID); err == nil {
-				d, err = h.opts.Requests.Decide(ctx, r.ID, to, inv.User, inv.Actor())
-			}
+	var took *chatrequest.Request // an approval that never finished, this one takes over
+	if to == chatrequest.StateApproved && errors.Is(err, chatrequest.ErrDecided) && abandoned(d) {
+		// Only the decision seen, unfinished and unexpired, is retaken:
+		// of two approvals taking over at once, one does.
+		back, rerr := h.opts.Requests.Retake(ctx, d.ID, d.DecidedBy, d.Decided)
+		switch {
+		case rerr == nil:
+			took, r = d, back
+			d, err = h.opts.Requests.Decide(ctx, r.ID, to, inv.User, inv.Actor())
+		case errors.Is(rerr, chatrequest.ErrExpired):
+			return fail(&change.Error{Code: change.CodeConflict, Message: "request " + r.ID + " was approved by " + d.DecidedByName + " at " +
+				d.Decided.UTC().Format(time.RFC3339) + ", but that approval never finished and the request has expired since: " +
+				"if its change is not in Intune (`show`), ask for it again"})
 		}
 	}
 	switch {
 	case errors.Is(err, chatrequest.ErrDecided):
 		msg := "request " + r.ID + " was " + d.State + " already, by " + d.DecidedByName
-		if d.State == chatrequest.StateApproved && to == chatrequest.StateApproved && time.Since(d.Decided) < approvalLife {
+		if d.State == chatrequest.StateApproved && to == chatrequest.StateApproved && d.Finished.IsZero() && time.Since(d.Decided) < approvalLife {
 			// It may still be running; or its sandbox froze before it
 			// wrote (abandoned).
-			msg += "; if its change is not in Intune (`show`), that approval may not have finished: approve it again after " +
-				d.Decided.Add(approvalLife).UTC().Format(time.RFC3339)
+			if after := d.Decided.Add(approvalLife); after.Before(d.Expires) {
+				msg += "; if its change is not in Intune (`show`), that approval may not have finished: approve it again after " +
+					after.UTC().Format(time.RFC3339)
+			} else {
+				msg += "; if its change is not in Intune (`show`) by " + after.UTC().Format(time.RFC3339) +
+					", that approval did not finish: ask for the change again"
+			}
 		}
-		return fail(&change.Error{Code: change.CodeConflict, Message: msg})
+		return withAttempt(fail(&change.Error{Code: change.CodeConflict, Message: msg}), d)
 	case errors.Is(err, chatrequest.ErrExpired):
 		return fail(&change.Error{Code: change.CodeConflict, Message: "request " + r.ID + " has expired; ask for the change again"})
 	case err != nil:
@@ -268,9 +281,17 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 	default:
 		out.reply = chat.ApprovedApplied(inv, r.ID, r.RequestedByName, &req, o.Body, o.Result.RequestID)
 	}
+	if o.Err == nil {
+		// Finished: never taken over. A mark that cannot be written leaves
+		// it to be taken over past approvalLife, which then finds the
+		// change applied (the attempt) rather than writing it again.
+		if _, err := h.opts.Requests.Finish(ctx, r.ID, inv.User, d.Decided); err != nil {
+			h.log.WarnContext(ctx, "the finished approval could not be marked finished", slog.String("request", r.ID), apply.Cause(err))
+		}
+	}
 	if took != nil && out.reply != nil {
 		out.reply.Lines = append(out.reply.Lines, "The approval of "+took.DecidedByName+" at "+took.Decided.UTC().Format(time.RFC3339)+
-			" never finished (nothing was recorded since), so this approval took its place.")
+			" never finished, so this approval took its place.")
 	}
 	h.tellRequester(rp, r, out.reply)
 	return out
@@ -321,24 +342,19 @@ func sameUser(sender, a, b string) bool {
 
 // approvalLife bounds the work of one approval: it runs in its invoke,
 // and no Lambda invoke lasts longer than 15 minutes (the local server's
-// bound is shorter). An approval still "approved" past it with nothing
-// recorded for its request since never finished: its sandbox was frozen
-// after the "still working" answer and never thawed. It can no longer
+// bound is shorter). An approval still "approved" past it and not marked
+// finished never finished: its sandbox was frozen after the "still
+// working" answer and never thawed (or its finish could not be marked). It can no longer
 // write (its deadline has passed), so another approval may take its
 // place.
 const approvalLife = 16 * time.Minute
 
 // abandoned reports whether d, a request another approval decided, is an
-// approval that never finished (approvalLife): approved, long enough ago,
-// and nothing recorded for the request since (a minute before, for the
-// clocks of two instances). Without a change record nobody can tell, and
-// it is not.
-func (h *Handler) abandoned(ctx context.Context, name string, d *chatrequest.Request) bool {
-	if d == nil || d.State != chatrequest.StateApproved || time.Since(d.Decided) < approvalLife {
-		return false
-	}
-	recorded, known, err := h.pipe.RecordedSince(ctx, name, d.ID, d.Decided.Add(-time.Minute))
-	return err == nil && known && !recorded
+// approval that never finished: approved, not marked finished, and decided
+// longer than approvalLife ago (the store's Retake checks it again, with
+// the expiry).
+func abandoned(d *chatrequest.Request) bool {
+	return d != nil && d.State == chatrequest.StateApproved && d.Finished.IsZero() && time.Since(d.Decided) >= approvalLife
 }
 
 // withAttempt adds to out, a refusal of request r before anything ran,

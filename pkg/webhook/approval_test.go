@@ -48,6 +48,17 @@ type approvalStack struct {
 	posts []string
 }
 
+// records counts the change records of a chat request (its id is their
+// ticket).
+func (s *approvalStack) records(t *testing.T, id string) int {
+	t.Helper()
+	recs, err := s.recs.ByTicket(context.Background(), "slack", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(recs)
+}
+
 func (s *approvalStack) told() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -299,57 +310,128 @@ func TestTwoPersonRevert(t *testing.T) {
 }
 
 // TestAnApprovalThatNeverFinishedIsTakenOver: an approval whose sandbox
-// froze before it wrote anything leaves its request approved; while it
-// may still run, another approval is told it was approved already (and
-// when to try again), and the change is not applied twice; past any
-// invoke's life, with nothing recorded for the request since, the next
-// approval takes its place and applies the change, once. An approval that
-// finished (its change recorded) is never taken over.
+// froze before it wrote anything leaves its request approved, unfinished;
+// while it may still run, another approval is told it was approved already
+// (and when to try again), and nothing is written; past any invoke's life
+// the next approval takes its place and applies the change, once, even
+// when two take over at once; past the request's expiry it is not taken
+// over, and says so. An approval that finished is never taken over.
 func TestAnApprovalThatNeverFinishedIsTakenOver(t *testing.T) {
-	for _, tt := range []struct {
-		name  string
-		ago   time.Duration
-		taken bool
-	}{
-		{"still within an invoke's life", 5 * time.Minute, false},
-		{"past it", 20 * time.Minute, true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			s := newApprovalStack(t)
-			id := s.ask(t, requester)
-			// The frozen approval: decided, then nothing.
-			s.offset.Store(int64(-tt.ago))
-			if _, err := s.reqs.Decide(context.Background(), id, chatrequest.StateApproved, approver, "slack:T0001/"+approver); err != nil {
-				t.Fatal(err)
-			}
-			s.offset.Store(0)
-			outcome, text := s.slack(t, approver, "approve "+id)
-			if !tt.taken {
-				if outcome == string(chat.StatusApplied) || !strings.Contains(text, "approved already") || !strings.Contains(text, "approve it again after") || s.emu.Writes() != 0 {
-					t.Fatalf("approve again: %s %q, %d writes; want approved already, nothing written", outcome, text, s.emu.Writes())
-				}
-				return
-			}
-			if outcome != string(chat.StatusApplied) || !strings.Contains(text, "never finished") || s.emu.Writes() != 1 {
-				t.Fatalf("approve again: %s %q, %d writes; want the change applied by this approval", outcome, text, s.emu.Writes())
-			}
-			if outcome, text := s.slack(t, approver, "approve "+id); outcome == string(chat.StatusApplied) || s.emu.Writes() != 1 {
-				t.Errorf("approving the finished approval again: %s %q, %d writes", outcome, text, s.emu.Writes())
-			}
-		})
+	frozen := func(t *testing.T, s *approvalStack, ago time.Duration) string {
+		t.Helper()
+		id := s.ask(t, requester)
+		s.offset.Store(int64(-ago))
+		if _, err := s.reqs.Decide(context.Background(), id, chatrequest.StateApproved, approver, "slack:T0001/"+approver); err != nil {
+			t.Fatal(err)
+		}
+		s.offset.Store(0)
+		return id
 	}
-	// A finished approval of 20 minutes ago (its change recorded since)
-	// stays approved.
-	s := newApprovalStack(t)
-	id := s.ask(t, requester)
-	s.offset.Store(int64(-20 * time.Minute))
-	if outcome, text := s.slack(t, approver, "approve "+id); outcome != string(chat.StatusApplied) {
-		t.Fatalf("approval: %s %q", outcome, text)
-	}
-	s.offset.Store(0)
-	if outcome, text := s.slack(t, approver, "approve "+id); outcome == string(chat.StatusApplied) || !strings.Contains(text, "approved already") || s.emu.Writes() != 1 {
-		t.Errorf("approving a finished approval again: %s %q, %d writes", outcome, text, s.emu.Writes())
-	}
+	t.Run("still within an invoke's life", func(t *testing.T) {
+		s := newApprovalStack(t)
+		id := frozen(t, s, 5*time.Minute)
+		outcome, text := s.slack(t, approver, "approve "+id)
+		if outcome == string(chat.StatusApplied) || !strings.Contains(text, "approved already") || !strings.Contains(text, "approve it again after") || s.emu.Writes() != 0 {
+			t.Errorf("approve again: %s %q, %d writes; want approved already, nothing written", outcome, text, s.emu.Writes())
+		}
+	})
+	t.Run("past it, two at once", func(t *testing.T) {
+		s := newApprovalStack(t)
+		id := frozen(t, s, 20*time.Minute)
+		var wg sync.WaitGroup
+		texts := make([]string, 2)
+		for i := range texts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, texts[i] = s.slack(t, approver, "approve "+id)
+			}()
+		}
+		wg.Wait()
+		took := 0
+		for _, text := range texts {
+			if strings.Contains(text, "never finished, so this approval took its place") {
+				took++
+			}
+		}
+		if took != 1 || s.emu.Writes() != 1 {
+			t.Fatalf("two approvals taking over: %q, %d writes; want one to apply the change, once", texts, s.emu.Writes())
+		}
+		if r, err := s.reqs.Get(context.Background(), id); err != nil || r.Finished.IsZero() {
+			t.Errorf("after the takeover: %+v, %v; want it marked finished", r, err)
+		}
+	})
+	t.Run("past the request's expiry", func(t *testing.T) {
+		s := newApprovalStack(t)
+		id := frozen(t, s, 20*time.Minute)
+		s.offset.Store(int64(2 * time.Hour))
+		outcome, text := s.slack(t, approver, "approve "+id)
+		if outcome == string(chat.StatusApplied) || !strings.Contains(text, "never finished and the request has expired") || s.emu.Writes() != 0 {
+			t.Errorf("approve after the expiry: %s %q, %d writes", outcome, text, s.emu.Writes())
+		}
+		if r, err := s.reqs.Get(context.Background(), id); err != nil || r.State != chatrequest.StateApproved {
+			t.Errorf("after it: %+v, %v; want the request left approved", r, err)
+		}
+	})
+}
+
+// TestAFinishedApprovalIsNeverTakenOver: approvals that finished (applied,
+// found applied after a lost answer, a revert) are marked so: an approve
+// past any invoke's life is told they were approved already, and nothing
+// is written or recorded again.
+func TestAFinishedApprovalIsNeverTakenOver(t *testing.T) {
+	// Each approval is given 20 minutes ago (the request store's clock),
+	// then approved again now.
+	ago := int64(-20 * time.Minute)
+	t.Run("applied", func(t *testing.T) {
+		s := newApprovalStack(t)
+		id := s.ask(t, requester)
+		s.offset.Store(ago)
+		if outcome, text := s.slack(t, approver, "approve "+id); outcome != string(chat.StatusApplied) {
+			t.Fatalf("approval: %s %q", outcome, text)
+		}
+		s.offset.Store(0)
+		if outcome, text := s.slack(t, approver, "approve "+id); outcome == string(chat.StatusApplied) || !strings.Contains(text, "approved already") ||
+			strings.Contains(text, "never finished") || s.emu.Writes() != 1 || s.records(t, id) != 1 {
+			t.Errorf("approving it again: %s %q, %d writes, %d records", outcome, text, s.emu.Writes(), s.records(t, id))
+		}
+	})
+	t.Run("found applied after a lost answer", func(t *testing.T) {
+		s := newApprovalStack(t)
+		id := s.ask(t, requester)
+		s.offset.Store(ago)
+		s.emu.LoseWrites(50, http.StatusGatewayTimeout)
+		s.slack(t, approver, "approve "+id)
+		s.emu.LoseWrites(0, http.StatusGatewayTimeout)
+		if outcome, text := s.slack(t, approver, "approve "+id); outcome != string(chat.StatusApplied) {
+			t.Fatalf("approving again after the lost answer: %s %q", outcome, text)
+		}
+		writes, recs := s.emu.Writes(), s.records(t, id)
+		s.offset.Store(0)
+		if outcome, text := s.slack(t, approver, "approve "+id); outcome == string(chat.StatusApplied) || !strings.Contains(text, "approved already") ||
+			s.emu.Writes() != writes || s.records(t, id) != recs {
+			t.Errorf("approving it again: %s %q, %d writes (want %d), %d records (want %d)", outcome, text, s.emu.Writes(), writes, s.records(t, id), recs)
+		}
+	})
+	t.Run("a revert", func(t *testing.T) {
+		s := newApprovalStack(t)
+		id := s.ask(t, requester)
+		s.offset.Store(ago)
+		s.slack(t, approver, "approve "+id)
+		_, text := s.slack(t, requester, "revert "+id)
+		m := requestIDRe.FindStringSubmatch(text)
+		if m == nil {
+			t.Fatalf("revert: %q", text)
+		}
+		if outcome, text := s.slack(t, approver, "approve "+m[1]); outcome != string(chat.StatusApplied) {
+			t.Fatalf("approval of the revert: %s %q", outcome, text)
+		}
+		s.offset.Store(0)
+		if outcome, text := s.slack(t, approver, "approve "+m[1]); outcome == string(chat.StatusApplied) || !strings.Contains(text, "approved already") ||
+			strings.Contains(text, "open again") || s.emu.Writes() != 2 {
+			t.Errorf("approving the revert again: %s %q, %d writes", outcome, text, s.emu.Writes())
+		}
+	})
 }
 
 // TestRevertOfAChatRequest: a two-person chat change's request id is its
