@@ -249,3 +249,22 @@ func orNull(b []byte) json.RawMessage {
 	}
 	return b
 }
+
+// RecordedSince reports whether a change of a sender's ticket was recorded
+// at or after since; known is false without a change record, which cannot
+// tell.
+func (p *Pipeline) RecordedSince(ctx context.Context, sender, ticket string, since time.Time) (recorded, known bool, err error) {
+	if p.opts.Records == nil {
+		return false, false, nil
+	}
+	recs, err := p.opts.Records.ByTicket(ctx, sender, ticket)
+	if err != nil {
+		return false, true, err
+	}
+	for _, r := range recs {
+		if !r.Time.Before(since) {
+			return true, true, nil
+		}
+	}
+	return false, true, nil
+}

@@ -703,8 +703,8 @@ func (o *Outcome) fail(err error) {
 	o.Err, o.Audit = err, FailedOutcome(err)
 }
 
-// Finish writes the outcome's audit line (none for a dry run or an empty
-// Audit) and then, when WriteBack is set, posts it to the ticket: the
+// Finish writes the outcome's audit line (none for a planned dry run or
+// an empty Audit) and then, when WriteBack is set, posts it to the ticket: the
 // caller calls it once it has sent its answer, so that the write-back
 // never delays the answer. The write-back is bounded by the job's
 // deadline when ctx has none.

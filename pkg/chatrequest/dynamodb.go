@@ -207,8 +207,8 @@ func (d *DynamoDB) Decide(ctx context.Context, id, to, by, byName string) (*Requ
 
 // Reopen puts a request by approved back to pending (Store), on the
 // condition that nothing wrote the item since it was read.
-func (d *DynamoDB) Reopen(ctx context.Context, id, by string, attempted time.Time, recordID string) (*Request, error) {
-	return d.rewrite(ctx, id, func(r *Request) (*Request, error) { return reopen(r, by, attempted, recordID) })
+func (d *DynamoDB) Reopen(ctx context.Context, id, by string, decided, attempted time.Time, recordID string) (*Request, error) {
+	return d.rewrite(ctx, id, func(r *Request) (*Request, error) { return reopen(r, by, decided, attempted, recordID) })
 }
 
 // Finish marks an approval finished (Store), on the same condition.

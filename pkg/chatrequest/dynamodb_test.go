@@ -86,7 +86,7 @@ func TestDynamoDBReopenMeetsItsOwnWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	attempted := time.Now().Truncate(time.Second).UTC()
-	got, err := st.Reopen(ctx, "LOSR2345", "U0777", attempted, "slack:D1")
+	got, err := st.Reopen(ctx, "LOSR2345", "U0777", time.Time{}, attempted, "slack:D1")
 	if err != nil || got.State != StatePending || !got.Attempted.Equal(attempted) {
 		t.Fatalf("Reopen after a lost answer = %+v, %v; want it pending, attempted %v", got, err, attempted)
 	}

@@ -115,8 +115,8 @@ func (m *Memory) Decide(ctx context.Context, id, to, by, byName string) (*Reques
 }
 
 // Reopen puts a request by approved back to pending (Store).
-func (m *Memory) Reopen(ctx context.Context, id, by string, attempted time.Time, recordID string) (*Request, error) {
-	return m.rewrite(id, func(r *Request) (*Request, error) { return reopen(r, by, attempted, recordID) })
+func (m *Memory) Reopen(ctx context.Context, id, by string, decided, attempted time.Time, recordID string) (*Request, error) {
+	return m.rewrite(id, func(r *Request) (*Request, error) { return reopen(r, by, decided, attempted, recordID) })
 }
 
 // Finish marks an approval finished (Store).

@@ -167,10 +167,11 @@ type Store interface {
 	// write went to Graph without a clear answer (Request.Attempted), and
 	// recordID, when not empty, the change record id it recorded writes
 	// under (a revert's steps before it stopped; kept in
-	// Request.AttemptedIDs). A
-	// request decided otherwise, or by someone else, is left as it is
-	// (ErrDecided).
-	Reopen(ctx context.Context, id, by string, attempted time.Time, recordID string) (*Request, error)
+	// Request.AttemptedIDs). decided, when not zero, is the decision the
+	// caller made (Decided): a request decided otherwise, by someone
+	// else, or at another time (taken over since, Retake) is left as it
+	// is (ErrDecided).
+	Reopen(ctx context.Context, id, by string, decided, attempted time.Time, recordID string) (*Request, error)
 	// Finish marks the request approved by by at decided (the decision
 	// the caller made) as finished: its change applied.
 	Finish(ctx context.Context, id, by string, decided time.Time) (*Request, error)
@@ -201,12 +202,12 @@ func retake(r *Request, by string, decided, now time.Time) (*Request, error) {
 	if !now.Before(r.Expires) {
 		return r, fmt.Errorf("%w: %s", ErrExpired, r.ID)
 	}
-	return reopen(r, by, decided, "")
+	return reopen(r, by, decided, decided, "")
 }
 
 // reopen is Reopen's change of r.
-func reopen(r *Request, by string, attempted time.Time, recordID string) (*Request, error) {
-	if r.State != StateApproved || r.DecidedBy != by {
+func reopen(r *Request, by string, decided, attempted time.Time, recordID string) (*Request, error) {
+	if r.State != StateApproved || r.DecidedBy != by || !decided.IsZero() && !r.Decided.Equal(decided) {
 		return r, fmt.Errorf("%w: %s", ErrDecided, r.ID)
 	}
 	o := *r

@@ -530,11 +530,11 @@ func TestReopen(t *testing.T) {
 			if _, err := st.Decide(ctx, "REOP2345", StateApproved, "U0APPROVE", "bob"); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := st.Reopen(ctx, "REOP2345", "U0SOMEONE", time.Time{}, ""); !errors.Is(err, ErrDecided) {
+			if _, err := st.Reopen(ctx, "REOP2345", "U0SOMEONE", time.Time{}, time.Time{}, ""); !errors.Is(err, ErrDecided) {
 				t.Errorf("Reopen by another user = %v, want ErrDecided", err)
 			}
 			attempted := time.Date(2026, 11, 29, 8, 0, 0, 123000000, time.UTC)
-			r, err := st.Reopen(ctx, "REOP2345", "U0APPROVE", attempted, "slack:D1")
+			r, err := st.Reopen(ctx, "REOP2345", "U0APPROVE", time.Time{}, attempted, "slack:D1")
 			if err != nil || r.State != StatePending || r.DecidedBy != "" {
 				t.Fatalf("Reopen = %+v, %v", r, err)
 			}
@@ -548,7 +548,7 @@ func TestReopen(t *testing.T) {
 			}
 			// A second unknown attempt keeps the first: the earliest write
 			// that may have landed, and who approved it.
-			if _, err := st.Reopen(ctx, "REOP2345", "U0APPROVE", attempted.Add(time.Minute), "slack:D2"); err != nil {
+			if _, err := st.Reopen(ctx, "REOP2345", "U0APPROVE", time.Time{}, attempted.Add(time.Minute), "slack:D2"); err != nil {
 				t.Fatal(err)
 			}
 			if got, _ := st.Get(ctx, "REOP2345"); !got.Attempted.Equal(attempted) || got.AttemptedBy != "U0APPROVE" || got.AttemptedByName != "bob" ||
@@ -572,16 +572,16 @@ func TestReopen(t *testing.T) {
 			if _, err := st.Decide(ctx, "PART2345", StateApproved, "U0APPROVE", "bob"); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := st.Reopen(ctx, "PART2345", "U0APPROVE", time.Time{}, "slack:D0"); err != nil {
+			if _, err := st.Reopen(ctx, "PART2345", "U0APPROVE", time.Time{}, time.Time{}, "slack:D0"); err != nil {
 				t.Fatal(err)
 			}
 			if got, _ := st.Get(ctx, "PART2345"); !got.Attempted.IsZero() || !slices.Equal(got.AttemptedIDs, []string{"slack:D0"}) {
 				t.Errorf("after a partial approval: attempted %v, ids %v; want none, and slack:D0", got.Attempted, got.AttemptedIDs)
 			}
-			if _, err := st.Reopen(ctx, "REJE2345", "U0APPROVE", time.Time{}, ""); !errors.Is(err, ErrDecided) {
+			if _, err := st.Reopen(ctx, "REJE2345", "U0APPROVE", time.Time{}, time.Time{}, ""); !errors.Is(err, ErrDecided) {
 				t.Errorf("Reopen of a rejected request = %v, want ErrDecided", err)
 			}
-			if _, err := st.Reopen(ctx, "NONE2345", "U0APPROVE", time.Time{}, ""); !errors.Is(err, ErrNotFound) {
+			if _, err := st.Reopen(ctx, "NONE2345", "U0APPROVE", time.Time{}, time.Time{}, ""); !errors.Is(err, ErrNotFound) {
 				t.Errorf("Reopen of no request = %v", err)
 			}
 		})
@@ -638,6 +638,11 @@ func TestFinishAndRetake(t *testing.T) {
 			}
 			if got, _ := st.Get(ctx, "TAKE2345"); got.State != StateApproved || !got.Decided.Equal(again.Decided) {
 				t.Errorf("after the refused Retake: %s decided %v, want the second decision standing", got.State, got.Decided)
+			}
+			// The first approval's late failure does not reopen the
+			// second, running one.
+			if _, err := st.Reopen(ctx, "TAKE2345", "U0APPROVE", first.Decided, time.Time{}, ""); !errors.Is(err, ErrDecided) {
+				t.Errorf("Reopen of the decision taken over = %v, want ErrDecided", err)
 			}
 
 			late, err := st.Decide(ctx, "LATE2345", StateApproved, "U0APPROVE", "bob")

@@ -22,7 +22,7 @@ type Requests interface {
 	Create(ctx context.Context, r *chatrequest.Request) error
 	Get(ctx context.Context, id string) (*chatrequest.Request, error)
 	Decide(ctx context.Context, id, to, by, byName string) (*chatrequest.Request, error)
-	Reopen(ctx context.Context, id, by string, attempted time.Time, recordID string) (*chatrequest.Request, error)
+	Reopen(ctx context.Context, id, by string, decided, attempted time.Time, recordID string) (*chatrequest.Request, error)
 	Finish(ctx context.Context, id, by string, decided time.Time) (*chatrequest.Request, error)
 	Retake(ctx context.Context, id, by string, decided time.Time) (*chatrequest.Request, error)
 }
@@ -186,18 +186,41 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 	}
 	d, err := h.opts.Requests.Decide(ctx, r.ID, to, inv.User, inv.Actor())
 	var took *chatrequest.Request // an approval that never finished, this one takes over
-	if to == chatrequest.StateApproved && errors.Is(err, chatrequest.ErrDecided) && abandoned(d) {
-		// Only the decision seen, unfinished and unexpired, is retaken:
-		// of two approvals taking over at once, one does.
-		back, rerr := h.opts.Requests.Retake(ctx, d.ID, d.DecidedBy, d.Decided)
+	if to == chatrequest.StateApproved && errors.Is(err, chatrequest.ErrDecided) && abandoned(d) && !kept.Request.Reverts() {
+		// An approval that recorded its change finished, its mark lost
+		// (frozen just before it): marked now, never run again.
+		recorded, known, rerr := h.pipe.RecordedSince(ctx, name, d.ID, d.Decided.Add(-time.Minute))
 		switch {
-		case rerr == nil:
-			took, r = d, back
-			d, err = h.opts.Requests.Decide(ctx, r.ID, to, inv.User, inv.Actor())
-		case errors.Is(rerr, chatrequest.ErrExpired):
-			return fail(&change.Error{Code: change.CodeConflict, Message: "request " + r.ID + " was approved by " + d.DecidedByName + " at " +
-				d.Decided.UTC().Format(time.RFC3339) + ", but that approval never finished and the request has expired since: " +
-				"if its change is not in Intune (`show`), ask for it again"})
+		case rerr != nil:
+			return fail(storeUnavailable(rerr))
+		case !known:
+			// Without a change record nobody can tell: not taken over.
+		case recorded:
+			if _, err := h.opts.Requests.Finish(ctx, d.ID, d.DecidedBy, d.Decided); err != nil {
+				h.log.WarnContext(ctx, "the finished approval could not be marked finished", slog.String("request", d.ID), apply.Cause(err))
+			}
+			return fail(&change.Error{Code: change.CodeConflict, Message: "request " + r.ID + " was approved already, by " + d.DecidedByName +
+				", and its change is recorded (`history`)"})
+		default:
+			// Only the decision seen, unfinished and unexpired, is
+			// retaken: of two approvals taking over at once, one does.
+			back, rerr := h.opts.Requests.Retake(ctx, d.ID, d.DecidedBy, d.Decided)
+			switch {
+			case rerr == nil:
+				took, r = d, back
+				d, err = h.opts.Requests.Decide(ctx, r.ID, to, inv.User, inv.Actor())
+			case errors.Is(rerr, chatrequest.ErrExpired):
+				return fail(&change.Error{Code: change.CodeConflict, Message: "request " + r.ID + " was approved by " + d.DecidedByName + " at " +
+					d.Decided.UTC().Format(time.RFC3339) + ", but that approval never finished and the request has expired since: " +
+					"if its change is not in Intune (`show`), ask for it again"})
+			case errors.Is(rerr, chatrequest.ErrDecided):
+				// Another approval took it over first: say whose.
+				if cur, gerr := h.opts.Requests.Get(ctx, d.ID); gerr == nil {
+					d = cur
+				}
+			default:
+				return fail(storeUnavailable(rerr))
+			}
 		}
 	}
 	switch {
@@ -206,7 +229,9 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 		if d.State == chatrequest.StateApproved && to == chatrequest.StateApproved && d.Finished.IsZero() && time.Since(d.Decided) < approvalLife {
 			// It may still be running; or its sandbox froze before it
 			// wrote (abandoned).
-			if after := d.Decided.Add(approvalLife); after.Before(d.Expires) {
+			if after := d.Decided.Add(approvalLife); kept.Request.Reverts() {
+				msg += "; if it has not put the changes back by " + after.UTC().Format(time.RFC3339) + " (`history`), ask for the revert again"
+			} else if after.Before(d.Expires) {
 				msg += "; if its change is not in Intune (`show`), that approval may not have finished: approve it again after " +
 					after.UTC().Format(time.RFC3339)
 			} else {
@@ -269,7 +294,7 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 		if change.OutcomeUnknown(o.Err) || errors.Is(o.Err, change.ErrPartlyApplied) {
 			recorded = h.pipe.RecordID(job)
 		}
-		if _, err := h.opts.Requests.Reopen(ctx, r.ID, inv.User, attempted, recorded); err == nil {
+		if _, err := h.opts.Requests.Reopen(ctx, r.ID, inv.User, d.Decided, attempted, recorded); err == nil {
 			again := "approve it again once that is solved, or reject it."
 			if apply.Retryable(o.Err) {
 				again = "approve it again to retry."
@@ -291,7 +316,7 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 	}
 	if took != nil && out.reply != nil {
 		out.reply.Lines = append(out.reply.Lines, "The approval of "+took.DecidedByName+" at "+took.Decided.UTC().Format(time.RFC3339)+
-			" never finished, so this approval took its place.")
+			" never finished, so this approval took its place (had that approval's write landed before it stopped, that write is the one in Intune, recorded as its approver's).")
 	}
 	h.tellRequester(rp, r, out.reply)
 	return out

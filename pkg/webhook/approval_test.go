@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -39,13 +40,27 @@ const (
 type approvalStack struct {
 	*stack
 	recs   changerecord.Store
-	reqs   chatrequest.Store
+	reqs   *finishing
 	offset *atomic.Int64 // the request store's clock runs this far ahead
 	// hook is the commands' response_url (on loopback): what the
 	// requester's conversation is told.
 	hook  *httptest.Server
 	mu    sync.Mutex
 	posts []string
+}
+
+// finishing is the request store, whose Finish fails while lose is set:
+// an approval frozen after it recorded its change, before its mark.
+type finishing struct {
+	chatrequest.Store
+	lose atomic.Bool
+}
+
+func (f *finishing) Finish(ctx context.Context, id, by string, decided time.Time) (*chatrequest.Request, error) {
+	if f.lose.Load() {
+		return nil, errors.New("finish lost")
+	}
+	return f.Store.Finish(ctx, id, by, decided)
 }
 
 // records counts the change records of a chat request (its id is their
@@ -96,7 +111,7 @@ func newApprovalStack(t *testing.T, slackPolicy ...string) *approvalStack {
 	}
 	offset := &atomic.Int64{}
 	recs := changerecord.NewMemory(nil)
-	reqs := chatrequest.NewMemory(&chatrequest.Options{Now: func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }})
+	reqs := &finishing{Store: chatrequest.NewMemory(&chatrequest.Options{Now: func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }})}
 	gen, _ := generic.New(testSecret, 5*time.Minute)
 	h := newTestHandler(gc, []Source{sl, tm, gen}, &testOptions{Now: func() time.Time { return testNow }, Logger: log, Timeout: 3 * time.Second,
 		Store: idempotency.NewMemory(nil, 0), Policy: pol, Records: recs, Requests: reqs})
@@ -411,6 +426,25 @@ func TestAFinishedApprovalIsNeverTakenOver(t *testing.T) {
 		if outcome, text := s.slack(t, approver, "approve "+id); outcome == string(chat.StatusApplied) || !strings.Contains(text, "approved already") ||
 			s.emu.Writes() != writes || s.records(t, id) != recs {
 			t.Errorf("approving it again: %s %q, %d writes (want %d), %d records (want %d)", outcome, text, s.emu.Writes(), writes, s.records(t, id), recs)
+		}
+	})
+	t.Run("applied, its mark lost", func(t *testing.T) {
+		s := newApprovalStack(t)
+		id := s.ask(t, requester)
+		s.offset.Store(ago)
+		s.reqs.lose.Store(true)
+		if outcome, text := s.slack(t, approver, "approve "+id); outcome != string(chat.StatusApplied) {
+			t.Fatalf("approval: %s %q", outcome, text)
+		}
+		s.reqs.lose.Store(false)
+		s.offset.Store(0)
+		outcome, text := s.slack(t, approver, "approve "+id)
+		if outcome == string(chat.StatusApplied) || !strings.Contains(text, "its change is recorded") || strings.Contains(text, "open again") ||
+			s.emu.Writes() != 1 || s.records(t, id) != 1 {
+			t.Errorf("approving it again: %s %q, %d writes, %d records", outcome, text, s.emu.Writes(), s.records(t, id))
+		}
+		if r, err := s.reqs.Get(context.Background(), id); err != nil || r.State != chatrequest.StateApproved || r.Finished.IsZero() {
+			t.Errorf("after it: %+v, %v; want it approved, marked finished now", r, err)
 		}
 	})
 	t.Run("a revert", func(t *testing.T) {
