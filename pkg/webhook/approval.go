@@ -241,7 +241,8 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 		}
 		return withAttempt(fail(&change.Error{Code: change.CodeConflict, Message: msg}), d)
 	case errors.Is(err, chatrequest.ErrExpired):
-		return fail(&change.Error{Code: change.CodeConflict, Message: "request " + r.ID + " has expired; ask for the change again"})
+		// Retaken just before it expired, its attempt may have landed.
+		return withAttempt(fail(&change.Error{Code: change.CodeConflict, Message: "request " + r.ID + " has expired; ask for the change again"}), r)
 	case err != nil:
 		return fail(storeUnavailable(err))
 	}
