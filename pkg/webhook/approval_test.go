@@ -54,6 +54,16 @@ type approvalStack struct {
 type finishing struct {
 	chatrequest.Store
 	lose atomic.Bool
+	// afterRetake, when set, runs after a Retake that succeeded.
+	afterRetake func()
+}
+
+func (f *finishing) Retake(ctx context.Context, id, by string, decided time.Time) (*chatrequest.Request, error) {
+	r, err := f.Store.Retake(ctx, id, by, decided)
+	if err == nil && f.afterRetake != nil {
+		f.afterRetake()
+	}
+	return r, err
 }
 
 func (f *finishing) Finish(ctx context.Context, id, by string, decided time.Time) (*chatrequest.Request, error) {
@@ -374,6 +384,15 @@ func TestAnApprovalThatNeverFinishedIsTakenOver(t *testing.T) {
 		}
 		if r, err := s.reqs.Get(context.Background(), id); err != nil || r.Finished.IsZero() {
 			t.Errorf("after the takeover: %+v, %v; want it marked finished", r, err)
+		}
+	})
+	t.Run("expiring once retaken", func(t *testing.T) {
+		s := newApprovalStack(t)
+		id := frozen(t, s, 20*time.Minute)
+		s.reqs.afterRetake = func() { s.offset.Store(int64(2 * time.Hour)) }
+		outcome, text := s.slack(t, approver, "approve "+id)
+		if outcome == string(chat.StatusApplied) || !strings.Contains(text, "has expired") || !strings.Contains(text, "may be in Intune") || s.emu.Writes() != 0 {
+			t.Errorf("approve expiring once retaken: %s %q, %d writes", outcome, text, s.emu.Writes())
 		}
 	})
 	t.Run("past the request's expiry", func(t *testing.T) {
