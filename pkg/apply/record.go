@@ -251,8 +251,8 @@ func orNull(b []byte) json.RawMessage {
 }
 
 // RecordedSince reports whether a change of a sender's ticket was recorded
-// at or after since; known is false without a change record, which cannot
-// tell.
+// at or after since (any, for a zero since); known is false without a
+// change record, which cannot tell.
 func (p *Pipeline) RecordedSince(ctx context.Context, sender, ticket string, since time.Time) (recorded, known bool, err error) {
 	if p.opts.Records == nil {
 		return false, false, nil

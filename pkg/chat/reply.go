@@ -277,7 +277,7 @@ func RequestRejected(inv *Invocation, id, requester string, attempted time.Time,
 	line := "Request " + code(id) + " of " + who(requester) + " was rejected by " + actor(inv) + "; nothing was changed."
 	if !attempted.IsZero() {
 		line = "Request " + code(id) + " of " + who(requester) + " was rejected by " + actor(inv) + ", but its approval by " + who(attemptedBy) +
-			" at " + code(attempted.UTC().Format(time.RFC3339)) + " sent the change to Graph without a clear answer, so it may be in Intune: check with `show`, and revert it if it is."
+			" at " + code(attempted.UTC().Format(time.RFC3339)) + " may have sent the change to Graph (it got no clear answer, or never finished), so it may be in Intune: check with `show`, and revert it if it is."
 	}
 	return &Reply{Status: StatusRejected, Public: true, Lines: []string{line}}
 }

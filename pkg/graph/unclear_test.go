@@ -87,3 +87,29 @@ func testNothingSent(t *testing.T, tr transportFunc) {
 		t.Errorf("PATCH that never connected: %v, want nothing sent", err)
 	}
 }
+
+// TestNoRetryAfterTheDeadline: a wait that ends past the call's deadline
+// (a sandbox thawed after it, whose timers all fired) sends no other
+// attempt, even when the wait, not the context, ended first.
+func TestNoRetryAfterTheDeadline(t *testing.T) {
+	calls := 0
+	tr := transportFunc(func(r *http.Request) (*http.Response, error) {
+		calls++
+		return memResponse(r, 503, `{"error":{"code":"ServiceUnavailable"}}`, nil), nil
+	})
+	c, err := graph.NewClient("https://graph.example/beta", &fakeCredential{token: testToken}, testScope,
+		&graph.Options{Transport: tr, RetryDelay: time.Millisecond, DeadlineMargin: time.Millisecond, Logger: slog.New(slog.DiscardHandler),
+			Sleep: func(ctx context.Context, d time.Duration) error {
+				dl, _ := ctx.Deadline()
+				time.Sleep(time.Until(dl) + 20*time.Millisecond) // thawed past it
+				return nil                                       // the wait's timer won
+			}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := c.PatchAssignment(ctx, cfgID, asgID, testAssignment()); err == nil || calls != 1 {
+		t.Errorf("PATCH = %v after %d attempts; want one attempt, then the deadline", err, calls)
+	}
+}

@@ -187,9 +187,11 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 	d, err := h.opts.Requests.Decide(ctx, r.ID, to, inv.User, inv.Actor())
 	var took *chatrequest.Request // an approval that never finished, this one takes over
 	if to == chatrequest.StateApproved && errors.Is(err, chatrequest.ErrDecided) && abandoned(d) && !kept.Request.Reverts() {
-		// An approval that recorded its change finished, its mark lost
-		// (frozen just before it): marked now, never run again.
-		recorded, known, rerr := h.pipe.RecordedSince(ctx, name, d.ID, d.Decided.Add(-time.Minute))
+		// An approval of this request that recorded its change finished,
+		// its mark lost (frozen just before it): marked now, never run
+		// again. Any record of the request's ticket counts, whatever its
+		// time (a change found applied is recorded at its attempt's).
+		recorded, known, rerr := h.pipe.RecordedSince(ctx, name, d.ID, time.Time{})
 		switch {
 		case rerr != nil:
 			return fail(storeUnavailable(rerr))
@@ -214,9 +216,14 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 					d.Decided.UTC().Format(time.RFC3339) + ", but that approval never finished and the request has expired since: " +
 					"if its change is not in Intune (`show`), ask for it again"})
 			case errors.Is(rerr, chatrequest.ErrDecided):
-				// Another approval took it over first: say whose.
+				// Another approval took it over first: say whose; or, not
+				// decided again yet, decide it (the attempt is on it).
 				if cur, gerr := h.opts.Requests.Get(ctx, d.ID); gerr == nil {
 					d = cur
+					if cur.State == chatrequest.StatePending {
+						r = cur
+						d, err = h.opts.Requests.Decide(ctx, r.ID, to, inv.User, inv.Actor())
+					}
 				}
 			default:
 				return fail(storeUnavailable(rerr))
@@ -317,7 +324,7 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 	}
 	if took != nil && out.reply != nil {
 		out.reply.Lines = append(out.reply.Lines, "The approval of "+took.DecidedByName+" at "+took.Decided.UTC().Format(time.RFC3339)+
-			" never finished, so this approval took its place (had that approval's write landed before it stopped, that write is the one in Intune, recorded as its approver's).")
+			" never finished, so this approval took its place (had a write of an earlier approval landed, that write is the one in Intune, and it is recorded as that approval's).")
 	}
 	h.tellRequester(rp, r, out.reply)
 	return out
@@ -391,7 +398,7 @@ func withAttempt(out chatOutcome, r *chatrequest.Request) chatOutcome {
 		return out
 	}
 	out.reply.Lines = append(out.reply.Lines, "But an earlier approval of request "+r.ID+" (at "+r.Attempted.UTC().Format(time.RFC3339)+
-		") sent the change to Graph without a clear answer, so it may be in Intune: check with `show`.")
+		") may have sent the change to Graph (it got no clear answer, or never finished), so it may be in Intune: check with `show`.")
 	return out
 }
 

@@ -54,11 +54,15 @@ type approvalStack struct {
 type finishing struct {
 	chatrequest.Store
 	lose atomic.Bool
-	// afterRetake, when set, runs after a Retake that succeeded.
-	afterRetake func()
+	// beforeRetake and afterRetake, when set, run before a Retake, and
+	// after one that succeeded.
+	beforeRetake, afterRetake func()
 }
 
 func (f *finishing) Retake(ctx context.Context, id, by string, decided time.Time) (*chatrequest.Request, error) {
+	if f.beforeRetake != nil {
+		f.beforeRetake()
+	}
 	r, err := f.Store.Retake(ctx, id, by, decided)
 	if err == nil && f.afterRetake != nil {
 		f.afterRetake()
@@ -384,6 +388,38 @@ func TestAnApprovalThatNeverFinishedIsTakenOver(t *testing.T) {
 		}
 		if r, err := s.reqs.Get(context.Background(), id); err != nil || r.Finished.IsZero() {
 			t.Errorf("after the takeover: %+v, %v; want it marked finished", r, err)
+		}
+	})
+	t.Run("retaken first by another, not decided yet", func(t *testing.T) {
+		s := newApprovalStack(t)
+		id := frozen(t, s, 20*time.Minute)
+		s.reqs.beforeRetake = func() {
+			s.reqs.beforeRetake = nil
+			r, err := s.reqs.Get(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.reqs.Store.Retake(context.Background(), id, r.DecidedBy, r.Decided); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if outcome, text := s.slack(t, approver, "approve "+id); outcome != string(chat.StatusApplied) || s.emu.Writes() != 1 {
+			t.Errorf("approve after another's retake: %s %q, %d writes; want it decided and applied", outcome, text, s.emu.Writes())
+		}
+	})
+	t.Run("its change recorded long before", func(t *testing.T) {
+		// A change found applied is recorded at its attempt's time,
+		// which may be long before the approval that recorded it.
+		s := newApprovalStack(t)
+		id := frozen(t, s, 20*time.Minute)
+		if err := s.recs.Put(context.Background(), &changerecord.Record{ID: "slack:found", Action: changerecord.ActionApply, Sender: "slack",
+			Ticket: changerecord.Ticket{ID: id}, ConfigurationID: graphemu.ConfigESP, AssignmentID: graphemu.AssignmentESPGroup,
+			Before: json.RawMessage("null"), After: json.RawMessage(`{"id":"x"}`), Time: time.Now().Add(-50 * time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		outcome, text := s.slack(t, approver, "approve "+id)
+		if outcome == string(chat.StatusApplied) || !strings.Contains(text, "its change is recorded") || s.emu.Writes() != 0 || s.records(t, id) != 1 {
+			t.Errorf("approve: %s %q, %d writes, %d records; want it seen finished", outcome, text, s.emu.Writes(), s.records(t, id))
 		}
 	})
 	t.Run("expiring once retaken", func(t *testing.T) {
