@@ -172,6 +172,14 @@ func (c *Client) do(ctx context.Context, method, target string, h http.Header, b
 	var last error
 	unconfirmed := false // an attempt that may have been carried out
 	for attempt := 1; ; attempt++ {
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+			// Past the deadline (a process frozen and thawed after it,
+			// its timers not fired yet): nothing more goes out.
+			if last == nil {
+				return nil, fmt.Errorf("awsapi: %s: %w", method, context.DeadlineExceeded)
+			}
+			return nil, last
+		}
 		raw, err := c.once(ctx, method, target, h, body, hash, parse)
 		if err == nil {
 			return raw, nil

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/smithy-go"
@@ -211,5 +212,29 @@ func TestUnconfirmedAcrossRetries(t *testing.T) {
 	}
 	if err := c.JSON(t.Context(), "AmazonSQS.SendMessage", struct{}{}, nil); err == nil || Unconfirmed(err) {
 		t.Errorf("a refused connection: %v, Unconfirmed = %v; want nothing sent", err, Unconfirmed(err))
+	}
+}
+
+// thawed is a context past its deadline whose timer has not fired: a
+// process frozen and thawed after the deadline.
+type thawed struct{ context.Context }
+
+func (thawed) Deadline() (time.Time, bool) { return time.Now().Add(-time.Second), true }
+
+// TestNothingGoesOutPastTheDeadline: a call whose deadline has passed by
+// the wall clock sends nothing, even when its context is not done yet.
+func TestNothingGoesOutPastTheDeadline(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		_, _ = io.WriteString(w, `{}`)
+	}))
+	defer srv.Close()
+	c, err := New(config(srv.URL), "dynamodb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.JSON(thawed{context.Background()}, "DynamoDB_20120810.PutItem", map[string]string{"k": "v"}, nil); err == nil || calls.Load() != 0 {
+		t.Errorf("PutItem past the deadline = %v after %d calls; want an error, nothing sent", err, calls.Load())
 	}
 }

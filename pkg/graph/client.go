@@ -515,6 +515,9 @@ func (c *Client) attempt(ctx context.Context, k *call, st *callState, crid []str
 	if err != nil {
 		return nil, nil, err
 	}
+	if pastDeadline(ctx) {
+		return nil, nil, context.DeadlineExceeded
+	}
 	st.sent = true
 	resp, payload, err := c.exchange(ctx, k, crid, tok, body, n)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
@@ -531,7 +534,18 @@ func (c *Client) attempt(ctx context.Context, k *call, st *callState, crid []str
 	if tok, err = c.tokens.get(ctx, claims); err != nil {
 		return nil, nil, err
 	}
+	if pastDeadline(ctx) {
+		return nil, nil, context.DeadlineExceeded
+	}
 	return c.exchange(ctx, k, crid, tok, body, n)
+}
+
+// pastDeadline reports whether ctx's deadline has passed by the wall
+// clock: a process frozen and thawed after it (a Lambda sandbox) may run
+// before its timers fire, and no request may go out then.
+func pastDeadline(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 // unclearWrite marks the failure err of a write whose earlier attempt got

@@ -96,7 +96,7 @@ func (p *retryPolicy) do(ctx context.Context, st *callState, attempt func(n int)
 		// A process frozen during the wait (a Lambda sandbox) and thawed
 		// past the deadline may see the wait end before ctx does: no
 		// attempt goes out after the deadline, whichever timer fired first.
-		if hasDeadline && !time.Now().Before(deadline) {
+		if pastDeadline(ctx) {
 			return nil, nil, context.DeadlineExceeded
 		}
 	}

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
 	"github.com/enrollhook/enrollhook/pkg/change"
 	"github.com/enrollhook/enrollhook/pkg/graph"
 )
@@ -111,5 +114,36 @@ func TestNoRetryAfterTheDeadline(t *testing.T) {
 	defer cancel()
 	if _, err := c.PatchAssignment(ctx, cfgID, asgID, testAssignment()); err == nil || calls != 1 {
 		t.Errorf("PATCH = %v after %d attempts; want one attempt, then the deadline", err, calls)
+	}
+}
+
+// slowCredential hands out its token only after the call's deadline (a
+// sandbox frozen while the token was fetched, thawed after it).
+type slowCredential struct{ fakeCredential }
+
+func (s *slowCredential) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		time.Sleep(time.Until(dl) + 20*time.Millisecond)
+	}
+	return s.fakeCredential.GetToken(ctx, o)
+}
+
+// TestNoWriteOnceTheTokenCameLate: a token that comes after the call's
+// deadline sends nothing: the write never goes out late.
+func TestNoWriteOnceTheTokenCameLate(t *testing.T) {
+	calls := 0
+	tr := transportFunc(func(r *http.Request) (*http.Response, error) {
+		calls++
+		return memResponse(r, 200, `{"id":"x"}`, nil), nil
+	})
+	c, err := graph.NewClient("https://graph.example/beta", &slowCredential{fakeCredential{token: testToken}}, testScope,
+		&graph.Options{Transport: tr, DeadlineMargin: time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := c.PatchAssignment(ctx, cfgID, asgID, testAssignment()); err == nil || calls != 0 {
+		t.Errorf("PATCH = %v after %d sends; want an error, nothing sent", err, calls)
 	}
 }

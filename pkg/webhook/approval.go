@@ -302,12 +302,20 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 		if change.OutcomeUnknown(o.Err) || errors.Is(o.Err, change.ErrPartlyApplied) {
 			recorded = h.pipe.RecordID(job)
 		}
-		if _, err := h.opts.Requests.Reopen(ctx, r.ID, inv.User, d.Decided, attempted, recorded); err == nil {
+		back, err := h.opts.Requests.Reopen(ctx, r.ID, inv.User, d.Decided, attempted, recorded)
+		switch {
+		case err == nil:
 			again := "approve it again once that is solved, or reject it."
 			if apply.Retryable(o.Err) {
 				again = "approve it again to retry."
 			}
 			out.reply.Lines = append(out.reply.Lines, "Request "+r.ID+" is open again: "+again)
+		case errors.Is(err, chatrequest.ErrDecided) && back != nil && !(back.State == chatrequest.StateApproved && back.DecidedBy == inv.User && back.Decided.Equal(d.Decided)):
+			// Taken over while this approval was frozen (approvalLife):
+			// what it would say is stale, and the requester is not told.
+			out.reply = &chat.Reply{Status: chat.StatusFailed, Lines: []string{"This approval of request " + r.ID +
+				" did not finish in time, and another approval has taken its place since: the outcome is that one's (check with `show`)."}}
+			return out
 		}
 	case req.Reverts():
 		out.reply = chat.ApprovedReverted(inv, r.ID, r.RequestedByName, kept.RevertOf)

@@ -55,8 +55,15 @@ type finishing struct {
 	chatrequest.Store
 	lose atomic.Bool
 	// beforeRetake and afterRetake, when set, run before a Retake, and
-	// after one that succeeded.
-	beforeRetake, afterRetake func()
+	// after one that succeeded; beforeReopen before a Reopen.
+	beforeRetake, afterRetake, beforeReopen func()
+}
+
+func (f *finishing) Reopen(ctx context.Context, id, by string, decided, attempted time.Time, recordID string) (*chatrequest.Request, error) {
+	if f.beforeReopen != nil {
+		f.beforeReopen()
+	}
+	return f.Store.Reopen(ctx, id, by, decided, attempted, recordID)
 }
 
 func (f *finishing) Retake(ctx context.Context, id, by string, decided time.Time) (*chatrequest.Request, error) {
@@ -420,6 +427,38 @@ func TestAnApprovalThatNeverFinishedIsTakenOver(t *testing.T) {
 		outcome, text := s.slack(t, approver, "approve "+id)
 		if outcome == string(chat.StatusApplied) || !strings.Contains(text, "its change is recorded") || s.emu.Writes() != 0 || s.records(t, id) != 1 {
 			t.Errorf("approve: %s %q, %d writes, %d records; want it seen finished", outcome, text, s.emu.Writes(), s.records(t, id))
+		}
+	})
+	t.Run("the frozen approval thawed after it", func(t *testing.T) {
+		// The frozen approval resumes (its sandbox served another invoke)
+		// past its deadline and fails; by then another approval has taken
+		// its place: it reopens nothing, and tells the requester nothing.
+		s := newApprovalStack(t)
+		id := s.ask(t, requester)
+		s.emu.Fail(50, http.StatusServiceUnavailable)
+		s.reqs.beforeReopen = func() {
+			s.reqs.beforeReopen = nil
+			r, err := s.reqs.Get(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.reqs.Store.Retake(context.Background(), id, r.DecidedBy, r.Decided); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.reqs.Store.Decide(context.Background(), id, chatrequest.StateApproved, espApprover, "slack:T0001/"+espApprover); err != nil {
+				t.Fatal(err)
+			}
+		}
+		told := s.told()
+		outcome, text := s.slack(t, approver, "approve "+id)
+		if outcome == string(chat.StatusApplied) || !strings.Contains(text, "another approval has taken its place") || strings.Contains(text, "open again") {
+			t.Errorf("the thawed approval: %s %q", outcome, text)
+		}
+		if s.told() != told {
+			t.Errorf("the requester was told: %q", strings.TrimPrefix(s.told(), told))
+		}
+		if r, err := s.reqs.Get(context.Background(), id); err != nil || r.State != chatrequest.StateApproved || r.DecidedBy != espApprover {
+			t.Errorf("after it: %+v, %v; want the other approval's decision standing", r, err)
 		}
 	})
 	t.Run("expiring once retaken", func(t *testing.T) {
