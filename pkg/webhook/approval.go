@@ -323,9 +323,10 @@ func (h *Handler) decide(ctx context.Context, rp Replier, inv *chat.Invocation, 
 		out.reply = chat.ApprovedApplied(inv, r.ID, r.RequestedByName, &req, o.Body, o.Result.RequestID)
 	}
 	if o.Err == nil {
-		// Finished: never taken over. A mark that cannot be written leaves
-		// it to be taken over past approvalLife, which then finds the
-		// change applied (the attempt) rather than writing it again.
+		// Finished: never taken over. A mark that cannot be written (or
+		// a process frozen before it) leaves the request unmarked: past
+		// approvalLife the next approve finds its change recorded and
+		// marks it then, running nothing.
 		if _, err := h.opts.Requests.Finish(ctx, r.ID, inv.User, d.Decided); err != nil {
 			h.log.WarnContext(ctx, "the finished approval could not be marked finished", slog.String("request", r.ID), apply.Cause(err))
 		}
