@@ -938,7 +938,7 @@ func (d *reader) pointer() string {
 		if seg.key == nil {
 			p.WriteString(strconv.Itoa(seg.index))
 		} else {
-			p.WriteString(escapePointer(truncate(string(seg.key), 64)))
+			p.WriteString(PointerSegment(string(seg.key)))
 		}
 	}
 	return p.String()

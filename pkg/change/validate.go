@@ -337,7 +337,7 @@ func invalid(fields ...FieldError) *Error {
 // unknownField names an unknown property in a pointer, truncated and
 // escaped; its value is never quoted.
 func unknownField(at, key string, allowed []string) FieldError {
-	return FieldError{Field: at + "/" + escapePointer(truncate(key, 64)), Reason: "unknown property; allowed: " + strings.Join(allowed, ", ")}
+	return FieldError{Field: at + "/" + PointerSegment(key), Reason: "unknown property; allowed: " + strings.Join(allowed, ", ")}
 }
 
 func truncate(s string, n int) string {
@@ -346,6 +346,11 @@ func truncate(s string, n int) string {
 	}
 	return strings.ToValidUTF8(s[:n], "\uFFFD") + "…"
 }
+
+// PointerSegment is a property's name as one segment of the JSON pointer
+// a refusal names it by: cut to 64 bytes (marked …), invalid UTF-8
+// replaced, ~ and / escaped.
+func PointerSegment(name string) string { return escapePointer(truncate(name, 64)) }
 
 func escapePointer(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")

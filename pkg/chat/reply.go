@@ -274,13 +274,19 @@ func ApprovedApplied(inv *Invocation, id, requester string, req *change.Request,
 // write got no clear answer (attempted, by attemptedBy), the change may
 // be in Intune all the same, and the reply says so.
 func RequestRejected(inv *Invocation, id, requester string, attempted time.Time, attemptedBy string) *Reply {
-	line := "Request " + code(id) + " of " + who(requester) + " was rejected by " + actor(inv) + "; nothing was changed."
-	if !attempted.IsZero() {
-		line = "Request " + code(id) + " of " + who(requester) + " was rejected by " + actor(inv) + ", but its approval by " + who(attemptedBy) +
-			" at " + code(attempted.UTC().Format(time.RFC3339)) + " may have sent the change to Graph (it got no clear answer, or never finished), so it may be in Intune: check with `show`, and revert it if it is."
+	line := "Request " + code(id) + " of " + who(requester) + " was rejected by " + actor(inv)
+	if attempted.IsZero() {
+		line += "; nothing was changed."
+	} else {
+		line += ", but its approval by " + who(attemptedBy) + " at " + code(attempted.UTC().Format(time.RFC3339)) + " " + MayHaveSent + ", and revert it if it is."
 	}
 	return &Reply{Status: StatusRejected, Public: true, Lines: []string{line}}
 }
+
+// MayHaveSent says of an earlier approval of a request (Request.Attempted)
+// what is known of its change: "may have sent the change to Graph ..., so
+// it may be in Intune: check with `show`".
+const MayHaveSent = "may have sent the change to Graph (it got no clear answer, or never finished), so it may be in Intune: check with `show`"
 
 // Shown answers show with the assignment as Graph holds it.
 func Shown(cmd *Command, body json.RawMessage) *Reply {

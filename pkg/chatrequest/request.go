@@ -184,9 +184,15 @@ type Store interface {
 	Retake(ctx context.Context, id, by string, decided time.Time) (*Request, error)
 }
 
+// approvedAs reports whether r is approved by by at decided (at any time,
+// for a zero decided): the decision Reopen, Finish and Retake act on.
+func approvedAs(r *Request, by string, decided time.Time) bool {
+	return r.State == StateApproved && r.DecidedBy == by && (decided.IsZero() || r.Decided.Equal(decided))
+}
+
 // finish is Finish's change of r.
 func finish(r *Request, by string, decided, now time.Time) (*Request, error) {
-	if r.State != StateApproved || r.DecidedBy != by || !r.Decided.Equal(decided) {
+	if !approvedAs(r, by, decided) {
 		return r, fmt.Errorf("%w: %s", ErrDecided, r.ID)
 	}
 	o := *r
@@ -196,7 +202,7 @@ func finish(r *Request, by string, decided, now time.Time) (*Request, error) {
 
 // retake is Retake's change of r at now.
 func retake(r *Request, by string, decided, now time.Time) (*Request, error) {
-	if r.State != StateApproved || r.DecidedBy != by || !r.Decided.Equal(decided) || !r.Finished.IsZero() {
+	if !approvedAs(r, by, decided) || !r.Finished.IsZero() {
 		return r, fmt.Errorf("%w: %s", ErrDecided, r.ID)
 	}
 	if !now.Before(r.Expires) {
@@ -207,7 +213,7 @@ func retake(r *Request, by string, decided, now time.Time) (*Request, error) {
 
 // reopen is Reopen's change of r.
 func reopen(r *Request, by string, decided, attempted time.Time, recordID string) (*Request, error) {
-	if r.State != StateApproved || r.DecidedBy != by || !decided.IsZero() && !r.Decided.Equal(decided) {
+	if !approvedAs(r, by, decided) {
 		return r, fmt.Errorf("%w: %s", ErrDecided, r.ID)
 	}
 	o := *r

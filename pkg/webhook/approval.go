@@ -386,9 +386,9 @@ func sameUser(sender, a, b string) bool {
 // and no Lambda invoke lasts longer than 15 minutes (the local server's
 // bound is shorter). An approval still "approved" past it and not marked
 // finished never finished: its sandbox was frozen after the "still
-// working" answer and never thawed (or its finish could not be marked). It can no longer
-// write (its deadline has passed), so another approval may take its
-// place.
+// working" answer and never thawed (or its finish could not be marked).
+// It can no longer write (its deadline has passed: the Graph and AWS
+// clients send nothing after it), so another approval may take its place.
 const approvalLife = 16 * time.Minute
 
 // abandoned reports whether d, a request another approval decided, is an
@@ -407,7 +407,7 @@ func withAttempt(out chatOutcome, r *chatrequest.Request) chatOutcome {
 		return out
 	}
 	out.reply.Lines = append(out.reply.Lines, "But an earlier approval of request "+r.ID+" (at "+r.Attempted.UTC().Format(time.RFC3339)+
-		") may have sent the change to Graph (it got no clear answer, or never finished), so it may be in Intune: check with `show`.")
+		") "+chat.MayHaveSent+".")
 	return out
 }
 

@@ -432,7 +432,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, rec record, st
 		// failed, or unknown and partial for a change that may be in
 		// Intune (apply.FailedOutcome).
 		slug, status, outcome = p.Slug, p.Status, apply.FailedOutcome(err)
-		if status >= 500 || outcome != apply.AuditRefused {
+		if outcome != apply.AuditRefused { // every 5xx, and a 4xx that may be in Intune
 			level = slog.LevelWarn
 		}
 	}

@@ -194,33 +194,19 @@ func read(body []byte) *reading {
 // (/user_id, /payload): the name as the form names it once decoded
 // (user_id and user%5Fid are one field). Names are compared exactly, as
 // Get reads them: USER_ID is another field, which enrollhook does not
-// read. A name is cut to 64 bytes; no value is quoted.
+// read. A name is cut as every pointer's (change.PointerSegment); no
+// value is quoted.
 func repeatedFields(form url.Values) error {
 	var fields []change.FieldError
 	for name, values := range form {
 		if len(values) > 1 {
-			fields = append(fields, change.FieldError{Field: fieldPointer(name), Reason: "appears more than once; send each form field once"})
+			fields = append(fields, change.FieldError{Field: "/" + change.PointerSegment(name), Reason: "appears more than once; send each form field once"})
 		}
 	}
 	if fields == nil {
 		return nil
 	}
 	return source.Repeated("the form", fields)
-}
-
-// fieldPointer is the JSON pointer of a form field, as a refusal names it:
-// the name cut to at most 64 bytes between characters, invalid UTF-8
-// replaced, ~ and / escaped.
-func fieldPointer(name string) string {
-	if len(name) > 64 {
-		n := 64
-		for n > 0 && !utf8.RuneStart(name[n]) {
-			n--
-		}
-		name = name[:n]
-	}
-	name = strings.ToValidUTF8(name, "\ufffd")
-	return "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(name)
 }
 
 func (rd *reading) triggerID() string {
