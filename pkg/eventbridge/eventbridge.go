@@ -53,12 +53,6 @@ const (
 	maxAhead     = 5 * time.Minute
 )
 
-// DryRunProperty is the top-level property of the detail that asks for a
-// dry run: any value but false (or null) asks for one, so that a typo never
-// applies a change; the name is matched in any letter case, with or
-// without '-', '_' and '.' (dry_run, DRY-RUN), as the HTTP routes' flag.
-const DryRunProperty = "dryRun"
-
 // Handle outcomes, logged as the outcome of an "eventbridge" line.
 const (
 	outcomeApplied  = "applied"  // Graph applied the change
